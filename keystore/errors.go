@@ -1,0 +1,73 @@
+package keystore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors that callers branch on with [errors.Is]. Every error the
+// package returns wraps at most one of them and adds what was expected and
+// what was found; none of them ever contains a password.
+var (
+	// ErrIncorrectPassword reports that a store's integrity check or a key
+	// entry's decryption failed. As with the JDK, the two causes cannot be
+	// told apart: the message says "tampered with, or password incorrect".
+	ErrIncorrectPassword = errors.New("keystore: keystore was tampered with, or password incorrect")
+
+	// ErrMalformed reports input that is truncated, garbage, or violates the
+	// format; the wrapping error says where.
+	ErrMalformed = errors.New("keystore: malformed keystore")
+
+	// ErrUnsupportedFormat reports a recognised format the package does not
+	// read (JCEKS, BKS, ...); the wrapping error names it and how to convert it.
+	ErrUnsupportedFormat = errors.New("keystore: unsupported keystore format")
+
+	// ErrAliasNotFound reports that no entry has the given alias.
+	ErrAliasNotFound = errors.New("keystore: alias not found")
+
+	// ErrAliasExists reports that an entry already has the alias (compared
+	// case-insensitively, as Java does).
+	ErrAliasExists = errors.New("keystore: alias already exists")
+
+	// ErrNotKeyEntry reports an operation that needs a key entry on an alias
+	// that holds a trusted-certificate entry.
+	ErrNotKeyEntry = errors.New("keystore: not a key entry")
+
+	// ErrKeyMismatch reports a certificate whose public key is not the
+	// private key's.
+	ErrKeyMismatch = errors.New("keystore: public key does not match private key")
+
+	// ErrBrokenChain reports a chain in which a certificate is not signed by
+	// the next one.
+	ErrBrokenChain = errors.New("keystore: certificate chain does not verify")
+
+	// ErrUntrustedReply reports a CA reply that reaches no trust anchor.
+	ErrUntrustedReply = errors.New("keystore: certificate reply does not reach a trust anchor")
+
+	// ErrPasswordEncoding reports a password that the format cannot express
+	// (for JKS, a character above U+00FF).
+	ErrPasswordEncoding = errors.New("keystore: password cannot be encoded for this format")
+
+	// ErrLimit reports input that exceeds a safety limit (an iteration count
+	// above 5,000,000, a length beyond the input).
+	ErrLimit = errors.New("keystore: input exceeds a safety limit")
+)
+
+// MalformedError says where a keystore file is malformed. It matches
+// [ErrMalformed] with [errors.Is].
+type MalformedError struct {
+	Format Format // the format being decoded
+	Offset int64  // byte offset of the problem, or -1 when unknown
+	Field  string // the field being read, such as "certificate length"
+	Detail string // what was expected and what was found
+}
+
+func (e *MalformedError) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("keystore: malformed %v: %s at offset %d: %s", e.Format, e.Field, e.Offset, e.Detail)
+	}
+	return fmt.Sprintf("keystore: malformed %v: %s: %s", e.Format, e.Field, e.Detail)
+}
+
+// Is makes a MalformedError match [ErrMalformed].
+func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
