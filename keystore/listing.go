@@ -1,0 +1,99 @@
+package keystore
+
+import (
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// A Summary describes one entry for people, as `keytool -list -v` does,
+// without decrypting its key.
+type Summary struct {
+	Alias       string    `json:"alias"`
+	Kind        EntryKind `json:"-"`
+	Type        string    `json:"type"` // "PrivateKeyEntry" or "trustedCertEntry"
+	Created     time.Time `json:"created"`
+	Subject     string    `json:"subject,omitempty"`
+	Issuer      string    `json:"issuer,omitempty"`
+	Serial      string    `json:"serial,omitempty"` // hexadecimal, as keytool prints it
+	NotBefore   time.Time `json:"not_before,omitzero"`
+	NotAfter    time.Time `json:"not_after,omitzero"`
+	Fingerprint string    `json:"sha256"`            // SHA-256 of the leaf, "AB:CD:..."
+	Key         string    `json:"key,omitempty"`     // "RSA 2048", "EC P-256", ...
+	ChainLength int       `json:"chain_length"`      // 1 for a trusted entry
+	Problem     string    `json:"problem,omitempty"` // why the entry could not be described fully
+}
+
+// Summaries describes every entry in store order. An entry whose
+// certificate cannot be parsed is still listed, with Problem saying why.
+func (s *Store) Summaries() []Summary {
+	out := make([]Summary, 0, len(s.recs))
+	for _, r := range s.recs {
+		sum := Summary{Alias: r.alias, Kind: r.kind, Type: r.kind.String(), Created: r.created, ChainLength: len(r.chainDER)}
+		certs, err := r.chain()
+		switch {
+		case err != nil:
+			sum.Problem = err.Error()
+		case len(certs) == 0:
+			sum.Problem = "the entry has no certificate chain"
+		default:
+			leaf := certs[0]
+			sum.Subject = leaf.Subject.String()
+			sum.Issuer = leaf.Issuer.String()
+			sum.Serial = serialHex(leaf.SerialNumber)
+			sum.NotBefore, sum.NotAfter = leaf.NotBefore, leaf.NotAfter
+			sum.Fingerprint = CertFingerprint(leaf)
+			sum.Key = KeyDescription(leaf.PublicKey)
+		}
+		out = append(out, sum)
+	}
+	return out
+}
+
+func serialHex(n *big.Int) string {
+	if n == nil {
+		return ""
+	}
+	if n.Sign() < 0 {
+		return "-" + new(big.Int).Neg(n).Text(16)
+	}
+	return n.Text(16)
+}
+
+// WriteListing writes a listing of the store for people, in the manner of
+// `keytool -list -v`: per entry its alias, entry type, creation date,
+// subject, issuer, serial number, validity, SHA-256 fingerprint, key
+// algorithm and size, and chain length.
+func (s *Store) WriteListing(w io.Writer) error {
+	sums := s.Summaries()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Keystore type: %v\n", s.format)
+	noun := "entries"
+	if len(sums) == 1 {
+		noun = "entry"
+	}
+	fmt.Fprintf(&b, "Your keystore contains %d %s\n", len(sums), noun)
+	for _, e := range sums {
+		b.WriteString("\n")
+		fmt.Fprintf(&b, "Alias name: %s\n", e.Alias)
+		fmt.Fprintf(&b, "Creation date: %s\n", e.Created.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "Entry type: %s\n", e.Type)
+		if e.Kind == KeyEntry {
+			fmt.Fprintf(&b, "Certificate chain length: %d\n", e.ChainLength)
+		}
+		if e.Problem != "" {
+			fmt.Fprintf(&b, "Problem: %s\n", e.Problem)
+			continue
+		}
+		fmt.Fprintf(&b, "Owner: %s\n", e.Subject)
+		fmt.Fprintf(&b, "Issuer: %s\n", e.Issuer)
+		fmt.Fprintf(&b, "Serial number: %s\n", e.Serial)
+		fmt.Fprintf(&b, "Valid from: %s until: %s\n", e.NotBefore.UTC().Format(time.RFC3339), e.NotAfter.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "SHA256: %s\n", e.Fingerprint)
+		fmt.Fprintf(&b, "Subject Public Key Algorithm: %s\n", e.Key)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,93 @@
+package keystore
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"io"
+	"time"
+)
+
+// An Option changes how a store is read, changed or written. Options that
+// do not apply to an operation are ignored by it.
+type Option func(*options)
+
+type options struct {
+	keyPasswords map[string][]byte // folded alias -> key password
+	clock        func() time.Time
+	random       io.Reader
+	create       bool
+	backup       string
+	profile      *Profile
+	anchors      []*x509.Certificate
+	untrusted    bool
+}
+
+func buildOptions(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// with returns a copy of o with opts applied.
+func (o options) with(opts []Option) options {
+	if len(opts) == 0 {
+		return o
+	}
+	c := o
+	if o.keyPasswords != nil {
+		c.keyPasswords = make(map[string][]byte, len(o.keyPasswords))
+		for k, v := range o.keyPasswords {
+			c.keyPasswords[k] = v
+		}
+	}
+	for _, f := range opts {
+		f(&c)
+	}
+	return c
+}
+
+func (o options) now() time.Time {
+	if o.clock != nil {
+		return o.clock()
+	}
+	return time.Now()
+}
+
+func (o options) rand() io.Reader {
+	if o.random != nil {
+		return o.random
+	}
+	return rand.Reader
+}
+
+// WithKeyPassword gives the password that protects the key entry under
+// alias, for stores whose key passwords differ from the store password
+// (keytool's -keypass). It is used to decrypt the key and, when the entry
+// is written anew, to encrypt it. The store keeps a copy.
+func WithKeyPassword(alias string, password []byte) Option {
+	p := append([]byte(nil), password...)
+	return func(o *options) {
+		if o.keyPasswords == nil {
+			o.keyPasswords = make(map[string][]byte)
+		}
+		o.keyPasswords[fold(alias)] = p
+	}
+}
+
+// WithClock sets the clock that dates new entries and checks validity.
+// The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
+
+// WithRand sets the source of the salts and IVs used when encrypting.
+// The default is crypto/rand.Reader.
+func WithRand(r io.Reader) Option { return func(o *options) { o.random = r } }
+
+// CreateIfMissing lets [Store.Replace] create the key entry when the alias
+// does not exist.
+func CreateIfMissing() Option { return func(o *options) { o.create = true } }
+
+// WithBackup makes [Store.Save] and [Update] keep the file being replaced
+// as path+suffix (for example ".bak"), replacing any earlier backup.
+func WithBackup(suffix string) Option { return func(o *options) { o.backup = suffix } }

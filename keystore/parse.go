@@ -1,0 +1,133 @@
+package keystore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+)
+
+// UnsupportedFormatError names a keystore format the package recognises
+// but does not read, and how to convert it. It matches
+// [ErrUnsupportedFormat] with [errors.Is].
+type UnsupportedFormatError struct {
+	Name    string // "JCEKS", "BKS or UBER", ...
+	Convert string // a command that converts it to a supported format
+}
+
+func (e *UnsupportedFormatError) Error() string {
+	return fmt.Sprintf("keystore: %s keystores are not supported; convert to PKCS#12 with: %s", e.Name, e.Convert)
+}
+
+// Is makes an UnsupportedFormatError match [ErrUnsupportedFormat].
+func (e *UnsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
+
+// Magic numbers at the start of the formats the package tells apart.
+const (
+	magicJKS   = 0xFEEDFEED
+	magicJCEKS = 0xCECECECE
+)
+
+// Sniff returns the format of a keystore file from its first bytes, or an
+// error that names what was found instead.
+func Sniff(data []byte) (Format, error) {
+	if len(data) == 0 {
+		return FormatUnknown, &MalformedError{Offset: 0, Field: "file", Detail: "want a keystore, got an empty file"}
+	}
+	if data[0] == 0x30 {
+		// PKCS#12 is a DER or BER SEQUENCE.
+		return PKCS12, nil
+	}
+	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("-----BEGIN")) {
+		return FormatUnknown, &UnsupportedFormatError{Name: "PEM",
+			Convert: "openssl pkcs12 -export -in cert.pem -inkey key.pem -name ALIAS -out store.p12 (certificates alone: see ParseCertificates)"}
+	}
+	if len(data) < 4 {
+		return FormatUnknown, &MalformedError{Offset: 0, Field: "magic", Detail: fmt.Sprintf("want 4 bytes, file has %d", len(data))}
+	}
+	switch m := binary.BigEndian.Uint32(data); m {
+	case magicJKS:
+		return JKS, nil
+	case magicJCEKS:
+		return FormatUnknown, &UnsupportedFormatError{Name: "JCEKS",
+			Convert: "keytool -importkeystore -srckeystore IN -srcstoretype JCEKS -destkeystore OUT.p12 -deststoretype PKCS12"}
+	case 1, 2:
+		// Bouncy Castle's BKS (versions 1 and 2) and UBER start with a
+		// version number.
+		return FormatUnknown, &UnsupportedFormatError{Name: "BKS or UBER (Bouncy Castle)",
+			Convert: "keytool -importkeystore -srckeystore IN -srcstoretype BKS -providerpath bcprov.jar -provider org.bouncycastle.jce.provider.BouncyCastleProvider -destkeystore OUT.p12 -deststoretype PKCS12"}
+	default:
+		return FormatUnknown, &MalformedError{Offset: 0, Field: "magic",
+			Detail: fmt.Sprintf("want 0xFEEDFEED (JKS) or a DER SEQUENCE (PKCS#12), got 0x%08X", m)}
+	}
+}
+
+// Parse decodes a JKS or PKCS#12 keystore (the format is sniffed),
+// checking its integrity with password. Key entries are decrypted on first
+// use, with the store password or the one given by [WithKeyPassword].
+// The store keeps a copy of password for that.
+//
+// A wrong password gives [ErrIncorrectPassword]; truncated or garbage
+// input gives [ErrMalformed] saying where; a format the package does not
+// read gives [ErrUnsupportedFormat].
+func Parse(data, password []byte, opts ...Option) (*Store, error) {
+	f, err := Sniff(data)
+	if err != nil {
+		return nil, err
+	}
+	o := buildOptions(opts)
+	var s *Store
+	switch f {
+	case JKS:
+		s, err = parseJKS(data, password, o)
+	default:
+		s, err = parsePKCS12(data, password, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.format = f
+	s.opts = o
+	s.dedupe()
+	s.password = append([]byte(nil), password...)
+	return s, nil
+}
+
+// Open reads and parses the keystore file at path; see [Parse].
+func Open(path string, password []byte, opts ...Option) (*Store, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	s, err := Parse(data, password, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// newCodec returns the codec for a new, empty store.
+func newCodec(s *Store) codec {
+	if s.format == JKS {
+		return newJKSCodec()
+	}
+	return newPKCS12Codec(s.opts)
+}
+
+// dedupe keeps, of several entries with the same alias (ignoring case),
+// only the last one, as Java does when it loads such a file.
+func (s *Store) dedupe() {
+	seen := make(map[string]bool, len(s.recs))
+	keep := make([]*record, 0, len(s.recs))
+	for i := len(s.recs) - 1; i >= 0; i-- {
+		f := fold(s.recs[i].alias)
+		if !seen[f] {
+			seen[f] = true
+			keep = append(keep, s.recs[i])
+		}
+	}
+	for i, j := 0, len(keep)-1; i < j; i, j = i+1, j-1 {
+		keep[i], keep[j] = keep[j], keep[i]
+	}
+	s.recs = keep
+}

@@ -1,0 +1,467 @@
+package keystore
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// EntryKind says what an entry holds.
+type EntryKind int
+
+const (
+	// KeyEntry holds a private key and its certificate chain
+	// (keytool's PrivateKeyEntry).
+	KeyEntry EntryKind = iota + 1
+	// TrustedEntry holds one trusted certificate (keytool's trustedCertEntry).
+	TrustedEntry
+)
+
+// String returns the name keytool lists for the kind.
+func (k EntryKind) String() string {
+	switch k {
+	case KeyEntry:
+		return "PrivateKeyEntry"
+	case TrustedEntry:
+		return "trustedCertEntry"
+	}
+	return fmt.Sprintf("EntryKind(%d)", int(k))
+}
+
+// An Entry is one keystore entry, addressed by its alias.
+//
+// A key entry has a Key and a Chain, leaf first. A trusted-certificate
+// entry has a nil Key and exactly one certificate in Chain. Entries
+// returned by a [Store] are copies: changing them does not change the store.
+type Entry struct {
+	Alias   string
+	Created time.Time
+	Key     crypto.Signer       // nil for a trusted-certificate entry
+	Chain   []*x509.Certificate // leaf first; exactly one for a trusted entry
+}
+
+// Kind reports whether e is a key entry or a trusted-certificate entry.
+func (e *Entry) Kind() EntryKind {
+	if e.Key != nil {
+		return KeyEntry
+	}
+	return TrustedEntry
+}
+
+// Leaf returns the first certificate of the chain, or nil if it is empty.
+func (e *Entry) Leaf() *x509.Certificate {
+	if len(e.Chain) == 0 {
+		return nil
+	}
+	return e.Chain[0]
+}
+
+// record is one entry as the store keeps it: the certificates as DER
+// (parsed on first use, so opening a large store costs little), the key
+// decrypted on first use, and whatever the codec needs to write an
+// untouched entry back exactly as it was read.
+type record struct {
+	alias    string
+	created  time.Time
+	kind     EntryKind
+	chainDER [][]byte
+	certs    []*x509.Certificate // nil until parsed
+	key      crypto.Signer       // nil until unsealed or set
+	// changed is set when the alias, key or chain changed since the store
+	// was decoded; the codec then encodes the entry from key and chainDER
+	// instead of from native.
+	changed bool
+	// native is the codec's own copy of the entry as read (a sealed key,
+	// attributes it does not interpret), used to write it back losslessly.
+	native any
+}
+
+// chain returns the parsed certificates, parsing them on first use.
+func (r *record) chain() ([]*x509.Certificate, error) {
+	if r.certs != nil || len(r.chainDER) == 0 {
+		return r.certs, nil
+	}
+	certs := make([]*x509.Certificate, len(r.chainDER))
+	for i, der := range r.chainDER {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("keystore: alias %q: certificate %d of %d: %w", r.alias, i+1, len(r.chainDER), err)
+		}
+		certs[i] = c
+	}
+	r.certs = certs
+	return certs, nil
+}
+
+// codec reads and writes one file format. A decoded store keeps its codec,
+// so that untouched entries are written back from what was read.
+type codec interface {
+	// encode serialises the store's records.
+	encode(s *Store, password []byte) ([]byte, error)
+	// unseal decrypts the key of a record that was read from a file.
+	unseal(r *record, password []byte) (crypto.Signer, error)
+}
+
+// A Store is an in-memory keystore: entries addressed by alias, in a
+// given [Format].
+//
+// Aliases follow Java's rules: lookups ignore case, entries read from a
+// file keep the alias as written, and new entries are stored under the
+// lower-cased alias, as Java's keystores store them.
+//
+// A Store is not safe for concurrent use; to edit a file that other
+// processes may edit too, use [Update].
+type Store struct {
+	format Format
+	recs   []*record
+	codec  codec
+	opts   options
+	// password is a copy of the password the store was read with; key
+	// entries are decrypted with it (or a per-entry password) on first use.
+	password []byte
+}
+
+// New returns an empty store that marshals in format f.
+//
+// New panics if f is not [JKS] or [PKCS12]: that is a programmer error.
+func New(f Format, opts ...Option) *Store {
+	if f != JKS && f != PKCS12 {
+		panic(fmt.Sprintf("keystore: New(%v): format must be JKS or PKCS12", f))
+	}
+	s := &Store{format: f, opts: buildOptions(opts)}
+	s.codec = newCodec(s)
+	return s
+}
+
+// Format returns the store's format.
+func (s *Store) Format() Format { return s.format }
+
+// Len returns the number of entries.
+func (s *Store) Len() int { return len(s.recs) }
+
+// Aliases returns the aliases in store order (the order in the file, then
+// the order entries were added).
+func (s *Store) Aliases() []string {
+	out := make([]string, len(s.recs))
+	for i, r := range s.recs {
+		out[i] = r.alias
+	}
+	return out
+}
+
+// Contains reports whether an entry has the alias, ignoring case.
+func (s *Store) Contains(alias string) bool { return s.find(alias) >= 0 }
+
+// Kind returns the kind of the entry under alias without decrypting
+// anything.
+func (s *Store) Kind(alias string) (EntryKind, error) {
+	i := s.find(alias)
+	if i < 0 {
+		return 0, s.notFound(alias)
+	}
+	return s.recs[i].kind, nil
+}
+
+// Certificates returns the chain under alias (leaf first) without
+// decrypting the key.
+func (s *Store) Certificates(alias string) ([]*x509.Certificate, error) {
+	i := s.find(alias)
+	if i < 0 {
+		return nil, s.notFound(alias)
+	}
+	c, err := s.recs[i].chain()
+	if err != nil {
+		return nil, err
+	}
+	return append([]*x509.Certificate(nil), c...), nil
+}
+
+// Entry returns a copy of the entry under alias. A key entry's key is
+// decrypted with the alias's key password (see [WithKeyPassword]) or,
+// failing that, the store password; if it cannot be decrypted the error
+// names the alias and wraps [ErrIncorrectPassword].
+func (s *Store) Entry(alias string) (*Entry, error) {
+	i := s.find(alias)
+	if i < 0 {
+		return nil, s.notFound(alias)
+	}
+	return s.entry(s.recs[i])
+}
+
+func (s *Store) entry(r *record) (*Entry, error) {
+	certs, err := r.chain()
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Alias: r.alias, Created: r.created, Chain: append([]*x509.Certificate(nil), certs...)}
+	if r.kind == KeyEntry {
+		k, err := s.key(r)
+		if err != nil {
+			return nil, err
+		}
+		e.Key = k
+	}
+	return e, nil
+}
+
+// key returns the record's key, decrypting it on first use.
+func (s *Store) key(r *record) (crypto.Signer, error) {
+	if r.key != nil {
+		return r.key, nil
+	}
+	if r.native == nil {
+		return nil, fmt.Errorf("keystore: alias %q has no key material", r.alias)
+	}
+	k, err := s.codec.unseal(r, s.keyPassword(r.alias))
+	if err != nil {
+		return nil, err
+	}
+	r.key = k
+	return k, nil
+}
+
+// keyPassword returns the password that protects the key under alias.
+func (s *Store) keyPassword(alias string) []byte {
+	if p, ok := s.opts.keyPasswords[fold(alias)]; ok {
+		return p
+	}
+	return s.password
+}
+
+// Entries returns copies of every entry, in store order. It fails on the
+// first entry whose key cannot be decrypted, naming its alias.
+func (s *Store) Entries() ([]*Entry, error) {
+	out := make([]*Entry, 0, len(s.recs))
+	for _, r := range s.recs {
+		e, err := s.entry(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Set adds e, or overwrites the entry with the same alias (ignoring case;
+// an overwritten entry keeps its alias as written). A key entry needs a
+// non-empty chain whose leaf holds the key's public key; a trusted entry
+// needs exactly one certificate. A zero Created is set to the store's
+// clock.
+func (s *Store) Set(e *Entry) error {
+	if e == nil {
+		return fmt.Errorf("keystore: Set: nil entry")
+	}
+	if err := checkAlias(e.Alias); err != nil {
+		return err
+	}
+	r, err := s.newRecord(e)
+	if err != nil {
+		return err
+	}
+	if i := s.find(e.Alias); i >= 0 {
+		r.alias = s.recs[i].alias
+		s.recs[i] = r
+		return nil
+	}
+	s.recs = append(s.recs, r)
+	return nil
+}
+
+// newRecord validates e and turns it into a changed record.
+func (s *Store) newRecord(e *Entry) (*record, error) {
+	created := e.Created
+	if created.IsZero() {
+		created = s.opts.now()
+	}
+	r := &record{alias: javaAlias(e.Alias), created: created, changed: true}
+	if e.Key == nil {
+		if len(e.Chain) != 1 || e.Chain[0] == nil {
+			return nil, fmt.Errorf("keystore: trusted entry %q: want exactly one certificate, got %d", e.Alias, len(e.Chain))
+		}
+		r.kind = TrustedEntry
+	} else {
+		if err := checkKeyChain(e.Alias, e.Key, e.Chain); err != nil {
+			return nil, err
+		}
+		r.kind = KeyEntry
+		r.key = e.Key
+	}
+	r.certs = append([]*x509.Certificate(nil), e.Chain...)
+	r.chainDER = make([][]byte, len(e.Chain))
+	for i, c := range e.Chain {
+		r.chainDER[i] = c.Raw
+	}
+	return r, nil
+}
+
+// checkKeyChain checks that chain is non-empty, that its leaf holds key's
+// public key, and that every certificate is signed by the next one.
+func checkKeyChain(alias string, key crypto.Signer, chain []*x509.Certificate) error {
+	if len(chain) == 0 {
+		return fmt.Errorf("keystore: key entry %q: want a certificate chain, got none", alias)
+	}
+	for i, c := range chain {
+		if c == nil {
+			return fmt.Errorf("keystore: key entry %q: certificate %d is nil", alias, i+1)
+		}
+	}
+	if err := matchKey(alias, key, chain[0]); err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(chain); i++ {
+		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
+			return fmt.Errorf("%w: alias %q: certificate %d (%s) is not signed by certificate %d (%s): %v",
+				ErrBrokenChain, alias, i+1, chain[i].Subject, i+2, chain[i+1].Subject, err)
+		}
+	}
+	return nil
+}
+
+// KeyMismatchError reports a certificate whose public key is not the
+// private key's. It matches [ErrKeyMismatch] with [errors.Is].
+type KeyMismatchError struct {
+	Alias           string
+	CertKey, Stored string // key fingerprints, "SHA256:..."
+}
+
+func (e *KeyMismatchError) Error() string {
+	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, e.CertKey, e.Stored)
+}
+
+// Is makes a KeyMismatchError match [ErrKeyMismatch].
+func (e *KeyMismatchError) Is(target error) bool { return target == ErrKeyMismatch }
+
+func matchKey(alias string, key crypto.Signer, leaf *x509.Certificate) error {
+	pub := key.Public()
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if eq, ok := pub.(equaler); ok && eq.Equal(leaf.PublicKey) {
+		return nil
+	}
+	return &KeyMismatchError{Alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(pub)}
+}
+
+// Delete removes the entry under alias.
+func (s *Store) Delete(alias string) error {
+	i := s.find(alias)
+	if i < 0 {
+		return s.notFound(alias)
+	}
+	s.recs = append(s.recs[:i], s.recs[i+1:]...)
+	return nil
+}
+
+// Rename moves the entry under from to the alias to, keeping its key,
+// chain and creation date. It fails with [ErrAliasExists] if another entry
+// has the alias to (ignoring case). Renaming a key entry needs its key,
+// so the key password must be known.
+func (s *Store) Rename(from, to string) error {
+	i := s.find(from)
+	if i < 0 {
+		return s.notFound(from)
+	}
+	if err := checkAlias(to); err != nil {
+		return err
+	}
+	if j := s.find(to); j >= 0 && j != i {
+		return fmt.Errorf("%w: cannot rename %q to %q: the alias is taken by %q", ErrAliasExists, from, to, s.recs[j].alias)
+	}
+	r := s.recs[i]
+	if r.kind == KeyEntry {
+		if _, err := s.key(r); err != nil {
+			return err
+		}
+	}
+	if _, err := r.chain(); err != nil {
+		return err
+	}
+	nr := *r
+	nr.alias = javaAlias(to)
+	nr.changed = true
+	s.recs[i] = &nr
+	return nil
+}
+
+// Replace puts key and chain (leaf first) under alias in place of the key
+// entry there, keeping the alias as written, and returns the previous
+// entry. The leaf must hold key's public key ([ErrKeyMismatch]) and each
+// certificate must be signed by the next ([ErrBrokenChain]). The alias
+// must hold a key entry ([ErrAliasNotFound], [ErrNotKeyEntry]) unless
+// [CreateIfMissing] is given, in which case a missing alias is created and
+// previous is nil. Every other entry is left as it was.
+func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certificate, opts ...Option) (previous *Entry, err error) {
+	o := s.opts.with(opts)
+	if key == nil {
+		return nil, fmt.Errorf("keystore: Replace %q: nil key", alias)
+	}
+	i := s.find(alias)
+	if i < 0 && !o.create {
+		return nil, s.notFound(alias)
+	}
+	if i >= 0 {
+		if s.recs[i].kind != KeyEntry {
+			return nil, fmt.Errorf("%w: alias %q holds a trusted certificate; Replace needs a key entry", ErrNotKeyEntry, s.recs[i].alias)
+		}
+		if previous, err = s.entry(s.recs[i]); err != nil {
+			return nil, err
+		}
+	}
+	name := alias
+	if previous != nil {
+		name = previous.Alias
+	}
+	if err := checkAlias(name); err != nil {
+		return nil, err
+	}
+	r, err := s.newRecord(&Entry{Alias: name, Key: key, Chain: chain})
+	if err != nil {
+		return nil, err
+	}
+	if i >= 0 {
+		r.alias = s.recs[i].alias
+		s.recs[i] = r
+	} else {
+		s.recs = append(s.recs, r)
+	}
+	return previous, nil
+}
+
+// find returns the index of alias, ignoring case, or -1. When a file holds
+// the same alias twice, the last one wins, as in Java.
+func (s *Store) find(alias string) int {
+	f := fold(alias)
+	for i := len(s.recs) - 1; i >= 0; i-- {
+		if fold(s.recs[i].alias) == f {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Store) notFound(alias string) error {
+	return fmt.Errorf("%w: %q (the store has %d entries)", ErrAliasNotFound, alias, len(s.recs))
+}
+
+// fold is the case folding used to compare aliases.
+func fold(alias string) string { return strings.ToLower(alias) }
+
+// javaAlias is the alias as Java's keystores store a new entry's alias:
+// lower-cased.
+func javaAlias(alias string) string { return strings.ToLower(alias) }
+
+func checkAlias(alias string) error {
+	if alias == "" {
+		return fmt.Errorf("keystore: alias must not be empty")
+	}
+	if len(alias) > 0xFFFF {
+		return fmt.Errorf("keystore: alias is %d bytes; at most 65535 fit", len(alias))
+	}
+	return nil
+}
+
+// Marshal encodes the store in its format, protected by password. Entries
+// that were read and not changed are written back from what was read.
+func (s *Store) Marshal(password []byte) ([]byte, error) {
+	return s.codec.encode(s, password)
+}
