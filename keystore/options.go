@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"io"
@@ -17,9 +18,10 @@ type options struct {
 	random       io.Reader
 	create       bool
 	backup       string
-	profile      *Profile
 	anchors      []*x509.Certificate
 	untrusted    bool
+	newKey       crypto.Signer
+	profile      *Profile // PKCS#12 encoder profile; nil keeps the store's
 }
 
 func buildOptions(opts []Option) options {
