@@ -1,0 +1,66 @@
+package renewal
+
+import (
+	"context"
+	"crypto/x509"
+	"time"
+)
+
+// CA is the certificate authority that signs the new client certificate:
+// the "other CA" of a renewal.
+type CA interface {
+	// Sign issues a certificate for a PEM certificate request and returns
+	// the chain, leaf first, ending with the CA's root.
+	Sign(ctx context.Context, csrPEM []byte) ([]*x509.Certificate, error)
+}
+
+// Receiver is the server that the runtime's client certificate
+// authenticates to, as its administrator can configure it.
+type Receiver interface {
+	// TrustRoot makes the receiver trust root for client certificates.
+	// Trusting a root it already trusts is not an error.
+	TrustRoot(ctx context.Context, root *x509.Certificate) error
+	// AcceptClient makes the receiver accept the client certificate that
+	// chain (leaf first) presents, next to those it already accepts (for
+	// example, maps it to the technical user). Accepting it again is not
+	// an error.
+	AcceptClient(ctx context.Context, chain []*x509.Certificate) error
+	// RemoveClient makes the receiver stop accepting the client
+	// certificate leaf. Removing one it does not accept is not an error.
+	RemoveClient(ctx context.Context, leaf *x509.Certificate) error
+	// RemoveRoot makes the receiver stop trusting root. Removing a root it
+	// does not trust is not an error.
+	RemoveRoot(ctx context.Context, root *x509.Certificate) error
+	// Accepts returns nil if the receiver would accept a client presenting
+	// chain now, or an error saying why not.
+	Accepts(ctx context.Context, chain []*x509.Certificate) error
+}
+
+// Runtime is the tenant's runtime: the nodes whose HTTPS clients present
+// the client certificate from the keystore. A node's client caches the
+// keystore until the node is restarted, as the runtime's SSL socket caches
+// it for 24 hours.
+type Runtime interface {
+	// Nodes lists the runtime's nodes.
+	Nodes(ctx context.Context) ([]string, error)
+	// Stop stops the flow on node; stopping a stopped node is not an error.
+	Stop(ctx context.Context, node string) error
+	// Start starts the flow on node, reading the keystore afresh; starting
+	// a running node is not an error.
+	Start(ctx context.Context, node string) error
+	// Restart stops and starts the flow on node.
+	Restart(ctx context.Context, node string) error
+	// Presents returns the client certificate node presents now, or nil if
+	// the node is stopped.
+	Presents(ctx context.Context, node string) (*x509.Certificate, error)
+}
+
+// Notifier carries hand-offs between the people involved: a message to a
+// role, and, where the plan needs it, that role's confirmation.
+type Notifier interface {
+	// HandOff tells step.To what step says, with message. If wait is
+	// non-zero the notifier waits up to wait for the role's confirmation
+	// and returns an error if it does not come; with zero wait it returns
+	// once the message is delivered.
+	HandOff(ctx context.Context, step Step, message string, wait time.Duration) error
+}
