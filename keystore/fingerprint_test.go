@@ -1,0 +1,168 @@
+package keystore_test
+
+import (
+	"crypto"
+	"crypto/dsa" //nolint:staticcheck // testing the DSA keys old JKS stores hold
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certroll/certroll/keystore"
+)
+
+func TestCertFingerprintMatchesOpenSSLAndKeytool(t *testing.T) {
+	leaf, inter, root := tcChain(t)
+	tests := []struct {
+		name string
+		cert *x509.Certificate
+	}{
+		{"leaf", leaf.Cert},
+		{"intermediate", inter.Cert},
+		{"root", root.Cert},
+	}
+	colonHex := regexp.MustCompile(`^([0-9A-F]{2}:){31}[0-9A-F]{2}$`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tcWrite(t, dir, "c.pem", tcPEM(tt.cert))
+
+			got := keystore.CertFingerprint(tt.cert)
+			assert.Regexp(t, colonHex, got)
+
+			out := tcTool(t, dir, "openssl", "x509", "-in", "c.pem", "-noout", "-fingerprint", "-sha256")
+			m := regexp.MustCompile(`(?i)sha256 Fingerprint=([0-9A-F:]+)`).FindStringSubmatch(out)
+			require.NotNil(t, m, "openssl output: %s", out)
+			assert.Equal(t, m[1], got, "openssl")
+
+			out = tcTool(t, dir, "keytool", "-printcert", "-file", "c.pem")
+			m = regexp.MustCompile(`SHA256: ([0-9A-F:]+)`).FindStringSubmatch(out)
+			require.NotNil(t, m, "keytool output: %s", out)
+			assert.Equal(t, m[1], got, "keytool")
+
+			hex := keystore.Fingerprint256Hex(tt.cert)
+			assert.Regexp(t, `^[0-9a-f]{64}$`, hex)
+			assert.Equal(t, strings.ToLower(strings.ReplaceAll(got, ":", "")), hex)
+		})
+	}
+	t.Run("nil", func(t *testing.T) {
+		assert.Equal(t, "", keystore.CertFingerprint(nil))
+		assert.Equal(t, "", keystore.Fingerprint256Hex(nil))
+	})
+}
+
+// openSSLKeyFingerprint has openssl re-encode a public key as DER and hashes
+// what it wrote, the recipe KeyFingerprint documents.
+func openSSLKeyFingerprint(t *testing.T, pubPEM []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	tcWrite(t, dir, "pub.pem", pubPEM)
+	tcTool(t, dir, "openssl", "pkey", "-pubin", "-in", "pub.pem", "-outform", "DER", "-out", "pub.der")
+	sum := sha256.Sum256(tcRead(t, dir, "pub.der"))
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+}
+
+func TestKeyFingerprintMatchesOpenSSL(t *testing.T) {
+	for _, kt := range keystore.KeyTypes() {
+		t.Run(kt.String(), func(t *testing.T) {
+			pub := tcKey(t, kt).Public()
+			der, err := x509.MarshalPKIXPublicKey(pub)
+			require.NoError(t, err)
+			want := openSSLKeyFingerprint(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+
+			got := keystore.KeyFingerprint(pub)
+			assert.Equal(t, want, got)
+			assert.Regexp(t, `^SHA256:[A-Za-z0-9+/]{43}$`, got, "unpadded base64 of 32 bytes")
+
+			// The same key, seen through a certificate, has the same fingerprint.
+			c := tcIssue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "fp"}}, tcKey(t, kt), nil)
+			assert.Equal(t, got, keystore.KeyFingerprint(c.Cert.PublicKey))
+		})
+	}
+	t.Run("different keys differ", func(t *testing.T) {
+		a := keystore.KeyFingerprint(tcKey(t, keystore.ECDSAP256).Public())
+		b := keystore.KeyFingerprint(tcKey(t, keystore.ECDSAP384).Public())
+		assert.NotEqual(t, a, b)
+	})
+}
+
+func TestKeyFingerprintAndDescriptionDSA(t *testing.T) {
+	// crypto/x509 cannot marshal DSA keys; KeyFingerprint encodes them
+	// itself. Check its encoding against a key made by OpenSSL.
+	dir := t.TempDir()
+	tcTool(t, dir, "openssl", "genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:2048", "-out", "params.pem")
+	tcTool(t, dir, "openssl", "genpkey", "-paramfile", "params.pem", "-out", "dsa.pem")
+	tcTool(t, dir, "openssl", "pkey", "-in", "dsa.pem", "-pubout", "-outform", "DER", "-out", "pub.der")
+	der := tcRead(t, dir, "pub.der")
+	parsed, err := x509.ParsePKIXPublicKey(der)
+	require.NoError(t, err)
+	pub, ok := parsed.(*dsa.PublicKey)
+	require.True(t, ok, "got %T", parsed)
+
+	sum := sha256.Sum256(der)
+	assert.Equal(t, "SHA256:"+base64.RawStdEncoding.EncodeToString(sum[:]), keystore.KeyFingerprint(pub))
+	assert.Equal(t, "DSA 2048", keystore.KeyDescription(pub))
+}
+
+func TestKeyDescription(t *testing.T) {
+	x25519, err := ecdh.X25519().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	p256ecdh, err := tcKey(t, keystore.ECDSAP256).(*ecdsa.PrivateKey).PublicKey.ECDH()
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		pub  crypto.PublicKey
+		want string
+	}{
+		{"rsa2048", tcKey(t, keystore.RSA2048).Public(), "RSA 2048"},
+		{"rsa3072", tcKey(t, keystore.RSA3072).Public(), "RSA 3072"},
+		{"rsa4096", tcKey(t, keystore.RSA4096).Public(), "RSA 4096"},
+		{"p256", tcKey(t, keystore.ECDSAP256).Public(), "EC P-256"},
+		{"p384", tcKey(t, keystore.ECDSAP384).Public(), "EC P-384"},
+		{"p521", tcKey(t, keystore.ECDSAP521).Public(), "EC P-521"},
+		{"ed25519", tcKey(t, keystore.Ed25519).Public(), "Ed25519"},
+		{"x25519", x25519.PublicKey(), "X25519"},
+		{"ecdh p256", p256ecdh, "EC P-256"},
+		{"nil", nil, "unknown"},
+		{"string", "not a key", "unknown"},
+		{"nil rsa", (*rsa.PublicKey)(nil), "unknown"},
+		{"empty rsa", &rsa.PublicKey{}, "unknown"},
+		{"nil ecdsa", (*ecdsa.PublicKey)(nil), "unknown"},
+		{"empty ecdsa", &ecdsa.PublicKey{}, "unknown"},
+		{"short ed25519", ed25519.PublicKey{1, 2, 3}, "unknown"},
+		{"nil dsa", (*dsa.PublicKey)(nil), "unknown"},
+		{"empty dsa", &dsa.PublicKey{}, "unknown"},
+		{"private key", tcKey(t, keystore.ECDSAP256), "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, keystore.KeyDescription(tt.pub))
+			fp := keystore.KeyFingerprint(tt.pub)
+			if tt.want == "unknown" {
+				assert.Equal(t, "unknown", fp)
+			} else {
+				assert.True(t, strings.HasPrefix(fp, "SHA256:"), fp)
+			}
+		})
+	}
+}
+
+func BenchmarkCertFingerprint(b *testing.B) {
+	leaf, _, _ := tcChain(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = keystore.CertFingerprint(leaf.Cert)
+	}
+}
