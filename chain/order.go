@@ -1,0 +1,426 @@
+package chain
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Bounds on path search, so that a hostile bag of certificates cannot make
+// Order, Complete or Verify's diagnosis run for long. Real chains have at
+// most a handful of certificates; Java refuses client chains longer than 10
+// (jdk.tls.maxCertificateChainLength).
+const (
+	maxDepth       = 16
+	maxSearchSteps = 10000
+)
+
+// Name returns a short name for cert: "CN=" and its common name, or its
+// whole subject when it has no common name, or its serial number when the
+// subject is empty.
+func Name(cert *x509.Certificate) string {
+	if cert == nil {
+		return "<nil>"
+	}
+	if cn := cert.Subject.CommonName; cn != "" {
+		return "CN=" + cn
+	}
+	if s := cert.Subject.String(); s != "" {
+		return s
+	}
+	return "serial:" + cert.SerialNumber.String()
+}
+
+// Path formats a chain as its certificates' names joined by arrows, such as
+// "CN=leaf -> CN=inter -> CN=root". An empty chain is "(empty chain)".
+func Path(chain []*x509.Certificate) string {
+	if len(chain) == 0 {
+		return "(empty chain)"
+	}
+	parts := make([]string, len(chain))
+	for i, c := range chain {
+		parts[i] = Name(c)
+	}
+	return strings.Join(parts, " -> ")
+}
+
+func names(certs []*x509.Certificate) string {
+	parts := make([]string, len(certs))
+	for i, c := range certs {
+		parts[i] = Name(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// keyID formats a key identifier the way OpenSSL prints it (5A:3F:...).
+func keyID(id []byte) string {
+	var b strings.Builder
+	for i, c := range id {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", c)
+	}
+	return b.String()
+}
+
+// describeIssuer names cert's issuer by distinguished name and, when the
+// certificate has one, authority key identifier.
+func describeIssuer(cert *x509.Certificate) string {
+	s := fmt.Sprintf("issuer %q", cert.Issuer.String())
+	if len(cert.AuthorityKeyId) > 0 {
+		s += " with key id " + keyID(cert.AuthorityKeyId)
+	}
+	return s
+}
+
+// describeCert names cert by distinguished name and subject key identifier.
+func describeCert(cert *x509.Certificate) string {
+	s := fmt.Sprintf("%q", cert.Subject.String())
+	if len(cert.SubjectKeyId) > 0 {
+		s += " (key id " + keyID(cert.SubjectKeyId) + ")"
+	}
+	return s
+}
+
+// mayIssue reports whether parent's name (and key identifier, when both
+// certificates carry one) is the one child names as its issuer.
+func mayIssue(child, parent *x509.Certificate) bool {
+	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
+		return false
+	}
+	if len(child.AuthorityKeyId) > 0 && len(parent.SubjectKeyId) > 0 {
+		return bytes.Equal(child.AuthorityKeyId, parent.SubjectKeyId)
+	}
+	return true
+}
+
+// signatureError checks child's signature with parent's key, allowing SHA-1
+// (the caller decides whether SHA-1 is acceptable).
+func signatureError(child, parent *x509.Certificate) error {
+	return parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature)
+}
+
+// signed reports whether child's signature verifies with parent's key, or
+// cannot be checked because its algorithm is one Go refuses (MD5): such a
+// link is plausible for ordering purposes.
+func signed(child, parent *x509.Certificate) bool {
+	err := signatureError(child, parent)
+	var insecure x509.InsecureAlgorithmError
+	return err == nil || errors.As(err, &insecure) || errors.Is(err, x509.ErrUnsupportedAlgorithm)
+}
+
+// selfSigned reports whether cert names itself as issuer and its signature
+// verifies with its own key.
+func selfSigned(cert *x509.Certificate) bool {
+	return mayIssue(cert, cert) && signed(cert, cert)
+}
+
+func fingerprint(cert *x509.Certificate) [32]byte { return sha256.Sum256(cert.Raw) }
+
+// dedupe drops repeated certificates (same DER), keeping the first of each,
+// and fails on nil entries.
+func dedupe(certs []*x509.Certificate) ([]*x509.Certificate, error) {
+	seen := make(map[[32]byte]bool, len(certs))
+	out := make([]*x509.Certificate, 0, len(certs))
+	for i, c := range certs {
+		if c == nil {
+			return nil, fmt.Errorf("chain: certificate %d of %d is nil", i+1, len(certs))
+		}
+		fp := fingerprint(c)
+		if !seen[fp] {
+			seen[fp] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// issuerCandidates returns the indexes j of certs that may have issued
+// certs[i]; when several do, those whose signature verifies are preferred.
+func issuerCandidates(certs []*x509.Certificate, i int) []int {
+	var cands []int
+	for j, p := range certs {
+		if j != i && mayIssue(certs[i], p) {
+			cands = append(cands, j)
+		}
+	}
+	if len(cands) > 1 {
+		var good []int
+		for _, j := range cands {
+			if signed(certs[i], certs[j]) {
+				good = append(good, j)
+			}
+		}
+		if len(good) > 0 {
+			cands = good
+		}
+	}
+	return cands
+}
+
+// Order arranges a bag of certificates, in any order, into one leaf-first
+// path: each certificate issued by the next. Repeated certificates (same DER)
+// collapse into one. A self-signed certificate ends the path.
+//
+// Issuers are matched by distinguished name and, when both certificates
+// carry one, key identifier; where several certificates match, those whose
+// signature verifies win. Order does not judge validity, usage or trust (see
+// [Receiver.Verify]).
+//
+// Errors: [ErrNoCertificates] for an empty bag; a [*LoopError] when
+// certificates issue each other in a cycle; a [*SeveralLeavesError] when
+// more than one certificate issued none of the others; an [*UnplacedError]
+// (with the longest path found) when some certificates are not on the path,
+// such as a root next to its cross-signed twin.
+func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
+	uniq, err := dedupe(certs)
+	if err != nil {
+		return nil, err
+	}
+	if len(uniq) == 0 {
+		return nil, fmt.Errorf("%w to order", ErrNoCertificates)
+	}
+	n := len(uniq)
+	parents := make([][]int, n)
+	isIssuer := make([]bool, n)
+	for i := range uniq {
+		if selfSigned(uniq[i]) {
+			continue
+		}
+		parents[i] = issuerCandidates(uniq, i)
+		for _, j := range parents[i] {
+			isIssuer[j] = true
+		}
+	}
+	if cycle := findCycle(parents); cycle != nil {
+		loop := make([]*x509.Certificate, len(cycle))
+		for k, i := range cycle {
+			loop[k] = uniq[i]
+		}
+		return nil, &LoopError{Cycle: loop}
+	}
+	var leaves []int
+	for i := range uniq {
+		if !isIssuer[i] {
+			leaves = append(leaves, i)
+		}
+	}
+	if len(leaves) > 1 {
+		e := &SeveralLeavesError{}
+		for _, i := range leaves {
+			e.Leaves = append(e.Leaves, uniq[i])
+		}
+		return nil, e
+	}
+	// With no cycle there is at least one certificate that issued nothing.
+
+	// Longest path from the leaf in a DAG; ties go to the issuer listed first.
+	longest := make([]int, n)
+	next := make([]int, n)
+	var walk func(i int) int
+	walk = func(i int) int {
+		if longest[i] > 0 {
+			return longest[i]
+		}
+		best, bestNext := 0, -1
+		for _, j := range parents[i] {
+			if l := walk(j); l > best {
+				best, bestNext = l, j
+			}
+		}
+		longest[i], next[i] = best+1, bestNext
+		return longest[i]
+	}
+	walk(leaves[0])
+	var path []*x509.Certificate
+	onPath := make([]bool, n)
+	for i := leaves[0]; i >= 0; i = next[i] {
+		path = append(path, uniq[i])
+		onPath[i] = true
+	}
+	if len(path) < n {
+		e := &UnplacedError{Path: path}
+		for i, c := range uniq {
+			if !onPath[i] {
+				e.Unplaced = append(e.Unplaced, c)
+			}
+		}
+		return nil, e
+	}
+	return path, nil
+}
+
+// findCycle returns the nodes of one cycle in the graph i -> parents[i], each
+// followed by its parent, or nil when there is none.
+func findCycle(parents [][]int) []int {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(parents))
+	var stack []int
+	var cycle []int
+	var visit func(i int) bool
+	visit = func(i int) bool {
+		color[i] = grey
+		stack = append(stack, i)
+		for _, j := range parents[i] {
+			switch color[j] {
+			case grey:
+				for k := len(stack) - 1; k >= 0; k-- {
+					if stack[k] == j {
+						cycle = append([]int(nil), stack[k:]...)
+						return true
+					}
+				}
+			case white:
+				if visit(j) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[i] = black
+		return false
+	}
+	for i := range parents {
+		if color[i] == white && visit(i) {
+			return cycle
+		}
+	}
+	return nil
+}
+
+// Complete returns chain followed by the intermediates from pool that take
+// it up to a self-signed root, without that root: what a client should
+// present. See [CompleteToAnchor] for the rules and errors.
+func Complete(chain, pool []*x509.Certificate) ([]*x509.Certificate, error) {
+	path, _, err := CompleteToAnchor(chain, pool)
+	return path, err
+}
+
+// CompleteToAnchor extends chain, which must be leaf first with each
+// certificate issued by the next, with issuers from pool until a self-signed
+// certificate (the anchor) is reached. It returns the path without the
+// anchor, unless the path is only the anchor itself, and the anchor. A root
+// at the end of chain is treated the same way as one found in pool.
+//
+// Where several certificates of pool could be the next issuer, the shortest
+// way to a self-signed certificate wins, then pool order; issuers are
+// matched as in [Order].
+//
+// Errors: [ErrNoCertificates] for an empty chain; [ErrBrokenChain] when a
+// certificate of chain is not issued by the next; a [*MissingIssuerError],
+// naming the missing issuer by subject and authority key identifier and
+// carrying the partial path, when no self-signed certificate is reached.
+func CompleteToAnchor(chain, pool []*x509.Certificate) (path []*x509.Certificate, anchor *x509.Certificate, err error) {
+	if len(chain) == 0 {
+		return nil, nil, fmt.Errorf("%w to complete", ErrNoCertificates)
+	}
+	for i, c := range chain {
+		if c == nil {
+			return nil, nil, fmt.Errorf("chain: certificate %d of %d is nil", i+1, len(chain))
+		}
+		if i > 0 && !mayIssue(chain[i-1], c) {
+			return nil, nil, fmt.Errorf("%w: certificate %d (%s) names %s, but certificate %d is %s",
+				ErrBrokenChain, i, Name(chain[i-1]), describeIssuer(chain[i-1]), i+1, describeCert(c))
+		}
+	}
+	out := append([]*x509.Certificate(nil), chain...)
+	if top := out[len(out)-1]; selfSigned(top) {
+		if len(out) > 1 {
+			out = out[:len(out)-1]
+		}
+		return out, top, nil
+	}
+
+	uniq, err := dedupe(pool)
+	if err != nil {
+		return nil, nil, err
+	}
+	inChain := make(map[[32]byte]bool, len(chain))
+	for _, c := range chain {
+		inChain[fingerprint(c)] = true
+	}
+	var candidates []*x509.Certificate
+	for _, c := range uniq {
+		if !inChain[fingerprint(c)] {
+			candidates = append(candidates, c)
+		}
+	}
+
+	s := &searcher{pool: candidates, used: make([]bool, len(candidates))}
+	ext, ok := s.extend(out[len(out)-1], 0)
+	out = append(out, ext...)
+	if !ok {
+		return nil, nil, &MissingIssuerError{Cert: out[len(out)-1], Partial: out}
+	}
+	anchor = out[len(out)-1]
+	return out[:len(out)-1], anchor, nil
+}
+
+// searcher finds issuer paths through a pool within the search bounds.
+type searcher struct {
+	pool  []*x509.Certificate
+	used  []bool
+	steps int
+}
+
+// extend returns the shortest list of pool certificates leading from top to
+// a self-signed certificate (ok), or else the longest list found.
+func (s *searcher) extend(top *x509.Certificate, depth int) (ext []*x509.Certificate, ok bool) {
+	if depth >= maxDepth {
+		return nil, false
+	}
+	var best []*x509.Certificate
+	bestOK := false
+	for _, pass := range []bool{true, false} { // verified signatures first
+		for j, p := range s.pool {
+			if s.used[j] || !mayIssue(top, p) || signed(top, p) != pass {
+				continue
+			}
+			s.steps++
+			if s.steps > maxSearchSteps {
+				return best, bestOK
+			}
+			var sub []*x509.Certificate
+			subOK := selfSigned(p)
+			if !subOK {
+				s.used[j] = true
+				sub, subOK = s.extend(p, depth+1)
+				s.used[j] = false
+			}
+			cand := append([]*x509.Certificate{p}, sub...)
+			switch {
+			case subOK && (!bestOK || len(cand) < len(best)):
+				best, bestOK = cand, true
+			case !subOK && !bestOK && len(cand) > len(best):
+				best = cand
+			}
+		}
+		if bestOK {
+			break
+		}
+	}
+	return best, bestOK
+}
+
+// KeyMatches reports whether key is the public key of cert. key may be a
+// public key or a private key that implements [crypto.Signer] (all of the
+// standard library's do); an unsupported key type never matches.
+func KeyMatches(key crypto.PublicKey, cert *x509.Certificate) bool {
+	if key == nil || cert == nil {
+		return false
+	}
+	if s, ok := key.(crypto.Signer); ok {
+		key = s.Public()
+	}
+	k, ok := key.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(cert.PublicKey)
+}
