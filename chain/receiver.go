@@ -1,0 +1,604 @@
+package chain
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DefaultMinRSABits is the RSA modulus size below which a [Receiver] with a
+// zero MinRSABits rejects a key: NIST SP 800-131A disallows RSA keys under
+// 2048 bits for signatures since 2014, and so do most receivers' policies.
+const DefaultMinRSABits = 2048
+
+const (
+	// maxListed caps how many trusted roots an error message names.
+	maxListed = 10
+	// maxDiagnoseSteps bounds the paths explored to explain a rejection;
+	// each explored path costs a few signature checks.
+	maxDiagnoseSteps = 500
+)
+
+// Receiver models what the server side of a TLS connection accepts as a
+// client certificate chain: its trust anchors, the intermediates it holds,
+// and optionally the exact client certificates it maps to users.
+//
+// The zero value trusts nothing and rejects every chain. A Receiver is safe
+// for concurrent use as long as its fields are not modified meanwhile.
+type Receiver struct {
+	// Roots are the trust anchors. Empty means none: the system roots are
+	// never used, because a receiver that trusts every public CA for client
+	// authentication is almost never what was meant.
+	Roots []*x509.Certificate
+
+	// Intermediates are certificates the receiver holds besides its roots
+	// and may use to complete a chain the client sent without them. They are
+	// not trusted by themselves. Nil means none.
+	Intermediates []*x509.Certificate
+
+	// Pinned, when not empty, lists the only client certificates accepted
+	// (compared byte for byte), as receivers that map a certificate to a
+	// user do; the chain must verify as well. Nil means no pinning.
+	Pinned []*x509.Certificate
+
+	// Time is the instant at which validity is checked. The zero value means
+	// the current time.
+	Time time.Time
+
+	// Usages lists the extended key usages of which the chain must permit at
+	// least one, as in [x509.VerifyOptions.KeyUsages]. Nil or empty means
+	// clientAuth; [x509.ExtKeyUsageAny] accepts any usage.
+	Usages []x509.ExtKeyUsage
+
+	// MinRSABits is the smallest RSA modulus accepted, in bits, for every
+	// certificate on the path including the anchor. Zero means
+	// [DefaultMinRSABits]; a negative value disables the check (crypto/x509
+	// and crypto/tls still refuse keys under 1024 bits).
+	MinRSABits int
+}
+
+// Result is a chain a [Receiver] accepted.
+type Result struct {
+	// Path is the verified path: the leaf, the intermediates, and the anchor
+	// last.
+	Path []*x509.Certificate
+	// Anchor is the trusted certificate the path ends at.
+	Anchor *x509.Certificate
+	// Chains lists every verified path the receiver's policy accepts, Path
+	// first.
+	Chains [][]*x509.Certificate
+}
+
+func (r *Receiver) now() time.Time {
+	if r.Time.IsZero() {
+		return time.Now()
+	}
+	return r.Time
+}
+
+func (r *Receiver) usages() []x509.ExtKeyUsage {
+	if len(r.Usages) == 0 {
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	return r.Usages
+}
+
+func (r *Receiver) minRSABits() int {
+	if r.MinRSABits == 0 {
+		return DefaultMinRSABits
+	}
+	return r.MinRSABits
+}
+
+func pool(certs ...[]*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, cs := range certs {
+		for _, c := range cs {
+			p.AddCert(c)
+		}
+	}
+	return p
+}
+
+// Verify checks a client chain, leaf first as the client presents it, the
+// way the receiver would during a TLS handshake: crypto/x509 builds and
+// verifies a path from the leaf to one of Roots, using the chain's other
+// certificates and Intermediates, at Time, for Usages; then the receiver's
+// own policy applies (RSA key size, pinning). Verify is never more lenient
+// than crypto/x509: whatever [x509.Certificate.Verify] rejects with the same
+// inputs, Verify rejects.
+//
+// On success the [Result] holds the verified path and its anchor. Otherwise
+// the error is a [*VerifyError] listing every problem on the path that came
+// closest to an anchor, each with its certificate and [Reason]; it matches
+// the reasons' sentinels (such as [ErrExpired]) with [errors.Is]. An empty
+// chain or a nil certificate is an error wrapping [ErrNoCertificates] or
+// describing the nil entry.
+func (r *Receiver) Verify(chain []*x509.Certificate) (*Result, error) {
+	return r.verify(chain, nil)
+}
+
+// VerifyKey is [Receiver.Verify] that also requires the leaf's public key
+// to be key (a public key or a [crypto.Signer]), as when a key entry is
+// checked before it is installed; a mismatch is a problem with
+// [ReasonKeyMismatch].
+func (r *Receiver) VerifyKey(key crypto.PublicKey, chain []*x509.Certificate) (*Result, error) {
+	if key == nil {
+		return nil, errors.New("chain: VerifyKey needs a key, got nil")
+	}
+	return r.verify(chain, key)
+}
+
+func (r *Receiver) verify(chain []*x509.Certificate, key crypto.PublicKey) (*Result, error) {
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("%w to verify", ErrNoCertificates)
+	}
+	for i, c := range chain {
+		if c == nil {
+			return nil, fmt.Errorf("chain: certificate %d of %d is nil", i+1, len(chain))
+		}
+	}
+	now := r.now()
+	opts := x509.VerifyOptions{
+		Roots:         pool(r.Roots),
+		Intermediates: pool(chain[1:], r.Intermediates),
+		CurrentTime:   now,
+		KeyUsages:     r.usages(),
+	}
+	chains, xerr := chain[0].Verify(opts)
+	if xerr == nil {
+		var accepted [][]*x509.Certificate
+		var firstPath []*x509.Certificate
+		var firstProblems []Problem
+		for _, c := range chains {
+			ps := r.policyProblems(c, key)
+			if len(ps) == 0 {
+				accepted = append(accepted, c)
+			} else if firstProblems == nil {
+				firstPath, firstProblems = c, ps
+			}
+		}
+		if len(accepted) > 0 {
+			path := accepted[0]
+			return &Result{Path: path, Anchor: path[len(path)-1], Chains: accepted}, nil
+		}
+		return nil, &VerifyError{Chain: chain, Path: firstPath, Problems: firstProblems}
+	}
+
+	path, problems := r.diagnose(chain, now, key)
+	problems = addX509Problem(problems, xerr, chain[0])
+	return nil, &VerifyError{Chain: chain, Path: path, Problems: problems, Err: xerr}
+}
+
+// policyProblems checks what the receiver requires beyond crypto/x509 on a
+// path crypto/x509 verified.
+func (r *Receiver) policyProblems(path []*x509.Certificate, key crypto.PublicKey) []Problem {
+	var ps []Problem
+	for i, c := range path {
+		if p, ok := r.weakKey(c); ok {
+			ps = append(ps, p)
+		}
+		if i+1 < len(path) {
+			if p, ok := weakSignature(c, path[i+1]); ok {
+				ps = append(ps, p)
+			}
+		}
+	}
+	return append(ps, r.leafProblems(path[0], key)...)
+}
+
+// leafProblems checks pinning and the key match.
+func (r *Receiver) leafProblems(leaf *x509.Certificate, key crypto.PublicKey) []Problem {
+	var ps []Problem
+	if len(r.Pinned) > 0 {
+		fp := fingerprint(leaf)
+		pinned := false
+		for _, c := range r.Pinned {
+			if c != nil && fingerprint(c) == fp {
+				pinned = true
+				break
+			}
+		}
+		if !pinned {
+			ps = append(ps, Problem{Cert: leaf, Reason: ReasonNotPinned, Detail: fmt.Sprintf(
+				"the receiver accepts only %d pinned client certificate(s) (%s); this one has SHA-256 fingerprint %x",
+				len(r.Pinned), names(r.Pinned), fp)})
+		}
+	}
+	if key != nil && !KeyMatches(key, leaf) {
+		ps = append(ps, Problem{Cert: leaf, Reason: ReasonKeyMismatch, Detail: fmt.Sprintf(
+			"the certificate holds a %s public key that is not the %s key it was checked against",
+			keyKind(leaf.PublicKey), keyKind(key))})
+	}
+	return ps
+}
+
+func keyKind(key any) string {
+	if s, ok := key.(crypto.Signer); ok {
+		key = s.Public()
+	}
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA-%d", k.N.BitLen())
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", key), "*")
+}
+
+func (r *Receiver) weakKey(c *x509.Certificate) (Problem, bool) {
+	min := r.minRSABits()
+	if k, ok := c.PublicKey.(*rsa.PublicKey); ok && min > 0 && k.N.BitLen() < min {
+		return Problem{Cert: c, Reason: ReasonWeakKey, Detail: fmt.Sprintf(
+			"RSA key of %d bits; the receiver requires at least %d", k.N.BitLen(), min)}, true
+	}
+	return Problem{}, false
+}
+
+func weakSignature(child, parent *x509.Certificate) (Problem, bool) {
+	switch child.SignatureAlgorithm {
+	case x509.MD2WithRSA, x509.MD5WithRSA, x509.SHA1WithRSA, x509.ECDSAWithSHA1, x509.DSAWithSHA1:
+		return Problem{Cert: child, Reason: ReasonWeakSignature, Detail: fmt.Sprintf(
+			"signed by %s with %v; crypto/x509 refuses MD5 and SHA-1 signatures", Name(parent), child.SignatureAlgorithm)}, true
+	}
+	return Problem{}, false
+}
+
+// candidate is a certificate the receiver could use to build a path.
+type candidate struct {
+	cert    *x509.Certificate
+	trusted bool
+}
+
+// diagnose finds the path from the chain's leaf that comes closest to being
+// accepted and lists all of its problems. It runs only after crypto/x509 has
+// rejected the chain, so it may be slow-ish but is bounded.
+func (r *Receiver) diagnose(chain []*x509.Certificate, now time.Time, key crypto.PublicKey) ([]*x509.Certificate, []Problem) {
+	trusted := make(map[[32]byte]bool, len(r.Roots))
+	for _, c := range r.Roots {
+		if c != nil {
+			trusted[fingerprint(c)] = true
+		}
+	}
+	var cands []candidate
+	seen := map[[32]byte]bool{fingerprint(chain[0]): true}
+	for _, list := range [][]*x509.Certificate{chain[1:], r.Intermediates, r.Roots} {
+		for _, c := range list {
+			if c == nil {
+				continue
+			}
+			if fp := fingerprint(c); !seen[fp] {
+				seen[fp] = true
+				cands = append(cands, candidate{cert: c, trusted: trusted[fp]})
+			}
+		}
+	}
+
+	var (
+		bestPath     []*x509.Certificate
+		bestProblems []Problem
+		bestReached  bool
+		steps        int
+	)
+	consider := func(path []*x509.Certificate, reached bool) {
+		ps := r.pathProblems(path, reached, now, key)
+		better := bestPath == nil ||
+			(reached && !bestReached) ||
+			(reached == bestReached && (len(ps) < len(bestProblems) ||
+				len(ps) == len(bestProblems) && len(path) < len(bestPath)))
+		if better {
+			bestPath = append([]*x509.Certificate(nil), path...)
+			bestProblems, bestReached = ps, reached
+		}
+	}
+	used := make([]bool, len(cands))
+	var walk func(path []*x509.Certificate)
+	walk = func(path []*x509.Certificate) {
+		steps++
+		top := path[len(path)-1]
+		if trusted[fingerprint(top)] {
+			consider(path, true)
+			return
+		}
+		extended := false
+		if len(path) < maxDepth {
+			for j, c := range cands {
+				if used[j] || !mayIssue(top, c.cert) || steps > maxDiagnoseSteps {
+					continue
+				}
+				extended = true
+				used[j] = true
+				walk(append(path, c.cert))
+				used[j] = false
+			}
+		}
+		if !extended {
+			consider(path, false)
+		}
+	}
+	walk([]*x509.Certificate{chain[0]})
+	return bestPath, bestProblems
+}
+
+// pathProblems lists every problem of a candidate path; reached says whether
+// it ends at a trusted certificate.
+func (r *Receiver) pathProblems(path []*x509.Certificate, reached bool, now time.Time, key crypto.PublicKey) []Problem {
+	var ps []Problem
+	for i, c := range path {
+		if now.Before(c.NotBefore) {
+			ps = append(ps, Problem{Cert: c, Reason: ReasonNotYetValid, Detail: validity(c, now)})
+		} else if now.After(c.NotAfter) {
+			ps = append(ps, Problem{Cert: c, Reason: ReasonExpired, Detail: validity(c, now)})
+		}
+		if p, ok := r.weakKey(c); ok {
+			ps = append(ps, p)
+		}
+		if i+1 < len(path) {
+			parent := path[i+1]
+			if p, ok := weakSignature(c, parent); ok {
+				ps = append(ps, p)
+			} else if err := signatureError(c, parent); err != nil {
+				ps = append(ps, Problem{Cert: c, Reason: ReasonBadSignature, Detail: fmt.Sprintf(
+					"signature (%v) does not verify with the key of %s: %v", c.SignatureAlgorithm, Name(parent), err)})
+			}
+			if parent.Version == 3 && !parent.BasicConstraintsValid || parent.BasicConstraintsValid && !parent.IsCA {
+				ps = append(ps, Problem{Cert: parent, Reason: ReasonConstraint, Detail: fmt.Sprintf(
+					"issued %s but is not a CA certificate (basic constraints)", Name(c))})
+			} else if parent.KeyUsage != 0 && parent.KeyUsage&x509.KeyUsageCertSign == 0 {
+				ps = append(ps, Problem{Cert: parent, Reason: ReasonConstraint, Detail: fmt.Sprintf(
+					"issued %s but its key usage does not include certificate signing", Name(c))})
+			}
+		}
+	}
+	ps = append(ps, r.usageProblems(path)...)
+	ps = append(ps, r.leafProblems(path[0], key)...)
+	if !reached {
+		ps = append(ps, r.anchorProblem(path))
+	}
+	sort.SliceStable(ps, func(a, b int) bool { return position(path, ps[a].Cert) < position(path, ps[b].Cert) })
+	return ps
+}
+
+func position(path []*x509.Certificate, c *x509.Certificate) int {
+	for i, p := range path {
+		if p == c {
+			return i
+		}
+	}
+	return len(path)
+}
+
+func validity(c *x509.Certificate, now time.Time) string {
+	return fmt.Sprintf("valid from %s to %s, checked at %s",
+		c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+}
+
+var ekuNames = map[x509.ExtKeyUsage]string{
+	x509.ExtKeyUsageAny:             "any",
+	x509.ExtKeyUsageServerAuth:      "serverAuth",
+	x509.ExtKeyUsageClientAuth:      "clientAuth",
+	x509.ExtKeyUsageCodeSigning:     "codeSigning",
+	x509.ExtKeyUsageEmailProtection: "emailProtection",
+	x509.ExtKeyUsageTimeStamping:    "timeStamping",
+	x509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
+}
+
+func ekuList(usages []x509.ExtKeyUsage, unknown int) string {
+	var parts []string
+	for _, u := range usages {
+		if n, ok := ekuNames[u]; ok {
+			parts = append(parts, n)
+		} else {
+			parts = append(parts, fmt.Sprintf("usage %d", int(u)))
+		}
+	}
+	if unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d unknown usage(s)", unknown))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// usageProblems applies crypto/x509's extended key usage rule (every
+// certificate on the path that restricts usages must permit a requested
+// usage that all the others permit too) and, when it fails, names each
+// certificate that lacks a requested usage.
+func (r *Receiver) usageProblems(path []*x509.Certificate) []Problem {
+	want := r.usages()
+	for _, u := range want {
+		if u == x509.ExtKeyUsageAny {
+			return nil
+		}
+	}
+	restricts := func(c *x509.Certificate) bool {
+		if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+			return false
+		}
+		for _, u := range c.ExtKeyUsage {
+			if u == x509.ExtKeyUsageAny {
+				return false
+			}
+		}
+		return true
+	}
+	has := func(c *x509.Certificate, u x509.ExtKeyUsage) bool {
+		for _, v := range c.ExtKeyUsage {
+			if v == u {
+				return true
+			}
+		}
+		return false
+	}
+	for _, u := range want {
+		ok := true
+		for _, c := range path {
+			if restricts(c) && !has(c, u) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return nil
+		}
+	}
+	var ps []Problem
+	for _, c := range path {
+		if !restricts(c) {
+			continue
+		}
+		for _, u := range want {
+			if !has(c, u) {
+				ps = append(ps, Problem{Cert: c, Reason: ReasonUsage, Detail: fmt.Sprintf(
+					"extended key usage permits %s; the receiver requires %s",
+					ekuList(c.ExtKeyUsage, len(c.UnknownExtKeyUsage)), ekuList(want, 0))})
+				break
+			}
+		}
+	}
+	return ps
+}
+
+// anchorProblem explains why a path does not reach a trusted certificate.
+func (r *Receiver) anchorProblem(path []*x509.Certificate) Problem {
+	top := path[len(path)-1]
+	trusts := r.trustList()
+	if selfSigned(top) {
+		return Problem{Cert: top, Reason: ReasonUnknownAuthority, Detail: fmt.Sprintf(
+			"self-signed %s is not a trusted root; the receiver trusts %s", describeCert(top), trusts)}
+	}
+	var hint string
+	for _, list := range [][]*x509.Certificate{r.Roots, r.Intermediates} {
+		for _, c := range list {
+			if c != nil && string(c.RawSubject) == string(top.RawIssuer) && !mayIssue(top, c) {
+				hint += fmt.Sprintf(" (the receiver holds a certificate with that name, but its key id is %s: a different key)", keyID(c.SubjectKeyId))
+			}
+		}
+	}
+	if len(path) == 1 && !top.IsCA {
+		return Problem{Cert: top, Reason: ReasonIncompleteChain, Detail: fmt.Sprintf(
+			"the client sent no issuer: %s is neither in the chain nor among the receiver's intermediates and roots%s; the client must send it, or the receiver must add it; the receiver trusts %s",
+			describeIssuer(top), hint, trusts)}
+	}
+	return Problem{Cert: top, Reason: ReasonUnknownAuthority, Detail: fmt.Sprintf(
+		"%s is not trusted and not among the receiver's intermediates%s; the receiver trusts %s",
+		describeIssuer(top), hint, trusts)}
+}
+
+func (r *Receiver) trustList() string {
+	if len(r.Roots) == 0 {
+		return "no roots"
+	}
+	var parts []string
+	for i, c := range r.Roots {
+		if i == maxListed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(r.Roots)-maxListed))
+			break
+		}
+		if c != nil {
+			parts = append(parts, describeCert(c))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// addX509Problem makes sure crypto/x509's verdict is represented: when the
+// diagnosis found nothing, or crypto/x509 names a constraint the diagnosis
+// does not check (name constraints, path length, policies, critical
+// extensions), its reason is added.
+func addX509Problem(ps []Problem, xerr error, leaf *x509.Certificate) []Problem {
+	reason, cert := classify(xerr)
+	if cert == nil {
+		cert = leaf
+	}
+	if len(ps) > 0 {
+		if reason != ReasonConstraint && reason != ReasonRejected {
+			return ps
+		}
+		for _, p := range ps {
+			if p.Reason == reason {
+				return ps
+			}
+		}
+	}
+	return append(ps, Problem{Cert: cert, Reason: reason, Detail: xerr.Error()})
+}
+
+// classify maps a crypto/x509 verification error to a Reason and the
+// certificate it names, if any.
+func classify(err error) (Reason, *x509.Certificate) {
+	var invalid x509.CertificateInvalidError
+	var unknown x509.UnknownAuthorityError
+	var insecure x509.InsecureAlgorithmError
+	var constraint x509.ConstraintViolationError
+	var critical x509.UnhandledCriticalExtension
+	switch {
+	case errors.As(err, &invalid):
+		switch invalid.Reason {
+		case x509.Expired:
+			if strings.Contains(invalid.Detail, "is before") {
+				return ReasonNotYetValid, invalid.Cert
+			}
+			return ReasonExpired, invalid.Cert
+		case x509.IncompatibleUsage, x509.CANotAuthorizedForExtKeyUsage:
+			return ReasonUsage, invalid.Cert
+		case x509.NotAuthorizedToSign, x509.TooManyIntermediates, x509.CANotAuthorizedForThisName,
+			x509.UnconstrainedName, x509.NameConstraintsWithoutSANs, x509.TooManyConstraints, x509.NoValidChains:
+			return ReasonConstraint, invalid.Cert
+		}
+		return ReasonRejected, invalid.Cert
+	case errors.As(err, &unknown):
+		return ReasonUnknownAuthority, unknown.Cert
+	case errors.As(err, &insecure):
+		return ReasonWeakSignature, nil
+	case errors.As(err, &constraint), errors.As(err, &critical):
+		return ReasonConstraint, nil
+	}
+	return ReasonRejected, nil
+}
+
+// AcceptsAll verifies each chain and returns nil if the receiver accepts
+// all of them: the gate before a tenant switches from an old client
+// certificate to a new one while the receiver accepts both. Otherwise it
+// returns the [errors.Join] of a [*ChainError] per rejected chain, saying
+// which chain fails and why.
+func (r *Receiver) AcceptsAll(chains ...[]*x509.Certificate) error {
+	var errs []error
+	for i, c := range chains {
+		if _, err := r.Verify(c); err != nil {
+			errs = append(errs, &ChainError{Index: i, Total: len(chains), Chain: c, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Accepted returns, sorted, the names (such as keystore aliases) of the
+// chains the receiver accepts.
+func (r *Receiver) Accepted(chains map[string][]*x509.Certificate) []string {
+	var out []string
+	for name, c := range chains {
+		if _, err := r.Verify(c); err == nil {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Ambiguous returns, sorted, the names of the chains the receiver accepts
+// when there are two or more of them, and nil otherwise. A client whose
+// keystore holds several key entries the receiver accepts may present any of
+// them: Java's key manager picks the first match among the server's
+// acceptable issuers, and some runtimes pick at random unless an alias is
+// configured, so a renewal that leaves both entries in place can make the
+// client present the old certificate.
+func (r *Receiver) Ambiguous(chains map[string][]*x509.Certificate) []string {
+	if out := r.Accepted(chains); len(out) > 1 {
+		return out
+	}
+	return nil
+}
