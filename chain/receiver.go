@@ -474,8 +474,12 @@ func (r *Receiver) anchorProblem(path []*x509.Certificate) Problem {
 	var hint string
 	for _, list := range [][]*x509.Certificate{r.Roots, r.Intermediates} {
 		for _, c := range list {
-			if c != nil && string(c.RawSubject) == string(top.RawIssuer) && !mayIssue(top, c) {
+			switch {
+			case c == nil:
+			case string(c.RawSubject) == string(top.RawIssuer) && !mayIssue(top, c):
 				hint += fmt.Sprintf(" (the receiver holds a certificate with that name, but its key id is %s: a different key)", keyID(c.SubjectKeyId))
+			case len(top.AuthorityKeyId) > 0 && string(c.SubjectKeyId) == string(top.AuthorityKeyId):
+				hint += fmt.Sprintf(" (the receiver holds %s, which has that key id but another name)", describeCert(c))
 			}
 		}
 	}

@@ -151,6 +151,10 @@ func TestReceiverVerify(t *testing.T) {
 			r.Roots = []*x509.Certificate{testpki.NewRoot(t, "Unknown Root").Cert}
 		}), chain: p.unknownLeaf.Chain, want: []string{"CN=Unknown Inter: unknown authority"},
 			details: []string{"the receiver holds a certificate with that name, but its key id is"}},
+		{name: "root with the issuer's key id under another name", r: with(func(r *Receiver) {
+			r.Roots = []*x509.Certificate{testpki.NewRoot(t, "Renamed Root", testpki.SameKeyAs(p.unknownRoot)).Cert}
+		}), chain: p.unknownLeaf.Chain, want: []string{"CN=Unknown Inter: unknown authority"},
+			details: []string{`the receiver holds "CN=Renamed Root,O=certroll test" (key id ` + keyID(p.unknownRoot.Cert.SubjectKeyId) + "), which has that key id but another name"}},
 		{name: "cross-signed new root via the old root", r: base(), chain: []*x509.Certificate{p.newLeaf.Cert, p.cross.Cert},
 			wantPath: "CN=new client -> CN=New Root -> CN=Root"},
 		{name: "new root without the cross certificate", r: base(), chain: []*x509.Certificate{p.newLeaf.Cert},
