@@ -1,0 +1,180 @@
+package truststore
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// CertInfo describes one certificate of a trust set for reports.
+type CertInfo struct {
+	// Alias is the certificate's alias in the set it is reported for.
+	Alias string `json:"alias"`
+	// Subject and Issuer are the distinguished names as crypto/x509
+	// prints them ("CN=Root,O=Example").
+	Subject string `json:"subject"`
+	Issuer  string `json:"issuer"`
+	// SHA256 is the SHA-256 of the DER encoding, 64 lower-case hexadecimal
+	// digits.
+	SHA256 string `json:"sha256"`
+	// NotBefore and NotAfter are the validity period, in UTC.
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+}
+
+func info(alias string, c *x509.Certificate) CertInfo {
+	sum := sha256.Sum256(c.Raw)
+	return CertInfo{
+		Alias:     alias,
+		Subject:   c.Subject.String(),
+		Issuer:    c.Issuer.String(),
+		SHA256:    hex.EncodeToString(sum[:]),
+		NotBefore: c.NotBefore.UTC(),
+		NotAfter:  c.NotAfter.UTC(),
+	}
+}
+
+// Change is one certificate an operation added, skipped, removed or
+// refused to remove, and why.
+type Change struct {
+	CertInfo
+	// RequestedAlias is the alias asked for (given or derived) when the
+	// certificate was stored under another one because it was taken.
+	RequestedAlias string `json:"requested_alias,omitempty"`
+	// DuplicateOf is, for a skipped certificate, the alias of the identical
+	// certificate already present.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// ReissueOf lists, for an added certificate, the aliases of the
+	// certificates present with the same subject and public key.
+	ReissueOf []string `json:"reissue_of,omitempty"`
+	// Dependents names, for a refused or forced removal, each chain in use
+	// that the certificate anchors, as "name: CN=leaf -> CN=issuer".
+	Dependents []string `json:"dependents,omitempty"`
+	// Forced is set on a removal that went ahead although chains depend on
+	// the certificate, because the caller forced it.
+	Forced bool `json:"forced,omitempty"`
+	// Reason says why, in words.
+	Reason string `json:"reason"`
+}
+
+// Counts sums up a [Report].
+type Counts struct {
+	Added    int `json:"added"`
+	Skipped  int `json:"skipped"`
+	Reissued int `json:"reissued"`
+	Renamed  int `json:"renamed"`
+	Removed  int `json:"removed"`
+	Refused  int `json:"refused"`
+}
+
+// A Report says what a [Set.Merge] or [Set.Prune] did. Its lists are never
+// nil, so that its JSON form always has every field.
+type Report struct {
+	// Operation is "merge" or "prune".
+	Operation string `json:"operation"`
+	// Kind is the kind of the set operated on ("JKS", "PEM bundle", ...).
+	Kind string `json:"kind"`
+	// Counts sums up the lists below.
+	Counts Counts `json:"counts"`
+	// Added lists the certificates added, re-issues and renamed ones
+	// included; Skipped the ones not added because the set holds them.
+	Added   []Change `json:"added"`
+	Skipped []Change `json:"skipped"`
+	// Removed lists the certificates removed; Refused the ones selected for
+	// removal but kept because chains in use depend on them.
+	Removed []Change `json:"removed"`
+	Refused []Change `json:"refused"`
+}
+
+func newReport(op string, k Kind) *Report {
+	return &Report{Operation: op, Kind: k.String(), Added: []Change{}, Skipped: []Change{}, Removed: []Change{}, Refused: []Change{}}
+}
+
+// count fills in Counts from the lists.
+func (r *Report) count() {
+	r.Counts = Counts{Added: len(r.Added), Skipped: len(r.Skipped), Removed: len(r.Removed), Refused: len(r.Refused)}
+	for _, c := range r.Added {
+		if len(c.ReissueOf) > 0 {
+			r.Counts.Reissued++
+		}
+		if c.RequestedAlias != "" {
+			r.Counts.Renamed++
+		}
+	}
+}
+
+// Changed reports whether the operation added or removed anything.
+func (r *Report) Changed() bool { return len(r.Added)+len(r.Removed) > 0 }
+
+// String describes the report for people: a summary line, then one line
+// per certificate with its action, alias, subject, short fingerprint and
+// reason.
+func (r *Report) String() string {
+	var b strings.Builder
+	c := r.Counts
+	switch r.Operation {
+	case "merge":
+		fmt.Fprintf(&b, "merge into %s: %d added (%d re-issued, %d renamed), %d skipped as duplicates\n",
+			r.Kind, c.Added, c.Reissued, c.Renamed, c.Skipped)
+	case "prune":
+		fmt.Fprintf(&b, "prune of %s: %d removed, %d refused\n", r.Kind, c.Removed, c.Refused)
+	default:
+		fmt.Fprintf(&b, "%s of %s: %d added, %d skipped, %d removed, %d refused\n",
+			r.Operation, r.Kind, c.Added, c.Skipped, c.Removed, c.Refused)
+	}
+	for _, l := range []struct {
+		verb string
+		list []Change
+	}{{"added", r.Added}, {"skipped", r.Skipped}, {"removed", r.Removed}, {"refused", r.Refused}} {
+		for _, ch := range l.list {
+			fmt.Fprintf(&b, "  %-8s %s  %s  sha256 %s  valid %s to %s\n", l.verb, ch.Alias, ch.Subject,
+				short(ch.SHA256), ch.NotBefore.Format(time.DateOnly), ch.NotAfter.Format(time.DateOnly))
+			if ch.Reason != "" {
+				fmt.Fprintf(&b, "           %s\n", ch.Reason)
+			}
+			for _, d := range ch.Dependents {
+				fmt.Fprintf(&b, "           in use by %s\n", d)
+			}
+		}
+	}
+	return b.String()
+}
+
+// short returns the first 16 hexadecimal digits of a fingerprint, enough
+// for people to tell certificates apart in a listing.
+func short(fp string) string {
+	if len(fp) > 16 {
+		return fp[:16]
+	}
+	return fp
+}
+
+// describe names a certificate in errors and reasons.
+func describe(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return fmt.Sprintf("%s (sha256 %s)", certName(c), hex.EncodeToString(sum[:8]))
+}
+
+// certName is the short name of a certificate in chain paths: "CN=..." when it
+// has a common name, else the whole subject.
+func certName(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return "CN=" + c.Subject.CommonName
+	}
+	if s := c.Subject.String(); s != "" {
+		return s
+	}
+	return "<empty subject>"
+}
+
+// path names a chain as "CN=leaf -> CN=inter -> CN=root".
+func path(chain []*x509.Certificate) string {
+	names := make([]string, len(chain))
+	for i, c := range chain {
+		names[i] = certName(c)
+	}
+	return strings.Join(names, " -> ")
+}
