@@ -168,3 +168,11 @@ func TestPEMAndTLS(t *testing.T) {
 	assert.Equal(t, leaf.TLSCertificate().Certificate, pair.Certificate)
 	assert.Equal(t, []*x509.Certificate{root.Cert}, Certs(root))
 }
+
+func TestForExample(t *testing.T) {
+	tb := ForExample("ExampleX")
+	assert.Equal(t, "ExampleX", tb.Name())
+	root := NewRoot(tb, "example root")
+	assert.Equal(t, "example root", root.Cert.Subject.CommonName)
+	assert.PanicsWithValue(t, "testpki: ExampleX: boom 1", func() { tb.Fatalf("boom %d", 1) })
+}
