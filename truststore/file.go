@@ -1,0 +1,423 @@
+package truststore
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/certroll/certroll/keystore"
+)
+
+// certExtensions are the file name extensions read from a directory,
+// compared ignoring case. Other files (OpenSSL's hash links such as
+// "5ad8a5d6.0", READMEs) are left alone.
+var certExtensions = map[string]bool{".pem": true, ".crt": true, ".cer": true, ".der": true}
+
+// Open reads the trust set at path:
+//
+//   - a directory: every regular file (or link to one) whose name ends in
+//     .pem, .crt, .cer or .der and does not start with ".", in name order,
+//     holding PEM or DER certificates; a file that cannot be read as
+//     certificates is an error. A file holding one certificate gives it the
+//     alias of the file name without the extension (the whole file name if
+//     two files share that stem, ignoring case); a file holding several
+//     gives "stem:1", "stem:2", ...
+//   - a text file: a PEM bundle (see [Parse]);
+//   - otherwise a JKS or PKCS#12 keystore opened with password, whose
+//     trusted-certificate entries form the set (see [FromStore]).
+func Open(path string, password []byte) (*Set, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("truststore: %w", err)
+	}
+	if fi.IsDir() {
+		return openDir(path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("truststore: %w", err)
+	}
+	s, err := Parse(data, password)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse reads a trust set from data: a PEM bundle when data is text (an
+// empty file included), else a JKS or PKCS#12 keystore opened with
+// password.
+//
+// A PEM bundle holds CERTIFICATE blocks; text around them is allowed. A
+// comment line "# alias: NAME" before a block (as [Set.Save] writes) gives
+// the certificate's alias; without one the alias is derived (see
+// [DeriveAlias]). A block of another type (a private key, or OpenSSL's
+// TRUSTED CERTIFICATE, whose trust settings would be lost on saving), a
+// broken block or a certificate crypto/x509 cannot parse is an error
+// matching [ErrMalformed] that says which block.
+func Parse(data, password []byte) (*Set, error) {
+	if looksText(data) {
+		return parseBundle(data)
+	}
+	ks, err := keystore.Parse(data, password)
+	if err != nil {
+		return nil, fmt.Errorf("truststore: %w", err)
+	}
+	return FromStore(ks)
+}
+
+// looksText reports whether data is UTF-8 text without control characters
+// other than tab, CR and LF. Keystores never are: JKS starts with 0xFEEDFEED
+// and PKCS#12 with a DER SEQUENCE whose length bytes are not UTF-8.
+func looksText(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for _, c := range data {
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	beginMarker = []byte("-----BEGIN")
+	aliasPrefix = "# alias:"
+)
+
+func parseBundle(data []byte) (*Set, error) {
+	s := newSet(PEMBundle)
+	rest := data
+	for n := 1; ; n++ {
+		block, r := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		consumed := rest[:len(rest)-len(r)]
+		start := bytes.LastIndex(consumed, beginMarker)
+		pre := consumed[:start]
+		offset := len(data) - len(rest) + start
+		if bytes.Contains(pre, beginMarker) {
+			i := bytes.Index(pre, beginMarker)
+			return nil, fmt.Errorf("%w: PEM bundle: block at offset %d is broken (no matching END line or bad base64)", ErrMalformed, len(data)-len(rest)+i)
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%w: PEM bundle: block %d at offset %d is %q, want CERTIFICATE: a trust bundle holds certificates only", ErrMalformed, n, offset, block.Type)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: PEM bundle: block %d at offset %d: %w", ErrMalformed, n, offset, err)
+		}
+		alias := aliasComment(pre)
+		if alias == "" || checkAlias(PEMBundle, alias) != nil {
+			alias = DeriveAlias(c)
+		}
+		alias, _ = s.allocate(alias)
+		s.insert(&entry{alias: alias, cert: c})
+		rest = r
+	}
+	if i := bytes.Index(rest, beginMarker); i >= 0 {
+		return nil, fmt.Errorf("%w: PEM bundle: block at offset %d is broken (no matching END line or bad base64)", ErrMalformed, len(data)-len(rest)+i)
+	}
+	return s, nil
+}
+
+// aliasComment returns the alias given by the last "# alias:" line of
+// text, or "".
+func aliasComment(text []byte) string {
+	alias := ""
+	for _, line := range strings.Split(string(text), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, aliasPrefix) {
+			alias = strings.TrimSpace(line[len(aliasPrefix):])
+		}
+	}
+	return alias
+}
+
+// marshalPEM writes entries as CERTIFICATE blocks, each preceded by
+// comment lines; withAlias adds the alias line.
+func marshalPEM(entries []*entry, withAlias bool) []byte {
+	var b bytes.Buffer
+	for i, e := range entries {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if withAlias {
+			fmt.Fprintf(&b, "%s %s\n", aliasPrefix, printable(e.alias))
+		}
+		fmt.Fprintf(&b, "# subject: %s\n", printable(e.cert.Subject.String()))
+		fmt.Fprintf(&b, "# sha256: %s\n", keystore.CertFingerprint(e.cert))
+		fmt.Fprintf(&b, "# valid: %s to %s\n", e.cert.NotBefore.UTC().Format(time.RFC3339), e.cert.NotAfter.UTC().Format(time.RFC3339))
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: e.cert.Raw}) // writing to a bytes.Buffer cannot fail
+	}
+	return b.Bytes()
+}
+
+// printable replaces control characters, so that a subject or alias
+// cannot break out of its comment line.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func openDir(dir string) (*Set, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("truststore: %w", err)
+	}
+	type file struct {
+		name  string
+		certs []*x509.Certificate
+	}
+	var files []file
+	for _, de := range des {
+		n := de.Name()
+		if strings.HasPrefix(n, ".") || !certExtensions[strings.ToLower(filepath.Ext(n))] {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		fi, err := os.Stat(p) // follows links, as Debian's /etc/ssl/certs uses them
+		if err != nil {
+			return nil, fmt.Errorf("truststore: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("truststore: %w", err)
+		}
+		certs, err := keystore.ParseCertificates(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, p, err)
+		}
+		files = append(files, file{name: n, certs: certs})
+	}
+	s := newSet(Directory)
+	s.dir = dir
+	for _, f := range files {
+		stem := strings.TrimSuffix(f.name, filepath.Ext(f.name))
+		s.reserved[fold(stem)] = fmt.Sprintf("a file named %q is in the directory", f.name)
+		s.reserved[fold(f.name)] = fmt.Sprintf("a file named %q is in the directory", f.name)
+	}
+	for _, f := range files {
+		stem := strings.TrimSuffix(f.name, filepath.Ext(f.name))
+		for i, c := range f.certs {
+			want := stem
+			if len(f.certs) > 1 {
+				want = stem + ":" + strconv.Itoa(i+1)
+			}
+			if _, ok := s.byAlias[fold(want)]; ok {
+				want = f.name
+				if len(f.certs) > 1 {
+					want = f.name + ":" + strconv.Itoa(i+1)
+				}
+			}
+			alias := want
+			for n := 2; s.byAlias[fold(alias)] != nil; n++ {
+				alias = want + "-" + strconv.Itoa(n)
+			}
+			s.insert(&entry{alias: alias, cert: c, file: f.name})
+		}
+	}
+	return s, nil
+}
+
+// Save writes the set to path in its kind, atomically per file:
+//
+//   - JKS, PKCS#12: the keystore, with the set's changes applied and its
+//     other entries untouched, by [keystore.Store.Save] (a temporary file
+//     renamed over path; an existing file keeps its mode, a new one is
+//     0600), protected by password;
+//   - PEM bundle: the bundle with comment lines (see [Parse]), written to a
+//     temporary file renamed over path; an existing file keeps its mode, a
+//     new one is 0644 (certificates are public); password is not used;
+//   - directory: path is created if missing. Saving to the directory the
+//     set was read from writes a new file "ALIAS.pem" for each certificate
+//     added, rewrites each file that held both removed and kept
+//     certificates, and removes each file whose certificates were all
+//     removed; other files are not touched. Saving anywhere else writes a
+//     file for every certificate and removes nothing. Each file is
+//     replaced atomically, but not the directory as a whole: a reader may
+//     see some files changed and others not. Hash links (OpenSSL's
+//     c_rehash) are not maintained: run c_rehash or update-ca-certificates
+//     afterwards if the directory has them.
+func (s *Set) Save(path string, password []byte) error {
+	switch s.kind {
+	case JKS, PKCS12:
+		if err := s.sync(); err != nil {
+			return err
+		}
+		if err := s.store.Save(path, password); err != nil {
+			return fmt.Errorf("truststore: %w", err)
+		}
+		return nil
+	case PEMBundle:
+		return writeFileAtomic(path, marshalPEM(s.entries, true))
+	case Directory:
+		return s.saveDir(path)
+	}
+	return fmt.Errorf("truststore: cannot save a set of kind %v", s.kind)
+}
+
+// Marshal returns the set encoded in its kind, for a JKS, PKCS#12 or PEM
+// bundle set (see [Set.Save]); a directory set cannot be marshalled to one
+// byte slice.
+func (s *Set) Marshal(password []byte) ([]byte, error) {
+	switch s.kind {
+	case JKS, PKCS12:
+		if err := s.sync(); err != nil {
+			return nil, err
+		}
+		data, err := s.store.Marshal(password)
+		if err != nil {
+			return nil, fmt.Errorf("truststore: %w", err)
+		}
+		return data, nil
+	case PEMBundle:
+		return marshalPEM(s.entries, true), nil
+	}
+	return nil, fmt.Errorf("truststore: a %v set is saved as files, not marshalled; use Save", s.kind)
+}
+
+func (s *Set) saveDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	same := s.dir != "" && sameDir(s.dir, dir)
+	groups := map[string][]*entry{}
+	write := map[string]bool{}
+	for _, e := range s.entries {
+		if e.file == "" {
+			e.file = e.alias + ".pem"
+			write[e.file] = true
+		}
+		groups[e.file] = append(groups[e.file], e)
+		if !same {
+			write[e.file] = true
+		}
+	}
+	var remove []string
+	if same {
+		for f := range s.touched {
+			if len(groups[f]) > 0 {
+				write[f] = true
+			} else {
+				remove = append(remove, f)
+			}
+		}
+	}
+	names := make([]string, 0, len(write))
+	for f := range write {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	sort.Strings(remove)
+	for _, f := range remove {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("truststore: %w", err)
+		}
+	}
+	for _, f := range names {
+		if err := writeFileAtomic(filepath.Join(dir, f), marshalPEM(groups[f], false)); err != nil {
+			return err
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	s.dir = dir
+	clear(s.touched)
+	for f := range write {
+		stem := strings.TrimSuffix(f, filepath.Ext(f))
+		s.reserved[fold(stem)] = fmt.Sprintf("a file named %q is in the directory", f)
+		s.reserved[fold(f)] = fmt.Sprintf("a file named %q is in the directory", f)
+	}
+	return nil
+}
+
+func sameDir(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	if errA != nil || errB != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return os.SameFile(fa, fb)
+}
+
+// writeFileAtomic replaces path with data: the bytes go to a temporary file
+// in the same directory, which is synced and renamed over path, and the
+// directory is synced. An existing file keeps its permission bits; a new one
+// is 0644.
+func writeFileAtomic(path string, data []byte) (err error) {
+	mode := fs.FileMode(0o644)
+	fi, statErr := os.Stat(path)
+	switch {
+	case statErr == nil:
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("truststore: %s: want a regular file, found %v", path, fi.Mode().Type())
+		}
+		mode = fi.Mode().Perm()
+	case !errors.Is(statErr, fs.ErrNotExist):
+		return fmt.Errorf("truststore: %w", statErr)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes renames and removals in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
+		// Some file systems cannot sync a directory; renames there are
+		// still atomic, only their durability is the file system's.
+		return fmt.Errorf("truststore: sync %s: %w", dir, err)
+	}
+	return nil
+}
