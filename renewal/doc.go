@@ -1,0 +1,114 @@
+// Package renewal describes the renewal of a TLS client certificate by one
+// signed by a different CA as a plan: data that people follow as a runbook
+// and that a program can run step by step.
+//
+// The plans follow SAP's procedure "Renewal of Tenant Client Root
+// Certificate (CA)" (the reference), which has two sequences:
+//
+//   - [Overlap], 9 steps, for a receiver that accepts the old and the new
+//     client certificate at the same time. Traffic never stops.
+//   - [Downtime], 11 steps, for a receiver that accepts one client
+//     certificate at a time. The integration flow is stopped inside an
+//     agreed window.
+//
+// [Choose] picks the sequence from what the receiver can do. Every step has
+// the reference's number and role (tenant administrator, receiver
+// administrator, integration developer), a [Kind] (action, hand-off, gate,
+// wait), a stable [StepID], and the detail a person needs: which alias,
+// which keystore, which fingerprints, which nodes. Steps that replace or
+// remove what a running system depends on are marked destructive, and
+// [Gate] checks are attached where a mistake would break traffic:
+//
+//   - overlap, before the tenant replaces the key entry (step 5): the
+//     receiver accepts both the old and the new chain;
+//   - after the flow is restarted (overlap 7, downtime 11): every runtime
+//     node presents the new certificate, and a failure names the others;
+//   - overlap, before the old certificate and root are removed (step 9): no
+//     node presents the old certificate and nothing declared in use chains
+//     to the old root;
+//   - downtime, after the receiver exchanges the certificate (step 8): the
+//     receiver accepts the new chain.
+//
+// # Usage
+//
+// Build a plan from [Params] and render it:
+//
+//	plan, err := renewal.Overlap(renewal.Params{
+//		Alias:              "tenant-client",
+//		Keystore:           "/srv/tenant/client.p12",
+//		Nodes:              []string{"node-a", "node-b"},
+//		OldFingerprint:     oldSHA256,
+//		NewRootSubject:     "CN=New Root CA,O=Example",
+//		NewRootFingerprint: newRootSHA256,
+//		OldRootSubject:     "CN=Old Root CA,O=Example",
+//		OldRootFingerprint: oldRootSHA256,
+//	})
+//	if err != nil {
+//		return err // one *ParamError per problem, joined
+//	}
+//	os.WriteFile("runbook.md", []byte(plan.Markdown()), 0o644)
+//	diagram := plan.Mermaid()        // a Mermaid sequenceDiagram
+//	data, err := json.Marshal(plan) // schema in SCHEMA.md
+//
+// [Build] does the same for a [Sequence] chosen at run time, for example
+// with [Choose]. [Params.Validate] reports every problem at once, as
+// [*ParamError] values that match [ErrMissingParam] or [ErrInvalidParam].
+//
+// Building and rendering are pure: no files are read, no clock or
+// randomness is used, and the same parameters give byte-identical output.
+// The new certificate's fingerprint is not known before step 1 has run;
+// leave [Params.NewFingerprint] empty, and build the plan again with it
+// once known: the steps and their IDs stay the same, the details gain the
+// fingerprint.
+//
+// An executor runs a plan by dispatching on [Step.ID] (one action per
+// [StepID], the same in both sequences) and on [Gate.Kind] (one check per
+// [GateKind]), checking a gate with [Gate.When] [GateBefore] before its step
+// and one with [GateAfter] after it, and recording [Step.Destructive] steps
+// so that none runs twice.
+//
+// # Compatibility
+//
+// Step numbers, roles and order are the reference's and do not change.
+// [StepID], [GateKind] and the JSON names of roles, kinds and sequences are
+// stable; new ones may be added. Titles, details and sub-tasks are prose
+// for people and may be reworded in any release: programs must branch on
+// IDs and kinds, never on text. The JSON form is versioned by
+// schema_version ([SchemaVersion]); SCHEMA.md describes it, and a change
+// that would make a reader misread a plan increments the version.
+//
+// The reference gives downtime step 2 ("agree on a downtime window") to
+// both administrators; the plan gives it to the tenant administrator as a
+// [KindWait] step with the receiver administrator in [Step.To]. The
+// reference's reverse-proxy example ([ReceiverProfile]) says its tasks
+// belong to "step 2"; they describe the receiver's configuration, which is
+// overlap step 3 and downtime step 8, and the plans attach them there.
+//
+// # Security
+//
+// A plan contains no secrets: fingerprints, subjects, aliases, paths and
+// node names only. It tells people what to change, so its text is
+// guarded: parameters with control characters, line or paragraph
+// separators, bidirectional formatting characters or invalid UTF-8 are
+// refused (not escaped), so that a value reads the same in the runbook as
+// in the tool that printed it. The Markdown renderer prints values as code
+// spans and escapes prose, and the Mermaid renderer uses entity codes, so
+// that no text can add a checklist item, a heading, HTML, a link whose text
+// differs from its target, or a diagram statement. (GitHub's Markdown still
+// shows a bare URL or e-mail address in prose as a link to itself.)
+//
+// Fingerprints are printed in full, in keytool's form, so that each person
+// can check the certificates they receive against the runbook rather than
+// trusting the channel they came by.
+//
+// [Plan.UnmarshalJSON] refuses unknown schema versions, unknown fields and
+// malformed plans, but a well-formed plan from a file is still only as
+// trustworthy as the file. A program that runs a plan it has read should
+// rebuild it with [Build] from its Sequence and Params and run the rebuilt
+// plan, so that destructive markings and gates come from this package.
+//
+// Gates are only as good as the checks behind them: the descriptions say
+// what must hold, and the executor (not this package's builders) verifies
+// it. A receiver's confirmation in a hand-off step does not replace its
+// gate.
+package renewal
