@@ -2,11 +2,11 @@ package truststore_test
 
 import (
 	"bytes"
-	"fmt"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
