@@ -63,9 +63,9 @@ func TestCertFingerprintMatchesOpenSSLAndKeytool(t *testing.T) {
 	})
 }
 
-// openSSLKeyFingerprint has openssl re-encode a public key as DER and hashes
+// tcOpenSSLKeyFingerprint has openssl re-encode a public key as DER and hashes
 // what it wrote, the recipe KeyFingerprint documents.
-func openSSLKeyFingerprint(t *testing.T, pubPEM []byte) string {
+func tcOpenSSLKeyFingerprint(t *testing.T, pubPEM []byte) string {
 	t.Helper()
 	dir := t.TempDir()
 	tcWrite(t, dir, "pub.pem", pubPEM)
@@ -80,7 +80,7 @@ func TestKeyFingerprintMatchesOpenSSL(t *testing.T) {
 			pub := tcKey(t, kt).Public()
 			der, err := x509.MarshalPKIXPublicKey(pub)
 			require.NoError(t, err)
-			want := openSSLKeyFingerprint(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+			want := tcOpenSSLKeyFingerprint(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 
 			got := keystore.KeyFingerprint(pub)
 			assert.Equal(t, want, got)
