@@ -14,6 +14,9 @@ var (
 	// ErrNoCertificates reports an empty chain or bag of certificates.
 	ErrNoCertificates = errors.New("chain: no certificates")
 
+	// ErrTooMany reports more certificates than [Order] accepts.
+	ErrTooMany = errors.New("chain: too many certificates")
+
 	// ErrLoop reports certificates that issue each other in a cycle, so that
 	// no leaf-first path through them ends.
 	ErrLoop = errors.New("chain: certificates form a loop")

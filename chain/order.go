@@ -16,7 +16,13 @@ import (
 // (jdk.tls.maxCertificateChainLength).
 const (
 	maxDepth       = 16
-	maxSearchSteps = 10000
+	maxSearchSteps = 1000
+	// MaxCertificates is the most certificates Order accepts (after
+	// removing repeats): matching issuers is quadratic in their number.
+	MaxCertificates = 1000
+	// maxOrderSignatures bounds the signature checks Order makes to choose
+	// between same-named issuers; beyond it, names and key ids decide alone.
+	maxOrderSignatures = 1000
 )
 
 // Name returns a short name for cert: "CN=" and its common name, or its
@@ -114,10 +120,19 @@ func signed(child, parent *x509.Certificate) bool {
 	return err == nil || errors.As(err, &insecure) || errors.Is(err, x509.ErrUnsupportedAlgorithm)
 }
 
-// selfSigned reports whether cert names itself as issuer and its signature
-// verifies with its own key.
+// selfSigned reports whether cert names itself as issuer and is signed by
+// its own key: its authority and subject key identifiers agree, or, when it
+// lacks one of them, its signature verifies with its own key. (A self-issued
+// certificate signed by another key, as in a CA key rollover, has differing
+// key identifiers.) It is used to end paths, never to grant trust.
 func selfSigned(cert *x509.Certificate) bool {
-	return mayIssue(cert, cert) && signed(cert, cert)
+	if !mayIssue(cert, cert) {
+		return false
+	}
+	if len(cert.AuthorityKeyId) > 0 && len(cert.SubjectKeyId) > 0 {
+		return true // mayIssue compared them
+	}
+	return signed(cert, cert)
 }
 
 func fingerprint(cert *x509.Certificate) [32]byte { return sha256.Sum256(cert.Raw) }
@@ -141,15 +156,17 @@ func dedupe(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 }
 
 // issuerCandidates returns the indexes j of certs that may have issued
-// certs[i]; when several do, those whose signature verifies are preferred.
-func issuerCandidates(certs []*x509.Certificate, i int) []int {
+// certs[i]; when several do, those whose signature verifies are preferred,
+// as long as *budget signature checks remain.
+func issuerCandidates(certs []*x509.Certificate, i int, budget *int) []int {
 	var cands []int
 	for j, p := range certs {
 		if j != i && mayIssue(certs[i], p) {
 			cands = append(cands, j)
 		}
 	}
-	if len(cands) > 1 {
+	if len(cands) > 1 && *budget >= len(cands) {
+		*budget -= len(cands)
 		var good []int
 		for _, j := range cands {
 			if signed(certs[i], certs[j]) {
@@ -172,7 +189,8 @@ func issuerCandidates(certs []*x509.Certificate, i int) []int {
 // signature verifies win. Order does not judge validity, usage or trust (see
 // [Receiver.Verify]).
 //
-// Errors: [ErrNoCertificates] for an empty bag; a [*LoopError] when
+// Errors: [ErrNoCertificates] for an empty bag; [ErrTooMany] for more than
+// [MaxCertificates] distinct certificates; a [*LoopError] when
 // certificates issue each other in a cycle; a [*SeveralLeavesError] when
 // more than one certificate issued none of the others; an [*UnplacedError]
 // (with the longest path found) when some certificates are not on the path,
@@ -185,14 +203,18 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 	if len(uniq) == 0 {
 		return nil, fmt.Errorf("%w to order", ErrNoCertificates)
 	}
+	if len(uniq) > MaxCertificates {
+		return nil, fmt.Errorf("%w: %d distinct certificates to order, at most %d accepted", ErrTooMany, len(uniq), MaxCertificates)
+	}
 	n := len(uniq)
 	parents := make([][]int, n)
 	isIssuer := make([]bool, n)
+	budget := maxOrderSignatures
 	for i := range uniq {
 		if selfSigned(uniq[i]) {
 			continue
 		}
-		parents[i] = issuerCandidates(uniq, i)
+		parents[i] = issuerCandidates(uniq, i, &budget)
 		for _, j := range parents[i] {
 			isIssuer[j] = true
 		}

@@ -197,3 +197,15 @@ func TestPathAndName(t *testing.T) {
 	assert.Equal(t, "<nil>", Name(nil))
 	assert.Equal(t, "serial:"+empty.Cert.SerialNumber.String(), Name(empty.Cert))
 }
+
+func TestOrderTooMany(t *testing.T) {
+	root := testpki.NewRoot(t, "root")
+	key := testpki.NewKey(t, testpki.KeyECDSAP256)
+	bag := make([]*x509.Certificate, 0, MaxCertificates+1)
+	for range MaxCertificates + 1 {
+		bag = append(bag, root.Leaf(t, "leaf", testpki.WithKey(key)).Cert)
+	}
+	_, err := Order(bag)
+	require.ErrorIs(t, err, ErrTooMany)
+	assert.EqualError(t, err, "chain: too many certificates: 1001 distinct certificates to order, at most 1000 accepted")
+}

@@ -19,10 +19,30 @@ const DefaultMinRSABits = 2048
 const (
 	// maxListed caps how many trusted roots an error message names.
 	maxListed = 10
-	// maxDiagnoseSteps bounds the paths explored to explain a rejection;
-	// each explored path costs a few signature checks.
+	// maxDiagnoseSteps bounds the paths explored to explain a rejection.
 	maxDiagnoseSteps = 500
+	// maxDiagnoseSignatures bounds the distinct signature checks made to
+	// explain a rejection, as crypto/x509 bounds its own to 100: the search
+	// stops exploring once they are spent.
+	maxDiagnoseSignatures = 100
 )
+
+// sigChecker memoizes signature checks during one diagnosis.
+type sigChecker struct {
+	done map[[2]*x509.Certificate]error
+}
+
+func (s *sigChecker) check(child, parent *x509.Certificate) error {
+	k := [2]*x509.Certificate{child, parent}
+	if err, ok := s.done[k]; ok {
+		return err
+	}
+	err := signatureError(child, parent)
+	s.done[k] = err
+	return err
+}
+
+func (s *sigChecker) spent() bool { return len(s.done) >= maxDiagnoseSignatures }
 
 // Receiver models what the server side of a TLS connection accepts as a
 // client certificate chain: its trust anchors, the intermediates it holds,
@@ -282,9 +302,10 @@ func (r *Receiver) diagnose(chain []*x509.Certificate, now time.Time, key crypto
 		bestProblems []Problem
 		bestReached  bool
 		steps        int
+		sigs         = &sigChecker{done: map[[2]*x509.Certificate]error{}}
 	)
 	consider := func(path []*x509.Certificate, reached bool) {
-		ps := r.pathProblems(path, reached, now, key)
+		ps := r.pathProblems(path, reached, now, key, sigs)
 		better := bestPath == nil ||
 			(reached && !bestReached) ||
 			(reached == bestReached && (len(ps) < len(bestProblems) ||
@@ -306,7 +327,7 @@ func (r *Receiver) diagnose(chain []*x509.Certificate, now time.Time, key crypto
 		extended := false
 		if len(path) < maxDepth {
 			for j, c := range cands {
-				if used[j] || !mayIssue(top, c.cert) || steps > maxDiagnoseSteps {
+				if used[j] || !mayIssue(top, c.cert) || steps > maxDiagnoseSteps || sigs.spent() {
 					continue
 				}
 				extended = true
@@ -325,7 +346,7 @@ func (r *Receiver) diagnose(chain []*x509.Certificate, now time.Time, key crypto
 
 // pathProblems lists every problem of a candidate path; reached says whether
 // it ends at a trusted certificate.
-func (r *Receiver) pathProblems(path []*x509.Certificate, reached bool, now time.Time, key crypto.PublicKey) []Problem {
+func (r *Receiver) pathProblems(path []*x509.Certificate, reached bool, now time.Time, key crypto.PublicKey, sigs *sigChecker) []Problem {
 	var ps []Problem
 	for i, c := range path {
 		if now.Before(c.NotBefore) {
@@ -340,7 +361,7 @@ func (r *Receiver) pathProblems(path []*x509.Certificate, reached bool, now time
 			parent := path[i+1]
 			if p, ok := weakSignature(c, parent); ok {
 				ps = append(ps, p)
-			} else if err := signatureError(c, parent); err != nil {
+			} else if err := sigs.check(c, parent); err != nil {
 				ps = append(ps, Problem{Cert: c, Reason: ReasonBadSignature, Detail: fmt.Sprintf(
 					"signature (%v) does not verify with the key of %s: %v", c.SignatureAlgorithm, Name(parent), err)})
 			}

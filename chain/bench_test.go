@@ -1,0 +1,75 @@
+package chain
+
+import (
+	"crypto/x509"
+	"fmt"
+	"testing"
+
+	"github.com/certroll/certroll/internal/testpki"
+)
+
+// benchReceiver returns a receiver trusting 150 roots, the real one among
+// them, and the chain a client presents (leaf, intermediate) whose verified
+// path has 3 certificates.
+func benchReceiver(b *testing.B, k testpki.KeyType) (*Receiver, []*x509.Certificate, *testpki.CA) {
+	b.Helper()
+	root := testpki.NewRoot(b, "Bench Root", testpki.WithKeyType(k))
+	inter := root.Intermediate(b, "Bench Inter", testpki.WithKeyType(k))
+	leaf := inter.Leaf(b, "bench client", testpki.WithKeyType(k))
+	roots := make([]*x509.Certificate, 0, 150)
+	for i := range 149 {
+		roots = append(roots, testpki.NewRoot(b, fmt.Sprintf("Other Root %03d", i)).Cert)
+	}
+	roots = append(roots[:75], append([]*x509.Certificate{root.Cert}, roots[75:]...)...)
+	r := &Receiver{Roots: roots, Time: testpki.Now}
+	return r, leaf.Chain, inter
+}
+
+// BenchmarkVerify verifies a chain with a 3-certificate path against 150
+// roots.
+func BenchmarkVerify(b *testing.B) {
+	for _, k := range []testpki.KeyType{testpki.KeyECDSAP256, testpki.KeyRSA2048} {
+		b.Run(k.String(), func(b *testing.B) {
+			r, chain, _ := benchReceiver(b, k)
+			if _, err := r.Verify(chain); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Verify(chain); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyRejected measures a rejection, which adds the diagnosis.
+func BenchmarkVerifyRejected(b *testing.B) {
+	r, _, inter := benchReceiver(b, testpki.KeyECDSAP256)
+	expired := inter.Leaf(b, "expired client", testpki.Expired())
+	if _, err := r.Verify(expired.Chain); err == nil {
+		b.Fatal("expired chain accepted")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Verify(expired.Chain); err == nil {
+			b.Fatal("expired chain accepted")
+		}
+	}
+}
+
+// BenchmarkOrder orders a shuffled 4-certificate bag.
+func BenchmarkOrder(b *testing.B) {
+	root := testpki.NewRoot(b, "Root")
+	i1 := root.Intermediate(b, "I1")
+	i2 := i1.Intermediate(b, "I2")
+	leaf := i2.Leaf(b, "leaf")
+	bag := []*x509.Certificate{i1.Cert, root.Cert, leaf.Cert, i2.Cert}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Order(bag); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
