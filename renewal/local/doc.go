@@ -1,0 +1,89 @@
+// Package local provides embedded defaults for the interfaces a renewal
+// runs against ([renewal.CA], [renewal.Receiver], [renewal.Runtime] and
+// [renewal.Notifier]), so that the examples and tests can run a whole
+// renewal of a tenant client certificate on one machine, over real TLS:
+//
+//   - [CA] signs the new client certificate with a root of its own: the
+//     "other CA".
+//   - [Receiver] keeps the receiver's configuration in files (a truststore
+//     of roots, JKS by default, and a PEM list of accepted client
+//     certificates, the certificate-to-technical-user mapping) and serves
+//     HTTPS on 127.0.0.1, requiring a client certificate and rereading the
+//     files when they change.
+//   - [Runtime] runs N nodes whose HTTPS clients read the tenant keystore
+//     when they start and cache it until restarted, as the runtime's SSL
+//     socket caches the keystore for 24 hours; while a renewal proceeds,
+//     [Runtime.Run] sends traffic from every node and [Runtime.Stats]
+//     counts what failed.
+//   - [Notifier] prints the hand-offs between the roles.
+//
+// # Usage
+//
+// Build the landscape a renewal starts from, then let the executor (or a
+// test) drive the renewal while traffic flows:
+//
+//	oldCA, _ := local.NewCA("Old Root CA", nil, nil)
+//	newCA, _ := local.NewCA("New Root CA", nil, nil)
+//
+//	rcv, _ := local.NewReceiver(local.ReceiverConfig{
+//		Truststore:         filepath.Join(dir, "receiver-truststore.jks"),
+//		TruststorePassword: []byte("changeit"),
+//		Accepted:           filepath.Join(dir, "accepted-clients.pem"),
+//	})
+//	url, _ := rcv.Start()
+//	defer rcv.Close()
+//	// trust the old root, accept the old client certificate
+//	_ = rcv.TrustRoot(ctx, oldCA.Root())
+//	_ = rcv.AcceptClient(ctx, oldChain)
+//
+//	rt, _ := local.NewRuntime(local.RuntimeConfig{
+//		Nodes: 3, Keystore: tenantKeystore, KeystorePassword: pw, Alias: "client",
+//		URL: url, ServerRoot: rcv.ServerRoot(), Rate: 100,
+//	})
+//	_ = rt.StartAll(ctx)
+//	trafficCtx, stopTraffic := context.WithCancel(ctx)
+//	done := make(chan local.Stats)
+//	go func() { done <- rt.Run(trafficCtx) }()
+//
+//	// ... run the renewal against newCA, rcv, rt and &local.Notifier{W: os.Stdout} ...
+//
+//	stopTraffic()
+//	stats := <-done // stats.Failed is 0 after a correct overlap renewal
+//
+// [Runtime.SkipRestart] leaves one node on its cached certificate when it
+// is restarted, to show that a renewal's check that every node presents the
+// new certificate catches a forgotten node. With the default
+// [StoppedFails], messages due while a node is stopped count as failed, so
+// the downtime of the downtime sequence shows in the statistics.
+//
+// # Compatibility
+//
+// The receiver's truststore is a JKS or PKCS#12 keystore read and written
+// with package keystore, so keytool can list and edit it (keytool does not
+// take the advisory lock the receiver's edits take, so do not edit it with
+// keytool while a renewal runs), or a PEM bundle as OpenSSL reads it. Only
+// trusted-certificate entries are trust anchors; key entries in a
+// truststore are ignored. The accepted list is a PEM file of CERTIFICATE
+// blocks; text between blocks and lines starting with '#' are ignored,
+// and the receiver writes a comment naming each certificate. The tenant
+// keystore may be JKS or PKCS#12.
+//
+// The HTTPS server and the nodes speak TLS 1.2 and 1.3 through crypto/tls.
+// Whether a client is accepted is decided by crypto/tls (the chain to a
+// trusted root, for clientAuth) and then by [chain.Receiver] (with the
+// accepted list as its pinned certificates, and its key-size policy), and
+// [Receiver.Accepts] asks chain.Receiver with the same inputs, so the
+// verdict of Accepts is the verdict of the next handshake.
+//
+// # Security
+//
+// These are test and demonstration defaults, not a server to expose: the
+// receiver listens on 127.0.0.1 only, the CAs keep their keys in memory,
+// and nothing is logged beyond what the caller asks for. The receiver
+// fails closed: if its files cannot be read (a wrong password, a damaged
+// file) every handshake is refused until they can be read again. It
+// disables session tickets and keep-alives, so a removed certificate or
+// root stops being accepted at the next request rather than when a cached
+// session or a kept-alive connection ends. Passwords are copied when a
+// receiver or runtime is made and never appear in errors.
+package local

@@ -1,0 +1,24 @@
+package local
+
+import "errors"
+
+// Sentinel errors that callers branch on with [errors.Is].
+var (
+	// ErrNotAccepted reports that a [Receiver] does not accept a client
+	// chain. The error that wraps it also wraps the [*chain.VerifyError]
+	// that lists every problem, so that errors.Is finds the reasons'
+	// sentinels too (such as chain.ErrNotPinned or chain.ErrUnknownAuthority).
+	ErrNotAccepted = errors.New("local: client chain not accepted")
+
+	// ErrUnknownNode reports a node name the [Runtime] does not have.
+	ErrUnknownNode = errors.New("local: unknown runtime node")
+
+	// ErrNodeStopped is the error recorded for a message that was due while
+	// its node was stopped, when [RuntimeConfig.WhileStopped] counts such
+	// messages as failed.
+	ErrNodeStopped = errors.New("local: node stopped, message processing failed")
+
+	// ErrNotConfirmed reports that a [Notifier] waited for a confirmation
+	// that did not come in time.
+	ErrNotConfirmed = errors.New("local: hand-off not confirmed")
+)

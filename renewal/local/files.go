@@ -1,0 +1,187 @@
+package local
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/keystore"
+	"github.com/gofrs/flock"
+)
+
+// maxListFile bounds the size of a PEM certificate list the package reads:
+// a list of a few thousand certificates fits many times over, and a bound
+// keeps a stray large file from being read into memory whole.
+const maxListFile = 16 << 20
+
+// readCertList reads a PEM certificate list: PEM CERTIFICATE blocks, with
+// any text between them ignored. A file that holds nothing but white space
+// and lines starting with '#' is an empty list; anything else that holds
+// no certificate is an error, so that a damaged file is noticed instead of
+// read as "trust nothing".
+func readCertList(path string) ([]*x509.Certificate, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	if fi.Size() > maxListFile {
+		return nil, fmt.Errorf("local: %s: %d bytes, more than the %d a certificate list may have", path, fi.Size(), maxListFile)
+	}
+	data := make([]byte, 0, fi.Size()+1)
+	buf := bytes.NewBuffer(data)
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxListFile+1)); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	certs, err := parseCertList(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("local: %s: %w", path, err)
+	}
+	return certs, nil
+}
+
+// parseCertList parses the contents of a PEM certificate list; see
+// [readCertList].
+func parseCertList(data []byte) ([]*x509.Certificate, error) {
+	if onlyComments(data) {
+		return nil, nil
+	}
+	return keystore.ParseCertificates(data)
+}
+
+// onlyComments reports whether data holds nothing but white space and
+// lines whose first non-blank character is '#'.
+func onlyComments(data []byte) bool {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// formatCertList encodes certs as a PEM certificate list, each block
+// preceded by a comment naming the certificate and its SHA-256
+// fingerprint, so that a person reading the file can tell the entries
+// apart. The output depends only on certs.
+func formatCertList(header string, certs []*x509.Certificate) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %s\n", header)
+	for _, c := range certs {
+		fmt.Fprintf(&b, "\n# %s\n# SHA-256 %s\n", chain.Name(c), keystore.CertFingerprint(c))
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}) // writes to a bytes.Buffer never fail
+	}
+	return b.Bytes()
+}
+
+// updateCertList edits the PEM certificate list at path under the same
+// advisory lock [keystore.Update] uses ([keystore.LockPath]): it reads the
+// list, calls fn, and writes the result atomically if fn reports a change.
+func updateCertList(path, header string, fn func([]*x509.Certificate) ([]*x509.Certificate, bool)) error {
+	lk := flock.New(keystore.LockPath(path))
+	if err := lk.Lock(); err != nil {
+		return fmt.Errorf("local: lock %s: %w", keystore.LockPath(path), err)
+	}
+	defer lk.Unlock()
+	certs, err := readCertList(path)
+	if err != nil {
+		return err
+	}
+	out, changed := fn(certs)
+	if !changed {
+		return nil
+	}
+	return writeFileAtomic(path, formatCertList(header, out))
+}
+
+// writeFileAtomic replaces path with data: the bytes go to a temporary file
+// in the same directory, which is synced and renamed over path, and the
+// directory is synced. A reader (such as the receiver's server reloading
+// its configuration) sees the old file or the new one, never a mix. An
+// existing file keeps its permission bits; a new one is created 0600.
+func writeFileAtomic(path string, data []byte) (err error) {
+	mode := fs.FileMode(0o600)
+	if fi, statErr := os.Stat(path); statErr == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("local: %s: want a regular file, found %v", path, fi.Mode().Type())
+		}
+		mode = fi.Mode().Perm()
+	} else if !errors.Is(statErr, fs.ErrNotExist) {
+		return fmt.Errorf("local: %w", statErr)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
+		// Some file systems cannot sync a directory; the rename is still
+		// atomic there, only its durability is the file system's.
+		return fmt.Errorf("local: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// fingerprint returns the SHA-256 of c's DER encoding in lower-case hex,
+// the form [keystore.Fingerprint256Hex] gives and the renewal plans use.
+func fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// indexOf returns the index of the certificate in certs whose DER encoding
+// equals c's, or -1.
+func indexOf(certs []*x509.Certificate, c *x509.Certificate) int {
+	for i, x := range certs {
+		if bytes.Equal(x.Raw, c.Raw) {
+			return i
+		}
+	}
+	return -1
+}

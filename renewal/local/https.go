@@ -1,0 +1,156 @@
+package local
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// tlsConfig builds the server configuration for the trust in s.
+func (r *Receiver) tlsConfig(s *snapshot) *tls.Config {
+	pool := x509.NewCertPool() // never nil: a nil ClientCAs would mean the system roots
+	for _, c := range s.roots {
+		pool.AddCert(c)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{r.server.Certificate},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+		Time:         r.cfg.Now,
+		Rand:         r.cfg.Rand,
+		// Without tickets no session is resumed, so every connection runs
+		// a full handshake against the trust current at that moment.
+		SessionTicketsDisabled: true,
+		// crypto/tls has verified the chain against ClientCAs by now; the
+		// same decision [Receiver.Accepts] makes adds the accepted list and
+		// the policy of chain.Receiver, so that both reach one verdict.
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			certs := make([]*x509.Certificate, len(raw))
+			for i, der := range raw {
+				c, err := x509.ParseCertificate(der)
+				if err != nil {
+					return fmt.Errorf("local: client certificate %d: %w", i+1, err)
+				}
+				certs[i] = c
+			}
+			return s.verify(certs, r.cfg.Now())
+		},
+	}
+}
+
+// configForClient returns the TLS configuration for a new connection,
+// rereading the files if they changed. If they cannot be read the
+// handshake fails: a receiver that cannot tell whom it trusts refuses
+// everyone rather than keep trusting what an administrator may just have
+// removed.
+func (r *Receiver) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
+	s, err := r.current()
+	if err != nil {
+		r.cfg.ErrorLog.Printf("%v", err)
+		return nil, err
+	}
+	return s.tls, nil
+}
+
+// Start starts the HTTPS server on a free port of 127.0.0.1 and returns its
+// URL, "https://127.0.0.1:port/". Every path answers a request from an
+// accepted client with 200 and a one-line body naming the client
+// certificate's SHA-256 fingerprint. Starting a started receiver returns
+// its URL again.
+func (r *Receiver) Start() (string, error) {
+	r.srvMu.Lock()
+	defer r.srvMu.Unlock()
+	if r.srv != nil {
+		return r.url, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("local: receiver: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(r.handle),
+		ErrorLog:          r.cfg.ErrorLog,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	// One request per connection: a connection kept alive would keep
+	// serving a client after its certificate was removed.
+	srv.SetKeepAlivesEnabled(false)
+	done := make(chan struct{})
+	tl := tls.NewListener(ln, &tls.Config{GetConfigForClient: r.configForClient})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(tl) // returns http.ErrServerClosed after Close
+	}()
+	r.srv, r.done = srv, done
+	r.url = "https://" + ln.Addr().String() + "/"
+	return r.url, nil
+}
+
+// URL returns the server's URL, or "" if it is not running.
+func (r *Receiver) URL() string {
+	r.srvMu.Lock()
+	defer r.srvMu.Unlock()
+	return r.url
+}
+
+// Close stops the HTTPS server, closing its connections, and waits for it
+// to finish. Closing a receiver that is not running does nothing. The
+// files stay as they are; the receiver can be started again.
+func (r *Receiver) Close() error {
+	r.srvMu.Lock()
+	defer r.srvMu.Unlock()
+	if r.srv == nil {
+		return nil
+	}
+	err := r.srv.Close()
+	<-r.done
+	r.srv, r.done, r.url = nil, nil, ""
+	if err != nil {
+		return fmt.Errorf("local: receiver: %w", err)
+	}
+	return nil
+}
+
+// Serve starts the HTTPS server as [Receiver.Start] does, serves until ctx
+// is done, and closes it. Read the URL with [Receiver.URL].
+func (r *Receiver) Serve(ctx context.Context) error {
+	if _, err := r.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return r.Close()
+}
+
+// handle answers a request from a client the handshake accepted and
+// counts it under the client certificate's fingerprint.
+func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
+	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 {
+		// Unreachable through the server, which requires a certificate.
+		http.Error(w, "client certificate required", http.StatusForbidden)
+		return
+	}
+	fp := fingerprint(req.TLS.PeerCertificates[0])
+	r.servedMu.Lock()
+	r.served[fp]++
+	r.servedMu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "accepted client certificate SHA-256 %s\n", fp)
+}
+
+// Served returns how many requests the server answered per client
+// certificate, keyed by the certificate's SHA-256 fingerprint in
+// lower-case hex (as [keystore.Fingerprint256Hex] gives it).
+func (r *Receiver) Served() map[string]int {
+	r.servedMu.Lock()
+	defer r.servedMu.Unlock()
+	out := make(map[string]int, len(r.served))
+	for k, v := range r.served {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,523 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/renewal"
+)
+
+// TruststoreFormat is the format of a [Receiver]'s truststore file.
+type TruststoreFormat int
+
+const (
+	// TruststoreJKS is a Java KeyStore whose trusted-certificate entries
+	// are the trusted roots, as Java receivers keep them. It is the zero
+	// TruststoreFormat.
+	TruststoreJKS TruststoreFormat = iota
+	// TruststorePKCS12 is a PKCS #12 keystore whose trusted-certificate
+	// entries are the trusted roots (Java's default keystore type since
+	// Java 9).
+	TruststorePKCS12
+	// TruststorePEM is a PEM bundle of trusted roots, as OpenSSL-based
+	// servers (nginx, Apache httpd, SAP Web Dispatcher's trust lists
+	// exported as PEM) keep them.
+	TruststorePEM
+)
+
+// String returns "JKS", "PKCS#12" or "PEM".
+func (f TruststoreFormat) String() string {
+	switch f {
+	case TruststoreJKS:
+		return "JKS"
+	case TruststorePKCS12:
+		return "PKCS#12"
+	case TruststorePEM:
+		return "PEM"
+	}
+	return fmt.Sprintf("TruststoreFormat(%d)", int(f))
+}
+
+// ReceiverConfig configures a [Receiver]. Truststore and Accepted are
+// required; the zero value of every other field is documented.
+type ReceiverConfig struct {
+	// Truststore is the path of the file listing the roots the receiver
+	// trusts for client certificates. A missing file is created empty.
+	Truststore string
+	// TruststoreFormat is the truststore's format. It decides the format of
+	// a file the receiver creates and whether an existing file is read as a
+	// keystore (JKS and PKCS#12 are told apart by their contents) or as
+	// PEM. The zero value is [TruststoreJKS].
+	TruststoreFormat TruststoreFormat
+	// TruststorePassword protects a JKS or PKCS#12 truststore; it is
+	// ignored for PEM. The receiver keeps a copy. Nil is the empty
+	// password.
+	TruststorePassword []byte
+
+	// Accepted is the path of the PEM file listing the client certificates
+	// the receiver accepts: its mapping of certificates to the technical
+	// user. A client whose chain verifies to a trusted root is still
+	// refused unless its leaf is listed here. A missing file is created
+	// empty.
+	Accepted string
+
+	// Server is the receiver's TLS server identity. Nil means one is made
+	// with [NewServerIdentity] (Now, Rand); get its root from
+	// [Receiver.ServerRoot].
+	Server *ServerIdentity
+
+	// Now is the clock at which client certificates are verified, by
+	// [Receiver.Accepts] and by the HTTPS server alike. Nil means time.Now.
+	Now func() time.Time
+	// Rand is the randomness for a generated server identity and for TLS.
+	// Nil means crypto/rand.Reader.
+	Rand io.Reader
+
+	// ErrorLog receives the HTTPS server's errors, such as refused
+	// handshakes. Nil discards them: in a renewal, refused handshakes are
+	// expected at times, and the nodes record them.
+	ErrorLog *log.Logger
+}
+
+// Receiver is a file-based [renewal.Receiver] and the HTTPS server it
+// configures: the receiving system of a renewal run on one machine.
+//
+// Its configuration lives in two files, edited atomically so that the
+// server (and another program reading them) sees either the old or the
+// new version: a truststore of roots trusted for client certificates,
+// and a PEM file of accepted client certificates. A client is accepted
+// when its chain verifies, for clientAuth at the receiver's clock, to a
+// trusted root, and its leaf is in the accepted list; [chain.Receiver]
+// decides, for [Receiver.Accepts] and the server alike, so that their
+// verdicts agree.
+//
+// The server ([Receiver.Start]) requires a client certificate on every
+// connection, rereads the files when they change (it checks them at every
+// handshake), resumes no session, and closes every connection after one
+// response, so that every request is authenticated against the
+// configuration current at that moment.
+//
+// A Receiver is safe for concurrent use.
+type Receiver struct {
+	cfg    ReceiverConfig
+	server *ServerIdentity
+
+	mu      sync.Mutex // guards snap, reloads and lastErr
+	snap    *snapshot
+	reloads int
+
+	srvMu sync.Mutex // guards srv, url and done
+	srv   *http.Server
+	url   string
+	done  chan struct{}
+
+	servedMu sync.Mutex
+	served   map[string]int
+}
+
+var _ renewal.Receiver = (*Receiver)(nil)
+
+// Headers written at the top of the PEM files the receiver writes.
+const (
+	acceptedHeader = "certroll local receiver: accepted client certificates (each is mapped to the technical user)"
+	trustPEMHeader = "certroll local receiver: roots trusted for client certificates"
+)
+
+// errUnchanged ends a keystore.Update without writing the file.
+var errUnchanged = errors.New("local: unchanged")
+
+// NewReceiver returns a receiver configured by cfg, creating the
+// truststore and the accepted list if they do not exist. It reads both
+// files once, so that a wrong password or a damaged file is reported here.
+// The HTTPS server is not started; see [Receiver.Start].
+func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
+	if cfg.Truststore == "" {
+		return nil, errors.New("local: ReceiverConfig.Truststore: want a file path, got none")
+	}
+	if cfg.Accepted == "" {
+		return nil, errors.New("local: ReceiverConfig.Accepted: want a file path, got none")
+	}
+	switch cfg.TruststoreFormat {
+	case TruststoreJKS, TruststorePKCS12, TruststorePEM:
+	default:
+		return nil, fmt.Errorf("local: ReceiverConfig.TruststoreFormat: want JKS, PKCS#12 or PEM, got %v", cfg.TruststoreFormat)
+	}
+	cfg.TruststorePassword = bytes.Clone(cfg.TruststorePassword)
+	if cfg.TruststorePassword == nil {
+		cfg.TruststorePassword = []byte{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ErrorLog == nil {
+		cfg.ErrorLog = log.New(io.Discard, "", 0)
+	}
+	r := &Receiver{cfg: cfg, server: cfg.Server, served: make(map[string]int)}
+	if r.server == nil {
+		id, err := NewServerIdentity(cfg.Now, cfg.Rand)
+		if err != nil {
+			return nil, err
+		}
+		r.server = id
+	}
+	if err := r.create(); err != nil {
+		return nil, err
+	}
+	if _, err := r.current(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// create makes the truststore and the accepted list if they are missing.
+func (r *Receiver) create() error {
+	if _, err := os.Stat(r.cfg.Truststore); errors.Is(err, fs.ErrNotExist) {
+		switch r.cfg.TruststoreFormat {
+		case TruststorePEM:
+			err = writeFileAtomic(r.cfg.Truststore, formatCertList(trustPEMHeader, nil))
+		case TruststorePKCS12:
+			err = keystore.New(keystore.PKCS12, r.keystoreOptions()...).Save(r.cfg.Truststore, r.cfg.TruststorePassword)
+		default:
+			err = keystore.New(keystore.JKS, r.keystoreOptions()...).Save(r.cfg.Truststore, r.cfg.TruststorePassword)
+		}
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if _, err := os.Stat(r.cfg.Accepted); errors.Is(err, fs.ErrNotExist) {
+		return writeFileAtomic(r.cfg.Accepted, formatCertList(acceptedHeader, nil))
+	} else if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	return nil
+}
+
+func (r *Receiver) keystoreOptions() []keystore.Option {
+	opts := []keystore.Option{keystore.WithClock(r.cfg.Now)}
+	if r.cfg.Rand != nil {
+		opts = append(opts, keystore.WithRand(r.cfg.Rand))
+	}
+	return opts
+}
+
+// ServerRoot returns the root of the receiver's server certificate, which
+// HTTPS clients (the runtime's nodes) must trust.
+func (r *Receiver) ServerRoot() *x509.Certificate { return r.server.Root }
+
+// TrustRoot adds root to the truststore: a trusted-certificate entry in a
+// keystore, or a block in a PEM bundle. A keystore entry gets the alias
+// "<common name>-<first 12 hex digits of its SHA-256>", lower-cased, with
+// characters other than letters, digits, '-' and '.' replaced by '-'.
+// Trusting a root already trusted (compared byte for byte) changes
+// nothing.
+func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error {
+	if root == nil {
+		return errors.New("local: TrustRoot: nil certificate")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.cfg.TruststoreFormat == TruststorePEM {
+		return updateCertList(r.cfg.Truststore, trustPEMHeader, func(cs []*x509.Certificate) ([]*x509.Certificate, bool) {
+			if indexOf(cs, root) >= 0 {
+				return cs, false
+			}
+			return append(cs, root), true
+		})
+	}
+	err := keystore.Update(r.cfg.Truststore, r.cfg.TruststorePassword, func(s *keystore.Store) error {
+		roots, _, err := trustedEntries(s)
+		if err != nil {
+			return err
+		}
+		if indexOf(roots, root) >= 0 {
+			return errUnchanged
+		}
+		return s.Set(&keystore.Entry{Alias: trustAlias(s, root), Chain: []*x509.Certificate{root}})
+	}, r.keystoreOptions()...)
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	return err
+}
+
+// RemoveRoot removes every truststore entry holding root (compared byte
+// for byte). Removing a root that is not trusted changes nothing. Client
+// certificates that chain only to root are refused from the next
+// handshake on.
+func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error {
+	if root == nil {
+		return errors.New("local: RemoveRoot: nil certificate")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.cfg.TruststoreFormat == TruststorePEM {
+		return updateCertList(r.cfg.Truststore, trustPEMHeader, func(cs []*x509.Certificate) ([]*x509.Certificate, bool) {
+			return remove(cs, root)
+		})
+	}
+	err := keystore.Update(r.cfg.Truststore, r.cfg.TruststorePassword, func(s *keystore.Store) error {
+		roots, aliases, err := trustedEntries(s)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for i, c := range roots {
+			if bytes.Equal(c.Raw, root.Raw) {
+				if err := s.Delete(aliases[i]); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		if n == 0 {
+			return errUnchanged
+		}
+		return nil
+	}, r.keystoreOptions()...)
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	return err
+}
+
+// AcceptClient adds the leaf of chain (its first certificate) to the
+// accepted list. The rest of the chain is not stored: the client sends its
+// intermediates in the handshake, and the root must be trusted with
+// [Receiver.TrustRoot]. Accepting a leaf already accepted changes nothing.
+func (r *Receiver) AcceptClient(ctx context.Context, chain []*x509.Certificate) error {
+	if len(chain) == 0 || chain[0] == nil {
+		return errors.New("local: AcceptClient: want a chain with a leaf certificate, got none")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	leaf := chain[0]
+	return updateCertList(r.cfg.Accepted, acceptedHeader, func(cs []*x509.Certificate) ([]*x509.Certificate, bool) {
+		if indexOf(cs, leaf) >= 0 {
+			return cs, false
+		}
+		return append(cs, leaf), true
+	})
+}
+
+// RemoveClient removes leaf from the accepted list. Removing a leaf that is
+// not accepted changes nothing. A client presenting leaf is refused from
+// the next handshake on.
+func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) error {
+	if leaf == nil {
+		return errors.New("local: RemoveClient: nil certificate")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return updateCertList(r.cfg.Accepted, acceptedHeader, func(cs []*x509.Certificate) ([]*x509.Certificate, bool) {
+		return remove(cs, leaf)
+	})
+}
+
+// Accepts reads the receiver's files as the server would at its next
+// handshake and returns nil if a client presenting chain (leaf first) is
+// accepted now. Otherwise the error wraps [ErrNotAccepted] and a
+// [*chain.VerifyError] listing every problem; a client certificate missing
+// from the accepted list is a problem with [chain.ReasonNotPinned]. If the
+// files cannot be read the error says so and does not wrap ErrNotAccepted.
+func (r *Receiver) Accepts(ctx context.Context, c []*x509.Certificate) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, err := r.current()
+	if err != nil {
+		return err
+	}
+	return s.verify(c, r.cfg.Now())
+}
+
+// Roots returns the roots the truststore holds now, in file order.
+func (r *Receiver) Roots() ([]*x509.Certificate, error) {
+	s, err := r.current()
+	if err != nil {
+		return nil, err
+	}
+	return append([]*x509.Certificate(nil), s.roots...), nil
+}
+
+// AcceptedClients returns the client certificates the accepted list holds
+// now, in file order.
+func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) {
+	s, err := r.current()
+	if err != nil {
+		return nil, err
+	}
+	return append([]*x509.Certificate(nil), s.accepted...), nil
+}
+
+// Reloads returns how many times the receiver has read its files: once in
+// [NewReceiver], then once per change it noticed.
+func (r *Receiver) Reloads() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reloads
+}
+
+// snapshot is the receiver's configuration as read from its files at one
+// moment, and the TLS configuration built from it.
+type snapshot struct {
+	trustStamp, acceptedStamp os.FileInfo
+	roots, accepted           []*x509.Certificate
+	tls                       *tls.Config
+}
+
+// unchanged reports whether the files still are the ones s was read from:
+// the same file (a rename replaces it), size and modification time.
+func (s *snapshot) unchanged(trust, accepted os.FileInfo) bool {
+	same := func(a, b os.FileInfo) bool {
+		return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+	}
+	return same(s.trustStamp, trust) && same(s.acceptedStamp, accepted)
+}
+
+// verify decides whether the configuration in s accepts chain c at now.
+func (s *snapshot) verify(c []*x509.Certificate, now time.Time) error {
+	cr := chain.Receiver{Roots: s.roots, Pinned: s.accepted, Time: now}
+	_, err := cr.Verify(c)
+	if len(s.accepted) == 0 {
+		// chain.Receiver reads an empty Pinned as "no pinning"; for this
+		// receiver an empty accepted list maps no certificate to the
+		// technical user, so it accepts nobody.
+		var verr *chain.VerifyError
+		if err != nil && !errors.As(err, &verr) {
+			return fmt.Errorf("%w: %w", ErrNotAccepted, err)
+		}
+		if verr == nil {
+			verr = &chain.VerifyError{Chain: c, Path: c}
+		}
+		verr.Problems = append(verr.Problems, chain.Problem{Cert: c[0], Reason: chain.ReasonNotPinned,
+			Detail: "the receiver's accepted list is empty, so no client certificate is mapped to the technical user"})
+		err = verr
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAccepted, err)
+	}
+	return nil
+}
+
+// current returns the configuration in the files now, rereading them if
+// they changed since the last read.
+func (r *Receiver) current() (*snapshot, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// The files are stated before they are read, so a change racing with
+	// the read makes the next call read again: the stamps never claim a
+	// newer version than the contents.
+	trust, err := os.Stat(r.cfg.Truststore)
+	if err != nil {
+		return nil, fmt.Errorf("local: receiver truststore: %w", err)
+	}
+	accepted, err := os.Stat(r.cfg.Accepted)
+	if err != nil {
+		return nil, fmt.Errorf("local: receiver accepted list: %w", err)
+	}
+	if r.snap != nil && r.snap.unchanged(trust, accepted) {
+		return r.snap, nil
+	}
+	s := &snapshot{trustStamp: trust, acceptedStamp: accepted}
+	if s.roots, err = r.readRoots(); err != nil {
+		return nil, err
+	}
+	if s.accepted, err = readCertList(r.cfg.Accepted); err != nil {
+		return nil, err
+	}
+	s.tls = r.tlsConfig(s)
+	r.snap = s
+	r.reloads++
+	return s, nil
+}
+
+// readRoots reads the trusted roots from the truststore.
+func (r *Receiver) readRoots() ([]*x509.Certificate, error) {
+	if r.cfg.TruststoreFormat == TruststorePEM {
+		return readCertList(r.cfg.Truststore)
+	}
+	s, err := keystore.Open(r.cfg.Truststore, r.cfg.TruststorePassword, r.keystoreOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	roots, _, err := trustedEntries(s)
+	return roots, err
+}
+
+// trustedEntries returns the certificates of s's trusted-certificate
+// entries and their aliases. Key entries are not trust anchors here.
+func trustedEntries(s *keystore.Store) ([]*x509.Certificate, []string, error) {
+	var certs []*x509.Certificate
+	var aliases []string
+	for _, a := range s.Aliases() {
+		if k, err := s.Kind(a); err != nil || k != keystore.TrustedEntry {
+			continue
+		}
+		cs, err := s.Certificates(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(cs) == 1 {
+			certs = append(certs, cs[0])
+			aliases = append(aliases, a)
+		}
+	}
+	return certs, aliases, nil
+}
+
+// trustAlias returns a free alias for root in s; see [Receiver.TrustRoot].
+func trustAlias(s *keystore.Store, root *x509.Certificate) string {
+	name := strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '.':
+			return c
+		case c >= 'A' && c <= 'Z':
+			return c + 'a' - 'A'
+		}
+		return '-'
+	}, root.Subject.CommonName)
+	name = strings.Trim(name, "-.")
+	if len(name) > 48 {
+		name = strings.TrimRight(name[:48], "-.")
+	}
+	if name == "" {
+		name = "root"
+	}
+	alias := name + "-" + fingerprint(root)[:12]
+	for i := 2; s.Contains(alias); i++ {
+		alias = fmt.Sprintf("%s-%s-%d", name, fingerprint(root)[:12], i)
+	}
+	return alias
+}
+
+// remove returns certs without c (compared byte for byte) and whether
+// anything was removed.
+func remove(certs []*x509.Certificate, c *x509.Certificate) ([]*x509.Certificate, bool) {
+	out := certs[:0:0]
+	for _, x := range certs {
+		if !bytes.Equal(x.Raw, c.Raw) {
+			out = append(out, x)
+		}
+	}
+	return out, len(out) != len(certs)
+}

@@ -1,0 +1,325 @@
+package local
+
+import (
+	"context"
+	"crypto/x509"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/internal/testpki"
+	"github.com/certroll/certroll/keystore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReceiverTrustAcceptRemove(t *testing.T) {
+	for _, format := range []TruststoreFormat{TruststoreJKS, TruststorePEM} {
+		t.Run(format.String(), func(t *testing.T) {
+			ctx := context.Background()
+			r := newTestReceiver(t, format)
+			ca := newTestCA(t, "Client Root A")
+			client := issueClient(t, ca, "tenant-client")
+			cert := client.tlsCertificate()
+
+			// Nothing trusted, nothing accepted.
+			assert.Error(t, request(t, r, &cert), "a fresh receiver must refuse every client")
+			assert.ErrorIs(t, r.Accepts(ctx, client.chain), ErrNotAccepted)
+
+			require.NoError(t, r.TrustRoot(ctx, ca.Root()))
+			err := r.Accepts(ctx, client.chain)
+			assert.ErrorIs(t, err, chain.ErrNotPinned, "trusted but not accepted")
+			assert.Error(t, request(t, r, &cert))
+
+			require.NoError(t, r.AcceptClient(ctx, client.chain))
+			require.NoError(t, r.Accepts(ctx, client.chain))
+			require.NoError(t, request(t, r, &cert))
+			require.NoError(t, request(t, r, &cert))
+			assert.Equal(t, map[string]int{keystore.Fingerprint256Hex(client.leaf()): 2}, r.Served())
+
+			// Idempotent edits change nothing, not even the files.
+			before := r.Reloads()
+			require.NoError(t, r.TrustRoot(ctx, ca.Root()))
+			require.NoError(t, r.AcceptClient(ctx, client.chain))
+			require.NoError(t, request(t, r, &cert))
+			assert.Equal(t, before, r.Reloads(), "repeating TrustRoot and AcceptClient must not rewrite the files")
+			roots, err := r.Roots()
+			require.NoError(t, err)
+			assert.Len(t, roots, 1)
+			accepted, err := r.AcceptedClients()
+			require.NoError(t, err)
+			assert.Len(t, accepted, 1)
+
+			// Without a client certificate the handshake fails.
+			assert.Error(t, request(t, r, nil))
+
+			require.NoError(t, r.RemoveClient(ctx, client.leaf()))
+			assert.ErrorIs(t, r.Accepts(ctx, client.chain), chain.ErrNotPinned)
+			assert.Error(t, request(t, r, &cert), "a removed client must be refused at the next handshake")
+			require.NoError(t, r.RemoveClient(ctx, client.leaf()), "removing twice is not an error")
+
+			require.NoError(t, r.AcceptClient(ctx, client.chain))
+			require.NoError(t, request(t, r, &cert))
+			require.NoError(t, r.RemoveRoot(ctx, ca.Root()))
+			assert.ErrorIs(t, r.Accepts(ctx, client.chain), chain.ErrUnknownAuthority)
+			assert.Error(t, request(t, r, &cert), "a client of a removed root must be refused at the next handshake")
+			require.NoError(t, r.RemoveRoot(ctx, ca.Root()), "removing twice is not an error")
+			roots, err = r.Roots()
+			require.NoError(t, err)
+			assert.Empty(t, roots)
+			assert.Equal(t, 4, r.Served()[keystore.Fingerprint256Hex(client.leaf())], "4 requests were answered")
+		})
+	}
+}
+
+// TestReceiverReloadsExternalEdits edits the files the way another program
+// would, and checks that the next handshake sees the change.
+func TestReceiverReloadsExternalEdits(t *testing.T) {
+	ctx := context.Background()
+	r := newTestReceiver(t, TruststoreJKS)
+	ca := newTestCA(t, "Client Root A")
+	client := issueClient(t, ca, "tenant-client")
+	cert := client.tlsCertificate()
+	require.NoError(t, r.TrustRoot(ctx, ca.Root()))
+	require.NoError(t, r.AcceptClient(ctx, client.chain))
+	require.NoError(t, request(t, r, &cert))
+
+	tests := []struct {
+		name   string
+		edit   func(t *testing.T)
+		accept bool
+	}{
+		{"truststore emptied with keystore.Update", func(t *testing.T) {
+			require.NoError(t, keystore.Update(r.cfg.Truststore, storePassword, func(s *keystore.Store) error {
+				for _, a := range s.Aliases() {
+					if err := s.Delete(a); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+		}, false},
+		{"root back with keystore.Update", func(t *testing.T) {
+			require.NoError(t, keystore.Update(r.cfg.Truststore, storePassword, func(s *keystore.Store) error {
+				return s.Set(&keystore.Entry{Alias: "mine", Chain: []*x509.Certificate{ca.Root()}})
+			}))
+		}, true},
+		{"accepted list overwritten in place", func(t *testing.T) {
+			// Same inode, a different size: not an atomic replacement.
+			require.NoError(t, os.WriteFile(r.cfg.Accepted, []byte("# nobody\n"), 0o600))
+		}, false},
+		{"accepted list written in place again", func(t *testing.T) {
+			require.NoError(t, os.WriteFile(r.cfg.Accepted, testpki.PEM(client.leaf()), 0o600))
+		}, true},
+		{"truststore damaged: refuse everyone", func(t *testing.T) {
+			require.NoError(t, os.WriteFile(r.cfg.Truststore, []byte("not a keystore"), 0o600))
+		}, false},
+		{"truststore repaired", func(t *testing.T) {
+			s := keystore.New(keystore.JKS)
+			require.NoError(t, s.Set(&keystore.Entry{Alias: "again", Chain: []*x509.Certificate{ca.Root()}}))
+			require.NoError(t, s.Save(r.cfg.Truststore, storePassword))
+		}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := r.Reloads()
+			tc.edit(t)
+			err := request(t, r, &cert)
+			aerr := r.Accepts(ctx, client.chain)
+			if tc.accept {
+				assert.NoError(t, err)
+				assert.NoError(t, aerr)
+				assert.Equal(t, before+1, r.Reloads(), "the change must be read exactly once")
+			} else {
+				assert.Error(t, err)
+				assert.Error(t, aerr)
+			}
+		})
+	}
+
+	// A damaged file is not a verdict about the chain.
+	require.NoError(t, os.WriteFile(r.cfg.Truststore, []byte("not a keystore"), 0o600))
+	err := r.Accepts(ctx, client.chain)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrNotAccepted)
+	assert.ErrorIs(t, err, keystore.ErrMalformed)
+}
+
+// TestAcceptsAgreesWithTLS checks, case by case, that Accepts and a real
+// handshake with the receiver's server reach the same verdict.
+func TestAcceptsAgreesWithTLS(t *testing.T) {
+	root := testpki.NewRoot(t, "Client Root")
+	inter := root.Intermediate(t, "Client Issuing CA")
+	other := testpki.NewRoot(t, "Unrelated Root")
+
+	tests := []struct {
+		name    string
+		leaf    *testpki.Leaf
+		present func(l *testpki.Leaf) []*x509.Certificate // nil: l.Chain
+		trust   []*x509.Certificate
+		accept  bool // put the leaf in the accepted list
+		want    error
+	}{
+		{name: "trusted and accepted", leaf: root.Leaf(t, "ok"), trust: []*x509.Certificate{root.Cert}, accept: true},
+		{name: "via intermediate", leaf: inter.Leaf(t, "via-inter"), trust: []*x509.Certificate{root.Cert}, accept: true},
+		{name: "two roots trusted", leaf: root.Leaf(t, "two"), trust: []*x509.Certificate{other.Cert, root.Cert}, accept: true},
+		{name: "root sent along", leaf: root.Leaf(t, "with-root"), trust: []*x509.Certificate{root.Cert}, accept: true,
+			present: func(l *testpki.Leaf) []*x509.Certificate { return append(l.Chain, root.Cert) }},
+		{name: "not accepted", leaf: root.Leaf(t, "unmapped"), trust: []*x509.Certificate{root.Cert}, want: chain.ErrNotPinned},
+		{name: "unknown root", leaf: other.Leaf(t, "stranger"), trust: []*x509.Certificate{root.Cert}, accept: true, want: chain.ErrUnknownAuthority,
+			present: func(l *testpki.Leaf) []*x509.Certificate { return append(l.Chain, other.Cert) }},
+		{name: "no root trusted, root not sent", leaf: root.Leaf(t, "lonely"), accept: true, want: chain.ErrIncompleteChain},
+		{name: "intermediate missing", leaf: inter.Leaf(t, "bare"), trust: []*x509.Certificate{root.Cert}, accept: true,
+			present: func(l *testpki.Leaf) []*x509.Certificate { return l.Chain[:1] }, want: ErrNotAccepted},
+		{name: "expired", leaf: root.Leaf(t, "old", testpki.Expired()), trust: []*x509.Certificate{root.Cert}, accept: true, want: chain.ErrExpired},
+		{name: "not yet valid", leaf: root.Leaf(t, "early", testpki.NotYetValid()), trust: []*x509.Certificate{root.Cert}, accept: true, want: chain.ErrNotYetValid},
+		{name: "serverAuth only", leaf: root.Leaf(t, "server", testpki.EKU(x509.ExtKeyUsageServerAuth)), trust: []*x509.Certificate{root.Cert}, accept: true, want: chain.ErrUsage},
+		{name: "RSA-1024 key", leaf: root.Leaf(t, "weak", testpki.RSA1024()), trust: []*x509.Certificate{root.Cert}, accept: true, want: chain.ErrWeakKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := newTestReceiver(t, TruststoreJKS)
+			for _, c := range tc.trust {
+				require.NoError(t, r.TrustRoot(ctx, c))
+			}
+			if tc.accept {
+				require.NoError(t, r.AcceptClient(ctx, tc.leaf.Chain))
+			} else {
+				// Accept somebody else, so the list is not empty.
+				require.NoError(t, r.AcceptClient(ctx, []*x509.Certificate{root.Leaf(t, "somebody").Cert}))
+			}
+			presented := tc.leaf.Chain
+			if tc.present != nil {
+				presented = tc.present(tc.leaf)
+			}
+			cert := tc.leaf.TLSCertificate()
+			cert.Certificate = nil
+			for _, c := range presented {
+				cert.Certificate = append(cert.Certificate, c.Raw)
+			}
+
+			aerr := r.Accepts(ctx, presented)
+			herr := request(t, r, &cert)
+			if tc.want == nil {
+				assert.NoError(t, aerr)
+				assert.NoError(t, herr)
+				return
+			}
+			assert.ErrorIs(t, aerr, ErrNotAccepted)
+			assert.ErrorIs(t, aerr, tc.want)
+			assert.Error(t, herr, "Accepts refuses (%v) but the handshake succeeded", aerr)
+		})
+	}
+}
+
+func TestReceiverEmptyAcceptedList(t *testing.T) {
+	ctx := context.Background()
+	r := newTestReceiver(t, TruststorePEM)
+	ca := newTestCA(t, "Client Root A")
+	client := issueClient(t, ca, "tenant-client")
+	require.NoError(t, r.TrustRoot(ctx, ca.Root()))
+	err := r.Accepts(ctx, client.chain)
+	assert.ErrorIs(t, err, ErrNotAccepted)
+	assert.ErrorIs(t, err, chain.ErrNotPinned)
+	assert.Contains(t, err.Error(), "accepted list is empty")
+	cert := client.tlsCertificate()
+	assert.Error(t, request(t, r, &cert))
+}
+
+func TestReceiverFiles(t *testing.T) {
+	ctx := context.Background()
+	r := newTestReceiver(t, TruststoreJKS)
+	ca := newTestCA(t, "Client Root A / Example, Inc.")
+	client := issueClient(t, ca, "tenant-client")
+	require.NoError(t, r.TrustRoot(ctx, ca.Root()))
+	require.NoError(t, r.AcceptClient(ctx, client.chain))
+
+	ts, err := keystore.Open(r.cfg.Truststore, storePassword)
+	require.NoError(t, err)
+	fp := keystore.Fingerprint256Hex(ca.Root())
+	assert.Equal(t, []string{"client-root-a---example--inc-" + fp[:12]}, ts.Aliases())
+	kind, err := ts.Kind(ts.Aliases()[0])
+	require.NoError(t, err)
+	assert.Equal(t, keystore.TrustedEntry, kind)
+
+	data, err := os.ReadFile(r.cfg.Accepted)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(data), "# "+acceptedHeader+"\n"))
+	assert.Contains(t, string(data), "# SHA-256 "+keystore.CertFingerprint(client.leaf()))
+	certs, err := keystore.ParseCertificates(data)
+	require.NoError(t, err)
+	require.Len(t, certs, 1)
+	assert.Equal(t, client.leaf().Raw, certs[0].Raw)
+
+	fi, err := os.Stat(r.cfg.Accepted)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "a new file is created 0600")
+	require.NoError(t, os.Chmod(r.cfg.Accepted, 0o640))
+	require.NoError(t, r.RemoveClient(ctx, client.leaf()))
+	fi, err = os.Stat(r.cfg.Accepted)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm(), "an existing file keeps its mode")
+}
+
+func TestNewReceiverErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/bad.jks"
+	require.NoError(t, os.WriteFile(bad, []byte("garbage"), 0o600))
+	good := dir + "/good.jks"
+	require.NoError(t, keystore.New(keystore.JKS).Save(good, storePassword))
+
+	tests := []struct {
+		name string
+		cfg  ReceiverConfig
+		want string
+		is   error
+	}{
+		{name: "no truststore", cfg: ReceiverConfig{Accepted: dir + "/a.pem"}, want: "Truststore"},
+		{name: "no accepted list", cfg: ReceiverConfig{Truststore: good}, want: "Accepted"},
+		{name: "bad format", cfg: ReceiverConfig{Truststore: good, Accepted: dir + "/a.pem", TruststoreFormat: 7}, want: "TruststoreFormat(7)"},
+		{name: "damaged truststore", cfg: ReceiverConfig{Truststore: bad, Accepted: dir + "/a.pem", TruststorePassword: storePassword}, is: keystore.ErrMalformed},
+		{name: "wrong password", cfg: ReceiverConfig{Truststore: good, Accepted: dir + "/a.pem", TruststorePassword: []byte("wrong")}, is: keystore.ErrIncorrectPassword},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewReceiver(tc.cfg)
+			require.Error(t, err)
+			if tc.want != "" {
+				assert.Contains(t, err.Error(), tc.want)
+			}
+			if tc.is != nil {
+				assert.ErrorIs(t, err, tc.is)
+			}
+			assert.NotContains(t, err.Error(), "wrong", "the password must not appear in the error")
+		})
+	}
+}
+
+func TestReceiverServeAndRestart(t *testing.T) {
+	ctx := context.Background()
+	r := newTestReceiver(t, TruststorePEM)
+	ca := newTestCA(t, "Client Root A")
+	client := issueClient(t, ca, "tenant-client")
+	cert := client.tlsCertificate()
+	require.NoError(t, r.TrustRoot(ctx, ca.Root()))
+	require.NoError(t, r.AcceptClient(ctx, client.chain))
+
+	url := r.URL()
+	again, err := r.Start()
+	require.NoError(t, err)
+	assert.Equal(t, url, again, "Start on a running receiver returns its URL")
+	require.NoError(t, r.Close())
+	assert.Empty(t, r.URL())
+	require.NoError(t, r.Close(), "closing twice is not an error")
+
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- r.Serve(sctx) }()
+	require.Eventually(t, func() bool { return r.URL() != "" }, 5e9, 1e6)
+	require.NoError(t, request(t, r, &cert))
+	cancel()
+	require.NoError(t, <-done)
+	assert.Empty(t, r.URL())
+}
