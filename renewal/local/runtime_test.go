@@ -1,0 +1,280 @@
+package local
+
+import (
+	"context"
+	"crypto/x509"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/certroll/certroll/keystore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// landscape is a receiver that accepts the tenant's old client
+// certificate, and the tenant keystore holding it.
+type landscape struct {
+	oldCA, newCA *CA
+	old          identity
+	receiver     *Receiver
+	keystore     string
+}
+
+func newLandscape(t *testing.T) *landscape {
+	t.Helper()
+	ctx := context.Background()
+	l := &landscape{
+		oldCA:    newTestCA(t, "Old Client Root CA"),
+		newCA:    newTestCA(t, "New Client Root CA"),
+		receiver: newTestReceiver(t, TruststoreJKS),
+	}
+	l.old = issueClient(t, l.oldCA, "tenant-client")
+	l.keystore = writeTenantKeystore(t, t.TempDir(), l.old)
+	require.NoError(t, l.receiver.TrustRoot(ctx, l.oldCA.Root()))
+	require.NoError(t, l.receiver.AcceptClient(ctx, l.old.chain))
+	return l
+}
+
+func (l *landscape) runtime(t *testing.T, cfg RuntimeConfig) *Runtime {
+	t.Helper()
+	cfg.Keystore = l.keystore
+	cfg.KeystorePassword = storePassword
+	cfg.Alias = tenantAlias
+	cfg.URL = l.receiver.URL()
+	cfg.ServerRoot = l.receiver.ServerRoot()
+	cfg.Now = clock
+	rt, err := NewRuntime(cfg)
+	require.NoError(t, err)
+	return rt
+}
+
+func presents(t *testing.T, rt *Runtime, node string) *x509.Certificate {
+	t.Helper()
+	c, err := rt.Presents(context.Background(), node)
+	require.NoError(t, err)
+	return c
+}
+
+func fp(c *x509.Certificate) string { return keystore.Fingerprint256Hex(c) }
+
+func TestRuntimeCachesKeystore(t *testing.T) {
+	ctx := context.Background()
+	l := newLandscape(t)
+	rt := l.runtime(t, RuntimeConfig{Nodes: 3})
+
+	nodes, err := rt.Nodes(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"node-1", "node-2", "node-3"}, nodes)
+	for _, n := range nodes {
+		assert.Nil(t, presents(t, rt, n), "%s must start stopped", n)
+	}
+	require.NoError(t, rt.StartAll(ctx))
+	for _, n := range nodes {
+		assert.Equal(t, l.old.leaf().Raw, presents(t, rt, n).Raw)
+	}
+
+	renewed := renewClient(t, l.newCA, l.old.leaf())
+	swapTenantKey(t, l.keystore, renewed)
+
+	steps := []struct {
+		name string
+		do   func() error
+		want map[string]*x509.Certificate // nil: stopped
+	}{
+		{"after the swap every node still presents the cached certificate", func() error { return nil },
+			map[string]*x509.Certificate{"node-1": l.old.leaf(), "node-2": l.old.leaf(), "node-3": l.old.leaf()}},
+		{"Start on a running node keeps its cache", func() error { return rt.Start(ctx, "node-1") },
+			map[string]*x509.Certificate{"node-1": l.old.leaf(), "node-2": l.old.leaf(), "node-3": l.old.leaf()}},
+		{"Restart reads the keystore afresh", func() error { return rt.Restart(ctx, "node-1") },
+			map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": l.old.leaf(), "node-3": l.old.leaf()}},
+		{"a skipped Restart keeps the old certificate", func() error {
+			require.NoError(t, rt.SkipRestart("node-2"))
+			return rt.Restart(ctx, "node-2")
+		}, map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": l.old.leaf(), "node-3": l.old.leaf()}},
+		{"Stop drops the cache", func() error { return rt.Stop(ctx, "node-3") },
+			map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": l.old.leaf(), "node-3": nil}},
+		{"Stop twice is not an error", func() error { return rt.Stop(ctx, "node-3") },
+			map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": l.old.leaf(), "node-3": nil}},
+		{"Start reads the keystore", func() error { return rt.Start(ctx, "node-3") },
+			map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": l.old.leaf(), "node-3": renewed.leaf()}},
+		{"Stop and Start work on a skipped node", func() error {
+			require.NoError(t, rt.Stop(ctx, "node-2"))
+			return rt.Start(ctx, "node-2")
+		}, map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": renewed.leaf(), "node-3": renewed.leaf()}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			require.NoError(t, s.do())
+			for node, want := range s.want {
+				got := presents(t, rt, node)
+				if want == nil {
+					assert.Nil(t, got, node)
+				} else if assert.NotNil(t, got, node) {
+					assert.Equal(t, fp(want), fp(got), node)
+				}
+			}
+		})
+	}
+}
+
+// TestRuntimeTrafficPresentsCachedCertificate checks that what the nodes
+// send is what Presents says, and that the receiver's verdict applies to
+// each node's cached certificate.
+func TestRuntimeTrafficPresentsCachedCertificate(t *testing.T) {
+	ctx := context.Background()
+	l := newLandscape(t)
+	rt := l.runtime(t, RuntimeConfig{Nodes: 2, Rate: 500, MaxMessages: 10})
+	require.NoError(t, rt.StartAll(ctx))
+
+	renewed := renewClient(t, l.newCA, l.old.leaf())
+	swapTenantKey(t, l.keystore, renewed)
+	require.NoError(t, rt.Restart(ctx, "node-2"))
+
+	// The receiver accepts only the old certificate: node-1 (cached old)
+	// succeeds, node-2 (restarted, new) fails.
+	s := rt.Run(ctx)
+	assert.Equal(t, 20, s.Total)
+	assert.Equal(t, 10, s.Failed)
+	assert.Equal(t, NodeStats{Total: 10, Failed: 0, Presented: map[string]int{fp(l.old.leaf()): 10}, Running: true}, s.PerNode["node-1"])
+	assert.Equal(t, NodeStats{Total: 10, Failed: 10, Presented: map[string]int{fp(renewed.leaf()): 10}, Running: true}, s.PerNode["node-2"])
+	require.Len(t, s.Failures, 10)
+	for _, f := range s.Failures {
+		assert.Equal(t, "node-2", f.Node)
+		assert.Equal(t, fp(renewed.leaf()), f.Fingerprint)
+		assert.Error(t, f.Err)
+		assert.NotErrorIs(t, f.Err, ErrNodeStopped)
+		assert.False(t, f.Time.IsZero())
+	}
+	assert.Equal(t, map[string]int{fp(l.old.leaf()): 10}, l.receiver.Served())
+
+	// Stats accumulate across runs.
+	require.NoError(t, l.receiver.TrustRoot(ctx, l.newCA.Root()))
+	require.NoError(t, l.receiver.AcceptClient(ctx, renewed.chain))
+	s = rt.Run(ctx)
+	assert.Equal(t, 40, s.Total)
+	assert.Equal(t, 10, s.Failed, "no new failures once the receiver accepts both")
+	assert.Equal(t, 20, s.PerNode["node-2"].Presented[fp(renewed.leaf())])
+	assert.Equal(t, map[string]int{fp(l.old.leaf()): 20, fp(renewed.leaf()): 10}, l.receiver.Served())
+}
+
+func TestRuntimeStoppedNode(t *testing.T) {
+	tests := []struct {
+		name        string
+		policy      StoppedPolicy
+		wantTotal   int
+		wantFailed  int
+		wantNode2At int
+	}{
+		{"messages fail while stopped", StoppedFails, 30, 15, 15},
+		{"no messages while stopped", StoppedIdle, 15, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			l := newLandscape(t)
+			rt := l.runtime(t, RuntimeConfig{Nodes: 2, Rate: 1000, MaxMessages: 15, WhileStopped: tc.policy})
+			require.NoError(t, rt.Start(ctx, "node-1"))
+			s := rt.Run(ctx)
+			assert.Equal(t, tc.wantTotal, s.Total)
+			assert.Equal(t, tc.wantFailed, s.Failed)
+			assert.Equal(t, NodeStats{Total: 15, Presented: map[string]int{fp(l.old.leaf()): 15}, Running: true}, s.PerNode["node-1"])
+			assert.Equal(t, NodeStats{Total: tc.wantNode2At, Failed: tc.wantNode2At, Presented: map[string]int{}}, s.PerNode["node-2"])
+			require.Len(t, s.Failures, tc.wantFailed)
+			for _, f := range s.Failures {
+				assert.Equal(t, "node-2", f.Node)
+				assert.ErrorIs(t, f.Err, ErrNodeStopped)
+				assert.Empty(t, f.Fingerprint)
+			}
+		})
+	}
+}
+
+func TestRuntimeRunStopsWithContext(t *testing.T) {
+	l := newLandscape(t)
+	// Unlimited messages at a slow rate: only the context ends the run.
+	rt := l.runtime(t, RuntimeConfig{Nodes: 2, Rate: 20})
+	require.NoError(t, rt.StartAll(context.Background()))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	s := rt.Run(ctx)
+	assert.Positive(t, s.Total)
+	assert.LessOrEqual(t, s.Total, 2*20, "at 20/s a 0.3 s run sends at most a few messages per node")
+	assert.Zero(t, s.Failed)
+}
+
+func TestRuntimeMaxFailures(t *testing.T) {
+	l := newLandscape(t)
+	rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: 5000, MaxMessages: 50, MaxFailures: 7})
+	s := rt.Run(context.Background())
+	assert.Equal(t, 50, s.Failed)
+	assert.Len(t, s.Failures, 7)
+}
+
+func TestRuntimeErrors(t *testing.T) {
+	ctx := context.Background()
+	l := newLandscape(t)
+	rt := l.runtime(t, RuntimeConfig{Nodes: 2})
+
+	_, err := rt.Presents(ctx, "node-3")
+	assert.ErrorIs(t, err, ErrUnknownNode)
+	assert.Contains(t, err.Error(), `"node-3"`)
+	assert.Contains(t, err.Error(), "node-1 to node-2")
+	for name, f := range map[string]func() error{
+		"Start":       func() error { return rt.Start(ctx, "nope") },
+		"Stop":        func() error { return rt.Stop(ctx, "nope") },
+		"Restart":     func() error { return rt.Restart(ctx, "nope") },
+		"SkipRestart": func() error { return rt.SkipRestart("nope") },
+	} {
+		assert.ErrorIs(t, f(), ErrUnknownNode, name)
+	}
+
+	// A node that cannot read its keystore stays stopped.
+	wrong := l.runtime(t, RuntimeConfig{Nodes: 1})
+	wrong.cfg.KeystorePassword = []byte("wrong-password")
+	wrong.cfg.KeyPassword = wrong.cfg.KeystorePassword
+	err = wrong.Start(ctx, "node-1")
+	assert.ErrorIs(t, err, keystore.ErrIncorrectPassword)
+	assert.NotContains(t, err.Error(), "wrong-password")
+	assert.Nil(t, presents(t, wrong, "node-1"))
+
+	noAlias := l.runtime(t, RuntimeConfig{Nodes: 1})
+	noAlias.cfg.Alias = "other"
+	assert.ErrorIs(t, noAlias.Start(ctx, "node-1"), keystore.ErrAliasNotFound)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.ErrorIs(t, rt.Start(cancelled, "node-1"), context.Canceled)
+	assert.Nil(t, presents(t, rt, "node-1"))
+
+	base := RuntimeConfig{Keystore: filepath.Join(t.TempDir(), "k.jks"), Alias: "a", URL: "https://127.0.0.1:1/"}
+	bad := []struct {
+		name string
+		edit func(*RuntimeConfig)
+		want string
+	}{
+		{"no keystore", func(c *RuntimeConfig) { c.Keystore = "" }, "Keystore"},
+		{"no alias", func(c *RuntimeConfig) { c.Alias = "" }, "Alias"},
+		{"no URL", func(c *RuntimeConfig) { c.URL = "" }, "URL"},
+		{"negative nodes", func(c *RuntimeConfig) { c.Nodes = -1 }, "Nodes"},
+		{"negative rate", func(c *RuntimeConfig) { c.Rate = -1 }, "Rate"},
+		{"negative max", func(c *RuntimeConfig) { c.MaxMessages = -1 }, "MaxMessages"},
+		{"unknown policy", func(c *RuntimeConfig) { c.WhileStopped = 9 }, "StoppedPolicy(9)"},
+		{"negative timeout", func(c *RuntimeConfig) { c.Timeout = -time.Second }, "Timeout"},
+		{"negative max failures", func(c *RuntimeConfig) { c.MaxFailures = -1 }, "MaxFailures"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			tc.edit(&cfg)
+			_, err := NewRuntime(cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	def, err := NewRuntime(base)
+	require.NoError(t, err)
+	names, err := def.Nodes(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"node-1", "node-2"}, names, "zero Nodes means 2")
+}
