@@ -1,0 +1,140 @@
+package local
+
+import (
+	"context"
+	"crypto/x509"
+	"testing"
+	"time"
+
+	"github.com/certroll/certroll/chain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestOverlapRenewalWithoutFailures runs the overlap sequence of the
+// reference by hand (no executor) while three nodes send 100 messages per
+// second each over new TLS connections, and checks that not one message
+// fails.
+func TestOverlapRenewalWithoutFailures(t *testing.T) {
+	const (
+		nodes   = 3
+		perNode = 200 // 600 messages at 300 per second: about 2 s
+	)
+	ctx := context.Background()
+	l := newLandscape(t)
+	rt := l.runtime(t, RuntimeConfig{Nodes: nodes, Rate: 100, MaxMessages: perNode})
+	require.NoError(t, rt.StartAll(ctx))
+
+	runCtx, cancel := context.WithTimeout(ctx, 15*time.Second) // a safety bound, not an expectation
+	defer cancel()
+	done := make(chan Stats, 1)
+	go func() { done <- rt.Run(runCtx) }()
+
+	// waitFor blocks until every node has sent at least n messages with
+	// the client certificate c (any certificate if c is nil), so that each
+	// phase of the renewal carries traffic. The phases end well before the
+	// 200th message of a node.
+	waitFor := func(n int, c *x509.Certificate) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			for _, ns := range rt.Stats().PerNode {
+				got := ns.Total
+				if c != nil {
+					got = ns.Presented[fp(c)]
+				}
+				if got < n {
+					return false
+				}
+			}
+			return true
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	waitFor(20, nil)
+
+	// 1. New key pair and CSR, signed by the new CA.
+	renewed := renewClient(t, l.newCA, l.old.leaf())
+	require.Len(t, renewed.chain, 2)
+	assert.Equal(t, l.newCA.Root().Raw, renewed.chain[1].Raw)
+	// 2.-3. The receiver trusts the new root and accepts the new
+	// certificate next to the old one.
+	require.NoError(t, l.receiver.TrustRoot(ctx, l.newCA.Root()))
+	require.NoError(t, l.receiver.AcceptClient(ctx, renewed.chain))
+	// 4. Gate: the receiver accepts both.
+	require.NoError(t, l.receiver.Accepts(ctx, l.old.chain))
+	require.NoError(t, l.receiver.Accepts(ctx, renewed.chain))
+	waitFor(50, nil)
+
+	// 5. Swap the key entry under the same alias. The nodes keep sending
+	// the cached old certificate.
+	swapTenantKey(t, l.keystore, renewed)
+	waitFor(70, l.old.leaf())
+	for _, n := range []string{"node-1", "node-2", "node-3"} {
+		assert.Equal(t, fp(l.old.leaf()), fp(presents(t, rt, n)), "%s must present the cached certificate until restarted", n)
+	}
+
+	// 7. Restart every node, one at a time, with traffic in between.
+	for i, n := range []string{"node-1", "node-2", "node-3"} {
+		require.NoError(t, rt.Restart(ctx, n))
+		assert.Equal(t, fp(renewed.leaf()), fp(presents(t, rt, n)))
+		waitFor(80+5*i, nil)
+	}
+	// Gate: every node presents the new certificate, and sends with it.
+	waitFor(15, renewed.leaf())
+
+	// 9. The receiver removes the old certificate and the old root.
+	require.NoError(t, l.receiver.RemoveClient(ctx, l.old.leaf()))
+	require.NoError(t, l.receiver.RemoveRoot(ctx, l.oldCA.Root()))
+	err := l.receiver.Accepts(ctx, l.old.chain)
+	assert.ErrorIs(t, err, chain.ErrUnknownAuthority)
+	assert.ErrorIs(t, err, chain.ErrNotPinned)
+	require.NoError(t, l.receiver.Accepts(ctx, renewed.chain))
+	atRemoval := rt.Stats().Total
+
+	stats := <-done
+	require.NoError(t, runCtx.Err(), "the run must end by its message count, not by the safety timeout")
+	assert.Equal(t, nodes*perNode, stats.Total)
+	assert.Zero(t, stats.Failed, "failures: %v", stats.Failures)
+	served := l.receiver.Served()
+	assert.Equal(t, nodes*perNode, served[fp(l.old.leaf())]+served[fp(renewed.leaf())], "every message was answered")
+	assert.Less(t, atRemoval, stats.Total, "messages flowed after the old certificate and root were removed")
+	for name, ns := range stats.PerNode {
+		assert.Equal(t, perNode, ns.Total, name)
+		assert.Equal(t, perNode, ns.Presented[fp(l.old.leaf())]+ns.Presented[fp(renewed.leaf())], name)
+		assert.GreaterOrEqual(t, ns.Presented[fp(l.old.leaf())], 70, "%s sent with the old certificate until its restart", name)
+		assert.GreaterOrEqual(t, ns.Presented[fp(renewed.leaf())], 15, "%s sent with the new certificate after its restart", name)
+	}
+}
+
+// TestForgottenNodeFailsAfterRemoval shows the mistake the reference warns
+// about: a node not restarted keeps the old certificate, and once the
+// receiver removes it, that node's messages fail.
+func TestForgottenNodeFailsAfterRemoval(t *testing.T) {
+	ctx := context.Background()
+	l := newLandscape(t)
+	rt := l.runtime(t, RuntimeConfig{Nodes: 2, Rate: 1000, MaxMessages: 20})
+	require.NoError(t, rt.StartAll(ctx))
+	require.NoError(t, rt.SkipRestart("node-2"))
+
+	renewed := renewClient(t, l.newCA, l.old.leaf())
+	require.NoError(t, l.receiver.TrustRoot(ctx, l.newCA.Root()))
+	require.NoError(t, l.receiver.AcceptClient(ctx, renewed.chain))
+	swapTenantKey(t, l.keystore, renewed)
+	for _, n := range []string{"node-1", "node-2"} {
+		require.NoError(t, rt.Restart(ctx, n))
+	}
+	var stale []string
+	for _, n := range []string{"node-1", "node-2"} {
+		if fp(presents(t, rt, n)) != fp(renewed.leaf()) {
+			stale = append(stale, n)
+		}
+	}
+	assert.Equal(t, []string{"node-2"}, stale, "the check that every node presents the new certificate names the forgotten node")
+
+	require.NoError(t, l.receiver.RemoveClient(ctx, l.old.leaf()))
+	require.NoError(t, l.receiver.RemoveRoot(ctx, l.oldCA.Root()))
+	s := rt.Run(ctx)
+	assert.Equal(t, 40, s.Total)
+	assert.Equal(t, 20, s.Failed)
+	assert.Zero(t, s.PerNode["node-1"].Failed)
+	assert.Equal(t, 20, s.PerNode["node-2"].Failed)
+}
