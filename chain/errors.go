@@ -70,42 +70,46 @@ type Reason int
 // Reasons a [Receiver] rejects a chain. Each has a sentinel error of the same
 // name with an Err prefix.
 const (
-	// ReasonUnknownAuthority: the path ends at a certificate whose issuer the
-	// receiver does not trust (a self-signed root it does not hold, or an
-	// intermediate whose issuer it has never seen).
+	// ReasonUnknownAuthority means the path ends at a certificate the
+	// receiver does not trust: a self-signed root it does not hold, or a CA
+	// certificate whose issuer (most likely a root) it has never seen. The
+	// detail names the missing issuer by subject and key id and lists the
+	// roots the receiver trusts.
 	ReasonUnknownAuthority Reason = iota + 1
-	// ReasonIncompleteChain: the client sent its leaf without the
-	// intermediate that issued it, and the receiver does not hold it either.
+	// ReasonIncompleteChain means the client sent its leaf without the
+	// certificate that issued it, and the receiver does not hold that
+	// certificate either (as an intermediate or a root). It is reported when
+	// the path stops at the leaf itself; the detail names the missing issuer.
 	ReasonIncompleteChain
-	// ReasonExpired: the certificate's notAfter is before the verification
+	// ReasonExpired means the certificate's notAfter is before the verification
 	// time.
 	ReasonExpired
-	// ReasonNotYetValid: the certificate's notBefore is after the
+	// ReasonNotYetValid means the certificate's notBefore is after the
 	// verification time.
 	ReasonNotYetValid
-	// ReasonUsage: the certificate's extended key usage does not permit the
+	// ReasonUsage means the certificate's extended key usage does not permit the
 	// usage the receiver requires (clientAuth by default).
 	ReasonUsage
-	// ReasonBadSignature: the certificate's signature does not verify with
+	// ReasonBadSignature means the certificate's signature does not verify with
 	// its issuer's key.
 	ReasonBadSignature
-	// ReasonWeakSignature: the certificate is signed with a broken
+	// ReasonWeakSignature means the certificate is signed with a broken
 	// algorithm (MD5 or SHA-1), which crypto/x509 refuses.
 	ReasonWeakSignature
-	// ReasonWeakKey: the certificate's RSA key is shorter than the
+	// ReasonWeakKey means the certificate's RSA key is shorter than the
 	// receiver's minimum.
 	ReasonWeakKey
-	// ReasonNotPinned: the receiver pins client certificates and the leaf is
+	// ReasonNotPinned means the receiver pins client certificates and the leaf is
 	// not one of them.
 	ReasonNotPinned
-	// ReasonKeyMismatch: the leaf's public key is not the key it was
+	// ReasonKeyMismatch means the leaf's public key is not the key it was
 	// checked against ([Receiver.VerifyKey]).
 	ReasonKeyMismatch
-	// ReasonConstraint: a constraint crypto/x509 enforces is violated: an
+	// ReasonConstraint means a constraint crypto/x509 enforces is violated: an
 	// issuer that is not a CA or may not sign certificates, a path length or
 	// name constraint, a certificate policy, an unhandled critical extension.
 	ReasonConstraint
-	// ReasonRejected: crypto/x509 rejected the chain for a reason this
+	// ReasonRejected means crypto/x509 rejected the chain for a reason this
 	// package does not classify; the detail carries its message.
 	ReasonRejected
 )
