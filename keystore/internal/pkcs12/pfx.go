@@ -1,0 +1,750 @@
+package pkcs12
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf16"
+)
+
+// BagType is the type of a SafeBag (RFC 7292 section 4.2).
+type BagType int
+
+// Bag types. A safeContentsBag is never reported: its bags are read in
+// its place.
+const (
+	OtherBag BagType = iota
+	KeyBag
+	ShroudedKeyBag
+	CertBag
+	CRLBag
+	SecretBag
+)
+
+// String returns the ASN.1 name of the bag type.
+func (t BagType) String() string {
+	switch t {
+	case KeyBag:
+		return "keyBag"
+	case ShroudedKeyBag:
+		return "pkcs8ShroudedKeyBag"
+	case CertBag:
+		return "certBag"
+	case CRLBag:
+		return "crlBag"
+	case SecretBag:
+		return "secretBag"
+	}
+	return "unknown bag"
+}
+
+// A Bag is one SafeBag as read, with the attributes the keystore
+// interprets picked out. Raw is its complete encoding, so that a bag the
+// caller does not change is written back exactly as it was read.
+type Bag struct {
+	Type    BagType
+	TypeOID []byte
+	Raw     []byte // the SafeBag, DER
+	Value   []byte // the bagValue element, DER
+	Attrs   []Attribute
+
+	FriendlyName    string // a trailing NUL dropped
+	HasFriendlyName bool
+	LocalKeyID      []byte
+	JavaTrust       bool // Java's trusted-certificate attribute is present
+
+	// Encrypted is set when the bag was read from an encryptedData.
+	Encrypted bool
+
+	// Cert is the certificate of a certBag holding an X.509 certificate.
+	Cert []byte
+
+	// KeyAlg and EncryptedKey are the contents of a pkcs8ShroudedKeyBag;
+	// KeyAlgErr is set instead of KeyAlg when the scheme is not supported
+	// (the bag is kept, but its key cannot be decrypted).
+	KeyAlg       *Alg
+	KeyAlgErr    error
+	EncryptedKey []byte
+}
+
+// An Attribute is one PKCS12Attribute, kept as read.
+type Attribute struct {
+	OID []byte
+	Raw []byte // the Attribute SEQUENCE, DER
+}
+
+// IsFriendlyName, IsLocalKeyID and IsJavaTrust say which attribute a is.
+func (a Attribute) IsFriendlyName() bool { return bytes.Equal(a.OID, oidFriendlyName) }
+
+// IsLocalKeyID reports whether a is a localKeyId attribute.
+func (a Attribute) IsLocalKeyID() bool { return bytes.Equal(a.OID, oidLocalKeyID) }
+
+// IsJavaTrust reports whether a is Java's trusted-certificate attribute.
+func (a Attribute) IsJavaTrust() bool { return bytes.Equal(a.OID, oidJavaTrust) }
+
+// Contents describes one element of the AuthenticatedSafe.
+type Contents struct {
+	Encrypted bool
+	Alg       *Alg // the encryption of an encryptedData
+	Bags      int  // bags read from it, nested ones included
+}
+
+// File is a decoded PKCS #12 file.
+type File struct {
+	MAC      MACParams // Kind is NoMAC when the file has no MacData
+	Contents []Contents
+	Bags     []*Bag // in file order
+}
+
+// maxBagNesting bounds safeContentsBag nesting.
+const maxBagNesting = 8
+
+// Decode parses a PKCS #12 file in DER or BER, checks its MAC with
+// password (when it has one) and decrypts its encrypted SafeContents.
+// Shrouded keys stay encrypted (see [Bag.DecryptKey]).
+//
+// Every iteration count and length is checked before any key is derived.
+// Errors are *FormatError, *LimitError, *UnsupportedError, ErrMAC (wrong
+// password or tampering), ErrDecrypt or ErrPasswordEncoding.
+func Decode(data, password []byte) (*File, error) {
+	pfxDER, _, err := toDER(data, 0, "PFX")
+	if err != nil {
+		return nil, err
+	}
+	base := int64(0)
+	if &pfxDER[0] != &data[0] {
+		base = -1 // rewritten from BER
+	}
+	top := newParser(pfxDER, base, "file")
+	pp, err := top.enter(tagSequence, "PFX")
+	if err != nil {
+		return nil, err
+	}
+	verStart := pp.pos
+	ver, err := pp.integer("PFX.version", 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	if ver != 3 {
+		return nil, pp.errAt(verStart, "PFX.version", "want 3, found %d", ver)
+	}
+	authSafe, authOff, err := parseDataContentInfo(pp, "PFX.authSafe")
+	if err != nil {
+		return nil, err
+	}
+	f := &File{}
+	var md *macData
+	if !pp.empty() {
+		if md, err = parseMacData(pp); err != nil {
+			return nil, err
+		}
+		f.MAC = md.MACParams
+	}
+	if err := pp.finish(); err != nil {
+		return nil, err
+	}
+
+	// The AuthenticatedSafe: parse its structure and every encryption's
+	// parameters before deriving any key.
+	asDER, _, err := toDER(authSafe, authOff, "AuthenticatedSafe")
+	if err != nil {
+		return nil, err
+	}
+	if len(asDER) != len(authSafe) {
+		return nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: fmt.Sprintf("%d unexpected bytes after it", len(authSafe)-len(asDER))}
+	}
+	asBase := authOff
+	if &asDER[0] != &authSafe[0] {
+		asBase = -1
+	}
+	ap, err := newParser(asDER, asBase, "AuthenticatedSafe").enter(tagSequence, "AuthenticatedSafe")
+	if err != nil {
+		return nil, err
+	}
+	type piece struct {
+		field string
+		data  []byte
+		off   int64
+		alg   *Alg
+	}
+	var pieces []piece
+	for i := 0; !ap.empty(); i++ {
+		field := fmt.Sprintf("authSafe[%d]", i)
+		ci, err := ap.enter(tagSequence, field)
+		if err != nil {
+			return nil, err
+		}
+		ctype, err := ci.oid(field + ".contentType")
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case bytes.Equal(ctype, oidData):
+			d, off, err := dataContent(ci, field)
+			if err != nil {
+				return nil, err
+			}
+			pieces = append(pieces, piece{field: field, data: d, off: off})
+		case bytes.Equal(ctype, oidEncryptedData):
+			alg, ct, err := parseEncryptedData(ci, field)
+			if err != nil {
+				return nil, err
+			}
+			pieces = append(pieces, piece{field: field, data: ct, off: -1, alg: alg})
+		case bytes.Equal(ctype, oidEnvelopedData):
+			return nil, &UnsupportedError{Field: field, What: "public-key privacy mode (envelopedData)"}
+		default:
+			return nil, &UnsupportedError{Field: field, What: "content type " + OIDString(ctype)}
+		}
+	}
+
+	if md != nil {
+		if err := md.verify(password, authSafe); err != nil {
+			return nil, err
+		}
+	}
+
+	for _, pc := range pieces {
+		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
+		sc := pc.data
+		if pc.alg != nil {
+			if sc, err = pc.alg.Decrypt(password, pc.data, looksLikeSequence); err != nil {
+				if errors.Is(err, ErrDecrypt) {
+					return nil, fmt.Errorf("%s: %w", pc.field, err)
+				}
+				return nil, err
+			}
+		}
+		n := len(f.Bags)
+		if f.Bags, err = parseSafeContents(sc, pc.off, pc.field, pc.alg != nil, f.Bags, 0); err != nil {
+			return nil, err
+		}
+		c.Bags = len(f.Bags) - n
+		f.Contents = append(f.Contents, c)
+	}
+	return f, nil
+}
+
+// looksLikeSequence is the plausibility check after decryption: a
+// SEQUENCE spanning the plaintext.
+func looksLikeSequence(b []byte) bool {
+	if len(b) < 2 || b[0] != tagSequence {
+		return false
+	}
+	h, _, err := readHeader(b, 0)
+	return err == nil && (h.indefinite || h.end == len(b))
+}
+
+// parseDataContentInfo parses ContentInfo { data, [0] EXPLICIT OCTET
+// STRING } and returns the octets and their file offset (or -1).
+func parseDataContentInfo(p *parser, field string) ([]byte, int64, error) {
+	ci, err := p.enter(tagSequence, field)
+	if err != nil {
+		return nil, 0, err
+	}
+	ctype, err := ci.oid(field + ".contentType")
+	if err != nil {
+		return nil, 0, err
+	}
+	if bytes.Equal(ctype, oidSignedData) {
+		return nil, 0, &UnsupportedError{Field: field, What: "public-key integrity mode (signedData)"}
+	}
+	if !bytes.Equal(ctype, oidData) {
+		return nil, 0, &FormatError{Offset: ci.offset(0), Field: field + ".contentType", Detail: "want data (1.2.840.113549.1.7.1), found " + OIDString(ctype)}
+	}
+	return dataContent(ci, field)
+}
+
+// dataContent parses the rest of ContentInfo { data, [0] EXPLICIT OCTET
+// STRING } after its contentType.
+func dataContent(ci *parser, field string) ([]byte, int64, error) {
+	cp, err := ci.enter(tagExplicit0, field+".content")
+	if err != nil {
+		return nil, 0, err
+	}
+	oct, err := cp.expect(tagOctetString, field+".content")
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := cp.finish(); err != nil {
+		return nil, 0, err
+	}
+	if err := ci.finish(); err != nil {
+		return nil, 0, err
+	}
+	return oct.content, cp.offset(oct.coff), nil
+}
+
+// parseEncryptedData parses the rest of ContentInfo { encryptedData, [0]
+// EXPLICIT EncryptedData } after its contentType: the algorithm (with its
+// limits) and the ciphertext.
+func parseEncryptedData(ci *parser, field string) (*Alg, []byte, error) {
+	cp, err := ci.enter(tagExplicit0, field+".content")
+	if err != nil {
+		return nil, nil, err
+	}
+	ed, err := cp.enter(tagSequence, field+".encryptedData")
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := ed.integer(field+".encryptedData.version", 1<<20); err != nil {
+		return nil, nil, err
+	}
+	eci, err := ed.enter(tagSequence, field+".encryptedContentInfo")
+	if err != nil {
+		return nil, nil, err
+	}
+	ctype, err := eci.oid(field + ".encryptedContentInfo.contentType")
+	if err != nil {
+		return nil, nil, err
+	}
+	if !bytes.Equal(ctype, oidData) {
+		return nil, nil, &FormatError{Offset: eci.offset(0), Field: field + ".encryptedContentInfo.contentType", Detail: "want data, found " + OIDString(ctype)}
+	}
+	alg, err := parseEncAlg(eci, field+".contentEncryptionAlgorithm")
+	if err != nil {
+		return nil, nil, err
+	}
+	var ct []byte
+	switch eci.peek() {
+	case tagImplicit0:
+		e, err := eci.next(field + ".encryptedContent")
+		if err != nil {
+			return nil, nil, err
+		}
+		ct = e.content
+	case tagExplicit0:
+		// BER may cut an IMPLICIT OCTET STRING into pieces; toDER cannot
+		// know the [0] is a string, so the pieces are joined here.
+		e, err := eci.next(field + ".encryptedContent")
+		if err != nil {
+			return nil, nil, err
+		}
+		sp := eci.sub(e.content, e.coff, field+".encryptedContent")
+		for !sp.empty() {
+			seg, err := sp.expect(tagOctetString, field+".encryptedContent segment")
+			if err != nil {
+				return nil, nil, err
+			}
+			ct = append(ct, seg.content...)
+		}
+	default:
+		return nil, nil, eci.errAt(eci.pos, field+".encryptedContent", "want [0] encrypted content, found %s", tagName(eci.peek()))
+	}
+	if err := eci.finish(); err != nil {
+		return nil, nil, err
+	}
+	// unprotectedAttrs [1] may follow; nothing in PKCS #12 uses it.
+	return alg, ct, nil
+}
+
+// parseSafeContents parses SafeContents ::= SEQUENCE OF SafeBag and
+// appends the bags to out, reading nested safeContentsBags in place.
+func parseSafeContents(data []byte, base int64, field string, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+	if len(data) == 0 {
+		return nil, &FormatError{Offset: base, Field: field, Detail: "want SafeContents, found nothing"}
+	}
+	der, n, err := toDER(data, base, field+" SafeContents")
+	if err != nil {
+		return nil, err
+	}
+	if n != len(data) {
+		return nil, &FormatError{Offset: base, Field: field + " SafeContents", Detail: fmt.Sprintf("%d unexpected bytes after it", len(data)-n)}
+	}
+	if &der[0] != &data[0] {
+		base = -1
+	}
+	sp, err := newParser(der, base, field).enter(tagSequence, field+" SafeContents")
+	if err != nil {
+		return nil, err
+	}
+	return parseBags(sp, field, encrypted, out, depth)
+}
+
+func parseBags(sp *parser, field string, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+	for i := 0; !sp.empty(); i++ {
+		bf := fmt.Sprintf("%s.bag[%d]", field, i)
+		raw, err := sp.expect(tagSequence, bf)
+		if err != nil {
+			return nil, err
+		}
+		bp := sp.sub(raw.content, raw.coff, bf)
+		oid, err := bp.oid(bf + ".bagId")
+		if err != nil {
+			return nil, err
+		}
+		vp, err := bp.enter(tagExplicit0, bf+".bagValue")
+		if err != nil {
+			return nil, err
+		}
+		val, err := vp.next(bf + ".bagValue")
+		if err != nil {
+			return nil, err
+		}
+		if err := vp.finish(); err != nil {
+			return nil, err
+		}
+		b := &Bag{TypeOID: oid, Raw: raw.full, Value: val.full, Encrypted: encrypted}
+		if bp.peek() == tagSet {
+			if err := b.parseAttributes(bp, bf); err != nil {
+				return nil, err
+			}
+		}
+		if err := bp.finish(); err != nil {
+			return nil, err
+		}
+		switch {
+		case bytes.Equal(oid, oidSafeContentsBag):
+			if depth >= maxBagNesting {
+				return nil, &LimitError{Field: bf + " safeContentsBag nesting", Value: int64(depth + 1), Max: maxBagNesting}
+			}
+			np, err := bp.sub(val.full, val.off, bf).enter(tagSequence, bf+" SafeContents")
+			if err != nil {
+				return nil, err
+			}
+			if out, err = parseBags(np, bf, encrypted, out, depth+1); err != nil {
+				return nil, err
+			}
+			continue
+		case bytes.Equal(oid, oidKeyBag):
+			b.Type = KeyBag
+		case bytes.Equal(oid, oidShroudedKeyBag):
+			b.Type = ShroudedKeyBag
+			kp, err := bp.sub(val.full, val.off, bf).enter(tagSequence, bf+" EncryptedPrivateKeyInfo")
+			if err != nil {
+				return nil, err
+			}
+			b.KeyAlg, err = parseEncAlg(kp, bf+".encryptionAlgorithm")
+			var ue *UnsupportedError
+			if errors.As(err, &ue) {
+				b.KeyAlgErr, b.KeyAlg, err = err, nil, nil
+				// Skip the unparsed algorithm to reach the data.
+				kp.pos = 0
+				if _, err = kp.expect(tagSequence, bf+".encryptionAlgorithm"); err != nil {
+					return nil, err
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+			ek, err := kp.expect(tagOctetString, bf+".encryptedData")
+			if err != nil {
+				return nil, err
+			}
+			if err := kp.finish(); err != nil {
+				return nil, err
+			}
+			b.EncryptedKey = ek.content
+		case bytes.Equal(oid, oidCertBag):
+			b.Type = CertBag
+			cp, err := bp.sub(val.full, val.off, bf).enter(tagSequence, bf+" CertBag")
+			if err != nil {
+				return nil, err
+			}
+			certID, err := cp.oid(bf + ".certId")
+			if err != nil {
+				return nil, err
+			}
+			if bytes.Equal(certID, oidX509Certificate) {
+				vp, err := cp.enter(tagExplicit0, bf+".certValue")
+				if err != nil {
+					return nil, err
+				}
+				oct, err := vp.expect(tagOctetString, bf+".certValue")
+				if err != nil {
+					return nil, err
+				}
+				if len(oct.content) == 0 {
+					return nil, vp.errAt(oct.off, bf+".certValue", "empty certificate")
+				}
+				b.Cert = oct.content
+			}
+		case bytes.Equal(oid, oidCRLBag):
+			b.Type = CRLBag
+		case bytes.Equal(oid, oidSecretBag):
+			b.Type = SecretBag
+		default:
+			b.Type = OtherBag
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// parseAttributes reads bagAttributes SET OF PKCS12Attribute, where
+// PKCS12Attribute ::= SEQUENCE { attrId OID, attrValues SET OF ANY }.
+func (b *Bag) parseAttributes(bp *parser, field string) error {
+	as, err := bp.enter(tagSet, field+".bagAttributes")
+	if err != nil {
+		return err
+	}
+	for i := 0; !as.empty(); i++ {
+		af := fmt.Sprintf("%s.bagAttributes[%d]", field, i)
+		raw, err := as.expect(tagSequence, af)
+		if err != nil {
+			return err
+		}
+		ap := as.sub(raw.content, raw.coff, af)
+		oid, err := ap.oid(af + ".attrId")
+		if err != nil {
+			return err
+		}
+		vs, err := ap.enter(tagSet, af+".attrValues")
+		if err != nil {
+			return err
+		}
+		if err := ap.finish(); err != nil {
+			return err
+		}
+		b.Attrs = append(b.Attrs, Attribute{OID: oid, Raw: raw.full})
+		var first element
+		if !vs.empty() {
+			if first, err = vs.next(af + ".attrValues"); err != nil {
+				return err
+			}
+		}
+		switch {
+		case bytes.Equal(oid, oidFriendlyName) && !b.HasFriendlyName && first.full != nil:
+			name, err := decodeName(first)
+			if err != nil {
+				return vs.errAt(first.off, af+" friendlyName", "%v", err)
+			}
+			b.FriendlyName, b.HasFriendlyName = name, true
+		case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
+			if first.tag != tagOctetString {
+				return vs.errAt(first.off, af+" localKeyId", "want OCTET STRING, found %s", tagName(first.tag))
+			}
+			b.LocalKeyID = first.content
+		case bytes.Equal(oid, oidJavaTrust):
+			b.JavaTrust = true
+		}
+	}
+	return nil
+}
+
+// decodeName decodes a friendlyName: a BMPString (UTF8String is accepted
+// too). A trailing NUL, which some writers include as a C terminator, is
+// dropped.
+func decodeName(e element) (string, error) {
+	var s string
+	switch e.tag {
+	case tagBMPString:
+		if len(e.content)%2 != 0 {
+			return "", fmt.Errorf("BMPString of odd length %d", len(e.content))
+		}
+		u := make([]uint16, len(e.content)/2)
+		for i := range u {
+			u[i] = uint16(e.content[2*i])<<8 | uint16(e.content[2*i+1])
+		}
+		s = string(utf16.Decode(u))
+	case tagUTF8String:
+		s = string(e.content)
+	default:
+		return "", fmt.Errorf("want BMPString, found %s", tagName(e.tag))
+	}
+	if n := len(s); n > 0 && s[n-1] == 0 {
+		s = s[:n-1]
+	}
+	return s, nil
+}
+
+// DecryptKey decrypts a pkcs8ShroudedKeyBag and returns the
+// PrivateKeyInfo in DER; a keyBag's is returned as it is.
+func (b *Bag) DecryptKey(password []byte) ([]byte, error) {
+	switch b.Type {
+	case KeyBag:
+		return b.Value, nil
+	case ShroudedKeyBag:
+	default:
+		return nil, fmt.Errorf("pkcs12: a %v holds no private key", b.Type)
+	}
+	if b.KeyAlg == nil {
+		return nil, b.KeyAlgErr
+	}
+	pt, err := b.KeyAlg.Decrypt(password, b.EncryptedKey, isPrivateKeyInfo)
+	if err != nil {
+		return nil, err
+	}
+	der, _, err := toDER(pt, -1, "PrivateKeyInfo")
+	if err != nil {
+		return nil, err
+	}
+	return der, nil
+}
+
+// isPrivateKeyInfo checks the shape of a PrivateKeyInfo (RFC 5208) or
+// OneAsymmetricKey (RFC 5958): SEQUENCE { INTEGER, SEQUENCE, OCTET STRING,
+// ... }. After decryption with a wrong password the padding is valid one
+// time in 256; this check rejects those.
+func isPrivateKeyInfo(b []byte) bool {
+	der, n, err := toDER(b, -1, "PrivateKeyInfo")
+	if err != nil || n != len(b) {
+		return false
+	}
+	p, err := newParser(der, -1, "PrivateKeyInfo").enter(tagSequence, "PrivateKeyInfo")
+	if err != nil {
+		return false
+	}
+	if _, err := p.expect(tagInteger, "version"); err != nil {
+		return false
+	}
+	if _, err := p.expect(tagSequence, "privateKeyAlgorithm"); err != nil {
+		return false
+	}
+	_, err = p.expect(tagOctetString, "privateKey")
+	return err == nil
+}
+
+// CertNames returns the issuer, subject and SubjectPublicKeyInfo of a
+// certificate, as DER, without parsing the rest: enough to build chains
+// cheaply and to pair certificates with keys.
+func CertNames(cert []byte) (issuer, subject, spki []byte, err error) {
+	p := newParser(cert, -1, "certificate")
+	cp, err := p.enter(tagSequence, "certificate")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tp, err := cp.enter(tagSequence, "tbsCertificate")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, _, err := tp.optional(tagExplicit0, "version"); err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := tp.expect(tagInteger, "serialNumber"); err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := tp.expect(tagSequence, "signature"); err != nil {
+		return nil, nil, nil, err
+	}
+	iss, err := tp.expect(tagSequence, "issuer")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := tp.expect(tagSequence, "validity"); err != nil {
+		return nil, nil, nil, err
+	}
+	sub, err := tp.expect(tagSequence, "subject")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pk, err := tp.expect(tagSequence, "subjectPublicKeyInfo")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return iss.full, sub.full, pk.full, nil
+}
+
+// --- encoding ---
+
+// Attrs are the attributes to put on a new bag.
+type Attrs struct {
+	FriendlyName    string
+	HasFriendlyName bool
+	LocalKeyID      []byte
+	JavaTrust       bool     // adds Java's trust attribute for anyExtendedKeyUsage
+	Extra           [][]byte // further Attribute encodings, kept from a bag read earlier
+}
+
+func (a Attrs) node() *node {
+	var elems [][]byte
+	if a.HasFriendlyName {
+		u := utf16.Encode([]rune(a.FriendlyName))
+		bmp := make([]byte, 2*len(u))
+		for i, c := range u {
+			bmp[2*i], bmp[2*i+1] = byte(c>>8), byte(c)
+		}
+		elems = append(elems, consNode(tagSequence, oidNode(oidFriendlyName), consNode(tagSet, primNode(tagBMPString, bmp))).encode())
+	}
+	if a.LocalKeyID != nil {
+		elems = append(elems, consNode(tagSequence, oidNode(oidLocalKeyID), consNode(tagSet, primNode(tagOctetString, a.LocalKeyID))).encode())
+	}
+	if a.JavaTrust {
+		elems = append(elems, consNode(tagSequence, oidNode(oidJavaTrust), consNode(tagSet, oidNode(oidAnyExtendedKeyUsage))).encode())
+	}
+	elems = append(elems, a.Extra...)
+	if len(elems) == 0 {
+		return nil
+	}
+	return setNode(elems...)
+}
+
+func bagNode(oid []byte, value *node, a Attrs) []byte {
+	b := consNode(tagSequence, oidNode(oid), consNode(tagExplicit0, value))
+	if an := a.node(); an != nil {
+		b.kids = append(b.kids, an)
+	}
+	return b.encode()
+}
+
+// NewCertBag returns a certBag holding an X.509 certificate.
+func NewCertBag(cert []byte, a Attrs) []byte {
+	v := consNode(tagSequence, oidNode(oidX509Certificate), consNode(tagExplicit0, primNode(tagOctetString, cert)))
+	return bagNode(oidCertBag, v, a)
+}
+
+// NewShroudedKeyBag encrypts a PrivateKeyInfo and returns a
+// pkcs8ShroudedKeyBag.
+func NewShroudedKeyBag(pkcs8 []byte, a Attrs, params EncParams, password []byte, rand io.Reader) ([]byte, error) {
+	alg, ct, err := Encrypt(params, password, rand, pkcs8)
+	if err != nil {
+		return nil, err
+	}
+	v := consNode(tagSequence, rawNode(alg), primNode(tagOctetString, ct))
+	return bagNode(oidShroudedKeyBag, v, a), nil
+}
+
+// WithAttrs returns the bag raw re-encoded with its attributes replaced by
+// a (nil Raw is allowed for nothing). The value is kept as it is.
+func WithAttrs(b *Bag, a Attrs) []byte {
+	return bagNode(b.TypeOID, rawNode(b.Value), a)
+}
+
+// ContentSpec is one element of the AuthenticatedSafe to write.
+type ContentSpec struct {
+	Bags [][]byte   // SafeBag encodings
+	Enc  *EncParams // nil writes a data ContentInfo, unencrypted
+}
+
+// EncodeSpec is what Encode writes.
+type EncodeSpec struct {
+	Password []byte
+	Rand     io.Reader
+	Contents []ContentSpec
+	MAC      MACParams
+}
+
+// Encode writes a PKCS #12 file in DER.
+func Encode(s *EncodeSpec) ([]byte, error) {
+	cis := make([]*node, 0, len(s.Contents))
+	for _, c := range s.Contents {
+		kids := make([]*node, len(c.Bags))
+		for i, b := range c.Bags {
+			kids[i] = rawNode(b)
+		}
+		sc := consNode(tagSequence, kids...).encode()
+		if c.Enc == nil {
+			cis = append(cis, consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, primNode(tagOctetString, sc))))
+			continue
+		}
+		alg, ct, err := Encrypt(*c.Enc, s.Password, s.Rand, sc)
+		if err != nil {
+			return nil, err
+		}
+		ed := consNode(tagSequence, intNode(0),
+			consNode(tagSequence, oidNode(oidData), rawNode(alg), primNode(tagImplicit0, ct)))
+		cis = append(cis, consNode(tagSequence, oidNode(oidEncryptedData), consNode(tagExplicit0, ed)))
+	}
+	authSafe := consNode(tagSequence, cis...).encode()
+	pfx := consNode(tagSequence, intNode(3),
+		consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, primNode(tagOctetString, authSafe))))
+	if s.MAC.Kind != NoMAC {
+		md, err := macNode(s.MAC, s.Password, s.Rand, authSafe)
+		if err != nil {
+			return nil, err
+		}
+		pfx.kids = append(pfx.kids, md)
+	}
+	return pfx.encode(), nil
+}
