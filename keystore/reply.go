@@ -1,0 +1,199 @@
+package keystore
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+
+	"github.com/certroll/certroll/chain"
+)
+
+// WithAnchors gives [Store.InstallReply] trust anchors (and intermediates)
+// besides the store's own trusted-certificate entries, as keytool's
+// -trustcacerts adds the JDK's cacerts.
+func WithAnchors(certs ...*x509.Certificate) Option {
+	return func(o *options) { o.anchors = append(o.anchors, certs...) }
+}
+
+// AllowUntrusted lets [Store.InstallReply] install a reply that reaches no
+// trust anchor (keytool asks "Trust this certificate?" there).
+func AllowUntrusted() Option { return func(o *options) { o.untrusted = true } }
+
+// WithNewKey makes [Store.InstallReply] install the reply together with a
+// new private key (the one its certificate request was made with), in
+// place of the entry's key: the step that renews a client certificate
+// with a new key pair while keeping the alias.
+func WithNewKey(key crypto.Signer) Option { return func(o *options) { o.newKey = key } }
+
+// A ReplyResult says what [Store.InstallReply] did.
+type ReplyResult struct {
+	Alias string
+	// Chain is the chain now under the alias, leaf first.
+	Chain []*x509.Certificate
+	// Anchor is the trust anchor the chain reaches, or nil when the reply
+	// was installed with [AllowUntrusted] and reaches none.
+	Anchor *x509.Certificate
+	// Unchanged is set when the reply equals the chain already installed:
+	// nothing was changed.
+	Unchanged bool
+	// Previous is the chain that was under the alias before.
+	Previous []*x509.Certificate
+}
+
+// String describes the result in one line.
+func (r *ReplyResult) String() string {
+	if r.Unchanged {
+		return fmt.Sprintf("alias %q: reply identical to the installed chain; nothing changed", r.Alias)
+	}
+	anchor := "no trust anchor (allowed)"
+	if r.Anchor != nil {
+		anchor = "anchor " + r.Anchor.Subject.String()
+	}
+	return fmt.Sprintf("alias %q: installed chain of %d (%s), %s", r.Alias, len(r.Chain), chain.Path(r.Chain), anchor)
+}
+
+// InstallReply installs a CA's reply onto the key entry under alias, as
+// `keytool -importcert` does onto a key alias. The reply may be in any
+// order and incomplete: it is ordered leaf first and completed from the
+// anchors given with [WithAnchors] and the store's trusted entries. The
+// leaf's public key must be the entry's, or the one given with
+// [WithNewKey], which then replaces the entry's key ([ErrKeyMismatch],
+// showing both key fingerprints). The completed chain must reach a trust anchor (a
+// certificate among those anchors and trusted entries) unless
+// [AllowUntrusted] is given ([ErrUntrustedReply]). A reply identical to
+// the installed chain changes nothing and says so in the result.
+//
+// The alias, the key and every other entry stay as they were; the
+// entry's creation date becomes the store clock's time.
+func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Option) (*ReplyResult, error) {
+	o := s.opts.with(opts)
+	i := s.find(alias)
+	if i < 0 {
+		return nil, s.notFound(alias)
+	}
+	r := s.recs[i]
+	if r.kind != KeyEntry {
+		return nil, fmt.Errorf("%w: alias %q holds a trusted certificate; a reply installs onto a key entry", ErrNotKeyEntry, r.alias)
+	}
+	var err error
+	if len(reply) == 0 {
+		return nil, fmt.Errorf("keystore: InstallReply %q: the reply holds no certificate", r.alias)
+	}
+	key := o.newKey
+	if key == nil {
+		if key, err = s.key(r); err != nil {
+			return nil, err
+		}
+	}
+	previous, err := r.chain()
+	if err != nil {
+		return nil, err
+	}
+
+	ordered, err := chain.Order(reply)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: InstallReply %q: %w", r.alias, err)
+	}
+	if err := matchKey(r.alias, key, ordered[0]); err != nil {
+		return nil, err
+	}
+
+	anchors := append([]*x509.Certificate(nil), o.anchors...)
+	for _, t := range s.recs {
+		if t.kind != TrustedEntry {
+			continue
+		}
+		c, err := t.chain()
+		if err != nil || len(c) != 1 {
+			continue // an unreadable trusted entry anchors nothing
+		}
+		anchors = append(anchors, c[0])
+	}
+	// keytool: "Certificate reply and certificate in keystore are
+	// identical". A reply whose leaf is the installed one, carrying nothing
+	// the installed chain lacks, changes nothing.
+	if o.newKey == nil && len(previous) > 0 && bytes.Equal(ordered[0].Raw, previous[0].Raw) && subset(reply, previous) {
+		return &ReplyResult{Alias: r.alias, Chain: append([]*x509.Certificate(nil), previous...), Unchanged: true,
+			Previous: append([]*x509.Certificate(nil), previous...)}, nil
+	}
+
+	// The reply may carry its own root; it is a path element, not a
+	// reason to trust it.
+	pool := append(append([]*x509.Certificate(nil), anchors...), reply...)
+	full := ordered
+	path, root, err := chain.CompleteToAnchor(ordered, pool)
+	switch {
+	case err == nil:
+		full = path
+		if len(path) != 1 || !bytes.Equal(path[0].Raw, root.Raw) {
+			full = append(append([]*x509.Certificate(nil), path...), root)
+		}
+	case !o.untrusted:
+		return nil, fmt.Errorf("%w: alias %q: %w", ErrUntrustedReply, r.alias, err)
+	}
+	anchor, full := findAnchor(full, anchors)
+	if anchor == nil && !o.untrusted {
+		top := full[len(full)-1]
+		return nil, fmt.Errorf("%w: alias %q: the chain ends at %q, which is not among the %d trusted certificates (give the new root with WithAnchors or import it as a trusted entry)",
+			ErrUntrustedReply, r.alias, top.Subject.String(), len(anchors))
+	}
+	if err := checkKeyChain(r.alias, key, full); err != nil {
+		return nil, err
+	}
+
+	res := &ReplyResult{Alias: r.alias, Chain: full, Anchor: anchor, Previous: append([]*x509.Certificate(nil), previous...)}
+	if sameChain(previous, full) && o.newKey == nil {
+		res.Unchanged = true
+		return res, nil
+	}
+	nr, err := s.newRecord(&Entry{Alias: r.alias, Key: key, Chain: full})
+	if err != nil {
+		return nil, err
+	}
+	nr.alias = r.alias
+	s.recs[i] = nr
+	return res, nil
+}
+
+// findAnchor returns the first certificate of c that is among anchors, and
+// c cut after it; or nil and c.
+func findAnchor(c, anchors []*x509.Certificate) (*x509.Certificate, []*x509.Certificate) {
+	for i, cert := range c {
+		for _, a := range anchors {
+			if bytes.Equal(cert.Raw, a.Raw) {
+				return a, c[:i+1]
+			}
+		}
+	}
+	return nil, c
+}
+
+func sameChain(a, b []*x509.Certificate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].Raw, b[i].Raw) {
+			return false
+		}
+	}
+	return true
+}
+
+// subset reports whether every certificate of a is in b.
+func subset(a, b []*x509.Certificate) bool {
+	for _, c := range a {
+		found := false
+		for _, d := range b {
+			if bytes.Equal(c.Raw, d.Raw) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
