@@ -1,0 +1,338 @@
+// Command overlapbench measures the key and store work of the overlap
+// renewal done through certroll against the same work done with keytool
+// and openssl, in one run, and prints the ratio.
+//
+//	go run ./internal/cmd/overlapbench [-runs 5]
+//
+// Both sides start from the same files: a tenant JKS keystore whose alias
+// "client" holds an RSA-2048 key signed by the old CA, the receiver's JKS
+// truststore holding the old root, and the new CA's key and certificate.
+// Both do the same seven steps on files: a new RSA-2048 key pair, a
+// renewal CSR, signing by the new CA, importing the new root into the
+// truststore, checking the new chain, installing the reply under the old
+// alias, and removing the old root from the truststore.
+package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/internal/localca"
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
+)
+
+var steps = []string{"key pair", "CSR", "CA signs", "truststore import", "chain check", "reply under old alias", "old root removal"}
+
+var password = []byte("changeit")
+
+func main() {
+	runs := flag.Int("runs", 5, "how many times to run each side; medians are reported")
+	flag.Parse()
+	if err := run(*runs, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "overlapbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(runs int, out io.Writer) error {
+	if runs < 1 {
+		return errors.New("-runs must be at least 1")
+	}
+	for _, tool := range []string{"keytool", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is needed for the comparison: %w", tool, err)
+		}
+	}
+	var lib, tools [][]time.Duration
+	for i := 0; i < runs; i++ {
+		l, err := once(libraryWay)
+		if err != nil {
+			return fmt.Errorf("library: %w", err)
+		}
+		lib = append(lib, l)
+		k, err := once(toolWay)
+		if err != nil {
+			return fmt.Errorf("keytool/openssl: %w", err)
+		}
+		tools = append(tools, k)
+	}
+	fmt.Fprintf(out, "overlap renewal key and store work, median of %d runs (%s, %d CPUs, %s)\n\n", runs, cpuModel(), runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(out, "%-24s %14s %14s\n", "step", "keytool/openssl", "certroll")
+	var lt, kt time.Duration
+	for i, name := range steps {
+		l, k := median(lib, i), median(tools, i)
+		lt += l
+		kt += k
+		fmt.Fprintf(out, "%-24s %14s %14s\n", name, round(k), round(l))
+	}
+	fmt.Fprintf(out, "%-24s %14s %14s\n", "total", round(kt), round(lt))
+	fmt.Fprintf(out, "\ncertroll is %.0fx faster; RSA key generation is %.0f%% of its time\n", float64(kt)/float64(lt), 100*float64(median(lib, 0))/float64(lt))
+	return nil
+}
+
+// once prepares a fresh landscape and times way on it.
+func once(way func(l *landscape) ([]time.Duration, error)) ([]time.Duration, error) {
+	l, err := newLandscape()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(l.dir)
+	return way(l)
+}
+
+type landscape struct {
+	dir                  string
+	keystore, truststore string
+	newCA                *localca.CA
+	caCert, caKey        string // PEM files of the new CA, for openssl
+	oldRoot              *x509.Certificate
+}
+
+func newLandscape() (*landscape, error) {
+	dir, err := os.MkdirTemp("", "overlapbench-")
+	if err != nil {
+		return nil, err
+	}
+	l := &landscape{dir: dir, keystore: filepath.Join(dir, "client.jks"), truststore: filepath.Join(dir, "truststore.jks"),
+		caCert: filepath.Join(dir, "newca.pem"), caKey: filepath.Join(dir, "newca.key")}
+	oldCA, err := localca.New("Old Root CA", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if l.newCA, err = localca.New("New Root CA", nil, nil); err != nil {
+		return nil, err
+	}
+	l.oldRoot = oldCA.Cert
+	key, err := keystore.GenerateKey(keystore.RSA2048)
+	if err != nil {
+		return nil, err
+	}
+	oldChain, err := oldCA.Issue("tenant-client", key.Public())
+	if err != nil {
+		return nil, err
+	}
+	ks := keystore.New(keystore.JKS)
+	if err := ks.Set(&keystore.Entry{Alias: "client", Key: key, Chain: oldChain}); err != nil {
+		return nil, err
+	}
+	if err := ks.Set(&keystore.Entry{Alias: "old-root", Chain: oldChain[1:]}); err != nil {
+		return nil, err
+	}
+	if err := ks.Save(l.keystore, password); err != nil {
+		return nil, err
+	}
+	ts := keystore.New(keystore.JKS)
+	if err := ts.Set(&keystore.Entry{Alias: "old-root", Chain: oldChain[1:]}); err != nil {
+		return nil, err
+	}
+	if err := ts.Save(l.truststore, password); err != nil {
+		return nil, err
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(l.newCA.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(l.caKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(l.caCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: l.newCA.Cert.Raw}), 0o644); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// timer records the time of each step.
+type timer struct {
+	last time.Time
+	d    []time.Duration
+}
+
+func newTimer() *timer { return &timer{last: time.Now()} }
+
+func (t *timer) lap() {
+	now := time.Now()
+	t.d = append(t.d, now.Sub(t.last))
+	t.last = now
+}
+
+// libraryWay does the seven steps through certroll, reading and writing
+// the same files.
+func libraryWay(l *landscape) ([]time.Duration, error) {
+	t := newTimer()
+	key, err := keystore.GenerateKey(keystore.RSA2048)
+	if err != nil {
+		return nil, err
+	}
+	t.lap()
+	ks, err := keystore.Open(l.keystore, password)
+	if err != nil {
+		return nil, err
+	}
+	current, err := ks.Certificates("client")
+	if err != nil {
+		return nil, err
+	}
+	csr, err := keystore.RenewalCSR(key, current[0])
+	if err != nil {
+		return nil, err
+	}
+	csrFile := filepath.Join(l.dir, "new.csr")
+	if err := os.WriteFile(csrFile, csr, 0o644); err != nil {
+		return nil, err
+	}
+	t.lap()
+	reply, err := l.newCA.SignCSR(csr)
+	if err != nil {
+		return nil, err
+	}
+	t.lap()
+	ts, err := truststore.Open(l.truststore, password)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ts.Merge([]truststore.Item{{Alias: "new-root", Cert: l.newCA.Cert}}, nil); err != nil {
+		return nil, err
+	}
+	if err := ts.Save(l.truststore, password); err != nil {
+		return nil, err
+	}
+	t.lap()
+	r := chain.Receiver{Roots: ts.Certificates()}
+	if _, err := r.Verify(reply[:1]); err != nil {
+		return nil, err
+	}
+	t.lap()
+	err = keystore.Update(l.keystore, password, func(s *keystore.Store) error {
+		_, err := s.InstallReply("client", reply, keystore.WithNewKey(key), keystore.WithAnchors(l.newCA.Cert))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.lap()
+	ts, err = truststore.Open(l.truststore, password)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ts.Prune(truststore.ByAlias("old-root"), nil); err != nil {
+		return nil, err
+	}
+	if err := ts.Save(l.truststore, password); err != nil {
+		return nil, err
+	}
+	t.lap()
+	return t.d, nil
+}
+
+// toolWay does the seven steps with keytool and openssl, as the wiki page
+// says.
+func toolWay(l *landscape) ([]time.Duration, error) {
+	kt := func(args ...string) error {
+		return command("keytool", append([]string{"-J-Duser.language=en", "-noprompt"}, args...)...)
+	}
+	csr, reply, ext := filepath.Join(l.dir, "new.csr"), filepath.Join(l.dir, "new.pem"), filepath.Join(l.dir, "ext.cnf")
+	if err := os.WriteFile(ext, []byte("extendedKeyUsage=clientAuth\n"), 0o644); err != nil {
+		return nil, err
+	}
+	ks := []string{"-keystore", l.keystore, "-storepass", string(password)}
+	ts := []string{"-keystore", l.truststore, "-storepass", string(password)}
+	t := newTimer()
+	if err := kt(append([]string{"-genkeypair", "-alias", "client-new", "-keyalg", "RSA", "-keysize", "2048",
+		"-dname", "CN=tenant-client", "-keypass", string(password)}, ks...)...); err != nil {
+		return nil, err
+	}
+	t.lap()
+	if err := kt(append([]string{"-certreq", "-alias", "client-new", "-file", csr}, ks...)...); err != nil {
+		return nil, err
+	}
+	t.lap()
+	if err := command("openssl", "x509", "-req", "-in", csr, "-CA", l.caCert, "-CAkey", l.caKey, "-CAcreateserial",
+		"-out", reply, "-days", "365", "-extfile", ext); err != nil {
+		return nil, err
+	}
+	t.lap()
+	if err := kt(append([]string{"-importcert", "-alias", "new-root", "-file", l.caCert}, ts...)...); err != nil {
+		return nil, err
+	}
+	t.lap()
+	if err := command("openssl", "verify", "-CAfile", l.caCert, "-purpose", "sslclient", reply); err != nil {
+		return nil, err
+	}
+	t.lap()
+	// keytool cannot put a new key under an existing alias: the reply goes
+	// onto the new alias (with the new root, which it must trust), the old
+	// entry is deleted and the new one renamed to the old alias.
+	if err := kt(append([]string{"-importcert", "-alias", "new-root", "-file", l.caCert}, ks...)...); err != nil {
+		return nil, err
+	}
+	if err := kt(append([]string{"-importcert", "-alias", "client-new", "-file", reply}, ks...)...); err != nil {
+		return nil, err
+	}
+	if err := kt(append([]string{"-delete", "-alias", "client"}, ks...)...); err != nil {
+		return nil, err
+	}
+	if err := kt(append([]string{"-changealias", "-alias", "client-new", "-destalias", "client", "-keypass", string(password)}, ks...)...); err != nil {
+		return nil, err
+	}
+	t.lap()
+	if err := kt(append([]string{"-delete", "-alias", "old-root"}, ts...)...); err != nil {
+		return nil, err
+	}
+	t.lap()
+	return t.d, nil
+}
+
+func command(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, args[0], err, out)
+	}
+	return nil
+}
+
+func median(runs [][]time.Duration, step int) time.Duration {
+	v := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		v[i] = r[step]
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+func round(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			if _, v, ok := strings.Cut(l, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
