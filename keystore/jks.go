@@ -203,7 +203,7 @@ func (c *jksCodec) record(e *jksguard.Entry) (*record, error) {
 	alias := jksguard.DecodeModifiedUTF8(e.Alias)
 	for _, cert := range e.Certs {
 		if cert.Type != nil && !strings.EqualFold(string(cert.Type), "X.509") && !strings.EqualFold(string(cert.Type), "X509") {
-			return nil, &MalformedError{Format: JKS, Offset: int64(cert.Offset), Field: "certificate type",
+			return nil, &MalformedError{Format: JKS, Offset: int64(cert.TypeOffset), Field: "certificate type",
 				Detail: fmt.Sprintf("alias %q: want \"X.509\", got %q", alias, cert.Type)}
 		}
 	}

@@ -68,8 +68,10 @@ const (
 // A Cert is one certificate of an entry.
 type Cert struct {
 	// Type is the certificate type as written ("X.509"), or nil in a
-	// version 1 file, which has no type field (the type is X.509).
-	Type []byte
+	// version 1 file, which has no type field (the type is X.509);
+	// TypeOffset is where it starts.
+	Type       []byte
+	TypeOffset int
 	// Offset is where the DER encoding starts in the input.
 	Offset int
 	// DER is the certificate's encoding, a sub-slice of the input.
@@ -307,6 +309,7 @@ func (w *walker) cert(version uint32) (Cert, error) {
 		if err != nil {
 			return c, err
 		}
+		c.TypeOffset = w.pos
 		if c.Type, err = w.bytes(uint64(n), lenOff, "certificate type"); err != nil {
 			return c, err
 		}
