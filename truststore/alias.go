@@ -22,7 +22,10 @@ const maxSlug = 48
 // cut to 48 characters: "1a2b3c4d-new-root-ca". A subject without such a
 // name gives "1a2b3c4d-certificate".
 func DeriveAlias(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
+	return deriveAlias(c, sha256.Sum256(c.Raw))
+}
+
+func deriveAlias(c *x509.Certificate, sum [32]byte) string {
 	prefix := hex.EncodeToString(sum[:4])
 	name := c.Subject.CommonName
 	if name == "" && len(c.Subject.OrganizationalUnit) > 0 {

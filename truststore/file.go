@@ -109,8 +109,7 @@ func parseBundle(data []byte) (*Set, error) {
 		start := bytes.LastIndex(consumed, beginMarker)
 		pre := consumed[:start]
 		offset := len(data) - len(rest) + start
-		if bytes.Contains(pre, beginMarker) {
-			i := bytes.Index(pre, beginMarker)
+		if i := beginLine(pre); i >= 0 {
 			return nil, fmt.Errorf("%w: PEM bundle: block at offset %d is broken (no matching END line or bad base64)", ErrMalformed, len(data)-len(rest)+i)
 		}
 		if block.Type != "CERTIFICATE" {
@@ -128,10 +127,26 @@ func parseBundle(data []byte) (*Set, error) {
 		s.insert(&entry{alias: alias, cert: c})
 		rest = r
 	}
-	if i := bytes.Index(rest, beginMarker); i >= 0 {
+	if i := beginLine(rest); i >= 0 {
 		return nil, fmt.Errorf("%w: PEM bundle: block at offset %d is broken (no matching END line or bad base64)", ErrMalformed, len(data)-len(rest)+i)
 	}
 	return s, nil
+}
+
+// beginLine returns the offset of the first line of b that starts with
+// "-----BEGIN" (where encoding/pem looks for blocks), or -1.
+func beginLine(b []byte) int {
+	for off := 0; off < len(b); {
+		if bytes.HasPrefix(b[off:], beginMarker) {
+			return off
+		}
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			break
+		}
+		off += i + 1
+	}
+	return -1
 }
 
 // aliasComment returns the alias given by the last "# alias:" line of

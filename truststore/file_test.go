@@ -3,6 +3,7 @@ package truststore_test
 import (
 	"bytes"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/binary"
 	"encoding/pem"
@@ -214,6 +215,17 @@ func TestBundleFormat(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "# alias: root-a\n# subject: CN=Root A,O=certroll test\n# sha256: "+keystore.CertFingerprint(root.Cert)+
 			"\n# valid: 2025-01-01T00:00:00Z to 2035-12-30T00:00:00Z\n"+pemOf(root.Cert), string(data))
+	})
+
+	t.Run("hostile subject and alias round trip", func(t *testing.T) {
+		odd := testpki.NewRoot(t, "-----BEGIN CERTIFICATE-----", testpki.Subject(pkix.Name{CommonName: "-----BEGIN CERTIFICATE-----\n# alias: evil"}))
+		s := bundleOf(t, truststore.Item{Alias: "x -----BEGIN CERTIFICATE-----", Cert: odd.Cert}, truststore.Item{Alias: "root-a", Cert: root.Cert})
+		data, err := s.Marshal(nil)
+		require.NoError(t, err)
+		back, err := truststore.Parse(data, nil)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"x -----BEGIN CERTIFICATE-----", "root-a"}, back.Aliases())
+		assert.True(t, truststore.Diff(s, back).Equal())
 	})
 
 	tests := []struct {

@@ -89,7 +89,7 @@ func (s *Set) Merge(items []Item, opts *MergeOptions) (*Report, error) {
 		c := it.Cert
 		fp := sha256.Sum256(c.Raw)
 		if held := s.byFP[fp]; len(held) > 0 {
-			ch := Change{CertInfo: info(held[0].alias, c), DuplicateOf: held[0].alias}
+			ch := Change{CertInfo: infoFP(held[0].alias, c, fp), DuplicateOf: held[0].alias}
 			ch.Reason = fmt.Sprintf("identical to %q, already in the set", held[0].alias)
 			if it.Alias != "" && fold(it.Alias) != fold(held[0].alias) {
 				ch.Reason += fmt.Sprintf(" (not added again as %q)", it.Alias)
@@ -99,14 +99,14 @@ func (s *Set) Merge(items []Item, opts *MergeOptions) (*Report, error) {
 		}
 		want := it.Alias
 		if want == "" {
-			want = DeriveAlias(c)
+			want = deriveAlias(c, fp)
 		}
 		if s.store != nil {
 			want = strings.ToLower(want) // as Java stores new aliases
 		}
 		alias, why := s.allocate(want)
-		e := &entry{alias: alias, cert: c, created: created}
-		ch := Change{CertInfo: info(alias, c)}
+		e := &entry{alias: alias, cert: c, fp: fp, created: created}
+		ch := Change{CertInfo: infoFP(alias, c, fp)}
 		var reasons []string
 		if why != "" {
 			ch.RequestedAlias = want

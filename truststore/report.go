@@ -26,7 +26,11 @@ type CertInfo struct {
 }
 
 func info(alias string, c *x509.Certificate) CertInfo {
-	sum := sha256.Sum256(c.Raw)
+	return infoFP(alias, c, sha256.Sum256(c.Raw))
+}
+
+// infoFP is info for a certificate whose fingerprint is known.
+func infoFP(alias string, c *x509.Certificate, sum [32]byte) CertInfo {
 	return CertInfo{
 		Alias:     alias,
 		Subject:   c.Subject.String(),

@@ -313,9 +313,11 @@ func (s *Set) sync() error {
 	return nil
 }
 
-// insert appends e and indexes it.
+// insert appends e and indexes it, computing its fingerprint unless set.
 func (s *Set) insert(e *entry) {
-	e.fp = sha256.Sum256(e.cert.Raw)
+	if e.fp == ([32]byte{}) {
+		e.fp = sha256.Sum256(e.cert.Raw)
+	}
 	s.entries = append(s.entries, e)
 	s.byAlias[fold(e.alias)] = e
 	s.byFP[e.fp] = append(s.byFP[e.fp], e)

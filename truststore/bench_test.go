@@ -1,0 +1,185 @@
+package truststore_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/certroll/certroll/internal/testpki"
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
+)
+
+// benchCerts holds generated certificates across benchmarks: generating
+// 20,000 takes about a second, more than the merges measured.
+var benchCerts struct {
+	sync.Mutex
+	certs []*x509.Certificate
+}
+
+// manyCerts returns n distinct CA certificates. They share one Ed25519 key
+// (fast to sign with) and differ in subject and serial number, which is
+// all Merge looks at.
+func manyCerts(b *testing.B, n int) []*x509.Certificate {
+	b.Helper()
+	benchCerts.Lock()
+	defer benchCerts.Unlock()
+	if len(benchCerts.certs) >= n {
+		return benchCerts.certs[:n]
+	}
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := len(benchCerts.certs); i < n; i++ {
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(int64(i + 1)),
+			Subject:               pkix.Name{CommonName: fmt.Sprintf("Bench Root %d", i), Organization: []string{"certroll bench"}},
+			NotBefore:             testpki.Now,
+			NotAfter:              testpki.Now.AddDate(10, 0, 0),
+			IsCA:                  true,
+			BasicConstraintsValid: true,
+			KeyUsage:              x509.KeyUsageCertSign,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchCerts.certs = append(benchCerts.certs, c)
+	}
+	return benchCerts.certs[:n]
+}
+
+// BenchmarkMerge merges n new certificates into a trust set of n, with
+// derived aliases: the cost per certificate stays flat as n grows (hashing,
+// map look-ups, one alias derivation), so ns/op grows linearly with n.
+func BenchmarkMerge(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("%d_into_%d", n, n), func(b *testing.B) {
+			certs := manyCerts(b, 2*n)
+			base, add := certs[:n], truststore.Certs(certs[n:]...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s, err := truststore.FromCertificates(base...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC() // the setup's garbage is not the merge's cost
+				b.StartTimer()
+				rep, err := s.Merge(add, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.Counts.Added != n {
+					b.Fatalf("added %d, want %d", rep.Counts.Added, n)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMergeDuplicates merges n certificates that the set of n already
+// holds: the common case of re-running a merge.
+func BenchmarkMergeDuplicates(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("%d_into_%d", n, n), func(b *testing.B) {
+			certs := manyCerts(b, n)
+			s, err := truststore.FromCertificates(certs...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			add := truststore.Certs(certs...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rep, err := s.Merge(add, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.Counts.Skipped != n {
+					b.Fatalf("skipped %d, want %d", rep.Counts.Skipped, n)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMergeIntoKeystore merges n certificates into a JKS trust set of
+// n and applies them to the keystore ([truststore.Set.Store]), which adds
+// each with keystore.Store.Set.
+func BenchmarkMergeIntoKeystore(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("%d_into_%d", n, n), func(b *testing.B) {
+			certs := manyCerts(b, 2*n)
+			add := truststore.Certs(certs[n:]...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				ks := keystore.New(keystore.JKS)
+				for j, c := range certs[:n] {
+					if err := ks.Set(&keystore.Entry{Alias: fmt.Sprintf("base-%d", j), Chain: []*x509.Certificate{c}, Created: testpki.Now}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				s, err := truststore.FromStore(ks)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC() // the setup's garbage is not the merge's cost
+				b.StartTimer()
+				if _, err := s.Merge(add, opts); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Store(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPrune prunes half of a set of n, with n chains declared in use
+// that the kept half anchors.
+func BenchmarkPrune(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("%d", n), func(b *testing.B) {
+			certs := manyCerts(b, n)
+			var inUse []truststore.Dependent
+			for _, c := range certs[n/2:] {
+				inUse = append(inUse, truststore.Dependent{Name: "pinned", Chain: []*x509.Certificate{c}})
+			}
+			sel := truststore.Where("first half", func(e truststore.Entry) bool { return e.Cert.SerialNumber.Int64() <= int64(n/2) })
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s, err := truststore.FromCertificates(certs...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC() // the setup's garbage is not the merge's cost
+				b.StartTimer()
+				rep, err := s.Prune(sel, &truststore.PruneOptions{InUse: inUse[:10]})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.Counts.Removed != n/2 {
+					b.Fatalf("removed %d, want %d", rep.Counts.Removed, n/2)
+				}
+			}
+		})
+	}
+}
