@@ -296,13 +296,6 @@ func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Cer
 		if berr != nil {
 			return nil, berr.certError("DER", -1)
 		}
-		if !e.is(classUniversal, tagSequence, true) {
-			detail := fmt.Sprintf("%s, found %s", expected, describeBytes(in[off:]))
-			if off > 0 {
-				detail = fmt.Sprintf("expected another DER certificate or the end of the data, found %s", describeBytes(in[off:]))
-			}
-			return nil, &CertificateParseError{Input: inputCertificates, Index: -1, Offset: int64(off), Detail: detail}
-		}
 		kind, perr := sniff(in, e)
 		if perr != nil {
 			return nil, perr
