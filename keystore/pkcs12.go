@@ -836,6 +836,38 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 			certBags = append(certBags, b)
 		}
 	}
+	// A chain read from a file may run through a trusted entry's
+	// certificate (Java builds chains through every certificate). While
+	// that entry is written as read, its bag is written in its place;
+	// otherwise the chain gets a copy of the certificate without the
+	// entry's name and trust.
+	trustedAsRead := map[*p12.Bag]bool{}
+	for _, r := range s.recs {
+		if r.kind == TrustedEntry && c.untouched(r) {
+			trustedAsRead[r.native.(*pkcs12Native).chain[0]] = true
+		}
+	}
+	addChainBag := func(b *p12.Bag) {
+		switch {
+		case !b.JavaTrust:
+			addCert(b.Raw)
+		case !trustedAsRead[b]:
+			addCert(p12.NewCertBag(b.Cert, p12.Attrs{}))
+		}
+	}
+	// Entries hidden by a later entry with the same alias go first, so
+	// that the later one still wins when the file is read again.
+	hidden := func(b *p12.Bag) bool {
+		return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag || (b.Cert != nil && b.JavaTrust)
+	}
+	for _, b := range c.kept {
+		switch {
+		case b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag:
+			keyBags = append(keyBags, b.Raw)
+		case hidden(b):
+			addCert(b.Raw)
+		}
+	}
 	for _, r := range s.recs {
 		n, _ := r.native.(*pkcs12Native)
 		if n != nil && n.codec != c {
@@ -861,13 +893,13 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 		keyBags = append(keyBags, kb)
 		if c.untouched(r) {
 			for _, b := range n.chain {
-				addCert(b.Raw)
+				addChainBag(b)
 			}
 			continue
 		}
 		for i, der := range r.chainDER {
 			if i > 0 && n != nil && i < len(n.chain) && bytes.Equal(n.chain[i].Cert, der) {
-				addCert(n.chain[i].Raw)
+				addChainBag(n.chain[i])
 				continue
 			}
 			var a p12.Attrs
@@ -882,9 +914,11 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 	}
 	for _, b := range c.kept {
 		switch {
+		case hidden(b):
+			// Written first, above.
 		case b.Cert != nil || b.Type == p12.CertBag || b.Type == p12.CRLBag:
 			addCert(b.Raw)
-		case b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag || !b.Encrypted:
+		case !b.Encrypted:
 			keyBags = append(keyBags, b.Raw)
 		case prof.certs.Cipher != p12.NoCipher:
 			// Read encrypted; the certificates' SafeContents is too.

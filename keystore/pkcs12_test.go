@@ -1,0 +1,951 @@
+package keystore
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/rand"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certroll/certroll/internal/testpki"
+	p12 "github.com/certroll/certroll/keystore/internal/pkcs12"
+)
+
+// p12Clock is the clock of every PKCS#12 test: entries without Java's
+// "Time <millis>" localKeyId are dated when read, so two reads of one file
+// agree only with a fixed clock.
+func p12Clock() time.Time { return testpki.Now }
+
+func p12Vector(t testing.TB, name string) []byte {
+	t.Helper()
+	return mustRead(t, filepath.Join("testdata", "pkcs12", filepath.FromSlash(name)))
+}
+
+func p12RefCert(t testing.TB, name string) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(p12Vector(t, "refcerts/"+name))
+	require.NotNil(t, block, name)
+	c, err := x509.ParseCertificate(block.Bytes)
+	require.NoError(t, err)
+	return c
+}
+
+// p12Rand is a deterministic source of salts and IVs.
+func p12Rand(seed int64) io.Reader { return rand.New(rand.NewSource(seed)) }
+
+// p12Want is an entry as keytool lists it: alias, kind, and the common
+// names of its chain, leaf first.
+type p12Want struct {
+	alias string
+	kind  EntryKind
+	chain []string
+}
+
+func p12Key(alias string, chain ...string) p12Want { return p12Want{alias, KeyEntry, chain} }
+func p12Trusted(alias, cn string) p12Want       { return p12Want{alias, TrustedEntry, []string{cn}} }
+
+const (
+	cnCryptographyCA = "cryptography CA"
+	cnCryptographyIO = "www.cryptography.io"
+	cnLetsEncryptX3  = "Let's Encrypt Authority X3"
+)
+
+// p12Entries lists s as p12Wants, checking on the way that every key
+// decrypts and matches its leaf.
+func p12Entries(t testing.TB, s *Store) []p12Want {
+	t.Helper()
+	var out []p12Want
+	for _, alias := range s.Aliases() {
+		e, err := s.Entry(alias)
+		require.NoError(t, err, alias)
+		w := p12Want{alias: e.Alias, kind: e.Kind()}
+		for _, c := range e.Chain {
+			w.chain = append(w.chain, c.Subject.CommonName)
+		}
+		if e.Key != nil && len(e.Chain) > 0 {
+			assert.Equal(t, KeyFingerprint(e.Chain[0].PublicKey), KeyFingerprint(e.Key.Public()), "alias %q: key does not match its leaf", alias)
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func p12OtherCNs(t testing.TB, s *Store) []string {
+	t.Helper()
+	certs, err := s.OtherCertificates()
+	require.NoError(t, err)
+	var out []string
+	for _, c := range certs {
+		out = append(out, c.Subject.CommonName)
+	}
+	return out
+}
+
+// p12Vectors is what every PKCS#12 vector of the corpus holds, per
+// testdata/pkcs12's INDEX (the expected result is what keytool or OpenSSL
+// read), or the error expected.
+var p12Vectors = []struct {
+	file     string
+	password string
+	entries  []p12Want
+	others   []string // OtherCertificates, by common name
+	profile  string   // Profile().Name()
+	err      error
+	errText  string // in the error
+}{
+	// pyca/cryptography. Keytool names a key without friendlyName "1".
+	{file: "cert-key-aes256cbc.p12", password: "cryptography", entries: []p12Want{p12Key("1", cnCryptographyCA)}, profile: "custom"},
+	// keytool lists nothing: Java ignores unencrypted keyBags; OpenSSL
+	// reads the key and certificate, and so does this package.
+	{file: "cert-none-key-none.p12", password: "cryptography", entries: []p12Want{p12Key("1", cnCryptographyCA)}, profile: "custom"},
+	{file: "cert-rc2-key-3des.p12", password: "cryptography", entries: []p12Want{p12Key("1", cnCryptographyCA)}, profile: "custom"},
+	// A certificate of no key and without Java's trust attribute: kept
+	// and reported, not an entry (keytool lists 0 entries).
+	{file: "cert-aes256cbc-no-key.p12", password: "cryptography", others: []string{cnCryptographyCA}, profile: "custom"},
+	// A key without a certificate: keytool lists a PrivateKeyEntry with
+	// no chain.
+	{file: "no-cert-key-aes256cbc.p12", password: "cryptography", entries: []p12Want{{"1", KeyEntry, nil}}, profile: "custom"},
+	// The key's friendlyName "6BC162DA" ends with a NUL, dropped.
+	{file: "no-password.p12", password: "", entries: []p12Want{p12Key("6BC162DA", cnCryptographyCA)}, profile: "custom"},
+	{file: "no-name-pwd.p12", password: "password", entries: []p12Want{p12Key("1", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-name-no-pwd.p12", password: "", entries: []p12Want{p12Key("1", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-1-pwd.p12", password: "password", entries: []p12Want{p12Key("name", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-1-no-pwd.p12", password: "", entries: []p12Want{p12Key("name", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	// Names on certificates of no key name nothing keytool lists.
+	{file: "name-2-pwd.p12", password: "password", entries: []p12Want{p12Key("1", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-2-no-pwd.p12", password: "", entries: []p12Want{p12Key("1", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-3-pwd.p12", password: "password", entries: []p12Want{p12Key("1", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-3-no-pwd.p12", password: "", entries: []p12Want{p12Key("1", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-2-3-pwd.p12", password: "password", entries: []p12Want{p12Key("1", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-2-3-no-pwd.p12", password: "", entries: []p12Want{p12Key("1", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-all-pwd.p12", password: "password", entries: []p12Want{p12Key("name", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-all-no-pwd.p12", password: "", entries: []p12Want{p12Key("name", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-unicode-pwd.p12", password: "password", entries: []p12Want{p12Key("☺", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "name-unicode-no-pwd.p12", password: "", entries: []p12Want{p12Key("☺", cnCryptographyCA)}, others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-no-name-pwd.p12", password: "password", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-no-name-no-pwd.p12", password: "", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-name-2-pwd.p12", password: "password", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-name-2-no-pwd.p12", password: "", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-name-3-pwd.p12", password: "password", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-name-3-no-pwd.p12", password: "", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-name-all-pwd.p12", password: "password", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-name-all-no-pwd.p12", password: "", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-name-unicode-pwd.p12", password: "password", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+	{file: "no-cert-name-unicode-no-pwd.p12", password: "", others: []string{cnCryptographyIO, cnLetsEncryptX3}, profile: "custom"},
+
+	// go-pkcs12's vectors. RFC 9579 A.1-A.3 have no friendlyName.
+	{file: "go-pkcs12/rfc9579-a1.p12", password: "1234", entries: []p12Want{p12Key("1", "tt")}, profile: "custom"},
+	{file: "go-pkcs12/rfc9579-a2.p12", password: "1234", entries: []p12Want{p12Key("1", "tt")}, profile: "custom"},
+	{file: "go-pkcs12/rfc9579-a3.p12", password: "1234", entries: []p12Want{p12Key("1", "tt")}, profile: "custom"},
+	{file: "go-pkcs12/rfc9579-a4.p12", password: "1234", err: ErrIncorrectPassword, errText: "MAC does not match"},
+	{file: "go-pkcs12/rfc9579-a5.p12", password: "1234", err: ErrIncorrectPassword, errText: "MAC does not match"},
+	{file: "go-pkcs12/rfc9579-a6.p12", password: "1234", err: ErrMalformed, errText: "keyLength: missing"},
+	// A 1-octet PBMAC1 key is refused whatever the password.
+	{file: "go-pkcs12/pbmac1-short-key-bypass.p12", password: "realpassword", err: ErrMalformed, errText: "want at least 20 octets"},
+	{file: "go-pkcs12/pbmac1-short-key-bypass.p12", password: "fakepassword", err: ErrMalformed, errText: "want at least 20 octets"},
+	{file: "go-pkcs12/windows-azure-tools-nullpw.p12", password: "", entries: []p12Want{p12Key("{B4A4FEB0-A18A-44BB-B5F2-491EF152BA16}", "Windows Azure Tools")}, profile: "custom"},
+	{file: "go-pkcs12/testing-example-com-emptypw.p12", password: "", entries: []p12Want{p12Key("Friendly name for cert", "testing@example.com")}, profile: "custom"},
+	{file: "go-pkcs12/windows-certmgr-pbes2-aes256cbc.p12", password: "password", entries: []p12Want{p12Key("te-c6bda622-30a4-4ecb-a844-19ccbf12a511", "*.ad.standalone.com")}, profile: "custom"},
+	{file: "go-pkcs12/pbes2-aes128cbc.p12", password: "rHyQTJsubhfxcpH5JttyilHE6BBsNoZp", entries: []p12Want{p12Key("example-com", "example-com")}, profile: "custom"},
+	{file: "go-pkcs12/pbes2-aes192cbc.p12", password: "password", entries: []p12Want{p12Key("name", "example-com")}, profile: "custom"},
+
+	// OpenSSL's test data.
+	{file: "openssl/bad1.p12", password: "", err: ErrMalformed, errText: "PFX.authSafe.content"},
+	{file: "openssl/bad2.p12", password: "", err: ErrMalformed, errText: "authSafe[0].content"},
+	{file: "openssl/bad3.p12", password: "", err: ErrMalformed, errText: "authSafe[0].content"},
+	{file: "openssl/garbage-pkcs12.p12", password: "anything", err: ErrMalformed, errText: "PFX.version"},
+	// BER with indefinite lengths and a constructed encryptedContent.
+	{file: "openssl/test-BER.p12", password: "12345", entries: []p12Want{p12Key("Docker_Playground_TLS", "Docker_Playground_TLS", "TLS_ISSUING_CA", "TLS_ROOTCA")}, profile: "custom"},
+	{file: "openssl/shibboleth.pfx", password: "σύνθημα γνώρισμα", entries: []p12Want{p12Key("3f71af65-1687-444a-9f46-c8be194c3e8e", "anonymous")}, profile: "custom"},
+	// Two certificates Go's parser rejects: the store reads, the error
+	// comes per certificate from OtherCertificates (see the test).
+	{file: "openssl/v3-certs-RC2.p12", password: "v3-certs", profile: "custom"},
+	{file: "openssl/v3-certs-TDES.p12", password: "v3-certs", profile: "Legacy"},
+
+	// keytool 17.
+	{file: "keytool17/truststore-changeit.p12", password: "changeit", entries: []p12Want{p12Trusted("cryptography.io", cnCryptographyIO), p12Trusted("letsencryptx3", cnLetsEncryptX3)}, profile: "Modern2024"},
+	{file: "keytool17/truststore-passwordless.p12", password: "", entries: []p12Want{p12Trusted("cryptography.io", cnCryptographyIO), p12Trusted("letsencryptx3", cnLetsEncryptX3)}, profile: "Passwordless"},
+	{file: "keytool17/keypair-ec-changeit.p12", password: "changeit", entries: []p12Want{p12Key("mixed case key", "made-here")}, profile: "Modern2024"},
+}
+
+func TestPKCS12Vectors(t *testing.T) {
+	for _, tt := range p12Vectors {
+		t.Run(tt.file+"/"+tt.password, func(t *testing.T) {
+			t.Parallel()
+			data := p12Vector(t, tt.file)
+			s, err := Parse(data, []byte(tt.password), WithClock(p12Clock))
+			if tt.err != nil {
+				require.ErrorIs(t, err, tt.err)
+				assert.Contains(t, err.Error(), tt.errText)
+				if tt.password != "" {
+					assert.NotContains(t, err.Error(), tt.password)
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, PKCS12, s.Format())
+			assert.Equal(t, tt.entries, p12Entries(t, s))
+			prof, ok := s.Profile()
+			require.True(t, ok)
+			assert.Equal(t, tt.profile, prof.Name(), prof.String())
+			if strings.HasPrefix(tt.file, "openssl/v3-certs") {
+				_, err := s.OtherCertificates()
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "other certificate 1")
+				assert.Contains(t, err.Error(), "RSA key missing NULL parameters")
+				assert.Equal(t, []KeptBag{{Type: "certBag"}, {Type: "certBag"}}, s.KeptBags())
+				return
+			}
+			assert.Equal(t, tt.others, p12OtherCNs(t, s))
+		})
+	}
+}
+
+// TestPKCS12VectorCertificates checks the certificates of the pyca
+// vectors byte for byte against the reference certificates, and the key
+// against the CA key.
+func TestPKCS12VectorCertificates(t *testing.T) {
+	ca, io, x3 := p12RefCert(t, "ca.pem"), p12RefCert(t, "cryptography.io.pem"), p12RefCert(t, "letsencryptx3.pem")
+	block, _ := pem.Decode(p12Vector(t, "refcerts/ca_key.pem"))
+	require.NotNil(t, block)
+	caKey, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	require.NoError(t, err)
+	for _, tt := range []struct{ file, password string }{
+		{"name-all-pwd.p12", "password"}, {"name-all-no-pwd.p12", ""}, {"no-name-pwd.p12", "password"},
+		{"cert-rc2-key-3des.p12", "cryptography"}, {"no-password.p12", ""},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			s, err := Parse(p12Vector(t, tt.file), []byte(tt.password))
+			require.NoError(t, err)
+			e, err := s.Entry(s.Aliases()[0])
+			require.NoError(t, err)
+			require.Len(t, e.Chain, 1)
+			assert.True(t, e.Chain[0].Equal(ca))
+			assert.Equal(t, KeyFingerprint(caKey.(crypto.Signer).Public()), KeyFingerprint(e.Key.Public()))
+			others, err := s.OtherCertificates()
+			require.NoError(t, err)
+			for i, c := range others {
+				assert.True(t, c.Equal(io) || c.Equal(x3), "other certificate %d is %s", i, c.Subject)
+			}
+		})
+	}
+}
+
+// TestPKCS12VectorsWrongPassword: every vector with a MAC refuses a wrong
+// password; a file without MAC (a password-less truststore) opens with
+// any.
+func TestPKCS12VectorsWrongPassword(t *testing.T) {
+	for _, tt := range p12Vectors {
+		if tt.err != nil {
+			continue
+		}
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse(p12Vector(t, tt.file), []byte(tt.password+"wrong"))
+			if tt.profile == "Passwordless" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrIncorrectPassword)
+			assert.NotContains(t, err.Error(), tt.password+"wrong")
+		})
+	}
+}
+
+// TestPKCS12VectorsRoundTrip: for every vector that parses, parse →
+// marshal → parse gives the same entries, other certificates and kept
+// bags. Marshalling with the password read gives the file back byte for
+// byte; with another password the file is rebuilt in the profile it was
+// read with.
+func TestPKCS12VectorsRoundTrip(t *testing.T) {
+	for _, tt := range p12Vectors {
+		if tt.err != nil {
+			continue
+		}
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			data := p12Vector(t, tt.file)
+			pw := []byte(tt.password)
+			s, err := Parse(data, pw, WithClock(p12Clock))
+			require.NoError(t, err)
+
+			same, err := s.Marshal(pw)
+			require.NoError(t, err)
+			assert.Equal(t, data, same, "an untouched store should write back byte for byte")
+
+			newPW := []byte("new " + tt.password)
+			out, err := s.Marshal(newPW)
+			require.NoError(t, err)
+			back, err := Parse(out, newPW, WithClock(p12Clock))
+			require.NoError(t, err)
+			assertSameEntries(t, s, back)
+			assert.Equal(t, p12Entries(t, s), p12Entries(t, back))
+			assert.Equal(t, s.KeptBags(), back.KeptBags())
+			wantProf, _ := s.Profile()
+			gotProf, _ := back.Profile()
+			assert.True(t, sameParams(wantProf, gotProf), "profile %v read back as %v", wantProf, gotProf)
+			if !strings.HasPrefix(tt.file, "openssl/v3-certs") {
+				assert.Equal(t, p12OtherCNs(t, s), p12OtherCNs(t, back))
+			}
+			if wantProf.mac.Kind != p12.NoMAC {
+				_, err = Parse(out, pw)
+				require.ErrorIs(t, err, ErrIncorrectPassword, "the old password should no longer open the file")
+			}
+		})
+	}
+}
+
+// p12Fixture is a store with two key entries (one with a chain of two)
+// and two trusted certificates, from two CAs.
+type p12Fixture struct {
+	caA, caB     *testpki.CA
+	client, alt  *testpki.Leaf
+	rootA, rootB *x509.Certificate
+}
+
+func newP12Fixture(t testing.TB) *p12Fixture {
+	t.Helper()
+	f := &p12Fixture{caA: testpki.NewRoot(t, "Root A").Intermediate(t, "Issuing CA A"), caB: testpki.NewRoot(t, "Root B")}
+	f.client = f.caA.Leaf(t, "tenant-client")
+	f.alt = f.caB.Leaf(t, "other-client", testpki.WithKeyType(testpki.KeyRSA2048))
+	f.rootA, f.rootB = f.caA.Root().Cert, f.caB.Cert
+	return f
+}
+
+// store builds the fixture's store. The key entries' chains end with
+// their roots because the store also holds the roots: Java builds a chain
+// through every certificate of the file, so that is how keytool (and
+// this package) read the chains back. The key entries are a second
+// apart: PKCS#12 keeps creation dates only in Java's "Time <millis>"
+// localKeyId, which must differ between entries.
+func (f *p12Fixture) store(t testing.TB, opts ...Option) *Store {
+	t.Helper()
+	s := New(PKCS12, append([]Option{WithClock(p12Clock), WithRand(p12Rand(1))}, opts...)...)
+	at := func(i int) time.Time { return testpki.Now.Add(time.Duration(i) * time.Second) }
+	require.NoError(t, s.Set(&Entry{Alias: "TenantClient", Created: at(0), Key: f.client.Key, Chain: append(f.client.Chain, f.rootA)}))
+	require.NoError(t, s.Set(&Entry{Alias: "other", Created: at(1), Key: f.alt.Key, Chain: append(f.alt.Chain, f.rootB)}))
+	// PKCS#12 keeps no date for a trusted certificate (Java writes no
+	// localKeyId for it): it is dated by the clock when read.
+	require.NoError(t, s.Set(&Entry{Alias: "Root A", Created: at(0), Chain: []*x509.Certificate{f.rootA}}))
+	require.NoError(t, s.Set(&Entry{Alias: "root b", Created: at(0), Chain: []*x509.Certificate{f.rootB}}))
+	return s
+}
+
+// p12FixtureEntries is what the fixture's store reads back as.
+var p12FixtureEntries = []p12Want{
+	p12Key("tenantclient", "tenant-client", "Issuing CA A", "Root A"),
+	p12Key("other", "other-client", "Root B"),
+	p12Trusted("root a", "Root A"),
+	p12Trusted("root b", "Root B"),
+}
+
+func TestPKCS12ProfilesRoundTrip(t *testing.T) {
+	f := newP12Fixture(t)
+	for _, prof := range []Profile{Modern, Modern2024, Legacy, Passwordless, PBMAC1, Modern.WithIterations(1), Legacy.WithIterations(4096)} {
+		t.Run(prof.Name(), func(t *testing.T) {
+			s := f.store(t, WithProfile(prof))
+			got, ok := s.Profile()
+			require.True(t, ok)
+			assert.Equal(t, prof, got)
+			data, err := s.Marshal([]byte("changeit"))
+			require.NoError(t, err)
+
+			back, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+			require.NoError(t, err)
+			assertSameEntries(t, s, back)
+			read, _ := back.Profile()
+			assert.True(t, sameParams(prof, read), "wrote %v, read back %v", prof, read)
+			assert.Equal(t, p12FixtureEntries, p12Entries(t, back))
+			assert.Empty(t, back.KeptBags())
+
+			f, err := p12.Decode(data, []byte("changeit"))
+			require.NoError(t, err)
+			assert.Equal(t, prof.mac.Kind, f.MAC.Kind)
+			for _, b := range f.Bags {
+				if b.Type == p12.ShroudedKeyBag {
+					assert.Equal(t, prof.keys, b.KeyAlg.EncParams)
+				}
+			}
+		})
+	}
+}
+
+// TestPKCS12Attributes: every key entry's key bag and leaf certificate
+// bag carry friendlyName = alias and one shared localKeyId (Java's "Time
+// <millis>"); chain certificates carry none; trusted certificates carry
+// friendlyName and Java's trust attribute (anyExtendedKeyUsage).
+func TestPKCS12Attributes(t *testing.T) {
+	f := newP12Fixture(t)
+	s := f.store(t)
+	data, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	file, err := p12.Decode(data, []byte("changeit"))
+	require.NoError(t, err)
+
+	type bagView struct {
+		typ   p12.BagType
+		name  string
+		id    string
+		trust bool
+		cn    string
+	}
+	var got []bagView
+	for _, b := range file.Bags {
+		v := bagView{typ: b.Type, name: b.FriendlyName, id: string(b.LocalKeyID), trust: b.JavaTrust}
+		if b.Cert != nil {
+			c, err := x509.ParseCertificate(b.Cert)
+			require.NoError(t, err)
+			v.cn = c.Subject.CommonName
+		}
+		got = append(got, v)
+	}
+	id := fmt.Sprintf("Time %d", testpki.Now.UnixMilli())
+	id2 := fmt.Sprintf("Time %d", testpki.Now.Add(time.Second).UnixMilli())
+	// As keytool writes them: keys first, then each key's chain (the
+	// roots too), then the trusted certificates.
+	assert.Equal(t, []bagView{
+		{typ: p12.ShroudedKeyBag, name: "tenantclient", id: id},
+		{typ: p12.ShroudedKeyBag, name: "other", id: id2},
+		{typ: p12.CertBag, name: "tenantclient", id: id, cn: "tenant-client"},
+		{typ: p12.CertBag, cn: "Issuing CA A"},
+		{typ: p12.CertBag, cn: "Root A"},
+		{typ: p12.CertBag, name: "other", id: id2, cn: "other-client"},
+		{typ: p12.CertBag, cn: "Root B"},
+		{typ: p12.CertBag, name: "root a", trust: true, cn: "Root A"},
+		{typ: p12.CertBag, name: "root b", trust: true, cn: "Root B"},
+	}, got)
+
+	// The creation dates come back from the localKeyIds.
+	back, err := Parse(data, []byte("changeit"), WithClock(func() time.Time { return testpki.Now.Add(time.Hour) }))
+	require.NoError(t, err)
+	e, err := back.Entry("tenantclient")
+	require.NoError(t, err)
+	assert.True(t, e.Created.Equal(testpki.Now), "created %v", e.Created)
+	e, err = back.Entry("root a")
+	require.NoError(t, err)
+	assert.True(t, e.Created.Equal(testpki.Now.Add(time.Hour)), "a trusted entry is dated when read, as in Java: %v", e.Created)
+}
+
+func TestPKCS12Deterministic(t *testing.T) {
+	f := newP12Fixture(t)
+	for _, prof := range []Profile{Modern, Legacy, Passwordless, PBMAC1} {
+		a, err := f.store(t, WithProfile(prof)).Marshal([]byte("changeit"))
+		require.NoError(t, err)
+		b, err := f.store(t, WithProfile(prof)).Marshal([]byte("changeit"))
+		require.NoError(t, err)
+		assert.Equal(t, a, b, prof.Name())
+		c, err := f.store(t, WithProfile(prof), WithRand(p12Rand(2))).Marshal([]byte("changeit"))
+		require.NoError(t, err)
+		if prof.mac.Kind != p12.NoMAC {
+			assert.NotEqual(t, a, c, "%s: other salts should give another file", prof.Name())
+		}
+	}
+}
+
+// TestPKCS12ReplaceKeepsOthers replaces one key entry: the alias keeps
+// its case, the other entries' bags stay byte for byte, kept bags survive.
+func TestPKCS12ReplaceKeepsOthers(t *testing.T) {
+	f := newP12Fixture(t)
+	data := p12WithExtras(t, f)
+	s, err := Parse(data, []byte("changeit"), WithClock(p12Clock), WithRand(p12Rand(3)))
+	require.NoError(t, err)
+	require.Equal(t, []string{"TenantClient", "other", "Root A", "root b"}, s.Aliases())
+	require.Len(t, s.KeptBags(), 4)
+
+	newCA := testpki.NewRoot(t, "New Root").Intermediate(t, "New Issuing CA")
+	leaf := newCA.Leaf(t, "tenant-client")
+	prev, err := s.Replace("tenantclient", leaf.Key, leaf.Chain)
+	require.NoError(t, err)
+	assert.Equal(t, "tenant-client", prev.Leaf().Subject.CommonName)
+	out, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+
+	back, err := Parse(out, []byte("changeit"), WithClock(p12Clock))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"TenantClient", "other", "Root A", "root b"}, back.Aliases())
+	e, err := back.Entry("TENANTCLIENT")
+	require.NoError(t, err)
+	assert.True(t, e.Chain[0].Equal(leaf.Cert))
+	assert.True(t, e.Chain[1].Equal(newCA.Cert))
+	assert.Equal(t, KeyFingerprint(leaf.Key.Public()), KeyFingerprint(e.Key.Public()))
+	assert.Equal(t, s.KeptBags(), back.KeptBags())
+	assert.Equal(t, p12OtherCNs(t, s), p12OtherCNs(t, back))
+
+	before, after := p12BagsByName(t, data), p12BagsByName(t, out)
+	for name, raw := range before {
+		if name == "TenantClient" {
+			assert.NotEqual(t, raw, after[name])
+			continue
+		}
+		assert.Equal(t, raw, after[name], "bags of %q changed", name)
+	}
+}
+
+// p12BagsByName maps friendlyNames (and bag types for unnamed bags other
+// than certificates) to their bags' encodings.
+func p12BagsByName(t testing.TB, data []byte) map[string][][]byte {
+	t.Helper()
+	f, err := p12.Decode(data, []byte("changeit"))
+	require.NoError(t, err)
+	out := map[string][][]byte{}
+	for _, b := range f.Bags {
+		name := b.FriendlyName
+		if !b.HasFriendlyName {
+			if b.Cert != nil {
+				continue // chain certificates of the replaced entry move
+			}
+			name = b.Type.String()
+		}
+		out[name] = append(out[name], b.Raw)
+	}
+	return out
+}
+
+// p12WithExtras writes the fixture's entries plus bags that are not
+// entries: a certificate of no entry, a CRL bag, a secret bag and a bag
+// of an unknown type with an unknown attribute.
+func p12WithExtras(t testing.TB, f *p12Fixture) []byte {
+	t.Helper()
+	s := f.store(t)
+	base, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	file, err := p12.Decode(base, []byte("changeit"))
+	require.NoError(t, err)
+	var keys, certs [][]byte
+	for _, b := range file.Bags {
+		// The bag names follow the aliases as written: "TenantClient".
+		raw := b.Raw
+		if b.FriendlyName == "tenantclient" {
+			raw = p12.WithAttrs(b, p12.Attrs{FriendlyName: "TenantClient", HasFriendlyName: true, LocalKeyID: b.LocalKeyID})
+		}
+		if b.FriendlyName == "root a" {
+			raw = p12.WithAttrs(b, p12.Attrs{FriendlyName: "Root A", HasFriendlyName: true, JavaTrust: true})
+		}
+		if b.Type == p12.ShroudedKeyBag {
+			keys = append(keys, raw)
+		} else {
+			certs = append(certs, raw)
+		}
+	}
+	orphan := testpki.NewRoot(t, "Orphan CA").Cert
+	certs = append(certs, p12.NewCertBag(orphan.Raw, p12.Attrs{FriendlyName: "orphan", HasFriendlyName: true}))
+	certs = append(certs, p12TestBag(t, "crl"), p12TestBag(t, "unknown"))
+	keys = append(keys, p12TestBag(t, "secret"))
+	enc := Modern.certs
+	out, err := p12.Encode(&p12.EncodeSpec{
+		Password: []byte("changeit"), Rand: p12Rand(4), MAC: Modern.mac,
+		Contents: []p12.ContentSpec{{Bags: keys}, {Bags: certs, Enc: &enc}},
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// p12TestBag builds a bag the package does not interpret: a CRL bag, a
+// secret bag or a bag of type 1.3.6.1.4.1.55555.1 with an attribute of
+// type 1.3.6.1.4.1.55555.2.
+func p12TestBag(t testing.TB, kind string) []byte {
+	t.Helper()
+	der := func(tag byte, parts ...[]byte) []byte {
+		c := bytes.Join(parts, nil)
+		require.Less(t, len(c), 128)
+		return append([]byte{tag, byte(len(c))}, c...)
+	}
+	oid := func(b ...byte) []byte { return der(0x06, b) }
+	var typ, value []byte
+	switch kind {
+	case "crl":
+		typ = oid(0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x0C, 0x0A, 0x01, 0x04)
+		value = der(0x30, oid(0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x17, 0x01), der(0xA0, der(0x04, []byte("not really a CRL"))))
+	case "secret":
+		typ = oid(0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x0C, 0x0A, 0x01, 0x05)
+		value = der(0x30, oid(0x2A, 0x03, 0x04), der(0xA0, der(0x04, []byte("secret value"))))
+	default:
+		typ = oid(0x2B, 0x06, 0x01, 0x04, 0x01, 0x83, 0xB2, 0x03, 0x01)
+		value = der(0x0C, []byte("opaque"))
+	}
+	attr := der(0x30, oid(0x2B, 0x06, 0x01, 0x04, 0x01, 0x83, 0xB2, 0x03, 0x02), der(0x31, der(0x0C, []byte(kind))))
+	return der(0x30, typ, der(0xA0, value), der(0x31, attr))
+}
+
+func TestPKCS12KeptBags(t *testing.T) {
+	f := newP12Fixture(t)
+	data := p12WithExtras(t, f)
+	s, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+	require.NoError(t, err)
+	assert.Equal(t, []KeptBag{{Type: "secretBag"}, {Type: "certBag", Name: "orphan"}, {Type: "crlBag"}, {Type: "1.3.6.1.4.1.55555.1"}}, s.KeptBags())
+	assert.Equal(t, []string{"Orphan CA"}, p12OtherCNs(t, s))
+
+	// Rebuilt (another password, another profile): every kept bag is
+	// written back byte for byte.
+	for _, prof := range []Profile{Legacy, Passwordless} {
+		require.NoError(t, s.SetProfile(prof))
+		out, err := s.Marshal([]byte("other"))
+		require.NoError(t, err)
+		file, err := p12.Decode(out, []byte("other"))
+		require.NoError(t, err)
+		var raws [][]byte
+		for _, b := range file.Bags {
+			raws = append(raws, b.Raw)
+		}
+		for _, kind := range []string{"crl", "secret", "unknown"} {
+			assert.Contains(t, raws, p12TestBag(t, kind), "%s: the %s bag was not kept", prof.Name(), kind)
+		}
+		back, err := Parse(out, []byte("other"), WithClock(p12Clock))
+		require.NoError(t, err)
+		assert.Equal(t, s.KeptBags(), back.KeptBags())
+		assertSameEntries(t, s, back)
+	}
+}
+
+// TestPKCS12PasswordChange: marshalling with a new password re-encrypts
+// the untouched keys with it (the old password then opens nothing), but a
+// key with its own key password keeps it.
+func TestPKCS12PasswordChange(t *testing.T) {
+	f := newP12Fixture(t)
+	s := f.store(t, WithKeyPassword("other", []byte("own key password")))
+	data, err := s.Marshal([]byte("old"))
+	require.NoError(t, err)
+
+	read, err := Parse(data, []byte("old"), WithClock(p12Clock), WithKeyPassword("Other", []byte("own key password")))
+	require.NoError(t, err)
+	out, err := read.Marshal([]byte("new"))
+	require.NoError(t, err)
+
+	back, err := Parse(out, []byte("new"), WithClock(p12Clock))
+	require.NoError(t, err)
+	_, err = back.Entry("tenantclient")
+	require.NoError(t, err)
+	_, err = back.Entry("other")
+	require.ErrorIs(t, err, ErrIncorrectPassword, "the key of \"other\" should still need its own password")
+	assert.Contains(t, err.Error(), `"other"`)
+
+	back, err = Parse(out, []byte("new"), WithClock(p12Clock), WithKeyPassword("other", []byte("own key password")))
+	require.NoError(t, err)
+	assertSameEntries(t, read, back)
+}
+
+// TestPKCS12SetProfileReencrypts: choosing another profile re-encrypts
+// the keys read in the old one.
+func TestPKCS12SetProfileReencrypts(t *testing.T) {
+	f := newP12Fixture(t)
+	data, err := f.store(t).Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	s, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+	require.NoError(t, err)
+	p, _ := s.Profile()
+	require.Equal(t, "Modern2024", p.Name())
+
+	require.NoError(t, s.SetProfile(Legacy))
+	out, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	file, err := p12.Decode(out, []byte("changeit"))
+	require.NoError(t, err)
+	for _, b := range file.Bags {
+		if b.Type == p12.ShroudedKeyBag {
+			assert.Equal(t, p12.PBEWithSHAAnd3KeyTripleDESCBC, b.KeyAlg.Cipher)
+		}
+	}
+	back, err := Parse(out, []byte("changeit"), WithClock(p12Clock))
+	require.NoError(t, err)
+	assertSameEntries(t, s, back)
+
+	// WithProfile on Parse does the same.
+	s, err = Parse(data, []byte("changeit"), WithProfile(Passwordless))
+	require.NoError(t, err)
+	p, _ = s.Profile()
+	assert.Equal(t, "Passwordless", p.Name())
+
+	jks := New(JKS)
+	require.Error(t, jks.SetProfile(Legacy))
+	_, ok := jks.Profile()
+	assert.False(t, ok)
+	assert.Error(t, s.SetProfile(Profile{}), "the zero profile is not valid")
+	assert.Error(t, s.SetProfile(Modern.WithIterations(5_000_001)))
+}
+
+// TestPKCS12TwoPasswords: a key protected by a password other than the
+// store's (keytool's -keypass) opens with WithKeyPassword; without it,
+// the store and its other entries still read.
+func TestPKCS12TwoPasswords(t *testing.T) {
+	f := newP12Fixture(t)
+	data, err := f.store(t, WithKeyPassword("other", []byte("key pass"))).Marshal([]byte("store pass"))
+	require.NoError(t, err)
+
+	s, err := Parse(data, []byte("store pass"))
+	require.NoError(t, err)
+	_, err = s.Entry("tenantclient")
+	require.NoError(t, err)
+	_, err = s.Entry("other")
+	require.ErrorIs(t, err, ErrIncorrectPassword)
+	assert.NotContains(t, err.Error(), "store pass")
+	certs, err := s.Certificates("other")
+	require.NoError(t, err)
+	assert.Equal(t, "other-client", certs[0].Subject.CommonName)
+
+	s, err = Parse(data, []byte("store pass"), WithKeyPassword("OTHER", []byte("key pass")))
+	require.NoError(t, err)
+	e, err := s.Entry("other")
+	require.NoError(t, err)
+	assert.Equal(t, KeyFingerprint(f.alt.Key.Public()), KeyFingerprint(e.Key.Public()))
+}
+
+// TestPKCS12EmptyPassword: an empty password has two encodings (the
+// BMPString "" with its NUL, which Java and OpenSSL write, and no bytes,
+// which Windows writes); both read. The package writes the first.
+func TestPKCS12EmptyPassword(t *testing.T) {
+	f := newP12Fixture(t)
+	for _, prof := range []Profile{Modern, Legacy, PBMAC1} {
+		data, err := f.store(t, WithProfile(prof)).Marshal(nil)
+		require.NoError(t, err)
+		s, err := Parse(data, []byte{})
+		require.NoError(t, err, prof.Name())
+		assert.Len(t, p12Entries(t, s), 4)
+		_, err = Parse(data, []byte("x"))
+		require.ErrorIs(t, err, ErrIncorrectPassword)
+	}
+}
+
+// TestPKCS12Rename keeps the key and chain under the new alias and the
+// bag's other attributes.
+func TestPKCS12Rename(t *testing.T) {
+	f := newP12Fixture(t)
+	data, err := f.store(t).Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	s, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+	require.NoError(t, err)
+	require.NoError(t, s.Rename("TenantClient", "Renamed"))
+	require.NoError(t, s.Rename("root a", "Renamed Root"))
+	out, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	back, err := Parse(out, []byte("changeit"), WithClock(p12Clock))
+	require.NoError(t, err)
+	assert.Equal(t, []p12Want{
+		p12Key("renamed", "tenant-client", "Issuing CA A", "Root A"),
+		p12Key("other", "other-client", "Root B"),
+		p12Trusted("renamed root", "Root A"),
+		p12Trusted("root b", "Root B"),
+	}, p12Entries(t, back))
+	assertSameEntries(t, s, back)
+}
+
+// TestPKCS12DuplicateAliases: with two key entries under one alias
+// (ignoring case) the last wins, as in Java; the other is kept as bags.
+func TestPKCS12DuplicateAliases(t *testing.T) {
+	f := newP12Fixture(t)
+	data, err := f.store(t).Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	file, err := p12.Decode(data, []byte("changeit"))
+	require.NoError(t, err)
+	var keys, certs [][]byte
+	for _, b := range file.Bags {
+		raw := b.Raw
+		if b.FriendlyName == "other" {
+			raw = p12.WithAttrs(b, p12.Attrs{FriendlyName: "TenantClient", HasFriendlyName: true, LocalKeyID: b.LocalKeyID})
+		}
+		if b.Type == p12.ShroudedKeyBag {
+			keys = append(keys, raw)
+		} else {
+			certs = append(certs, raw)
+		}
+	}
+	out, err := p12.Encode(&p12.EncodeSpec{Password: []byte("changeit"), Rand: p12Rand(5), MAC: Modern.mac,
+		Contents: []p12.ContentSpec{{Bags: keys}, {Bags: certs}}})
+	require.NoError(t, err)
+
+	s, err := Parse(out, []byte("changeit"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"TenantClient", "root a", "root b"}, s.Aliases())
+	e, err := s.Entry("tenantclient")
+	require.NoError(t, err)
+	assert.Equal(t, "other-client", e.Leaf().Subject.CommonName)
+	// The hidden entry's bags: its key, its leaf and the rest of its chain.
+	assert.Equal(t, []KeptBag{{Type: "pkcs8ShroudedKeyBag", Name: "tenantclient"}, {Type: "certBag", Name: "tenantclient"},
+		{Type: "certBag"}, {Type: "certBag"}}, s.KeptBags())
+
+	require.NoError(t, s.SetProfile(Modern))
+	again, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	back, err := Parse(again, []byte("changeit"))
+	require.NoError(t, err)
+	assert.Equal(t, s.Aliases(), back.Aliases())
+	assert.Equal(t, s.KeptBags(), back.KeptBags())
+}
+
+// TestPKCS12PairByPublicKey: a key without localKeyId is paired with the
+// certificate holding its public key, and the chain is found by name.
+func TestPKCS12PairByPublicKey(t *testing.T) {
+	f := newP12Fixture(t)
+	pw := []byte("changeit")
+	keyBag := func(alias string, key crypto.Signer) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		require.NoError(t, err)
+		b, err := p12.NewShroudedKeyBag(der, p12.Attrs{FriendlyName: alias, HasFriendlyName: true}, Modern.keys, pw, p12Rand(6))
+		require.NoError(t, err)
+		return b
+	}
+	plain := func(c *x509.Certificate) []byte { return p12.NewCertBag(c.Raw, p12.Attrs{}) }
+	out, err := p12.Encode(&p12.EncodeSpec{Password: pw, Rand: p12Rand(7), MAC: Modern.mac,
+		Contents: []p12.ContentSpec{
+			{Bags: [][]byte{keyBag("tenantclient", f.client.Key), keyBag("other", f.alt.Key)}},
+			// Certificates out of order and without localKeyIds.
+			{Bags: [][]byte{plain(f.caA.Cert), plain(f.alt.Cert), plain(f.client.Cert),
+				p12.NewCertBag(f.rootA.Raw, p12.Attrs{FriendlyName: "root a", HasFriendlyName: true, JavaTrust: true})}},
+		}})
+	require.NoError(t, err)
+	s, err := Parse(out, pw)
+	require.NoError(t, err)
+	assert.Equal(t, []p12Want{
+		p12Key("tenantclient", "tenant-client", "Issuing CA A", "Root A"),
+		p12Key("other", "other-client"),
+		p12Trusted("root a", "Root A"),
+	}, p12Entries(t, s))
+	assert.Empty(t, p12OtherCNs(t, s))
+
+	// Without the key's password the key cannot be paired: the entry has
+	// no chain, and the certificate is reported, not lost.
+	s, err = Parse(out, pw, WithKeyPassword("other", []byte("wrong")))
+	require.NoError(t, err)
+	certs, err := s.Certificates("other")
+	require.NoError(t, err)
+	assert.Empty(t, certs)
+	assert.Equal(t, []string{"other-client"}, p12OtherCNs(t, s))
+}
+
+// TestPKCS12ChainPrefersFollowingCertificate: two intermediates with the
+// same name (a re-keyed CA); each leaf gets the one written after it.
+func TestPKCS12ChainPrefersFollowingCertificate(t *testing.T) {
+	root := testpki.NewRoot(t, "Root")
+	oldCA := root.Intermediate(t, "Issuing CA")
+	newCA := oldCA.Reissue(t)
+	oldLeaf, newLeaf := oldCA.Leaf(t, "old"), newCA.Leaf(t, "new")
+	s := New(PKCS12, WithClock(p12Clock))
+	require.NoError(t, s.Set(&Entry{Alias: "old", Created: testpki.Now, Key: oldLeaf.Key, Chain: oldLeaf.Chain}))
+	require.NoError(t, s.Set(&Entry{Alias: "new", Created: testpki.Now.Add(time.Minute), Key: newLeaf.Key, Chain: newLeaf.Chain}))
+	require.False(t, oldCA.Cert.Equal(newCA.Cert))
+	data, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	back, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+	require.NoError(t, err)
+	assertSameEntries(t, s, back)
+}
+
+func TestProfileNamesAndStrings(t *testing.T) {
+	tests := []struct {
+		p    Profile
+		name string
+		desc []string
+	}{
+		{Modern, "Modern2024", []string{"PBES2 AES-256-CBC, PBKDF2-HMAC-SHA-256, 10000 iterations", "HMAC-SHA-256 (PKCS #12 KDF, 10000 iterations)"}},
+		{Legacy, "Legacy", []string{"pbeWithSHAAnd3-KeyTripleDES-CBC, 2048 iterations", "HMAC-SHA-1"}},
+		{Passwordless, "Passwordless", []string{"certificates: not encrypted", "MAC: none"}},
+		{PBMAC1, "PBMAC1", []string{"PBMAC1 HMAC-SHA-256 (PBKDF2-HMAC-SHA-256, 10000 iterations)"}},
+		{Modern.WithIterations(20000), "Modern2024", []string{"20000 iterations; certificates", "(PKCS #12 KDF, 20000 iterations)"}},
+		{Profile{}, "custom", []string{"custom"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.name, tt.p.Name())
+			for _, d := range tt.desc {
+				assert.Contains(t, tt.p.String(), d)
+			}
+		})
+	}
+	assert.Equal(t, Modern2024, Modern)
+	assert.Equal(t, 10000, Modern.keys.Iterations, "WithIterations must not change the preset")
+	assert.Equal(t, 0, Passwordless.WithIterations(5).certs.Iterations, "unencrypted certificates have no iterations")
+}
+
+func TestProfileReadableBy(t *testing.T) {
+	aes192 := Modern
+	aes192.keys.Cipher = p12.PBES2AES192CBC
+	rc2 := Legacy
+	rc2.certs.Cipher = p12.PBEWithSHAAnd40BitRC2CBC
+	tests := []struct {
+		p      Profile
+		r      Reader
+		ok     bool
+		reason string
+	}{
+		{Modern, Java8, false, "PBES2 needs 8u301 or later"},
+		{Modern, Java11, false, "PBES2 needs 11.0.12 or later"},
+		{Modern, Java17, true, "PBES2 since JDK 12"},
+		{Modern, Java21, true, "HMAC-SHA-256 MACs since JDK 12"},
+		{Modern, OpenSSL111, true, "OpenSSL 1.1.1 reads every algorithm of Modern2024"},
+		{Modern, OpenSSL30, true, "OpenSSL 3.0 reads every algorithm"},
+		{Modern, OpenSSL34, true, "OpenSSL 3.4+"},
+		{Legacy, Java8, true, "Java 8 reads every algorithm of Legacy"},
+		{Legacy, Java21, true, ""},
+		{Legacy, OpenSSL30, true, ""},
+		{rc2, OpenSSL30, false, "RC2 is in OpenSSL 3's legacy provider"},
+		{rc2, OpenSSL34, false, "-legacy"},
+		{rc2, OpenSSL111, true, ""},
+		{rc2, Java8, true, ""},
+		{Passwordless, Java11, false, "PBES2 needs 11.0.12"}, // its keys are Modern's
+		{Passwordless, Java21, true, "no MAC"},
+		{Passwordless, OpenSSL30, true, "no MAC"},
+		{PBMAC1, Java17, false, "no Java release reads PBMAC1"},
+		{PBMAC1, Java21, false, "PBMAC1"},
+		{PBMAC1, OpenSSL30, false, "needs OpenSSL 3.4 or later"},
+		{PBMAC1, OpenSSL111, false, "needs OpenSSL 3.4"},
+		{PBMAC1, OpenSSL34, true, "PBMAC1 since OpenSSL 3.4"},
+		{aes192, Java17, false, "AES-128 and AES-256 only"},
+		{aes192, OpenSSL30, true, ""},
+		{Modern, Reader(99), false, "not a known reader"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.p.Name()+"/"+tt.r.String(), func(t *testing.T) {
+			ok, reason := tt.p.ReadableBy(tt.r)
+			assert.Equal(t, tt.ok, ok, reason)
+			assert.Contains(t, reason, tt.reason)
+			assert.NotEmpty(t, reason)
+		})
+	}
+}
+
+func TestPKCS12RefusesBadProfile(t *testing.T) {
+	f := newP12Fixture(t)
+	for _, p := range []Profile{Profile{}, Modern.WithIterations(0), Legacy.WithIterations(5_000_001)} {
+		_, err := f.store(t, WithProfile(p)).Marshal([]byte("changeit"))
+		require.Error(t, err, p.String())
+		assert.Contains(t, err.Error(), "keystore: PKCS#12 profile")
+	}
+}
+
+// TestPKCS12KeyWithoutExport: a key that cannot be exported (an HSM
+// signer, say) is refused with its alias.
+func TestPKCS12KeyWithoutExport(t *testing.T) {
+	leaf := testpki.NewRoot(t, "HSM Root").Leaf(t, "hsm")
+	s := New(PKCS12)
+	require.NoError(t, s.Set(&Entry{Alias: "hsm", Key: opaqueSigner{leaf.Key}, Chain: []*x509.Certificate{leaf.Cert}}))
+	_, err := s.Marshal([]byte("changeit"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `alias "hsm": cannot export`)
+}
+
+// opaqueSigner hides the concrete key type, as a hardware key would.
+type opaqueSigner struct{ s crypto.Signer }
+
+func (o opaqueSigner) Public() crypto.PublicKey { return o.s.Public() }
+func (o opaqueSigner) Sign(r io.Reader, d []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return o.s.Sign(r, d, opts)
+}
+
+// TestPKCS12PasswordEncoding: PKCS#12 passwords must be UTF-8.
+func TestPKCS12PasswordEncoding(t *testing.T) {
+	f := newP12Fixture(t)
+	_, err := f.store(t, WithProfile(Legacy)).Marshal([]byte{0xFF, 0xFE})
+	require.ErrorIs(t, err, ErrPasswordEncoding)
+	data, err := f.store(t).Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	_, err = Parse(data, []byte{0xFF})
+	require.ErrorIs(t, err, ErrPasswordEncoding)
+}
