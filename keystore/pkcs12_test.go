@@ -51,7 +51,7 @@ type p12Want struct {
 }
 
 func p12Key(alias string, chain ...string) p12Want { return p12Want{alias, KeyEntry, chain} }
-func p12Trusted(alias, cn string) p12Want       { return p12Want{alias, TrustedEntry, []string{cn}} }
+func p12Trusted(alias, cn string) p12Want          { return p12Want{alias, TrustedEntry, []string{cn}} }
 
 const (
 	cnCryptographyCA = "cryptography CA"
