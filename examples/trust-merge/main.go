@@ -1,0 +1,413 @@
+// Command trust-merge does the receiver's side of a root change on a
+// truststore: it merges a CA's bundle (the new root and its intermediates)
+// into the truststore, and removes the old root once nothing declared in use
+// still chains to it.
+//
+// With no flags it runs the whole story in a temporary directory: a JKS
+// truststore that trusts an old root, a client keystore whose key entry
+// chains to that root, and a PEM bundle from the new CA. It merges the
+// bundle and prints the report, tries to remove the old root (refused: the
+// client keystore still uses it), moves the client keystore's key entry to a
+// certificate from the new root under the same alias, and removes the old
+// root again (done).
+//
+// On real files:
+//
+//	trust-merge -truststore truststore.jks -bundle new-ca.pem
+//	trust-merge -truststore truststore.jks -prune-fingerprint AB:CD:... -in-use client.p12 -in-use pinned.pem
+//
+// The truststore may be a JKS or PKCS#12 keystore, a PEM bundle, or a
+// directory of certificate files; it is written back in its own kind, and
+// only when every step succeeded (nothing is written with -dry-run). Files
+// given with -in-use are keystores (each key entry's chain is in use) or
+// PEM/DER chains. The password comes from -password-file or the environment
+// variable named by -password-env (CERTROLL_PASSWORD by default), never
+// from a flag value that `ps` would show; in-use keystores are opened with
+// the same password.
+package main
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "trust-merge:", err)
+		os.Exit(1)
+	}
+}
+
+// paths is a repeatable string flag.
+type paths []string
+
+func (p *paths) String() string     { return strings.Join(*p, ",") }
+func (p *paths) Set(v string) error { *p = append(*p, v); return nil }
+
+type config struct {
+	truststore, bundle        string
+	passwordFile, passwordEnv string
+	pruneFingerprints         paths
+	inUse                     paths
+	force, dryRun, asJSON     bool
+}
+
+func run(args []string, out io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("trust-merge", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.truststore, "truststore", "", "truststore to change: JKS, PKCS#12, PEM bundle or directory; without it, a demonstration in a temporary directory")
+	fs.StringVar(&c.bundle, "bundle", "", "certificates to merge (PEM, DER or PKCS#7): the new root and its intermediates")
+	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the keystore password (first line)")
+	fs.StringVar(&c.passwordEnv, "password-env", "CERTROLL_PASSWORD", "environment variable holding the keystore password")
+	fs.Var(&c.pruneFingerprints, "prune-fingerprint", "SHA-256 fingerprint of a certificate to remove (repeatable; colons optional)")
+	fs.Var(&c.inUse, "in-use", "keystore or certificate chain whose chains must stay anchored (repeatable)")
+	fs.BoolVar(&c.force, "force", false, "remove certificates even if chains in use depend on them")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "report what would change, write nothing")
+	fs.BoolVar(&c.asJSON, "json", false, "print reports as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.truststore == "" {
+		return demo(out)
+	}
+	return apply(c, out)
+}
+
+func readPassword(c config) ([]byte, error) {
+	if c.passwordFile != "" {
+		b, err := os.ReadFile(c.passwordFile)
+		if err != nil {
+			return nil, err
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		return bytes.TrimSuffix(line, []byte("\r")), nil
+	}
+	if v, ok := os.LookupEnv(c.passwordEnv); ok {
+		return []byte(v), nil
+	}
+	return nil, nil // a PEM bundle or a directory needs none
+}
+
+// apply merges and prunes a real truststore as the flags say.
+func apply(c config, out io.Writer) error {
+	if c.bundle == "" && len(c.pruneFingerprints) == 0 {
+		return errors.New("with -truststore, give -bundle FILE to merge and/or -prune-fingerprint FP to remove")
+	}
+	password, err := readPassword(c)
+	if err != nil {
+		return err
+	}
+	ts, err := truststore.Open(c.truststore, password)
+	if err != nil {
+		if password == nil && errors.Is(err, keystore.ErrIncorrectPassword) {
+			return fmt.Errorf("%w (set %s or give -password-file)", err, c.passwordEnv)
+		}
+		return err
+	}
+	changed := false
+	if c.bundle != "" {
+		data, err := os.ReadFile(c.bundle)
+		if err != nil {
+			return err
+		}
+		certs, err := keystore.ParseCertificates(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.bundle, err)
+		}
+		rep, err := ts.Merge(truststore.Certs(certs...), nil)
+		if err != nil {
+			return err
+		}
+		if err := show(out, c.asJSON, rep); err != nil {
+			return err
+		}
+		changed = changed || rep.Changed()
+	}
+	if len(c.pruneFingerprints) > 0 {
+		var inUse []truststore.Dependent
+		for _, p := range c.inUse {
+			d, err := truststore.OpenDependents(p, password)
+			if err != nil {
+				return err
+			}
+			inUse = append(inUse, d...)
+		}
+		rep, err := ts.Prune(truststore.ByFingerprint(c.pruneFingerprints...), &truststore.PruneOptions{InUse: inUse, Force: c.force})
+		if rep != nil {
+			if err := show(out, c.asJSON, rep); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%w; %s not written", err, c.truststore)
+		}
+		changed = changed || rep.Changed()
+	}
+	switch {
+	case !changed:
+		fmt.Fprintf(out, "%s unchanged\n", c.truststore)
+	case c.dryRun:
+		fmt.Fprintf(out, "dry run: %s not written\n", c.truststore)
+	default:
+		if err := ts.Save(c.truststore, password); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s written (%v, %d certificates)\n", c.truststore, ts.Kind(), ts.Len())
+	}
+	return nil
+}
+
+func show(out io.Writer, asJSON bool, rep *truststore.Report) error {
+	if !asJSON {
+		_, err := fmt.Fprint(out, rep)
+		return err
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// demoNow is the demonstration's clock, so that its output is the same on
+// every run.
+var demoNow = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// demo runs the story in a temporary directory.
+func demo(out io.Writer) error {
+	dir, err := os.MkdirTemp("", "trust-merge-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	password := []byte("changeit")
+
+	// The PKI: an old root, a partner's root, and the new root the tenant's
+	// client certificate moves to. Roots use Ed25519 keys from fixed seeds so
+	// that their fingerprints, printed below, are the same on every run.
+	oldRoot, err := newCA("Old Root CA", 1, nil)
+	if err != nil {
+		return err
+	}
+	partner, err := newCA("Partner Root CA", 2, nil)
+	if err != nil {
+		return err
+	}
+	newRoot, err := newCA("New Root CA", 3, nil)
+	if err != nil {
+		return err
+	}
+	newIssuing, err := newCA("New Issuing CA", 4, newRoot)
+	if err != nil {
+		return err
+	}
+
+	// The receiver's truststore trusts the old root and a partner's root.
+	trustPath := filepath.Join(dir, "truststore.jks")
+	ts := truststore.New(truststore.JKS)
+	now := &truststore.MergeOptions{Now: func() time.Time { return demoNow }}
+	if _, err := ts.Merge([]truststore.Item{{Alias: "old-root", Cert: oldRoot.cert}, {Alias: "partner-root", Cert: partner.cert}}, now); err != nil {
+		return err
+	}
+	if err := ts.Save(trustPath, password); err != nil {
+		return err
+	}
+
+	// The tenant's client keystore: a key entry chaining to the old root.
+	clientPath := filepath.Join(dir, "client.p12")
+	client := keystore.New(keystore.PKCS12)
+	key, chain, err := oldRoot.issue("tenant-client")
+	if err != nil {
+		return err
+	}
+	if err := client.Set(&keystore.Entry{Alias: "client", Key: key, Chain: chain, Created: demoNow}); err != nil {
+		return err
+	}
+	if err := client.Save(clientPath, password); err != nil {
+		return err
+	}
+
+	// The new CA's bundle: its root and issuing CA, and the partner's root
+	// the receiver trusts already.
+	var bundle bytes.Buffer
+	for _, c := range []*x509.Certificate{newRoot.cert, newIssuing.cert, partner.cert} {
+		if err := pem.Encode(&bundle, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}); err != nil {
+			return err
+		}
+	}
+	bundlePath := filepath.Join(dir, "new-ca.pem")
+	if err := os.WriteFile(bundlePath, bundle.Bytes(), 0o644); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "truststore.jks trusts %s\n", strings.Join(ts.Aliases(), ", "))
+	fmt.Fprintf(out, "client.p12 alias \"client\": %s\n\n", chainPath(chain))
+
+	// Step 1: merge the bundle.
+	ts, err = truststore.Open(trustPath, password)
+	if err != nil {
+		return err
+	}
+	certs, err := keystore.ParseCertificates(bundle.Bytes())
+	if err != nil {
+		return err
+	}
+	rep, err := ts.Merge(truststore.Certs(certs...), now)
+	if err != nil {
+		return err
+	}
+	if err := ts.Save(trustPath, password); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "1. merge new-ca.pem into truststore.jks\n%s\n", rep)
+
+	// Step 2: try to remove the old root while the client still uses it.
+	oldFP := keystore.CertFingerprint(oldRoot.cert)
+	prune := func() (*truststore.Report, error) {
+		ks, err := keystore.Open(clientPath, password)
+		if err != nil {
+			return nil, err
+		}
+		inUse, err := truststore.KeystoreChains("client.p12", ks)
+		if err != nil {
+			return nil, err
+		}
+		ts, err := truststore.Open(trustPath, password)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := ts.Prune(truststore.ByFingerprint(oldFP), &truststore.PruneOptions{InUse: inUse})
+		if err != nil {
+			return rep, err
+		}
+		return rep, ts.Save(trustPath, password)
+	}
+	rep, err = prune()
+	if !errors.Is(err, truststore.ErrInUse) {
+		return fmt.Errorf("removing the old root while client.p12 uses it: want a refusal, got %v", err)
+	}
+	fmt.Fprintf(out, "2. remove the old root while client.p12 still chains to it\n%s=> %v\n\n", rep, err)
+
+	// Step 3: the tenant replaces the key entry under the same alias with a
+	// key whose certificate the new CA signed.
+	key, chain, err = newIssuing.issue("tenant-client")
+	if err != nil {
+		return err
+	}
+	err = keystore.Update(clientPath, password, func(s *keystore.Store) error {
+		_, err := s.Replace("client", key, chain)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "3. client.p12 alias \"client\" replaced: %s\n\n", chainPath(chain))
+
+	// Step 4: now the old root can go.
+	rep, err = prune()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "4. remove the old root again\n%s\n", rep)
+	ts, err = truststore.Open(trustPath, password)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "truststore.jks trusts %s\n", strings.Join(ts.Aliases(), ", "))
+	return nil
+}
+
+// ca is a demonstration certificate authority.
+type ca struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+// newCA makes a CA named cn with an Ed25519 key derived from seed, signed
+// by parent (self-signed when parent is nil), valid for ten years from a
+// year before demoNow.
+func newCA(cn string, seed byte, parent *ca) (*ca, error) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize))
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(int64(seed)),
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{"certroll example"}},
+		NotBefore:             demoNow.AddDate(-1, 0, 0),
+		NotAfter:              demoNow.AddDate(9, 0, 0),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	issuer, signer := tmpl, crypto.Signer(key)
+	if parent != nil {
+		issuer, signer = parent.cert, parent.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &ca{cert: cert, key: key}, nil
+}
+
+// issue makes a client key and certificate named cn, and returns the chain
+// a client presents: the leaf, then the CA unless it is a root.
+func (c *ca) issue(cn string) (crypto.Signer, []*x509.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(100),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    demoNow.Add(-time.Hour),
+		NotAfter:     demoNow.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, key.Public(), c.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain := []*x509.Certificate{leaf}
+	if !bytes.Equal(c.cert.RawIssuer, c.cert.RawSubject) {
+		chain = append(chain, c.cert)
+	}
+	return key, chain, nil
+}
+
+func chainPath(chain []*x509.Certificate) string {
+	names := make([]string, len(chain))
+	for i, c := range chain {
+		names[i] = "CN=" + c.Subject.CommonName
+	}
+	return strings.Join(names, " -> ")
+}
