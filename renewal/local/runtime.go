@@ -115,6 +115,7 @@ type Runtime struct {
 	names []string
 
 	mu          sync.Mutex // guards everything below and every node's fields
+	idle        *sync.Cond // signalled on mu when a message finishes
 	nodes       map[string]*node
 	failures    []Failure
 	total, fail int
@@ -130,6 +131,7 @@ type node struct {
 	leaf        *x509.Certificate // the cached certificate; nil when stopped
 	client      *http.Client      // built at start from the cached configuration
 	transport   *http.Transport
+	inflight    int // messages on the way
 
 	total, failed int
 	presented     map[string]int
@@ -227,6 +229,7 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 		cfg.KeyPassword = bytes.Clone(cfg.KeyPassword)
 	}
 	rt := &Runtime{cfg: cfg, nodes: make(map[string]*node, cfg.Nodes)}
+	rt.idle = sync.NewCond(&rt.mu)
 	for i := 1; i <= cfg.Nodes; i++ {
 		name := fmt.Sprintf("node-%d", i)
 		rt.names = append(rt.names, name)
@@ -299,9 +302,12 @@ func (rt *Runtime) StartAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Stop stops the flow on the node and drops its cached configuration.
-// Messages already on the way finish; later ones are handled as
-// [RuntimeConfig.WhileStopped] says. Stopping a stopped node does nothing.
+// Stop stops the flow on the node and drops its cached configuration. It
+// returns once the messages the node had on the way have finished (each
+// bounded by [RuntimeConfig.Timeout]), so that a receiver changed after
+// Stop returns sees no more traffic from the node; messages due later are
+// handled as [RuntimeConfig.WhileStopped] says. Stopping a stopped node
+// does nothing.
 func (rt *Runtime) Stop(ctx context.Context, name string) error {
 	n, err := rt.node(name)
 	if err != nil {
@@ -317,28 +323,51 @@ func (rt *Runtime) Stop(ctx context.Context, name string) error {
 	}
 	n.transport.CloseIdleConnections()
 	n.running, n.leaf, n.client, n.transport = false, nil, nil, nil
+	for n.inflight > 0 {
+		rt.idle.Wait()
+	}
 	return nil
 }
 
 // Restart stops and starts the flow on the node, so that it reads the
-// keystore afresh; a stopped node is started. A node marked with
-// [Runtime.SkipRestart] is left exactly as it is and Restart returns nil,
-// as when a person restarts the flow on some nodes and forgets one.
+// keystore afresh; a stopped node is started. The new configuration
+// replaces the cached one at once, so no message falls due while the node
+// is down: messages on the way finish with the old certificate, the next
+// one presents the new. If the keystore cannot be read, the node is left
+// stopped (as a flow that fails to start) and the error says why.
+//
+// A node marked with [Runtime.SkipRestart] is left exactly as it is and
+// Restart returns nil, as when a person restarts the flow on some nodes
+// and forgets one.
 func (rt *Runtime) Restart(ctx context.Context, name string) error {
 	n, err := rt.node(name)
 	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	rt.mu.Lock()
 	skip := n.skipRestart
 	rt.mu.Unlock()
 	if skip {
-		return ctx.Err()
+		return nil
 	}
-	if err := rt.Stop(ctx, name); err != nil {
-		return err
+	leaf, transport, err := rt.load()
+	if err != nil {
+		if serr := rt.Stop(ctx, name); serr != nil {
+			return errors.Join(fmt.Errorf("local: restarting %s: %w", name, err), serr)
+		}
+		return fmt.Errorf("local: restarting %s: %w", name, err)
 	}
-	return rt.Start(ctx, name)
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if n.transport != nil {
+		n.transport.CloseIdleConnections()
+	}
+	n.running, n.leaf, n.transport = true, leaf, transport
+	n.client = &http.Client{Transport: transport, Timeout: rt.cfg.Timeout}
+	return nil
 }
 
 // SkipRestart makes every later [Runtime.Restart] of the node do nothing,
@@ -415,8 +444,11 @@ func (rt *Runtime) load() (*x509.Certificate, *http.Transport, error) {
 // [RuntimeConfig.Rate] per second, until ctx is done or each has sent
 // [RuntimeConfig.MaxMessages], and returns the statistics then. Messages
 // on the way when ctx is done finish (bounded by
-// [RuntimeConfig.Timeout]) and are counted. A node that falls behind its
-// rate (a slow handshake) sends the messages it owes at once.
+// [RuntimeConfig.Timeout]) and are counted. A node sends one message at a
+// time; if it falls behind its rate (slow handshakes, a busy machine), it
+// sends the messages it owes at once while it is less than 100 ms behind,
+// and otherwise skips them: the rate is then lower, and MaxMessages
+// messages are still sent.
 //
 // Run does not start nodes; messages due on a stopped node are handled as
 // [RuntimeConfig.WhileStopped] says. Run is meant to run once at a time,
@@ -431,6 +463,13 @@ func (rt *Runtime) Run(ctx context.Context) Stats {
 			timer := time.NewTimer(0)
 			defer timer.Stop()
 			for i := 0; rt.cfg.MaxMessages == 0 || i < rt.cfg.MaxMessages; i++ {
+				if time.Since(next) > maxLag {
+					// Too far behind: the messages owed are not sent in a
+					// burst, which would also date them wrongly (a burst
+					// after a Stop would fail messages that fell due
+					// before it). The node goes on from now.
+					next = time.Now()
+				}
 				if d := time.Until(next); d > 0 {
 					timer.Reset(d)
 					select {
@@ -450,10 +489,17 @@ func (rt *Runtime) Run(ctx context.Context) Stats {
 	return rt.Stats()
 }
 
+// maxLag is how far behind its schedule a node's flow may fall before it
+// skips the messages it owes instead of sending them at once.
+const maxLag = 100 * time.Millisecond
+
 // send sends one message from node n, due at due.
 func (rt *Runtime) send(n *node, due time.Time) {
 	rt.mu.Lock()
 	running, client, leaf := n.running, n.client, n.leaf
+	if running {
+		n.inflight++
+	}
 	rt.mu.Unlock()
 	if !running {
 		if rt.cfg.WhileStopped == StoppedFails {
@@ -461,7 +507,12 @@ func (rt *Runtime) send(n *node, due time.Time) {
 		}
 		return
 	}
-	rt.record(n, due, fingerprint(leaf), rt.request(client))
+	err := rt.request(client)
+	rt.record(n, due, fingerprint(leaf), err)
+	rt.mu.Lock()
+	n.inflight--
+	rt.mu.Unlock()
+	rt.idle.Broadcast()
 }
 
 // request sends one GET to the receiver and checks for a 200.

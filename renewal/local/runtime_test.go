@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"crypto/x509"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -238,6 +239,16 @@ func TestRuntimeErrors(t *testing.T) {
 	assert.NotContains(t, err.Error(), "wrong-password")
 	assert.Nil(t, presents(t, wrong, "node-1"))
 
+	// A restart that cannot read the keystore leaves the node stopped,
+	// as a flow that fails to start.
+	broken := l.runtime(t, RuntimeConfig{Nodes: 1})
+	require.NoError(t, broken.Start(ctx, "node-1"))
+	broken.cfg.Keystore = filepath.Join(t.TempDir(), "missing.jks")
+	err = broken.Restart(ctx, "node-1")
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), "restarting node-1")
+	assert.Nil(t, presents(t, broken, "node-1"))
+
 	noAlias := l.runtime(t, RuntimeConfig{Nodes: 1})
 	noAlias.cfg.Alias = "other"
 	assert.ErrorIs(t, noAlias.Start(ctx, "node-1"), keystore.ErrAliasNotFound)
@@ -277,4 +288,27 @@ func TestRuntimeErrors(t *testing.T) {
 	names, err := def.Nodes(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"node-1", "node-2"}, names, "zero Nodes means 2")
+}
+
+// TestRuntimePKCS12Keystore checks a node that reads a PKCS#12 tenant
+// keystore whose key password differs from the store password.
+func TestRuntimePKCS12Keystore(t *testing.T) {
+	ctx := context.Background()
+	l := newLandscape(t)
+	path := filepath.Join(t.TempDir(), "tenant.p12")
+	keyPassword := []byte("key-secret")
+	s := keystore.New(keystore.PKCS12, keystore.WithClock(clock), keystore.WithKeyPassword(tenantAlias, keyPassword))
+	require.NoError(t, s.Set(&keystore.Entry{Alias: tenantAlias, Key: l.old.key, Chain: l.old.chain}))
+	require.NoError(t, s.Save(path, storePassword))
+
+	rt, err := NewRuntime(RuntimeConfig{
+		Nodes: 1, Keystore: path, KeystorePassword: storePassword, KeyPassword: keyPassword, Alias: tenantAlias,
+		URL: l.receiver.URL(), ServerRoot: l.receiver.ServerRoot(), Now: clock, Rate: 1000, MaxMessages: 5,
+	})
+	require.NoError(t, err)
+	require.NoError(t, rt.Start(ctx, "node-1"))
+	assert.Equal(t, fp(l.old.leaf()), fp(presents(t, rt, "node-1")))
+	st := rt.Run(ctx)
+	assert.Equal(t, 5, st.Total)
+	assert.Zero(t, st.Failed, "%v", st.Failures)
 }
