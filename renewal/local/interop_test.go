@@ -28,41 +28,48 @@ func tool(t *testing.T, name string) string {
 // receiver writes, and that the receiver picks up a root keytool imports.
 func TestTruststoreWithKeytool(t *testing.T) {
 	keytool := tool(t, "keytool")
-	ctx := context.Background()
-	r := newTestReceiver(t, TruststoreJKS)
-	a := newTestCA(t, "Client Root A")
-	b := newTestCA(t, "Client Root B")
-	require.NoError(t, r.TrustRoot(ctx, a.Root()))
+	for _, format := range []TruststoreFormat{TruststoreJKS, TruststorePKCS12} {
+		t.Run(format.String(), func(t *testing.T) {
+			storetype := map[TruststoreFormat]string{TruststoreJKS: "JKS", TruststorePKCS12: "PKCS12"}[format]
+			run := func(args ...string) string {
+				t.Helper()
+				args = append(args, "-storetype", storetype, "-storepass", string(storePassword))
+				out, err := exec.Command(keytool, args...).CombinedOutput()
+				require.NoError(t, err, "keytool %v: %s", args, out)
+				return string(out)
+			}
+			ctx := context.Background()
+			r := newTestReceiver(t, format)
+			a := newTestCA(t, "Client Root A")
+			b := newTestCA(t, "Client Root B")
+			require.NoError(t, r.TrustRoot(ctx, a.Root()))
 
-	out, err := exec.Command(keytool, "-list", "-v", "-keystore", r.cfg.Truststore,
-		"-storetype", "JKS", "-storepass", string(storePassword)).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "Alias name: client-root-a-"+keystore.Fingerprint256Hex(a.Root())[:12])
-	assert.Contains(t, string(out), "Entry type: trustedCertEntry")
-	assert.Contains(t, string(out), "SHA256: "+keystore.CertFingerprint(a.Root()))
-	assert.Contains(t, string(out), "Your keystore contains 1 entry")
+			out := run("-list", "-v", "-keystore", r.cfg.Truststore)
+			assert.Contains(t, out, "Alias name: client-root-a-"+keystore.Fingerprint256Hex(a.Root())[:12])
+			assert.Contains(t, out, "Entry type: trustedCertEntry")
+			assert.Contains(t, out, "SHA256: "+keystore.CertFingerprint(a.Root()))
+			assert.Contains(t, out, "Your keystore contains 1 entry")
 
-	// keytool adds root B; a client of B is accepted at the next handshake.
-	clientB := issueClient(t, b, "tenant-client-b")
-	require.NoError(t, r.AcceptClient(ctx, clientB.chain))
-	cert := clientB.tlsCertificate()
-	require.Error(t, request(t, r, &cert))
-	rootFile := filepath.Join(t.TempDir(), "b.pem")
-	require.NoError(t, os.WriteFile(rootFile, testpki.PEM(b.Root()), 0o600))
-	out, err = exec.Command(keytool, "-importcert", "-noprompt", "-alias", "root-b", "-file", rootFile,
-		"-keystore", r.cfg.Truststore, "-storetype", "JKS", "-storepass", string(storePassword)).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	require.NoError(t, request(t, r, &cert))
-	require.NoError(t, r.Accepts(ctx, clientB.chain))
+			// keytool adds root B; a client of B is accepted at the next
+			// handshake.
+			clientB := issueClient(t, b, "tenant-client-b")
+			require.NoError(t, r.AcceptClient(ctx, clientB.chain))
+			cert := clientB.tlsCertificate()
+			require.Error(t, request(t, r, &cert))
+			rootFile := filepath.Join(t.TempDir(), "b.pem")
+			require.NoError(t, os.WriteFile(rootFile, testpki.PEM(b.Root()), 0o600))
+			run("-importcert", "-noprompt", "-alias", "root-b", "-file", rootFile, "-keystore", r.cfg.Truststore)
+			require.NoError(t, request(t, r, &cert))
+			require.NoError(t, r.Accepts(ctx, clientB.chain))
 
-	// And the receiver removes what keytool added.
-	require.NoError(t, r.RemoveRoot(ctx, b.Root()))
-	out, err = exec.Command(keytool, "-list", "-keystore", r.cfg.Truststore,
-		"-storetype", "JKS", "-storepass", string(storePassword)).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.NotContains(t, string(out), "root-b")
-	assert.Contains(t, string(out), "Your keystore contains 1 entry")
-	assert.Error(t, request(t, r, &cert))
+			// And the receiver removes what keytool added.
+			require.NoError(t, r.RemoveRoot(ctx, b.Root()))
+			out = run("-list", "-keystore", r.cfg.Truststore)
+			assert.NotContains(t, out, "root-b")
+			assert.Contains(t, out, "Your keystore contains 1 entry")
+			assert.Error(t, request(t, r, &cert))
+		})
+	}
 }
 
 // TestReceiverWithOpenSSLClient sends requests with openssl s_client, a

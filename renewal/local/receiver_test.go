@@ -15,7 +15,7 @@ import (
 )
 
 func TestReceiverTrustAcceptRemove(t *testing.T) {
-	for _, format := range []TruststoreFormat{TruststoreJKS, TruststorePEM} {
+	for _, format := range []TruststoreFormat{TruststoreJKS, TruststorePKCS12, TruststorePEM} {
 		t.Run(format.String(), func(t *testing.T) {
 			ctx := context.Background()
 			r := newTestReceiver(t, format)
