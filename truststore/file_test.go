@@ -74,9 +74,10 @@ var (
 
 func p12KeyBlobs(t *testing.T, data []byte) [][]byte {
 	t.Helper()
+	// Content is the [0] EXPLICIT wrapper; its Bytes are the inner value.
 	type contentInfo struct {
 		Type    asn1.ObjectIdentifier
-		Content asn1.RawValue `asn1:"explicit,optional,tag:0"`
+		Content asn1.RawValue `asn1:"optional"`
 	}
 	var pfx struct {
 		Version  int
@@ -86,7 +87,7 @@ func p12KeyBlobs(t *testing.T, data []byte) [][]byte {
 	_, err := asn1.Unmarshal(data, &pfx)
 	require.NoError(t, err)
 	var authSafeDER []byte
-	_, err = asn1.Unmarshal(pfx.AuthSafe.Content.FullBytes, &authSafeDER)
+	_, err = asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafeDER)
 	require.NoError(t, err)
 	var safes []contentInfo
 	_, err = asn1.Unmarshal(authSafeDER, &safes)
@@ -97,18 +98,18 @@ func p12KeyBlobs(t *testing.T, data []byte) [][]byte {
 			continue // encrypted SafeContents hold certificates
 		}
 		var bagsDER []byte
-		_, err := asn1.Unmarshal(ci.Content.FullBytes, &bagsDER)
+		_, err := asn1.Unmarshal(ci.Content.Bytes, &bagsDER)
 		require.NoError(t, err)
 		var bags []struct {
 			ID    asn1.ObjectIdentifier
-			Value asn1.RawValue `asn1:"explicit,tag:0"`
+			Value asn1.RawValue // [0] EXPLICIT bagValue
 			Attrs asn1.RawValue `asn1:"optional"`
 		}
 		_, err = asn1.Unmarshal(bagsDER, &bags)
 		require.NoError(t, err)
 		for _, b := range bags {
 			if b.ID.Equal(oidShroudedKeyBag) {
-				out = append(out, b.Value.Bytes)
+				out = append(out, b.Value.Bytes) // the EncryptedPrivateKeyInfo
 			}
 		}
 	}
@@ -196,7 +197,26 @@ func TestRoundTrip(t *testing.T) {
 				assert.ElementsMatch(t, []string{"client", "kept-root", "new-root", interAlias}, ks.Aliases())
 				chain, err := ks.Certificates("client")
 				require.NoError(t, err)
-				assert.Equal(t, leaf.Chain, chain)
+				// As read, not as set: Java (and package keystore) complete
+				// a PKCS#12 key entry's chain with the issuers the file holds.
+				orig, err := keystore.Parse(before, storePassword)
+				require.NoError(t, err)
+				origChain, err := orig.Certificates("client")
+				require.NoError(t, err)
+				assert.Equal(t, rawOf(origChain), rawOf(chain), "the key entry's chain is as it was")
+				assert.Equal(t, leaf.Chain, chain[:len(leaf.Chain)])
+
+				// The real keytool reads the result: the key entry and the
+				// three trusted certificates, the pruned root gone.
+				listing := keytoolList(t, p)
+				assert.Contains(t, listing, "Your keystore contains 4 entries")
+				assert.Contains(t, listing, "client, ")
+				assert.Contains(t, listing, "PrivateKeyEntry")
+				assert.Equal(t, 3, strings.Count(listing, "trustedCertEntry"), listing)
+				for _, a := range []string{"kept-root", "new-root", interAlias} {
+					assert.Contains(t, listing, a+", ")
+				}
+				assert.NotContains(t, listing, "old-root")
 			}
 		})
 	}
