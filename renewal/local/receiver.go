@@ -334,12 +334,12 @@ func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) err
 }
 
 // Accepts reads the receiver's files as the server would at its next
-// handshake and returns nil if a client presenting chain (leaf first) is
+// handshake and returns nil if a client presenting clientChain (leaf first) is
 // accepted now. Otherwise the error wraps [ErrNotAccepted] and a
 // [*chain.VerifyError] listing every problem; a client certificate missing
 // from the accepted list is a problem with [chain.ReasonNotPinned]. If the
 // files cannot be read the error says so and does not wrap ErrNotAccepted.
-func (r *Receiver) Accepts(ctx context.Context, c []*x509.Certificate) error {
+func (r *Receiver) Accepts(ctx context.Context, clientChain []*x509.Certificate) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -347,7 +347,7 @@ func (r *Receiver) Accepts(ctx context.Context, c []*x509.Certificate) error {
 	if err != nil {
 		return err
 	}
-	return s.verify(c, r.cfg.Now())
+	return s.verify(clientChain, r.cfg.Now())
 }
 
 // Roots returns the roots the truststore holds now, in file order.
