@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"math/rand"
 	"path/filepath"
 	"strings"
@@ -948,4 +950,243 @@ func TestPKCS12PasswordEncoding(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Parse(data, []byte{0xFF})
 	require.ErrorIs(t, err, ErrPasswordEncoding)
+}
+
+// p12Raw mirrors a PFX for tests that rewrite fields.
+type p12Raw struct {
+	Version  int
+	AuthSafe asn1.RawValue
+	MacData  p12RawMAC `asn1:"optional"`
+}
+
+type p12RawMAC struct {
+	Mac        asn1.RawValue
+	Salt       []byte
+	Iterations *big.Int
+}
+
+var (
+	p12OIDData          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	p12OIDEncryptedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 6}
+	p12OIDPBES2         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	p12OIDPBKDF2        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	p12OIDPBMAC1        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
+	p12OIDHMACSHA256    = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
+	p12OIDAES256CBC     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
+	p12OID3DES          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 3}
+	p12OIDShrouded      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 2}
+)
+
+func p12Marshal(t testing.TB, v any, params ...string) []byte {
+	t.Helper()
+	var b []byte
+	var err error
+	if len(params) > 0 {
+		b, err = asn1.MarshalWithParams(v, params[0])
+	} else {
+		b, err = asn1.Marshal(v)
+	}
+	require.NoError(t, err)
+	return b
+}
+
+// p12Alg is an AlgorithmIdentifier.
+type p12Alg struct {
+	Algorithm  asn1.ObjectIdentifier
+	Parameters asn1.RawValue `asn1:"optional"`
+}
+
+// p12PBES2 returns a PBES2 AlgorithmIdentifier with iter iterations.
+func p12PBES2(t testing.TB, iter *big.Int) p12Alg {
+	t.Helper()
+	kdf := p12Marshal(t, struct {
+		Salt []byte
+		Iter *big.Int
+		PRF  p12Alg
+	}{make([]byte, 16), iter, p12Alg{Algorithm: p12OIDHMACSHA256, Parameters: asn1.NullRawValue}})
+	params := p12Marshal(t, struct{ KDF, Enc p12Alg }{
+		p12Alg{Algorithm: p12OIDPBKDF2, Parameters: asn1.RawValue{FullBytes: kdf}},
+		p12Alg{Algorithm: p12OIDAES256CBC, Parameters: asn1.RawValue{FullBytes: p12Marshal(t, make([]byte, 16))}},
+	})
+	return p12Alg{Algorithm: p12OIDPBES2, Parameters: asn1.RawValue{FullBytes: params}}
+}
+
+// p12File assembles a PFX from ContentInfo encodings and an optional
+// MacData.
+func p12File(t testing.TB, contentInfos [][]byte, mac *p12RawMAC) []byte {
+	t.Helper()
+	authSafe := p12Marshal(t, []asn1.RawValue{})
+	if len(contentInfos) > 0 {
+		authSafe = p12Marshal(t, asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: bytes.Join(contentInfos, nil)})
+	}
+	ci := p12Marshal(t, struct {
+		Type    asn1.ObjectIdentifier
+		Content []byte `asn1:"explicit,tag:0"`
+	}{p12OIDData, authSafe})
+	raw := p12Raw{Version: 3, AuthSafe: asn1.RawValue{FullBytes: ci}}
+	if mac != nil {
+		raw.MacData = *mac
+	} else {
+		type noMAC struct {
+			Version  int
+			AuthSafe asn1.RawValue
+		}
+		return p12Marshal(t, noMAC{3, raw.AuthSafe})
+	}
+	return p12Marshal(t, raw)
+}
+
+// p12EncryptedData is a ContentInfo of type encryptedData.
+func p12EncryptedData(t testing.TB, alg p12Alg, ciphertext []byte) []byte {
+	t.Helper()
+	eci := p12Marshal(t, struct {
+		Type asn1.ObjectIdentifier
+		Alg  p12Alg
+		Data []byte `asn1:"tag:0"`
+	}{p12OIDData, alg, ciphertext})
+	ed := p12Marshal(t, struct {
+		Version int
+		ECI     asn1.RawValue
+	}{0, asn1.RawValue{FullBytes: eci}})
+	return p12Marshal(t, struct {
+		Type    asn1.ObjectIdentifier
+		Content asn1.RawValue
+	}{p12OIDEncryptedData, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: ed}})
+}
+
+// p12DataContent is a ContentInfo of type data holding bags.
+func p12DataContent(t testing.TB, bags ...[]byte) []byte {
+	t.Helper()
+	sc := p12Marshal(t, asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: bytes.Join(bags, nil)})
+	return p12Marshal(t, struct {
+		Type    asn1.ObjectIdentifier
+		Content []byte `asn1:"explicit,tag:0"`
+	}{p12OIDData, sc})
+}
+
+var p12MaxInt31 = big.NewInt(1<<31 - 1)
+
+// TestPKCS12Limits: iteration counts above 5,000,000 and lengths beyond
+// the input are refused before any work, with an error naming the field.
+// (Each case would take minutes or gigabytes if it were not; the test run
+// taking milliseconds shows it is not. BenchmarkPKCS12HostileIterations
+// measures it.)
+func TestPKCS12Limits(t *testing.T) {
+	good, err := newP12Fixture(t).store(t).Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	var pfx p12Raw
+	_, err = asn1.Unmarshal(good, &pfx)
+	require.NoError(t, err)
+	withMAC := func(mac asn1.RawValue, iter *big.Int) []byte {
+		out := pfx
+		out.MacData.Mac, out.MacData.Iterations = mac, iter
+		return p12Marshal(t, out)
+	}
+	pbmac1 := func(iter, keyLen *big.Int) asn1.RawValue {
+		kdf := p12Marshal(t, struct {
+			Salt   []byte
+			Iter   *big.Int
+			KeyLen *big.Int
+			PRF    p12Alg
+		}{make([]byte, 16), iter, keyLen, p12Alg{Algorithm: p12OIDHMACSHA256, Parameters: asn1.NullRawValue}})
+		params := p12Marshal(t, struct{ KDF, MAC p12Alg }{
+			p12Alg{Algorithm: p12OIDPBKDF2, Parameters: asn1.RawValue{FullBytes: kdf}},
+			p12Alg{Algorithm: p12OIDHMACSHA256, Parameters: asn1.NullRawValue},
+		})
+		return asn1.RawValue{FullBytes: p12Marshal(t, struct {
+			Alg    p12Alg
+			Digest []byte
+		}{p12Alg{Algorithm: p12OIDPBMAC1, Parameters: asn1.RawValue{FullBytes: params}}, make([]byte, 32)})}
+	}
+	shroudedIter := func(iter *big.Int) []byte {
+		alg := p12Alg{Algorithm: p12OID3DES, Parameters: asn1.RawValue{FullBytes: p12Marshal(t, struct {
+			Salt []byte
+			Iter *big.Int
+		}{make([]byte, 8), iter})}}
+		epki := p12Marshal(t, struct {
+			Alg  p12Alg
+			Data []byte
+		}{alg, make([]byte, 32)})
+		return p12Marshal(t, struct {
+			ID    asn1.ObjectIdentifier
+			Value asn1.RawValue
+		}{p12OIDShrouded, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: epki}})
+	}
+
+	tests := []struct {
+		name  string
+		data  []byte
+		err   error
+		field string
+	}{
+		{"MAC iterations 2^31-1", withMAC(pfx.MacData.Mac, p12MaxInt31), ErrLimit, "macData.iterations is 2147483647"},
+		{"MAC iterations 5,000,001", withMAC(pfx.MacData.Mac, big.NewInt(5_000_001)), ErrLimit, "macData.iterations is 5000001"},
+		{"MAC iterations 2^64", withMAC(pfx.MacData.Mac, new(big.Int).Lsh(big.NewInt(1), 64)), ErrLimit, "macData.iterations"},
+		{"MAC iterations 0", withMAC(pfx.MacData.Mac, big.NewInt(0)), ErrMalformed, "macData.iterations"},
+		{"PBMAC1 iterations 2^31-1", withMAC(pbmac1(p12MaxInt31, big.NewInt(32)), big.NewInt(1)), ErrLimit, "macData PBMAC1 PBKDF2 iteration count is 2147483647"},
+		{"PBMAC1 key length 2^31-1", withMAC(pbmac1(big.NewInt(1), p12MaxInt31), big.NewInt(1)), ErrLimit, "keyLength"},
+		{"PBES2 iterations 2^31-1 without MAC", p12File(t, [][]byte{p12EncryptedData(t, p12PBES2(t, p12MaxInt31), make([]byte, 32))}, nil),
+			ErrLimit, "authSafe[0].contentEncryptionAlgorithm PBKDF2 iteration count is 2147483647"},
+		{"key bag iterations 2^31-1", p12File(t, [][]byte{p12DataContent(t, shroudedIter(p12MaxInt31))}, nil),
+			ErrLimit, "authSafe[0].bag[0].encryptionAlgorithm iteration count is 2147483647"},
+		{"length beyond the input", []byte{0x30, 0x84, 0x7F, 0xFF, 0xFF, 0xFF, 0x02, 0x01, 0x03}, ErrMalformed, "exceeds the 3 bytes left"},
+		{"authSafe length beyond the input", append([]byte{0x30, 0x14, 0x02, 0x01, 0x03, 0x30, 0x0F, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01,
+			0xA0, 0x02, 0x04, 0x84}, 0x7F, 0xFF, 0xFF, 0xFF), ErrMalformed, "length"},
+		{"nesting 10,000 deep", append(bytes.Repeat([]byte{0x30, 0x80}, 10000), make([]byte, 20000)...), ErrMalformed, "nesting deeper than 64 levels"},
+		{"empty", nil, ErrMalformed, "empty file"},
+		{"truncated", good[:len(good)/2], ErrMalformed, "exceeds"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			allocated := jksAllocated(3, func() { _, err = Parse(tt.data, []byte("changeit")) })
+			require.ErrorIs(t, err, tt.err)
+			assert.Contains(t, err.Error(), tt.field)
+			assert.NotContains(t, err.Error(), "changeit")
+			assert.Less(t, allocated, uint64(64<<10)+uint64(4*len(tt.data)), "allocated %d bytes to reject a %d-byte file", allocated, len(tt.data))
+		})
+	}
+}
+
+// TestPKCS12EveryTruncationFails: no prefix of a valid file parses, and
+// none panics.
+func TestPKCS12EveryTruncationFails(t *testing.T) {
+	data := p12Vector(t, "openssl/test-BER.p12")
+	for n := 0; n < len(data); n += 7 {
+		_, err := Parse(data[:n], []byte("12345"))
+		require.Error(t, err, "prefix of %d bytes", n)
+	}
+	data, err := newP12Fixture(t).store(t, WithProfile(Passwordless.WithIterations(1))).Marshal(nil)
+	require.NoError(t, err)
+	for n := 0; n < len(data); n++ {
+		_, err := Parse(data[:n], nil)
+		require.Error(t, err, "prefix of %d bytes", n)
+	}
+}
+
+// TestPKCS12AllocationLinear: decoding n bytes allocates O(n).
+func TestPKCS12AllocationLinear(t *testing.T) {
+	ca := testpki.NewRoot(t, "Many Root")
+	s := New(PKCS12, WithProfile(Modern.WithIterations(1)), WithClock(p12Clock))
+	leaf := ca.Leaf(t, "leaf")
+	for i := 0; i < 300; i++ {
+		require.NoError(t, s.Set(&Entry{Alias: fmt.Sprintf("key %d", i), Created: testpki.Now.Add(time.Duration(i) * time.Second), Key: leaf.Key, Chain: leaf.Chain}))
+		require.NoError(t, s.Set(&Entry{Alias: fmt.Sprintf("trusted %d", i), Chain: []*x509.Certificate{ca.Cert}}))
+	}
+	data, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	for _, name := range []string{"Modern", "BER"} {
+		in := data
+		pw := []byte("changeit")
+		if name == "BER" {
+			in, pw = p12Vector(t, "openssl/test-BER.p12"), []byte("12345")
+		}
+		var err error
+		allocated := jksAllocated(3, func() { _, err = Parse(in, pw) })
+		require.NoError(t, err)
+		// Beyond a constant for hash states and maps: a copy of the file
+		// (kept to write it back untouched), the decrypted certificates,
+		// and the bags' and entries' bookkeeping (measured: about 4n).
+		assert.Less(t, allocated, uint64(6*len(in)+64<<10), "%s: allocated %d bytes for a %d-byte file", name, allocated, len(in))
+	}
 }

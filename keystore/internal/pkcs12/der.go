@@ -32,18 +32,18 @@ type parser struct {
 	field string // what b holds, for errors
 }
 
-func newParser(b []byte, base int64, field string) *parser {
-	return &parser{b: b, base: base, field: field}
+func newParser(b []byte, base int64, field string) parser {
+	return parser{b: b, base: base, field: field}
 }
 
 // sub returns a parser over content, a subslice of p.b starting at off
 // (an index into p.b).
-func (p *parser) sub(content []byte, off int, field string) *parser {
+func (p *parser) sub(content []byte, off int, field string) parser {
 	base := int64(-1)
 	if p.base >= 0 {
 		base = p.base + int64(off)
 	}
-	return &parser{b: content, base: base, field: field}
+	return parser{b: content, base: base, field: field}
 }
 
 func (p *parser) empty() bool { return p.pos >= len(p.b) }
@@ -117,10 +117,10 @@ func (p *parser) optional(tag byte, field string) (element, bool, error) {
 
 // enter reads a constructed element with identifier tag and returns a
 // parser over its contents.
-func (p *parser) enter(tag byte, field string) (*parser, error) {
+func (p *parser) enter(tag byte, field string) (parser, error) {
 	e, err := p.expect(tag, field)
 	if err != nil {
-		return nil, err
+		return parser{}, err
 	}
 	return p.sub(e.content, e.coff, field), nil
 }

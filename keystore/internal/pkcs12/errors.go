@@ -54,3 +54,25 @@ var (
 	// so has no BMPString form.
 	ErrPasswordEncoding = errors.New("pkcs12: password is not valid UTF-8")
 )
+
+// prefixErr puts the path of the enclosing structure in front of the
+// field an error names. Parsers name fields relative to what they parse
+// and callers add the path only when something failed, so that reading a
+// large file builds no field names.
+func prefixErr(err error, prefix, sep string) error {
+	join := func(f string) string {
+		if f == "" {
+			return prefix
+		}
+		return prefix + sep + f
+	}
+	switch e := err.(type) {
+	case *FormatError:
+		e.Field = join(e.Field)
+	case *LimitError:
+		e.Field = join(e.Field)
+	case *UnsupportedError:
+		e.Field = join(e.Field)
+	}
+	return err
+}

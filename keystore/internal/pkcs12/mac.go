@@ -104,8 +104,8 @@ func parseMacData(p *parser) (*macData, error) {
 	}
 	md := &macData{off: start}
 	if bytes.Equal(oid, oidPBMAC1) {
-		if err := parsePBMAC1Params(ap, md); err != nil {
-			return nil, err
+		if err := parsePBMAC1Params(&ap, md); err != nil {
+			return nil, prefixErr(err, "macData PBMAC1", " ")
 		}
 	} else {
 		h, ok := lookupHash(digestOIDs, oid)
@@ -138,7 +138,7 @@ func parseMacData(p *parser) (*macData, error) {
 			if _, err := mp.next("macData.iterations"); err != nil {
 				return nil, err
 			}
-		} else if iter, err = iterations(mp, "macData.iterations"); err != nil {
+		} else if iter, err = iterations(&mp, "macData.iterations"); err != nil {
 			return nil, err
 		}
 	}
@@ -161,28 +161,27 @@ func parseMacData(p *parser) (*macData, error) {
 // parsePBMAC1Params parses PBMAC1-params ::= SEQUENCE { keyDerivationFunc
 // AlgorithmIdentifier {PBKDF2}, messageAuthScheme AlgorithmIdentifier }.
 func parsePBMAC1Params(ap *parser, md *macData) error {
-	const field = "macData PBMAC1 parameters"
-	pp, err := ap.enter(tagSequence, field)
+	pp, err := ap.enter(tagSequence, "parameters")
 	if err != nil {
 		return err
 	}
-	kdf, err := parsePBKDF2(pp, "macData PBMAC1 PBKDF2")
+	kdf, err := parsePBKDF2(&pp)
 	if err != nil {
-		return err
+		return prefixErr(err, "PBKDF2", " ")
 	}
-	h, err := parseHashAlg(pp, hmacOIDs, "macData PBMAC1 messageAuthScheme")
+	h, err := parseHashAlg(&pp, hmacOIDs)
 	if err != nil {
-		return err
+		return prefixErr(err, "messageAuthScheme", " ")
 	}
 	if err := pp.finish(); err != nil {
 		return err
 	}
 	if kdf.keyLen == 0 {
 		// RFC 9579 section 5 makes keyLength mandatory.
-		return &FormatError{Offset: -1, Field: "macData PBMAC1 PBKDF2 keyLength", Detail: "missing; RFC 9579 requires it"}
+		return &FormatError{Offset: -1, Field: "PBKDF2 keyLength", Detail: "missing; RFC 9579 requires it"}
 	}
 	if kdf.keyLen < minPBMAC1KeyLen {
-		return &FormatError{Offset: -1, Field: "macData PBMAC1 PBKDF2 keyLength",
+		return &FormatError{Offset: -1, Field: "PBKDF2 keyLength",
 			Detail: fmt.Sprintf("want at least %d octets (RFC 9579 section 9), found %d", minPBMAC1KeyLen, kdf.keyLen)}
 	}
 	md.Kind, md.Hash, md.KDFPRF = PBMAC1, h, kdf.prf

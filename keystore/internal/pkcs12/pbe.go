@@ -147,45 +147,46 @@ const (
 )
 
 // parseEncAlg parses an AlgorithmIdentifier for PKCS #12 PBE or PBES2.
-// Unknown schemes give an *UnsupportedError.
-func parseEncAlg(p *parser, field string) (*Alg, error) {
-	ap, err := p.enter(tagSequence, field)
+// Unknown schemes give an *UnsupportedError. Errors name fields relative
+// to the AlgorithmIdentifier; callers put its path in front.
+func parseEncAlg(p *parser) (*Alg, error) {
+	ap, err := p.enter(tagSequence, "")
 	if err != nil {
 		return nil, err
 	}
-	oid, err := ap.oid(field + " algorithm")
+	oid, err := ap.oid("algorithm")
 	if err != nil {
 		return nil, err
 	}
 	for c, o := range pbeOIDs {
 		if bytes.Equal(o, oid) {
-			return parsePBEParams(ap, c, field)
+			return parsePBEParams(&ap, c)
 		}
 	}
 	if bytes.Equal(oid, oidPBES2) {
-		return parsePBES2Params(ap, field)
+		return parsePBES2Params(&ap)
 	}
 	if bytes.Equal(oid, oidPBEWithSHAAnd128BitRC4) || bytes.Equal(oid, oidPBEWithSHAAnd40BitRC4) {
-		return nil, &UnsupportedError{Field: field, What: "RC4 encryption (" + OIDString(oid) + ")"}
+		return nil, &UnsupportedError{What: "RC4 encryption (" + OIDString(oid) + ")"}
 	}
-	return nil, &UnsupportedError{Field: field, What: "encryption algorithm " + OIDString(oid)}
+	return nil, &UnsupportedError{What: "encryption algorithm " + OIDString(oid)}
 }
 
 // parsePBEParams parses pkcs-12PbeParams ::= SEQUENCE { salt OCTET STRING,
 // iterations INTEGER }.
-func parsePBEParams(ap *parser, c Cipher, field string) (*Alg, error) {
-	pp, err := ap.enter(tagSequence, field+" parameters")
+func parsePBEParams(ap *parser, c Cipher) (*Alg, error) {
+	pp, err := ap.enter(tagSequence, "parameters")
 	if err != nil {
 		return nil, err
 	}
-	salt, err := pp.expect(tagOctetString, field+" salt")
+	salt, err := pp.expect(tagOctetString, "salt")
 	if err != nil {
 		return nil, err
 	}
 	if len(salt.content) > maxSaltLen {
-		return nil, &LimitError{Field: field + " salt length", Value: int64(len(salt.content)), Max: maxSaltLen}
+		return nil, &LimitError{Field: "salt length", Value: int64(len(salt.content)), Max: maxSaltLen}
 	}
-	iter, err := iterations(pp, field+" iteration count")
+	iter, err := iterations(&pp, "iteration count")
 	if err != nil {
 		return nil, err
 	}
@@ -214,20 +215,20 @@ func iterations(p *parser, field string) (int, error) {
 
 // parsePBES2Params parses PBES2-params ::= SEQUENCE { keyDerivationFunc
 // AlgorithmIdentifier {PBKDF2}, encryptionScheme AlgorithmIdentifier }.
-func parsePBES2Params(ap *parser, field string) (*Alg, error) {
-	pp, err := ap.enter(tagSequence, field+" PBES2 parameters")
+func parsePBES2Params(ap *parser) (*Alg, error) {
+	pp, err := ap.enter(tagSequence, "PBES2 parameters")
 	if err != nil {
 		return nil, err
 	}
-	kdf, err := parsePBKDF2(pp, field+" PBKDF2")
+	kdf, err := parsePBKDF2(&pp)
+	if err != nil {
+		return nil, prefixErr(err, "PBKDF2", " ")
+	}
+	sp, err := pp.enter(tagSequence, "encryption scheme")
 	if err != nil {
 		return nil, err
 	}
-	sp, err := pp.enter(tagSequence, field+" encryption scheme")
-	if err != nil {
-		return nil, err
-	}
-	oid, err := sp.oid(field + " encryption scheme")
+	oid, err := sp.oid("encryption scheme")
 	if err != nil {
 		return nil, err
 	}
@@ -238,14 +239,14 @@ func parsePBES2Params(ap *parser, field string) (*Alg, error) {
 		}
 	}
 	if c == NoCipher {
-		return nil, &UnsupportedError{Field: field, What: "PBES2 encryption scheme " + OIDString(oid)}
+		return nil, &UnsupportedError{What: "PBES2 encryption scheme " + OIDString(oid)}
 	}
-	iv, err := sp.expect(tagOctetString, field+" IV")
+	iv, err := sp.expect(tagOctetString, "IV")
 	if err != nil {
 		return nil, err
 	}
 	if len(iv.content) != c.blockSize() {
-		return nil, sp.errAt(iv.off, field+" IV", "want %d bytes for %v, found %d", c.blockSize(), c, len(iv.content))
+		return nil, sp.errAt(iv.off, "IV", "want %d bytes for %v, found %d", c.blockSize(), c, len(iv.content))
 	}
 	if err := sp.finish(); err != nil {
 		return nil, err
@@ -254,8 +255,7 @@ func parsePBES2Params(ap *parser, field string) (*Alg, error) {
 		return nil, err
 	}
 	if kdf.keyLen != 0 && kdf.keyLen != c.keyLen() {
-		return nil, &FormatError{Offset: -1, Field: field + " PBKDF2 keyLength",
-			Detail: fmt.Sprintf("want %d for %v, found %d", c.keyLen(), c, kdf.keyLen)}
+		return nil, &FormatError{Offset: -1, Field: "PBKDF2 keyLength", Detail: fmt.Sprintf("want %d for %v, found %d", c.keyLen(), c, kdf.keyLen)}
 	}
 	return &Alg{EncParams: EncParams{Cipher: c, PRF: kdf.prf, Iterations: kdf.iterations, SaltLen: len(kdf.salt)}, Salt: kdf.salt, IV: iv.content}, nil
 }
@@ -270,19 +270,19 @@ type pbkdf2Params struct {
 // parsePBKDF2 parses AlgorithmIdentifier {PBKDF2} with PBKDF2-params ::=
 // SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER
 // OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1 }.
-func parsePBKDF2(p *parser, field string) (*pbkdf2Params, error) {
-	ap, err := p.enter(tagSequence, field)
+func parsePBKDF2(p *parser) (*pbkdf2Params, error) {
+	ap, err := p.enter(tagSequence, "")
 	if err != nil {
 		return nil, err
 	}
-	oid, err := ap.oid(field + " algorithm")
+	oid, err := ap.oid("algorithm")
 	if err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(oid, oidPBKDF2) {
-		return nil, &UnsupportedError{Field: field, What: "key derivation function " + OIDString(oid)}
+		return nil, &UnsupportedError{What: "key derivation function " + OIDString(oid)}
 	}
-	pp, err := ap.enter(tagSequence, field+" parameters")
+	pp, err := ap.enter(tagSequence, "parameters")
 	if err != nil {
 		return nil, err
 	}
@@ -290,38 +290,38 @@ func parsePBKDF2(p *parser, field string) (*pbkdf2Params, error) {
 		return nil, err
 	}
 	if pp.peek() != tagOctetString {
-		return nil, &UnsupportedError{Field: field + " salt", What: "a PBKDF2 salt from another source"}
+		return nil, &UnsupportedError{Field: "salt", What: "a PBKDF2 salt from another source"}
 	}
-	salt, err := pp.expect(tagOctetString, field+" salt")
+	salt, err := pp.expect(tagOctetString, "salt")
 	if err != nil {
 		return nil, err
 	}
 	if len(salt.content) > maxSaltLen {
-		return nil, &LimitError{Field: field + " salt length", Value: int64(len(salt.content)), Max: maxSaltLen}
+		return nil, &LimitError{Field: "salt length", Value: int64(len(salt.content)), Max: maxSaltLen}
 	}
-	iter, err := iterations(pp, field+" iteration count")
+	iter, err := iterations(&pp, "iteration count")
 	if err != nil {
 		return nil, err
 	}
 	out := &pbkdf2Params{salt: salt.content, iterations: iter, prf: SHA1}
 	if pp.peek() == tagInteger {
 		start := pp.pos
-		kl, err := pp.integer(field+" keyLength", maxKeyLen)
+		kl, err := pp.integer("keyLength", maxKeyLen)
 		if err != nil {
 			return nil, err
 		}
 		if kl > maxKeyLen {
-			return nil, &LimitError{Field: field + " keyLength", Value: kl, Max: maxKeyLen}
+			return nil, &LimitError{Field: "keyLength", Value: kl, Max: maxKeyLen}
 		}
 		if kl < 1 {
-			return nil, pp.errAt(start, field+" keyLength", "want at least 1, found %d", kl)
+			return nil, pp.errAt(start, "keyLength", "want at least 1, found %d", kl)
 		}
 		out.keyLen = int(kl)
 	}
 	if !pp.empty() {
-		h, err := parseHashAlg(pp, hmacOIDs, field+" PRF")
+		h, err := parseHashAlg(&pp, hmacOIDs)
 		if err != nil {
-			return nil, err
+			return nil, prefixErr(err, "PRF", " ")
 		}
 		out.prf = h
 	}
@@ -333,20 +333,20 @@ func parsePBKDF2(p *parser, field string) (*pbkdf2Params, error) {
 
 // parseHashAlg parses an AlgorithmIdentifier naming a hash in m, with
 // absent or NULL parameters.
-func parseHashAlg(p *parser, m map[Hash][]byte, field string) (Hash, error) {
-	ap, err := p.enter(tagSequence, field)
+func parseHashAlg(p *parser, m map[Hash][]byte) (Hash, error) {
+	ap, err := p.enter(tagSequence, "")
 	if err != nil {
 		return 0, err
 	}
-	oid, err := ap.oid(field)
+	oid, err := ap.oid("")
 	if err != nil {
 		return 0, err
 	}
 	h, ok := lookupHash(m, oid)
 	if !ok {
-		return 0, &UnsupportedError{Field: field, What: "algorithm " + OIDString(oid)}
+		return 0, &UnsupportedError{What: "algorithm " + OIDString(oid)}
 	}
-	if _, _, err := ap.optional(tagNull, field+" parameters"); err != nil {
+	if _, _, err := ap.optional(tagNull, "parameters"); err != nil {
 		return 0, err
 	}
 	if err := ap.finish(); err != nil {

@@ -129,14 +129,14 @@ func Decode(data, password []byte) (*File, error) {
 	if ver != 3 {
 		return nil, pp.errAt(verStart, "PFX.version", "want 3, found %d", ver)
 	}
-	authSafe, authOff, err := parseDataContentInfo(pp, "PFX.authSafe")
+	authSafe, authOff, err := parseDataContentInfo(&pp)
 	if err != nil {
-		return nil, err
+		return nil, prefixErr(err, "PFX.authSafe", ".")
 	}
 	f := &File{}
 	var md *macData
 	if !pp.empty() {
-		if md, err = parseMacData(pp); err != nil {
+		if md, err = parseMacData(&pp); err != nil {
 			return nil, err
 		}
 		f.MAC = md.MACParams
@@ -147,56 +147,33 @@ func Decode(data, password []byte) (*File, error) {
 
 	// The AuthenticatedSafe: parse its structure and every encryption's
 	// parameters before deriving any key.
-	asDER, _, err := toDER(authSafe, authOff, "AuthenticatedSafe")
+	if len(authSafe) == 0 {
+		return nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
+	}
+	asDER, n, err := toDER(authSafe, authOff, "AuthenticatedSafe")
 	if err != nil {
 		return nil, err
 	}
-	if len(asDER) != len(authSafe) {
-		return nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: fmt.Sprintf("%d unexpected bytes after it", len(authSafe)-len(asDER))}
+	if n != len(authSafe) {
+		return nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: fmt.Sprintf("%d unexpected bytes after it", len(authSafe)-n)}
 	}
 	asBase := authOff
 	if &asDER[0] != &authSafe[0] {
 		asBase = -1
 	}
-	ap, err := newParser(asDER, asBase, "AuthenticatedSafe").enter(tagSequence, "AuthenticatedSafe")
+	asp := newParser(asDER, asBase, "AuthenticatedSafe")
+	ap, err := asp.enter(tagSequence, "AuthenticatedSafe")
 	if err != nil {
 		return nil, err
 	}
-	type piece struct {
-		field string
-		data  []byte
-		off   int64
-		alg   *Alg
-	}
-	var pieces []piece
+	var pieces []contentInfo
 	for i := 0; !ap.empty(); i++ {
-		field := fmt.Sprintf("authSafe[%d]", i)
-		ci, err := ap.enter(tagSequence, field)
+		pc, err := parseContentInfo(&ap)
 		if err != nil {
-			return nil, err
+			return nil, prefixErr(err, fmt.Sprintf("authSafe[%d]", i), ".")
 		}
-		ctype, err := ci.oid(field + ".contentType")
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case bytes.Equal(ctype, oidData):
-			d, off, err := dataContent(ci, field)
-			if err != nil {
-				return nil, err
-			}
-			pieces = append(pieces, piece{field: field, data: d, off: off})
-		case bytes.Equal(ctype, oidEncryptedData):
-			alg, ct, err := parseEncryptedData(ci, field)
-			if err != nil {
-				return nil, err
-			}
-			pieces = append(pieces, piece{field: field, data: ct, off: -1, alg: alg})
-		case bytes.Equal(ctype, oidEnvelopedData):
-			return nil, &UnsupportedError{Field: field, What: "public-key privacy mode (envelopedData)"}
-		default:
-			return nil, &UnsupportedError{Field: field, What: "content type " + OIDString(ctype)}
-		}
+		pc.index = i
+		pieces = append(pieces, pc)
 	}
 
 	if md != nil {
@@ -211,19 +188,52 @@ func Decode(data, password []byte) (*File, error) {
 		if pc.alg != nil {
 			if sc, err = pc.alg.Decrypt(password, pc.data, looksLikeSequence); err != nil {
 				if errors.Is(err, ErrDecrypt) {
-					return nil, fmt.Errorf("%s: %w", pc.field, err)
+					return nil, fmt.Errorf("authSafe[%d]: %w", pc.index, err)
 				}
 				return nil, err
 			}
 		}
 		n := len(f.Bags)
-		if f.Bags, err = parseSafeContents(sc, pc.off, pc.field, pc.alg != nil, f.Bags, 0); err != nil {
-			return nil, err
+		if f.Bags, err = parseSafeContents(sc, pc.off, pc.alg != nil, f.Bags); err != nil {
+			return nil, prefixErr(err, fmt.Sprintf("authSafe[%d]", pc.index), ".")
 		}
 		c.Bags = len(f.Bags) - n
 		f.Contents = append(f.Contents, c)
 	}
 	return f, nil
+}
+
+// contentInfo is one parsed element of the AuthenticatedSafe: the
+// SafeContents (data) or the ciphertext and its algorithm (encryptedData).
+type contentInfo struct {
+	index int
+	data  []byte
+	off   int64 // file offset of data, or -1
+	alg   *Alg
+}
+
+// parseContentInfo parses ContentInfo ::= SEQUENCE { contentType OID,
+// content [0] EXPLICIT ANY } of type data or encryptedData.
+func parseContentInfo(ap *parser) (contentInfo, error) {
+	ci, err := ap.enter(tagSequence, "")
+	if err != nil {
+		return contentInfo{}, err
+	}
+	ctype, err := ci.oid("contentType")
+	if err != nil {
+		return contentInfo{}, err
+	}
+	switch {
+	case bytes.Equal(ctype, oidData):
+		d, off, err := dataContent(&ci)
+		return contentInfo{data: d, off: off}, err
+	case bytes.Equal(ctype, oidEncryptedData):
+		alg, ct, err := parseEncryptedData(&ci)
+		return contentInfo{data: ct, off: -1, alg: alg}, err
+	case bytes.Equal(ctype, oidEnvelopedData):
+		return contentInfo{}, &UnsupportedError{What: "public-key privacy mode (envelopedData)"}
+	}
+	return contentInfo{}, &UnsupportedError{What: "content type " + OIDString(ctype)}
 }
 
 // looksLikeSequence is the plausibility check after decryption: a
@@ -238,32 +248,32 @@ func looksLikeSequence(b []byte) bool {
 
 // parseDataContentInfo parses ContentInfo { data, [0] EXPLICIT OCTET
 // STRING } and returns the octets and their file offset (or -1).
-func parseDataContentInfo(p *parser, field string) ([]byte, int64, error) {
-	ci, err := p.enter(tagSequence, field)
+func parseDataContentInfo(p *parser) ([]byte, int64, error) {
+	ci, err := p.enter(tagSequence, "")
 	if err != nil {
 		return nil, 0, err
 	}
-	ctype, err := ci.oid(field + ".contentType")
+	ctype, err := ci.oid("contentType")
 	if err != nil {
 		return nil, 0, err
 	}
 	if bytes.Equal(ctype, oidSignedData) {
-		return nil, 0, &UnsupportedError{Field: field, What: "public-key integrity mode (signedData)"}
+		return nil, 0, &UnsupportedError{What: "public-key integrity mode (signedData)"}
 	}
 	if !bytes.Equal(ctype, oidData) {
-		return nil, 0, &FormatError{Offset: ci.offset(0), Field: field + ".contentType", Detail: "want data (1.2.840.113549.1.7.1), found " + OIDString(ctype)}
+		return nil, 0, &FormatError{Offset: ci.offset(0), Field: "contentType", Detail: "want data (1.2.840.113549.1.7.1), found " + OIDString(ctype)}
 	}
-	return dataContent(ci, field)
+	return dataContent(&ci)
 }
 
 // dataContent parses the rest of ContentInfo { data, [0] EXPLICIT OCTET
 // STRING } after its contentType.
-func dataContent(ci *parser, field string) ([]byte, int64, error) {
-	cp, err := ci.enter(tagExplicit0, field+".content")
+func dataContent(ci *parser) ([]byte, int64, error) {
+	cp, err := ci.enter(tagExplicit0, "content")
 	if err != nil {
 		return nil, 0, err
 	}
-	oct, err := cp.expect(tagOctetString, field+".content")
+	oct, err := cp.expect(tagOctetString, "content")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -279,37 +289,37 @@ func dataContent(ci *parser, field string) ([]byte, int64, error) {
 // parseEncryptedData parses the rest of ContentInfo { encryptedData, [0]
 // EXPLICIT EncryptedData } after its contentType: the algorithm (with its
 // limits) and the ciphertext.
-func parseEncryptedData(ci *parser, field string) (*Alg, []byte, error) {
-	cp, err := ci.enter(tagExplicit0, field+".content")
+func parseEncryptedData(ci *parser) (*Alg, []byte, error) {
+	cp, err := ci.enter(tagExplicit0, "content")
 	if err != nil {
 		return nil, nil, err
 	}
-	ed, err := cp.enter(tagSequence, field+".encryptedData")
+	ed, err := cp.enter(tagSequence, "encryptedData")
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := ed.integer(field+".encryptedData.version", 1<<20); err != nil {
+	if _, err := ed.integer("encryptedData.version", 1<<20); err != nil {
 		return nil, nil, err
 	}
-	eci, err := ed.enter(tagSequence, field+".encryptedContentInfo")
+	eci, err := ed.enter(tagSequence, "encryptedContentInfo")
 	if err != nil {
 		return nil, nil, err
 	}
-	ctype, err := eci.oid(field + ".encryptedContentInfo.contentType")
+	ctype, err := eci.oid("encryptedContentInfo.contentType")
 	if err != nil {
 		return nil, nil, err
 	}
 	if !bytes.Equal(ctype, oidData) {
-		return nil, nil, &FormatError{Offset: eci.offset(0), Field: field + ".encryptedContentInfo.contentType", Detail: "want data, found " + OIDString(ctype)}
+		return nil, nil, &FormatError{Offset: eci.offset(0), Field: "encryptedContentInfo.contentType", Detail: "want data, found " + OIDString(ctype)}
 	}
-	alg, err := parseEncAlg(eci, field+".contentEncryptionAlgorithm")
+	alg, err := parseEncAlg(&eci)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, prefixErr(err, "contentEncryptionAlgorithm", " ")
 	}
 	var ct []byte
 	switch eci.peek() {
 	case tagImplicit0:
-		e, err := eci.next(field + ".encryptedContent")
+		e, err := eci.next("encryptedContent")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -317,20 +327,20 @@ func parseEncryptedData(ci *parser, field string) (*Alg, []byte, error) {
 	case tagExplicit0:
 		// BER may cut an IMPLICIT OCTET STRING into pieces; toDER cannot
 		// know the [0] is a string, so the pieces are joined here.
-		e, err := eci.next(field + ".encryptedContent")
+		e, err := eci.next("encryptedContent")
 		if err != nil {
 			return nil, nil, err
 		}
-		sp := eci.sub(e.content, e.coff, field+".encryptedContent")
+		sp := eci.sub(e.content, e.coff, "encryptedContent")
 		for !sp.empty() {
-			seg, err := sp.expect(tagOctetString, field+".encryptedContent segment")
+			seg, err := sp.expect(tagOctetString, "encryptedContent segment")
 			if err != nil {
 				return nil, nil, err
 			}
 			ct = append(ct, seg.content...)
 		}
 	default:
-		return nil, nil, eci.errAt(eci.pos, field+".encryptedContent", "want [0] encrypted content, found %s", tagName(eci.peek()))
+		return nil, nil, eci.errAt(eci.pos, "encryptedContent", "want [0] encrypted content, found %s", tagName(eci.peek()))
 	}
 	if err := eci.finish(); err != nil {
 		return nil, nil, err
@@ -341,184 +351,201 @@ func parseEncryptedData(ci *parser, field string) (*Alg, []byte, error) {
 
 // parseSafeContents parses SafeContents ::= SEQUENCE OF SafeBag and
 // appends the bags to out, reading nested safeContentsBags in place.
-func parseSafeContents(data []byte, base int64, field string, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+func parseSafeContents(data []byte, base int64, encrypted bool, out []*Bag) ([]*Bag, error) {
 	if len(data) == 0 {
-		return nil, &FormatError{Offset: base, Field: field, Detail: "want SafeContents, found nothing"}
+		return nil, &FormatError{Offset: base, Field: "SafeContents", Detail: "want a SEQUENCE, found nothing"}
 	}
-	der, n, err := toDER(data, base, field+" SafeContents")
+	der, n, err := toDER(data, base, "SafeContents")
 	if err != nil {
 		return nil, err
 	}
 	if n != len(data) {
-		return nil, &FormatError{Offset: base, Field: field + " SafeContents", Detail: fmt.Sprintf("%d unexpected bytes after it", len(data)-n)}
+		return nil, &FormatError{Offset: base, Field: "SafeContents", Detail: fmt.Sprintf("%d unexpected bytes after it", len(data)-n)}
 	}
 	if &der[0] != &data[0] {
 		base = -1
 	}
-	sp, err := newParser(der, base, field).enter(tagSequence, field+" SafeContents")
+	top := newParser(der, base, "SafeContents")
+	sp, err := top.enter(tagSequence, "SafeContents")
 	if err != nil {
 		return nil, err
 	}
-	return parseBags(sp, field, encrypted, out, depth)
+	return parseBags(&sp, encrypted, out, 0)
 }
 
-func parseBags(sp *parser, field string, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+// parseBags reads the SafeBags of a SafeContents. Errors name fields
+// relative to it ("bag[3].bagValue"); field names are built only then.
+func parseBags(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
 	for i := 0; !sp.empty(); i++ {
-		bf := fmt.Sprintf("%s.bag[%d]", field, i)
-		raw, err := sp.expect(tagSequence, bf)
-		if err != nil {
-			return nil, err
+		var err error
+		if out, err = parseBag(sp, encrypted, out, depth); err != nil {
+			return nil, prefixErr(err, fmt.Sprintf("bag[%d]", i), ".")
 		}
-		bp := sp.sub(raw.content, raw.coff, bf)
-		oid, err := bp.oid(bf + ".bagId")
-		if err != nil {
-			return nil, err
-		}
-		vp, err := bp.enter(tagExplicit0, bf+".bagValue")
-		if err != nil {
-			return nil, err
-		}
-		val, err := vp.next(bf + ".bagValue")
-		if err != nil {
-			return nil, err
-		}
-		if err := vp.finish(); err != nil {
-			return nil, err
-		}
-		b := &Bag{TypeOID: oid, Raw: raw.full, Value: val.full, Encrypted: encrypted}
-		if bp.peek() == tagSet {
-			if err := b.parseAttributes(bp, bf); err != nil {
-				return nil, err
-			}
-		}
-		if err := bp.finish(); err != nil {
-			return nil, err
-		}
-		switch {
-		case bytes.Equal(oid, oidSafeContentsBag):
-			if depth >= maxBagNesting {
-				return nil, &LimitError{Field: bf + " safeContentsBag nesting", Value: int64(depth + 1), Max: maxBagNesting}
-			}
-			np, err := bp.sub(val.full, val.off, bf).enter(tagSequence, bf+" SafeContents")
-			if err != nil {
-				return nil, err
-			}
-			if out, err = parseBags(np, bf, encrypted, out, depth+1); err != nil {
-				return nil, err
-			}
-			continue
-		case bytes.Equal(oid, oidKeyBag):
-			b.Type = KeyBag
-		case bytes.Equal(oid, oidShroudedKeyBag):
-			b.Type = ShroudedKeyBag
-			kp, err := bp.sub(val.full, val.off, bf).enter(tagSequence, bf+" EncryptedPrivateKeyInfo")
-			if err != nil {
-				return nil, err
-			}
-			b.KeyAlg, err = parseEncAlg(kp, bf+".encryptionAlgorithm")
-			var ue *UnsupportedError
-			if errors.As(err, &ue) {
-				b.KeyAlgErr, b.KeyAlg, err = err, nil, nil
-				// Skip the unparsed algorithm to reach the data.
-				kp.pos = 0
-				if _, err = kp.expect(tagSequence, bf+".encryptionAlgorithm"); err != nil {
-					return nil, err
-				}
-			}
-			if err != nil {
-				return nil, err
-			}
-			ek, err := kp.expect(tagOctetString, bf+".encryptedData")
-			if err != nil {
-				return nil, err
-			}
-			if err := kp.finish(); err != nil {
-				return nil, err
-			}
-			b.EncryptedKey = ek.content
-		case bytes.Equal(oid, oidCertBag):
-			b.Type = CertBag
-			cp, err := bp.sub(val.full, val.off, bf).enter(tagSequence, bf+" CertBag")
-			if err != nil {
-				return nil, err
-			}
-			certID, err := cp.oid(bf + ".certId")
-			if err != nil {
-				return nil, err
-			}
-			if bytes.Equal(certID, oidX509Certificate) {
-				vp, err := cp.enter(tagExplicit0, bf+".certValue")
-				if err != nil {
-					return nil, err
-				}
-				oct, err := vp.expect(tagOctetString, bf+".certValue")
-				if err != nil {
-					return nil, err
-				}
-				if len(oct.content) == 0 {
-					return nil, vp.errAt(oct.off, bf+".certValue", "empty certificate")
-				}
-				b.Cert = oct.content
-			}
-		case bytes.Equal(oid, oidCRLBag):
-			b.Type = CRLBag
-		case bytes.Equal(oid, oidSecretBag):
-			b.Type = SecretBag
-		default:
-			b.Type = OtherBag
-		}
-		out = append(out, b)
 	}
 	return out, nil
 }
 
+// parseBag reads one SafeBag ::= SEQUENCE { bagId OID, bagValue [0]
+// EXPLICIT ANY, bagAttributes SET OF PKCS12Attribute OPTIONAL }.
+func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+	raw, err := sp.expect(tagSequence, "")
+	if err != nil {
+		return nil, err
+	}
+	bp := sp.sub(raw.content, raw.coff, "SafeBag")
+	oid, err := bp.oid("bagId")
+	if err != nil {
+		return nil, err
+	}
+	vp, err := bp.enter(tagExplicit0, "bagValue")
+	if err != nil {
+		return nil, err
+	}
+	val, err := vp.next("bagValue")
+	if err != nil {
+		return nil, err
+	}
+	if err := vp.finish(); err != nil {
+		return nil, err
+	}
+	b := &Bag{TypeOID: oid, Raw: raw.full, Value: val.full, Encrypted: encrypted}
+	if bp.peek() == tagSet {
+		if err := b.parseAttributes(&bp); err != nil {
+			return nil, err
+		}
+	}
+	if err := bp.finish(); err != nil {
+		return nil, err
+	}
+	valp := bp.sub(val.full, val.off, "bagValue")
+	switch {
+	case bytes.Equal(oid, oidSafeContentsBag):
+		if depth >= maxBagNesting {
+			return nil, &LimitError{Field: "safeContentsBag nesting", Value: int64(depth + 1), Max: maxBagNesting}
+		}
+		np, err := valp.enter(tagSequence, "SafeContents")
+		if err != nil {
+			return nil, err
+		}
+		return parseBags(&np, encrypted, out, depth+1)
+	case bytes.Equal(oid, oidKeyBag):
+		b.Type = KeyBag
+	case bytes.Equal(oid, oidShroudedKeyBag):
+		b.Type = ShroudedKeyBag
+		kp, err := valp.enter(tagSequence, "EncryptedPrivateKeyInfo")
+		if err != nil {
+			return nil, err
+		}
+		algStart := kp.pos
+		b.KeyAlg, err = parseEncAlg(&kp)
+		var ue *UnsupportedError
+		if errors.As(err, &ue) {
+			// Kept, but the key cannot be decrypted: skip the algorithm
+			// to reach the data.
+			b.KeyAlgErr, b.KeyAlg, err = prefixErr(err, "encryptionAlgorithm", " "), nil, nil
+			kp.pos = algStart
+			if _, err = kp.expect(tagSequence, "encryptionAlgorithm"); err != nil {
+				return nil, err
+			}
+		}
+		if err != nil {
+			return nil, prefixErr(err, "encryptionAlgorithm", " ")
+		}
+		ek, err := kp.expect(tagOctetString, "encryptedData")
+		if err != nil {
+			return nil, err
+		}
+		if err := kp.finish(); err != nil {
+			return nil, err
+		}
+		b.EncryptedKey = ek.content
+	case bytes.Equal(oid, oidCertBag):
+		b.Type = CertBag
+		cp, err := valp.enter(tagSequence, "CertBag")
+		if err != nil {
+			return nil, err
+		}
+		certID, err := cp.oid("certId")
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(certID, oidX509Certificate) {
+			vp, err := cp.enter(tagExplicit0, "certValue")
+			if err != nil {
+				return nil, err
+			}
+			oct, err := vp.expect(tagOctetString, "certValue")
+			if err != nil {
+				return nil, err
+			}
+			if len(oct.content) == 0 {
+				return nil, vp.errAt(oct.off, "certValue", "empty certificate")
+			}
+			b.Cert = oct.content
+		}
+	case bytes.Equal(oid, oidCRLBag):
+		b.Type = CRLBag
+	case bytes.Equal(oid, oidSecretBag):
+		b.Type = SecretBag
+	default:
+		b.Type = OtherBag
+	}
+	return append(out, b), nil
+}
+
 // parseAttributes reads bagAttributes SET OF PKCS12Attribute, where
 // PKCS12Attribute ::= SEQUENCE { attrId OID, attrValues SET OF ANY }.
-func (b *Bag) parseAttributes(bp *parser, field string) error {
-	as, err := bp.enter(tagSet, field+".bagAttributes")
+func (b *Bag) parseAttributes(bp *parser) error {
+	as, err := bp.enter(tagSet, "bagAttributes")
 	if err != nil {
 		return err
 	}
 	for i := 0; !as.empty(); i++ {
-		af := fmt.Sprintf("%s.bagAttributes[%d]", field, i)
-		raw, err := as.expect(tagSequence, af)
+		if err := b.parseAttribute(&as); err != nil {
+			return prefixErr(err, fmt.Sprintf("bagAttributes[%d]", i), ".")
+		}
+	}
+	return nil
+}
+
+func (b *Bag) parseAttribute(as *parser) error {
+	raw, err := as.expect(tagSequence, "")
+	if err != nil {
+		return err
+	}
+	ap := as.sub(raw.content, raw.coff, "attribute")
+	oid, err := ap.oid("attrId")
+	if err != nil {
+		return err
+	}
+	vs, err := ap.enter(tagSet, "attrValues")
+	if err != nil {
+		return err
+	}
+	if err := ap.finish(); err != nil {
+		return err
+	}
+	b.Attrs = append(b.Attrs, Attribute{OID: oid, Raw: raw.full})
+	var first element
+	if !vs.empty() {
+		if first, err = vs.next("attrValues"); err != nil {
+			return err
+		}
+	}
+	switch {
+	case bytes.Equal(oid, oidFriendlyName) && !b.HasFriendlyName && first.full != nil:
+		name, err := decodeName(first)
 		if err != nil {
-			return err
+			return vs.errAt(first.off, "friendlyName", "%v", err)
 		}
-		ap := as.sub(raw.content, raw.coff, af)
-		oid, err := ap.oid(af + ".attrId")
-		if err != nil {
-			return err
+		b.FriendlyName, b.HasFriendlyName = name, true
+	case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
+		if first.tag != tagOctetString {
+			return vs.errAt(first.off, "localKeyId", "want OCTET STRING, found %s", tagName(first.tag))
 		}
-		vs, err := ap.enter(tagSet, af+".attrValues")
-		if err != nil {
-			return err
-		}
-		if err := ap.finish(); err != nil {
-			return err
-		}
-		b.Attrs = append(b.Attrs, Attribute{OID: oid, Raw: raw.full})
-		var first element
-		if !vs.empty() {
-			if first, err = vs.next(af + ".attrValues"); err != nil {
-				return err
-			}
-		}
-		switch {
-		case bytes.Equal(oid, oidFriendlyName) && !b.HasFriendlyName && first.full != nil:
-			name, err := decodeName(first)
-			if err != nil {
-				return vs.errAt(first.off, af+" friendlyName", "%v", err)
-			}
-			b.FriendlyName, b.HasFriendlyName = name, true
-		case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
-			if first.tag != tagOctetString {
-				return vs.errAt(first.off, af+" localKeyId", "want OCTET STRING, found %s", tagName(first.tag))
-			}
-			b.LocalKeyID = first.content
-		case bytes.Equal(oid, oidJavaTrust):
-			b.JavaTrust = true
-		}
+		b.LocalKeyID = first.content
+	case bytes.Equal(oid, oidJavaTrust):
+		b.JavaTrust = true
 	}
 	return nil
 }
@@ -582,7 +609,8 @@ func isPrivateKeyInfo(b []byte) bool {
 	if err != nil || n != len(b) {
 		return false
 	}
-	p, err := newParser(der, -1, "PrivateKeyInfo").enter(tagSequence, "PrivateKeyInfo")
+	top := newParser(der, -1, "PrivateKeyInfo")
+	p, err := top.enter(tagSequence, "PrivateKeyInfo")
 	if err != nil {
 		return false
 	}
