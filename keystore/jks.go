@@ -100,19 +100,21 @@ func newJKS() *jksCodec {
 // turns each byte b into the pair (0, b). Characters up to U+00FF are
 // therefore passed as one byte each; a character above U+00FF cannot be
 // expressed through keystore-go.
-func jksPassword(password []byte) ([]byte, error) {
+// what names the password in errors ("JKS password", "key password of
+// alias ...").
+func jksPassword(password []byte, what string) ([]byte, error) {
 	out := make([]byte, 0, len(password))
 	pos := 0
 	for i := 0; i < len(password); {
 		r, n := utf8.DecodeRune(password[i:])
 		pos++
 		if r == utf8.RuneError && n <= 1 {
-			return nil, fmt.Errorf("%w: JKS password is not valid UTF-8 (byte %d of %d)", ErrPasswordEncoding, i+1, len(password))
+			return nil, fmt.Errorf("%w: %s is not valid UTF-8 (byte %d of %d)", ErrPasswordEncoding, what, i+1, len(password))
 		}
 		if r > 0xFF {
-			return nil, fmt.Errorf("%w: JKS password character %d is above U+00FF; "+
+			return nil, fmt.Errorf("%w: %s character %d is above U+00FF; "+
 				"keytool can make such stores, but the JKS codec can only hash characters U+0000 to U+00FF "+
-				"(convert the store to PKCS#12 with keytool -importkeystore, or change its password)", ErrPasswordEncoding, pos)
+				"(convert the store to PKCS#12 with keytool -importkeystore, or change the password)", ErrPasswordEncoding, what, pos)
 		}
 		out = append(out, byte(r))
 		i += n
@@ -146,7 +148,19 @@ func parseJKS(data, password []byte, o options) (*Store, error) {
 	if err != nil {
 		return nil, jksMalformed(err)
 	}
-	pw, err := jksPassword(password)
+	certs := 0
+	for i := range f.Entries {
+		for _, cert := range f.Entries[i].Certs {
+			// The JDK reads certificates with CertificateFactory.getInstance(type),
+			// whose algorithm names ignore case; "X509" is an alias of "X.509".
+			if cert.Type != nil && !strings.EqualFold(string(cert.Type), "X.509") && !strings.EqualFold(string(cert.Type), "X509") {
+				return nil, &MalformedError{Format: JKS, Offset: int64(cert.TypeOffset), Field: "certificate type",
+					Detail: fmt.Sprintf("alias %q: want \"X.509\", got %q", jksguard.DecodeModifiedUTF8(f.Entries[i].Alias), cert.Type)}
+			}
+		}
+		certs += len(f.Entries[i].Certs)
+	}
+	pw, err := jksPassword(password, "JKS password")
 	if err != nil {
 		return nil, err
 	}
@@ -163,75 +177,94 @@ func parseJKS(data, password []byte, o options) (*Store, error) {
 	}
 	c.size = len(data)
 
-	recs := make([]*record, 0, len(f.Entries))
-	seen := make(map[string]int, len(f.Entries)) // folded alias -> index in recs
-	keys := make(map[string]bool, len(f.Entries))
-	for i := range f.Entries {
+	// Records, their natives and certificate lists are allocated in one
+	// block each: a store of 10,000 entries is decoded with a handful of
+	// allocations beyond keystore-go's own.
+	//
+	// Entries are visited last to first, because the last of several
+	// entries with the same alias (ignoring case) is the one that counts,
+	// and keystore-go's map holds only the last of several with the same
+	// alias bytes.
+	n := len(f.Entries)
+	block := make([]record, n)
+	natives := make([]jksNative, n)
+	ders := make([][]byte, certs)
+	recs := make([]*record, n)
+	kept := n
+	winner := make(map[string]string, n) // folded alias -> alias bytes of the entry that counts
+	var losers map[string]bool           // other alias bytes in keystore-go's map
+	for i := n - 1; i >= 0; i-- {
 		e := &f.Entries[i]
-		r, err := c.record(e)
-		if err != nil {
+		k := len(e.Certs)
+		certs -= k
+		alias := jksAlias(e.Alias)
+		folded := fold(alias)
+		if w, dup := winner[folded]; dup {
+			// Shadowed by a later entry. Its alias bytes, if different,
+			// are still in keystore-go's map, to be deleted when written.
+			if raw := string(e.Alias); raw != w && !losers[raw] {
+				if losers == nil {
+					losers = make(map[string]bool)
+				}
+				losers[raw] = true
+				c.keys = append(c.keys, raw)
+			}
+			continue
+		}
+		r, nat := &block[i], &natives[i]
+		if err := c.record(e, alias, r, nat, ders[certs:certs+k:certs+k]); err != nil {
 			return nil, err
 		}
-		native := r.native.(*jksNative)
-		if !keys[native.key] {
-			keys[native.key] = true
-			c.keys = append(c.keys, native.key)
-		}
-		if j, ok := seen[fold(r.alias)]; ok {
-			recs[j] = nil
-		}
-		seen[fold(r.alias)] = len(recs)
-		recs = append(recs, r)
+		winner[folded] = nat.key
+		c.keys = append(c.keys, nat.key)
+		kept--
+		recs[kept] = r
 	}
-	if len(seen) != len(recs) {
-		kept := recs[:0]
-		for _, r := range recs {
-			if r != nil {
-				kept = append(kept, r)
-			}
-		}
-		recs = kept
-	}
-	return &Store{recs: recs, codec: c}, nil
+	return &Store{recs: recs[kept:], codec: c}, nil
 }
 
-// record builds the record of entry e from what keystore-go loaded. A
-// later entry with the same alias bytes replaced this one in keystore-go's
-// map; its record is then overwritten by the later one in parseJKS.
-func (c *jksCodec) record(e *jksguard.Entry) (*record, error) {
-	key := string(e.Alias)
-	alias := jksguard.DecodeModifiedUTF8(e.Alias)
-	for _, cert := range e.Certs {
-		if cert.Type != nil && !strings.EqualFold(string(cert.Type), "X.509") && !strings.EqualFold(string(cert.Type), "X509") {
-			return nil, &MalformedError{Format: JKS, Offset: int64(cert.TypeOffset), Field: "certificate type",
-				Detail: fmt.Sprintf("alias %q: want \"X.509\", got %q", alias, cert.Type)}
+// jksAlias decodes an alias from modified UTF-8.
+func jksAlias(b []byte) string {
+	for _, c := range b {
+		if c == 0 || c >= 0x80 {
+			return jksguard.DecodeModifiedUTF8(b)
 		}
 	}
-	r := &record{alias: alias, created: time.UnixMilli(e.Created)}
-	n := &jksNative{codec: c, key: key}
+	return string(b) // plain ASCII reads the same as UTF-8
+}
+
+// record fills r and its native n for entry e (whose alias decodes to
+// alias) from what keystore-go loaded; der has room for the entry's
+// certificates.
+func (c *jksCodec) record(e *jksguard.Entry, alias string, r *record, n *jksNative, der [][]byte) error {
+	key := alias
+	if len(alias) != len(e.Alias) || alias != string(e.Alias) {
+		key = string(e.Alias)
+	}
+	*r = record{alias: alias, created: time.UnixMilli(e.Created), chainDER: der}
+	*n = jksNative{codec: c, key: key}
 	switch e.Tag {
 	case jksguard.TagPrivateKey:
 		r.kind = KeyEntry
 		chain, err := c.ks.GetPrivateKeyEntryCertificateChain(key)
-		if err != nil {
-			return nil, fmt.Errorf("keystore: JKS alias %q: %w", alias, err)
+		if err != nil || len(chain) != len(der) {
+			return fmt.Errorf("keystore: JKS alias %q: keystore-go read the entry differently (%v)", alias, err)
 		}
-		r.chainDER = make([][]byte, len(chain))
 		for i := range chain {
-			r.chainDER[i] = chain[i].Content
+			der[i] = chain[i].Content
 		}
 		n.offset = e.KeyOffset
 		n.bad = jksCheckProtected(alias, e.Key, e.KeyOffset)
 	default:
 		r.kind = TrustedEntry
 		tce, err := c.ks.GetTrustedCertificateEntry(key)
-		if err != nil {
-			return nil, fmt.Errorf("keystore: JKS alias %q: %w", alias, err)
+		if err != nil || len(der) != 1 {
+			return fmt.Errorf("keystore: JKS alias %q: keystore-go read the entry differently (%v)", alias, err)
 		}
-		r.chainDER = [][]byte{tce.Certificate.Content}
+		der[0] = tce.Certificate.Content
 	}
 	r.native = n
-	return r, nil
+	return nil
 }
 
 // unseal decrypts the key of a record read from a JKS file.
@@ -240,9 +273,9 @@ func (c *jksCodec) unseal(r *record, password []byte) (crypto.Signer, error) {
 	if !ok || n.codec != c {
 		return nil, fmt.Errorf("keystore: JKS alias %q: the entry was not read by this store", r.alias)
 	}
-	pw, err := jksPassword(password)
+	pw, err := jksPassword(password, fmt.Sprintf("JKS key password of alias %q", r.alias))
 	if err != nil {
-		return nil, fmt.Errorf("keystore: key of alias %q: %w", r.alias, err)
+		return nil, err
 	}
 	defer jksZero(pw)
 	if n.bad != nil {
@@ -372,7 +405,7 @@ func jksParseKey(alias string, der []byte) (crypto.Signer, error) {
 // it. The key of a new or changed key entry is encrypted with its key
 // password (WithKeyPassword) if one was given, else with password.
 func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
-	pw, err := jksPassword(password)
+	pw, err := jksPassword(password, "JKS password")
 	if err != nil {
 		return nil, err
 	}
@@ -473,8 +506,8 @@ func (c *jksCodec) set(s *Store, r *record, pw []byte, taken map[string]bool) (s
 	}
 	keyPw := pw
 	if p, ok := s.opts.keyPasswords[fold(r.alias)]; ok {
-		if keyPw, err = jksPassword(p); err != nil {
-			return "", fmt.Errorf("keystore: key password of alias %q: %w", r.alias, err)
+		if keyPw, err = jksPassword(p, fmt.Sprintf("JKS key password of alias %q", r.alias)); err != nil {
+			return "", err
 		}
 		defer jksZero(keyPw)
 	}

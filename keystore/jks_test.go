@@ -766,3 +766,54 @@ func TestJKSModifiedUTF8(t *testing.T) {
 		})
 	}
 }
+
+// TestJKSDuplicateAliases: of several entries whose aliases are equal
+// ignoring case, the last counts, whatever the kinds; the others are gone
+// from what is written.
+func TestJKSDuplicateAliases(t *testing.T) {
+	a, b, c := testpki.NewRoot(t, "Dup A"), testpki.NewRoot(t, "Dup B"), testpki.NewRoot(t, "Dup C")
+	leaf := a.Leaf(t, "dup")
+	data := jksBuild(2, "changeit",
+		jksRaw{tag: 1, alias: "dup", key: jksProtect(t, leaf.Key, "changeit"), certs: [][]byte{leaf.Cert.Raw}},
+		jksRaw{tag: 2, alias: "DUP", certs: [][]byte{a.Cert.Raw}},
+		jksRaw{tag: 2, alias: "other", certs: [][]byte{b.Cert.Raw}},
+		jksRaw{tag: 2, alias: "Dup", certs: [][]byte{c.Cert.Raw}},
+		jksRaw{tag: 2, alias: "DUP", certs: [][]byte{b.Cert.Raw}},
+		jksRaw{tag: 2, alias: "dup", certs: [][]byte{c.Cert.Raw}},
+	)
+	s, err := Parse(data, []byte("changeit"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"other", "dup"}, s.Aliases())
+	kind, err := s.Kind("DUP")
+	require.NoError(t, err)
+	assert.Equal(t, TrustedEntry, kind)
+	certs, err := s.Certificates("Dup")
+	require.NoError(t, err)
+	assert.True(t, certs[0].Equal(c.Cert))
+
+	out, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	got := jksEntryBytes(t, out)
+	assert.Len(t, got, 2)
+	assert.Equal(t, jksEntryBytes(t, data)["dup"], got["dup"])
+	back, err := Parse(out, []byte("changeit"))
+	require.NoError(t, err)
+	assertSameEntries(t, s, back)
+}
+
+func TestJKSKeyPasswordEncoding(t *testing.T) {
+	leaf := testpki.NewRoot(t, "KPE Root").Leaf(t, "a")
+	s := New(JKS, WithKeyPassword("a", []byte("€uro")))
+	require.NoError(t, s.Set(&Entry{Alias: "a", Key: leaf.Key, Chain: leaf.Chain}))
+	_, err := s.Marshal([]byte("changeit"))
+	require.ErrorIs(t, err, ErrPasswordEncoding)
+	assert.Contains(t, err.Error(), `key password of alias "a" character 1 is above U+00FF`)
+	assert.NotContains(t, err.Error(), "€uro")
+
+	data := jksBuild(2, "changeit", jksRaw{tag: 1, alias: "a", key: jksProtect(t, leaf.Key, "changeit"), certs: [][]byte{leaf.Cert.Raw}})
+	s, err = Parse(data, []byte("changeit"), WithKeyPassword("A", []byte("k€y")))
+	require.NoError(t, err)
+	_, err = s.Entry("a")
+	require.ErrorIs(t, err, ErrPasswordEncoding)
+	assert.Contains(t, err.Error(), `key password of alias "a" character 2 is above U+00FF`)
+}
