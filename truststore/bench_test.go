@@ -118,7 +118,11 @@ func BenchmarkMergeDuplicates(b *testing.B) {
 
 // BenchmarkMergeIntoKeystore merges n certificates into a JKS trust set of
 // n and applies them to the keystore ([truststore.Set.Store]), which adds
-// each with keystore.Store.Set.
+// each with keystore.Store.Set. That step is quadratic today: Store.Set
+// finds an alias by scanning every entry, so m additions to a store of n
+// entries cost O(m·n) alias comparisons (about 18 ms for 1,000 into 1,000,
+// 3 s for 10,000 into 10,000 on the CI machine). Real truststores hold a
+// few hundred entries.
 func BenchmarkMergeIntoKeystore(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("%d_into_%d", n, n), func(b *testing.B) {

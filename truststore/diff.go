@@ -36,7 +36,7 @@ func Diff(a, b *Set) *DiffReport {
 	for _, e := range a.entries {
 		other := b.byFP[e.fp]
 		if len(other) == 0 {
-			d.OnlyInA = append(d.OnlyInA, info(e.alias, e.cert))
+			d.OnlyInA = append(d.OnlyInA, e.info())
 			continue
 		}
 		if a.byFP[e.fp][0] != e {
@@ -44,13 +44,13 @@ func Diff(a, b *Set) *DiffReport {
 		}
 		d.Common++
 		if fold(other[0].alias) != fold(e.alias) {
-			in := info(e.alias, e.cert)
+			in := e.info()
 			d.AliasChanged = append(d.AliasChanged, AliasChange{SHA256: in.SHA256, Subject: in.Subject, AliasA: e.alias, AliasB: other[0].alias})
 		}
 	}
 	for _, e := range b.entries {
 		if len(a.byFP[e.fp]) == 0 {
-			d.OnlyInB = append(d.OnlyInB, info(e.alias, e.cert))
+			d.OnlyInB = append(d.OnlyInB, e.info())
 		}
 	}
 	return d
@@ -108,7 +108,7 @@ func (s *Set) Expiring(within time.Duration, now time.Time) *ExpiryReport {
 	for _, e := range s.entries {
 		if e.cert.NotAfter.Before(limit) {
 			r.Certificates = append(r.Certificates, Expiry{
-				CertInfo:  info(e.alias, e.cert),
+				CertInfo:  e.info(),
 				Expired:   e.cert.NotAfter.Before(now),
 				Remaining: e.cert.NotAfter.Sub(now),
 			})

@@ -89,7 +89,7 @@ func (s *Set) Merge(items []Item, opts *MergeOptions) (*Report, error) {
 		c := it.Cert
 		fp := sha256.Sum256(c.Raw)
 		if held := s.byFP[fp]; len(held) > 0 {
-			ch := Change{CertInfo: infoFP(held[0].alias, c, fp), DuplicateOf: held[0].alias}
+			ch := Change{CertInfo: held[0].info(), DuplicateOf: held[0].alias}
 			ch.Reason = fmt.Sprintf("identical to %q, already in the set", held[0].alias)
 			if it.Alias != "" && fold(it.Alias) != fold(held[0].alias) {
 				ch.Reason += fmt.Sprintf(" (not added again as %q)", it.Alias)
@@ -106,7 +106,7 @@ func (s *Set) Merge(items []Item, opts *MergeOptions) (*Report, error) {
 		}
 		alias, why := s.allocate(want)
 		e := &entry{alias: alias, cert: c, fp: fp, created: created}
-		ch := Change{CertInfo: infoFP(alias, c, fp)}
+		ch := Change{CertInfo: e.info()}
 		var reasons []string
 		if why != "" {
 			ch.RequestedAlias = want

@@ -2,6 +2,7 @@ package truststore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -255,14 +256,24 @@ func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 	// For each chain in use, the certificates of the set that anchor it;
 	// a chain all of whose anchors are selected depends on the selection.
 	dependents := map[*entry][]string{}
+	bySubject := make(map[string][]*entry, len(s.entries))
+	if len(opts.InUse) > 0 {
+		for _, e := range s.entries {
+			bySubject[string(e.cert.RawSubject)] = append(bySubject[string(e.cert.RawSubject)], e)
+		}
+	}
 	for _, d := range opts.InUse {
 		if len(d.Chain) == 0 || d.Chain[len(d.Chain)-1] == nil {
 			continue
 		}
 		top := d.Chain[len(d.Chain)-1]
+		topFP := sha256.Sum256(top.Raw)
 		var anchors []*entry
-		for _, e := range s.entries {
-			if isAnchor(e.cert, top) {
+		// Candidates: the top certificate itself, and certificates named
+		// as its issuer.
+		anchors = append(anchors, s.byFP[topFP]...)
+		for _, e := range bySubject[string(top.RawIssuer)] {
+			if e.fp != topFP && isAnchor(e.cert, top) {
 				anchors = append(anchors, e)
 			}
 		}
@@ -287,7 +298,7 @@ func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 		if !selected[e] {
 			continue
 		}
-		ch := Change{CertInfo: info(e.alias, e.cert), Dependents: dependents[e]}
+		ch := Change{CertInfo: e.info(), Dependents: dependents[e]}
 		switch deps := dependents[e]; {
 		case len(deps) == 0:
 			ch.Reason = "selected by " + sel.desc

@@ -1,6 +1,7 @@
 package truststore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -31,14 +32,33 @@ func info(alias string, c *x509.Certificate) CertInfo {
 
 // infoFP is info for a certificate whose fingerprint is known.
 func infoFP(alias string, c *x509.Certificate, sum [32]byte) CertInfo {
+	// Name.String is the costliest step of a merge; a root's issuer is its
+	// subject, so print it once.
+	subject := c.Subject.String()
+	issuer := subject
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+		issuer = c.Issuer.String()
+	}
 	return CertInfo{
 		Alias:     alias,
-		Subject:   c.Subject.String(),
-		Issuer:    c.Issuer.String(),
+		Subject:   subject,
+		Issuer:    issuer,
 		SHA256:    hex.EncodeToString(sum[:]),
 		NotBefore: c.NotBefore.UTC(),
 		NotAfter:  c.NotAfter.UTC(),
 	}
+}
+
+// info returns the entry's CertInfo, computed on first use: merging a
+// certificate the set holds reports it with the held entry's description.
+func (e *entry) info() CertInfo {
+	if e.described == nil {
+		in := infoFP(e.alias, e.cert, e.fp)
+		e.described = &in
+	}
+	in := *e.described
+	in.Alias = e.alias
+	return in
 }
 
 // Change is one certificate an operation added, skipped, removed or

@@ -114,6 +114,8 @@ type entry struct {
 	// inStore is set for an entry of a store-backed set that the store
 	// holds already; entries without it are written at the next sync.
 	inStore bool
+	// described caches the entry's description for reports.
+	described *CertInfo
 	// file is, for a directory, the base name of the file holding the
 	// certificate; "" for a certificate not yet written.
 	file string
@@ -281,7 +283,10 @@ func (s *Set) CertPool() *x509.CertPool {
 // Store applies the set's changes to its keystore and returns it, for a
 // JKS or PKCS#12 set; for other kinds it returns nil. Entries are added
 // with [keystore.Store.Set] and removed with [keystore.Store.Delete]; the
-// keystore's other entries are not touched.
+// keystore's other entries are not touched. Each of those calls looks the
+// alias up among all entries, so applying m changes to a keystore of n
+// entries takes time proportional to m·n; [Set.Merge] and [Set.Prune]
+// themselves take time linear in the set and the input.
 func (s *Set) Store() (*keystore.Store, error) {
 	if s.store == nil {
 		return nil, nil
