@@ -99,9 +99,8 @@ func newJKS() *jksCodec {
 // hashes each UTF-16 character as two bytes, high byte first; keystore-go
 // turns each byte b into the pair (0, b). Characters up to U+00FF are
 // therefore passed as one byte each; a character above U+00FF cannot be
-// expressed through keystore-go.
-// what names the password in errors ("JKS password", "key password of
-// alias ...").
+// expressed through keystore-go. what names the password in errors ("JKS
+// password", "JKS key password of alias ...").
 func jksPassword(password []byte, what string) ([]byte, error) {
 	out := make([]byte, 0, len(password))
 	pos := 0
@@ -132,7 +131,7 @@ func jksZero(b []byte) {
 func jksMalformed(err error) error {
 	var ge *jksguard.Error
 	if !errors.As(err, &ge) {
-		return &MalformedError{Format: JKS, Offset: -1, Field: "file", Detail: err.Error()}
+		return fmt.Errorf("%w: JKS: %w", ErrMalformed, err) // Walk returns only *jksguard.Error
 	}
 	if ge.SecretKey {
 		return fmt.Errorf("%w: JKS entry %q at offset %d is a secret-key entry (tag 3); JKS holds only private-key and trusted-certificate entries "+
@@ -403,7 +402,10 @@ func jksParseKey(alias string, der []byte) (crypto.Signer, error) {
 // encode writes the store's records. Records read by this codec and not
 // changed are written from keystore-go's copy; the others are (re)set in
 // it. The key of a new or changed key entry is encrypted with its key
-// password (WithKeyPassword) if one was given, else with password.
+// password (WithKeyPassword) if one was given, else with password. An
+// untouched key stays encrypted as it was read, so writing a store with a
+// new password leaves its keys under the old one, as keytool -storepasswd
+// does for JKS.
 func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
 	pw, err := jksPassword(password, "JKS password")
 	if err != nil {
@@ -470,7 +472,9 @@ func (c *jksCodec) untouched(r *record) bool {
 // key there.
 func (c *jksCodec) set(s *Store, r *record, pw []byte, taken map[string]bool) (string, error) {
 	if len(r.chainDER) == 0 {
-		return "", fmt.Errorf("keystore: JKS alias %q: an entry needs at least one certificate", r.alias)
+		// A key entry read with an empty chain and then renamed; the JDK
+		// refuses to store a private key without a chain too.
+		return "", fmt.Errorf("keystore: JKS alias %q: a key entry needs a certificate chain, the entry has none", r.alias)
 	}
 	ab := jksguard.AppendModifiedUTF8(nil, r.alias)
 	if len(ab) > 0xFFFF {

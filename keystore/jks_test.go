@@ -817,3 +817,30 @@ func TestJKSKeyPasswordEncoding(t *testing.T) {
 	require.ErrorIs(t, err, ErrPasswordEncoding)
 	assert.Contains(t, err.Error(), `key password of alias "a" character 2 is above U+00FF`)
 }
+
+// TestJKSNewStorePassword: writing a store with another password keeps
+// untouched keys under the password they were read with (as keytool
+// -storepasswd does for JKS); keys set anew take the new one.
+func TestJKSNewStorePassword(t *testing.T) {
+	ca := testpki.NewRoot(t, "NSP Root")
+	old, fresh := ca.Leaf(t, "old"), ca.Leaf(t, "fresh")
+	data := jksBuild(2, "old-pass", jksRaw{tag: 1, alias: "old", key: jksProtect(t, old.Key, "old-pass"), certs: [][]byte{old.Cert.Raw}})
+	s, err := Parse(data, []byte("old-pass"))
+	require.NoError(t, err)
+	require.NoError(t, s.Set(&Entry{Alias: "fresh", Key: fresh.Key, Chain: fresh.Chain}))
+	out, err := s.Marshal([]byte("new-pass"))
+	require.NoError(t, err)
+
+	back, err := Parse(out, []byte("new-pass"))
+	require.NoError(t, err)
+	_, err = back.Entry("fresh")
+	require.NoError(t, err)
+	_, err = back.Entry("old")
+	require.ErrorIs(t, err, ErrIncorrectPassword)
+	back, err = Parse(out, []byte("new-pass"), WithKeyPassword("old", []byte("old-pass")))
+	require.NoError(t, err)
+	e, err := back.Entry("old")
+	require.NoError(t, err)
+	assert.Equal(t, KeyFingerprint(old.Key.Public()), KeyFingerprint(e.Key.Public()))
+	assert.Equal(t, jksEntryBytes(t, data)["old"], jksEntryBytes(t, out)["old"])
+}
