@@ -228,16 +228,14 @@ func openDir(dir string) (*Set, error) {
 	s := newSet(Directory)
 	s.dir = dir
 	for _, f := range files {
-		stem := strings.TrimSuffix(f.name, filepath.Ext(f.name))
-		s.reserved[fold(stem)] = fmt.Sprintf("a file named %q is in the directory", f.name)
-		s.reserved[fold(f.name)] = fmt.Sprintf("a file named %q is in the directory", f.name)
+		s.reserve(f.name)
 	}
 	for _, f := range files {
-		stem := strings.TrimSuffix(f.name, filepath.Ext(f.name))
+		base := stem(f.name)
 		for i, c := range f.certs {
-			want := stem
+			want := base
 			if len(f.certs) > 1 {
-				want = stem + ":" + strconv.Itoa(i+1)
+				want = base + ":" + strconv.Itoa(i+1)
 			}
 			if _, ok := s.byAlias[fold(want)]; ok {
 				want = f.name
@@ -319,14 +317,40 @@ func (s *Set) saveDir(dir string) error {
 	same := s.dir != "" && sameDir(s.dir, dir)
 	groups := map[string][]*entry{}
 	write := map[string]bool{}
+	// fresh are the files written where none of the set's was: they must
+	// not exist yet, so that no file the set did not read is replaced.
+	fresh := map[string]bool{}
+	for _, e := range s.entries {
+		f := e.file
+		if f == "" {
+			f = e.alias + ".pem"
+			fresh[f] = true
+		}
+		groups[f] = append(groups[f], e)
+		write[f] = true
+	}
+	if same {
+		for f := range write {
+			if !fresh[f] && !s.touched[f] {
+				delete(write, f)
+			}
+		}
+	} else {
+		for f := range write {
+			fresh[f] = true
+		}
+	}
+	for f := range fresh {
+		if same && s.touched[f] {
+			continue // a file the set read, whose certificates were removed
+		}
+		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+			return fmt.Errorf("truststore: %s: %w; the set did not read it, so it is not replaced (open the directory to merge into it)", filepath.Join(dir, f), fs.ErrExist)
+		}
+	}
 	for _, e := range s.entries {
 		if e.file == "" {
 			e.file = e.alias + ".pem"
-			write[e.file] = true
-		}
-		groups[e.file] = append(groups[e.file], e)
-		if !same {
-			write[e.file] = true
 		}
 	}
 	var remove []string
@@ -361,11 +385,17 @@ func (s *Set) saveDir(dir string) error {
 	s.dir = dir
 	clear(s.touched)
 	for f := range write {
-		stem := strings.TrimSuffix(f, filepath.Ext(f))
-		s.reserved[fold(stem)] = fmt.Sprintf("a file named %q is in the directory", f)
-		s.reserved[fold(f)] = fmt.Sprintf("a file named %q is in the directory", f)
+		s.reserve(f)
 	}
 	return nil
+}
+
+// reserve keeps new certificates from taking the alias that a file in a
+// directory set has, or would have: its name with and without extension.
+func (s *Set) reserve(name string) {
+	why := fmt.Sprintf("a file named %q is in the directory", name)
+	s.reserved[fold(stem(name))] = why
+	s.reserved[fold(name)] = why
 }
 
 func sameDir(a, b string) bool {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -367,6 +368,34 @@ func TestDirectory(t *testing.T) {
 	copied, err := truststore.Open(other, nil)
 	require.NoError(t, err)
 	assert.True(t, truststore.Diff(back, copied).Equal())
+
+	// Saving into a directory the set did not read never replaces a file.
+	fromDir, err := truststore.Open(dir, nil)
+	require.NoError(t, err)
+	require.ErrorIs(t, fromDir.Save(other, nil), fs.ErrExist)
+	fresh := truststore.New(truststore.Directory)
+	_, err = fresh.Merge([]truststore.Item{{Alias: "a", Cert: c.Cert}}, opts)
+	require.NoError(t, err)
+	err = fresh.Save(dir, nil)
+	require.ErrorIs(t, err, fs.ErrExist)
+	assert.Contains(t, err.Error(), "a.pem")
+	untouched, err = os.ReadFile(filepath.Join(dir, "a.pem"))
+	require.NoError(t, err)
+	assert.Equal(t, files["a.pem"], untouched)
+
+	// A pruned certificate's file name can be taken by a new one.
+	back, err = truststore.Open(dir, nil)
+	require.NoError(t, err)
+	_, err = back.Prune(truststore.ByAlias("bundle-2"), nil)
+	require.NoError(t, err)
+	_, err = back.Merge([]truststore.Item{{Alias: "bundle-2", Cert: c.Cert}}, opts)
+	require.NoError(t, err)
+	require.NoError(t, back.Save(dir, nil))
+	back, err = truststore.Open(dir, nil)
+	require.NoError(t, err)
+	got, err := back.Certificate("bundle-2")
+	require.NoError(t, err)
+	assert.Equal(t, c.Cert.Raw, got.Raw)
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.pem"), []byte("garbage"), 0o644))
 	_, err = truststore.Open(dir, nil)

@@ -62,6 +62,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -360,7 +361,38 @@ func (s *Set) remove(gone map[*entry]bool) {
 	}
 	clear(s.entries[len(keep):])
 	s.entries = keep
+	if s.kind == Directory {
+		s.releaseNames(gone)
+	}
 }
+
+// releaseNames frees, for new certificates, the names of the files whose
+// every certificate was removed: the set writes those files no more, and a
+// new certificate may take the alias (its file replaces the old one when
+// the set is saved).
+func (s *Set) releaseNames(gone map[*entry]bool) {
+	used := map[string]bool{}
+	for _, e := range s.entries {
+		if e.file != "" {
+			used[fold(stem(e.file))] = true
+			used[fold(e.file)] = true
+		}
+	}
+	for e := range gone {
+		if e.file == "" {
+			continue
+		}
+		if !used[fold(stem(e.file))] {
+			delete(s.reserved, fold(stem(e.file)))
+		}
+		if !used[fold(e.file)] {
+			delete(s.reserved, fold(e.file))
+		}
+	}
+}
+
+// stem is a file name without its extension.
+func stem(name string) string { return strings.TrimSuffix(name, filepath.Ext(name)) }
 
 func without(list []*entry, e *entry) []*entry {
 	out := list[:0]
