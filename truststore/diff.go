@@ -9,10 +9,13 @@ import (
 
 // AliasChange is a certificate that two sets hold under different aliases.
 type AliasChange struct {
+	// SHA256 is the certificate's fingerprint, 64 lower-case hexadecimal
+	// digits; Subject its subject.
 	SHA256  string `json:"sha256"`
 	Subject string `json:"subject"`
-	AliasA  string `json:"alias_a"`
-	AliasB  string `json:"alias_b"`
+	// AliasA and AliasB are its aliases in the two sets.
+	AliasA string `json:"alias_a"`
+	AliasB string `json:"alias_b"`
 }
 
 // A DiffReport compares two trust sets by certificate (the SHA-256 of the
@@ -93,6 +96,8 @@ type Expiry struct {
 // An ExpiryReport lists the certificates of a set that have expired or
 // expire within a window.
 type ExpiryReport struct {
+	// Now and Within are the arguments of [Set.Expiring]; Within is in
+	// nanoseconds in JSON.
 	Now    time.Time     `json:"now"`
 	Within time.Duration `json:"within_ns"`
 	// Certificates lists them by NotAfter, earliest first (then by alias).

@@ -11,8 +11,10 @@ import (
 // An Item is a certificate to merge, with the alias it should have. An
 // empty Alias asks for the derived alias (see [DeriveAlias]).
 type Item struct {
+	// Alias is the alias wanted, or "" for the derived one.
 	Alias string
-	Cert  *x509.Certificate
+	// Cert is the certificate to add; it must not be nil.
+	Cert *x509.Certificate
 }
 
 // Certs returns items for certs with no alias given, so that

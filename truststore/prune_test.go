@@ -2,7 +2,10 @@ package truststore_test
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +226,67 @@ func TestPruneKeepsKeystoreEntries(t *testing.T) {
 	got, err := ks.Certificates("root")
 	require.NoError(t, err)
 	assert.Equal(t, other.Cert.Raw, got[0].Raw)
+}
+
+func TestOpenDependents(t *testing.T) {
+	root := testpki.NewRoot(t, "Root")
+	leaf := root.Intermediate(t, "Issuing").Leaf(t, "client")
+	dir := t.TempDir()
+
+	var chainPEM []byte
+	for _, c := range leaf.Chain {
+		chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	pemPath := filepath.Join(dir, "chain.pem")
+	require.NoError(t, os.WriteFile(pemPath, chainPEM, 0o644))
+	derPath := filepath.Join(dir, "leaf.der")
+	require.NoError(t, os.WriteFile(derPath, leaf.Cert.Raw, 0o644))
+	ks, _ := clientStore(t, root)
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "root", Chain: []*x509.Certificate{root.Cert}, Created: fixed()}))
+	ksPath := filepath.Join(dir, "client.p12")
+	require.NoError(t, ks.Save(ksPath, storePassword))
+	garbage := filepath.Join(dir, "garbage.pem")
+	require.NoError(t, os.WriteFile(garbage, []byte("not a chain"), 0o644))
+
+	tests := []struct {
+		name      string
+		path      string
+		wantNames []string
+		wantLens  []int
+		wantLeaf  string
+		wantErr   string
+	}{
+		{"PEM chain", pemPath, []string{pemPath}, []int{2}, "client", ""},
+		{"DER certificate", derPath, []string{derPath}, []int{1}, "client", ""},
+		// The chain as package keystore reads it (it may complete it with
+		// the root the file holds, as Java does), so its length is not fixed here.
+		{"keystore: key entries only", ksPath, []string{ksPath + ` alias "client"`}, nil, "tenant-client", ""},
+		{"text without certificates", garbage, nil, nil, "", "garbage.pem"},
+		{"missing file", filepath.Join(dir, "missing"), nil, nil, "", "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			deps, err := truststore.OpenDependents(tt.path, storePassword)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.True(t, strings.HasPrefix(err.Error(), "truststore: "), err.Error())
+				return
+			}
+			require.NoError(t, err)
+			var names []string
+			var lens []int
+			for _, d := range deps {
+				names = append(names, d.Name)
+				lens = append(lens, len(d.Chain))
+			}
+			assert.Equal(t, tt.wantNames, names)
+			if tt.wantLens != nil {
+				assert.Equal(t, tt.wantLens, lens)
+			}
+			assert.Equal(t, tt.wantLeaf, deps[0].Chain[0].Subject.CommonName)
+		})
+	}
+	_, err := truststore.OpenDependents(ksPath, []byte("wrong"))
+	assert.ErrorIs(t, err, keystore.ErrIncorrectPassword)
 }

@@ -22,6 +22,9 @@
 //	rep, err := ts.Prune(truststore.ByFingerprint(oldRootFP), &truststore.PruneOptions{InUse: inUse})
 //	// errors.Is(err, truststore.ErrInUse) while client.jks still chains to the old root
 //
+// Compare two sets with [Diff], list what expires soon with [Set.Expiring],
+// and hand the set to crypto/tls or crypto/x509 with [Set.CertPool].
+//
 // Every operation returns a [Report] (or a [DiffReport], an [ExpiryReport])
 // that prints for people with String and marshals to JSON with stable
 // snake_case fields and fingerprints as lower-case hexadecimal.
@@ -102,8 +105,10 @@ func (k Kind) String() string {
 
 // An Entry is one certificate of a trust set and its alias.
 type Entry struct {
+	// Alias names the certificate in the set (compared ignoring case).
 	Alias string
-	Cert  *x509.Certificate
+	// Cert is the trusted certificate. Treat it as read-only.
+	Cert *x509.Certificate
 }
 
 // entry is an Entry as the set keeps it.
