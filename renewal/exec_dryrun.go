@@ -1,0 +1,270 @@
+package renewal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/certroll/certroll/keystore"
+)
+
+// DryRun is what [Executor.DryRun] found: for each step, whether an
+// earlier run did it, what a run would do now, and what its gate says
+// today.
+type DryRun struct {
+	// Sequence is the plan's sequence.
+	Sequence Sequence
+	// Steps has one entry per step of the plan, in order.
+	Steps []PlannedStep
+}
+
+// PlannedStep is one step of a [DryRun].
+type PlannedStep struct {
+	// Step is the plan's step.
+	Step Step
+	// Status is the step's status in the journal ([StatusPending] when
+	// there is no journal yet).
+	Status StepStatus
+	// Would says what a run would do for the step; empty for a done step.
+	Would string
+	// Gate is what the step's gate says today; nil for a step without a
+	// gate or a done step.
+	Gate *GateCheck
+}
+
+// GateCheck is a gate as a dry run evaluated it. Conditions that depend on
+// steps not yet done (the receiver cannot accept a certificate that does
+// not exist yet) are deferred, not evaluated; the others are checked
+// against the state today.
+type GateCheck struct {
+	// Gate is the gate.
+	Gate Gate
+	// Checked lists the conditions evaluated; Deferred the others, each
+	// with the step it waits for.
+	Checked, Deferred []string
+	// Err is the failure of the conditions checked, or nil if they hold.
+	Err *GateError
+}
+
+// Passed reports whether every condition of the gate was checked and
+// holds.
+func (c *GateCheck) Passed() bool { return c.Err == nil && len(c.Deferred) == 0 }
+
+// String formats the dry run as a numbered list, one step per paragraph.
+func (d *DryRun) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Dry run of the %s renewal (%d steps); nothing was changed.\n", d.Sequence, len(d.Steps))
+	for _, p := range d.Steps {
+		fmt.Fprintf(&b, "\n%d. [%s] %s: %s\n", p.Step.Number, p.Status, p.Step.Role, p.Step.Title)
+		if p.Status == StatusDone {
+			b.WriteString("   done in an earlier run\n")
+			continue
+		}
+		if g := p.Gate; g != nil {
+			fmt.Fprintf(&b, "   gate %s: %s\n", g.Gate.When, g.Gate.Kind)
+			for _, c := range g.Checked {
+				fmt.Fprintf(&b, "     checked: %s\n", c)
+			}
+			for _, c := range g.Deferred {
+				fmt.Fprintf(&b, "     deferred: %s\n", c)
+			}
+			if g.Err != nil {
+				for _, pr := range g.Err.Problems {
+					fmt.Fprintf(&b, "     FAILS: %s\n", pr)
+				}
+			}
+		}
+		fmt.Fprintf(&b, "   would: %s\n", p.Would)
+	}
+	return b.String()
+}
+
+// DryRun evaluates the plan from where the journal says earlier runs
+// stopped, without changing anything: it writes no file (not even the
+// journal or its lock), calls no method of the CA or the notifier, and
+// only the read-only methods of the receiver ([Receiver.Accepts], and
+// those of [ReceiverInspector]) and the runtime ([Runtime.Nodes],
+// [Runtime.Presents]). It reports what each step would do, and evaluates
+// every gate condition that does not depend on a step not yet done.
+//
+// The error is nil when every evaluated condition holds; otherwise it
+// joins a [*GateError] per failing gate (matching [ErrGateFailed]). A
+// configuration problem (an unreadable keystore, a journal for another
+// renewal) is returned without a report.
+func (e *Executor) DryRun(ctx context.Context) (*DryRun, error) {
+	x, err := e.prepare(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	d := &DryRun{Sequence: e.Plan.Sequence}
+	var failed []error
+	for i, s := range x.plan.Steps {
+		if err := ctx.Err(); err != nil {
+			return d, err
+		}
+		p := PlannedStep{Step: s, Status: StatusPending}
+		if x.j != nil {
+			p.Status = x.j.Steps[i].Status
+		}
+		if p.Status == StatusDone {
+			d.Steps = append(d.Steps, p)
+			x.emit(Event{Kind: EventStepSkipped, Step: s, Message: "done in an earlier run"})
+			continue
+		}
+		if s.Gate != nil {
+			gc := x.dryGate(ctx, i, s)
+			p.Gate = gc
+			g := gc.Gate
+			switch {
+			case gc.Err != nil:
+				failed = append(failed, gc.Err)
+				x.emit(Event{Kind: EventGateFailed, Step: s, Gate: &g, Err: gc.Err})
+			case len(gc.Deferred) > 0:
+				x.emit(Event{Kind: EventGateDeferred, Step: s, Gate: &g, Message: strings.Join(gc.Deferred, "; ")})
+			default:
+				x.emit(Event{Kind: EventGatePassed, Step: s, Gate: &g})
+			}
+		}
+		p.Would = x.describe(ctx, s)
+		x.emit(Event{Kind: EventWouldRun, Step: s, Message: p.Would})
+		d.Steps = append(d.Steps, p)
+	}
+	return d, errors.Join(failed...)
+}
+
+// dryGate evaluates the conditions of step i's gate that do not depend on
+// a step that is not done.
+func (x *run) dryGate(ctx context.Context, i int, s Step) *GateCheck {
+	g := *s.Gate
+	gc := &GateCheck{Gate: g}
+	pending := map[StepID]Step{}
+	for j := 0; j < i; j++ {
+		if t := x.plan.Steps[j]; !x.done(t.ID) {
+			pending[t.ID] = t
+		}
+	}
+	if g.When == GateAfter {
+		rec := (*StepRecord)(nil)
+		if x.j != nil {
+			rec = &x.j.Steps[i]
+		}
+		if rec == nil || rec.Acted.IsZero() || !s.Destructive {
+			pending[s.ID] = s
+		}
+	}
+	c := &gateCheck{}
+	parts, ok := gateParts[g.Kind]
+	if !ok {
+		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
+	}
+	for _, p := range parts {
+		var waits []string
+		for _, id := range p.after {
+			if t, ok := pending[id]; ok {
+				waits = append(waits, fmt.Sprintf("step %d (%s)", t.Number, t.ID))
+			}
+		}
+		if len(waits) > 0 {
+			gc.Deferred = append(gc.Deferred, fmt.Sprintf("%s: evaluated after %s", p.what, strings.Join(waits, ", ")))
+			continue
+		}
+		gc.Checked = append(gc.Checked, p.what)
+		p.check(x, ctx, c)
+	}
+	gc.Err = c.err(s, g)
+	return gc
+}
+
+// describe says what a run would do for step s, reading the state but
+// changing nothing.
+func (x *run) describe(ctx context.Context, s Step) string {
+	t := x.e.Tenant
+	newCert := "the new certificate of step 1"
+	if x.newLeaf() != nil {
+		newCert = describeCert(x.newLeaf())
+	}
+	newRoot := fmt.Sprintf("the new root (SHA-256 %s)", x.e.Plan.Params.NewRootFingerprint)
+	if x.newRoot != nil {
+		newRoot = "the new root " + describeCert(x.newRoot)
+	}
+	switch s.ID {
+	case StepGenerateKey:
+		var w string
+		p, err := t.Pending()
+		switch {
+		case err != nil:
+			return fmt.Sprintf("cannot read the staging store %s: %v", t.StagingPath(), err)
+		case p != nil && p.Signed:
+			w = fmt.Sprintf("use the signed pending entry %s in the staging store %s", describeCert(p.Chain[0]), t.StagingPath())
+		case p != nil:
+			w = fmt.Sprintf("have the CA sign a request for the pending %s key in the staging store %s, and install the reply there",
+				keystore.KeyDescription(p.Key.Public()), t.StagingPath())
+		default:
+			kt := t.KeyType
+			if kt == 0 {
+				kt = keyTypeFor(x.oldLeaf().PublicKey)
+			}
+			w = fmt.Sprintf("make a new %s key with a placeholder certificate in the staging store %s, have the CA sign a request for %q, check that the chain reaches %s, and install it there",
+				kt, t.StagingPath(), x.oldLeaf().Subject.String(), newRoot)
+		}
+		if x.e.HandOverDir != "" {
+			w += fmt.Sprintf("; write the new certificate and root as PEM files in %s", x.e.HandOverDir)
+		}
+		return w
+	case StepReceiverAcceptBoth:
+		return fmt.Sprintf("receiver: trust %s and accept %s next to the old certificate %s", newRoot, newCert, describeCert(x.oldLeaf()))
+	case StepReceiverSwap:
+		return fmt.Sprintf("receiver: trust %s, stop accepting the old certificate %s, accept %s", newRoot, describeCert(x.oldLeaf()), newCert)
+	case StepRemoveOld:
+		root := "the old root (not known: give Executor.OldRoot)"
+		if x.oldRoot != nil {
+			root = "the old root " + describeCert(x.oldRoot)
+		}
+		return fmt.Sprintf("receiver: stop accepting the old certificate %s and stop trusting %s", describeCert(x.oldLeaf()), root)
+	case StepSwapEntry:
+		return fmt.Sprintf("copy the entry under alias %q (%s) to the history store %s as %q, then put the new key and %s under alias %q in %s in one atomic write, keeping every other entry; remove the pending entry from %s",
+			t.Alias, describeCert(x.oldLeaf()), t.HistoryPath(), t.HistoryAlias(x.oldLeaf()), newCert, t.Alias, t.Keystore, t.StagingPath())
+	case StepRestartNodes, StepStopFlow:
+		verb := "restart (or start, if stopped) the flow on the nodes that do not present " + newCert
+		if s.ID == StepStopFlow {
+			verb = "stop the flow on every running node"
+		}
+		return verb + "; now: " + x.describeNodes(ctx)
+	case StepAgreeWindow:
+		return fmt.Sprintf("hand off to %s, then wait for the window %s to open: %s", s.To, x.e.Plan.Params.Window, x.handOffMessage(s))
+	}
+	if s.Kind == KindHandOff {
+		w := fmt.Sprintf("hand off to %s: %s", s.To, x.handOffMessage(s))
+		if d := x.e.Waits[s.ID]; d > 0 {
+			w += fmt.Sprintf(" (and wait up to %s for the confirmation)", d)
+		}
+		return w
+	}
+	return "check the gate only"
+}
+
+// describeNodes says what each node presents now.
+func (x *run) describeNodes(ctx context.Context) string {
+	nodes, err := x.e.Runtime.Nodes(ctx)
+	if err != nil {
+		return fmt.Sprintf("cannot list the nodes: %v", err)
+	}
+	var parts []string
+	for _, n := range nodes {
+		c, err := x.e.Runtime.Presents(ctx, n)
+		switch {
+		case err != nil:
+			parts = append(parts, fmt.Sprintf("%s: %v", n, err))
+		case c == nil:
+			parts = append(parts, n+" stopped")
+		case sameCert(c, x.oldLeaf()):
+			parts = append(parts, n+" presents the old certificate")
+		case sameCert(c, x.newLeaf()):
+			parts = append(parts, n+" presents the new certificate")
+		default:
+			parts = append(parts, fmt.Sprintf("%s presents %s", n, describeCert(c)))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,238 @@
+package renewal
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
+)
+
+// gateCheck collects what a gate found.
+type gateCheck struct {
+	problems, stragglers, dependents []string
+	errs                             []error
+}
+
+func (c *gateCheck) problem(err error, format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	if err != nil {
+		c.errs = append(c.errs, err)
+	}
+}
+
+func (c *gateCheck) straggler(node string) {
+	if !slices.Contains(c.stragglers, node) {
+		c.stragglers = append(c.stragglers, node)
+	}
+}
+
+func (c *gateCheck) err(s Step, g Gate) *GateError {
+	if len(c.problems) == 0 {
+		return nil
+	}
+	return &GateError{Step: s, Gate: g, Problems: c.problems, Stragglers: c.stragglers, Dependents: c.dependents, Errs: c.errs}
+}
+
+// gatePart is one condition of a gate: what it checks, the steps whose
+// effects it depends on (a dry run defers it while one is not done), and
+// the check.
+type gatePart struct {
+	what  string
+	after []StepID
+	check func(x *run, ctx context.Context, c *gateCheck)
+}
+
+// gateParts lists each gate kind's conditions.
+var gateParts = map[GateKind][]gatePart{
+	GateReceiverAcceptsBoth: {
+		{"the receiver accepts the old chain", nil, func(x *run, ctx context.Context, c *gateCheck) {
+			x.accepts(ctx, c, "old", x.oldChain)
+		}},
+		{"the receiver accepts the new chain", []StepID{StepGenerateKey, StepReceiverAcceptBoth}, func(x *run, ctx context.Context, c *gateCheck) {
+			x.accepts(ctx, c, "new", x.newChain)
+		}},
+	},
+	GateReceiverAcceptsNew: {
+		{"the receiver accepts the new chain", []StepID{StepGenerateKey, StepReceiverSwap}, func(x *run, ctx context.Context, c *gateCheck) {
+			x.accepts(ctx, c, "new", x.newChain)
+		}},
+	},
+	GateNodesPresentNew: {
+		{"every node presents the new certificate", []StepID{StepGenerateKey, StepSwapEntry, StepRestartNodes}, (*run).nodesPresentNew},
+	},
+	GateOldRootUnused: {
+		{"no node presents the old certificate", []StepID{StepSwapEntry, StepRestartNodes}, (*run).noNodePresentsOld},
+		{"no chain declared in use chains to the old root", nil, (*run).oldRootUnused},
+	},
+}
+
+// checkGate evaluates every condition of gate g attached to step s.
+func (x *run) checkGate(ctx context.Context, s Step, g Gate) *GateError {
+	c := &gateCheck{}
+	parts, ok := gateParts[g.Kind]
+	if !ok {
+		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
+	}
+	for _, p := range parts {
+		p.check(x, ctx, c)
+	}
+	return c.err(s, g)
+}
+
+func (x *run) accepts(ctx context.Context, c *gateCheck, which string, chain []*x509.Certificate) {
+	if len(chain) == 0 {
+		c.problem(nil, "the %s chain is not known: step %q has not run", which, StepGenerateKey)
+		return
+	}
+	if err := x.e.Receiver.Accepts(ctx, chain); err != nil {
+		c.problem(err, "the receiver refuses the %s chain %s (client certificate SHA-256 %s): %v",
+			which, chainPath(chain), keystore.Fingerprint256Hex(chain[0]), err)
+	}
+}
+
+// nodeCerts returns what each node presents: every node the runtime lists,
+// and every node the plan names that the runtime does not list (reported
+// as a problem, since what it presents is unknown).
+func (x *run) nodeCerts(ctx context.Context, c *gateCheck) (names []string, certs map[string]*x509.Certificate) {
+	nodes, err := x.e.Runtime.Nodes(ctx)
+	if err != nil {
+		c.problem(err, "cannot list the runtime's nodes: %v", err)
+		return nil, nil
+	}
+	certs = make(map[string]*x509.Certificate, len(nodes))
+	for _, want := range x.e.Plan.Params.Nodes {
+		if !slices.Contains(nodes, want) {
+			c.straggler(want)
+			c.problem(nil, "node %q, named in the plan, is not among the runtime's nodes (%s)", want, strings.Join(nodes, ", "))
+		}
+	}
+	for _, n := range nodes {
+		cert, err := x.e.Runtime.Presents(ctx, n)
+		if err != nil {
+			c.straggler(n)
+			c.problem(err, "cannot tell what node %q presents: %v", n, err)
+			continue
+		}
+		names = append(names, n)
+		certs[n] = cert
+	}
+	return names, certs
+}
+
+func (x *run) nodesPresentNew(ctx context.Context, c *gateCheck) {
+	if x.newLeaf() == nil {
+		c.problem(nil, "the new certificate is not known: step %q has not run", StepGenerateKey)
+		return
+	}
+	names, certs := x.nodeCerts(ctx, c)
+	for _, n := range names {
+		switch cert := certs[n]; {
+		case sameCert(cert, x.newLeaf()):
+		case cert == nil:
+			c.straggler(n)
+			c.problem(nil, "node %q presents no certificate (its flow is stopped), expected the new certificate %s", n, describeCert(x.newLeaf()))
+		default:
+			c.straggler(n)
+			what := describeCert(cert)
+			if sameCert(cert, x.oldLeaf()) {
+				what = "the old certificate " + what
+			}
+			c.problem(nil, "node %q presents %s, expected the new certificate %s: restart the flow there", n, what, describeCert(x.newLeaf()))
+		}
+	}
+}
+
+func (x *run) noNodePresentsOld(ctx context.Context, c *gateCheck) {
+	names, certs := x.nodeCerts(ctx, c)
+	for _, n := range names {
+		if sameCert(certs[n], x.oldLeaf()) {
+			c.straggler(n)
+			c.problem(nil, "node %q still presents the old certificate %s: restart the flow there before the old certificate and root go", n, describeCert(x.oldLeaf()))
+		}
+	}
+}
+
+// oldRootUnused refuses while a chain declared in use chains to the old
+// root, with the truststore package's check (a chain depends on a root
+// that is its top certificate or issued it).
+func (x *run) oldRootUnused(ctx context.Context, c *gateCheck) {
+	if x.oldRoot == nil {
+		c.problem(nil, "the old root is not known, so what chains to it cannot be checked; give it in Executor.OldRoot")
+		return
+	}
+	deps, err := x.inUse()
+	if err != nil {
+		c.problem(err, "cannot read the chains declared in use: %v", err)
+	}
+	set, err := truststore.FromCertificates(x.oldRoot)
+	if err != nil {
+		c.problem(err, "cannot check the old root: %v", err)
+		return
+	}
+	_, err = set.Prune(truststore.ByFingerprint(keystore.Fingerprint256Hex(x.oldRoot)), &truststore.PruneOptions{InUse: deps})
+	var iu *truststore.InUseError
+	switch {
+	case errors.As(err, &iu):
+		for _, ch := range iu.Refused {
+			for _, d := range ch.Dependents {
+				c.dependents = append(c.dependents, d)
+				c.problem(nil, "%s chains to the old root %s, which must stay while it is in use", d, describeCert(x.oldRoot))
+			}
+		}
+		c.errs = append(c.errs, err)
+	case err != nil:
+		c.problem(err, "cannot check the old root: %v", err)
+	}
+}
+
+// inUse returns the chains declared in use: Executor.InUse, the chains of
+// Executor.InUseFiles, and every key entry of the live keystore. A dry run
+// that has not swapped the key entry leaves the live alias out, since the
+// swap will replace its chain.
+func (x *run) inUse() ([]truststore.Dependent, error) {
+	deps := append([]truststore.Dependent(nil), x.e.InUse...)
+	var errs []error
+	for _, f := range x.e.InUseFiles {
+		d, err := truststore.OpenDependents(f.Path, f.Password)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deps = append(deps, d...)
+	}
+	t := x.e.Tenant
+	ks, err := keystore.Open(t.Keystore, t.Password, t.liveOptions()...)
+	if err != nil {
+		return deps, errors.Join(append(errs, err)...)
+	}
+	skipLive := x.dry && !x.done(StepSwapEntry)
+	for _, a := range ks.Aliases() {
+		if k, err := ks.Kind(a); err != nil || k != keystore.KeyEntry {
+			continue
+		}
+		if skipLive && strings.EqualFold(a, t.Alias) {
+			continue
+		}
+		chain, err := ks.Certificates(a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deps = append(deps, truststore.Dependent{Name: fmt.Sprintf("live keystore %s alias %q", t.Keystore, a), Chain: chain})
+	}
+	return deps, errors.Join(errs...)
+}
+
+// done reports whether the journal records the step as done.
+func (x *run) done(id StepID) bool {
+	if x.j == nil {
+		return false
+	}
+	r := x.j.Step(id)
+	return r != nil && r.Status == StatusDone
+}

@@ -1,0 +1,392 @@
+package renewal
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/certroll/certroll/keystore"
+)
+
+// The executor's actions, one per StepID. Each returns a note saying what
+// it did, whether it found nothing to do (skipped), and an error. Each
+// checks the state first, so that running it again after an interruption
+// does only what is left.
+
+// generateKey stages a new key, has the CA sign a renewal request for it,
+// and installs the reply onto the staged entry.
+func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
+	t := x.e.Tenant
+	p, csr, err := t.Stage(x.oldLeaf())
+	if err != nil {
+		return "", false, err
+	}
+	if p.fresh {
+		x.wrote(t.StagingPath())
+	}
+	want := x.e.Plan.Params.NewRootFingerprint
+	skipped := p.Signed
+	var note string
+	if p.Signed {
+		x.newChain = p.Chain
+		note = fmt.Sprintf("the staging store already holds the signed new certificate %s", describeCert(p.Chain[0]))
+	} else {
+		reply, err := x.e.CA.Sign(ctx, csr)
+		if err != nil {
+			return "", false, fmt.Errorf("renewal: the CA did not sign the request: %w", err)
+		}
+		if len(reply) == 0 {
+			return "", false, fmt.Errorf("renewal: the CA returned no certificate: %w", ErrUnexpectedState)
+		}
+		root := byFingerprint(reply, want)
+		if root == nil {
+			return "", false, fmt.Errorf("renewal: the CA's chain %s does not contain the plan's new root (SHA-256 %s); the request was signed by another CA than planned: %w",
+				chainPath(reply), want, ErrUnexpectedState)
+		}
+		res, err := t.Install(reply, root)
+		if err != nil {
+			return "", false, err
+		}
+		x.newChain = res.Chain
+		note = fmt.Sprintf("new %s key signed by %s: %s", keystore.KeyDescription(p.Key.Public()), describeCert(root), describeCert(res.Chain[0]))
+	}
+	x.newRoot = byFingerprint(x.newChain, want)
+	if x.newRoot == nil {
+		return "", false, fmt.Errorf("renewal: the new chain %s does not reach the plan's new root (SHA-256 %s): %w", chainPath(x.newChain), want, ErrUnexpectedState)
+	}
+	fp := keystore.Fingerprint256Hex(x.newLeaf())
+	if w := x.e.Plan.Params.NewFingerprint; w != "" && w != fp {
+		return "", false, fmt.Errorf("renewal: the new certificate is SHA-256 %s, but the plan expects %s: %w", fp, w, ErrUnexpectedState)
+	}
+	a := &x.j.Artifacts
+	a.NewChain, a.NewFingerprint = encodeChain(x.newChain), fp
+	a.NewRoot, a.NewRootFingerprint = encodeChain([]*x509.Certificate{x.newRoot}), want
+	x.rebuildPlan()
+	if x.e.HandOverDir != "" {
+		files, err := x.writeHandOver()
+		if err != nil {
+			return "", false, err
+		}
+		a.HandOver = files
+		x.wrote(files...)
+	}
+	return note, skipped, nil
+}
+
+// writeHandOver writes the new certificate (with its intermediates) and
+// the new root as PEM files for the receiver administrator.
+func (x *run) writeHandOver() ([]string, error) {
+	var below []*x509.Certificate
+	for _, c := range x.newChain {
+		if !sameCert(c, x.newRoot) {
+			below = append(below, c)
+		}
+	}
+	fp := keystore.Fingerprint256Hex(x.newLeaf())
+	rootFP := keystore.Fingerprint256Hex(x.newRoot)
+	files := []struct {
+		name  string
+		certs []*x509.Certificate
+	}{
+		{fmt.Sprintf("%s-new-client-%s.pem", fileSafe(x.e.Tenant.Alias), fp[:12]), below},
+		{fmt.Sprintf("new-root-%s.pem", rootFP[:12]), []*x509.Certificate{x.newRoot}},
+	}
+	var out []string
+	for _, f := range files {
+		path := filepath.Join(x.e.HandOverDir, f.name)
+		// Certificates only: no secret, readable by whoever the hand-over
+		// directory lets in.
+		if err := writeFileAtomic(path, []byte(encodeChain(f.certs)), 0o644); err != nil {
+			return nil, err
+		}
+		out = append(out, path)
+	}
+	return out, nil
+}
+
+// fileSafe keeps letters, digits, '-', '_' and '.' of an alias for a file
+// name, replacing the rest by '_'.
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// handOffMessage is what a hand-off tells its role: the step's title and
+// detail (which carry the fingerprints once step 1 is done), and the
+// hand-over files.
+func (x *run) handOffMessage(s Step) string {
+	msg := s.Title + ". " + s.Detail
+	if s.ID == StepHandOverCertificate && x.j != nil && len(x.j.Artifacts.HandOver) > 0 {
+		msg += " Files: " + strings.Join(x.j.Artifacts.HandOver, ", ") + "."
+	}
+	return msg
+}
+
+// handOff delivers a hand-off through the notifier and waits for the
+// confirmation if Waits says so.
+func (x *run) handOff(ctx context.Context, s Step) (string, bool, error) {
+	wait := x.e.Waits[s.ID]
+	if err := x.e.Notifier.HandOff(ctx, s, x.handOffMessage(s), wait); err != nil {
+		return "", false, fmt.Errorf("renewal: hand-off to %s: %w", s.To, err)
+	}
+	if wait > 0 {
+		return fmt.Sprintf("delivered to %s and confirmed", s.To), false, nil
+	}
+	return fmt.Sprintf("delivered to %s", s.To), false, nil
+}
+
+// agreeWindow asks for the window's agreement and waits for its start.
+func (x *run) agreeWindow(ctx context.Context, s Step) (string, bool, error) {
+	if _, _, err := x.handOff(ctx, s); err != nil {
+		return "", false, err
+	}
+	w := x.e.Plan.Params.Window
+	now := x.now()
+	if err := x.checkWindow(now); err != nil {
+		return "", false, err
+	}
+	if !w.Start.IsZero() && now.Before(w.Start) {
+		t := time.NewTimer(w.Start.Sub(now))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return "", false, ctx.Err()
+		case <-t.C:
+		}
+		return fmt.Sprintf("window agreed; waited for its start %s", w.Start.Format(time.RFC3339)), false, nil
+	}
+	return "window agreed and open: " + w.String(), false, nil
+}
+
+// checkWindow refuses a time after the window's end.
+func (x *run) checkWindow(now time.Time) error {
+	w := x.e.Plan.Params.Window
+	if !w.End.IsZero() && !now.Before(w.End) {
+		return fmt.Errorf("renewal: the downtime window %s ended before %s: agree a new window and rebuild the plan: %w",
+			w, now.UTC().Format(time.RFC3339), ErrOutsideWindow)
+	}
+	return nil
+}
+
+// receiverState returns what the receiver trusts and accepts, or ok false
+// if it cannot say.
+func (x *run) receiverState() (roots, accepted []*x509.Certificate, ok bool, err error) {
+	insp, ok := x.e.Receiver.(ReceiverInspector)
+	if !ok {
+		return nil, nil, false, nil
+	}
+	if roots, err = insp.Roots(); err != nil {
+		return nil, nil, true, fmt.Errorf("renewal: reading the receiver's roots: %w", err)
+	}
+	if accepted, err = insp.AcceptedClients(); err != nil {
+		return nil, nil, true, fmt.Errorf("renewal: reading the receiver's accepted client certificates: %w", err)
+	}
+	return roots, accepted, true, nil
+}
+
+func contains(certs []*x509.Certificate, c *x509.Certificate) bool {
+	for _, d := range certs {
+		if sameCert(c, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// receiverCall is one configuration change of a receiver step.
+type receiverCall struct {
+	what   string
+	needed func(roots, accepted []*x509.Certificate) bool
+	do     func(ctx context.Context) error
+}
+
+// receiverCalls makes the calls still needed, in order.
+func (x *run) receiverCalls(ctx context.Context, calls []receiverCall) (string, bool, error) {
+	roots, accepted, known, err := x.receiverState()
+	if err != nil {
+		return "", false, err
+	}
+	var done []string
+	for _, c := range calls {
+		if known && !c.needed(roots, accepted) {
+			continue
+		}
+		if err := c.do(ctx); err != nil {
+			return "", false, fmt.Errorf("renewal: receiver: %s: %w", c.what, err)
+		}
+		done = append(done, c.what)
+	}
+	if len(done) == 0 {
+		return "the receiver's configuration already is what the step makes it", true, nil
+	}
+	return "receiver: " + strings.Join(done, "; "), false, nil
+}
+
+func (x *run) trustNewRoot() receiverCall {
+	return receiverCall{
+		what:   "trusted the new root " + describeCert(x.newRoot),
+		needed: func(roots, _ []*x509.Certificate) bool { return !contains(roots, x.newRoot) },
+		do:     func(ctx context.Context) error { return x.e.Receiver.TrustRoot(ctx, x.newRoot) },
+	}
+}
+
+func (x *run) acceptNew() receiverCall {
+	return receiverCall{
+		what:   "accepted the new client certificate " + describeCert(x.newLeaf()),
+		needed: func(_, accepted []*x509.Certificate) bool { return !contains(accepted, x.newLeaf()) },
+		do:     func(ctx context.Context) error { return x.e.Receiver.AcceptClient(ctx, x.newChain) },
+	}
+}
+
+func (x *run) removeOldClient() receiverCall {
+	return receiverCall{
+		what:   "removed the old client certificate " + describeCert(x.oldLeaf()),
+		needed: func(_, accepted []*x509.Certificate) bool { return contains(accepted, x.oldLeaf()) },
+		do:     func(ctx context.Context) error { return x.e.Receiver.RemoveClient(ctx, x.oldLeaf()) },
+	}
+}
+
+func (x *run) needNew() error {
+	if x.newLeaf() == nil || x.newRoot == nil {
+		return fmt.Errorf("renewal: the new certificate is not known: step %q must run first: %w", StepGenerateKey, ErrUnexpectedState)
+	}
+	return nil
+}
+
+// receiverAcceptBoth: overlap step 3.
+func (x *run) receiverAcceptBoth(ctx context.Context, s Step) (string, bool, error) {
+	if err := x.needNew(); err != nil {
+		return "", false, err
+	}
+	return x.receiverCalls(ctx, []receiverCall{x.trustNewRoot(), x.acceptNew()})
+}
+
+// receiverSwap: downtime step 8. The old certificate goes before the new
+// one comes, for a receiver that holds one at a time.
+func (x *run) receiverSwap(ctx context.Context, s Step) (string, bool, error) {
+	if err := x.needNew(); err != nil {
+		return "", false, err
+	}
+	return x.receiverCalls(ctx, []receiverCall{x.trustNewRoot(), x.removeOldClient(), x.acceptNew()})
+}
+
+// removeOld: overlap step 9.
+func (x *run) removeOld(ctx context.Context, s Step) (string, bool, error) {
+	if x.oldRoot == nil {
+		return "", false, fmt.Errorf("renewal: the old root is not known; give it in Executor.OldRoot: %w", ErrUnexpectedState)
+	}
+	return x.receiverCalls(ctx, []receiverCall{
+		x.removeOldClient(),
+		{
+			what:   "removed the old root " + describeCert(x.oldRoot),
+			needed: func(roots, _ []*x509.Certificate) bool { return contains(roots, x.oldRoot) },
+			do:     func(ctx context.Context) error { return x.e.Receiver.RemoveRoot(ctx, x.oldRoot) },
+		},
+	})
+}
+
+// swapEntry: overlap step 5, downtime step 6.
+func (x *run) swapEntry(ctx context.Context, s Step) (string, bool, error) {
+	if err := x.needNew(); err != nil {
+		return "", false, err
+	}
+	a, err := x.e.Tenant.Activate(x.oldLeaf(), x.newLeaf())
+	if err != nil {
+		return "", false, err
+	}
+	x.wrote(a.Files...)
+	x.j.Artifacts.HistoryAlias = a.HistoryAlias
+	if a.Already {
+		return fmt.Sprintf("alias %q already holds the new certificate %s", a.Alias, describeCert(x.newLeaf())), true, nil
+	}
+	return fmt.Sprintf("alias %q now holds %s; the old entry %s is kept in %s as %q",
+		a.Alias, describeCert(x.newLeaf()), describeCert(x.oldLeaf()), x.e.Tenant.HistoryPath(), a.HistoryAlias), false, nil
+}
+
+// restartNodes: overlap step 7, downtime step 11. A node presenting the
+// new certificate already is left alone; a stopped node is started, a
+// running one restarted.
+func (x *run) restartNodes(ctx context.Context, s Step) (string, bool, error) {
+	if err := x.needNew(); err != nil {
+		return "", false, err
+	}
+	nodes, err := x.e.Runtime.Nodes(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("renewal: listing the runtime's nodes: %w", err)
+	}
+	var restarted, started []string
+	var errs []error
+	for _, n := range nodes {
+		c, err := x.e.Runtime.Presents(ctx, n)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("renewal: node %q: %w", n, err))
+			continue
+		}
+		switch {
+		case sameCert(c, x.newLeaf()):
+			continue
+		case c == nil:
+			err = x.e.Runtime.Start(ctx, n)
+			started = append(started, n)
+		default:
+			err = x.e.Runtime.Restart(ctx, n)
+			restarted = append(restarted, n)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("renewal: node %q: %w", n, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", false, err
+	}
+	if len(restarted)+len(started) == 0 {
+		return "every node already presents the new certificate", true, nil
+	}
+	var parts []string
+	if len(restarted) > 0 {
+		parts = append(parts, "restarted "+strings.Join(restarted, ", "))
+	}
+	if len(started) > 0 {
+		parts = append(parts, "started "+strings.Join(started, ", "))
+	}
+	return strings.Join(parts, "; "), false, nil
+}
+
+// stopFlow: downtime step 4. Stopped nodes (presenting nothing) are left
+// alone.
+func (x *run) stopFlow(ctx context.Context, s Step) (string, bool, error) {
+	if err := x.checkWindow(x.now()); err != nil {
+		return "", false, err
+	}
+	nodes, err := x.e.Runtime.Nodes(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("renewal: listing the runtime's nodes: %w", err)
+	}
+	var stopped []string
+	for _, n := range nodes {
+		c, err := x.e.Runtime.Presents(ctx, n)
+		if err != nil {
+			return "", false, fmt.Errorf("renewal: node %q: %w", n, err)
+		}
+		if c == nil {
+			continue
+		}
+		if err := x.e.Runtime.Stop(ctx, n); err != nil {
+			return "", false, fmt.Errorf("renewal: stopping node %q: %w", n, err)
+		}
+		stopped = append(stopped, n)
+	}
+	if len(stopped) == 0 {
+		return "every node is already stopped", true, nil
+	}
+	return "stopped " + strings.Join(stopped, ", "), false, nil
+}

@@ -1,0 +1,723 @@
+package renewal
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
+)
+
+// Sentinel errors of the executor, for [errors.Is].
+var (
+	// ErrGateFailed reports a gate that does not hold. The run stopped
+	// before the gate's step (a gate checked before it) or before the next
+	// step (a gate checked after it); the wrapping [*GateError] names
+	// every problem.
+	ErrGateFailed = errors.New("renewal: gate failed")
+
+	// ErrJournal reports a journal that cannot be used: malformed, of an
+	// unknown schema version, or written for another renewal.
+	ErrJournal = errors.New("renewal: unusable journal")
+
+	// ErrJournalLocked reports that another run of the same renewal holds
+	// the journal's lock.
+	ErrJournalLocked = errors.New("renewal: journal locked by another run")
+
+	// ErrUnexpectedState reports that a keystore, the receiver or the
+	// runtime is in a state that neither the start of a step nor its end
+	// explains, such as a live alias holding neither the old nor the new
+	// certificate. Nothing is changed; a person must look.
+	ErrUnexpectedState = errors.New("renewal: unexpected state")
+
+	// ErrRollbackUnsafe reports a rollback refused because the receiver no
+	// longer accepts the old chain: restoring the old entry would break
+	// traffic.
+	ErrRollbackUnsafe = errors.New("renewal: rollback unsafe")
+
+	// ErrOutsideWindow reports that the downtime window has ended before
+	// the flow was stopped.
+	ErrOutsideWindow = errors.New("renewal: outside the downtime window")
+)
+
+// GateError reports a gate that does not hold. It matches [ErrGateFailed]
+// with [errors.Is], and unwraps to the errors the checks returned (such as
+// a receiver's verdict, which may match [chain.ErrUnknownAuthority]).
+type GateError struct {
+	// Step is the step the gate is attached to.
+	Step Step
+	// Gate is the gate.
+	Gate Gate
+	// Problems says, one line each, everything that does not hold.
+	Problems []string
+	// Stragglers names the runtime nodes that do not present the new
+	// certificate ([GateNodesPresentNew]) or still present the old one
+	// ([GateOldRootUnused]).
+	Stragglers []string
+	// Dependents names the chains declared in use that still chain to the
+	// old root ([GateOldRootUnused]).
+	Dependents []string
+	// Errs are the underlying errors, such as the receiver's refusals.
+	Errs []error
+}
+
+// Error says which gate failed, where, and every problem.
+func (e *GateError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "renewal: gate %q %s step %d (%s) failed", e.Gate.Kind.String(), e.Gate.When, e.Step.Number, e.Step.ID)
+	if len(e.Stragglers) > 0 {
+		fmt.Fprintf(&b, "; stragglers: %s", strings.Join(e.Stragglers, ", "))
+	}
+	for _, p := range e.Problems {
+		b.WriteString("; ")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Is makes a GateError match [ErrGateFailed].
+func (e *GateError) Is(target error) bool { return target == ErrGateFailed }
+
+// Unwrap returns the underlying errors.
+func (e *GateError) Unwrap() []error { return e.Errs }
+
+// ReceiverInspector is implemented by a [Receiver] that can list its
+// configuration, such as the file-based receiver of package
+// renewal/local. When the receiver implements it, the executor asks it
+// what a receiver step still has to do and makes only those calls, so
+// that a run resumed after an interruption never repeats a removal.
+// Without it, a resumed receiver step makes its calls again, which the
+// [Receiver] contract makes harmless (each call is idempotent).
+type ReceiverInspector interface {
+	// Roots returns the roots the receiver trusts for client certificates.
+	Roots() ([]*x509.Certificate, error)
+	// AcceptedClients returns the client certificates it accepts.
+	AcceptedClients() ([]*x509.Certificate, error)
+}
+
+// InUseFile declares the chains of a file in use, for the check before
+// the old root is removed: a JKS or PKCS#12 keystore (each key entry's
+// chain) or a PEM or DER certificate file (one chain), read when the gate
+// is checked with [truststore.OpenDependents].
+type InUseFile struct {
+	Path     string
+	Password []byte
+}
+
+// Executor runs a renewal [Plan] against the tenant's keystores and the
+// [CA], [Receiver], [Runtime] and [Notifier] the caller provides,
+// recording progress in a journal so that a run interrupted at any point
+// (a crash, a kill, a failed gate) can be started again and resumes where
+// it stopped without repeating a destructive step.
+//
+// Each step is dispatched on its [StepID] and each gate on its
+// [GateKind]; a gate checked before its step ([GateBefore]) keeps the step
+// from starting, and a gate checked after it ([GateAfter]) keeps the run
+// from going on. Before a step acts, the journal records it as started;
+// a resumed run finding a started step checks the state (the live alias,
+// the receiver's configuration, what each node presents) and does only
+// what is left. A step that changes nothing because the state is already
+// what it would make it is reported as skipped.
+//
+// Plan, Tenant, Journal, CA, Receiver, Runtime and Notifier are required;
+// the zero value of every other field is documented. An Executor must not
+// be changed while it runs; one Executor may run one plan at a time, and
+// the journal's lock (Journal + ".lock") keeps two processes from running
+// the same renewal at once.
+type Executor struct {
+	// Plan is the renewal to run, as [Overlap], [Downtime] or [Build]
+	// return it. A plan read from a file should be rebuilt with [Build]
+	// from its Sequence and Params (see the package's Security section).
+	Plan *Plan
+	// Tenant holds the live, staging and history stores. Its Alias must be
+	// the plan's (compared as Java does, ignoring case).
+	Tenant *Tenant
+	// Journal is the path of the journal file. It is created by the first
+	// run and read by every later one.
+	Journal string
+
+	CA       CA
+	Receiver Receiver
+	Runtime  Runtime
+	Notifier Notifier
+
+	// HandOverDir, if set, is a directory where step 1 writes the new
+	// client certificate (with its intermediates) and the new root as PEM
+	// files for the receiver administrator; the hand-off message names
+	// them. Empty means no files: the message carries the fingerprints
+	// only.
+	HandOverDir string
+	// OldRoot is the old CA's root certificate, which the overlap
+	// sequence removes from the receiver. Nil means it is found by the
+	// plan's OldRootFingerprint in the live chain, or else among the
+	// receiver's roots if it implements [ReceiverInspector].
+	OldRoot *x509.Certificate
+	// InUse and InUseFiles declare chains in use elsewhere; the gate before
+	// the old root is removed refuses while any of them chains to the old
+	// root, naming each. Every key entry of the live keystore is always
+	// declared in use too (after the swap, the live alias holds the new
+	// chain, so only other entries can still need the old root).
+	InUse      []truststore.Dependent
+	InUseFiles []InUseFile
+	// Waits gives, per step, how long a hand-off waits for the role's
+	// confirmation (passed to [Notifier.HandOff]). Nil or a missing step
+	// means no waiting.
+	Waits map[StepID]time.Duration
+
+	// OnEvent, if not nil, receives progress events, synchronously.
+	OnEvent func(Event)
+	// Logger receives the same progress as structured log records. Nil
+	// discards them. Passwords and keys are never logged.
+	Logger *slog.Logger
+	// Now is the clock for the journal's times, the downtime window and
+	// events. Nil means time.Now.
+	Now func() time.Time
+
+	// hook is called at the points where the kill-and-resume tests end
+	// the process.
+	hook func(point string, id StepID)
+}
+
+// Hook points for tests.
+const (
+	hookActed    = "acted"    // the step's action is done; the journal does not know yet
+	hookRecorded = "recorded" // the journal records the step as done
+)
+
+// Result is what a run did, or how far it got.
+type Result struct {
+	// Sequence is the plan's sequence.
+	Sequence Sequence
+	// State is the run's state as the journal now records it.
+	State RunState
+	// Steps are the journal's records, one per step, in order.
+	Steps []StepRecord
+	// OldFingerprint and NewFingerprint are the SHA-256 fingerprints of
+	// the old and new client certificates, as 64 lower-case hex digits;
+	// NewFingerprint is empty until step 1 is done.
+	OldFingerprint, NewFingerprint string
+	// OldRootFingerprint and NewRootFingerprint are the roots'.
+	OldRootFingerprint, NewRootFingerprint string
+	// Journal is the journal's path; Files are the other files the runs of
+	// this renewal wrote (keystores, hand-over certificates), in the order
+	// first written. Lock files (path + ".lock") are not listed.
+	Journal string
+	Files   []string
+}
+
+// Completed returns the IDs of the steps that are done, in plan order.
+func (r *Result) Completed() []StepID {
+	var out []StepID
+	for _, s := range r.Steps {
+		if s.Status == StatusDone {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
+// run is the state of one Run, DryRun or Rollback.
+type run struct {
+	e    *Executor
+	plan *Plan // the plan; rebuilt with the new fingerprint once known
+	j    *Journal
+	dry  bool
+	log  *slog.Logger
+
+	oldChain, newChain []*x509.Certificate
+	oldRoot, newRoot   *x509.Certificate
+}
+
+func (x *run) now() time.Time {
+	if x.e.Now != nil {
+		return x.e.Now()
+	}
+	return time.Now()
+}
+
+func (x *run) oldLeaf() *x509.Certificate { return x.oldChain[0] }
+
+func (x *run) newLeaf() *x509.Certificate {
+	if len(x.newChain) == 0 {
+		return nil
+	}
+	return x.newChain[0]
+}
+
+// actions maps each step ID to what the executor does for it.
+var actions = map[StepID]func(x *run, ctx context.Context, s Step) (string, bool, error){
+	StepGenerateKey:         (*run).generateKey,
+	StepHandOverCertificate: (*run).handOff,
+	StepReceiverAcceptBoth:  (*run).receiverAcceptBoth,
+	StepConfirmAcceptBoth:   (*run).handOff,
+	StepSwapEntry:           (*run).swapEntry,
+	StepNotifyRestart:       (*run).handOff,
+	StepRestartNodes:        (*run).restartNodes,
+	StepNotifyNewInUse:      (*run).handOff,
+	StepRemoveOld:           (*run).removeOld,
+	StepAgreeWindow:         (*run).agreeWindow,
+	StepNotifyStop:          (*run).handOff,
+	StepStopFlow:            (*run).stopFlow,
+	StepConfirmStopped:      (*run).handOff,
+	StepReceiverSwap:        (*run).receiverSwap,
+	StepConfirmSwapped:      (*run).handOff,
+}
+
+// prepare checks the executor's configuration and loads what earlier runs
+// recorded. It writes nothing.
+func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	x := &run{e: e, dry: dry, log: e.Logger}
+	if x.log == nil {
+		x.log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case e.Plan == nil:
+		return nil, errors.New("renewal: executor: expected a Plan, found nil")
+	case e.Journal == "" && !dry:
+		return nil, errors.New("renewal: executor: expected a journal path in Journal, found none")
+	case e.CA == nil, e.Receiver == nil, e.Runtime == nil, e.Notifier == nil:
+		return nil, fmt.Errorf("renewal: executor: expected a CA, Receiver, Runtime and Notifier, found CA %v, Receiver %v, Runtime %v, Notifier %v",
+			e.CA != nil, e.Receiver != nil, e.Runtime != nil, e.Notifier != nil)
+	}
+	if err := e.Plan.Validate(); err != nil {
+		return nil, err
+	}
+	if err := e.Tenant.check(); err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(e.Tenant.Alias, e.Plan.Params.Alias) {
+		return nil, fmt.Errorf("renewal: executor: the tenant's alias %q is not the plan's alias %q", e.Tenant.Alias, e.Plan.Params.Alias)
+	}
+	for _, s := range e.Plan.Steps {
+		if _, ok := actions[s.ID]; !ok && s.Kind != KindGate {
+			return nil, &PlanError{Step: s.Number, Field: "ID", Reason: fmt.Sprintf("the executor has no action for step ID %q", s.ID)}
+		}
+	}
+	x.plan = e.Plan
+
+	if e.Journal != "" {
+		j, err := ReadJournal(e.Journal)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, err
+		default:
+			if err := j.matches(e.Plan); err != nil {
+				return nil, err
+			}
+			x.j = j
+		}
+	}
+	if err := x.loadArtifacts(ctx); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// loadArtifacts sets the chains and roots from the journal, or from the
+// live keystore for a first run.
+func (x *run) loadArtifacts(ctx context.Context) error {
+	p := &x.e.Plan.Params
+	var a Artifacts
+	if x.j != nil {
+		a = x.j.Artifacts
+	}
+	var err error
+	if a.OldChain != "" {
+		if x.oldChain, err = decodeChain(a.OldChain, "old chain"); err != nil {
+			return err
+		}
+	} else {
+		if x.oldChain, err = x.e.Tenant.LiveChain(); err != nil {
+			return err
+		}
+		if got := keystore.Fingerprint256Hex(x.oldChain[0]); got != p.OldFingerprint {
+			return fmt.Errorf("renewal: live keystore %s alias %q holds %s with SHA-256 %s, but the plan's old certificate is SHA-256 %s: %w",
+				x.e.Tenant.Keystore, x.e.Tenant.Alias, describeCert(x.oldChain[0]), got, p.OldFingerprint, ErrUnexpectedState)
+		}
+	}
+	if a.NewChain != "" {
+		if x.newChain, err = decodeChain(a.NewChain, "new chain"); err != nil {
+			return err
+		}
+		if p.NewFingerprint != "" && keystore.Fingerprint256Hex(x.newChain[0]) != p.NewFingerprint {
+			return fmt.Errorf("renewal: the journal's new certificate is SHA-256 %s, the plan's is %s: %w",
+				keystore.Fingerprint256Hex(x.newChain[0]), p.NewFingerprint, ErrJournal)
+		}
+		x.rebuildPlan()
+	}
+	if a.NewRoot != "" {
+		c, err := decodeChain(a.NewRoot, "new root")
+		if err != nil {
+			return err
+		}
+		x.newRoot = c[0]
+	}
+	if a.OldRoot != "" {
+		c, err := decodeChain(a.OldRoot, "old root")
+		if err != nil {
+			return err
+		}
+		x.oldRoot = c[0]
+	} else if x.oldRoot, err = x.findOldRoot(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// findOldRoot looks for the old root: Executor.OldRoot, the live chain,
+// the receiver's roots. The overlap sequence needs it.
+func (x *run) findOldRoot(context.Context) (*x509.Certificate, error) {
+	want := x.e.Plan.Params.OldRootFingerprint
+	if x.e.OldRoot != nil {
+		if want != "" && keystore.Fingerprint256Hex(x.e.OldRoot) != want {
+			return nil, fmt.Errorf("renewal: Executor.OldRoot is %s with SHA-256 %s, but the plan's old root is SHA-256 %s: %w",
+				describeCert(x.e.OldRoot), keystore.Fingerprint256Hex(x.e.OldRoot), want, ErrUnexpectedState)
+		}
+		return x.e.OldRoot, nil
+	}
+	if want == "" {
+		return nil, nil
+	}
+	if c := byFingerprint(x.oldChain, want); c != nil {
+		return c, nil
+	}
+	if insp, ok := x.e.Receiver.(ReceiverInspector); ok {
+		roots, err := insp.Roots()
+		if err != nil {
+			return nil, fmt.Errorf("renewal: looking for the old root among the receiver's roots: %w", err)
+		}
+		if c := byFingerprint(roots, want); c != nil {
+			return c, nil
+		}
+	}
+	if x.e.Plan.Sequence == SequenceOverlap {
+		return nil, fmt.Errorf("renewal: the old root (SHA-256 %s) is neither in the live chain (%s) nor among the receiver's roots; give it in Executor.OldRoot: %w",
+			want, chainPath(x.oldChain), ErrUnexpectedState)
+	}
+	return nil, nil
+}
+
+func byFingerprint(certs []*x509.Certificate, fp string) *x509.Certificate {
+	for _, c := range certs {
+		if keystore.Fingerprint256Hex(c) == fp {
+			return c
+		}
+	}
+	return nil
+}
+
+// rebuildPlan rebuilds the plan with the new certificate's fingerprint,
+// so that hand-off messages carry it. The steps stay the same.
+func (x *run) rebuildPlan() {
+	if x.newLeaf() == nil {
+		return
+	}
+	p := x.e.Plan.Params
+	p.NewFingerprint = keystore.Fingerprint256Hex(x.newLeaf())
+	if q, err := Build(x.e.Plan.Sequence, p); err == nil && len(q.Steps) == len(x.e.Plan.Steps) {
+		x.plan = q
+	}
+}
+
+// Run runs the plan from where the journal says earlier runs stopped (from
+// the start if there is no journal) to the end, or until a step or gate
+// fails or ctx is done. It returns the result so far with any error; a
+// failed gate gives a [*GateError] matching [ErrGateFailed].
+//
+// Running a plan whose journal says it is done changes nothing and
+// reports every step as skipped.
+func (e *Executor) Run(ctx context.Context) (*Result, error) {
+	if e.Journal == "" {
+		return nil, errors.New("renewal: executor: expected a journal path in Journal, found none")
+	}
+	unlock, err := lockJournal(e.Journal)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	x, err := e.prepare(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if x.j == nil {
+		x.j = newJournal(e.Plan, x.now())
+		x.j.Artifacts.OldChain = encodeChain(x.oldChain)
+		x.j.Artifacts.OldFingerprint = keystore.Fingerprint256Hex(x.oldLeaf())
+		if x.oldRoot != nil {
+			x.j.Artifacts.OldRoot = encodeChain([]*x509.Certificate{x.oldRoot})
+			x.j.Artifacts.OldRootFingerprint = keystore.Fingerprint256Hex(x.oldRoot)
+		}
+		if err := x.save(); err != nil {
+			return nil, err
+		}
+	}
+	err = x.runSteps(ctx)
+	return x.result(), err
+}
+
+func (x *run) runSteps(ctx context.Context) error {
+	if x.j.State != RunDone {
+		x.j.State = RunRunning
+	}
+	for i := range x.plan.Steps {
+		s := x.plan.Steps[i]
+		rec := &x.j.Steps[i]
+		if rec.Status == StatusDone {
+			x.emit(Event{Kind: EventStepSkipped, Step: s, Message: "done in an earlier run"})
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := x.runStep(ctx, s, rec); err != nil {
+			x.j.State = RunFailed
+			if serr := x.save(); serr != nil {
+				return errors.Join(err, serr)
+			}
+			return err
+		}
+	}
+	if x.j.State != RunDone {
+		x.j.State = RunDone
+		return x.save()
+	}
+	return nil
+}
+
+// runStep runs one step that is not done: its gate before, its action,
+// its gate after, recording each change in the journal.
+func (x *run) runStep(ctx context.Context, s Step, rec *StepRecord) error {
+	// A destructive step whose action completed in an earlier run (and
+	// whose gate after it failed) is not acted again.
+	acted := rec.Status == StatusFailed && !rec.Acted.IsZero() && s.Destructive
+	resumed := rec.Status == StatusStarted
+
+	if g := s.Gate; g != nil && g.When == GateBefore && !acted {
+		if err := x.gate(ctx, s, rec); err != nil {
+			return err
+		}
+	}
+	if !acted {
+		rec.Status, rec.Started, rec.Error, rec.Note = StatusStarted, x.now().UTC(), "", ""
+		rec.Attempts++
+		if err := x.save(); err != nil {
+			return err
+		}
+		msg := ""
+		if resumed {
+			msg = "resuming: the step started in an earlier run; checking the state before acting"
+		}
+		x.emit(Event{Kind: EventStepStarted, Step: s, Message: msg})
+		note, skipped, err := x.act(ctx, s)
+		if err != nil {
+			rec.Status, rec.Finished, rec.Error = StatusFailed, x.now().UTC(), err.Error()
+			x.emit(Event{Kind: EventStepFailed, Step: s, Err: err})
+			return err
+		}
+		rec.Acted, rec.Note = x.now().UTC(), note
+		x.hookAt(hookActed, s.ID)
+		if skipped {
+			x.emit(Event{Kind: EventStepSkipped, Step: s, Message: note})
+		}
+	}
+	if g := s.Gate; g != nil && g.When == GateAfter {
+		if err := x.gate(ctx, s, rec); err != nil {
+			return err
+		}
+	}
+	rec.Status, rec.Finished = StatusDone, x.now().UTC()
+	if err := x.save(); err != nil {
+		return err
+	}
+	x.hookAt(hookRecorded, s.ID)
+	x.emit(Event{Kind: EventStepDone, Step: s, Message: rec.Note})
+	return nil
+}
+
+// act performs the step's action.
+func (x *run) act(ctx context.Context, s Step) (note string, skipped bool, err error) {
+	f, ok := actions[s.ID]
+	if !ok { // a gate-only step of a hand-made plan
+		return "gate only", false, nil
+	}
+	return f(x, ctx, s)
+}
+
+// gate checks the step's gate and records the outcome; a failure is saved
+// in the journal by the caller.
+func (x *run) gate(ctx context.Context, s Step, rec *StepRecord) error {
+	g := *s.Gate
+	gerr := x.checkGate(ctx, s, g)
+	gr := &GateRecord{Kind: g.Kind, When: g.When, At: x.now().UTC(), Passed: gerr == nil}
+	rec.Gate = gr
+	if gerr != nil {
+		gr.Problems = gerr.Problems
+		rec.Status, rec.Finished, rec.Error = StatusFailed, x.now().UTC(), gerr.Error()
+		x.emit(Event{Kind: EventGateFailed, Step: s, Gate: &g, Err: gerr})
+		return gerr
+	}
+	x.emit(Event{Kind: EventGatePassed, Step: s, Gate: &g})
+	return nil
+}
+
+func (x *run) hookAt(point string, id StepID) {
+	if x.e.hook != nil {
+		x.e.hook(point, id)
+	}
+}
+
+// save writes the journal.
+func (x *run) save() error {
+	if x.dry {
+		return nil
+	}
+	return x.j.write(x.e.Journal, x.now())
+}
+
+// wrote records files written by a step.
+func (x *run) wrote(paths ...string) {
+	if x.dry {
+		return
+	}
+	for _, p := range paths {
+		x.j.addFile(p)
+	}
+}
+
+func (x *run) result() *Result {
+	r := &Result{Sequence: x.e.Plan.Sequence, Journal: x.e.Journal}
+	if x.j != nil {
+		r.State = x.j.State
+		r.Steps = append([]StepRecord(nil), x.j.Steps...)
+		r.Files = append([]string(nil), x.j.Files...)
+	}
+	r.OldFingerprint = keystore.Fingerprint256Hex(x.oldLeaf())
+	r.NewFingerprint = keystore.Fingerprint256Hex(x.newLeaf())
+	r.OldRootFingerprint = keystore.Fingerprint256Hex(x.oldRoot)
+	r.NewRootFingerprint = keystore.Fingerprint256Hex(x.newRoot)
+	if r.NewRootFingerprint == "" {
+		r.NewRootFingerprint = x.e.Plan.Params.NewRootFingerprint
+	}
+	if r.OldRootFingerprint == "" {
+		r.OldRootFingerprint = x.e.Plan.Params.OldRootFingerprint
+	}
+	return r
+}
+
+// Rollback restores the old key entry under the live alias after the key
+// entry was swapped ([Tenant.Rollback]), restarts the nodes that present
+// the new certificate and starts stopped ones, so that every node presents
+// the old certificate again, and records in the journal that every step
+// after step 1 must run again (the new certificate stays staged). It does
+// not change the receiver.
+//
+// Rollback refuses, changing nothing, when the receiver no longer accepts
+// the old chain ([ErrRollbackUnsafe]): the old certificate was removed
+// there, and restoring it would break traffic. It also refuses when the
+// journal shows no swap to undo ([ErrUnexpectedState]). Rolling back a
+// rolled-back renewal again changes nothing.
+func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
+	if e.Journal == "" {
+		return nil, errors.New("renewal: executor: expected a journal path in Journal, found none")
+	}
+	unlock, err := lockJournal(e.Journal)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	x, err := e.prepare(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	swap := (*StepRecord)(nil)
+	if x.j != nil {
+		swap = x.j.Step(StepSwapEntry)
+	}
+	if swap == nil || x.newLeaf() == nil || (swap.Status == StatusPending && x.j.State != RunRolledBack) {
+		return nil, fmt.Errorf("renewal: rollback: the journal %s records no swap of the key entry to undo: %w", e.Journal, ErrUnexpectedState)
+	}
+	if err := e.Receiver.Accepts(ctx, x.oldChain); err != nil {
+		return x.result(), fmt.Errorf("renewal: rollback refused: the receiver no longer accepts the old chain %s, so restoring it would break traffic: %w: %w",
+			chainPath(x.oldChain), ErrRollbackUnsafe, err)
+	}
+	a, err := e.Tenant.Rollback(x.oldLeaf(), x.newLeaf())
+	if err != nil {
+		return x.result(), err
+	}
+	x.wrote(a.Files...)
+	nodes, err := e.Runtime.Nodes(ctx)
+	if err != nil {
+		return x.result(), fmt.Errorf("renewal: rollback: listing the runtime's nodes: %w", err)
+	}
+	var errs []error
+	for _, n := range nodes {
+		c, err := e.Runtime.Presents(ctx, n)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("node %q: %w", n, err))
+		case c == nil:
+			err = e.Runtime.Start(ctx, n)
+		case sameCert(c, x.newLeaf()):
+			err = e.Runtime.Restart(ctx, n)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("renewal: rollback: node %q: %w", n, err))
+		}
+	}
+	for i := range x.j.Steps {
+		if x.j.Steps[i].ID != StepGenerateKey {
+			r := &x.j.Steps[i]
+			r.Status, r.Note, r.Error, r.Gate = StatusPending, "", "", nil
+			r.Started, r.Acted, r.Finished = time.Time{}, time.Time{}, time.Time{}
+		}
+	}
+	x.j.State = RunRolledBack
+	if err := x.save(); err != nil {
+		errs = append(errs, err)
+	}
+	x.log.LogAttrs(ctx, slog.LevelInfo, "renewal: rolled back",
+		slog.String("alias", a.Alias), slog.String("restored", keystore.Fingerprint256Hex(x.oldLeaf())),
+		slog.Bool("already", a.Already))
+	return x.result(), errors.Join(errs...)
+}
+
+// encodeChain returns certs as PEM.
+func encodeChain(certs []*x509.Certificate) string {
+	var b strings.Builder
+	for _, c := range certs {
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return b.String()
+}
+
+// decodeChain parses a chain the journal recorded.
+func decodeChain(s, what string) ([]*x509.Certificate, error) {
+	c, err := keystore.ParseCertificates([]byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("renewal: journal %s: %w: %w", what, ErrJournal, err)
+	}
+	if len(c) == 0 {
+		return nil, fmt.Errorf("renewal: journal %s holds no certificate: %w", what, ErrJournal)
+	}
+	return c, nil
+}
+
+// chainPath names a chain's certificates, leaf first.
+func chainPath(c []*x509.Certificate) string {
+	parts := make([]string, len(c))
+	for i, cert := range c {
+		parts[i] = shortName(cert)
+	}
+	return strings.Join(parts, " -> ")
+}

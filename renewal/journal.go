@@ -1,0 +1,354 @@
+package renewal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// JournalVersion is the version of the journal's JSON form that this
+// package writes and reads. A reader refuses any other version.
+const JournalVersion = 1
+
+// maxJournal bounds the size of a journal file read back. A journal holds
+// a few certificate chains and one record per step; 16 MiB is far beyond
+// that, and the bound keeps a damaged or hostile file from costing memory.
+const maxJournal = 16 << 20
+
+// StepStatus is a step's progress as the journal records it.
+type StepStatus string
+
+const (
+	// StatusPending: the step has not started.
+	StatusPending StepStatus = "pending"
+	// StatusStarted: the executor recorded the step as started and may or
+	// may not have performed its action; a resumed run checks the state
+	// before acting again.
+	StatusStarted StepStatus = "started"
+	// StatusDone: the step's action and gate completed.
+	StatusDone StepStatus = "done"
+	// StatusFailed: the step's action or gate failed; [StepRecord.Error]
+	// says why. A resumed run tries the step again (a destructive step
+	// whose action completed only has its gate checked again).
+	StatusFailed StepStatus = "failed"
+)
+
+func (s StepStatus) valid() bool {
+	return s == StatusPending || s == StatusStarted || s == StatusDone || s == StatusFailed
+}
+
+// RunState is the state of a whole run as the journal records it.
+type RunState string
+
+const (
+	// RunRunning: a run is in progress, or was interrupted.
+	RunRunning RunState = "running"
+	// RunFailed: the last run stopped at a failed step or gate.
+	RunFailed RunState = "failed"
+	// RunDone: every step is done.
+	RunDone RunState = "done"
+	// RunRolledBack: [Executor.Rollback] restored the old key entry; a
+	// later run starts again from the swap of the key entry.
+	RunRolledBack RunState = "rolled_back"
+)
+
+func (s RunState) valid() bool {
+	return s == RunRunning || s == RunFailed || s == RunDone || s == RunRolledBack
+}
+
+// Journal is the executor's record of a run, kept in a JSON file so that
+// a run interrupted at any point can be resumed without repeating a
+// destructive step. It holds certificates and fingerprints, never a
+// private key or a password.
+//
+// The executor writes the journal atomically (a temporary file in the same
+// directory, synced, renamed over the journal, then the directory synced)
+// after every change of a step's status, so that a reader sees the old
+// journal or the new one, never a mix.
+type Journal struct {
+	// SchemaVersion is [JournalVersion].
+	SchemaVersion int `json:"schema_version"`
+	// Sequence, Alias, Keystore and OldFingerprint identify the renewal;
+	// a resumed run refuses a journal whose values differ from its plan's.
+	Sequence       Sequence `json:"sequence"`
+	Alias          string   `json:"alias"`
+	Keystore       string   `json:"keystore"`
+	OldFingerprint string   `json:"old_fingerprint"`
+	// State is the state of the run as a whole.
+	State RunState `json:"state"`
+	// Created and Updated are the executor's clock when the journal was
+	// made and last written.
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	// Steps has one record per step of the plan, in order.
+	Steps []StepRecord `json:"steps"`
+	// Artifacts are what a resumed run needs from earlier steps.
+	Artifacts Artifacts `json:"artifacts"`
+	// Files lists the files the runs wrote, besides the journal, in the
+	// order first written.
+	Files []string `json:"files,omitempty"`
+}
+
+// StepRecord is the progress of one step.
+type StepRecord struct {
+	// Number and ID are the plan step's.
+	Number int    `json:"number"`
+	ID     StepID `json:"id"`
+	// Destructive is the plan step's marking.
+	Destructive bool `json:"destructive"`
+	// Status is the step's progress.
+	Status StepStatus `json:"status"`
+	// Attempts counts the runs that started the step.
+	Attempts int `json:"attempts,omitempty"`
+	// Started is when the step last started; Acted when its action last
+	// completed; Finished when it was last done or failed.
+	Started  time.Time `json:"started,omitzero"`
+	Acted    time.Time `json:"acted,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Note says what the action did, or why nothing was needed.
+	Note string `json:"note,omitempty"`
+	// Error is the message of the error that failed the step.
+	Error string `json:"error,omitempty"`
+	// Gate is the last evaluation of the step's gate; nil if it has none
+	// or it was not evaluated.
+	Gate *GateRecord `json:"gate,omitempty"`
+}
+
+// GateRecord is one evaluation of a gate.
+type GateRecord struct {
+	Kind     GateKind  `json:"kind"`
+	When     GatePoint `json:"when"`
+	Passed   bool      `json:"passed"`
+	At       time.Time `json:"at"`
+	Problems []string  `json:"problems,omitempty"`
+}
+
+// Artifacts are the certificates and names a resumed run needs from the
+// steps before it. Chains are PEM, leaf first; fingerprints are SHA-256 as
+// 64 lower-case hex digits.
+type Artifacts struct {
+	OldChain           string `json:"old_chain_pem"`
+	OldRoot            string `json:"old_root_pem,omitempty"`
+	NewChain           string `json:"new_chain_pem,omitempty"`
+	NewRoot            string `json:"new_root_pem,omitempty"`
+	OldFingerprint     string `json:"old_fingerprint"`
+	NewFingerprint     string `json:"new_fingerprint,omitempty"`
+	OldRootFingerprint string `json:"old_root_fingerprint,omitempty"`
+	NewRootFingerprint string `json:"new_root_fingerprint,omitempty"`
+	// HistoryAlias is the alias under which the old entry is kept in the
+	// history store once the entry has been swapped.
+	HistoryAlias string `json:"history_alias,omitempty"`
+	// HandOver lists the certificate files written for the receiver
+	// administrator.
+	HandOver []string `json:"hand_over,omitempty"`
+}
+
+// Step returns the record of the step with the given ID, or nil.
+func (j *Journal) Step(id StepID) *StepRecord {
+	for i := range j.Steps {
+		if j.Steps[i].ID == id {
+			return &j.Steps[i]
+		}
+	}
+	return nil
+}
+
+// ReadJournal reads and checks a journal file written by an [Executor].
+// It refuses a file over 16 MiB, an unknown schema version, unknown
+// fields, and records out of order, with an error matching
+// [ErrJournal]; a missing file gives an error matching [fs.ErrNotExist].
+func ReadJournal(path string) (*Journal, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("renewal: journal: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
+	if err != nil {
+		return nil, fmt.Errorf("renewal: journal %s: %w", path, err)
+	}
+	if len(data) > maxJournal {
+		return nil, fmt.Errorf("renewal: journal %s: expected at most %d bytes, found more: %w", path, maxJournal, ErrJournal)
+	}
+	j, err := parseJournal(data)
+	if err != nil {
+		return nil, fmt.Errorf("renewal: journal %s: %w", path, err)
+	}
+	return j, nil
+}
+
+// parseJournal decodes and checks a journal.
+func parseJournal(data []byte) (*Journal, error) {
+	var version struct {
+		SchemaVersion *int `json:"schema_version"`
+	}
+	if err := json.Unmarshal(data, &version); err != nil {
+		return nil, fmt.Errorf("decoding: %w: %w", ErrJournal, err)
+	}
+	if version.SchemaVersion == nil || *version.SchemaVersion != JournalVersion {
+		found := "none"
+		if version.SchemaVersion != nil {
+			found = fmt.Sprint(*version.SchemaVersion)
+		}
+		return nil, fmt.Errorf("expected schema_version %d, found %s: %w", JournalVersion, found, ErrJournal)
+	}
+	var j Journal
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("decoding: %w: %w", ErrJournal, err)
+	}
+	if !j.State.valid() {
+		return nil, fmt.Errorf("unknown run state %q: %w", j.State, ErrJournal)
+	}
+	for i, s := range j.Steps {
+		if s.Number != i+1 {
+			return nil, fmt.Errorf("step record %d has number %d, expected %d: %w", i+1, s.Number, i+1, ErrJournal)
+		}
+		if !s.Status.valid() {
+			return nil, fmt.Errorf("step %d: unknown status %q: %w", s.Number, s.Status, ErrJournal)
+		}
+	}
+	return &j, nil
+}
+
+// newJournal returns a journal with every step of plan pending.
+func newJournal(plan *Plan, now time.Time) *Journal {
+	j := &Journal{
+		SchemaVersion:  JournalVersion,
+		Sequence:       plan.Sequence,
+		Alias:          plan.Params.Alias,
+		Keystore:       plan.Params.Keystore,
+		OldFingerprint: plan.Params.OldFingerprint,
+		State:          RunRunning,
+		Created:        now.UTC(),
+		Updated:        now.UTC(),
+	}
+	for _, s := range plan.Steps {
+		j.Steps = append(j.Steps, StepRecord{Number: s.Number, ID: s.ID, Destructive: s.Destructive, Status: StatusPending})
+	}
+	return j
+}
+
+// matches reports why the journal does not belong to plan, or nil.
+func (j *Journal) matches(plan *Plan) error {
+	mismatch := func(field, want, got string) error {
+		return fmt.Errorf("renewal: journal is for another renewal: %s is %q in the journal, %q in the plan: %w", field, got, want, ErrJournal)
+	}
+	switch {
+	case j.Sequence != plan.Sequence:
+		return mismatch("sequence", plan.Sequence.String(), j.Sequence.String())
+	case j.Alias != plan.Params.Alias:
+		return mismatch("alias", plan.Params.Alias, j.Alias)
+	case j.OldFingerprint != plan.Params.OldFingerprint:
+		return mismatch("old_fingerprint", plan.Params.OldFingerprint, j.OldFingerprint)
+	case len(j.Steps) != len(plan.Steps):
+		return mismatch("number of steps", fmt.Sprint(len(plan.Steps)), fmt.Sprint(len(j.Steps)))
+	}
+	for i, s := range plan.Steps {
+		if j.Steps[i].ID != s.ID {
+			return mismatch(fmt.Sprintf("step %d", i+1), string(s.ID), string(j.Steps[i].ID))
+		}
+	}
+	return nil
+}
+
+// addFile records a written file once.
+func (j *Journal) addFile(path string) {
+	for _, f := range j.Files {
+		if f == path {
+			return
+		}
+	}
+	j.Files = append(j.Files, path)
+}
+
+// write saves the journal to path atomically.
+func (j *Journal) write(path string, now time.Time) error {
+	j.Updated = now.UTC()
+	data, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return fmt.Errorf("renewal: journal: %w", err)
+	}
+	return writeFileAtomic(path, append(data, '\n'), 0o600)
+}
+
+// writeFileAtomic replaces path with data: the bytes go to a temporary
+// file in the same directory, which is synced and renamed over path, and
+// then the directory is synced, so that after a crash path holds the old
+// content or the new, and a completed write survives a power loss. An
+// existing file keeps its permission bits; a new one gets mode.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+	if fi, statErr := os.Stat(path); statErr == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("renewal: %s: expected a regular file, found %v", path, fi.Mode().Type())
+		}
+		mode = fi.Mode().Perm()
+	} else if !errors.Is(statErr, fs.ErrNotExist) {
+		return fmt.Errorf("renewal: %w", statErr)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("renewal: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("renewal: %w", err)
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("renewal: %w", err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("renewal: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("renewal: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("renewal: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("renewal: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
+		// Some file systems cannot sync a directory; the rename is still
+		// atomic there, only its durability is the file system's.
+		return fmt.Errorf("renewal: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// lockJournal takes the advisory lock that keeps two runs from driving
+// the same renewal at once: path + ".lock", held until unlock is called.
+func lockJournal(path string) (unlock func(), err error) {
+	lk := flock.New(path + ".lock")
+	ok, err := lk.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("renewal: lock %s: %w", path+".lock", err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("renewal: %s is locked by another run of this renewal: %w", path+".lock", ErrJournalLocked)
+	}
+	return func() { lk.Unlock() }, nil
+}
