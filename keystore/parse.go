@@ -130,4 +130,5 @@ func (s *Store) dedupe() {
 		keep[i], keep[j] = keep[j], keep[i]
 	}
 	s.recs = keep
+	s.index = nil
 }

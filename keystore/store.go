@@ -116,8 +116,11 @@ type codec interface {
 type Store struct {
 	format Format
 	recs   []*record
-	codec  codec
-	opts   options
+	// index maps folded aliases to positions in recs; nil until first
+	// needed and after a change that moves entries.
+	index map[string]int
+	codec codec
+	opts  options
 	// password is a copy of the password the store was read with; key
 	// entries are decrypted with it (or a per-entry password) on first use.
 	password []byte
@@ -265,8 +268,16 @@ func (s *Store) Set(e *Entry) error {
 		s.recs[i] = r
 		return nil
 	}
-	s.recs = append(s.recs, r)
+	s.add(r)
 	return nil
+}
+
+// add appends a record whose alias no entry has.
+func (s *Store) add(r *record) {
+	s.recs = append(s.recs, r)
+	if s.index != nil {
+		s.index[fold(r.alias)] = len(s.recs) - 1
+	}
 }
 
 // newRecord validates e and turns it into a changed record.
@@ -349,6 +360,7 @@ func (s *Store) Delete(alias string) error {
 		return s.notFound(alias)
 	}
 	s.recs = append(s.recs[:i], s.recs[i+1:]...)
+	s.index = nil
 	return nil
 }
 
@@ -380,6 +392,10 @@ func (s *Store) Rename(from, to string) error {
 	nr.alias = javaAlias(to)
 	nr.changed = true
 	s.recs[i] = &nr
+	if s.index != nil {
+		delete(s.index, fold(r.alias))
+		s.index[fold(nr.alias)] = i
+	}
 	return nil
 }
 
@@ -422,7 +438,7 @@ func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certifica
 		r.alias = s.recs[i].alias
 		s.recs[i] = r
 	} else {
-		s.recs = append(s.recs, r)
+		s.add(r)
 	}
 	return previous, nil
 }
@@ -430,11 +446,14 @@ func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certifica
 // find returns the index of alias, ignoring case, or -1. When a file holds
 // the same alias twice, the last one wins, as in Java.
 func (s *Store) find(alias string) int {
-	f := fold(alias)
-	for i := len(s.recs) - 1; i >= 0; i-- {
-		if fold(s.recs[i].alias) == f {
-			return i
+	if s.index == nil {
+		s.index = make(map[string]int, len(s.recs))
+		for i, r := range s.recs {
+			s.index[fold(r.alias)] = i
 		}
+	}
+	if i, ok := s.index[fold(alias)]; ok {
+		return i
 	}
 	return -1
 }
