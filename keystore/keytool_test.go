@@ -67,12 +67,13 @@ func writeSecretFile(t testing.TB, dir string, password []byte) string {
 	return f.Name()
 }
 
-// keytoolGenKey adds a key entry with a self-signed certificate to the JKS
-// store at path (creating it), as an administrator does with keytool
-// -genkeypair. keyAlg is "EC" (P-256) or "RSA" (2048 bits).
-func keytoolGenKey(t testing.TB, path, storePassFile, keyPassFile, alias, keyAlg string) {
+// keytoolGenKey adds a key entry with a self-signed certificate to the
+// store at path of the given type (creating it), as an administrator does
+// with keytool -genkeypair. keyAlg is "EC" (P-256) or "RSA" (2048 bits).
+// For PKCS12, keytool wants the key password to be the store password.
+func keytoolGenKey(t testing.TB, path, storeType, storePassFile, keyPassFile, alias, keyAlg string) {
 	t.Helper()
-	args := []string{"-genkeypair", "-keystore", path, "-storetype", "JKS", "-storepass:file", storePassFile,
+	args := []string{"-genkeypair", "-keystore", path, "-storetype", storeType, "-storepass:file", storePassFile,
 		"-keypass:file", keyPassFile, "-alias", alias, "-dname", "CN=" + alias + ",O=keytool", "-validity", "365", "-keyalg", keyAlg}
 	if keyAlg == "EC" {
 		args = append(args, "-groupname", "secp256r1")
@@ -193,8 +194,8 @@ func newKeytoolStore(t testing.TB) *keytoolStore {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "store.jks")
 		storePassFile := writeSecretFile(t, dir, storePass)
-		keytoolGenKey(t, path, storePassFile, storePassFile, "TenantClient", "EC")
-		keytoolGenKey(t, path, storePassFile, writeSecretFile(t, dir, otherKeyPass), "other", "RSA")
+		keytoolGenKey(t, path, "JKS", storePassFile, storePassFile, "TenantClient", "EC")
+		keytoolGenKey(t, path, "JKS", storePassFile, writeSecretFile(t, dir, otherKeyPass), "other", "RSA")
 		root := testpki.NewRoot(t, "Old Root")
 		rootPEM := filepath.Join(dir, "root.pem")
 		require.NoError(t, os.WriteFile(rootPEM, testpki.PEM(root.Cert), 0o600))
