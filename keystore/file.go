@@ -1,13 +1,11 @@
 package keystore
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/gofrs/flock"
+
+	"github.com/certroll/certroll/internal/atomicfile"
 )
 
 // Save marshals the store with password and writes it to path atomically:
@@ -26,73 +24,9 @@ func (s *Store) Save(path string, password []byte, opts ...Option) error {
 }
 
 // writeFileAtomic replaces path with data as described for [Store.Save].
-func writeFileAtomic(path string, data []byte, backup string) (err error) {
-	mode := fs.FileMode(0o600)
-	fi, statErr := os.Stat(path)
-	switch {
-	case statErr == nil:
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("keystore: %s: want a regular file, found %v", path, fi.Mode().Type())
-		}
-		mode = fi.Mode().Perm()
-	case !errors.Is(statErr, fs.ErrNotExist):
-		return fmt.Errorf("keystore: %w", statErr)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+func writeFileAtomic(path string, data []byte, backup string) error {
+	if err := atomicfile.Write(path, data, 0o600, backup); err != nil {
 		return fmt.Errorf("keystore: %w", err)
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	if err = tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if backup != "" && statErr == nil {
-		if err = copyFile(path, path+backup, mode); err != nil {
-			return err
-		}
-	}
-	if err = os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	return syncDir(dir)
-}
-
-// copyFile copies src to dst (replacing it atomically) with mode.
-func copyFile(src, dst string, mode fs.FileMode) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("keystore: backup: %w", err)
-	}
-	return writeFileAtomic(dst, data, "")
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
-		// Some file systems cannot sync a directory; the rename is still
-		// atomic there, only its durability is the file system's.
-		return fmt.Errorf("keystore: sync %s: %w", dir, err)
 	}
 	return nil
 }
