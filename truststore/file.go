@@ -16,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/certroll/certroll/internal/atomicfile"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -407,62 +408,20 @@ func sameDir(a, b string) bool {
 	return os.SameFile(fa, fb)
 }
 
-// writeFileAtomic replaces path with data: the bytes go to a temporary file
-// in the same directory, which is synced and renamed over path, and the
-// directory is synced. An existing file keeps its permission bits; a new one
-// is 0644.
-func writeFileAtomic(path string, data []byte) (err error) {
-	mode := fs.FileMode(0o644)
-	fi, statErr := os.Stat(path)
-	switch {
-	case statErr == nil:
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("truststore: %s: want a regular file, found %v", path, fi.Mode().Type())
-		}
-		mode = fi.Mode().Perm()
-	case !errors.Is(statErr, fs.ErrNotExist):
-		return fmt.Errorf("truststore: %w", statErr)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+// writeFileAtomic replaces path with data atomically (see
+// [atomicfile.Write]). An existing file keeps its permission bits; a new
+// one is 0644, since a PEM truststore holds only public certificates.
+func writeFileAtomic(path string, data []byte) error {
+	if err := atomicfile.Write(path, data, 0o644, ""); err != nil {
 		return fmt.Errorf("truststore: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("truststore: %w", err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("truststore: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("truststore: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("truststore: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("truststore: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // syncDir makes renames and removals in dir durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("truststore: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
-		// Some file systems cannot sync a directory; renames there are
-		// still atomic, only their durability is the file system's.
-		return fmt.Errorf("truststore: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -6,14 +6,12 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/internal/atomicfile"
 	"github.com/certroll/certroll/keystore"
 	"github.com/gofrs/flock"
 )
@@ -114,56 +112,13 @@ func updateCertList(path, header string, fn func([]*x509.Certificate) ([]*x509.C
 	return writeFileAtomic(path, formatCertList(header, out))
 }
 
-// writeFileAtomic replaces path with data: the bytes go to a temporary file
-// in the same directory, which is synced and renamed over path, and the
-// directory is synced. A reader (such as the receiver's server reloading
-// its configuration) sees the old file or the new one, never a mix. An
-// existing file keeps its permission bits; a new one is created 0600.
-func writeFileAtomic(path string, data []byte) (err error) {
-	mode := fs.FileMode(0o600)
-	if fi, statErr := os.Stat(path); statErr == nil {
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("local: %s: want a regular file, found %v", path, fi.Mode().Type())
-		}
-		mode = fi.Mode().Perm()
-	} else if !errors.Is(statErr, fs.ErrNotExist) {
-		return fmt.Errorf("local: %w", statErr)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+// writeFileAtomic replaces path with data atomically (see
+// [atomicfile.Write]), so that the receiver's server reloading its
+// configuration sees the old file or the new one, never a mix. An existing
+// file keeps its permission bits; a new one is created 0600.
+func writeFileAtomic(path string, data []byte) error {
+	if err := atomicfile.Write(path, data, 0o600, ""); err != nil {
 		return fmt.Errorf("local: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
-		// Some file systems cannot sync a directory; the rename is still
-		// atomic there, only its durability is the file system's.
-		return fmt.Errorf("local: sync %s: %w", dir, err)
 	}
 	return nil
 }
