@@ -4,7 +4,13 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -61,4 +67,68 @@ func (c *CA) Issue(cn string, pub crypto.PublicKey) ([]*x509.Certificate, error)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ca.Issue(cn, pub)
+}
+
+// OpenCA loads the CA kept in dir by [CA.Save] (ca.pem and ca.key), or,
+// if dir holds none, makes one with [NewCA] and saves it there. A renewal
+// run that is interrupted and started again must find the same CA, since
+// the plan names its root.
+func OpenCA(dir, name string, now func() time.Time, random io.Reader) (*CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, caCertFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		ca, err := NewCA(name, now, random)
+		if err != nil {
+			return nil, err
+		}
+		return ca, ca.Save(dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, caKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil || cb.Type != "CERTIFICATE" || kb.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("local: %s: want a CERTIFICATE in %s and a PRIVATE KEY in %s", dir, caCertFile, caKeyFile)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("local: %s: %w", caCertFile, err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("local: %s: %w", caKeyFile, err)
+	}
+	key, ok := k.(crypto.Signer)
+	if !ok || !key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("local: %s: the key is not the certificate's", dir)
+	}
+	return &CA{ca: &localca.CA{Cert: cert, Key: key, Now: now, Rand: random}}, nil
+}
+
+// Files [CA.Save] writes.
+const (
+	caCertFile = "ca.pem"
+	caKeyFile  = "ca.key"
+)
+
+// Save writes the CA's root certificate (ca.pem) and key (ca.key, 0600)
+// into dir, creating it 0700 if needed.
+func (c *CA) Save(dir string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(c.ca.Key)
+	if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, caKeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, caCertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.ca.Cert.Raw}))
 }
