@@ -25,9 +25,8 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	if p.fresh {
-		x.wrote(t.StagingPath())
-	}
+	// Recorded whether this call or an interrupted earlier one wrote it.
+	x.wrote(t.StagingPath())
 	want := x.e.Plan.Params.NewRootFingerprint
 	skipped := p.Signed
 	var note string
@@ -299,10 +298,13 @@ func (x *run) swapEntry(ctx context.Context, s Step) (string, bool, error) {
 	if err := x.needNew(); err != nil {
 		return "", false, err
 	}
-	a, err := x.e.Tenant.Activate(x.oldLeaf(), x.newLeaf())
+	t := x.e.Tenant
+	a, err := t.Activate(x.oldLeaf(), x.newLeaf())
 	if err != nil {
 		return "", false, err
 	}
+	// Recorded even when an interrupted earlier call wrote them.
+	x.wrote(t.HistoryPath(), t.Keystore)
 	x.wrote(a.Files...)
 	x.j.Artifacts.HistoryAlias = a.HistoryAlias
 	if a.Already {

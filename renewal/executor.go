@@ -187,6 +187,7 @@ type Executor struct {
 
 // Hook points for tests.
 const (
+	hookStarted  = "started"  // the journal records the step as started; no action yet
 	hookActed    = "acted"    // the step's action is done; the journal does not know yet
 	hookRecorded = "recorded" // the journal records the step as done
 )
@@ -514,6 +515,7 @@ func (x *run) runStep(ctx context.Context, s Step, rec *StepRecord) error {
 		if err := x.save(); err != nil {
 			return err
 		}
+		x.hookAt(hookStarted, s.ID)
 		msg := ""
 		if resumed {
 			msg = "resuming: the step started in an earlier run; checking the state before acting"

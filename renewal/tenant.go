@@ -90,8 +90,6 @@ type Pending struct {
 	Chain []*x509.Certificate
 	// Signed is set once the CA's reply is installed.
 	Signed bool
-
-	fresh bool // made by this call of Stage
 }
 
 // Activation says what [Tenant.Activate] or [Tenant.Rollback] did.
@@ -275,7 +273,7 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, []byte, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		p = &Pending{Key: key, Chain: []*x509.Certificate{ph}, fresh: true}
+		p = &Pending{Key: key, Chain: []*x509.Certificate{ph}}
 		err = t.updateOrCreate(t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 			if s.Contains(t.Alias) {
 				return fmt.Errorf("renewal: staging store %s: alias %q appeared while staging: %w", t.StagingPath(), t.Alias, ErrUnexpectedState)
