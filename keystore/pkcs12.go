@@ -53,6 +53,12 @@ import (
 // unless the caller picks another with [WithProfile] or
 // [Store.SetProfile]; a new store uses [Modern]. Use [Profile.ReadableBy]
 // to check, before writing, that the receiver can open the file.
+//
+// Whatever the profile, Java's PKCS12KeyStore (JDK 17 and 21 at least)
+// derives keys only from printable ASCII passwords: a file protected by
+// "pässword" opens with OpenSSL and this package but not with keytool,
+// which reports "Password is not ASCII". Use ASCII passwords for stores
+// Java reads.
 type Profile struct {
 	name  string
 	keys  p12.EncParams
@@ -242,6 +248,8 @@ func (r Reader) java() bool { return r >= Java8 && r <= Java21 }
 // receiver cannot open. The answer comes from each reader's documented
 // and tested support: Java 17 and OpenSSL 3.0 are tested against the
 // files this package writes; the others follow their release notes.
+// It does not look at the password: Java also needs it to be printable
+// ASCII (see [Profile]).
 func (p Profile) ReadableBy(r Reader) (bool, string) {
 	if r < Java8 || r > OpenSSL34 {
 		return false, fmt.Sprintf("%v is not a known reader", r)
