@@ -143,6 +143,10 @@ type Failure struct {
 	Node string
 	// Time is when the message was due, by the wall clock.
 	Time time.Time
+	// At is when it failed: when the node found its flow stopped, or when
+	// the request returned. It is later than Time when the node was
+	// behind its schedule.
+	At time.Time
 	// Fingerprint is the SHA-256 fingerprint (lower-case hex) of the
 	// client certificate the node presented, or "" if it was stopped.
 	Fingerprint string
@@ -503,12 +507,12 @@ func (rt *Runtime) send(n *node, due time.Time) {
 	rt.mu.Unlock()
 	if !running {
 		if rt.cfg.WhileStopped == StoppedFails {
-			rt.record(n, due, "", ErrNodeStopped)
+			rt.record(n, due, time.Now(), "", ErrNodeStopped)
 		}
 		return
 	}
 	err := rt.request(client)
-	rt.record(n, due, fingerprint(leaf), err)
+	rt.record(n, due, time.Now(), fingerprint(leaf), err)
 	rt.mu.Lock()
 	n.inflight--
 	rt.mu.Unlock()
@@ -534,7 +538,7 @@ func (rt *Runtime) request(client *http.Client) error {
 }
 
 // record counts one message.
-func (rt *Runtime) record(n *node, due time.Time, fp string, err error) {
+func (rt *Runtime) record(n *node, due, at time.Time, fp string, err error) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.total++
@@ -548,7 +552,7 @@ func (rt *Runtime) record(n *node, due time.Time, fp string, err error) {
 	rt.fail++
 	n.failed++
 	if len(rt.failures) < rt.cfg.MaxFailures {
-		rt.failures = append(rt.failures, Failure{Node: n.name, Time: due, Fingerprint: fp, Err: err})
+		rt.failures = append(rt.failures, Failure{Node: n.name, Time: due, At: at, Fingerprint: fp, Err: err})
 	}
 }
 
