@@ -484,7 +484,7 @@ func pkcs12Error(err error) error {
 	case errors.As(err, &fe):
 		return &MalformedError{Format: PKCS12, Offset: fe.Offset, Field: fe.Field, Detail: fe.Detail}
 	case errors.As(err, &le):
-		return fmt.Errorf("%w: PKCS#12 %s is %d; at most %d is accepted (the JDK's limit for iteration counts)", ErrLimit, le.Field, le.Value, le.Max)
+		return fmt.Errorf("%w: PKCS#12 %s is %d; at most %d is accepted", ErrLimit, le.Field, le.Value, le.Max)
 	case errors.As(err, &ue):
 		return fmt.Errorf("%w: PKCS#12 %s: %s is not supported", ErrUnsupportedFormat, ue.Field, ue.What)
 	case errors.Is(err, p12.ErrMAC):
@@ -544,6 +544,9 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 	}
 
 	var recs []*record
+	// Pairing keys by public key decrypts them; the work is bounded like
+	// the rest of the file's key derivations.
+	budget := int64(p12.MaxTotalIterations)
 	unnamed := 0
 	alias := func(b *p12.Bag) (string, bool) {
 		if b.HasFriendlyName {
@@ -565,7 +568,10 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 					break
 				}
 			}
-			if leaf == nil {
+			if leaf == nil && (b.KeyAlg == nil || int64(b.KeyAlg.Iterations) <= budget) {
+				if b.KeyAlg != nil {
+					budget -= int64(b.KeyAlg.Iterations)
+				}
 				leaf = pairByPublicKey(c, r, n, certs, password, o)
 			}
 			if leaf != nil {
@@ -636,8 +642,9 @@ func pkcs12Created(id []byte, o options) time.Time {
 // pairByPublicKey finds the leaf of a key without a matching localKeyId:
 // the first certificate holding the key's public key (one without Java's
 // trust attribute preferred). The key is decrypted for that with the
-// alias's key password or the store password; if that fails the entry
-// has no chain, as in Java.
+// alias's key password or the store password; if that fails (or the
+// file's budget of key derivations is spent) the entry has no chain, as in
+// Java.
 func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []*certNode, password []byte, o options) *certNode {
 	if len(certs) == 0 {
 		return nil

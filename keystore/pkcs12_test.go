@@ -1190,3 +1190,14 @@ func TestPKCS12AllocationLinear(t *testing.T) {
 		assert.Less(t, allocated, uint64(6*len(in)+64<<10), "%s: allocated %d bytes for a %d-byte file", name, allocated, len(in))
 	}
 }
+
+// TestPKCS12TotalIterationsBounded: many encrypted pieces, each within
+// the per-count limit, are refused together before any work.
+func TestPKCS12TotalIterationsBounded(t *testing.T) {
+	piece := p12EncryptedData(t, p12PBES2(t, big.NewInt(4_000_000)), make([]byte, 32))
+	data := p12File(t, [][]byte{piece, piece, piece}, nil)
+	_, err := Parse(data, []byte("changeit"))
+	require.ErrorIs(t, err, ErrLimit)
+	assert.Contains(t, err.Error(), "sum of the iteration counts")
+	assert.Contains(t, err.Error(), "12000000")
+}

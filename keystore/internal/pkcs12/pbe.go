@@ -144,6 +144,11 @@ const (
 	MaxIterations = 5_000_000
 	maxSaltLen    = 1024
 	maxKeyLen     = 512
+	// MaxTotalIterations bounds the iterations of everything Decode
+	// derives (the MAC key and the keys of every encrypted SafeContents),
+	// so that many pieces at the per-count limit cannot add up to
+	// minutes. Real files need one or two derivations.
+	MaxTotalIterations = 2 * MaxIterations
 )
 
 // parseEncAlg parses an AlgorithmIdentifier for PKCS #12 PBE or PBES2.

@@ -176,6 +176,19 @@ func Decode(data, password []byte) (*File, error) {
 		pieces = append(pieces, pc)
 	}
 
+	total := int64(0)
+	if md != nil {
+		total += int64(md.Iterations)
+	}
+	for _, pc := range pieces {
+		if pc.alg != nil {
+			total += int64(pc.alg.Iterations)
+		}
+	}
+	if total > MaxTotalIterations {
+		return nil, &LimitError{Field: "sum of the iteration counts of the MAC and the encrypted SafeContents", Value: total, Max: MaxTotalIterations}
+	}
+
 	if md != nil {
 		if err := md.verify(password, authSafe); err != nil {
 			return nil, err
