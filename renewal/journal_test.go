@@ -186,3 +186,24 @@ func FuzzParseJournal(f *testing.F) {
 		}
 	})
 }
+
+// TestJournalGolden pins the journal's JSON form: a journal written by
+// this version must read back in later ones, so a change to this file is
+// a change of JournalVersion.
+func TestJournalGolden(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.json")
+	require.NoError(t, testJournal(t).write(path, clock()))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	golden := filepath.Join("testdata", "exec", "journal-v1.json.golden")
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+		require.NoError(t, os.WriteFile(golden, got, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got))
+	j, err := ReadJournal(golden)
+	require.NoError(t, err)
+	assert.Equal(t, testJournal(t), j)
+}
