@@ -176,8 +176,10 @@ type Executor struct {
 	// Logger receives the same progress as structured log records. Nil
 	// discards them. Passwords and keys are never logged.
 	Logger *slog.Logger
-	// Now is the clock for the journal's times, the downtime window and
-	// events. Nil means time.Now.
+	// Now is the clock for the journal's times, the events and the
+	// downtime window: the downtime sequence refuses to stop the flow
+	// after the window's end, and waits (by the wall clock) until its
+	// start as this clock tells it. Nil means time.Now.
 	Now func() time.Time
 
 	// hook is called at the points where the kill-and-resume tests end
@@ -281,14 +283,17 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
-	switch {
-	case e.Plan == nil:
-		return nil, errors.New("renewal: executor: expected a Plan, found nil")
-	case e.Journal == "" && !dry:
-		return nil, errors.New("renewal: executor: expected a journal path in Journal, found none")
-	case e.CA == nil, e.Receiver == nil, e.Runtime == nil, e.Notifier == nil:
-		return nil, fmt.Errorf("renewal: executor: expected a CA, Receiver, Runtime and Notifier, found CA %v, Receiver %v, Runtime %v, Notifier %v",
-			e.CA != nil, e.Receiver != nil, e.Runtime != nil, e.Notifier != nil)
+	var missing []string
+	for _, f := range []struct {
+		name string
+		nil  bool
+	}{{"Plan", e.Plan == nil}, {"CA", e.CA == nil}, {"Receiver", e.Receiver == nil}, {"Runtime", e.Runtime == nil}, {"Notifier", e.Notifier == nil}} {
+		if f.nil {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("renewal: executor: expected Plan, CA, Receiver, Runtime and Notifier, found no %s", strings.Join(missing, ", "))
 	}
 	if err := e.Plan.Validate(); err != nil {
 		return nil, err

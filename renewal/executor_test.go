@@ -550,6 +550,23 @@ func TestStepFailures(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 		assert.Empty(t, f.calls.all())
 	})
+	t.Run("missing parts", func(t *testing.T) {
+		f := newFixture(t, SequenceOverlap)
+		f.exec.CA, f.exec.Notifier = nil, nil
+		_, err := f.exec.Run(ctx)
+		require.ErrorContains(t, err, "found no CA, Notifier")
+		_, err = f.exec.DryRun(ctx)
+		require.ErrorContains(t, err, "found no CA, Notifier")
+		assert.NoFileExists(t, f.exec.Journal)
+	})
+	t.Run("no journal path", func(t *testing.T) {
+		f := newFixture(t, SequenceOverlap)
+		f.exec.Journal = ""
+		_, err := f.exec.Run(ctx)
+		require.ErrorContains(t, err, "expected a journal path")
+		_, err = f.exec.Rollback(ctx)
+		require.ErrorContains(t, err, "expected a journal path")
+	})
 	t.Run("alias differs", func(t *testing.T) {
 		f := newFixture(t, SequenceOverlap)
 		f.tenant.Alias = "other"

@@ -39,6 +39,13 @@ import (
 // 0600. Every change goes through [keystore.Update], which locks the file
 // against other programs using the same lock and writes atomically.
 //
+// The staging store holds the new private key until activation, and the
+// history store keeps the old private key so that the change can be
+// rolled back: both are as sensitive as the live keystore. Give them
+// passwords as strong as its, keep them beside it, and delete the history
+// entry once the renewal is confirmed and a rollback is no longer wanted.
+// Passwords are never written to errors or logs.
+//
 // The zero value is not usable: Keystore and Alias are required. A Tenant
 // may be used by one goroutine at a time; concurrent processes are
 // serialised by the keystores' locks.
