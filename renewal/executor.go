@@ -107,7 +107,9 @@ type ReceiverInspector interface {
 // chain) or a PEM or DER certificate file (one chain), read when the gate
 // is checked with [truststore.OpenDependents].
 type InUseFile struct {
-	Path     string
+	// Path is the file's path.
+	Path string
+	// Password opens a keystore; it is ignored for certificate files.
 	Password []byte
 }
 
@@ -143,9 +145,18 @@ type Executor struct {
 	// run and read by every later one.
 	Journal string
 
-	CA       CA
+	// CA signs the new certificate (step 1).
+	CA CA
+	// Receiver is configured by the receiver's steps and asked by the
+	// gates whether it accepts a chain. If it implements
+	// [ReceiverInspector], a resumed step makes only the calls still
+	// needed.
 	Receiver Receiver
-	Runtime  Runtime
+	// Runtime's nodes are stopped, started and restarted by the runtime
+	// steps and asked by the gates what they present.
+	Runtime Runtime
+	// Notifier carries the hand-offs, with the certificates' fingerprints
+	// and the hand-over files in the message.
 	Notifier Notifier
 
 	// HandOverDir, if set, is a directory where step 1 writes the new

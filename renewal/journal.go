@@ -124,21 +124,30 @@ type StepRecord struct {
 
 // GateRecord is one evaluation of a gate.
 type GateRecord struct {
-	Kind     GateKind  `json:"kind"`
-	When     GatePoint `json:"when"`
-	Passed   bool      `json:"passed"`
-	At       time.Time `json:"at"`
-	Problems []string  `json:"problems,omitempty"`
+	// Kind and When are the gate's.
+	Kind GateKind  `json:"kind"`
+	When GatePoint `json:"when"`
+	// Passed is set when every condition held.
+	Passed bool `json:"passed"`
+	// At is when the gate was evaluated.
+	At time.Time `json:"at"`
+	// Problems are those of the failure, one line each.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Artifacts are the certificates and names a resumed run needs from the
 // steps before it. Chains are PEM, leaf first; fingerprints are SHA-256 as
 // 64 lower-case hex digits.
 type Artifacts struct {
-	OldChain           string `json:"old_chain_pem"`
-	OldRoot            string `json:"old_root_pem,omitempty"`
-	NewChain           string `json:"new_chain_pem,omitempty"`
-	NewRoot            string `json:"new_root_pem,omitempty"`
+	// OldChain is the live alias's chain when the first run started.
+	OldChain string `json:"old_chain_pem"`
+	// OldRoot is the old root, when known (the overlap sequence needs it).
+	OldRoot string `json:"old_root_pem,omitempty"`
+	// NewChain is the CA's reply as installed; empty until step 1 is done.
+	NewChain string `json:"new_chain_pem,omitempty"`
+	// NewRoot is the new root, from the CA's reply.
+	NewRoot string `json:"new_root_pem,omitempty"`
+	// The fingerprints of the certificates above.
 	OldFingerprint     string `json:"old_fingerprint"`
 	NewFingerprint     string `json:"new_fingerprint,omitempty"`
 	OldRootFingerprint string `json:"old_root_fingerprint,omitempty"`
