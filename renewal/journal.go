@@ -3,15 +3,15 @@ package renewal
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/certroll/certroll/internal/atomicfile"
 )
 
 // JournalVersion is the version of the journal's JSON form that this
@@ -290,60 +290,13 @@ func (j *Journal) write(path string, now time.Time) error {
 	return writeFileAtomic(path, append(data, '\n'), 0o600)
 }
 
-// writeFileAtomic replaces path with data: the bytes go to a temporary
-// file in the same directory, which is synced and renamed over path, and
-// then the directory is synced, so that after a crash path holds the old
-// content or the new, and a completed write survives a power loss. An
-// existing file keeps its permission bits; a new one gets mode.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
-	if fi, statErr := os.Stat(path); statErr == nil {
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("renewal: %s: expected a regular file, found %v", path, fi.Mode().Type())
-		}
-		mode = fi.Mode().Perm()
-	} else if !errors.Is(statErr, fs.ErrNotExist) {
-		return fmt.Errorf("renewal: %w", statErr)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+// writeFileAtomic replaces path with data atomically (see
+// [atomicfile.Write]): after a crash path holds the old content or the
+// new, and a completed write survives a power loss. An existing file keeps
+// its permission bits; a new one gets mode.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	if err := atomicfile.Write(path, data, mode, ""); err != nil {
 		return fmt.Errorf("renewal: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("renewal: %w", err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("renewal: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("renewal: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("renewal: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("renewal: %w", err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("renewal: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
-		// Some file systems cannot sync a directory; the rename is still
-		// atomic there, only its durability is the file system's.
-		return fmt.Errorf("renewal: sync %s: %w", dir, err)
 	}
 	return nil
 }
