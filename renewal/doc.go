@@ -67,6 +67,33 @@
 // and one with [GateAfter] after it, and recording [Step.Destructive] steps
 // so that none runs twice.
 //
+// # Running a plan
+//
+// [Executor] runs a plan against a [CA], a [Receiver], a [Runtime] and a
+// [Notifier] that the caller implements (package renewal/local has
+// embedded ones that run everything on one machine over real TLS):
+//
+//	x := &renewal.Executor{
+//		Plan:     plan,
+//		Tenant:   &renewal.Tenant{Keystore: "/srv/tenant/client.p12", Password: pw, Alias: "tenant-client"},
+//		Journal:  "/srv/tenant/renewal.journal",
+//		CA:       ca, Receiver: receiver, Runtime: runtime, Notifier: notifier,
+//	}
+//	res, err := x.Run(ctx)
+//	if errors.Is(err, renewal.ErrGateFailed) {
+//		// nothing destructive ran after the gate; err names the stragglers
+//		// or the chains that still need the old root
+//	}
+//
+// The tenant side keeps three stores: the new key waits in a staging store
+// with a self-signed placeholder until the CA's reply is installed;
+// activation moves the old entry to a history store and the new one under
+// the live alias in one atomic save; [Executor.Rollback] reverses it. Every
+// step is recorded in the journal before and after it acts, so a run
+// killed at any point and started again does only what is left;
+// [Executor.DryRun] checks the gates it can and says what would happen,
+// touching nothing.
+//
 // # Compatibility
 //
 // Step numbers, roles and order are the reference's and do not change.
