@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -500,11 +502,31 @@ func pkcs12Error(err error) error {
 // certNode is a certificate bag during pairing.
 type certNode struct {
 	bag                   *p12.Bag
-	idx                   int // position among certificate bags
+	bagIdx                int32 // position in the file's bags
 	issuer, subject, spki []byte
 	named                 bool // issuer, subject and spki were read
 	used                  bool
 }
+
+// bytesIndex finds positions by a byte string (a subject, a localKeyId)
+// without copying each string into a map key: reading a large store
+// would otherwise allocate a copy of every name. Buckets are in
+// insertion order; callers compare the bytes, as hashes may collide.
+type bytesIndex struct {
+	seed maphash.Seed
+	m    map[uint64][]int32
+}
+
+func newBytesIndex(n int) bytesIndex {
+	return bytesIndex{seed: maphash.MakeSeed(), m: make(map[uint64][]int32, n)}
+}
+
+func (x bytesIndex) add(key []byte, v int32) {
+	h := maphash.Bytes(x.seed, key)
+	x.m[h] = append(x.m[h], v)
+}
+
+func (x bytesIndex) get(key []byte) []int32 { return x.m[maphash.Bytes(x.seed, key)] }
 
 // maxChain bounds the chains built by issuer name.
 const maxChain = 32
@@ -521,29 +543,32 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 		c.profile, c.explicit = *o.profile, true
 	}
 
-	var certs []*certNode
-	byID := map[string][]*certNode{}
-	bySubject := map[string][]*certNode{}
-	for _, b := range f.Bags {
+	var certs []certNode
+	certOf := make([]int32, len(f.Bags)) // bag -> certs index, or -1
+	byID, bySubject := newBytesIndex(len(f.Bags)), newBytesIndex(len(f.Bags))
+	for i, b := range f.Bags {
+		certOf[i] = -1
 		if b.Cert == nil {
 			continue
 		}
-		n := &certNode{bag: b, idx: len(certs)}
+		n := certNode{bag: b, bagIdx: int32(i)}
+		ci := int32(len(certs))
 		if iss, sub, spki, err := p12.CertNames(b.Cert); err == nil {
 			n.issuer, n.subject, n.spki, n.named = iss, sub, spki, true
-			bySubject[string(sub)] = append(bySubject[string(sub)], n)
+			bySubject.add(sub, ci)
 		}
 		if b.LocalKeyID != nil && !b.JavaTrust {
-			byID[string(b.LocalKeyID)] = append(byID[string(b.LocalKeyID)], n)
+			byID.add(b.LocalKeyID, ci)
 		}
+		certOf[i] = ci
 		certs = append(certs, n)
 	}
-	certOf := make(map[*p12.Bag]*certNode, len(certs))
-	for _, n := range certs {
-		certOf[n.bag] = n
-	}
 
-	var recs []*record
+	type parsed struct {
+		r    *record
+		bags []int32 // the entry's bags: its key bag, then its chain
+	}
+	var recs []parsed
 	// Pairing keys by public key decrypts them; the work is bounded like
 	// the rest of the file's key derivations.
 	budget := int64(p12.MaxTotalIterations)
@@ -555,77 +580,77 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 		unnamed++
 		return strconv.Itoa(unnamed), false
 	}
-	for _, b := range f.Bags {
+	for i, b := range f.Bags {
 		switch {
 		case b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag:
 			name, named := alias(b)
 			r := &record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID, o)}
 			n := &pkcs12Native{codec: c, key: b, named: named}
-			var leaf *certNode
-			for _, cand := range byID[string(b.LocalKeyID)] {
-				if b.LocalKeyID != nil {
-					leaf = cand
-					break
+			leaf := int32(-1)
+			if b.LocalKeyID != nil {
+				for _, ci := range byID.get(b.LocalKeyID) {
+					if bytes.Equal(certs[ci].bag.LocalKeyID, b.LocalKeyID) {
+						leaf = ci
+						break
+					}
 				}
 			}
-			if leaf == nil && (b.KeyAlg == nil || int64(b.KeyAlg.Iterations) <= budget) {
+			if leaf < 0 && (b.KeyAlg == nil || int64(b.KeyAlg.Iterations) <= budget) {
 				if b.KeyAlg != nil {
 					budget -= int64(b.KeyAlg.Iterations)
 				}
 				leaf = pairByPublicKey(c, r, n, certs, password, o)
 			}
-			if leaf != nil {
-				for _, cn := range buildChain(leaf, bySubject) {
+			bags := []int32{int32(i)}
+			if leaf >= 0 {
+				for _, ci := range buildChain(leaf, certs, bySubject) {
+					cn := &certs[ci]
 					cn.used = true
 					n.chain = append(n.chain, cn.bag)
 					r.chainDER = append(r.chainDER, cn.bag.Cert)
+					bags = append(bags, cn.bagIdx)
 				}
 			}
 			r.native = n
-			recs = append(recs, r)
+			recs = append(recs, parsed{r, bags})
 		case b.Cert != nil && b.JavaTrust:
 			name, named := alias(b)
-			certOf[b].used = true
-			recs = append(recs, &record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o),
-				chainDER: [][]byte{b.Cert}, native: &pkcs12Native{codec: c, chain: []*p12.Bag{b}, named: named}})
+			certs[certOf[i]].used = true
+			recs = append(recs, parsed{&record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o),
+				chainDER: [][]byte{b.Cert}, native: &pkcs12Native{codec: c, chain: []*p12.Bag{b}, named: named}}, []int32{int32(i)}})
 		}
 	}
 	// Java keeps the last of several entries with one alias; the others
 	// are kept as bags, so that nothing is lost on save.
 	seen := make(map[string]int, len(recs))
-	for i, r := range recs {
-		if j, dup := seen[fold(r.alias)]; dup {
-			recs[j] = nil
+	for i, p := range recs {
+		if j, dup := seen[fold(p.r.alias)]; dup {
+			recs[j].r = nil
 		}
-		seen[fold(r.alias)] = i
+		seen[fold(p.r.alias)] = i
 	}
-	inEntry := map[*p12.Bag]bool{}
-	kept := recs[:0]
-	for _, r := range recs {
-		if r == nil {
+	inEntry := make([]bool, len(f.Bags))
+	out := make([]*record, 0, len(recs))
+	for _, p := range recs {
+		if p.r == nil {
 			continue
 		}
-		n := r.native.(*pkcs12Native)
-		if n.key != nil {
-			inEntry[n.key] = true
+		for _, bi := range p.bags {
+			inEntry[bi] = true
 		}
-		for _, b := range n.chain {
-			inEntry[b] = true
-		}
-		kept = append(kept, r)
+		out = append(out, p.r)
 	}
-	recs = kept
-	for _, b := range f.Bags {
-		if inEntry[b] {
+	for i, b := range f.Bags {
+		if inEntry[i] {
 			continue
 		}
 		c.kept = append(c.kept, b)
-		if cn := certOf[b]; cn != nil && !cn.used && !b.JavaTrust {
+		if ci := certOf[i]; ci >= 0 && !certs[ci].used && !b.JavaTrust {
 			c.orphan[b] = true
 		}
 	}
-	c.read = len(recs)
-	return &Store{recs: recs, codec: c}, nil
+	c.read = len(out)
+	return &Store{recs: out, codec: c}, nil
 }
 
 // pkcs12Created returns an entry's creation date: Java's "Time <millis>"
@@ -645,9 +670,9 @@ func pkcs12Created(id []byte, o options) time.Time {
 // alias's key password or the store password; if that fails (or the
 // file's budget of key derivations is spent) the entry has no chain, as in
 // Java.
-func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []*certNode, password []byte, o options) *certNode {
+func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNode, password []byte, o options) int32 {
 	if len(certs) == 0 {
-		return nil
+		return -1
 	}
 	pw := password
 	if kp, ok := o.keyPasswords[fold(r.alias)]; ok {
@@ -655,67 +680,66 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []*certNo
 	}
 	key, err := c.unsealBag(r.alias, n.key, pw)
 	if err != nil {
-		return nil
+		return -1
 	}
 	spki, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
-		return nil
+		return -1
 	}
-	var found *certNode
-	for _, cn := range certs {
+	found := int32(-1)
+	for i := range certs {
+		cn := &certs[i]
 		if cn.named && bytes.Equal(cn.spki, spki) {
 			if !cn.bag.JavaTrust {
-				found = cn
+				found = int32(i)
 				break
 			}
-			if found == nil {
-				found = cn
+			if found < 0 {
+				found = int32(i)
 			}
 		}
 	}
-	if found != nil {
+	if found >= 0 {
 		r.key = key
 	}
 	return found
 }
 
 // buildChain follows issuer names from leaf through the file's
-// certificates. Among certificates with the right subject it takes the
-// nearest one after the current certificate (writers put a chain in
-// order), else the first; it stops at a self-issued certificate, a
-// missing issuer, a loop or maxChain certificates.
-func buildChain(leaf *certNode, bySubject map[string][]*certNode) []*certNode {
-	chain := []*certNode{leaf}
+// certificates (indices into certs). Among certificates with the right
+// subject it takes the nearest one after the current certificate (writers
+// put a chain in order), else the first; it stops at a self-issued
+// certificate, a missing issuer, a loop or maxChain certificates.
+func buildChain(leaf int32, certs []certNode, bySubject bytesIndex) []int32 {
+	chain := []int32{leaf}
 	cur := leaf
-	for len(chain) < maxChain && cur.named && !bytes.Equal(cur.issuer, cur.subject) {
-		var pick *certNode
-		for _, cand := range bySubject[string(cur.issuer)] {
-			if inChain(chain, cand) {
-				continue
-			}
-			switch {
-			case pick == nil:
-				pick = cand
-			case cand.idx > cur.idx && (pick.idx < cur.idx || cand.idx < pick.idx):
-				pick = cand
+	for len(chain) < maxChain && certs[cur].named && !bytes.Equal(certs[cur].issuer, certs[cur].subject) {
+		issuer := certs[cur].issuer
+		cands := bySubject.get(issuer) // in file order
+		usable := func(ci int32) bool { return bytes.Equal(certs[ci].subject, issuer) && !slices.Contains(chain, ci) }
+		pick := int32(-1)
+		after, _ := slices.BinarySearch(cands, cur+1)
+		for _, ci := range cands[after:] {
+			if usable(ci) {
+				pick = ci
+				break
 			}
 		}
-		if pick == nil {
+		if pick < 0 {
+			for _, ci := range cands[:after] {
+				if usable(ci) {
+					pick = ci
+					break
+				}
+			}
+		}
+		if pick < 0 {
 			break
 		}
 		chain = append(chain, pick)
 		cur = pick
 	}
 	return chain
-}
-
-func inChain(chain []*certNode, n *certNode) bool {
-	for _, c := range chain {
-		if c == n {
-			return true
-		}
-	}
-	return false
 }
 
 // detectProfile describes how f was written, so that saving it again

@@ -80,6 +80,25 @@ type element struct {
 // next reads the next element, whatever its tag.
 func (p *parser) next(field string) (element, error) {
 	start := p.pos
+	// Fast path for the common shapes: a one-octet identifier and a length
+	// of at most two octets.
+	if b := p.b; start+2 <= len(b) && b[start]&0x1F != 0x1F {
+		l, cs := int(b[start+1]), start+2
+		ok := true
+		switch {
+		case l < 0x80:
+		case l == 0x81 && cs < len(b) && b[cs] >= 0x80:
+			l, cs = int(b[cs]), cs+1
+		case l == 0x82 && cs+1 < len(b) && b[cs] != 0:
+			l, cs = int(b[cs])<<8|int(b[cs+1]), cs+2
+		default:
+			ok = false
+		}
+		if ok && l <= len(b)-cs {
+			p.pos = cs + l
+			return element{tag: b[start], full: b[start : cs+l], content: b[cs : cs+l], off: start, coff: cs}, nil
+		}
+	}
 	hdr, n, err := readHeader(p.b, p.pos)
 	if err != nil {
 		return element{}, p.errAt(start, field, "%v", err)

@@ -103,6 +103,7 @@ const (
 // pkcs12KDF derives size bytes from password (already in its BMPString
 // form) and salt as RFC 7292 appendix B.2 describes.
 func pkcs12KDF(h Hash, password, salt []byte, iterations int, id byte, size int) []byte {
+	defer timed(kdfCounter)()
 	newH := h.newHash()
 	u, v := h.Size(), h.blockSize()
 	// I = S || P, each repeated to a multiple of v bytes.
@@ -156,6 +157,7 @@ func pkcs12KDF(h Hash, password, salt []byte, iterations int, id byte, size int)
 
 // pbkdf2 is PBKDF2 from RFC 8018 section 5.2 with HMAC-h as the PRF.
 func pbkdf2(h Hash, password, salt []byte, iterations, keyLen int) []byte {
+	defer timed(kdfCounter)()
 	prf := hmac.New(h.newHash(), password)
 	hLen := prf.Size()
 	blocks := (keyLen + hLen - 1) / hLen

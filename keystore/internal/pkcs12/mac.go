@@ -108,7 +108,7 @@ func parseMacData(p *parser) (*macData, error) {
 			return nil, prefixErr(err, "macData PBMAC1", " ")
 		}
 	} else {
-		h, ok := lookupHash(digestOIDs, oid)
+		h, ok := lookupHash(&digestOIDs, oid)
 		if !ok {
 			return nil, &UnsupportedError{Field: "macData.mac.digestAlgorithm", What: "MAC digest " + OIDString(oid)}
 		}
@@ -169,7 +169,7 @@ func parsePBMAC1Params(ap *parser, md *macData) error {
 	if err != nil {
 		return prefixErr(err, "PBKDF2", " ")
 	}
-	h, err := parseHashAlg(&pp, hmacOIDs)
+	h, err := parseHashAlg(&pp, &hmacOIDs)
 	if err != nil {
 		return prefixErr(err, "messageAuthScheme", " ")
 	}
@@ -199,6 +199,7 @@ func (md *macData) key(pw []byte) []byte {
 }
 
 func (md *macData) sum(key, msg []byte) []byte {
+	defer timed(macCounter)()
 	m := hmac.New(md.Hash.newHash(), key)
 	m.Write(msg)
 	return m.Sum(nil)

@@ -84,7 +84,7 @@ func (h Hash) String() string {
 // digestOIDs are the message digest identifiers (for the classic MAC);
 // hmacOIDs the HMAC identifiers (for PBKDF2's PRF and PBMAC1).
 var (
-	digestOIDs = map[Hash][]byte{
+	digestOIDs = hashOIDs{
 		SHA1:       {0x2B, 0x0E, 0x03, 0x02, 0x1A},                         // 1.3.14.3.2.26
 		SHA256:     {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}, // 2.16.840.1.101.3.4.2.1
 		SHA384:     {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02},
@@ -93,7 +93,7 @@ var (
 		SHA512_224: {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x05},
 		SHA512_256: {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x06},
 	}
-	hmacOIDs = map[Hash][]byte{
+	hmacOIDs = hashOIDs{
 		SHA1:       {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x07}, // 1.2.840.113549.2.7
 		SHA224:     {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x08},
 		SHA256:     {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x09},
@@ -104,9 +104,13 @@ var (
 	}
 )
 
-func lookupHash(m map[Hash][]byte, oid []byte) (Hash, bool) {
-	for h, o := range m {
-		if bytes.Equal(o, oid) {
+// hashOIDs maps each Hash to an OID.
+type hashOIDs [SHA512_256 + 1][]byte
+
+func lookupHash(m *hashOIDs, oid []byte) (Hash, bool) {
+	// In hash order, not map order: this runs for every key bag.
+	for h := SHA1; h <= SHA512_256; h++ {
+		if bytes.Equal(m[h], oid) {
 			return h, true
 		}
 	}

@@ -94,14 +94,14 @@ func (c Cipher) block(key []byte) (cipher.Block, error) {
 	return nil, fmt.Errorf("pkcs12: no block cipher for %v", c)
 }
 
-var pbeOIDs = map[Cipher][]byte{
+var pbeOIDs = [...][]byte{
 	PBEWithSHAAnd3KeyTripleDESCBC: oidPBEWithSHAAnd3KeyTripleDESCBC,
 	PBEWithSHAAnd2KeyTripleDESCBC: oidPBEWithSHAAnd2KeyTripleDESCBC,
 	PBEWithSHAAnd128BitRC2CBC:     oidPBEWithSHAAnd128BitRC2CBC,
 	PBEWithSHAAnd40BitRC2CBC:      oidPBEWithSHAAnd40BitRC2CBC,
 }
 
-var pbes2CipherOIDs = map[Cipher][]byte{
+var pbes2CipherOIDs = [...][]byte{
 	PBES2AES128CBC:  oidAES128CBC,
 	PBES2AES192CBC:  oidAES192CBC,
 	PBES2AES256CBC:  oidAES256CBC,
@@ -163,8 +163,8 @@ func parseEncAlg(p *parser) (*Alg, error) {
 	if err != nil {
 		return nil, err
 	}
-	for c, o := range pbeOIDs {
-		if bytes.Equal(o, oid) {
+	for c := PBEWithSHAAnd3KeyTripleDESCBC; c <= PBEWithSHAAnd40BitRC2CBC; c++ {
+		if bytes.Equal(pbeOIDs[c], oid) {
 			return parsePBEParams(&ap, c)
 		}
 	}
@@ -238,8 +238,8 @@ func parsePBES2Params(ap *parser) (*Alg, error) {
 		return nil, err
 	}
 	var c Cipher
-	for k, o := range pbes2CipherOIDs {
-		if bytes.Equal(o, oid) {
+	for k := PBES2AES128CBC; k <= PBES2DESEDE3CBC; k++ {
+		if bytes.Equal(pbes2CipherOIDs[k], oid) {
 			c = k
 		}
 	}
@@ -275,70 +275,70 @@ type pbkdf2Params struct {
 // parsePBKDF2 parses AlgorithmIdentifier {PBKDF2} with PBKDF2-params ::=
 // SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER
 // OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1 }.
-func parsePBKDF2(p *parser) (*pbkdf2Params, error) {
+func parsePBKDF2(p *parser) (pbkdf2Params, error) {
 	ap, err := p.enter(tagSequence, "")
 	if err != nil {
-		return nil, err
+		return pbkdf2Params{}, err
 	}
 	oid, err := ap.oid("algorithm")
 	if err != nil {
-		return nil, err
+		return pbkdf2Params{}, err
 	}
 	if !bytes.Equal(oid, oidPBKDF2) {
-		return nil, &UnsupportedError{What: "key derivation function " + OIDString(oid)}
+		return pbkdf2Params{}, &UnsupportedError{What: "key derivation function " + OIDString(oid)}
 	}
 	pp, err := ap.enter(tagSequence, "parameters")
 	if err != nil {
-		return nil, err
+		return pbkdf2Params{}, err
 	}
 	if err := ap.finish(); err != nil {
-		return nil, err
+		return pbkdf2Params{}, err
 	}
 	if pp.peek() != tagOctetString {
-		return nil, &UnsupportedError{Field: "salt", What: "a PBKDF2 salt from another source"}
+		return pbkdf2Params{}, &UnsupportedError{Field: "salt", What: "a PBKDF2 salt from another source"}
 	}
 	salt, err := pp.expect(tagOctetString, "salt")
 	if err != nil {
-		return nil, err
+		return pbkdf2Params{}, err
 	}
 	if len(salt.content) > maxSaltLen {
-		return nil, &LimitError{Field: "salt length", Value: int64(len(salt.content)), Max: maxSaltLen}
+		return pbkdf2Params{}, &LimitError{Field: "salt length", Value: int64(len(salt.content)), Max: maxSaltLen}
 	}
 	iter, err := iterations(&pp, "iteration count")
 	if err != nil {
-		return nil, err
+		return pbkdf2Params{}, err
 	}
-	out := &pbkdf2Params{salt: salt.content, iterations: iter, prf: SHA1}
+	out := pbkdf2Params{salt: salt.content, iterations: iter, prf: SHA1}
 	if pp.peek() == tagInteger {
 		start := pp.pos
 		kl, err := pp.integer("keyLength", maxKeyLen)
 		if err != nil {
-			return nil, err
+			return pbkdf2Params{}, err
 		}
 		if kl > maxKeyLen {
-			return nil, &LimitError{Field: "keyLength", Value: kl, Max: maxKeyLen}
+			return pbkdf2Params{}, &LimitError{Field: "keyLength", Value: kl, Max: maxKeyLen}
 		}
 		if kl < 1 {
-			return nil, pp.errAt(start, "keyLength", "want at least 1, found %d", kl)
+			return pbkdf2Params{}, pp.errAt(start, "keyLength", "want at least 1, found %d", kl)
 		}
 		out.keyLen = int(kl)
 	}
 	if !pp.empty() {
-		h, err := parseHashAlg(&pp, hmacOIDs)
+		h, err := parseHashAlg(&pp, &hmacOIDs)
 		if err != nil {
-			return nil, prefixErr(err, "PRF", " ")
+			return pbkdf2Params{}, prefixErr(err, "PRF", " ")
 		}
 		out.prf = h
 	}
 	if err := pp.finish(); err != nil {
-		return nil, err
+		return pbkdf2Params{}, err
 	}
 	return out, nil
 }
 
 // parseHashAlg parses an AlgorithmIdentifier naming a hash in m, with
 // absent or NULL parameters.
-func parseHashAlg(p *parser, m map[Hash][]byte) (Hash, error) {
+func parseHashAlg(p *parser, m *hashOIDs) (Hash, error) {
 	ap, err := p.enter(tagSequence, "")
 	if err != nil {
 		return 0, err

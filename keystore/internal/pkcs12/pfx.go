@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf16"
 )
 
@@ -108,41 +109,21 @@ const maxBagNesting = 8
 // Errors are *FormatError, *LimitError, *UnsupportedError, ErrMAC (wrong
 // password or tampering), ErrDecrypt or ErrPasswordEncoding.
 func Decode(data, password []byte) (*File, error) {
-	pfxDER, _, err := toDER(data, 0, "PFX")
+	var (
+		authSafe []byte
+		authOff  int64
+		md       *macData
+	)
+	err := asDER(data, 0, "PFX", func(der []byte, base int64) (err error) {
+		authSafe, authOff, md, err = parsePFX(der, base)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	base := int64(0)
-	if &pfxDER[0] != &data[0] {
-		base = -1 // rewritten from BER
-	}
-	top := newParser(pfxDER, base, "file")
-	pp, err := top.enter(tagSequence, "PFX")
-	if err != nil {
-		return nil, err
-	}
-	verStart := pp.pos
-	ver, err := pp.integer("PFX.version", 1<<20)
-	if err != nil {
-		return nil, err
-	}
-	if ver != 3 {
-		return nil, pp.errAt(verStart, "PFX.version", "want 3, found %d", ver)
-	}
-	authSafe, authOff, err := parseDataContentInfo(&pp)
-	if err != nil {
-		return nil, prefixErr(err, "PFX.authSafe", ".")
 	}
 	f := &File{}
-	var md *macData
-	if !pp.empty() {
-		if md, err = parseMacData(&pp); err != nil {
-			return nil, err
-		}
+	if md != nil {
 		f.MAC = md.MACParams
-	}
-	if err := pp.finish(); err != nil {
-		return nil, err
 	}
 
 	// The AuthenticatedSafe: parse its structure and every encryption's
@@ -150,30 +131,13 @@ func Decode(data, password []byte) (*File, error) {
 	if len(authSafe) == 0 {
 		return nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
 	}
-	asDER, n, err := toDER(authSafe, authOff, "AuthenticatedSafe")
-	if err != nil {
-		return nil, err
-	}
-	if n != len(authSafe) {
-		return nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: fmt.Sprintf("%d unexpected bytes after it", len(authSafe)-n)}
-	}
-	asBase := authOff
-	if &asDER[0] != &authSafe[0] {
-		asBase = -1
-	}
-	asp := newParser(asDER, asBase, "AuthenticatedSafe")
-	ap, err := asp.enter(tagSequence, "AuthenticatedSafe")
-	if err != nil {
-		return nil, err
-	}
 	var pieces []contentInfo
-	for i := 0; !ap.empty(); i++ {
-		pc, err := parseContentInfo(&ap)
-		if err != nil {
-			return nil, prefixErr(err, fmt.Sprintf("authSafe[%d]", i), ".")
-		}
-		pc.index = i
-		pieces = append(pieces, pc)
+	err = asDER(authSafe, authOff, "AuthenticatedSafe", func(der []byte, base int64) (err error) {
+		pieces, err = parseAuthSafe(der, base)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	total := int64(0)
@@ -214,6 +178,83 @@ func Decode(data, password []byte) (*File, error) {
 		f.Contents = append(f.Contents, c)
 	}
 	return f, nil
+}
+
+// asDER runs parse on b as it is, which succeeds for DER, the common
+// case, without a second pass. If that fails, b is normalised with toDER:
+// when b was BER, parse runs again on the DER form (whose offsets are no
+// file offsets); when b was DER already, parse's error stands; when b is
+// neither, toDER's error says why.
+func asDER(b []byte, base int64, field string, parse func(der []byte, base int64) error) error {
+	err := parse(b, base)
+	if err == nil {
+		return nil
+	}
+	der, _, nerr := toDER(b, base, field)
+	if nerr != nil {
+		return nerr
+	}
+	if &der[0] == &b[0] {
+		return err // b starts with DER: parse saw what toDER saw
+	}
+	return parse(der, -1)
+}
+
+// parsePFX parses PFX ::= SEQUENCE { version INTEGER {v3(3)}, authSafe
+// ContentInfo, macData MacData OPTIONAL } and returns the authSafe
+// octets (the MAC's input) and the MacData, its limits checked. Bytes
+// after the PFX are ignored, as Java and OpenSSL ignore them.
+func parsePFX(b []byte, base int64) ([]byte, int64, *macData, error) {
+	top := newParser(b, base, "file")
+	pp, err := top.enter(tagSequence, "PFX")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	verStart := pp.pos
+	ver, err := pp.integer("PFX.version", 1<<20)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if ver != 3 {
+		return nil, 0, nil, pp.errAt(verStart, "PFX.version", "want 3, found %d", ver)
+	}
+	authSafe, authOff, err := parseDataContentInfo(&pp)
+	if err != nil {
+		return nil, 0, nil, prefixErr(err, "PFX.authSafe", ".")
+	}
+	var md *macData
+	if !pp.empty() {
+		if md, err = parseMacData(&pp); err != nil {
+			return nil, 0, nil, err
+		}
+	}
+	if err := pp.finish(); err != nil {
+		return nil, 0, nil, err
+	}
+	return authSafe, authOff, md, nil
+}
+
+// parseAuthSafe parses AuthenticatedSafe ::= SEQUENCE OF ContentInfo,
+// with every encryption's parameters, before anything is derived.
+func parseAuthSafe(b []byte, base int64) ([]contentInfo, error) {
+	top := newParser(b, base, "AuthenticatedSafe")
+	ap, err := top.enter(tagSequence, "AuthenticatedSafe")
+	if err != nil {
+		return nil, err
+	}
+	if !top.empty() {
+		return nil, top.errAt(top.pos, "AuthenticatedSafe", "%d unexpected bytes after it", len(b)-top.pos)
+	}
+	var pieces []contentInfo
+	for i := 0; !ap.empty(); i++ {
+		pc, err := parseContentInfo(&ap)
+		if err != nil {
+			return nil, prefixErr(err, fmt.Sprintf("authSafe[%d]", i), ".")
+		}
+		pc.index = i
+		pieces = append(pieces, pc)
+	}
+	return pieces, nil
 }
 
 // contentInfo is one parsed element of the AuthenticatedSafe: the
@@ -368,22 +409,23 @@ func parseSafeContents(data []byte, base int64, encrypted bool, out []*Bag) ([]*
 	if len(data) == 0 {
 		return nil, &FormatError{Offset: base, Field: "SafeContents", Detail: "want a SEQUENCE, found nothing"}
 	}
-	der, n, err := toDER(data, base, "SafeContents")
+	n := len(out)
+	err := asDER(data, base, "SafeContents", func(der []byte, base int64) (err error) {
+		top := newParser(der, base, "SafeContents")
+		sp, err := top.enter(tagSequence, "SafeContents")
+		if err != nil {
+			return err
+		}
+		if !top.empty() {
+			return top.errAt(top.pos, "SafeContents", "%d unexpected bytes after it", len(der)-top.pos)
+		}
+		out, err = parseBags(&sp, encrypted, out[:n], 0)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if n != len(data) {
-		return nil, &FormatError{Offset: base, Field: "SafeContents", Detail: fmt.Sprintf("%d unexpected bytes after it", len(data)-n)}
-	}
-	if &der[0] != &data[0] {
-		base = -1
-	}
-	top := newParser(der, base, "SafeContents")
-	sp, err := top.enter(tagSequence, "SafeContents")
-	if err != nil {
-		return nil, err
-	}
-	return parseBags(&sp, encrypted, out, 0)
+	return out, nil
 }
 
 // parseBags reads the SafeBags of a SafeContents. Errors name fields
@@ -538,6 +580,9 @@ func (b *Bag) parseAttribute(as *parser) error {
 	if err := ap.finish(); err != nil {
 		return err
 	}
+	if b.Attrs == nil {
+		b.Attrs = make([]Attribute, 0, 3) // friendlyName, localKeyId, one more
+	}
 	b.Attrs = append(b.Attrs, Attribute{OID: oid, Raw: raw.full})
 	var first element
 	if !vs.empty() {
@@ -573,6 +618,10 @@ func decodeName(e element) (string, error) {
 		if len(e.content)%2 != 0 {
 			return "", fmt.Errorf("BMPString of odd length %d", len(e.content))
 		}
+		if ascii := asciiBMP(e.content); ascii != "" || len(e.content) == 0 {
+			s = ascii
+			break
+		}
 		u := make([]uint16, len(e.content)/2)
 		for i := range u {
 			u[i] = uint16(e.content[2*i])<<8 | uint16(e.content[2*i+1])
@@ -587,6 +636,20 @@ func decodeName(e element) (string, error) {
 		s = s[:n-1]
 	}
 	return s, nil
+}
+
+// asciiBMP returns the BMPString c as a string if every character is
+// ASCII (the common case, decoded without the UTF-16 detour), else "".
+func asciiBMP(c []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(c) / 2)
+	for i := 0; i+1 < len(c); i += 2 {
+		if c[i] != 0 || c[i+1] >= 0x80 {
+			return ""
+		}
+		sb.WriteByte(c[i+1])
+	}
+	return sb.String()
 }
 
 // DecryptKey decrypts a pkcs8ShroudedKeyBag and returns the
