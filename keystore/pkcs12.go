@@ -213,13 +213,13 @@ type Reader int
 // Readers whose PKCS#12 support is known. A Java version means every
 // update of it; OpenSSL 3.0 means 3.0 to 3.3.
 const (
-	Java8 Reader = iota + 1
-	Java11
-	Java17
-	Java21
-	OpenSSL111
-	OpenSSL30
-	OpenSSL34
+	Java8      Reader = iota + 1 // Java 8 (every update)
+	Java11                       // Java 11 (every update)
+	Java17                       // Java 17
+	Java21                       // Java 21
+	OpenSSL111                   // OpenSSL 1.1.1
+	OpenSSL30                    // OpenSSL 3.0 to 3.3
+	OpenSSL34                    // OpenSSL 3.4 and later
 )
 
 // String returns the reader's name, such as "Java 17".

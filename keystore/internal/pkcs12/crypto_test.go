@@ -184,8 +184,10 @@ func TestEncryptDecrypt(t *testing.T) {
 	for _, c := range []Cipher{PBEWithSHAAnd3KeyTripleDESCBC, PBEWithSHAAnd2KeyTripleDESCBC, PBEWithSHAAnd128BitRC2CBC, PBEWithSHAAnd40BitRC2CBC,
 		PBES2AES128CBC, PBES2AES192CBC, PBES2AES256CBC, PBES2DESEDE3CBC} {
 		t.Run(c.String(), func(t *testing.T) {
-			params := EncParams{Cipher: c, PRF: SHA256, Iterations: 3, SaltLen: 8}
-			for _, n := range []int{0, 1, 15, 16, 17, 100} {
+			prfs := []Hash{SHA1, SHA224, SHA256, SHA384, SHA512, SHA512_224, SHA512_256}
+			params := EncParams{Cipher: c, Iterations: 3, SaltLen: 8}
+			for i, n := range []int{0, 1, 15, 16, 17, 100, 5, 7} {
+				params.PRF = prfs[i%len(prfs)]
 				pt := bytes.Repeat([]byte{0x30}, n)
 				algDER, ct, err := Encrypt(params, []byte("pässword"), rand.New(rand.NewSource(int64(n))), pt)
 				require.NoError(t, err)
@@ -194,6 +196,9 @@ func TestEncryptDecrypt(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, c, alg.Cipher)
 				assert.Equal(t, 3, alg.Iterations)
+				if c.IsPBES2() {
+					assert.Equal(t, params.PRF, alg.PRF)
+				}
 				got, err := alg.Decrypt([]byte("pässword"), ct, nil)
 				require.NoError(t, err)
 				assert.Equal(t, pt, got)

@@ -17,15 +17,15 @@ type Cipher int
 // C, SHA-1 and the PKCS #12 KDF); the PBES2* ones are PKCS #5 v2 (RFC
 // 8018) with PBKDF2.
 const (
-	NoCipher Cipher = iota
-	PBEWithSHAAnd3KeyTripleDESCBC
-	PBEWithSHAAnd2KeyTripleDESCBC
-	PBEWithSHAAnd128BitRC2CBC
-	PBEWithSHAAnd40BitRC2CBC
-	PBES2AES128CBC
-	PBES2AES192CBC
-	PBES2AES256CBC
-	PBES2DESEDE3CBC
+	NoCipher                      Cipher = iota // not encrypted
+	PBEWithSHAAnd3KeyTripleDESCBC               // 1.2.840.113549.1.12.1.3
+	PBEWithSHAAnd2KeyTripleDESCBC               // 1.2.840.113549.1.12.1.4
+	PBEWithSHAAnd128BitRC2CBC                   // 1.2.840.113549.1.12.1.5
+	PBEWithSHAAnd40BitRC2CBC                    // 1.2.840.113549.1.12.1.6
+	PBES2AES128CBC                              // PBES2 with aes128-CBC (2.16.840.1.101.3.4.1.2)
+	PBES2AES192CBC                              // PBES2 with aes192-CBC (2.16.840.1.101.3.4.1.22)
+	PBES2AES256CBC                              // PBES2 with aes256-CBC (2.16.840.1.101.3.4.1.42)
+	PBES2DESEDE3CBC                             // PBES2 with des-ede3-cbc (1.2.840.113549.3.7)
 )
 
 var cipherNames = map[Cipher]string{
@@ -404,8 +404,7 @@ func (a *Alg) Decrypt(password, ciphertext []byte, check func([]byte) bool) ([]b
 	return nil, ErrDecrypt
 }
 
-// unpad checks PKCS #7 padding in constant time with respect to the
-// padding contents and returns the length without it.
+// unpad checks PKCS #7 padding and returns the length without it.
 func unpad(b []byte, bs int) (int, bool) {
 	n := int(b[len(b)-1])
 	if n == 0 || n > bs {

@@ -75,7 +75,7 @@ type Attribute struct {
 	Raw []byte // the Attribute SEQUENCE, DER
 }
 
-// IsFriendlyName, IsLocalKeyID and IsJavaTrust say which attribute a is.
+// IsFriendlyName reports whether a is a friendlyName attribute.
 func (a Attribute) IsFriendlyName() bool { return bytes.Equal(a.OID, oidFriendlyName) }
 
 // IsLocalKeyID reports whether a is a localKeyId attribute.
