@@ -48,8 +48,10 @@ var (
 	// (for JKS, a character above U+00FF).
 	ErrPasswordEncoding = errors.New("keystore: password cannot be encoded for this format")
 
-	// ErrLimit reports input that exceeds a safety limit (an iteration count
-	// above 5,000,000, a length beyond the input).
+	// ErrLimit reports input that exceeds a safety limit: an iteration
+	// count above 5,000,000 (the JDK's limit), a derived key or nesting
+	// depth beyond what any real file uses. A length beyond the input is
+	// [ErrMalformed].
 	ErrLimit = errors.New("keystore: input exceeds a safety limit")
 )
 
