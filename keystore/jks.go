@@ -380,7 +380,7 @@ func jksParseKey(alias string, der []byte) (crypto.Signer, error) {
 		if s, ok := k.(crypto.Signer); ok {
 			return s, nil
 		}
-		return nil, fmt.Errorf("keystore: JKS alias %q holds a %T, which cannot sign; the entry is kept unchanged when the store is saved", alias, k)
+		return nil, fmt.Errorf("keystore: JKS alias %q holds a %T, which cannot sign; the entry is kept unchanged when the store is saved: %w", alias, k, ErrUnsupportedKey)
 	}
 	var info struct {
 		Version    int
@@ -396,7 +396,7 @@ func jksParseKey(alias string, der []byte) (crypto.Signer, error) {
 		name = "unknown algorithm"
 	}
 	return nil, fmt.Errorf("keystore: JKS alias %q holds a %s private key (OID %s) that Go cannot use; "+
-		"the entry still lists and is kept unchanged when the store is saved: %w", alias, name, oid, err)
+		"the entry still lists and is kept unchanged when the store is saved: %w: %w", alias, name, oid, ErrUnsupportedKey, err)
 }
 
 // encode writes the store's records. Records read by this codec and not

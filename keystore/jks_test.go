@@ -182,6 +182,7 @@ func TestJKSVectors(t *testing.T) {
 				assert.Contains(t, err.Error(), `"mykey"`)
 				assert.Contains(t, err.Error(), "DSA")
 				assert.NotErrorIs(t, err, ErrIncorrectPassword)
+				assert.ErrorIs(t, err, ErrUnsupportedKey)
 				certs, err := s.Certificates("mykey")
 				require.NoError(t, err)
 				assert.Equal(t, "DSA 2048", KeyDescription(certs[0].PublicKey))

@@ -803,11 +803,11 @@ func (c *pkcs12Codec) unsealBag(alias string, b *p12.Bag, password []byte) (cryp
 	}
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: PKCS#12 alias %q holds a private key Go cannot use; the entry still lists and is kept unchanged when the store is saved: %w", alias, err)
+		return nil, fmt.Errorf("keystore: PKCS#12 alias %q holds a private key Go cannot use; the entry still lists and is kept unchanged when the store is saved: %w: %w", alias, ErrUnsupportedKey, err)
 	}
 	s, ok := k.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("keystore: PKCS#12 alias %q holds a %T, which cannot sign; the entry is kept unchanged when the store is saved", alias, k)
+		return nil, fmt.Errorf("keystore: PKCS#12 alias %q holds a %T, which cannot sign; the entry is kept unchanged when the store is saved: %w", alias, k, ErrUnsupportedKey)
 	}
 	return s, nil
 }
