@@ -60,6 +60,8 @@ type Summary struct {
 	StepsTotal     int    `json:"steps_total"`
 	RequestsTotal  int    `json:"requests_total"`
 	RequestsFailed int    `json:"requests_failed"`
+	// RequestsPerSecond is the rate the nodes achieved over the run.
+	RequestsPerSecond float64 `json:"requests_per_second"`
 	// FailedOutsideWindow counts failed requests outside the downtime
 	// window (between the flow's stop and its restart); for the overlap
 	// sequence every failure is outside.
@@ -144,6 +146,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var stats local.Stats
+	trafficStart := time.Now()
 	go func() {
 		defer wg.Done()
 		stats = l.runtime.Run(traffic)
@@ -183,11 +186,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	time.Sleep(cfg.StepPause) // traffic after the last step
 	stop()
 	wg.Wait()
+	elapsed := time.Since(trafficStart)
 
 	sum, err := l.summarize(plan, res, stats, window.start, window.end)
 	if err != nil {
 		return nil, errors.Join(runErr, err)
 	}
+	sum.RequestsPerSecond = float64(stats.Total) / elapsed.Seconds()
 	if runErr != nil {
 		sum.Error = runErr.Error()
 	}
@@ -424,7 +429,7 @@ func printEvent(w io.Writer, total int, ev renewal.Event) {
 func printSummary(w io.Writer, s *Summary) {
 	fmt.Fprintf(w, "\nsummary (%s)\n", s.Plan)
 	fmt.Fprintf(w, "  steps completed      %d of %d\n", s.StepsCompleted, s.StepsTotal)
-	fmt.Fprintf(w, "  requests sent        %d\n", s.RequestsTotal)
+	fmt.Fprintf(w, "  requests sent        %d (%.0f per second, mutual TLS, a full handshake each)\n", s.RequestsTotal, s.RequestsPerSecond)
 	fmt.Fprintf(w, "  requests failed      %d", s.RequestsFailed)
 	if !s.WindowStart.IsZero() {
 		fmt.Fprintf(w, " (%d outside the downtime window %s – %s)", s.FailedOutsideWindow,
