@@ -136,3 +136,29 @@ func TestInstallReplyFailureLeavesFile(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallReplyReplacesAKeyGoCannotUse renews an entry whose DSA key Go
+// cannot parse: with WithNewKey the old key is never needed.
+func TestInstallReplyReplacesAKeyGoCannotUse(t *testing.T) {
+	data, err := os.ReadFile("testdata/jks/pyjks/jks/DSA2048.jks")
+	require.NoError(t, err)
+	s, err := Parse(data, []byte("12345678"))
+	require.NoError(t, err)
+	_, err = s.Entry("mykey")
+	require.ErrorIs(t, err, ErrUnsupportedKey)
+
+	newRoot := testpki.NewRoot(t, "New Root")
+	renewed := newRoot.Leaf(t, "mykey")
+	res, err := s.InstallReply("mykey", []*x509.Certificate{renewed.Cert}, WithNewKey(renewed.Key), WithAnchors(newRoot.Cert))
+	require.NoError(t, err)
+	assert.Equal(t, chain.Path([]*x509.Certificate{renewed.Cert, newRoot.Cert}), chain.Path(res.Chain))
+	assert.Len(t, res.Previous, 1, "the DSA entry's chain is reported as the previous one")
+
+	out, err := s.Marshal([]byte("12345678"))
+	require.NoError(t, err)
+	back, err := Parse(out, []byte("12345678"))
+	require.NoError(t, err)
+	e, err := back.Entry("mykey")
+	require.NoError(t, err)
+	assert.Equal(t, renewed.Cert.Raw, e.Leaf().Raw)
+}
