@@ -154,6 +154,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	time.Sleep(cfg.StepPause) // traffic before the first step
 
 	var window struct{ start, end time.Time }
+	show := &progress{w: out, total: len(plan.Steps)}
 	x := &renewal.Executor{
 		Plan:        plan,
 		Tenant:      &renewal.Tenant{Keystore: l.keystore, Password: password, Alias: alias},
@@ -165,7 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		HandOverDir: l.handover,
 		OldRoot:     l.oldCA.Root(),
 		OnEvent: func(ev renewal.Event) {
-			printEvent(out, len(plan.Steps), ev)
+			show.event(ev)
 			switch {
 			// The window opens when the flow starts stopping and closes
 			// when it runs again on every node.
@@ -406,15 +407,24 @@ func (l *landscape) summarize(plan *renewal.Plan, res *renewal.Result, stats loc
 	return s, nil
 }
 
-func printEvent(w io.Writer, total int, ev renewal.Event) {
-	st := ev.Step
+// progress prints the executor's events, one heading per step.
+type progress struct {
+	w       io.Writer
+	total   int
+	heading int // the step whose heading was printed last
+}
+
+func (p *progress) event(ev renewal.Event) {
+	w, st := p.w, ev.Step
+	if st.Number != p.heading {
+		fmt.Fprintf(w, "step %d/%d  %-26s %s\n", st.Number, p.total, "["+st.Role.String()+"]", st.Title)
+		p.heading = st.Number
+	}
 	switch ev.Kind {
-	case renewal.EventStepStarted:
-		fmt.Fprintf(w, "step %d/%d  %-26s %s\n", st.Number, total, "["+st.Role.String()+"]", st.Title)
 	case renewal.EventStepDone:
 		fmt.Fprintf(w, "           done: %s\n", ev.Message)
 	case renewal.EventStepSkipped:
-		fmt.Fprintf(w, "step %d/%d  %-26s %s\n           skipped: %s\n", st.Number, total, "["+st.Role.String()+"]", st.Title, ev.Message)
+		fmt.Fprintf(w, "           skipped: %s\n", ev.Message)
 	case renewal.EventGatePassed:
 		msg := ev.Message
 		if msg == "" && ev.Gate != nil {
