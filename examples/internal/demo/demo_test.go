@@ -86,9 +86,6 @@ func TestSkippedNodeStopsTheRun(t *testing.T) {
 // starts it again with the same directory; every run must end as an
 // uninterrupted one does.
 func TestResumeAfterInterruption(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the overlap sequence nine times")
-	}
 	for stopAfter := 1; stopAfter <= 8; stopAfter++ {
 		t.Run("after step "+itoa(stopAfter), func(t *testing.T) {
 			dir := t.TempDir()
