@@ -32,6 +32,10 @@ const (
 	// EventWouldRun: a dry run would perform the step; [Event.Message] says
 	// what it would do.
 	EventWouldRun
+	// EventWarning: something a person should look at that does not stop
+	// the run; [Event.Message] says what. The executor warns when the
+	// receiver would also accept another key entry of the live keystore.
+	EventWarning
 )
 
 // String returns a short name such as "step started" or "gate failed".
@@ -53,6 +57,8 @@ func (k EventKind) String() string {
 		return "gate deferred"
 	case EventWouldRun:
 		return "would run"
+	case EventWarning:
+		return "warning"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -105,7 +111,7 @@ func (x *run) emit(ev Event) {
 	switch ev.Kind {
 	case EventStepFailed, EventGateFailed:
 		level = slog.LevelError
-	case EventGateDeferred:
+	case EventGateDeferred, EventWarning:
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{

@@ -586,7 +586,39 @@ func (x *run) gate(ctx context.Context, s Step, rec *StepRecord) error {
 		return gerr
 	}
 	x.emit(Event{Kind: EventGatePassed, Step: s, Gate: &g})
+	if g.Kind == GateReceiverAcceptsBoth || g.Kind == GateReceiverAcceptsNew {
+		x.warnAmbiguous(ctx, s)
+	}
 	return nil
+}
+
+// warnAmbiguous warns when the receiver would also accept another key
+// entry of the live keystore: a runtime whose client picks a key entry by
+// the issuers the server names, with no alias configured (Java's default
+// KeyManager), may present that entry instead of the renewed one.
+func (x *run) warnAmbiguous(ctx context.Context, s Step) {
+	t := x.e.Tenant
+	ks, err := keystore.Open(t.Keystore, t.Password, t.liveOptions()...)
+	if err != nil {
+		return // the steps that need the keystore report why it does not open
+	}
+	for _, alias := range ks.Aliases() {
+		if strings.EqualFold(alias, t.Alias) {
+			continue
+		}
+		if kind, err := ks.Kind(alias); err != nil || kind != keystore.KeyEntry {
+			continue
+		}
+		certs, err := ks.Certificates(alias)
+		if err != nil || len(certs) == 0 {
+			continue
+		}
+		if x.e.Receiver.Accepts(ctx, certs) == nil {
+			x.emit(Event{Kind: EventWarning, Step: s, Message: fmt.Sprintf(
+				"the receiver also accepts key entry %q (%s, SHA-256 %s) of %s: a client that picks its certificate without a configured alias may present it instead of %q",
+				alias, certs[0].Subject, keystore.Fingerprint256Hex(certs[0]), t.Keystore, t.Alias)})
+		}
+	}
 }
 
 func (x *run) hookAt(point string, id StepID) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -86,6 +87,7 @@ func TestRunOverlap(t *testing.T) {
 				"notify 4 confirm-accept-both",
 				"rcv.Accepts old-leaf", // gate before step 5
 				"rcv.Accepts new-leaf",
+				"rcv.Accepts unknown:partner-client", // would the receiver take another key entry?
 				"notify 6 notify-restart",
 				"rt.Restart node-a",
 				"rt.Restart node-b",
@@ -174,6 +176,7 @@ func TestRunDowntime(t *testing.T) {
 		"rcv.RemoveClient old-leaf",
 		"rcv.AcceptClient new-leaf",
 		"rcv.Accepts new-leaf", // gate after step 8
+		"rcv.Accepts unknown:partner-client",
 		"notify 9 confirm-swapped",
 		"notify 10 notify-restart",
 		"rt.Start node-a",
@@ -821,4 +824,37 @@ func TestEventString(t *testing.T) {
 		assert.NotContains(t, k.String(), "EventKind", "%d", int(k))
 	}
 	assert.Equal(t, "EventKind(99)", EventKind(99).String())
+}
+
+// TestWarnsWhenReceiverAcceptsAnotherEntry checks the ambiguity warning:
+// when the receiver would also accept another key entry of the live
+// keystore, the run goes on and says so; otherwise it says nothing.
+func TestWarnsWhenReceiverAcceptsAnotherEntry(t *testing.T) {
+	for _, seq := range []Sequence{SequenceOverlap, SequenceDowntime} {
+		for _, accepted := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/partner accepted=%v", seq, accepted), func(t *testing.T) {
+				f := newFixture(t, seq)
+				if accepted {
+					f.rcv.roots = append(f.rcv.roots, f.partnerCA.Cert)
+					f.rcv.accepted = append(f.rcv.accepted, f.partner.chain[0])
+				}
+				_, err := f.exec.Run(context.Background())
+				require.NoError(t, err)
+				var warnings []Event
+				for _, e := range f.events {
+					if e.Kind == EventWarning {
+						warnings = append(warnings, e)
+					}
+				}
+				if !accepted {
+					assert.Empty(t, warnings)
+					return
+				}
+				require.Len(t, warnings, 1)
+				assert.Contains(t, warnings[0].Message, `key entry "partner"`)
+				assert.Contains(t, warnings[0].Message, keystore.Fingerprint256Hex(f.partner.chain[0]))
+				assert.Equal(t, "warning", warnings[0].Kind.String())
+			})
+		}
+	}
 }

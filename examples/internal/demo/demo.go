@@ -431,6 +431,8 @@ func (p *progress) event(ev renewal.Event) {
 			msg = ev.Gate.Kind.String()
 		}
 		fmt.Fprintf(w, "           gate passed: %s\n", msg)
+	case renewal.EventWarning:
+		fmt.Fprintf(w, "           warning: %s\n", ev.Message)
 	case renewal.EventGateFailed, renewal.EventStepFailed:
 		fmt.Fprintf(w, "           %s: %v\n", ev.Kind, ev.Err)
 	}
