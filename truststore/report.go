@@ -26,11 +26,7 @@ type CertInfo struct {
 	NotAfter  time.Time `json:"not_after"`
 }
 
-func info(alias string, c *x509.Certificate) CertInfo {
-	return infoFP(alias, c, sha256.Sum256(c.Raw))
-}
-
-// infoFP is info for a certificate whose fingerprint is known.
+// infoFP describes a certificate whose fingerprint is known.
 func infoFP(alias string, c *x509.Certificate, sum [32]byte) CertInfo {
 	// Name.String is the costliest step of a merge; a root's issuer is its
 	// subject, so print it once.
