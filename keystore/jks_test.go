@@ -590,6 +590,14 @@ func TestJKSHostileLengths(t *testing.T) {
 			require.ErrorAs(t, err, &me)
 			assert.Equal(t, tt.field, me.Field)
 			assert.Less(t, allocated, uint64(64<<10), "allocated %d bytes to reject a %d-byte file", allocated, len(tt.data))
+
+			// The same file cut to 40 bytes (keystore-go alone would
+			// allocate 4 GiB for it) fails as fast, whichever check
+			// catches it first.
+			short := tt.data[:min(40, len(tt.data))]
+			allocated = jksAllocated(100, func() { _, err = Parse(short, []byte("changeit")) })
+			require.ErrorIs(t, err, ErrMalformed)
+			assert.Less(t, allocated, uint64(64<<10), "allocated %d bytes to reject a %d-byte file", allocated, len(short))
 		})
 	}
 }
