@@ -2,9 +2,7 @@ package local
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -121,13 +119,6 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("local: %w", err)
 	}
 	return nil
-}
-
-// fingerprint returns the SHA-256 of c's DER encoding in lower-case hex,
-// the form [keystore.Fingerprint256Hex] gives and the renewal plans use.
-func fingerprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return hex.EncodeToString(sum[:])
 }
 
 // indexOf returns the index of the certificate in certs whose DER encoding

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/certroll/certroll/keystore"
 )
 
 // tlsConfig builds the server configuration for the trust in s.
@@ -134,7 +136,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "client certificate required", http.StatusForbidden)
 		return
 	}
-	fp := fingerprint(req.TLS.PeerCertificates[0])
+	fp := keystore.Fingerprint256Hex(req.TLS.PeerCertificates[0])
 	r.servedMu.Lock()
 	r.served[fp]++
 	r.servedMu.Unlock()

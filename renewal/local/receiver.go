@@ -503,9 +503,9 @@ func trustAlias(s *keystore.Store, root *x509.Certificate) string {
 	if name == "" {
 		name = "root"
 	}
-	alias := name + "-" + fingerprint(root)[:12]
+	alias := name + "-" + keystore.Fingerprint256Hex(root)[:12]
 	for i := 2; s.Contains(alias); i++ {
-		alias = fmt.Sprintf("%s-%s-%d", name, fingerprint(root)[:12], i)
+		alias = fmt.Sprintf("%s-%s-%d", name, keystore.Fingerprint256Hex(root)[:12], i)
 	}
 	return alias
 }

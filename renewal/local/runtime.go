@@ -512,7 +512,7 @@ func (rt *Runtime) send(n *node, due time.Time) {
 		return
 	}
 	err := rt.request(client)
-	rt.record(n, due, time.Now(), fingerprint(leaf), err)
+	rt.record(n, due, time.Now(), keystore.Fingerprint256Hex(leaf), err)
 	rt.mu.Lock()
 	n.inflight--
 	rt.mu.Unlock()
