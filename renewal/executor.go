@@ -447,6 +447,22 @@ func (x *run) rebuildPlan() {
 	}
 }
 
+// begin takes the journal's lock and prepares a run that may change
+// things (Run, Rollback); the caller must call unlock when done.
+func (e *Executor) begin(ctx context.Context) (x *run, unlock func(), err error) {
+	if e.Journal == "" {
+		return nil, nil, errors.New("renewal: executor: expected a journal path in Journal, found none")
+	}
+	if unlock, err = lockJournal(e.Journal); err != nil {
+		return nil, nil, err
+	}
+	if x, err = e.prepare(ctx, false); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return x, unlock, nil
+}
+
 // Run runs the plan from where the journal says earlier runs stopped (from
 // the start if there is no journal) to the end, or until a step or gate
 // fails or ctx is done. It returns the result so far with any error; a
@@ -455,18 +471,11 @@ func (x *run) rebuildPlan() {
 // Running a plan whose journal says it is done changes nothing and
 // reports every step as skipped.
 func (e *Executor) Run(ctx context.Context) (*Result, error) {
-	if e.Journal == "" {
-		return nil, errors.New("renewal: executor: expected a journal path in Journal, found none")
-	}
-	unlock, err := lockJournal(e.Journal)
+	x, unlock, err := e.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	x, err := e.prepare(ctx, false)
-	if err != nil {
-		return nil, err
-	}
 	if x.j == nil {
 		x.j = newJournal(e.Plan, x.now())
 		x.j.Artifacts.OldChain = encodeChain(x.oldChain)
@@ -678,18 +687,11 @@ func (x *run) result() *Result {
 // journal shows no swap to undo ([ErrUnexpectedState]). Rolling back a
 // rolled-back renewal again changes nothing.
 func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
-	if e.Journal == "" {
-		return nil, errors.New("renewal: executor: expected a journal path in Journal, found none")
-	}
-	unlock, err := lockJournal(e.Journal)
+	x, unlock, err := e.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	x, err := e.prepare(ctx, false)
-	if err != nil {
-		return nil, err
-	}
 	swap := (*StepRecord)(nil)
 	if x.j != nil {
 		swap = x.j.Step(StepSwapEntry)
