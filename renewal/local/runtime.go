@@ -291,9 +291,18 @@ func (rt *Runtime) Start(ctx context.Context, name string) error {
 		transport.CloseIdleConnections()
 		return nil
 	}
+	rt.use(n, leaf, transport)
+	return nil
+}
+
+// use makes n run with the configuration load returned, dropping the one
+// it cached. The caller holds rt.mu.
+func (rt *Runtime) use(n *node, leaf *x509.Certificate, transport *http.Transport) {
+	if n.transport != nil {
+		n.transport.CloseIdleConnections()
+	}
 	n.running, n.leaf, n.transport = true, leaf, transport
 	n.client = &http.Client{Transport: transport, Timeout: rt.cfg.Timeout}
-	return nil
 }
 
 // StartAll starts every node, as [Runtime.Start] does, and returns the
@@ -366,11 +375,7 @@ func (rt *Runtime) Restart(ctx context.Context, name string) error {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if n.transport != nil {
-		n.transport.CloseIdleConnections()
-	}
-	n.running, n.leaf, n.transport = true, leaf, transport
-	n.client = &http.Client{Transport: transport, Timeout: rt.cfg.Timeout}
+	rt.use(n, leaf, transport)
 	return nil
 }
 
