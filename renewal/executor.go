@@ -181,6 +181,12 @@ type Executor struct {
 	// confirmation (passed to [Notifier.HandOff]). Nil or a missing step
 	// means no waiting.
 	Waits map[StepID]time.Duration
+	// Drain is how long the receiver must have seen no handshake with the
+	// old certificate before the gate lets the old certificate and the old
+	// root be removed; it applies when the Receiver implements
+	// [UsageObserver]. Zero means the gate only checks that the receiver
+	// is not seeing the old certificate now (no quiet period).
+	Drain time.Duration
 
 	// OnEvent, if not nil, receives progress events, synchronously.
 	OnEvent func(Event)

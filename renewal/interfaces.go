@@ -64,3 +64,18 @@ type Notifier interface {
 	// once the message is delivered.
 	HandOff(ctx context.Context, step Step, message string, wait time.Duration) error
 }
+
+// UsageObserver is an optional interface of a [Receiver] that watches the
+// client certificates presented to it: the embedded receiver records every
+// handshake, and a real receiver can answer from its access log. The gate
+// before the old certificate and the old root are removed asks it, so that
+// requests still in flight with the old certificate (from a node restarted
+// moments ago, or a client nobody declared) are not cut off: the gate
+// passes only when the receiver has seen no handshake presenting the old
+// certificate for [Executor.Drain].
+type UsageObserver interface {
+	// LastSeen returns when the receiver last saw a client present the
+	// certificate leaf in a handshake, successful or not. The zero time
+	// means it has not seen one since it started observing.
+	LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error)
+}
