@@ -104,3 +104,26 @@ func ExampleSet_Prune() {
 	//            selected by fingerprint "54:B9:86:F1:BD:07:98:A5:07:ED:96:24:51:50:07:5D:6F:27:B9:08:8D:E3:E7:3C:DA:C5:61:E1:87:B9:B3:B4"
 	// error: <nil>
 }
+
+func ExampleSet_Merge_reply() {
+	root := exampleRoot("New Root CA", 2)
+	// A CA's reply carries the client certificate it signed, then the CA.
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
+	leaf := root.Leaf(testpki.ForExample("Example"), "tenant-client", testpki.WithKey(key),
+		testpki.Modify(func(c *x509.Certificate) { c.SerialNumber = big.NewInt(9) }))
+
+	ts := truststore.New(truststore.PEMBundle)
+	rep, err := ts.Merge(truststore.Certs(leaf.Cert, root.Cert), nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(rep.String())
+	fmt.Println(ts.Aliases())
+	// Output:
+	// merge into PEM bundle: 1 added (0 re-issued, 0 renamed), 0 skipped as duplicates, 1 left out as not CA certificates
+	//   added    d9a63f39-new-root-ca  CN=New Root CA,O=certroll test  sha256 d9a63f3936c40436  valid 2025-01-01 to 2035-12-30
+	//            new certificate
+	//   left out 3fd7f6ca-tenant-client  CN=tenant-client,O=certroll test  sha256 3fd7f6ca79f45a79  valid 2025-12-02 to 2027-01-01
+	//            not a CA certificate: it has no basicConstraints extension and is not self-signed
+	// [d9a63f39-new-root-ca]
+}

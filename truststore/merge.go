@@ -1,8 +1,10 @@
 package truststore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -38,11 +40,63 @@ func (s *Set) Items() []Item {
 }
 
 // MergeOptions changes how [Set.Merge] adds certificates. The zero value
-// (or nil) is ready to use.
+// (or nil) is ready to use: it dates new keystore entries with time.Now and
+// adds CA certificates only.
 type MergeOptions struct {
 	// Now dates the keystore entries added (the creation date keytool
 	// lists). Nil means time.Now.
 	Now func() time.Time
+	// IncludeNonCA adds certificates that are not CA certificates too (see
+	// [IsCA]), such as a client certificate a receiver pins. By default
+	// they are left out and reported in [Report.LeftOut], so that merging a
+	// CA's reply, which carries the leaf it signed, does not make a
+	// truststore trust that leaf.
+	IncludeNonCA bool
+}
+
+func (o *MergeOptions) includeNonCA() bool { return o != nil && o.IncludeNonCA }
+
+// IsCA reports whether [Set.Merge] treats c as a CA certificate: its
+// basicConstraints extension says CA:true or, when it has no
+// basicConstraints extension at all, it is self-signed (its issuer is its
+// subject and its own key verifies its signature). The second rule admits
+// the X.509 version 1 roots without extensions that old truststores still
+// hold, as Java's path validation accepts them as trust anchors; a
+// self-signed certificate that says CA:false is not a CA. A signature whose
+// algorithm crypto/x509 refuses to check (MD5, SHA-1 with some keys) counts
+// as made by the certificate's own key, as old roots are signed so.
+func IsCA(c *x509.Certificate) bool {
+	if c == nil {
+		return false
+	}
+	if c.BasicConstraintsValid {
+		return c.IsCA
+	}
+	return selfSigned(c)
+}
+
+// notCA says why c is not a CA certificate, or "" when it is one.
+func notCA(c *x509.Certificate) string {
+	switch {
+	case IsCA(c):
+		return ""
+	case c.BasicConstraintsValid:
+		return "not a CA certificate: its basicConstraints say CA:false"
+	default:
+		return "not a CA certificate: it has no basicConstraints extension and is not self-signed"
+	}
+}
+
+// selfSigned reports whether c names itself as issuer and its own key
+// verifies its signature (or the signature's algorithm is one crypto/x509
+// refuses to check).
+func selfSigned(c *x509.Certificate) bool {
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+		return false
+	}
+	err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
+	var insecure x509.InsecureAlgorithmError
+	return err == nil || errors.As(err, &insecure)
 }
 
 func (o *MergeOptions) now() time.Time {
@@ -55,6 +109,10 @@ func (o *MergeOptions) now() time.Time {
 // Merge adds the items' certificates to the set, in order, and reports
 // what it did:
 //
+//   - A certificate that is not a CA certificate (see [IsCA]) is left out
+//     and listed in [Report.LeftOut], unless opts.IncludeNonCA is set: a
+//     truststore holds trust anchors, and a CA's reply or a client's chain
+//     carries a leaf that must not become one.
 //   - A certificate the set already holds (the same SHA-256 of its DER
 //     encoding), or one given earlier in items, is skipped and reported
 //     with the alias it is held under, whatever alias it was given.
@@ -97,6 +155,14 @@ func (s *Set) Merge(items []Item, opts *MergeOptions) (*Report, error) {
 				ch.Reason += fmt.Sprintf(" (not added again as %q)", it.Alias)
 			}
 			rep.Skipped = append(rep.Skipped, ch)
+			continue
+		}
+		if why := notCA(c); why != "" && !opts.includeNonCA() {
+			ch := Change{CertInfo: infoFP(it.Alias, c, fp), Reason: why}
+			if ch.Alias == "" {
+				ch.Alias = deriveAlias(c, fp)
+			}
+			rep.LeftOut = append(rep.LeftOut, ch)
 			continue
 		}
 		want := it.Alias

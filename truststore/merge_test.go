@@ -1,10 +1,17 @@
 package truststore_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
+	"encoding/json"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -34,11 +41,12 @@ func fpHex(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// bundleOf returns a PEM bundle set holding certs under the given aliases.
+// bundleOf returns a PEM bundle set holding certs under the given aliases,
+// leaves included.
 func bundleOf(t *testing.T, items ...truststore.Item) *truststore.Set {
 	t.Helper()
 	s := truststore.New(truststore.PEMBundle)
-	rep, err := s.Merge(items, opts)
+	rep, err := s.Merge(items, &truststore.MergeOptions{Now: fixed, IncludeNonCA: true})
 	require.NoError(t, err)
 	require.Len(t, rep.Added, len(items))
 	return s
@@ -256,4 +264,142 @@ func TestMergeIsDeterministic(t *testing.T) {
 	db, err := b.Marshal(nil)
 	require.NoError(t, err)
 	assert.Equal(t, da, db)
+}
+
+// v1Cert builds an X.509 version 1 certificate (no version field, no
+// extensions) for pub named subject, signed by signer under the name
+// issuer, as old roots are; crypto/x509 only writes version 3.
+func v1Cert(t *testing.T, subject, issuer string, pub crypto.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	name := func(cn string) asn1.RawValue {
+		der, err := asn1.Marshal(pkix.Name{CommonName: cn, Organization: []string{"certroll test"}}.ToRDNSequence())
+		require.NoError(t, err)
+		return asn1.RawValue{FullBytes: der}
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	require.NoError(t, err)
+	alg := pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}} // ecdsa-with-SHA256
+	tbs, err := asn1.Marshal(struct {
+		Serial   *big.Int
+		Alg      pkix.AlgorithmIdentifier
+		Issuer   asn1.RawValue
+		Validity struct{ NotBefore, NotAfter time.Time }
+		Subject  asn1.RawValue
+		SPKI     asn1.RawValue
+	}{big.NewInt(1), alg, name(issuer), struct{ NotBefore, NotAfter time.Time }{testpki.Now.AddDate(-1, 0, 0), testpki.Now.AddDate(10, 0, 0)},
+		name(subject), asn1.RawValue{FullBytes: spki}})
+	require.NoError(t, err)
+	digest := sha256.Sum256(tbs)
+	sig, err := ecdsa.SignASN1(rand.Reader, signer, digest[:])
+	require.NoError(t, err)
+	der, err := asn1.Marshal(struct {
+		TBS asn1.RawValue
+		Alg pkix.AlgorithmIdentifier
+		Sig asn1.BitString
+	}{asn1.RawValue{FullBytes: tbs}, alg, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	require.NoError(t, err)
+	c, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	require.Equal(t, 1, c.Version)
+	return c
+}
+
+// TestMergeLeavesOutNonCA: a merge adds CA certificates only, and reports
+// what it left out and why; IncludeNonCA adds them all.
+func TestMergeLeavesOutNonCA(t *testing.T) {
+	root := testpki.NewRoot(t, "Root")
+	inter := root.Intermediate(t, "Issuing")
+	leaf := inter.Leaf(t, "client")
+	leafCAFalse := inter.Leaf(t, "client-ca-false", testpki.Modify(func(c *x509.Certificate) { c.BasicConstraintsValid = true }))
+	selfSignedNoBC := testpki.NewRoot(t, "Self-signed without basicConstraints", testpki.Modify(func(c *x509.Certificate) {
+		c.BasicConstraintsValid, c.IsCA = false, false
+	}))
+	selfSignedCAFalse := testpki.NewRoot(t, "Self-signed CA:false", testpki.Modify(func(c *x509.Certificate) { c.IsCA = false }))
+	v1Key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	v1Root := v1Cert(t, "V1 Root", "V1 Root", v1Key.Public(), v1Key)
+	v1Leaf := v1Cert(t, "V1 Leaf", "V1 Root", inter.Key.Public(), v1Key)
+	forged := v1Cert(t, "Forged V1 Root", "Forged V1 Root", inter.Key.Public(), v1Key) // names itself, another key signed it
+
+	tests := []struct {
+		name    string
+		cert    *x509.Certificate
+		isCA    bool
+		wantWhy string
+	}{
+		{"root", root.Cert, true, ""},
+		{"intermediate", inter.Cert, true, ""},
+		{"leaf without basicConstraints", leaf.Cert, false, "not a CA certificate: it has no basicConstraints extension and is not self-signed"},
+		{"leaf with CA:false", leafCAFalse.Cert, false, "not a CA certificate: its basicConstraints say CA:false"},
+		{"self-signed without basicConstraints", selfSignedNoBC.Cert, true, ""},
+		{"self-signed with CA:false", selfSignedCAFalse.Cert, false, "not a CA certificate: its basicConstraints say CA:false"},
+		{"version 1 root", v1Root, true, ""},
+		{"version 1 leaf", v1Leaf, false, "not a CA certificate: it has no basicConstraints extension and is not self-signed"},
+		{"version 1 naming itself, signed by another key", forged, false, "not a CA certificate: it has no basicConstraints extension and is not self-signed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.isCA, truststore.IsCA(tt.cert))
+
+			s := truststore.New(truststore.JKS)
+			rep, err := s.Merge([]truststore.Item{{Alias: "given", Cert: tt.cert}}, opts)
+			require.NoError(t, err)
+			if tt.isCA {
+				assert.Equal(t, []string{"given"}, aliases(rep.Added))
+				assert.Empty(t, rep.LeftOut)
+				assert.NotContains(t, rep.String(), "left out")
+				return
+			}
+			assert.Empty(t, rep.Added)
+			assert.Equal(t, 0, s.Len(), "a certificate left out is not in the set")
+			require.Len(t, rep.LeftOut, 1)
+			assert.Equal(t, "given", rep.LeftOut[0].Alias)
+			assert.Equal(t, fpHex(tt.cert), rep.LeftOut[0].SHA256)
+			assert.Equal(t, tt.wantWhy, rep.LeftOut[0].Reason)
+			assert.Equal(t, 1, rep.Counts.LeftOut)
+			assert.False(t, rep.Changed())
+			assert.Equal(t, "merge into JKS: 0 added (0 re-issued, 0 renamed), 0 skipped as duplicates, 1 left out as not CA certificates\n"+
+				"  left out given  "+tt.cert.Subject.String()+"  sha256 "+fpHex(tt.cert)[:16]+"  valid "+
+				tt.cert.NotBefore.UTC().Format(time.DateOnly)+" to "+tt.cert.NotAfter.UTC().Format(time.DateOnly)+"\n"+
+				"           "+tt.wantWhy+"\n", rep.String())
+
+			data, err := json.Marshal(rep)
+			require.NoError(t, err)
+			var got struct {
+				Counts  map[string]int `json:"counts"`
+				LeftOut []struct {
+					SHA256 string `json:"sha256"`
+					Reason string `json:"reason"`
+				} `json:"left_out"`
+			}
+			require.NoError(t, json.Unmarshal(data, &got))
+			assert.Equal(t, 1, got.Counts["left_out"])
+			require.Len(t, got.LeftOut, 1)
+			assert.Equal(t, fpHex(tt.cert), got.LeftOut[0].SHA256)
+			assert.Equal(t, tt.wantWhy, got.LeftOut[0].Reason)
+
+			// Asked for, it is added.
+			rep, err = s.Merge([]truststore.Item{{Alias: "given", Cert: tt.cert}}, &truststore.MergeOptions{Now: fixed, IncludeNonCA: true})
+			require.NoError(t, err)
+			assert.Equal(t, []string{"given"}, aliases(rep.Added))
+			assert.Empty(t, rep.LeftOut)
+			assert.True(t, s.Contains(tt.cert))
+		})
+	}
+
+	// A CA's reply: the leaf it signed and its chain. Only the CAs are
+	// trusted; the leaf, without an alias given, is reported under the
+	// alias it would have had.
+	s := truststore.New(truststore.PEMBundle)
+	rep, err := s.Merge(truststore.Certs(leaf.Cert, inter.Cert, root.Cert), nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{hex8(inter.Cert) + "-issuing", hex8(root.Cert) + "-root"}, aliases(rep.Added))
+	assert.Equal(t, []string{hex8(leaf.Cert) + "-client"}, aliases(rep.LeftOut))
+	assert.False(t, s.Contains(leaf.Cert))
+
+	// FromCertificates keeps every certificate given: the caller names them.
+	pinned, err := truststore.FromCertificates(leaf.Cert, root.Cert)
+	require.NoError(t, err)
+	assert.True(t, pinned.Contains(leaf.Cert))
+	assert.Equal(t, 2, pinned.Len())
 }

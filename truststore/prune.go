@@ -201,17 +201,50 @@ func OpenDependents(path string, password []byte) ([]Dependent, error) {
 	return KeystoreChains(path, ks)
 }
 
-// PruneOptions changes how [Set.Prune] removes certificates. The zero value
-// (or nil) declares no chain in use.
+// ErrUsageUndeclared reports a [Set.Prune] whose caller did not say what
+// uses the set: a nil [*PruneOptions], or one with no InUse chains, neither
+// NothingInUse nor Force. A usage check that checks nothing unless asked
+// would remove a root that clients still chain to.
+var ErrUsageUndeclared = errors.New("truststore: prune: usage not declared")
+
+// PruneOptions changes how [Set.Prune] removes certificates. The caller must
+// declare usage: InUse lists the chains in use, or NothingInUse (or Force)
+// says that none is checked. The zero value, like nil, declares nothing and
+// makes Prune fail with [ErrUsageUndeclared].
 type PruneOptions struct {
 	// InUse lists the chains that must stay anchored in the set.
 	InUse []Dependent
+	// NothingInUse declares that no chain depends on the set, so that
+	// Prune removes what is selected without a usage check. It cannot be
+	// combined with InUse.
+	NothingInUse bool
 	// Force removes selected certificates even when chains in use depend
-	// on them; the report still names the chains.
+	// on them; the report still names the chains in InUse that do. Force
+	// without InUse removes without a usage check, as NothingInUse does.
 	Force bool
 }
 
-// Prune removes the certificates sel selects and reports what it did.
+// check returns an error matching [ErrUsageUndeclared] unless the options
+// declare usage one way or the other.
+func (o *PruneOptions) check() error {
+	const how = "set PruneOptions.InUse to the chains in use (see KeystoreChains, PinnedCertificates, OpenDependents), " +
+		"or NothingInUse to remove without a usage check, or Force to remove whatever depends on it"
+	switch {
+	case o == nil:
+		return fmt.Errorf("%w: options are nil; %s", ErrUsageUndeclared, how)
+	case o.NothingInUse && len(o.InUse) > 0:
+		return fmt.Errorf("%w: NothingInUse is set but InUse lists %d %s; set one or the other", ErrUsageUndeclared,
+			len(o.InUse), plural(len(o.InUse), "chain", "chains"))
+	case len(o.InUse) == 0 && !o.NothingInUse && !o.Force:
+		return fmt.Errorf("%w: InUse is empty and neither NothingInUse nor Force is set; %s", ErrUsageUndeclared, how)
+	}
+	return nil
+}
+
+// Prune removes the certificates sel selects and reports what it did. The
+// caller declares in opts what uses the set (see [PruneOptions]); without
+// that declaration Prune removes nothing and returns an error matching
+// [ErrUsageUndeclared].
 //
 // A certificate anchors a chain in use when the chain's top certificate is
 // that certificate, or names it as issuer (by subject and, when both carry
@@ -226,8 +259,8 @@ type PruneOptions struct {
 // removed. An alias, fingerprint or subject selecting nothing gives an
 // error matching [ErrNotFound] and removes nothing.
 func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
-	if opts == nil {
-		opts = &PruneOptions{}
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	if sel.err != nil {
 		return nil, sel.err

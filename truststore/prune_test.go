@@ -51,7 +51,7 @@ func TestPruneSelectors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := bundleOf(t, start...)
-			rep, err := s.Prune(tt.sel, nil)
+			rep, err := s.Prune(tt.sel, &truststore.PruneOptions{NothingInUse: true})
 			if tt.wantMsg != "" {
 				require.Error(t, err)
 				assert.Nil(t, rep)
@@ -76,6 +76,56 @@ func TestPruneSelectors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPruneRequiresDeclaredUsage: a prune whose caller did not say what
+// uses the set removes nothing, whatever it selects; saying that nothing
+// does (or forcing) is a declaration too.
+func TestPruneRequiresDeclaredUsage(t *testing.T) {
+	root := testpki.NewRoot(t, "Root")
+	leaf := root.Leaf(t, "client")
+	inUse := []truststore.Dependent{{Name: "client.p12", Chain: leaf.Chain}}
+	tests := []struct {
+		name        string
+		opts        *truststore.PruneOptions
+		wantMsg     string // an ErrUsageUndeclared error containing this
+		wantRemoved []string
+		wantInUse   bool
+	}{
+		{"nil options", nil, "options are nil; set PruneOptions.InUse to the chains in use", nil, false},
+		{"zero options", &truststore.PruneOptions{}, "InUse is empty and neither NothingInUse nor Force is set", nil, false},
+		{"empty InUse", &truststore.PruneOptions{InUse: []truststore.Dependent{}}, "or NothingInUse to remove without a usage check", nil, false},
+		{"both declarations", &truststore.PruneOptions{InUse: inUse, NothingInUse: true}, "NothingInUse is set but InUse lists 1 chain; set one or the other", nil, false},
+		{"nothing in use", &truststore.PruneOptions{NothingInUse: true}, "", []string{"root"}, false},
+		{"force without usage", &truststore.PruneOptions{Force: true}, "", []string{"root"}, false},
+		{"chains in use", &truststore.PruneOptions{InUse: inUse}, "", []string{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := bundleOf(t, truststore.Item{Alias: "root", Cert: root.Cert})
+			rep, err := s.Prune(truststore.ByAlias("root"), tt.opts)
+			if tt.wantMsg != "" {
+				require.ErrorIs(t, err, truststore.ErrUsageUndeclared)
+				assert.Contains(t, err.Error(), tt.wantMsg)
+				assert.True(t, strings.HasPrefix(err.Error(), "truststore: prune: usage not declared: "), err.Error())
+				assert.Nil(t, rep)
+				assert.Equal(t, 1, s.Len(), "nothing removed")
+				return
+			}
+			if tt.wantInUse {
+				require.ErrorIs(t, err, truststore.ErrInUse)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.wantRemoved, aliases(rep.Removed))
+		})
+	}
+
+	// A selector that names nothing still reports that first only once
+	// usage is declared: the declaration is checked before anything else.
+	s := bundleOf(t, truststore.Item{Alias: "root", Cert: root.Cert})
+	_, err := s.Prune(truststore.ByAlias("nope"), nil)
+	assert.ErrorIs(t, err, truststore.ErrUsageUndeclared)
 }
 
 // clientStore is a keystore with one key entry whose chain is signed by
@@ -206,7 +256,7 @@ func TestPruneKeepsKeystoreEntries(t *testing.T) {
 	s, err := truststore.FromStore(ks)
 	require.NoError(t, err)
 
-	_, err = s.Prune(truststore.ByAlias("client"), nil)
+	_, err = s.Prune(truststore.ByAlias("client"), &truststore.PruneOptions{NothingInUse: true})
 	assert.ErrorIs(t, err, truststore.ErrNotFound, "a key entry is not part of the trust set")
 	rep, err := s.Prune(truststore.ByAlias("root"), &truststore.PruneOptions{Force: true})
 	require.NoError(t, err)

@@ -88,6 +88,7 @@ type Counts struct {
 	Renamed  int `json:"renamed"`
 	Removed  int `json:"removed"`
 	Refused  int `json:"refused"`
+	LeftOut  int `json:"left_out"`
 }
 
 // A Report says what a [Set.Merge] or [Set.Prune] did. Its lists are never
@@ -103,6 +104,10 @@ type Report struct {
 	// included; Skipped the ones not added because the set holds them.
 	Added   []Change `json:"added"`
 	Skipped []Change `json:"skipped"`
+	// LeftOut lists the certificates a merge did not add because they are
+	// not CA certificates (see [IsCA] and [MergeOptions.IncludeNonCA]),
+	// each with its reason. Alias is the alias it would have had.
+	LeftOut []Change `json:"left_out"`
 	// Removed lists the certificates removed; Refused the ones selected for
 	// removal but kept because chains in use depend on them.
 	Removed []Change `json:"removed"`
@@ -110,12 +115,12 @@ type Report struct {
 }
 
 func newReport(op string, k Kind) *Report {
-	return &Report{Operation: op, Kind: k.String(), Added: []Change{}, Skipped: []Change{}, Removed: []Change{}, Refused: []Change{}}
+	return &Report{Operation: op, Kind: k.String(), Added: []Change{}, Skipped: []Change{}, LeftOut: []Change{}, Removed: []Change{}, Refused: []Change{}}
 }
 
 // count fills in Counts from the lists.
 func (r *Report) count() {
-	r.Counts = Counts{Added: len(r.Added), Skipped: len(r.Skipped), Removed: len(r.Removed), Refused: len(r.Refused)}
+	r.Counts = Counts{Added: len(r.Added), Skipped: len(r.Skipped), Removed: len(r.Removed), Refused: len(r.Refused), LeftOut: len(r.LeftOut)}
 	for _, c := range r.Added {
 		if len(c.ReissueOf) > 0 {
 			r.Counts.Reissued++
@@ -130,15 +135,20 @@ func (r *Report) count() {
 func (r *Report) Changed() bool { return len(r.Added)+len(r.Removed) > 0 }
 
 // String describes the report for people: a summary line, then one line
-// per certificate with its action, alias, subject, short fingerprint and
-// reason.
+// per certificate with its action (added, skipped, left out, removed,
+// refused), alias, subject, short fingerprint and reason. The summary line
+// of a merge mentions certificates left out only when there are some.
 func (r *Report) String() string {
 	var b strings.Builder
 	c := r.Counts
 	switch r.Operation {
 	case "merge":
-		fmt.Fprintf(&b, "merge into %s: %d added (%d re-issued, %d renamed), %d skipped as duplicates\n",
+		fmt.Fprintf(&b, "merge into %s: %d added (%d re-issued, %d renamed), %d skipped as duplicates",
 			r.Kind, c.Added, c.Reissued, c.Renamed, c.Skipped)
+		if c.LeftOut > 0 {
+			fmt.Fprintf(&b, ", %d left out as not CA certificates", c.LeftOut)
+		}
+		b.WriteString("\n")
 	case "prune":
 		fmt.Fprintf(&b, "prune of %s: %d removed, %d refused\n", r.Kind, c.Removed, c.Refused)
 	default:
@@ -148,7 +158,7 @@ func (r *Report) String() string {
 	for _, l := range []struct {
 		verb string
 		list []Change
-	}{{"added", r.Added}, {"skipped", r.Skipped}, {"removed", r.Removed}, {"refused", r.Refused}} {
+	}{{"added", r.Added}, {"skipped", r.Skipped}, {"left out", r.LeftOut}, {"removed", r.Removed}, {"refused", r.Refused}} {
 		for _, ch := range l.list {
 			fmt.Fprintf(&b, "  %-8s %s  %s  sha256 %s  valid %s to %s\n", l.verb, ch.Alias, ch.Subject,
 				short(ch.SHA256), ch.NotBefore.Format(time.DateOnly), ch.NotAfter.Format(time.DateOnly))

@@ -13,6 +13,10 @@
 //	fmt.Print(rep) // what was added, skipped as a duplicate, re-issued, renamed
 //	err = ts.Save("truststore.jks", password)
 //
+// A merge adds CA certificates only (see [IsCA]): a CA's reply or a
+// client's chain carries a leaf certificate, and the report lists it as
+// left out unless [MergeOptions.IncludeNonCA] asks for it.
+//
 // Remove a root once nothing uses it any more. The caller declares the
 // chains in use (the key entries of its keystores, pinned client
 // certificates, PEM chains); a certificate that still anchors one of them is
@@ -21,6 +25,11 @@
 //	inUse, err := truststore.KeystoreChains("client.jks", clientStore)
 //	rep, err := ts.Prune(truststore.ByFingerprint(oldRootFP), &truststore.PruneOptions{InUse: inUse})
 //	// errors.Is(err, truststore.ErrInUse) while client.jks still chains to the old root
+//
+// The declaration is required: Prune with nil options, or options that
+// list no chain in use and set neither NothingInUse nor Force, removes
+// nothing and fails with [ErrUsageUndeclared], so that a usage check never
+// passes because nobody asked for it.
 //
 // Compare two sets with [Diff], list what expires soon with [Set.Expiring],
 // and hand the set to crypto/tls or crypto/x509 with [Set.CertPool].
@@ -57,8 +66,10 @@
 // # Security
 //
 // A trust set decides whom a program trusts: review a merge report before
-// saving it. The usage check of [Set.Prune] is only as good as the chains
-// the caller declares; it cannot see programs it is not told about.
+// saving it; a merge leaves out certificates that are not CAs unless told
+// otherwise, so that a leaf does not become a trust anchor by accident. The
+// usage check of [Set.Prune] is only as good as the chains the caller
+// declares; it cannot see programs it is not told about.
 package truststore
 
 import (
@@ -217,11 +228,14 @@ func FromStore(ks *keystore.Store) (*Set, error) {
 }
 
 // FromCertificates returns a PEM bundle trust set holding certs, under
-// derived aliases, as [Set.Merge] adds them: a certificate given twice is
-// kept once.
+// derived aliases, as [Set.Merge] adds them with
+// [MergeOptions.IncludeNonCA]: a certificate given twice is kept once, and
+// every certificate given is kept, CA or not. The caller names the
+// certificates to trust here (a receiver's pinned client certificates
+// among them), where a merge of a received bundle filters out leaves.
 func FromCertificates(certs ...*x509.Certificate) (*Set, error) {
 	s := New(PEMBundle)
-	if _, err := s.Merge(Certs(certs...), nil); err != nil {
+	if _, err := s.Merge(Certs(certs...), &MergeOptions{IncludeNonCA: true}); err != nil {
 		return nil, err
 	}
 	return s, nil

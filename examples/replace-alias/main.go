@@ -13,6 +13,14 @@
 //	    (sends client.csr to the new CA; the new key waits in client.jks.pending)
 //	replace-alias -keystore client.jks -alias client -reply reply.p7b -anchors newroot.pem
 //
+// Step 1 refuses while a pending key from an earlier step 1 waits in
+// client.jks.pending: if that CSR went to the CA, only its key can install
+// the reply. -discard-pending throws the pending key away (alone, or with
+// -new-csr to make a new one). Step 1 also refuses an alias that is a
+// trusted certificate entry: only a key entry has a key to renew. Every
+// flag is checked before anything is written, and the CSR's directory
+// before the pending key is made.
+//
 // The password comes from -password-file or the environment variable named
 // by -password-env (CERTROLL_PASSWORD by default), never from a flag value
 // that `ps` would show.
@@ -25,6 +33,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,41 +55,102 @@ type config struct {
 	passwordFile, passwordEnv string
 	newCSR, reply, anchors    string
 	keyType                   string
+	discardPending            bool
 	pendingSuffix             string
 }
 
+// usage is printed by -h, before the flags.
+const usage = `Usage:
+  replace-alias [-format jks|pkcs12] [-alias A] [-key-type T]    run the demonstration in a temporary directory
+  replace-alias -keystore FILE -alias A -new-csr FILE [-key-type T] [-discard-pending]
+  replace-alias -keystore FILE -alias A -reply FILE [-anchors FILE]
+  replace-alias -keystore FILE -discard-pending
+
+Step 1 (-new-csr) keeps the new key in FILE.pending until step 2 (-reply) installs the CA's reply with it.
+
+Flags:
+`
+
+// errPendingKey reports a -new-csr while the key of an earlier one waits
+// for its reply.
+var errPendingKey = errors.New("a pending key is waiting for its reply")
+
 func run(args []string, out io.Writer) error {
 	var c config
-	fs := flag.NewFlagSet("replace-alias", flag.ContinueOnError)
-	fs.StringVar(&c.keystore, "keystore", "", "keystore to change (JKS or PKCS#12, detected); without it, a demonstration in a temporary directory")
-	fs.StringVar(&c.alias, "alias", "client", "alias of the key entry to renew")
-	fs.StringVar(&c.format, "format", "jks", "format of the demonstration keystore: jks or pkcs12")
-	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the keystore password (first line)")
-	fs.StringVar(&c.passwordEnv, "password-env", "CERTROLL_PASSWORD", "environment variable holding the keystore password")
-	fs.StringVar(&c.newCSR, "new-csr", "", "step 1: generate a new key and write its renewal CSR (PEM) to this file")
-	fs.StringVar(&c.reply, "reply", "", "step 2: the CA reply to install with the pending key (PEM, DER, PKCS#7 or PkiPath)")
-	fs.StringVar(&c.anchors, "anchors", "", "certificates (the new root) that the reply may chain to, besides the store's trusted entries")
-	fs.StringVar(&c.keyType, "key-type", "rsa2048", "type of the new key: rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, ec-p521, ed25519")
+	flags := flag.NewFlagSet("replace-alias", flag.ContinueOnError)
+	// Parse errors are returned, and main prints them once; -h prints the
+	// usage on out.
+	flags.SetOutput(io.Discard)
+	flags.StringVar(&c.keystore, "keystore", "", "keystore to change (JKS or PKCS#12, detected); without it, a demonstration in a temporary directory")
+	flags.StringVar(&c.alias, "alias", "client", "alias of the key entry to renew")
+	flags.StringVar(&c.format, "format", "jks", "format of the demonstration keystore: jks or pkcs12")
+	flags.StringVar(&c.passwordFile, "password-file", "", "file holding the keystore password (first line)")
+	flags.StringVar(&c.passwordEnv, "password-env", "CERTROLL_PASSWORD", "environment variable holding the keystore password")
+	flags.StringVar(&c.newCSR, "new-csr", "", "step 1: generate a new key and write its renewal CSR (PEM) to this file")
+	flags.StringVar(&c.reply, "reply", "", "step 2: the CA reply to install with the pending key (PEM, DER, PKCS#7 or PkiPath)")
+	flags.StringVar(&c.anchors, "anchors", "", "with -reply: certificates (the new root) that the reply may chain to, besides the store's trusted entries")
+	flags.StringVar(&c.keyType, "key-type", "rsa2048", "type of the new key: rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, ec-p521, ed25519")
+	flags.BoolVar(&c.discardPending, "discard-pending", false, "throw away the pending key of an earlier -new-csr (a reply to its CSR can then never be installed); alone, or with -new-csr to make a new one")
 	c.pendingSuffix = ".pending"
-	if err := fs.Parse(args); err != nil {
-		return err
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(out, usage)
+			flags.SetOutput(out)
+			flags.PrintDefaults()
+			return nil
+		}
+		return fmt.Errorf("%w (see -h)", err)
 	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: replace-alias takes flags only, and reads none after the first argument", flags.Args())
+	}
+	set := map[string]bool{}
+	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.keystore == "" {
+		var given []string
+		for _, n := range []string{"new-csr", "reply", "anchors", "discard-pending", "password-file", "password-env"} {
+			if set[n] {
+				given = append(given, "-"+n)
+			}
+		}
+		if len(given) > 0 {
+			return fmt.Errorf("%s %s a real keystore: give -keystore FILE (without it, replace-alias runs the demonstration)",
+				strings.Join(given, ", "), plural(len(given), "needs", "need"))
+		}
 		return demo(c, out)
+	}
+	switch {
+	case set["format"]:
+		return errors.New("-format applies to the demonstration: with -keystore the format is read from the file")
+	case c.newCSR != "" && c.reply != "":
+		return errors.New("give -new-csr (step 1) or -reply (step 2), not both")
+	case c.discardPending && c.reply != "":
+		return errors.New("-discard-pending throws away the key that -reply installs: give one or the other")
+	case c.anchors != "" && c.reply == "":
+		return errors.New("-anchors applies to -reply (step 2): give -reply FILE too, or leave it out")
+	case set["key-type"] && c.newCSR == "":
+		return errors.New("-key-type applies to -new-csr (step 1): give -new-csr FILE too, or leave it out")
+	case c.newCSR == "" && c.reply == "" && !c.discardPending:
+		return errors.New("with -keystore, give -new-csr FILE (step 1) or -reply FILE (step 2)")
 	}
 	password, err := readPassword(c)
 	if err != nil {
 		return err
 	}
 	switch {
-	case c.newCSR != "" && c.reply != "":
-		return errors.New("give -new-csr (step 1) or -reply (step 2), not both")
 	case c.newCSR != "":
 		return newCSR(c, password, out)
 	case c.reply != "":
 		return installReply(c, password, out)
 	}
-	return errors.New("with -keystore, give -new-csr FILE (step 1) or -reply FILE (step 2)")
+	return discardPending(c, password, out)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func readPassword(c config) ([]byte, error) {
@@ -98,12 +168,41 @@ func readPassword(c config) ([]byte, error) {
 	return nil, fmt.Errorf("no password: set %s or give -password-file", c.passwordEnv)
 }
 
+// pendingAliases describes what the pending file at path holds, such as
+// ` (alias "client")`, or "" when it cannot be read with password.
+func pendingAliases(path string, password []byte) string {
+	p, err := keystore.Open(path, password)
+	if err != nil || len(p.Aliases()) == 0 {
+		return ""
+	}
+	q := make([]string, len(p.Aliases()))
+	for i, a := range p.Aliases() {
+		q[i] = fmt.Sprintf("%q", a)
+	}
+	return fmt.Sprintf(" (alias %s)", strings.Join(q, ", "))
+}
+
 // newCSR generates the new key, keeps it in the pending store beside the
 // keystore (with a self-signed placeholder, 0600) and writes the CSR.
+// Everything that can be checked is checked before anything is written:
+// the alias is a key entry, no pending key waits, and the CSR's directory
+// takes a file.
 func newCSR(c config, password []byte, out io.Writer) error {
 	ks, err := keystore.Open(c.keystore, password)
 	if err != nil {
 		return err
+	}
+	kind, err := ks.Kind(c.alias)
+	if err != nil {
+		return err
+	}
+	if kind != keystore.KeyEntry {
+		what := fmt.Sprintf("an entry of kind %v", kind)
+		if kind == keystore.TrustedEntry {
+			what = "a trusted certificate entry"
+		}
+		return fmt.Errorf("%w: alias %q of %s is %s: -new-csr renews the certificate of a key entry (a private key with its chain); give the alias of a key entry",
+			keystore.ErrNotKeyEntry, c.alias, c.keystore, what)
 	}
 	current, err := ks.Certificates(c.alias)
 	if err != nil {
@@ -112,10 +211,26 @@ func newCSR(c config, password []byte, out io.Writer) error {
 	if len(current) == 0 {
 		return fmt.Errorf("alias %q has no certificate to renew", c.alias)
 	}
+	pendingPath := c.keystore + c.pendingSuffix
+	if _, err := os.Lstat(pendingPath); err == nil && !c.discardPending {
+		return fmt.Errorf("%w: %s holds the new key of an earlier -new-csr%s. If its CSR went to the CA, install the reply: -reply FILE. "+
+			"To throw that key away and make a new one, give -discard-pending as well (a reply to the earlier CSR can then never be installed)",
+			errPendingKey, pendingPath, pendingAliases(pendingPath, password))
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	kt, err := keystore.ParseKeyType(c.keyType)
 	if err != nil {
 		return err
 	}
+	// The CSR goes to a temporary file in its directory first: a missing
+	// or unwritable directory is found before the pending key is written.
+	tmp, err := os.CreateTemp(filepath.Dir(c.newCSR), "."+filepath.Base(c.newCSR)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("-new-csr %q: cannot write there (%w); nothing was written", c.newCSR, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	defer tmp.Close()
 	key, err := keystore.GenerateKey(kt)
 	if err != nil {
 		return err
@@ -128,18 +243,48 @@ func newCSR(c config, password []byte, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, err := tmp.Write(csr); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
 	pending := keystore.New(ks.Format())
 	if err := pending.Set(&keystore.Entry{Alias: c.alias, Key: key, Chain: []*x509.Certificate{ph}}); err != nil {
 		return err
 	}
-	if err := pending.Save(c.keystore+c.pendingSuffix, password); err != nil {
+	if err := pending.Save(pendingPath, password); err != nil {
 		return err
 	}
-	if err := os.WriteFile(c.newCSR, csr, 0o644); err != nil {
+	if err := os.Rename(tmp.Name(), c.newCSR); err != nil {
+		// No CSR left this program: the key just kept can never get a reply.
+		if rmErr := os.Remove(pendingPath); rmErr != nil {
+			return errors.Join(err, rmErr)
+		}
 		return err
+	}
+	if c.discardPending {
+		fmt.Fprintf(out, "the earlier pending key was discarded\n")
 	}
 	fmt.Fprintf(out, "new %v key for %q kept in %s\nrenewal CSR (subject %s) written to %s\n",
-		kt, c.alias, c.keystore+c.pendingSuffix, current[0].Subject, c.newCSR)
+		kt, c.alias, pendingPath, current[0].Subject, c.newCSR)
+	return nil
+}
+
+// discardPending removes the pending key of an earlier -new-csr.
+func discardPending(c config, password []byte, out io.Writer) error {
+	pendingPath := c.keystore + c.pendingSuffix
+	what := pendingAliases(pendingPath, password)
+	if err := os.Remove(pendingPath); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no pending key to discard: %s does not exist", pendingPath)
+		}
+		return err
+	}
+	fmt.Fprintf(out, "pending key%s in %s discarded: a reply to its CSR can no longer be installed\n", what, pendingPath)
 	return nil
 }
 

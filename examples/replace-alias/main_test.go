@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certroll/certroll/internal/localca"
+	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -99,6 +105,13 @@ func TestFlagErrors(t *testing.T) {
 		{"no step", []string{"-keystore", "k"}, "give -new-csr FILE"},
 		{"both steps", []string{"-keystore", "k", "-new-csr", "a", "-reply", "b"}, "not both"},
 		{"bad format", []string{"-format", "jceks"}, "want jks or pkcs12"},
+		{"stray argument", []string{"-keystore", "k", "-new-csr", "a", "extra", "-key-type", "ed25519"}, `unexpected arguments ["extra" "-key-type" "ed25519"]: replace-alias takes flags only`},
+		{"unknown flag", []string{"-keystore", "k", "-new-cert", "a"}, "flag provided but not defined: -new-cert (see -h)"},
+		{"real-file flags without a keystore", []string{"-new-csr", "a", "-password-env", "X"}, "-new-csr, -password-env need a real keystore: give -keystore FILE"},
+		{"format with a keystore", []string{"-keystore", "k", "-format", "pkcs12", "-new-csr", "a"}, "-format applies to the demonstration"},
+		{"discard with reply", []string{"-keystore", "k", "-reply", "b", "-discard-pending"}, "-discard-pending throws away the key that -reply installs"},
+		{"anchors without reply", []string{"-keystore", "k", "-new-csr", "a", "-anchors", "r.pem"}, "-anchors applies to -reply (step 2)"},
+		{"key type without a CSR", []string{"-keystore", "k", "-reply", "b", "-key-type", "ed25519"}, "-key-type applies to -new-csr (step 1)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(tc.args, &bytes.Buffer{})
@@ -130,4 +143,174 @@ func fingerprintLine(t *testing.T, listing string) string {
 	}
 	t.Fatalf("no fingerprint in:\n%s", listing)
 	return ""
+}
+
+// realStore lays out, in a temporary directory, a JKS keystore with a key
+// entry "client" issued by an old CA and that CA's root as the trusted
+// entry "old-root", and a password file.
+type realStore struct {
+	dir, ks, pwFile string
+	oldCA, newCA    *localca.CA
+}
+
+func newRealStore(t *testing.T) realStore {
+	t.Helper()
+	dir := t.TempDir()
+	oldCA, err := localca.New("Old Root CA", nil, nil)
+	require.NoError(t, err)
+	newCA, err := localca.New("New Root CA", nil, nil)
+	require.NoError(t, err)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	require.NoError(t, err)
+	chain, err := oldCA.Issue("tenant-client", key.Public())
+	require.NoError(t, err)
+	s := keystore.New(keystore.JKS)
+	require.NoError(t, s.Set(&keystore.Entry{Alias: "client", Key: key, Chain: chain}))
+	require.NoError(t, s.Set(&keystore.Entry{Alias: "old-root", Chain: chain[1:]}))
+	r := realStore{dir: dir, ks: filepath.Join(dir, "client.jks"), pwFile: filepath.Join(dir, "pw"), oldCA: oldCA, newCA: newCA}
+	require.NoError(t, s.Save(r.ks, []byte("changeit")))
+	require.NoError(t, os.WriteFile(r.pwFile, []byte("changeit\n"), 0o600))
+	return r
+}
+
+func (r realStore) args(more ...string) []string {
+	return append([]string{"-keystore", r.ks, "-password-file", r.pwFile}, more...)
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
+
+func assertMissing(t *testing.T, path string) {
+	t.Helper()
+	_, err := os.Lstat(path)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "%s must not exist", path)
+}
+
+// csrKey returns the public key a PEM CSR carries, DER-encoded.
+func csrKey(t *testing.T, path string) []byte {
+	t.Helper()
+	block, _ := pem.Decode(readFile(t, path))
+	require.NotNil(t, block)
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(req.PublicKey)
+	require.NoError(t, err)
+	return der
+}
+
+// pendingKey returns the public key of the pending key entry, DER-encoded.
+func pendingKey(t *testing.T, r realStore) []byte {
+	t.Helper()
+	p, err := keystore.Open(r.ks+".pending", []byte("changeit"))
+	require.NoError(t, err)
+	e, err := p.Entry("client")
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(e.Key.Public())
+	require.NoError(t, err)
+	return der
+}
+
+// TestNewCSRTwice: a second -new-csr does not replace the key that the
+// first CSR's reply needs; -discard-pending does, and the reply to the
+// new CSR installs.
+func TestNewCSRTwice(t *testing.T) {
+	r := newRealStore(t)
+	first, second := filepath.Join(r.dir, "first.csr"), filepath.Join(r.dir, "second.csr")
+	var out bytes.Buffer
+	require.NoError(t, run(r.args("-alias", "client", "-new-csr", first, "-key-type", "ec-p256"), &out))
+	pendingBefore := readFile(t, r.ks+".pending")
+	keystoreBefore := readFile(t, r.ks)
+	assert.Equal(t, csrKey(t, first), pendingKey(t, r))
+
+	out.Reset()
+	err := run(r.args("-alias", "client", "-new-csr", second, "-key-type", "ec-p256"), &out)
+	require.ErrorIs(t, err, errPendingKey)
+	assert.Equal(t, "a pending key is waiting for its reply: "+r.ks+".pending holds the new key of an earlier -new-csr (alias \"client\"). "+
+		"If its CSR went to the CA, install the reply: -reply FILE. To throw that key away and make a new one, give -discard-pending as well "+
+		"(a reply to the earlier CSR can then never be installed)", err.Error())
+	assert.Equal(t, pendingBefore, readFile(t, r.ks+".pending"), "the pending key is kept")
+	assert.Equal(t, keystoreBefore, readFile(t, r.ks))
+	assertMissing(t, second)
+	assert.Empty(t, out.String())
+
+	// Discarding it makes a new key and CSR; the reply to that CSR installs.
+	require.NoError(t, run(r.args("-alias", "client", "-new-csr", second, "-key-type", "ec-p256", "-discard-pending"), &out))
+	assert.Contains(t, out.String(), "the earlier pending key was discarded\n")
+	assert.Equal(t, csrKey(t, second), pendingKey(t, r))
+	assert.NotEqual(t, csrKey(t, first), pendingKey(t, r))
+	chain, err := r.newCA.SignCSR(readFile(t, second))
+	require.NoError(t, err)
+	reply := filepath.Join(r.dir, "reply.pem")
+	require.NoError(t, os.WriteFile(reply, testpki.PEM(chain...), 0o644))
+	anchors := filepath.Join(r.dir, "new-root.pem")
+	require.NoError(t, os.WriteFile(anchors, testpki.PEM(r.newCA.Cert), 0o644))
+	out.Reset()
+	require.NoError(t, run(r.args("-alias", "client", "-reply", reply, "-anchors", anchors), &out))
+	assert.Contains(t, out.String(), "installed chain of 2")
+	assertMissing(t, r.ks+".pending")
+}
+
+func TestDiscardPending(t *testing.T) {
+	r := newRealStore(t)
+	var out bytes.Buffer
+	require.NoError(t, run(r.args("-new-csr", filepath.Join(r.dir, "c.csr"), "-key-type", "ec-p256"), &out))
+	out.Reset()
+	require.NoError(t, run(r.args("-discard-pending"), &out))
+	assert.Equal(t, "pending key (alias \"client\") in "+r.ks+".pending discarded: a reply to its CSR can no longer be installed\n", out.String())
+	assertMissing(t, r.ks+".pending")
+	err := run(r.args("-discard-pending"), &out)
+	assert.EqualError(t, err, "no pending key to discard: "+r.ks+".pending does not exist")
+}
+
+// TestNewCSRTrustedEntry: a trusted certificate entry has no key to renew;
+// -new-csr refuses it as InstallReply would, writing nothing.
+func TestNewCSRTrustedEntry(t *testing.T) {
+	r := newRealStore(t)
+	csr := filepath.Join(r.dir, "root.csr")
+	before := readFile(t, r.ks)
+	err := run(r.args("-alias", "old-root", "-new-csr", csr), &bytes.Buffer{})
+	require.ErrorIs(t, err, keystore.ErrNotKeyEntry)
+	assert.Contains(t, err.Error(), `alias "old-root" of `+r.ks+` is a trusted certificate entry: -new-csr renews the certificate of a key entry`)
+	assertMissing(t, csr)
+	assertMissing(t, r.ks+".pending")
+	assert.Equal(t, before, readFile(t, r.ks))
+}
+
+// TestNewCSRUnwritableOutput: a CSR path in a missing directory is found
+// before the pending key is written, so that the next try is not refused
+// for a key whose CSR never left.
+func TestNewCSRUnwritableOutput(t *testing.T) {
+	r := newRealStore(t)
+	missing := filepath.Join(r.dir, "no-such-dir", "client.csr")
+	err := run(r.args("-new-csr", missing, "-key-type", "ec-p256"), &bytes.Buffer{})
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Contains(t, err.Error(), fmt.Sprintf("-new-csr %q: cannot write there", missing))
+	assert.Contains(t, err.Error(), "nothing was written")
+	assertMissing(t, r.ks+".pending")
+	entries, err := os.ReadDir(r.dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "only the keystore and the password file")
+
+	require.NoError(t, run(r.args("-new-csr", filepath.Join(r.dir, "client.csr"), "-key-type", "ec-p256"), &bytes.Buffer{}))
+	entries, err = os.ReadDir(r.dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 4, "the keystore, the password file, the pending key and the CSR; no temporary file")
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		t.Run(arg, func(t *testing.T) {
+			var out bytes.Buffer
+			require.NoError(t, run([]string{arg}, &out), "-h is not an error: the process exits 0")
+			assert.True(t, strings.HasPrefix(out.String(), "Usage:\n"), out.String())
+			for _, f := range []string{"-keystore", "-new-csr", "-reply", "-discard-pending"} {
+				assert.Regexp(t, `(?m)^  `+f+`( |$)`, out.String())
+			}
+			assert.NotContains(t, out.String(), "help requested")
+		})
+	}
 }

@@ -18,12 +18,30 @@
 //
 // The truststore may be a JKS or PKCS#12 keystore, a PEM bundle, or a
 // directory of certificate files; it is written back in its own kind, and
-// only when every step succeeded (nothing is written with -dry-run). Files
-// given with -in-use are keystores (each key entry's chain is in use) or
-// PEM/DER chains. The password comes from -password-file or the environment
-// variable named by -password-env (CERTROLL_PASSWORD by default), never
-// from a flag value that `ps` would show; in-use keystores are opened with
-// the same password.
+// only when every step succeeded (nothing is written with -dry-run). Every
+// flag is checked, and every input read, before the truststore is changed.
+//
+// A merge adds CA certificates only: a CA's reply (reply.p7b) carries the
+// client certificate it signed, and a truststore that trusted it would
+// accept that client without any CA. The certificates left out are listed
+// with the reason; -include-non-ca trusts them too, as for a pinned client
+// certificate. A certificate counts as a CA when its basicConstraints say
+// CA:true, or when it has no basicConstraints and is self-signed, as old
+// version 1 roots are.
+//
+// A removal needs to know what uses the truststore: files given with
+// -in-use are keystores (each key entry's chain is in use) or PEM/DER
+// chains, and a certificate that still anchors one of them is kept;
+// -nothing-in-use declares that nothing does (and -force removes even what
+// is in use). Without one of them -prune-fingerprint is refused.
+//
+// With -json the output is one JSON document: the truststore, the merge
+// and prune reports, the result ("written", "unchanged", "dry run", "not
+// written") and, when nothing was written, why.
+//
+// The password comes from -password-file or the environment variable named
+// by -password-env (CERTROLL_PASSWORD by default), never from a flag value
+// that `ps` would show; in-use keystores are opened with the same password.
 package main
 
 import (
@@ -69,32 +87,113 @@ type config struct {
 	passwordFile, passwordEnv string
 	pruneFingerprints         paths
 	inUse                     paths
-	force, dryRun, asJSON     bool
+	force, nothingInUse       bool
+	includeNonCA              bool
+	dryRun, asJSON            bool
 }
+
+// usage is printed by -h, before the flags.
+const usage = `Usage:
+  trust-merge                      run the demonstration in a temporary directory
+  trust-merge -truststore FILE -bundle FILE [-include-non-ca]
+  trust-merge -truststore FILE -prune-fingerprint FP... (-in-use FILE... | -nothing-in-use) [-force]
+
+The truststore is written only when every step succeeded, and never with -dry-run.
+
+Flags:
+`
 
 func run(args []string, out io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("trust-merge", flag.ContinueOnError)
-	fs.SetOutput(out)
+	// Parse errors are returned, and main prints them once; -h prints the
+	// usage on out.
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.truststore, "truststore", "", "truststore to change: JKS, PKCS#12, PEM bundle or directory; without it, a demonstration in a temporary directory")
-	fs.StringVar(&c.bundle, "bundle", "", "certificates to merge (PEM, DER or PKCS#7): the new root and its intermediates")
+	fs.StringVar(&c.bundle, "bundle", "", "certificates to merge (PEM, DER or PKCS#7): the new root and its intermediates; certificates that are not CAs are left out")
+	fs.BoolVar(&c.includeNonCA, "include-non-ca", false, "with -bundle, also trust the certificates that are not CAs (such as a client certificate to pin)")
 	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the keystore password (first line)")
 	fs.StringVar(&c.passwordEnv, "password-env", "CERTROLL_PASSWORD", "environment variable holding the keystore password")
 	fs.Var(&c.pruneFingerprints, "prune-fingerprint", "SHA-256 fingerprint of a certificate to remove (repeatable; colons optional)")
-	fs.Var(&c.inUse, "in-use", "keystore or certificate chain whose chains must stay anchored (repeatable)")
-	fs.BoolVar(&c.force, "force", false, "remove certificates even if chains in use depend on them")
+	fs.Var(&c.inUse, "in-use", "with -prune-fingerprint: keystore or certificate chain whose chains must stay anchored (repeatable)")
+	fs.BoolVar(&c.nothingInUse, "nothing-in-use", false, "with -prune-fingerprint: declare that no keystore or chain depends on the truststore, and remove without a usage check")
+	fs.BoolVar(&c.force, "force", false, "with -prune-fingerprint: remove certificates even if chains in use depend on them")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "report what would change, write nothing")
-	fs.BoolVar(&c.asJSON, "json", false, "print reports as JSON")
+	fs.BoolVar(&c.asJSON, "json", false, "print the outcome as one JSON document")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(out, usage)
+			fs.SetOutput(out)
+			fs.PrintDefaults()
+			return nil
+		}
+		return fmt.Errorf("%w (see -h)", err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return fmt.Errorf("unexpected arguments %q: trust-merge takes flags only, and reads none after the first argument", fs.Args())
 	}
 	if c.truststore == "" {
+		var given []string
+		fs.Visit(func(f *flag.Flag) { given = append(given, "-"+f.Name) })
+		if len(given) > 0 {
+			return fmt.Errorf("%s %s a real truststore: give -truststore FILE (without it, trust-merge runs the demonstration, which takes no flags)",
+				strings.Join(given, ", "), plural(len(given), "needs", "need"))
+		}
 		return demo(out)
 	}
+	if err := c.check(); err != nil {
+		return err
+	}
 	return apply(c, out)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// check refuses flags that contradict each other or would be ignored, and
+// malformed fingerprints, before any file is read or written.
+func (c config) check() error {
+	prune := len(c.pruneFingerprints) > 0
+	if c.bundle == "" && !prune {
+		return errors.New("with -truststore, give -bundle FILE to merge and/or -prune-fingerprint FP to remove")
+	}
+	var pruneOnly []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"-in-use", len(c.inUse) > 0}, {"-nothing-in-use", c.nothingInUse}, {"-force", c.force}} {
+		if f.set {
+			pruneOnly = append(pruneOnly, f.name)
+		}
+	}
+	if !prune && len(pruneOnly) > 0 {
+		return fmt.Errorf("%s %s to a removal: give -prune-fingerprint FP too, or leave %s out", strings.Join(pruneOnly, ", "),
+			plural(len(pruneOnly), "applies", "apply"), plural(len(pruneOnly), "it", "them"))
+	}
+	if c.includeNonCA && c.bundle == "" {
+		return errors.New("-include-non-ca applies to a merge: give -bundle FILE too, or leave it out")
+	}
+	if !prune {
+		return nil
+	}
+	switch {
+	case len(c.inUse) > 0 && c.nothingInUse:
+		return errors.New("-in-use and -nothing-in-use contradict each other: give the files in use, or declare that nothing is")
+	case len(c.inUse) == 0 && !c.nothingInUse && !c.force:
+		return errors.New("-prune-fingerprint: say what uses the truststore before anything is removed: " +
+			"-in-use FILE (repeatable) for each keystore or certificate chain whose chains must stay anchored, " +
+			"or -nothing-in-use if nothing does (-force removes even what is in use)")
+	}
+	for _, fp := range c.pruneFingerprints {
+		if _, err := truststore.ParseFingerprint(fp); err != nil {
+			return fmt.Errorf("-prune-fingerprint: %w", err)
+		}
+	}
+	return nil
 }
 
 func readPassword(c config) ([]byte, error) {
@@ -112,14 +211,52 @@ func readPassword(c config) ([]byte, error) {
 	return nil, nil // a PEM bundle or a directory needs none
 }
 
-// apply merges and prunes a real truststore as the flags say.
+// outcome is what -json prints: one document for the whole run.
+type outcome struct {
+	// Truststore is the path given with -truststore, Kind its kind.
+	Truststore string `json:"truststore"`
+	Kind       string `json:"kind"`
+	// Merge and Prune are the reports of the steps that ran.
+	Merge *truststore.Report `json:"merge,omitempty"`
+	Prune *truststore.Report `json:"prune,omitempty"`
+	// Result is "written", "unchanged", "dry run" or "not written".
+	Result string `json:"result"`
+	// Certificates is the number of certificates in the truststore after
+	// the run (as written, or as it would be).
+	Certificates int `json:"certificates"`
+	// Error is why the truststore was not written, when it was not.
+	Error string `json:"error,omitempty"`
+}
+
+// apply merges and prunes a real truststore as the flags say. Every input
+// is read before the truststore is changed in memory, and the truststore
+// is written once, at the end.
 func apply(c config, out io.Writer) error {
-	if c.bundle == "" && len(c.pruneFingerprints) == 0 {
-		return errors.New("with -truststore, give -bundle FILE to merge and/or -prune-fingerprint FP to remove")
-	}
 	password, err := readPassword(c)
 	if err != nil {
 		return err
+	}
+	var merge []*x509.Certificate
+	if c.bundle != "" {
+		data, err := os.ReadFile(c.bundle)
+		if err != nil {
+			return err
+		}
+		if merge, err = keystore.ParseCertificates(data); err != nil {
+			return fmt.Errorf("%s: %w", c.bundle, err)
+		}
+	}
+	var inUse []truststore.Dependent
+	for _, p := range c.inUse {
+		d, err := truststore.OpenDependents(p, password)
+		if err != nil {
+			return err
+		}
+		if len(d) == 0 {
+			return fmt.Errorf("-in-use %q holds no key entry and no certificate chain, so it declares nothing in use: "+
+				"give the keystores whose key entries chain to the truststore, or -nothing-in-use if nothing does", p)
+		}
+		inUse = append(inUse, d...)
 	}
 	ts, err := truststore.Open(c.truststore, password)
 	if err != nil {
@@ -128,67 +265,74 @@ func apply(c config, out io.Writer) error {
 		}
 		return err
 	}
+	res := outcome{Truststore: c.truststore, Kind: ts.Kind().String()}
+	// finish prints the outcome; err, when not nil, is why nothing was
+	// written, and is returned.
+	finish := func(err error) error {
+		res.Certificates = ts.Len()
+		if err != nil {
+			res.Result, res.Error = "not written", err.Error()
+		}
+		if c.asJSON {
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			if jerr := enc.Encode(res); jerr != nil {
+				return jerr
+			}
+			return err
+		}
+		switch res.Result {
+		case "unchanged":
+			fmt.Fprintf(out, "%s unchanged\n", c.truststore)
+		case "dry run":
+			fmt.Fprintf(out, "dry run: %s not written\n", c.truststore)
+		case "written":
+			fmt.Fprintf(out, "%s written (%v, %d certificates)\n", c.truststore, ts.Kind(), ts.Len())
+		}
+		return err
+	}
 	changed := false
 	if c.bundle != "" {
-		data, err := os.ReadFile(c.bundle)
+		rep, err := ts.Merge(truststore.Certs(merge...), &truststore.MergeOptions{IncludeNonCA: c.includeNonCA})
 		if err != nil {
 			return err
 		}
-		certs, err := keystore.ParseCertificates(data)
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.bundle, err)
-		}
-		rep, err := ts.Merge(truststore.Certs(certs...), nil)
-		if err != nil {
-			return err
-		}
-		if err := show(out, c.asJSON, rep); err != nil {
-			return err
+		res.Merge = rep
+		if !c.asJSON {
+			fmt.Fprint(out, rep)
+			if n := len(rep.LeftOut); n > 0 {
+				fmt.Fprintf(out, "%d %s of %s left out: a truststore holds CA certificates; give -include-non-ca to trust %s too\n",
+					n, plural(n, "certificate", "certificates"), c.bundle, plural(n, "it", "them"))
+			}
 		}
 		changed = changed || rep.Changed()
 	}
 	if len(c.pruneFingerprints) > 0 {
-		var inUse []truststore.Dependent
-		for _, p := range c.inUse {
-			d, err := truststore.OpenDependents(p, password)
-			if err != nil {
-				return err
-			}
-			inUse = append(inUse, d...)
-		}
-		rep, err := ts.Prune(truststore.ByFingerprint(c.pruneFingerprints...), &truststore.PruneOptions{InUse: inUse, Force: c.force})
+		opts := &truststore.PruneOptions{InUse: inUse, NothingInUse: c.nothingInUse, Force: c.force}
+		rep, err := ts.Prune(truststore.ByFingerprint(c.pruneFingerprints...), opts)
 		if rep != nil {
-			if err := show(out, c.asJSON, rep); err != nil {
-				return err
+			res.Prune = rep
+			if !c.asJSON {
+				fmt.Fprint(out, rep)
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("%w; %s not written", err, c.truststore)
+			return finish(fmt.Errorf("%w; %s not written", err, c.truststore))
 		}
 		changed = changed || rep.Changed()
 	}
 	switch {
 	case !changed:
-		fmt.Fprintf(out, "%s unchanged\n", c.truststore)
+		res.Result = "unchanged"
 	case c.dryRun:
-		fmt.Fprintf(out, "dry run: %s not written\n", c.truststore)
+		res.Result = "dry run"
 	default:
 		if err := ts.Save(c.truststore, password); err != nil {
-			return err
+			return finish(err)
 		}
-		fmt.Fprintf(out, "%s written (%v, %d certificates)\n", c.truststore, ts.Kind(), ts.Len())
+		res.Result = "written"
 	}
-	return nil
-}
-
-func show(out io.Writer, asJSON bool, rep *truststore.Report) error {
-	if !asJSON {
-		_, err := fmt.Fprint(out, rep)
-		return err
-	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return finish(nil)
 }
 
 // demoNow is the demonstration's clock, so that its output is the same on

@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,6 +108,7 @@ func TestRealFiles(t *testing.T) {
 	out.Reset()
 	err = run(append([]string{"-truststore", f.trust, "-prune-fingerprint", oldFP, "-in-use", f.client}, pw...), &out)
 	require.ErrorIs(t, err, truststore.ErrInUse)
+	assert.NotContains(t, out.String(), "written (", "nothing written")
 	assert.Contains(t, err.Error(), f.trust+" not written")
 	assert.Contains(t, out.String(), "in use by "+f.client+` alias "client": CN=tenant-client -> CN=Old Issuing`)
 	after, err := os.ReadFile(f.trust)
@@ -112,11 +118,18 @@ func TestRealFiles(t *testing.T) {
 	// A dry run of a forced removal reports it as JSON and writes nothing.
 	out.Reset()
 	require.NoError(t, run(append([]string{"-truststore", f.trust, "-prune-fingerprint", oldFP, "-in-use", f.client, "-force", "-dry-run", "-json"}, pw...), &out))
-	dec := json.NewDecoder(&out)
-	var rep truststore.Report
-	require.NoError(t, dec.Decode(&rep))
-	assert.Equal(t, 1, rep.Counts.Removed)
-	assert.True(t, rep.Removed[0].Forced)
+	var res struct {
+		Prune, Merge *truststore.Report
+		Result       string
+		Certificates int
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &res), "the output is one JSON document:\n%s", out.String())
+	require.NotNil(t, res.Prune)
+	assert.Nil(t, res.Merge)
+	assert.Equal(t, 1, res.Prune.Counts.Removed)
+	assert.True(t, res.Prune.Removed[0].Forced)
+	assert.Equal(t, "dry run", res.Result)
+	assert.Equal(t, 2, res.Certificates, "as it would be")
 	after, err = os.ReadFile(f.trust)
 	require.NoError(t, err)
 	assert.Equal(t, before, after)
@@ -138,6 +151,9 @@ func TestRealFiles(t *testing.T) {
 
 func TestFlagErrors(t *testing.T) {
 	f := layout(t)
+	fp := keystore.CertFingerprint(f.oldRoot.Cert)
+	before, err := os.ReadFile(f.trust)
+	require.NoError(t, err)
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	require.NoError(t, os.WriteFile(pwFile, []byte("wrong\n"), 0o600))
 	tests := []struct {
@@ -149,7 +165,18 @@ func TestFlagErrors(t *testing.T) {
 		{"stray argument", []string{"-truststore", f.trust, "extra"}, `unexpected arguments ["extra"]`},
 		{"wrong password", []string{"-truststore", f.trust, "-bundle", f.bundle, "-password-file", pwFile}, "password incorrect"},
 		{"no password", []string{"-truststore", f.trust, "-bundle", f.bundle, "-password-env", "TRUST_MERGE_UNSET"}, "set TRUST_MERGE_UNSET or give -password-file"},
-		{"bad fingerprint", []string{"-truststore", f.trust, "-prune-fingerprint", "AB:CD", "-password-env", "TRUST_PW"}, "want 64 hexadecimal digits"},
+		{"bad fingerprint", []string{"-truststore", f.trust, "-prune-fingerprint", "AB:CD", "-nothing-in-use", "-password-env", "TRUST_PW"}, "want 64 hexadecimal digits"},
+		{"stray argument between flags", []string{"-truststore", f.trust, "-bundle", f.bundle, "extra", "-dry-run"}, `unexpected arguments ["extra" "-dry-run"]: trust-merge takes flags only`},
+		{"unknown flag", []string{"-truststore", f.trust, "-bundel", f.bundle}, "flag provided but not defined: -bundel (see -h)"},
+		{"flags without a truststore", []string{"-bundle", f.bundle, "-json"}, "-bundle, -json need a real truststore: give -truststore FILE"},
+		{"prune without usage", []string{"-truststore", f.trust, "-prune-fingerprint", fp, "-password-env", "TRUST_PW"},
+			"-prune-fingerprint: say what uses the truststore before anything is removed: -in-use FILE (repeatable) for each keystore or certificate chain whose chains must stay anchored, or -nothing-in-use if nothing does (-force removes even what is in use)"},
+		{"in use and nothing in use", []string{"-truststore", f.trust, "-prune-fingerprint", fp, "-in-use", f.client, "-nothing-in-use"}, "-in-use and -nothing-in-use contradict each other"},
+		{"usage without a removal", []string{"-truststore", f.trust, "-bundle", f.bundle, "-in-use", f.client, "-force"}, "-in-use, -force apply to a removal: give -prune-fingerprint FP too"},
+		{"include-non-ca without a bundle", []string{"-truststore", f.trust, "-prune-fingerprint", fp, "-nothing-in-use", "-include-non-ca"}, "-include-non-ca applies to a merge"},
+		{"in-use file declaring nothing", []string{"-truststore", f.trust, "-prune-fingerprint", fp, "-in-use", f.trust, "-password-env", "TRUST_PW"},
+			fmt.Sprintf("-in-use %q holds no key entry and no certificate chain, so it declares nothing in use", f.trust)},
+		{"fingerprint not in the truststore", []string{"-truststore", f.trust, "-prune-fingerprint", strings.Repeat("ab", 32), "-nothing-in-use", "-password-env", "TRUST_PW"}, "not written"},
 		{"missing bundle", []string{"-truststore", f.trust, "-bundle", f.bundle + ".missing", "-password-env", "TRUST_PW"}, "no such file"},
 	}
 	for _, tt := range tests {
@@ -158,6 +185,138 @@ func TestFlagErrors(t *testing.T) {
 			err := run(tt.args, &out)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "PruneOptions", "no Go API names for the user")
+			after, err := os.ReadFile(f.trust)
+			require.NoError(t, err)
+			assert.Equal(t, before, after, "the truststore is untouched")
 		})
 	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		t.Run(arg, func(t *testing.T) {
+			var out bytes.Buffer
+			require.NoError(t, run([]string{arg}, &out), "-h is not an error: the process exits 0")
+			assert.True(t, strings.HasPrefix(out.String(), "Usage:\n"), out.String())
+			for _, f := range []string{"-truststore", "-bundle", "-include-non-ca", "-in-use", "-nothing-in-use", "-json"} {
+				assert.Regexp(t, `(?m)^  `+f+`( |$)`, out.String())
+			}
+			assert.NotContains(t, out.String(), "help requested")
+		})
+	}
+}
+
+// writeP7B writes certs as a PKCS#7 certificate bundle, as a CA sends its
+// reply, with openssl.
+func writeP7B(t *testing.T, path string, certs ...*x509.Certificate) {
+	t.Helper()
+	pemPath := path + ".pem"
+	require.NoError(t, os.WriteFile(pemPath, testpki.PEM(certs...), 0o644))
+	out, err := exec.Command("openssl", "crl2pkcs7", "-nocrl", "-certfile", pemPath, "-outform", "DER", "-out", path).CombinedOutput()
+	require.NoError(t, err, "openssl crl2pkcs7:\n%s", out)
+}
+
+// TestBundleWithLeaf: merging a CA's reply trusts its CAs, not the client
+// certificate it carries, unless -include-non-ca asks for it.
+func TestBundleWithLeaf(t *testing.T) {
+	f := layout(t)
+	pw := []string{"-password-env", "TRUST_PW"}
+	leaf := f.newInter.Leaf(t, "tenant-client")
+	reply := filepath.Join(filepath.Dir(f.trust), "reply.p7b")
+	writeP7B(t, reply, leaf.Cert, f.newInter.Cert, f.newRoot.Cert)
+
+	var out bytes.Buffer
+	require.NoError(t, run(append([]string{"-truststore", f.trust, "-bundle", reply}, pw...), &out))
+	assert.Contains(t, out.String(), "merge into JKS: 2 added (0 re-issued, 0 renamed), 0 skipped as duplicates, 1 left out as not CA certificates\n")
+	assert.Contains(t, out.String(), "  left out "+hex8(leaf.Cert)+"-tenant-client  CN=tenant-client")
+	assert.Contains(t, out.String(), "not a CA certificate: it has no basicConstraints extension and is not self-signed\n")
+	assert.Contains(t, out.String(), "1 certificate of "+reply+" left out: a truststore holds CA certificates; give -include-non-ca to trust it too\n")
+	ts, err := truststore.Open(f.trust, []byte("s3cret"))
+	require.NoError(t, err)
+	assert.False(t, ts.Contains(leaf.Cert), "the client certificate is not trusted")
+	assert.True(t, ts.Contains(f.newRoot.Cert))
+	assert.True(t, ts.Contains(f.newInter.Cert))
+
+	// As JSON, the leaf is in the merge report's left_out list.
+	out.Reset()
+	require.NoError(t, run(append([]string{"-truststore", f.trust, "-bundle", reply, "-json", "-dry-run"}, pw...), &out))
+	var res struct {
+		Merge struct {
+			Counts  map[string]int `json:"counts"`
+			LeftOut []struct {
+				SHA256, Reason string
+			} `json:"left_out"`
+		} `json:"merge"`
+		Result string `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &res), out.String())
+	assert.Equal(t, 1, res.Merge.Counts["left_out"])
+	require.Len(t, res.Merge.LeftOut, 1)
+	assert.Equal(t, keystoreHex(leaf.Cert), res.Merge.LeftOut[0].SHA256)
+	assert.Equal(t, "unchanged", res.Result)
+
+	// Asked for, it is trusted (a receiver that pins the client).
+	out.Reset()
+	require.NoError(t, run(append([]string{"-truststore", f.trust, "-bundle", reply, "-include-non-ca"}, pw...), &out))
+	assert.Contains(t, out.String(), "1 added")
+	ts, err = truststore.Open(f.trust, []byte("s3cret"))
+	require.NoError(t, err)
+	assert.True(t, ts.Contains(leaf.Cert))
+}
+
+// TestPruneDeclaredUsage: -nothing-in-use declares that nothing uses the
+// truststore, and the root goes without a usage check.
+func TestPruneDeclaredUsage(t *testing.T) {
+	f := layout(t)
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"-truststore", f.trust, "-password-env", "TRUST_PW", "-prune-fingerprint", keystore.CertFingerprint(f.oldRoot.Cert), "-nothing-in-use"}, &out))
+	assert.Contains(t, out.String(), "prune of JKS: 1 removed, 0 refused\n")
+	ts, err := truststore.Open(f.trust, []byte("s3cret"))
+	require.NoError(t, err)
+	assert.Equal(t, 0, ts.Len())
+}
+
+// TestJSONIsOneDocument: whatever the steps and their outcome, -json
+// prints one JSON document and nothing after it.
+func TestJSONIsOneDocument(t *testing.T) {
+	f := layout(t)
+	pw := []string{"-password-env", "TRUST_PW", "-json"}
+	oldFP := keystore.CertFingerprint(f.oldRoot.Cert)
+	tests := []struct {
+		name       string
+		args       []string
+		wantErr    bool
+		wantResult string
+	}{
+		{"merge written", []string{"-bundle", f.bundle}, false, "written"},
+		{"merge unchanged", []string{"-bundle", f.bundle}, false, "unchanged"},
+		{"merge and refused prune", []string{"-bundle", f.bundle, "-prune-fingerprint", oldFP, "-in-use", f.client}, true, "not written"},
+		{"prune dry run", []string{"-prune-fingerprint", oldFP, "-nothing-in-use", "-dry-run"}, false, "dry run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(append(append([]string{"-truststore", f.trust}, pw...), tt.args...), &out)
+			if tt.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+			}
+			var res map[string]any
+			require.NoError(t, json.Unmarshal(out.Bytes(), &res), "one JSON document:\n%s", out.String())
+			assert.Equal(t, tt.wantResult, res["result"])
+			assert.Equal(t, f.trust, res["truststore"])
+			if tt.wantErr {
+				assert.Contains(t, res["error"], "not written")
+			}
+		})
+	}
+}
+
+func hex8(c *x509.Certificate) string { return keystoreHex(c)[:8] }
+
+func keystoreHex(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
