@@ -331,7 +331,7 @@ func TestDirectory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"BUNDLE-2"}, aliases(rep.Added))
 	assert.Contains(t, rep.Added[0].Reason, `a file named "bundle.crt" is in the directory`)
-	_, err = s.Prune(truststore.ByAlias("bundle:1", "b"), nil)
+	_, err = s.Prune(truststore.ByAlias("bundle:1", "b"), &truststore.PruneOptions{NothingInUse: true})
 	require.NoError(t, err)
 	require.NoError(t, s.Save(dir, nil))
 
@@ -386,7 +386,7 @@ func TestDirectory(t *testing.T) {
 	// A pruned certificate's file name can be taken by a new one.
 	back, err = truststore.Open(dir, nil)
 	require.NoError(t, err)
-	_, err = back.Prune(truststore.ByAlias("bundle-2"), nil)
+	_, err = back.Prune(truststore.ByAlias("bundle-2"), &truststore.PruneOptions{NothingInUse: true})
 	require.NoError(t, err)
 	_, err = back.Merge([]truststore.Item{{Alias: "bundle-2", Cert: c.Cert}}, opts)
 	require.NoError(t, err)

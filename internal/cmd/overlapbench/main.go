@@ -227,7 +227,7 @@ func libraryWay(l *landscape) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ts.Prune(truststore.ByAlias("old-root"), nil); err != nil {
+	if _, err := ts.Prune(truststore.ByAlias("old-root"), &truststore.PruneOptions{NothingInUse: true}); err != nil {
 		return nil, err
 	}
 	if err := ts.Save(l.truststore, password); err != nil {
