@@ -275,8 +275,8 @@ func openDir(dir string) (*Set, error) {
 //     afterwards if the directory has them.
 //
 // Every kind is written under a lock that other certroll writers of the
-// same file respect (for a directory, its file ".lock", held while all of
-// its files are written), waiting for it up to a minute
+// same file respect (for a directory, DIR.lock beside it, held while all
+// of its files are written), waiting for it up to a minute
 // ([atomicfile.DefaultTimeout]); a file keeps its mode, owner and group,
 // and a symbolic link is written through (the file it points to is
 // replaced; the link stays). See [keystore.Store.Save] for the details.
@@ -322,8 +322,8 @@ func (s *Set) saveDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("truststore: %w", err)
 	}
-	// One lock for the directory (its ".lock"), held while its files are
-	// checked, written and removed.
+	// One lock for the directory (DIR.lock beside it), held while its
+	// files are checked, written and removed.
 	ctx, cancel := atomicfile.Within()
 	defer cancel()
 	lk, err := atomicfile.Lock(ctx, dir)

@@ -18,8 +18,8 @@
 // # Locking
 //
 // [Lock] takes an exclusive advisory lock on the lock file [LockPath]
-// returns (path+".lock" beside the real file; for a directory, ".lock"
-// inside it) and waits for it as long as its context allows, telling the
+// returns (path+".lock" beside the real file, or beside the directory for
+// a set of files written under one lock) and waits for it as long as its context allows, telling the
 // hook installed with [WithWaitHook] that it waits. The lock is an flock
 // (LockFileEx on Windows) on the open lock file: it is released when the
 // holder unlocks, exits or is killed, so a lock file left on disk blocks
@@ -155,8 +155,8 @@ func Resolve(path string) (string, error) {
 }
 
 // LockPath returns the lock file of path: path+".lock" beside the file
-// path resolves to (see [Resolve]), or ".lock" inside path if it is a
-// directory. If path cannot be resolved, it is used as it is.
+// (or directory) path resolves to (see [Resolve]). If path cannot be
+// resolved, it is used as it is.
 func LockPath(path string) string {
 	real, err := Resolve(path)
 	if err != nil {
@@ -165,12 +165,7 @@ func LockPath(path string) string {
 	return lockPathOf(real)
 }
 
-func lockPathOf(real string) string {
-	if fi, err := os.Stat(real); err == nil && fi.IsDir() {
-		return filepath.Join(real, ".lock")
-	}
-	return real + ".lock"
-}
+func lockPathOf(real string) string { return real + ".lock" }
 
 // Locked is a lock held on a file (see [Lock]); it writes that file. Its
 // methods must not be called after Unlock, nor concurrently.

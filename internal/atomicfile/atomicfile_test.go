@@ -360,7 +360,7 @@ func TestLockWait(t *testing.T) {
 func TestDirectoryLock(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "certs")
 	require.NoError(t, os.Mkdir(dir, 0o755))
-	assert.Equal(t, filepath.Join(dir, ".lock"), LockPath(dir))
+	assert.Equal(t, dir+".lock", LockPath(dir), "beside the directory, not among its files")
 	l, err := Lock(ctx, dir)
 	require.NoError(t, err)
 	defer l.Unlock()
