@@ -221,4 +221,3 @@ func TestUpdateKeepsOwner(t *testing.T) {
 	require.NoError(t, s.Save(path, storePassword))
 	assert.Equal(t, [2]int{uid, gid}, ownerOf(path), "Save keeps the owner")
 }
-
