@@ -1,59 +1,183 @@
 package keystore
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/subtle"
 	"fmt"
 
-	"github.com/gofrs/flock"
-
 	"github.com/certroll/certroll/internal/atomicfile"
+	"github.com/certroll/certroll/keystore/internal/jksguard"
+	p12 "github.com/certroll/certroll/keystore/internal/pkcs12"
 )
 
-// Save marshals the store with password and writes it to path atomically:
+// DefaultLockTimeout is how long [Update] and [Store.Save] wait for a
+// keystore file's lock before they fail with a [*LockError]: long enough
+// for any edit another process makes (they take milliseconds), short
+// enough that a forgotten holder is reported rather than waited for
+// forever. [UpdateContext] and [LockFile] wait as their context says.
+const DefaultLockTimeout = atomicfile.DefaultTimeout
+
+// ErrLocked reports that a keystore file's lock stayed held by another
+// process (or another lock in this one) until the wait for it ended.
+// [*LockError] matches it.
+var ErrLocked = atomicfile.ErrLocked
+
+// LockError is the error [Update], [UpdateContext], [Store.Save] and
+// [LockFile] return when the wait for a lock ends: it names the lock file
+// and says why the wait ended (context.DeadlineExceeded or
+// context.Canceled, which it matches with [errors.Is], as it matches
+// [ErrLocked]).
+type LockError = atomicfile.LockError
+
+// DirError is the error saving returns when the keystore's directory does
+// not let this process create files there: the lock file and the
+// temporary file are created in it, so it must be writable. It matches the
+// underlying error (usually [fs.ErrPermission]) with [errors.Is].
+type DirError = atomicfile.DirError
+
+// NotifyLockWait returns a context that makes [UpdateContext] and
+// [LockFile] call fn once with the lock file's path when they find the
+// lock held by another process and start to wait, for example to print
+// "waiting for the lock on FILE held by another process". fn must not
+// block for long.
+func NotifyLockWait(ctx context.Context, fn func(lockFile string)) context.Context {
+	return atomicfile.WithWaitHook(ctx, fn)
+}
+
+// Save marshals the store with password and writes it to path atomically,
+// under path's lock (see [LockPath]; it waits up to [DefaultLockTimeout]):
 // the bytes go to a temporary file in the same directory, which is synced
 // and renamed over path, and then the directory is synced. A reader sees
 // the old file or the new one, never a mix. An existing file keeps its
-// permission bits; a new file is created 0600 (it holds private keys).
-// [WithBackup] keeps the replaced file. On any error path is untouched.
+// permission bits, owner and group (the owner and group when the process
+// may set them: as root, or its own); a new file is created 0600 (it
+// holds private keys). If path is a symbolic link, the file it points to
+// is replaced and the link stays. [WithBackup] keeps the replaced file,
+// with the file's mode and owner. On any error path is untouched and no
+// temporary file is left; a temporary file that a killed writer left
+// beside path is removed.
+//
+// Save takes the lock that [Update] takes, so a Save never lands in the
+// middle of an Update. But the lock is held only while Save writes: a
+// store read with [Open] and saved later overwrites what other processes
+// changed in between. To read, change and save a file that others may
+// edit, use [Update], or hold the lock with [LockFile] from before the
+// Open to the [Store.SaveLocked].
 func (s *Store) Save(path string, password []byte, opts ...Option) error {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultLockTimeout)
+	defer cancel()
+	l, err := LockFile(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	return s.SaveLocked(l, password, opts...)
+}
+
+// A FileLock is the lock of a keystore file, taken with [LockFile]. While
+// it is held, [Update] and [Store.Save] of the same file (in any process,
+// this one included) wait; the holder saves with [Store.SaveLocked]. A
+// FileLock is not safe for concurrent use.
+type FileLock struct{ l *atomicfile.Locked }
+
+// LockFile takes the exclusive lock of the keystore file at path (see
+// [LockPath]), waiting until ctx is done if another process holds it (see
+// [NotifyLockWait]); then it returns a [*LockError]. The file need not
+// exist. The caller must call [FileLock.Unlock].
+//
+// It is how a caller that is not served by [Update] reads and writes a
+// file without losing other processes' changes:
+//
+//	l, err := keystore.LockFile(ctx, path)
+//	...
+//	defer l.Unlock()
+//	s, err := keystore.Open(l.Path(), password)
+//	... change s ...
+//	err = s.SaveLocked(l, password)
+//
+// Calling [Update] or [Store.Save] on the same file while holding its
+// lock waits for the lock held, so it fails after its timeout.
+func LockFile(ctx context.Context, path string) (*FileLock, error) {
+	l, err := atomicfile.Lock(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	return &FileLock{l}, nil
+}
+
+// Path returns the file the lock is held on: the path given to
+// [LockFile], with symbolic links followed.
+func (l *FileLock) Path() string { return l.l.Path() }
+
+// Unlock releases the lock.
+func (l *FileLock) Unlock() error { return l.l.Unlock() }
+
+// SaveLocked marshals the store with password and writes it to the file
+// whose lock l is, as [Store.Save] does, without taking the lock again.
+func (s *Store) SaveLocked(l *FileLock, password []byte, opts ...Option) error {
 	o := s.opts.with(opts)
 	data, err := s.Marshal(password)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, data, o.backup)
+	return writeLocked(l, data, o.backup)
 }
 
-// writeFileAtomic replaces path with data as described for [Store.Save].
-func writeFileAtomic(path string, data []byte, backup string) error {
-	if err := atomicfile.Write(path, data, 0o600, backup); err != nil {
+// writeLocked replaces l's file with data as described for [Store.Save].
+func writeLocked(l *FileLock, data []byte, backup string) error {
+	if err := l.l.Write(data, atomicfile.Options{Mode: 0o600, Backup: backup}); err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil
 }
 
-// LockPath returns the path of the lock file that [Update] holds while it
-// edits path: path + ".lock". The lock file is left in place afterwards;
-// removing it while no Update runs is harmless.
-func LockPath(path string) string { return path + ".lock" }
+// LockPath returns the path of the lock file that [Update], [Store.Save]
+// and [LockFile] hold while they write path: path + ".lock", beside the
+// file path points to if it is a symbolic link. The lock file is left in
+// place afterwards; removing it while nobody holds it is harmless. It has
+// the file's owner and group.
+func LockPath(path string) string { return atomicfile.LockPath(path) }
 
-// Update edits the keystore file at path under an exclusive advisory lock
-// (see [LockPath]) that every Update, in this process or another, respects:
-// it opens the file with password, calls fn, checks that the result
-// marshals and parses back to the same aliases, and saves it atomically
-// as [Store.Save] does. If fn or any step fails, the file is untouched and
-// the error is returned. A missing file is an error; create a store with
-// [New] and [Store.Save] first.
+// Update edits the keystore file at path under its exclusive advisory
+// lock (see [LockPath]), waiting for it up to [DefaultLockTimeout]; see
+// [UpdateContext].
+func Update(path string, password []byte, fn func(*Store) error, opts ...Option) error {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultLockTimeout)
+	defer cancel()
+	return UpdateContext(ctx, path, password, fn, opts...)
+}
+
+// UpdateContext edits the keystore file at path under an exclusive
+// advisory lock (see [LockPath]) that every Update and [Store.Save], in
+// this process or another, respects, waiting for it until ctx is done
+// (then the error is a [*LockError]; see [NotifyLockWait] to hear of the
+// wait). It opens the file with password, calls fn, checks that the result
+// reads back with the same aliases, and saves it atomically as
+// [Store.Save] does (keeping mode, owner and group, writing through a
+// symbolic link). If fn or any step fails, the file is untouched and the
+// error is returned. A missing file is an error; create a store with [New]
+// and [Store.Save] first.
+//
+// The file is parsed once. The read-back check proves that the bytes about
+// to be written open with password and list the same aliases, without
+// repeating the work of opening the input: for JKS it walks the structure
+// and checks the integrity digest; for PKCS#12 it checks the structure and
+// the MAC, decrypts the certificates' SafeContents and reads the aliases
+// from the bags, but does not decrypt keys (untouched keys are written as
+// they were read, and Java does not decrypt them on load either).
 //
 // The lock is a file lock (flock on Unix, LockFileEx on Windows); it does
 // not stop programs that ignore it, such as keytool, from writing the file.
-func Update(path string, password []byte, fn func(*Store) error, opts ...Option) error {
-	lk := flock.New(LockPath(path))
-	if err := lk.Lock(); err != nil {
-		return fmt.Errorf("keystore: lock %s: %w", LockPath(path), err)
+func UpdateContext(ctx context.Context, path string, password []byte, fn func(*Store) error, opts ...Option) error {
+	l, err := LockFile(ctx, path)
+	if err != nil {
+		return err
 	}
-	defer lk.Unlock()
+	defer l.Unlock()
 
-	s, err := Open(path, password, opts...)
+	s, err := Open(l.Path(), password, opts...)
 	if err != nil {
 		return err
 	}
@@ -67,16 +191,17 @@ func Update(path string, password []byte, fn func(*Store) error, opts ...Option)
 	if err := s.check(data, password); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, data, s.opts.backup)
+	return writeLocked(l, data, s.opts.backup)
 }
 
-// check parses data back and compares its aliases with the store's.
+// check proves that data, the store marshalled with password, reads back
+// with the store's aliases: see [UpdateContext] for what is checked.
 func (s *Store) check(data, password []byte) error {
-	back, err := Parse(data, password, func(o *options) { *o = s.opts })
+	got, err := readBackAliases(s.format, data, password)
 	if err != nil {
 		return fmt.Errorf("keystore: the updated store does not read back: %w", err)
 	}
-	want, got := aliasSet(s.Aliases()), aliasSet(back.Aliases())
+	want := aliasSet(s.Aliases())
 	if len(want) != len(got) {
 		return fmt.Errorf("keystore: the updated store reads back with %d entries, want %d", len(got), len(want))
 	}
@@ -86,6 +211,80 @@ func (s *Store) check(data, password []byte) error {
 		}
 	}
 	return nil
+}
+
+// readBackAliases returns the folded aliases a parse of data would list,
+// after the cheapest checks that data opens with password: see
+// [UpdateContext].
+func readBackAliases(f Format, data, password []byte) (map[string]bool, error) {
+	got, err := Sniff(data)
+	if err != nil {
+		return nil, err
+	}
+	if got != f {
+		return nil, fmt.Errorf("keystore: want %v, marshalled %v", f, got)
+	}
+	if f == JKS {
+		return jksAliases(data, password)
+	}
+	return pkcs12Aliases(data, password)
+}
+
+// jksAliases walks a JKS file, checks its digest and returns its aliases,
+// as [parseJKS] reads them.
+func jksAliases(data, password []byte) (map[string]bool, error) {
+	f, err := jksguard.Walk(data)
+	if err != nil {
+		return nil, jksMalformed(err)
+	}
+	pw, err := jksPassword(password, "JKS password")
+	if err != nil {
+		return nil, err
+	}
+	defer jksZero(pw)
+	// The JKS integrity digest: SHA-1 over the password as UTF-16BE
+	// (keystore-go's, as jksPassword prepares it), "Mighty Aphrodite" and
+	// the file up to the digest.
+	h := sha1.New()
+	for _, b := range pw {
+		h.Write([]byte{0, b})
+	}
+	h.Write([]byte("Mighty Aphrodite"))
+	h.Write(data[:f.DigestOffset])
+	if subtle.ConstantTimeCompare(h.Sum(nil), data[f.DigestOffset:f.DigestOffset+jksguard.DigestSize]) != 1 {
+		return nil, fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, f.DigestOffset)
+	}
+	m := make(map[string]bool, len(f.Entries))
+	for i := range f.Entries {
+		m[fold(jksAlias(f.Entries[i].Alias))] = true
+	}
+	return m, nil
+}
+
+// pkcs12Aliases decodes a PKCS#12 file (structure, MAC, encrypted
+// SafeContents; no key is decrypted) and returns the aliases of its
+// entries, named as [parsePKCS12] names them: a key bag or a certificate
+// bag with Java's trust attribute is an entry, called by its friendlyName
+// or else by its number among the unnamed entries.
+func pkcs12Aliases(data, password []byte) (map[string]bool, error) {
+	f, err := p12.Decode(bytes.Clone(data), password)
+	if err != nil {
+		return nil, pkcs12Error(err)
+	}
+	m := map[string]bool{}
+	unnamed := 0
+	for _, b := range f.Bags {
+		if b.Type != p12.KeyBag && b.Type != p12.ShroudedKeyBag && (b.Cert == nil || !b.JavaTrust) {
+			continue
+		}
+		name := b.FriendlyName
+		if !b.HasFriendlyName {
+			unnamed++
+			name = fmt.Sprint(unnamed)
+		}
+		m[fold(name)] = true
+	}
+	return m, nil
 }
 
 func aliasSet(aliases []string) map[string]bool {

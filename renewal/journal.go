@@ -7,9 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"time"
-
-	"github.com/gofrs/flock"
 
 	"github.com/certroll/certroll/internal/atomicfile"
 )
@@ -280,37 +279,58 @@ func (j *Journal) addFile(path string) {
 	j.Files = append(j.Files, path)
 }
 
-// write saves the journal to path atomically.
+// write saves the journal to path atomically, through the lock the run
+// holds (see [lockJournal]) or else under path's lock.
 func (j *Journal) write(path string, now time.Time) error {
 	j.Updated = now.UTC()
 	data, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
 		return fmt.Errorf("renewal: journal: %w", err)
 	}
-	return writeFileAtomic(path, append(data, '\n'), 0o600)
+	data = append(data, '\n')
+	if l, ok := heldJournals.Load(path); ok {
+		if err := l.(*atomicfile.Locked).Write(data, atomicfile.Options{Mode: 0o600}); err != nil {
+			return fmt.Errorf("renewal: %w", err)
+		}
+		return nil
+	}
+	return writeFileAtomic(path, data, 0o600)
 }
 
-// writeFileAtomic replaces path with data atomically (see
-// [atomicfile.Write]): after a crash path holds the old content or the
-// new, and a completed write survives a power loss. An existing file keeps
-// its permission bits; a new one gets mode.
+// writeFileAtomic replaces path with data atomically under path's lock
+// (see [atomicfile.Write]; it waits up to [atomicfile.DefaultTimeout]):
+// after a crash path holds the old content or the new, and a completed
+// write survives a power loss. An existing file keeps its permission
+// bits, owner and group; a new one gets mode.
 func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	if err := atomicfile.Write(path, data, mode, ""); err != nil {
+	ctx, cancel := atomicfile.Within()
+	defer cancel()
+	if err := atomicfile.Write(ctx, path, data, atomicfile.Options{Mode: mode}); err != nil {
 		return fmt.Errorf("renewal: %w", err)
 	}
 	return nil
 }
 
+// heldJournals are the journal locks this process holds, by journal path:
+// a run writes its journal through the lock it holds, since a second lock
+// on the same file would wait for the first.
+var heldJournals sync.Map // string -> *atomicfile.Locked
+
 // lockJournal takes the advisory lock that keeps two runs from driving
-// the same renewal at once: path + ".lock", held until unlock is called.
+// the same renewal at once, the journal file's own lock (path + ".lock",
+// beside the file a symbolic link points to), held until unlock is
+// called; the run's journal writes go through it.
 func lockJournal(path string) (unlock func(), err error) {
-	lk := flock.New(path + ".lock")
-	ok, err := lk.TryLock()
+	l, err := atomicfile.TryLock(path)
+	if le, ok := err.(*atomicfile.LockError); ok {
+		return nil, fmt.Errorf("renewal: %s is locked by another run of this renewal: %w", le.Lock, ErrJournalLocked)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("renewal: lock %s: %w", path+".lock", err)
+		return nil, fmt.Errorf("renewal: lock %s: %w", path, err)
 	}
-	if !ok {
-		return nil, fmt.Errorf("renewal: %s is locked by another run of this renewal: %w", path+".lock", ErrJournalLocked)
-	}
-	return func() { lk.Unlock() }, nil
+	heldJournals.Store(path, l)
+	return func() {
+		heldJournals.Delete(path)
+		l.Unlock()
+	}, nil
 }

@@ -2,6 +2,7 @@ package renewal
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"github.com/certroll/certroll/keystore"
-	"github.com/gofrs/flock"
 )
 
 // Tenant is the tenant side of a renewal: the live client keystore that
@@ -575,12 +575,15 @@ func (t *Tenant) updateOrCreate(path string, password []byte, fn func(*keystore.
 		return err
 	}
 	// Take the lock Update takes, so that two creators do not race; then
-	// create, unless another process created the file meanwhile.
-	lk := flock.New(keystore.LockPath(path))
-	if err := lk.Lock(); err != nil {
-		return fmt.Errorf("renewal: lock %s: %w", keystore.LockPath(path), err)
+	// create, unless another process created the file meanwhile (Update,
+	// which takes the lock itself, runs once it is released).
+	ctx, cancel := context.WithTimeout(context.Background(), keystore.DefaultLockTimeout)
+	defer cancel()
+	lk, err := keystore.LockFile(ctx, path)
+	if err != nil {
+		return fmt.Errorf("renewal: %w", err)
 	}
-	_, statErr := os.Stat(path)
+	_, statErr := os.Stat(lk.Path())
 	if statErr == nil {
 		lk.Unlock()
 		return t.updateOrCreate(path, password, fn)
@@ -593,7 +596,7 @@ func (t *Tenant) updateOrCreate(path string, password []byte, fn func(*keystore.
 		}
 		return err
 	}
-	return s.Save(path, password)
+	return s.SaveLocked(lk, password)
 }
 
 func (t *Tenant) liveFormat() (keystore.Format, error) {

@@ -273,6 +273,13 @@ func openDir(dir string) (*Set, error) {
 //     see some files changed and others not. Hash links (OpenSSL's
 //     c_rehash) are not maintained: run c_rehash or update-ca-certificates
 //     afterwards if the directory has them.
+//
+// Every kind is written under a lock that other certroll writers of the
+// same file respect (for a directory, DIR.lock beside it, held while all
+// of its files are written), waiting for it up to a minute
+// ([atomicfile.DefaultTimeout]); a file keeps its mode, owner and group,
+// and a symbolic link is written through (the file it points to is
+// replaced; the link stays). See [keystore.Store.Save] for the details.
 func (s *Set) Save(path string, password []byte) error {
 	switch s.kind {
 	case JKS, PKCS12:
@@ -315,6 +322,16 @@ func (s *Set) saveDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("truststore: %w", err)
 	}
+	// One lock for the directory (DIR.lock beside it), held while its
+	// files are checked, written and removed.
+	ctx, cancel := atomicfile.Within()
+	defer cancel()
+	lk, err := atomicfile.Lock(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("truststore: %w", err)
+	}
+	defer lk.Unlock()
+	dir = lk.Path()
 	same := s.dir != "" && sameDir(s.dir, dir)
 	groups := map[string][]*entry{}
 	write := map[string]bool{}
@@ -376,8 +393,8 @@ func (s *Set) saveDir(dir string) error {
 		}
 	}
 	for _, f := range names {
-		if err := writeFileAtomic(filepath.Join(dir, f), marshalPEM(groups[f], false)); err != nil {
-			return err
+		if err := lk.WriteIn(f, marshalPEM(groups[f], false), atomicfile.Options{Mode: 0o644}); err != nil {
+			return fmt.Errorf("truststore: %w", err)
 		}
 	}
 	if err := syncDir(dir); err != nil {
@@ -408,11 +425,14 @@ func sameDir(a, b string) bool {
 	return os.SameFile(fa, fb)
 }
 
-// writeFileAtomic replaces path with data atomically (see
-// [atomicfile.Write]). An existing file keeps its permission bits; a new
-// one is 0644, since a PEM truststore holds only public certificates.
+// writeFileAtomic replaces path with data atomically under its lock (see
+// [atomicfile.Write]; it waits up to [atomicfile.DefaultTimeout]). An
+// existing file keeps its permission bits, owner and group; a new one is
+// 0644, since a PEM truststore holds only public certificates.
 func writeFileAtomic(path string, data []byte) error {
-	if err := atomicfile.Write(path, data, 0o644, ""); err != nil {
+	ctx, cancel := atomicfile.Within()
+	defer cancel()
+	if err := atomicfile.Write(ctx, path, data, atomicfile.Options{Mode: 0o644}); err != nil {
 		return fmt.Errorf("truststore: %w", err)
 	}
 	return nil

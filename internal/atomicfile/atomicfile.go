@@ -1,41 +1,424 @@
 // Package atomicfile replaces files so that a reader, or a crash, never
-// sees half of a write: the keystores, truststores, journals and receiver
-// files of certroll are all written through it.
+// sees half of a write, under a lock that every writer of the file takes:
+// the keystores, truststores, journals and receiver files of certroll are
+// all written through it, and none keeps its own copy of this code.
+//
+// # Writing
+//
+// [Locked.Write] writes the bytes to a temporary file ".NAME.tmp-DIGITS"
+// in the file's directory, gives it the file's permission bits, owner and
+// group, syncs it, renames it over the file and syncs the directory. A
+// reader sees the old file or the new one, never a mix; on any error the
+// file is untouched and no temporary file is left. A crash (SIGKILL, power
+// loss) between creating the temporary file and renaming it leaves that
+// temporary file behind; the next locked write of the same file removes
+// it, and only temporary files of that file's own naming, so a crash costs
+// at most one stale copy until the next write.
+//
+// # Locking
+//
+// [Lock] takes an exclusive advisory lock on the lock file [LockPath]
+// returns (path+".lock" beside the real file, or beside the directory for
+// a set of files written under one lock) and waits for it as long as its context allows, telling the
+// hook installed with [WithWaitHook] that it waits. The lock is an flock
+// (LockFileEx on Windows) on the open lock file: it is released when the
+// holder unlocks, exits or is killed, so a lock file left on disk blocks
+// nobody. Two locks on one file conflict even within one process (each
+// [Lock] opens the lock file anew), so a holder must write through its
+// [*Locked] rather than call [Write], which would wait for itself. The
+// lock does not stop programs that ignore it, such as keytool.
+//
+// # Symbolic links
+//
+// A path that is a symbolic link (or a chain of them) is resolved first:
+// the link's target is locked and replaced in its own directory, and the
+// link stays a link. live.jks -> real/target.jks and real/target.jks lock
+// the same lock file.
+//
+// # Owner and mode
+//
+// A replaced file keeps its permission bits, owner and group. Setting the
+// owner needs the privilege to do so (root, or CAP_CHOWN): a process
+// without it writes a file of its own user and group where the file had
+// another owner, which is what an unprivileged editor does too; a process
+// running as root that cannot set the owner fails instead. A backup gets
+// the mode, owner and group of the file it copies, whatever an earlier
+// backup had. A lock file gets the file's owner and group, and the read
+// and write bits of the file's owner and group.
 package atomicfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
 )
 
-// Write replaces path with data: the bytes go to a temporary file in the
-// same directory, which is synced and renamed over path, and then the
-// directory is synced. A reader sees the old file or the new one, never a
-// mix. An existing file keeps its permission bits; a new one gets mode
-// (0600 for anything holding keys). If backup is not empty, the file being
-// replaced is first copied to path+backup the same way. On any error path
-// is untouched and no temporary file is left.
-//
-// Errors are the os package's (naming the path) or say what was found
-// instead of a regular file; callers add their package prefix.
-func Write(path string, data []byte, mode fs.FileMode, backup string) (err error) {
+// Options say how a file is written. The zero value writes a new file
+// with mode 0600 and keeps no backup.
+type Options struct {
+	// Mode is the permission bits of a new file (0600 if zero); an
+	// existing file keeps its own.
+	Mode fs.FileMode
+	// Backup, if not empty, keeps the file being replaced as
+	// path+Backup, written atomically with the file's mode and owner.
+	Backup string
+}
+
+// ErrLocked reports that another holder kept a file's lock until the wait
+// for it ended. [*LockError] matches it with [errors.Is].
+var ErrLocked = errors.New("locked by another process")
+
+// A LockError reports that the lock file Lock names was held by another
+// process (or another [Locked] in this one) until the wait for it ended.
+// It matches [ErrLocked] and Err (context.DeadlineExceeded or
+// context.Canceled) with [errors.Is].
+type LockError struct {
+	Lock string // the lock file
+	Err  error  // why the wait ended; nil for a lock that was only tried
+}
+
+func (e *LockError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("%s is held by another process", e.Lock)
+	}
+	return fmt.Sprintf("%s is held by another process; gave up waiting for it: %v", e.Lock, e.Err)
+}
+
+// Unwrap returns ErrLocked and the reason the wait ended.
+func (e *LockError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrLocked}
+	}
+	return []error{ErrLocked, e.Err}
+}
+
+type waitHookKey struct{}
+
+// WithWaitHook returns a context that makes [Lock] call fn with the lock
+// file's path, once, when it finds the lock held by someone else and
+// starts to wait. fn must not block for long.
+func WithWaitHook(ctx context.Context, fn func(lockFile string)) context.Context {
+	return context.WithValue(ctx, waitHookKey{}, fn)
+}
+
+// DefaultTimeout is how long the writers of certroll that take no context
+// wait for a lock: long enough for any edit another process makes (they
+// take milliseconds), short enough that a forgotten holder is reported
+// rather than waited for forever.
+const DefaultTimeout = time.Minute
+
+// Within returns a context for a lock wait of at most DefaultTimeout, and
+// its cancel function.
+func Within() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), DefaultTimeout)
+}
+
+// retry is how often a waiting Lock tries the lock again. Short enough
+// that a waiter is not kept much longer than the holder needs, long
+// enough that waiting costs nothing measurable.
+const retry = 10 * time.Millisecond
+
+// maxLinks bounds the symbolic links followed, as Linux's MAXSYMLINKS.
+const maxLinks = 40
+
+// Resolve returns the file path stands for: path with every symbolic link
+// of its last element followed (to a target that may not exist yet).
+// Links in the directories above are left in place: a rename through them
+// lands in the same directory.
+func Resolve(path string) (string, error) {
+	p := path
+	for i := 0; i < maxLinks; i++ {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", err
+			}
+			return p, nil
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = target
+	}
+	return "", fmt.Errorf("%s: more than %d symbolic links", path, maxLinks)
+}
+
+// LockPath returns the lock file of path: path+".lock" beside the file
+// (or directory) path resolves to (see [Resolve]). If path cannot be
+// resolved, it is used as it is.
+func LockPath(path string) string {
+	real, err := Resolve(path)
+	if err != nil {
+		real = path
+	}
+	return lockPathOf(real)
+}
+
+func lockPathOf(real string) string { return real + ".lock" }
+
+// Locked is a lock held on a file (see [Lock]); it writes that file. Its
+// methods must not be called after Unlock, nor concurrently.
+type Locked struct {
+	path string // the resolved file
+	lock string
+	fl   *flock.Flock
+}
+
+// Lock takes the exclusive lock on path (see the package documentation),
+// waiting until ctx is done if another holder has it; then the error is a
+// [*LockError]. A directory where the lock file cannot be created gives
+// an error saying that the directory must be writable.
+func Lock(ctx context.Context, path string) (*Locked, error) {
+	l, ok, err := try(path)
+	if err != nil || ok {
+		return l, err
+	}
+	if fn, _ := ctx.Value(waitHookKey{}).(func(string)); fn != nil {
+		fn(l.lock)
+	}
+	ok, err = l.fl.TryLockContext(ctx, retry)
+	if err != nil && ctx.Err() != nil {
+		l.fl.Close()
+		return nil, &LockError{Lock: l.lock, Err: ctx.Err()}
+	}
+	if err != nil {
+		l.fl.Close()
+		return nil, fmt.Errorf("lock %s: %w", l.lock, err)
+	}
+	if !ok {
+		l.fl.Close()
+		return nil, &LockError{Lock: l.lock, Err: context.Canceled}
+	}
+	return l, nil
+}
+
+// TryLock takes the lock on path as [Lock] does, but fails at once with a
+// [*LockError] if another holder has it.
+func TryLock(path string) (*Locked, error) {
+	l, ok, err := try(path)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		l.fl.Close()
+		return nil, &LockError{Lock: l.lock}
+	}
+	return l, nil
+}
+
+// try opens (creating it if needed) path's lock file and tries the lock
+// once. l is set whenever err is nil.
+func try(path string) (l *Locked, ok bool, err error) {
+	real, err := Resolve(path)
+	if err != nil {
+		return nil, false, err
+	}
+	lock := lockPathOf(real)
+	if err := prepareLock(real, lock); err != nil {
+		return nil, false, err
+	}
+	// Reading is enough to take an flock; opening read-only lets anyone
+	// who may read the lock file take it, whoever created it.
+	fl := flock.New(lock, flock.SetFlag(os.O_RDONLY))
+	ok, err = fl.TryLock()
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %s: %w", lock, writable(err, filepath.Dir(lock), real))
+	}
+	return &Locked{path: real, lock: lock, fl: fl}, ok, nil
+}
+
+// prepareLock creates the lock file if it is missing, with the owner,
+// group and read-write bits of the file (see the package documentation);
+// a lock file of another owner than the file's (as an earlier version
+// left, made by root) is handed to the file's owner when the process may.
+func prepareLock(real, lock string) error {
+	var meta *meta
+	if fi, err := os.Stat(real); err == nil && !fi.IsDir() {
+		meta = metaOf(fi)
+	}
+	mode := fs.FileMode(0o600)
+	if meta != nil {
+		mode |= meta.mode & 0o660
+	}
+	f, err := os.OpenFile(lock, os.O_RDONLY|os.O_CREATE|os.O_EXCL, mode)
+	created := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(lock, os.O_RDONLY, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", lock, writable(err, filepath.Dir(lock), real))
+	}
+	defer f.Close()
+	if created {
+		// The mode without the umask: the file's group may need it.
+		if err := f.Chmod(mode); err != nil {
+			return fmt.Errorf("lock %s: %w", lock, err)
+		}
+	}
+	if meta == nil || !meta.owned {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if m := metaOf(fi); m.owned && m.uid == meta.uid && m.gid == meta.gid {
+		return nil
+	}
+	if done, err := chown(f, meta); err != nil || !done {
+		if err != nil {
+			return fmt.Errorf("lock %s: %w", lock, err)
+		}
+		return nil
+	}
+	return f.Chmod(mode)
+}
+
+// writable turns a permission error in dir into one that says why the
+// directory must be writable.
+func writable(err error, dir, file string) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	return &DirError{Dir: dir, File: file, Err: err}
+}
+
+// A DirError reports that a file could not be locked or written because
+// its directory does not let this process create files: the lock file
+// and the temporary file are created there. It matches Err (usually
+// [fs.ErrPermission]) with [errors.Is].
+type DirError struct {
+	Dir  string // the directory
+	File string // the file to be written
+	Err  error
+}
+
+func (e *DirError) Error() string {
+	return fmt.Sprintf("the directory %s must be writable by this process to replace %s (the lock file and the temporary file are created there): %v",
+		e.Dir, filepath.Base(e.File), e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *DirError) Unwrap() error { return e.Err }
+
+// Path returns the file the lock is held on, symbolic links resolved.
+func (l *Locked) Path() string { return l.path }
+
+// LockFile returns the path of the lock file.
+func (l *Locked) LockFile() string { return l.lock }
+
+// Unlock releases the lock. The lock file stays (removing it would let a
+// waiter lock a file that a newcomer then creates anew).
+func (l *Locked) Unlock() error {
+	err := l.fl.Unlock()
+	l.fl.Close()
+	return err
+}
+
+// Write replaces the locked file with data (see the package
+// documentation). On any error the file is untouched and no temporary
+// file is left. Errors are the os package's (naming the path), a
+// [*DirError], or say what was found instead of a regular file; callers
+// add their package prefix.
+func (l *Locked) Write(data []byte, o Options) error {
+	return replace(l.path, data, o, nil)
+}
+
+// WriteIn replaces the file name in the locked directory with data, as
+// [Locked.Write] does. It is how a set of files in one directory is
+// written under one lock; name must be a plain file name.
+func (l *Locked) WriteIn(name string, data []byte, o Options) error {
+	if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
+		return fmt.Errorf("%s: want a file name in the directory, got %q", l.path, name)
+	}
+	return replace(filepath.Join(l.path, name), data, o, nil)
+}
+
+// Write locks path (waiting as [Lock] does), replaces it with data as
+// [Locked.Write] does and unlocks it.
+func Write(ctx context.Context, path string, data []byte, o Options) error {
+	l, err := Lock(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	return l.Write(data, o)
+}
+
+// Update locks path (waiting as [Lock] does), reads it, and replaces it
+// with what fn returns from its content, as [Locked.Write] does. A
+// missing file is read as nil with exists false. If fn fails, or returns
+// nil data and no error, the file is left as it is.
+func Update(ctx context.Context, path string, fn func(old []byte, exists bool) ([]byte, error), o Options) error {
+	l, err := Lock(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	old, err := os.ReadFile(l.path)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	data, err := fn(old, exists)
+	if err != nil || data == nil {
+		return err
+	}
+	return l.Write(data, o)
+}
+
+// meta is what a replaced file keeps: its permission bits and, where the
+// system has them, its owner and group.
+type meta struct {
+	mode     fs.FileMode
+	uid, gid int
+	owned    bool // uid and gid are known
+}
+
+// replace writes data to path (resolved, locked by the caller). keep, if
+// not nil, gives the mode and owner to write with (a backup's); otherwise
+// an existing file's are kept and a new file gets o.Mode.
+func replace(path string, data []byte, o Options, keep *meta) (err error) {
 	fi, statErr := os.Stat(path)
 	switch {
 	case statErr == nil:
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("%s: want a regular file, found %v", path, fi.Mode().Type())
 		}
-		mode = fi.Mode().Perm()
 	case !errors.Is(statErr, fs.ErrNotExist):
 		return statErr
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	m := keep
+	switch {
+	case m != nil:
+	case statErr == nil:
+		m = metaOf(fi)
+	default:
+		mode := o.Mode.Perm()
+		if mode == 0 {
+			mode = 0o600
+		}
+		m = &meta{mode: mode}
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	removeStale(dir, filepath.Base(path))
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return err
+		return writable(err, dir, path)
 	}
 	defer func() {
 		if err != nil {
@@ -43,7 +426,16 @@ func Write(path string, data []byte, mode fs.FileMode, backup string) (err error
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err = tmp.Chmod(mode); err != nil {
+	if afterTemp != nil {
+		afterTemp()
+	}
+	if m.owned {
+		if _, err = chown(tmp, m); err != nil {
+			return err
+		}
+	}
+	// After chown, which may clear mode bits.
+	if err = tmp.Chmod(m.mode); err != nil {
 		return err
 	}
 	if _, err = tmp.Write(data); err != nil {
@@ -55,12 +447,12 @@ func Write(path string, data []byte, mode fs.FileMode, backup string) (err error
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	if backup != "" && statErr == nil {
+	if o.Backup != "" && statErr == nil {
 		old, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		if err = Write(path+backup, old, mode, ""); err != nil {
+		if err = replace(path+o.Backup, old, Options{}, metaOf(fi)); err != nil {
 			return err
 		}
 	}
@@ -68,6 +460,41 @@ func Write(path string, data []byte, mode fs.FileMode, backup string) (err error
 		return err
 	}
 	return SyncDir(dir)
+}
+
+// afterTemp, if set, runs once the temporary file exists: tests use it to
+// kill a writer there.
+var afterTemp func()
+
+// chown gives f m's owner and group and reports whether it did. Without
+// the privilege to do so (EPERM), a process that is not root keeps its
+// own owner and group; root fails.
+func chown(f *os.File, m *meta) (bool, error) {
+	err := f.Chown(m.uid, m.gid)
+	if err != nil && errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0 {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// removeStale removes the temporary files a killed writer of base left in
+// dir: regular files named ".BASE.tmp-" and digits, as os.CreateTemp names
+// them for [replace]. The caller holds base's lock, so none of them is
+// being written. Errors are ignored: a temporary file that stays is only
+// wasted space, and the write itself reports a directory it cannot use.
+func removeStale(dir, base string) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + ".tmp-"
+	for _, de := range des {
+		rest, ok := strings.CutPrefix(de.Name(), prefix)
+		if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || !de.Type().IsRegular() {
+			continue
+		}
+		os.Remove(filepath.Join(dir, de.Name()))
+	}
 }
 
 // SyncDir makes a rename in dir durable. File systems that cannot sync a

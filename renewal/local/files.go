@@ -11,7 +11,6 @@ import (
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/internal/atomicfile"
 	"github.com/certroll/certroll/keystore"
-	"github.com/gofrs/flock"
 )
 
 // maxListFile bounds the size of a PEM certificate list the package reads:
@@ -90,16 +89,18 @@ func formatCertList(header string, certs []*x509.Certificate) []byte {
 	return b.Bytes()
 }
 
-// updateCertList edits the PEM certificate list at path under the same
-// advisory lock [keystore.Update] uses ([keystore.LockPath]): it reads the
+// updateCertList edits the PEM certificate list at path under its lock,
+// the one [keystore.Update] takes ([keystore.LockPath]): it reads the
 // list, calls fn, and writes the result atomically if fn reports a change.
 func updateCertList(path, header string, fn func([]*x509.Certificate) ([]*x509.Certificate, bool)) error {
-	lk := flock.New(keystore.LockPath(path))
-	if err := lk.Lock(); err != nil {
-		return fmt.Errorf("local: lock %s: %w", keystore.LockPath(path), err)
+	ctx, cancel := atomicfile.Within()
+	defer cancel()
+	lk, err := atomicfile.Lock(ctx, path)
+	if err != nil {
+		return fmt.Errorf("local: %w", err)
 	}
 	defer lk.Unlock()
-	certs, err := readCertList(path)
+	certs, err := readCertList(lk.Path())
 	if err != nil {
 		return err
 	}
@@ -107,15 +108,21 @@ func updateCertList(path, header string, fn func([]*x509.Certificate) ([]*x509.C
 	if !changed {
 		return nil
 	}
-	return writeFileAtomic(path, formatCertList(header, out))
+	if err := lk.Write(formatCertList(header, out), atomicfile.Options{Mode: 0o600}); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	return nil
 }
 
-// writeFileAtomic replaces path with data atomically (see
+// writeFileAtomic replaces path with data atomically under its lock (see
 // [atomicfile.Write]), so that the receiver's server reloading its
 // configuration sees the old file or the new one, never a mix. An existing
-// file keeps its permission bits; a new one is created 0600.
+// file keeps its permission bits, owner and group; a new one is created
+// 0600.
 func writeFileAtomic(path string, data []byte) error {
-	if err := atomicfile.Write(path, data, 0o600, ""); err != nil {
+	ctx, cancel := atomicfile.Within()
+	defer cancel()
+	if err := atomicfile.Write(ctx, path, data, atomicfile.Options{Mode: 0o600}); err != nil {
 		return fmt.Errorf("local: %w", err)
 	}
 	return nil

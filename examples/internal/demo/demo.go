@@ -317,7 +317,9 @@ func (l *landscape) loadPlan(cfg Config) (*renewal.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return plan, atomicfile.Write(l.plan, data, 0o600, "")
+	ctx, cancel := atomicfile.Within()
+	defer cancel()
+	return plan, atomicfile.Write(ctx, l.plan, data, atomicfile.Options{Mode: 0o600})
 }
 
 // serve starts the receiver's HTTPS server and the runtime's nodes.
@@ -466,7 +468,9 @@ func WriteSummary(path string, s *Summary) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, append(data, '\n'), 0o644, "")
+	ctx, cancel := atomicfile.Within()
+	defer cancel()
+	return atomicfile.Write(ctx, path, append(data, '\n'), atomicfile.Options{Mode: 0o644})
 }
 
 // indent prefixes each line written through it, for the notifier's
