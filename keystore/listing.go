@@ -38,9 +38,15 @@ func (s *Store) Summaries() []Summary {
 	for _, r := range s.recs {
 		sum := Summary{Alias: r.alias, Kind: r.kind, Type: r.kind.String(), Created: r.created, ChainLength: len(r.chainDER)}
 		certs, err := r.chain()
+		if err != nil {
+			sum.Problem = err.Error()
+			if leaf, lerr := x509.ParseCertificate(r.chainDER[0]); lerr == nil {
+				// Only a later certificate of the chain is unreadable.
+				certs, err = []*x509.Certificate{leaf}, nil
+			}
+		}
 		switch {
 		case err != nil:
-			sum.Problem = err.Error()
 			// What the raw bytes still tell: the leaf's fingerprint and
 			// names, and its key's algorithm.
 			leaf := r.chainDER[0]

@@ -20,7 +20,8 @@
 //	    uint16 alias length, alias (Java modified UTF-8)
 //	    uint64 creation time (milliseconds since 1970)
 //	    tag 1: uint32 key length, key (EncryptedPrivateKeyInfo),
-//	           uint32 certificate count, certificates
+//	           uint32 certificate count, certificates (a count of 0 is
+//	           what keytool lists as a SecretKeyEntry)
 //	    tag 2: one certificate
 //	    certificate: (version 2 only) uint16 type length, type ("X.509"),
 //	                 uint32 length, DER
