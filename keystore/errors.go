@@ -48,6 +48,28 @@ var (
 	// (for JKS, a character above U+00FF).
 	ErrPasswordEncoding = errors.New("keystore: password cannot be encoded for this format")
 
+	// ErrCorruptKey reports a key entry whose key decrypts (its password
+	// and the store's integrity check are right) but whose contents are
+	// inconsistent: bytes that are not PKCS #8, or a key of an algorithm Go
+	// uses that fails its consistency checks, such as an RSA key whose
+	// primes do not multiply to its modulus. It is not [ErrUnsupportedKey]
+	// (a sound key of an algorithm Go cannot use, such as DSA) nor
+	// [ErrMalformed] (a file that breaks the format). The entry still lists
+	// and is written back unchanged; restore it from a backup or replace it
+	// with [Store.InstallReply] and [WithNewKey], or [Store.Set].
+	ErrCorruptKey = errors.New("keystore: private key is corrupt")
+
+	// ErrUnsupportedCertificate reports a certificate that crypto/x509
+	// cannot parse (a key on secp256k1 or a binary curve, for example);
+	// the error is a [*EntryCertificateError] that names what the raw bytes
+	// still tell.
+	ErrUnsupportedCertificate = errors.New("keystore: certificate Go cannot parse")
+
+	// ErrEntryKind reports an operation that would overwrite an entry of a
+	// kind it does not overwrite unless told to ([OverwriteAnyKind]); the
+	// error is a [*KindError].
+	ErrEntryKind = errors.New("keystore: the entry is of another kind")
+
 	// ErrLimit reports input that exceeds a safety limit: an iteration
 	// count above 5,000,000 (the JDK's limit), a derived key or nesting
 	// depth beyond what any real file uses. A length beyond the input is
@@ -73,3 +95,23 @@ func (e *MalformedError) Error() string {
 
 // Is makes a MalformedError match [ErrMalformed].
 func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
+
+// KindError reports that an operation refused to overwrite the entry under
+// Alias because of its kind, such as a [SecretKeyEntry] that [Store.Set],
+// [Store.Replace] or [Store.InstallReply] would turn into a
+// [KeyEntry]. The option [OverwriteAnyKind] lets the operation go ahead.
+// It matches [ErrEntryKind] and [ErrNotKeyEntry] with [errors.Is].
+type KindError struct {
+	Op    string    // the refused operation: "Set", "Replace", "InstallReply"
+	Alias string    // the alias as written in the store
+	Kind  EntryKind // what the entry holds
+	Want  EntryKind // what the operation would write there
+}
+
+func (e *KindError) Error() string {
+	return fmt.Sprintf("keystore: %s: alias %q holds a %v (%s); %s would overwrite it with a %v: "+
+		"give OverwriteAnyKind() to replace it, or use another alias", e.Op, e.Alias, e.Kind, e.Kind.describe(), e.Op, e.Want)
+}
+
+// Is makes a KindError match [ErrEntryKind] and [ErrNotKeyEntry].
+func (e *KindError) Is(target error) bool { return target == ErrEntryKind || target == ErrNotKeyEntry }

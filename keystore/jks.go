@@ -1,32 +1,40 @@
 package keystore
 
-// The JKS codec. Files are read and written by
-// github.com/pavlo-v-chernykh/keystore-go/v4, behind a guard: keystore-go
-// allocates whatever a length field claims, so every file is first walked
-// by internal/jksguard, which checks each length and count against the
-// input; only a file whose structure is sound reaches keystore-go.
+// The JKS codec. A file is first walked by internal/jksguard, which checks
+// every length and count against the input and says where each field
+// lies; the codec then checks the integrity digest and keeps each entry as
+// a byte range of (a copy of) the file, with its certificates as
+// sub-slices of it. Nothing per entry is decoded beyond its alias and
+// creation time until it is used: a certificate is parsed on first use,
+// a key decrypted on first use.
 //
-// The loaded keystore-go KeyStore stays with the store, so an entry that
-// was not changed is written back from what was read: its encrypted key
-// and certificates byte for byte. keystore-go writes entries in alias
-// order (byte-wise), so a store that is read and written keeps its entries
-// but not necessarily their order in the file; Java does not depend on it
-// (the JDK keeps JKS entries in a hash table).
+// An entry that was not changed is written back as the bytes it was read
+// from, so a store that is read and written keeps every entry byte for
+// byte, in the order of the file (new entries follow, in the order they
+// were added). A version 1 file is written as version 2: its entries get
+// the certificate type "X.509", their keys and certificates unchanged.
+//
+// The key protection is the JDK's (sun.security.provider.KeyProtector):
+// a 20-byte salt, the PKCS #8 key XORed with a SHA-1 key stream derived
+// from the password and the salt, and a SHA-1 check value of the password
+// and the plain key; the file's digest is SHA-1 over the password, the
+// words "Mighty Aphrodite" and everything before the digest. Passwords are
+// hashed as UTF-16BE characters, two bytes each.
 
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha1"
+	"crypto/subtle"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	kgo "github.com/pavlo-v-chernykh/keystore-go/v4"
 
 	"github.com/certroll/certroll/keystore/internal/jksguard"
 )
@@ -38,71 +46,50 @@ const jksCertType = "X.509"
 // (sun.security.provider.KeyProtector), the only one JKS uses.
 var jksKeyProtectorOID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 42, 2, 17, 1, 1}
 
+// jksSaltSize and jksCheckSize are the sizes of the key protector's salt
+// and check value (both SHA-1 sized).
+const (
+	jksSaltSize  = 20
+	jksCheckSize = sha1.Size
+)
+
 // jksMinProtectedKey is the shortest protected key: a 20-byte salt and a
 // 20-byte SHA-1 check value around the encrypted PKCS #8 bytes.
-const jksMinProtectedKey = 40
+const jksMinProtectedKey = jksSaltSize + jksCheckSize
 
-// jksCodec reads and writes JKS files through keystore-go.
+// jksWhitener is what the JDK hashes between the password and the file's
+// contents for the integrity digest.
+const jksWhitener = "Mighty Aphrodite"
+
+// jksCodec reads and writes JKS files.
 type jksCodec struct {
-	// ks holds the entries as read (their keys still encrypted) and, after
-	// an encode, as written; it is keyed by the alias bytes as they are in
-	// the file (Java modified UTF-8).
-	ks kgo.KeyStore
-	// rnd feeds keystore-go's salt generation; it is pointed at the
-	// store's random source before each encode.
-	rnd *jksRand
-	// keys are the aliases present in ks, so that entries the store no
-	// longer has can be deleted from it.
-	keys []string
+	// data is a copy of the file read, up to and with its digest (nil for
+	// a new store): untouched entries are written back from it.
+	data []byte
+	// version is the version of the file read (1 or 2).
+	version uint32
 	// size is the length of the last file read or written, a hint for the
 	// next encode's buffer.
 	size int
 }
 
 // jksNative is what a record read from a JKS file keeps: where its entry
-// lives in the codec's keystore-go KeyStore.
+// and its protected key lie in the codec's copy of the file.
 type jksNative struct {
-	codec *jksCodec
-	key   string // alias bytes as in the file
-	// offset is where the entry's encrypted key starts in the file, and
-	// bad says why it cannot be decrypted whatever the password (checked
-	// when the file is read, because keystore-go does not give the
-	// encrypted bytes back and panics on some of them).
-	offset int
-	bad    error
+	codec          *jksCodec
+	start, end     int // the entry, tag included
+	keyOff, keyEnd int // the protected key of a key entry
 }
 
-// jksRand lets the reader given to keystore-go change after the KeyStore
-// is built.
-type jksRand struct{ r io.Reader }
+func newJKSCodec() codec { return &jksCodec{version: 2} }
 
-func (r *jksRand) Read(p []byte) (int, error) { return r.r.Read(p) }
-
-func newJKSCodec() codec { return newJKS() }
-
-func newJKS() *jksCodec {
-	rnd := &jksRand{}
-	return &jksCodec{
-		rnd: rnd,
-		ks: kgo.New(
-			// The Store applies Java's case rules itself; the file's
-			// aliases are kept as written.
-			kgo.WithCaseExactAliases(),
-			// Sorted output makes Marshal deterministic.
-			kgo.WithOrderedAliases(),
-			kgo.WithCustomRandomNumberGenerator(rnd),
-		),
-	}
-}
-
-// jksPassword converts a UTF-8 password to what keystore-go hashes. Java
-// hashes each UTF-16 character as two bytes, high byte first; keystore-go
-// turns each byte b into the pair (0, b). Characters up to U+00FF are
-// therefore passed as one byte each; a character above U+00FF cannot be
-// expressed through keystore-go. what names the password in errors ("JKS
-// password", "JKS key password of alias ...").
+// jksPassword converts a UTF-8 password to the bytes the JDK hashes: each
+// UTF-16 character as two bytes, high byte first. Characters above U+00FF
+// are refused (ErrPasswordEncoding), as they were when the codec was built
+// on keystore-go, whose encoding cannot express them; what names the
+// password in errors ("JKS password", "JKS key password of alias ...").
 func jksPassword(password []byte, what string) ([]byte, error) {
-	out := make([]byte, 0, len(password))
+	out := make([]byte, 0, 2*len(password))
 	pos := 0
 	for i := 0; i < len(password); {
 		r, n := utf8.DecodeRune(password[i:])
@@ -115,7 +102,7 @@ func jksPassword(password []byte, what string) ([]byte, error) {
 				"keytool can make such stores, but the JKS codec can only hash characters U+0000 to U+00FF "+
 				"(convert the store to PKCS#12 with keytool -importkeystore, or change the password)", ErrPasswordEncoding, what, pos)
 		}
-		out = append(out, byte(r))
+		out = append(out, 0, byte(r))
 		i += n
 	}
 	return out, nil
@@ -131,95 +118,126 @@ func jksZero(b []byte) {
 func jksMalformed(err error) error {
 	var ge *jksguard.Error
 	if !errors.As(err, &ge) {
-		return fmt.Errorf("%w: JKS: %w", ErrMalformed, err) // Walk returns only *jksguard.Error
+		return err // an error of the scan's callback, already the package's
 	}
 	if ge.SecretKey {
-		return fmt.Errorf("%w: JKS entry %q at offset %d is a secret-key entry (tag 3); JKS holds only private-key and trusted-certificate entries "+
+		return fmt.Errorf("%w: JKS entry %q at offset %d is a JCEKS sealed secret key (tag 3); JKS holds only key and trusted-certificate entries "+
 			"(secret keys need JCEKS or PKCS#12, and the JDK's JKS reader rejects this file too)", ErrUnsupportedFormat, ge.Alias, ge.Offset)
 	}
 	return &MalformedError{Format: JKS, Offset: ge.Offset, Field: ge.Field, Detail: ge.Detail}
 }
 
+// jksFileDigest returns the JDK's integrity digest of body under the password
+// bytes pw (as jksPassword returns them).
+func jksFileDigest(pw, body []byte) []byte {
+	h := sha1.New()
+	h.Write(pw)
+	h.Write([]byte(jksWhitener))
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+// jksCheckCertType reports a certificate type the JDK would not read.
+func jksCheckCertType(e *jksguard.Entry) error {
+	for _, cert := range e.Certs {
+		// The JDK reads certificates with CertificateFactory.getInstance(type),
+		// whose algorithm names ignore case; "X509" is an alias of "X.509".
+		if cert.Type != nil && !strings.EqualFold(string(cert.Type), "X.509") && !strings.EqualFold(string(cert.Type), "X509") {
+			return &MalformedError{Format: JKS, Offset: int64(cert.TypeOffset), Field: "certificate type",
+				Detail: fmt.Sprintf("alias %q: want \"X.509\", got %q", jksguard.DecodeModifiedUTF8(e.Alias), cert.Type)}
+		}
+	}
+	return nil
+}
+
 // parseJKS decodes a JKS file. Records are in file order; when an alias
-// occurs more than once (ignoring case) the last entry wins, as in Java.
+// occurs more than once (ignoring case) the last entry wins, as in Java,
+// and the store's index is built here.
+//
+// The file is scanned twice: once to check its structure and count its
+// certificates (allocating nothing), and, once the digest has been
+// checked, to fill records allocated in one block each. A store of n
+// entries costs a copy of the file and about 250 bytes an entry.
 func parseJKS(data, password []byte, o options) (*Store, error) {
-	f, err := jksguard.Walk(data)
+	certs := 0
+	f, err := jksguard.Scan(data, func(e *jksguard.Entry) error {
+		certs += len(e.Certs)
+		return jksCheckCertType(e)
+	})
 	if err != nil {
 		return nil, jksMalformed(err)
-	}
-	certs := 0
-	for i := range f.Entries {
-		for _, cert := range f.Entries[i].Certs {
-			// The JDK reads certificates with CertificateFactory.getInstance(type),
-			// whose algorithm names ignore case; "X509" is an alias of "X.509".
-			if cert.Type != nil && !strings.EqualFold(string(cert.Type), "X.509") && !strings.EqualFold(string(cert.Type), "X509") {
-				return nil, &MalformedError{Format: JKS, Offset: int64(cert.TypeOffset), Field: "certificate type",
-					Detail: fmt.Sprintf("alias %q: want \"X.509\", got %q", jksguard.DecodeModifiedUTF8(f.Entries[i].Alias), cert.Type)}
-			}
-		}
-		certs += len(f.Entries[i].Certs)
 	}
 	pw, err := jksPassword(password, "JKS password")
 	if err != nil {
 		return nil, err
 	}
 	defer jksZero(pw)
-	c := newJKS()
+	body := data[:f.DigestOffset]
 	// Everything after the digest is left out: the JDK ignores it too.
-	if err := c.ks.Load(bytes.NewReader(data[:f.DigestOffset+jksguard.DigestSize]), pw); err != nil {
-		// The walk has checked every field keystore-go reads, so what is
-		// left to fail is the digest.
-		if strings.Contains(err.Error(), "invalid digest") {
-			return nil, fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, f.DigestOffset)
-		}
-		return nil, &MalformedError{Format: JKS, Offset: -1, Field: "file", Detail: fmt.Sprintf("keystore-go: %v", err)}
+	if subtle.ConstantTimeCompare(jksFileDigest(pw, body), data[f.DigestOffset:f.DigestOffset+jksguard.DigestSize]) != 1 {
+		return nil, fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, f.DigestOffset)
 	}
-	c.size = len(data)
+	// The copy keeps the digest, so that it scans as the input did.
+	c := &jksCodec{data: bytes.Clone(data[:f.DigestOffset+jksguard.DigestSize]), version: f.Version, size: len(data)}
 
-	// Records, their natives and certificate lists are allocated in one
-	// block each: a store of 10,000 entries is decoded with a handful of
-	// allocations beyond keystore-go's own.
-	//
-	// Entries are visited last to first, because the last of several
-	// entries with the same alias (ignoring case) is the one that counts,
-	// and keystore-go's map holds only the last of several with the same
-	// alias bytes.
-	n := len(f.Entries)
+	n := f.Count
 	block := make([]record, n)
 	natives := make([]jksNative, n)
 	ders := make([][]byte, certs)
-	recs := make([]*record, n)
-	kept := n
-	winner := make(map[string]string, n) // folded alias -> alias bytes of the entry that counts
-	var losers map[string]bool           // other alias bytes in keystore-go's map
-	for i := n - 1; i >= 0; i-- {
-		e := &f.Entries[i]
-		k := len(e.Certs)
-		certs -= k
-		alias := jksAlias(e.Alias)
-		folded := fold(alias)
-		if w, dup := winner[folded]; dup {
-			// Shadowed by a later entry. Its alias bytes, if different,
-			// are still in keystore-go's map, to be deleted when written.
-			if raw := string(e.Alias); raw != w && !losers[raw] {
-				if losers == nil {
-					losers = make(map[string]bool)
-				}
-				losers[raw] = true
-				c.keys = append(c.keys, raw)
-			}
-			continue
-		}
+	recs := make([]*record, 0, n)
+	index := make(map[string]int, n)
+	dups := false
+	i := 0
+	_, err = jksguard.Scan(c.data, func(e *jksguard.Entry) error {
 		r, nat := &block[i], &natives[i]
-		if err := c.record(e, alias, r, nat, ders[certs:certs+k:certs+k]); err != nil {
-			return nil, err
+		i++
+		k := len(e.Certs)
+		der := ders[:k:k]
+		ders = ders[k:]
+		for j := range e.Certs {
+			der[j] = e.Certs[j].DER
 		}
-		winner[folded] = nat.key
-		c.keys = append(c.keys, nat.key)
-		kept--
-		recs[kept] = r
+		alias := jksAlias(e.Alias)
+		*r = record{alias: alias, created: time.UnixMilli(e.Created), chainDER: der, native: nat}
+		*nat = jksNative{codec: c, start: e.Start, end: e.End}
+		switch {
+		case e.Tag == jksguard.TagTrustedCert:
+			r.kind = TrustedEntry
+		case k == 0:
+			// The JDK counts a key entry without a certificate as a
+			// secret-key entry (KeyStoreSpi.engineEntryInstanceOf), and
+			// keytool lists it so.
+			r.kind = SecretKeyEntry
+			nat.keyOff, nat.keyEnd = e.KeyOffset, e.KeyOffset+len(e.Key)
+		default:
+			r.kind = KeyEntry
+			nat.keyOff, nat.keyEnd = e.KeyOffset, e.KeyOffset+len(e.Key)
+		}
+		folded := fold(alias)
+		if j, dup := index[folded]; dup {
+			recs[j] = nil
+			dups = true
+		}
+		index[folded] = len(recs)
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		// The first scan accepted the same bytes.
+		return nil, jksMalformed(err)
 	}
-	return &Store{recs: recs[kept:], codec: c}, nil
+	s := &Store{recs: recs, codec: c, index: index}
+	if dups {
+		kept := recs[:0]
+		for _, r := range recs {
+			if r != nil {
+				kept = append(kept, r)
+			}
+		}
+		clear(recs[len(kept):])
+		s.recs, s.index = kept, nil
+	}
+	return s, nil
 }
 
 // jksAlias decodes an alias from modified UTF-8.
@@ -232,44 +250,22 @@ func jksAlias(b []byte) string {
 	return string(b) // plain ASCII reads the same as UTF-8
 }
 
-// record fills r and its native n for entry e (whose alias decodes to
-// alias) from what keystore-go loaded; der has room for the entry's
-// certificates.
-func (c *jksCodec) record(e *jksguard.Entry, alias string, r *record, n *jksNative, der [][]byte) error {
-	key := alias
-	if len(alias) != len(e.Alias) || alias != string(e.Alias) {
-		key = string(e.Alias)
+// keepsSealed reports true: a renamed entry keeps its protected key.
+func (c *jksCodec) keepsSealed() bool { return true }
+
+// native returns r's JKS native if this codec read it.
+func (c *jksCodec) native(r *record) *jksNative {
+	n, ok := r.native.(*jksNative)
+	if !ok || n.codec != c {
+		return nil
 	}
-	*r = record{alias: alias, created: time.UnixMilli(e.Created), chainDER: der}
-	*n = jksNative{codec: c, key: key}
-	switch e.Tag {
-	case jksguard.TagPrivateKey:
-		r.kind = KeyEntry
-		chain, err := c.ks.GetPrivateKeyEntryCertificateChain(key)
-		if err != nil || len(chain) != len(der) {
-			return fmt.Errorf("keystore: JKS alias %q: keystore-go read the entry differently (%v)", alias, err)
-		}
-		for i := range chain {
-			der[i] = chain[i].Content
-		}
-		n.offset = e.KeyOffset
-		n.bad = jksCheckProtected(alias, e.Key, e.KeyOffset)
-	default:
-		r.kind = TrustedEntry
-		tce, err := c.ks.GetTrustedCertificateEntry(key)
-		if err != nil || len(der) != 1 {
-			return fmt.Errorf("keystore: JKS alias %q: keystore-go read the entry differently (%v)", alias, err)
-		}
-		der[0] = tce.Certificate.Content
-	}
-	r.native = n
-	return nil
+	return n
 }
 
 // unseal decrypts the key of a record read from a JKS file.
 func (c *jksCodec) unseal(r *record, password []byte) (crypto.Signer, error) {
-	n, ok := r.native.(*jksNative)
-	if !ok || n.codec != c {
+	n := c.native(r)
+	if n == nil || n.keyEnd == 0 {
 		return nil, fmt.Errorf("keystore: JKS alias %q: the entry was not read by this store", r.alias)
 	}
 	pw, err := jksPassword(password, fmt.Sprintf("JKS key password of alias %q", r.alias))
@@ -277,55 +273,124 @@ func (c *jksCodec) unseal(r *record, password []byte) (crypto.Signer, error) {
 		return nil, err
 	}
 	defer jksZero(pw)
-	if n.bad != nil {
-		return nil, n.bad
-	}
-	pke, err := c.ks.GetPrivateKeyEntry(n.key, pw)
+	blob := c.data[n.keyOff:n.keyEnd]
+	enc, err := jksCheckProtected(r.alias, blob, n.keyOff)
 	if err != nil {
-		if strings.Contains(err.Error(), "invalid digest") {
-			return nil, fmt.Errorf("%w: cannot recover the key of alias %q with the key password given for it (WithKeyPassword) or the store password",
-				ErrIncorrectPassword, r.alias)
-		}
-		return nil, &MalformedError{Format: JKS, Offset: int64(n.offset), Field: "key",
-			Detail: fmt.Sprintf("alias %q: keystore-go: %v", r.alias, err)}
+		return nil, err
 	}
-	defer jksZero(pke.PrivateKey)
-	return jksParseKey(r.alias, pke.PrivateKey)
+	der, ok := jksRecover(enc, pw)
+	if !ok {
+		return nil, fmt.Errorf("%w: JKS alias %q: the key's check value does not match", ErrIncorrectPassword, r.alias)
+	}
+	defer jksZero(der)
+	return parsePrivateKey(JKS, r.alias, der)
+}
+
+// jksKeyStream XORs dst with the key protector's key stream for salt:
+// SHA-1(password, salt), then SHA-1(password, previous block), ...
+func jksKeyStream(dst, pw, salt []byte) {
+	digest := append([]byte(nil), salt...)
+	h := sha1.New()
+	for off := 0; off < len(dst); off += sha1.Size {
+		h.Reset()
+		h.Write(pw)
+		h.Write(digest)
+		digest = h.Sum(digest[:0])
+		subtle.XORBytes(dst[off:], dst[off:], digest)
+	}
+}
+
+// jksCheckValue is the key protector's check value: SHA-1(password, key).
+func jksCheckValue(pw, key []byte) []byte {
+	h := sha1.New()
+	h.Write(pw)
+	h.Write(key)
+	return h.Sum(nil)
+}
+
+// jksRecover decrypts a protected key (salt, encrypted key, check value)
+// and reports whether its check value matches, that is whether pw is the
+// key's password.
+func jksRecover(enc, pw []byte) ([]byte, bool) {
+	salt := enc[:jksSaltSize]
+	check := enc[len(enc)-jksCheckSize:]
+	plain := append([]byte(nil), enc[jksSaltSize:len(enc)-jksCheckSize]...)
+	jksKeyStream(plain, pw, salt)
+	if subtle.ConstantTimeCompare(jksCheckValue(pw, plain), check) != 1 {
+		jksZero(plain)
+		return nil, false
+	}
+	return plain, true
+}
+
+// jksProtectKey encrypts a PKCS #8 key as the JDK's key protector does and
+// returns the DER EncryptedPrivateKeyInfo.
+func jksProtectKey(pkcs8, pw []byte, rnd io.Reader) ([]byte, error) {
+	enc := make([]byte, jksSaltSize, jksSaltSize+len(pkcs8)+jksCheckSize)
+	if _, err := io.ReadFull(rnd, enc); err != nil {
+		return nil, fmt.Errorf("keystore: JKS key salt: %w", err)
+	}
+	enc = append(enc, pkcs8...)
+	jksKeyStream(enc[jksSaltSize:], pw, enc[:jksSaltSize])
+	enc = append(enc, jksCheckValue(pw, pkcs8)...)
+	algo := jksAppendDER(nil, 0x06, jksKeyProtectorOIDDER)
+	algo = append(algo, 0x05, 0x00) // NULL parameters, as the JDK writes
+	body := jksAppendDER(nil, 0x30, algo)
+	body = jksAppendDER(body, 0x04, enc)
+	return jksAppendDER(nil, 0x30, body), nil
+}
+
+// jksAppendDER appends a DER element with the given tag and contents.
+func jksAppendDER(dst []byte, tag byte, content []byte) []byte {
+	dst = append(dst, tag)
+	switch n := len(content); {
+	case n < 0x80:
+		dst = append(dst, byte(n))
+	case n <= 0xFF:
+		dst = append(dst, 0x81, byte(n))
+	case n <= 0xFFFF:
+		dst = append(dst, 0x82, byte(n>>8), byte(n))
+	case n <= 0xFFFFFF:
+		dst = append(dst, 0x83, byte(n>>16), byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(dst, content...)
 }
 
 // jksCheckProtected checks that blob is a DER EncryptedPrivateKeyInfo
 // protected by the JDK's key protector, with at least the salt and check
-// value (keystore-go panics on a shorter one). It reads the DER by hand
-// because it runs for every key entry of every file read, and
-// encoding/asn1 would cost more than the rest of the entry's decoding.
-func jksCheckProtected(alias string, blob []byte, offset int) error {
+// value, and returns the protected key (salt, encrypted key, check value).
+// It reads the DER by hand, as encoding/asn1 would cost more than the rest
+// of the entry's decoding.
+func jksCheckProtected(alias string, blob []byte, offset int) ([]byte, error) {
 	bad := func(format string, args ...any) error {
 		return &MalformedError{Format: JKS, Offset: int64(offset), Field: "key",
 			Detail: fmt.Sprintf("alias %q: ", alias) + fmt.Sprintf(format, args...)}
 	}
 	outer, rest, ok := jksDER(blob, 0x30)
 	if !ok || len(rest) > 0 {
-		return bad("want a DER EncryptedPrivateKeyInfo, got %d bytes that are not one", len(blob))
+		return nil, bad("want a DER EncryptedPrivateKeyInfo, got %d bytes that are not one", len(blob))
 	}
 	algo, outer, ok := jksDER(outer, 0x30)
 	if !ok {
-		return bad("want an AlgorithmIdentifier in the EncryptedPrivateKeyInfo")
+		return nil, bad("want an AlgorithmIdentifier in the EncryptedPrivateKeyInfo")
 	}
 	oid, _, ok := jksDER(algo, 0x06)
 	if !ok {
-		return bad("want a key protection algorithm OID")
+		return nil, bad("want a key protection algorithm OID")
 	}
 	if !bytes.Equal(oid, jksKeyProtectorOIDDER) {
-		return bad("want key protection %v (the JDK's JKS key protector), got another algorithm (OID bytes %X)", jksKeyProtectorOID, oid)
+		return nil, bad("want key protection %v (the JDK's JKS key protector), got another algorithm (OID bytes %X)", jksKeyProtectorOID, oid)
 	}
 	enc, outer, ok := jksDER(outer, 0x04)
 	if !ok || len(outer) > 0 {
-		return bad("want the encrypted key as the last field of the EncryptedPrivateKeyInfo")
+		return nil, bad("want the encrypted key as the last field of the EncryptedPrivateKeyInfo")
 	}
 	if len(enc) < jksMinProtectedKey {
-		return bad("want a protected key of at least %d bytes (salt and check value), got %d", jksMinProtectedKey, len(enc))
+		return nil, bad("want a protected key of at least %d bytes (salt and check value), got %d", jksMinProtectedKey, len(enc))
 	}
-	return nil
+	return enc, nil
 }
 
 // jksKeyProtectorOIDDER is the content of jksKeyProtectorOID's DER encoding.
@@ -333,7 +398,7 @@ var jksKeyProtectorOIDDER = []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0x2A, 0x02, 0x1
 
 // jksDER reads one DER element with the given tag from the front of b and
 // returns its contents and what follows it. Lengths must be minimal, as
-// encoding/asn1 (which keystore-go uses) requires.
+// the JDK's DER reader requires.
 func jksDER(b []byte, tag byte) (content, rest []byte, ok bool) {
 	if len(b) < 2 || b[0] != tag {
 		return nil, nil, false
@@ -359,165 +424,113 @@ func jksDER(b []byte, tag byte) (content, rest []byte, ok bool) {
 	return b[hdr : hdr+n], b[hdr+n:], true
 }
 
-// Private key algorithms by PKCS #8 OID, to name what Go cannot use.
-var jksKeyAlgorithms = map[string]string{
-	"1.2.840.113549.1.1.1":  "RSA",
-	"1.2.840.113549.1.1.10": "RSASSA-PSS",
-	"1.2.840.10040.4.1":     "DSA",
-	"1.2.840.10045.2.1":     "EC",
-	"1.2.840.113549.1.3.1":  "DH",
-	"1.3.101.110":           "X25519",
-	"1.3.101.111":           "X448",
-	"1.3.101.112":           "Ed25519",
-	"1.3.101.113":           "Ed448",
-}
-
-// jksParseKey parses a decrypted PKCS #8 key into a crypto.Signer, naming
-// the alias and the algorithm when Go cannot use it.
-func jksParseKey(alias string, der []byte) (crypto.Signer, error) {
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err == nil {
-		if s, ok := k.(crypto.Signer); ok {
-			return s, nil
-		}
-		return nil, fmt.Errorf("keystore: JKS alias %q holds a %T, which cannot sign; the entry is kept unchanged when the store is saved: %w", alias, k, ErrUnsupportedKey)
-	}
-	var info struct {
-		Version    int
-		Algo       pkix.AlgorithmIdentifier
-		PrivateKey []byte
-	}
-	if _, aerr := asn1.Unmarshal(der, &info); aerr != nil {
-		return nil, fmt.Errorf("keystore: JKS alias %q: the decrypted key is not PKCS #8: %w", alias, err)
-	}
-	oid := info.Algo.Algorithm.String()
-	name, ok := jksKeyAlgorithms[oid]
-	if !ok {
-		name = "unknown algorithm"
-	}
-	return nil, fmt.Errorf("keystore: JKS alias %q holds a %s private key (OID %s) that Go cannot use; "+
-		"the entry still lists and is kept unchanged when the store is saved: %w: %w", alias, name, oid, ErrUnsupportedKey, err)
-}
-
-// encode writes the store's records. Records read by this codec and not
-// changed are written from keystore-go's copy; the others are (re)set in
-// it. The key of a new or changed key entry is encrypted with its key
-// password (WithKeyPassword) if one was given, else with password. An
-// untouched key stays encrypted as it was read, so writing a store with a
-// new password leaves its keys under the old one, as keytool -storepasswd
-// does for JKS.
+// encode writes the store's records in store order. Records read by this
+// codec and not changed are written as the bytes they were read from (or,
+// from a version 1 file, re-framed with the certificate type); a renamed
+// key entry keeps its protected key as read; new and changed key entries
+// are encrypted with their key password (WithKeyPassword) if one was
+// given, else with password. An untouched key stays encrypted as it was
+// read, so writing a store with a new password leaves its keys under the
+// old one, as keytool -storepasswd does for JKS.
 func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
 	pw, err := jksPassword(password, "JKS password")
 	if err != nil {
 		return nil, err
 	}
 	defer jksZero(pw)
-	c.rnd.r = s.opts.rand()
-
-	untouched := 0
+	if uint64(len(s.recs)) > 0xFFFFFFFF {
+		return nil, fmt.Errorf("%w: JKS holds at most 4294967295 entries, the store has %d", ErrLimit, len(s.recs))
+	}
+	out := make([]byte, 0, c.size+1024)
+	out = binary.BigEndian.AppendUint32(out, jksguard.Magic)
+	out = binary.BigEndian.AppendUint32(out, 2)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(s.recs)))
 	for _, r := range s.recs {
-		if c.untouched(r) {
-			untouched++
+		if n := c.native(r); n != nil && !r.changed && c.version == 2 {
+			out = append(out, c.data[n.start:n.end]...)
+			continue
+		}
+		if out, err = c.appendEntry(out, s, r, password); err != nil {
+			return nil, err
 		}
 	}
-	// Delete what the store no longer has, unless every key is still
-	// used as it was (the common case of a store saved as read).
-	if untouched != len(c.keys) || untouched != len(s.recs) {
-		keep := make(map[string]bool, untouched)
-		for _, r := range s.recs {
-			if c.untouched(r) {
-				keep[r.native.(*jksNative).key] = true
-			}
-		}
-		kept := c.keys[:0]
-		for _, k := range c.keys {
-			if keep[k] {
-				kept = append(kept, k)
-			} else {
-				c.ks.DeleteEntry(k)
-			}
-		}
-		c.keys = kept
-		for _, r := range s.recs {
-			if c.untouched(r) {
-				continue
-			}
-			k, err := c.set(s, r, pw, keep)
-			if err != nil {
-				return nil, err
-			}
-			keep[k] = true
-			c.keys = append(c.keys, k)
-		}
-	}
-	var buf bytes.Buffer
-	buf.Grow(c.size + 1024)
-	if err := c.ks.Store(&buf, pw); err != nil {
-		return nil, fmt.Errorf("keystore: write JKS: %w", err)
-	}
-	c.size = buf.Len()
-	return buf.Bytes(), nil
+	out = append(out, jksFileDigest(pw, out)...)
+	c.size = len(out)
+	return out, nil
 }
 
-// untouched reports whether r is written from what this codec read.
-func (c *jksCodec) untouched(r *record) bool {
-	if r.changed {
-		return false
-	}
-	n, ok := r.native.(*jksNative)
-	return ok && n.codec == c
-}
-
-// set puts a new or changed record into keystore-go's map and returns its
-// key there.
-func (c *jksCodec) set(s *Store, r *record, pw []byte, taken map[string]bool) (string, error) {
-	if len(r.chainDER) == 0 {
-		// A key entry read with an empty chain and then renamed; the JDK
-		// refuses to store a private key without a chain too.
-		return "", fmt.Errorf("keystore: JKS alias %q: a key entry needs a certificate chain, the entry has none", r.alias)
-	}
+// appendEntry appends the encoding of r (version 2) to out; a new key is
+// encrypted with r's key password or else password.
+func (c *jksCodec) appendEntry(out []byte, s *Store, r *record, password []byte) ([]byte, error) {
 	ab := jksguard.AppendModifiedUTF8(nil, r.alias)
 	if len(ab) > 0xFFFF {
-		return "", fmt.Errorf("keystore: JKS alias is %d bytes in Java's encoding; at most 65535 fit", len(ab))
+		return nil, fmt.Errorf("keystore: JKS alias is %d bytes in Java's encoding; at most 65535 fit", len(ab))
 	}
-	key := string(ab)
-	if taken[key] {
-		// Aliases are unique ignoring case, so this cannot happen.
-		return "", fmt.Errorf("keystore: JKS alias %q is held by two entries", r.alias)
+	cert := func(out, der []byte) ([]byte, error) {
+		if uint64(len(der)) > 0xFFFFFFFF {
+			return nil, fmt.Errorf("keystore: JKS alias %q: a certificate of %d bytes does not fit", r.alias, len(der))
+		}
+		out = binary.BigEndian.AppendUint16(out, uint16(len(jksCertType)))
+		out = append(out, jksCertType...)
+		out = binary.BigEndian.AppendUint32(out, uint32(len(der)))
+		return append(out, der...), nil
+	}
+	head := func(out []byte, tag uint32) []byte {
+		out = binary.BigEndian.AppendUint32(out, tag)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(ab)))
+		out = append(out, ab...)
+		return binary.BigEndian.AppendUint64(out, uint64(r.created.UnixMilli()))
 	}
 	if r.kind == TrustedEntry {
-		err := c.ks.SetTrustedCertificateEntry(key, kgo.TrustedCertificateEntry{
-			CreationTime: r.created,
-			Certificate:  kgo.Certificate{Type: jksCertType, Content: r.chainDER[0]},
-		})
+		if len(r.chainDER) != 1 {
+			return nil, fmt.Errorf("keystore: JKS trusted entry %q: want one certificate, got %d", r.alias, len(r.chainDER))
+		}
+		return cert(head(out, jksguard.TagTrustedCert), r.chainDER[0])
+	}
+	var blob []byte
+	if n := c.native(r); n != nil {
+		// Read by this codec and renamed (or re-framed from version 1):
+		// the key and chain are as read.
+		blob = c.data[n.keyOff:n.keyEnd]
+	} else {
+		if len(r.chainDER) == 0 {
+			// The JDK refuses to store a private key without a chain too.
+			return nil, fmt.Errorf("keystore: JKS alias %q: a key entry needs a certificate chain, the entry has none", r.alias)
+		}
+		signer, err := s.key(r)
 		if err != nil {
-			return "", fmt.Errorf("keystore: JKS alias %q: %w", r.alias, err)
+			return nil, err
 		}
-		return key, nil
-	}
-	signer, err := s.key(r)
-	if err != nil {
-		return "", err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(signer)
-	if err != nil {
-		return "", fmt.Errorf("keystore: JKS alias %q: encode key: %w", r.alias, err)
-	}
-	defer jksZero(der)
-	chain := make([]kgo.Certificate, len(r.chainDER))
-	for i, d := range r.chainDER {
-		chain[i] = kgo.Certificate{Type: jksCertType, Content: d}
-	}
-	keyPw := pw
-	if p, ok := s.opts.keyPasswords[fold(r.alias)]; ok {
-		if keyPw, err = jksPassword(p, fmt.Sprintf("JKS key password of alias %q", r.alias)); err != nil {
-			return "", err
+		der, err := x509.MarshalPKCS8PrivateKey(signer)
+		if err != nil {
+			return nil, fmt.Errorf("keystore: JKS alias %q: encode key: %w", r.alias, err)
 		}
-		defer jksZero(keyPw)
+		defer jksZero(der)
+		keyPw := password
+		if p, ok := s.opts.keyPasswords[fold(r.alias)]; ok {
+			keyPw = p
+		}
+		kpw, err := jksPassword(keyPw, fmt.Sprintf("JKS key password of alias %q", r.alias))
+		if err != nil {
+			return nil, err
+		}
+		defer jksZero(kpw)
+		if blob, err = jksProtectKey(der, kpw, s.opts.rand()); err != nil {
+			return nil, err
+		}
 	}
-	err = c.ks.SetPrivateKeyEntry(key, kgo.PrivateKeyEntry{CreationTime: r.created, PrivateKey: der, CertificateChain: chain}, keyPw)
-	if err != nil {
-		return "", fmt.Errorf("keystore: JKS alias %q: %w", r.alias, err)
+	if uint64(len(blob)) > 0xFFFFFFFF {
+		return nil, fmt.Errorf("keystore: JKS alias %q: a key of %d bytes does not fit", r.alias, len(blob))
 	}
-	return key, nil
+	out = head(out, jksguard.TagPrivateKey)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(blob)))
+	out = append(out, blob...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(r.chainDER)))
+	var err error
+	for _, d := range r.chainDER {
+		if out, err = cert(out, d); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -232,11 +232,13 @@ func TestJKSVectors(t *testing.T) {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), `"cordarootca"`)
 			}},
-		{name: "key entry with an empty chain", file: "keystore-go/keystore.jks", pw: "password", entries: []want{{"alias", KeyEntry, 0}},
+		{name: "key entry with an empty chain: keytool's SecretKeyEntry", file: "keystore-go/keystore.jks", pw: "password", entries: []want{{"alias", SecretKeyEntry, 0}},
 			check: func(t *testing.T, s *Store) {
 				e, err := s.Entry("alias")
 				require.NoError(t, err)
 				assert.Empty(t, e.Chain)
+				assert.Equal(t, SecretKeyEntry, e.Kind())
+				assert.Equal(t, "SecretKeyEntry", s.Summaries()[0].Type)
 				assert.Equal(t, pemKeyFingerprint(t, "testdata/jks/keystore-go/key.pem"), KeyFingerprint(e.Key.Public()))
 			}},
 		{name: "key password differs", file: "keystore-go/keystore_keypass.jks", pw: "password",

@@ -132,7 +132,7 @@ func listingOf(t testing.TB, s *Store) []keytoolEntry {
 	for _, r := range s.recs {
 		e := keytoolEntry{Alias: strings.ToLower(r.alias), Type: r.kind.String()}
 		if r.kind == KeyEntry && len(r.chainDER) == 0 {
-			// keytool calls a key entry without certificates a
+			// A PKCS#12 key without certificates: keytool calls it a
 			// SecretKeyEntry (KeyStoreSpi.engineEntryInstanceOf).
 			e.Type = "SecretKeyEntry"
 		}

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math/big"
@@ -13,7 +14,7 @@ import (
 type Summary struct {
 	Alias       string    `json:"alias"`
 	Kind        EntryKind `json:"-"`
-	Type        string    `json:"type"` // "PrivateKeyEntry" or "trustedCertEntry"
+	Type        string    `json:"type"` // "PrivateKeyEntry", "trustedCertEntry" or "SecretKeyEntry"
 	Created     time.Time `json:"created"`
 	Subject     string    `json:"subject,omitempty"`
 	Issuer      string    `json:"issuer,omitempty"`
@@ -27,15 +28,35 @@ type Summary struct {
 }
 
 // Summaries describes every entry in store order. An entry whose
-// certificate cannot be parsed is still listed, with Problem saying why.
+// certificate Go cannot parse is still listed, with the SHA-256
+// fingerprint of its leaf's raw bytes, the subject, issuer and serial
+// number where they can be read, the key's algorithm (and curve), and
+// Problem saying why it cannot be parsed. A [SecretKeyEntry] has no
+// certificate to describe.
 func (s *Store) Summaries() []Summary {
 	out := make([]Summary, 0, len(s.recs))
 	for _, r := range s.recs {
 		sum := Summary{Alias: r.alias, Kind: r.kind, Type: r.kind.String(), Created: r.created, ChainLength: len(r.chainDER)}
 		certs, err := r.chain()
+		if err != nil {
+			sum.Problem = err.Error()
+			if leaf, lerr := x509.ParseCertificate(r.chainDER[0]); lerr == nil {
+				// Only a later certificate of the chain is unreadable.
+				certs, err = []*x509.Certificate{leaf}, nil
+			}
+		}
 		switch {
 		case err != nil:
-			sum.Problem = err.Error()
+			// What the raw bytes still tell: the leaf's fingerprint and
+			// names, and its key's algorithm.
+			leaf := r.chainDER[0]
+			info := readRawCert(leaf)
+			sum.Subject, sum.Issuer = info.Subject, info.Issuer
+			sum.Serial = serialHex(info.Serial)
+			sum.Fingerprint = CertFingerprint(&x509.Certificate{Raw: leaf})
+			sum.Key = rawKeyDescription(info.Algorithm, info.Curve)
+		case r.kind == SecretKeyEntry:
+			// keytool lists nothing more for it.
 		case len(certs) == 0:
 			sum.Problem = "the entry has no certificate chain"
 		default:
@@ -85,6 +106,15 @@ func (s *Store) WriteListing(w io.Writer) error {
 		}
 		if e.Problem != "" {
 			fmt.Fprintf(&b, "Problem: %s\n", e.Problem)
+			if e.Fingerprint != "" {
+				if e.Subject != "" {
+					fmt.Fprintf(&b, "Owner: %s\n", e.Subject)
+				}
+				fmt.Fprintf(&b, "SHA256: %s\n", e.Fingerprint)
+			}
+			continue
+		}
+		if e.Kind == SecretKeyEntry {
 			continue
 		}
 		fmt.Fprintf(&b, "Owner: %s\n", e.Subject)

@@ -22,6 +22,12 @@ type options struct {
 	untrusted    bool
 	newKey       crypto.Signer
 	profile      *Profile // PKCS#12 encoder profile; nil keeps the store's
+
+	// defaultKeyPassword is tried, after the store password, on keys of
+	// aliases without a key password of their own.
+	defaultKeyPassword []byte
+	// overwrite lets Set, Replace and InstallReply overwrite any kind.
+	overwrite bool
 }
 
 func buildOptions(opts []Option) options {
@@ -66,8 +72,11 @@ func (o options) rand() io.Reader {
 
 // WithKeyPassword gives the password that protects the key entry under
 // alias, for stores whose key passwords differ from the store password
-// (keytool's -keypass). It is used to decrypt the key and, when the entry
-// is written anew, to encrypt it. The store keeps a copy.
+// (keytool's -keypass). It is tried first to decrypt the key, and the
+// store password after it, so one key password given for several aliases
+// (as Spring's key-password is) still opens the keys that use the store
+// password. When the entry is written anew, it encrypts the key. The
+// store keeps a copy.
 func WithKeyPassword(alias string, password []byte) Option {
 	p := append([]byte(nil), password...)
 	return func(o *options) {
@@ -77,6 +86,22 @@ func WithKeyPassword(alias string, password []byte) Option {
 		o.keyPasswords[fold(alias)] = p
 	}
 }
+
+// WithDefaultKeyPassword gives a key password for every alias that has
+// none of its own ([WithKeyPassword]): such a key is tried with the store
+// password first and then with this one. New keys are still encrypted
+// with the store password (or their own key password). The store keeps a
+// copy.
+func WithDefaultKeyPassword(password []byte) Option {
+	p := append([]byte{}, password...)
+	return func(o *options) { o.defaultKeyPassword = p }
+}
+
+// OverwriteAnyKind lets [Store.Set], [Store.Replace] and
+// [Store.InstallReply] overwrite an entry of a kind they otherwise refuse
+// to overwrite: a [SecretKeyEntry], which they would turn into a key entry
+// (the protected key is lost).
+func OverwriteAnyKind() Option { return func(o *options) { o.overwrite = true } }
 
 // WithClock sets the clock that dates new entries and checks validity.
 // The default is time.Now.

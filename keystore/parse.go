@@ -64,8 +64,8 @@ func Sniff(data []byte) (Format, error) {
 
 // Parse decodes a JKS or PKCS#12 keystore (the format is sniffed),
 // checking its integrity with password. Key entries are decrypted on first
-// use, with the store password or the one given by [WithKeyPassword].
-// The store keeps a copy of password for that.
+// use, with the one given by [WithKeyPassword] and the store password
+// (see [Store.Entry]). The store keeps a copy of password for that.
 //
 // A wrong password gives [ErrIncorrectPassword]; truncated or garbage
 // input gives [ErrMalformed] saying where; a format the package does not
@@ -88,7 +88,11 @@ func Parse(data, password []byte, opts ...Option) (*Store, error) {
 	}
 	s.format = f
 	s.opts = o
-	s.dedupe()
+	if f != JKS {
+		// The JKS decoder keeps only the last of several entries with one
+		// alias itself, and builds the index as it goes.
+		s.dedupe()
+	}
 	s.password = append([]byte(nil), password...)
 	return s, nil
 }

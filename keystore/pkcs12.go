@@ -801,16 +801,11 @@ func (c *pkcs12Codec) unsealBag(alias string, b *p12.Bag, password []byte) (cryp
 		}
 		return nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", alias, pkcs12Error(err))
 	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: PKCS#12 alias %q holds a private key Go cannot use; the entry still lists and is kept unchanged when the store is saved: %w: %w", alias, ErrUnsupportedKey, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("keystore: PKCS#12 alias %q holds a %T, which cannot sign; the entry is kept unchanged when the store is saved: %w", alias, k, ErrUnsupportedKey)
-	}
-	return s, nil
+	return parsePrivateKey(PKCS12, alias, der)
 }
+
+// keepsSealed reports false: a renamed entry's key bag is written anew.
+func (c *pkcs12Codec) keepsSealed() bool { return false }
 
 // untouched reports whether r is written from what this codec read.
 func (c *pkcs12Codec) untouched(r *record) bool {

@@ -679,21 +679,21 @@ func TestPKCS12SetProfileReencrypts(t *testing.T) {
 // the store and its other entries still read.
 func TestPKCS12TwoPasswords(t *testing.T) {
 	f := newP12Fixture(t)
-	data, err := f.store(t, WithKeyPassword("other", []byte("key pass"))).Marshal([]byte("store pass"))
+	data, err := f.store(t, WithKeyPassword("other", []byte("key pass"))).Marshal([]byte("s3cret-store"))
 	require.NoError(t, err)
 
-	s, err := Parse(data, []byte("store pass"))
+	s, err := Parse(data, []byte("s3cret-store"))
 	require.NoError(t, err)
 	_, err = s.Entry("tenantclient")
 	require.NoError(t, err)
 	_, err = s.Entry("other")
 	require.ErrorIs(t, err, ErrIncorrectPassword)
-	assert.NotContains(t, err.Error(), "store pass")
+	assert.NotContains(t, err.Error(), "s3cret-store")
 	certs, err := s.Certificates("other")
 	require.NoError(t, err)
 	assert.Equal(t, "other-client", certs[0].Subject.CommonName)
 
-	s, err = Parse(data, []byte("store pass"), WithKeyPassword("OTHER", []byte("key pass")))
+	s, err = Parse(data, []byte("s3cret-store"), WithKeyPassword("OTHER", []byte("key pass")))
 	require.NoError(t, err)
 	e, err := s.Entry("other")
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"github.com/certroll/certroll/chain"
@@ -66,6 +67,12 @@ func (r *ReplyResult) String() string {
 //
 // The alias, the key and every other entry stay as they were; the
 // entry's creation date becomes the store clock's time.
+//
+// With [WithNewKey] the entry is replaced without reading it, so an entry
+// whose key Go cannot use (DSA) or whose certificate Go cannot parse
+// (secp256k1, binary curves) can be renewed; Previous is then nil for a
+// chain that cannot be parsed. A [SecretKeyEntry] is refused ([KindError])
+// unless [OverwriteAnyKind] is given.
 func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Option) (*ReplyResult, error) {
 	o := s.opts.with(opts)
 	i := s.find(alias)
@@ -73,8 +80,11 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Op
 		return nil, s.notFound(alias)
 	}
 	r := s.recs[i]
-	if r.kind != KeyEntry {
+	if r.kind == TrustedEntry {
 		return nil, fmt.Errorf("%w: alias %q holds a trusted certificate; a reply installs onto a key entry", ErrNotKeyEntry, r.alias)
+	}
+	if err := s.checkOverwrite("InstallReply", r, KeyEntry, o); err != nil {
+		return nil, err
 	}
 	var err error
 	if len(reply) == 0 {
@@ -83,12 +93,20 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Op
 	key := o.newKey
 	if key == nil {
 		if key, err = s.key(r); err != nil {
+			if errors.Is(err, ErrUnsupportedKey) || errors.Is(err, ErrCorruptKey) {
+				return nil, fmt.Errorf("keystore: InstallReply %q: %w (a reply for a new key installs with WithNewKey)", r.alias, err)
+			}
 			return nil, err
 		}
 	}
 	previous, err := r.chain()
 	if err != nil {
-		return nil, err
+		if o.newKey == nil {
+			return nil, fmt.Errorf("keystore: InstallReply %q: %w (with WithNewKey the entry is replaced without reading it)", r.alias, err)
+		}
+		// The new key replaces the entry whole: what Go cannot parse of
+		// it need not be read.
+		previous = nil
 	}
 
 	ordered, err := chain.Order(reply)

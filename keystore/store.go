@@ -1,8 +1,10 @@
 package keystore
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,6 +19,16 @@ const (
 	KeyEntry EntryKind = iota + 1
 	// TrustedEntry holds one trusted certificate (keytool's trustedCertEntry).
 	TrustedEntry
+	// SecretKeyEntry holds a protected key without a certificate chain,
+	// which keytool lists as SecretKeyEntry (the JDK counts every key
+	// entry without a certificate as one). In a JKS file it is a key
+	// entry (tag 1) with no certificates; the JDK's JKS writer makes one
+	// only through KeyStore.setKeyEntry with already protected key bytes,
+	// and keytool cannot turn it back into a PrivateKeyEntry. Such an
+	// entry is kept byte for byte when the store is saved; [Store.Set],
+	// [Store.Replace] and [Store.InstallReply] refuse to overwrite it
+	// ([KindError]) unless given [OverwriteAnyKind].
+	SecretKeyEntry
 )
 
 // String returns the name keytool lists for the kind.
@@ -26,25 +38,49 @@ func (k EntryKind) String() string {
 		return "PrivateKeyEntry"
 	case TrustedEntry:
 		return "trustedCertEntry"
+	case SecretKeyEntry:
+		return "SecretKeyEntry"
 	}
 	return fmt.Sprintf("EntryKind(%d)", int(k))
+}
+
+// describe says in words what an entry of the kind holds.
+func (k EntryKind) describe() string {
+	switch k {
+	case KeyEntry:
+		return "a private key and its certificate chain"
+	case TrustedEntry:
+		return "a trusted certificate"
+	case SecretKeyEntry:
+		return "a protected key without a certificate chain"
+	}
+	return "an entry of unknown kind"
 }
 
 // An Entry is one keystore entry, addressed by its alias.
 //
 // A key entry has a Key and a Chain, leaf first. A trusted-certificate
-// entry has a nil Key and exactly one certificate in Chain. Entries
-// returned by a [Store] are copies: changing them does not change the store.
+// entry has a nil Key and exactly one certificate in Chain. A secret-key
+// entry ([SecretKeyEntry]) read from a file has the decrypted Key and no
+// Chain. Entries returned by a [Store] are copies: changing them does not
+// change the store.
 type Entry struct {
 	Alias   string
 	Created time.Time
 	Key     crypto.Signer       // nil for a trusted-certificate entry
 	Chain   []*x509.Certificate // leaf first; exactly one for a trusted entry
+
+	kind EntryKind // as read, for an entry returned by a Store
 }
 
-// Kind reports whether e is a key entry or a trusted-certificate entry.
+// Kind reports what e holds: for an entry returned by a [Store], the kind
+// the store lists (a [SecretKeyEntry] among them); for one built by the
+// caller, a key entry if it has a Key, else a trusted-certificate entry.
 func (e *Entry) Kind() EntryKind {
-	if e.Key != nil {
+	switch {
+	case e.kind != 0:
+		return e.kind
+	case e.Key != nil:
 		return KeyEntry
 	}
 	return TrustedEntry
@@ -87,7 +123,7 @@ func (r *record) chain() ([]*x509.Certificate, error) {
 	for i, der := range r.chainDER {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, fmt.Errorf("keystore: alias %q: certificate %d of %d: %w", r.alias, i+1, len(r.chainDER), err)
+			return nil, certParseError(r.alias, i, len(r.chainDER), der, err)
 		}
 		certs[i] = c
 	}
@@ -102,6 +138,9 @@ type codec interface {
 	encode(s *Store, password []byte) ([]byte, error)
 	// unseal decrypts the key of a record that was read from a file.
 	unseal(r *record, password []byte) (crypto.Signer, error)
+	// keepsSealed reports whether a renamed key entry is written with its
+	// key encrypted as read, so that renaming needs no key password.
+	keepsSealed() bool
 }
 
 // A Store is an in-memory keystore: entries addressed by alias, in a
@@ -182,9 +221,14 @@ func (s *Store) Certificates(alias string) ([]*x509.Certificate, error) {
 }
 
 // Entry returns a copy of the entry under alias. A key entry's key is
-// decrypted with the alias's key password (see [WithKeyPassword]) or,
-// failing that, the store password; if it cannot be decrypted the error
-// names the alias and wraps [ErrIncorrectPassword].
+// decrypted with the key password given for the alias ([WithKeyPassword])
+// and, failing that, the store password; an alias without one is tried
+// with the store password and then the password of
+// [WithDefaultKeyPassword], if given. If none decrypts it the error names
+// the alias and the passwords tried (never a password) and wraps
+// [ErrIncorrectPassword]. A certificate Go cannot parse gives a
+// [*EntryCertificateError]; a key Go cannot use, [ErrUnsupportedKey]; a
+// key that decrypts but is inconsistent, [ErrCorruptKey].
 func (s *Store) Entry(alias string) (*Entry, error) {
 	i := s.find(alias)
 	if i < 0 {
@@ -198,8 +242,8 @@ func (s *Store) entry(r *record) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Entry{Alias: r.alias, Created: r.created, Chain: append([]*x509.Certificate(nil), certs...)}
-	if r.kind == KeyEntry {
+	e := &Entry{Alias: r.alias, Created: r.created, Chain: append([]*x509.Certificate(nil), certs...), kind: r.kind}
+	if r.kind == KeyEntry || r.kind == SecretKeyEntry {
 		k, err := s.key(r)
 		if err != nil {
 			return nil, err
@@ -217,20 +261,39 @@ func (s *Store) key(r *record) (crypto.Signer, error) {
 	if r.native == nil {
 		return nil, fmt.Errorf("keystore: alias %q has no key material", r.alias)
 	}
-	k, err := s.codec.unseal(r, s.keyPassword(r.alias))
-	if err != nil {
-		return nil, err
+	cands, tried := s.keyPasswords(r.alias)
+	for _, pw := range cands {
+		k, err := s.codec.unseal(r, pw)
+		if err == nil {
+			r.key = k
+			return k, nil
+		}
+		if !errors.Is(err, ErrIncorrectPassword) {
+			return nil, err
+		}
 	}
-	r.key = k
-	return k, nil
+	return nil, fmt.Errorf("%w: cannot recover the key of alias %q with %s", ErrIncorrectPassword, r.alias, tried)
 }
 
-// keyPassword returns the password that protects the key under alias.
-func (s *Store) keyPassword(alias string) []byte {
+// keyPasswords returns the passwords to try, in order, on the key under
+// alias, and how to name them in an error: the key password given for the
+// alias and then the store password; or the store password and then the
+// default key password. A password equal to one before it is not tried
+// again.
+func (s *Store) keyPasswords(alias string) ([][]byte, string) {
 	if p, ok := s.opts.keyPasswords[fold(alias)]; ok {
-		return p
+		if bytes.Equal(p, s.password) {
+			return [][]byte{p}, fmt.Sprintf("the key password given for alias %q (which is the store password)", alias)
+		}
+		return [][]byte{p, s.password}, fmt.Sprintf("the key password given for alias %q and the store password", alias)
 	}
-	return s.password
+	if d := s.opts.defaultKeyPassword; d != nil && !bytes.Equal(d, s.password) {
+		return [][]byte{s.password, d}, "the store password and the default key password (none was given for the alias)"
+	}
+	if s.opts.defaultKeyPassword != nil {
+		return [][]byte{s.password}, "the store password (which is the default key password too)"
+	}
+	return [][]byte{s.password}, "the store password (no key password was given for the alias: if it has its own, give it with WithKeyPassword)"
 }
 
 // Entries returns copies of every entry, in store order. It fails on the
@@ -251,8 +314,11 @@ func (s *Store) Entries() ([]*Entry, error) {
 // an overwritten entry keeps its alias as written). A key entry needs a
 // non-empty chain whose leaf holds the key's public key; a trusted entry
 // needs exactly one certificate. A zero Created is set to the store's
-// clock.
-func (s *Store) Set(e *Entry) error {
+// clock. Set overwrites a [SecretKeyEntry] only with [OverwriteAnyKind]
+// (else [KindError]). It overwrites an entry whose certificate or key Go
+// cannot read without reading it.
+func (s *Store) Set(e *Entry, opts ...Option) error {
+	o := s.opts.with(opts)
 	if e == nil {
 		return fmt.Errorf("keystore: Set: nil entry")
 	}
@@ -264,6 +330,9 @@ func (s *Store) Set(e *Entry) error {
 		return err
 	}
 	if i := s.find(e.Alias); i >= 0 {
+		if err := s.checkOverwrite("Set", s.recs[i], r.kind, o); err != nil {
+			return err
+		}
 		r.alias = s.recs[i].alias
 		s.recs[i] = r
 		return nil
@@ -278,6 +347,15 @@ func (s *Store) add(r *record) {
 	if s.index != nil {
 		s.index[fold(r.alias)] = len(s.recs) - 1
 	}
+}
+
+// checkOverwrite refuses to overwrite r with an entry of kind want when r
+// is of a kind that is only overwritten on request.
+func (s *Store) checkOverwrite(op string, r *record, want EntryKind, o options) error {
+	if r.kind == SecretKeyEntry && !o.overwrite {
+		return &KindError{Op: op, Alias: r.alias, Kind: r.kind, Want: want}
+	}
+	return nil
 }
 
 // newRecord validates e and turns it into a changed record.
@@ -367,7 +445,8 @@ func (s *Store) Delete(alias string) error {
 // Rename moves the entry under from to the alias to, keeping its key,
 // chain and creation date. It fails with [ErrAliasExists] if another entry
 // has the alias to (ignoring case). Renaming a key entry needs its key,
-// so the key password must be known.
+// so the key password must be known, except in a JKS store, which keeps
+// the key encrypted as it was read (a [SecretKeyEntry] is renamed so too).
 func (s *Store) Rename(from, to string) error {
 	i := s.find(from)
 	if i < 0 {
@@ -380,7 +459,7 @@ func (s *Store) Rename(from, to string) error {
 		return fmt.Errorf("%w: cannot rename %q to %q: the alias is taken by %q", ErrAliasExists, from, to, s.recs[j].alias)
 	}
 	r := s.recs[i]
-	if r.kind == KeyEntry {
+	if r.kind == KeyEntry && !s.codec.keepsSealed() {
 		if _, err := s.key(r); err != nil {
 			return err
 		}
@@ -406,6 +485,13 @@ func (s *Store) Rename(from, to string) error {
 // must hold a key entry ([ErrAliasNotFound], [ErrNotKeyEntry]) unless
 // [CreateIfMissing] is given, in which case a missing alias is created and
 // previous is nil. Every other entry is left as it was.
+//
+// Replace reads the entry it replaces, to return it: an entry whose key Go
+// cannot use (DSA, say) or whose certificate Go cannot parse is refused,
+// with an error that points to [Store.InstallReply] with [WithNewKey] (or
+// [Store.Set]), which replace it without reading it. A [SecretKeyEntry] is
+// replaced only with [OverwriteAnyKind] ([KindError]); previous then holds
+// what could be read of it.
 func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certificate, opts ...Option) (previous *Entry, err error) {
 	o := s.opts.with(opts)
 	if key == nil {
@@ -416,11 +502,24 @@ func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certifica
 		return nil, s.notFound(alias)
 	}
 	if i >= 0 {
-		if s.recs[i].kind != KeyEntry {
-			return nil, fmt.Errorf("%w: alias %q holds a trusted certificate; Replace needs a key entry", ErrNotKeyEntry, s.recs[i].alias)
-		}
-		if previous, err = s.entry(s.recs[i]); err != nil {
-			return nil, err
+		switch r := s.recs[i]; {
+		case r.kind == TrustedEntry:
+			return nil, fmt.Errorf("%w: alias %q holds a trusted certificate; Replace needs a key entry", ErrNotKeyEntry, r.alias)
+		case r.kind == SecretKeyEntry:
+			if err := s.checkOverwrite("Replace", r, KeyEntry, o); err != nil {
+				return nil, err
+			}
+			if previous, err = s.entry(r); err != nil {
+				previous = &Entry{Alias: r.alias, Created: r.created} // overwritten on request, unread
+			}
+		default:
+			if previous, err = s.entry(r); err != nil {
+				if errors.Is(err, ErrUnsupportedKey) || errors.Is(err, ErrCorruptKey) || errors.Is(err, ErrUnsupportedCertificate) {
+					return nil, fmt.Errorf("keystore: Replace %q returns the entry it replaces and cannot read it; "+
+						"InstallReply(%q, reply, WithNewKey(key)) or Set replaces the entry without reading it: %w", r.alias, r.alias, err)
+				}
+				return nil, err
+			}
 		}
 	}
 	name := alias

@@ -20,7 +20,8 @@
 //	    uint16 alias length, alias (Java modified UTF-8)
 //	    uint64 creation time (milliseconds since 1970)
 //	    tag 1: uint32 key length, key (EncryptedPrivateKeyInfo),
-//	           uint32 certificate count, certificates
+//	           uint32 certificate count, certificates (a count of 0 is
+//	           what keytool lists as a SecretKeyEntry)
 //	    tag 2: one certificate
 //	    certificate: (version 2 only) uint16 type length, type ("X.509"),
 //	                 uint32 length, DER
@@ -104,8 +105,11 @@ type Entry struct {
 type File struct {
 	// Version is 1 or 2.
 	Version uint32
-	// Entries in file order. An alias may occur more than once.
+	// Entries in file order (nil from [Scan]). An alias may occur more
+	// than once.
 	Entries []Entry
+	// Count is the number of entries.
+	Count int
 	// DigestOffset is where the 20-byte digest starts; the digest covers
 	// everything before it.
 	DigestOffset int
@@ -192,6 +196,43 @@ func (w *walker) bytes(n uint64, lenOff int, field string) ([]byte, error) {
 // the entry and certificate tables only, each bounded by the input's size.
 // An error is an [*Error].
 func Walk(data []byte) (*File, error) {
+	var (
+		entries []Entry
+		certs   []Cert
+	)
+	type span struct{ from, to int }
+	var spans []span
+	f, err := Scan(data, func(e *Entry) error {
+		if entries == nil {
+			entries = make([]Entry, 0, 16)
+		}
+		from := len(certs)
+		certs = append(certs, e.Certs...)
+		c := *e
+		c.Certs = nil
+		entries = append(entries, c)
+		spans = append(spans, span{from, len(certs)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Entries point into the certificate table once it has stopped growing.
+	for i, s := range spans {
+		entries[i].Certs = certs[s.from:s.to:s.to]
+	}
+	f.Entries = entries
+	return f, nil
+}
+
+// Scan checks the structure of a JKS file as [Walk] does, but hands each
+// entry to fn as it is read instead of building a table: fn's *Entry and
+// its Certs are reused for the next entry, so fn must copy what it keeps
+// (the slices into data stay valid). Scan allocates nothing per entry, so
+// a decoder built on it costs what it keeps. The File it returns has no
+// Entries; Count says how many there were. An error from fn stops the scan
+// and is returned as is; any other error is an [*Error].
+func Scan(data []byte, fn func(*Entry) error) (*File, error) {
 	if len(data) < headerSize+DigestSize {
 		return nil, &Error{Offset: 0, Field: "file",
 			Detail: fmt.Sprintf("want at least %d bytes (header and digest), got %d", headerSize+DigestSize, len(data))}
@@ -214,15 +255,15 @@ func Walk(data []byte) (*File, error) {
 		return nil, w.fail(8, "entry count", "%d entries need at least %d bytes, %d remain before the 20-byte digest",
 			count, uint64(count)*minEntry, left)
 	}
-	f := &File{Version: version, Entries: make([]Entry, 0, count)}
-	// Certificates of all entries go into one table (bounded by the input
-	// size over the minimum certificate size); entries point into it once
-	// it has stopped growing.
-	var certs []Cert
-	type span struct{ from, to int }
-	spans := make([]span, 0, count)
+	f := &File{Version: version, Count: int(count)}
+	// One entry and one certificate list, reused: a chain longer than
+	// the buffer grows it (bounded by the input over the minimum
+	// certificate size).
+	var e Entry
+	certs := make([]Cert, 0, 4)
 	for i := uint32(0); i < count; i++ {
-		e := Entry{Start: w.pos}
+		e = Entry{Start: w.pos}
+		certs = certs[:0]
 		tagOff := w.pos
 		tag, err := w.u32("entry tag")
 		if err != nil {
@@ -255,7 +296,6 @@ func Walk(data []byte) (*File, error) {
 			return nil, err
 		}
 		e.Created = int64(created)
-		from := len(certs)
 		if tag == TagPrivateKey {
 			lenOff := w.pos
 			n, err := w.u32("key length")
@@ -290,11 +330,10 @@ func Walk(data []byte) (*File, error) {
 			certs = append(certs, c)
 		}
 		e.End = w.pos
-		f.Entries = append(f.Entries, e)
-		spans = append(spans, span{from, len(certs)})
-	}
-	for i, s := range spans {
-		f.Entries[i].Certs = certs[s.from:s.to:s.to]
+		e.Certs = certs
+		if err := fn(&e); err != nil {
+			return nil, err
+		}
 	}
 	f.DigestOffset = w.pos
 	f.Trailing = len(data) - w.pos - DigestSize
