@@ -3,7 +3,6 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"crypto/subtle"
 	"fmt"
 
@@ -242,16 +241,7 @@ func jksAliases(data, password []byte) (map[string]bool, error) {
 		return nil, err
 	}
 	defer jksZero(pw)
-	// The JKS integrity digest: SHA-1 over the password as UTF-16BE
-	// (keystore-go's, as jksPassword prepares it), "Mighty Aphrodite" and
-	// the file up to the digest.
-	h := sha1.New()
-	for _, b := range pw {
-		h.Write([]byte{0, b})
-	}
-	h.Write([]byte("Mighty Aphrodite"))
-	h.Write(data[:f.DigestOffset])
-	if subtle.ConstantTimeCompare(h.Sum(nil), data[f.DigestOffset:f.DigestOffset+jksguard.DigestSize]) != 1 {
+	if subtle.ConstantTimeCompare(jksFileDigest(pw, data[:f.DigestOffset]), data[f.DigestOffset:f.DigestOffset+jksguard.DigestSize]) != 1 {
 		return nil, fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, f.DigestOffset)
 	}
 	m := make(map[string]bool, len(f.Entries))

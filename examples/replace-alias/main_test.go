@@ -293,12 +293,22 @@ func TestNewCSRUnwritableOutput(t *testing.T) {
 	assertMissing(t, r.ks+".pending")
 	entries, err := os.ReadDir(r.dir)
 	require.NoError(t, err)
-	assert.Len(t, entries, 2, "only the keystore and the password file")
+	assert.Equal(t, []string{"client.jks", "client.jks.lock", "pw"}, names(entries), "only the keystore, its lock file and the password file")
 
 	require.NoError(t, run(r.args("-new-csr", filepath.Join(r.dir, "client.csr"), "-key-type", "ec-p256"), &bytes.Buffer{}))
 	entries, err = os.ReadDir(r.dir)
 	require.NoError(t, err)
-	assert.Len(t, entries, 4, "the keystore, the password file, the pending key and the CSR; no temporary file")
+	assert.Equal(t, []string{"client.csr", "client.jks", "client.jks.lock", "client.jks.pending", "client.jks.pending.lock", "pw"}, names(entries),
+		"the keystore, the password file, the pending key and the CSR, with their lock files; no temporary file")
+}
+
+// names returns the names of entries, in directory order.
+func names(entries []os.DirEntry) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
 }
 
 func TestHelp(t *testing.T) {
