@@ -182,10 +182,15 @@ func TestRunDowntime(t *testing.T) {
 		"rt.Start node-a",
 		"rt.Start node-b",
 		"rt.Start node-c",
+		"rcv.RemoveRoot old-root", // step 12; the old client went at step 8
 	}, f.calls.all())
-	// The downtime sequence keeps the old root: the plan does not remove it.
-	assert.Equal(t, []string{"old-root", "new-root"}, []string{f.label(f.rcv.roots[0]), f.label(f.rcv.roots[1])})
-	assert.Len(t, res.Completed(), 11)
+	// Like the overlap sequence, the downtime sequence ends with one
+	// trusted root.
+	assert.Equal(t, []*x509.Certificate{f.newCA.Cert}, f.rcv.roots)
+	assert.Len(t, res.Completed(), 12)
+	last := res.Steps[len(res.Steps)-1]
+	assert.Equal(t, StepRemoveOld, last.ID)
+	assert.True(t, last.Destructive)
 }
 
 // TestRunAgain checks that running a finished renewal changes nothing.
@@ -481,7 +486,7 @@ func TestGateAfterReceiverSwapFails(t *testing.T) {
 	assertRenewed(t, f)
 	assert.Equal(t, 1, f.calls.count("rcv.RemoveClient"))
 	assert.Equal(t, 1, f.calls.count("rcv.AcceptClient"))
-	assert.Equal(t, []string{"notify 9 confirm-swapped", "notify 10 notify-restart", "rt.Start node-a", "rt.Start node-b", "rt.Start node-c"},
+	assert.Equal(t, []string{"notify 9 confirm-swapped", "notify 10 notify-restart", "rt.Start node-a", "rt.Start node-b", "rt.Start node-c", "rcv.RemoveRoot old-root"},
 		f.mutations()[before:])
 }
 
