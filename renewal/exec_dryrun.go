@@ -153,7 +153,7 @@ func (x *run) dryGate(ctx context.Context, i int, s Step) *GateCheck {
 			pending[s.ID] = s
 		}
 	}
-	c := &gateCheck{}
+	c := &gateCheck{step: s, gate: g}
 	parts, ok := gateParts[g.Kind]
 	if !ok {
 		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
@@ -16,6 +17,9 @@ import (
 type gateCheck struct {
 	problems, stragglers, dependents []string
 	errs                             []error
+	// step and gate are what is checked, for the events a check emits.
+	step Step
+	gate Gate
 }
 
 func (c *gateCheck) problem(err error, format string, args ...any) {
@@ -68,12 +72,13 @@ var gateParts = map[GateKind][]gatePart{
 	GateOldRootUnused: {
 		{"no node presents the old certificate", []StepID{StepSwapEntry, StepRestartNodes}, (*run).noNodePresentsOld},
 		{"no chain declared in use chains to the old root", nil, (*run).oldRootUnused},
+		{"the receiver has seen no handshake with the old certificate for the drain period", []StepID{StepSwapEntry, StepRestartNodes}, (*run).oldDrained},
 	},
 }
 
 // checkGate evaluates every condition of gate g attached to step s.
 func (x *run) checkGate(ctx context.Context, s Step, g Gate) *GateError {
-	c := &gateCheck{}
+	c := &gateCheck{step: s, gate: g}
 	parts, ok := gateParts[g.Kind]
 	if !ok {
 		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
@@ -235,4 +240,52 @@ func (x *run) done(id StepID) bool {
 	}
 	r := x.j.Step(id)
 	return r != nil && r.Status == StatusDone
+}
+
+// oldDrained waits, when the receiver reports the handshakes it sees
+// ([UsageObserver]), until it has seen none presenting the old client
+// certificate for Executor.Drain, asking again after each wait: a node
+// restarted moments ago may still have requests in flight with the old
+// certificate, and a client nobody declared shows up only here. It waits
+// only when the gate's other conditions hold (otherwise the gate fails
+// now), emits an [EventGateWaiting] before each wait, and fails the gate
+// when ctx ends the wait. A dry run does not wait: it says that a run
+// would.
+func (x *run) oldDrained(ctx context.Context, c *gateCheck) {
+	obs, ok := x.e.Receiver.(UsageObserver)
+	if !ok || len(c.problems) > 0 {
+		return
+	}
+	drain := max(x.e.Drain, 0)
+	old := x.oldLeaf()
+	for {
+		last, err := obs.LastSeen(ctx, old)
+		if err != nil {
+			c.problem(err, "cannot tell when the receiver last saw the old client certificate %s: %v", describeCert(old), err)
+			return
+		}
+		now := x.now()
+		if last.IsZero() || now.Sub(last) >= drain {
+			return
+		}
+		until := last.Add(drain)
+		wait := until.Sub(now)
+		msg := fmt.Sprintf("the receiver saw the old client certificate %s at %s; waiting %s, until %s, for a drain of %s without it before the old certificate and root are removed",
+			describeCert(old), last.UTC().Format(time.RFC3339Nano), wait, until.UTC().Format(time.RFC3339Nano), drain)
+		if x.dry {
+			x.emit(Event{Kind: EventGateWaiting, Step: c.step, Gate: &c.gate, Message: "a run would wait: " + msg})
+			return
+		}
+		x.emit(Event{Kind: EventGateWaiting, Step: c.step, Gate: &c.gate, Message: msg})
+		if err := x.sleep(ctx, wait); err != nil {
+			c.problem(err, "the drain of the old client certificate %s did not end: the receiver saw it at %s, less than the drain of %s (Executor.Drain) before %s, and the wait was ended: %v; run again to wait for the rest",
+				describeCert(old), last.UTC().Format(time.RFC3339Nano), drain, x.now().UTC().Format(time.RFC3339Nano), err)
+			return
+		}
+		if !x.now().After(now) {
+			c.problem(nil, "the drain of the old client certificate %s cannot be waited for: the executor's clock (Executor.Now) did not advance during a wait of %s",
+				describeCert(old), wait)
+			return
+		}
+	}
 }

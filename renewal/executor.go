@@ -183,9 +183,15 @@ type Executor struct {
 	Waits map[StepID]time.Duration
 	// Drain is how long the receiver must have seen no handshake with the
 	// old certificate before the gate lets the old certificate and the old
-	// root be removed; it applies when the Receiver implements
-	// [UsageObserver]. Zero means the gate only checks that the receiver
-	// is not seeing the old certificate now (no quiet period).
+	// root be removed (overlap step 9, downtime step 12); it applies when
+	// the Receiver implements [UsageObserver]. The gate asks
+	// [UsageObserver.LastSeen]; while the last sighting is less than Drain
+	// before Now, it waits (emitting an [EventGateWaiting] that says until
+	// when) and asks again, so a sighting during the wait extends it. When
+	// ctx ends the wait, the gate fails ([ErrGateFailed]) naming the
+	// drain, and nothing is removed. Zero means the gate only checks that
+	// the receiver has not seen the old certificate after Now (no quiet
+	// period).
 	Drain time.Duration
 
 	// OnEvent, if not nil, receives progress events, synchronously.
@@ -202,6 +208,9 @@ type Executor struct {
 	// hook is called at the points where the kill-and-resume tests end
 	// the process.
 	hook func(point string, id StepID)
+	// sleepFn, if not nil, replaces the wait of the drain gate, so that
+	// tests can advance a fake clock instead of sleeping.
+	sleepFn func(ctx context.Context, d time.Duration) error
 }
 
 // Hook points for tests.
@@ -260,6 +269,22 @@ func (x *run) now() time.Time {
 		return x.e.Now()
 	}
 	return time.Now()
+}
+
+// sleep waits for d or until ctx is done, whichever comes first, and
+// returns ctx's error in the second case.
+func (x *run) sleep(ctx context.Context, d time.Duration) error {
+	if x.e.sleepFn != nil {
+		return x.e.sleepFn(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (x *run) oldLeaf() *x509.Certificate { return x.oldChain[0] }
