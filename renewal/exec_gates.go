@@ -49,6 +49,9 @@ type gatePart struct {
 	what  string
 	after []StepID
 	check func(x *run, ctx context.Context, c *gateCheck)
+	// applies, if not nil, says whether the condition applies to this
+	// executor at all (a dry run lists only those that do).
+	applies func(x *run) bool
 }
 
 // gateParts lists each gate kind's conditions.
@@ -56,23 +59,23 @@ var gateParts = map[GateKind][]gatePart{
 	GateReceiverAcceptsBoth: {
 		{"the receiver accepts the old chain", nil, func(x *run, ctx context.Context, c *gateCheck) {
 			x.accepts(ctx, c, "old", x.oldChain)
-		}},
+		}, nil},
 		{"the receiver accepts the new chain", []StepID{StepGenerateKey, StepReceiverAcceptBoth}, func(x *run, ctx context.Context, c *gateCheck) {
 			x.accepts(ctx, c, "new", x.newChain)
-		}},
+		}, nil},
 	},
 	GateReceiverAcceptsNew: {
 		{"the receiver accepts the new chain", []StepID{StepGenerateKey, StepReceiverSwap}, func(x *run, ctx context.Context, c *gateCheck) {
 			x.accepts(ctx, c, "new", x.newChain)
-		}},
+		}, nil},
 	},
 	GateNodesPresentNew: {
-		{"every node presents the new certificate", []StepID{StepGenerateKey, StepSwapEntry, StepRestartNodes}, (*run).nodesPresentNew},
+		{"every node presents the new certificate", []StepID{StepGenerateKey, StepSwapEntry, StepRestartNodes}, (*run).nodesPresentNew, nil},
 	},
 	GateOldRootUnused: {
-		{"no node presents the old certificate", []StepID{StepSwapEntry, StepRestartNodes}, (*run).noNodePresentsOld},
-		{"no chain declared in use chains to the old root", nil, (*run).oldRootUnused},
-		{"the receiver has seen no handshake with the old certificate for the drain period", []StepID{StepSwapEntry, StepRestartNodes}, (*run).oldDrained},
+		{"no node presents the old certificate", []StepID{StepSwapEntry, StepRestartNodes}, (*run).noNodePresentsOld, nil},
+		{"no chain declared in use chains to the old root", nil, (*run).oldRootUnused, nil},
+		{"the receiver has seen no handshake with the old certificate for the drain period", []StepID{StepSwapEntry, StepRestartNodes}, (*run).oldDrained, observes},
 	},
 }
 
@@ -240,6 +243,12 @@ func (x *run) done(id StepID) bool {
 	}
 	r := x.j.Step(id)
 	return r != nil && r.Status == StatusDone
+}
+
+// observes reports whether the receiver reports the handshakes it sees.
+func observes(x *run) bool {
+	_, ok := x.e.Receiver.(UsageObserver)
+	return ok
 }
 
 // oldDrained waits, when the receiver reports the handshakes it sees
