@@ -340,6 +340,9 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 	if err := e.Plan.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkPlan(e.Plan); err != nil {
+		return nil, err
+	}
 	if err := e.Tenant.check(); err != nil {
 		return nil, err
 	}
@@ -361,15 +364,24 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 			return nil, err
 		default:
 			if err := j.matches(e.Plan); err != nil {
-				return nil, err
+				return nil, withJournalPath(err, e.Journal)
 			}
 			x.j = j
 		}
 	}
 	if err := x.loadArtifacts(ctx); err != nil {
-		return nil, err
+		return nil, withJournalPath(err, e.Journal)
 	}
 	return x, nil
+}
+
+// withJournalPath names the journal in a *JournalError.
+func withJournalPath(err error, path string) error {
+	var je *JournalError
+	if errors.As(err, &je) && je.Path == "" {
+		je.Path = path
+	}
+	return err
 }
 
 // loadArtifacts sets the chains and roots from the journal, or from the
@@ -398,11 +410,6 @@ func (x *run) loadArtifacts(ctx context.Context) error {
 		if x.newChain, err = decodeChain(a.NewChain, "new chain"); err != nil {
 			return err
 		}
-		if p.NewFingerprint != "" && keystore.Fingerprint256Hex(x.newChain[0]) != p.NewFingerprint {
-			return fmt.Errorf("renewal: the journal's new certificate is SHA-256 %s, the plan's is %s: %w",
-				keystore.Fingerprint256Hex(x.newChain[0]), p.NewFingerprint, ErrJournal)
-		}
-		x.rebuildPlan()
 	}
 	if a.NewRoot != "" {
 		c, err := decodeChain(a.NewRoot, "new root")
@@ -417,8 +424,18 @@ func (x *run) loadArtifacts(ctx context.Context) error {
 			return err
 		}
 		x.oldRoot = c[0]
-	} else if x.oldRoot, err = x.findOldRoot(ctx); err != nil {
-		return err
+	}
+	if x.j != nil {
+		// What earlier runs recorded is checked before it is used.
+		if err := x.checkArtifacts(); err != nil {
+			return err
+		}
+	}
+	x.rebuildPlan()
+	if a.OldRoot == "" {
+		if x.oldRoot, err = x.findOldRoot(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -449,11 +466,9 @@ func (x *run) findOldRoot(context.Context) (*x509.Certificate, error) {
 			return c, nil
 		}
 	}
-	if x.e.Plan.Sequence == SequenceOverlap {
-		return nil, fmt.Errorf("renewal: the old root (SHA-256 %s) is neither in the live chain (%s) nor among the receiver's roots; give it in Executor.OldRoot: %w",
-			want, chainPath(x.oldChain), ErrUnexpectedState)
-	}
-	return nil, nil
+	// Both sequences end by removing the old root.
+	return nil, fmt.Errorf("renewal: the old root (SHA-256 %s) is neither in the live chain (%s) nor among the receiver's roots; give it in Executor.OldRoot: %w",
+		want, chainPath(x.oldChain), ErrUnexpectedState)
 }
 
 func byFingerprint(certs []*x509.Certificate, fp string) *x509.Certificate {
@@ -511,6 +526,10 @@ func (e *Executor) Run(ctx context.Context) (*Result, error) {
 		x.j = newJournal(e.Plan, x.now())
 		x.j.Artifacts.OldChain = encodeChain(x.oldChain)
 		x.j.Artifacts.OldFingerprint = keystore.Fingerprint256Hex(x.oldLeaf())
+		// The roots' fingerprints are the plan's from the start, so that
+		// a later run given a plan with other roots is refused.
+		x.j.Artifacts.OldRootFingerprint = e.Plan.Params.OldRootFingerprint
+		x.j.Artifacts.NewRootFingerprint = e.Plan.Params.NewRootFingerprint
 		if x.oldRoot != nil {
 			x.j.Artifacts.OldRoot = encodeChain([]*x509.Certificate{x.oldRoot})
 			x.j.Artifacts.OldRootFingerprint = keystore.Fingerprint256Hex(x.oldRoot)
@@ -544,6 +563,16 @@ func (x *run) runSteps(ctx context.Context) error {
 			}
 			return err
 		}
+	}
+	// The journal says every step is done: check that the state says so
+	// too before the run is recorded (or reported) as done.
+	if err := x.verifyEnd(ctx); err != nil {
+		x.j.State = RunFailed
+		x.log.LogAttrs(ctx, slog.LevelError, "renewal: end state differs", slog.String("error", err.Error()))
+		if serr := x.save(); serr != nil {
+			return errors.Join(err, serr)
+		}
+		return err
 	}
 	if x.j.State != RunDone {
 		x.j.State = RunDone
