@@ -24,7 +24,9 @@ var (
 	ErrGateFailed = errors.New("renewal: gate failed")
 
 	// ErrJournal reports a journal that cannot be used: malformed, of an
-	// unknown schema version, or written for another renewal.
+	// unknown schema version, written for another renewal, or edited so
+	// that it no longer matches the plan (a [*JournalError] names the
+	// field).
 	ErrJournal = errors.New("renewal: unusable journal")
 
 	// ErrJournalLocked reports that another run of the same renewal holds
@@ -135,8 +137,11 @@ type InUseFile struct {
 // the same renewal at once.
 type Executor struct {
 	// Plan is the renewal to run, as [Overlap], [Downtime] or [Build]
-	// return it. A plan read from a file should be rebuilt with [Build]
-	// from its Sequence and Params (see the package's Security section).
+	// return it. It must be what [Build] gives for its Sequence and
+	// Params: any other plan (a destructive marking dropped, a gate or a
+	// step removed, text changed) is refused with a [*PlanError]. A plan
+	// read from a file should be rebuilt with [Build] from its Sequence
+	// and Params (see the package's Security section).
 	Plan *Plan
 	// Tenant holds the live, staging and history stores. Its Alias must be
 	// the plan's (compared as Java does, ignoring case).
@@ -512,10 +517,20 @@ func (e *Executor) begin(ctx context.Context) (x *run, unlock func(), err error)
 // Run runs the plan from where the journal says earlier runs stopped (from
 // the start if there is no journal) to the end, or until a step or gate
 // fails or ctx is done. It returns the result so far with any error; a
-// failed gate gives a [*GateError] matching [ErrGateFailed].
+// failed gate gives a [*GateError] matching [ErrGateFailed]. A journal
+// that does not match the plan is refused with a [*JournalError]
+// (matching [ErrJournal]) before anything is done.
 //
-// Running a plan whose journal says it is done changes nothing and
-// reports every step as skipped.
+// When every step is done, Run checks the end state before it records
+// and reports the run as done: the live alias holds the new certificate,
+// every node presents it, the receiver accepts the new chain, and it
+// neither accepts the old certificate nor trusts the old root (the roots
+// and accepted certificates are asked when the receiver implements
+// [ReceiverInspector]). A difference gives an [*EndStateError] matching
+// [ErrUnexpectedState], and the journal records the run as failed.
+//
+// Running a plan whose journal says it is done changes nothing, checks
+// the end state again, and reports every step as skipped.
 func (e *Executor) Run(ctx context.Context) (*Result, error) {
 	x, unlock, err := e.begin(ctx)
 	if err != nil {
