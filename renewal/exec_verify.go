@@ -202,7 +202,11 @@ func (x *run) checkArtifacts() error {
 		return &JournalError{Field: field, Expected: want, Found: got}
 	}
 	cert := func(what string, c *x509.Certificate) string {
-		return fmt.Sprintf("%s %s (SHA-256 %s)", what, shortName(c), fp(c))
+		s := fmt.Sprintf("%s (SHA-256 %s)", shortName(c), fp(c))
+		if what != "" {
+			s = what + " " + s
+		}
+		return s
 	}
 	if a.OldFingerprint != p.OldFingerprint {
 		return mismatch("artifacts.old_fingerprint", "the plan's old certificate SHA-256 "+p.OldFingerprint, fmt.Sprintf("%q", a.OldFingerprint))
