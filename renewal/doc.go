@@ -7,9 +7,11 @@
 //
 //   - [Overlap], 9 steps, for a receiver that accepts the old and the new
 //     client certificate at the same time. Traffic never stops.
-//   - [Downtime], 11 steps, for a receiver that accepts one client
+//   - [Downtime], 12 steps, for a receiver that accepts one client
 //     certificate at a time. The integration flow is stopped inside an
-//     agreed window.
+//     agreed window. The reference's sequence has 11 steps and leaves the
+//     old root trusted; step 12 is the overlap sequence's removal of it,
+//     with its gate, so that both sequences end with one trusted root.
 //
 // [Choose] picks the sequence from what the receiver can do. Every step has
 // the reference's number and role (tenant administrator, receiver
@@ -23,9 +25,13 @@
 //     receiver accepts both the old and the new chain;
 //   - after the flow is restarted (overlap 7, downtime 11): every runtime
 //     node presents the new certificate, and a failure names the others;
-//   - overlap, before the old certificate and root are removed (step 9): no
-//     node presents the old certificate and nothing declared in use chains
-//     to the old root;
+//   - before the old certificate and root are removed (overlap 9, downtime
+//     12): no node presents the old certificate, nothing declared in use
+//     chains to the old root, and a receiver that reports the handshakes
+//     it sees ([UsageObserver]) has seen none with the old certificate for
+//     [Executor.Drain]: the executor waits for that, saying until when
+//     ([EventGateWaiting]), so that requests still in flight are not cut
+//     off;
 //   - downtime, after the receiver exchanges the certificate (step 8): the
 //     receiver accepts the new chain.
 //
@@ -93,6 +99,18 @@
 // killed at any point and started again does only what is left;
 // [Executor.DryRun] checks the gates it can and says what would happen,
 // touching nothing.
+//
+// Nothing read back is trusted blindly. The executor runs only a plan
+// that is what [Build] gives for the plan's own sequence and parameters;
+// on every resume it checks the journal against that plan (sequence,
+// alias, keystore, steps, and each recorded certificate against the
+// plan's fingerprints, the new certificate signed up to the new root)
+// and refuses a mismatch with a [*JournalError] naming the field. Before
+// a run reports done, it checks the end state itself, whatever the
+// journal says: the live alias holds the new certificate, every node
+// presents it, the receiver accepts the new chain and neither accepts the
+// old certificate nor trusts the old root; a difference is an
+// [*EndStateError], and the journal records the run as failed.
 //
 // # Compatibility
 //

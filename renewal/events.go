@@ -36,6 +36,11 @@ const (
 	// the run; [Event.Message] says what. The executor warns when the
 	// receiver would also accept another key entry of the live keystore.
 	EventWarning
+	// EventGateWaiting: the step's gate waits for something that holds
+	// with time, such as the drain of the old certificate before it is
+	// removed ([Executor.Drain]); [Event.Message] says what it waits for
+	// and until when. A dry run reports that a run would wait.
+	EventGateWaiting
 )
 
 // String returns a short name such as "step started" or "gate failed".
@@ -59,6 +64,8 @@ func (k EventKind) String() string {
 		return "would run"
 	case EventWarning:
 		return "warning"
+	case EventGateWaiting:
+		return "gate waiting"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }

@@ -76,6 +76,7 @@ func ExampleDowntime() {
 	//  9 confirm-swapped        hand-off
 	// 10 notify-restart         hand-off
 	// 11 restart-nodes          action    gate after: every node presents the new certificate
+	// 12 remove-old             action    destructive gate before: old certificate and old root unused
 }
 
 func ExampleChoose() {

@@ -153,12 +153,15 @@ func (x *run) dryGate(ctx context.Context, i int, s Step) *GateCheck {
 			pending[s.ID] = s
 		}
 	}
-	c := &gateCheck{}
+	c := &gateCheck{step: s, gate: g}
 	parts, ok := gateParts[g.Kind]
 	if !ok {
 		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
 	}
 	for _, p := range parts {
+		if p.applies != nil && !p.applies(x) {
+			continue
+		}
 		var waits []string
 		for _, id := range p.after {
 			if t, ok := pending[id]; ok {

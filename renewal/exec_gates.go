@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
@@ -16,6 +17,9 @@ import (
 type gateCheck struct {
 	problems, stragglers, dependents []string
 	errs                             []error
+	// step and gate are what is checked, for the events a check emits.
+	step Step
+	gate Gate
 }
 
 func (c *gateCheck) problem(err error, format string, args ...any) {
@@ -45,6 +49,9 @@ type gatePart struct {
 	what  string
 	after []StepID
 	check func(x *run, ctx context.Context, c *gateCheck)
+	// applies, if not nil, says whether the condition applies to this
+	// executor at all (a dry run lists only those that do).
+	applies func(x *run) bool
 }
 
 // gateParts lists each gate kind's conditions.
@@ -52,28 +59,29 @@ var gateParts = map[GateKind][]gatePart{
 	GateReceiverAcceptsBoth: {
 		{"the receiver accepts the old chain", nil, func(x *run, ctx context.Context, c *gateCheck) {
 			x.accepts(ctx, c, "old", x.oldChain)
-		}},
+		}, nil},
 		{"the receiver accepts the new chain", []StepID{StepGenerateKey, StepReceiverAcceptBoth}, func(x *run, ctx context.Context, c *gateCheck) {
 			x.accepts(ctx, c, "new", x.newChain)
-		}},
+		}, nil},
 	},
 	GateReceiverAcceptsNew: {
 		{"the receiver accepts the new chain", []StepID{StepGenerateKey, StepReceiverSwap}, func(x *run, ctx context.Context, c *gateCheck) {
 			x.accepts(ctx, c, "new", x.newChain)
-		}},
+		}, nil},
 	},
 	GateNodesPresentNew: {
-		{"every node presents the new certificate", []StepID{StepGenerateKey, StepSwapEntry, StepRestartNodes}, (*run).nodesPresentNew},
+		{"every node presents the new certificate", []StepID{StepGenerateKey, StepSwapEntry, StepRestartNodes}, (*run).nodesPresentNew, nil},
 	},
 	GateOldRootUnused: {
-		{"no node presents the old certificate", []StepID{StepSwapEntry, StepRestartNodes}, (*run).noNodePresentsOld},
-		{"no chain declared in use chains to the old root", nil, (*run).oldRootUnused},
+		{"no node presents the old certificate", []StepID{StepSwapEntry, StepRestartNodes}, (*run).noNodePresentsOld, nil},
+		{"no chain declared in use chains to the old root", nil, (*run).oldRootUnused, nil},
+		{"the receiver has seen no handshake with the old certificate for the drain period", []StepID{StepSwapEntry, StepRestartNodes}, (*run).oldDrained, observes},
 	},
 }
 
 // checkGate evaluates every condition of gate g attached to step s.
 func (x *run) checkGate(ctx context.Context, s Step, g Gate) *GateError {
-	c := &gateCheck{}
+	c := &gateCheck{step: s, gate: g}
 	parts, ok := gateParts[g.Kind]
 	if !ok {
 		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
@@ -235,4 +243,58 @@ func (x *run) done(id StepID) bool {
 	}
 	r := x.j.Step(id)
 	return r != nil && r.Status == StatusDone
+}
+
+// observes reports whether the receiver reports the handshakes it sees.
+func observes(x *run) bool {
+	_, ok := x.e.Receiver.(UsageObserver)
+	return ok
+}
+
+// oldDrained waits, when the receiver reports the handshakes it sees
+// ([UsageObserver]), until it has seen none presenting the old client
+// certificate for Executor.Drain, asking again after each wait: a node
+// restarted moments ago may still have requests in flight with the old
+// certificate, and a client nobody declared shows up only here. It waits
+// only when the gate's other conditions hold (otherwise the gate fails
+// now), emits an [EventGateWaiting] before each wait, and fails the gate
+// when ctx ends the wait. A dry run does not wait: it says that a run
+// would.
+func (x *run) oldDrained(ctx context.Context, c *gateCheck) {
+	obs, ok := x.e.Receiver.(UsageObserver)
+	if !ok || len(c.problems) > 0 {
+		return
+	}
+	drain := max(x.e.Drain, 0)
+	old := x.oldLeaf()
+	for {
+		last, err := obs.LastSeen(ctx, old)
+		if err != nil {
+			c.problem(err, "cannot tell when the receiver last saw the old client certificate %s: %v", describeCert(old), err)
+			return
+		}
+		now := x.now()
+		if last.IsZero() || now.Sub(last) >= drain {
+			return
+		}
+		until := last.Add(drain)
+		wait := until.Sub(now)
+		msg := fmt.Sprintf("the receiver saw the old client certificate %s at %s; waiting %s, until %s, for a drain of %s without it before the old certificate and root are removed",
+			describeCert(old), last.UTC().Format(time.RFC3339Nano), wait, until.UTC().Format(time.RFC3339Nano), drain)
+		if x.dry {
+			x.emit(Event{Kind: EventGateWaiting, Step: c.step, Gate: &c.gate, Message: "a run would wait: " + msg})
+			return
+		}
+		x.emit(Event{Kind: EventGateWaiting, Step: c.step, Gate: &c.gate, Message: msg})
+		if err := x.sleep(ctx, wait); err != nil {
+			c.problem(err, "the drain of the old client certificate %s did not end: the receiver saw it at %s, less than the drain of %s (Executor.Drain) before %s, and the wait was ended: %v; run again to wait for the rest",
+				describeCert(old), last.UTC().Format(time.RFC3339Nano), drain, x.now().UTC().Format(time.RFC3339Nano), err)
+			return
+		}
+		if !x.now().After(now) {
+			c.problem(nil, "the drain of the old client certificate %s cannot be waited for: the executor's clock (Executor.Now) did not advance during a wait of %s",
+				describeCert(old), wait)
+			return
+		}
+	}
 }

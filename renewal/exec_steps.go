@@ -57,6 +57,12 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 	if x.newRoot == nil {
 		return "", false, fmt.Errorf("renewal: the new chain %s does not reach the plan's new root (SHA-256 %s): %w", chainPath(x.newChain), want, ErrUnexpectedState)
 	}
+	// The staging store is read back: its chain must be signed up to the
+	// root, not merely contain it.
+	if err := chainsTo(x.newChain, x.newRoot); err != nil {
+		return "", false, fmt.Errorf("renewal: the new chain %s in %s does not chain to the plan's new root %s: %v: %w",
+			chainPath(x.newChain), t.StagingPath(), describeCert(x.newRoot), err, ErrUnexpectedState)
+	}
 	fp := keystore.Fingerprint256Hex(x.newLeaf())
 	if w := x.e.Plan.Params.NewFingerprint; w != "" && w != fp {
 		return "", false, fmt.Errorf("renewal: the new certificate is SHA-256 %s, but the plan expects %s: %w", fp, w, ErrUnexpectedState)

@@ -24,7 +24,9 @@ var (
 	ErrGateFailed = errors.New("renewal: gate failed")
 
 	// ErrJournal reports a journal that cannot be used: malformed, of an
-	// unknown schema version, or written for another renewal.
+	// unknown schema version, written for another renewal, or edited so
+	// that it no longer matches the plan (a [*JournalError] names the
+	// field).
 	ErrJournal = errors.New("renewal: unusable journal")
 
 	// ErrJournalLocked reports that another run of the same renewal holds
@@ -135,8 +137,11 @@ type InUseFile struct {
 // the same renewal at once.
 type Executor struct {
 	// Plan is the renewal to run, as [Overlap], [Downtime] or [Build]
-	// return it. A plan read from a file should be rebuilt with [Build]
-	// from its Sequence and Params (see the package's Security section).
+	// return it. It must be what [Build] gives for its Sequence and
+	// Params: any other plan (a destructive marking dropped, a gate or a
+	// step removed, text changed) is refused with a [*PlanError]. A plan
+	// read from a file should be rebuilt with [Build] from its Sequence
+	// and Params (see the package's Security section).
 	Plan *Plan
 	// Tenant holds the live, staging and history stores. Its Alias must be
 	// the plan's (compared as Java does, ignoring case).
@@ -183,9 +188,15 @@ type Executor struct {
 	Waits map[StepID]time.Duration
 	// Drain is how long the receiver must have seen no handshake with the
 	// old certificate before the gate lets the old certificate and the old
-	// root be removed; it applies when the Receiver implements
-	// [UsageObserver]. Zero means the gate only checks that the receiver
-	// is not seeing the old certificate now (no quiet period).
+	// root be removed (overlap step 9, downtime step 12); it applies when
+	// the Receiver implements [UsageObserver]. The gate asks
+	// [UsageObserver.LastSeen]; while the last sighting is less than Drain
+	// before Now, it waits (emitting an [EventGateWaiting] that says until
+	// when) and asks again, so a sighting during the wait extends it. When
+	// ctx ends the wait, the gate fails ([ErrGateFailed]) naming the
+	// drain, and nothing is removed. Zero means the gate only checks that
+	// the receiver has not seen the old certificate after Now (no quiet
+	// period).
 	Drain time.Duration
 
 	// OnEvent, if not nil, receives progress events, synchronously.
@@ -202,6 +213,9 @@ type Executor struct {
 	// hook is called at the points where the kill-and-resume tests end
 	// the process.
 	hook func(point string, id StepID)
+	// sleepFn, if not nil, replaces the wait of the drain gate, so that
+	// tests can advance a fake clock instead of sleeping.
+	sleepFn func(ctx context.Context, d time.Duration) error
 }
 
 // Hook points for tests.
@@ -262,6 +276,22 @@ func (x *run) now() time.Time {
 	return time.Now()
 }
 
+// sleep waits for d or until ctx is done, whichever comes first, and
+// returns ctx's error in the second case.
+func (x *run) sleep(ctx context.Context, d time.Duration) error {
+	if x.e.sleepFn != nil {
+		return x.e.sleepFn(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 func (x *run) oldLeaf() *x509.Certificate { return x.oldChain[0] }
 
 func (x *run) newLeaf() *x509.Certificate {
@@ -315,6 +345,9 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 	if err := e.Plan.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkPlan(e.Plan); err != nil {
+		return nil, err
+	}
 	if err := e.Tenant.check(); err != nil {
 		return nil, err
 	}
@@ -336,15 +369,24 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 			return nil, err
 		default:
 			if err := j.matches(e.Plan); err != nil {
-				return nil, err
+				return nil, withJournalPath(err, e.Journal)
 			}
 			x.j = j
 		}
 	}
 	if err := x.loadArtifacts(ctx); err != nil {
-		return nil, err
+		return nil, withJournalPath(err, e.Journal)
 	}
 	return x, nil
+}
+
+// withJournalPath names the journal in a *JournalError.
+func withJournalPath(err error, path string) error {
+	var je *JournalError
+	if errors.As(err, &je) && je.Path == "" {
+		je.Path = path
+	}
+	return err
 }
 
 // loadArtifacts sets the chains and roots from the journal, or from the
@@ -373,11 +415,6 @@ func (x *run) loadArtifacts(ctx context.Context) error {
 		if x.newChain, err = decodeChain(a.NewChain, "new chain"); err != nil {
 			return err
 		}
-		if p.NewFingerprint != "" && keystore.Fingerprint256Hex(x.newChain[0]) != p.NewFingerprint {
-			return fmt.Errorf("renewal: the journal's new certificate is SHA-256 %s, the plan's is %s: %w",
-				keystore.Fingerprint256Hex(x.newChain[0]), p.NewFingerprint, ErrJournal)
-		}
-		x.rebuildPlan()
 	}
 	if a.NewRoot != "" {
 		c, err := decodeChain(a.NewRoot, "new root")
@@ -392,8 +429,18 @@ func (x *run) loadArtifacts(ctx context.Context) error {
 			return err
 		}
 		x.oldRoot = c[0]
-	} else if x.oldRoot, err = x.findOldRoot(ctx); err != nil {
-		return err
+	}
+	if x.j != nil {
+		// What earlier runs recorded is checked before it is used.
+		if err := x.checkArtifacts(); err != nil {
+			return err
+		}
+	}
+	x.rebuildPlan()
+	if a.OldRoot == "" {
+		if x.oldRoot, err = x.findOldRoot(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -424,11 +471,9 @@ func (x *run) findOldRoot(context.Context) (*x509.Certificate, error) {
 			return c, nil
 		}
 	}
-	if x.e.Plan.Sequence == SequenceOverlap {
-		return nil, fmt.Errorf("renewal: the old root (SHA-256 %s) is neither in the live chain (%s) nor among the receiver's roots; give it in Executor.OldRoot: %w",
-			want, chainPath(x.oldChain), ErrUnexpectedState)
-	}
-	return nil, nil
+	// Both sequences end by removing the old root.
+	return nil, fmt.Errorf("renewal: the old root (SHA-256 %s) is neither in the live chain (%s) nor among the receiver's roots; give it in Executor.OldRoot: %w",
+		want, chainPath(x.oldChain), ErrUnexpectedState)
 }
 
 func byFingerprint(certs []*x509.Certificate, fp string) *x509.Certificate {
@@ -472,10 +517,20 @@ func (e *Executor) begin(ctx context.Context) (x *run, unlock func(), err error)
 // Run runs the plan from where the journal says earlier runs stopped (from
 // the start if there is no journal) to the end, or until a step or gate
 // fails or ctx is done. It returns the result so far with any error; a
-// failed gate gives a [*GateError] matching [ErrGateFailed].
+// failed gate gives a [*GateError] matching [ErrGateFailed]. A journal
+// that does not match the plan is refused with a [*JournalError]
+// (matching [ErrJournal]) before anything is done.
 //
-// Running a plan whose journal says it is done changes nothing and
-// reports every step as skipped.
+// When every step is done, Run checks the end state before it records
+// and reports the run as done: the live alias holds the new certificate,
+// every node presents it, the receiver accepts the new chain, and it
+// neither accepts the old certificate nor trusts the old root (the roots
+// and accepted certificates are asked when the receiver implements
+// [ReceiverInspector]). A difference gives an [*EndStateError] matching
+// [ErrUnexpectedState], and the journal records the run as failed.
+//
+// Running a plan whose journal says it is done changes nothing, checks
+// the end state again, and reports every step as skipped.
 func (e *Executor) Run(ctx context.Context) (*Result, error) {
 	x, unlock, err := e.begin(ctx)
 	if err != nil {
@@ -486,6 +541,10 @@ func (e *Executor) Run(ctx context.Context) (*Result, error) {
 		x.j = newJournal(e.Plan, x.now())
 		x.j.Artifacts.OldChain = encodeChain(x.oldChain)
 		x.j.Artifacts.OldFingerprint = keystore.Fingerprint256Hex(x.oldLeaf())
+		// The roots' fingerprints are the plan's from the start, so that
+		// a later run given a plan with other roots is refused.
+		x.j.Artifacts.OldRootFingerprint = e.Plan.Params.OldRootFingerprint
+		x.j.Artifacts.NewRootFingerprint = e.Plan.Params.NewRootFingerprint
 		if x.oldRoot != nil {
 			x.j.Artifacts.OldRoot = encodeChain([]*x509.Certificate{x.oldRoot})
 			x.j.Artifacts.OldRootFingerprint = keystore.Fingerprint256Hex(x.oldRoot)
@@ -519,6 +578,16 @@ func (x *run) runSteps(ctx context.Context) error {
 			}
 			return err
 		}
+	}
+	// The journal says every step is done: check that the state says so
+	// too before the run is recorded (or reported) as done.
+	if err := x.verifyEnd(ctx); err != nil {
+		x.j.State = RunFailed
+		x.log.LogAttrs(ctx, slog.LevelError, "renewal: end state differs", slog.String("error", err.Error()))
+		if serr := x.save(); serr != nil {
+			return errors.Join(err, serr)
+		}
+		return err
 	}
 	if x.j.State != RunDone {
 		x.j.State = RunDone

@@ -95,6 +95,8 @@ func TestRunOverlap(t *testing.T) {
 				"notify 8 notify-new-in-use",
 				"rcv.RemoveClient old-leaf",
 				"rcv.RemoveRoot old-root",
+				"rcv.Accepts new-leaf", // the end state, before the run reports done
+				"rcv.Accepts old-leaf",
 			}, f.calls.all())
 			assert.Equal(t, []*x509.Certificate{f.newCA.Cert}, f.rcv.roots)
 			require.Len(t, f.rcv.accepted, 1)
@@ -182,10 +184,17 @@ func TestRunDowntime(t *testing.T) {
 		"rt.Start node-a",
 		"rt.Start node-b",
 		"rt.Start node-c",
+		"rcv.RemoveRoot old-root", // step 12; the old client went at step 8
+		"rcv.Accepts new-leaf",    // the end state, before the run reports done
+		"rcv.Accepts old-leaf",
 	}, f.calls.all())
-	// The downtime sequence keeps the old root: the plan does not remove it.
-	assert.Equal(t, []string{"old-root", "new-root"}, []string{f.label(f.rcv.roots[0]), f.label(f.rcv.roots[1])})
-	assert.Len(t, res.Completed(), 11)
+	// Like the overlap sequence, the downtime sequence ends with one
+	// trusted root.
+	assert.Equal(t, []*x509.Certificate{f.newCA.Cert}, f.rcv.roots)
+	assert.Len(t, res.Completed(), 12)
+	last := res.Steps[len(res.Steps)-1]
+	assert.Equal(t, StepRemoveOld, last.ID)
+	assert.True(t, last.Destructive)
 }
 
 // TestRunAgain checks that running a finished renewal changes nothing.
@@ -195,12 +204,13 @@ func TestRunAgain(t *testing.T) {
 	_, err := f.exec.Run(ctx)
 	require.NoError(t, err)
 	before := f.files(t)
-	calls := len(f.calls.all())
+	calls := len(f.mutations())
 	f.events = nil
 	res, err := f.exec.Run(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, RunDone, res.State)
-	assert.Len(t, f.calls.all(), calls, "no call to the CA, receiver, runtime or notifier")
+	// Only the end state is checked again: Accepts, Presents.
+	assert.Len(t, f.mutations(), calls, "no call that changes the CA, receiver, runtime or notifier")
 	after := f.files(t)
 	for p, b := range before {
 		if p != f.exec.Journal {
@@ -481,7 +491,7 @@ func TestGateAfterReceiverSwapFails(t *testing.T) {
 	assertRenewed(t, f)
 	assert.Equal(t, 1, f.calls.count("rcv.RemoveClient"))
 	assert.Equal(t, 1, f.calls.count("rcv.AcceptClient"))
-	assert.Equal(t, []string{"notify 9 confirm-swapped", "notify 10 notify-restart", "rt.Start node-a", "rt.Start node-b", "rt.Start node-c"},
+	assert.Equal(t, []string{"notify 9 confirm-swapped", "notify 10 notify-restart", "rt.Start node-a", "rt.Start node-b", "rt.Start node-c", "rcv.RemoveRoot old-root"},
 		f.mutations()[before:])
 }
 
@@ -797,7 +807,7 @@ func TestJournalOfAnotherRenewal(t *testing.T) {
 	g.exec.Journal = f.exec.Journal
 	_, err = g.exec.Run(context.Background())
 	require.ErrorIs(t, err, ErrJournal)
-	assert.Contains(t, err.Error(), `sequence is "overlap" in the journal, "downtime" in the plan`)
+	assert.Contains(t, err.Error(), `sequence: expected "downtime" as in the plan, found "overlap"`)
 	_, err = g.exec.DryRun(context.Background())
 	require.ErrorIs(t, err, ErrJournal)
 }

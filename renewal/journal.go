@@ -246,27 +246,33 @@ func newJournal(plan *Plan, now time.Time) *Journal {
 	return j
 }
 
-// matches reports why the journal does not belong to plan, or nil.
+// matches reports why the journal does not belong to plan, or nil: its
+// identity (sequence, alias, keystore, old certificate), its steps (IDs,
+// destructive markings, an order a run can leave) and the fingerprints it
+// recorded must be the plan's. The error is a [*JournalError].
 func (j *Journal) matches(plan *Plan) error {
+	const fix = "the journal is for another renewal: give the plan it was written for, or a journal path of its own for this plan"
 	mismatch := func(field, want, got string) error {
-		return fmt.Errorf("renewal: journal is for another renewal: %s is %q in the journal, %q in the plan: %w", field, got, want, ErrJournal)
+		return &JournalError{Field: field, Expected: fmt.Sprintf("%q as in the plan", want), Found: fmt.Sprintf("%q", got), Fix: fix}
 	}
 	switch {
 	case j.Sequence != plan.Sequence:
 		return mismatch("sequence", plan.Sequence.String(), j.Sequence.String())
 	case j.Alias != plan.Params.Alias:
 		return mismatch("alias", plan.Params.Alias, j.Alias)
+	case j.Keystore != plan.Params.Keystore:
+		return mismatch("keystore", plan.Params.Keystore, j.Keystore)
 	case j.OldFingerprint != plan.Params.OldFingerprint:
 		return mismatch("old_fingerprint", plan.Params.OldFingerprint, j.OldFingerprint)
 	case len(j.Steps) != len(plan.Steps):
-		return mismatch("number of steps", fmt.Sprint(len(plan.Steps)), fmt.Sprint(len(j.Steps)))
+		return mismatch("steps", fmt.Sprintf("%d steps", len(plan.Steps)), fmt.Sprintf("%d steps", len(j.Steps)))
 	}
 	for i, s := range plan.Steps {
 		if j.Steps[i].ID != s.ID {
-			return mismatch(fmt.Sprintf("step %d", i+1), string(s.ID), string(j.Steps[i].ID))
+			return mismatch(fmt.Sprintf("steps[%d].id", i), string(s.ID), string(j.Steps[i].ID))
 		}
 	}
-	return nil
+	return j.checkSteps(plan)
 }
 
 // addFile records a written file once.

@@ -118,15 +118,20 @@ func TestJournalMatches(t *testing.T) {
 	other.Alias = "another"
 	q := p
 	q.OldFingerprint = fp("something else")
+	ks := p
+	ks.Keystore = "/srv/other/client.p12"
 	tests := []struct {
-		name string
-		plan *Plan
-		want string
+		name  string
+		plan  *Plan
+		field string
+		want  string
 	}{
-		{"same", plan, ""},
-		{"sequence", mustBuild(t, SequenceDowntime, p), `sequence is "overlap" in the journal, "downtime" in the plan`},
-		{"alias", mustBuild(t, SequenceOverlap, other), `alias is "tenant-client" in the journal, "another" in the plan`},
-		{"old certificate", mustBuild(t, SequenceOverlap, q), "old_fingerprint is"},
+		{"same", plan, "", ""},
+		{"sequence", mustBuild(t, SequenceDowntime, p), "sequence", `sequence: expected "downtime" as in the plan, found "overlap"`},
+		{"alias", mustBuild(t, SequenceOverlap, other), "alias", `alias: expected "another" as in the plan, found "tenant-client"`},
+		{"old certificate", mustBuild(t, SequenceOverlap, q), "old_fingerprint", "old_fingerprint: expected"},
+		// The journal's keystore was ignored.
+		{"keystore", mustBuild(t, SequenceOverlap, ks), "keystore", `keystore: expected "/srv/other/client.p12" as in the plan, found "/srv/tenant/client.p12"`},
 	}
 	j := newJournal(plan, clock())
 	for _, tc := range tests {
@@ -137,7 +142,11 @@ func TestJournalMatches(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, ErrJournal)
+			var je *JournalError
+			require.ErrorAs(t, err, &je)
+			assert.Equal(t, tc.field, je.Field)
 			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "give the plan it was written for", "says what to do")
 		})
 	}
 	t.Run("steps", func(t *testing.T) {
@@ -145,7 +154,7 @@ func TestJournalMatches(t *testing.T) {
 		k.Steps[3].ID = "something-else"
 		err := k.matches(plan)
 		require.ErrorIs(t, err, ErrJournal)
-		assert.Contains(t, err.Error(), `step 4 is "something-else" in the journal, "confirm-accept-both" in the plan`)
+		assert.Contains(t, err.Error(), `steps[3].id: expected "confirm-accept-both" as in the plan, found "something-else"`)
 	})
 }
 

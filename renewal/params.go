@@ -16,9 +16,10 @@ import (
 // what the caller says it is.
 //
 // Required for both sequences: Alias, Keystore, Nodes, OldFingerprint,
-// NewRootSubject and NewRootFingerprint. [Overlap] also needs
-// OldRootSubject and OldRootFingerprint (its last step removes the old
-// root); [Downtime] also needs Window. Everything else may be empty and is
+// OldRootSubject, OldRootFingerprint, NewRootSubject and
+// NewRootFingerprint (the last step of both sequences removes the old
+// root, so it must be named and identified); [Downtime] also needs
+// Window. Everything else may be empty and is
 // then described generically ("the receiver's truststore").
 //
 // Fingerprints are SHA-256 over the certificate's DER, as 64 hex digits,
@@ -155,16 +156,15 @@ func (p Params) normalize(s Sequence) (Params, error) {
 	}
 
 	q := p
-	overlap := s == SequenceOverlap
 	text("Alias", q.Alias, true, "the alias of the key entry to replace is needed")
 	text("Keystore", q.Keystore, true, "the tenant's client keystore is needed")
 	text("KeystoreFormat", q.KeystoreFormat, false, "")
 	text("Truststore", q.Truststore, false, "")
-	text("OldRootSubject", q.OldRootSubject, overlap, "the overlap sequence removes the old root, so it must be named")
+	text("OldRootSubject", q.OldRootSubject, true, "the last step removes the old root, so it must be named")
 	text("NewRootSubject", q.NewRootSubject, true, "the receiver must import the new root, so it must be named")
 	fingerprint("OldFingerprint", &q.OldFingerprint, true, "the certificate in use today must be identified")
 	fingerprint("NewFingerprint", &q.NewFingerprint, false, "")
-	fingerprint("OldRootFingerprint", &q.OldRootFingerprint, overlap, "the overlap sequence removes the old root, so it must be identified")
+	fingerprint("OldRootFingerprint", &q.OldRootFingerprint, true, "the last step removes the old root, so it must be identified")
 	fingerprint("NewRootFingerprint", &q.NewRootFingerprint, true, "the receiver must import the new root, so it must be identified")
 
 	if q.OldFingerprint != "" && q.OldFingerprint == q.NewFingerprint {

@@ -85,7 +85,9 @@ func TestParamsValidateReportsEveryProblem(t *testing.T) {
 
 	err = Params{}.Validate(SequenceDowntime)
 	assert.Contains(t, err.Error(), "missing parameter Window")
-	assert.NotContains(t, err.Error(), "OldRootSubject", "downtime does not need the old root")
+	// The downtime sequence ends by removing the old root too.
+	assert.Contains(t, err.Error(), "missing parameter OldRootSubject")
+	assert.Contains(t, err.Error(), "missing parameter OldRootFingerprint")
 }
 
 func TestParamsNormalize(t *testing.T) {

@@ -43,7 +43,8 @@ const (
 	// certificate is in use (overlap 8).
 	StepNotifyNewInUse StepID = "notify-new-in-use"
 	// StepRemoveOld: the receiver removes the old client certificate and
-	// the old root (overlap 9). Destructive.
+	// the old root (overlap 9, downtime 12; in the downtime sequence the
+	// old client certificate went at step 8 already). Destructive.
 	StepRemoveOld StepID = "remove-old"
 	// StepAgreeWindow: the administrators agree a downtime window and wait
 	// for its start (downtime 2).
@@ -151,7 +152,8 @@ func Build(s Sequence, p Params) (*Plan, error) {
 //     presents the new certificate)
 //  8. tenant administrator: tell the receiver administrator the new certificate is in use
 //  9. receiver administrator: remove the old certificate and old root (destructive;
-//     gated before: nothing presents or chains to the old ones)
+//     gated before: nothing presents or chains to the old ones, and the receiver
+//     has seen no handshake with the old certificate for the drain period)
 //
 // It returns the errors of [Params.Validate] for [SequenceOverlap].
 func Overlap(p Params) (*Plan, error) {
@@ -203,22 +205,17 @@ func Overlap(p Params) (*Plan, error) {
 			Detail: fmt.Sprintf("Remove the old client certificate (%s) and the old root certificate %s from %s. "+
 				"Keep the old root if any other communication still uses it.",
 				t.oldCert(), t.oldRoot(), t.truststore()),
-			Gate: &Gate{
-				Kind: GateOldRootUnused, When: GateBefore,
-				Description: fmt.Sprintf("No runtime node (%s) presents the old client certificate (%s), and no certificate declared in use chains to the old root %s. "+
-					"If one does, stop: the old root stays, and the failure names what still needs it.",
-					t.nodes(), t.oldCert(), t.oldRoot()),
-			},
+			Gate: t.oldUnusedGate(),
 		},
 	}
 	if r := q.Receiver; r != nil {
 		steps[2].Tasks = r.acceptTasks(t, true)
-		steps[8].Tasks = r.removeTasks(t)
+		steps[8].Tasks = r.removeTasks(t, true)
 	}
 	return newPlan(SequenceOverlap, q, steps), nil
 }
 
-// Downtime returns the 11-step plan for a receiver that accepts only one
+// Downtime returns the 12-step plan for a receiver that accepts only one
 // client certificate at a time, following the reference's second sequence
 // step by step:
 //
@@ -235,8 +232,12 @@ func Overlap(p Params) (*Plan, error) {
 //  10. tenant administrator: tell the integration developer to restart
 //  11. integration developer: restart the flow on every node (gated after: every node
 //     presents the new certificate)
+//  12. receiver administrator: remove the old root certificate (destructive; gated
+//     before: nothing presents or chains to the old ones)
 //
-// The reference gives step 2 to both administrators; the plan gives it to
+// The reference ends at step 11 and leaves the old root trusted; step 12
+// is the overlap sequence's last step ([StepRemoveOld], with its gate), so
+// that both sequences end with one trusted root. The reference gives step 2 to both administrators; the plan gives it to
 // the tenant administrator, who drives the sequence, with the receiver
 // administrator in [Step.To]. It returns the errors of [Params.Validate]
 // for [SequenceDowntime].
@@ -299,9 +300,18 @@ func Downtime(p Params) (*Plan, error) {
 		},
 		t.notifyRestart("The key entry holds the new certificate and the receiver accepts it."),
 		t.restartNodes(),
+		{
+			ID: StepRemoveOld, Role: ReceiverAdmin, Kind: KindAction, Destructive: true,
+			Title: "Remove the old root certificate",
+			Detail: fmt.Sprintf("Remove the old root certificate %s from %s; the old client certificate (%s) was replaced at step 8 (remove it too if it is still there). "+
+				"Keep the old root if any other communication still uses it.",
+				t.oldRoot(), t.truststore(), t.oldCert()),
+			Gate: t.oldUnusedGate(),
+		},
 	}
 	if r := q.Receiver; r != nil {
 		steps[7].Tasks = r.acceptTasks(t, false)
+		steps[11].Tasks = r.removeTasks(t, false)
 	}
 	return newPlan(SequenceDowntime, q, steps), nil
 }
@@ -523,6 +533,18 @@ func (t *text) notifyRestart(why string) Step {
 		ID: StepNotifyRestart, Role: TenantAdmin, Kind: KindHandOff, To: IntegrationDeveloper,
 		Title:  "Tell the integration developer that the integration flow can be restarted",
 		Detail: fmt.Sprintf("%s The flow must be restarted on every runtime node: %s.", why, t.nodes()),
+	}
+}
+
+// oldUnusedGate is the gate before the old certificate and root are
+// removed (overlap 9, downtime 12).
+func (t *text) oldUnusedGate() *Gate {
+	return &Gate{
+		Kind: GateOldRootUnused, When: GateBefore,
+		Description: fmt.Sprintf("No runtime node (%s) presents the old client certificate (%s), and no certificate declared in use chains to the old root %s. "+
+			"Where the receiver reports the handshakes it sees, it has seen none presenting the old client certificate for the drain period; until then, wait. "+
+			"If a node or a certificate still needs the old ones, stop: the old root stays, and the failure names what still needs it.",
+			t.nodes(), t.oldCert(), t.oldRoot()),
 	}
 }
 

@@ -54,6 +54,8 @@ var downtimeRef = []refStep{
 	{id: StepNotifyRestart, role: TenantAdmin, kind: KindHandOff, to: IntegrationDeveloper}, // 10 informs developer
 	{id: StepRestartNodes, role: IntegrationDeveloper, kind: KindAction, // 11 restarts the flow
 		gate: GateNodesPresentNew, when: GateAfter},
+	{id: StepRemoveOld, role: ReceiverAdmin, kind: KindAction, destructive: true, // 12 (not the reference's): removes the old root
+		gate: GateOldRootUnused, when: GateBefore},
 }
 
 func TestBuildersFollowReference(t *testing.T) {
@@ -65,7 +67,7 @@ func TestBuildersFollowReference(t *testing.T) {
 		steps int
 	}{
 		{name: "overlap", build: Overlap, seq: SequenceOverlap, ref: overlapRef, steps: 9},
-		{name: "downtime", build: Downtime, seq: SequenceDowntime, ref: downtimeRef, steps: 11},
+		{name: "downtime", build: Downtime, seq: SequenceDowntime, ref: downtimeRef, steps: 12},
 	}
 	for _, tt := range tests {
 		for _, profile := range []*ReceiverProfile{nil, testProfile()} {
@@ -130,6 +132,7 @@ func TestGatesGuardDestructiveSteps(t *testing.T) {
 	dt := mustBuild(t, SequenceDowntime, p)
 	assert.Less(t, pos(dt, StepStopFlow), pos(dt, StepSwapEntry), "the flow stops before the entry changes")
 	assert.Less(t, pos(dt, StepReceiverSwap), pos(dt, StepRestartNodes), "the receiver's gate is checked before the restart")
+	assert.Equal(t, len(dt.Steps), pos(dt, StepRemoveOld), "the old root goes last, after the restart")
 
 	for _, plan := range []*Plan{ov, dt} {
 		gates := map[GateKind]int{}
@@ -142,7 +145,7 @@ func TestGatesGuardDestructiveSteps(t *testing.T) {
 		case SequenceOverlap:
 			assert.Equal(t, map[GateKind]int{GateReceiverAcceptsBoth: 5, GateNodesPresentNew: 7, GateOldRootUnused: 9}, gates)
 		case SequenceDowntime:
-			assert.Equal(t, map[GateKind]int{GateReceiverAcceptsNew: 8, GateNodesPresentNew: 11}, gates)
+			assert.Equal(t, map[GateKind]int{GateReceiverAcceptsNew: 8, GateNodesPresentNew: 11, GateOldRootUnused: 12}, gates)
 		}
 	}
 }
@@ -243,6 +246,14 @@ func TestReceiverProfileTasks(t *testing.T) {
 			assert.Contains(t, s.Tasks[1], "instead of the old certificate")
 			continue
 		}
+		if s.ID == StepRemoveOld {
+			// The old client certificate went at step 8: only the root is left.
+			require.Len(t, s.Tasks, 3)
+			for _, task := range s.Tasks {
+				assert.Contains(t, task, "Remove the old root CA")
+			}
+			continue
+		}
 		assert.Nil(t, s.Tasks, "step %d has no sub-tasks", s.Number)
 	}
 
@@ -288,8 +299,9 @@ func TestPlanStepAndRoles(t *testing.T) {
 	s, ok := plan.Step(StepReceiverSwap)
 	require.True(t, ok)
 	assert.Equal(t, 8, s.Number)
-	_, ok = plan.Step(StepRemoveOld)
-	assert.False(t, ok, "the downtime plan has no removal step")
+	s, ok = plan.Step(StepRemoveOld)
+	require.True(t, ok, "the downtime plan removes the old root too")
+	assert.Equal(t, 12, s.Number)
 	assert.Equal(t, []Role{TenantAdmin, ReceiverAdmin, IntegrationDeveloper}, plan.Roles())
 
 	custom := &Plan{Steps: []Step{{Number: 1, ID: "x", Role: ReceiverAdmin, Kind: KindAction, Title: "x"}}}

@@ -95,9 +95,18 @@ func (r *ReceiverProfile) acceptTasks(t *text, keepOld bool) []string {
 	}
 }
 
-// removeTasks returns the sub-tasks of the overlap sequence's removal step:
-// the acceptance tasks in reverse, for the old certificate and root.
-func (r *ReceiverProfile) removeTasks(t *text) []string {
+// removeTasks returns the sub-tasks of the removal step: the acceptance
+// tasks in reverse, for the old certificate and root. withClient is true in
+// the overlap sequence; in the downtime sequence the old client
+// certificate was replaced at step 8, and only the old root is left.
+func (r *ReceiverProfile) removeTasks(t *text, withClient bool) []string {
+	if !withClient {
+		return []string{
+			fmt.Sprintf("Remove the old root CA %s from %s.", t.oldRoot(), r.trustList()),
+			fmt.Sprintf("Remove the old root CA from the configuration of %s.", r.farm()),
+			fmt.Sprintf("Remove the old root CA from the CAs %s trusts, then restart it.", r.proxy()),
+		}
+	}
 	return []string{
 		fmt.Sprintf("Remove the old client certificate (%s) from the communication arrangement of %s.", t.oldCert(), r.technicalUser()),
 		fmt.Sprintf("Remove the old root CA %s from %s.", t.oldRoot(), r.trustList()),

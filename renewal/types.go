@@ -120,7 +120,7 @@ const (
 	SequenceOverlap Sequence = iota + 1
 	// SequenceDowntime is for a receiver that accepts one client
 	// certificate at a time: the flow stops inside an agreed window,
-	// 11 steps. See [Downtime].
+	// 12 steps. See [Downtime].
 	SequenceDowntime
 )
 
@@ -167,8 +167,11 @@ const (
 	// client certificate; a failure names the nodes that do not.
 	GateNodesPresentNew
 	// GateOldRootUnused holds when no runtime node presents the old client
-	// certificate and nothing declared in use chains to the old root
-	// (overlap, before the old certificate and root are removed).
+	// certificate, nothing declared in use chains to the old root, and a
+	// receiver that reports the handshakes it sees ([UsageObserver]) has
+	// seen none presenting the old certificate for [Executor.Drain]
+	// (before the old certificate and root are removed: overlap 9,
+	// downtime 12).
 	GateOldRootUnused
 )
 

@@ -1,0 +1,389 @@
+package renewal
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/certroll/certroll/keystore"
+)
+
+// What the executor reads back (the journal, the plan it is given, the
+// staging store, the receiver's and the runtime's state) is checked
+// against what it must match before it is acted on.
+
+// JournalError reports a journal whose content does not match what it
+// must: the plan the executor runs, the executor's configuration, or the
+// journal's own records. Nothing was changed. It matches [ErrJournal].
+//
+// A journal that does not match was written for another renewal, or was
+// edited: the executor does not guess which of the two is right. Give
+// the plan the journal was written for, or restore the journal the
+// executor wrote; a renewal that must start again from the live keystore
+// needs the journal moved away (the tenant's stores keep what was done).
+type JournalError struct {
+	// Path is the journal file.
+	Path string
+	// Field is the journal's JSON field at fault, such as "keystore",
+	// "artifacts.new_root_pem" or "steps[7].status".
+	Field string
+	// Expected and Found say what the field must hold and what it holds.
+	Expected, Found string
+	// Fix says what to do.
+	Fix string
+}
+
+// Error names the journal, the field, what was expected and found, and
+// what to do.
+func (e *JournalError) Error() string {
+	fix := e.Fix
+	if fix == "" {
+		fix = "the journal was written for another renewal or edited: give the plan it was written for, or restore the journal the executor wrote"
+	}
+	where := "journal"
+	if e.Path != "" {
+		where = "journal " + e.Path
+	}
+	return fmt.Sprintf("renewal: %s: %s: expected %s, found %s; %s", where, e.Field, e.Expected, e.Found, fix)
+}
+
+// Is makes a JournalError match [ErrJournal].
+func (e *JournalError) Is(target error) bool { return target == ErrJournal }
+
+// EndStateError reports a run whose journal records every step as done
+// while the state itself is not that of a finished renewal: the live
+// alias, a node or the receiver differs from what the steps make it. The
+// journal records the run as failed, not done. It matches
+// [ErrUnexpectedState].
+type EndStateError struct {
+	// Journal is the journal's path.
+	Journal string
+	// Differences lists everything that differs, one entry each.
+	Differences []EndStateDifference
+	// Errs are the underlying errors, such as a runtime that cannot say
+	// what a node presents.
+	Errs []error
+}
+
+// EndStateDifference is one way the end state differs from a finished
+// renewal.
+type EndStateDifference struct {
+	// What names what was checked, such as `live keystore "x.p12" alias
+	// "tenant-client"` or `node "node-a"`.
+	What string
+	// Step is the step whose effect is missing.
+	Step StepID
+	// Expected and Found say what should hold and what does.
+	Expected, Found string
+}
+
+// Error names every difference and what to do.
+func (e *EndStateError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "renewal: the journal %s records every step as done, but the end state differs:", e.Journal)
+	for i, d := range e.Differences {
+		if i > 0 {
+			b.WriteString(";")
+		}
+		fmt.Fprintf(&b, " %s: expected %s, found %s (step %q)", d.What, d.Expected, d.Found, d.Step)
+	}
+	b.WriteString("; the journal was edited or the state changed after the steps ran: a person must look, put the state right and run again (the run is recorded as failed, not done)")
+	return b.String()
+}
+
+// Is makes an EndStateError match [ErrUnexpectedState].
+func (e *EndStateError) Is(target error) bool { return target == ErrUnexpectedState }
+
+// Unwrap returns the underlying errors.
+func (e *EndStateError) Unwrap() []error { return e.Errs }
+
+// checkPlan refuses a plan that is not what [Build] gives for its own
+// sequence and parameters: the destructive markings, the gates and the
+// text people follow must come from this package, whatever file the plan
+// was read from.
+func checkPlan(p *Plan) error {
+	q, err := Build(p.Sequence, p.Params)
+	if err != nil {
+		return err
+	}
+	const fix = "run the plan that Build returns for the sequence and parameters"
+	if !reflect.DeepEqual(q.Params, p.Params) {
+		return &PlanError{Field: "Params", Reason: "expected the parameters as Build normalises them, found others: " + fix}
+	}
+	if len(q.Steps) != len(p.Steps) {
+		return &PlanError{Field: "Steps", Reason: fmt.Sprintf("expected the %d steps that Build gives for the %s sequence, found %d: %s", len(q.Steps), p.Sequence, len(p.Steps), fix)}
+	}
+	for i := range q.Steps {
+		want, got := q.Steps[i], p.Steps[i]
+		if reflect.DeepEqual(want, got) {
+			continue
+		}
+		field, w, g := stepDiff(want, got)
+		return &PlanError{Step: i + 1, Field: field, Reason: fmt.Sprintf("expected %s (as Build gives for these parameters), found %s: %s", w, g, fix)}
+	}
+	return nil
+}
+
+// stepDiff names the first field in which two steps differ.
+func stepDiff(want, got Step) (field, w, g string) {
+	gate := func(x *Gate) string {
+		if x == nil {
+			return "no gate"
+		}
+		return fmt.Sprintf("gate %s %s", x.Kind, x.When)
+	}
+	switch {
+	case want.ID != got.ID:
+		return "ID", fmt.Sprintf("%q", want.ID), fmt.Sprintf("%q", got.ID)
+	case want.Destructive != got.Destructive:
+		return "Destructive", fmt.Sprint(want.Destructive), fmt.Sprint(got.Destructive)
+	case (want.Gate == nil) != (got.Gate == nil) || (want.Gate != nil && (want.Gate.Kind != got.Gate.Kind || want.Gate.When != got.Gate.When)):
+		return "Gate", gate(want.Gate), gate(got.Gate)
+	case want.Role != got.Role:
+		return "Role", want.Role.String(), got.Role.String()
+	case want.Kind != got.Kind:
+		return "Kind", want.Kind.String(), got.Kind.String()
+	case want.To != got.To:
+		return "To", want.To.String(), got.To.String()
+	case want.Title != got.Title:
+		return "Title", fmt.Sprintf("%q", want.Title), fmt.Sprintf("%q", got.Title)
+	case want.Detail != got.Detail:
+		return "Detail", "the builder's text", "other text"
+	case !slices.Equal(want.Tasks, got.Tasks):
+		return "Tasks", "the builder's sub-tasks", "others"
+	}
+	return "Gate.Description", "the builder's text", "other text"
+}
+
+// checkSteps refuses step records that no run of the executor writes:
+// done steps form a prefix, followed by at most one started or failed
+// step, then pending ones, and a journal that says done has every step
+// done.
+func (j *Journal) checkSteps(plan *Plan) error {
+	seenOpen := false // a step that is not done
+	for i, r := range j.Steps {
+		if r.Destructive != plan.Steps[i].Destructive {
+			return &JournalError{Field: fmt.Sprintf("steps[%d].destructive", i), Expected: fmt.Sprint(plan.Steps[i].Destructive), Found: fmt.Sprint(r.Destructive)}
+		}
+		switch {
+		case r.Status == StatusDone && seenOpen:
+			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
+				Expected: fmt.Sprintf("%q (an earlier step is not done)", StatusPending), Found: fmt.Sprintf("%q", r.Status),
+				Fix: "steps run in order, so a step after one that is not done cannot be done: the journal was edited; restore the journal the executor wrote"}
+		case r.Status != StatusDone && r.Status != StatusPending && seenOpen:
+			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
+				Expected: fmt.Sprintf("%q (an earlier step is not done)", StatusPending), Found: fmt.Sprintf("%q", r.Status),
+				Fix: "steps run in order: the journal was edited; restore the journal the executor wrote"}
+		}
+		if r.Status != StatusDone {
+			seenOpen = true
+		}
+	}
+	if j.State == RunDone && seenOpen {
+		return &JournalError{Field: "state", Expected: fmt.Sprintf("not %q while a step is not done", RunDone), Found: fmt.Sprintf("%q", j.State)}
+	}
+	return nil
+}
+
+// checkArtifacts checks what the journal recorded from earlier steps
+// against the plan and the executor before it is used: every certificate
+// against the fingerprint the plan gives for it and the fingerprint the
+// journal records, the new certificate's chain up to the new root, the
+// history alias and the hand-over files.
+func (x *run) checkArtifacts() error {
+	p := &x.e.Plan.Params
+	a := &x.j.Artifacts
+	fp := keystore.Fingerprint256Hex
+	mismatch := func(field, want, got string) error {
+		return &JournalError{Field: field, Expected: want, Found: got}
+	}
+	cert := func(what string, c *x509.Certificate) string {
+		s := fmt.Sprintf("%s (SHA-256 %s)", shortName(c), fp(c))
+		if what != "" {
+			s = what + " " + s
+		}
+		return s
+	}
+	if a.OldFingerprint != p.OldFingerprint {
+		return mismatch("artifacts.old_fingerprint", "the plan's old certificate SHA-256 "+p.OldFingerprint, fmt.Sprintf("%q", a.OldFingerprint))
+	}
+	if len(x.oldChain) > 0 && fp(x.oldLeaf()) != p.OldFingerprint {
+		return mismatch("artifacts.old_chain_pem", "the plan's old certificate SHA-256 "+p.OldFingerprint, cert("", x.oldLeaf()))
+	}
+	if a.OldRootFingerprint != "" && a.OldRootFingerprint != p.OldRootFingerprint {
+		return mismatch("artifacts.old_root_fingerprint", "the plan's old root SHA-256 "+p.OldRootFingerprint, fmt.Sprintf("%q", a.OldRootFingerprint))
+	}
+	if a.OldRoot != "" {
+		if got := fp(x.oldRoot); got != p.OldRootFingerprint || (a.OldRootFingerprint != "" && got != a.OldRootFingerprint) {
+			return mismatch("artifacts.old_root_pem", "the plan's old root SHA-256 "+p.OldRootFingerprint, cert("", x.oldRoot))
+		}
+		if x.e.OldRoot != nil && !sameCert(x.e.OldRoot, x.oldRoot) {
+			return mismatch("artifacts.old_root_pem", cert("Executor.OldRoot", x.e.OldRoot), cert("", x.oldRoot))
+		}
+	}
+	if a.NewRootFingerprint != "" && a.NewRootFingerprint != p.NewRootFingerprint {
+		return mismatch("artifacts.new_root_fingerprint", "the plan's new root SHA-256 "+p.NewRootFingerprint, fmt.Sprintf("%q", a.NewRootFingerprint))
+	}
+	if a.NewFingerprint != "" && p.NewFingerprint != "" && a.NewFingerprint != p.NewFingerprint {
+		return mismatch("artifacts.new_fingerprint", "the plan's new certificate SHA-256 "+p.NewFingerprint, fmt.Sprintf("%q", a.NewFingerprint))
+	}
+	gen := x.j.Step(StepGenerateKey)
+	switch {
+	case (a.NewChain == "") != (a.NewRoot == ""):
+		return mismatch("artifacts.new_root_pem", "the new chain and the new root together, or neither", fmt.Sprintf("new_chain_pem %s, new_root_pem %s", presence(a.NewChain), presence(a.NewRoot)))
+	case a.NewChain == "" && gen != nil && gen.Status == StatusDone:
+		return mismatch("artifacts.new_chain_pem", fmt.Sprintf("the new chain (step %q is done)", StepGenerateKey), "none")
+	case a.NewChain == "":
+		return nil
+	}
+	if got := fp(x.newRoot); got != p.NewRootFingerprint {
+		return mismatch("artifacts.new_root_pem", "the plan's new root SHA-256 "+p.NewRootFingerprint, cert("", x.newRoot))
+	}
+	if got := fp(x.newLeaf()); got != a.NewFingerprint || (p.NewFingerprint != "" && got != p.NewFingerprint) {
+		want := "the new certificate SHA-256 " + a.NewFingerprint + " (artifacts.new_fingerprint)"
+		if p.NewFingerprint != "" {
+			want = "the plan's new certificate SHA-256 " + p.NewFingerprint
+		}
+		return mismatch("artifacts.new_chain_pem", want, cert("", x.newLeaf()))
+	}
+	if err := chainsTo(x.newChain, x.newRoot); err != nil {
+		return mismatch("artifacts.new_chain_pem", "a chain up to the plan's new root "+describeCert(x.newRoot), fmt.Sprintf("%s (%v)", chainPath(x.newChain), err))
+	}
+	if a.HistoryAlias != "" && a.HistoryAlias != x.e.Tenant.HistoryAlias(x.oldLeaf()) {
+		return mismatch("artifacts.history_alias", fmt.Sprintf("%q", x.e.Tenant.HistoryAlias(x.oldLeaf())), fmt.Sprintf("%q", a.HistoryAlias))
+	}
+	if len(a.HandOver) > 0 {
+		want := x.handOverPaths()
+		if !slices.Equal(a.HandOver, want) {
+			return &JournalError{Field: "artifacts.hand_over", Expected: fmt.Sprintf("%q (the files step 1 writes in HandOverDir %q)", want, x.e.HandOverDir), Found: fmt.Sprintf("%q", a.HandOver),
+				Fix: "give the HandOverDir of the run that wrote the journal, or restore the journal the executor wrote"}
+		}
+	}
+	return nil
+}
+
+func presence(s string) string {
+	if s == "" {
+		return "absent"
+	}
+	return "present"
+}
+
+// chainsTo checks that each certificate of chain, leaf first, is signed
+// by the next one, and the last by root (or is root).
+func chainsTo(chain []*x509.Certificate, root *x509.Certificate) error {
+	if root == nil {
+		return fmt.Errorf("no root")
+	}
+	for i, c := range chain {
+		if sameCert(c, root) {
+			return nil
+		}
+		parent := root
+		if i+1 < len(chain) {
+			parent = chain[i+1]
+		}
+		if err := c.CheckSignatureFrom(parent); err != nil {
+			return fmt.Errorf("%s is not signed by %s: %w", shortName(c), shortName(parent), err)
+		}
+	}
+	return nil
+}
+
+// handOverPaths are the files step 1 writes in HandOverDir.
+func (x *run) handOverPaths() []string {
+	if x.e.HandOverDir == "" || x.newLeaf() == nil || x.newRoot == nil {
+		return nil
+	}
+	fp := keystore.Fingerprint256Hex(x.newLeaf())
+	rootFP := keystore.Fingerprint256Hex(x.newRoot)
+	return []string{
+		filepath.Join(x.e.HandOverDir, fmt.Sprintf("%s-new-client-%s.pem", fileSafe(x.e.Tenant.Alias), fp[:12])),
+		filepath.Join(x.e.HandOverDir, fmt.Sprintf("new-root-%s.pem", rootFP[:12])),
+	}
+}
+
+// verifyEnd checks the state a finished renewal leaves, whatever the
+// journal says: the live alias holds the new certificate, every node
+// presents it, the receiver accepts the new chain, and it neither accepts
+// the old certificate nor trusts the old root.
+func (x *run) verifyEnd(ctx context.Context) error {
+	e := &EndStateError{Journal: x.e.Journal}
+	diff := func(what string, step StepID, want, got string) {
+		e.Differences = append(e.Differences, EndStateDifference{What: what, Step: step, Expected: want, Found: got})
+	}
+	if x.newLeaf() == nil {
+		diff("the journal's new certificate", StepGenerateKey, "the new certificate of step 1", "none")
+		return e
+	}
+	newCert := "the new certificate " + describeCert(x.newLeaf())
+	t := x.e.Tenant
+	live := fmt.Sprintf("live keystore %s alias %q", t.Keystore, t.Alias)
+	if c, err := t.LiveChain(); err != nil {
+		e.Errs = append(e.Errs, err)
+		diff(live, StepSwapEntry, newCert, fmt.Sprintf("an error: %v", err))
+	} else if !sameCert(c[0], x.newLeaf()) {
+		diff(live, StepSwapEntry, newCert, describeCert(c[0]))
+	}
+
+	nodes, err := x.e.Runtime.Nodes(ctx)
+	if err != nil {
+		e.Errs = append(e.Errs, err)
+		diff("the runtime's nodes", StepRestartNodes, "the list of nodes", fmt.Sprintf("an error: %v", err))
+	}
+	for _, n := range x.e.Plan.Params.Nodes {
+		if err == nil && !slices.Contains(nodes, n) {
+			diff(fmt.Sprintf("node %q", n), StepRestartNodes, "a node of the runtime (the plan names it)", "no such node")
+		}
+	}
+	for _, n := range nodes {
+		c, err := x.e.Runtime.Presents(ctx, n)
+		switch {
+		case err != nil:
+			e.Errs = append(e.Errs, err)
+			diff(fmt.Sprintf("node %q", n), StepRestartNodes, newCert, fmt.Sprintf("an error: %v", err))
+		case !sameCert(c, x.newLeaf()):
+			what := describeCert(c)
+			if c == nil {
+				what = "no certificate (the flow is stopped)"
+			} else if sameCert(c, x.oldLeaf()) {
+				what = "the old certificate " + what
+			}
+			diff(fmt.Sprintf("node %q", n), StepRestartNodes, newCert, what)
+		}
+	}
+
+	configure := StepReceiverAcceptBoth
+	if x.e.Plan.Sequence == SequenceDowntime {
+		configure = StepReceiverSwap
+	}
+	if err := x.e.Receiver.Accepts(ctx, x.newChain); err != nil {
+		e.Errs = append(e.Errs, err)
+		diff("the receiver", configure, "it accepts the new chain "+chainPath(x.newChain), fmt.Sprintf("it refuses it: %v", err))
+	}
+	if err := x.e.Receiver.Accepts(ctx, x.oldChain); err == nil {
+		diff("the receiver", StepRemoveOld, "it refuses the old chain "+chainPath(x.oldChain), "it accepts it")
+	}
+	if insp, ok := x.e.Receiver.(ReceiverInspector); ok {
+		if roots, err := insp.Roots(); err != nil {
+			e.Errs = append(e.Errs, err)
+			diff("the receiver's roots", StepRemoveOld, "the list of roots", fmt.Sprintf("an error: %v", err))
+		} else if x.oldRoot != nil && contains(roots, x.oldRoot) {
+			diff("the receiver's roots", StepRemoveOld, "no old root", "the old root "+describeCert(x.oldRoot))
+		}
+		if acc, err := insp.AcceptedClients(); err != nil {
+			e.Errs = append(e.Errs, err)
+			diff("the receiver's client certificates", StepRemoveOld, "the list of client certificates", fmt.Sprintf("an error: %v", err))
+		} else if contains(acc, x.oldLeaf()) {
+			diff("the receiver's client certificates", StepRemoveOld, "no old client certificate", "the old certificate "+describeCert(x.oldLeaf()))
+		}
+	}
+	if len(e.Differences) > 0 {
+		return e
+	}
+	return nil
+}
