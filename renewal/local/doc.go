@@ -14,7 +14,8 @@
 //     when they start and cache it until restarted, as the runtime's SSL
 //     socket caches the keystore for 24 hours; while a renewal proceeds,
 //     [Runtime.Run] sends traffic from every node and [Runtime.Stats]
-//     counts what failed.
+//     counts every message that fell due: sent, failed, or skipped by a
+//     node that fell behind its schedule.
 //   - [Notifier] prints the hand-offs between the roles.
 //
 // # Usage
