@@ -414,6 +414,13 @@ func finishMove(dir string) error {
 	stage := filepath.Join(dir, stagingDir)
 	staged := paths(stage, keystore.JKS).plan
 	if _, err := os.Stat(staged); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, filepath.Base(staged))); err == nil {
+			// Killed after the move, before the staging directory was
+			// removed: it is empty (os.Remove removes nothing else).
+			if err := os.Remove(stage); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("demo: finishing the set-up of %s: %w", dir, err)
+			}
+		}
 		return nil
 	} else if err != nil {
 		return err

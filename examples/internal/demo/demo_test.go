@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -241,3 +243,107 @@ func TestMainFlagsAndSummary(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestSetupInterruptedAtEachWrite stops the set-up after each of its
+// writes, as a kill would (nothing is cleaned up), and runs again with the
+// same -dir: the second run completes the landscape and the renewal.
+func TestSetupInterruptedAtEachWrite(t *testing.T) {
+	var points []string
+	setupHook = func(p string) error { points = append(points, p); return nil }
+	_, _, err := open(t.TempDir(), testConfig(renewal.SequenceOverlap, keystore.JKS))
+	setupHook = nil
+	require.NoError(t, err)
+	require.Contains(t, points, "keystore")
+	require.Contains(t, points, "plan")
+	require.Equal(t, "move plan", points[len(points)-1])
+
+	errKilled := errors.New("killed")
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig(renewal.SequenceOverlap, keystore.JKS)
+			cfg.Dir, cfg.Nodes, cfg.Rate, cfg.StepPause, cfg.Drain = dir, 1, 50, 0, 0
+			setupHook = func(p string) error {
+				if p == point {
+					return errKilled
+				}
+				return nil
+			}
+			_, err := Run(context.Background(), cfg)
+			setupHook = nil
+			require.ErrorIs(t, err, errKilled)
+
+			var out bytes.Buffer
+			cfg.Out = &out
+			sum, err := Run(context.Background(), cfg)
+			require.NoError(t, err, out.String())
+			assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
+			assert.Zero(t, sum.RequestsFailed)
+			assert.NoDirExists(t, filepath.Join(dir, stagingDir), "the staging directory is gone")
+			assert.FileExists(t, filepath.Join(dir, "plan.json"))
+		})
+	}
+}
+
+// TestResumeRefusesAnotherRunsDir resumes a landscape with flags that
+// make another run: the run is refused before anything is touched, with
+// one error naming every difference and the command that resumes it.
+func TestResumeRefusesAnotherRunsDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(renewal.SequenceOverlap, keystore.JKS)
+	cfg.Dir, cfg.RunbookOnly = dir, true
+	_, err := Run(context.Background(), cfg) // builds the landscape and plan only
+	require.NoError(t, err)
+	before := snapshotDir(t, dir)
+
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want []string
+	}{
+		{"another sequence", func(c *Config) { c.Sequence = renewal.SequenceDowntime }, []string{"sequence overlap, not downtime"}},
+		{"another format", func(c *Config) { c.Format = keystore.PKCS12 }, []string{"keystore format JKS, not PKCS#12"}},
+		{"another number of nodes", func(c *Config) { c.Nodes = 5 }, []string{"3 nodes, not 5"}},
+		{"all three", func(c *Config) { c.Sequence, c.Format, c.Nodes = renewal.SequenceDowntime, keystore.PKCS12, 2 },
+			[]string{"sequence overlap, not downtime", "keystore format JKS, not PKCS#12", "3 nodes, not 2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testConfig(renewal.SequenceOverlap, keystore.JKS)
+			c.Dir = dir
+			tc.edit(&c)
+			_, err := Run(context.Background(), c)
+			var de *DirError
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, tc.want, de.Differences)
+			assert.Equal(t, renewal.SequenceOverlap, de.Sequence)
+			assert.Contains(t, err.Error(), "go run ./examples/overlap -dir "+dir+" -format jks -nodes 3")
+			assert.Equal(t, 1, strings.Count(err.Error(), "demo:"), "one message")
+			assert.Equal(t, before, snapshotDir(t, dir), "nothing in the directory is touched")
+		})
+	}
+
+	// The same flags resume it.
+	cfg.RunbookOnly = false
+	var out bytes.Buffer
+	cfg.Out = &out
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err, out.String())
+	assert.Contains(t, out.String(), "resuming the overlap renewal")
+	assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
+}
+
+// snapshotDir returns every file under dir and its contents.
+func snapshotDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		files[path] = string(data)
+		return err
+	}))
+	return files
+}
