@@ -523,7 +523,13 @@ func (rt *Runtime) flow(ctx context.Context, n *node, interval time.Duration) {
 	start := time.Now()
 	due := func(k int) time.Time { return start.Add(time.Duration(k) * interval) }
 	// owed returns how many turns from k on are due by now.
-	owed := func(k int) int { return max(int(time.Since(due(k))/interval)+1, 0) }
+	owed := func(k int) int {
+		late := time.Since(due(k))
+		if late < 0 {
+			return 0
+		}
+		return int(late/interval) + 1
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for k, sent := 0, 0; rt.cfg.MaxMessages == 0 || sent < rt.cfg.MaxMessages; {

@@ -391,3 +391,23 @@ func TestRuntimeCountsSkippedMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeRunEndsWithoutSkipping ends a run while every node waits for
+// its next message, which the schedule has not made due: nothing is
+// counted as skipped.
+func TestRuntimeRunEndsWithoutSkipping(t *testing.T) {
+	l := newLandscape(t)
+	// One message every 5 s, each bounded by 2 s: the second is never due
+	// before the run ends.
+	rt := l.runtime(t, RuntimeConfig{Nodes: 2, Rate: 0.2, Timeout: 2 * time.Second})
+	require.NoError(t, rt.StartAll(context.Background()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Stats, 1)
+	go func() { done <- rt.Run(ctx) }()
+	require.Eventually(t, func() bool { return rt.Stats().Total == 2 }, time.Minute, time.Millisecond)
+	cancel()
+	s := <-done
+	assert.Equal(t, 2, s.Total)
+	assert.Zero(t, s.Skipped, "a message not yet due is not skipped")
+	assert.Equal(t, 2, s.Due())
+}
