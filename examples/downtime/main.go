@@ -4,11 +4,14 @@
 // restarted on every node. It runs on one machine over real TLS, with the
 // runtime nodes' messages failing only inside the window.
 //
-//	go run ./examples/downtime [-format jks|pkcs12] [-nodes N] [-dir D]
-//	                           [-runbook] [-skip-restart-node K] [-summary FILE]
+//	go run ./examples/downtime [-format jks|pkcs12] [-nodes N] [-rate R] [-dir D]
+//	                           [-runbook] [-skip-restart-node K] [-drain T] [-summary FILE]
 //
 // The flags are those of examples/overlap; the summary adds the window and
-// the failures outside it (zero when all went well).
+// the failures outside it (zero when all went well). With
+// -skip-restart-node K node K is forgotten when the flow is restarted: it
+// stays stopped, the gate after the restart names it, and the run stops
+// there.
 package main
 
 import (

@@ -14,7 +14,8 @@
 //     when they start and cache it until restarted, as the runtime's SSL
 //     socket caches the keystore for 24 hours; while a renewal proceeds,
 //     [Runtime.Run] sends traffic from every node and [Runtime.Stats]
-//     counts what failed.
+//     counts every message that fell due: sent, failed, or skipped by a
+//     node that fell behind its schedule.
 //   - [Notifier] prints the hand-offs between the roles.
 //
 // # Usage
@@ -69,11 +70,15 @@
 // keystore may be JKS or PKCS#12.
 //
 // The HTTPS server and the nodes speak TLS 1.2 and 1.3 through crypto/tls.
-// Whether a client is accepted is decided by crypto/tls (the chain to a
-// trusted root, for clientAuth) and then by [chain.Receiver] (with the
-// accepted list as its pinned certificates, and its key-size policy), and
-// [Receiver.Accepts] asks chain.Receiver with the same inputs, so the
-// verdict of Accepts is the verdict of the next handshake.
+// Whether a client is accepted is decided by [chain.Receiver] (the chain
+// to a trusted root for clientAuth, the accepted list as its pinned
+// certificates, and its key-size policy), for the server's handshakes and
+// for [Receiver.Accepts] alike, with the same inputs, so the verdict of
+// Accepts is the verdict of the next handshake. The server records which
+// client certificate each handshake presented, accepted or not
+// ([Receiver.LastSeen], a [renewal.UsageObserver]), so that the executor's
+// gate can wait for requests still in flight with the old certificate
+// before removing it.
 //
 // # Security
 //

@@ -123,7 +123,14 @@ func newTestReceiver(t testing.TB, format TruststoreFormat) *Receiver {
 // for a 200.
 func request(t testing.TB, r *Receiver, cert *tls.Certificate) error {
 	t.Helper()
-	cfg := &tls.Config{RootCAs: testpki.Pool(r.ServerRoot()), Time: clock}
+	return requestVersion(t, r, cert, 0)
+}
+
+// requestVersion is [request] with the highest TLS version the client
+// offers; zero means crypto/tls's default.
+func requestVersion(t testing.TB, r *Receiver, cert *tls.Certificate, version uint16) error {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: testpki.Pool(r.ServerRoot()), Time: clock, MaxVersion: version}
 	if cert != nil {
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 	}

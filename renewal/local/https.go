@@ -20,18 +20,28 @@ func (r *Receiver) tlsConfig(s *snapshot) *tls.Config {
 	}
 	return &tls.Config{
 		Certificates: []tls.Certificate{r.server.Certificate},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pool,
-		MinVersion:   tls.VersionTLS12,
-		Time:         r.cfg.Now,
-		Rand:         r.cfg.Rand,
+		// A certificate is required, and verified below rather than by
+		// crypto/tls: crypto/tls calls VerifyPeerCertificate only for
+		// chains it has verified, and the receiver records every
+		// certificate a client presents (see [Receiver.LastSeen]), refused
+		// ones too. ClientCAs still names the trusted roots in the
+		// certificate request.
+		ClientAuth: tls.RequireAnyClientCert,
+		ClientCAs:  pool,
+		MinVersion: tls.VersionTLS12,
+		Time:       r.cfg.Now,
+		Rand:       r.cfg.Rand,
 		// Without tickets no session is resumed, so every connection runs
 		// a full handshake against the trust current at that moment.
 		SessionTicketsDisabled: true,
-		// crypto/tls has verified the chain against ClientCAs by now; the
-		// same decision [Receiver.Accepts] makes adds the accepted list and
-		// the policy of chain.Receiver, so that both reach one verdict.
+		// The decision [Receiver.Accepts] makes: chain.Receiver verifies
+		// the chain to a trusted root for clientAuth at the receiver's
+		// clock, and checks the accepted list and its policy, so that
+		// both reach one verdict.
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) > 0 {
+				r.observe(raw[0])
+			}
 			certs := make([]*x509.Certificate, len(raw))
 			for i, der := range raw {
 				c, err := x509.ParseCertificate(der)

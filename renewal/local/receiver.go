@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -111,6 +112,10 @@ type ReceiverConfig struct {
 // response, so that every request is authenticated against the
 // configuration current at that moment.
 //
+// It also records, for every handshake, which client certificate was
+// presented and when, accepted or not; [Receiver.LastSeen] answers from
+// that record.
+//
 // A Receiver is safe for concurrent use.
 type Receiver struct {
 	cfg    ReceiverConfig
@@ -127,9 +132,15 @@ type Receiver struct {
 
 	servedMu sync.Mutex
 	served   map[string]int
+
+	seenMu sync.Mutex
+	seen   map[[sha256.Size]byte]time.Time // last handshake per client leaf, by SHA-256 of its DER
 }
 
-var _ renewal.Receiver = (*Receiver)(nil)
+var (
+	_ renewal.Receiver      = (*Receiver)(nil)
+	_ renewal.UsageObserver = (*Receiver)(nil)
+)
 
 // Headers written at the top of the PEM files the receiver writes.
 const (
@@ -166,7 +177,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.ErrorLog == nil {
 		cfg.ErrorLog = log.New(io.Discard, "", 0)
 	}
-	r := &Receiver{cfg: cfg, server: cfg.Server, served: make(map[string]int)}
+	r := &Receiver{cfg: cfg, server: cfg.Server, served: make(map[string]int), seen: make(map[[sha256.Size]byte]time.Time)}
 	if r.server == nil {
 		id, err := NewServerIdentity(cfg.Now, cfg.Rand)
 		if err != nil {
@@ -367,6 +378,40 @@ func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) {
 		return nil, err
 	}
 	return append([]*x509.Certificate(nil), s.accepted...), nil
+}
+
+// LastSeen returns when, by the receiver's clock ([ReceiverConfig.Now]),
+// a client last presented leaf (compared byte for byte) in a handshake
+// with the receiver's server, whether the handshake then succeeded or
+// not: a certificate the receiver refuses (an unknown root, a leaf not in
+// the accepted list, an expired one) is recorded too. The zero time means
+// no client has presented leaf since [NewReceiver]. It implements
+// [renewal.UsageObserver], so that the gate before the old certificate
+// and root are removed waits until no client has presented the old
+// certificate for [renewal.Executor.Drain].
+//
+// The record is made when the client's certificate message arrives,
+// before the client has proved that it holds the key; a client that only
+// knows the certificate can therefore delay the removal, never hasten it.
+func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
+	if leaf == nil {
+		return time.Time{}, errors.New("local: LastSeen: nil certificate")
+	}
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	return r.seen[sha256.Sum256(leaf.Raw)], nil
+}
+
+// observe records that a client presented the certificate whose DER is
+// leaf, now.
+func (r *Receiver) observe(leaf []byte) {
+	now := r.cfg.Now()
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	r.seen[sha256.Sum256(leaf)] = now
 }
 
 // Reloads returns how many times the receiver has read its files: once in

@@ -2,14 +2,19 @@ package local
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/renewal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -322,4 +327,81 @@ func TestReceiverServeAndRestart(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	assert.Empty(t, r.URL())
+}
+
+// TestReceiverLastSeen checks over real TLS that the receiver records,
+// for every handshake, the client certificate presented and when, by its
+// clock: accepted ones, refused ones (an unknown root, a leaf not in the
+// accepted list), under TLS 1.2 and 1.3.
+func TestReceiverLastSeen(t *testing.T) {
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(version), func(t *testing.T) {
+			ctx := context.Background()
+			var mu sync.Mutex
+			now := testpki.Now
+			tick := func(d time.Duration) time.Time {
+				mu.Lock()
+				defer mu.Unlock()
+				now = now.Add(d)
+				return now
+			}
+			dir := t.TempDir()
+			r, err := NewReceiver(ReceiverConfig{
+				Truststore: filepath.Join(dir, "truststore.jks"), TruststorePassword: storePassword,
+				Accepted: filepath.Join(dir, "accepted.pem"), Now: func() time.Time { return tick(0) },
+			})
+			require.NoError(t, err)
+			_, err = r.Start()
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, r.Close()) })
+			var _ renewal.UsageObserver = r
+
+			oldCA, otherCA := newTestCA(t, "Client Root A"), newTestCA(t, "Client Root B")
+			old, renewed, stranger := issueClient(t, oldCA, "old"), issueClient(t, oldCA, "renewed"), issueClient(t, otherCA, "stranger")
+			require.NoError(t, r.TrustRoot(ctx, oldCA.Root()))
+			require.NoError(t, r.AcceptClient(ctx, old.chain))
+			send := func(id identity) error {
+				cert := id.tlsCertificate()
+				return requestVersion(t, r, &cert, version)
+			}
+			lastSeen := func(id identity) time.Time {
+				t.Helper()
+				at, err := r.LastSeen(ctx, id.leaf())
+				require.NoError(t, err)
+				return at
+			}
+
+			for _, id := range []identity{old, renewed, stranger} {
+				assert.True(t, lastSeen(id).IsZero(), "nothing presented yet")
+			}
+			t1 := tick(time.Second)
+			require.NoError(t, send(old))
+			assert.Equal(t, t1, lastSeen(old), "an accepted handshake")
+			assert.True(t, lastSeen(renewed).IsZero())
+
+			t2 := tick(time.Second)
+			assert.Error(t, send(renewed), "trusted root, leaf not accepted")
+			assert.Equal(t, t2, lastSeen(renewed), "a handshake refused for the accepted list")
+			assert.Equal(t, t1, lastSeen(old), "another certificate's record is unchanged")
+
+			t3 := tick(time.Second)
+			assert.Error(t, send(stranger), "unknown root")
+			assert.Equal(t, t3, lastSeen(stranger), "a handshake refused for its root")
+
+			require.NoError(t, r.RemoveRoot(ctx, oldCA.Root()))
+			t4 := tick(time.Second)
+			assert.Error(t, send(old), "the old root is gone")
+			assert.Equal(t, t4, lastSeen(old), "a client still presenting a removed certificate is seen")
+
+			assert.Error(t, requestVersion(t, r, nil, version), "no client certificate")
+			assert.Equal(t, t4, lastSeen(old))
+
+			_, err = r.LastSeen(ctx, nil)
+			assert.ErrorContains(t, err, "nil certificate")
+			cancelled, cancel := context.WithCancel(ctx)
+			cancel()
+			_, err = r.LastSeen(cancelled, old.leaf())
+			assert.ErrorIs(t, err, context.Canceled)
+		})
+	}
 }

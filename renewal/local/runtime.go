@@ -78,8 +78,12 @@ type RuntimeConfig struct {
 	Rate float64
 	// MaxMessages is how many messages each node's flow sends in one
 	// [Runtime.Run] (including those that fail while the node is stopped,
-	// under [StoppedFails]). Zero means no limit: Run sends until its
-	// context is done.
+	// under [StoppedFails]); messages skipped because the node fell behind
+	// ([Stats.Skipped]) are counted apart and do not use up the number, so
+	// that a bounded run under StoppedFails sends Nodes × MaxMessages
+	// however fast the machine is. Under [StoppedIdle] the messages a
+	// stopped node does not produce use up their turns. Zero means no
+	// limit: Run sends until its context is done.
 	MaxMessages int
 	// WhileStopped says what happens to the messages due while a node is
 	// stopped. The zero value, [StoppedFails], counts them as failed.
@@ -106,7 +110,7 @@ type RuntimeConfig struct {
 // after a restart. [Runtime.Run] makes every node's flow send messages at
 // a steady rate, each over a new connection (keep-alives are off), so that
 // every message runs a full handshake and the receiver's trust at that
-// moment decides. [Runtime.Stats] counts messages sent and failed.
+// moment decides. [Runtime.Stats] counts messages sent, failed and skipped.
 //
 // Nodes start stopped; start them with [Runtime.Start] or
 // [Runtime.StartAll]. A Runtime is safe for concurrent use.
@@ -114,11 +118,11 @@ type Runtime struct {
 	cfg   RuntimeConfig
 	names []string
 
-	mu          sync.Mutex // guards everything below and every node's fields
-	idle        *sync.Cond // signalled on mu when a message finishes
-	nodes       map[string]*node
-	failures    []Failure
-	total, fail int
+	mu                   sync.Mutex // guards everything below and every node's fields
+	idle                 *sync.Cond // signalled on mu when a message finishes
+	nodes                map[string]*node
+	failures             []Failure
+	total, fail, skipped int
 }
 
 var _ renewal.Runtime = (*Runtime)(nil)
@@ -133,8 +137,9 @@ type node struct {
 	transport   *http.Transport
 	inflight    int // messages on the way
 
-	total, failed int
-	presented     map[string]int
+	total, failed, skipped int
+	presented              map[string]int
+	sequence               []string
 }
 
 // Failure is one message that failed.
@@ -162,27 +167,57 @@ type NodeStats struct {
 	Total int
 	// Failed is the number of those that failed.
 	Failed int
+	// Skipped is the number of messages that fell due but were not sent;
+	// see [Stats.Skipped].
+	Skipped int
 	// Presented maps the SHA-256 fingerprint (lower-case hex) of each
 	// client certificate the node presented to the number of messages it
 	// sent with it, failed or not.
 	Presented map[string]int
+	// Sequence lists the SHA-256 fingerprints (lower-case hex) of the
+	// client certificates the node presented, in the order its messages
+	// presented them, one entry per run of messages with the same
+	// certificate: a node restarted once in a renewal has the old
+	// certificate's fingerprint, then the new one's. Messages due while
+	// the node was stopped present nothing and add nothing.
+	Sequence []string
 	// Running reports whether the node is running now.
 	Running bool
 }
 
+// Due returns the number of messages that fell due on the node: Total +
+// Skipped.
+func (s NodeStats) Due() int { return s.Total + s.Skipped }
+
 // Stats counts the messages of every node. Each count covers everything
 // since [NewRuntime], across calls of [Runtime.Run].
+//
+// The zero value counts nothing.
 type Stats struct {
-	// Total is the number of messages sent, over all nodes.
+	// Total is the number of messages sent, over all nodes (under
+	// [StoppedFails], including those due while a node was stopped).
 	Total int
 	// Failed is the number of those that failed.
 	Failed int
+	// Skipped is the number of messages that fell due but were not sent:
+	// a node more than 100 ms behind its schedule (slow handshakes, a busy
+	// machine) skips the messages it owes instead of sending them in a
+	// burst, and messages that fell due while the last one was on the way
+	// when the run ended are not sent. Every message that falls due is
+	// counted once, as sent (Total, failed or not) or skipped, so Total /
+	// elapsed time is the rate achieved and Total + Skipped what was asked
+	// for.
+	Skipped int
 	// Failures lists the first [RuntimeConfig.MaxFailures] failures in the
 	// order they were recorded.
 	Failures []Failure
 	// PerNode has the counts of each node, by name.
 	PerNode map[string]NodeStats
 }
+
+// Due returns the number of messages that fell due, over all nodes: Total
+// + Skipped.
+func (s Stats) Due() int { return s.Total + s.Skipped }
 
 // NewRuntime returns a runtime with cfg.Nodes stopped nodes. It checks the
 // configuration but reads no file: each node reads the keystore when it
@@ -265,7 +300,8 @@ func (rt *Runtime) nodeList() string {
 // Start starts the flow on the node: it reads the keystore, builds the
 // node's HTTPS client from the key entry under the alias, and caches it
 // until the node stops. Starting a running node does nothing (it keeps
-// its cached configuration). If the keystore cannot be read or the alias
+// its cached configuration), and so does starting a node marked with
+// [Runtime.SkipRestart]. If the keystore cannot be read or the alias
 // holds no key entry, the node stays stopped and the error says why.
 func (rt *Runtime) Start(ctx context.Context, name string) error {
 	n, err := rt.node(name)
@@ -276,9 +312,9 @@ func (rt *Runtime) Start(ctx context.Context, name string) error {
 		return err
 	}
 	rt.mu.Lock()
-	running := n.running
+	running, skip := n.running, n.skipRestart
 	rt.mu.Unlock()
-	if running {
+	if running || skip {
 		return nil
 	}
 	leaf, transport, err := rt.load()
@@ -379,11 +415,14 @@ func (rt *Runtime) Restart(ctx context.Context, name string) error {
 	return nil
 }
 
-// SkipRestart makes every later [Runtime.Restart] of the node do nothing,
-// so that it keeps presenting the certificate it cached, as a node the
-// integration developer forgot to restart does. It does not change what
-// [Runtime.Start] and [Runtime.Stop] do. A renewal's check that every node
-// presents the new certificate must then fail and name this node.
+// SkipRestart makes the node one the integration developer forgets: every
+// later [Runtime.Restart] and [Runtime.Start] of the node does nothing, so
+// that a running node keeps presenting the certificate it cached (the
+// overlap sequence restarts running nodes) and a stopped node stays
+// stopped (the downtime sequence stops every node, then starts them
+// again). [Runtime.Stop] still stops it. A renewal's check that every node
+// presents the new certificate must then fail and name this node. Mark a
+// node after starting it.
 func (rt *Runtime) SkipRestart(name string) error {
 	n, err := rt.node(name)
 	if err != nil {
@@ -450,57 +489,96 @@ func (rt *Runtime) load() (*x509.Certificate, *http.Transport, error) {
 }
 
 // Run makes every node's flow send messages to the receiver, each at
-// [RuntimeConfig.Rate] per second, until ctx is done or each has sent
-// [RuntimeConfig.MaxMessages], and returns the statistics then. Messages
-// on the way when ctx is done finish (bounded by
-// [RuntimeConfig.Timeout]) and are counted. A node sends one message at a
-// time; if it falls behind its rate (slow handshakes, a busy machine), it
-// sends the messages it owes at once while it is less than 100 ms behind,
-// and otherwise skips them: the rate is then lower, and MaxMessages
-// messages are still sent.
+// [RuntimeConfig.Rate] per second on a schedule that starts when Run is
+// called, until ctx is done or [RuntimeConfig.MaxMessages] messages have
+// fallen due on each, and returns the statistics then. Messages on the
+// way when ctx is done finish (bounded by [RuntimeConfig.Timeout]) and
+// are counted. A node sends one message at a time; if it falls behind
+// its schedule (slow handshakes, a busy machine), it sends the messages
+// it owes at once while it is at most 100 ms behind, and otherwise skips
+// every message already due and goes on with the next one on the
+// schedule. Skipped messages are counted ([Stats.Skipped]), so that the
+// statistics show the rate achieved next to the rate asked for.
 //
 // Run does not start nodes; messages due on a stopped node are handled as
 // [RuntimeConfig.WhileStopped] says. Run is meant to run once at a time,
 // usually in its own goroutine while a renewal proceeds.
 func (rt *Runtime) Run(ctx context.Context) Stats {
 	interval := time.Duration(float64(time.Second) / rt.cfg.Rate)
+	if interval <= 0 {
+		interval = 1 // a rate above 10⁹ per second: every message is due at once
+	}
 	var wg sync.WaitGroup
 	for _, name := range rt.names {
 		n := rt.nodes[name]
-		wg.Go(func() {
-			next := time.Now()
-			timer := time.NewTimer(0)
-			defer timer.Stop()
-			for i := 0; rt.cfg.MaxMessages == 0 || i < rt.cfg.MaxMessages; i++ {
-				if time.Since(next) > maxLag {
-					// Too far behind: the messages owed are not sent in a
-					// burst, which would also date them wrongly (a burst
-					// after a Stop would fail messages that fell due
-					// before it). The node goes on from now.
-					next = time.Now()
-				}
-				if d := time.Until(next); d > 0 {
-					timer.Reset(d)
-					select {
-					case <-ctx.Done():
-						return
-					case <-timer.C:
-					}
-				} else if ctx.Err() != nil {
-					return
-				}
-				rt.send(n, next)
-				next = next.Add(interval)
-			}
-		})
+		wg.Go(func() { rt.flow(ctx, n, interval) })
 	}
 	wg.Wait()
 	return rt.Stats()
 }
 
+// flow is node n's part of [Runtime.Run]: the message in turn k falls
+// due at start + k × interval.
+func (rt *Runtime) flow(ctx context.Context, n *node, interval time.Duration) {
+	start := time.Now()
+	due := func(k int) time.Time { return start.Add(time.Duration(k) * interval) }
+	// owed returns how many turns from k on are due by now.
+	owed := func(k int) int {
+		late := time.Since(due(k))
+		if late < 0 {
+			return 0
+		}
+		return int(late/interval) + 1
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for k, sent := 0, 0; rt.cfg.MaxMessages == 0 || sent < rt.cfg.MaxMessages; {
+		if ctx.Err() != nil {
+			// The messages that fell due while the last one was on the
+			// way are not sent: skipped.
+			rt.skip(n, owed(k))
+			return
+		}
+		if time.Since(due(k)) > maxLag {
+			// Too far behind: the messages owed are not sent in a burst,
+			// which would also date them wrongly (a burst after a Stop
+			// would fail messages that fell due before it). They are
+			// counted as skipped, and the node goes on with the next
+			// message on its schedule.
+			o := owed(k)
+			rt.skip(n, o)
+			k += o
+			continue
+		}
+		if d := time.Until(due(k)); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return // the message in turn k is not due yet
+			case <-timer.C:
+			}
+		}
+		rt.send(n, due(k))
+		k++
+		sent++
+	}
+}
+
 // maxLag is how far behind its schedule a node's flow may fall before it
 // skips the messages it owes instead of sending them at once.
 const maxLag = 100 * time.Millisecond
+
+// skip counts k messages of node n as skipped. Under [StoppedIdle] a
+// stopped node produces no messages, so none is skipped.
+func (rt *Runtime) skip(n *node, k int) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if k <= 0 || (!n.running && rt.cfg.WhileStopped == StoppedIdle) {
+		return
+	}
+	rt.skipped += k
+	n.skipped += k
+}
 
 // send sends one message from node n, due at due.
 func (rt *Runtime) send(n *node, due time.Time) {
@@ -550,6 +628,9 @@ func (rt *Runtime) record(n *node, due, at time.Time, fp string, err error) {
 	n.total++
 	if fp != "" {
 		n.presented[fp]++
+		if len(n.sequence) == 0 || n.sequence[len(n.sequence)-1] != fp {
+			n.sequence = append(n.sequence, fp)
+		}
 	}
 	if err == nil {
 		return
@@ -568,6 +649,7 @@ func (rt *Runtime) Stats() Stats {
 	s := Stats{
 		Total:    rt.total,
 		Failed:   rt.fail,
+		Skipped:  rt.skipped,
 		Failures: slices.Clone(rt.failures),
 		PerNode:  make(map[string]NodeStats, len(rt.nodes)),
 	}
@@ -576,7 +658,8 @@ func (rt *Runtime) Stats() Stats {
 		for k, v := range n.presented {
 			p[k] = v
 		}
-		s.PerNode[name] = NodeStats{Total: n.total, Failed: n.failed, Presented: p, Running: n.running}
+		s.PerNode[name] = NodeStats{Total: n.total, Failed: n.failed, Skipped: n.skipped, Presented: p,
+			Sequence: slices.Clone(n.sequence), Running: n.running}
 	}
 	return s
 }

@@ -2,9 +2,13 @@ package local
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +63,13 @@ func presents(t *testing.T, rt *Runtime, node string) *x509.Certificate {
 
 func fp(c *x509.Certificate) string { return keystore.Fingerprint256Hex(c) }
 
+// unskipped returns s with Skipped zero: how many messages a node skips
+// depends on how fast the machine is, what it sends does not.
+func unskipped(s NodeStats) NodeStats {
+	s.Skipped = 0
+	return s
+}
+
 func TestRuntimeCachesKeystore(t *testing.T) {
 	ctx := context.Background()
 	l := newLandscape(t)
@@ -99,10 +110,10 @@ func TestRuntimeCachesKeystore(t *testing.T) {
 			map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": l.old.leaf(), "node-3": nil}},
 		{"Start reads the keystore", func() error { return rt.Start(ctx, "node-3") },
 			map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": l.old.leaf(), "node-3": renewed.leaf()}},
-		{"Stop and Start work on a skipped node", func() error {
+		{"Stop stops a skipped node, and Start leaves it stopped", func() error {
 			require.NoError(t, rt.Stop(ctx, "node-2"))
 			return rt.Start(ctx, "node-2")
-		}, map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": renewed.leaf(), "node-3": renewed.leaf()}},
+		}, map[string]*x509.Certificate{"node-1": renewed.leaf(), "node-2": nil, "node-3": renewed.leaf()}},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -137,8 +148,10 @@ func TestRuntimeTrafficPresentsCachedCertificate(t *testing.T) {
 	s := rt.Run(ctx)
 	assert.Equal(t, 20, s.Total)
 	assert.Equal(t, 10, s.Failed)
-	assert.Equal(t, NodeStats{Total: 10, Failed: 0, Presented: map[string]int{fp(l.old.leaf()): 10}, Running: true}, s.PerNode["node-1"])
-	assert.Equal(t, NodeStats{Total: 10, Failed: 10, Presented: map[string]int{fp(renewed.leaf()): 10}, Running: true}, s.PerNode["node-2"])
+	assert.Equal(t, NodeStats{Total: 10, Failed: 0, Presented: map[string]int{fp(l.old.leaf()): 10}, Sequence: []string{fp(l.old.leaf())}, Running: true},
+		unskipped(s.PerNode["node-1"]))
+	assert.Equal(t, NodeStats{Total: 10, Failed: 10, Presented: map[string]int{fp(renewed.leaf()): 10}, Sequence: []string{fp(renewed.leaf())}, Running: true},
+		unskipped(s.PerNode["node-2"]))
 	require.Len(t, s.Failures, 10)
 	for _, f := range s.Failures {
 		assert.Equal(t, "node-2", f.Node)
@@ -179,8 +192,9 @@ func TestRuntimeStoppedNode(t *testing.T) {
 			s := rt.Run(ctx)
 			assert.Equal(t, tc.wantTotal, s.Total)
 			assert.Equal(t, tc.wantFailed, s.Failed)
-			assert.Equal(t, NodeStats{Total: 15, Presented: map[string]int{fp(l.old.leaf()): 15}, Running: true}, s.PerNode["node-1"])
-			assert.Equal(t, NodeStats{Total: tc.wantNode2At, Failed: tc.wantNode2At, Presented: map[string]int{}}, s.PerNode["node-2"])
+			assert.Equal(t, NodeStats{Total: 15, Presented: map[string]int{fp(l.old.leaf()): 15}, Sequence: []string{fp(l.old.leaf())}, Running: true},
+				unskipped(s.PerNode["node-1"]))
+			assert.Equal(t, NodeStats{Total: tc.wantNode2At, Failed: tc.wantNode2At, Presented: map[string]int{}}, unskipped(s.PerNode["node-2"]))
 			require.Len(t, s.Failures, tc.wantFailed)
 			for _, f := range s.Failures {
 				assert.Equal(t, "node-2", f.Node)
@@ -199,8 +213,10 @@ func TestRuntimeRunStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	s := rt.Run(ctx)
-	assert.Positive(t, s.Total)
-	assert.LessOrEqual(t, s.Total, 2*20, "at 20/s a 0.3 s run sends at most a few messages per node")
+	require.ErrorIs(t, ctx.Err(), context.DeadlineExceeded, "the context ended the run")
+	for name, ns := range s.PerNode {
+		assert.Positive(t, ns.Due(), "%s: the first message falls due at once", name)
+	}
 	assert.Zero(t, s.Failed)
 }
 
@@ -311,4 +327,97 @@ func TestRuntimePKCS12Keystore(t *testing.T) {
 	st := rt.Run(ctx)
 	assert.Equal(t, 5, st.Total)
 	assert.Zero(t, st.Failed, "%v", st.Failures)
+}
+
+// TestRuntimeCountsSkippedMessages holds a node's first message at the
+// receiver so that the node falls behind its schedule by a known minimum,
+// and checks that every message that fell due is counted: sent or
+// skipped, no more than the schedule had due by the end of the run.
+func TestRuntimeCountsSkippedMessages(t *testing.T) {
+	const (
+		rate     = 100 // one message every 10 ms
+		interval = time.Second / rate
+		hold     = 300 * time.Millisecond // well over the 100 ms a node may lag
+	)
+	tests := []struct {
+		name string
+		max  int
+		end  func(cancel func()) // called once the first message is held
+	}{
+		{"a bounded run sends its messages and counts the skipped ones", 3, func(func()) {}},
+		{"a run ended while a message is held counts what fell due", 0, func(cancel func()) { cancel() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			arrived, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				first := false
+				once.Do(func() { first = true })
+				if first {
+					close(arrived)
+					<-release
+				}
+			}))
+			srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+
+			l := newLandscape(t)
+			rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: rate, MaxMessages: tc.max})
+			rt.cfg.URL, rt.cfg.ServerRoot = srv.URL, srv.Certificate()
+			require.NoError(t, rt.StartAll(context.Background()))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			begin := time.Now()
+			done := make(chan Stats, 1)
+			go func() { done <- rt.Run(ctx) }()
+			<-arrived
+			time.Sleep(hold) // the node falls at least this far behind
+			tc.end(cancel)
+			close(release)
+			s := <-done
+			elapsed := time.Since(begin)
+
+			assert.Zero(t, s.Failed, "%v", s.Failures)
+			if tc.max > 0 {
+				assert.Equal(t, tc.max, s.Total, "a bounded run sends all its messages")
+			} else {
+				assert.Equal(t, 1, s.Total, "only the held message was sent")
+			}
+			assert.GreaterOrEqual(t, s.Skipped, int(hold/interval), "the messages due while the first was held are skipped, and counted")
+			assert.LessOrEqual(t, s.Due(), int(elapsed/interval)+1, "no more messages than the schedule had due")
+			assert.Equal(t, s.Skipped, s.PerNode["node-1"].Skipped)
+		})
+	}
+}
+
+// TestRuntimeRunEndsWithoutSkipping ends a run while a node's message is
+// on the way and its next one is not yet due: nothing is counted as
+// skipped.
+func TestRuntimeRunEndsWithoutSkipping(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(arrived); <-release })
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	l := newLandscape(t)
+	// One message every 5 s, each bounded by 2 s: the second is never due
+	// before the run ends.
+	rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: 0.2, Timeout: 2 * time.Second})
+	rt.cfg.URL, rt.cfg.ServerRoot = srv.URL, srv.Certificate()
+	require.NoError(t, rt.StartAll(context.Background()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Stats, 1)
+	go func() { done <- rt.Run(ctx) }()
+	<-arrived
+	cancel() // while the first message is on the way
+	close(release)
+	s := <-done
+	assert.Equal(t, 1, s.Total)
+	assert.Zero(t, s.Skipped, "a message not yet due is not skipped")
 }

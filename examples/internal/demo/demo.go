@@ -45,8 +45,16 @@ type Config struct {
 	// starts, so that every phase of the renewal carries load.
 	StepPause time.Duration
 	// SkipRestart, if not zero, names node SkipRestart (1-based) as one the
-	// integration developer forgets: it keeps its cached configuration.
+	// integration developer forgets when restarting the flow: in the
+	// overlap sequence it keeps its cached configuration, in the downtime
+	// sequence it stays stopped. The gate after the restart names it.
 	SkipRestart int
+	// Drain is how long the receiver must have seen no handshake with the
+	// old certificate before the old certificate and root are removed
+	// ([renewal.Executor.Drain]), so that requests still in flight from
+	// nodes restarted moments before are not refused. Zero means no
+	// quiet period.
+	Drain time.Duration
 	// RunbookOnly prints the runbook and diagram and runs nothing.
 	RunbookOnly bool
 	// Out receives the progress.
@@ -54,14 +62,29 @@ type Config struct {
 }
 
 // Summary is what the examples print at the end and write with -summary.
+//
+// Every request that fell due is counted once: sent (RequestsTotal, of
+// which RequestsFailed failed) or skipped by a node that fell behind its
+// schedule (RequestsSkipped); RequestsDue is their sum.
 type Summary struct {
 	Plan           string `json:"plan"`
 	StepsCompleted int    `json:"steps_completed"`
 	StepsTotal     int    `json:"steps_total"`
 	RequestsTotal  int    `json:"requests_total"`
 	RequestsFailed int    `json:"requests_failed"`
-	// RequestsPerSecond is the rate the nodes achieved over the run.
+	// RequestsSkipped counts the requests that fell due but were not
+	// sent, because a node was more than 100 ms behind its schedule (the
+	// machine could not keep up with the rate asked for).
+	RequestsSkipped int `json:"requests_skipped"`
+	// RequestsDue is RequestsTotal + RequestsSkipped.
+	RequestsDue int `json:"requests_due"`
+	// RequestsPerSecond is the rate of requests sent that the nodes
+	// achieved over the run.
 	RequestsPerSecond float64 `json:"requests_per_second"`
+	// RequestedPerSecond is the rate asked for: nodes × rate per node.
+	RequestedPerSecond float64 `json:"requested_per_second"`
+	// Nodes has the counts of each node, in node order.
+	Nodes []NodeSummary `json:"nodes"`
 	// FailedOutsideWindow counts failed requests outside the downtime
 	// window (between the flow's stop and its restart); for the overlap
 	// sequence every failure is outside.
@@ -77,6 +100,18 @@ type Summary struct {
 	NewRootInTruststore bool      `json:"new_root_in_truststore"`
 	Files               []string  `json:"files"`
 	Error               string    `json:"error,omitempty"`
+}
+
+// NodeSummary is one node's part of a [Summary].
+type NodeSummary struct {
+	Name    string `json:"name"`
+	Sent    int    `json:"requests_sent"`
+	Failed  int    `json:"requests_failed"`
+	Skipped int    `json:"requests_skipped"`
+	// Presented lists the SHA-256 fingerprints of the client
+	// certificates the node presented, in order, one entry per run of
+	// requests with the same certificate.
+	Presented []string `json:"presented"`
 }
 
 const alias = "client"
@@ -115,11 +150,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	l, err := open(dir, cfg)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := l.loadPlan(cfg)
+	l, plan, err := open(dir, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		Notifier:    &local.Notifier{W: indent{out}},
 		HandOverDir: l.handover,
 		OldRoot:     l.oldCA.Root(),
+		Drain:       cfg.Drain,
 		OnEvent: func(ev renewal.Event) {
 			show.event(ev)
 			switch {
@@ -194,6 +226,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, errors.Join(runErr, err)
 	}
 	sum.RequestsPerSecond = float64(stats.Total) / elapsed.Seconds()
+	sum.RequestedPerSecond = float64(cfg.Nodes) * cfg.Rate
 	if runErr != nil {
 		sum.Error = runErr.Error()
 	}
@@ -201,13 +234,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	return sum, runErr
 }
 
-// open builds the landscape's files in dir, or reopens them.
-func open(dir string, cfg Config) (*landscape, error) {
+// paths returns the landscape's file names in dir, for a tenant keystore
+// of format f.
+func paths(dir string, f keystore.Format) *landscape {
 	ext := ".jks"
-	if cfg.Format == keystore.PKCS12 {
+	if f == keystore.PKCS12 {
 		ext = ".p12"
 	}
-	l := &landscape{
+	return &landscape{
 		dir:        dir,
 		keystore:   filepath.Join(dir, "tenant-client"+ext),
 		truststore: filepath.Join(dir, "receiver-truststore.jks"),
@@ -216,32 +250,115 @@ func open(dir string, cfg Config) (*landscape, error) {
 		journal:    filepath.Join(dir, "journal.json"),
 		handover:   filepath.Join(dir, "hand-over"),
 	}
-	var err error
-	if l.oldCA, err = local.OpenCA(filepath.Join(dir, "old-ca"), "Old Root CA", nil, nil); err != nil {
-		return nil, err
+}
+
+// stagingDir is the directory in a landscape's dir where the set-up
+// builds the landscape before moving it into place.
+const stagingDir = ".setup"
+
+// setupHook, if not nil, is called after each write of the set-up with a
+// name for it; an error stops the set-up there, as a kill would. Tests
+// set it.
+var setupHook func(point string) error
+
+func setupPoint(point string) error {
+	if setupHook == nil {
+		return nil
 	}
-	if l.newCA, err = local.OpenCA(filepath.Join(dir, "new-ca"), "New Root CA", nil, nil); err != nil {
-		return nil, err
+	return setupHook(point)
+}
+
+// open builds the landscape's files in dir, or reopens them.
+//
+// The set-up is atomic: it builds every file in dir/.setup, writing the
+// plan there last, then moves the files into dir, the plan last. A run
+// that finds plan.json in dir resumes; one that finds it only in
+// dir/.setup finishes the move; one that finds dir/.setup without a plan
+// builds it again. So a set-up killed at any point leaves a directory the
+// next run with the same -dir completes.
+func open(dir string, cfg Config) (*landscape, *renewal.Plan, error) {
+	l := paths(dir, cfg.Format)
+	if err := finishMove(dir); err != nil {
+		return nil, nil, err
 	}
-	if _, err := os.Stat(l.plan); err == nil {
+	kept, err := readPlan(l.plan)
+	if err == nil {
+		if err := l.check(kept, cfg); err != nil {
+			return nil, nil, err
+		}
 		l.resumed = true
-		return l, nil
+		if l.oldCA, err = local.OpenCA(filepath.Join(dir, "old-ca"), "Old Root CA", nil, nil); err != nil {
+			return nil, nil, err
+		}
+		if l.newCA, err = local.OpenCA(filepath.Join(dir, "new-ca"), "New Root CA", nil, nil); err != nil {
+			return nil, nil, err
+		}
+		// The live alias may already hold the new certificate, so the plan
+		// is rebuilt from the kept parameters, not from the keystore.
+		plan, err := renewal.Build(kept.Sequence, kept.Params)
+		return l, plan, err
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, stale := range []string{l.keystore, l.truststore, l.accepted, l.journal} {
+	for _, stale := range []string{l.keystore, l.truststore, l.accepted, l.journal, l.handover,
+		filepath.Join(dir, "old-ca"), filepath.Join(dir, "new-ca")} {
 		if _, err := os.Stat(stale); err == nil {
-			return nil, fmt.Errorf("%s exists but %s does not: not a landscape this program made; use an empty -dir", stale, l.plan)
+			return nil, nil, fmt.Errorf("demo: %s exists but %s does not: not a landscape this program made; give an empty or new -dir", stale, l.plan)
 		}
 	}
-	if err := os.MkdirAll(l.handover, 0o700); err != nil {
+	plan, err := l.setUp(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, plan, nil
+}
+
+// readPlan reads a plan kept in path.
+func readPlan(path string) (*renewal.Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var kept renewal.Plan
+	if err := json.Unmarshal(data, &kept); err != nil {
+		return nil, fmt.Errorf("demo: %s: %w", path, err)
+	}
+	return &kept, nil
+}
+
+// setUp builds the landscape in dir/.setup and moves it into l.dir; see
+// [open]. It returns the plan.
+func (l *landscape) setUp(cfg Config) (*renewal.Plan, error) {
+	stage := filepath.Join(l.dir, stagingDir)
+	// What is here is a set-up stopped before it wrote its plan.
+	if err := os.RemoveAll(stage); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(stage, 0o700); err != nil {
+		return nil, err
+	}
+	st := paths(stage, cfg.Format)
+	var err error
+	if st.oldCA, err = local.OpenCA(filepath.Join(stage, "old-ca"), "Old Root CA", nil, nil); err != nil {
+		return nil, err
+	}
+	if err := setupPoint("old-ca"); err != nil {
+		return nil, err
+	}
+	if st.newCA, err = local.OpenCA(filepath.Join(stage, "new-ca"), "New Root CA", nil, nil); err != nil {
+		return nil, err
+	}
+	if err := setupPoint("new-ca"); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(st.handover, 0o700); err != nil {
 		return nil, err
 	}
 	key, err := keystore.GenerateKey(keystore.RSA2048)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := l.oldCA.Issue("tenant-client", key.Public())
+	chain, err := st.oldCA.Issue("tenant-client", key.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -249,39 +366,140 @@ func open(dir string, cfg Config) (*landscape, error) {
 	if err := ks.Set(&keystore.Entry{Alias: alias, Key: key, Chain: chain}); err != nil {
 		return nil, err
 	}
-	if err := ks.Save(l.keystore, password); err != nil {
+	if err := ks.Save(st.keystore, password); err != nil {
+		return nil, err
+	}
+	if err := setupPoint("keystore"); err != nil {
 		return nil, err
 	}
 	ts := keystore.New(keystore.JKS)
 	if err := ts.Set(&keystore.Entry{Alias: "old-root-ca", Chain: chain[1:]}); err != nil {
 		return nil, err
 	}
-	if err := ts.Save(l.truststore, password); err != nil {
+	if err := ts.Save(st.truststore, password); err != nil {
+		return nil, err
+	}
+	if err := setupPoint("truststore"); err != nil {
 		return nil, err
 	}
 	// The receiver accepts the old client certificate.
-	rcv, err := local.NewReceiver(local.ReceiverConfig{Truststore: l.truststore, TruststorePassword: password, Accepted: l.accepted})
+	rcv, err := local.NewReceiver(local.ReceiverConfig{Truststore: st.truststore, TruststorePassword: password, Accepted: st.accepted})
 	if err != nil {
 		return nil, err
 	}
-	return l, rcv.AcceptClient(context.Background(), chain)
+	if err := rcv.AcceptClient(context.Background(), chain); err != nil {
+		return nil, err
+	}
+	if err := setupPoint("accepted"); err != nil {
+		return nil, err
+	}
+	plan, err := st.writePlan(cfg, l)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupPoint("plan"); err != nil {
+		return nil, err
+	}
+	if err := finishMove(l.dir); err != nil {
+		return nil, err
+	}
+	l.oldCA, l.newCA = st.oldCA, st.newCA
+	return plan, nil
 }
 
-// loadPlan builds the plan on the first run and keeps it in plan.json; a
-// resumed run rebuilds it from the kept parameters, since the live alias
-// may already hold the new certificate.
-func (l *landscape) loadPlan(cfg Config) (*renewal.Plan, error) {
-	if l.resumed {
-		data, err := os.ReadFile(l.plan)
-		if err != nil {
-			return nil, err
+// finishMove moves a complete set-up (one whose plan is written) from
+// dir/.setup into dir, the plan last, and removes dir/.setup. It does
+// nothing if dir/.setup holds no plan.
+func finishMove(dir string) error {
+	stage := filepath.Join(dir, stagingDir)
+	staged := paths(stage, keystore.JKS).plan
+	if _, err := os.Stat(staged); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, filepath.Base(staged))); err == nil {
+			// Killed after the move, before the staging directory was
+			// removed: it is empty (os.Remove removes nothing else).
+			if err := os.Remove(stage); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("demo: finishing the set-up of %s: %w", dir, err)
+			}
 		}
-		var kept renewal.Plan
-		if err := json.Unmarshal(data, &kept); err != nil {
-			return nil, fmt.Errorf("%s: %w", l.plan, err)
-		}
-		return renewal.Build(kept.Sequence, kept.Params)
+		return nil
+	} else if err != nil {
+		return err
 	}
+	entries, err := os.ReadDir(stage)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == filepath.Base(staged) {
+			continue
+		}
+		if err := os.Rename(filepath.Join(stage, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("demo: finishing the set-up of %s: %w", dir, err)
+		}
+		if err := setupPoint("move " + e.Name()); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(staged, filepath.Join(dir, filepath.Base(staged))); err != nil {
+		return fmt.Errorf("demo: finishing the set-up of %s: %w", dir, err)
+	}
+	if err := setupPoint("move plan"); err != nil {
+		return err
+	}
+	return os.Remove(stage)
+}
+
+// check returns an error naming what differs if the plan kept in l.dir is
+// not one this run (cfg) would have made, so that a -dir of another run
+// is refused before anything is touched.
+func (l *landscape) check(kept *renewal.Plan, cfg Config) error {
+	e := &DirError{Dir: l.dir, Sequence: kept.Sequence, Format: kept.Params.KeystoreFormat, Nodes: len(kept.Params.Nodes)}
+	if kept.Sequence != cfg.Sequence {
+		e.Differences = append(e.Differences, fmt.Sprintf("sequence %s, not %s", kept.Sequence, cfg.Sequence))
+	}
+	if kept.Params.KeystoreFormat != cfg.Format.String() {
+		e.Differences = append(e.Differences, fmt.Sprintf("keystore format %s, not %s", kept.Params.KeystoreFormat, cfg.Format))
+	} else if kept.Params.Keystore != l.keystore {
+		e.Differences = append(e.Differences, fmt.Sprintf("keystore %s, not %s (was the directory moved?)", kept.Params.Keystore, l.keystore))
+	}
+	if len(kept.Params.Nodes) != cfg.Nodes {
+		e.Differences = append(e.Differences, fmt.Sprintf("%d nodes, not %d", len(kept.Params.Nodes), cfg.Nodes))
+	}
+	if len(e.Differences) == 0 {
+		return nil
+	}
+	return e
+}
+
+// DirError reports a -dir that holds the landscape of another run: one
+// made for another sequence, keystore format or number of nodes.
+type DirError struct {
+	// Dir is the directory.
+	Dir string
+	// Sequence, Format and Nodes describe the run whose landscape Dir
+	// holds (Format as [keystore.Format.String] gives it).
+	Sequence renewal.Sequence
+	Format   string
+	Nodes    int
+	// Differences says, one item each, what differs from the run asked
+	// for: "sequence overlap, not downtime".
+	Differences []string
+}
+
+func (e *DirError) Error() string {
+	format := "jks"
+	if e.Format == keystore.PKCS12.String() {
+		format = "pkcs12"
+	}
+	return fmt.Sprintf("demo: -dir %q holds the landscape of another run: %s; resume that run with "+
+		"`go run ./examples/%s -dir %s -format %s -nodes %d`, or give an empty or new -dir for this one",
+		e.Dir, strings.Join(e.Differences, "; "), e.Sequence, e.Dir, format, e.Nodes)
+}
+
+// writePlan builds the plan for the landscape staged in l, naming the
+// files where they will be once moved into final, and keeps it in
+// l.plan.
+func (l *landscape) writePlan(cfg Config, final *landscape) (*renewal.Plan, error) {
 	ks, err := keystore.Open(l.keystore, password)
 	if err != nil {
 		return nil, err
@@ -296,9 +514,9 @@ func (l *landscape) loadPlan(cfg Config) (*renewal.Plan, error) {
 	}
 	p := renewal.Params{
 		Alias:              alias,
-		Keystore:           l.keystore,
+		Keystore:           final.keystore,
 		KeystoreFormat:     cfg.Format.String(),
-		Truststore:         l.truststore,
+		Truststore:         final.truststore,
 		Nodes:              nodes,
 		OldFingerprint:     keystore.Fingerprint256Hex(chain[0]),
 		OldRootSubject:     l.oldCA.Root().Subject.String(),
@@ -345,18 +563,21 @@ func (l *landscape) serve(cfg Config) (string, error) {
 		l.receiver.Close()
 		return "", err
 	}
-	if cfg.SkipRestart > 0 {
-		if err := l.runtime.SkipRestart(fmt.Sprintf("node-%d", cfg.SkipRestart)); err != nil {
-			l.receiver.Close()
-			return "", err
-		}
-	}
 	// A resumed downtime run may find the flow stopped; the executor
 	// starts it again at its restart step, so only a fresh or overlap run
 	// starts every node here.
 	if err := l.startNodes(cfg); err != nil {
 		l.receiver.Close()
 		return "", err
+	}
+	// Marked once started: the forgotten node is one the executor's
+	// restart step (a restart in overlap, a start after the stop in
+	// downtime) leaves as it is.
+	if cfg.SkipRestart > 0 {
+		if err := l.runtime.SkipRestart(fmt.Sprintf("node-%d", cfg.SkipRestart)); err != nil {
+			l.receiver.Close()
+			return "", err
+		}
 	}
 	return url, nil
 }
@@ -383,8 +604,14 @@ func (l *landscape) summarize(plan *renewal.Plan, res *renewal.Result, stats loc
 	s := &Summary{
 		Plan: plan.Sequence.String(), StepsTotal: len(plan.Steps),
 		RequestsTotal: stats.Total, RequestsFailed: stats.Failed,
+		RequestsSkipped: stats.Skipped, RequestsDue: stats.Due(),
 		Alias: alias, Keystore: l.keystore, Truststore: l.truststore,
-		WindowStart: start, WindowEnd: end, Files: []string{},
+		WindowStart: start, WindowEnd: end, Files: []string{}, Nodes: []NodeSummary{},
+	}
+	for _, name := range plan.Params.Nodes {
+		ns := stats.PerNode[name]
+		s.Nodes = append(s.Nodes, NodeSummary{Name: name, Sent: ns.Total, Failed: ns.Failed, Skipped: ns.Skipped,
+			Presented: append([]string{}, ns.Sequence...)})
 	}
 	s.FailedOutsideWindow = stats.Failed - len(stats.Failures) // not kept: counted as outside
 	for _, f := range stats.Failures {
@@ -443,7 +670,11 @@ func (p *progress) event(ev renewal.Event) {
 func printSummary(w io.Writer, s *Summary) {
 	fmt.Fprintf(w, "\nsummary (%s)\n", s.Plan)
 	fmt.Fprintf(w, "  steps completed      %d of %d\n", s.StepsCompleted, s.StepsTotal)
-	fmt.Fprintf(w, "  requests sent        %d (%.0f per second, mutual TLS, a full handshake each)\n", s.RequestsTotal, s.RequestsPerSecond)
+	fmt.Fprintf(w, "  requests sent        %d of %d due (%.0f per second of %.0f asked for, mutual TLS, a full handshake each)\n",
+		s.RequestsTotal, s.RequestsDue, s.RequestsPerSecond, s.RequestedPerSecond)
+	if s.RequestsSkipped > 0 {
+		fmt.Fprintf(w, "  requests skipped     %d (the nodes fell behind: this machine cannot keep up with the rate asked for)\n", s.RequestsSkipped)
+	}
 	fmt.Fprintf(w, "  requests failed      %d", s.RequestsFailed)
 	if !s.WindowStart.IsZero() {
 		fmt.Fprintf(w, " (%d outside the downtime window %s – %s)", s.FailedOutsideWindow,
@@ -501,7 +732,8 @@ func Flags(fs *flag.FlagSet, seq renewal.Sequence) (*Config, *string, *string) {
 	fs.IntVar(&cfg.Nodes, "nodes", 3, "number of runtime nodes")
 	fs.Float64Var(&cfg.Rate, "rate", 100, "requests per second each node sends")
 	fs.DurationVar(&cfg.StepPause, "step-pause", 250*time.Millisecond, "how long traffic flows after each step")
-	fs.IntVar(&cfg.SkipRestart, "skip-restart-node", 0, "leave node K on its cached configuration when the nodes are restarted")
+	fs.IntVar(&cfg.SkipRestart, "skip-restart-node", 0, "forget node K when the nodes are restarted: overlap leaves it on its cached configuration, downtime leaves it stopped")
+	fs.DurationVar(&cfg.Drain, "drain", 500*time.Millisecond, "before removing the old certificate and root, wait until the receiver has seen no handshake with the old certificate for this long")
 	fs.BoolVar(&cfg.RunbookOnly, "runbook", false, "print the runbook and the sequence diagram only")
 	summary := fs.String("summary", "", "write the summary as JSON to this file")
 	return cfg, format, summary
@@ -532,8 +764,8 @@ func Main(seq renewal.Sequence, args []string, out, errOut io.Writer) int {
 		fmt.Fprintln(errOut, err)
 		return 2
 	}
-	if cfg.Nodes < 1 || cfg.Rate <= 0 || cfg.SkipRestart < 0 || cfg.SkipRestart > cfg.Nodes {
-		fmt.Fprintf(errOut, "want -nodes >= 1, -rate > 0 and 0 <= -skip-restart-node <= -nodes\n")
+	if cfg.Nodes < 1 || cfg.Rate <= 0 || cfg.SkipRestart < 0 || cfg.SkipRestart > cfg.Nodes || cfg.Drain < 0 {
+		fmt.Fprintf(errOut, "want -nodes >= 1, -rate > 0, 0 <= -skip-restart-node <= -nodes and -drain >= 0\n")
 		return 2
 	}
 	cfg.Out = out
