@@ -182,7 +182,11 @@ func (x *run) oldRootUnused(ctx context.Context, c *gateCheck) {
 		c.problem(err, "cannot check the old root: %v", err)
 		return
 	}
-	_, err = set.Prune(truststore.ByFingerprint(keystore.Fingerprint256Hex(x.oldRoot)), &truststore.PruneOptions{InUse: deps})
+	_, err = set.Prune(truststore.ByFingerprint(keystore.Fingerprint256Hex(x.oldRoot)), &truststore.PruneOptions{
+		// deps is every chain the executor knows of; none known means
+		// none is in use, which truststore wants said explicitly.
+		InUse: deps, NothingInUse: len(deps) == 0,
+	})
 	var iu *truststore.InUseError
 	switch {
 	case errors.As(err, &iu):
