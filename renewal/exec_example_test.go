@@ -138,6 +138,6 @@ func ExampleExecutor_DryRun() {
 	// Output:
 	// step 5, gate before receiver accepts the old and the new chain: checked ["the receiver accepts the old chain"], deferred 1
 	// step 7, gate after every node presents the new certificate: checked [], deferred 1
-	// step 9, gate before old certificate and old root unused: checked ["no chain declared in use chains to the old root"], deferred 1
+	// step 9, gate before old certificate and old root unused: checked ["no chain declared in use chains to the old root"], deferred 2
 	// journal written: false
 }
