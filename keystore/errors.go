@@ -45,7 +45,7 @@ var (
 	ErrUntrustedReply = errors.New("keystore: certificate reply does not reach a trust anchor")
 
 	// ErrPasswordEncoding reports a password that the format cannot express
-	// (for JKS, a character above U+00FF).
+	// (for JKS and PKCS#12, a password that is not valid UTF-8).
 	ErrPasswordEncoding = errors.New("keystore: password cannot be encoded for this format")
 
 	// ErrCorruptKey reports a key entry whose key decrypts (its password

@@ -34,6 +34,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/certroll/certroll/keystore/internal/jksguard"
@@ -83,26 +84,24 @@ type jksNative struct {
 
 func newJKSCodec() codec { return &jksCodec{version: 2} }
 
-// jksPassword converts a UTF-8 password to the bytes the JDK hashes: each
-// UTF-16 character as two bytes, high byte first. Characters above U+00FF
-// are refused (ErrPasswordEncoding), as they were when the codec was built
-// on keystore-go, whose encoding cannot express them; what names the
-// password in errors ("JKS password", "JKS key password of alias ...").
+// jksPassword converts a UTF-8 password to the bytes the JDK hashes: the
+// password's UTF-16 code units (a character above U+FFFF is a surrogate
+// pair, as in Java's char[]), each as two bytes, high byte first. Only
+// invalid UTF-8 is refused (ErrPasswordEncoding); what names the password
+// in errors ("JKS password", "JKS key password of alias ...").
 func jksPassword(password []byte, what string) ([]byte, error) {
 	out := make([]byte, 0, 2*len(password))
-	pos := 0
 	for i := 0; i < len(password); {
 		r, n := utf8.DecodeRune(password[i:])
-		pos++
 		if r == utf8.RuneError && n <= 1 {
 			return nil, fmt.Errorf("%w: %s is not valid UTF-8 (byte %d of %d)", ErrPasswordEncoding, what, i+1, len(password))
 		}
-		if r > 0xFF {
-			return nil, fmt.Errorf("%w: %s character %d is above U+00FF; "+
-				"keytool can make such stores, but the JKS codec can only hash characters U+0000 to U+00FF "+
-				"(convert the store to PKCS#12 with keytool -importkeystore, or change the password)", ErrPasswordEncoding, what, pos)
+		if r > 0xFFFF {
+			hi, lo := utf16.EncodeRune(r)
+			out = append(out, byte(hi>>8), byte(hi), byte(lo>>8), byte(lo))
+		} else {
+			out = append(out, byte(r>>8), byte(r))
 		}
-		out = append(out, 0, byte(r))
 		i += n
 	}
 	return out, nil

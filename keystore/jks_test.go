@@ -3,6 +3,7 @@ package keystore
 import (
 	"bytes"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/binary"
@@ -222,7 +223,13 @@ func TestJKSVectors(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, []string{"2"}, certs[0].Subject.Organization)
 			}},
-		{name: "password above U+00FF", file: "pyjks/jks/non_ascii_password.jks", pw: "ლ(ಠ益ಠლ)", wantErr: ErrPasswordEncoding},
+		{name: "password above U+00FF, as keytool hashes it", file: "pyjks/jks/non_ascii_password.jks", pw: "ლ(ಠ益ಠლ)",
+			entries: []want{{"mykey", KeyEntry, 1}},
+			check: func(t *testing.T, s *Store) {
+				e, err := s.Entry("mykey")
+				require.NoError(t, err, "the key is protected with the same password")
+				assert.IsType(t, &rsa.PrivateKey{}, e.Key)
+			}},
 		{name: "corda truststore", file: "pyjks/jks/truststore.jks", pw: "trustpass",
 			entries: []want{{"cordaintermediateca", TrustedEntry, 1}, {"cordarootca", TrustedEntry, 1}},
 			check: func(t *testing.T, s *Store) {
@@ -458,8 +465,8 @@ func TestJKSPasswordEncoding(t *testing.T) {
 		{"empty", "", ""},
 		{"latin-1", "päss1234", ""},
 		{"U+00FF", "\u00ffpass", ""},
-		{"above U+00FF", "pass€word", "character 5 is above U+00FF"},
-		{"astral", "😀", "character 1 is above U+00FF"},
+		{"above U+00FF", "pass€word", ""},
+		{"astral, a surrogate pair as in Java's char[]", "😀", ""},
 		{"invalid UTF-8", "pass\xffword", "not valid UTF-8 (byte 5 of 9)"},
 	}
 	for _, tt := range tests {
@@ -816,17 +823,46 @@ func TestJKSKeyPasswordEncoding(t *testing.T) {
 	leaf := testpki.NewRoot(t, "KPE Root").Leaf(t, "a")
 	s := New(JKS, WithKeyPassword("a", []byte("€uro")))
 	require.NoError(t, s.Set(&Entry{Alias: "a", Key: leaf.Key, Chain: leaf.Chain}))
-	_, err := s.Marshal([]byte("changeit"))
-	require.ErrorIs(t, err, ErrPasswordEncoding)
-	assert.Contains(t, err.Error(), `key password of alias "a" character 1 is above U+00FF`)
-	assert.NotContains(t, err.Error(), "€uro")
-
-	data := jksBuild(2, "changeit", jksRaw{tag: 1, alias: "a", key: jksProtect(t, leaf.Key, "changeit"), certs: [][]byte{leaf.Cert.Raw}})
-	s, err = Parse(data, []byte("changeit"), WithKeyPassword("A", []byte("k€y")))
+	out, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err, "a key password above U+00FF is hashed as the JDK hashes it")
+	back, err := Parse(out, []byte("changeit"), WithKeyPassword("a", []byte("€uro")))
 	require.NoError(t, err)
-	_, err = s.Entry("a")
+	e, err := back.Entry("a")
+	require.NoError(t, err)
+	assert.True(t, leaf.Cert.Equal(e.Chain[0]))
+
+	// Only invalid UTF-8 cannot be hashed; the message never shows it.
+	s = New(JKS, WithKeyPassword("a", []byte("k\xffy")))
+	require.NoError(t, s.Set(&Entry{Alias: "a", Key: leaf.Key, Chain: leaf.Chain}))
+	_, err = s.Marshal([]byte("changeit"))
 	require.ErrorIs(t, err, ErrPasswordEncoding)
-	assert.Contains(t, err.Error(), `key password of alias "a" character 2 is above U+00FF`)
+	assert.Contains(t, err.Error(), `key password of alias "a" is not valid UTF-8`)
+	assert.NotContains(t, err.Error(), "k\xffy")
+}
+
+// TestJKSPasswordAboveLatin1WithKeytool: keytool makes a JKS whose store
+// and key password have characters above U+00FF (and above U+FFFF); the
+// library opens it and uses the key, and keytool lists what the library
+// writes back with such a password.
+func TestJKSPasswordAboveLatin1WithKeytool(t *testing.T) {
+	dir := t.TempDir()
+	pw := []byte("pass€word😀")
+	pwFile := writeSecretFile(t, dir, pw)
+	path := filepath.Join(dir, "euro.jks")
+	runKeytool(t, "-genkeypair", "-storetype", "JKS", "-keystore", path, "-storepass:file", pwFile, "-keypass:file", pwFile,
+		"-alias", "client", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=euro", "-validity", "30")
+
+	s, err := Open(path, pw)
+	require.NoError(t, err)
+	e, err := s.Entry("client")
+	require.NoError(t, err, "the key entry opens with the same password")
+	assert.Equal(t, "CN=euro", e.Chain[0].Subject.String())
+
+	out := filepath.Join(dir, "back.jks")
+	require.NoError(t, s.Save(out, pw))
+	listing := runKeytool(t, "-list", "-storetype", "JKS", "-keystore", out, "-storepass:file", pwFile)
+	assert.Contains(t, listing, "client, ")
+	assert.Contains(t, listing, "PrivateKeyEntry")
 }
 
 // TestJKSNewStorePassword: writing a store with another password keeps
