@@ -3,7 +3,6 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"fmt"
 
 	"github.com/certroll/certroll/internal/atomicfile"
@@ -236,13 +235,8 @@ func jksAliases(data, password []byte) (map[string]bool, error) {
 	if err != nil {
 		return nil, jksMalformed(err)
 	}
-	pw, err := jksPassword(password, "JKS password")
-	if err != nil {
+	if err := jksCheckDigest(data, f.DigestOffset, password); err != nil {
 		return nil, err
-	}
-	defer jksZero(pw)
-	if subtle.ConstantTimeCompare(jksFileDigest(pw, data[:f.DigestOffset]), data[f.DigestOffset:f.DigestOffset+jksguard.DigestSize]) != 1 {
-		return nil, fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, f.DigestOffset)
 	}
 	m := make(map[string]bool, len(f.Entries))
 	for i := range f.Entries {

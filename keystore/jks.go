@@ -126,6 +126,21 @@ func jksMalformed(err error) error {
 	return &MalformedError{Format: JKS, Offset: ge.Offset, Field: ge.Field, Detail: ge.Detail}
 }
 
+// jksCheckDigest checks the integrity digest at offset digest of a JKS
+// file data under password. Everything after the digest is left out: the
+// JDK ignores it too.
+func jksCheckDigest(data []byte, digest int, password []byte) error {
+	pw, err := jksPassword(password, "JKS password")
+	if err != nil {
+		return err
+	}
+	defer jksZero(pw)
+	if subtle.ConstantTimeCompare(jksFileDigest(pw, data[:digest]), data[digest:digest+jksguard.DigestSize]) != 1 {
+		return fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, digest)
+	}
+	return nil
+}
+
 // jksFileDigest returns the JDK's integrity digest of body under the password
 // bytes pw (as jksPassword returns them).
 func jksFileDigest(pw, body []byte) []byte {
@@ -166,15 +181,8 @@ func parseJKS(data, password []byte, o options) (*Store, error) {
 	if err != nil {
 		return nil, jksMalformed(err)
 	}
-	pw, err := jksPassword(password, "JKS password")
-	if err != nil {
+	if err := jksCheckDigest(data, f.DigestOffset, password); err != nil {
 		return nil, err
-	}
-	defer jksZero(pw)
-	body := data[:f.DigestOffset]
-	// Everything after the digest is left out: the JDK ignores it too.
-	if subtle.ConstantTimeCompare(jksFileDigest(pw, body), data[f.DigestOffset:f.DigestOffset+jksguard.DigestSize]) != 1 {
-		return nil, fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, f.DigestOffset)
 	}
 	// The copy keeps the digest, so that it scans as the input did.
 	c := &jksCodec{data: bytes.Clone(data[:f.DigestOffset+jksguard.DigestSize]), version: f.Version, size: len(data)}
