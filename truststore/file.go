@@ -124,7 +124,7 @@ func parseBundle(data []byte) (*Set, error) {
 		if alias == "" || checkAlias(PEMBundle, alias) != nil {
 			alias = DeriveAlias(c)
 		}
-		alias, _ = s.allocate(alias)
+		alias = s.free(alias)
 		s.insert(&entry{alias: alias, cert: c})
 		rest = r
 	}
