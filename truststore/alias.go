@@ -137,7 +137,7 @@ func (s *Set) free(want string) string {
 			if s.next == nil {
 				s.next = make(map[string]int)
 			}
-			s.next[fw] = n + 1
+			s.next[fw] = n
 			return cand
 		}
 	}

@@ -1,0 +1,119 @@
+package hostile_test
+
+import (
+	"errors"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/internal/hostile"
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
+)
+
+// entry is one public entry point an input is fed to.
+type entry struct {
+	name string
+	run  func(in hostile.Input) error
+}
+
+// entries returns the entry points that take in.
+func entries(in hostile.Input) []entry {
+	parse := entry{"keystore.Parse", func(in hostile.Input) error { _, err := keystore.Parse(in.Data, in.Password); return err }}
+	trust := entry{"truststore.Parse", func(in hostile.Input) error { _, err := truststore.Parse(in.Data, in.Password); return err }}
+	switch in.Target {
+	case hostile.PKCS12, hostile.JKS:
+		return []entry{parse, trust}
+	case hostile.Bundle:
+		return []entry{trust}
+	case hostile.Certificates:
+		return []entry{{"keystore.ParseCertificates", func(in hostile.Input) error { _, err := keystore.ParseCertificates(in.Data); return err }}}
+	case hostile.Chain:
+		return []entry{{"chain.Complete", func(in hostile.Input) error { _, err := chain.Complete(in.Chain, in.Pool); return err }}}
+	}
+	return nil
+}
+
+// owned reports whether the guarantee for in is this branch's to keep:
+// the JKS decoder's memory and the PKCS#12 reader's pairing of keys by
+// public key are in keystore's own files (see BENCHMARKS.md), and are
+// measured by BenchmarkCorpus only.
+func owned(in hostile.Input) bool {
+	switch in.Name {
+	case "jks-320000-minimal-entries", "pkcs12-1000-keys-no-localkeyid-no-mac", "pkcs12-1000-keys-no-localkeyid-2048-iterations":
+		return false
+	}
+	return true
+}
+
+// allocated returns the bytes fn allocates (runtime.MemStats.TotalAlloc):
+// an upper bound of the memory it holds at any time.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestCorpusWithinMemory checks that every input costs at most 16 MB plus
+// ten times its size, counting every allocation, and that each input
+// meant to be refused is refused with ErrLimit.
+func TestCorpusWithinMemory(t *testing.T) {
+	for _, in := range hostile.Corpus() {
+		if !owned(in) {
+			continue
+		}
+		for _, e := range entries(in) {
+			t.Run(in.Name+"/"+e.name, func(t *testing.T) {
+				var err error
+				got := allocated(func() { err = e.run(in) })
+				assert.LessOrEqual(t, int64(got), hostile.MemBudget(in.Size()), "allocated %d bytes for %d bytes of input", got, in.Size())
+				if in.Limit {
+					assert.True(t, errors.Is(err, keystore.ErrLimit), "want ErrLimit, got %v", err)
+				}
+			})
+		}
+	}
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCorpus runs every input through each entry point that takes it
+// and reports, besides ns/op and B/op, the CPU time per operation as a
+// fraction of the 2 s budget (cpu/budget) and the bytes allocated per
+// operation as a fraction of 16 MB + 10·n (mem/budget). A figure above 1
+// is a budget exceeded.
+func BenchmarkCorpus(b *testing.B) {
+	for _, in := range hostile.Corpus() {
+		for _, e := range entries(in) {
+			b.Run(in.Name+"/"+e.name, func(b *testing.B) {
+				b.ReportAllocs()
+				var ms0, ms1 runtime.MemStats
+				runtime.ReadMemStats(&ms0)
+				cpu0 := cpuTime()
+				for i := 0; i < b.N; i++ {
+					_ = e.run(in)
+				}
+				cpu := cpuTime() - cpu0
+				runtime.ReadMemStats(&ms1)
+				perOp := float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(b.N)
+				b.ReportMetric(cpu.Seconds()/float64(b.N)/hostile.CPUBudget.Seconds(), "cpu/budget")
+				b.ReportMetric(perOp/float64(hostile.MemBudget(in.Size())), "mem/budget")
+				b.ReportMetric(float64(in.Size()), "input-bytes")
+			})
+		}
+	}
+}
