@@ -336,6 +336,13 @@ func smallCert() []byte {
 	return smallDER
 }
 
+// SmallKeyPair returns a fixed Ed25519 key and a self-signed certificate
+// for it without extensions: the smallest key entry a keystore holds, for
+// light fuzz seeds.
+func SmallKeyPair() (ed25519.PrivateKey, *x509.Certificate) {
+	return key(4), parse(smallCert())
+}
+
 func pemOf(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
 
 // Copies is a PEM bundle of n copies of one small certificate.
