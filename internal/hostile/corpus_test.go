@@ -117,3 +117,15 @@ func BenchmarkCorpus(b *testing.B) {
 		}
 	}
 }
+
+// TestBERSegmentsReads checks that the BER input is a real file: it reads,
+// with every certificate of its SafeContents.
+func TestBERSegmentsReads(t *testing.T) {
+	data := hostile.BERSegments(64 << 10)
+	s, err := keystore.Parse(data, nil)
+	if !assert.NoError(t, err) {
+		return
+	}
+	assert.Empty(t, s.Aliases())
+	assert.Greater(t, len(s.KeptBags()), 50)
+}

@@ -97,6 +97,7 @@ func Corpus() []Input {
 			{Name: "pkcs12-8000-tiny-encrypteddata", Target: PKCS12, Data: ManyTinyPieces(8000), Limit: true},
 			{Name: "pkcs12-1000-keys-no-localkeyid-no-mac", Target: PKCS12, Data: UnpairedKeys(1000, 5_000_000), Heavy: true},
 			{Name: "pkcs12-1000-keys-no-localkeyid-2048-iterations", Target: PKCS12, Data: UnpairedKeys(1000, 2048), Heavy: true},
+			{Name: "pkcs12-ber-one-byte-segments", Target: PKCS12, Data: BERSegments(10 << 20), Heavy: true},
 			{Name: "bundle-1000-copies", Target: Bundle, Data: Copies(1000), Heavy: true},
 			{Name: "bundle-29000-copies", Target: Bundle, Data: Copies(29000), Heavy: true},
 			{Name: "bundle-20000-distinct-one-alias", Target: Bundle, Data: OneAlias(20000), Heavy: true},
@@ -262,6 +263,31 @@ func UnpairedKeys(n int, iterations int64) []byte {
 	}
 	bags = append(bags, certBag(leafCert(), false))
 	return pfx([][]byte{dataInfo(bags...)}, nil)
+}
+
+// BERSegments is a PKCS#12 file in BER of about size bytes: indefinite
+// lengths, and its AuthenticatedSafe (a SafeContents of as many
+// certificates as fit in a third of size) cut into one-byte OCTET STRING
+// segments, which a reader must join. It has no MAC and reads as a store
+// of trusted-less certificates.
+func BERSegments(size int) []byte {
+	cert := certBag(smallCert(), false)
+	bags := make([][]byte, 0, size/3/len(cert)+1)
+	for n := 0; n+len(cert) < size/3-64; n += len(cert) {
+		bags = append(bags, cert)
+	}
+	authSafe := seq(dataInfo(bags...))
+	var b bytes.Buffer
+	b.Write([]byte{0x30, 0x80})             // PFX
+	b.Write(integer(3))                     // version
+	b.Write([]byte{0x30, 0x80})             // ContentInfo
+	b.Write(oidData)                        // data
+	b.Write([]byte{0xa0, 0x80, 0x24, 0x80}) // [0] { OCTET STRING, constructed
+	for _, c := range authSafe {
+		b.Write([]byte{0x04, 0x01, c})
+	}
+	b.Write([]byte{0, 0, 0, 0, 0, 0, 0, 0})
+	return b.Bytes()
 }
 
 func shroudedKey(iterations int64, i int) []byte {
