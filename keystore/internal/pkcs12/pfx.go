@@ -720,8 +720,9 @@ func (b *Bag) DecryptKey(password []byte) ([]byte, error) {
 }
 
 // DecryptKeyWithin is DecryptKey charging the key derivations to w (nil
-// is unlimited) before they run: when w cannot pay for one, it returns a
-// *LimitError and derives nothing more.
+// is unlimited) before they run: when what is left of w cannot pay for
+// the derivations of every password form, it returns a *LimitError and
+// derives nothing.
 func (b *Bag) DecryptKeyWithin(password []byte, w *Work) ([]byte, error) {
 	switch b.Type {
 	case KeyBag:
@@ -732,6 +733,11 @@ func (b *Bag) DecryptKeyWithin(password []byte, w *Work) ([]byte, error) {
 	}
 	if b.KeyAlg == nil {
 		return nil, b.KeyAlgErr
+	}
+	// Refuse before any work what every password form together would
+	// exceed, rather than spend the budget on the first form.
+	if err := w.fits(planned{b.KeyAlg.cost(password), "a shrouded key"}); err != nil {
+		return nil, err
 	}
 	pt, err := b.KeyAlg.decrypt(password, b.EncryptedKey, isPrivateKeyInfo, w)
 	if err != nil {

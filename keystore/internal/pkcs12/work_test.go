@@ -89,12 +89,27 @@ func TestDecryptKeyWithin(t *testing.T) {
 	_, err = bag.DecryptKeyWithin([]byte("pw"), NewWork(10, 10))
 	var le *LimitError
 	require.True(t, errors.As(err, &le), "want a *LimitError, got %v", err)
-	assert.Contains(t, le.Field, "key derivation for PBES2 AES-256-CBC (hash blocks)")
+	assert.Contains(t, le.Field, "hash blocks) for a shrouded key")
 	assert.Equal(t, int64(0), DerivedBlocks()-before)
 
 	_, err = bag.DecryptKeyWithin([]byte("pw"), NewWork(10_000, 0))
 	require.True(t, errors.As(err, &le), "want a *LimitError, got %v", err)
-	assert.Contains(t, le.Field, "(key derivations)")
+	assert.Contains(t, le.Field, "number of key derivations for a shrouded key")
+
+	// An empty password has two forms: a budget for one is refused
+	// before the first is tried.
+	empty, err := NewShroudedKeyBag(unhex(t, "3010020100300306010004064142434445 46"), Attrs{},
+		EncParams{Cipher: PBEWithSHAAnd3KeyTripleDESCBC, Iterations: 1000, SaltLen: 8}, []byte("other"), rand.New(rand.NewSource(1)))
+	require.NoError(t, err)
+	data, err = Encode(&EncodeSpec{Rand: rand.New(rand.NewSource(1)), Contents: []ContentSpec{{Bags: [][]byte{empty}}}})
+	require.NoError(t, err)
+	f, err = Decode(data, nil)
+	require.NoError(t, err)
+	one := f.Bags[0].KeyAlg.formCost(2)
+	before = DerivedBlocks()
+	_, err = f.Bags[0].DecryptKeyWithin(nil, NewWork(one.blocks+1, 10))
+	require.True(t, errors.As(err, &le), "want a *LimitError, got %v", err)
+	assert.Equal(t, int64(0), DerivedBlocks()-before)
 
 	w := NewWork(MaxWork, MaxKDFRuns)
 	_, err = bag.DecryptKeyWithin([]byte("pw"), w)
