@@ -21,6 +21,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf16"
@@ -82,33 +83,59 @@ func (in Input) Size() int {
 	return n
 }
 
+// member is an Input and how to build it.
+type member struct {
+	in    Input
+	build func(*Input)
+}
+
+func data(f func() []byte) func(*Input) { return func(in *Input) { in.Data = f() } }
+
+var members = []member{
+	{Input{Name: "pkcs12-pbmac1-keylen512-5M", Target: PKCS12, Limit: true}, data(PBMAC1LongKey)},
+	{Input{Name: "pkcs12-3des-pieces-1000-keys-empty-password", Target: PKCS12, Limit: true}, data(func() []byte { return ManyDerivations(1000) })},
+	{Input{Name: "pkcs12-8000-tiny-encrypteddata", Target: PKCS12, Limit: true}, data(func() []byte { return ManyTinyPieces(8000) })},
+	{Input{Name: "pkcs12-1000-keys-no-localkeyid-no-mac", Target: PKCS12, Heavy: true}, data(func() []byte { return UnpairedKeys(1000, 5_000_000) })},
+	{Input{Name: "pkcs12-1000-keys-no-localkeyid-2048-iterations", Target: PKCS12, Heavy: true}, data(func() []byte { return UnpairedKeys(1000, 2048) })},
+	{Input{Name: "pkcs12-ber-one-byte-segments", Target: PKCS12, Heavy: true}, data(func() []byte { return BERSegments(10 << 20) })},
+	{Input{Name: "bundle-1000-copies", Target: Bundle, Heavy: true}, data(func() []byte { return Copies(1000) })},
+	{Input{Name: "bundle-29000-copies", Target: Bundle, Heavy: true}, data(func() []byte { return Copies(29000) })},
+	{Input{Name: "bundle-20000-distinct-one-alias", Target: Bundle, Heavy: true}, data(func() []byte { return OneAlias(20000) })},
+	{Input{Name: "bundle-broken-begin-lines", Target: Bundle, Heavy: true}, data(func() []byte { return BrokenBegins(10 << 20) })},
+	{Input{Name: "certificates-29000-copies", Target: Certificates, Heavy: true}, data(func() []byte { return Copies(29000) })},
+	{Input{Name: "certificates-broken-begin-lines", Target: Certificates, Heavy: true}, data(func() []byte { return BrokenBegins(10 << 20) })},
+	{Input{Name: "jks-320000-minimal-entries", Target: JKS, Password: []byte("changeit"), Heavy: true}, data(func() []byte { return MinimalJKS(320_000) })},
+	{Input{Name: "chain-3000-same-name-cas", Target: Chain, Heavy: true}, func(in *Input) {
+		in.Chain, in.Pool = []*x509.Certificate{SameNameLeaf()}, SameNameCAs()
+	}},
+}
+
 var (
-	corpusOnce sync.Once
-	corpus     []Input
+	corpusMu sync.Mutex
+	built    = map[string]Input{}
 )
 
-// Corpus returns every input, built once per process (building takes about
-// a second, mostly signing certificates). Callers must not modify them.
-func Corpus() []Input {
-	corpusOnce.Do(func() {
-		corpus = []Input{
-			{Name: "pkcs12-pbmac1-keylen512-5M", Target: PKCS12, Data: PBMAC1LongKey(), Limit: true},
-			{Name: "pkcs12-3des-pieces-1000-keys-empty-password", Target: PKCS12, Data: ManyDerivations(1000), Limit: true},
-			{Name: "pkcs12-8000-tiny-encrypteddata", Target: PKCS12, Data: ManyTinyPieces(8000), Limit: true},
-			{Name: "pkcs12-1000-keys-no-localkeyid-no-mac", Target: PKCS12, Data: UnpairedKeys(1000, 5_000_000), Heavy: true},
-			{Name: "pkcs12-1000-keys-no-localkeyid-2048-iterations", Target: PKCS12, Data: UnpairedKeys(1000, 2048), Heavy: true},
-			{Name: "pkcs12-ber-one-byte-segments", Target: PKCS12, Data: BERSegments(10 << 20), Heavy: true},
-			{Name: "bundle-1000-copies", Target: Bundle, Data: Copies(1000), Heavy: true},
-			{Name: "bundle-29000-copies", Target: Bundle, Data: Copies(29000), Heavy: true},
-			{Name: "bundle-20000-distinct-one-alias", Target: Bundle, Data: OneAlias(20000), Heavy: true},
-			{Name: "bundle-broken-begin-lines", Target: Bundle, Data: BrokenBegins(10 << 20), Heavy: true},
-			{Name: "certificates-29000-copies", Target: Certificates, Data: Copies(29000), Heavy: true},
-			{Name: "certificates-broken-begin-lines", Target: Certificates, Data: BrokenBegins(10 << 20), Heavy: true},
-			{Name: "jks-320000-minimal-entries", Target: JKS, Data: MinimalJKS(320_000), Password: []byte("changeit"), Heavy: true},
-			{Name: "chain-3000-same-name-cas", Target: Chain, Chain: []*x509.Certificate{SameNameLeaf()}, Pool: SameNameCAs(), Heavy: true},
+// Corpus returns every input of the given targets (all of them when none
+// is given), in a fixed order, each built once per process (all of them
+// take about two seconds, mostly signing certificates). Callers must not
+// modify them.
+func Corpus(targets ...Target) []Input {
+	corpusMu.Lock()
+	defer corpusMu.Unlock()
+	var out []Input
+	for _, m := range members {
+		if len(targets) > 0 && !slices.Contains(targets, m.in.Target) {
+			continue
 		}
-	})
-	return corpus
+		in, ok := built[m.in.Name]
+		if !ok {
+			in = m.in
+			m.build(&in)
+			built[in.Name] = in
+		}
+		out = append(out, in)
+	}
+	return out
 }
 
 // --- DER ---
