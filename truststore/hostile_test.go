@@ -3,7 +3,11 @@ package truststore_test
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,4 +51,38 @@ func TestParseLargeBundles(t *testing.T) {
 			require.Equal(t, "Hostile "+strconv.Itoa(i), e.Cert.Subject.CommonName)
 		}
 	})
+}
+
+// TestOpenDirCaseVariants checks the aliases of a directory of files whose
+// names differ only in case, which all want one alias: the first file
+// gets its stem, the second its name, and the k-th its name with "-(k-1)",
+// named in linear time.
+func TestOpenDirCaseVariants(t *testing.T) {
+	dir := t.TempDir()
+	block := hostile.Copies(1)
+	var names []string
+	for i := 0; i < 512; i++ {
+		name := []byte("certifica") // nine letters, 512 spellings
+		for b := range name {
+			if i&(1<<b) != 0 {
+				name[b] -= 'a' - 'A'
+			}
+		}
+		names = append(names, string(name)+".pem")
+		require.NoError(t, os.WriteFile(filepath.Join(dir, names[i]), block, 0o644))
+	}
+	sort.Strings(names)
+	s, err := truststore.Open(dir, nil)
+	require.NoError(t, err)
+	require.Equal(t, len(names), s.Len())
+	for k, e := range s.Entries() {
+		want := names[k]
+		switch {
+		case k == 0:
+			want = strings.TrimSuffix(want, ".pem")
+		case k >= 2:
+			want += "-" + strconv.Itoa(k)
+		}
+		require.Equal(t, want, e.Alias)
+	}
 }
