@@ -124,3 +124,14 @@ func TestBERSegmentsReads(t *testing.T) {
 	assert.Empty(t, s.Aliases())
 	assert.Greater(t, len(s.KeptBags()), 50)
 }
+
+// TestCertificateCopies checks that the binary certificate inputs are what
+// they say: every copy reads.
+func TestCertificateCopies(t *testing.T) {
+	for name, data := range map[string][]byte{"PKCS #7": hostile.PKCS7Copies(3), "DER": hostile.DERCopies(3)} {
+		certs, err := keystore.ParseCertificates(data)
+		if assert.NoError(t, err, name) {
+			assert.Len(t, certs, 3, name)
+		}
+	}
+}

@@ -103,6 +103,10 @@ var members = []member{
 	{Input{Name: "bundle-20000-distinct-one-alias", Target: Bundle, Heavy: true}, data(func() []byte { return OneAlias(20000) })},
 	{Input{Name: "bundle-broken-begin-lines", Target: Bundle, Heavy: true}, data(func() []byte { return BrokenBegins(10 << 20) })},
 	{Input{Name: "certificates-29000-copies", Target: Certificates, Heavy: true}, data(func() []byte { return Copies(29000) })},
+	{Input{Name: "certificates-pkcs7-40000-copies", Target: Certificates, Heavy: true}, data(func() []byte { return PKCS7Copies(40000) })},
+	{Input{Name: "certificates-der-40000-copies", Target: Certificates, Heavy: true}, data(func() []byte { return DERCopies(40000) })},
+	{Input{Name: "certificates-der-tiny-10MB", Target: Certificates, Heavy: true}, data(func() []byte { return TinyCopies(10<<20/len(tinyCert()), false) })},
+	{Input{Name: "bundle-tiny-10MB", Target: Bundle, Heavy: true}, data(func() []byte { return TinyCopies(10<<20/len(pemOf(tinyCert())), true) })},
 	{Input{Name: "certificates-broken-begin-lines", Target: Certificates, Heavy: true}, data(func() []byte { return BrokenBegins(10 << 20) })},
 	{Input{Name: "jks-320000-minimal-entries", Target: JKS, Password: []byte("changeit"), Heavy: true}, data(func() []byte { return MinimalJKS(320_000) })},
 	{Input{Name: "chain-3000-same-name-cas", Target: Chain, Heavy: true}, func(in *Input) {
@@ -389,6 +393,32 @@ func smallCert() []byte {
 	return smallDER
 }
 
+var (
+	tinyOnce sync.Once
+	tinyDER  []byte
+)
+
+// tinyCert is about the smallest certificate crypto/x509 parses: an
+// Ed25519 key, empty names, no extensions (150 bytes), so that a decoder's
+// memory per certificate meets the least input.
+func tinyCert() []byte {
+	tinyOnce.Do(func() {
+		k := key(5)
+		t := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: clock, NotAfter: clock.AddDate(10, 0, 0)}
+		tinyDER = mustCert(t, t, k.Public().(ed25519.PublicKey), k)
+	})
+	return tinyDER
+}
+
+// TinyCopies is n copies of the smallest certificate, end to end in DER
+// (pem false) or as PEM blocks.
+func TinyCopies(n int, asPEM bool) []byte {
+	if asPEM {
+		return bytes.Repeat(pemOf(tinyCert()), n)
+	}
+	return bytes.Repeat(tinyCert(), n)
+}
+
 // SmallKeyPair returns a fixed Ed25519 key and a self-signed certificate
 // for it without extensions: the smallest key entry a keystore holds, for
 // light fuzz seeds.
@@ -434,6 +464,17 @@ func distinctCerts(n int) [][]byte {
 	}
 	return distinctDER[:n]
 }
+
+// PKCS7Copies is a degenerate PKCS #7 SignedData (as a .p7b holds a
+// chain) of n copies of one small certificate.
+func PKCS7Copies(n int) []byte {
+	certs := bytes.Repeat(smallCert(), n)
+	sd := seq(integer(1), tlv(0x31), seq(oidData), tlv(0xa0, certs), tlv(0x31))
+	return seq(oid(1, 2, 840, 113549, 1, 7, 2), explicit0(sd))
+}
+
+// DERCopies is n copies of one small certificate in DER, end to end.
+func DERCopies(n int) []byte { return bytes.Repeat(smallCert(), n) }
 
 // BrokenBegins is about size bytes of "-----BEGIN CERTIFICATE-----" lines
 // without an END line: a PEM reader that searches the rest of the input
