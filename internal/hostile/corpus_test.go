@@ -135,3 +135,18 @@ func TestCertificateCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestManyDerivationsMACVerifies checks that the MAC of ManyDerivations
+// verifies for the empty password, so that a reader without the work
+// budget goes on to derive the pieces' keys: with cheap pieces, the empty
+// password fails at decrypting the first piece (its ciphertext is
+// garbage), another password at the MAC.
+func TestManyDerivationsMACVerifies(t *testing.T) {
+	data := hostile.ManyDerivationsAt(1, 1)
+	_, err := keystore.Parse(data, nil)
+	assert.True(t, errors.Is(err, keystore.ErrIncorrectPassword), "got %v", err)
+	assert.Contains(t, err.Error(), "decryption failed")
+	_, err = keystore.Parse(data, []byte("x"))
+	assert.True(t, errors.Is(err, keystore.ErrIncorrectPassword), "got %v", err)
+	assert.Contains(t, err.Error(), "MAC does not match")
+}
