@@ -150,3 +150,13 @@ func TestManyDerivationsMACVerifies(t *testing.T) {
 	assert.True(t, errors.Is(err, keystore.ErrIncorrectPassword), "got %v", err)
 	assert.Contains(t, err.Error(), "MAC does not match")
 }
+
+// TestTinyPiecesDecrypt checks that the pieces of ManyTinyPieces decrypt
+// with the empty password, so that a reader without a bound on the number
+// of derivations reads them all: a few pieces read as an empty store.
+func TestTinyPiecesDecrypt(t *testing.T) {
+	s, err := keystore.Parse(hostile.ManyTinyPieces(3), nil)
+	if assert.NoError(t, err) {
+		assert.Empty(t, s.Aliases())
+	}
+}

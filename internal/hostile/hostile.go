@@ -13,6 +13,8 @@ package hostile
 
 import (
 	"bytes"
+	"crypto/cipher"
+	"crypto/des"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -95,7 +97,7 @@ func data(f func() []byte) func(*Input) { return func(in *Input) { in.Data = f()
 var members = []member{
 	{Input{Name: "pkcs12-pbmac1-keylen512-5M", Target: PKCS12, Limit: true}, data(PBMAC1LongKey)},
 	{Input{Name: "pkcs12-3des-pieces-1000-keys-empty-password", Target: PKCS12, Limit: true}, data(func() []byte { return ManyDerivations(1000) })},
-	{Input{Name: "pkcs12-8000-tiny-encrypteddata", Target: PKCS12, Limit: true}, data(func() []byte { return ManyTinyPieces(8000) })},
+	{Input{Name: "pkcs12-140000-tiny-encrypteddata", Target: PKCS12, Limit: true, Heavy: true}, data(func() []byte { return ManyTinyPieces(140_000) })},
 	{Input{Name: "pkcs12-1000-keys-no-localkeyid-no-mac", Target: PKCS12, Heavy: true}, data(func() []byte { return UnpairedKeys(1000, 5_000_000) })},
 	{Input{Name: "pkcs12-1000-keys-no-localkeyid-2048-iterations", Target: PKCS12, Heavy: true}, data(func() []byte { return UnpairedKeys(1000, 2048) })},
 	{Input{Name: "pkcs12-ber-one-byte-segments", Target: PKCS12, Heavy: true}, data(func() []byte { return BERSegments(10 << 20) })},
@@ -295,15 +297,51 @@ func validMac(authSafe []byte) []byte {
 	return seq(seq(seq(oidSHA1, null), octets(m.Sum(nil))), octets(salt), integer(1))
 }
 
-// ManyTinyPieces is a PKCS#12 file of n encryptedData of one iteration
-// each and no MAC: cheap per derivation, but n·4 derivations, each with
-// its fixed cost.
+// ManyTinyPieces is a PKCS#12 file without MAC of n encryptedData, each
+// an empty SafeContents under 3DES at one iteration that decrypts with the
+// empty password: cheap per derivation, but two derivations per piece,
+// each with its fixed cost (140,000 pieces fit in 10 MB).
 func ManyTinyPieces(n int) []byte {
-	infos := make([][]byte, n)
-	for i := range infos {
-		infos[i] = encryptedInfo(pbe3DES(1), make([]byte, 8))
+	salt := []byte("saltsalt")
+	key := pkcs12KDF1(salt, 1, 24)
+	iv := pkcs12KDF1(salt, 2, 8)
+	block, err := des.NewTripleDESCipher(key)
+	if err != nil {
+		panic(fmt.Sprintf("hostile: %v", err)) // a 24-byte key: a programmer error
 	}
-	return pfx(infos, nil)
+	ct := []byte{0x30, 0x00, 6, 6, 6, 6, 6, 6} // SEQUENCE {}, padded
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, ct)
+	info := encryptedInfo(pbe3DES(1), ct)
+	return pfx([][]byte{bytes.Repeat(info, n)}, nil)
+}
+
+// pkcs12KDF1 is the PKCS #12 KDF (RFC 7292 appendix B.2) with SHA-1 and
+// one iteration, for the empty password (its BMPString form, the NUL
+// terminator): enough to encrypt the corpus's pieces.
+func pkcs12KDF1(salt []byte, id byte, size int) []byte {
+	d := bytes.Repeat([]byte{id}, 64)
+	i := bytes.Repeat(salt, 64/len(salt)) // S
+	i = append(i, make([]byte, 64)...)    // P: "\x00\x00" repeated
+	var out []byte
+	for len(out) < size {
+		h := sha1.New()
+		h.Write(d)
+		h.Write(i)
+		a := h.Sum(nil)
+		out = append(out, a...)
+		b := make([]byte, 64)
+		for k := range b {
+			b[k] = a[k%len(a)]
+		}
+		for j := 0; j < len(i); j += 64 {
+			carry := uint16(1)
+			for k := 63; k >= 0; k-- {
+				sum := uint16(i[j+k]) + uint16(b[k]) + carry
+				i[j+k], carry = byte(sum), sum>>8
+			}
+		}
+	}
+	return out[:size]
 }
 
 // UnpairedKeys is a PKCS#12 file without MAC holding n keys shrouded

@@ -20,6 +20,7 @@ func TestCorpusIsDeterministic(t *testing.T) {
 		{"PBMAC1LongKey", PBMAC1LongKey},
 		{"ManyDerivations", func() []byte { return ManyDerivations(10) }},
 		{"ManyTinyPieces", func() []byte { return ManyTinyPieces(10) }},
+		{"ManyDerivationsAt", func() []byte { return ManyDerivationsAt(2, 1) }},
 		{"UnpairedKeys", func() []byte { return UnpairedKeys(10, 7) }},
 		{"OneAlias", func() []byte { return OneAlias(3) }},
 		{"MinimalJKS", func() []byte { return MinimalJKS(3) }},
