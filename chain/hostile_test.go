@@ -39,3 +39,21 @@ func TestCompleteSameNamePool(t *testing.T) {
 	require.True(t, errors.As(err, &me), "want a *MissingIssuerError, got %v (%s)", err, Path(path))
 	assert.Equal(t, pool[len(pool)-1], me.Partial[1])
 }
+
+// TestCompleteAKIDMismatch checks that Complete stops looking once it has
+// examined maxExamined certificates, when every step's candidates fail the
+// key identifier check: 1,000 steps over 2,000 certificates each would be
+// 2 million.
+func TestCompleteAKIDMismatch(t *testing.T) {
+	leaf, pool := hostile.AKIDMismatch()
+	s := newSearcher(pool)
+	_, ok := s.extend(leaf, 0)
+	assert.False(t, ok)
+	assert.Greater(t, s.examined, maxExamined, "the bound was reached")
+	assert.LessOrEqual(t, s.examined, maxExamined+maxDepth, "each level stops at its next look")
+
+	_, err := Complete([]*x509.Certificate{leaf}, pool)
+	var me *MissingIssuerError
+	require.True(t, errors.As(err, &me), "want a *MissingIssuerError, got %v", err)
+	assert.Equal(t, "CN=X CA", me.Cert.Issuer.String())
+}

@@ -27,6 +27,11 @@ const (
 	// for the same reason: a pool of thousands of same-named CAs would
 	// otherwise cost a check for each at every step of the search.
 	maxCompleteSignatures = 1000
+	// maxExamined bounds the certificates Complete looks at, tried or
+	// not: a step whose candidates all fail the key identifier check
+	// counts no try, and a pool of many such candidates would otherwise
+	// be scanned again at every step.
+	maxExamined = 100_000
 )
 
 // Name returns a short name for cert: "CN=" and its common name, or its
@@ -396,8 +401,9 @@ func CompleteToAnchor(chain, pool []*x509.Certificate) (path []*x509.Certificate
 }
 
 // searcher finds issuer paths through a pool within the search bounds:
-// at most maxSearchSteps certificates tried, maxDepth deep, and
-// maxCompleteSignatures signature checks, each pair checked once. The
+// at most maxSearchSteps certificates tried, maxExamined looked at,
+// maxDepth deep, and maxCompleteSignatures signature checks, each pair
+// checked once. The
 // pool is indexed by subject, so a step looks only at the certificates
 // that may be the issuer; the cost of Complete is linear in the pool plus
 // a bounded search.
@@ -409,6 +415,7 @@ type searcher struct {
 	sigs      map[sigPair]bool
 	sigLeft   int
 	steps     int
+	examined  int
 }
 
 // sigPair is a child and the pool index of a possible issuer.
@@ -470,6 +477,10 @@ func (s *searcher) extend(top *x509.Certificate, depth int) (ext []*x509.Certifi
 	cands := s.bySubject[string(top.RawIssuer)]
 	for _, pass := range []bool{true, false} { // verified signatures first
 		for _, j := range cands {
+			s.examined++
+			if s.examined > maxExamined {
+				return best, bestOK
+			}
 			p := s.pool[j]
 			if s.used[j] || !mayIssue(top, p) || s.signed(top, j) != pass {
 				continue

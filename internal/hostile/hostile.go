@@ -69,8 +69,6 @@ type Input struct {
 	// (keystore.ErrLimit); otherwise it must read (or fail) within the
 	// budgets.
 	Limit bool
-	// Heavy marks inputs too large to seed a fuzzer with.
-	Heavy bool
 }
 
 // Size is the input's size in bytes: its data, or the DER of its
@@ -97,23 +95,27 @@ func data(f func() []byte) func(*Input) { return func(in *Input) { in.Data = f()
 var members = []member{
 	{Input{Name: "pkcs12-pbmac1-keylen512-5M", Target: PKCS12, Limit: true}, data(PBMAC1LongKey)},
 	{Input{Name: "pkcs12-3des-pieces-1000-keys-empty-password", Target: PKCS12, Limit: true}, data(func() []byte { return ManyDerivations(1000) })},
-	{Input{Name: "pkcs12-140000-tiny-encrypteddata", Target: PKCS12, Limit: true, Heavy: true}, data(func() []byte { return ManyTinyPieces(140_000) })},
-	{Input{Name: "pkcs12-1000-keys-no-localkeyid-no-mac", Target: PKCS12, Heavy: true}, data(func() []byte { return UnpairedKeys(1000, 5_000_000) })},
-	{Input{Name: "pkcs12-1000-keys-no-localkeyid-2048-iterations", Target: PKCS12, Heavy: true}, data(func() []byte { return UnpairedKeys(1000, 2048) })},
-	{Input{Name: "pkcs12-ber-one-byte-segments", Target: PKCS12, Heavy: true}, data(func() []byte { return BERSegments(10 << 20) })},
-	{Input{Name: "bundle-1000-copies", Target: Bundle, Heavy: true}, data(func() []byte { return Copies(1000) })},
-	{Input{Name: "bundle-29000-copies", Target: Bundle, Heavy: true}, data(func() []byte { return Copies(29000) })},
-	{Input{Name: "bundle-20000-distinct-one-alias", Target: Bundle, Heavy: true}, data(func() []byte { return OneAlias(20000) })},
-	{Input{Name: "bundle-broken-begin-lines", Target: Bundle, Heavy: true}, data(func() []byte { return BrokenBegins(10 << 20) })},
-	{Input{Name: "certificates-29000-copies", Target: Certificates, Heavy: true}, data(func() []byte { return Copies(29000) })},
-	{Input{Name: "certificates-pkcs7-40000-copies", Target: Certificates, Heavy: true}, data(func() []byte { return PKCS7Copies(40000) })},
-	{Input{Name: "certificates-der-40000-copies", Target: Certificates, Heavy: true}, data(func() []byte { return DERCopies(40000) })},
-	{Input{Name: "certificates-der-tiny-10MB", Target: Certificates, Heavy: true}, data(func() []byte { return TinyCopies(10<<20/len(tinyCert()), false) })},
-	{Input{Name: "bundle-tiny-10MB", Target: Bundle, Heavy: true}, data(func() []byte { return TinyCopies(10<<20/len(pemOf(tinyCert())), true) })},
-	{Input{Name: "certificates-broken-begin-lines", Target: Certificates, Heavy: true}, data(func() []byte { return BrokenBegins(10 << 20) })},
-	{Input{Name: "jks-320000-minimal-entries", Target: JKS, Password: []byte("changeit"), Heavy: true}, data(func() []byte { return MinimalJKS(320_000) })},
-	{Input{Name: "chain-3000-same-name-cas", Target: Chain, Heavy: true}, func(in *Input) {
+	{Input{Name: "pkcs12-140000-tiny-encrypteddata", Target: PKCS12, Limit: true}, data(func() []byte { return ManyTinyPieces(140_000) })},
+	{Input{Name: "pkcs12-1000-keys-no-localkeyid-no-mac", Target: PKCS12}, data(func() []byte { return UnpairedKeys(1000, 5_000_000) })},
+	{Input{Name: "pkcs12-1000-keys-no-localkeyid-2048-iterations", Target: PKCS12}, data(func() []byte { return UnpairedKeys(1000, 2048) })},
+	{Input{Name: "pkcs12-ber-one-byte-segments", Target: PKCS12}, data(func() []byte { return BERSegments(10 << 20) })},
+	{Input{Name: "bundle-1000-copies", Target: Bundle}, data(func() []byte { return Copies(1000) })},
+	{Input{Name: "bundle-29000-copies", Target: Bundle}, data(func() []byte { return Copies(29000) })},
+	{Input{Name: "bundle-20000-distinct-one-alias", Target: Bundle}, data(func() []byte { return OneAlias(20000) })},
+	{Input{Name: "bundle-broken-begin-lines", Target: Bundle}, data(func() []byte { return BrokenBegins(10 << 20) })},
+	{Input{Name: "certificates-29000-copies", Target: Certificates}, data(func() []byte { return Copies(29000) })},
+	{Input{Name: "certificates-pkcs7-40000-copies", Target: Certificates}, data(func() []byte { return PKCS7Copies(40000) })},
+	{Input{Name: "certificates-der-40000-copies", Target: Certificates}, data(func() []byte { return DERCopies(40000) })},
+	{Input{Name: "certificates-der-tiny-10MB", Target: Certificates}, data(func() []byte { return TinyCopies(10<<20/len(tinyCert()), false) })},
+	{Input{Name: "bundle-tiny-10MB", Target: Bundle}, data(func() []byte { return TinyCopies(10<<20/len(pemOf(tinyCert())), true) })},
+	{Input{Name: "certificates-broken-begin-lines", Target: Certificates}, data(func() []byte { return BrokenBegins(10 << 20) })},
+	{Input{Name: "jks-320000-minimal-entries", Target: JKS, Password: []byte("changeit")}, data(func() []byte { return MinimalJKS(320_000) })},
+	{Input{Name: "chain-3000-same-name-cas", Target: Chain}, func(in *Input) {
 		in.Chain, in.Pool = []*x509.Certificate{SameNameLeaf()}, SameNameCAs()
+	}},
+	{Input{Name: "chain-akid-mismatch-1000x2000", Target: Chain}, func(in *Input) {
+		leaf, pool := AKIDMismatch()
+		in.Chain, in.Pool = []*x509.Certificate{leaf}, pool
 	}},
 }
 
@@ -576,6 +578,45 @@ func SameNameCAs() []*x509.Certificate {
 		sameLeaf = parse(mustCert(t, parent, key(3).Public().(ed25519.PublicKey), key(1000+SameNameCount-1)))
 	})
 	return sameCAs
+}
+
+var (
+	akidOnce sync.Once
+	akidLeaf *x509.Certificate
+	akidPool []*x509.Certificate
+)
+
+// AKIDMismatch returns a leaf issued by "CN=Same CA" and a pool of 1,000
+// CAs of that name, each issued by "CN=X CA" with the authority key id
+// of a key no certificate holds, and 2,000 CAs named "CN=X CA" with other
+// keys: every step from a "Same CA" candidate finds 2,000 certificates
+// by name and none by key id, so a search that counts only the
+// candidates it tries scans them all again at every step.
+func AKIDMismatch() (*x509.Certificate, []*x509.Certificate) {
+	akidOnce.Do(func() {
+		x := &x509.Certificate{Subject: pkix.Name{CommonName: "X CA"}, SubjectKeyId: []byte("no such key")}
+		xk := key(6)
+		for i := 0; i < 1000; i++ {
+			k := key(10_000 + i)
+			t := &x509.Certificate{SerialNumber: big.NewInt(int64(i) + 1), Subject: pkix.Name{CommonName: "Same CA"},
+				NotBefore: clock, NotAfter: clock.AddDate(10, 0, 0), IsCA: true, BasicConstraintsValid: true,
+				KeyUsage: x509.KeyUsageCertSign}
+			akidPool = append(akidPool, parse(mustCert(t, x, k.Public().(ed25519.PublicKey), xk)))
+		}
+		upper := &x509.Certificate{Subject: pkix.Name{CommonName: "Upper CA"}}
+		for i := 0; i < 2000; i++ {
+			k := key(20_000 + i)
+			t := &x509.Certificate{SerialNumber: big.NewInt(int64(i) + 1), Subject: pkix.Name{CommonName: "X CA"},
+				NotBefore: clock, NotAfter: clock.AddDate(10, 0, 0), IsCA: true, BasicConstraintsValid: true,
+				KeyUsage: x509.KeyUsageCertSign}
+			akidPool = append(akidPool, parse(mustCert(t, upper, k.Public().(ed25519.PublicKey), key(2))))
+		}
+		parent := &x509.Certificate{Subject: pkix.Name{CommonName: "Same CA"}}
+		t := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Hostile Leaf"},
+			NotBefore: clock, NotAfter: clock.AddDate(1, 0, 0)}
+		akidLeaf = parse(mustCert(t, parent, key(3).Public().(ed25519.PublicKey), key(10_000)))
+	})
+	return akidLeaf, akidPool
 }
 
 // SameNameLeaf is a leaf naming "CN=Same CA" as its issuer, without an
