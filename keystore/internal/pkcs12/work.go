@@ -1,6 +1,6 @@
 package pkcs12
 
-import "sync/atomic"
+import "sync"
 
 // Key derivation is the only part of reading PKCS #12 whose cost the file
 // chooses beyond its size: an iteration count multiplies it, and so do the
@@ -41,17 +41,15 @@ const runOverhead = 16
 // [Bag.DecryptKeyWithin]. A nil *Work is unlimited. Its methods are safe
 // for concurrent use.
 type Work struct {
-	blocks, runs       atomic.Int64 // left
-	spentB, spentRuns  atomic.Int64
+	mu                 sync.Mutex
+	blocks, runs       int64 // left
+	spentB, spentRuns  int64
 	maxBlocks, maxRuns int64
 }
 
 // NewWork returns a budget of blocks hash blocks and runs derivations.
 func NewWork(blocks, runs int64) *Work {
-	w := &Work{maxBlocks: blocks, maxRuns: runs}
-	w.blocks.Store(blocks)
-	w.runs.Store(runs)
-	return w
+	return &Work{blocks: blocks, runs: runs, maxBlocks: blocks, maxRuns: runs}
 }
 
 // Spent returns the hash blocks and derivations charged so far: the work
@@ -61,7 +59,9 @@ func (w *Work) Spent() (blocks, runs int64) {
 	if w == nil {
 		return 0, 0
 	}
-	return w.spentB.Load(), w.spentRuns.Load()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.spentB, w.spentRuns
 }
 
 // Left returns the hash blocks and derivations still allowed.
@@ -69,33 +69,32 @@ func (w *Work) Left() (blocks, runs int64) {
 	if w == nil {
 		return 1<<63 - 1, 1<<63 - 1
 	}
-	return w.blocks.Load(), w.runs.Load()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.blocks, w.runs
 }
 
-// charge takes blocks and runs from the budget, or, if they are not left,
-// takes nothing and returns a *LimitError naming field.
+// charge takes c from the budget, or, if it is not left, takes nothing
+// and returns a *LimitError naming field.
 func (w *Work) charge(c cost, field string) error {
 	if w == nil {
 		return nil
 	}
-	if c.blocks < 0 || c.runs < 0 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case c.runs > w.runs:
+		return &LimitError{Field: field + " (key derivations)", Value: w.maxRuns - w.runs + c.runs, Max: w.maxRuns}
+	case c.blocks < 0:
 		return &LimitError{Field: field + " (hash blocks)", Value: 1<<63 - 1, Max: w.maxBlocks}
+	case c.blocks > w.blocks:
+		return &LimitError{Field: field + " (hash blocks)", Value: w.maxBlocks - w.blocks + c.blocks, Max: w.maxBlocks}
 	}
-	for {
-		b, r := w.blocks.Load(), w.runs.Load()
-		if c.runs > r {
-			return &LimitError{Field: field + " (key derivations)", Value: w.maxRuns - r + c.runs, Max: w.maxRuns}
-		}
-		if c.blocks > b {
-			return &LimitError{Field: field + " (hash blocks)", Value: w.maxBlocks - b + c.blocks, Max: w.maxBlocks}
-		}
-		if w.blocks.CompareAndSwap(b, b-c.blocks) {
-			w.runs.Add(-c.runs)
-			w.spentB.Add(c.blocks)
-			w.spentRuns.Add(c.runs)
-			return nil
-		}
-	}
+	w.blocks -= c.blocks
+	w.runs -= c.runs
+	w.spentB += c.blocks
+	w.spentRuns += c.runs
+	return nil
 }
 
 // cost is an amount of key-derivation work.
