@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"testing"
 
+	"github.com/certroll/certroll/internal/hostile"
 	"github.com/certroll/certroll/internal/testpki"
 )
 
@@ -17,12 +18,16 @@ func fuzzPool(t testing.TB) []*x509.Certificate {
 	other := testpki.NewRoot(t, "Other")
 	a, b := testpki.NewRoot(t, "A"), testpki.NewRoot(t, "B")
 	impostor := testpki.NewRoot(t, "Inter") // same name as inter, another key
+	same := hostile.SameNameCAs()
 	return []*x509.Certificate{
 		root.Cert, inter.Cert, inter.Leaf(t, "leaf").Cert, inter.Leaf(t, "expired", testpki.Expired()).Cert,
 		root.Reissue(t).Cert, root.CrossSign(t, other).Cert, other.Cert, other.Leaf(t, "other leaf").Cert,
 		b.CrossSign(t, a).Cert, a.CrossSign(t, b).Cert, a.Leaf(t, "a leaf").Cert,
 		impostor.Cert, impostor.Leaf(t, "impostor leaf").Cert, inter.Intermediate(t, "Inter 2").Cert,
 		flip(t, inter.Cert),
+		// 15..20: from the hostile corpus, a leaf whose issuer name many
+		// CAs share, four of them and the one that signed it.
+		hostile.SameNameLeaf(), same[0], same[1], same[2], same[3], same[len(same)-1],
 	}
 }
 
@@ -44,6 +49,9 @@ func FuzzOrder(f *testing.F) {
 	f.Add([]byte{8, 9, 10}, []byte{8, 9, 6})
 	f.Add([]byte{12, 11, 1, 0, 4, 5}, []byte{4, 5, 6, 7})
 	f.Add([]byte{3, 14, 13}, []byte{1, 0})
+	f.Add([]byte{15}, []byte{16, 17, 18, 19, 20})
+	f.Add([]byte{15, 20, 16}, []byte{16, 16, 17})
+	f.Add([]byte{}, []byte{})
 	r := &Receiver{Roots: []*x509.Certificate{pool[0], pool[6]}, Time: testpki.Now}
 	f.Fuzz(func(t *testing.T, bagIdx, poolIdx []byte) {
 		if len(bagIdx) > 64 || len(poolIdx) > 64 {

@@ -23,6 +23,15 @@ const (
 	// maxOrderSignatures bounds the signature checks Order makes to choose
 	// between same-named issuers; beyond it, names and key ids decide alone.
 	maxOrderSignatures = 1000
+	// maxCompleteSignatures bounds the signature checks Complete makes,
+	// for the same reason: a pool of thousands of same-named CAs would
+	// otherwise cost a check for each at every step of the search.
+	maxCompleteSignatures = 1000
+	// maxExamined bounds the certificates Complete looks at, tried or
+	// not: a step whose candidates all fail the key identifier check
+	// counts no try, and a pool of many such candidates would otherwise
+	// be scanned again at every step.
+	maxExamined = 100_000
 )
 
 // Name returns a short name for cert: "CN=" and its common name, or its
@@ -335,7 +344,11 @@ func Complete(chain, pool []*x509.Certificate) ([]*x509.Certificate, error) {
 //
 // Where several certificates of pool could be the next issuer, the shortest
 // way to a self-signed certificate wins, then pool order; issuers are
-// matched as in [Order].
+// matched as in [Order]. The search is bounded whatever pool holds (such
+// as thousands of CAs with one name): it tries at most 1,000 certificates
+// and checks at most 1,000 signatures (beyond that, names and key ids
+// decide alone), so its cost is linear in the pool; past the bounds it
+// returns the best path found.
 //
 // Errors: [ErrNoCertificates] for an empty chain; [ErrBrokenChain] when a
 // certificate of chain is not issued by the next; a [*MissingIssuerError],
@@ -377,7 +390,7 @@ func CompleteToAnchor(chain, pool []*x509.Certificate) (path []*x509.Certificate
 		}
 	}
 
-	s := &searcher{pool: candidates, used: make([]bool, len(candidates))}
+	s := newSearcher(candidates)
 	ext, ok := s.extend(out[len(out)-1], 0)
 	out = append(out, ext...)
 	if !ok {
@@ -387,11 +400,70 @@ func CompleteToAnchor(chain, pool []*x509.Certificate) (path []*x509.Certificate
 	return out[:len(out)-1], anchor, nil
 }
 
-// searcher finds issuer paths through a pool within the search bounds.
+// searcher finds issuer paths through a pool within the search bounds:
+// at most maxSearchSteps certificates tried, maxExamined looked at,
+// maxDepth deep, and maxCompleteSignatures signature checks, each pair
+// checked once. The
+// pool is indexed by subject, so a step looks only at the certificates
+// that may be the issuer; the cost of Complete is linear in the pool plus
+// a bounded search.
 type searcher struct {
-	pool  []*x509.Certificate
-	used  []bool
-	steps int
+	pool      []*x509.Certificate
+	bySubject map[string][]int // raw subject -> pool indexes, in pool order
+	used      []bool
+	self      []int8 // selfSigned of each pool certificate: 0 unknown, 1 yes, -1 no
+	sigs      map[sigPair]bool
+	sigLeft   int
+	steps     int
+	examined  int
+}
+
+// sigPair is a child and the pool index of a possible issuer.
+type sigPair struct {
+	child  *x509.Certificate
+	parent int
+}
+
+func newSearcher(pool []*x509.Certificate) *searcher {
+	s := &searcher{
+		pool:      pool,
+		bySubject: make(map[string][]int),
+		used:      make([]bool, len(pool)),
+		self:      make([]int8, len(pool)),
+		sigs:      make(map[sigPair]bool),
+		sigLeft:   maxCompleteSignatures,
+	}
+	for j, c := range pool {
+		s.bySubject[string(c.RawSubject)] = append(s.bySubject[string(c.RawSubject)], j)
+	}
+	return s
+}
+
+// signed reports whether pool[j] signed child, checking each pair once.
+// Once the signature budget is spent, an unchecked pair counts as not
+// verified: names and key ids decide alone.
+func (s *searcher) signed(child *x509.Certificate, j int) bool {
+	k := sigPair{child, j}
+	if v, ok := s.sigs[k]; ok {
+		return v
+	}
+	if s.sigLeft <= 0 {
+		return false
+	}
+	s.sigLeft--
+	v := signed(child, s.pool[j])
+	s.sigs[k] = v
+	return v
+}
+
+func (s *searcher) selfSigned(j int) bool {
+	if s.self[j] == 0 {
+		s.self[j] = -1
+		if selfSigned(s.pool[j]) {
+			s.self[j] = 1
+		}
+	}
+	return s.self[j] == 1
 }
 
 // extend returns the shortest list of pool certificates leading from top to
@@ -402,9 +474,15 @@ func (s *searcher) extend(top *x509.Certificate, depth int) (ext []*x509.Certifi
 	}
 	var best []*x509.Certificate
 	bestOK := false
+	cands := s.bySubject[string(top.RawIssuer)]
 	for _, pass := range []bool{true, false} { // verified signatures first
-		for j, p := range s.pool {
-			if s.used[j] || !mayIssue(top, p) || signed(top, p) != pass {
+		for _, j := range cands {
+			s.examined++
+			if s.examined > maxExamined {
+				return best, bestOK
+			}
+			p := s.pool[j]
+			if s.used[j] || !mayIssue(top, p) || s.signed(top, j) != pass {
 				continue
 			}
 			s.steps++
@@ -412,7 +490,7 @@ func (s *searcher) extend(top *x509.Certificate, depth int) (ext []*x509.Certifi
 				return best, bestOK
 			}
 			var sub []*x509.Certificate
-			subOK := selfSigned(p)
+			subOK := s.selfSigned(j)
 			if !subOK {
 				s.used[j] = true
 				sub, subOK = s.extend(p, depth+1)

@@ -92,18 +92,53 @@ func (s *Set) taken(alias string) string {
 	return s.reserved[f]
 }
 
+// isTaken reports whether the folded alias f is taken, without building
+// the reason: allocate probes many candidates and needs one reason only.
+func (s *Set) isTaken(f string) bool {
+	if _, ok := s.byAlias[f]; ok {
+		return true
+	}
+	_, ok := s.reserved[f]
+	return ok
+}
+
 // allocate returns the alias under which a new certificate is stored:
 // want if it is free, else want with "-2", "-3", ... appended, and the reason want was
 // not used.
+//
+// The suffix to try next is remembered per wanted alias, so that adding
+// N certificates that all want one alias (a bundle of N copies of one
+// certificate, or N blocks under one "# alias:" line) probes O(N)
+// candidates in all rather than O(N²). The memory is valid while aliases
+// are only added: a candidate below it was taken and stays taken; remove
+// clears it.
 func (s *Set) allocate(want string) (alias, why string) {
 	why = s.taken(want)
 	if why == "" {
 		return want, ""
 	}
-	for n := 2; ; n++ {
+	return s.free(want), why
+}
+
+// free returns want if it is free, else the first of want-2, want-3, ...
+// that is, as allocate does, without saying why want was taken.
+func (s *Set) free(want string) string {
+	fw := fold(want)
+	if !s.isTaken(fw) {
+		return want
+	}
+	n := s.next[fw]
+	if n < 2 {
+		n = 2
+	}
+	for ; ; n++ {
 		cand := want + "-" + strconv.Itoa(n)
-		if s.taken(cand) == "" {
-			return cand, why
+		if !s.isTaken(fold(cand)) {
+			if s.next == nil {
+				s.next = make(map[string]int)
+			}
+			s.next[fw] = n
+			return cand
 		}
 	}
 }

@@ -124,7 +124,7 @@ func parseBundle(data []byte) (*Set, error) {
 		if alias == "" || checkAlias(PEMBundle, alias) != nil {
 			alias = DeriveAlias(c)
 		}
-		alias, _ = s.allocate(alias)
+		alias = s.free(alias)
 		s.insert(&entry{alias: alias, cert: c})
 		rest = r
 	}
@@ -231,6 +231,11 @@ func openDir(dir string) (*Set, error) {
 	for _, f := range files {
 		s.reserve(f.name)
 	}
+	// next remembers the first suffix not yet found taken per wanted
+	// alias, so that many files whose names differ only in case (each
+	// wanting its own name, which folds to the same alias) are named in
+	// linear time.
+	next := map[string]int{}
 	for _, f := range files {
 		base := stem(f.name)
 		for i, c := range f.certs {
@@ -245,8 +250,12 @@ func openDir(dir string) (*Set, error) {
 				}
 			}
 			alias := want
-			for n := 2; s.byAlias[fold(alias)] != nil; n++ {
-				alias = want + "-" + strconv.Itoa(n)
+			if s.byAlias[fold(alias)] != nil {
+				n := max(next[fold(want)], 2)
+				for alias = want + "-" + strconv.Itoa(n); s.byAlias[fold(alias)] != nil; n++ {
+					alias = want + "-" + strconv.Itoa(n+1)
+				}
+				next[fold(want)] = n
 			}
 			s.insert(&entry{alias: alias, cert: c, file: f.name})
 		}

@@ -161,6 +161,9 @@ type Set struct {
 	// the files in it whose certificates changed.
 	dir     string
 	touched map[string]bool
+	// next remembers, per folded alias that allocate found taken, the
+	// first suffix it has not yet found taken (see allocate).
+	next map[string]int
 }
 
 // New returns an empty trust set of kind k. A JKS or PKCS#12 set starts an
@@ -380,6 +383,7 @@ func (s *Set) remove(gone map[*entry]bool) {
 	}
 	clear(s.entries[len(keep):])
 	s.entries = keep
+	clear(s.next) // freed aliases may be below a remembered suffix
 	if s.kind == Directory {
 		s.releaseNames(gone)
 	}

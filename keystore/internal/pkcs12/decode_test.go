@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/certroll/certroll/internal/hostile"
 )
 
 // toBER rewrites DER as BER the way streaming encoders write it: every
@@ -251,8 +253,18 @@ func FuzzDecode(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	// Light seeds from the hostile corpus: refused for their work, or
+	// cheap, and small enough to mutate and minimize quickly.
+	for _, data := range [][]byte{hostile.PBMAC1LongKey(), hostile.ManyDerivations(2), hostile.ManyTinyPieces(3),
+		hostile.UnpairedKeys(2, 1), {0x30, 0x03, 0x02, 0x01, 0x03}, {0x30, 0x80, 0x02, 0x01, 0x03, 0x00, 0x00}} {
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		before := DerivedBlocks()
 		file, err := Decode(data, nil)
+		if done := DerivedBlocks() - before; done > MaxWork {
+			t.Fatalf("Decode derived %d hash blocks; the budget is %d", done, MaxWork)
+		}
 		if err != nil {
 			return
 		}

@@ -31,7 +31,14 @@
 // against the input before it is used, every iteration count above
 // [MaxIterations] (the JDK's limit) and a file's total above
 // [MaxTotalIterations] are refused before any key is derived, nesting is
-// bounded, and decoding n bytes allocates O(n). PBMAC1 keys shorter than
+// bounded, and decoding n bytes allocates O(n). Iteration counts alone do
+// not bound the work: a PBKDF2 keyLength multiplies it, and so do the
+// derivations a scheme needs and the password forms tried. [Decode]
+// therefore computes the work of all its derivations in hash blocks and
+// refuses a file beyond [MaxWork] or [MaxKDFRuns] before deriving
+// anything; every derivation is charged to the file's [Work] before it
+// runs, and what is left serves the keys a reader decrypts while reading
+// the file ([Bag.DecryptKeyWithin]). PBMAC1 keys shorter than
 // 20 octets are refused (GHSA-mpwr-8vm7-h73f). MACs are compared with
 // hmac.Equal. Errors never contain a password.
 package pkcs12

@@ -106,6 +106,7 @@ func pkcs12KDF(h Hash, password, salt []byte, iterations int, id byte, size int)
 	defer timed(kdfCounter)()
 	newH := h.newHash()
 	u, v := h.Size(), h.blockSize()
+	derived.Add(int64((size+u-1)/u) * int64(iterations) * h.weight())
 	// I = S || P, each repeated to a multiple of v bytes.
 	sLen := v * ((len(salt) + v - 1) / v)
 	pLen := v * ((len(password) + v - 1) / v)
@@ -161,6 +162,7 @@ func pbkdf2(h Hash, password, salt []byte, iterations, keyLen int) []byte {
 	prf := hmac.New(h.newHash(), password)
 	hLen := prf.Size()
 	blocks := (keyLen + hLen - 1) / hLen
+	derived.Add(int64(blocks) * 2 * int64(iterations) * h.weight())
 	out := make([]byte, 0, blocks*hLen)
 	var ctr [4]byte
 	U := make([]byte, 0, hLen)

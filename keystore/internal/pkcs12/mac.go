@@ -190,12 +190,18 @@ func parsePBMAC1Params(ap *parser, md *macData) error {
 	return nil
 }
 
-// macKey derives the HMAC key for one password form.
-func (md *macData) key(pw []byte) []byte {
+// key derives the HMAC key for one password form, charging w first.
+func (md *macData) key(pw []byte, w *Work) ([]byte, error) {
 	if md.Kind == PBMAC1 {
-		return pbkdf2(md.KDFPRF, pw, md.salt, md.Iterations, md.KeyLen)
+		if err := w.charge(pbkdf2Cost(md.KDFPRF, len(pw), len(md.salt), md.Iterations, md.KeyLen), "key derivation for the MAC"); err != nil {
+			return nil, err
+		}
+		return pbkdf2(md.KDFPRF, pw, md.salt, md.Iterations, md.KeyLen), nil
 	}
-	return pkcs12KDF(md.Hash, pw, md.salt, md.Iterations, kdfMAC, md.Hash.Size())
+	if err := w.charge(pkcs12KDFCost(md.Hash, len(pw), len(md.salt), md.Iterations, md.Hash.Size()), "key derivation for the MAC"); err != nil {
+		return nil, err
+	}
+	return pkcs12KDF(md.Hash, pw, md.salt, md.Iterations, kdfMAC, md.Hash.Size()), nil
 }
 
 func (md *macData) sum(key, msg []byte) []byte {
@@ -208,7 +214,8 @@ func (md *macData) sum(key, msg []byte) []byte {
 // verify checks the MAC over msg (the authSafe contents). The PKCS #12
 // KDF takes the BMPString password and, for an empty password, also the
 // absent one; PBMAC1 takes the password as UTF-8 (RFC 9579 section 4).
-func (md *macData) verify(password, msg []byte) error {
+// Each derivation is charged to w first.
+func (md *macData) verify(password, msg []byte, w *Work) error {
 	var forms [][]byte
 	if md.Kind == PBMAC1 {
 		forms = [][]byte{password}
@@ -219,7 +226,11 @@ func (md *macData) verify(password, msg []byte) error {
 		}
 	}
 	for _, pw := range forms {
-		if hmac.Equal(md.sum(md.key(pw), msg), md.digest) {
+		key, err := md.key(pw, w)
+		if err != nil {
+			return err
+		}
+		if hmac.Equal(md.sum(key, msg), md.digest) {
 			return nil
 		}
 	}
@@ -243,7 +254,11 @@ func macNode(m MACParams, password []byte, rand io.Reader, msg []byte) (*node, e
 			return nil, err
 		}
 	}
-	digest := md.sum(md.key(pw), msg)
+	key, err := md.key(pw, nil)
+	if err != nil {
+		return nil, err
+	}
+	digest := md.sum(key, msg)
 	if m.Kind == HMAC {
 		return consNode(tagSequence,
 			consNode(tagSequence, algNode(digestOIDs[m.Hash], nullNode), primNode(tagOctetString, digest)),

@@ -43,3 +43,12 @@ func timed(pick func(*Meter) *atomic.Int64) func() {
 
 func kdfCounter(m *Meter) *atomic.Int64 { return &m.kdf }
 func macCounter(m *Meter) *atomic.Int64 { return &m.mac }
+
+// derived counts the hash blocks key derivation has computed.
+var derived atomic.Int64
+
+// DerivedBlocks returns the hash blocks key derivation has computed in
+// this process so far, counted as [Work] counts them (iterations × output
+// blocks, a SHA-512 family block as three): tests take the difference
+// around a call to check the work an input caused, whatever the clock.
+func DerivedBlocks() int64 { return derived.Load() }

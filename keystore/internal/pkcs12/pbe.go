@@ -362,20 +362,30 @@ func parseHashAlg(p *parser, m *hashOIDs) (Hash, error) {
 
 // deriveKeyIV returns the cipher key and IV of a for one password form.
 // For PKCS #12 PBE the form is the BMPString password; for PBES2 it is the
-// password as given (UTF-8), which Java and OpenSSL both use.
-func (a *Alg) deriveKeyIV(pw []byte) (key, iv []byte) {
+// password as given (UTF-8), which Java and OpenSSL both use. The work is
+// charged to w first.
+func (a *Alg) deriveKeyIV(pw []byte, w *Work) (key, iv []byte, err error) {
+	if err := w.charge(a.formCost(len(pw)), "key derivation for "+a.Cipher.String()); err != nil {
+		return nil, nil, err
+	}
 	if a.Cipher.IsPBES2() {
-		return pbkdf2(a.PRF, pw, a.Salt, a.Iterations, a.Cipher.keyLen()), a.IV
+		return pbkdf2(a.PRF, pw, a.Salt, a.Iterations, a.Cipher.keyLen()), a.IV, nil
 	}
 	key = pkcs12KDF(SHA1, pw, a.Salt, a.Iterations, kdfKey, a.Cipher.keyLen())
 	iv = pkcs12KDF(SHA1, pw, a.Salt, a.Iterations, kdfIV, 8)
-	return key, iv
+	return key, iv, nil
 }
 
 // Decrypt decrypts ciphertext with password. It tries each form of the
 // password (see passwordForms) and accepts the first whose result has
-// valid padding and, if check is not nil, passes check.
+// valid padding and, if check is not nil, passes check. Its key
+// derivations are not budgeted beyond the per-count limits.
 func (a *Alg) Decrypt(password, ciphertext []byte, check func([]byte) bool) ([]byte, error) {
+	return a.decrypt(password, ciphertext, check, nil)
+}
+
+// decrypt is Decrypt charging each key derivation to w before it runs.
+func (a *Alg) decrypt(password, ciphertext []byte, check func([]byte) bool, w *Work) ([]byte, error) {
 	bs := a.Cipher.blockSize()
 	if len(ciphertext) == 0 || len(ciphertext)%bs != 0 {
 		return nil, fmt.Errorf("%w: ciphertext of %d bytes is not a positive multiple of the %d-byte block", ErrDecrypt, len(ciphertext), bs)
@@ -388,7 +398,10 @@ func (a *Alg) Decrypt(password, ciphertext []byte, check func([]byte) bool) ([]b
 		}
 	}
 	for _, pw := range forms {
-		key, iv := a.deriveKeyIV(pw)
+		key, iv, err := a.deriveKeyIV(pw, w)
+		if err != nil {
+			return nil, err
+		}
 		b, err := a.Cipher.block(key)
 		if err != nil {
 			return nil, err
@@ -438,7 +451,10 @@ func Encrypt(params EncParams, password []byte, rand io.Reader, plaintext []byte
 	} else if pw, err = bmpPassword(password); err != nil {
 		return nil, nil, err
 	}
-	key, iv := a.deriveKeyIV(pw)
+	key, iv, err := a.deriveKeyIV(pw, nil)
+	if err != nil {
+		return nil, nil, err
+	}
 	b, err := params.Cipher.block(key)
 	if err != nil {
 		return nil, nil, err

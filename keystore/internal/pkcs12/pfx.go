@@ -96,6 +96,11 @@ type File struct {
 	MAC      MACParams // Kind is NoMAC when the file has no MacData
 	Contents []Contents
 	Bags     []*Bag // in file order
+
+	// Work is what is left of the file's key-derivation budget after
+	// Decode, for the keys a reader decrypts as part of reading the file
+	// (see [Bag.DecryptKeyWithin]).
+	Work *Work
 }
 
 // maxBagNesting bounds safeContentsBag nesting.
@@ -105,8 +110,10 @@ const maxBagNesting = 8
 // password (when it has one) and decrypts its encrypted SafeContents.
 // Shrouded keys stay encrypted (see [Bag.DecryptKey]).
 //
-// Every iteration count and length is checked before any key is derived.
-// Errors are *FormatError, *LimitError, *UnsupportedError, ErrMAC (wrong
+// Every iteration count and length is checked before any key is derived,
+// and so is the work of all the derivations together (see [MaxWork] and
+// [MaxKDFRuns]): a file that would exceed them is refused with a
+// *LimitError before any work. Errors are *FormatError, *LimitError, *UnsupportedError, ErrMAC (wrong
 // password or tampering), ErrDecrypt or ErrPasswordEncoding.
 func Decode(data, password []byte) (*File, error) {
 	var (
@@ -152,9 +159,14 @@ func Decode(data, password []byte) (*File, error) {
 	if total > MaxTotalIterations {
 		return nil, &LimitError{Field: "sum of the iteration counts of the MAC and the encrypted SafeContents", Value: total, Max: MaxTotalIterations}
 	}
+	w := NewWork(MaxWork, MaxKDFRuns)
+	if err := w.fits(planCost(md, pieces, password)); err != nil {
+		return nil, err
+	}
+	f.Work = w
 
 	if md != nil {
-		if err := md.verify(password, authSafe); err != nil {
+		if err := md.verify(password, authSafe, w); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +175,7 @@ func Decode(data, password []byte) (*File, error) {
 		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
 		sc := pc.data
 		if pc.alg != nil {
-			if sc, err = pc.alg.Decrypt(password, pc.data, looksLikeSequence); err != nil {
+			if sc, err = pc.alg.decrypt(password, pc.data, looksLikeSequence, w); err != nil {
 				if errors.Is(err, ErrDecrypt) {
 					return nil, fmt.Errorf("authSafe[%d]: %w", pc.index, err)
 				}
@@ -178,6 +190,52 @@ func Decode(data, password []byte) (*File, error) {
 		f.Contents = append(f.Contents, c)
 	}
 	return f, nil
+}
+
+// planCost is the worst-case work of verifying md and decrypting pieces:
+// every password form tried for each.
+func planCost(md *macData, pieces []contentInfo, password []byte) planned {
+	var p planned
+	if md != nil {
+		p.cost = md.cost(password)
+		p.what = "the MAC"
+	}
+	n := 0
+	for _, pc := range pieces {
+		if pc.alg != nil {
+			p.cost = p.cost.add(pc.alg.cost(password))
+			n++
+		}
+	}
+	if n > 0 {
+		if p.what != "" {
+			p.what += " and "
+		}
+		p.what += fmt.Sprintf("%d encrypted SafeContents", n)
+	}
+	return p
+}
+
+// planned is the work Decode is about to do and what it is for.
+type planned struct {
+	cost cost
+	what string
+}
+
+// fits refuses p if it exceeds what is left of w, charging nothing.
+func (w *Work) fits(p planned) error {
+	b, r := w.Left()
+	if p.cost.runs > r {
+		return &LimitError{Field: "number of key derivations for " + p.what, Value: p.cost.runs, Max: r}
+	}
+	if p.cost.blocks < 0 || p.cost.blocks > b {
+		v := p.cost.blocks
+		if v < 0 {
+			v = 1<<63 - 1
+		}
+		return &LimitError{Field: "key-derivation work (iterations × output blocks × derivations, in hash blocks) for " + p.what, Value: v, Max: b}
+	}
+	return nil
 }
 
 // asDER runs parse on b as it is, which succeeds for DER, the common
@@ -653,8 +711,19 @@ func asciiBMP(c []byte) string {
 }
 
 // DecryptKey decrypts a pkcs8ShroudedKeyBag and returns the
-// PrivateKeyInfo in DER; a keyBag's is returned as it is.
+// PrivateKeyInfo in DER; a keyBag's is returned as it is. Its work is
+// bounded by the per-count limits only: use it for a key the caller asked
+// for, and [Bag.DecryptKeyWithin] for keys decrypted as part of reading
+// a file.
 func (b *Bag) DecryptKey(password []byte) ([]byte, error) {
+	return b.DecryptKeyWithin(password, nil)
+}
+
+// DecryptKeyWithin is DecryptKey charging the key derivations to w (nil
+// is unlimited) before they run: when what is left of w cannot pay for
+// the derivations of every password form, it returns a *LimitError and
+// derives nothing.
+func (b *Bag) DecryptKeyWithin(password []byte, w *Work) ([]byte, error) {
 	switch b.Type {
 	case KeyBag:
 		return b.Value, nil
@@ -665,7 +734,12 @@ func (b *Bag) DecryptKey(password []byte) ([]byte, error) {
 	if b.KeyAlg == nil {
 		return nil, b.KeyAlgErr
 	}
-	pt, err := b.KeyAlg.Decrypt(password, b.EncryptedKey, isPrivateKeyInfo)
+	// Refuse before any work what every password form together would
+	// exceed, rather than spend the budget on the first form.
+	if err := w.fits(planned{b.KeyAlg.cost(password), "a shrouded key"}); err != nil {
+		return nil, err
+	}
+	pt, err := b.KeyAlg.decrypt(password, b.EncryptedKey, isPrivateKeyInfo, w)
 	if err != nil {
 		return nil, err
 	}
