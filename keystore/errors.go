@@ -72,8 +72,10 @@ var (
 
 	// ErrLimit reports input that exceeds a safety limit: an iteration
 	// count above 5,000,000 (the JDK's limit), a derived key or nesting
-	// depth beyond what any real file uses. A length beyond the input is
-	// [ErrMalformed].
+	// depth beyond what any real file uses, or key-derivation work beyond
+	// about a second for the whole file (iterations × output blocks ×
+	// derivations, every password form counted), refused before the work
+	// is done. A length beyond the input is [ErrMalformed].
 	ErrLimit = errors.New("keystore: input exceeds a safety limit")
 )
 

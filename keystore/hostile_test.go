@@ -17,9 +17,6 @@ import (
 // derivation.
 func TestHostilePKCS12Work(t *testing.T) {
 	for _, in := range hostile.Corpus(hostile.PKCS12) {
-		if pairedByPublicKey(in) {
-			continue
-		}
 		t.Run(in.Name, func(t *testing.T) {
 			before := p12.DerivedBlocks()
 			_, err := Parse(in.Data, in.Password)
@@ -32,16 +29,4 @@ func TestHostilePKCS12Work(t *testing.T) {
 			}
 		})
 	}
-}
-
-// pairedByPublicKey reports the inputs whose keys have no localKeyId, so
-// that Parse pairs them with certificates by decrypting them: that work is
-// charged to the file's budget only once parsePKCS12 passes f.Work to
-// Bag.DecryptKeyWithin (see the report of issue 8's hostile-input part).
-func pairedByPublicKey(in hostile.Input) bool {
-	switch in.Name {
-	case "pkcs12-1000-keys-no-localkeyid-no-mac", "pkcs12-1000-keys-no-localkeyid-2048-iterations":
-		return true
-	}
-	return false
 }

@@ -545,7 +545,7 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 
 	var certs []certNode
 	certOf := make([]int32, len(f.Bags)) // bag -> certs index, or -1
-	byID, bySubject := newBytesIndex(len(f.Bags)), newBytesIndex(len(f.Bags))
+	byID, bySubject, bySPKI := newBytesIndex(len(f.Bags)), newBytesIndex(len(f.Bags)), newBytesIndex(len(f.Bags))
 	for i, b := range f.Bags {
 		certOf[i] = -1
 		if b.Cert == nil {
@@ -556,6 +556,7 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 		if iss, sub, spki, err := p12.CertNames(b.Cert); err == nil {
 			n.issuer, n.subject, n.spki, n.named = iss, sub, spki, true
 			bySubject.add(sub, ci)
+			bySPKI.add(spki, ci)
 		}
 		if b.LocalKeyID != nil && !b.JavaTrust {
 			byID.add(b.LocalKeyID, ci)
@@ -569,9 +570,8 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 		bags []int32 // the entry's bags: its key bag, then its chain
 	}
 	var recs []parsed
-	// Pairing keys by public key decrypts them; the work is bounded like
-	// the rest of the file's key derivations.
-	budget := int64(p12.MaxTotalIterations)
+	// Pairing keys by public key decrypts them; the work is charged to
+	// what is left of the file's key-derivation budget (f.Work).
 	unnamed := 0
 	alias := func(b *p12.Bag) (string, bool) {
 		if b.HasFriendlyName {
@@ -595,11 +595,8 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 					}
 				}
 			}
-			if leaf < 0 && (b.KeyAlg == nil || int64(b.KeyAlg.Iterations) <= budget) {
-				if b.KeyAlg != nil {
-					budget -= int64(b.KeyAlg.Iterations)
-				}
-				leaf = pairByPublicKey(c, r, n, certs, password, o)
+			if leaf < 0 {
+				leaf = pairByPublicKey(c, r, n, certs, bySPKI, password, o, f.Work)
 			}
 			bags := []int32{int32(i)}
 			if leaf >= 0 {
@@ -670,7 +667,7 @@ func pkcs12Created(id []byte, o options) time.Time {
 // alias's key password or the store password; if that fails (or the
 // file's budget of key derivations is spent) the entry has no chain, as in
 // Java.
-func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNode, password []byte, o options) int32 {
+func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNode, bySPKI bytesIndex, password []byte, o options, w *p12.Work) int32 {
 	if len(certs) == 0 {
 		return -1
 	}
@@ -678,7 +675,7 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNod
 	if kp, ok := o.keyPasswords[fold(r.alias)]; ok {
 		pw = kp
 	}
-	key, err := c.unsealBag(r.alias, n.key, pw)
+	key, err := c.unsealBagWithin(r.alias, n.key, pw, w)
 	if err != nil {
 		return -1
 	}
@@ -687,15 +684,15 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNod
 		return -1
 	}
 	found := int32(-1)
-	for i := range certs {
+	for _, i := range bySPKI.get(spki) { // in file order
 		cn := &certs[i]
 		if cn.named && bytes.Equal(cn.spki, spki) {
 			if !cn.bag.JavaTrust {
-				found = int32(i)
+				found = i
 				break
 			}
 			if found < 0 {
-				found = int32(i)
+				found = i
 			}
 		}
 	}
@@ -794,7 +791,13 @@ func (c *pkcs12Codec) unseal(r *record, password []byte) (crypto.Signer, error) 
 }
 
 func (c *pkcs12Codec) unsealBag(alias string, b *p12.Bag, password []byte) (crypto.Signer, error) {
-	der, err := b.DecryptKey(password)
+	return c.unsealBagWithin(alias, b, password, nil)
+}
+
+// unsealBagWithin is unsealBag charging the key derivations to w (nil is
+// unlimited): reading a file pairs keys with the file's budget.
+func (c *pkcs12Codec) unsealBagWithin(alias string, b *p12.Bag, password []byte, w *p12.Work) (crypto.Signer, error) {
+	der, err := b.DecryptKeyWithin(password, w)
 	if err != nil {
 		if errors.Is(err, p12.ErrDecrypt) {
 			return nil, fmt.Errorf("%w: PKCS#12 alias %q: the key does not decrypt with the password given (%v)", ErrIncorrectPassword, alias, b.KeyAlg.Cipher)
