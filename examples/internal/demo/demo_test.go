@@ -116,7 +116,6 @@ func TestDowntimeFailsOnlyInsideTheWindow(t *testing.T) {
 	assert.Positive(t, sum.RequestsFailed, "messages due while the flow is stopped fail")
 	assert.Zero(t, sum.FailedOutsideWindow, "no message fails outside the window")
 	assert.True(t, sum.WindowEnd.After(sum.WindowStart))
-	assert.Greater(t, sum.RequestsTotal, sum.RequestsFailed)
 	assertCounted(t, sum)
 	assertOldThenNew(t, sum, cfg.Nodes)
 }
