@@ -768,6 +768,12 @@ func Main(seq renewal.Sequence, args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "want -nodes >= 1, -rate > 0, 0 <= -skip-restart-node <= -nodes and -drain >= 0\n")
 		return 2
 	}
+	if *summary != "" {
+		if err := checkOutputDir(*summary); err != nil {
+			fmt.Fprintln(errOut, err)
+			return 2
+		}
+	}
 	cfg.Out = out
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -783,4 +789,18 @@ func Main(seq renewal.Sequence, args []string, out, errOut io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// checkOutputDir refuses an output file whose directory is missing or not
+// a directory before the run starts, rather than after the whole renewal.
+func checkOutputDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("-summary %q: the directory %s must exist before the run: %w", path, dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("-summary %q: %s is not a directory", path, dir)
+	}
+	return nil
 }

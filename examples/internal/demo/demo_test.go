@@ -239,6 +239,15 @@ func TestMainFlagsAndSummary(t *testing.T) {
 		errOut.Reset()
 		assert.Equal(t, 2, Main(renewal.SequenceOverlap, args, &out, &errOut), "%v", args)
 	}
+
+	// An output in a missing directory is refused before anything runs.
+	runDir := filepath.Join(dir, "refused")
+	errOut.Reset()
+	out.Reset()
+	assert.Equal(t, 2, Main(renewal.SequenceOverlap, []string{"-dir", runDir, "-summary", filepath.Join(dir, "missing", "s.json")}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "must exist before the run")
+	assert.Empty(t, out.String(), "nothing ran")
+	assert.NoDirExists(t, runDir, "no landscape was set up")
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
