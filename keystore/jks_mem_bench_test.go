@@ -37,16 +37,6 @@ func jksHugeFile() []byte {
 // 16 MB plus 10 bytes per input byte.
 func jksMemBudget(n int) uint64 { return 16<<20 + 10*uint64(n) }
 
-// jksParseMarshal is what the budget covers: Parse and Marshal of data.
-func jksParseMarshal(data []byte) error {
-	s, err := Parse(data, []byte("changeit"))
-	if err != nil {
-		return err
-	}
-	_, err = s.Marshal([]byte("changeit"))
-	return err
-}
-
 // jksMeasure runs Parse and Marshal of data once and returns the bytes
 // they allocated (runtime.MemStats.TotalAlloc) and the largest heap growth
 // seen, sampled after Parse and after Marshal (a lower bound of the peak:

@@ -236,12 +236,6 @@ func encryptedInfo(alg []byte, ciphertext []byte) []byte {
 	return seq(oidEncryptedData, explicit0(seq(integer(0), seq(oidData, alg, tlv(0x80, ciphertext)))))
 }
 
-// hmacMac is MacData with HMAC-SHA-1 via the PKCS #12 KDF and a digest
-// that does not verify (the corpus is refused before the MAC is checked).
-func hmacMac(iterations int64) []byte {
-	return seq(seq(seq(oidSHA1, null), octets(make([]byte, 20))), octets([]byte("saltsalt")), integer(iterations))
-}
-
 // PBMAC1LongKey is a PKCS#12 file of about 400 bytes whose PBMAC1 MAC
 // asks PBKDF2-HMAC-SHA-1 for a 512-byte key at 5,000,000 iterations: 26
 // output blocks, 260 million HMAC compressions (31.6 s before the work

@@ -102,8 +102,6 @@ type cost struct{ blocks, runs int64 }
 
 func (c cost) add(d cost) cost { return cost{sat(c.blocks + d.blocks), c.runs + d.runs} }
 
-func (c cost) times(n int64) cost { return cost{sat(c.blocks * n), c.runs * n} }
-
 // sat keeps an overflowed sum negative, which charge refuses; the
 // operands are bounded (iterations by MaxIterations, lengths by the
 // input), so a product of two never overflows, only long sums could.
