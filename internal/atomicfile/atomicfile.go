@@ -55,9 +55,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // Options say how a file is written. The zero value writes a new file
@@ -172,7 +171,11 @@ func lockPathOf(real string) string { return real + ".lock" }
 type Locked struct {
 	path string // the resolved file
 	lock string
-	fl   *flock.Flock
+	os   *osLock
+	// stale lists, per file name, the stale temporary files found in the
+	// locked directory by the first WriteIn (read once, so that writing n
+	// files costs one directory read, not n).
+	stale map[string][]string
 }
 
 // Lock takes the exclusive lock on path (see the package documentation),
@@ -187,20 +190,24 @@ func Lock(ctx context.Context, path string) (*Locked, error) {
 	if fn, _ := ctx.Value(waitHookKey{}).(func(string)); fn != nil {
 		fn(l.lock)
 	}
-	ok, err = l.fl.TryLockContext(ctx, retry)
-	if err != nil && ctx.Err() != nil {
-		l.fl.Close()
-		return nil, &LockError{Lock: l.lock, Err: ctx.Err()}
+	t := time.NewTicker(retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			l.os.close()
+			return nil, &LockError{Lock: l.lock, Err: ctx.Err()}
+		case <-t.C:
+		}
+		ok, err := l.os.try()
+		if err != nil {
+			l.os.close()
+			return nil, fmt.Errorf("lock %s: %w", l.lock, err)
+		}
+		if ok {
+			return l, nil
+		}
 	}
-	if err != nil {
-		l.fl.Close()
-		return nil, fmt.Errorf("lock %s: %w", l.lock, err)
-	}
-	if !ok {
-		l.fl.Close()
-		return nil, &LockError{Lock: l.lock, Err: context.Canceled}
-	}
-	return l, nil
 }
 
 // TryLock takes the lock on path as [Lock] does, but fails at once with a
@@ -211,7 +218,7 @@ func TryLock(path string) (*Locked, error) {
 		return nil, err
 	}
 	if !ok {
-		l.fl.Close()
+		l.os.close()
 		return nil, &LockError{Lock: l.lock}
 	}
 	return l, nil
@@ -225,24 +232,31 @@ func try(path string) (l *Locked, ok bool, err error) {
 		return nil, false, err
 	}
 	lock := lockPathOf(real)
-	if err := prepareLock(real, lock); err != nil {
+	f, err := openLock(real, lock)
+	if err != nil {
 		return nil, false, err
 	}
-	// Reading is enough to take an flock; opening read-only lets anyone
-	// who may read the lock file take it, whoever created it.
-	fl := flock.New(lock, flock.SetFlag(os.O_RDONLY))
-	ok, err = fl.TryLock()
+	ol := newOSLock(f, lock)
+	ok, err = ol.try()
 	if err != nil {
+		ol.close()
 		return nil, false, fmt.Errorf("lock %s: %w", lock, writable(err, filepath.Dir(lock), real))
 	}
-	return &Locked{path: real, lock: lock, fl: fl}, ok, nil
+	return &Locked{path: real, lock: lock, os: ol}, ok, nil
 }
 
-// prepareLock creates the lock file if it is missing, with the owner,
-// group and read-write bits of the file (see the package documentation);
-// a lock file of another owner than the file's (as an earlier version
-// left, made by root) is handed to the file's owner when the process may.
-func prepareLock(real, lock string) error {
+// openLock opens the lock file, creating it if it is missing with the
+// owner, group and read-write bits of the file (see the package
+// documentation); a lock file of another owner than the file's (as an
+// earlier version left, made by root) is handed to the file's owner when
+// the process may. Reading is enough to take an flock; opening read-only
+// lets anyone who may read the lock file take it, whoever created it.
+//
+// The lock file's directory may be writable by someone else (the file's
+// owner, a service account): a symbolic link, a hard link or a FIFO
+// planted as the lock file is refused, never followed, chowned or waited
+// on, and the descriptor checked is the one locked.
+func openLock(real, lock string) (_ *os.File, err error) {
 	var meta *meta
 	if fi, err := os.Stat(real); err == nil && !fi.IsDir() {
 		meta = metaOf(fi)
@@ -251,38 +265,59 @@ func prepareLock(real, lock string) error {
 	if meta != nil {
 		mode |= meta.mode & 0o660
 	}
-	f, err := os.OpenFile(lock, os.O_RDONLY|os.O_CREATE|os.O_EXCL, mode)
+	f, err := os.OpenFile(lock, os.O_RDONLY|os.O_CREATE|os.O_EXCL|lockOpenFlags, mode)
 	created := err == nil
 	if errors.Is(err, fs.ErrExist) {
-		f, err = os.OpenFile(lock, os.O_RDONLY, 0)
+		f, err = os.OpenFile(lock, os.O_RDONLY|lockOpenFlags, 0)
+	}
+	if isSymlinkRefused(err) {
+		return nil, fmt.Errorf("lock %s: want a regular file with one link, found a symbolic link; remove it (someone may have planted it)", lock)
 	}
 	if err != nil {
-		return fmt.Errorf("lock %s: %w", lock, writable(err, filepath.Dir(lock), real))
+		return nil, fmt.Errorf("lock %s: %w", lock, writable(err, filepath.Dir(lock), real))
 	}
-	defer f.Close()
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", lock, err)
+	}
+	if !fi.Mode().IsRegular() || !singleLink(fi) {
+		return nil, fmt.Errorf("lock %s: want a regular file with one link, found %s; remove it (someone may have planted it)", lock, describeLock(fi))
+	}
 	if created {
 		// The mode without the umask: the file's group may need it.
 		if err := f.Chmod(mode); err != nil {
-			return fmt.Errorf("lock %s: %w", lock, err)
+			return nil, fmt.Errorf("lock %s: %w", lock, err)
 		}
 	}
 	if meta == nil || !meta.owned {
-		return nil
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return err
+		return f, nil
 	}
 	if m := metaOf(fi); m.owned && m.uid == meta.uid && m.gid == meta.gid {
-		return nil
+		return f, nil
 	}
-	if done, err := chown(f, meta); err != nil || !done {
-		if err != nil {
-			return fmt.Errorf("lock %s: %w", lock, err)
+	done, err := chown(f, meta)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", lock, err)
+	}
+	if done {
+		if err := f.Chmod(mode); err != nil {
+			return nil, fmt.Errorf("lock %s: %w", lock, err)
 		}
-		return nil
 	}
-	return f.Chmod(mode)
+	return f, nil
+}
+
+// describeLock says what a refused lock file is.
+func describeLock(fi fs.FileInfo) string {
+	if fi.Mode().IsRegular() {
+		return "a regular file with more than one link"
+	}
+	return fmt.Sprintf("a file of type %v", fi.Mode().Type())
 }
 
 // writable turns a permission error in dir into one that says why the
@@ -321,8 +356,10 @@ func (l *Locked) LockFile() string { return l.lock }
 // Unlock releases the lock. The lock file stays (removing it would let a
 // waiter lock a file that a newcomer then creates anew).
 func (l *Locked) Unlock() error {
-	err := l.fl.Unlock()
-	l.fl.Close()
+	err := l.os.unlock()
+	if cerr := l.os.close(); err == nil {
+		err = cerr
+	}
 	return err
 }
 
@@ -332,7 +369,7 @@ func (l *Locked) Unlock() error {
 // [*DirError], or say what was found instead of a regular file; callers
 // add their package prefix.
 func (l *Locked) Write(data []byte, o Options) error {
-	return replace(l.path, data, o, nil)
+	return replace(l.path, data, o, nil, nil)
 }
 
 // WriteIn replaces the file name in the locked directory with data, as
@@ -342,7 +379,15 @@ func (l *Locked) WriteIn(name string, data []byte, o Options) error {
 	if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
 		return fmt.Errorf("%s: want a file name in the directory, got %q", l.path, name)
 	}
-	return replace(filepath.Join(l.path, name), data, o, nil)
+	if l.stale == nil {
+		l.stale = staleTemps(l.path)
+	}
+	stale := l.stale[name]
+	if stale == nil {
+		stale = []string{} // found none; do not read the directory again
+	}
+	delete(l.stale, name)
+	return replace(filepath.Join(l.path, name), data, o, nil, stale)
 }
 
 // Write locks path (waiting as [Lock] does), replaces it with data as
@@ -388,8 +433,10 @@ type meta struct {
 
 // replace writes data to path (resolved, locked by the caller). keep, if
 // not nil, gives the mode and owner to write with (a backup's); otherwise
-// an existing file's are kept and a new file gets o.Mode.
-func replace(path string, data []byte, o Options, keep *meta) (err error) {
+// an existing file's are kept and a new file gets o.Mode. stale, if not
+// nil, names the stale temporary files of path already found in its
+// directory; otherwise the directory is read for them.
+func replace(path string, data []byte, o Options, keep *meta, stale []string) (err error) {
 	fi, statErr := os.Stat(path)
 	switch {
 	case statErr == nil:
@@ -415,7 +462,12 @@ func replace(path string, data []byte, o Options, keep *meta) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	removeStale(dir, filepath.Base(path))
+	if stale == nil {
+		stale = staleTemps(dir)[base]
+	}
+	for _, name := range stale {
+		os.Remove(filepath.Join(dir, name))
+	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return writable(err, dir, path)
@@ -452,7 +504,7 @@ func replace(path string, data []byte, o Options, keep *meta) (err error) {
 		if err != nil {
 			return err
 		}
-		if err = replace(path+o.Backup, old, Options{}, metaOf(fi)); err != nil {
+		if err = replace(path+o.Backup, old, Options{}, metaOf(fi), nil); err != nil {
 			return err
 		}
 	}
@@ -477,24 +529,36 @@ func chown(f *os.File, m *meta) (bool, error) {
 	return err == nil, err
 }
 
-// removeStale removes the temporary files a killed writer of base left in
-// dir: regular files named ".BASE.tmp-" and digits, as os.CreateTemp names
-// them for [replace]. The caller holds base's lock, so none of them is
-// being written. Errors are ignored: a temporary file that stays is only
-// wasted space, and the write itself reports a directory it cannot use.
-func removeStale(dir, base string) {
+// dirReads counts the directory reads of staleTemps, for a test that
+// writing n files in one directory reads it once.
+var dirReads atomic.Int64
+
+// staleTemps returns, per file name, the temporary files a killed writer
+// left in dir: regular files named ".BASE.tmp-" and digits, as
+// os.CreateTemp names them for [replace]. [replace] removes those of the
+// file it writes, whose lock the caller holds, so none of them is being
+// written. Errors are ignored: a temporary file that stays is only wasted
+// space, and the write itself reports a directory it cannot use.
+func staleTemps(dir string) map[string][]string {
+	dirReads.Add(1)
 	des, err := os.ReadDir(dir)
 	if err != nil {
-		return
+		return map[string][]string{}
 	}
-	prefix := "." + base + ".tmp-"
+	m := make(map[string][]string)
 	for _, de := range des {
-		rest, ok := strings.CutPrefix(de.Name(), prefix)
-		if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || !de.Type().IsRegular() {
+		name := de.Name()
+		i := strings.LastIndex(name, ".tmp-")
+		if !strings.HasPrefix(name, ".") || i < 1 || !de.Type().IsRegular() {
 			continue
 		}
-		os.Remove(filepath.Join(dir, de.Name()))
+		base, rest := name[1:i], name[i+len(".tmp-"):]
+		if base == "" || rest == "" || strings.Trim(rest, "0123456789") != "" {
+			continue
+		}
+		m[base] = append(m[base], name)
 	}
+	return m
 }
 
 // SyncDir makes a rename in dir durable. File systems that cannot sync a
