@@ -225,6 +225,15 @@ func (x *run) checkArtifacts() error {
 			return mismatch("artifacts.old_root_pem", cert("Executor.OldRoot", x.e.OldRoot), cert("", x.oldRoot))
 		}
 	}
+	// The old chain's intermediates decide what the end-state check asks
+	// the receiver ("does it still accept the old chain?"): one swapped or
+	// dropped would make that check pass while the receiver still accepts
+	// the real old certificate.
+	if len(x.oldChain) > 1 && x.oldRoot != nil {
+		if err := chainsTo(x.oldChain, x.oldRoot); err != nil {
+			return mismatch("artifacts.old_chain_pem", "a chain up to the plan's old root "+describeCert(x.oldRoot), fmt.Sprintf("%s (%v)", chainPath(x.oldChain), err))
+		}
+	}
 	if a.NewRootFingerprint != "" && a.NewRootFingerprint != p.NewRootFingerprint {
 		return mismatch("artifacts.new_root_fingerprint", "the plan's new root SHA-256 "+p.NewRootFingerprint, fmt.Sprintf("%q", a.NewRootFingerprint))
 	}

@@ -2,6 +2,7 @@ package renewal
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"testing"
 	"time"
@@ -108,6 +109,11 @@ func TestJournalForeignRoot(t *testing.T) {
 		{"old root", func(j *Journal) {
 			j.Artifacts.OldRoot = pemOf(attacker.Cert)
 		}, "artifacts.old_root_pem"},
+		{"old chain's issuers swapped, its leaf kept", func(j *Journal) {
+			chain, err := keystore.ParseCertificates([]byte(j.Artifacts.OldChain))
+			require.NoError(t, err)
+			j.Artifacts.OldChain = encodeChain([]*x509.Certificate{chain[0], attacker.Cert})
+		}, "artifacts.old_chain_pem"},
 		{"keystore", func(j *Journal) {
 			j.Keystore = "/elsewhere/client.p12"
 		}, "keystore"},
