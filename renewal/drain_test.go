@@ -298,4 +298,24 @@ func TestDrainWaitsWhileSeen(t *testing.T) {
 	assert.Zero(t, f.calls.count("rcv.RemoveRoot"))
 }
 
+// TestDrainGivesUpOnAClientStillUsingTheOldCertificate: a client nobody
+// declared keeps presenting the old certificate. The gate does not wait
+// for ever: after ten drain periods it fails, saying that a client still
+// uses the old certificate, and nothing is removed.
+func TestDrainGivesUpOnAClientStillUsingTheOldCertificate(t *testing.T) {
+	f, clk, _ := drainFixture(t, SequenceOverlap, func(now time.Time) time.Time { return now.Add(-time.Second) })
+	_, err := f.exec.Run(context.Background())
+	require.ErrorIs(t, err, ErrGateFailed)
+	assert.Contains(t, err.Error(), "a client still presents the old client certificate")
+	assert.Contains(t, err.Error(), "10 drains of 1m0s")
+	var total time.Duration
+	for _, d := range clk.sleeps {
+		total += d
+	}
+	assert.GreaterOrEqual(t, total, 10*time.Minute, "it waited ten drains of the fake clock")
+	assert.Less(t, total, 11*time.Minute)
+	assert.Zero(t, f.calls.count("rcv.RemoveRoot"))
+	assert.Zero(t, f.calls.count("rcv.RemoveClient"))
+}
+
 type stopHere struct{}

@@ -255,6 +255,11 @@ func observes(x *run) bool {
 	return ok
 }
 
+// maxDrainWaits bounds the drain gate's wait, in drain periods: in-flight
+// requests from restarted nodes end within one; a certificate still seen
+// after ten is in use by a client, not draining.
+const maxDrainWaits = 10
+
 // oldDrained waits, when the receiver reports the handshakes it sees
 // ([UsageObserver]), until it has seen none presenting the old client
 // certificate for Executor.Drain, asking again after each wait: a node
@@ -262,8 +267,10 @@ func observes(x *run) bool {
 // certificate, and a client nobody declared shows up only here. It waits
 // only when the gate's other conditions hold (otherwise the gate fails
 // now), emits an [EventGateWaiting] before each wait, and fails the gate
-// when ctx ends the wait. A dry run does not wait: it says that a run
-// would.
+// when ctx ends the wait, or when the receiver still sees the old
+// certificate after [maxDrainWaits] drain periods: then some client still
+// uses it, and removing the old certificate and root would cut it off. A
+// dry run does not wait: it says that a run would.
 func (x *run) oldDrained(ctx context.Context, c *gateCheck) {
 	obs, ok := x.e.Receiver.(UsageObserver)
 	if !ok || len(c.problems) > 0 {
@@ -271,6 +278,7 @@ func (x *run) oldDrained(ctx context.Context, c *gateCheck) {
 	}
 	drain := max(x.e.Drain, 0)
 	old := x.oldLeaf()
+	start := x.now()
 	for {
 		last, err := obs.LastSeen(ctx, old)
 		if err != nil {
@@ -279,6 +287,12 @@ func (x *run) oldDrained(ctx context.Context, c *gateCheck) {
 		}
 		now := x.now()
 		if last.IsZero() || now.Sub(last) >= drain {
+			return
+		}
+		if now.Sub(start) >= maxDrainWaits*drain {
+			c.problem(nil, "a client still presents the old client certificate %s: the receiver saw it at %s, after waiting %s (%d drains of %s) since %s; "+
+				"find that client (the receiver's access log names it) and move it to the new certificate before the old certificate and root are removed",
+				describeCert(old), last.UTC().Format(time.RFC3339Nano), now.Sub(start), maxDrainWaits, drain, start.UTC().Format(time.RFC3339Nano))
 			return
 		}
 		until := last.Add(drain)
