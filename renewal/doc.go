@@ -31,7 +31,8 @@
 //     it sees ([UsageObserver]) has seen none with the old certificate for
 //     [Executor.Drain]: the executor waits for that, saying until when
 //     ([EventGateWaiting]), so that requests still in flight are not cut
-//     off;
+//     off, and fails the gate when the certificate is still seen after
+//     ten drain periods (a client still uses it);
 //   - downtime, after the receiver exchanges the certificate (step 8): the
 //     receiver accepts the new chain.
 //
