@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/certroll/certroll/keystore/internal/der"
 )
 
 // CertificateParseError says why [ParseCertificates] or [ParseCSR] could not
@@ -147,8 +149,8 @@ func looksPEM(data []byte) bool {
 	if data[0] != 0x30 {
 		return true
 	}
-	e, err := readBER(data, 0, len(data), 0)
-	return err != nil || e.end != len(data)
+	e, err := readBER(data, 0)
+	return err != nil || e.End != len(data)
 }
 
 // pemBlockStart returns the index of the first "-----BEGIN " that starts a
@@ -261,12 +263,12 @@ func firstLine(b []byte) string {
 	return string(bytes.TrimRight(b, "\r"))
 }
 
-func parseTrustedCertificate(der []byte, index int) (*x509.Certificate, *CertificateParseError) {
-	e, err := readBER(der, 0, len(der), 0)
+func parseTrustedCertificate(in []byte, index int) (*x509.Certificate, *CertificateParseError) {
+	e, err := readBER(in, 0)
 	if err != nil {
-		return nil, err.certError("DER", -1)
+		return nil, certError(err, "DER", -1)
 	}
-	return parseOneCertificate(der, e, index, "DER")
+	return parseOneCertificate(in, e, index, "DER")
 }
 
 // certKind is what a top-level ASN.1 SEQUENCE holds.
@@ -292,9 +294,9 @@ func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Cer
 			}
 			return nil, &CertificateParseError{Input: inputCertificates, Index: -1, Offset: int64(off), Detail: detail}
 		}
-		e, berr := readBER(in, off, len(in), 0)
+		e, berr := readBER(in, off)
 		if berr != nil {
-			return nil, berr.certError("DER", -1)
+			return nil, certError(berr, "DER", -1)
 		}
 		kind, perr := sniff(in, e)
 		if perr != nil {
@@ -311,7 +313,7 @@ func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Cer
 				return nil, perr
 			}
 			certs = append(certs, c)
-			off = e.end
+			off = e.End
 			continue
 		case kindPKCS7:
 			got, perr := parsePKCS7(in, e, index)
@@ -326,9 +328,9 @@ func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Cer
 			}
 			certs = got
 		}
-		if e.end != len(in) {
-			return nil, &CertificateParseError{Input: inputCertificates, Encoding: kind.String(), Index: -1, Offset: int64(e.end),
-				Detail: fmt.Sprintf("expected the end of the data after the %v structure, found %d more bytes", kind, len(in)-e.end)}
+		if e.End != len(in) {
+			return nil, &CertificateParseError{Input: inputCertificates, Encoding: kind.String(), Index: -1, Offset: int64(e.End),
+				Detail: fmt.Sprintf("expected the end of the data after the %v structure, found %d more bytes", kind, len(in)-e.End)}
 		}
 		return certs, nil
 	}
@@ -348,50 +350,50 @@ func (k certKind) String() string {
 // sniff tells a certificate (SEQUENCE { SEQUENCE { [0] or INTEGER ... } }),
 // a PKCS#7 ContentInfo (SEQUENCE { OID ... }) and a PkiPath (SEQUENCE {
 // SEQUENCE { SEQUENCE ... } }) apart by their first elements.
-func sniff(in []byte, outer berElement) (certKind, *CertificateParseError) {
+func sniff(in []byte, outer der.Element) (certKind, *CertificateParseError) {
 	unknown := func(found string) (certKind, *CertificateParseError) {
-		return 0, &CertificateParseError{Input: inputCertificates, Index: -1, Offset: int64(outer.start),
+		return 0, &CertificateParseError{Input: inputCertificates, Index: -1, Offset: int64(outer.Start),
 			Detail: "expected a certificate, a PKCS#7 SignedData or a PkiPath, found " + found}
 	}
-	c := outer.children()
-	if !c.more() {
+	c := outer.Children()
+	if !c.More() {
 		return unknown("an empty SEQUENCE")
 	}
-	first, berr := c.next(in)
+	first, berr := c.Next(in)
 	if berr != nil {
-		return 0, berr.certError("DER", -1)
+		return 0, certError(berr, "DER", -1)
 	}
 	switch {
-	case first.is(classUniversal, tagOID, false):
+	case first.Is(classUniversal, tagOID, false):
 		return kindPKCS7, nil
-	case first.is(classUniversal, tagInteger, false):
+	case first.Is(classUniversal, tagInteger, false):
 		return unknown("a SEQUENCE that starts with an INTEGER (a PKCS#12 keystore? read it with Parse)")
-	case !first.is(classUniversal, tagSequence, true):
-		return unknown(fmt.Sprintf("a SEQUENCE that starts with %v", first.describe()))
+	case !first.Is(classUniversal, tagSequence, true):
+		return unknown(fmt.Sprintf("a SEQUENCE that starts with %v", first.Describe()))
 	}
-	g := first.children()
-	if !g.more() {
+	g := first.Children()
+	if !g.More() {
 		return unknown("a SEQUENCE whose first element is an empty SEQUENCE")
 	}
-	inner, berr := g.next(in)
+	inner, berr := g.Next(in)
 	if berr != nil {
-		return 0, berr.certError("DER", -1)
+		return 0, certError(berr, "DER", -1)
 	}
 	switch {
-	case inner.is(classUniversal, tagSequence, true):
+	case inner.Is(classUniversal, tagSequence, true):
 		return kindPkiPath, nil
-	case inner.is(classContext, 0, true), inner.is(classUniversal, tagInteger, false):
+	case inner.Is(classContext, 0, true), inner.Is(classUniversal, tagInteger, false):
 		return kindCertificate, nil
 	}
-	return unknown(fmt.Sprintf("a SEQUENCE { SEQUENCE { %v ... } ... }", inner.describe()))
+	return unknown(fmt.Sprintf("a SEQUENCE { SEQUENCE { %v ... } ... }", inner.Describe()))
 }
 
 // parseOneCertificate hands one element to crypto/x509.
-func parseOneCertificate(in []byte, e berElement, index int, encoding string) (*x509.Certificate, *CertificateParseError) {
-	c, err := x509.ParseCertificate(in[e.start:e.end])
+func parseOneCertificate(in []byte, e der.Element, index int, encoding string) (*x509.Certificate, *CertificateParseError) {
+	c, err := x509.ParseCertificate(in[e.Start:e.End])
 	if err != nil {
-		return nil, &CertificateParseError{Input: inputCertificates, Encoding: encoding, Index: index, Offset: int64(e.start),
-			Detail: fmt.Sprintf("expected a certificate crypto/x509 can parse, found a %d-byte one it rejects", e.end-e.start), Err: err}
+		return nil, &CertificateParseError{Input: inputCertificates, Encoding: encoding, Index: index, Offset: int64(e.Start),
+			Detail: fmt.Sprintf("expected a certificate crypto/x509 can parse, found a %d-byte one it rejects", e.End-e.Start), Err: err}
 	}
 	return c, nil
 }
@@ -408,78 +410,78 @@ var oidSignedData = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02}
 //	    CertificateChoices OPTIONAL, crls [1] IMPLICIT ... OPTIONAL,
 //	    signerInfos SET }
 //
-// It is written against the BER reader below, not github.com/smallstep/pkcs7:
+// It is written against package der's BER reader, not github.com/smallstep/pkcs7:
 // that package's BER conversion rescans the rest of the input for every
 // element of an indefinite-length SEQUENCE (quadratic time) and recurses
 // without a depth limit, and it cannot say which certificate crypto/x509
 // rejected. The tests use it as an independent decoder.
-func parsePKCS7(in []byte, ci berElement, index int) ([]*x509.Certificate, *CertificateParseError) {
+func parsePKCS7(in []byte, ci der.Element, index int) ([]*x509.Certificate, *CertificateParseError) {
 	const enc = "PKCS#7"
 	fail := func(at int, format string, args ...any) ([]*x509.Certificate, *CertificateParseError) {
 		return nil, &CertificateParseError{Input: inputCertificates, Encoding: enc, Index: -1, Offset: int64(at),
 			Detail: fmt.Sprintf(format, args...)}
 	}
-	c := ci.children()
-	oid, berr := c.next(in)
+	c := ci.Children()
+	oid, berr := c.Next(in)
 	if berr != nil {
-		return nil, berr.certError(enc, -1)
+		return nil, certError(berr, enc, -1)
 	}
-	if !bytes.Equal(in[oid.contentStart:oid.contentEnd], oidSignedData) {
-		return fail(oid.start, "expected content type signedData (1.2.840.113549.1.7.2), found %s", describeOID(in[oid.contentStart:oid.contentEnd]))
+	if !bytes.Equal(in[oid.ContentStart:oid.ContentEnd], oidSignedData) {
+		return fail(oid.Start, "expected content type signedData (1.2.840.113549.1.7.2), found %s", describeOID(in[oid.ContentStart:oid.ContentEnd]))
 	}
-	if !c.more() {
-		return fail(ci.contentEnd, "expected the [0] content of the signedData, found the end of the ContentInfo")
+	if !c.More() {
+		return fail(ci.ContentEnd, "expected the [0] content of the signedData, found the end of the ContentInfo")
 	}
-	explicit, berr := c.next(in)
+	explicit, berr := c.Next(in)
 	if berr != nil {
-		return nil, berr.certError(enc, -1)
+		return nil, certError(berr, enc, -1)
 	}
-	if !explicit.is(classContext, 0, true) {
-		return fail(explicit.start, "expected the [0] content of the signedData, found %v", explicit.describe())
+	if !explicit.Is(classContext, 0, true) {
+		return fail(explicit.Start, "expected the [0] content of the signedData, found %v", explicit.Describe())
 	}
-	ec := explicit.children()
-	sd, berr := ec.next(in)
+	ec := explicit.Children()
+	sd, berr := ec.Next(in)
 	if berr != nil {
-		return nil, berr.certError(enc, -1)
+		return nil, certError(berr, enc, -1)
 	}
-	if !sd.is(classUniversal, tagSequence, true) {
-		return fail(sd.start, "expected the SignedData SEQUENCE, found %v", sd.describe())
+	if !sd.Is(classUniversal, tagSequence, true) {
+		return fail(sd.Start, "expected the SignedData SEQUENCE, found %v", sd.Describe())
 	}
-	fields := sd.children()
+	fields := sd.Children()
 	for _, want := range []struct {
 		name string
 		tag  int
 		cons bool
 	}{{"version INTEGER", tagInteger, false}, {"digestAlgorithms SET", tagSet, true}, {"encapContentInfo SEQUENCE", tagSequence, true}} {
-		if !fields.more() {
-			return fail(sd.contentEnd, "expected the SignedData's %s, found the end of the SignedData", want.name)
+		if !fields.More() {
+			return fail(sd.ContentEnd, "expected the SignedData's %s, found the end of the SignedData", want.name)
 		}
-		f, berr := fields.next(in)
+		f, berr := fields.Next(in)
 		if berr != nil {
-			return nil, berr.certError(enc, -1)
+			return nil, certError(berr, enc, -1)
 		}
-		if !f.is(classUniversal, want.tag, want.cons) {
-			return fail(f.start, "expected the SignedData's %s, found %v", want.name, f.describe())
+		if !f.Is(classUniversal, want.tag, want.cons) {
+			return fail(f.Start, "expected the SignedData's %s, found %v", want.name, f.Describe())
 		}
 	}
-	for fields.more() {
-		f, berr := fields.next(in)
+	for fields.More() {
+		f, berr := fields.Next(in)
 		if berr != nil {
-			return nil, berr.certError(enc, -1)
+			return nil, certError(berr, enc, -1)
 		}
-		if !f.is(classContext, 0, true) {
+		if !f.Is(classContext, 0, true) {
 			continue
 		}
 		var certs []*x509.Certificate
-		for cc := f.children(); cc.more(); {
-			e, berr := cc.next(in)
+		for cc := f.Children(); cc.More(); {
+			e, berr := cc.Next(in)
 			if berr != nil {
-				return nil, berr.certError(enc, index+len(certs))
+				return nil, certError(berr, enc, index+len(certs))
 			}
 			// CertificateChoices: a plain Certificate is a SEQUENCE; the
 			// [0]..[3] choices are obsolete extended certificates,
 			// attribute certificates and "other" formats.
-			if !e.is(classUniversal, tagSequence, true) {
+			if !e.Is(classUniversal, tagSequence, true) {
 				continue
 			}
 			cert, perr := parseOneCertificate(in, e, index+len(certs), enc)
@@ -489,24 +491,24 @@ func parsePKCS7(in []byte, ci berElement, index int) ([]*x509.Certificate, *Cert
 			certs = append(certs, cert)
 		}
 		if len(certs) == 0 {
-			return fail(f.start, "expected at least one certificate in the SignedData, found an empty certificates field")
+			return fail(f.Start, "expected at least one certificate in the SignedData, found an empty certificates field")
 		}
 		return certs, nil
 	}
-	return fail(sd.start, "expected a certificates field in the SignedData, found none (a PKCS#7 without certificates)")
+	return fail(sd.Start, "expected a certificates field in the SignedData, found none (a PKCS#7 without certificates)")
 }
 
 // parsePkiPath reads a PkiPath: PkiPath ::= SEQUENCE OF Certificate.
-func parsePkiPath(in []byte, seq berElement, index int) ([]*x509.Certificate, *CertificateParseError) {
+func parsePkiPath(in []byte, seq der.Element, index int) ([]*x509.Certificate, *CertificateParseError) {
 	var certs []*x509.Certificate
-	for c := seq.children(); c.more(); {
-		e, berr := c.next(in)
+	for c := seq.Children(); c.More(); {
+		e, berr := c.Next(in)
 		if berr != nil {
-			return nil, berr.certError("PkiPath", index+len(certs))
+			return nil, certError(berr, "PkiPath", index+len(certs))
 		}
-		if !e.is(classUniversal, tagSequence, true) {
-			return nil, &CertificateParseError{Input: inputCertificates, Encoding: "PkiPath", Index: index + len(certs), Offset: int64(e.start),
-				Detail: fmt.Sprintf("expected a certificate SEQUENCE, found %v", e.describe())}
+		if !e.Is(classUniversal, tagSequence, true) {
+			return nil, &CertificateParseError{Input: inputCertificates, Encoding: "PkiPath", Index: index + len(certs), Offset: int64(e.Start),
+				Detail: fmt.Sprintf("expected a certificate SEQUENCE, found %v", e.Describe())}
 		}
 		cert, perr := parseOneCertificate(in, e, index+len(certs), "PkiPath")
 		if perr != nil {
@@ -554,10 +556,10 @@ func describeBytes(b []byte) string {
 	return fmt.Sprintf("%q%s", head, more)
 }
 
-// ASN.1 classes and the universal tags this file needs.
+// ASN.1 classes and the universal tag numbers this file needs.
 const (
-	classUniversal = 0
-	classContext   = 2
+	classUniversal = der.ClassUniversal
+	classContext   = der.ClassContext
 
 	tagInteger  = 2
 	tagOID      = 6
@@ -565,154 +567,14 @@ const (
 	tagSet      = 17
 )
 
-// berElement locates one BER element (X.690, section 8.1) in the input.
-// Offsets are absolute; for an indefinite length, contentEnd is the start
-// of the end-of-contents octets and end is after them.
-type berElement struct {
-	class, tag   int
-	constructed  bool
-	start        int
-	contentStart int
-	contentEnd   int
-	end          int
-	indefinite   bool
-	depth        int
+// readBER reads the BER element at in[off:] with [der.ReadElement]:
+// indefinite lengths are followed to their end, nested at most
+// maxBERDepth deep.
+func readBER(in []byte, off int) (der.Element, *der.Error) {
+	return der.ReadElement(in, off, len(in), maxBERDepth)
 }
 
-func (e berElement) is(class, tag int, constructed bool) bool {
-	return e.class == class && e.tag == tag && e.constructed == constructed
-}
-
-func (e berElement) describe() string {
-	names := map[int]string{1: "BOOLEAN", 2: "INTEGER", 3: "BIT STRING", 4: "OCTET STRING", 5: "NULL", 6: "OBJECT IDENTIFIER",
-		12: "UTF8String", 16: "SEQUENCE", 17: "SET", 19: "PrintableString", 23: "UTCTime", 24: "GeneralizedTime"}
-	if e.class == classUniversal {
-		if n, ok := names[e.tag]; ok {
-			return "a " + n
-		}
-	}
-	classes := [...]string{"universal", "application", "context-specific", "private"}
-	return fmt.Sprintf("a %s [%d] element", classes[e.class&3], e.tag)
-}
-
-// children returns a cursor over e's contents.
-func (e berElement) children() berCursor {
-	return berCursor{off: e.contentStart, end: e.contentEnd, depth: e.depth + 1}
-}
-
-// berCursor walks the elements of a constructed element's contents.
-type berCursor struct{ off, end, depth int }
-
-func (c *berCursor) more() bool { return c.off < c.end }
-
-func (c *berCursor) next(in []byte) (berElement, *berError) {
-	if c.off >= c.end {
-		return berElement{}, &berError{offset: c.off, detail: "expected another element, found the end of its enclosing element"}
-	}
-	e, err := readBER(in, c.off, c.end, c.depth)
-	if err != nil {
-		return berElement{}, err
-	}
-	c.off = e.end
-	return e, nil
-}
-
-// berError is a BER syntax error at an offset.
-type berError struct {
-	offset int
-	detail string
-}
-
-func (b *berError) certError(encoding string, index int) *CertificateParseError {
-	return &CertificateParseError{Input: inputCertificates, Encoding: encoding, Index: index, Offset: int64(b.offset), Detail: b.detail}
-}
-
-// readBER reads the element at in[off:end]. It accepts what X.690 BER
-// allows and DER forbids (indefinite and non-minimal lengths), and checks
-// every length against the bytes that remain before trusting it. Finding
-// the end of an indefinite-length element means reading its children;
-// that recursion is bounded by maxBERDepth, and each call reads each byte
-// once, so the work is linear in the input.
-func readBER(in []byte, off, end, depth int) (berElement, *berError) {
-	truncated := func(at int, what string) (berElement, *berError) {
-		return berElement{}, &berError{offset: at, detail: fmt.Sprintf("expected %s, found the end of the data (truncated?)", what)}
-	}
-	e := berElement{start: off, depth: depth}
-	if off >= end {
-		return truncated(off, "an ASN.1 element")
-	}
-	b := in[off]
-	e.class, e.constructed, e.tag = int(b>>6), b&0x20 != 0, int(b&0x1f)
-	p := off + 1
-	if e.tag == 0x1f { // high tag number form, base 128
-		e.tag = 0
-		for i := 0; ; i++ {
-			if p >= end {
-				return truncated(p, "the rest of a tag number")
-			}
-			if i == 3 {
-				return berElement{}, &berError{offset: off, detail: "expected a tag number of at most 3 bytes, found a longer one"}
-			}
-			t := in[p]
-			p++
-			e.tag = e.tag<<7 | int(t&0x7f)
-			if t&0x80 == 0 {
-				break
-			}
-		}
-	}
-	if p >= end {
-		return truncated(p, "a length")
-	}
-	l := in[p]
-	p++
-	length := 0
-	switch {
-	case l < 0x80:
-		length = int(l)
-	case l == 0x80:
-		if !e.constructed {
-			return berElement{}, &berError{offset: off, detail: "expected a definite length on a primitive element, found the indefinite form"}
-		}
-		e.indefinite = true
-	case l == 0xff:
-		return berElement{}, &berError{offset: p - 1, detail: "expected a length, found the reserved byte 0xff"}
-	default:
-		n := int(l & 0x7f)
-		if n > 4 {
-			return berElement{}, &berError{offset: p - 1, detail: fmt.Sprintf("expected a length of at most 4 bytes, found one of %d bytes", n)}
-		}
-		if end-p < n {
-			return truncated(p, fmt.Sprintf("a %d-byte length", n))
-		}
-		for _, v := range in[p : p+n] {
-			length = length<<8 | int(v)
-		}
-		p += n
-	}
-	e.contentStart = p
-	if !e.indefinite {
-		if length < 0 || length > end-p { // negative: overflow where int is 32 bits
-			return truncated(end, fmt.Sprintf("%d bytes of contents (the element at offset %d declares them; %d remain)", length, off, end-p))
-		}
-		e.contentEnd, e.end = p+length, p+length
-		return e, nil
-	}
-	if depth >= maxBERDepth {
-		return berElement{}, &berError{offset: off, detail: fmt.Sprintf("expected indefinite-length elements nested at most %d deep, found deeper nesting", maxBERDepth)}
-	}
-	for {
-		if end-p >= 2 && in[p] == 0 && in[p+1] == 0 {
-			e.contentEnd, e.end = p, p+2
-			return e, nil
-		}
-		if p >= end {
-			return truncated(p, fmt.Sprintf("the end-of-contents octets of the element at offset %d", off))
-		}
-		child, err := readBER(in, p, end, depth+1)
-		if err != nil {
-			return berElement{}, err
-		}
-		p = child.end
-	}
+// certError turns a syntax error in the input into a CertificateParseError.
+func certError(err *der.Error, encoding string, index int) *CertificateParseError {
+	return &CertificateParseError{Input: inputCertificates, Encoding: encoding, Index: index, Offset: int64(err.Offset), Detail: err.Detail}
 }

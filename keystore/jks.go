@@ -37,6 +37,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/certroll/certroll/keystore/internal/der"
 	"github.com/certroll/certroll/keystore/internal/jksguard"
 )
 
@@ -368,29 +369,30 @@ func jksAppendDER(dst []byte, tag byte, content []byte) []byte {
 // jksCheckProtected checks that blob is a DER EncryptedPrivateKeyInfo
 // protected by the JDK's key protector, with at least the salt and check
 // value, and returns the protected key (salt, encrypted key, check value).
-// It reads the DER by hand, as encoding/asn1 would cost more than the rest
-// of the entry's decoding.
+// It reads strict DER with [der.Strict] (minimal lengths, as the JDK's
+// DerInputStream requires), which does not allocate: encoding/asn1 would
+// cost more than the rest of the entry's decoding.
 func jksCheckProtected(alias string, blob []byte, offset int) ([]byte, error) {
 	bad := func(format string, args ...any) error {
 		return &MalformedError{Format: JKS, Offset: int64(offset), Field: "key",
 			Detail: fmt.Sprintf("alias %q: ", alias) + fmt.Sprintf(format, args...)}
 	}
-	outer, rest, ok := jksDER(blob, 0x30)
+	outer, rest, ok := der.Strict(blob, der.TagSequence)
 	if !ok || len(rest) > 0 {
 		return nil, bad("want a DER EncryptedPrivateKeyInfo, got %d bytes that are not one", len(blob))
 	}
-	algo, outer, ok := jksDER(outer, 0x30)
+	algo, outer, ok := der.Strict(outer, der.TagSequence)
 	if !ok {
 		return nil, bad("want an AlgorithmIdentifier in the EncryptedPrivateKeyInfo")
 	}
-	oid, _, ok := jksDER(algo, 0x06)
+	oid, _, ok := der.Strict(algo, der.TagOID)
 	if !ok {
 		return nil, bad("want a key protection algorithm OID")
 	}
 	if !bytes.Equal(oid, jksKeyProtectorOIDDER) {
 		return nil, bad("want key protection %v (the JDK's JKS key protector), got another algorithm (OID bytes %X)", jksKeyProtectorOID, oid)
 	}
-	enc, outer, ok := jksDER(outer, 0x04)
+	enc, outer, ok := der.Strict(outer, der.TagOctetString)
 	if !ok || len(outer) > 0 {
 		return nil, bad("want the encrypted key as the last field of the EncryptedPrivateKeyInfo")
 	}
@@ -402,34 +404,6 @@ func jksCheckProtected(alias string, blob []byte, offset int) ([]byte, error) {
 
 // jksKeyProtectorOIDDER is the content of jksKeyProtectorOID's DER encoding.
 var jksKeyProtectorOIDDER = []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0x2A, 0x02, 0x11, 0x01, 0x01}
-
-// jksDER reads one DER element with the given tag from the front of b and
-// returns its contents and what follows it. Lengths must be minimal, as
-// the JDK's DER reader requires.
-func jksDER(b []byte, tag byte) (content, rest []byte, ok bool) {
-	if len(b) < 2 || b[0] != tag {
-		return nil, nil, false
-	}
-	n, hdr := int(b[1]), 2
-	if n >= 0x80 {
-		size := n & 0x7F
-		if size == 0 || size > 4 || len(b) < 2+size || b[2] == 0 {
-			return nil, nil, false
-		}
-		n = 0
-		for _, c := range b[2 : 2+size] {
-			n = n<<8 | int(c)
-		}
-		if n < 0x80 {
-			return nil, nil, false
-		}
-		hdr += size
-	}
-	if n > len(b)-hdr {
-		return nil, nil, false
-	}
-	return b[hdr : hdr+n], b[hdr+n:], true
-}
 
 // encode writes the store's records in store order. Records read by this
 // codec and not changed are written as the bytes they were read from (or,

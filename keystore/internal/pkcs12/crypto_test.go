@@ -98,7 +98,8 @@ func TestBMPPassword(t *testing.T) {
 	assert.Equal(t, [][]byte{{0, 0}, {}}, forms, "an empty password is tried as the NUL terminator, then as nothing")
 }
 
-// TestPBKDF2MatchesStandardLibrary compares PBKDF2 with crypto/pbkdf2.
+// TestPBKDF2MatchesStandardLibrary checks that pbkdf2 hands crypto/pbkdf2
+// the right hash and counts the blocks it derives.
 func TestPBKDF2MatchesStandardLibrary(t *testing.T) {
 	for _, h := range []Hash{SHA1, SHA224, SHA256, SHA384, SHA512, SHA512_224, SHA512_256} {
 		for _, tt := range []struct {
@@ -108,7 +109,12 @@ func TestPBKDF2MatchesStandardLibrary(t *testing.T) {
 			salt := []byte("saltSALTsaltSALTsaltSALTsaltSALTsalt")
 			want, err := stdpbkdf2.Key(func() hash.Hash { return h.newHash()() }, tt.pw, salt, tt.iter, tt.n)
 			require.NoError(t, err)
-			assert.Equal(t, want, pbkdf2(h, []byte(tt.pw), salt, tt.iter, tt.n), "%v %q %d %d", h, tt.pw, tt.iter, tt.n)
+			before := DerivedBlocks()
+			got, err := pbkdf2(h, []byte(tt.pw), salt, tt.iter, tt.n)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "%v %q %d %d", h, tt.pw, tt.iter, tt.n)
+			blocks := int64((tt.n + h.Size() - 1) / h.Size())
+			assert.Equal(t, blocks*2*int64(tt.iter)*h.weight(), DerivedBlocks()-before, "the derived blocks are counted")
 		}
 	}
 }

@@ -13,21 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certroll/certroll/internal/hostile"
+	"github.com/certroll/certroll/keystore/internal/der"
 )
 
 // toBER rewrites DER as BER the way streaming encoders write it: every
 // constructed element gets an indefinite length and every OCTET STRING
 // longer than 5 bytes is cut into constructed pieces of 5.
-func toBER(t testing.TB, der []byte) []byte {
+func toBER(t testing.TB, in []byte) []byte {
 	t.Helper()
 	var out []byte
-	for i := 0; i < len(der); {
-		h, _, err := readHeader(der, i)
-		require.NoError(t, err)
-		tag := der[i]
-		content := der[h.contentStart:h.end]
+	for i := 0; i < len(in); {
+		h, err := der.ReadHeader(in, i, len(in))
+		require.Nil(t, err)
+		tag := in[i]
+		content := in[h.ContentStart:h.End()]
 		switch {
-		case h.constructed:
+		case h.Constructed:
 			out = append(out, tag, 0x80)
 			out = append(out, toBER(t, content)...)
 			out = append(out, 0, 0)
@@ -41,9 +42,9 @@ func toBER(t testing.TB, der []byte) []byte {
 			}
 			out = append(out, 0, 0)
 		default:
-			out = append(out, der[i:h.end]...)
+			out = append(out, in[i:h.End()]...)
 		}
-		i = h.end
+		i = h.End()
 	}
 	return out
 }

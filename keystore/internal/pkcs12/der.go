@@ -3,23 +3,25 @@ package pkcs12
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/certroll/certroll/keystore/internal/der"
 )
 
 // Identifier octets of the ASN.1 types PKCS #12 uses. Only low tag numbers
 // occur in the structures the package interprets; elements it does not
 // interpret are copied as they are, whatever their tag.
 const (
-	tagInteger     = 0x02
-	tagBitString   = 0x03
-	tagOctetString = 0x04
-	tagNull        = 0x05
-	tagOID         = 0x06
-	tagUTF8String  = 0x0C
-	tagBMPString   = 0x1E
-	tagSequence    = 0x30
-	tagSet         = 0x31
-	tagExplicit0   = 0xA0 // [0] constructed
-	tagImplicit0   = 0x80 // [0] primitive
+	tagInteger     = der.TagInteger
+	tagBitString   = der.TagBitString
+	tagOctetString = der.TagOctetString
+	tagNull        = der.TagNull
+	tagOID         = der.TagOID
+	tagUTF8String  = der.TagUTF8String
+	tagBMPString   = der.TagBMPString
+	tagSequence    = der.TagSequence
+	tagSet         = der.TagSet
+	tagExplicit0   = der.TagExplicit0
+	tagImplicit0   = der.TagImplicit0
 )
 
 // parser reads DER elements one after another from b. Offsets in its
@@ -77,41 +79,14 @@ type element struct {
 	coff    int // index of the contents
 }
 
-// next reads the next element, whatever its tag.
+// next reads the next element, whatever its tag, with [der.Read].
 func (p *parser) next(field string) (element, error) {
-	start := p.pos
-	// Fast path for the common shapes: a one-octet identifier and a length
-	// of at most two octets.
-	if b := p.b; start+2 <= len(b) && b[start]&0x1F != 0x1F {
-		l, cs := int(b[start+1]), start+2
-		ok := true
-		switch {
-		case l < 0x80:
-		case l == 0x81 && cs < len(b) && b[cs] >= 0x80:
-			l, cs = int(b[cs]), cs+1
-		case l == 0x82 && cs+1 < len(b) && b[cs] != 0:
-			l, cs = int(b[cs])<<8|int(b[cs+1]), cs+2
-		default:
-			ok = false
-		}
-		if ok && l <= len(b)-cs {
-			p.pos = cs + l
-			return element{tag: b[start], full: b[start : cs+l], content: b[cs : cs+l], off: start, coff: cs}, nil
-		}
-	}
-	hdr, n, err := readHeader(p.b, p.pos)
+	t, err := der.Read(p.b, p.pos)
 	if err != nil {
-		return element{}, p.errAt(start, field, "%v", err)
+		return element{}, p.errAt(err.Offset, field, "%s", err.Detail)
 	}
-	if hdr.indefinite {
-		return element{}, p.errAt(start, field, "indefinite length in DER")
-	}
-	end := hdr.end
-	if end > len(p.b) {
-		return element{}, p.errAt(start, field, "length %d exceeds the %d bytes left", n, len(p.b)-hdr.contentStart)
-	}
-	p.pos = end
-	return element{tag: p.b[start], full: p.b[start:end], content: p.b[hdr.contentStart:end], off: start, coff: hdr.contentStart}, nil
+	p.pos = t.Start + len(t.Full)
+	return element{tag: t.Tag, full: t.Full, content: t.Content, off: t.Start, coff: t.ContentStart}, nil
 }
 
 // expect reads the next element and checks that its identifier is tag.
@@ -192,128 +167,8 @@ func (p *parser) oid(field string) ([]byte, error) {
 	return e.content, nil
 }
 
-// header is a parsed identifier and length.
-type header struct {
-	tagLen       int
-	constructed  bool
-	indefinite   bool
-	contentStart int
-	length       int // contents length; 0 when indefinite
-	end          int // index after the contents; only when definite
-	minimal      bool
-}
-
-// maxLengthOctets bounds long-form lengths: inputs are far below 4 GiB.
-const maxLengthOctets = 4
-
-// readHeader parses the identifier and length octets at b[pos:]. It does
-// not check that the contents fit; callers do, naming the field. n is the
-// length as written, for messages.
-func readHeader(b []byte, pos int) (h header, n int64, err error) {
-	if pos >= len(b) {
-		return h, 0, fmt.Errorf("want an element, found the end of the input")
-	}
-	i := pos
-	h.constructed = b[i]&0x20 != 0
-	h.minimal = true
-	if b[i]&0x1F == 0x1F {
-		// High tag number: base-128 digits, the last without bit 8.
-		i++
-		digits := 0
-		for {
-			if i >= len(b) {
-				return h, 0, fmt.Errorf("truncated identifier")
-			}
-			if digits == 0 && b[i] == 0x80 {
-				return h, 0, fmt.Errorf("non-minimal tag number")
-			}
-			digits++
-			if digits > 4 {
-				return h, 0, fmt.Errorf("tag number longer than 4 octets")
-			}
-			if b[i]&0x80 == 0 {
-				break
-			}
-			i++
-		}
-	}
-	i++
-	h.tagLen = i - pos
-	if i >= len(b) {
-		return h, 0, fmt.Errorf("truncated length")
-	}
-	l := b[i]
-	i++
-	switch {
-	case l < 0x80:
-		h.length = int(l)
-	case l == 0x80:
-		if !h.constructed {
-			return h, 0, fmt.Errorf("indefinite length on a primitive element")
-		}
-		h.indefinite = true
-		h.contentStart = i
-		return h, -1, nil
-	case l == 0xFF:
-		return h, 0, fmt.Errorf("reserved length octet 0xFF")
-	default:
-		k := int(l & 0x7F)
-		if k > maxLengthOctets {
-			return h, 0, fmt.Errorf("length of %d octets is beyond any input this size", k)
-		}
-		if i+k > len(b) {
-			return h, 0, fmt.Errorf("truncated length")
-		}
-		var v int64
-		for j := 0; j < k; j++ {
-			v = v<<8 | int64(b[i+j])
-		}
-		if b[i] == 0 || v < 0x80 {
-			h.minimal = false
-		}
-		i += k
-		if v > int64(len(b)-i) {
-			return h, v, fmt.Errorf("length %d exceeds the %d bytes left", v, len(b)-i)
-		}
-		h.length = int(v)
-	}
-	h.contentStart = i
-	h.end = i + h.length
-	if h.end > len(b) {
-		return h, int64(h.length), fmt.Errorf("length %d exceeds the %d bytes left", h.length, len(b)-i)
-	}
-	return h, int64(h.length), nil
-}
-
-func tagName(t byte) string {
-	switch t {
-	case 0:
-		return "end of contents"
-	case tagInteger:
-		return "INTEGER"
-	case tagBitString:
-		return "BIT STRING"
-	case tagOctetString:
-		return "OCTET STRING"
-	case tagNull:
-		return "NULL"
-	case tagOID:
-		return "OBJECT IDENTIFIER"
-	case tagUTF8String:
-		return "UTF8String"
-	case tagBMPString:
-		return "BMPString"
-	case tagSequence:
-		return "SEQUENCE"
-	case tagSet:
-		return "SET"
-	case tagExplicit0:
-		return "[0] (constructed)"
-	case tagImplicit0:
-		return "[0] (primitive)"
-	}
-	return fmt.Sprintf("tag 0x%02X", t)
-}
+// tagName names an identifier octet for messages.
+func tagName(t byte) string { return der.TagName(t) }
 
 // --- encoding ---
 
@@ -337,20 +192,6 @@ func consNode(tag byte, kids ...*node) *node {
 	return &node{tag: tag, kids: kids, cons: true}
 }
 
-func lengthLen(n int) int {
-	switch {
-	case n < 0x80:
-		return 1
-	case n < 0x100:
-		return 2
-	case n < 0x10000:
-		return 3
-	case n < 0x1000000:
-		return 4
-	}
-	return 5
-}
-
 // size returns the encoded size of e, caching contents lengths.
 func (e *node) size() int {
 	if e.isRaw {
@@ -365,20 +206,7 @@ func (e *node) size() int {
 	} else {
 		e.n = len(e.prim)
 	}
-	return 1 + lengthLen(e.n) + e.n
-}
-
-func appendLength(b []byte, n int) []byte {
-	switch l := lengthLen(n); l {
-	case 1:
-		return append(b, byte(n))
-	default:
-		b = append(b, 0x80|byte(l-1))
-		for i := l - 2; i >= 0; i-- {
-			b = append(b, byte(n>>(8*i)))
-		}
-		return b
-	}
+	return 1 + der.LengthLen(e.n) + e.n
 }
 
 // appendTo writes e; size must have been called.
@@ -387,7 +215,7 @@ func (e *node) appendTo(b []byte) []byte {
 		return append(b, e.raw...)
 	}
 	b = append(b, e.tag)
-	b = appendLength(b, e.n)
+	b = der.AppendLength(b, e.n)
 	if !e.cons {
 		return append(b, e.prim...)
 	}

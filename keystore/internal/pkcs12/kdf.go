@@ -1,11 +1,11 @@
 package pkcs12
 
 import (
-	"crypto/hmac"
+	stdpbkdf2 "crypto/pbkdf2"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/binary"
+	"fmt"
 	"hash"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -103,7 +103,6 @@ const (
 // pkcs12KDF derives size bytes from password (already in its BMPString
 // form) and salt as RFC 7292 appendix B.2 describes.
 func pkcs12KDF(h Hash, password, salt []byte, iterations int, id byte, size int) []byte {
-	defer timed(kdfCounter)()
 	newH := h.newHash()
 	u, v := h.Size(), h.blockSize()
 	derived.Add(int64((size+u-1)/u) * int64(iterations) * h.weight())
@@ -156,33 +155,19 @@ func pkcs12KDF(h Hash, password, salt []byte, iterations int, id byte, size int)
 	return out[:size]
 }
 
-// pbkdf2 is PBKDF2 from RFC 8018 section 5.2 with HMAC-h as the PRF.
-func pbkdf2(h Hash, password, salt []byte, iterations, keyLen int) []byte {
-	defer timed(kdfCounter)()
-	prf := hmac.New(h.newHash(), password)
-	hLen := prf.Size()
+// pbkdf2 is PBKDF2 from RFC 8018 section 5.2 with HMAC-h as the PRF,
+// computed by crypto/pbkdf2. It counts the blocks derived (see
+// [DerivedBlocks]) before the call, as pkcs12KDF does; callers charge the
+// file's [Work] before calling it. crypto/pbkdf2 takes the password as a
+// string, so the call copies it once into memory that cannot be cleared.
+func pbkdf2(h Hash, password, salt []byte, iterations, keyLen int) ([]byte, error) {
+	hLen := h.Size()
 	blocks := (keyLen + hLen - 1) / hLen
 	derived.Add(int64(blocks) * 2 * int64(iterations) * h.weight())
-	out := make([]byte, 0, blocks*hLen)
-	var ctr [4]byte
-	U := make([]byte, 0, hLen)
-	T := make([]byte, hLen)
-	for i := 1; i <= blocks; i++ {
-		binary.BigEndian.PutUint32(ctr[:], uint32(i))
-		prf.Reset()
-		prf.Write(salt)
-		prf.Write(ctr[:])
-		U = prf.Sum(U[:0])
-		copy(T, U)
-		for n := 1; n < iterations; n++ {
-			prf.Reset()
-			prf.Write(U)
-			U = prf.Sum(U[:0])
-			for x := range T {
-				T[x] ^= U[x]
-			}
-		}
-		out = append(out, T...)
+	key, err := stdpbkdf2.Key(h.newHash(), string(password), salt, iterations, keyLen)
+	if err != nil {
+		// Only FIPS 140-only mode refuses parameters the limits allow.
+		return nil, fmt.Errorf("pkcs12: PBKDF2 with HMAC-%v: %w", h, err)
 	}
-	return out[:keyLen]
+	return key, nil
 }

@@ -196,7 +196,7 @@ func (md *macData) key(pw []byte, w *Work) ([]byte, error) {
 		if err := w.charge(pbkdf2Cost(md.KDFPRF, len(pw), len(md.salt), md.Iterations, md.KeyLen), "key derivation for the MAC"); err != nil {
 			return nil, err
 		}
-		return pbkdf2(md.KDFPRF, pw, md.salt, md.Iterations, md.KeyLen), nil
+		return pbkdf2(md.KDFPRF, pw, md.salt, md.Iterations, md.KeyLen)
 	}
 	if err := w.charge(pkcs12KDFCost(md.Hash, len(pw), len(md.salt), md.Iterations, md.Hash.Size()), "key derivation for the MAC"); err != nil {
 		return nil, err
@@ -205,7 +205,6 @@ func (md *macData) key(pw []byte, w *Work) ([]byte, error) {
 }
 
 func (md *macData) sum(key, msg []byte) []byte {
-	defer timed(macCounter)()
 	m := hmac.New(md.Hash.newHash(), key)
 	m.Write(msg)
 	return m.Sum(nil)

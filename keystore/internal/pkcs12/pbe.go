@@ -369,7 +369,8 @@ func (a *Alg) deriveKeyIV(pw []byte, w *Work) (key, iv []byte, err error) {
 		return nil, nil, err
 	}
 	if a.Cipher.IsPBES2() {
-		return pbkdf2(a.PRF, pw, a.Salt, a.Iterations, a.Cipher.keyLen()), a.IV, nil
+		key, err := pbkdf2(a.PRF, pw, a.Salt, a.Iterations, a.Cipher.keyLen())
+		return key, a.IV, err
 	}
 	key = pkcs12KDF(SHA1, pw, a.Salt, a.Iterations, kdfKey, a.Cipher.keyLen())
 	iv = pkcs12KDF(SHA1, pw, a.Salt, a.Iterations, kdfIV, 8)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/certroll/certroll/keystore/internal/der"
 )
 
 // BagType is the type of a SafeBag (RFC 7292 section 4.2).
@@ -354,8 +356,8 @@ func looksLikeSequence(b []byte) bool {
 	if len(b) < 2 || b[0] != tagSequence {
 		return false
 	}
-	h, _, err := readHeader(b, 0)
-	return err == nil && (h.indefinite || h.end == len(b))
+	h, err := der.ReadHeader(b, 0, len(b))
+	return err == nil && (h.Indefinite || h.End() == len(b))
 }
 
 // parseDataContentInfo parses ContentInfo { data, [0] EXPLICIT OCTET
