@@ -23,8 +23,8 @@
 // Build the landscape a renewal starts from, then let the executor (or a
 // test) drive the renewal while traffic flows:
 //
-//	oldCA, _ := local.NewCA("Old Root CA", nil, nil)
-//	newCA, _ := local.NewCA("New Root CA", nil, nil)
+//	oldCA, _ := local.NewCA(local.CAConfig{Name: "Old Root CA"})
+//	newCA, _ := local.NewCA(local.CAConfig{Name: "New Root CA"})
 //
 //	rcv, _ := local.NewReceiver(local.ReceiverConfig{
 //		Truststore:         filepath.Join(dir, "receiver-truststore.jks"),

@@ -287,10 +287,10 @@ func open(dir string, cfg Config) (*landscape, *renewal.Plan, error) {
 			return nil, nil, err
 		}
 		l.resumed = true
-		if l.oldCA, err = local.OpenCA(filepath.Join(dir, "old-ca"), "Old Root CA", nil, nil); err != nil {
+		if l.oldCA, err = local.NewCA(local.CAConfig{Name: "Old Root CA", Dir: filepath.Join(dir, "old-ca")}); err != nil {
 			return nil, nil, err
 		}
-		if l.newCA, err = local.OpenCA(filepath.Join(dir, "new-ca"), "New Root CA", nil, nil); err != nil {
+		if l.newCA, err = local.NewCA(local.CAConfig{Name: "New Root CA", Dir: filepath.Join(dir, "new-ca")}); err != nil {
 			return nil, nil, err
 		}
 		// The live alias may already hold the new certificate, so the plan
@@ -339,13 +339,13 @@ func (l *landscape) setUp(cfg Config) (*renewal.Plan, error) {
 	}
 	st := paths(stage, cfg.Format)
 	var err error
-	if st.oldCA, err = local.OpenCA(filepath.Join(stage, "old-ca"), "Old Root CA", nil, nil); err != nil {
+	if st.oldCA, err = local.NewCA(local.CAConfig{Name: "Old Root CA", Dir: filepath.Join(stage, "old-ca")}); err != nil {
 		return nil, err
 	}
 	if err := setupPoint("old-ca"); err != nil {
 		return nil, err
 	}
-	if st.newCA, err = local.OpenCA(filepath.Join(stage, "new-ca"), "New Root CA", nil, nil); err != nil {
+	if st.newCA, err = local.NewCA(local.CAConfig{Name: "New Root CA", Dir: filepath.Join(stage, "new-ca")}); err != nil {
 		return nil, err
 	}
 	if err := setupPoint("new-ca"); err != nil {
@@ -542,11 +542,8 @@ func (l *landscape) writePlan(cfg Config, final *landscape) (*renewal.Plan, erro
 
 // serve starts the receiver's HTTPS server and the runtime's nodes.
 func (l *landscape) serve(cfg Config) (string, error) {
-	id, err := local.NewServerIdentity(nil, nil)
-	if err != nil {
-		return "", err
-	}
-	l.receiver, err = local.NewReceiver(local.ReceiverConfig{Truststore: l.truststore, TruststorePassword: password, Accepted: l.accepted, Server: id})
+	var err error
+	l.receiver, err = local.NewReceiver(local.ReceiverConfig{Truststore: l.truststore, TruststorePassword: password, Accepted: l.accepted})
 	if err != nil {
 		return "", err
 	}
