@@ -49,7 +49,7 @@ func command(args []string, out, errOut io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(errOut, "downtime:", err)
+		fmt.Fprintln(errOut, "downtime:", landscape.Explain(err))
 		return 1
 	}
 	return 0

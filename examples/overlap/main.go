@@ -62,7 +62,7 @@ func command(args []string, out, errOut io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(errOut, "overlap:", err)
+		fmt.Fprintln(errOut, "overlap:", landscape.Explain(err))
 		return 1
 	}
 	return 0

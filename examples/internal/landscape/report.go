@@ -161,9 +161,7 @@ func (l *Landscape) Summarize(res *renewal.Result, runErr error, rcv *local.Rece
 		s.Files = append(s.Files, res.Journal)
 		s.Files = append(s.Files, res.Files...)
 	}
-	if runErr != nil {
-		s.Error = runErr.Error()
-	}
+	s.Error = Explain(runErr)
 	roots, err := rcv.Roots()
 	if err != nil {
 		return nil, err
