@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // The String methods of the types a run returns or reports, so that a
@@ -17,21 +16,6 @@ func (s Step) String() string {
 	return fmt.Sprintf("step %d [%s] %s", s.Number, s.Role, s.Title)
 }
 
-// String says when the gate is checked and what it checks:
-// "before: receiver accepts the old and the new chain".
-func (g Gate) String() string {
-	return fmt.Sprintf("%s: %s", g.When, g.Kind)
-}
-
-// String says in one line which sequence the plan follows, for which
-// alias and keystore, and how many steps it has.
-func (p *Plan) String() string {
-	if p == nil {
-		return "no plan"
-	}
-	return fmt.Sprintf("%s plan for alias %q in %s: %d steps", p.Sequence, p.Params.Alias, p.Params.Keystore, len(p.Steps))
-}
-
 // String says what the tenant's stores are; it never prints a password.
 func (t *Tenant) String() string {
 	if t == nil {
@@ -39,9 +23,6 @@ func (t *Tenant) String() string {
 	}
 	return fmt.Sprintf("alias %q in %s (staging %s, history %s)", t.Alias, t.Keystore, t.StagingPath(), t.HistoryPath())
 }
-
-// String is the file's path; it never prints the password.
-func (f InUseFile) String() string { return f.Path }
 
 // String says whether the pending key awaits the CA's reply or holds it,
 // naming the certificate: `pending key for "CN=tenant-client": signed,
@@ -119,24 +100,6 @@ func (r StepRecord) String() string {
 	return s
 }
 
-// String says whether the gate held when it was last evaluated and, if
-// not, why: "gate before receiver accepts the old and the new chain failed at
-// 2026-12-01T09:00:00Z: …".
-func (g *GateRecord) String() string {
-	if g == nil {
-		return "gate not evaluated"
-	}
-	verdict := "failed"
-	if g.Passed {
-		verdict = "passed"
-	}
-	s := fmt.Sprintf("gate %s %s %s at %s", g.When, g.Kind, verdict, g.At.UTC().Format(time.RFC3339))
-	if len(g.Problems) > 0 {
-		s += ": " + strings.Join(g.Problems, "; ")
-	}
-	return s
-}
-
 // String says which renewal the journal records and how far it got:
 // `journal of the overlap renewal of alias "client" in /x/tenant.jks:
 // running, 3 of 9 steps done`.
@@ -155,40 +118,25 @@ func (j *Journal) String() string {
 }
 
 // String says what a dry run found for the step in one line: "5.
-// [pending] tenant administrator: Replace the key pair …; gate before
+// [pending] tenant administrator: Replace the key pair …; gate before:
 // receiver accepts the old and the new chain: passed; would: …".
 func (p PlannedStep) String() string {
 	s := fmt.Sprintf("%d. [%s] %s: %s", p.Step.Number, p.Status, p.Step.Role, p.Step.Title)
-	if p.Gate != nil {
-		s += "; " + p.Gate.String()
+	if c := p.Gate; c != nil {
+		s += fmt.Sprintf("; gate %s: %s", c.Gate.When, c.Gate.Kind)
+		switch {
+		case c.Err != nil:
+			s += ": fails: " + strings.Join(c.Err.Problems, "; ")
+		case len(c.Deferred) > 0:
+			s += fmt.Sprintf(": %s checked, %s deferred", plural(len(c.Checked), "condition"), plural(len(c.Deferred), "condition"))
+		default:
+			s += ": passed"
+		}
 	}
 	if p.Would != "" {
 		s += "; would: " + p.Would
 	}
 	return s
-}
-
-// String says whether the gate holds so far: "gate before
-// receiver accepts the old and the new chain: passed", "… 1 condition deferred", or "…
-// fails: " and the problems.
-func (c *GateCheck) String() string {
-	if c == nil {
-		return "no gate"
-	}
-	s := "gate " + c.Gate.String()
-	switch {
-	case c.Err != nil:
-		return s + ": fails: " + strings.Join(c.Err.Problems, "; ")
-	case len(c.Deferred) > 0:
-		return fmt.Sprintf("%s: %s checked, %s deferred", s, plural(len(c.Checked), "condition"), plural(len(c.Deferred), "condition"))
-	}
-	return s + ": passed"
-}
-
-// String says what differs: `node "node-2": expected the new certificate,
-// found the old one (step "restart-nodes")`.
-func (d EndStateDifference) String() string {
-	return fmt.Sprintf("%s: expected %s, found %s (step %q)", d.What, d.Expected, d.Found, d.Step)
 }
 
 // describeChain names a chain's leaf, or says there is none.

@@ -48,7 +48,8 @@ func TestStringsNameWhatAPersonKnows(t *testing.T) {
 
 	rec := StepRecord{Number: 5, ID: StepSwapEntry, Status: StatusDone, Attempts: 1, Note: "swapped"}
 	assert.Equal(t, "step 5 swap-entry: done (1 attempt): swapped", rec.String())
-	g := &GateRecord{Kind: GateReceiverAcceptsBoth, When: GateBefore, At: clock(), Problems: []string{"the old chain is refused"}}
-	assert.Equal(t, "gate before receiver accepts the old and the new chain failed at "+clock().UTC().Format("2006-01-02T15:04:05Z07:00")+": the old chain is refused", g.String())
+	ps := PlannedStep{Step: Step{Number: 5, Role: TenantAdmin, Title: "Replace"}, Status: StatusPending,
+		Gate: &GateCheck{Gate: Gate{Kind: GateReceiverAcceptsBoth, When: GateBefore}, Checked: []string{"old"}, Deferred: []string{"new"}}, Would: "swap"}
+	assert.Equal(t, "5. [pending] tenant administrator: Replace; gate before: receiver accepts the old and the new chain: 1 condition checked, 1 condition deferred; would: swap", ps.String())
 	assert.Equal(t, "12 steps", plural(12, "step"))
 }

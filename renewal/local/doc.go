@@ -55,7 +55,7 @@
 // The package's Example does the overlap renewal's steps by hand against
 // these defaults; the renewal package's Executor example runs the same
 // renewal with its executor, and examples/overlap runs it with traffic.
-// [Stats], [NodeStats], [Failure], [CA] and the configurations print as
+// [Stats], [NodeStats], [Failure] and [CA] print as
 // readable lines with %v; none prints a password or key.
 //
 // [Runtime.SkipRestart] leaves one node on its cached certificate when it

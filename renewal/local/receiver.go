@@ -408,9 +408,9 @@ func (r *Receiver) observe(leaf []byte) {
 	r.seen[sha256.Sum256(leaf)] = now
 }
 
-// Reloads returns how many times the receiver has read its files: once in
-// [NewReceiver], then once per change it noticed.
-func (r *Receiver) Reloads() int {
+// readCount returns how many times the receiver has read its files: once
+// in [NewReceiver], then once per change it noticed.
+func (r *Receiver) readCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.reloads

@@ -18,22 +18,6 @@ func (c *CA) String() string {
 	return fmt.Sprintf("local CA %q", c.Root().Subject.String())
 }
 
-// String says what the receiver's files are; it never prints the
-// truststore's password.
-func (cfg ReceiverConfig) String() string {
-	return fmt.Sprintf("receiver: %s truststore %s, accepted clients %s", cfg.TruststoreFormat, cfg.Truststore, cfg.Accepted)
-}
-
-// String says what the nodes present and where they send it; it never
-// prints a password.
-func (cfg RuntimeConfig) String() string {
-	n := cfg.Nodes
-	if n == 0 {
-		n = 2
-	}
-	return fmt.Sprintf("runtime: %d nodes presenting alias %q of %s to %s", n, cfg.Alias, cfg.Keystore, cfg.URL)
-}
-
 // String counts the messages in one line, then one line per node in name
 // order: "3000 messages sent, 0 failed, 2 skipped\n  node-1: 1000 sent, …".
 func (s Stats) String() string {
