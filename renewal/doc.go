@@ -113,6 +113,48 @@
 // old certificate nor trusts the old root; a difference is an
 // [*EndStateError], and the journal records the run as failed.
 //
+// # Resuming, dry runs and rollback
+//
+// Run again after an interruption (a kill, a cancelled context, a failed
+// gate put right) with the same [Executor.Journal]: steps the journal
+// records as done are skipped, a step recorded as started has its state
+// checked before it acts again, and a destructive step whose action
+// completed only has its gate checked again. [ReadJournal] reads the
+// journal for a status display; its [Journal.Step] records say, per step,
+// the status, the attempts and what the action did. [Executor.DryRun]
+// says what the next run would do, evaluating every gate condition it can
+// without writing anything (not even the journal). [Executor.Rollback]
+// puts the old entry back under the live alias, refusing while the
+// receiver no longer accepts the old chain ([ErrRollbackUnsafe]).
+//
+// # The two-phase renewal
+//
+// When the CA does not answer at once (a request goes out today, the
+// signed certificate comes back next week), drive the tenant's stores
+// with [Tenant] directly, or give the executor a [CA] whose Sign waits:
+//
+//	t := &renewal.Tenant{Keystore: "/srv/tenant/client.p12", Password: pw, Alias: "tenant-client"}
+//	live, _ := t.LiveChain()
+//	p, err := t.Stage(live[0]) // a new key in the staging store
+//	// send p.CSRPEM (p.CSR is the same request, parsed) to the CA
+//
+//	// next week, in another process:
+//	_, err = t.Install(reply, newRoot) // onto the staged key
+//	p, _ = t.Pending()
+//	a, err := t.Activate(live[0], p.Chain[0])
+//	fmt.Println(a) // alias "tenant-client" now holds …; history alias …
+//
+// Each call is safe to repeat: Stage reuses a staged key, Install of the
+// same reply changes nothing, and Activate finishes the bookkeeping of an
+// activation that was interrupted. [Pending], [Activation], [Result],
+// [Journal] and the other values a run returns print as one readable
+// line with %v, and never print a key or password.
+//
+// The package's Examples cover the main flows: a plan and its runbook
+// ([Overlap], [Plan.Markdown]), a run against the embedded defaults of
+// renewal/local ([Executor]), a dry run ([Executor.DryRun]), a resumed
+// run, and the two-phase renewal by hand ([Tenant]).
+//
 // # Compatibility
 //
 // Step numbers, roles and order are the reference's and do not change.

@@ -25,9 +25,9 @@ func exampleLandscape(dir string) *renewal.Executor {
 			panic(err)
 		}
 	}
-	oldCA, err := local.NewCA("Old Root CA", now, nil)
+	oldCA, err := local.NewCA(local.CAConfig{Name: "Old Root CA", Now: now})
 	must(err)
-	newCA, err := local.NewCA("New Root CA", now, nil)
+	newCA, err := local.NewCA(local.CAConfig{Name: "New Root CA", Now: now})
 	must(err)
 	key, err := keystore.GenerateKey(keystore.ECDSAP256)
 	must(err)

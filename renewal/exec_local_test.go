@@ -42,9 +42,9 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 	ctx := context.Background()
 	l := &landscape{dir: t.TempDir(), handoffs: &bytes.Buffer{}}
 	var err error
-	l.oldCA, err = local.NewCA("Old Root CA", localClock, nil)
+	l.oldCA, err = local.NewCA(local.CAConfig{Name: "Old Root CA", Now: localClock})
 	require.NoError(t, err)
-	l.newCA, err = local.NewCA("New Root CA", localClock, nil)
+	l.newCA, err = local.NewCA(local.CAConfig{Name: "New Root CA", Now: localClock})
 	require.NoError(t, err)
 	key, err := keystore.GenerateKey(keystore.ECDSAP256)
 	require.NoError(t, err)

@@ -21,7 +21,7 @@ import (
 // and installs the reply onto the staged entry.
 func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 	t := x.e.Tenant
-	p, csr, err := t.Stage(x.oldLeaf())
+	p, err := t.Stage(x.oldLeaf())
 	if err != nil {
 		return "", false, err
 	}
@@ -34,7 +34,7 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 		x.newChain = p.Chain
 		note = fmt.Sprintf("the staging store already holds the signed new certificate %s", describeCert(p.Chain[0]))
 	} else {
-		reply, err := x.e.CA.Sign(ctx, csr)
+		reply, err := x.e.CA.Sign(ctx, p.CSRPEM)
 		if err != nil {
 			return "", false, fmt.Errorf("renewal: the CA did not sign the request: %w", err)
 		}

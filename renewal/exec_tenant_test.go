@@ -20,9 +20,9 @@ import (
 // CA's reply, as step 1 does, and returns the new chain.
 func signPending(t *testing.T, f *fixture) []*x509.Certificate {
 	t.Helper()
-	_, csr, err := f.tenant.Stage(f.old.chain[0])
+	p, err := f.tenant.Stage(f.old.chain[0])
 	require.NoError(t, err)
-	reply, err := f.newCA.SignCSR(csr)
+	reply, err := f.newCA.SignCSR(p.CSRPEM)
 	require.NoError(t, err)
 	res, err := f.tenant.Install(reply, f.newCA.Cert)
 	require.NoError(t, err)
@@ -31,8 +31,9 @@ func signPending(t *testing.T, f *fixture) []*x509.Certificate {
 
 func TestTenantStage(t *testing.T) {
 	f := newFixture(t, SequenceOverlap)
-	p, csrPEM, err := f.tenant.Stage(f.old.chain[0])
+	p, err := f.tenant.Stage(f.old.chain[0])
 	require.NoError(t, err)
+	csrPEM := p.CSRPEM
 	assert.False(t, p.Signed)
 	require.Len(t, p.Chain, 1)
 	assert.True(t, isPlaceholder(p.Chain), "a self-signed placeholder")
@@ -41,6 +42,8 @@ func TestTenantStage(t *testing.T) {
 	csr, err := keystore.ParseCSR(csrPEM)
 	require.NoError(t, err)
 	assert.Equal(t, f.old.chain[0].RawSubject, csr.RawSubject, "the request asks for the current subject")
+	require.NotNil(t, p.CSR)
+	assert.Equal(t, csr.Raw, p.CSR.Raw, "the parsed request is the PEM one")
 	fi, err := os.Stat(f.tenant.StagingPath())
 	require.NoError(t, err)
 	assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
@@ -49,15 +52,16 @@ func TestTenantStage(t *testing.T) {
 	assert.Equal(t, keystore.PKCS12, ks.Format(), "the staging store has the live keystore's format")
 
 	// Staging again reuses the pending key.
-	q, _, err := f.tenant.Stage(f.old.chain[0])
+	q, err := f.tenant.Stage(f.old.chain[0])
 	require.NoError(t, err)
 	assert.True(t, chain.KeyMatches(q.Key.Public(), p.Chain[0]))
 
 	// A reply from the wrong CA is refused and leaves the store as it was.
 	before, err := os.ReadFile(f.tenant.StagingPath())
 	require.NoError(t, err)
-	_, csrPEM, err = f.tenant.Stage(f.old.chain[0])
+	q, err = f.tenant.Stage(f.old.chain[0])
 	require.NoError(t, err)
+	csrPEM = q.CSRPEM
 	wrong, err := f.partnerCA.SignCSR(csrPEM)
 	require.NoError(t, err)
 	_, err = f.tenant.Install(wrong, f.newCA.Cert)
@@ -177,7 +181,7 @@ func TestTenantRefuses(t *testing.T) {
 		{
 			name: "staged but not signed",
 			setup: func(t *testing.T, f *fixture) (*x509.Certificate, *x509.Certificate) {
-				_, _, err := f.tenant.Stage(f.old.chain[0])
+				_, err := f.tenant.Stage(f.old.chain[0])
 				require.NoError(t, err)
 				return f.old.chain[0], issue(t, f.newCA, "tenant-client", keystore.ECDSAP256).chain[0]
 			},

@@ -97,6 +97,15 @@ type Pending struct {
 	Chain []*x509.Certificate
 	// Signed is set once the CA's reply is installed.
 	Signed bool
+	// CSR is the certificate request for Key that [Tenant.Stage] made
+	// ([keystore.RenewalCSR]: the current certificate's subject and
+	// subject alternative names), and CSRPEM the same request PEM-encoded
+	// ("CERTIFICATE REQUEST"), the form a CA takes. Both are nil in a
+	// Pending that [Tenant.Pending] read back: the staging store keeps the
+	// key, not the request; call Stage again for a new request for the
+	// same key.
+	CSR    *x509.CertificateRequest
+	CSRPEM []byte
 }
 
 // Activation says what [Tenant.Activate] or [Tenant.Rollback] did.
@@ -250,22 +259,22 @@ func isPlaceholder(chain []*x509.Certificate) bool {
 }
 
 // Stage makes sure the staging store holds a pending key for the renewal
-// of current, and returns it with a certificate request for it
-// ([keystore.RenewalCSR]: current's subject and subject alternative
-// names). A pending key already staged is reused, so that running Stage
+// of current, and returns it with a certificate request for it in
+// [Pending.CSR] and [Pending.CSRPEM] ([keystore.RenewalCSR]: current's
+// subject and subject alternative names). A pending key already staged is reused, so that running Stage
 // again after an interruption does not make another key; otherwise a new
 // key of [Tenant.KeyType] is made and stored with a placeholder
 // certificate, and the staging store is created if it does not exist.
-func (t *Tenant) Stage(current *x509.Certificate) (*Pending, []byte, error) {
+func (t *Tenant) Stage(current *x509.Certificate) (*Pending, error) {
 	if err := t.check(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if current == nil {
-		return nil, nil, errors.New("renewal: stage: expected the current certificate, found nil")
+		return nil, errors.New("renewal: stage: expected the current certificate, found nil")
 	}
 	p, err := t.Pending()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if p == nil {
 		kt := t.KeyType
@@ -274,11 +283,11 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, []byte, error) {
 		}
 		key, err := keystore.GenerateKeyFrom(kt, t.Rand)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		ph, err := keystore.Placeholder(key, current.Subject, t.now())
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		p = &Pending{Key: key, Chain: []*x509.Certificate{ph}}
 		err = t.updateOrCreate(t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
@@ -288,14 +297,19 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, []byte, error) {
 			return s.Set(&keystore.Entry{Alias: t.Alias, Key: key, Chain: p.Chain})
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	csr, err := keystore.RenewalCSR(p.Key, current)
+	csrPEM, err := keystore.RenewalCSR(p.Key, current)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return p, csr, nil
+	csr, err := keystore.ParseCSR(csrPEM)
+	if err != nil {
+		return nil, err
+	}
+	p.CSR, p.CSRPEM = csr, csrPEM
+	return p, nil
 }
 
 // keyTypeFor returns the key type of a renewal of a certificate for pub.

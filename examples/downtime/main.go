@@ -15,12 +15,169 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
-	"github.com/certroll/certroll/examples/internal/demo"
+	"github.com/certroll/certroll/examples/internal/landscape"
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/renewal/local"
 )
 
-func main() {
-	os.Exit(demo.Main(renewal.SequenceDowntime, os.Args[1:], os.Stdout, os.Stderr))
+func main() { os.Exit(command(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// command parses the flags, runs the renewal, writes the summary and
+// returns the exit status: 0 when the renewal completed, 1 when it
+// stopped (a failed gate among the reasons), 2 for a bad command line.
+func command(args []string, out, errOut io.Writer) int {
+	f, ok := landscape.ParseFlags("downtime", args, errOut)
+	if !ok {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum, err := renew(ctx, f, out)
+	if sum != nil && f.Summary != "" {
+		if err := sum.Write(f.Summary); err != nil {
+			fmt.Fprintln(errOut, err)
+			return 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(errOut, "downtime:", landscape.Explain(err))
+		return 1
+	}
+	return 0
+}
+
+// renew runs the downtime renewal on this machine while the runtime's
+// nodes send requests, and returns the summary.
+func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.Summary, error) {
+	// The landscape the renewal starts from: an old CA and a new CA, the
+	// tenant keystore whose alias the old CA signed, the receiver's
+	// truststore (trusting the old root) and accepted list (the old client
+	// certificate), and the plan, in -dir or in a temporary directory.
+	// A -dir of an interrupted run is reopened as it was.
+	dir, cleanup, err := landscape.TempDir(f.Dir, "downtime")
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	l, err := landscape.Open(dir, landscape.Options{Sequence: renewal.SequenceDowntime, Format: f.Format, Nodes: f.Nodes})
+	if err != nil {
+		return nil, err
+	}
+
+	// The plan is data: the runbook people follow is printed from it.
+	plan := l.Plan
+	if f.Runbook {
+		fmt.Fprintf(out, "%s\n```mermaid\n%s```\n", plan.Markdown(), plan.Mermaid())
+		return nil, nil
+	}
+	l.Describe(out)
+
+	// The receiver: an HTTPS server on 127.0.0.1 that requires a client
+	// certificate, and trusts and accepts what its two files say.
+	receiver, err := local.NewReceiver(local.ReceiverConfig{
+		Truststore:         l.Truststore,
+		TruststorePassword: landscape.Password,
+		Accepted:           l.Accepted,
+	})
+	if err != nil {
+		return nil, err
+	}
+	url, err := receiver.Start()
+	if err != nil {
+		return nil, err
+	}
+	defer receiver.Close()
+
+	// The runtime: nodes that read the tenant keystore when they start
+	// and present its certificate until they are restarted.
+	runtime, err := local.NewRuntime(local.RuntimeConfig{
+		Nodes:            f.Nodes,
+		Keystore:         l.Keystore,
+		KeystorePassword: landscape.Password,
+		Alias:            landscape.Alias,
+		URL:              url,
+		ServerRoot:       receiver.ServerRoot(),
+		Rate:             f.Rate,
+		MaxFailures:      landscape.MaxFailures,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A run resumed inside the downtime window finds the flow stopped;
+	// the executor starts it again at its restart step.
+	stopped, err := l.FlowStopped()
+	if err != nil {
+		return nil, err
+	}
+	if !stopped {
+		if err := runtime.StartAll(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if f.SkipRestart > 0 {
+		// The node the integration developer forgets: once the flow is
+		// stopped, it stays stopped.
+		if err := runtime.SkipRestart(fmt.Sprintf("node-%d", f.SkipRestart)); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(out, "receiver listening on %s; %d nodes sending %.0f requests/s each\n\n", url, f.Nodes, f.Rate)
+	traffic := landscape.StartTraffic(ctx, runtime, f.Nodes, f.Rate)
+	time.Sleep(f.StepPause) // traffic before the first step
+
+	// The executor runs the plan's twelve steps against the new CA, the
+	// receiver, the runtime and a notifier that prints the hand-offs,
+	// recording each step in the journal so that a run interrupted and
+	// started again does only what is left.
+	progress := landscape.Progress(out, len(plan.Steps))
+	var window landscape.Window
+	x := &renewal.Executor{
+		Plan:        plan,
+		Tenant:      &renewal.Tenant{Keystore: l.Keystore, Password: landscape.Password, Alias: landscape.Alias},
+		Journal:     l.Journal,
+		CA:          l.NewCA,
+		Receiver:    receiver,
+		Runtime:     runtime,
+		Notifier:    &local.Notifier{W: landscape.Indent(out)},
+		HandOverDir: l.HandOver,
+		OldRoot:     l.OldCA.Root(),
+		Drain:       f.Drain,
+		OnEvent: func(ev renewal.Event) {
+			progress(ev)
+			// The window opens when the flow starts stopping and closes
+			// when it runs again on every node.
+			switch {
+			case ev.Kind == renewal.EventStepStarted && ev.Step.ID == renewal.StepStopFlow:
+				window.Start = ev.Time
+			case ev.Kind == renewal.EventStepDone && ev.Step.ID == renewal.StepRestartNodes:
+				window.End = ev.Time
+			}
+			if ev.Kind == renewal.EventStepDone || ev.Kind == renewal.EventStepSkipped {
+				time.Sleep(f.StepPause) // every phase of the renewal carries load
+			}
+		},
+	}
+	res, runErr := x.Run(ctx)
+	if window.Start.IsZero() != window.End.IsZero() || (!window.Start.IsZero() && window.End.Before(window.Start)) {
+		window.End = time.Now() // the run stopped inside the window
+	}
+	time.Sleep(f.StepPause) // traffic after the last step
+
+	// What happened: the steps done, every request counted, and what the
+	// receiver trusts now.
+	sum, err := l.Summarize(res, runErr, receiver, traffic.Stop(), window)
+	if err != nil {
+		return nil, errors.Join(runErr, err)
+	}
+	sum.Print(out)
+	return sum, runErr
 }

@@ -31,12 +31,43 @@ type CA struct {
 
 var _ renewal.CA = (*CA)(nil)
 
+// CAConfig configures a [CA]. Name is required unless Dir holds a CA;
+// the zero value of every other field is documented.
+type CAConfig struct {
+	// Name is the common name of the CA's root certificate, such as
+	// "New Root CA". It is ignored when the CA is loaded from Dir.
+	Name string
+	// Dir, if not empty, is the directory that keeps the CA: its root
+	// certificate (ca.pem) and key (ca.key, 0600). [NewCA] loads the CA
+	// from Dir if Dir holds one, and otherwise makes one and saves it there
+	// (creating Dir 0700 if needed), so that a renewal run that is
+	// interrupted and started again finds the same CA, as the plan names
+	// its root. Empty means the CA lives in memory only.
+	Dir string
+	// Now is the clock that dates the root and the certificates the CA
+	// issues. Nil means time.Now.
+	Now func() time.Time
+	// Rand is the randomness for the root's key and for signatures. Nil
+	// means crypto/rand.Reader.
+	Rand io.Reader
+}
+
 // NewCA makes a CA whose self-signed root (an ECDSA P-256 key) has the
-// common name name and is valid from an hour before now() for ten years.
-// Issued certificates are valid from a minute before now() for 365 days.
-// A nil now means time.Now; a nil random means crypto/rand.Reader.
-func NewCA(name string, now func() time.Time, random io.Reader) (*CA, error) {
-	ca, err := localca.New(name, now, random)
+// common name cfg.Name and is valid from an hour before cfg.Now() for ten
+// years, or loads the one kept in cfg.Dir (see [CAConfig.Dir]). Issued
+// certificates are valid from a minute before cfg.Now() for 365 days.
+func NewCA(cfg CAConfig) (*CA, error) {
+	if cfg.Dir != "" {
+		return openCA(cfg)
+	}
+	return newCA(cfg)
+}
+
+func newCA(cfg CAConfig) (*CA, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("local: the CA needs a name (CAConfig.Name) for its root certificate")
+	}
+	ca, err := localca.New(cfg.Name, cfg.Now, cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
@@ -69,18 +100,17 @@ func (c *CA) Issue(cn string, pub crypto.PublicKey) ([]*x509.Certificate, error)
 	return c.ca.Issue(cn, pub)
 }
 
-// OpenCA loads the CA kept in dir by [CA.Save] (ca.pem and ca.key), or,
-// if dir holds none, makes one with [NewCA] and saves it there. A renewal
-// run that is interrupted and started again must find the same CA, since
-// the plan names its root.
-func OpenCA(dir, name string, now func() time.Time, random io.Reader) (*CA, error) {
+// openCA loads the CA kept in cfg.Dir by [CA.save], or, if the directory
+// holds none, makes one and saves it there.
+func openCA(cfg CAConfig) (*CA, error) {
+	dir, now, random := cfg.Dir, cfg.Now, cfg.Rand
 	certPEM, err := os.ReadFile(filepath.Join(dir, caCertFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		ca, err := NewCA(name, now, random)
+		ca, err := newCA(cfg)
 		if err != nil {
 			return nil, err
 		}
-		return ca, ca.Save(dir)
+		return ca, ca.save(dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
@@ -109,15 +139,15 @@ func OpenCA(dir, name string, now func() time.Time, random io.Reader) (*CA, erro
 	return &CA{ca: &localca.CA{Cert: cert, Key: key, Now: now, Rand: random}}, nil
 }
 
-// Files [CA.Save] writes.
+// Files [CA.save] writes.
 const (
 	caCertFile = "ca.pem"
 	caKeyFile  = "ca.key"
 )
 
-// Save writes the CA's root certificate (ca.pem) and key (ca.key, 0600)
+// save writes the CA's root certificate (ca.pem) and key (ca.key, 0600)
 // into dir, creating it 0700 if needed.
-func (c *CA) Save(dir string) error {
+func (c *CA) save(dir string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -9,15 +9,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestOpenCAKeepsTheSameRoot(t *testing.T) {
+func TestCADirKeepsTheSameRoot(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "newca")
-	first, err := OpenCA(dir, "New Root CA", nil, nil)
+	first, err := NewCA(CAConfig{Name: "New Root CA", Dir: dir})
 	require.NoError(t, err)
 	fi, err := os.Stat(filepath.Join(dir, caKeyFile))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the CA key file is 0600")
 
-	again, err := OpenCA(dir, "ignored when the CA exists", nil, nil)
+	again, err := NewCA(CAConfig{Name: "ignored when the CA exists", Dir: dir})
 	require.NoError(t, err)
 	assert.Equal(t, first.Root().Raw, again.Root().Raw, "a second run finds the same CA")
 
@@ -26,20 +26,20 @@ func TestOpenCAKeepsTheSameRoot(t *testing.T) {
 	require.NoError(t, chain[0].CheckSignatureFrom(first.Root()), "the reloaded key signs for the same root")
 }
 
-func TestOpenCARejectsDamagedFiles(t *testing.T) {
+func TestCADirRejectsDamagedFiles(t *testing.T) {
 	dir := t.TempDir()
-	_, err := OpenCA(dir, "CA", nil, nil)
+	_, err := NewCA(CAConfig{Name: "CA", Dir: dir})
 	require.NoError(t, err)
 	other := t.TempDir()
-	_, err = OpenCA(other, "Other", nil, nil)
+	_, err = NewCA(CAConfig{Name: "Other", Dir: other})
 	require.NoError(t, err)
 	key, err := os.ReadFile(filepath.Join(other, caKeyFile))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, caKeyFile), key, 0o600))
-	_, err = OpenCA(dir, "CA", nil, nil)
+	_, err = NewCA(CAConfig{Name: "CA", Dir: dir})
 	assert.ErrorContains(t, err, "the key is not the certificate's")
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, caCertFile), []byte("junk"), 0o600))
-	_, err = OpenCA(dir, "CA", nil, nil)
+	_, err = NewCA(CAConfig{Name: "CA", Dir: dir})
 	assert.ErrorContains(t, err, "want a CERTIFICATE")
 }

@@ -87,7 +87,7 @@ func TestCASignErrors(t *testing.T) {
 }
 
 func TestServerIdentity(t *testing.T) {
-	id, err := NewServerIdentity(clock, nil)
+	id, err := newServerIdentity(clock, nil)
 	require.NoError(t, err)
 	leaf := id.Certificate.Leaf
 	require.NotNil(t, leaf)

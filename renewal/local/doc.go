@@ -23,8 +23,9 @@
 // Build the landscape a renewal starts from, then let the executor (or a
 // test) drive the renewal while traffic flows:
 //
-//	oldCA, _ := local.NewCA("Old Root CA", nil, nil)
-//	newCA, _ := local.NewCA("New Root CA", nil, nil)
+//	oldCA, _ := local.NewCA(local.CAConfig{Name: "Old Root CA"})
+//	// kept in a directory, so that a run started again finds the same root:
+//	newCA, _ := local.NewCA(local.CAConfig{Name: "New Root CA", Dir: filepath.Join(dir, "new-ca")})
 //
 //	rcv, _ := local.NewReceiver(local.ReceiverConfig{
 //		Truststore:         filepath.Join(dir, "receiver-truststore.jks"),
@@ -50,6 +51,12 @@
 //
 //	stopTraffic()
 //	stats := <-done // stats.Failed is 0 after a correct overlap renewal
+//
+// The package's Example does the overlap renewal's steps by hand against
+// these defaults; the renewal package's Executor example runs the same
+// renewal with its executor, and examples/overlap runs it with traffic.
+// [Stats], [NodeStats], [Failure] and [CA] print as
+// readable lines with %v; none prints a password or key.
 //
 // [Runtime.SkipRestart] leaves one node on its cached certificate when it
 // is restarted, to show that a renewal's check that every node presents the
@@ -83,8 +90,9 @@
 // # Security
 //
 // These are test and demonstration defaults, not a server to expose: the
-// receiver listens on 127.0.0.1 only, the CAs keep their keys in memory,
-// and nothing is logged beyond what the caller asks for. The receiver
+// receiver listens on 127.0.0.1 only, the CAs keep their keys in memory
+// (or, with [CAConfig.Dir], unencrypted in a 0600 file there, so use a
+// directory only you can read), and nothing is logged beyond what the caller asks for. The receiver
 // fails closed: if its files cannot be read (a wrong password, a damaged
 // file) every handshake is refused until they can be read again. It
 // disables session tickets and keep-alives, so a removed certificate or

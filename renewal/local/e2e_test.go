@@ -99,7 +99,7 @@ func TestOverlapRenewalWithoutFailures(t *testing.T) {
 	stats := <-done
 
 	assert.Zero(t, stats.Failed, "failures: %v", stats.Failures)
-	served := l.receiver.Served()
+	served := l.receiver.servedByFingerprint()
 	assert.Equal(t, stats.Total, served[fp(l.old.leaf())]+served[fp(renewed.leaf())], "every message sent was answered")
 	for name, ns := range stats.PerNode {
 		assert.Equal(t, []string{fp(l.old.leaf()), fp(renewed.leaf())}, ns.Sequence,
@@ -190,7 +190,7 @@ func TestDowntimeRenewalFailsOnlyWhileStopped(t *testing.T) {
 	for _, f := range s.Failures {
 		assert.ErrorIs(t, f.Err, ErrNodeStopped, "failures happen only while stopped, not as refused handshakes")
 	}
-	served := l.receiver.Served()
+	served := l.receiver.servedByFingerprint()
 	assert.Equal(t, s.Total-s.Failed, served[fp(l.old.leaf())]+served[fp(renewed.leaf())])
 	assert.Positive(t, served[fp(renewed.leaf())])
 }

@@ -31,9 +31,9 @@ func Example() {
 
 	// The landscape before the renewal: a client certificate from the old
 	// CA, in the tenant keystore and accepted by the receiver.
-	oldCA, err := local.NewCA("Old Root CA", nil, nil)
+	oldCA, err := local.NewCA(local.CAConfig{Name: "Old Root CA"})
 	check(err)
-	newCA, err := local.NewCA("New Root CA", nil, nil)
+	newCA, err := local.NewCA(local.CAConfig{Name: "New Root CA"})
 	check(err)
 	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256)
 	check(err)

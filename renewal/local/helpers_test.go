@@ -28,7 +28,7 @@ var (
 // newTestCA makes a CA at the fixed clock.
 func newTestCA(t testing.TB, name string) *CA {
 	t.Helper()
-	ca, err := NewCA(name, clock, nil)
+	ca, err := NewCA(CAConfig{Name: name, Now: clock})
 	require.NoError(t, err)
 	return ca
 }

@@ -128,9 +128,9 @@ func (r *Receiver) Close() error {
 	return nil
 }
 
-// Serve starts the HTTPS server as [Receiver.Start] does, serves until ctx
-// is done, and closes it. Read the URL with [Receiver.URL].
-func (r *Receiver) Serve(ctx context.Context) error {
+// serve starts the HTTPS server as [Receiver.Start] does, serves until ctx
+// is done, and closes it.
+func (r *Receiver) serve(ctx context.Context) error {
 	if _, err := r.Start(); err != nil {
 		return err
 	}
@@ -154,10 +154,10 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 	fmt.Fprintf(w, "accepted client certificate SHA-256 %s\n", fp)
 }
 
-// Served returns how many requests the server answered per client
+// servedByFingerprint returns how many requests the server answered per client
 // certificate, keyed by the certificate's SHA-256 fingerprint in
 // lower-case hex (as [keystore.Fingerprint256Hex] gives it).
-func (r *Receiver) Served() map[string]int {
+func (r *Receiver) servedByFingerprint() map[string]int {
 	r.servedMu.Lock()
 	defer r.servedMu.Unlock()
 	out := make(map[string]int, len(r.served))

@@ -119,5 +119,5 @@ func TestReceiverWithOpenSSLClient(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, map[string]int{keystore.Fingerprint256Hex(accepted.leaf()): 1}, r.Served())
+	assert.Equal(t, map[string]int{keystore.Fingerprint256Hex(accepted.leaf()): 1}, r.servedByFingerprint())
 }

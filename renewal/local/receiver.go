@@ -76,15 +76,12 @@ type ReceiverConfig struct {
 	// empty.
 	Accepted string
 
-	// Server is the receiver's TLS server identity. Nil means one is made
-	// with [NewServerIdentity] (Now, Rand); get its root from
-	// [Receiver.ServerRoot].
-	Server *ServerIdentity
-
 	// Now is the clock at which client certificates are verified, by
 	// [Receiver.Accepts] and by the HTTPS server alike. Nil means time.Now.
 	Now func() time.Time
-	// Rand is the randomness for a generated server identity and for TLS.
+	// Rand is the randomness for the receiver's own server identity (a
+	// root and a server certificate for the loopback addresses, made by
+	// [NewReceiver]; get the root from [Receiver.ServerRoot]) and for TLS.
 	// Nil means crypto/rand.Reader.
 	Rand io.Reader
 
@@ -119,7 +116,7 @@ type ReceiverConfig struct {
 // A Receiver is safe for concurrent use.
 type Receiver struct {
 	cfg    ReceiverConfig
-	server *ServerIdentity
+	server *serverIdentity
 
 	mu      sync.Mutex // guards snap, reloads and lastErr
 	snap    *snapshot
@@ -177,14 +174,11 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.ErrorLog == nil {
 		cfg.ErrorLog = log.New(io.Discard, "", 0)
 	}
-	r := &Receiver{cfg: cfg, server: cfg.Server, served: make(map[string]int), seen: make(map[[sha256.Size]byte]time.Time)}
-	if r.server == nil {
-		id, err := NewServerIdentity(cfg.Now, cfg.Rand)
-		if err != nil {
-			return nil, err
-		}
-		r.server = id
+	id, err := newServerIdentity(cfg.Now, cfg.Rand)
+	if err != nil {
+		return nil, err
 	}
+	r := &Receiver{cfg: cfg, server: id, served: make(map[string]int), seen: make(map[[sha256.Size]byte]time.Time)}
 	if err := r.create(); err != nil {
 		return nil, err
 	}
@@ -414,9 +408,9 @@ func (r *Receiver) observe(leaf []byte) {
 	r.seen[sha256.Sum256(leaf)] = now
 }
 
-// Reloads returns how many times the receiver has read its files: once in
-// [NewReceiver], then once per change it noticed.
-func (r *Receiver) Reloads() int {
+// readCount returns how many times the receiver has read its files: once
+// in [NewReceiver], then once per change it noticed.
+func (r *Receiver) readCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.reloads

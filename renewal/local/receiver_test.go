@@ -41,14 +41,14 @@ func TestReceiverTrustAcceptRemove(t *testing.T) {
 			require.NoError(t, r.Accepts(ctx, client.chain))
 			require.NoError(t, request(t, r, &cert))
 			require.NoError(t, request(t, r, &cert))
-			assert.Equal(t, map[string]int{keystore.Fingerprint256Hex(client.leaf()): 2}, r.Served())
+			assert.Equal(t, map[string]int{keystore.Fingerprint256Hex(client.leaf()): 2}, r.servedByFingerprint())
 
 			// Idempotent edits change nothing, not even the files.
-			before := r.Reloads()
+			before := r.readCount()
 			require.NoError(t, r.TrustRoot(ctx, ca.Root()))
 			require.NoError(t, r.AcceptClient(ctx, client.chain))
 			require.NoError(t, request(t, r, &cert))
-			assert.Equal(t, before, r.Reloads(), "repeating TrustRoot and AcceptClient must not rewrite the files")
+			assert.Equal(t, before, r.readCount(), "repeating TrustRoot and AcceptClient must not rewrite the files")
 			roots, err := r.Roots()
 			require.NoError(t, err)
 			assert.Len(t, roots, 1)
@@ -73,7 +73,7 @@ func TestReceiverTrustAcceptRemove(t *testing.T) {
 			roots, err = r.Roots()
 			require.NoError(t, err)
 			assert.Empty(t, roots)
-			assert.Equal(t, 4, r.Served()[keystore.Fingerprint256Hex(client.leaf())], "4 requests were answered")
+			assert.Equal(t, 4, r.servedByFingerprint()[keystore.Fingerprint256Hex(client.leaf())], "4 requests were answered")
 		})
 	}
 }
@@ -128,14 +128,14 @@ func TestReceiverReloadsExternalEdits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := r.Reloads()
+			before := r.readCount()
 			tc.edit(t)
 			err := request(t, r, &cert)
 			aerr := r.Accepts(ctx, client.chain)
 			if tc.accept {
 				assert.NoError(t, err)
 				assert.NoError(t, aerr)
-				assert.Equal(t, before+1, r.Reloads(), "the change must be read exactly once")
+				assert.Equal(t, before+1, r.readCount(), "the change must be read exactly once")
 			} else {
 				assert.Error(t, err)
 				assert.Error(t, aerr)
@@ -321,7 +321,7 @@ func TestReceiverServeAndRestart(t *testing.T) {
 
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
-	go func() { done <- r.Serve(sctx) }()
+	go func() { done <- r.serve(sctx) }()
 	require.Eventually(t, func() bool { return r.URL() != "" }, 5e9, 1e6)
 	require.NoError(t, request(t, r, &cert))
 	cancel()

@@ -185,10 +185,6 @@ type NodeStats struct {
 	Running bool
 }
 
-// Due returns the number of messages that fell due on the node: Total +
-// Skipped.
-func (s NodeStats) Due() int { return s.Total + s.Skipped }
-
 // Stats counts the messages of every node. Each count covers everything
 // since [NewRuntime], across calls of [Runtime.Run].
 //

@@ -16,23 +16,23 @@ import (
 	"github.com/certroll/certroll/internal/localca"
 )
 
-// ServerIdentity is the receiver's own TLS server identity: a root that
+// serverIdentity is the receiver's own TLS server identity: a root that
 // the runtime's HTTPS clients trust, and a server certificate it issued
 // for the loopback addresses. It is unrelated to the client certificates
 // being renewed; it exists so that the nodes verify the receiver as real
 // clients do.
-type ServerIdentity struct {
+type serverIdentity struct {
 	// Root is the certificate authority the nodes trust for the server.
 	Root *x509.Certificate
 	// Certificate is the server's certificate chain (leaf, root) and key.
 	Certificate tls.Certificate
 }
 
-// NewServerIdentity makes a root named "certroll local receiver server CA"
+// newServerIdentity makes a root named "certroll local receiver server CA"
 // and a server certificate (extended key usage serverAuth) for 127.0.0.1,
 // ::1 and localhost, valid from a minute before now() for ten years.
 // A nil now means time.Now; a nil random means crypto/rand.Reader.
-func NewServerIdentity(now func() time.Time, random io.Reader) (*ServerIdentity, error) {
+func newServerIdentity(now func() time.Time, random io.Reader) (*serverIdentity, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -70,7 +70,7 @@ func NewServerIdentity(now func() time.Time, random io.Reader) (*ServerIdentity,
 	if err != nil {
 		return nil, fmt.Errorf("local: server certificate: %w", err)
 	}
-	return &ServerIdentity{
+	return &serverIdentity{
 		Root: ca.Cert,
 		Certificate: tls.Certificate{
 			Certificate: [][]byte{der, ca.Cert.Raw},

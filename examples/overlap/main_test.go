@@ -1,10 +1,11 @@
-package demo
+package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certroll/certroll/examples/internal/landscape"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/renewal"
 )
@@ -23,13 +25,18 @@ import (
 // The runs here are bounded: 3 nodes at 200 messages a second, for the
 // dozen step pauses of a plan. What they check holds however fast the
 // machine is: no assertion counts messages a machine achieves.
-func testConfig(seq renewal.Sequence, f keystore.Format) Config {
-	return Config{Sequence: seq, Format: f, Nodes: 3, Rate: 200, StepPause: 50 * time.Millisecond, Drain: 200 * time.Millisecond}
+func testConfig(f keystore.Format) *landscape.Flags {
+	return &landscape.Flags{Format: f, Nodes: 3, Rate: 200, StepPause: 50 * time.Millisecond, Drain: 200 * time.Millisecond}
+}
+
+// testOptions are the landscape options renew uses for cfg.
+func testOptions(cfg *landscape.Flags) landscape.Options {
+	return landscape.Options{Sequence: renewal.SequenceOverlap, Format: cfg.Format, Nodes: cfg.Nodes}
 }
 
 // assertCounted checks that the summary's counts add up: every node's
 // requests are in the totals, and every request due was sent or skipped.
-func assertCounted(t *testing.T, sum *Summary) {
+func assertCounted(t *testing.T, sum *landscape.Summary) {
 	t.Helper()
 	var sent, failed, skipped int
 	for _, n := range sum.Nodes {
@@ -43,7 +50,7 @@ func assertCounted(t *testing.T, sum *Summary) {
 
 // assertOldThenNew checks that every node presented the old certificate
 // until its restart and the new one after it.
-func assertOldThenNew(t *testing.T, sum *Summary, nodes int) {
+func assertOldThenNew(t *testing.T, sum *landscape.Summary, nodes int) {
 	t.Helper()
 	require.Len(t, sum.Nodes, nodes)
 	for _, n := range sum.Nodes {
@@ -54,11 +61,10 @@ func assertOldThenNew(t *testing.T, sum *Summary, nodes int) {
 func TestOverlapRunsWithoutFailedRequests(t *testing.T) {
 	for _, f := range []keystore.Format{keystore.JKS, keystore.PKCS12} {
 		t.Run(f.String(), func(t *testing.T) {
-			cfg := testConfig(renewal.SequenceOverlap, f)
+			cfg := testConfig(f)
 			cfg.Dir = t.TempDir()
 			var out bytes.Buffer
-			cfg.Out = &out
-			sum, err := Run(context.Background(), cfg)
+			sum, err := renew(context.Background(), cfg, &out)
 			require.NoError(t, err, out.String())
 			assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
 			assert.Zero(t, sum.RequestsFailed, "the overlap sequence loses no request")
@@ -68,9 +74,9 @@ func TestOverlapRunsWithoutFailedRequests(t *testing.T) {
 			assert.False(t, sum.OldRootInTruststore, "the old root is removed at the end")
 			assert.True(t, sum.NewRootInTruststore)
 
-			ks, err := keystore.Open(sum.Keystore, password)
+			ks, err := keystore.Open(sum.Keystore, landscape.Password)
 			require.NoError(t, err)
-			certs, err := ks.Certificates(alias)
+			certs, err := ks.Certificates(landscape.Alias)
 			require.NoError(t, err)
 			assert.Equal(t, sum.NewFingerprint, keystore.Fingerprint256Hex(certs[0]), "the live alias holds the new certificate")
 			assert.Equal(t, "CN=New Root CA,O=certroll example", certs[0].Issuer.String())
@@ -88,11 +94,10 @@ func TestOverlapRunsWithoutFailedRequests(t *testing.T) {
 // executor's drain gate (Executor.Drain, with the receiver's LastSeen)
 // waits for them: not one request fails.
 func TestOverlapUnderLoadLosesNoRequest(t *testing.T) {
-	cfg := testConfig(renewal.SequenceOverlap, keystore.JKS)
+	cfg := testConfig(keystore.JKS)
 	cfg.Nodes, cfg.Rate, cfg.StepPause, cfg.Drain = 30, 20, 0, 500*time.Millisecond
 	var out bytes.Buffer
-	cfg.Out = &out
-	sum, err := Run(context.Background(), cfg)
+	sum, err := renew(context.Background(), cfg, &out)
 	require.NoError(t, err, out.String())
 	assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
 	assert.Zero(t, sum.RequestsFailed, "no request is cut off by the removal of the old certificate and root")
@@ -106,53 +111,24 @@ func TestOverlapUnderLoadLosesNoRequest(t *testing.T) {
 	}
 }
 
-func TestDowntimeFailsOnlyInsideTheWindow(t *testing.T) {
-	cfg := testConfig(renewal.SequenceDowntime, keystore.JKS)
-	var out bytes.Buffer
-	cfg.Out = &out
-	sum, err := Run(context.Background(), cfg)
-	require.NoError(t, err, out.String())
-	assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
-	assert.Positive(t, sum.RequestsFailed, "messages due while the flow is stopped fail")
-	assert.Zero(t, sum.FailedOutsideWindow, "no message fails outside the window")
-	assert.True(t, sum.WindowEnd.After(sum.WindowStart))
-	assertCounted(t, sum)
-	assertOldThenNew(t, sum, cfg.Nodes)
-}
-
 // TestSkippedNodeStopsTheRun forgets node 2 when the nodes are restarted:
-// in the overlap sequence it keeps the old certificate, in the downtime
-// sequence it stays stopped. Either way the gate after the restart names
-// it, and the run stops there.
+// it keeps the old certificate, the gate after the restart names it, and
+// the run stops there.
 func TestSkippedNodeStopsTheRun(t *testing.T) {
-	tests := []struct {
-		seq  renewal.Sequence
-		want string
-	}{
-		{renewal.SequenceOverlap, `node "node-2" presents the old certificate`},
-		{renewal.SequenceDowntime, `node "node-2" presents no certificate`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.seq.String(), func(t *testing.T) {
-			cfg := testConfig(tc.seq, keystore.JKS)
-			cfg.SkipRestart = 2
-			var out bytes.Buffer
-			cfg.Out = &out
-			sum, err := Run(context.Background(), cfg)
-			require.ErrorIs(t, err, renewal.ErrGateFailed)
-			var ge *renewal.GateError
-			require.ErrorAs(t, err, &ge)
-			assert.Equal(t, renewal.StepRestartNodes, ge.Step.ID)
-			assert.Equal(t, []string{"node-2"}, ge.Stragglers)
-			assert.Contains(t, err.Error(), tc.want)
-			require.NotNil(t, sum)
-			assert.Less(t, sum.StepsCompleted, sum.StepsTotal)
-			if tc.seq == renewal.SequenceOverlap {
-				assert.True(t, sum.OldRootInTruststore, "the old root stays in place")
-				assert.Zero(t, sum.RequestsFailed)
-			}
-		})
-	}
+	cfg := testConfig(keystore.JKS)
+	cfg.SkipRestart = 2
+	var out bytes.Buffer
+	sum, err := renew(context.Background(), cfg, &out)
+	require.ErrorIs(t, err, renewal.ErrGateFailed)
+	var ge *renewal.GateError
+	require.ErrorAs(t, err, &ge)
+	assert.Equal(t, renewal.StepRestartNodes, ge.Step.ID)
+	assert.Equal(t, []string{"node-2"}, ge.Stragglers)
+	assert.Contains(t, err.Error(), `node "node-2" presents the old certificate`)
+	require.NotNil(t, sum)
+	assert.Less(t, sum.StepsCompleted, sum.StepsTotal)
+	assert.True(t, sum.OldRootInTruststore, "the old root stays in place")
+	assert.Zero(t, sum.RequestsFailed)
 }
 
 // TestResumeAfterInterruption stops a run after each step in turn and
@@ -163,13 +139,12 @@ func TestResumeAfterInterruption(t *testing.T) {
 	for stopAfter := 1; stopAfter < total; stopAfter++ {
 		t.Run("after step "+itoa(stopAfter), func(t *testing.T) {
 			dir := t.TempDir()
-			cfg := testConfig(renewal.SequenceOverlap, keystore.PKCS12)
+			cfg := testConfig(keystore.PKCS12)
 			cfg.StepPause = 20 * time.Millisecond
 			cfg.Dir = dir
 			ctx, cancel := context.WithCancel(context.Background())
 			var out bytes.Buffer
-			cfg.Out = &cancelAfter{w: &out, line: "step " + itoa(stopAfter+1) + "/", cancel: cancel}
-			sum, err := Run(ctx, cfg)
+			sum, err := renew(ctx, cfg, &cancelAfter{w: &out, line: "step " + itoa(stopAfter+1) + "/", cancel: cancel})
 			cancel()
 			require.Error(t, err, "the first run is interrupted")
 			total = sum.StepsTotal
@@ -178,15 +153,14 @@ func TestResumeAfterInterruption(t *testing.T) {
 			assert.GreaterOrEqual(t, sum.StepsCompleted, stopAfter)
 			assert.LessOrEqual(t, sum.StepsCompleted, stopAfter+1)
 
-			cfg.Out = &out
-			sum, err = Run(context.Background(), cfg)
+			sum, err = renew(context.Background(), cfg, &out)
 			require.NoError(t, err, out.String())
 			assert.Contains(t, out.String(), "resuming the overlap renewal")
 			assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
 			assert.False(t, sum.OldRootInTruststore)
-			ks, err := keystore.Open(sum.Keystore, password)
+			ks, err := keystore.Open(sum.Keystore, landscape.Password)
 			require.NoError(t, err)
-			certs, err := ks.Certificates(alias)
+			certs, err := ks.Certificates(landscape.Alias)
 			require.NoError(t, err)
 			assert.Equal(t, sum.NewFingerprint, keystore.Fingerprint256Hex(certs[0]))
 			assert.Zero(t, sum.RequestsFailed)
@@ -212,7 +186,7 @@ func TestMainFlagsAndSummary(t *testing.T) {
 	dir := t.TempDir()
 	summary := filepath.Join(dir, "summary.json")
 	var out, errOut bytes.Buffer
-	code := Main(renewal.SequenceOverlap, []string{"-format", "pkcs12", "-nodes", "2", "-dir", filepath.Join(dir, "run"),
+	code := command([]string{"-format", "pkcs12", "-nodes", "2", "-dir", filepath.Join(dir, "run"),
 		"-step-pause", "50ms", "-summary", summary}, &out, &errOut)
 	require.Equal(t, 0, code, errOut.String())
 	data, err := os.ReadFile(summary)
@@ -230,21 +204,16 @@ func TestMainFlagsAndSummary(t *testing.T) {
 	assert.Len(t, got["nodes"], 2)
 	assert.Contains(t, out.String(), "of 200 asked for")
 
-	out.Reset()
-	require.Equal(t, 0, Main(renewal.SequenceDowntime, []string{"-runbook"}, &out, &errOut))
-	assert.Contains(t, out.String(), "sequenceDiagram")
-	assert.Contains(t, out.String(), "11.")
-
 	for _, args := range [][]string{{"-format", "jceks"}, {"-nodes", "0"}, {"-skip-restart-node", "4"}, {"-drain", "-1s"}, {"-bogus"}} {
 		errOut.Reset()
-		assert.Equal(t, 2, Main(renewal.SequenceOverlap, args, &out, &errOut), "%v", args)
+		assert.Equal(t, 2, command(args, &out, &errOut), "%v", args)
 	}
 
 	// An output in a missing directory is refused before anything runs.
 	runDir := filepath.Join(dir, "refused")
 	errOut.Reset()
 	out.Reset()
-	assert.Equal(t, 2, Main(renewal.SequenceOverlap, []string{"-dir", runDir, "-summary", filepath.Join(dir, "missing", "s.json")}, &out, &errOut))
+	assert.Equal(t, 2, command([]string{"-dir", runDir, "-summary", filepath.Join(dir, "missing", "s.json")}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "must exist before the run")
 	assert.Empty(t, out.String(), "nothing ran")
 	assert.NoDirExists(t, runDir, "no landscape was set up")
@@ -257,9 +226,9 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // same -dir: the second run completes the landscape and the renewal.
 func TestSetupInterruptedAtEachWrite(t *testing.T) {
 	var points []string
-	setupHook = func(p string) error { points = append(points, p); return nil }
-	_, _, err := open(t.TempDir(), testConfig(renewal.SequenceOverlap, keystore.JKS))
-	setupHook = nil
+	opts := testOptions(testConfig(keystore.JKS))
+	opts.AfterWrite = func(p string) error { points = append(points, p); return nil }
+	_, err := landscape.Open(t.TempDir(), opts)
 	require.NoError(t, err)
 	require.Contains(t, points, "keystore")
 	require.Contains(t, points, "plan")
@@ -269,28 +238,28 @@ func TestSetupInterruptedAtEachWrite(t *testing.T) {
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
 			dir := t.TempDir()
-			cfg := testConfig(renewal.SequenceOverlap, keystore.JKS)
+			cfg := testConfig(keystore.JKS)
 			// The drain stays on: with none, a request in flight with the
 			// old certificate at step 9 can fail, which is what the drain
 			// gate is for (TestOverlapUnderLoadLosesNoRequest).
 			cfg.Dir, cfg.Nodes, cfg.Rate, cfg.StepPause = dir, 1, 50, 0
-			setupHook = func(p string) error {
+			// The run's first act is opening the landscape: killed there.
+			opts := testOptions(cfg)
+			opts.AfterWrite = func(p string) error {
 				if p == point {
 					return errKilled
 				}
 				return nil
 			}
-			_, err := Run(context.Background(), cfg)
-			setupHook = nil
+			_, err := landscape.Open(dir, opts)
 			require.ErrorIs(t, err, errKilled)
 
 			var out bytes.Buffer
-			cfg.Out = &out
-			sum, err := Run(context.Background(), cfg)
+			sum, err := renew(context.Background(), cfg, &out)
 			require.NoError(t, err, out.String())
 			assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
 			assert.Zero(t, sum.RequestsFailed)
-			assert.NoDirExists(t, filepath.Join(dir, stagingDir), "the staging directory is gone")
+			assert.NoDirExists(t, filepath.Join(dir, ".setup"), "the staging directory is gone")
 			assert.FileExists(t, filepath.Join(dir, "plan.json"))
 		})
 	}
@@ -301,44 +270,55 @@ func TestSetupInterruptedAtEachWrite(t *testing.T) {
 // one error naming every difference and the command that resumes it.
 func TestResumeRefusesAnotherRunsDir(t *testing.T) {
 	dir := t.TempDir()
-	cfg := testConfig(renewal.SequenceOverlap, keystore.JKS)
-	cfg.Dir, cfg.RunbookOnly = dir, true
-	_, err := Run(context.Background(), cfg) // builds the landscape and plan only
+	cfg := testConfig(keystore.JKS)
+	cfg.Dir, cfg.Runbook = dir, true
+	_, err := renew(context.Background(), cfg, io.Discard) // builds the landscape and plan only
 	require.NoError(t, err)
 	before := snapshotDir(t, dir)
 
+	// Each case is the landscape a run of the other example, or of this
+	// one with other flags, asks for: the first thing the run opens.
 	tests := []struct {
 		name string
-		edit func(*Config)
+		edit func(*landscape.Options)
 		want []string
 	}{
-		{"another sequence", func(c *Config) { c.Sequence = renewal.SequenceDowntime }, []string{"sequence overlap, not downtime"}},
-		{"another format", func(c *Config) { c.Format = keystore.PKCS12 }, []string{"keystore format JKS, not PKCS#12"}},
-		{"another number of nodes", func(c *Config) { c.Nodes = 5 }, []string{"3 nodes, not 5"}},
-		{"all three", func(c *Config) { c.Sequence, c.Format, c.Nodes = renewal.SequenceDowntime, keystore.PKCS12, 2 },
+		{"another sequence", func(o *landscape.Options) { o.Sequence = renewal.SequenceDowntime }, []string{"sequence overlap, not downtime"}},
+		{"another format", func(o *landscape.Options) { o.Format = keystore.PKCS12 }, []string{"keystore format JKS, not PKCS#12"}},
+		{"another number of nodes", func(o *landscape.Options) { o.Nodes = 5 }, []string{"3 nodes, not 5"}},
+		{"all three", func(o *landscape.Options) {
+			o.Sequence, o.Format, o.Nodes = renewal.SequenceDowntime, keystore.PKCS12, 2
+		},
 			[]string{"sequence overlap, not downtime", "keystore format JKS, not PKCS#12", "3 nodes, not 2"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := testConfig(renewal.SequenceOverlap, keystore.JKS)
-			c.Dir = dir
-			tc.edit(&c)
-			_, err := Run(context.Background(), c)
-			var de *DirError
+			opts := testOptions(testConfig(keystore.JKS))
+			tc.edit(&opts)
+			_, err := landscape.Open(dir, opts)
+			var de *landscape.DirError
 			require.ErrorAs(t, err, &de)
 			assert.Equal(t, tc.want, de.Differences)
 			assert.Equal(t, renewal.SequenceOverlap, de.Sequence)
 			assert.Contains(t, err.Error(), "go run ./examples/overlap -dir "+dir+" -format jks -nodes 3")
-			assert.Equal(t, 1, strings.Count(err.Error(), "demo:"), "one message")
+			assert.Equal(t, 1, strings.Count(err.Error(), "landscape:"), "one message")
 			assert.Equal(t, before, snapshotDir(t, dir), "nothing in the directory is touched")
 		})
 	}
 
+	// This example with other flags is refused the same way.
+	other := testConfig(keystore.PKCS12)
+	other.Dir = dir
+	_, err = renew(context.Background(), other, io.Discard)
+	var de *landscape.DirError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, []string{"keystore format JKS, not PKCS#12"}, de.Differences)
+	assert.Equal(t, before, snapshotDir(t, dir), "nothing in the directory is touched")
+
 	// The same flags resume it.
-	cfg.RunbookOnly = false
+	cfg.Runbook = false
 	var out bytes.Buffer
-	cfg.Out = &out
-	sum, err := Run(context.Background(), cfg)
+	sum, err := renew(context.Background(), cfg, &out)
 	require.NoError(t, err, out.String())
 	assert.Contains(t, out.String(), "resuming the overlap renewal")
 	assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
