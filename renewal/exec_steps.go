@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -44,7 +45,7 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 		root := byFingerprint(reply, want)
 		if root == nil {
 			return "", false, fmt.Errorf("renewal: the CA's chain %s does not contain the plan's new root (SHA-256 %s); the request was signed by another CA than planned: %w",
-				chainPath(reply), want, ErrUnexpectedState)
+				chain.Path(reply), want, ErrUnexpectedState)
 		}
 		res, err := t.Install(reply, root)
 		if err != nil {
@@ -55,13 +56,13 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 	}
 	x.newRoot = byFingerprint(x.newChain, want)
 	if x.newRoot == nil {
-		return "", false, fmt.Errorf("renewal: the new chain %s does not reach the plan's new root (SHA-256 %s): %w", chainPath(x.newChain), want, ErrUnexpectedState)
+		return "", false, fmt.Errorf("renewal: the new chain %s does not reach the plan's new root (SHA-256 %s): %w", chain.Path(x.newChain), want, ErrUnexpectedState)
 	}
 	// The staging store is read back: its chain must be signed up to the
 	// root, not merely contain it.
 	if err := chainsTo(x.newChain, x.newRoot); err != nil {
 		return "", false, fmt.Errorf("renewal: the new chain %s in %s does not chain to the plan's new root %s: %v: %w",
-			chainPath(x.newChain), t.StagingPath(), describeCert(x.newRoot), err, ErrUnexpectedState)
+			chain.Path(x.newChain), t.StagingPath(), describeCert(x.newRoot), err, ErrUnexpectedState)
 	}
 	fp := keystore.Fingerprint256Hex(x.newLeaf())
 	if w := x.e.Plan.Params.NewFingerprint; w != "" && w != fp {

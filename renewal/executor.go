@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
 )
@@ -473,7 +474,7 @@ func (x *run) findOldRoot(context.Context) (*x509.Certificate, error) {
 	}
 	// Both sequences end by removing the old root.
 	return nil, fmt.Errorf("renewal: the old root (SHA-256 %s) is neither in the live chain (%s) nor among the receiver's roots; give it in Executor.OldRoot: %w",
-		want, chainPath(x.oldChain), ErrUnexpectedState)
+		want, chain.Path(x.oldChain), ErrUnexpectedState)
 }
 
 func byFingerprint(certs []*x509.Certificate, fp string) *x509.Certificate {
@@ -776,7 +777,7 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 	}
 	if err := e.Receiver.Accepts(ctx, x.oldChain); err != nil {
 		return x.result(), fmt.Errorf("renewal: rollback refused: the receiver no longer accepts the old chain %s, so restoring it would break traffic: %w: %w",
-			chainPath(x.oldChain), ErrRollbackUnsafe, err)
+			chain.Path(x.oldChain), ErrRollbackUnsafe, err)
 	}
 	a, err := e.Tenant.Rollback(x.oldLeaf(), x.newLeaf())
 	if err != nil {
@@ -838,13 +839,4 @@ func decodeChain(s, what string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("renewal: journal %s holds no certificate: %w", what, ErrJournal)
 	}
 	return c, nil
-}
-
-// chainPath names a chain's certificates, leaf first.
-func chainPath(c []*x509.Certificate) string {
-	parts := make([]string, len(c))
-	for i, cert := range c {
-		parts[i] = shortName(cert)
-	}
-	return strings.Join(parts, " -> ")
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -621,12 +622,5 @@ func describeCert(c *x509.Certificate) string {
 		return "no certificate"
 	}
 	fp := keystore.Fingerprint256Hex(c)
-	return fmt.Sprintf("%q (SHA-256 %s…)", shortName(c), fp[:16])
-}
-
-func shortName(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
-		return "CN=" + c.Subject.CommonName
-	}
-	return c.Subject.String()
+	return fmt.Sprintf("%q (SHA-256 %s…)", chain.Name(c), fp[:16])
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -139,7 +140,7 @@ func TestJournalForeignRoot(t *testing.T) {
 			assert.Len(t, f.calls.all(), calls, "no call to the CA, receiver, runtime or notifier")
 			assert.Equal(t, before, f.files(t), "no file changed")
 			for _, r := range f.rcv.roots {
-				assert.NotEqual(t, "CN=Attacker Root", shortName(r))
+				assert.NotEqual(t, "CN=Attacker Root", chain.Name(r))
 			}
 			_, err = f.exec.DryRun(context.Background())
 			requireJournalError(t, f, err, tc.field)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -169,7 +170,7 @@ func PinnedCertificates(name string, certs ...*x509.Certificate) []Dependent {
 	out := make([]Dependent, 0, len(certs))
 	for _, c := range certs {
 		if c != nil {
-			out = append(out, Dependent{Name: name + " " + certName(c), Chain: []*x509.Certificate{c}})
+			out = append(out, Dependent{Name: name + " " + chain.Name(c), Chain: []*x509.Certificate{c}})
 		}
 	}
 	return out
@@ -320,7 +321,7 @@ func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 		if !all {
 			continue
 		}
-		desc := d.Name + ": " + path(d.Chain)
+		desc := d.Name + ": " + chain.Path(d.Chain)
 		for _, a := range anchors {
 			dependents[a] = append(dependents[a], desc)
 		}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/certroll/certroll/chain"
 )
 
 // CertInfo describes one certificate of a trust set for reports.
@@ -185,26 +187,5 @@ func short(fp string) string {
 // describe names a certificate in errors and reasons.
 func describe(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
-	return fmt.Sprintf("%s (sha256 %s)", certName(c), hex.EncodeToString(sum[:8]))
-}
-
-// certName is the short name of a certificate in chain paths: "CN=..." when it
-// has a common name, else the whole subject.
-func certName(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
-		return "CN=" + c.Subject.CommonName
-	}
-	if s := c.Subject.String(); s != "" {
-		return s
-	}
-	return "<empty subject>"
-}
-
-// path names a chain as "CN=leaf -> CN=inter -> CN=root".
-func path(chain []*x509.Certificate) string {
-	names := make([]string, len(chain))
-	for i, c := range chain {
-		names[i] = certName(c)
-	}
-	return strings.Join(names, " -> ")
+	return fmt.Sprintf("%s (sha256 %s)", chain.Name(c), hex.EncodeToString(sum[:8]))
 }
