@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -299,27 +295,11 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, []byte, error) {
 	return p, csr, nil
 }
 
-// keyTypeFor returns the key type of a renewal of a certificate for pub.
+// keyTypeFor returns the key type of a renewal of a certificate for pub:
+// [keystore.KeyTypeOf], or RSA2048 for a key it does not know.
 func keyTypeFor(pub crypto.PublicKey) keystore.KeyType {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		switch bits := k.N.BitLen(); {
-		case bits > 3072:
-			return keystore.RSA4096
-		case bits > 2048:
-			return keystore.RSA3072
-		}
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return keystore.ECDSAP256
-		case elliptic.P384():
-			return keystore.ECDSAP384
-		case elliptic.P521():
-			return keystore.ECDSAP521
-		}
-	case ed25519.PublicKey:
-		return keystore.Ed25519
+	if kt := keystore.KeyTypeOf(pub); kt != 0 {
+		return kt
 	}
 	return keystore.RSA2048
 }
