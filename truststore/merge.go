@@ -10,31 +10,12 @@ import (
 	"time"
 )
 
-// An Item is a certificate to merge, with the alias it should have. An
-// empty Alias asks for the derived alias (see [DeriveAlias]).
-type Item struct {
-	// Alias is the alias wanted, or "" for the derived one.
-	Alias string
-	// Cert is the certificate to add; it must not be nil.
-	Cert *x509.Certificate
-}
-
-// Certs returns items for certs with no alias given, so that
+// Certs returns entries for certs with no alias given, so that
 // [Set.Merge] derives them.
-func Certs(certs ...*x509.Certificate) []Item {
-	out := make([]Item, len(certs))
+func Certs(certs ...*x509.Certificate) []Entry {
+	out := make([]Entry, len(certs))
 	for i, c := range certs {
-		out[i] = Item{Cert: c}
-	}
-	return out
-}
-
-// Items returns the set's certificates as items carrying their aliases, to
-// merge one set into another under the same aliases.
-func (s *Set) Items() []Item {
-	out := make([]Item, len(s.entries))
-	for i, e := range s.entries {
-		out[i] = Item{Alias: e.alias, Cert: e.cert}
+		out[i] = Entry{Cert: c}
 	}
 	return out
 }
@@ -129,7 +110,7 @@ func (o *MergeOptions) now() time.Time {
 // The result depends only on the set, the items and their order. Merge
 // fails, changing nothing, if an item has no certificate or an alias that
 // cannot be used ([ErrInvalidAlias]).
-func (s *Set) Merge(items []Item, opts *MergeOptions) (*Report, error) {
+func (s *Set) Merge(items []Entry, opts *MergeOptions) (*Report, error) {
 	for i, it := range items {
 		if it.Cert == nil {
 			return nil, fmt.Errorf("truststore: merge: item %d of %d has no certificate", i+1, len(items))

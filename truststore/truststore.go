@@ -114,11 +114,16 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// An Entry is one certificate of a trust set and its alias.
+// An Entry is one certificate of a trust set and its alias: what
+// [Set.Entries] returns, and what [Set.Merge] takes, so that one set merges
+// into another under the same aliases with a.Merge(b.Entries(), nil).
 type Entry struct {
-	// Alias names the certificate in the set (compared ignoring case).
+	// Alias names the certificate in the set (compared ignoring case). In
+	// an entry given to [Set.Merge], "" asks for the derived alias (see
+	// [DeriveAlias]).
 	Alias string
-	// Cert is the trusted certificate. Treat it as read-only.
+	// Cert is the trusted certificate. Treat it as read-only; in an entry
+	// given to [Set.Merge] it must not be nil.
 	Cert *x509.Certificate
 }
 
@@ -287,9 +292,10 @@ func (s *Set) Certificate(alias string) (*x509.Certificate, error) {
 	return e.cert, nil
 }
 
-// Contains reports whether the set holds c (the same DER encoding, under
-// any alias).
-func (s *Set) Contains(c *x509.Certificate) bool {
+// ContainsCert reports whether the set holds c (the same DER encoding,
+// under any alias). To ask whether an alias is taken, use
+// [Set.Certificate].
+func (s *Set) ContainsCert(c *x509.Certificate) bool {
 	return c != nil && len(s.byFP[sha256.Sum256(c.Raw)]) > 0
 }
 

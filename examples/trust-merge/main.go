@@ -373,7 +373,7 @@ func demo(out io.Writer) error {
 	trustPath := filepath.Join(dir, "truststore.jks")
 	ts := truststore.New(truststore.JKS)
 	now := &truststore.MergeOptions{Now: func() time.Time { return demoNow }}
-	if _, err := ts.Merge([]truststore.Item{{Alias: "old-root", Cert: oldRoot.cert}, {Alias: "partner-root", Cert: partner.cert}}, now); err != nil {
+	if _, err := ts.Merge([]truststore.Entry{{Alias: "old-root", Cert: oldRoot.cert}, {Alias: "partner-root", Cert: partner.cert}}, now); err != nil {
 		return err
 	}
 	if err := ts.Save(trustPath, password); err != nil {

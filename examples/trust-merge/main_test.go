@@ -66,7 +66,7 @@ func layout(t *testing.T) files {
 	password := []byte("s3cret")
 
 	ts := truststore.New(truststore.JKS)
-	_, err := ts.Merge([]truststore.Item{{Alias: "old-root", Cert: f.oldRoot.Cert}}, nil)
+	_, err := ts.Merge([]truststore.Entry{{Alias: "old-root", Cert: f.oldRoot.Cert}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, ts.Save(f.trust, password))
 
@@ -146,7 +146,7 @@ func TestRealFiles(t *testing.T) {
 	ts, err := truststore.Open(f.trust, []byte("s3cret"))
 	require.NoError(t, err)
 	assert.Equal(t, 2, ts.Len())
-	assert.False(t, ts.Contains(f.oldRoot.Cert))
+	assert.False(t, ts.ContainsCert(f.oldRoot.Cert))
 }
 
 func TestFlagErrors(t *testing.T) {
@@ -234,9 +234,9 @@ func TestBundleWithLeaf(t *testing.T) {
 	assert.Contains(t, out.String(), "1 certificate of "+reply+" left out: a truststore holds CA certificates; give -include-non-ca to trust it too\n")
 	ts, err := truststore.Open(f.trust, []byte("s3cret"))
 	require.NoError(t, err)
-	assert.False(t, ts.Contains(leaf.Cert), "the client certificate is not trusted")
-	assert.True(t, ts.Contains(f.newRoot.Cert))
-	assert.True(t, ts.Contains(f.newInter.Cert))
+	assert.False(t, ts.ContainsCert(leaf.Cert), "the client certificate is not trusted")
+	assert.True(t, ts.ContainsCert(f.newRoot.Cert))
+	assert.True(t, ts.ContainsCert(f.newInter.Cert))
 
 	// As JSON, the leaf is in the merge report's left_out list.
 	out.Reset()
@@ -262,7 +262,7 @@ func TestBundleWithLeaf(t *testing.T) {
 	assert.Contains(t, out.String(), "1 added")
 	ts, err = truststore.Open(f.trust, []byte("s3cret"))
 	require.NoError(t, err)
-	assert.True(t, ts.Contains(leaf.Cert))
+	assert.True(t, ts.ContainsCert(leaf.Cert))
 }
 
 // TestPruneDeclaredUsage: -nothing-in-use declares that nothing uses the
