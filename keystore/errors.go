@@ -45,6 +45,10 @@ var (
 	// the same answer whether the store or package chain checked the chain.
 	ErrBrokenChain = chain.ErrBrokenChain
 
+	// ErrInvalidFingerprint reports text that is not a SHA-256
+	// fingerprint; the error is a [*FingerprintError] that says why.
+	ErrInvalidFingerprint = errors.New("keystore: invalid SHA-256 fingerprint")
+
 	// ErrUntrustedReply reports a CA reply that reaches no trust anchor.
 	ErrUntrustedReply = errors.New("keystore: certificate reply does not reach a trust anchor")
 
@@ -132,3 +136,18 @@ type markedError struct {
 
 func (e *markedError) Error() string { return e.msg }
 func (e *markedError) Unwrap() error { return e.sentinel }
+
+// FingerprintError reports text that [ParseFingerprint] cannot read as a
+// SHA-256 fingerprint. It matches [ErrInvalidFingerprint] with
+// [errors.Is].
+type FingerprintError struct {
+	Input  string // the text as given
+	Reason string // what was expected and what was found
+}
+
+func (e *FingerprintError) Error() string {
+	return fmt.Sprintf("keystore: fingerprint %q: %s", e.Input, e.Reason)
+}
+
+// Is makes a FingerprintError match [ErrInvalidFingerprint].
+func (e *FingerprintError) Is(target error) bool { return target == ErrInvalidFingerprint }

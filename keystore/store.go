@@ -414,11 +414,11 @@ func checkKeyChain(alias string, key crypto.Signer, chain []*x509.Certificate) e
 // private key's. It matches [ErrKeyMismatch] with [errors.Is].
 type KeyMismatchError struct {
 	Alias           string
-	CertKey, Stored string // key fingerprints, "SHA256:..."
+	CertKey, Stored Fingerprint // the certificate's and the private key's public keys
 }
 
 func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, e.CertKey, e.Stored)
+	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, keyLabel(e.CertKey), keyLabel(e.Stored))
 }
 
 // Is makes a KeyMismatchError match [ErrKeyMismatch].

@@ -100,7 +100,7 @@ func (x *run) accepts(ctx context.Context, c *gateCheck, which string, certs []*
 	}
 	if err := x.e.Receiver.Accepts(ctx, certs); err != nil {
 		c.problem(err, "the receiver refuses the %s chain %s (client certificate SHA-256 %s): %v",
-			which, chain.Path(certs), keystore.Fingerprint256Hex(certs[0]), err)
+			which, chain.Path(certs), keystore.CertFingerprint(certs[0]).Hex(), err)
 	}
 }
 
@@ -183,7 +183,7 @@ func (x *run) oldRootUnused(ctx context.Context, c *gateCheck) {
 		c.problem(err, "cannot check the old root: %v", err)
 		return
 	}
-	_, err = set.Prune(truststore.ByFingerprint(keystore.Fingerprint256Hex(x.oldRoot)), &truststore.PruneOptions{
+	_, err = set.Prune(truststore.ByFingerprint(keystore.CertFingerprint(x.oldRoot)), &truststore.PruneOptions{
 		// deps is every chain the executor knows of; none known means
 		// none is in use, which truststore wants said explicitly.
 		InUse: deps, NothingInUse: len(deps) == 0,

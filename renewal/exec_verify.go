@@ -198,7 +198,7 @@ func (j *Journal) checkSteps(plan *Plan) error {
 func (x *run) checkArtifacts() error {
 	p := &x.e.Plan.Params
 	a := &x.j.Artifacts
-	fp := keystore.Fingerprint256Hex
+	fp := func(c *x509.Certificate) string { return keystore.CertFingerprint(c).Hex() }
 	mismatch := func(field, want, got string) error {
 		return &JournalError{Field: field, Expected: want, Found: got}
 	}
@@ -300,8 +300,8 @@ func (x *run) handOverPaths() []string {
 	if x.e.HandOverDir == "" || x.newLeaf() == nil || x.newRoot == nil {
 		return nil
 	}
-	fp := keystore.Fingerprint256Hex(x.newLeaf())
-	rootFP := keystore.Fingerprint256Hex(x.newRoot)
+	fp := keystore.CertFingerprint(x.newLeaf()).Hex()
+	rootFP := keystore.CertFingerprint(x.newRoot).Hex()
 	return []string{
 		filepath.Join(x.e.HandOverDir, fmt.Sprintf("%s-new-client-%s.pem", fileSafe(x.e.Tenant.Alias), fp[:12])),
 		filepath.Join(x.e.HandOverDir, fmt.Sprintf("new-root-%s.pem", rootFP[:12])),

@@ -335,7 +335,7 @@ func (t *Tenant) Install(reply []*x509.Certificate, anchors ...*x509.Certificate
 // digits of old's SHA-256 fingerprint, so that it is the same in every
 // run and distinct for every replaced certificate.
 func (t *Tenant) HistoryAlias(old *x509.Certificate) string {
-	return t.Alias + "-" + keystore.Fingerprint256Hex(old)[:12]
+	return t.Alias + "-" + keystore.CertFingerprint(old).Hex()[:12]
 }
 
 // Activate puts the pending entry, whose certificate is next, under the
@@ -601,6 +601,6 @@ func describeCert(c *x509.Certificate) string {
 	if c == nil {
 		return "no certificate"
 	}
-	fp := keystore.Fingerprint256Hex(c)
+	fp := keystore.CertFingerprint(c).Hex()
 	return fmt.Sprintf("%q (SHA-256 %s…)", chain.Name(c), fp[:16])
 }

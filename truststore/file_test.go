@@ -234,7 +234,7 @@ func TestBundleFormat(t *testing.T) {
 		s := bundleOf(t, truststore.Entry{Alias: "root-a", Cert: root.Cert})
 		data, err := s.Marshal(nil)
 		require.NoError(t, err)
-		assert.Equal(t, "# alias: root-a\n# subject: CN=Root A,O=certroll test\n# sha256: "+keystore.CertFingerprint(root.Cert)+
+		assert.Equal(t, "# alias: root-a\n# subject: CN=Root A,O=certroll test\n# sha256: "+keystore.CertFingerprint(root.Cert).String()+
 			"\n# valid: 2025-01-01T00:00:00Z to 2035-12-30T00:00:00Z\n"+pemOf(root.Cert), string(data))
 	})
 

@@ -2,12 +2,13 @@ package truststore
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/certroll/certroll/keystore"
 )
 
 // Certs returns entries for certs with no alias given, so that
@@ -128,7 +129,7 @@ func (s *Set) Merge(items []Entry, opts *MergeOptions) (*Report, error) {
 	}
 	for _, it := range items {
 		c := it.Cert
-		fp := sha256.Sum256(c.Raw)
+		fp := keystore.CertFingerprint(c)
 		if held := s.byFP[fp]; len(held) > 0 {
 			ch := Change{CertInfo: held[0].info(), DuplicateOf: held[0].alias}
 			ch.Reason = fmt.Sprintf("identical to %q, already in the set", held[0].alias)

@@ -109,7 +109,7 @@ func TestMerge(t *testing.T) {
 			check: func(t *testing.T, rep *truststore.Report) {
 				assert.Equal(t, truststore.Counts{Added: 2}, rep.Counts)
 				assert.Equal(t, "new certificate", rep.Added[0].Reason)
-				assert.Equal(t, fpHex(rootB.Cert), rep.Added[0].SHA256)
+				assert.Equal(t, fpHex(rootB.Cert), rep.Added[0].SHA256.Hex())
 			},
 		},
 		{
@@ -354,7 +354,7 @@ func TestMergeLeavesOutNonCA(t *testing.T) {
 			assert.Equal(t, 0, s.Len(), "a certificate left out is not in the set")
 			require.Len(t, rep.LeftOut, 1)
 			assert.Equal(t, "given", rep.LeftOut[0].Alias)
-			assert.Equal(t, fpHex(tt.cert), rep.LeftOut[0].SHA256)
+			assert.Equal(t, fpHex(tt.cert), rep.LeftOut[0].SHA256.Hex())
 			assert.Equal(t, tt.wantWhy, rep.LeftOut[0].Reason)
 			assert.Equal(t, 1, rep.Counts.LeftOut)
 			assert.False(t, rep.Changed())

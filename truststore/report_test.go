@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certroll/certroll/internal/testpki"
+	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
 )
 
@@ -82,7 +83,7 @@ func TestDiff(t *testing.T) {
 	assert.Equal(t, "a1", d.OnlyInA[0].Alias)
 	require.Len(t, d.OnlyInB, 1)
 	assert.Equal(t, "b1", d.OnlyInB[0].Alias)
-	assert.Equal(t, []truststore.AliasChange{{SHA256: fpHex(renamed.Cert), Subject: "CN=Renamed,O=certroll test", AliasA: "old-name", AliasB: "new-name"}}, d.AliasChanged,
+	assert.Equal(t, []truststore.AliasChange{{SHA256: keystore.CertFingerprint(renamed.Cert), Subject: "CN=Renamed,O=certroll test", AliasA: "old-name", AliasB: "new-name"}}, d.AliasChanged,
 		"an alias differing only in case is not a change")
 	assert.Equal(t, "diff: 1 only in a, 1 only in b, 2 in both (1 under another alias)\n"+
 		"  - a1  CN=A1,O=certroll test  sha256 "+fpHex(a1.Cert)[:16]+"\n"+

@@ -131,7 +131,7 @@ type Entry struct {
 type entry struct {
 	alias   string
 	cert    *x509.Certificate
-	fp      [32]byte
+	fp      keystore.Fingerprint
 	created time.Time // for a new store entry
 	// inStore is set for an entry of a store-backed set that the store
 	// holds already; entries without it are written at the next sync.
@@ -154,7 +154,7 @@ type Set struct {
 	store   *keystore.Store
 	entries []*entry
 	byAlias map[string]*entry // folded alias
-	byFP    map[[32]byte][]*entry
+	byFP    map[keystore.Fingerprint][]*entry
 	byName  map[string][]*entry // raw subject + raw SPKI
 	// reserved holds the folded aliases new certificates may not take
 	// besides those of the entries (a store's key entries, a directory's
@@ -193,7 +193,7 @@ func newSet(k Kind) *Set {
 	return &Set{
 		kind:     k,
 		byAlias:  make(map[string]*entry),
-		byFP:     make(map[[32]byte][]*entry),
+		byFP:     make(map[keystore.Fingerprint][]*entry),
 		byName:   make(map[string][]*entry),
 		reserved: make(map[string]string),
 		touched:  make(map[string]bool),
@@ -296,7 +296,7 @@ func (s *Set) Certificate(alias string) (*x509.Certificate, error) {
 // under any alias). To ask whether an alias is taken, use
 // [Set.Certificate].
 func (s *Set) ContainsCert(c *x509.Certificate) bool {
-	return c != nil && len(s.byFP[sha256.Sum256(c.Raw)]) > 0
+	return c != nil && len(s.byFP[keystore.CertFingerprint(c)]) > 0
 }
 
 // CertPool returns a new pool holding every certificate of the set, for
@@ -349,7 +349,7 @@ func (s *Set) sync() error {
 
 // insert appends e and indexes it, computing its fingerprint unless set.
 func (s *Set) insert(e *entry) {
-	if e.fp == ([32]byte{}) {
+	if e.fp == (keystore.Fingerprint{}) {
 		e.fp = sha256.Sum256(e.cert.Raw)
 	}
 	s.entries = append(s.entries, e)

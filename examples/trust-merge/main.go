@@ -189,12 +189,26 @@ func (c config) check() error {
 			"-in-use FILE (repeatable) for each keystore or certificate chain whose chains must stay anchored, " +
 			"or -nothing-in-use if nothing does (-force removes even what is in use)")
 	}
-	for _, fp := range c.pruneFingerprints {
-		if _, err := truststore.ParseFingerprint(fp); err != nil {
-			return fmt.Errorf("-prune-fingerprint: %w", err)
+	_, err := parseFingerprints(c.pruneFingerprints)
+	return err
+}
+
+// parseFingerprints reads the -prune-fingerprint values in any form people
+// paste (keytool's, openssl's, plain hex).
+func parseFingerprints(list []string) ([]keystore.Fingerprint, error) {
+	fps := make([]keystore.Fingerprint, len(list))
+	for i, s := range list {
+		fp, err := keystore.ParseFingerprint(s)
+		var fe *keystore.FingerprintError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("-prune-fingerprint %q: %s", s, fe.Reason)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("-prune-fingerprint %q: %w", s, err)
+		}
+		fps[i] = fp
 	}
-	return nil
+	return fps, nil
 }
 
 func readPassword(c config) ([]byte, error) {
@@ -310,7 +324,11 @@ func apply(c config, out io.Writer) error {
 	}
 	if len(c.pruneFingerprints) > 0 {
 		opts := &truststore.PruneOptions{InUse: inUse, NothingInUse: c.nothingInUse, Force: c.force}
-		rep, err := ts.Prune(truststore.ByFingerprint(c.pruneFingerprints...), opts)
+		fps, err := parseFingerprints(c.pruneFingerprints)
+		if err != nil {
+			return err
+		}
+		rep, err := ts.Prune(truststore.ByFingerprint(fps...), opts)
 		if rep != nil {
 			res.Prune = rep
 			if !c.asJSON {

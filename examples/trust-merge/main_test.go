@@ -87,7 +87,7 @@ func layout(t *testing.T) files {
 func TestRealFiles(t *testing.T) {
 	f := layout(t)
 	pw := []string{"-password-env", "TRUST_PW"}
-	oldFP := keystore.CertFingerprint(f.oldRoot.Cert)
+	oldFP := keystore.CertFingerprint(f.oldRoot.Cert).String()
 
 	// Merge the bundle.
 	var out bytes.Buffer
@@ -151,7 +151,7 @@ func TestRealFiles(t *testing.T) {
 
 func TestFlagErrors(t *testing.T) {
 	f := layout(t)
-	fp := keystore.CertFingerprint(f.oldRoot.Cert)
+	fp := keystore.CertFingerprint(f.oldRoot.Cert).String()
 	before, err := os.ReadFile(f.trust)
 	require.NoError(t, err)
 	pwFile := filepath.Join(t.TempDir(), "pw")
@@ -165,7 +165,7 @@ func TestFlagErrors(t *testing.T) {
 		{"stray argument", []string{"-truststore", f.trust, "extra"}, `unexpected arguments ["extra"]`},
 		{"wrong password", []string{"-truststore", f.trust, "-bundle", f.bundle, "-password-file", pwFile}, "password incorrect"},
 		{"no password", []string{"-truststore", f.trust, "-bundle", f.bundle, "-password-env", "TRUST_MERGE_UNSET"}, "set TRUST_MERGE_UNSET or give -password-file"},
-		{"bad fingerprint", []string{"-truststore", f.trust, "-prune-fingerprint", "AB:CD", "-nothing-in-use", "-password-env", "TRUST_PW"}, "want 64 hexadecimal digits"},
+		{"bad fingerprint", []string{"-truststore", f.trust, "-prune-fingerprint", "AB:CD", "-nothing-in-use", "-password-env", "TRUST_PW"}, `-prune-fingerprint "AB:CD": expected a SHA-256 fingerprint as 32 colon-separated hex pairs, found 2 groups`},
 		{"stray argument between flags", []string{"-truststore", f.trust, "-bundle", f.bundle, "extra", "-dry-run"}, `unexpected arguments ["extra" "-dry-run"]: trust-merge takes flags only`},
 		{"unknown flag", []string{"-truststore", f.trust, "-bundel", f.bundle}, "flag provided but not defined: -bundel (see -h)"},
 		{"flags without a truststore", []string{"-bundle", f.bundle, "-json"}, "-bundle, -json need a real truststore: give -truststore FILE"},
@@ -270,7 +270,7 @@ func TestBundleWithLeaf(t *testing.T) {
 func TestPruneDeclaredUsage(t *testing.T) {
 	f := layout(t)
 	var out bytes.Buffer
-	require.NoError(t, run([]string{"-truststore", f.trust, "-password-env", "TRUST_PW", "-prune-fingerprint", keystore.CertFingerprint(f.oldRoot.Cert), "-nothing-in-use"}, &out))
+	require.NoError(t, run([]string{"-truststore", f.trust, "-password-env", "TRUST_PW", "-prune-fingerprint", keystore.CertFingerprint(f.oldRoot.Cert).String(), "-nothing-in-use"}, &out))
 	assert.Contains(t, out.String(), "prune of JKS: 1 removed, 0 refused\n")
 	ts, err := truststore.Open(f.trust, []byte("s3cret"))
 	require.NoError(t, err)
@@ -282,7 +282,7 @@ func TestPruneDeclaredUsage(t *testing.T) {
 func TestJSONIsOneDocument(t *testing.T) {
 	f := layout(t)
 	pw := []string{"-password-env", "TRUST_PW", "-json"}
-	oldFP := keystore.CertFingerprint(f.oldRoot.Cert)
+	oldFP := keystore.CertFingerprint(f.oldRoot.Cert).String()
 	tests := []struct {
 		name       string
 		args       []string

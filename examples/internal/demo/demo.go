@@ -518,11 +518,11 @@ func (l *landscape) writePlan(cfg Config, final *landscape) (*renewal.Plan, erro
 		KeystoreFormat:     cfg.Format.String(),
 		Truststore:         final.truststore,
 		Nodes:              nodes,
-		OldFingerprint:     keystore.Fingerprint256Hex(chain[0]),
+		OldFingerprint:     keystore.CertFingerprint(chain[0]).Hex(),
 		OldRootSubject:     l.oldCA.Root().Subject.String(),
-		OldRootFingerprint: keystore.Fingerprint256Hex(l.oldCA.Root()),
+		OldRootFingerprint: keystore.CertFingerprint(l.oldCA.Root()).Hex(),
 		NewRootSubject:     l.newCA.Root().Subject.String(),
-		NewRootFingerprint: keystore.Fingerprint256Hex(l.newCA.Root()),
+		NewRootFingerprint: keystore.CertFingerprint(l.newCA.Root()).Hex(),
 	}
 	if cfg.Sequence == renewal.SequenceDowntime {
 		p.Window = renewal.Window{Description: "now, for as long as the exchange takes"}
