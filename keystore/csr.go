@@ -87,7 +87,7 @@ func NewCSR(key crypto.Signer, tmpl *x509.CertificateRequest) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keystore: the certificate request signed by the %s key %s does not verify: %w",
-			KeyDescription(key.Public()), KeyFingerprint(key.Public()), err)
+			KeyDescription(key.Public()), keyLabel(KeyFingerprint(key.Public())), err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
 }
@@ -175,7 +175,7 @@ func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 	}
 	if err := csr.CheckSignature(); err != nil {
 		return fail(enc, -1, fmt.Sprintf("expected a valid self-signature by its %s key %s, found one that does not verify",
-			KeyDescription(csr.PublicKey), KeyFingerprint(csr.PublicKey)), err)
+			KeyDescription(csr.PublicKey), keyLabel(KeyFingerprint(csr.PublicKey))), err)
 	}
 	return csr, nil
 }

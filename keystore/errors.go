@@ -3,6 +3,8 @@ package keystore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/certroll/certroll/chain"
 )
 
 // Sentinel errors that callers branch on with [errors.Is]. Every error the
@@ -34,12 +36,18 @@ var (
 	ErrNotKeyEntry = errors.New("keystore: not a key entry")
 
 	// ErrKeyMismatch reports a certificate whose public key is not the
-	// private key's.
-	ErrKeyMismatch = errors.New("keystore: public key does not match private key")
+	// private key's. It is [chain.ErrKeyMismatch], so that [errors.Is]
+	// gives the same answer whichever package found the mismatch.
+	ErrKeyMismatch = chain.ErrKeyMismatch
 
 	// ErrBrokenChain reports a chain in which a certificate is not signed by
-	// the next one.
-	ErrBrokenChain = errors.New("keystore: certificate chain does not verify")
+	// the next one. It is [chain.ErrBrokenChain], so that [errors.Is] gives
+	// the same answer whether the store or package chain checked the chain.
+	ErrBrokenChain = chain.ErrBrokenChain
+
+	// ErrInvalidFingerprint reports text that is not a SHA-256
+	// fingerprint; the error is a [*FingerprintError] that says why.
+	ErrInvalidFingerprint = errors.New("keystore: invalid SHA-256 fingerprint")
 
 	// ErrUntrustedReply reports a CA reply that reaches no trust anchor.
 	ErrUntrustedReply = errors.New("keystore: certificate reply does not reach a trust anchor")
@@ -117,3 +125,29 @@ func (e *KindError) Error() string {
 
 // Is makes a KindError match [ErrEntryKind] and [ErrNotKeyEntry].
 func (e *KindError) Is(target error) bool { return target == ErrEntryKind || target == ErrNotKeyEntry }
+
+// markedError is an error with a keystore message that matches a sentinel
+// of another package (such as [chain.ErrBrokenChain]) with [errors.Is],
+// without that package's prefix in the message.
+type markedError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *markedError) Error() string { return e.msg }
+func (e *markedError) Unwrap() error { return e.sentinel }
+
+// FingerprintError reports text that [ParseFingerprint] cannot read as a
+// SHA-256 fingerprint. It matches [ErrInvalidFingerprint] with
+// [errors.Is].
+type FingerprintError struct {
+	Input  string // the text as given
+	Reason string // what was expected and what was found
+}
+
+func (e *FingerprintError) Error() string {
+	return fmt.Sprintf("keystore: fingerprint %q: %s", e.Input, e.Reason)
+}
+
+// Is makes a FingerprintError match [ErrInvalidFingerprint].
+func (e *FingerprintError) Is(target error) bool { return target == ErrInvalidFingerprint }

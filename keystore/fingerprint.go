@@ -12,61 +12,176 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 )
 
-// CertFingerprint returns the SHA-256 fingerprint of c's DER encoding as
-// upper-case hexadecimal byte pairs separated by colons ("AB:CD:..."), the
-// form keytool -list and openssl x509 -fingerprint -sha256 print, so that an
-// administrator can compare it with their output. It returns "" for a nil
-// certificate.
-func CertFingerprint(c *x509.Certificate) string {
+// Fingerprint is a SHA-256 digest that identifies a certificate (the
+// digest of its DER encoding, as keytool -list and openssl x509
+// -fingerprint -sha256 compute it) or a public key (the digest of its
+// PKIX SubjectPublicKeyInfo DER encoding). Compute one with
+// [CertFingerprint] or [KeyFingerprint], read one a person pasted with
+// [ParseFingerprint], and compare two with ==.
+//
+// String prints it as keytool does ("AB:CD:..."), Hex as 64 lower-case
+// hexadecimal digits, and it marshals to JSON and other text formats as
+// Hex, reading back every form ParseFingerprint accepts.
+//
+// The zero Fingerprint stands for no fingerprint (a nil certificate, a
+// key that cannot be encoded): it prints and marshals as "", and a
+// struct field of this type tagged omitzero is left out of JSON.
+type Fingerprint [sha256.Size]byte
+
+// CertFingerprint returns the SHA-256 fingerprint of c's DER encoding, or
+// the zero Fingerprint for a nil certificate.
+func CertFingerprint(c *x509.Certificate) Fingerprint {
 	if c == nil {
+		return Fingerprint{}
+	}
+	return sha256.Sum256(c.Raw)
+}
+
+// KeyFingerprint returns the SHA-256 fingerprint of pub's PKIX
+// SubjectPublicKeyInfo DER encoding, so that the same key gives the same
+// fingerprint whether it comes from a certificate, a CSR or a private key.
+// It can be recomputed with
+//
+//	openssl pkey -pubin -outform DER | openssl dgst -sha256
+//
+// pub may be an *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey,
+// *ecdh.PublicKey or *dsa.PublicKey; for any other value, or a key that
+// cannot be encoded, it returns the zero Fingerprint.
+func KeyFingerprint(pub crypto.PublicKey) Fingerprint {
+	der, ok := marshalSPKI(pub)
+	if !ok {
+		return Fingerprint{}
+	}
+	return sha256.Sum256(der)
+}
+
+// ParseFingerprint reads a SHA-256 fingerprint in any form people paste:
+// 64 hexadecimal digits in either case, with or without colons between
+// the pairs (keytool's "AB:CD:..."), after an optional "SHA256:",
+// "SHA-256:" or "sha256 Fingerprint=" prefix (keytool's and OpenSSL's
+// output lines, in any case), or "SHA256:" followed by unpadded base64
+// (the OpenSSH style). Spaces around it are ignored. The empty string
+// gives the zero Fingerprint and no error.
+//
+// A malformed fingerprint gives a [*FingerprintError], which matches
+// [ErrInvalidFingerprint].
+func ParseFingerprint(s string) (Fingerprint, error) {
+	var fp Fingerprint
+	reason := parseFingerprint(&fp, s)
+	if reason != "" {
+		return Fingerprint{}, &FingerprintError{Input: s, Reason: reason}
+	}
+	return fp, nil
+}
+
+// fingerprintPrefixes are the labels keytool, OpenSSL and people put
+// before a SHA-256 fingerprint, lower-cased.
+var fingerprintPrefixes = []string{"sha256 fingerprint=", "sha-256 fingerprint=", "sha256:", "sha-256:"}
+
+// parseFingerprint reads s into fp, or says why it cannot: what was
+// expected and what was found.
+func parseFingerprint(fp *Fingerprint, s string) string {
+	const digits = 2 * sha256.Size
+	t := strings.TrimSpace(s)
+	if t == "" {
+		*fp = Fingerprint{}
 		return ""
 	}
-	sum := sha256.Sum256(c.Raw)
-	const digits = "0123456789ABCDEF"
-	b := make([]byte, 0, len(sum)*3-1)
-	for i, v := range sum {
+	prefixed := false
+	for _, p := range fingerprintPrefixes {
+		if len(t) >= len(p) && strings.EqualFold(t[:len(p)], p) {
+			t, prefixed = strings.TrimSpace(t[len(p):]), true
+			break
+		}
+	}
+	if !prefixed {
+		if i := strings.Index(strings.ToLower(t), " fingerprint="); i > 0 {
+			return fmt.Sprintf("expected a SHA-256 fingerprint, found a %s one", t[:i])
+		}
+	}
+	if prefixed && len(t) == base64.RawStdEncoding.EncodedLen(sha256.Size) && !strings.Contains(t, ":") {
+		if n, err := base64.RawStdEncoding.Decode(fp[:], []byte(t)); err == nil && n == sha256.Size {
+			return ""
+		}
+	}
+	h := t
+	if strings.Contains(t, ":") {
+		parts := strings.Split(t, ":")
+		if len(parts) != sha256.Size {
+			return fmt.Sprintf("expected a SHA-256 fingerprint as %d colon-separated hex pairs, found %d groups", sha256.Size, len(parts))
+		}
+		for _, part := range parts {
+			if len(part) != 2 {
+				return fmt.Sprintf("expected a SHA-256 fingerprint as %d colon-separated hex pairs, found the group %q", sha256.Size, part)
+			}
+		}
+		h = strings.Join(parts, "")
+	}
+	if len(h) != digits {
+		return fmt.Sprintf("expected a SHA-256 fingerprint of %d hex digits, found %d characters", digits, len(h))
+	}
+	if _, err := hex.Decode(fp[:], []byte(h)); err != nil {
+		return "expected a SHA-256 fingerprint in hex, found a character that is not a hex digit"
+	}
+	return ""
+}
+
+// String returns the fingerprint as keytool -list and openssl x509
+// -fingerprint print it: upper-case hexadecimal pairs separated by colons
+// ("AB:CD:..."). The zero Fingerprint is "".
+func (f Fingerprint) String() string {
+	if f == (Fingerprint{}) {
+		return ""
+	}
+	const hexDigits = "0123456789ABCDEF"
+	b := make([]byte, 0, len(f)*3-1)
+	for i, v := range f {
 		if i > 0 {
 			b = append(b, ':')
 		}
-		b = append(b, digits[v>>4], digits[v&0x0f])
+		b = append(b, hexDigits[v>>4], hexDigits[v&0x0f])
 	}
 	return string(b)
 }
 
-// Fingerprint256Hex returns the SHA-256 fingerprint of c's DER encoding as
-// 64 lower-case hexadecimal digits without separators, the compact form used
-// in JSON summaries and in identifiers. It returns "" for a nil certificate.
-func Fingerprint256Hex(c *x509.Certificate) string {
-	if c == nil {
+// Hex returns the fingerprint as 64 lower-case hexadecimal digits without
+// separators, the compact form of JSON files and identifiers. The zero
+// Fingerprint is "".
+func (f Fingerprint) Hex() string {
+	if f == (Fingerprint{}) {
 		return ""
 	}
-	sum := sha256.Sum256(c.Raw)
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(f[:])
 }
 
-// KeyFingerprint returns "SHA256:" followed by the unpadded standard base64
-// of the SHA-256 of pub's PKIX SubjectPublicKeyInfo DER encoding. The form
-// follows OpenSSH's key fingerprints, but the hashed bytes are the X.509
-// encoding, so the same key gives the same fingerprint whether it comes from
-// a certificate, a CSR or a private key, and it can be recomputed with
-//
-//	openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64
-//
-// (dropping the trailing "="). pub may be an *rsa.PublicKey,
-// *ecdsa.PublicKey, ed25519.PublicKey, *ecdh.PublicKey or *dsa.PublicKey; for
-// any other value, or a key that cannot be encoded, it returns "unknown".
-// Fingerprints of two "unknown" keys must not be compared.
-func KeyFingerprint(pub crypto.PublicKey) string {
-	der, ok := marshalSPKI(pub)
-	if !ok {
-		return "unknown"
+// MarshalText returns [Fingerprint.Hex], so that JSON holds fingerprints as
+// lower-case hexadecimal.
+func (f Fingerprint) MarshalText() ([]byte, error) { return []byte(f.Hex()), nil }
+
+// UnmarshalText reads any form [ParseFingerprint] accepts; "" gives the
+// zero Fingerprint.
+func (f *Fingerprint) UnmarshalText(text []byte) error {
+	fp, err := ParseFingerprint(string(text))
+	if err != nil {
+		return err
 	}
-	sum := sha256.Sum256(der)
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+	*f = fp
+	return nil
+}
+
+// keyLabel names a key fingerprint in messages: "SHA256:AB:CD:...", which
+// ParseFingerprint reads back, or "(unknown)" for the zero Fingerprint.
+func keyLabel(f Fingerprint) string {
+	if f == (Fingerprint{}) {
+		return "(unknown)"
+	}
+	return "SHA256:" + f.String()
 }
 
 // marshalSPKI returns pub's SubjectPublicKeyInfo DER encoding. crypto/x509

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"regexp"
 	"strings"
@@ -39,39 +40,46 @@ func TestCertFingerprintMatchesOpenSSLAndKeytool(t *testing.T) {
 			dir := t.TempDir()
 			tcWrite(t, dir, "c.pem", tcPEM(tt.cert))
 
-			got := keystore.CertFingerprint(tt.cert)
+			fp := keystore.CertFingerprint(tt.cert)
+			got := fp.String()
 			assert.Regexp(t, colonHex, got)
 
 			out := tcTool(t, dir, "openssl", "x509", "-in", "c.pem", "-noout", "-fingerprint", "-sha256")
 			m := regexp.MustCompile(`(?i)sha256 Fingerprint=([0-9A-F:]+)`).FindStringSubmatch(out)
 			require.NotNil(t, m, "openssl output: %s", out)
 			assert.Equal(t, m[1], got, "openssl")
+			parsed, err := keystore.ParseFingerprint(strings.TrimSpace(out))
+			require.NoError(t, err, "openssl's whole line parses")
+			assert.True(t, parsed == fp, "openssl's line parses to the same fingerprint")
 
 			out = tcTool(t, dir, "keytool", "-printcert", "-file", "c.pem")
 			m = regexp.MustCompile(`SHA256: ([0-9A-F:]+)`).FindStringSubmatch(out)
 			require.NotNil(t, m, "keytool output: %s", out)
 			assert.Equal(t, m[1], got, "keytool")
+			parsed, err = keystore.ParseFingerprint(m[0])
+			require.NoError(t, err, "keytool's line parses")
+			assert.True(t, parsed == fp, "keytool's line parses to the same fingerprint")
 
-			hex := keystore.Fingerprint256Hex(tt.cert)
+			hex := fp.Hex()
 			assert.Regexp(t, `^[0-9a-f]{64}$`, hex)
 			assert.Equal(t, strings.ToLower(strings.ReplaceAll(got, ":", "")), hex)
 		})
 	}
 	t.Run("nil", func(t *testing.T) {
-		assert.Equal(t, "", keystore.CertFingerprint(nil))
-		assert.Equal(t, "", keystore.Fingerprint256Hex(nil))
+		assert.Equal(t, keystore.Fingerprint{}, keystore.CertFingerprint(nil))
+		assert.Equal(t, "", keystore.CertFingerprint(nil).String())
+		assert.Equal(t, "", keystore.CertFingerprint(nil).Hex())
 	})
 }
 
 // tcOpenSSLKeyFingerprint has openssl re-encode a public key as DER and hashes
 // what it wrote, the recipe KeyFingerprint documents.
-func tcOpenSSLKeyFingerprint(t *testing.T, pubPEM []byte) string {
+func tcOpenSSLKeyFingerprint(t *testing.T, pubPEM []byte) keystore.Fingerprint {
 	t.Helper()
 	dir := t.TempDir()
 	tcWrite(t, dir, "pub.pem", pubPEM)
 	tcTool(t, dir, "openssl", "pkey", "-pubin", "-in", "pub.pem", "-outform", "DER", "-out", "pub.der")
-	sum := sha256.Sum256(tcRead(t, dir, "pub.der"))
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+	return sha256.Sum256(tcRead(t, dir, "pub.der"))
 }
 
 func TestKeyFingerprintMatchesOpenSSL(t *testing.T) {
@@ -84,7 +92,7 @@ func TestKeyFingerprintMatchesOpenSSL(t *testing.T) {
 
 			got := keystore.KeyFingerprint(pub)
 			assert.Equal(t, want, got)
-			assert.Regexp(t, `^SHA256:[A-Za-z0-9+/]{43}$`, got, "unpadded base64 of 32 bytes")
+			assert.NotEqual(t, keystore.Fingerprint{}, got)
 
 			// The same key, seen through a certificate, has the same fingerprint.
 			c := tcIssue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "fp"}}, tcKey(t, kt), nil)
@@ -111,8 +119,7 @@ func TestKeyFingerprintAndDescriptionDSA(t *testing.T) {
 	pub, ok := parsed.(*dsa.PublicKey)
 	require.True(t, ok, "got %T", parsed)
 
-	sum := sha256.Sum256(der)
-	assert.Equal(t, "SHA256:"+base64.RawStdEncoding.EncodeToString(sum[:]), keystore.KeyFingerprint(pub))
+	assert.Equal(t, keystore.Fingerprint(sha256.Sum256(der)), keystore.KeyFingerprint(pub))
 	assert.Equal(t, "DSA 2048", keystore.KeyDescription(pub))
 }
 
@@ -151,9 +158,9 @@ func TestKeyDescription(t *testing.T) {
 			assert.Equal(t, tt.want, keystore.KeyDescription(tt.pub))
 			fp := keystore.KeyFingerprint(tt.pub)
 			if tt.want == "unknown" {
-				assert.Equal(t, "unknown", fp)
+				assert.Equal(t, keystore.Fingerprint{}, fp)
 			} else {
-				assert.True(t, strings.HasPrefix(fp, "SHA256:"), fp)
+				assert.NotEqual(t, keystore.Fingerprint{}, fp)
 			}
 		})
 	}
@@ -163,6 +170,88 @@ func BenchmarkCertFingerprint(b *testing.B) {
 	leaf, _, _ := tcChain(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = keystore.CertFingerprint(leaf.Cert)
+		_ = keystore.CertFingerprint(leaf.Cert).String()
 	}
+}
+
+func TestParseFingerprint(t *testing.T) {
+	leaf, _, _ := tcChain(t)
+	fp := keystore.CertFingerprint(leaf.Cert)
+	colon, hex := fp.String(), fp.Hex()
+	sum := sha256.Sum256(leaf.Cert.Raw)
+	forms := []struct{ name, in string }{
+		{"keytool's colon form", colon},
+		{"colon form in lower case", strings.ToLower(colon)},
+		{"plain lower-case hex", hex},
+		{"plain upper-case hex", strings.ToUpper(hex)},
+		{"SHA256: prefix", "SHA256:" + hex},
+		{"sha256: prefix, colons", "sha256:" + colon},
+		{"SHA-256: prefix", "SHA-256:" + colon},
+		{"keytool's line", "SHA256: " + colon},
+		{"OpenSSL's line", "sha256 Fingerprint=" + colon},
+		{"OpenSSL 1.1's line", "SHA256 Fingerprint=" + colon},
+		{"OpenSSH-style base64", "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])},
+		{"spaces around", "  " + colon + "\n"},
+	}
+	for _, tt := range forms {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := keystore.ParseFingerprint(tt.in)
+			require.NoError(t, err)
+			assert.True(t, got == fp, "got %s", got)
+		})
+	}
+
+	bad := []struct{ name, in, reason string }{
+		{"short, colons", "AB:CD", `"AB:CD": expected a SHA-256 fingerprint as 32 colon-separated hex pairs, found 2 groups`},
+		{"short hex", "abcd", "64 hex digits, found 4"},
+		{"SHA-1", strings.Repeat("ab", 20), "found 40"},
+		{"not hex", strings.Repeat("zz", 32), "not a hex digit"},
+		{"bad colon group", "ABC:" + strings.Repeat("AB:", 30) + "A", `group "ABC"`},
+		{"OpenSSL's SHA-1 line", "SHA1 Fingerprint=" + strings.Repeat("AB:", 19) + "AB", "found a SHA1 one"},
+		{"prefix only", "SHA256:", "found 0 characters"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := keystore.ParseFingerprint(tt.in)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, keystore.ErrInvalidFingerprint)
+			var fe *keystore.FingerprintError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tt.in, fe.Input)
+			assert.Contains(t, err.Error(), tt.reason)
+			assert.True(t, strings.HasPrefix(err.Error(), "keystore: "), err.Error())
+			assert.Equal(t, keystore.Fingerprint{}, got)
+		})
+	}
+
+	t.Run("empty is the zero fingerprint", func(t *testing.T) {
+		got, err := keystore.ParseFingerprint("")
+		require.NoError(t, err)
+		assert.Equal(t, keystore.Fingerprint{}, got)
+	})
+}
+
+// TestFingerprintJSON: a fingerprint marshals as lower-case hex, reads back
+// from any pasted form, and the zero one is "" or, tagged omitzero, left out.
+func TestFingerprintJSON(t *testing.T) {
+	leaf, _, _ := tcChain(t)
+	fp := keystore.CertFingerprint(leaf.Cert)
+	type doc struct {
+		A keystore.Fingerprint `json:"a"`
+		B keystore.Fingerprint `json:"b"`
+		C keystore.Fingerprint `json:"c,omitzero"`
+	}
+	data, err := json.Marshal(doc{A: fp})
+	require.NoError(t, err)
+	assert.Equal(t, `{"a":"`+fp.Hex()+`","b":""}`, string(data))
+
+	var back doc
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, doc{A: fp}, back)
+
+	require.NoError(t, json.Unmarshal([]byte(`{"a":"`+fp.String()+`","c":"SHA256:`+fp.Hex()+`"}`), &back))
+	assert.Equal(t, doc{A: fp, C: fp}, back)
+
+	err = json.Unmarshal([]byte(`{"a":"12:34"}`), &back)
+	assert.ErrorIs(t, err, keystore.ErrInvalidFingerprint)
 }

@@ -133,7 +133,7 @@ func jksVector(t testing.TB, name string) []byte {
 	return mustRead(t, filepath.Join("testdata", "jks", filepath.FromSlash(name)))
 }
 
-func pemKeyFingerprint(t testing.TB, path string) string {
+func pemKeyFingerprint(t testing.TB, path string) Fingerprint {
 	t.Helper()
 	block, _ := pem.Decode(mustRead(t, path))
 	require.NotNil(t, block)
@@ -419,7 +419,7 @@ func TestJKSMixedCaseAliasInFile(t *testing.T) {
 	got := keytoolList(t, path, "JKS", pw)
 	require.Len(t, got, 1)
 	assert.Equal(t, "mixedcase", got[0].Alias)
-	assert.Equal(t, []string{CertFingerprint(root.Cert)}, got[0].SHA256)
+	assert.Equal(t, []string{CertFingerprint(root.Cert).String()}, got[0].SHA256)
 }
 
 // TestJKSAliasEncoding: aliases are Java modified UTF-8 in the file (NUL

@@ -78,6 +78,45 @@ func KeyTypes() []KeyType {
 	return []KeyType{RSA2048, RSA3072, RSA4096, ECDSAP256, ECDSAP384, ECDSAP521, Ed25519}
 }
 
+// KeyTypeOf returns the key type [GenerateKey] uses to make a key like
+// pub, such as the key of a certificate being renewed: the ECDSA curve or
+// Ed25519 of pub, or for RSA the smallest of RSA2048, RSA3072 and RSA4096
+// at least as large as pub (an RSA-1024 key gives RSA2048, an RSA-8192
+// key RSA4096). For any other key, including a nil one, it returns the
+// zero KeyType, which is not a key type.
+func KeyTypeOf(pub crypto.PublicKey) KeyType {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k == nil || k.N == nil {
+			return 0
+		}
+		switch bits := k.N.BitLen(); {
+		case bits > 3072:
+			return RSA4096
+		case bits > 2048:
+			return RSA3072
+		}
+		return RSA2048
+	case *ecdsa.PublicKey:
+		if k == nil {
+			return 0
+		}
+		switch k.Curve {
+		case elliptic.P256():
+			return ECDSAP256
+		case elliptic.P384():
+			return ECDSAP384
+		case elliptic.P521():
+			return ECDSAP521
+		}
+	case ed25519.PublicKey:
+		if len(k) == ed25519.PublicKeySize {
+			return Ed25519
+		}
+	}
+	return 0
+}
+
 // String returns the canonical name of t ("rsa2048", "ec-p256", "ed25519",
 // ...), which [ParseKeyType] accepts, or "KeyType(n)" for an unknown value.
 func (t KeyType) String() string {

@@ -137,7 +137,7 @@ func listingOf(t testing.TB, s *Store) []keytoolEntry {
 			e.Type = "SecretKeyEntry"
 		}
 		for _, der := range r.chainDER {
-			e.SHA256 = append(e.SHA256, CertFingerprint(&x509.Certificate{Raw: der}))
+			e.SHA256 = append(e.SHA256, CertFingerprint(&x509.Certificate{Raw: der}).String())
 		}
 		out = append(out, e)
 	}
@@ -148,7 +148,7 @@ func listingOf(t testing.TB, s *Store) []keytoolEntry {
 // keytoolCSRKey runs keytool -certreq for alias, which makes keytool
 // decrypt the entry's private key and sign with it, and returns the
 // request's public key fingerprint.
-func keytoolCSRKey(t testing.TB, path, storeType, storePassFile, keyPassFile, alias string) string {
+func keytoolCSRKey(t testing.TB, path, storeType, storePassFile, keyPassFile, alias string) Fingerprint {
 	t.Helper()
 	out := runKeytool(t, "-certreq", "-keystore", path, "-storetype", storeType, "-storepass:file", storePassFile,
 		"-keypass:file", keyPassFile, "-alias", alias)
@@ -327,7 +327,7 @@ func TestKeytoolAfterReplace(t *testing.T) {
 		assert.Equal(t, before[i].Alias, after[i].Alias)
 		assert.Equal(t, before[i].Type, after[i].Type, before[i].Alias)
 		if before[i].Alias == "tenantclient" {
-			assert.Equal(t, []string{CertFingerprint(leaf.Cert), CertFingerprint(newCA.Cert)}, after[i].SHA256)
+			assert.Equal(t, []string{CertFingerprint(leaf.Cert).String(), CertFingerprint(newCA.Cert).String()}, after[i].SHA256)
 			assert.NotEqual(t, before[i].SHA256, after[i].SHA256)
 			continue
 		}
@@ -364,9 +364,9 @@ func TestKeytoolListsStoreBuiltFromScratch(t *testing.T) {
 	require.NoError(t, s.Save(path, storePass))
 
 	want := []keytoolEntry{
-		{Alias: "client", Type: "PrivateKeyEntry", SHA256: []string{CertFingerprint(client.Cert), CertFingerprint(ca.Cert)}},
-		{Alias: "other", Type: "PrivateKeyEntry", SHA256: []string{CertFingerprint(other.Cert), CertFingerprint(ca.Cert)}},
-		{Alias: "root ca", Type: "trustedCertEntry", SHA256: []string{CertFingerprint(ca.Root().Cert)}},
+		{Alias: "client", Type: "PrivateKeyEntry", SHA256: []string{CertFingerprint(client.Cert).String(), CertFingerprint(ca.Cert).String()}},
+		{Alias: "other", Type: "PrivateKeyEntry", SHA256: []string{CertFingerprint(other.Cert).String(), CertFingerprint(ca.Cert).String()}},
+		{Alias: "root ca", Type: "trustedCertEntry", SHA256: []string{CertFingerprint(ca.Root().Cert).String()}},
 	}
 	assert.Equal(t, want, keytoolList(t, path, "JKS", storePass))
 	storePassFile := writeSecretFile(t, dir, storePass)

@@ -12,19 +12,19 @@ import (
 // A Summary describes one entry for people, as `keytool -list -v` does,
 // without decrypting its key.
 type Summary struct {
-	Alias       string    `json:"alias"`
-	Kind        EntryKind `json:"-"`
-	Type        string    `json:"type"` // "PrivateKeyEntry", "trustedCertEntry" or "SecretKeyEntry"
-	Created     time.Time `json:"created"`
-	Subject     string    `json:"subject,omitempty"`
-	Issuer      string    `json:"issuer,omitempty"`
-	Serial      string    `json:"serial,omitempty"` // hexadecimal, as keytool prints it
-	NotBefore   time.Time `json:"not_before,omitzero"`
-	NotAfter    time.Time `json:"not_after,omitzero"`
-	Fingerprint string    `json:"sha256"`            // SHA-256 of the leaf, "AB:CD:..."
-	Key         string    `json:"key,omitempty"`     // "RSA 2048", "EC P-256", ...
-	ChainLength int       `json:"chain_length"`      // 1 for a trusted entry
-	Problem     string    `json:"problem,omitempty"` // why the entry could not be described fully
+	Alias       string      `json:"alias"`
+	Kind        EntryKind   `json:"-"`
+	Type        string      `json:"type"` // "PrivateKeyEntry", "trustedCertEntry" or "SecretKeyEntry"
+	Created     time.Time   `json:"created"`
+	Subject     string      `json:"subject,omitempty"`
+	Issuer      string      `json:"issuer,omitempty"`
+	Serial      string      `json:"serial,omitempty"` // hexadecimal, as keytool prints it
+	NotBefore   time.Time   `json:"not_before,omitzero"`
+	NotAfter    time.Time   `json:"not_after,omitzero"`
+	Fingerprint Fingerprint `json:"sha256"`            // SHA-256 of the leaf
+	Key         string      `json:"key,omitempty"`     // "RSA 2048", "EC P-256", ...
+	ChainLength int         `json:"chain_length"`      // 1 for a trusted entry
+	Problem     string      `json:"problem,omitempty"` // why the entry could not be described fully
 }
 
 // Summaries describes every entry in store order. An entry whose
@@ -106,7 +106,7 @@ func (s *Store) WriteListing(w io.Writer) error {
 		}
 		if e.Problem != "" {
 			fmt.Fprintf(&b, "Problem: %s\n", e.Problem)
-			if e.Fingerprint != "" {
+			if e.Fingerprint != (Fingerprint{}) {
 				if e.Subject != "" {
 					fmt.Fprintf(&b, "Owner: %s\n", e.Subject)
 				}

@@ -56,12 +56,14 @@ func p12JavaTool(t testing.TB, args ...string) string {
 // p12JavaKeyCheck has Java decrypt the key under alias, sign with it and
 // check the signature with the leaf's public key; it returns that key's
 // fingerprint.
-func p12JavaKeyCheck(t testing.TB, path, storeType, storePassFile, alias, keyPassFile string) string {
+func p12JavaKeyCheck(t testing.TB, path, storeType, storePassFile, alias, keyPassFile string) Fingerprint {
 	t.Helper()
 	out := p12JavaTool(t, "keycheck", path, storeType, storePassFile, alias, keyPassFile)
 	i := strings.Index(out, "key-ok ")
 	require.GreaterOrEqual(t, i, 0, "P12Tool printed:\n%s", out)
-	return strings.TrimSpace(out[i+len("key-ok "):])
+	fp, err := ParseFingerprint(strings.TrimSpace(out[i+len("key-ok "):]))
+	require.NoError(t, err, "P12Tool printed:\n%s", out)
+	return fp
 }
 
 func p12WriteFile(t testing.TB, dir, name string, data []byte) string {
@@ -337,7 +339,7 @@ func TestPKCS12KeytoolStoreReplace(t *testing.T) {
 		assert.Equal(t, before[i].Alias, after[i].Alias)
 		assert.Equal(t, before[i].Type, after[i].Type, before[i].Alias)
 		if before[i].Alias == "tenantclient" {
-			assert.Equal(t, []string{CertFingerprint(leaf.Cert), CertFingerprint(newCA.Cert)}, after[i].SHA256)
+			assert.Equal(t, []string{CertFingerprint(leaf.Cert).String(), CertFingerprint(newCA.Cert).String()}, after[i].SHA256)
 			continue
 		}
 		assert.Equal(t, before[i].SHA256, after[i].SHA256, before[i].Alias)

@@ -21,12 +21,12 @@ import (
 // or [Store.InstallReply] with [WithNewKey], replaces it.
 type EntryCertificateError struct {
 	Alias        string
-	Index, Count int    // the certificate's position in the chain (1 is the leaf) and the chain's length
-	SHA256       string // fingerprint of the raw certificate, "AB:CD:..."
-	Subject      string // the subject, or "" if even that cannot be read
-	Algorithm    string // the public key algorithm's OID, or "" if it cannot be read
-	Curve        string // the named curve's OID for an EC key, else ""
-	Err          error  // crypto/x509's error
+	Index, Count int         // the certificate's position in the chain (1 is the leaf) and the chain's length
+	SHA256       Fingerprint // fingerprint of the raw certificate
+	Subject      string      // the subject, or "" if even that cannot be read
+	Algorithm    string      // the public key algorithm's OID, or "" if it cannot be read
+	Curve        string      // the named curve's OID for an EC key, else ""
+	Err          error       // crypto/x509's error
 }
 
 func (e *EntryCertificateError) Error() string {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/certroll/certroll/chain"
 )
 
 // EntryKind says what an entry holds.
@@ -401,8 +403,8 @@ func checkKeyChain(alias string, key crypto.Signer, chain []*x509.Certificate) e
 	}
 	for i := 0; i+1 < len(chain); i++ {
 		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
-			return fmt.Errorf("%w: alias %q: certificate %d (%s) is not signed by certificate %d (%s): %v",
-				ErrBrokenChain, alias, i+1, chain[i].Subject, i+2, chain[i+1].Subject, err)
+			return &markedError{sentinel: ErrBrokenChain, msg: fmt.Sprintf("keystore: alias %q: certificate chain does not verify: certificate %d (%s) is not signed by certificate %d (%s): %v",
+				alias, i+1, chain[i].Subject, i+2, chain[i+1].Subject, err)}
 		}
 	}
 	return nil
@@ -412,23 +414,21 @@ func checkKeyChain(alias string, key crypto.Signer, chain []*x509.Certificate) e
 // private key's. It matches [ErrKeyMismatch] with [errors.Is].
 type KeyMismatchError struct {
 	Alias           string
-	CertKey, Stored string // key fingerprints, "SHA256:..."
+	CertKey, Stored Fingerprint // the certificate's and the private key's public keys
 }
 
 func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, e.CertKey, e.Stored)
+	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, keyLabel(e.CertKey), keyLabel(e.Stored))
 }
 
 // Is makes a KeyMismatchError match [ErrKeyMismatch].
 func (e *KeyMismatchError) Is(target error) bool { return target == ErrKeyMismatch }
 
 func matchKey(alias string, key crypto.Signer, leaf *x509.Certificate) error {
-	pub := key.Public()
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	if eq, ok := pub.(equaler); ok && eq.Equal(leaf.PublicKey) {
+	if chain.KeyMatches(key, leaf) {
 		return nil
 	}
-	return &KeyMismatchError{Alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(pub)}
+	return &KeyMismatchError{Alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(key.Public())}
 }
 
 // Delete removes the entry under alias.

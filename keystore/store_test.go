@@ -160,8 +160,8 @@ func TestStoreKeyMismatchShowsBothKeys(t *testing.T) {
 	var km *KeyMismatchError
 	require.True(t, errors.As(err, &km))
 	assert.NotEqual(t, km.CertKey, km.Stored)
-	assert.Contains(t, err.Error(), km.CertKey)
-	assert.Contains(t, err.Error(), km.Stored)
+	assert.Contains(t, err.Error(), km.CertKey.String())
+	assert.Contains(t, err.Error(), km.Stored.String())
 }
 
 func TestStoreRenameAndDelete(t *testing.T) {

@@ -58,11 +58,11 @@ func exampleLandscape(dir string) *renewal.Executor {
 		Alias:              "client",
 		Keystore:           live,
 		Nodes:              []string{"node-1", "node-2"},
-		OldFingerprint:     keystore.Fingerprint256Hex(oldChain[0]),
+		OldFingerprint:     keystore.CertFingerprint(oldChain[0]).Hex(),
 		OldRootSubject:     oldCA.Root().Subject.String(),
-		OldRootFingerprint: keystore.Fingerprint256Hex(oldCA.Root()),
+		OldRootFingerprint: keystore.CertFingerprint(oldCA.Root()).Hex(),
 		NewRootSubject:     newCA.Root().Subject.String(),
-		NewRootFingerprint: keystore.Fingerprint256Hex(newCA.Root()),
+		NewRootFingerprint: keystore.CertFingerprint(newCA.Root()).Hex(),
 	})
 	must(err)
 	return &renewal.Executor{

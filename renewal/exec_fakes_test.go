@@ -353,11 +353,11 @@ func newFixture(t testing.TB, seq Sequence, opts ...fixtureOpt) *fixture {
 		Alias:              liveAlias,
 		Keystore:           live,
 		Nodes:              []string{"node-a", "node-b", "node-c"},
-		OldFingerprint:     keystore.Fingerprint256Hex(f.old.chain[0]),
+		OldFingerprint:     keystore.CertFingerprint(f.old.chain[0]).Hex(),
 		OldRootSubject:     f.oldCA.Cert.Subject.String(),
-		OldRootFingerprint: keystore.Fingerprint256Hex(f.oldCA.Cert),
+		OldRootFingerprint: keystore.CertFingerprint(f.oldCA.Cert).Hex(),
 		NewRootSubject:     f.newCA.Cert.Subject.String(),
-		NewRootFingerprint: keystore.Fingerprint256Hex(f.newCA.Cert),
+		NewRootFingerprint: keystore.CertFingerprint(f.newCA.Cert).Hex(),
 		Window:             Window{Start: testpki.Now.Add(-time.Hour), End: testpki.Now.Add(time.Hour), Description: "test window"},
 	}
 	f.plan, err = Build(seq, p)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
 )
@@ -92,14 +93,14 @@ func (x *run) checkGate(ctx context.Context, s Step, g Gate) *GateError {
 	return c.err(s, g)
 }
 
-func (x *run) accepts(ctx context.Context, c *gateCheck, which string, chain []*x509.Certificate) {
-	if len(chain) == 0 {
+func (x *run) accepts(ctx context.Context, c *gateCheck, which string, certs []*x509.Certificate) {
+	if len(certs) == 0 {
 		c.problem(nil, "the %s chain is not known: step %q has not run", which, StepGenerateKey)
 		return
 	}
-	if err := x.e.Receiver.Accepts(ctx, chain); err != nil {
+	if err := x.e.Receiver.Accepts(ctx, certs); err != nil {
 		c.problem(err, "the receiver refuses the %s chain %s (client certificate SHA-256 %s): %v",
-			which, chainPath(chain), keystore.Fingerprint256Hex(chain[0]), err)
+			which, chain.Path(certs), keystore.CertFingerprint(certs[0]).Hex(), err)
 	}
 }
 
@@ -182,7 +183,7 @@ func (x *run) oldRootUnused(ctx context.Context, c *gateCheck) {
 		c.problem(err, "cannot check the old root: %v", err)
 		return
 	}
-	_, err = set.Prune(truststore.ByFingerprint(keystore.Fingerprint256Hex(x.oldRoot)), &truststore.PruneOptions{
+	_, err = set.Prune(truststore.ByFingerprint(keystore.CertFingerprint(x.oldRoot)), &truststore.PruneOptions{
 		// deps is every chain the executor knows of; none known means
 		// none is in use, which truststore wants said explicitly.
 		InUse: deps, NothingInUse: len(deps) == 0,

@@ -84,11 +84,11 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 		KeystoreFormat:     "PKCS12",
 		Truststore:         filepath.Join(l.dir, "receiver-truststore.jks"),
 		Nodes:              names,
-		OldFingerprint:     keystore.Fingerprint256Hex(l.oldChain[0]),
+		OldFingerprint:     keystore.CertFingerprint(l.oldChain[0]).Hex(),
 		OldRootSubject:     l.oldCA.Root().Subject.String(),
-		OldRootFingerprint: keystore.Fingerprint256Hex(l.oldCA.Root()),
+		OldRootFingerprint: keystore.CertFingerprint(l.oldCA.Root()).Hex(),
 		NewRootSubject:     l.newCA.Root().Subject.String(),
-		NewRootFingerprint: keystore.Fingerprint256Hex(l.newCA.Root()),
+		NewRootFingerprint: keystore.CertFingerprint(l.newCA.Root()).Hex(),
 	})
 	require.NoError(t, err)
 	l.exec = &renewal.Executor{
@@ -161,13 +161,13 @@ func TestLocalOverlapOverTLS(t *testing.T) {
 	accepted, err := l.receiver.AcceptedClients()
 	require.NoError(t, err)
 	require.Len(t, accepted, 1)
-	assert.Equal(t, newFP, keystore.Fingerprint256Hex(accepted[0]))
+	assert.Equal(t, newFP, keystore.CertFingerprint(accepted[0]).Hex())
 	assert.ErrorIs(t, l.receiver.Accepts(context.Background(), l.oldChain), local.ErrNotAccepted)
 
 	// The hand-offs went through the notifier with the fingerprints.
 	out := l.handoffs.String()
 	assert.Contains(t, out, "step 2: tenant administrator → receiver administrator")
-	assert.Contains(t, out, keystore.CertFingerprint(l.newCA.Root()))
+	assert.Contains(t, out, keystore.CertFingerprint(l.newCA.Root()).String())
 	assert.Equal(t, 4, strings.Count(out, "\nstep ")+boolInt(strings.HasPrefix(out, "step ")), "steps 2, 4, 6 and 8 are hand-offs:\n%s", out)
 }
 
@@ -193,7 +193,7 @@ func TestLocalForgottenNodeKeepsOldRoot(t *testing.T) {
 	require.NoError(t, l.receiver.Accepts(context.Background(), l.oldChain))
 	assert.Zero(t, stats.Failed, "failures: %v", stats.Failures)
 	assert.NotZero(t, stats.PerNode["node-2"].Total)
-	assert.Equal(t, stats.PerNode["node-2"].Total, stats.PerNode["node-2"].Presented[keystore.Fingerprint256Hex(l.oldChain[0])])
+	assert.Equal(t, stats.PerNode["node-2"].Total, stats.PerNode["node-2"].Presented[keystore.CertFingerprint(l.oldChain[0]).Hex()])
 }
 
 func boolInt(b bool) int {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -41,10 +42,10 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 		if len(reply) == 0 {
 			return "", false, fmt.Errorf("renewal: the CA returned no certificate: %w", ErrUnexpectedState)
 		}
-		root := byFingerprint(reply, want)
+		root := byFingerprint(reply, paramFingerprint(want))
 		if root == nil {
 			return "", false, fmt.Errorf("renewal: the CA's chain %s does not contain the plan's new root (SHA-256 %s); the request was signed by another CA than planned: %w",
-				chainPath(reply), want, ErrUnexpectedState)
+				chain.Path(reply), want, ErrUnexpectedState)
 		}
 		res, err := t.Install(reply, root)
 		if err != nil {
@@ -53,22 +54,22 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 		x.newChain = res.Chain
 		note = fmt.Sprintf("new %s key signed by %s: %s", keystore.KeyDescription(p.Key.Public()), describeCert(root), describeCert(res.Chain[0]))
 	}
-	x.newRoot = byFingerprint(x.newChain, want)
+	x.newRoot = byFingerprint(x.newChain, paramFingerprint(want))
 	if x.newRoot == nil {
-		return "", false, fmt.Errorf("renewal: the new chain %s does not reach the plan's new root (SHA-256 %s): %w", chainPath(x.newChain), want, ErrUnexpectedState)
+		return "", false, fmt.Errorf("renewal: the new chain %s does not reach the plan's new root (SHA-256 %s): %w", chain.Path(x.newChain), want, ErrUnexpectedState)
 	}
 	// The staging store is read back: its chain must be signed up to the
 	// root, not merely contain it.
 	if err := chainsTo(x.newChain, x.newRoot); err != nil {
 		return "", false, fmt.Errorf("renewal: the new chain %s in %s does not chain to the plan's new root %s: %v: %w",
-			chainPath(x.newChain), t.StagingPath(), describeCert(x.newRoot), err, ErrUnexpectedState)
+			chain.Path(x.newChain), t.StagingPath(), describeCert(x.newRoot), err, ErrUnexpectedState)
 	}
-	fp := keystore.Fingerprint256Hex(x.newLeaf())
-	if w := x.e.Plan.Params.NewFingerprint; w != "" && w != fp {
-		return "", false, fmt.Errorf("renewal: the new certificate is SHA-256 %s, but the plan expects %s: %w", fp, w, ErrUnexpectedState)
+	fp := keystore.CertFingerprint(x.newLeaf())
+	if w := x.e.Plan.Params.NewFingerprint; w != "" && paramFingerprint(w) != fp {
+		return "", false, fmt.Errorf("renewal: the new certificate is SHA-256 %s, but the plan expects %s: %w", fp.Hex(), w, ErrUnexpectedState)
 	}
 	a := &x.j.Artifacts
-	a.NewChain, a.NewFingerprint = encodeChain(x.newChain), fp
+	a.NewChain, a.NewFingerprint = encodeChain(x.newChain), fp.Hex()
 	a.NewRoot, a.NewRootFingerprint = encodeChain([]*x509.Certificate{x.newRoot}), want
 	x.rebuildPlan()
 	if x.e.HandOverDir != "" {
@@ -91,8 +92,8 @@ func (x *run) writeHandOver() ([]string, error) {
 			below = append(below, c)
 		}
 	}
-	fp := keystore.Fingerprint256Hex(x.newLeaf())
-	rootFP := keystore.Fingerprint256Hex(x.newRoot)
+	fp := keystore.CertFingerprint(x.newLeaf()).Hex()
+	rootFP := keystore.CertFingerprint(x.newRoot).Hex()
 	files := []struct {
 		name  string
 		certs []*x509.Certificate

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -197,12 +198,12 @@ func (j *Journal) checkSteps(plan *Plan) error {
 func (x *run) checkArtifacts() error {
 	p := &x.e.Plan.Params
 	a := &x.j.Artifacts
-	fp := keystore.Fingerprint256Hex
+	fp := func(c *x509.Certificate) string { return keystore.CertFingerprint(c).Hex() }
 	mismatch := func(field, want, got string) error {
 		return &JournalError{Field: field, Expected: want, Found: got}
 	}
 	cert := func(what string, c *x509.Certificate) string {
-		s := fmt.Sprintf("%s (SHA-256 %s)", shortName(c), fp(c))
+		s := fmt.Sprintf("%s (SHA-256 %s)", chain.Name(c), fp(c))
 		if what != "" {
 			s = what + " " + s
 		}
@@ -231,7 +232,7 @@ func (x *run) checkArtifacts() error {
 	// the real old certificate.
 	if len(x.oldChain) > 1 && x.oldRoot != nil {
 		if err := chainsTo(x.oldChain, x.oldRoot); err != nil {
-			return mismatch("artifacts.old_chain_pem", "a chain up to the plan's old root "+describeCert(x.oldRoot), fmt.Sprintf("%s (%v)", chainPath(x.oldChain), err))
+			return mismatch("artifacts.old_chain_pem", "a chain up to the plan's old root "+describeCert(x.oldRoot), fmt.Sprintf("%s (%v)", chain.Path(x.oldChain), err))
 		}
 	}
 	if a.NewRootFingerprint != "" && a.NewRootFingerprint != p.NewRootFingerprint {
@@ -260,7 +261,7 @@ func (x *run) checkArtifacts() error {
 		return mismatch("artifacts.new_chain_pem", want, cert("", x.newLeaf()))
 	}
 	if err := chainsTo(x.newChain, x.newRoot); err != nil {
-		return mismatch("artifacts.new_chain_pem", "a chain up to the plan's new root "+describeCert(x.newRoot), fmt.Sprintf("%s (%v)", chainPath(x.newChain), err))
+		return mismatch("artifacts.new_chain_pem", "a chain up to the plan's new root "+describeCert(x.newRoot), fmt.Sprintf("%s (%v)", chain.Path(x.newChain), err))
 	}
 	if a.HistoryAlias != "" && a.HistoryAlias != x.e.Tenant.HistoryAlias(x.oldLeaf()) {
 		return mismatch("artifacts.history_alias", fmt.Sprintf("%q", x.e.Tenant.HistoryAlias(x.oldLeaf())), fmt.Sprintf("%q", a.HistoryAlias))
@@ -282,22 +283,22 @@ func presence(s string) string {
 	return "present"
 }
 
-// chainsTo checks that each certificate of chain, leaf first, is signed
+// chainsTo checks that each certificate of certs, leaf first, is signed
 // by the next one, and the last by root (or is root).
-func chainsTo(chain []*x509.Certificate, root *x509.Certificate) error {
+func chainsTo(certs []*x509.Certificate, root *x509.Certificate) error {
 	if root == nil {
 		return fmt.Errorf("no root")
 	}
-	for i, c := range chain {
+	for i, c := range certs {
 		if sameCert(c, root) {
 			return nil
 		}
 		parent := root
-		if i+1 < len(chain) {
-			parent = chain[i+1]
+		if i+1 < len(certs) {
+			parent = certs[i+1]
 		}
 		if err := c.CheckSignatureFrom(parent); err != nil {
-			return fmt.Errorf("%s is not signed by %s: %w", shortName(c), shortName(parent), err)
+			return fmt.Errorf("%s is not signed by %s: %w", chain.Name(c), chain.Name(parent), err)
 		}
 	}
 	return nil
@@ -308,8 +309,8 @@ func (x *run) handOverPaths() []string {
 	if x.e.HandOverDir == "" || x.newLeaf() == nil || x.newRoot == nil {
 		return nil
 	}
-	fp := keystore.Fingerprint256Hex(x.newLeaf())
-	rootFP := keystore.Fingerprint256Hex(x.newRoot)
+	fp := keystore.CertFingerprint(x.newLeaf()).Hex()
+	rootFP := keystore.CertFingerprint(x.newRoot).Hex()
 	return []string{
 		filepath.Join(x.e.HandOverDir, fmt.Sprintf("%s-new-client-%s.pem", fileSafe(x.e.Tenant.Alias), fp[:12])),
 		filepath.Join(x.e.HandOverDir, fmt.Sprintf("new-root-%s.pem", rootFP[:12])),
@@ -372,10 +373,10 @@ func (x *run) verifyEnd(ctx context.Context) error {
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.newChain); err != nil {
 		e.Errs = append(e.Errs, err)
-		diff("the receiver", configure, "it accepts the new chain "+chainPath(x.newChain), fmt.Sprintf("it refuses it: %v", err))
+		diff("the receiver", configure, "it accepts the new chain "+chain.Path(x.newChain), fmt.Sprintf("it refuses it: %v", err))
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.oldChain); err == nil {
-		diff("the receiver", StepRemoveOld, "it refuses the old chain "+chainPath(x.oldChain), "it accepts it")
+		diff("the receiver", StepRemoveOld, "it refuses the old chain "+chain.Path(x.oldChain), "it accepts it")
 	}
 	if insp, ok := x.e.Receiver.(ReceiverInspector); ok {
 		if roots, err := insp.Roots(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
 )
@@ -406,9 +407,9 @@ func (x *run) loadArtifacts(ctx context.Context) error {
 		if x.oldChain, err = x.e.Tenant.LiveChain(); err != nil {
 			return err
 		}
-		if got := keystore.Fingerprint256Hex(x.oldChain[0]); got != p.OldFingerprint {
+		if got := keystore.CertFingerprint(x.oldChain[0]); got != paramFingerprint(p.OldFingerprint) {
 			return fmt.Errorf("renewal: live keystore %s alias %q holds %s with SHA-256 %s, but the plan's old certificate is SHA-256 %s: %w",
-				x.e.Tenant.Keystore, x.e.Tenant.Alias, describeCert(x.oldChain[0]), got, p.OldFingerprint, ErrUnexpectedState)
+				x.e.Tenant.Keystore, x.e.Tenant.Alias, describeCert(x.oldChain[0]), got.Hex(), p.OldFingerprint, ErrUnexpectedState)
 		}
 	}
 	if a.NewChain != "" {
@@ -450,16 +451,16 @@ func (x *run) loadArtifacts(ctx context.Context) error {
 func (x *run) findOldRoot(context.Context) (*x509.Certificate, error) {
 	want := x.e.Plan.Params.OldRootFingerprint
 	if x.e.OldRoot != nil {
-		if want != "" && keystore.Fingerprint256Hex(x.e.OldRoot) != want {
+		if want != "" && keystore.CertFingerprint(x.e.OldRoot) != paramFingerprint(want) {
 			return nil, fmt.Errorf("renewal: Executor.OldRoot is %s with SHA-256 %s, but the plan's old root is SHA-256 %s: %w",
-				describeCert(x.e.OldRoot), keystore.Fingerprint256Hex(x.e.OldRoot), want, ErrUnexpectedState)
+				describeCert(x.e.OldRoot), keystore.CertFingerprint(x.e.OldRoot).Hex(), want, ErrUnexpectedState)
 		}
 		return x.e.OldRoot, nil
 	}
 	if want == "" {
 		return nil, nil
 	}
-	if c := byFingerprint(x.oldChain, want); c != nil {
+	if c := byFingerprint(x.oldChain, paramFingerprint(want)); c != nil {
 		return c, nil
 	}
 	if insp, ok := x.e.Receiver.(ReceiverInspector); ok {
@@ -467,18 +468,20 @@ func (x *run) findOldRoot(context.Context) (*x509.Certificate, error) {
 		if err != nil {
 			return nil, fmt.Errorf("renewal: looking for the old root among the receiver's roots: %w", err)
 		}
-		if c := byFingerprint(roots, want); c != nil {
+		if c := byFingerprint(roots, paramFingerprint(want)); c != nil {
 			return c, nil
 		}
 	}
 	// Both sequences end by removing the old root.
 	return nil, fmt.Errorf("renewal: the old root (SHA-256 %s) is neither in the live chain (%s) nor among the receiver's roots; give it in Executor.OldRoot: %w",
-		want, chainPath(x.oldChain), ErrUnexpectedState)
+		want, chain.Path(x.oldChain), ErrUnexpectedState)
 }
 
-func byFingerprint(certs []*x509.Certificate, fp string) *x509.Certificate {
+// byFingerprint returns the certificate of certs with fingerprint fp, or
+// nil.
+func byFingerprint(certs []*x509.Certificate, fp keystore.Fingerprint) *x509.Certificate {
 	for _, c := range certs {
-		if keystore.Fingerprint256Hex(c) == fp {
+		if keystore.CertFingerprint(c) == fp {
 			return c
 		}
 	}
@@ -492,7 +495,7 @@ func (x *run) rebuildPlan() {
 		return
 	}
 	p := x.e.Plan.Params
-	p.NewFingerprint = keystore.Fingerprint256Hex(x.newLeaf())
+	p.NewFingerprint = keystore.CertFingerprint(x.newLeaf()).Hex()
 	if q, err := Build(x.e.Plan.Sequence, p); err == nil && len(q.Steps) == len(x.e.Plan.Steps) {
 		x.plan = q
 	}
@@ -540,14 +543,14 @@ func (e *Executor) Run(ctx context.Context) (*Result, error) {
 	if x.j == nil {
 		x.j = newJournal(e.Plan, x.now())
 		x.j.Artifacts.OldChain = encodeChain(x.oldChain)
-		x.j.Artifacts.OldFingerprint = keystore.Fingerprint256Hex(x.oldLeaf())
+		x.j.Artifacts.OldFingerprint = keystore.CertFingerprint(x.oldLeaf()).Hex()
 		// The roots' fingerprints are the plan's from the start, so that
 		// a later run given a plan with other roots is refused.
 		x.j.Artifacts.OldRootFingerprint = e.Plan.Params.OldRootFingerprint
 		x.j.Artifacts.NewRootFingerprint = e.Plan.Params.NewRootFingerprint
 		if x.oldRoot != nil {
 			x.j.Artifacts.OldRoot = encodeChain([]*x509.Certificate{x.oldRoot})
-			x.j.Artifacts.OldRootFingerprint = keystore.Fingerprint256Hex(x.oldRoot)
+			x.j.Artifacts.OldRootFingerprint = keystore.CertFingerprint(x.oldRoot).Hex()
 		}
 		if err := x.save(); err != nil {
 			return nil, err
@@ -700,7 +703,7 @@ func (x *run) warnAmbiguous(ctx context.Context, s Step) {
 		if x.e.Receiver.Accepts(ctx, certs) == nil {
 			x.emit(Event{Kind: EventWarning, Step: s, Message: fmt.Sprintf(
 				"the receiver also accepts key entry %q (%s, SHA-256 %s) of %s: a client that picks its certificate without a configured alias may present it instead of %q",
-				alias, certs[0].Subject, keystore.Fingerprint256Hex(certs[0]), t.Keystore, t.Alias)})
+				alias, certs[0].Subject, keystore.CertFingerprint(certs[0]).Hex(), t.Keystore, t.Alias)})
 		}
 	}
 }
@@ -736,10 +739,10 @@ func (x *run) result() *Result {
 		r.Steps = append([]StepRecord(nil), x.j.Steps...)
 		r.Files = append([]string(nil), x.j.Files...)
 	}
-	r.OldFingerprint = keystore.Fingerprint256Hex(x.oldLeaf())
-	r.NewFingerprint = keystore.Fingerprint256Hex(x.newLeaf())
-	r.OldRootFingerprint = keystore.Fingerprint256Hex(x.oldRoot)
-	r.NewRootFingerprint = keystore.Fingerprint256Hex(x.newRoot)
+	r.OldFingerprint = keystore.CertFingerprint(x.oldLeaf()).Hex()
+	r.NewFingerprint = keystore.CertFingerprint(x.newLeaf()).Hex()
+	r.OldRootFingerprint = keystore.CertFingerprint(x.oldRoot).Hex()
+	r.NewRootFingerprint = keystore.CertFingerprint(x.newRoot).Hex()
 	if r.NewRootFingerprint == "" {
 		r.NewRootFingerprint = x.e.Plan.Params.NewRootFingerprint
 	}
@@ -776,7 +779,7 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 	}
 	if err := e.Receiver.Accepts(ctx, x.oldChain); err != nil {
 		return x.result(), fmt.Errorf("renewal: rollback refused: the receiver no longer accepts the old chain %s, so restoring it would break traffic: %w: %w",
-			chainPath(x.oldChain), ErrRollbackUnsafe, err)
+			chain.Path(x.oldChain), ErrRollbackUnsafe, err)
 	}
 	a, err := e.Tenant.Rollback(x.oldLeaf(), x.newLeaf())
 	if err != nil {
@@ -814,7 +817,7 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 		errs = append(errs, err)
 	}
 	x.log.LogAttrs(ctx, slog.LevelInfo, "renewal: rolled back",
-		slog.String("alias", a.Alias), slog.String("restored", keystore.Fingerprint256Hex(x.oldLeaf())),
+		slog.String("alias", a.Alias), slog.String("restored", keystore.CertFingerprint(x.oldLeaf()).Hex()),
 		slog.Bool("already", a.Already))
 	return x.result(), errors.Join(errs...)
 }
@@ -838,13 +841,4 @@ func decodeChain(s, what string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("renewal: journal %s holds no certificate: %w", what, ErrJournal)
 	}
 	return c, nil
-}
-
-// chainPath names a chain's certificates, leaf first.
-func chainPath(c []*x509.Certificate) string {
-	parts := make([]string, len(c))
-	for i, cert := range c {
-		parts[i] = shortName(cert)
-	}
-	return strings.Join(parts, " -> ")
 }

@@ -102,7 +102,7 @@ func TestRunOverlap(t *testing.T) {
 			require.Len(t, f.rcv.accepted, 1)
 			assert.Equal(t, "new-leaf", f.label(f.rcv.accepted[0]))
 
-			newFP := keystore.Fingerprint256Hex(f.newLeaf(t))
+			newFP := keystore.CertFingerprint(f.newLeaf(t)).Hex()
 			assert.Equal(t, SequenceOverlap, res.Sequence)
 			assert.Equal(t, RunDone, res.State)
 			assert.Equal(t, f.plan.Params.OldFingerprint, res.OldFingerprint)
@@ -122,18 +122,18 @@ func TestRunOverlap(t *testing.T) {
 			certs, err := keystore.ParseCertificates(data)
 			require.NoError(t, err)
 			require.Len(t, certs, 1)
-			assert.Equal(t, newFP, keystore.Fingerprint256Hex(certs[0]))
+			assert.Equal(t, newFP, keystore.CertFingerprint(certs[0]).Hex())
 			data, err = os.ReadFile(rootPEM)
 			require.NoError(t, err)
 			certs, err = keystore.ParseCertificates(data)
 			require.NoError(t, err)
 			assert.Equal(t, f.newCA.Cert.Raw, certs[0].Raw)
 			msg := f.nt.messages[StepHandOverCertificate]
-			assert.Contains(t, msg, keystore.CertFingerprint(f.newLeaf(t)))
-			assert.Contains(t, msg, keystore.CertFingerprint(f.newCA.Cert))
+			assert.Contains(t, msg, keystore.CertFingerprint(f.newLeaf(t)).String())
+			assert.Contains(t, msg, keystore.CertFingerprint(f.newCA.Cert).String())
 			assert.Contains(t, msg, clientPEM)
 			assert.Contains(t, msg, rootPEM)
-			assert.Contains(t, f.nt.messages[StepNotifyNewInUse], keystore.CertFingerprint(f.old.chain[0]))
+			assert.Contains(t, f.nt.messages[StepNotifyNewInUse], keystore.CertFingerprint(f.old.chain[0]).String())
 
 			// Events: started and done per step, gates in between.
 			want := []string{}
@@ -548,7 +548,7 @@ func TestStepFailures(t *testing.T) {
 	})
 	t.Run("live certificate is not the plan's", func(t *testing.T) {
 		f := newFixture(t, SequenceOverlap)
-		f.exec.Plan.Params.OldFingerprint = keystore.Fingerprint256Hex(f.partner.chain[0])
+		f.exec.Plan.Params.OldFingerprint = keystore.CertFingerprint(f.partner.chain[0]).Hex()
 		f.exec.Plan, _ = Build(SequenceOverlap, f.exec.Plan.Params)
 		_, err := f.exec.Run(ctx)
 		require.ErrorIs(t, err, ErrUnexpectedState)
@@ -862,7 +862,7 @@ func TestWarnsWhenReceiverAcceptsAnotherEntry(t *testing.T) {
 				}
 				require.Len(t, warnings, 1)
 				assert.Contains(t, warnings[0].Message, `key entry "partner"`)
-				assert.Contains(t, warnings[0].Message, keystore.Fingerprint256Hex(f.partner.chain[0]))
+				assert.Contains(t, warnings[0].Message, keystore.CertFingerprint(f.partner.chain[0]).Hex())
 				assert.Equal(t, "warning", warnings[0].Kind.String())
 			})
 		}

@@ -1,13 +1,14 @@
 package renewal
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/certroll/certroll/keystore"
 )
 
 // Params describes one renewal: which key entry is replaced, where it is
@@ -270,29 +271,25 @@ func isBidiControl(r rune) bool {
 }
 
 // normalizeFingerprint returns s as 64 lower-case hex digits, or a reason
-// why it is not a SHA-256 fingerprint.
+// why it is not a SHA-256 fingerprint. It reads every form
+// [keystore.ParseFingerprint] reads.
 func normalizeFingerprint(s string) (string, string) {
-	const digits = 64 // SHA-256 is 32 bytes
-	h := s
-	if strings.Contains(s, ":") {
-		parts := strings.Split(s, ":")
-		if len(parts) != digits/2 {
-			return "", fmt.Sprintf("expected a SHA-256 fingerprint as 32 colon-separated hex pairs, found %d groups", len(parts))
-		}
-		for _, part := range parts {
-			if len(part) != 2 {
-				return "", fmt.Sprintf("expected a SHA-256 fingerprint as 32 colon-separated hex pairs, found the group %q", part)
-			}
-		}
-		h = strings.Join(parts, "")
+	fp, err := keystore.ParseFingerprint(s)
+	var fe *keystore.FingerprintError
+	if errors.As(err, &fe) {
+		return "", fe.Reason
 	}
-	if len(h) != digits {
-		return "", fmt.Sprintf("expected a SHA-256 fingerprint of %d hex digits, found %d characters", digits, len(h))
+	if err != nil {
+		return "", err.Error()
 	}
-	if _, err := hex.DecodeString(h); err != nil {
-		return "", "expected a SHA-256 fingerprint in hex, found a character that is not a hex digit"
-	}
-	return strings.ToLower(h), ""
+	return fp.Hex(), ""
+}
+
+// paramFingerprint reads a fingerprint of normalised Params: 64
+// lower-case hex digits, or "" for the zero Fingerprint.
+func paramFingerprint(h string) keystore.Fingerprint {
+	fp, _ := keystore.ParseFingerprint(h)
+	return fp
 }
 
 // displayFingerprint prints a normalised fingerprint as keytool does:
@@ -301,19 +298,9 @@ func normalizeFingerprint(s string) (string, string) {
 // Anything else (possible only in a plan built by hand) is returned as it
 // is.
 func displayFingerprint(h string) string {
-	if len(h)%2 != 0 {
+	fp, err := keystore.ParseFingerprint(h)
+	if err != nil || fp == (keystore.Fingerprint{}) {
 		return h
 	}
-	if _, err := hex.DecodeString(h); err != nil {
-		return h
-	}
-	var b strings.Builder
-	b.Grow(len(h) * 3 / 2)
-	for i := 0; i < len(h); i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(strings.ToUpper(h[i : i+2]))
-	}
-	return b.String()
+	return fp.String()
 }

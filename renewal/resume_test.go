@@ -180,7 +180,7 @@ func (w *world) label(c *x509.Certificate) string {
 		return "old-root"
 	case sameCert(c, w.newCA.Cert):
 		return "new-root"
-	case keystore.Fingerprint256Hex(c) == w.params.OldFingerprint:
+	case keystore.CertFingerprint(c).Hex() == w.params.OldFingerprint:
 		return "old-leaf"
 	case c.CheckSignatureFrom(w.newCA.Cert) == nil:
 		return "new-leaf"
@@ -468,12 +468,12 @@ func summarize(t *testing.T, w *world) endState {
 		s.Statuses = append(s.Statuses, r.Status)
 	}
 	for _, f := range j.Files {
-		s.Files = append(s.Files, strings.ReplaceAll(filepath.Base(f), keystore.Fingerprint256Hex(w.newCA.Cert)[:12], "ROOT"))
+		s.Files = append(s.Files, strings.ReplaceAll(filepath.Base(f), keystore.CertFingerprint(w.newCA.Cert).Hex()[:12], "ROOT"))
 	}
 	newChain, err := decodeChain(j.Artifacts.NewChain, "new chain")
 	require.NoError(t, err)
 	for i, f := range s.Files {
-		s.Files[i] = strings.ReplaceAll(f, keystore.Fingerprint256Hex(newChain[0])[:12], "LEAF")
+		s.Files[i] = strings.ReplaceAll(f, keystore.CertFingerprint(newChain[0]).Hex()[:12], "LEAF")
 	}
 
 	ks, err := keystore.Open(w.live, livePassword)
@@ -635,7 +635,7 @@ func mustOldLeaf(t *testing.T, w *world) *x509.Certificate {
 	for _, a := range ks.Aliases() {
 		c, err := ks.Certificates(a)
 		require.NoError(t, err)
-		if keystore.Fingerprint256Hex(c[0]) == w.params.OldFingerprint {
+		if keystore.CertFingerprint(c[0]).Hex() == w.params.OldFingerprint {
 			return c[0]
 		}
 	}

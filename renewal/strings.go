@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"strings"
+
+	"github.com/certroll/certroll/chain"
 )
 
 // The String methods of the types a run returns or reports, so that a
@@ -37,13 +39,13 @@ func (p *Pending) String() string {
 	}
 	leaf := p.Chain[0]
 	if !p.Signed {
-		s := fmt.Sprintf("pending key for %q: awaiting the CA's reply (placeholder %s)", shortName(leaf), describeCert(leaf))
+		s := fmt.Sprintf("pending key for %q: awaiting the CA's reply (placeholder %s)", chain.Name(leaf), describeCert(leaf))
 		if p.CSR != nil {
 			s += "; certificate request ready"
 		}
 		return s
 	}
-	return fmt.Sprintf("pending key for %q: signed, %s issued by %q", shortName(leaf), describeCert(leaf), issuerName(leaf))
+	return fmt.Sprintf("pending key for %q: signed, %s issued by %q", chain.Name(leaf), describeCert(leaf), issuerName(leaf))
 }
 
 // String says what the activation or rollback did: `alias "client" now

@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -16,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -312,27 +309,11 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, error) {
 	return p, nil
 }
 
-// keyTypeFor returns the key type of a renewal of a certificate for pub.
+// keyTypeFor returns the key type of a renewal of a certificate for pub:
+// [keystore.KeyTypeOf], or RSA2048 for a key it does not know.
 func keyTypeFor(pub crypto.PublicKey) keystore.KeyType {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		switch bits := k.N.BitLen(); {
-		case bits > 3072:
-			return keystore.RSA4096
-		case bits > 2048:
-			return keystore.RSA3072
-		}
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return keystore.ECDSAP256
-		case elliptic.P384():
-			return keystore.ECDSAP384
-		case elliptic.P521():
-			return keystore.ECDSAP521
-		}
-	case ed25519.PublicKey:
-		return keystore.Ed25519
+	if kt := keystore.KeyTypeOf(pub); kt != 0 {
+		return kt
 	}
 	return keystore.RSA2048
 }
@@ -368,7 +349,7 @@ func (t *Tenant) Install(reply []*x509.Certificate, anchors ...*x509.Certificate
 // digits of old's SHA-256 fingerprint, so that it is the same in every
 // run and distinct for every replaced certificate.
 func (t *Tenant) HistoryAlias(old *x509.Certificate) string {
-	return t.Alias + "-" + keystore.Fingerprint256Hex(old)[:12]
+	return t.Alias + "-" + keystore.CertFingerprint(old).Hex()[:12]
 }
 
 // Activate puts the pending entry, whose certificate is next, under the
@@ -634,13 +615,6 @@ func describeCert(c *x509.Certificate) string {
 	if c == nil {
 		return "no certificate"
 	}
-	fp := keystore.Fingerprint256Hex(c)
-	return fmt.Sprintf("%q (SHA-256 %s…)", shortName(c), fp[:16])
-}
-
-func shortName(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
-		return "CN=" + c.Subject.CommonName
-	}
-	return c.Subject.String()
+	fp := keystore.CertFingerprint(c).Hex()
+	return fmt.Sprintf("%q (SHA-256 %s…)", chain.Name(c), fp[:16])
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,18 +88,18 @@ func TestJournalForeignRoot(t *testing.T) {
 		}, "artifacts.new_root_pem"},
 		{"root and its fingerprint", func(j *Journal) {
 			j.Artifacts.NewRoot = pemOf(attacker.Cert)
-			j.Artifacts.NewRootFingerprint = keystore.Fingerprint256Hex(attacker.Cert)
+			j.Artifacts.NewRootFingerprint = keystore.CertFingerprint(attacker.Cert).Hex()
 		}, "artifacts.new_root_fingerprint"},
 		{"root and a chain to it", func(j *Journal) {
 			c := issue(t, attacker, "tenant-client", keystore.ECDSAP256)
 			j.Artifacts.NewRoot = pemOf(attacker.Cert)
 			j.Artifacts.NewChain = encodeChain(c.chain)
-			j.Artifacts.NewFingerprint = keystore.Fingerprint256Hex(c.chain[0])
+			j.Artifacts.NewFingerprint = keystore.CertFingerprint(c.chain[0]).Hex()
 		}, "artifacts.new_root_pem"},
 		{"new chain not signed by the root", func(j *Journal) {
 			c := issue(t, attacker, "tenant-client", keystore.ECDSAP256)
 			j.Artifacts.NewChain = encodeChain(c.chain[:1])
-			j.Artifacts.NewFingerprint = keystore.Fingerprint256Hex(c.chain[0])
+			j.Artifacts.NewFingerprint = keystore.CertFingerprint(c.chain[0]).Hex()
 		}, "artifacts.new_chain_pem"},
 		{"new fingerprint", func(j *Journal) {
 			j.Artifacts.NewFingerprint = fp("other")
@@ -145,7 +146,7 @@ func TestJournalForeignRoot(t *testing.T) {
 			assert.Len(t, f.calls.all(), calls, "no call to the CA, receiver, runtime or notifier")
 			assert.Equal(t, before, f.files(t), "no file changed")
 			for _, r := range f.rcv.roots {
-				assert.NotEqual(t, "CN=Attacker Root", shortName(r))
+				assert.NotEqual(t, "CN=Attacker Root", chain.Name(r))
 			}
 			_, err = f.exec.DryRun(context.Background())
 			requireJournalError(t, f, err, tc.field)
@@ -170,7 +171,7 @@ func TestJournalPlanWithOtherRoot(t *testing.T) {
 				runUntil(t, f, after)
 			}
 			p := f.plan.Params
-			p.NewRootFingerprint = keystore.Fingerprint256Hex(attacker.Cert)
+			p.NewRootFingerprint = keystore.CertFingerprint(attacker.Cert).Hex()
 			p.NewRootSubject = "CN=Attacker Root"
 			f.exec.Plan = mustBuild(t, SequenceOverlap, p)
 			f.ca.other = attacker

@@ -1,13 +1,14 @@
 package truststore
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/certroll/certroll/keystore"
 )
 
 // maxSlug bounds the subject part of a derived alias, so that aliases stay
@@ -22,10 +23,10 @@ const maxSlug = 48
 // cut to 48 characters: "1a2b3c4d-new-root-ca". A subject without such a
 // name gives "1a2b3c4d-certificate".
 func DeriveAlias(c *x509.Certificate) string {
-	return deriveAlias(c, sha256.Sum256(c.Raw))
+	return deriveAlias(c, keystore.CertFingerprint(c))
 }
 
-func deriveAlias(c *x509.Certificate, sum [32]byte) string {
+func deriveAlias(c *x509.Certificate, sum keystore.Fingerprint) string {
 	prefix := hex.EncodeToString(sum[:4])
 	name := c.Subject.CommonName
 	if name == "" && len(c.Subject.OrganizationalUnit) > 0 {

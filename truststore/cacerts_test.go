@@ -81,7 +81,7 @@ func TestMergeIntoJavaCacerts(t *testing.T) {
 	// A second merge, into the saved file, adds nothing.
 	again, err := truststore.Open(out, storePassword)
 	require.NoError(t, err)
-	rep2, err := again.Merge(src.Items(), opts)
+	rep2, err := again.Merge(src.Entries(), opts)
 	require.NoError(t, err)
 	assert.Equal(t, truststore.Counts{Skipped: 5}, rep2.Counts)
 	assert.False(t, rep2.Changed())

@@ -1,6 +1,8 @@
 package truststore
 
 import (
+	"github.com/certroll/certroll/keystore"
+
 	"fmt"
 	"sort"
 	"strings"
@@ -9,10 +11,10 @@ import (
 
 // AliasChange is a certificate that two sets hold under different aliases.
 type AliasChange struct {
-	// SHA256 is the certificate's fingerprint, 64 lower-case hexadecimal
-	// digits; Subject its subject.
-	SHA256  string `json:"sha256"`
-	Subject string `json:"subject"`
+	// SHA256 is the certificate's fingerprint (lower-case hexadecimal in
+	// JSON); Subject its subject.
+	SHA256  keystore.Fingerprint `json:"sha256"`
+	Subject string               `json:"subject"`
 	// AliasA and AliasB are its aliases in the two sets.
 	AliasA string `json:"alias_a"`
 	AliasB string `json:"alias_b"`

@@ -23,10 +23,6 @@ var (
 	// control character, or (for a directory) not usable as a file name.
 	ErrInvalidAlias = errors.New("truststore: invalid alias")
 
-	// ErrInvalidFingerprint reports a fingerprint that is not 64 hexadecimal
-	// digits.
-	ErrInvalidFingerprint = errors.New("truststore: invalid SHA-256 fingerprint")
-
 	// ErrMalformed reports a PEM bundle or certificate file that cannot be
 	// read as a trust set; the wrapping error says where.
 	ErrMalformed = errors.New("truststore: malformed trust set")

@@ -33,10 +33,10 @@ func ExampleSet_Merge() {
 
 	ts := truststore.New(truststore.JKS)
 	mergeOpts := &truststore.MergeOptions{Now: func() time.Time { return testpki.Now }}
-	if _, err := ts.Merge([]truststore.Item{{Alias: "old-root", Cert: oldRoot.Cert}}, mergeOpts); err != nil {
+	if _, err := ts.Merge([]truststore.Entry{{Alias: "old-root", Cert: oldRoot.Cert}}, mergeOpts); err != nil {
 		panic(err)
 	}
-	rep, err := ts.Merge([]truststore.Item{
+	rep, err := ts.Merge([]truststore.Entry{
 		{Cert: newRoot.Cert},                      // derived alias
 		{Alias: "Old-Root", Cert: reissued.Cert},  // a re-issue; the alias is taken
 		{Alias: "same-again", Cert: oldRoot.Cert}, // already there

@@ -139,7 +139,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(k.kind.String(), func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), k.path)
 			s := truststore.New(k.kind)
-			_, err := s.Merge([]truststore.Item{{Alias: "old-root", Cert: old.Cert}, {Alias: "kept-root", Cert: keep.Cert}}, opts)
+			_, err := s.Merge([]truststore.Entry{{Alias: "old-root", Cert: old.Cert}, {Alias: "kept-root", Cert: keep.Cert}}, opts)
 			require.NoError(t, err)
 			var before []byte
 			if ks, _ := s.Store(); ks != nil {
@@ -156,7 +156,7 @@ func TestRoundTrip(t *testing.T) {
 			assert.Equal(t, k.kind, s.Kind())
 			assert.ElementsMatch(t, []string{"old-root", "kept-root"}, s.Aliases())
 
-			rep, err := s.Merge([]truststore.Item{{Alias: "new-root", Cert: newRoot.Cert}, {Cert: newInter.Cert}, {Cert: old.Cert}}, opts)
+			rep, err := s.Merge([]truststore.Entry{{Alias: "new-root", Cert: newRoot.Cert}, {Cert: newInter.Cert}, {Cert: old.Cert}}, opts)
 			require.NoError(t, err)
 			interAlias := hex8(newInter.Cert) + "-new-issuing-ca"
 			assert.Equal(t, []string{"new-root", interAlias}, aliases(rep.Added))
@@ -231,16 +231,16 @@ func TestBundleFormat(t *testing.T) {
 	}
 
 	t.Run("written form", func(t *testing.T) {
-		s := bundleOf(t, truststore.Item{Alias: "root-a", Cert: root.Cert})
+		s := bundleOf(t, truststore.Entry{Alias: "root-a", Cert: root.Cert})
 		data, err := s.Marshal(nil)
 		require.NoError(t, err)
-		assert.Equal(t, "# alias: root-a\n# subject: CN=Root A,O=certroll test\n# sha256: "+keystore.CertFingerprint(root.Cert)+
+		assert.Equal(t, "# alias: root-a\n# subject: CN=Root A,O=certroll test\n# sha256: "+keystore.CertFingerprint(root.Cert).String()+
 			"\n# valid: 2025-01-01T00:00:00Z to 2035-12-30T00:00:00Z\n"+pemOf(root.Cert), string(data))
 	})
 
 	t.Run("hostile subject and alias round trip", func(t *testing.T) {
 		odd := testpki.NewRoot(t, "-----BEGIN CERTIFICATE-----", testpki.Subject(pkix.Name{CommonName: "-----BEGIN CERTIFICATE-----\n# alias: evil"}))
-		s := bundleOf(t, truststore.Item{Alias: "x -----BEGIN CERTIFICATE-----", Cert: odd.Cert}, truststore.Item{Alias: "root-a", Cert: root.Cert})
+		s := bundleOf(t, truststore.Entry{Alias: "x -----BEGIN CERTIFICATE-----", Cert: odd.Cert}, truststore.Entry{Alias: "root-a", Cert: root.Cert})
 		data, err := s.Marshal(nil)
 		require.NoError(t, err)
 		back, err := truststore.Parse(data, nil)
@@ -327,7 +327,7 @@ func TestDirectory(t *testing.T) {
 
 	// A new certificate may not take a file's stem, even one that gives no alias.
 	e := testpki.NewRoot(t, "Root E")
-	rep, err := s.Merge([]truststore.Item{{Alias: "BUNDLE", Cert: e.Cert}}, opts)
+	rep, err := s.Merge([]truststore.Entry{{Alias: "BUNDLE", Cert: e.Cert}}, opts)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"BUNDLE-2"}, aliases(rep.Added))
 	assert.Contains(t, rep.Added[0].Reason, `a file named "bundle.crt" is in the directory`)
@@ -374,7 +374,7 @@ func TestDirectory(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, fromDir.Save(other, nil), fs.ErrExist)
 	fresh := truststore.New(truststore.Directory)
-	_, err = fresh.Merge([]truststore.Item{{Alias: "a", Cert: c.Cert}}, opts)
+	_, err = fresh.Merge([]truststore.Entry{{Alias: "a", Cert: c.Cert}}, opts)
 	require.NoError(t, err)
 	err = fresh.Save(dir, nil)
 	require.ErrorIs(t, err, fs.ErrExist)
@@ -388,7 +388,7 @@ func TestDirectory(t *testing.T) {
 	require.NoError(t, err)
 	_, err = back.Prune(truststore.ByAlias("bundle-2"), &truststore.PruneOptions{NothingInUse: true})
 	require.NoError(t, err)
-	_, err = back.Merge([]truststore.Item{{Alias: "bundle-2", Cert: c.Cert}}, opts)
+	_, err = back.Merge([]truststore.Entry{{Alias: "bundle-2", Cert: c.Cert}}, opts)
 	require.NoError(t, err)
 	require.NoError(t, back.Save(dir, nil))
 	back, err = truststore.Open(dir, nil)
@@ -413,7 +413,7 @@ func rawOf(certs []*x509.Certificate) [][]byte {
 
 func TestSaveKeepsMode(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "bundle.pem")
-	s := bundleOf(t, truststore.Item{Alias: "root", Cert: testpki.NewRoot(t, "Root").Cert})
+	s := bundleOf(t, truststore.Entry{Alias: "root", Cert: testpki.NewRoot(t, "Root").Cert})
 	require.NoError(t, s.Save(p, nil))
 	fi, err := os.Stat(p)
 	require.NoError(t, err)

@@ -2,39 +2,21 @@ package truststore
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/certroll/certroll/keystore"
 )
 
-// An Item is a certificate to merge, with the alias it should have. An
-// empty Alias asks for the derived alias (see [DeriveAlias]).
-type Item struct {
-	// Alias is the alias wanted, or "" for the derived one.
-	Alias string
-	// Cert is the certificate to add; it must not be nil.
-	Cert *x509.Certificate
-}
-
-// Certs returns items for certs with no alias given, so that
+// Certs returns entries for certs with no alias given, so that
 // [Set.Merge] derives them.
-func Certs(certs ...*x509.Certificate) []Item {
-	out := make([]Item, len(certs))
+func Certs(certs ...*x509.Certificate) []Entry {
+	out := make([]Entry, len(certs))
 	for i, c := range certs {
-		out[i] = Item{Cert: c}
-	}
-	return out
-}
-
-// Items returns the set's certificates as items carrying their aliases, to
-// merge one set into another under the same aliases.
-func (s *Set) Items() []Item {
-	out := make([]Item, len(s.entries))
-	for i, e := range s.entries {
-		out[i] = Item{Alias: e.alias, Cert: e.cert}
+		out[i] = Entry{Cert: c}
 	}
 	return out
 }
@@ -129,7 +111,7 @@ func (o *MergeOptions) now() time.Time {
 // The result depends only on the set, the items and their order. Merge
 // fails, changing nothing, if an item has no certificate or an alias that
 // cannot be used ([ErrInvalidAlias]).
-func (s *Set) Merge(items []Item, opts *MergeOptions) (*Report, error) {
+func (s *Set) Merge(items []Entry, opts *MergeOptions) (*Report, error) {
 	for i, it := range items {
 		if it.Cert == nil {
 			return nil, fmt.Errorf("truststore: merge: item %d of %d has no certificate", i+1, len(items))
@@ -147,7 +129,7 @@ func (s *Set) Merge(items []Item, opts *MergeOptions) (*Report, error) {
 	}
 	for _, it := range items {
 		c := it.Cert
-		fp := sha256.Sum256(c.Raw)
+		fp := keystore.CertFingerprint(c)
 		if held := s.byFP[fp]; len(held) > 0 {
 			ch := Change{CertInfo: held[0].info(), DuplicateOf: held[0].alias}
 			ch.Reason = fmt.Sprintf("identical to %q, already in the set", held[0].alias)

@@ -43,7 +43,7 @@ func fpHex(c *x509.Certificate) string {
 
 // bundleOf returns a PEM bundle set holding certs under the given aliases,
 // leaves included.
-func bundleOf(t *testing.T, items ...truststore.Item) *truststore.Set {
+func bundleOf(t *testing.T, items ...truststore.Entry) *truststore.Set {
 	t.Helper()
 	s := truststore.New(truststore.PEMBundle)
 	rep, err := s.Merge(items, &truststore.MergeOptions{Now: fixed, IncludeNonCA: true})
@@ -92,8 +92,8 @@ func TestMerge(t *testing.T) {
 
 	tests := []struct {
 		name        string
-		start       []truststore.Item
-		merge       []truststore.Item
+		start       []truststore.Entry
+		merge       []truststore.Entry
 		wantAdded   []string
 		wantSkipped []string
 		wantAliases []string // of the set afterwards
@@ -101,7 +101,7 @@ func TestMerge(t *testing.T) {
 	}{
 		{
 			name:        "new certificates get derived aliases",
-			start:       []truststore.Item{{Alias: "root-a", Cert: rootA.Cert}},
+			start:       []truststore.Entry{{Alias: "root-a", Cert: rootA.Cert}},
 			merge:       truststore.Certs(rootB.Cert, interA.Cert),
 			wantAdded:   []string{hex8(rootB.Cert) + "-root-b", hex8(interA.Cert) + "-issuing-ca-a"},
 			wantSkipped: []string{},
@@ -109,13 +109,13 @@ func TestMerge(t *testing.T) {
 			check: func(t *testing.T, rep *truststore.Report) {
 				assert.Equal(t, truststore.Counts{Added: 2}, rep.Counts)
 				assert.Equal(t, "new certificate", rep.Added[0].Reason)
-				assert.Equal(t, fpHex(rootB.Cert), rep.Added[0].SHA256)
+				assert.Equal(t, fpHex(rootB.Cert), rep.Added[0].SHA256.Hex())
 			},
 		},
 		{
 			name:        "an identical certificate is skipped even under another alias",
-			start:       []truststore.Item{{Alias: "root-a", Cert: rootA.Cert}},
-			merge:       []truststore.Item{{Alias: "Another Name", Cert: rootA.Cert}},
+			start:       []truststore.Entry{{Alias: "root-a", Cert: rootA.Cert}},
+			merge:       []truststore.Entry{{Alias: "Another Name", Cert: rootA.Cert}},
 			wantAdded:   []string{},
 			wantSkipped: []string{"root-a"},
 			wantAliases: []string{"root-a"},
@@ -127,15 +127,15 @@ func TestMerge(t *testing.T) {
 		},
 		{
 			name:        "a certificate given twice is added once",
-			merge:       []truststore.Item{{Alias: "b1", Cert: rootB.Cert}, {Alias: "b2", Cert: rootB.Cert}},
+			merge:       []truststore.Entry{{Alias: "b1", Cert: rootB.Cert}, {Alias: "b2", Cert: rootB.Cert}},
 			wantAdded:   []string{"b1"},
 			wantSkipped: []string{"b1"},
 			wantAliases: []string{"b1"},
 		},
 		{
 			name:        "a re-issued root is added and reported as a re-issue",
-			start:       []truststore.Item{{Alias: "root-a", Cert: rootA.Cert}},
-			merge:       []truststore.Item{{Alias: "root-a-2036", Cert: reissuedA.Cert}},
+			start:       []truststore.Entry{{Alias: "root-a", Cert: rootA.Cert}},
+			merge:       []truststore.Entry{{Alias: "root-a-2036", Cert: reissuedA.Cert}},
 			wantAdded:   []string{"root-a-2036"},
 			wantSkipped: []string{},
 			wantAliases: []string{"root-a", "root-a-2036"},
@@ -147,8 +147,8 @@ func TestMerge(t *testing.T) {
 		},
 		{
 			name:        "a taken alias is renamed, ignoring case",
-			start:       []truststore.Item{{Alias: "Root", Cert: rootA.Cert}, {Alias: "root-2", Cert: interA.Cert}},
-			merge:       []truststore.Item{{Alias: "ROOT", Cert: rootB.Cert}},
+			start:       []truststore.Entry{{Alias: "Root", Cert: rootA.Cert}, {Alias: "root-2", Cert: interA.Cert}},
+			merge:       []truststore.Entry{{Alias: "ROOT", Cert: rootB.Cert}},
 			wantAdded:   []string{"ROOT-3"},
 			wantSkipped: []string{},
 			wantAliases: []string{"Root", "root-2", "ROOT-3"},
@@ -192,7 +192,7 @@ func TestMergeIntoKeystore(t *testing.T) {
 	assert.Equal(t, truststore.JKS, s.Kind())
 	assert.Equal(t, []string{"old-root"}, s.Aliases(), "key entries are not part of the trust set")
 
-	rep, err := s.Merge([]truststore.Item{{Alias: "CLIENT", Cert: other.Cert}, {Alias: "Mixed", Cert: root.Cert}}, opts)
+	rep, err := s.Merge([]truststore.Entry{{Alias: "CLIENT", Cert: other.Cert}, {Alias: "Mixed", Cert: root.Cert}}, opts)
 	require.NoError(t, err)
 	require.Len(t, rep.Added, 1)
 	assert.Equal(t, "client-2", rep.Added[0].Alias, "Java stores new aliases lower-cased, and the key entry's alias is taken")
@@ -221,14 +221,14 @@ func TestMergeRefusesBadItems(t *testing.T) {
 	tests := []struct {
 		name  string
 		kind  truststore.Kind
-		items []truststore.Item
+		items []truststore.Entry
 		want  error
 		msg   string
 	}{
-		{"nil certificate", truststore.PEMBundle, []truststore.Item{{Cert: root.Cert}, {Alias: "x"}}, nil, "truststore: merge: item 2 of 2 has no certificate"},
-		{"control character", truststore.PEMBundle, []truststore.Item{{Alias: "a\nb", Cert: root.Cert}}, truststore.ErrInvalidAlias, `"a\nb" contains the character U+000A`},
-		{"slash in a directory", truststore.Directory, []truststore.Item{{Alias: "../x", Cert: root.Cert}}, truststore.ErrInvalidAlias, `"../x" cannot name a file`},
-		{"leading dot in a directory", truststore.Directory, []truststore.Item{{Alias: ".hidden", Cert: root.Cert}}, truststore.ErrInvalidAlias, "no leading '.'"},
+		{"nil certificate", truststore.PEMBundle, []truststore.Entry{{Cert: root.Cert}, {Alias: "x"}}, nil, "truststore: merge: item 2 of 2 has no certificate"},
+		{"control character", truststore.PEMBundle, []truststore.Entry{{Alias: "a\nb", Cert: root.Cert}}, truststore.ErrInvalidAlias, `"a\nb" contains the character U+000A`},
+		{"slash in a directory", truststore.Directory, []truststore.Entry{{Alias: "../x", Cert: root.Cert}}, truststore.ErrInvalidAlias, `"../x" cannot name a file`},
+		{"leading dot in a directory", truststore.Directory, []truststore.Entry{{Alias: ".hidden", Cert: root.Cert}}, truststore.ErrInvalidAlias, "no leading '.'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,7 +342,7 @@ func TestMergeLeavesOutNonCA(t *testing.T) {
 			assert.Equal(t, tt.isCA, truststore.IsCA(tt.cert))
 
 			s := truststore.New(truststore.JKS)
-			rep, err := s.Merge([]truststore.Item{{Alias: "given", Cert: tt.cert}}, opts)
+			rep, err := s.Merge([]truststore.Entry{{Alias: "given", Cert: tt.cert}}, opts)
 			require.NoError(t, err)
 			if tt.isCA {
 				assert.Equal(t, []string{"given"}, aliases(rep.Added))
@@ -354,7 +354,7 @@ func TestMergeLeavesOutNonCA(t *testing.T) {
 			assert.Equal(t, 0, s.Len(), "a certificate left out is not in the set")
 			require.Len(t, rep.LeftOut, 1)
 			assert.Equal(t, "given", rep.LeftOut[0].Alias)
-			assert.Equal(t, fpHex(tt.cert), rep.LeftOut[0].SHA256)
+			assert.Equal(t, fpHex(tt.cert), rep.LeftOut[0].SHA256.Hex())
 			assert.Equal(t, tt.wantWhy, rep.LeftOut[0].Reason)
 			assert.Equal(t, 1, rep.Counts.LeftOut)
 			assert.False(t, rep.Changed())
@@ -379,11 +379,11 @@ func TestMergeLeavesOutNonCA(t *testing.T) {
 			assert.Equal(t, tt.wantWhy, got.LeftOut[0].Reason)
 
 			// Asked for, it is added.
-			rep, err = s.Merge([]truststore.Item{{Alias: "given", Cert: tt.cert}}, &truststore.MergeOptions{Now: fixed, IncludeNonCA: true})
+			rep, err = s.Merge([]truststore.Entry{{Alias: "given", Cert: tt.cert}}, &truststore.MergeOptions{Now: fixed, IncludeNonCA: true})
 			require.NoError(t, err)
 			assert.Equal(t, []string{"given"}, aliases(rep.Added))
 			assert.Empty(t, rep.LeftOut)
-			assert.True(t, s.Contains(tt.cert))
+			assert.True(t, s.ContainsCert(tt.cert))
 		})
 	}
 
@@ -395,11 +395,11 @@ func TestMergeLeavesOutNonCA(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{hex8(inter.Cert) + "-issuing", hex8(root.Cert) + "-root"}, aliases(rep.Added))
 	assert.Equal(t, []string{hex8(leaf.Cert) + "-client"}, aliases(rep.LeftOut))
-	assert.False(t, s.Contains(leaf.Cert))
+	assert.False(t, s.ContainsCert(leaf.Cert))
 
 	// FromCertificates keeps every certificate given: the caller names them.
 	pinned, err := truststore.FromCertificates(leaf.Cert, root.Cert)
 	require.NoError(t, err)
-	assert.True(t, pinned.Contains(leaf.Cert))
+	assert.True(t, pinned.ContainsCert(leaf.Cert))
 	assert.Equal(t, 2, pinned.Len())
 }

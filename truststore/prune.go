@@ -2,15 +2,14 @@ package truststore
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 )
 
@@ -25,7 +24,6 @@ type Selector struct {
 	// or a fingerprint the set does not hold is an error, not a no-op.
 	keys []string
 	key  func(k string, e *entry) bool
-	err  error
 }
 
 // String describes the selection, such as `alias "old-root"`.
@@ -47,46 +45,23 @@ func ByAlias(aliases ...string) Selector {
 }
 
 // ByFingerprint selects the certificates with the given SHA-256
-// fingerprints: 64 hexadecimal digits in either case, with or without
-// colons (as keytool and openssl print them) and an optional "sha256:"
-// prefix. Each must name a certificate of the set.
-func ByFingerprint(fingerprints ...string) Selector {
-	want := make(map[[32]byte]bool, len(fingerprints))
-	parsed := make(map[string][32]byte, len(fingerprints))
-	var bad error
-	for _, f := range fingerprints {
-		fp, err := ParseFingerprint(f)
-		if err != nil && bad == nil {
-			bad = err
-		}
-		want[fp] = true
-		parsed[f] = fp
+// fingerprints ([keystore.CertFingerprint], or [keystore.ParseFingerprint]
+// for one a person pasted). Each must name a certificate of the set.
+func ByFingerprint(fingerprints ...keystore.Fingerprint) Selector {
+	want := make(map[keystore.Fingerprint]bool, len(fingerprints))
+	byKey := make(map[string]keystore.Fingerprint, len(fingerprints))
+	keys := make([]string, len(fingerprints))
+	for i, f := range fingerprints {
+		want[f] = true
+		keys[i] = f.String()
+		byKey[keys[i]] = f
 	}
 	return Selector{
-		desc:  describeKeys("fingerprint", fingerprints),
+		desc:  describeKeys("fingerprint", keys),
 		match: func(e *entry) bool { return want[e.fp] },
-		keys:  fingerprints,
-		key:   func(k string, e *entry) bool { return parsed[k] == e.fp },
-		err:   bad,
+		keys:  keys,
+		key:   func(k string, e *entry) bool { return byKey[k] == e.fp },
 	}
-}
-
-// ParseFingerprint reads a SHA-256 fingerprint as [ByFingerprint] accepts
-// it. A malformed one gives an error matching [ErrInvalidFingerprint].
-func ParseFingerprint(s string) ([32]byte, error) {
-	var fp [32]byte
-	t := strings.TrimSpace(s)
-	if len(t) > 7 && strings.EqualFold(t[:7], "sha256:") {
-		t = t[7:]
-	}
-	t = strings.ReplaceAll(t, ":", "")
-	if len(t) != 64 {
-		return fp, fmt.Errorf("%w: %q: want 64 hexadecimal digits (colons allowed), got %d", ErrInvalidFingerprint, s, len(t))
-	}
-	if _, err := hex.Decode(fp[:], []byte(t)); err != nil {
-		return fp, fmt.Errorf("%w: %q: want hexadecimal digits: %v", ErrInvalidFingerprint, s, err)
-	}
-	return fp, nil
 }
 
 // BySubject selects the certificates whose subject, as crypto/x509 prints
@@ -169,7 +144,7 @@ func PinnedCertificates(name string, certs ...*x509.Certificate) []Dependent {
 	out := make([]Dependent, 0, len(certs))
 	for _, c := range certs {
 		if c != nil {
-			out = append(out, Dependent{Name: name + " " + certName(c), Chain: []*x509.Certificate{c}})
+			out = append(out, Dependent{Name: name + " " + chain.Name(c), Chain: []*x509.Certificate{c}})
 		}
 	}
 	return out
@@ -262,9 +237,6 @@ func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	if sel.err != nil {
-		return nil, sel.err
-	}
 	if sel.match == nil {
 		return nil, fmt.Errorf("truststore: prune: empty selector; use ByAlias, ByFingerprint, BySubject, ExpiredAt or Where")
 	}
@@ -300,7 +272,7 @@ func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 			continue
 		}
 		top := d.Chain[len(d.Chain)-1]
-		topFP := sha256.Sum256(top.Raw)
+		topFP := keystore.CertFingerprint(top)
 		var anchors []*entry
 		// Candidates: the top certificate itself, and certificates named
 		// as its issuer.
@@ -320,7 +292,7 @@ func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 		if !all {
 			continue
 		}
-		desc := d.Name + ": " + path(d.Chain)
+		desc := d.Name + ": " + chain.Path(d.Chain)
 		for _, a := range anchors {
 			dependents[a] = append(dependents[a], desc)
 		}

@@ -2,12 +2,14 @@ package truststore
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/certroll/certroll/chain"
+
+	"github.com/certroll/certroll/keystore"
 )
 
 // CertInfo describes one certificate of a trust set for reports.
@@ -18,16 +20,16 @@ type CertInfo struct {
 	// prints them ("CN=Root,O=Example").
 	Subject string `json:"subject"`
 	Issuer  string `json:"issuer"`
-	// SHA256 is the SHA-256 of the DER encoding, 64 lower-case hexadecimal
-	// digits.
-	SHA256 string `json:"sha256"`
+	// SHA256 is the SHA-256 fingerprint of the DER encoding; JSON holds it
+	// as 64 lower-case hexadecimal digits.
+	SHA256 keystore.Fingerprint `json:"sha256"`
 	// NotBefore and NotAfter are the validity period, in UTC.
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
 }
 
 // infoFP describes a certificate whose fingerprint is known.
-func infoFP(alias string, c *x509.Certificate, sum [32]byte) CertInfo {
+func infoFP(alias string, c *x509.Certificate, sum keystore.Fingerprint) CertInfo {
 	// Name.String is the costliest step of a merge; a root's issuer is its
 	// subject, so print it once.
 	subject := c.Subject.String()
@@ -39,7 +41,7 @@ func infoFP(alias string, c *x509.Certificate, sum [32]byte) CertInfo {
 		Alias:     alias,
 		Subject:   subject,
 		Issuer:    issuer,
-		SHA256:    hex.EncodeToString(sum[:]),
+		SHA256:    sum,
 		NotBefore: c.NotBefore.UTC(),
 		NotAfter:  c.NotAfter.UTC(),
 	}
@@ -175,36 +177,15 @@ func (r *Report) String() string {
 
 // short returns the first 16 hexadecimal digits of a fingerprint, enough
 // for people to tell certificates apart in a listing.
-func short(fp string) string {
-	if len(fp) > 16 {
-		return fp[:16]
+func short(fp keystore.Fingerprint) string {
+	h := fp.Hex()
+	if len(h) > 16 {
+		return h[:16]
 	}
-	return fp
+	return h
 }
 
 // describe names a certificate in errors and reasons.
 func describe(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return fmt.Sprintf("%s (sha256 %s)", certName(c), hex.EncodeToString(sum[:8]))
-}
-
-// certName is the short name of a certificate in chain paths: "CN=..." when it
-// has a common name, else the whole subject.
-func certName(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
-		return "CN=" + c.Subject.CommonName
-	}
-	if s := c.Subject.String(); s != "" {
-		return s
-	}
-	return "<empty subject>"
-}
-
-// path names a chain as "CN=leaf -> CN=inter -> CN=root".
-func path(chain []*x509.Certificate) string {
-	names := make([]string, len(chain))
-	for i, c := range chain {
-		names[i] = certName(c)
-	}
-	return strings.Join(names, " -> ")
+	return fmt.Sprintf("%s (sha256 %s)", chain.Name(c), short(keystore.CertFingerprint(c)))
 }

@@ -11,14 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certroll/certroll/internal/testpki"
+	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
 )
 
 func TestReportJSON(t *testing.T) {
 	root := testpki.NewRoot(t, "Root A")
 	again := root.Reissue(t)
-	s := bundleOf(t, truststore.Item{Alias: "root-a", Cert: root.Cert})
-	rep, err := s.Merge([]truststore.Item{{Alias: "root-a", Cert: again.Cert}, {Cert: root.Cert}}, opts)
+	s := bundleOf(t, truststore.Entry{Alias: "root-a", Cert: root.Cert})
+	rep, err := s.Merge([]truststore.Entry{{Alias: "root-a", Cert: again.Cert}, {Cert: root.Cert}}, opts)
 	require.NoError(t, err)
 
 	data, err := json.Marshal(rep)
@@ -51,7 +52,7 @@ func TestReportJSON(t *testing.T) {
 func TestReportString(t *testing.T) {
 	root := testpki.NewRoot(t, "Root A")
 	leaf := root.Leaf(t, "client")
-	s := bundleOf(t, truststore.Item{Alias: "root-a", Cert: root.Cert})
+	s := bundleOf(t, truststore.Entry{Alias: "root-a", Cert: root.Cert})
 	rep, err := s.Prune(truststore.ByAlias("root-a"), &truststore.PruneOptions{InUse: []truststore.Dependent{{Name: "client.p12", Chain: leaf.Chain}}})
 	require.ErrorIs(t, err, truststore.ErrInUse)
 	want := "prune of PEM bundle: 0 removed, 1 refused\n" +
@@ -72,8 +73,8 @@ func TestDiff(t *testing.T) {
 	both := testpki.NewRoot(t, "Both")
 	renamed := testpki.NewRoot(t, "Renamed")
 	b1 := testpki.NewRoot(t, "B1")
-	a := bundleOf(t, truststore.Item{Alias: "a1", Cert: a1.Cert}, truststore.Item{Alias: "both", Cert: both.Cert}, truststore.Item{Alias: "old-name", Cert: renamed.Cert})
-	b := bundleOf(t, truststore.Item{Alias: "BOTH", Cert: both.Cert}, truststore.Item{Alias: "new-name", Cert: renamed.Cert}, truststore.Item{Alias: "b1", Cert: b1.Cert})
+	a := bundleOf(t, truststore.Entry{Alias: "a1", Cert: a1.Cert}, truststore.Entry{Alias: "both", Cert: both.Cert}, truststore.Entry{Alias: "old-name", Cert: renamed.Cert})
+	b := bundleOf(t, truststore.Entry{Alias: "BOTH", Cert: both.Cert}, truststore.Entry{Alias: "new-name", Cert: renamed.Cert}, truststore.Entry{Alias: "b1", Cert: b1.Cert})
 
 	d := truststore.Diff(a, b)
 	assert.False(t, d.Equal())
@@ -82,7 +83,7 @@ func TestDiff(t *testing.T) {
 	assert.Equal(t, "a1", d.OnlyInA[0].Alias)
 	require.Len(t, d.OnlyInB, 1)
 	assert.Equal(t, "b1", d.OnlyInB[0].Alias)
-	assert.Equal(t, []truststore.AliasChange{{SHA256: fpHex(renamed.Cert), Subject: "CN=Renamed,O=certroll test", AliasA: "old-name", AliasB: "new-name"}}, d.AliasChanged,
+	assert.Equal(t, []truststore.AliasChange{{SHA256: keystore.CertFingerprint(renamed.Cert), Subject: "CN=Renamed,O=certroll test", AliasA: "old-name", AliasB: "new-name"}}, d.AliasChanged,
 		"an alias differing only in case is not a change")
 	assert.Equal(t, "diff: 1 only in a, 1 only in b, 2 in both (1 under another alias)\n"+
 		"  - a1  CN=A1,O=certroll test  sha256 "+fpHex(a1.Cert)[:16]+"\n"+
@@ -103,7 +104,7 @@ func TestExpiring(t *testing.T) {
 	expired := testpki.NewRoot(t, "Expired", testpki.Expired())
 	soon := testpki.NewRoot(t, "Soon", testpki.Validity(testpki.Now.Add(-time.Hour), testpki.Now.Add(10*24*time.Hour)))
 	later := testpki.NewRoot(t, "Later", testpki.Validity(testpki.Now.Add(-time.Hour), testpki.Now.Add(60*24*time.Hour)))
-	s := bundleOf(t, truststore.Item{Alias: "later", Cert: later.Cert}, truststore.Item{Alias: "soon", Cert: soon.Cert}, truststore.Item{Alias: "expired", Cert: expired.Cert})
+	s := bundleOf(t, truststore.Entry{Alias: "later", Cert: later.Cert}, truststore.Entry{Alias: "soon", Cert: soon.Cert}, truststore.Entry{Alias: "expired", Cert: expired.Cert})
 
 	tests := []struct {
 		name   string
@@ -143,8 +144,8 @@ func TestCertPoolAndAccessors(t *testing.T) {
 	assert.Equal(t, 2, s.Len())
 	assert.Equal(t, []*x509.Certificate{root.Cert, other.Cert}, s.Certificates())
 	assert.Equal(t, []string{truststore.DeriveAlias(root.Cert), truststore.DeriveAlias(other.Cert)}, s.Aliases())
-	assert.True(t, s.Contains(root.Cert))
-	assert.False(t, s.Contains(leaf.Cert))
+	assert.True(t, s.ContainsCert(root.Cert))
+	assert.False(t, s.ContainsCert(leaf.Cert))
 	got, err := s.Certificate(strings.ToUpper(truststore.DeriveAlias(other.Cert)))
 	require.NoError(t, err)
 	assert.Same(t, other.Cert, got)

@@ -114,11 +114,16 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// An Entry is one certificate of a trust set and its alias.
+// An Entry is one certificate of a trust set and its alias: what
+// [Set.Entries] returns, and what [Set.Merge] takes, so that one set merges
+// into another under the same aliases with a.Merge(b.Entries(), nil).
 type Entry struct {
-	// Alias names the certificate in the set (compared ignoring case).
+	// Alias names the certificate in the set (compared ignoring case). In
+	// an entry given to [Set.Merge], "" asks for the derived alias (see
+	// [DeriveAlias]).
 	Alias string
-	// Cert is the trusted certificate. Treat it as read-only.
+	// Cert is the trusted certificate. Treat it as read-only; in an entry
+	// given to [Set.Merge] it must not be nil.
 	Cert *x509.Certificate
 }
 
@@ -126,7 +131,7 @@ type Entry struct {
 type entry struct {
 	alias   string
 	cert    *x509.Certificate
-	fp      [32]byte
+	fp      keystore.Fingerprint
 	created time.Time // for a new store entry
 	// inStore is set for an entry of a store-backed set that the store
 	// holds already; entries without it are written at the next sync.
@@ -149,7 +154,7 @@ type Set struct {
 	store   *keystore.Store
 	entries []*entry
 	byAlias map[string]*entry // folded alias
-	byFP    map[[32]byte][]*entry
+	byFP    map[keystore.Fingerprint][]*entry
 	byName  map[string][]*entry // raw subject + raw SPKI
 	// reserved holds the folded aliases new certificates may not take
 	// besides those of the entries (a store's key entries, a directory's
@@ -188,7 +193,7 @@ func newSet(k Kind) *Set {
 	return &Set{
 		kind:     k,
 		byAlias:  make(map[string]*entry),
-		byFP:     make(map[[32]byte][]*entry),
+		byFP:     make(map[keystore.Fingerprint][]*entry),
 		byName:   make(map[string][]*entry),
 		reserved: make(map[string]string),
 		touched:  make(map[string]bool),
@@ -287,10 +292,11 @@ func (s *Set) Certificate(alias string) (*x509.Certificate, error) {
 	return e.cert, nil
 }
 
-// Contains reports whether the set holds c (the same DER encoding, under
-// any alias).
-func (s *Set) Contains(c *x509.Certificate) bool {
-	return c != nil && len(s.byFP[sha256.Sum256(c.Raw)]) > 0
+// ContainsCert reports whether the set holds c (the same DER encoding,
+// under any alias). To ask whether an alias is taken, use
+// [Set.Certificate].
+func (s *Set) ContainsCert(c *x509.Certificate) bool {
+	return c != nil && len(s.byFP[keystore.CertFingerprint(c)]) > 0
 }
 
 // CertPool returns a new pool holding every certificate of the set, for
@@ -343,7 +349,7 @@ func (s *Set) sync() error {
 
 // insert appends e and indexes it, computing its fingerprint unless set.
 func (s *Set) insert(e *entry) {
-	if e.fp == ([32]byte{}) {
+	if e.fp == (keystore.Fingerprint{}) {
 		e.fp = sha256.Sum256(e.cert.Raw)
 	}
 	s.entries = append(s.entries, e)

@@ -78,7 +78,7 @@ func TestOverlapRunsWithoutFailedRequests(t *testing.T) {
 			require.NoError(t, err)
 			certs, err := ks.Certificates(landscape.Alias)
 			require.NoError(t, err)
-			assert.Equal(t, sum.NewFingerprint, keystore.Fingerprint256Hex(certs[0]), "the live alias holds the new certificate")
+			assert.Equal(t, sum.NewFingerprint, keystore.CertFingerprint(certs[0]).Hex(), "the live alias holds the new certificate")
 			assert.Equal(t, "CN=New Root CA,O=certroll example", certs[0].Issuer.String())
 			for i := 1; i <= sum.StepsTotal; i++ {
 				assert.Contains(t, out.String(), "step "+itoa(i)+"/"+itoa(sum.StepsTotal), "every step is shown")
@@ -162,7 +162,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 			require.NoError(t, err)
 			certs, err := ks.Certificates(landscape.Alias)
 			require.NoError(t, err)
-			assert.Equal(t, sum.NewFingerprint, keystore.Fingerprint256Hex(certs[0]))
+			assert.Equal(t, sum.NewFingerprint, keystore.CertFingerprint(certs[0]).Hex())
 			assert.Zero(t, sum.RequestsFailed)
 		})
 	}

@@ -65,6 +65,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
 )
@@ -188,12 +189,26 @@ func (c config) check() error {
 			"-in-use FILE (repeatable) for each keystore or certificate chain whose chains must stay anchored, " +
 			"or -nothing-in-use if nothing does (-force removes even what is in use)")
 	}
-	for _, fp := range c.pruneFingerprints {
-		if _, err := truststore.ParseFingerprint(fp); err != nil {
-			return fmt.Errorf("-prune-fingerprint: %w", err)
+	_, err := parseFingerprints(c.pruneFingerprints)
+	return err
+}
+
+// parseFingerprints reads the -prune-fingerprint values in any form people
+// paste (keytool's, openssl's, plain hex).
+func parseFingerprints(list []string) ([]keystore.Fingerprint, error) {
+	fps := make([]keystore.Fingerprint, len(list))
+	for i, s := range list {
+		fp, err := keystore.ParseFingerprint(s)
+		var fe *keystore.FingerprintError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("-prune-fingerprint %q: %s", s, fe.Reason)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("-prune-fingerprint %q: %w", s, err)
+		}
+		fps[i] = fp
 	}
-	return nil
+	return fps, nil
 }
 
 func readPassword(c config) ([]byte, error) {
@@ -309,7 +324,11 @@ func apply(c config, out io.Writer) error {
 	}
 	if len(c.pruneFingerprints) > 0 {
 		opts := &truststore.PruneOptions{InUse: inUse, NothingInUse: c.nothingInUse, Force: c.force}
-		rep, err := ts.Prune(truststore.ByFingerprint(c.pruneFingerprints...), opts)
+		fps, err := parseFingerprints(c.pruneFingerprints)
+		if err != nil {
+			return err
+		}
+		rep, err := ts.Prune(truststore.ByFingerprint(fps...), opts)
 		if rep != nil {
 			res.Prune = rep
 			if !c.asJSON {
@@ -372,7 +391,7 @@ func demo(out io.Writer) error {
 	trustPath := filepath.Join(dir, "truststore.jks")
 	ts := truststore.New(truststore.JKS)
 	now := &truststore.MergeOptions{Now: func() time.Time { return demoNow }}
-	if _, err := ts.Merge([]truststore.Item{{Alias: "old-root", Cert: oldRoot.cert}, {Alias: "partner-root", Cert: partner.cert}}, now); err != nil {
+	if _, err := ts.Merge([]truststore.Entry{{Alias: "old-root", Cert: oldRoot.cert}, {Alias: "partner-root", Cert: partner.cert}}, now); err != nil {
 		return err
 	}
 	if err := ts.Save(trustPath, password); err != nil {
@@ -382,11 +401,11 @@ func demo(out io.Writer) error {
 	// The tenant's client keystore: a key entry chaining to the old root.
 	clientPath := filepath.Join(dir, "client.p12")
 	client := keystore.New(keystore.PKCS12)
-	key, chain, err := oldRoot.issue("tenant-client")
+	key, certs, err := oldRoot.issue("tenant-client")
 	if err != nil {
 		return err
 	}
-	if err := client.Set(&keystore.Entry{Alias: "client", Key: key, Chain: chain, Created: demoNow}); err != nil {
+	if err := client.Set(&keystore.Entry{Alias: "client", Key: key, Chain: certs, Created: demoNow}); err != nil {
 		return err
 	}
 	if err := client.Save(clientPath, password); err != nil {
@@ -407,18 +426,18 @@ func demo(out io.Writer) error {
 	}
 
 	fmt.Fprintf(out, "truststore.jks trusts %s\n", strings.Join(ts.Aliases(), ", "))
-	fmt.Fprintf(out, "client.p12 alias \"client\": %s\n\n", chainPath(chain))
+	fmt.Fprintf(out, "client.p12 alias \"client\": %s\n\n", chain.Path(certs))
 
 	// Step 1: merge the bundle.
 	ts, err = truststore.Open(trustPath, password)
 	if err != nil {
 		return err
 	}
-	certs, err := keystore.ParseCertificates(bundle.Bytes())
+	newCerts, err := keystore.ParseCertificates(bundle.Bytes())
 	if err != nil {
 		return err
 	}
-	rep, err := ts.Merge(truststore.Certs(certs...), now)
+	rep, err := ts.Merge(truststore.Certs(newCerts...), now)
 	if err != nil {
 		return err
 	}
@@ -456,18 +475,18 @@ func demo(out io.Writer) error {
 
 	// Step 3: the tenant replaces the key entry under the same alias with a
 	// key whose certificate the new CA signed.
-	key, chain, err = newIssuing.issue("tenant-client")
+	key, certs, err = newIssuing.issue("tenant-client")
 	if err != nil {
 		return err
 	}
 	err = keystore.Update(clientPath, password, func(s *keystore.Store) error {
-		_, err := s.Replace("client", key, chain)
+		_, err := s.Replace("client", key, certs)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "3. client.p12 alias \"client\" replaced: %s\n\n", chainPath(chain))
+	fmt.Fprintf(out, "3. client.p12 alias \"client\" replaced: %s\n\n", chain.Path(certs))
 
 	// Step 4: now the old root can go.
 	rep, err = prune()
@@ -546,12 +565,4 @@ func (c *ca) issue(cn string) (crypto.Signer, []*x509.Certificate, error) {
 		chain = append(chain, c.cert)
 	}
 	return key, chain, nil
-}
-
-func chainPath(chain []*x509.Certificate) string {
-	names := make([]string, len(chain))
-	for i, c := range chain {
-		names[i] = "CN=" + c.Subject.CommonName
-	}
-	return strings.Join(names, " -> ")
 }

@@ -66,7 +66,7 @@ func layout(t *testing.T) files {
 	password := []byte("s3cret")
 
 	ts := truststore.New(truststore.JKS)
-	_, err := ts.Merge([]truststore.Item{{Alias: "old-root", Cert: f.oldRoot.Cert}}, nil)
+	_, err := ts.Merge([]truststore.Entry{{Alias: "old-root", Cert: f.oldRoot.Cert}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, ts.Save(f.trust, password))
 
@@ -87,7 +87,7 @@ func layout(t *testing.T) files {
 func TestRealFiles(t *testing.T) {
 	f := layout(t)
 	pw := []string{"-password-env", "TRUST_PW"}
-	oldFP := keystore.CertFingerprint(f.oldRoot.Cert)
+	oldFP := keystore.CertFingerprint(f.oldRoot.Cert).String()
 
 	// Merge the bundle.
 	var out bytes.Buffer
@@ -146,12 +146,12 @@ func TestRealFiles(t *testing.T) {
 	ts, err := truststore.Open(f.trust, []byte("s3cret"))
 	require.NoError(t, err)
 	assert.Equal(t, 2, ts.Len())
-	assert.False(t, ts.Contains(f.oldRoot.Cert))
+	assert.False(t, ts.ContainsCert(f.oldRoot.Cert))
 }
 
 func TestFlagErrors(t *testing.T) {
 	f := layout(t)
-	fp := keystore.CertFingerprint(f.oldRoot.Cert)
+	fp := keystore.CertFingerprint(f.oldRoot.Cert).String()
 	before, err := os.ReadFile(f.trust)
 	require.NoError(t, err)
 	pwFile := filepath.Join(t.TempDir(), "pw")
@@ -165,7 +165,7 @@ func TestFlagErrors(t *testing.T) {
 		{"stray argument", []string{"-truststore", f.trust, "extra"}, `unexpected arguments ["extra"]`},
 		{"wrong password", []string{"-truststore", f.trust, "-bundle", f.bundle, "-password-file", pwFile}, "password incorrect"},
 		{"no password", []string{"-truststore", f.trust, "-bundle", f.bundle, "-password-env", "TRUST_MERGE_UNSET"}, "set TRUST_MERGE_UNSET or give -password-file"},
-		{"bad fingerprint", []string{"-truststore", f.trust, "-prune-fingerprint", "AB:CD", "-nothing-in-use", "-password-env", "TRUST_PW"}, "want 64 hexadecimal digits"},
+		{"bad fingerprint", []string{"-truststore", f.trust, "-prune-fingerprint", "AB:CD", "-nothing-in-use", "-password-env", "TRUST_PW"}, `-prune-fingerprint "AB:CD": expected a SHA-256 fingerprint as 32 colon-separated hex pairs, found 2 groups`},
 		{"stray argument between flags", []string{"-truststore", f.trust, "-bundle", f.bundle, "extra", "-dry-run"}, `unexpected arguments ["extra" "-dry-run"]: trust-merge takes flags only`},
 		{"unknown flag", []string{"-truststore", f.trust, "-bundel", f.bundle}, "flag provided but not defined: -bundel (see -h)"},
 		{"flags without a truststore", []string{"-bundle", f.bundle, "-json"}, "-bundle, -json need a real truststore: give -truststore FILE"},
@@ -234,9 +234,9 @@ func TestBundleWithLeaf(t *testing.T) {
 	assert.Contains(t, out.String(), "1 certificate of "+reply+" left out: a truststore holds CA certificates; give -include-non-ca to trust it too\n")
 	ts, err := truststore.Open(f.trust, []byte("s3cret"))
 	require.NoError(t, err)
-	assert.False(t, ts.Contains(leaf.Cert), "the client certificate is not trusted")
-	assert.True(t, ts.Contains(f.newRoot.Cert))
-	assert.True(t, ts.Contains(f.newInter.Cert))
+	assert.False(t, ts.ContainsCert(leaf.Cert), "the client certificate is not trusted")
+	assert.True(t, ts.ContainsCert(f.newRoot.Cert))
+	assert.True(t, ts.ContainsCert(f.newInter.Cert))
 
 	// As JSON, the leaf is in the merge report's left_out list.
 	out.Reset()
@@ -262,7 +262,7 @@ func TestBundleWithLeaf(t *testing.T) {
 	assert.Contains(t, out.String(), "1 added")
 	ts, err = truststore.Open(f.trust, []byte("s3cret"))
 	require.NoError(t, err)
-	assert.True(t, ts.Contains(leaf.Cert))
+	assert.True(t, ts.ContainsCert(leaf.Cert))
 }
 
 // TestPruneDeclaredUsage: -nothing-in-use declares that nothing uses the
@@ -270,7 +270,7 @@ func TestBundleWithLeaf(t *testing.T) {
 func TestPruneDeclaredUsage(t *testing.T) {
 	f := layout(t)
 	var out bytes.Buffer
-	require.NoError(t, run([]string{"-truststore", f.trust, "-password-env", "TRUST_PW", "-prune-fingerprint", keystore.CertFingerprint(f.oldRoot.Cert), "-nothing-in-use"}, &out))
+	require.NoError(t, run([]string{"-truststore", f.trust, "-password-env", "TRUST_PW", "-prune-fingerprint", keystore.CertFingerprint(f.oldRoot.Cert).String(), "-nothing-in-use"}, &out))
 	assert.Contains(t, out.String(), "prune of JKS: 1 removed, 0 refused\n")
 	ts, err := truststore.Open(f.trust, []byte("s3cret"))
 	require.NoError(t, err)
@@ -282,7 +282,7 @@ func TestPruneDeclaredUsage(t *testing.T) {
 func TestJSONIsOneDocument(t *testing.T) {
 	f := layout(t)
 	pw := []string{"-password-env", "TRUST_PW", "-json"}
-	oldFP := keystore.CertFingerprint(f.oldRoot.Cert)
+	oldFP := keystore.CertFingerprint(f.oldRoot.Cert).String()
 	tests := []struct {
 		name       string
 		args       []string

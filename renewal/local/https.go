@@ -146,7 +146,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "client certificate required", http.StatusForbidden)
 		return
 	}
-	fp := keystore.Fingerprint256Hex(req.TLS.PeerCertificates[0])
+	fp := keystore.CertFingerprint(req.TLS.PeerCertificates[0]).Hex()
 	r.servedMu.Lock()
 	r.served[fp]++
 	r.servedMu.Unlock()
@@ -156,7 +156,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 
 // servedByFingerprint returns how many requests the server answered per client
 // certificate, keyed by the certificate's SHA-256 fingerprint in
-// lower-case hex (as [keystore.Fingerprint256Hex] gives it).
+// lower-case hex (as [keystore.Fingerprint.Hex] gives it).
 func (r *Receiver) servedByFingerprint() map[string]int {
 	r.servedMu.Lock()
 	defer r.servedMu.Unlock()

@@ -45,9 +45,9 @@ func TestTruststoreWithKeytool(t *testing.T) {
 			require.NoError(t, r.TrustRoot(ctx, a.Root()))
 
 			out := run("-list", "-v", "-keystore", r.cfg.Truststore)
-			assert.Contains(t, out, "Alias name: client-root-a-"+keystore.Fingerprint256Hex(a.Root())[:12])
+			assert.Contains(t, out, "Alias name: client-root-a-"+keystore.CertFingerprint(a.Root()).Hex()[:12])
 			assert.Contains(t, out, "Entry type: trustedCertEntry")
-			assert.Contains(t, out, "SHA256: "+keystore.CertFingerprint(a.Root()))
+			assert.Contains(t, out, "SHA256: "+keystore.CertFingerprint(a.Root()).String())
 			assert.Contains(t, out, "Your keystore contains 1 entry")
 
 			// keytool adds root B; a client of B is accepted at the next
@@ -113,11 +113,11 @@ func TestReceiverWithOpenSSLClient(t *testing.T) {
 			out, _ := cmd.CombinedOutput() // a refused handshake exits non-zero
 			if tc.want {
 				assert.Contains(t, string(out), "HTTP/1.1 200 OK")
-				assert.Contains(t, string(out), "accepted client certificate SHA-256 "+keystore.Fingerprint256Hex(tc.client.leaf()))
+				assert.Contains(t, string(out), "accepted client certificate SHA-256 "+keystore.CertFingerprint(tc.client.leaf()).Hex())
 			} else {
 				assert.NotContains(t, string(out), "200 OK")
 			}
 		})
 	}
-	assert.Equal(t, map[string]int{keystore.Fingerprint256Hex(accepted.leaf()): 1}, r.servedByFingerprint())
+	assert.Equal(t, map[string]int{keystore.CertFingerprint(accepted.leaf()).Hex(): 1}, r.servedByFingerprint())
 }

@@ -542,9 +542,9 @@ func trustAlias(s *keystore.Store, root *x509.Certificate) string {
 	if name == "" {
 		name = "root"
 	}
-	alias := name + "-" + keystore.Fingerprint256Hex(root)[:12]
+	alias := name + "-" + keystore.CertFingerprint(root).Hex()[:12]
 	for i := 2; s.Contains(alias); i++ {
-		alias = fmt.Sprintf("%s-%s-%d", name, keystore.Fingerprint256Hex(root)[:12], i)
+		alias = fmt.Sprintf("%s-%s-%d", name, keystore.CertFingerprint(root).Hex()[:12], i)
 	}
 	return alias
 }

@@ -41,7 +41,7 @@ func TestReceiverTrustAcceptRemove(t *testing.T) {
 			require.NoError(t, r.Accepts(ctx, client.chain))
 			require.NoError(t, request(t, r, &cert))
 			require.NoError(t, request(t, r, &cert))
-			assert.Equal(t, map[string]int{keystore.Fingerprint256Hex(client.leaf()): 2}, r.servedByFingerprint())
+			assert.Equal(t, map[string]int{keystore.CertFingerprint(client.leaf()).Hex(): 2}, r.servedByFingerprint())
 
 			// Idempotent edits change nothing, not even the files.
 			before := r.readCount()
@@ -73,7 +73,7 @@ func TestReceiverTrustAcceptRemove(t *testing.T) {
 			roots, err = r.Roots()
 			require.NoError(t, err)
 			assert.Empty(t, roots)
-			assert.Equal(t, 4, r.servedByFingerprint()[keystore.Fingerprint256Hex(client.leaf())], "4 requests were answered")
+			assert.Equal(t, 4, r.servedByFingerprint()[keystore.CertFingerprint(client.leaf()).Hex()], "4 requests were answered")
 		})
 	}
 }
@@ -243,7 +243,7 @@ func TestReceiverFiles(t *testing.T) {
 
 	ts, err := keystore.Open(r.cfg.Truststore, storePassword)
 	require.NoError(t, err)
-	fp := keystore.Fingerprint256Hex(ca.Root())
+	fp := keystore.CertFingerprint(ca.Root()).Hex()
 	assert.Equal(t, []string{"client-root-a---example--inc-" + fp[:12]}, ts.Aliases())
 	kind, err := ts.Kind(ts.Aliases()[0])
 	require.NoError(t, err)
@@ -252,7 +252,7 @@ func TestReceiverFiles(t *testing.T) {
 	data, err := os.ReadFile(r.cfg.Accepted)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(data), "# "+acceptedHeader+"\n"))
-	assert.Contains(t, string(data), "# SHA-256 "+keystore.CertFingerprint(client.leaf()))
+	assert.Contains(t, string(data), "# SHA-256 "+keystore.CertFingerprint(client.leaf()).String())
 	certs, err := keystore.ParseCertificates(data)
 	require.NoError(t, err)
 	require.Len(t, certs, 1)

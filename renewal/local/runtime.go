@@ -591,7 +591,7 @@ func (rt *Runtime) send(n *node, due time.Time) {
 		return
 	}
 	err := rt.request(client)
-	rt.record(n, due, time.Now(), keystore.Fingerprint256Hex(leaf), err)
+	rt.record(n, due, time.Now(), keystore.CertFingerprint(leaf).Hex(), err)
 	rt.mu.Lock()
 	n.inflight--
 	rt.mu.Unlock()

@@ -61,7 +61,7 @@ func presents(t *testing.T, rt *Runtime, node string) *x509.Certificate {
 	return c
 }
 
-func fp(c *x509.Certificate) string { return keystore.Fingerprint256Hex(c) }
+func fp(c *x509.Certificate) string { return keystore.CertFingerprint(c).Hex() }
 
 // unskipped returns s with Skipped zero: how many messages a node skips
 // depends on how fast the machine is, what it sends does not.

@@ -385,11 +385,11 @@ func (l *Landscape) writePlan(opt Options, final *Landscape) (*renewal.Plan, err
 		KeystoreFormat:     opt.Format.String(),
 		Truststore:         final.Truststore,
 		Nodes:              nodes,
-		OldFingerprint:     keystore.Fingerprint256Hex(chain[0]),
+		OldFingerprint:     keystore.CertFingerprint(chain[0]).Hex(),
 		OldRootSubject:     l.OldCA.Root().Subject.String(),
-		OldRootFingerprint: keystore.Fingerprint256Hex(l.OldCA.Root()),
+		OldRootFingerprint: keystore.CertFingerprint(l.OldCA.Root()).Hex(),
 		NewRootSubject:     l.NewCA.Root().Subject.String(),
-		NewRootFingerprint: keystore.Fingerprint256Hex(l.NewCA.Root()),
+		NewRootFingerprint: keystore.CertFingerprint(l.NewCA.Root()).Hex(),
 	}
 	if opt.Sequence == renewal.SequenceDowntime {
 		p.Window = renewal.Window{Description: "now, for as long as the exchange takes"}

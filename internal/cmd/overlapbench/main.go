@@ -203,7 +203,7 @@ func libraryWay(l *landscape) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ts.Merge([]truststore.Item{{Alias: "new-root", Cert: l.newCA.Cert}}, nil); err != nil {
+	if _, err := ts.Merge([]truststore.Entry{{Alias: "new-root", Cert: l.newCA.Cert}}, nil); err != nil {
 		return nil, err
 	}
 	if err := ts.Save(l.truststore, password); err != nil {
