@@ -399,13 +399,32 @@ func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.T
 	return r.seen[sha256.Sum256(leaf.Raw)], nil
 }
 
+// maxSeen bounds the certificates [Receiver.LastSeen] remembers: any client
+// can present any certificate, so an unbounded record would let one grow
+// the receiver's memory without end. A certificate still presented is
+// seen again and stays; what is forgotten is the least recently seen.
+const maxSeen = 10_000
+
 // observe records that a client presented the certificate whose DER is
-// leaf, now.
+// leaf, now. When maxSeen certificates are remembered, the least recently
+// seen one makes room.
 func (r *Receiver) observe(leaf []byte) {
 	now := r.cfg.Now()
+	key := sha256.Sum256(leaf)
 	r.seenMu.Lock()
 	defer r.seenMu.Unlock()
-	r.seen[sha256.Sum256(leaf)] = now
+	if _, ok := r.seen[key]; !ok && len(r.seen) >= maxSeen {
+		var oldest [sha256.Size]byte
+		var at time.Time
+		first := true
+		for k, t := range r.seen {
+			if first || t.Before(at) {
+				oldest, at, first = k, t, false
+			}
+		}
+		delete(r.seen, oldest)
+	}
+	r.seen[key] = now
 }
 
 // readCount returns how many times the receiver has read its files: once

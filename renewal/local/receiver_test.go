@@ -2,8 +2,10 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -404,4 +406,41 @@ func TestReceiverLastSeen(t *testing.T) {
 			assert.ErrorIs(t, err, context.Canceled)
 		})
 	}
+}
+
+// TestReceiverLastSeenIsBounded presents more distinct certificates than
+// the receiver remembers: the record stays at maxSeen, the least recently
+// seen certificate is forgotten, and one presented again all along is
+// still remembered, so a client that keeps using the old certificate
+// keeps holding the drain.
+func TestReceiverLastSeenIsBounded(t *testing.T) {
+	ctx := context.Background()
+	var now time.Time
+	dir := t.TempDir()
+	r, err := NewReceiver(ReceiverConfig{
+		Truststore: filepath.Join(dir, "truststore.jks"), TruststorePassword: storePassword,
+		Accepted: filepath.Join(dir, "accepted.pem"), Now: func() time.Time { return now },
+	})
+	require.NoError(t, err)
+	ca := newTestCA(t, "Bound Root")
+	kept := issueClient(t, ca, "kept").leaf()
+	first := []byte("the first stranger")
+	now = testpki.Now
+	r.observe(first)
+	for i := 0; i < maxSeen+5; i++ {
+		now = now.Add(time.Second)
+		r.observe([]byte(fmt.Sprintf("stranger %d", i)))
+		r.observe(kept.Raw)
+	}
+	r.seenMu.Lock()
+	n := len(r.seen)
+	r.seenMu.Unlock()
+	assert.Equal(t, maxSeen, n)
+	got, err := r.LastSeen(ctx, kept)
+	require.NoError(t, err)
+	assert.Equal(t, now, got, "the certificate presented all along is remembered")
+	r.seenMu.Lock()
+	_, ok := r.seen[sha256.Sum256(first)]
+	r.seenMu.Unlock()
+	assert.False(t, ok, "the least recently seen is forgotten")
 }
