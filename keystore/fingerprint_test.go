@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the tests fingerprint DSA keys as old JKS stores hold them.
+
 package keystore_test
 
 import (
