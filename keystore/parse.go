@@ -7,21 +7,6 @@ import (
 	"os"
 )
 
-// UnsupportedFormatError names a keystore format the package recognises
-// but does not read, and how to convert it. It matches
-// [ErrUnsupportedFormat] with [errors.Is].
-type UnsupportedFormatError struct {
-	Name    string // "JCEKS", "BKS or UBER", ...
-	Convert string // a command that converts it to a supported format
-}
-
-func (e *UnsupportedFormatError) Error() string {
-	return fmt.Sprintf("keystore: %s keystores are not supported; convert to PKCS#12 with: %s", e.Name, e.Convert)
-}
-
-// Is makes an UnsupportedFormatError match [ErrUnsupportedFormat].
-func (e *UnsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
-
 // Magic numbers at the start of the formats the package tells apart.
 const (
 	magicJKS   = 0xFEEDFEED
@@ -63,19 +48,21 @@ func Sniff(data []byte) (Format, error) {
 }
 
 // Parse decodes a JKS or PKCS#12 keystore (the format is sniffed),
-// checking its integrity with password. Key entries are decrypted on first
-// use, with the one given by [WithKeyPassword] and the store password
-// (see [Store.Entry]). The store keeps a copy of password for that.
+// checking its integrity with password, and configures the store with
+// opts (nil means the zero [StoreOptions]). Key entries are decrypted on
+// first use, with the key password given for the alias and the store
+// password (see [Store.Entry]). The store keeps a copy of password for
+// that.
 //
 // A wrong password gives [ErrIncorrectPassword]; truncated or garbage
 // input gives [ErrMalformed] saying where; a format the package does not
 // read gives [ErrUnsupportedFormat].
-func Parse(data, password []byte, opts ...Option) (*Store, error) {
+func Parse(data, password []byte, opts *StoreOptions) (*Store, error) {
 	f, err := Sniff(data)
 	if err != nil {
 		return nil, err
 	}
-	o := buildOptions(opts)
+	o := storeOptions(opts)
 	var s *Store
 	switch f {
 	case JKS:
@@ -98,12 +85,12 @@ func Parse(data, password []byte, opts ...Option) (*Store, error) {
 }
 
 // Open reads and parses the keystore file at path; see [Parse].
-func Open(path string, password []byte, opts ...Option) (*Store, error) {
+func Open(path string, password []byte, opts *StoreOptions) (*Store, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	s, err := Parse(data, password, opts...)
+	s, err := Parse(data, password, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -115,7 +102,7 @@ func newCodec(s *Store) codec {
 	if s.format == JKS {
 		return newJKSCodec()
 	}
-	return newPKCS12Codec(s.opts)
+	return newPKCS12Codec()
 }
 
 // dedupe keeps, of several entries with the same alias (ignoring case),

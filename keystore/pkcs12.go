@@ -52,8 +52,8 @@ import (
 // the presets, possibly adjusted with [Profile.WithIterations].
 //
 // A store keeps the profile of the file it was read from ("as read")
-// unless the caller picks another with [WithProfile] or
-// [Store.SetProfile]; a new store uses [Modern]. Use [Profile.ReadableBy]
+// unless the caller picks another with [Store.SetProfile]; a new
+// store uses [Modern]. Use [Profile.ReadableBy]
 // to check, before writing, that the receiver can open the file.
 //
 // Whatever the profile, Java's PKCS12KeyStore (JDK 17 and 21 at least)
@@ -351,14 +351,9 @@ func macReadable(m p12.MACParams, r Reader) (bool, string) {
 	return true, ""
 }
 
-// WithProfile chooses the PKCS#12 encoder profile of a new store ([New])
-// or of a store being read ([Parse], [Open], [Update]), in place of the
-// profile the file was written with. Other formats ignore it.
-func WithProfile(p Profile) Option { return func(o *options) { o.profile = &p } }
-
 // Profile returns the encoder profile the store will be written with: the
-// one chosen with [WithProfile] or [Store.SetProfile], else the one the
-// file was read with, else [Modern]. ok is false for a store that is not
+// one chosen with [Store.SetProfile], else the one the file was read
+// with, else [Modern]. ok is false for a store that is not
 // PKCS#12.
 func (s *Store) Profile() (p Profile, ok bool) {
 	c, isP12 := s.codec.(*pkcs12Codec)
@@ -368,10 +363,11 @@ func (s *Store) Profile() (p Profile, ok bool) {
 	return c.profile, true
 }
 
-// SetProfile chooses the encoder profile the store is written with. Keys
-// read from the file are re-encrypted to match it when the store is
-// marshalled, which needs their passwords. It fails for a store that is
-// not PKCS#12, or for a profile the encoder refuses.
+// SetProfile chooses the encoder profile the store is written with, in
+// place of the one the file was read with. Keys read from the file are
+// re-encrypted to match it when the store is marshalled, which needs their
+// passwords. It fails for a store that is not PKCS#12, or for a profile
+// the encoder refuses.
 func (s *Store) SetProfile(p Profile) error {
 	c, ok := s.codec.(*pkcs12Codec)
 	if !ok {
@@ -467,12 +463,8 @@ type pkcs12Native struct {
 	named bool       // the alias is the key's (or trusted cert's) friendlyName
 }
 
-func newPKCS12Codec(o options) codec {
-	c := &pkcs12Codec{profile: Modern, orphan: map[*p12.Bag]bool{}}
-	if o.profile != nil {
-		c.profile, c.explicit = *o.profile, true
-	}
-	return c
+func newPKCS12Codec() codec {
+	return &pkcs12Codec{profile: Modern, orphan: map[*p12.Bag]bool{}}
 }
 
 // pkcs12Error turns an error of the internal codec into the package's.
@@ -539,9 +531,6 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 		return nil, pkcs12Error(err)
 	}
 	c := &pkcs12Codec{profile: detectProfile(f), orphan: map[*p12.Bag]bool{}, original: data}
-	if o.profile != nil {
-		c.profile, c.explicit = *o.profile, true
-	}
 
 	var certs []certNode
 	certOf := make([]int32, len(f.Bags)) // bag -> certs index, or -1

@@ -362,21 +362,21 @@ func (l *landscape) setUp(cfg Config) (*renewal.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	ks := keystore.New(cfg.Format)
-	if err := ks.Set(&keystore.Entry{Alias: alias, Key: key, Chain: chain}); err != nil {
+	ks := keystore.New(cfg.Format, nil)
+	if err := ks.Set(&keystore.Entry{Alias: alias, Key: key, Chain: chain}, nil); err != nil {
 		return nil, err
 	}
-	if err := ks.Save(st.keystore, password); err != nil {
+	if err := ks.Save(st.keystore, password, nil); err != nil {
 		return nil, err
 	}
 	if err := setupPoint("keystore"); err != nil {
 		return nil, err
 	}
-	ts := keystore.New(keystore.JKS)
-	if err := ts.Set(&keystore.Entry{Alias: "old-root-ca", Chain: chain[1:]}); err != nil {
+	ts := keystore.New(keystore.JKS, nil)
+	if err := ts.Set(&keystore.Entry{Alias: "old-root-ca", Chain: chain[1:]}, nil); err != nil {
 		return nil, err
 	}
-	if err := ts.Save(st.truststore, password); err != nil {
+	if err := ts.Save(st.truststore, password, nil); err != nil {
 		return nil, err
 	}
 	if err := setupPoint("truststore"); err != nil {
@@ -500,7 +500,7 @@ func (e *DirError) Error() string {
 // files where they will be once moved into final, and keeps it in
 // l.plan.
 func (l *landscape) writePlan(cfg Config, final *landscape) (*renewal.Plan, error) {
-	ks, err := keystore.Open(l.keystore, password)
+	ks, err := keystore.Open(l.keystore, password, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func TestOverlapRunsWithoutFailedRequests(t *testing.T) {
 			assert.False(t, sum.OldRootInTruststore, "the old root is removed at the end")
 			assert.True(t, sum.NewRootInTruststore)
 
-			ks, err := keystore.Open(sum.Keystore, password)
+			ks, err := keystore.Open(sum.Keystore, password, nil)
 			require.NoError(t, err)
 			certs, err := ks.Certificates(alias)
 			require.NoError(t, err)
@@ -184,7 +184,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 			assert.Contains(t, out.String(), "resuming the overlap renewal")
 			assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
 			assert.False(t, sum.OldRootInTruststore)
-			ks, err := keystore.Open(sum.Keystore, password)
+			ks, err := keystore.Open(sum.Keystore, password, nil)
 			require.NoError(t, err)
 			certs, err := ks.Certificates(alias)
 			require.NoError(t, err)
