@@ -15,7 +15,7 @@ var (
 	// ErrIncorrectPassword reports that a store's integrity check or a key
 	// entry's decryption failed. As with the JDK, the two causes cannot be
 	// told apart: the message says "tampered with, or password incorrect".
-	ErrIncorrectPassword = errors.New("keystore: keystore was tampered with, or password incorrect")
+	ErrIncorrectPassword = errors.New("keystore: the store was tampered with, or password incorrect")
 
 	// ErrMalformed reports input that is truncated, garbage, or violates the
 	// format; the wrapping error says where.
@@ -108,6 +108,15 @@ type LockError = atomicfile.LockError
 // temporary file are created in it, so it must be writable. It matches the
 // underlying error (usually [fs.ErrPermission]) with [errors.Is].
 type DirError = atomicfile.DirError
+
+// inner wraps an error of this package for a message of this package
+// that names the context first ("keystore: InstallReply "a": ..."), so
+// that the package's name is not repeated inside the message. It unwraps
+// to err.
+type inner struct{ err error }
+
+func (e inner) Error() string { return strings.TrimPrefix(e.err.Error(), "keystore: ") }
+func (e inner) Unwrap() error { return e.err }
 
 // MalformedError says where a keystore file is malformed. It matches
 // [ErrMalformed] with [errors.Is].

@@ -203,7 +203,7 @@ func openOrCreate(path string, password []byte, opts *UpdateOptions) (*Store, er
 func (s *Store) check(data, password []byte) error {
 	got, err := readBackAliases(s.format, data, password)
 	if err != nil {
-		return fmt.Errorf("keystore: the updated store does not read back: %w", err)
+		return fmt.Errorf("keystore: the updated store does not read back: %w", inner{err})
 	}
 	want := aliasSet(s.Aliases())
 	if len(want) != len(got) {

@@ -398,7 +398,7 @@ func (c *pkcs12Codec) unsealBagWithin(alias string, b *p12.Bag, password []byte,
 		if errors.Is(err, p12.ErrDecrypt) {
 			return nil, fmt.Errorf("%w: PKCS#12 alias %q: the key does not decrypt with the password given (%v)", ErrIncorrectPassword, alias, b.KeyAlg.Cipher)
 		}
-		return nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", alias, pkcs12Error(err))
+		return nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", alias, inner{pkcs12Error(err)})
 	}
 	return parsePrivateKey(PKCS12, alias, der)
 }
@@ -713,7 +713,7 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 	}
 	bag, err := p12.NewShroudedKeyBag(pkcs8, a, prof.keys, keyPass, rnd)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", r.alias, pkcs12Error(err))
+		return nil, nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", r.alias, inner{pkcs12Error(err)})
 	}
 	return bag, id, nil
 }

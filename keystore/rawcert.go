@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
@@ -88,16 +87,7 @@ func readRawCert(der []byte) rawCertInfo {
 		return info
 	}
 	tbs := &cert.TBS
-	name := func(raw asn1.RawValue) string {
-		var rdn pkix.RDNSequence
-		if rest, err := asn1.Unmarshal(raw.FullBytes, &rdn); err != nil || len(rest) > 0 {
-			return ""
-		}
-		var n pkix.Name
-		n.FillFromRDNSequence(&rdn)
-		return n.String()
-	}
-	info.Subject, info.Issuer = name(tbs.Subject), name(tbs.Issuer)
+	info.Subject, info.Issuer = keytoolDN(tbs.Subject.FullBytes), keytoolDN(tbs.Issuer.FullBytes)
 	if tbs.Serial.Tag == asn1.TagInteger && tbs.Serial.Class == asn1.ClassUniversal && len(tbs.Serial.Bytes) > 0 {
 		info.Serial = new(big.Int).SetBytes(tbs.Serial.Bytes)
 		if tbs.Serial.Bytes[0]&0x80 != 0 {

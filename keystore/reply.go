@@ -80,7 +80,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *Repl
 	if key == nil {
 		if key, err = s.key(r); err != nil {
 			if errors.Is(err, ErrUnsupportedKey) || errors.Is(err, ErrCorruptKey) {
-				return nil, fmt.Errorf("keystore: InstallReply %q: %w (a reply for a new key is installed together with that key)", r.alias, err)
+				return nil, fmt.Errorf("keystore: InstallReply %q: %w (a reply for a new key is installed together with that key)", r.alias, inner{err})
 			}
 			return nil, err
 		}
@@ -88,7 +88,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *Repl
 	previous, err := r.chain()
 	if err != nil {
 		if o.NewKey == nil {
-			return nil, fmt.Errorf("keystore: InstallReply %q: %w (installed together with its new key, the reply replaces the entry without reading it)", r.alias, err)
+			return nil, fmt.Errorf("keystore: InstallReply %q: %w (installed together with its new key, the reply replaces the entry without reading it)", r.alias, inner{err})
 		}
 		// The new key replaces the entry whole: what Go cannot parse of
 		// it need not be read.

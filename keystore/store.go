@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -555,8 +556,28 @@ func (s *Store) find(alias string) int {
 	return -1
 }
 
+// notFound is the error for an alias the store does not have: it lists
+// the aliases it has (a few of them), so that a typo shows.
 func (s *Store) notFound(alias string) error {
-	return fmt.Errorf("%w: %q (the store has %d entries)", ErrAliasNotFound, alias, len(s.recs))
+	const shown = 5
+	var has string
+	switch n := len(s.recs); n {
+	case 0:
+		has = "the store is empty"
+	case 1:
+		has = fmt.Sprintf("the store has 1 entry: %q", s.recs[0].alias)
+	default:
+		names := make([]string, 0, shown)
+		for _, r := range s.recs[:min(n, shown)] {
+			names = append(names, strconv.Quote(r.alias))
+		}
+		list := strings.Join(names, ", ")
+		if n > shown {
+			list += fmt.Sprintf(" and %d more", n-shown)
+		}
+		has = fmt.Sprintf("the store has %d entries: %s", n, list)
+	}
+	return fmt.Errorf("%w: %q (%s)", ErrAliasNotFound, alias, has)
 }
 
 // fold is the case folding used to compare aliases.
