@@ -7,68 +7,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/certroll/certroll/keystore/internal/der"
 )
-
-// CertificateParseError says why [ParseCertificates] or [ParseCSR] could not
-// read its input. It matches [ErrMalformed] with [errors.Is] and unwraps to
-// the underlying parser's error (crypto/x509's, for a certificate Go cannot
-// parse), if there is one.
-type CertificateParseError struct {
-	// Input is what was being read: "certificates" or "certificate request".
-	Input string
-	// Encoding is the encoding recognised so far: "PEM", "DER", "PKCS#7",
-	// "PkiPath", "PEM/PKCS#7", ...; "" when none was recognised.
-	Encoding string
-	// Index is the position of the offending certificate in the result
-	// (counting from 0, in input order), or -1 when the problem is not with
-	// one certificate.
-	Index int
-	// Offset is the byte offset of the problem in the input: of the PEM
-	// block's BEGIN line for PEM input, of the ASN.1 element for binary
-	// input; -1 when unknown.
-	Offset int64
-	// Detail says what was expected and what was found.
-	Detail string
-	// Err is the underlying error, or nil.
-	Err error
-}
-
-// Error returns the message: what was read, the encoding, the certificate's
-// index and the offset where known, what was expected and what was found.
-func (e *CertificateParseError) Error() string {
-	var b strings.Builder
-	b.WriteString("keystore: reading ")
-	b.WriteString(e.Input)
-	if e.Encoding != "" {
-		b.WriteString(" (")
-		b.WriteString(e.Encoding)
-		b.WriteString(")")
-	}
-	if e.Index >= 0 {
-		fmt.Fprintf(&b, ": certificate at index %d", e.Index)
-	}
-	if e.Offset >= 0 {
-		fmt.Fprintf(&b, " at offset %d", e.Offset)
-	}
-	if e.Detail != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Detail)
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the underlying error, if any.
-func (e *CertificateParseError) Unwrap() error { return e.Err }
-
-// Is makes a CertificateParseError match [ErrMalformed].
-func (e *CertificateParseError) Is(target error) bool { return target == ErrMalformed }
 
 const inputCertificates = "certificates"
 

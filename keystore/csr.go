@@ -73,7 +73,7 @@ func NewCSR(key crypto.Signer, tmpl *x509.CertificateRequest) ([]byte, error) {
 	if t.SignatureAlgorithm == x509.UnknownSignatureAlgorithm {
 		alg, err := SignatureAlgorithmFor(key.Public())
 		if err != nil {
-			return nil, fmt.Errorf("keystore: creating a certificate request: %w", err)
+			return nil, fmt.Errorf("keystore: creating a certificate request: %w", inner{err})
 		}
 		t.SignatureAlgorithm = alg
 	}
@@ -116,7 +116,7 @@ func RenewalCSR(newKey crypto.Signer, current *x509.Certificate) ([]byte, error)
 	}
 	csr, err := NewCSR(newKey, tmpl)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: renewing certificate %q: %w", current.Subject.String(), err)
+		return nil, fmt.Errorf("keystore: renewing certificate %q: %w", current.Subject.String(), inner{err})
 	}
 	return csr, nil
 }

@@ -3,8 +3,10 @@ package keystore
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/internal/atomicfile"
 )
 
 // Sentinel errors that callers branch on with [errors.Is]. Every error the
@@ -14,7 +16,7 @@ var (
 	// ErrIncorrectPassword reports that a store's integrity check or a key
 	// entry's decryption failed. As with the JDK, the two causes cannot be
 	// told apart: the message says "tampered with, or password incorrect".
-	ErrIncorrectPassword = errors.New("keystore: keystore was tampered with, or password incorrect")
+	ErrIncorrectPassword = errors.New("keystore: the store was tampered with, or password incorrect")
 
 	// ErrMalformed reports input that is truncated, garbage, or violates the
 	// format; the wrapping error says where.
@@ -64,7 +66,7 @@ var (
 	// (a sound key of an algorithm Go cannot use, such as DSA) nor
 	// [ErrMalformed] (a file that breaks the format). The entry still lists
 	// and is written back unchanged; restore it from a backup or replace it
-	// with [Store.InstallReply] and [WithNewKey], or [Store.Set].
+	// with [Store.InstallReply] and [ReplyOptions.NewKey], or [Store.Set].
 	ErrCorruptKey = errors.New("keystore: private key is corrupt")
 
 	// ErrUnsupportedCertificate reports a certificate that crypto/x509
@@ -74,7 +76,7 @@ var (
 	ErrUnsupportedCertificate = errors.New("keystore: certificate Go cannot parse")
 
 	// ErrEntryKind reports an operation that would overwrite an entry of a
-	// kind it does not overwrite unless told to ([OverwriteAnyKind]); the
+	// kind it does not overwrite unless told to (OverwriteAnyKind); the
 	// error is a [*KindError].
 	ErrEntryKind = errors.New("keystore: the entry is of another kind")
 
@@ -85,7 +87,43 @@ var (
 	// derivations, every password form counted), refused before the work
 	// is done. A length beyond the input is [ErrMalformed].
 	ErrLimit = errors.New("keystore: input exceeds a safety limit")
+
+	// ErrUnknownKeyType reports a [KeyType] value or name that is not one of the
+	// package's key types. The wrapping error quotes the value and lists the
+	// accepted names.
+	ErrUnknownKeyType = errors.New("keystore: unknown key type")
+
+	// ErrUnsupportedKey reports a key the operation cannot use, such as an ECDSA
+	// key on a curve other than P-256, P-384 or P-521, or a signer whose public
+	// key is of a type crypto/x509 does not sign with.
+	ErrUnsupportedKey = errors.New("keystore: unsupported key")
+
+	// ErrLocked reports that a keystore file's lock stayed held by another
+	// process (or another lock in this one) until the wait for it ended.
+	// [*LockError] matches it.
+	ErrLocked = atomicfile.ErrLocked
 )
+
+// LockError is the error [Update], [Store.Save] and [LockFile] return
+// when the wait for a lock ends: it names the lock file and says why the
+// wait ended (context.DeadlineExceeded or context.Canceled, which it
+// matches with [errors.Is], as it matches [ErrLocked]).
+type LockError = atomicfile.LockError
+
+// DirError is the error saving returns when the keystore's directory does
+// not let this process create files there: the lock file and the
+// temporary file are created in it, so it must be writable. It matches the
+// underlying error (usually [fs.ErrPermission]) with [errors.Is].
+type DirError = atomicfile.DirError
+
+// inner wraps an error of this package for a message of this package
+// that names the context first ("keystore: InstallReply "a": ..."), so
+// that the package's name is not repeated inside the message. It unwraps
+// to err.
+type inner struct{ err error }
+
+func (e inner) Error() string { return strings.TrimPrefix(e.err.Error(), "keystore: ") }
+func (e inner) Unwrap() error { return e.err }
 
 // MalformedError says where a keystore file is malformed. It matches
 // [ErrMalformed] with [errors.Is].
@@ -109,7 +147,8 @@ func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
 // KindError reports that an operation refused to overwrite the entry under
 // Alias because of its kind, such as a [SecretKeyEntry] that [Store.Set],
 // [Store.Replace] or [Store.InstallReply] would turn into a
-// [KeyEntry]. The option [OverwriteAnyKind] lets the operation go ahead.
+// [KeyEntry]. The option OverwriteAnyKind ([SetOptions], [ReplaceOptions],
+// [ReplyOptions]) lets the operation go ahead.
 // It matches [ErrEntryKind] and [ErrNotKeyEntry] with [errors.Is].
 type KindError struct {
 	Op    string    // the refused operation: "Set", "Replace", "InstallReply"
@@ -120,7 +159,7 @@ type KindError struct {
 
 func (e *KindError) Error() string {
 	return fmt.Sprintf("keystore: %s: alias %q holds a %v (%s); %s would overwrite it with a %v: "+
-		"give OverwriteAnyKind() to replace it, or use another alias", e.Op, e.Alias, e.Kind, e.Kind.describe(), e.Op, e.Want)
+		"set OverwriteAnyKind in the options to replace it, or use another alias", e.Op, e.Alias, e.Kind, e.Kind.describe(), e.Op, e.Want)
 }
 
 // Is makes a KindError match [ErrEntryKind] and [ErrNotKeyEntry].
@@ -151,3 +190,130 @@ func (e *FingerprintError) Error() string {
 
 // Is makes a FingerprintError match [ErrInvalidFingerprint].
 func (e *FingerprintError) Is(target error) bool { return target == ErrInvalidFingerprint }
+
+// CertificateParseError says why [ParseCertificates] or [ParseCSR] could not
+// read its input. It matches [ErrMalformed] with [errors.Is] and unwraps to
+// the underlying parser's error (crypto/x509's, for a certificate Go cannot
+// parse), if there is one.
+type CertificateParseError struct {
+	// Input is what was being read: "certificates" or "certificate request".
+	Input string
+	// Encoding is the encoding recognised so far: "PEM", "DER", "PKCS#7",
+	// "PkiPath", "PEM/PKCS#7", ...; "" when none was recognised.
+	Encoding string
+	// Index is the position of the offending certificate in the result
+	// (counting from 0, in input order), or -1 when the problem is not with
+	// one certificate.
+	Index int
+	// Offset is the byte offset of the problem in the input: of the PEM
+	// block's BEGIN line for PEM input, of the ASN.1 element for binary
+	// input; -1 when unknown.
+	Offset int64
+	// Detail says what was expected and what was found.
+	Detail string
+	// Err is the underlying error, or nil.
+	Err error
+}
+
+// Error returns the message: what was read, the encoding, the certificate's
+// index and the offset where known, what was expected and what was found.
+func (e *CertificateParseError) Error() string {
+	var b strings.Builder
+	b.WriteString("keystore: reading ")
+	b.WriteString(e.Input)
+	if e.Encoding != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Encoding)
+		b.WriteString(")")
+	}
+	if e.Index >= 0 {
+		fmt.Fprintf(&b, ": certificate at index %d", e.Index)
+	}
+	if e.Offset >= 0 {
+		fmt.Fprintf(&b, " at offset %d", e.Offset)
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error, if any.
+func (e *CertificateParseError) Unwrap() error { return e.Err }
+
+// Is makes a CertificateParseError match [ErrMalformed].
+func (e *CertificateParseError) Is(target error) bool { return target == ErrMalformed }
+
+// EntryCertificateError reports a certificate that crypto/x509 cannot
+// parse, such as one whose key is on a binary curve (sect193r1) or on
+// secp256k1. It says what can still be read from the raw bytes: the
+// SHA-256 fingerprint, the subject, and the public key's algorithm and
+// curve. It matches [ErrUnsupportedCertificate] with [errors.Is] and
+// unwraps to crypto/x509's error.
+//
+// The entry still lists ([Store.Summaries] fills in what the raw bytes
+// give) and is written back unchanged when the store is saved; [Store.Set],
+// or [Store.InstallReply] with [ReplyOptions.NewKey], replaces it.
+type EntryCertificateError struct {
+	Alias        string
+	Index, Count int         // the certificate's position in the chain (1 is the leaf) and the chain's length
+	SHA256       Fingerprint // fingerprint of the raw certificate
+	Subject      string      // the subject, or "" if even that cannot be read
+	Algorithm    string      // the public key algorithm's OID, or "" if it cannot be read
+	Curve        string      // the named curve's OID for an EC key, else ""
+	Err          error       // crypto/x509's error
+}
+
+func (e *EntryCertificateError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.Alias, e.Index, e.Count, e.SHA256)
+	if e.Subject != "" {
+		fmt.Fprintf(&b, ", subject %q", e.Subject)
+	}
+	if d := rawKeyDescription(e.Algorithm, e.Curve); d != "" {
+		fmt.Fprintf(&b, ", public key %s", d)
+	}
+	fmt.Fprintf(&b, ") cannot be parsed by Go: %v; the entry still lists and is kept unchanged when the store is saved; "+
+		"Set, or InstallReply with ReplyOptions.NewKey, replaces it", e.Err)
+	return b.String()
+}
+
+// Unwrap returns crypto/x509's error.
+func (e *EntryCertificateError) Unwrap() error { return e.Err }
+
+// Is makes a EntryCertificateError match [ErrUnsupportedCertificate].
+func (e *EntryCertificateError) Is(target error) bool { return target == ErrUnsupportedCertificate }
+
+// UnsupportedFormatError names a keystore format the package recognises
+// but does not read, and how to convert it. It matches
+// [ErrUnsupportedFormat] with [errors.Is].
+type UnsupportedFormatError struct {
+	Name    string // "JCEKS", "BKS or UBER", ...
+	Convert string // a command that converts it to a supported format
+}
+
+func (e *UnsupportedFormatError) Error() string {
+	return fmt.Sprintf("keystore: %s keystores are not supported; convert to PKCS#12 with: %s", e.Name, e.Convert)
+}
+
+// Is makes an UnsupportedFormatError match [ErrUnsupportedFormat].
+func (e *UnsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
+
+// KeyMismatchError reports a certificate whose public key is not the
+// private key's. It matches [ErrKeyMismatch] with [errors.Is].
+type KeyMismatchError struct {
+	Alias           string
+	CertKey, Stored Fingerprint // the certificate's and the private key's public keys
+}
+
+func (e *KeyMismatchError) Error() string {
+	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, keyLabel(e.CertKey), keyLabel(e.Stored))
+}
+
+// Is makes a KeyMismatchError match [ErrKeyMismatch].
+func (e *KeyMismatchError) Is(target error) bool { return target == ErrKeyMismatch }

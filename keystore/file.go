@@ -3,59 +3,43 @@ package keystore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/certroll/certroll/internal/atomicfile"
 	"github.com/certroll/certroll/keystore/internal/jksguard"
 	p12 "github.com/certroll/certroll/keystore/internal/pkcs12"
 )
 
-// DefaultLockTimeout is how long [Update] and [Store.Save] wait for a
-// keystore file's lock before they fail with a [*LockError]: long enough
-// for any edit another process makes (they take milliseconds), short
-// enough that a forgotten holder is reported rather than waited for
-// forever. [UpdateContext] and [LockFile] wait as their context says.
+// DefaultLockTimeout is how long [Store.Save] waits for a keystore file's
+// lock, and [Update] and [LockFile] wait when their context has no
+// deadline, before they fail with a [*LockError]: long enough for any
+// edit another process makes (they take milliseconds), short enough that
+// a forgotten holder is reported rather than waited for forever.
 const DefaultLockTimeout = atomicfile.DefaultTimeout
 
-// ErrLocked reports that a keystore file's lock stayed held by another
-// process (or another lock in this one) until the wait for it ended.
-// [*LockError] matches it.
-var ErrLocked = atomicfile.ErrLocked
-
-// LockError is the error [Update], [UpdateContext], [Store.Save] and
-// [LockFile] return when the wait for a lock ends: it names the lock file
-// and says why the wait ended (context.DeadlineExceeded or
-// context.Canceled, which it matches with [errors.Is], as it matches
-// [ErrLocked]).
-type LockError = atomicfile.LockError
-
-// DirError is the error saving returns when the keystore's directory does
-// not let this process create files there: the lock file and the
-// temporary file are created in it, so it must be writable. It matches the
-// underlying error (usually [fs.ErrPermission]) with [errors.Is].
-type DirError = atomicfile.DirError
-
-// NotifyLockWait returns a context that makes [UpdateContext] and
-// [LockFile] call fn once with the lock file's path when they find the
-// lock held by another process and start to wait, for example to print
-// "waiting for the lock on FILE held by another process". fn must not
-// block for long.
+// NotifyLockWait returns a context that makes [Update] and [LockFile]
+// call fn once with the lock file's path when they find the lock held by
+// another process and start to wait, for example to print "waiting for
+// the lock on FILE held by another process". fn must not block for long.
 func NotifyLockWait(ctx context.Context, fn func(lockFile string)) context.Context {
 	return atomicfile.WithWaitHook(ctx, fn)
 }
 
 // Save marshals the store with password and writes it to path atomically,
-// under path's lock (see [LockPath]; it waits up to [DefaultLockTimeout]):
-// the bytes go to a temporary file in the same directory, which is synced
-// and renamed over path, and then the directory is synced. A reader sees
-// the old file or the new one, never a mix. An existing file keeps its
-// permission bits, owner and group (the owner and group when the process
-// may set them: as root, or its own); a new file is created 0600 (it
-// holds private keys). If path is a symbolic link, the file it points to
-// is replaced and the link stays. [WithBackup] keeps the replaced file,
-// with the file's mode and owner. On any error path is untouched and no
-// temporary file is left; a temporary file that a killed writer left
-// beside path is removed.
+// under path's lock (path+".lock", as [Update] takes it; Save waits for it
+// up to [DefaultLockTimeout]): the bytes go to a temporary file in the
+// same directory, which is synced and renamed over path, and then the
+// directory is synced. A reader sees the old file or the new one, never a
+// mix. An existing file keeps its permission bits, owner and group (the
+// owner and group when the process may set them: as root, or its own); a
+// new file is created 0600 (it holds private keys). If path is a symbolic
+// link, the file it points to is replaced and the link stays.
+// [SaveOptions.Backup] keeps the replaced file, with the file's mode and
+// owner. On any error path is untouched and no temporary file is left; a
+// temporary file that a killed writer left beside path is removed. opts
+// may be nil.
 //
 // Save takes the lock that [Update] takes, so a Save never lands in the
 // middle of an Update. But the lock is held only while Save writes: a
@@ -63,15 +47,13 @@ func NotifyLockWait(ctx context.Context, fn func(lockFile string)) context.Conte
 // changed in between. To read, change and save a file that others may
 // edit, use [Update], or hold the lock with [LockFile] from before the
 // Open to the [Store.SaveLocked].
-func (s *Store) Save(path string, password []byte, opts ...Option) error {
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultLockTimeout)
-	defer cancel()
-	l, err := LockFile(ctx, path)
+func (s *Store) Save(path string, password []byte, opts *SaveOptions) error {
+	l, err := LockFile(context.Background(), path)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	return s.SaveLocked(l, password, opts...)
+	return s.SaveLocked(l, password, opts)
 }
 
 // A FileLock is the lock of a keystore file, taken with [LockFile]. While
@@ -80,24 +62,34 @@ func (s *Store) Save(path string, password []byte, opts ...Option) error {
 // FileLock is not safe for concurrent use.
 type FileLock struct{ l *atomicfile.Locked }
 
-// LockFile takes the exclusive lock of the keystore file at path (see
-// [LockPath]), waiting until ctx is done if another process holds it (see
-// [NotifyLockWait]); then it returns a [*LockError]. The file need not
-// exist. The caller must call [FileLock.Unlock].
+// LockFile takes the exclusive lock of the keystore file at path, the one
+// [Update] and [Store.Save] take (the file path+".lock", beside the file
+// path points to if it is a symbolic link; it is left in place
+// afterwards, and removing it while nobody holds it is harmless). If
+// another process holds it, LockFile waits until ctx is done, or for
+// [DefaultLockTimeout] if ctx has no deadline (see [NotifyLockWait]);
+// then it returns a [*LockError]. The file need not exist. The caller
+// must call [FileLock.Unlock].
 //
-// It is how a caller that is not served by [Update] reads and writes a
-// file without losing other processes' changes:
+// It is for a caller that [Update] does not serve, such as one that
+// converts a store to another format or password in place, to read and
+// write a file without losing other processes' changes:
 //
 //	l, err := keystore.LockFile(ctx, path)
 //	...
 //	defer l.Unlock()
-//	s, err := keystore.Open(l.Path(), password)
+//	s, err := keystore.Open(l.Path(), password, nil)
 //	... change s ...
-//	err = s.SaveLocked(l, password)
+//	err = s.SaveLocked(l, newPassword, nil)
 //
 // Calling [Update] or [Store.Save] on the same file while holding its
 // lock waits for the lock held, so it fails after its timeout.
 func LockFile(ctx context.Context, path string) (*FileLock, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultLockTimeout)
+		defer cancel()
+	}
 	l, err := atomicfile.Lock(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
@@ -114,13 +106,17 @@ func (l *FileLock) Unlock() error { return l.l.Unlock() }
 
 // SaveLocked marshals the store with password and writes it to the file
 // whose lock l is, as [Store.Save] does, without taking the lock again.
-func (s *Store) SaveLocked(l *FileLock, password []byte, opts ...Option) error {
-	o := s.opts.with(opts)
+// opts may be nil.
+func (s *Store) SaveLocked(l *FileLock, password []byte, opts *SaveOptions) error {
 	data, err := s.Marshal(password)
 	if err != nil {
 		return err
 	}
-	return writeLocked(l, data, o.backup)
+	var backup string
+	if opts != nil {
+		backup = opts.Backup
+	}
+	return writeLocked(l, data, backup)
 }
 
 // writeLocked replaces l's file with data as described for [Store.Save].
@@ -131,32 +127,24 @@ func writeLocked(l *FileLock, data []byte, backup string) error {
 	return nil
 }
 
-// LockPath returns the path of the lock file that [Update], [Store.Save]
+// lockPath returns the path of the lock file that [Update], [Store.Save]
 // and [LockFile] hold while they write path: path + ".lock", beside the
-// file path points to if it is a symbolic link. The lock file is left in
-// place afterwards; removing it while nobody holds it is harmless. It has
-// the file's owner and group.
-func LockPath(path string) string { return atomicfile.LockPath(path) }
+// file path points to if it is a symbolic link. The lock file has the
+// file's owner and group.
+func lockPath(path string) string { return atomicfile.LockPath(path) }
 
-// Update edits the keystore file at path under its exclusive advisory
-// lock (see [LockPath]), waiting for it up to [DefaultLockTimeout]; see
-// [UpdateContext].
-func Update(path string, password []byte, fn func(*Store) error, opts ...Option) error {
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultLockTimeout)
-	defer cancel()
-	return UpdateContext(ctx, path, password, fn, opts...)
-}
-
-// UpdateContext edits the keystore file at path under an exclusive
-// advisory lock (see [LockPath]) that every Update and [Store.Save], in
-// this process or another, respects, waiting for it until ctx is done
-// (then the error is a [*LockError]; see [NotifyLockWait] to hear of the
-// wait). It opens the file with password, calls fn, checks that the result
-// reads back with the same aliases, and saves it atomically as
+// Update edits the keystore file at path under an exclusive advisory lock
+// that every Update, [Store.Save] and [LockFile], in this process or
+// another, respects. It waits for the lock until ctx is done, or for
+// [DefaultLockTimeout] if ctx has no deadline (then the error is a
+// [*LockError]; see [NotifyLockWait] to hear of the wait). It opens the
+// file with password and opts.StoreOptions, calls fn, checks that the
+// result reads back with the same aliases, and saves it atomically as
 // [Store.Save] does (keeping mode, owner and group, writing through a
 // symbolic link). If fn or any step fails, the file is untouched and the
-// error is returned. A missing file is an error; create a store with [New]
-// and [Store.Save] first.
+// error is returned. A missing file is an error unless
+// [UpdateOptions.Create] names a format: then fn gets a new, empty store
+// and the file is created. opts may be nil.
 //
 // The file is parsed once. The read-back check proves that the bytes about
 // to be written open with password and list the same aliases, without
@@ -168,14 +156,20 @@ func Update(path string, password []byte, fn func(*Store) error, opts ...Option)
 //
 // The lock is a file lock (flock on Unix, LockFileEx on Windows); it does
 // not stop programs that ignore it, such as keytool, from writing the file.
-func UpdateContext(ctx context.Context, path string, password []byte, fn func(*Store) error, opts ...Option) error {
+func Update(ctx context.Context, path string, password []byte, fn func(*Store) error, opts *UpdateOptions) error {
+	if opts == nil {
+		opts = &UpdateOptions{}
+	}
+	if opts.Create != FormatUnknown && opts.Create != JKS && opts.Create != PKCS12 {
+		return fmt.Errorf("keystore: Update %q: UpdateOptions.Create is %v; want JKS, PKCS12 or none", path, opts.Create)
+	}
 	l, err := LockFile(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
 
-	s, err := Open(l.Path(), password, opts...)
+	s, err := openOrCreate(l.Path(), password, opts)
 	if err != nil {
 		return err
 	}
@@ -189,15 +183,27 @@ func UpdateContext(ctx context.Context, path string, password []byte, fn func(*S
 	if err := s.check(data, password); err != nil {
 		return err
 	}
-	return writeLocked(l, data, s.opts.backup)
+	return writeLocked(l, data, opts.SaveOptions.Backup)
+}
+
+// openOrCreate opens the store at path for [Update], or returns a new one
+// if the file is missing and opts says in which format to create it.
+func openOrCreate(path string, password []byte, opts *UpdateOptions) (*Store, error) {
+	s, err := Open(path, password, &opts.StoreOptions)
+	if err == nil || opts.Create == FormatUnknown || !errors.Is(err, fs.ErrNotExist) {
+		return s, err
+	}
+	s = New(opts.Create, &opts.StoreOptions)
+	s.password = append([]byte(nil), password...)
+	return s, nil
 }
 
 // check proves that data, the store marshalled with password, reads back
-// with the store's aliases: see [UpdateContext] for what is checked.
+// with the store's aliases: see [Update] for what is checked.
 func (s *Store) check(data, password []byte) error {
 	got, err := readBackAliases(s.format, data, password)
 	if err != nil {
-		return fmt.Errorf("keystore: the updated store does not read back: %w", err)
+		return fmt.Errorf("keystore: the updated store does not read back: %w", inner{err})
 	}
 	want := aliasSet(s.Aliases())
 	if len(want) != len(got) {
@@ -213,7 +219,7 @@ func (s *Store) check(data, password []byte) error {
 
 // readBackAliases returns the folded aliases a parse of data would list,
 // after the cheapest checks that data opens with password: see
-// [UpdateContext].
+// [Update].
 func readBackAliases(f Format, data, password []byte) (map[string]bool, error) {
 	got, err := Sniff(data)
 	if err != nil {

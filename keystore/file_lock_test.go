@@ -56,7 +56,7 @@ func TestSaveRacesUpdate(t *testing.T) {
 				r := <-results
 				require.NoError(t, r.err, "worker output:\n%s", r.out)
 			}
-			s, err := Open(path, storePassword)
+			s, err := Open(path, storePassword, nil)
 			require.NoError(t, err)
 			for i := 0; i < saves; i++ {
 				assert.True(t, s.Contains(fmt.Sprintf("saver-%d", i)), "saver-%d lost", i)
@@ -89,7 +89,7 @@ func TestRaceWorker(t *testing.T) {
 	if _, err := fmt.Sscanf(role, "update %s", &who); err == nil {
 		for i := 0; i < n; i++ {
 			alias := fmt.Sprintf("worker-%s-%d", who, i)
-			require.NoError(t, Update(path, storePassword, func(s *Store) error { return s.Set(trusted(alias)) }))
+			require.NoError(t, Update(context.Background(), path, storePassword, func(s *Store) error { return s.Set(trusted(alias), nil) }, nil))
 		}
 		return
 	}
@@ -97,17 +97,17 @@ func TestRaceWorker(t *testing.T) {
 		alias := fmt.Sprintf("saver-%d", i)
 		switch role {
 		case "save open-save":
-			s, err := Open(path, storePassword)
+			s, err := Open(path, storePassword, nil)
 			require.NoError(t, err)
-			require.NoError(t, s.Set(trusted(alias)))
-			require.NoError(t, s.Save(path, storePassword))
+			require.NoError(t, s.Set(trusted(alias), nil))
+			require.NoError(t, s.Save(path, storePassword, nil))
 		case "save locked":
 			l, err := LockFile(context.Background(), path)
 			require.NoError(t, err)
-			s, err := Open(l.Path(), storePassword)
+			s, err := Open(l.Path(), storePassword, nil)
 			require.NoError(t, err)
-			require.NoError(t, s.Set(trusted(alias)))
-			require.NoError(t, s.SaveLocked(l, storePassword))
+			require.NoError(t, s.Set(trusted(alias), nil))
+			require.NoError(t, s.SaveLocked(l, storePassword, nil))
 			require.NoError(t, l.Unlock())
 		default:
 			t.Fatalf("unknown role %q", role)
@@ -127,13 +127,13 @@ func TestUpdateLockWait(t *testing.T) {
 	ctx := NotifyLockWait(context.Background(), func(lock string) { heard = append(heard, lock) })
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
-	err = UpdateContext(ctx, path, storePassword, func(s *Store) error {
+	err = Update(ctx, path, storePassword, func(s *Store) error {
 		t.Fatal("fn must not run without the lock")
 		return nil
-	})
+	}, nil)
 	var le *LockError
 	require.ErrorAs(t, err, &le)
-	assert.Equal(t, LockPath(path), le.Lock)
+	assert.Equal(t, lockPath(path), le.Lock)
 	assert.ErrorIs(t, err, ErrLocked)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.EqualError(t, err, "keystore: "+path+".lock is held by another process; gave up waiting for it: context deadline exceeded")
@@ -143,12 +143,12 @@ func TestUpdateLockWait(t *testing.T) {
 	assert.Equal(t, before, after)
 
 	// The holder saves through its lock.
-	s, err := Open(held.Path(), storePassword)
+	s, err := Open(held.Path(), storePassword, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.Delete("other"))
-	require.NoError(t, s.SaveLocked(held, storePassword))
+	require.NoError(t, s.SaveLocked(held, storePassword, nil))
 	require.NoError(t, held.Unlock())
-	back, err := Open(path, storePassword)
+	back, err := Open(path, storePassword, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"client", "old-root"}, back.Aliases())
 }
@@ -166,18 +166,18 @@ func TestUpdateThroughSymlink(t *testing.T) {
 			require.NoError(t, os.Rename(path, target))
 			live := filepath.Join(dir, "live.ks")
 			require.NoError(t, os.Symlink("real/target.ks", live))
-			assert.Equal(t, LockPath(target), LockPath(live), "the link and its target share one lock")
+			assert.Equal(t, lockPath(target), lockPath(live), "the link and its target share one lock")
 
-			require.NoError(t, Update(live, storePassword, func(s *Store) error { return s.Delete("other") }, WithBackup(".bak")))
-			s, err := Open(live, storePassword)
+			require.NoError(t, Update(context.Background(), live, storePassword, func(s *Store) error { return s.Delete("other") }, &UpdateOptions{SaveOptions: SaveOptions{Backup: ".bak"}}))
+			s, err := Open(live, storePassword, nil)
 			require.NoError(t, err)
 			require.NoError(t, s.Delete("old-root"))
-			require.NoError(t, s.Save(live, storePassword))
+			require.NoError(t, s.Save(live, storePassword, nil))
 
 			fi, err := os.Lstat(live)
 			require.NoError(t, err)
 			assert.Equal(t, fs.ModeSymlink, fi.Mode().Type(), "the link stays a link")
-			back, err := Open(target, storePassword)
+			back, err := Open(target, storePassword, nil)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"client"}, back.Aliases(), "the target has both changes")
 			_, err = os.Stat(filepath.Join(real, "target.ks.bak"))
@@ -207,18 +207,18 @@ func TestUpdateKeepsOwner(t *testing.T) {
 	require.NoError(t, os.Chown(path, uid, gid))
 	require.NoError(t, os.WriteFile(path+".bak", []byte("stale"), 0o644))
 
-	require.NoError(t, Update(path, storePassword, func(s *Store) error { return s.Delete("other") }, WithBackup(".bak")))
+	require.NoError(t, Update(context.Background(), path, storePassword, func(s *Store) error { return s.Delete("other") }, &UpdateOptions{SaveOptions: SaveOptions{Backup: ".bak"}}))
 	assert.Equal(t, [2]int{uid, gid}, ownerOf(path), "Update keeps the owner")
-	assert.Equal(t, [2]int{uid, gid}, ownerOf(LockPath(path)), "the lock file gets the keystore's owner")
+	assert.Equal(t, [2]int{uid, gid}, ownerOf(lockPath(path)), "the lock file gets the keystore's owner")
 	assert.Equal(t, [2]int{uid, gid}, ownerOf(path+".bak"), "the backup gets the keystore's owner")
 	fi, err := os.Stat(path + ".bak")
 	require.NoError(t, err)
 	assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), "the backup gets the keystore's mode, not the stale 0644")
 
-	s, err := Open(path, storePassword)
+	s, err := Open(path, storePassword, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.Delete("old-root"))
-	require.NoError(t, s.Save(path, storePassword))
+	require.NoError(t, s.Save(path, storePassword, nil))
 	assert.Equal(t, [2]int{uid, gid}, ownerOf(path), "Save keeps the owner")
 }
 

@@ -26,7 +26,7 @@ func TestReadBackAgreesWithParse(t *testing.T) {
 		data, err := os.ReadFile(file)
 		require.NoError(t, err)
 		for _, pw := range passwords {
-			s, err := Parse(data, pw)
+			s, err := Parse(data, pw, nil)
 			if err != nil {
 				continue
 			}
@@ -34,7 +34,7 @@ func TestReadBackAgreesWithParse(t *testing.T) {
 			if err != nil {
 				break
 			}
-			back, err := Parse(out, pw)
+			back, err := Parse(out, pw, nil)
 			require.NoError(t, err, file)
 			got, err := readBackAliases(s.Format(), out, pw)
 			require.NoError(t, err, file)

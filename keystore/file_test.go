@@ -1,8 +1,10 @@
 package keystore
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +24,7 @@ func saveTestStore(t *testing.T, f Format) (string, *testpki.Leaf) {
 	t.Helper()
 	s, leaf, _ := testStore(t, f)
 	path := filepath.Join(t.TempDir(), "client.ks")
-	require.NoError(t, s.Save(path, storePassword))
+	require.NoError(t, s.Save(path, storePassword, nil))
 	return path, leaf
 }
 
@@ -37,10 +39,10 @@ func TestSaveModesAndBackup(t *testing.T) {
 			require.NoError(t, os.Chmod(path, 0o640))
 			first, err := os.ReadFile(path)
 			require.NoError(t, err)
-			s, err := Open(path, storePassword)
+			s, err := Open(path, storePassword, nil)
 			require.NoError(t, err)
 			require.NoError(t, s.Delete("other"))
-			require.NoError(t, s.Save(path, storePassword, WithBackup(".bak")))
+			require.NoError(t, s.Save(path, storePassword, &SaveOptions{Backup: ".bak"}))
 
 			fi, err = os.Stat(path)
 			require.NoError(t, err)
@@ -48,7 +50,7 @@ func TestSaveModesAndBackup(t *testing.T) {
 			bak, err := os.ReadFile(path + ".bak")
 			require.NoError(t, err)
 			assert.Equal(t, first, bak, "the backup is the file as it was")
-			back, err := Open(path, storePassword)
+			back, err := Open(path, storePassword, nil)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"client", "old-root"}, back.Aliases())
 
@@ -72,19 +74,19 @@ func TestFailuresLeaveFileUntouched(t *testing.T) {
 		want     error
 	}{
 		{"key mismatch", storePassword, func(s *Store) error {
-			_, err := s.Replace("client", stranger.Key, newLeaf.Chain)
+			_, err := s.Replace("client", stranger.Key, newLeaf.Chain, nil)
 			return err
 		}, ErrKeyMismatch},
 		{"broken chain", storePassword, func(s *Store) error {
-			_, err := s.Replace("client", newLeaf.Key, []*x509.Certificate{newLeaf.Cert, testpki.NewRoot(t, "Elsewhere").Cert})
+			_, err := s.Replace("client", newLeaf.Key, []*x509.Certificate{newLeaf.Cert, testpki.NewRoot(t, "Elsewhere").Cert}, nil)
 			return err
 		}, ErrBrokenChain},
 		{"missing alias", storePassword, func(s *Store) error {
-			_, err := s.Replace("nobody", newLeaf.Key, newLeaf.Chain)
+			_, err := s.Replace("nobody", newLeaf.Key, newLeaf.Chain, nil)
 			return err
 		}, ErrAliasNotFound},
 		{"alias of a trusted entry", storePassword, func(s *Store) error {
-			_, err := s.Replace("old-root", newLeaf.Key, newLeaf.Chain)
+			_, err := s.Replace("old-root", newLeaf.Key, newLeaf.Chain, nil)
 			return err
 		}, ErrNotKeyEntry},
 		{"wrong password", []byte("not-the-password"), func(s *Store) error {
@@ -102,7 +104,7 @@ func TestFailuresLeaveFileUntouched(t *testing.T) {
 				path, _ := saveTestStore(t, f)
 				before, err := os.ReadFile(path)
 				require.NoError(t, err)
-				err = Update(path, tc.password, tc.fn)
+				err = Update(context.Background(), path, tc.password, tc.fn, nil)
 				require.Error(t, err)
 				if tc.want != nil {
 					assert.ErrorIs(t, err, tc.want)
@@ -142,7 +144,7 @@ func TestUpdateAcrossProcesses(t *testing.T) {
 		r := <-results
 		require.NoError(t, r.err, "worker output:\n%s", r.out)
 	}
-	s, err := Open(path, storePassword)
+	s, err := Open(path, storePassword, nil)
 	require.NoError(t, err)
 	for p := 0; p < procs; p++ {
 		for i := 0; i < each; i++ {
@@ -165,8 +167,50 @@ func TestUpdateWorker(t *testing.T) {
 	root := testpki.NewRoot(t, "Worker Root "+w)
 	for i := 0; i < each; i++ {
 		alias := fmt.Sprintf("worker-%s-%d", w, i)
-		require.NoError(t, Update(path, storePassword, func(s *Store) error {
-			return s.Set(&Entry{Alias: alias, Chain: []*x509.Certificate{root.Cert}})
-		}))
+		require.NoError(t, Update(context.Background(), path, storePassword, func(s *Store) error {
+			return s.Set(&Entry{Alias: alias, Chain: []*x509.Certificate{root.Cert}}, nil)
+		}, nil))
 	}
+}
+
+// TestUpdateCreates: a missing file is an error, unless UpdateOptions
+// names a format; then fn gets an empty store of that format and the file
+// is created 0600. An existing file is opened as usual, whatever Create
+// says.
+func TestUpdateCreates(t *testing.T) {
+	root := testpki.NewRoot(t, "Created Root")
+	for _, f := range []Format{JKS, PKCS12} {
+		t.Run(f.String(), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "new.ks")
+			err := Update(context.Background(), path, storePassword, func(*Store) error {
+				t.Fatal("fn must not run for a missing file")
+				return nil
+			}, nil)
+			require.ErrorIs(t, err, fs.ErrNotExist)
+			_, err = os.Stat(path)
+			require.ErrorIs(t, err, fs.ErrNotExist, "a refused Update creates nothing")
+
+			opts := &UpdateOptions{Create: f}
+			require.NoError(t, Update(context.Background(), path, storePassword, func(s *Store) error {
+				assert.Equal(t, f, s.Format())
+				assert.Equal(t, 0, s.Len())
+				return s.Set(&Entry{Alias: "root", Chain: []*x509.Certificate{root.Cert}}, nil)
+			}, opts))
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+			require.NoError(t, Update(context.Background(), path, storePassword, func(s *Store) error {
+				assert.Equal(t, []string{"root"}, s.Aliases(), "an existing file is opened, not created anew")
+				return nil
+			}, opts))
+			back, err := Open(path, storePassword, nil)
+			require.NoError(t, err)
+			assert.Equal(t, f, back.Format())
+			assert.Equal(t, []string{"root"}, back.Aliases())
+		})
+	}
+	err := Update(context.Background(), filepath.Join(t.TempDir(), "x"), storePassword, func(*Store) error { return nil }, &UpdateOptions{Create: Format(7)})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "UpdateOptions.Create")
 }

@@ -19,7 +19,7 @@ func TestHostilePKCS12Work(t *testing.T) {
 	for _, in := range hostile.Corpus(hostile.PKCS12) {
 		t.Run(in.Name, func(t *testing.T) {
 			before := p12.DerivedBlocks()
-			_, err := Parse(in.Data, in.Password)
+			_, err := Parse(in.Data, in.Password, nil)
 			done := p12.DerivedBlocks() - before
 			assert.LessOrEqual(t, done, int64(p12.MaxWork))
 			if in.Limit {

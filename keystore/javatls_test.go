@@ -114,9 +114,9 @@ func TestJavaTLSClientUsesReplacedJKSEntry(t *testing.T) {
 	// Java's key manager opens every key with the store password, so the
 	// entry with its own key password goes.
 	require.NoError(t, s.Delete("other"))
-	_, err := s.Replace("TenantClient", newLeaf.Key, newLeaf.Chain)
+	_, err := s.Replace("TenantClient", newLeaf.Key, newLeaf.Chain, nil)
 	require.NoError(t, err)
-	require.NoError(t, s.Save(k.path, k.storePass))
+	require.NoError(t, s.Save(k.path, k.storePass, nil))
 
 	javaTLSHandshake(t, k.path, "JKS", k.storePass, []*x509.Certificate{newRoot.Cert}, newLeaf.Cert)
 }

@@ -1,18 +1,11 @@
 package keystore
 
-// The JKS codec. A file is first walked by internal/jksguard, which checks
-// every length and count against the input and says where each field
-// lies; the codec then checks the integrity digest and keeps each entry as
-// a byte range of (a copy of) the file, with its certificates as
-// sub-slices of it. Nothing per entry is decoded beyond its alias and
-// creation time until it is used: a certificate is parsed on first use,
-// a key decrypted on first use.
-//
-// An entry that was not changed is written back as the bytes it was read
-// from, so a store that is read and written keeps every entry byte for
-// byte, in the order of the file (new entries follow, in the order they
-// were added). A version 1 file is written as version 2: its entries get
-// the certificate type "X.509", their keys and certificates unchanged.
+// The JKS codec (what it reads and how is in the package documentation,
+// under "Reading JKS"). A file is first walked by internal/jksguard, which
+// checks every length and count against the input and says where each
+// field lies; the codec then checks the integrity digest and keeps each
+// entry as a byte range of (a copy of) the file, with its certificates as
+// sub-slices of it.
 //
 // The key protection is the JDK's (sun.security.provider.KeyProtector):
 // a 20-byte salt, the PKCS #8 key XORed with a SHA-1 key stream derived

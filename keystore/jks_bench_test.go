@@ -77,11 +77,11 @@ func BenchmarkJKS(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				s, err := Parse(data, pw)
+				s, err := Parse(data, pw, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := s.Replace("tenant-client", leaf.Key, leaf.Chain); err != nil {
+				if _, err := s.Replace("tenant-client", leaf.Key, leaf.Chain, nil); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := s.Marshal(pw); err != nil {
@@ -95,7 +95,7 @@ func BenchmarkJKS(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				s, err := Parse(data, pw)
+				s, err := Parse(data, pw, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -142,14 +142,14 @@ func BenchmarkJKSDelete10000(b *testing.B) {
 	b.Run("certroll", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			fresh(b)
-			s, err := Open(path, pw)
+			s, err := Open(path, pw, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			if err := s.Delete("ca-04242"); err != nil {
 				b.Fatal(err)
 			}
-			if err := s.Save(path, pw); err != nil {
+			if err := s.Save(path, pw, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

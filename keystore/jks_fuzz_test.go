@@ -58,9 +58,9 @@ func FuzzParseJKS(f *testing.F) {
 	// A real key entry and a trusted entry, as small as they come: an
 	// Ed25519 key and a certificate without extensions.
 	key, cert := hostile.SmallKeyPair()
-	ks := New(JKS, WithClock(p12Clock))
-	require.NoError(f, ks.Set(&Entry{Alias: "k", Key: key, Chain: []*x509.Certificate{cert}}))
-	require.NoError(f, ks.Set(&Entry{Alias: "t", Chain: []*x509.Certificate{cert}}))
+	ks := New(JKS, &StoreOptions{Now: p12Clock})
+	require.NoError(f, ks.Set(&Entry{Alias: "k", Key: key, Chain: []*x509.Certificate{cert}}, nil))
+	require.NoError(f, ks.Set(&Entry{Alias: "t", Chain: []*x509.Certificate{cert}}, nil))
 	small, err := ks.Marshal([]byte("pw"))
 	require.NoError(f, err)
 	f.Add(small, "pw")
@@ -104,14 +104,14 @@ func jksFuzzOne(t *testing.T, data, password []byte) {
 	if f, err := Sniff(data); err != nil || f != JKS {
 		return // other formats have their own fuzz targets
 	}
-	s, err := Parse(data, password)
+	s, err := Parse(data, password, nil)
 	if err != nil {
 		require.NotEqual(t, "other", jksErrClass(err), "error wraps no sentinel: %v", err)
 		if len(password) >= 8 && strings.Contains(err.Error(), string(password)) {
 			// The password may be a word the message has anyway
 			// ("password"), or bytes of the input it quotes: then the
 			// message for another password has it too.
-			_, other := Parse(data, []byte("\x01-not-it-\x02"))
+			_, other := Parse(data, []byte("\x01-not-it-\x02"), nil)
 			require.Error(t, other)
 			assert.Contains(t, other.Error(), string(password), "the error shows the password: %v", err)
 		}
@@ -124,7 +124,7 @@ func jksFuzzOne(t *testing.T, data, password []byte) {
 	}
 	out, err := s.Marshal(password)
 	require.NoError(t, err)
-	back, err := Parse(out, password)
+	back, err := Parse(out, password, nil)
 	require.NoError(t, err)
 	require.Equal(t, s.Len(), back.Len())
 	for _, w := range s.recs {

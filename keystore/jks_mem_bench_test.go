@@ -46,7 +46,7 @@ func jksMeasure(tb testing.TB, data []byte) (total, peak uint64) {
 	runtime.GC()
 	var before, mid, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	s, err := Parse(data, []byte("changeit"))
+	s, err := Parse(data, []byte("changeit"), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func TestJKSVectors(t *testing.T) {
 		name    string
 		file    string
 		pw      string
-		opts    []Option
+		opts    *StoreOptions
 		entries []want
 		wantErr error
 		check   func(t *testing.T, s *Store)
@@ -191,7 +191,7 @@ func TestJKSVectors(t *testing.T) {
 		{name: "three trusted certificates", file: "pyjks/jks/3certs.jks", pw: "12345678",
 			entries: []want{{"cert1", TrustedEntry, 1}, {"cert2", TrustedEntry, 1}, {"cert3", TrustedEntry, 1}}},
 		{name: "custom entry passwords", file: "pyjks/jks/custom_entry_passwords.jks", pw: "store_password",
-			opts:    []Option{WithKeyPassword("private", []byte("private_password"))},
+			opts:    &StoreOptions{KeyPasswords: map[string][]byte{"private": []byte("private_password")}},
 			entries: []want{{"cert", TrustedEntry, 1}, {"private", KeyEntry, 1}},
 			check: func(t *testing.T, s *Store) {
 				e, err := s.Entry("private")
@@ -208,7 +208,7 @@ func TestJKSVectors(t *testing.T) {
 				require.ErrorIs(t, err, ErrIncorrectPassword)
 			}},
 		{name: "custom entry passwords, wrong key password", file: "pyjks/jks/custom_entry_passwords.jks", pw: "store_password",
-			opts:    []Option{WithKeyPassword("PRIVATE", []byte("store_password2"))},
+			opts:    &StoreOptions{KeyPasswords: map[string][]byte{"PRIVATE": []byte("store_password2")}},
 			entries: []want{{"cert", TrustedEntry, 1}, {"private", KeyEntry, 1}},
 			check: func(t *testing.T, s *Store) {
 				_, err := s.Entry("private")
@@ -249,7 +249,7 @@ func TestJKSVectors(t *testing.T) {
 				assert.Equal(t, pemKeyFingerprint(t, "testdata/jks/keystore-go/key.pem"), KeyFingerprint(e.Key.Public()))
 			}},
 		{name: "key password differs", file: "keystore-go/keystore_keypass.jks", pw: "password",
-			opts: []Option{WithKeyPassword("alias", []byte("keypassword"))}, entries: []want{{"alias", KeyEntry, 1}},
+			opts: &StoreOptions{KeyPasswords: map[string][]byte{"alias": []byte("keypassword")}}, entries: []want{{"alias", KeyEntry, 1}},
 			check: func(t *testing.T, s *Store) {
 				e, err := s.Entry("alias")
 				require.NoError(t, err)
@@ -279,7 +279,7 @@ func TestJKSVectors(t *testing.T) {
 			name    string
 			file    string
 			pw      string
-			opts    []Option
+			opts    *StoreOptions
 			entries []want
 			wantErr error
 			check   func(t *testing.T, s *Store)
@@ -288,7 +288,7 @@ func TestJKSVectors(t *testing.T) {
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Parse(jksVector(t, tt.file), []byte(tt.pw), tt.opts...)
+			s, err := Parse(jksVector(t, tt.file), []byte(tt.pw), tt.opts)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				if tt.pw != "" {
@@ -333,7 +333,7 @@ func TestJKSVectorsMatchKeytool(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
-			s, err := Parse(jksVector(t, tt.file), []byte(tt.pw))
+			s, err := Parse(jksVector(t, tt.file), []byte(tt.pw), nil)
 			require.NoError(t, err)
 			path := filepath.Join(t.TempDir(), "v.jks")
 			require.NoError(t, os.WriteFile(path, jksVector(t, tt.file), 0o600))
@@ -347,31 +347,31 @@ func TestJKSVectorsMatchKeytool(t *testing.T) {
 func TestJKSRoundTrip(t *testing.T) {
 	tests := []struct {
 		file, pw string
-		opts     []Option
+		opts     *StoreOptions
 	}{
 		{"pyjks/jks/empty.jks", "", nil},
 		{"pyjks/jks/RSA1024.jks", "12345678", nil},
 		{"pyjks/jks/RSA2048_3certs.jks", "12345678", nil},
 		{"pyjks/jks/DSA2048.jks", "12345678", nil},
 		{"pyjks/jks/3certs.jks", "12345678", nil},
-		{"pyjks/jks/custom_entry_passwords.jks", "store_password", []Option{WithKeyPassword("private", []byte("private_password"))}},
+		{"pyjks/jks/custom_entry_passwords.jks", "store_password", &StoreOptions{KeyPasswords: map[string][]byte{"private": []byte("private_password")}}},
 		{"pyjks/jks/duplicate_aliases.jks", "12345678", nil},
 		{"pyjks/jks/truststore.jks", "trustpass", nil},
 		{"keystore-go/keystore.jks", "password", nil},
-		{"keystore-go/keystore_keypass.jks", "password", []Option{WithKeyPassword("alias", []byte("keypassword"))}},
+		{"keystore-go/keystore_keypass.jks", "password", &StoreOptions{KeyPasswords: map[string][]byte{"alias": []byte("keypassword")}}},
 		{"cacerts/cacerts.jks", "changeit", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			data := jksVector(t, tt.file)
-			s, err := Parse(data, []byte(tt.pw), tt.opts...)
+			s, err := Parse(data, []byte(tt.pw), tt.opts)
 			require.NoError(t, err)
 			out, err := s.Marshal([]byte(tt.pw))
 			require.NoError(t, err)
 			again, err := s.Marshal([]byte(tt.pw))
 			require.NoError(t, err)
 			assert.Equal(t, out, again, "marshalling twice gives different bytes")
-			back, err := Parse(out, []byte(tt.pw), tt.opts...)
+			back, err := Parse(out, []byte(tt.pw), tt.opts)
 			require.NoError(t, err)
 			assertSameEntries(t, s, back)
 			assert.Equal(t, jksEntryBytes(t, data), jksEntryBytes(t, out))
@@ -394,7 +394,7 @@ func TestJKSMixedCaseAliasInFile(t *testing.T) {
 	pw := []byte("changeit")
 	require.NoError(t, ks.Store(&buf, pw))
 
-	s, err := Parse(buf.Bytes(), pw)
+	s, err := Parse(buf.Bytes(), pw, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"MixedCase"}, s.Aliases())
 	assert.True(t, s.Contains("mixedcase"))
@@ -415,7 +415,7 @@ func TestJKSMixedCaseAliasInFile(t *testing.T) {
 	assert.Contains(t, msg, "Alias <MixedCase> does not exist")
 
 	require.NoError(t, s.Rename("MixedCase", "mixedcase"))
-	require.NoError(t, s.Save(path, pw))
+	require.NoError(t, s.Save(path, pw, nil))
 	got := keytoolList(t, path, "JKS", pw)
 	require.Len(t, got, 1)
 	assert.Equal(t, "mixedcase", got[0].Alias)
@@ -427,10 +427,10 @@ func TestJKSMixedCaseAliasInFile(t *testing.T) {
 // what the library writes.
 func TestJKSAliasEncoding(t *testing.T) {
 	root := testpki.NewRoot(t, "Alias Root")
-	s := New(JKS, WithClock(func() time.Time { return testpki.Now }))
+	s := New(JKS, &StoreOptions{Now: func() time.Time { return testpki.Now }})
 	alias := "grüße 😀"
-	require.NoError(t, s.Set(&Entry{Alias: alias, Chain: []*x509.Certificate{root.Cert}}))
-	require.NoError(t, s.Set(&Entry{Alias: "nul\x00", Chain: []*x509.Certificate{root.Cert}}))
+	require.NoError(t, s.Set(&Entry{Alias: alias, Chain: []*x509.Certificate{root.Cert}}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "nul\x00", Chain: []*x509.Certificate{root.Cert}}, nil))
 	out, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err)
 	f, err := jksguard.Walk(out)
@@ -443,7 +443,7 @@ func TestJKSAliasEncoding(t *testing.T) {
 		[]byte("gr\xc3\xbc\xc3\x9fe \xed\xa0\xbd\xed\xb8\x80"), // U+1F600 as the surrogates D83D DE00
 		[]byte("nul\xc0\x80"),
 	}, raw)
-	back, err := Parse(out, []byte("changeit"))
+	back, err := Parse(out, []byte("changeit"), nil)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{alias, "nul\x00"}, back.Aliases())
 
@@ -471,15 +471,15 @@ func TestJKSPasswordEncoding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New(JKS)
-			require.NoError(t, s.Set(&Entry{Alias: "root", Chain: []*x509.Certificate{root.Cert}}))
+			s := New(JKS, nil)
+			require.NoError(t, s.Set(&Entry{Alias: "root", Chain: []*x509.Certificate{root.Cert}}, nil))
 			out, err := s.Marshal([]byte(tt.pw))
 			// A file the JDK would write with the same password.
 			javaFile := jksBuild(2, strings.ToValidUTF8(tt.pw, "\ufffd"), jksRaw{tag: 2, alias: "root", certs: [][]byte{root.Cert.Raw}})
-			_, perr := Parse(javaFile, []byte(tt.pw))
+			_, perr := Parse(javaFile, []byte(tt.pw), nil)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
-				back, err := Parse(out, []byte(tt.pw))
+				back, err := Parse(out, []byte(tt.pw), nil)
 				require.NoError(t, err)
 				assert.Equal(t, []string{"root"}, back.Aliases())
 				assert.NoError(t, perr, "a JDK-style file with this password does not open")
@@ -530,7 +530,7 @@ func TestJKSStructureErrors(t *testing.T) {
 			if errors.Is(tt.wantErr, ErrIncorrectPassword) {
 				pw = []byte("changeme")
 			}
-			s, err := Parse(tt.data, pw)
+			s, err := Parse(tt.data, pw, nil)
 			if err == nil && tt.field == "key" {
 				// The key is checked when it is used; the entry lists.
 				assert.Equal(t, []string{"k"}, s.Aliases())
@@ -554,7 +554,7 @@ func TestJKSStructureErrors(t *testing.T) {
 func TestJKSEveryTruncationFails(t *testing.T) {
 	data := jksVector(t, "pyjks/jks/3certs.jks")
 	for n := 0; n < len(data); n++ {
-		_, err := Parse(data[:n], []byte("12345678"))
+		_, err := Parse(data[:n], []byte("12345678"), nil)
 		require.ErrorIs(t, err, ErrMalformed, "prefix of %d bytes", n)
 	}
 }
@@ -593,7 +593,7 @@ func TestJKSHostileLengths(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			require.Less(t, len(tt.data), 96)
 			var err error
-			allocated := jksAllocated(100, func() { _, err = Parse(tt.data, []byte("changeit")) })
+			allocated := jksAllocated(100, func() { _, err = Parse(tt.data, []byte("changeit"), nil) })
 			require.ErrorIs(t, err, ErrMalformed)
 			var me *MalformedError
 			require.ErrorAs(t, err, &me)
@@ -604,7 +604,7 @@ func TestJKSHostileLengths(t *testing.T) {
 			// allocate 4 GiB for it) fails as fast, whichever check
 			// catches it first.
 			short := tt.data[:min(40, len(tt.data))]
-			allocated = jksAllocated(100, func() { _, err = Parse(short, []byte("changeit")) })
+			allocated = jksAllocated(100, func() { _, err = Parse(short, []byte("changeit"), nil) })
 			require.ErrorIs(t, err, ErrMalformed)
 			assert.Less(t, allocated, uint64(64<<10), "allocated %d bytes to reject a %d-byte file", allocated, len(short))
 		})
@@ -615,7 +615,7 @@ func TestJKSHostileLengths(t *testing.T) {
 func TestJKSAllocationLinear(t *testing.T) {
 	data := jksVector(t, "cacerts/cacerts.jks")
 	var err error
-	allocated := jksAllocated(5, func() { _, err = Parse(data, []byte("changeit")) })
+	allocated := jksAllocated(5, func() { _, err = Parse(data, []byte("changeit"), nil) })
 	require.NoError(t, err)
 	assert.Less(t, allocated, uint64(4*len(data)), "allocated %d bytes for a %d-byte file", allocated, len(data))
 }
@@ -642,7 +642,7 @@ func TestJKSVersion1(t *testing.T) {
 	data := jksBuild(1, "changeit",
 		jksRaw{tag: 1, alias: "client", created: testpki.Now.UnixMilli(), key: key, certs: [][]byte{leaf.Cert.Raw, leaf.Issuer.Cert.Raw}},
 		jksRaw{tag: 2, alias: "root", created: testpki.Now.UnixMilli(), certs: [][]byte{leaf.Issuer.Cert.Raw}})
-	s, err := Parse(data, []byte("changeit"))
+	s, err := Parse(data, []byte("changeit"), nil)
 	require.NoError(t, err)
 	e, err := s.Entry("client")
 	require.NoError(t, err)
@@ -653,7 +653,7 @@ func TestJKSVersion1(t *testing.T) {
 	f, err := jksguard.Walk(out)
 	require.NoError(t, err)
 	assert.Equal(t, uint32(2), f.Version)
-	back, err := Parse(out, []byte("changeit"))
+	back, err := Parse(out, []byte("changeit"), nil)
 	require.NoError(t, err)
 	assertSameEntries(t, s, back)
 }
@@ -679,21 +679,21 @@ func jksProtect(t testing.TB, key any, password string) []byte {
 func TestJKSReplaceKeepsOtherEntries(t *testing.T) {
 	data := jksVector(t, "cacerts/cacerts.jks")
 	pw := []byte("changeit")
-	s, err := Parse(data, pw, WithClock(func() time.Time { return testpki.Now }))
+	s, err := Parse(data, pw, &StoreOptions{Now: func() time.Time { return testpki.Now }})
 	require.NoError(t, err)
 	root := testpki.NewRoot(t, "Tenant Root")
 	leaf := root.Intermediate(t, "Tenant CA").Leaf(t, "tenant")
 
-	require.NoError(t, s.Set(&Entry{Alias: "Tenant", Key: leaf.Key, Chain: leaf.Chain}))
+	require.NoError(t, s.Set(&Entry{Alias: "Tenant", Key: leaf.Key, Chain: leaf.Chain}, nil))
 	out, err := s.Marshal(pw)
 	require.NoError(t, err)
-	s, err = Parse(out, pw)
+	s, err = Parse(out, pw, nil)
 	require.NoError(t, err)
 	require.Equal(t, 145, s.Len())
 	before := jksEntryBytes(t, out)
 
 	leaf2 := testpki.NewRoot(t, "Other Root").Leaf(t, "tenant")
-	_, err = s.Replace("TENANT", leaf2.Key, leaf2.Chain)
+	_, err = s.Replace("TENANT", leaf2.Key, leaf2.Chain, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.Delete("debian:gts_root_r4.pem"))
 	require.NoError(t, s.Rename("debian:gts_root_r2.pem", "Renamed"))
@@ -711,7 +711,7 @@ func TestJKSReplaceKeepsOtherEntries(t *testing.T) {
 			assert.Equal(t, b, after[alias], alias)
 		}
 	}
-	back, err := Parse(out2, pw)
+	back, err := Parse(out2, pw, nil)
 	require.NoError(t, err)
 	assertSameEntries(t, s, back)
 	e, err := back.Entry("tenant")
@@ -727,20 +727,20 @@ func TestJKSReplaceKeepsOtherEntries(t *testing.T) {
 func TestJKSKeyPasswordOnWrite(t *testing.T) {
 	ca := testpki.NewRoot(t, "KP Root")
 	a, b := ca.Leaf(t, "a"), ca.Leaf(t, "b")
-	s := New(JKS, WithKeyPassword("A", []byte("a-key")))
-	require.NoError(t, s.Set(&Entry{Alias: "a", Key: a.Key, Chain: a.Chain}))
-	require.NoError(t, s.Set(&Entry{Alias: "b", Key: b.Key, Chain: b.Chain}))
+	s := New(JKS, &StoreOptions{KeyPasswords: map[string][]byte{"A": []byte("a-key")}})
+	require.NoError(t, s.Set(&Entry{Alias: "a", Key: a.Key, Chain: a.Chain}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "b", Key: b.Key, Chain: b.Chain}, nil))
 	out, err := s.Marshal([]byte("store"))
 	require.NoError(t, err)
 
-	back, err := Parse(out, []byte("store"))
+	back, err := Parse(out, []byte("store"), nil)
 	require.NoError(t, err)
 	_, err = back.Entry("a")
 	require.ErrorIs(t, err, ErrIncorrectPassword)
 	_, err = back.Entry("b")
 	require.NoError(t, err)
 
-	back, err = Parse(out, []byte("store"), WithKeyPassword("a", []byte("a-key")))
+	back, err = Parse(out, []byte("store"), &StoreOptions{KeyPasswords: map[string][]byte{"a": []byte("a-key")}})
 	require.NoError(t, err)
 	e, err := back.Entry("a")
 	require.NoError(t, err)
@@ -753,9 +753,9 @@ func TestJKSDeterministic(t *testing.T) {
 	ca := testpki.NewRoot(t, "Det Root")
 	leaf := ca.Leaf(t, "det")
 	build := func() []byte {
-		s := New(JKS, WithRand(bytes.NewReader(make([]byte, 1024))), WithClock(func() time.Time { return testpki.Now }))
-		require.NoError(t, s.Set(&Entry{Alias: "z", Chain: []*x509.Certificate{ca.Cert}}))
-		require.NoError(t, s.Set(&Entry{Alias: "det", Key: leaf.Key, Chain: leaf.Chain}))
+		s := New(JKS, &StoreOptions{Rand: bytes.NewReader(make([]byte, 1024)), Now: func() time.Time { return testpki.Now }})
+		require.NoError(t, s.Set(&Entry{Alias: "z", Chain: []*x509.Certificate{ca.Cert}}, nil))
+		require.NoError(t, s.Set(&Entry{Alias: "det", Key: leaf.Key, Chain: leaf.Chain}, nil))
 		out, err := s.Marshal([]byte("changeit"))
 		require.NoError(t, err)
 		return out
@@ -799,7 +799,7 @@ func TestJKSDuplicateAliases(t *testing.T) {
 		jksRaw{tag: 2, alias: "DUP", certs: [][]byte{b.Cert.Raw}},
 		jksRaw{tag: 2, alias: "dup", certs: [][]byte{c.Cert.Raw}},
 	)
-	s, err := Parse(data, []byte("changeit"))
+	s, err := Parse(data, []byte("changeit"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"other", "dup"}, s.Aliases())
 	kind, err := s.Kind("DUP")
@@ -814,26 +814,26 @@ func TestJKSDuplicateAliases(t *testing.T) {
 	got := jksEntryBytes(t, out)
 	assert.Len(t, got, 2)
 	assert.Equal(t, jksEntryBytes(t, data)["dup"], got["dup"])
-	back, err := Parse(out, []byte("changeit"))
+	back, err := Parse(out, []byte("changeit"), nil)
 	require.NoError(t, err)
 	assertSameEntries(t, s, back)
 }
 
 func TestJKSKeyPasswordEncoding(t *testing.T) {
 	leaf := testpki.NewRoot(t, "KPE Root").Leaf(t, "a")
-	s := New(JKS, WithKeyPassword("a", []byte("€uro")))
-	require.NoError(t, s.Set(&Entry{Alias: "a", Key: leaf.Key, Chain: leaf.Chain}))
+	s := New(JKS, &StoreOptions{KeyPasswords: map[string][]byte{"a": []byte("€uro")}})
+	require.NoError(t, s.Set(&Entry{Alias: "a", Key: leaf.Key, Chain: leaf.Chain}, nil))
 	out, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err, "a key password above U+00FF is hashed as the JDK hashes it")
-	back, err := Parse(out, []byte("changeit"), WithKeyPassword("a", []byte("€uro")))
+	back, err := Parse(out, []byte("changeit"), &StoreOptions{KeyPasswords: map[string][]byte{"a": []byte("€uro")}})
 	require.NoError(t, err)
 	e, err := back.Entry("a")
 	require.NoError(t, err)
 	assert.True(t, leaf.Cert.Equal(e.Chain[0]))
 
 	// Only invalid UTF-8 cannot be hashed; the message never shows it.
-	s = New(JKS, WithKeyPassword("a", []byte("k\xffy")))
-	require.NoError(t, s.Set(&Entry{Alias: "a", Key: leaf.Key, Chain: leaf.Chain}))
+	s = New(JKS, &StoreOptions{KeyPasswords: map[string][]byte{"a": []byte("k\xffy")}})
+	require.NoError(t, s.Set(&Entry{Alias: "a", Key: leaf.Key, Chain: leaf.Chain}, nil))
 	_, err = s.Marshal([]byte("changeit"))
 	require.ErrorIs(t, err, ErrPasswordEncoding)
 	assert.Contains(t, err.Error(), `key password of alias "a" is not valid UTF-8`)
@@ -852,14 +852,14 @@ func TestJKSPasswordAboveLatin1WithKeytool(t *testing.T) {
 	runKeytool(t, "-genkeypair", "-storetype", "JKS", "-keystore", path, "-storepass:file", pwFile, "-keypass:file", pwFile,
 		"-alias", "client", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=euro", "-validity", "30")
 
-	s, err := Open(path, pw)
+	s, err := Open(path, pw, nil)
 	require.NoError(t, err)
 	e, err := s.Entry("client")
 	require.NoError(t, err, "the key entry opens with the same password")
 	assert.Equal(t, "CN=euro", e.Chain[0].Subject.String())
 
 	out := filepath.Join(dir, "back.jks")
-	require.NoError(t, s.Save(out, pw))
+	require.NoError(t, s.Save(out, pw, nil))
 	listing := runKeytool(t, "-list", "-storetype", "JKS", "-keystore", out, "-storepass:file", pwFile)
 	assert.Contains(t, listing, "client, ")
 	assert.Contains(t, listing, "PrivateKeyEntry")
@@ -872,19 +872,19 @@ func TestJKSNewStorePassword(t *testing.T) {
 	ca := testpki.NewRoot(t, "NSP Root")
 	old, fresh := ca.Leaf(t, "old"), ca.Leaf(t, "fresh")
 	data := jksBuild(2, "old-pass", jksRaw{tag: 1, alias: "old", key: jksProtect(t, old.Key, "old-pass"), certs: [][]byte{old.Cert.Raw}})
-	s, err := Parse(data, []byte("old-pass"))
+	s, err := Parse(data, []byte("old-pass"), nil)
 	require.NoError(t, err)
-	require.NoError(t, s.Set(&Entry{Alias: "fresh", Key: fresh.Key, Chain: fresh.Chain}))
+	require.NoError(t, s.Set(&Entry{Alias: "fresh", Key: fresh.Key, Chain: fresh.Chain}, nil))
 	out, err := s.Marshal([]byte("new-pass"))
 	require.NoError(t, err)
 
-	back, err := Parse(out, []byte("new-pass"))
+	back, err := Parse(out, []byte("new-pass"), nil)
 	require.NoError(t, err)
 	_, err = back.Entry("fresh")
 	require.NoError(t, err)
 	_, err = back.Entry("old")
 	require.ErrorIs(t, err, ErrIncorrectPassword)
-	back, err = Parse(out, []byte("new-pass"), WithKeyPassword("old", []byte("old-pass")))
+	back, err = Parse(out, []byte("new-pass"), &StoreOptions{KeyPasswords: map[string][]byte{"old": []byte("old-pass")}})
 	require.NoError(t, err)
 	e, err := back.Entry("old")
 	require.NoError(t, err)

@@ -7,21 +7,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 )
-
-// ErrUnknownKeyType reports a [KeyType] value or name that is not one of the
-// package's key types. The wrapping error quotes the value and lists the
-// accepted names.
-var ErrUnknownKeyType = errors.New("keystore: unknown key type")
-
-// ErrUnsupportedKey reports a key the operation cannot use, such as an ECDSA
-// key on a curve other than P-256, P-384 or P-521, or a signer whose public
-// key is of a type crypto/x509 does not sign with.
-var ErrUnsupportedKey = errors.New("keystore: unsupported key")
 
 // KeyType is the algorithm and size of a key pair made by [GenerateKey].
 //

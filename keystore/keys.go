@@ -40,7 +40,7 @@ var goCurves = map[string]bool{
 // keptAdvice is what every error about a key the package cannot use ends
 // with.
 const keptAdvice = "the entry still lists and is kept unchanged when the store is saved; " +
-	"InstallReply with WithNewKey, or Set, replaces it"
+	"InstallReply with ReplyOptions.NewKey, or Set, replaces it"
 
 // parsePrivateKey parses a decrypted PKCS #8 key of the entry under alias
 // into a crypto.Signer. A key Go cannot use gives [ErrUnsupportedKey]
@@ -84,7 +84,7 @@ func parsePrivateKey(f Format, alias string, der []byte) (crypto.Signer, error) 
 	}
 	if corrupt {
 		return nil, fmt.Errorf("%w: %v alias %q: the %s private key (OID %s) decrypts but is inconsistent: %w; "+
-			"restore the entry from a backup, or replace it (InstallReply with WithNewKey, or Set); the entry is kept unchanged when the store is saved",
+			"restore the entry from a backup, or replace it (InstallReply with ReplyOptions.NewKey, or Set); the entry is kept unchanged when the store is saved",
 			ErrCorruptKey, f, alias, name, oid, err)
 	}
 	return nil, fmt.Errorf("keystore: %v alias %q holds a %s private key (OID %s) that Go cannot use; %s: %w: %w",

@@ -215,9 +215,9 @@ func newKeytoolStore(t testing.TB) *keytoolStore {
 	return k
 }
 
-func (k *keytoolStore) open(t testing.TB, opts ...Option) *Store {
+func (k *keytoolStore) open(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(k.path, k.storePass, append([]Option{WithKeyPassword("other", k.otherKeyPass)}, opts...)...)
+	s, err := Open(k.path, k.storePass, &StoreOptions{KeyPasswords: map[string][]byte{"other": k.otherKeyPass}})
 	require.NoError(t, err)
 	return s
 }
@@ -276,7 +276,7 @@ func mustEntry(t testing.TB, s *Store, alias string) *Entry {
 func TestKeytoolKeyPasswordDiffers(t *testing.T) {
 	t.Parallel()
 	k := newKeytoolStore(t)
-	s, err := Open(k.path, k.storePass) // no WithKeyPassword for "other"
+	s, err := Open(k.path, k.storePass, nil) // no WithKeyPassword for "other"
 	require.NoError(t, err)
 	// The store and its other entries still read.
 	_, err = s.Entry("tenantclient")
@@ -296,7 +296,7 @@ func TestKeytoolWrongStorePassword(t *testing.T) {
 	t.Parallel()
 	k := newKeytoolStore(t)
 	for _, pw := range []string{"pass1234", "PÄSS1234", "päss123", ""} {
-		_, err := Open(k.path, []byte(pw))
+		_, err := Open(k.path, []byte(pw), nil)
 		require.ErrorIs(t, err, ErrIncorrectPassword, "password %q", pw)
 		assert.Contains(t, err.Error(), "tampered with, or password incorrect")
 	}
@@ -315,11 +315,11 @@ func TestKeytoolAfterReplace(t *testing.T) {
 	newCA := testpki.NewRoot(t, "New Root").Intermediate(t, "New Issuing CA")
 	leaf := newCA.Leaf(t, "tenantclient")
 	s := k.open(t)
-	prev, err := s.Replace("TENANTCLIENT", leaf.Key, leaf.Chain)
+	prev, err := s.Replace("TENANTCLIENT", leaf.Key, leaf.Chain, nil)
 	require.NoError(t, err)
 	require.NotNil(t, prev)
 	assert.Equal(t, "tenantclient", prev.Alias)
-	require.NoError(t, s.Save(k.path, k.storePass))
+	require.NoError(t, s.Save(k.path, k.storePass, nil))
 
 	after := keytoolList(t, k.path, "JKS", k.storePass)
 	require.Len(t, after, len(before))
@@ -357,11 +357,11 @@ func TestKeytoolListsStoreBuiltFromScratch(t *testing.T) {
 	client := ca.Leaf(t, "client", testpki.WithKeyType(testpki.KeyRSA2048))
 	other := ca.Leaf(t, "other")
 
-	s := New(JKS, WithClock(func() time.Time { return testpki.Now }), WithKeyPassword("Other", keyPass))
-	require.NoError(t, s.Set(&Entry{Alias: "Client", Key: client.Key, Chain: client.Chain}))
-	require.NoError(t, s.Set(&Entry{Alias: "other", Key: other.Key, Chain: other.Chain}))
-	require.NoError(t, s.Set(&Entry{Alias: "Root CA", Chain: []*x509.Certificate{ca.Root().Cert}}))
-	require.NoError(t, s.Save(path, storePass))
+	s := New(JKS, &StoreOptions{Now: func() time.Time { return testpki.Now }, KeyPasswords: map[string][]byte{"Other": keyPass}})
+	require.NoError(t, s.Set(&Entry{Alias: "Client", Key: client.Key, Chain: client.Chain}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "other", Key: other.Key, Chain: other.Chain}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "Root CA", Chain: []*x509.Certificate{ca.Root().Cert}}, nil))
+	require.NoError(t, s.Save(path, storePass, nil))
 
 	want := []keytoolEntry{
 		{Alias: "client", Type: "PrivateKeyEntry", SHA256: []string{CertFingerprint(client.Cert).String(), CertFingerprint(ca.Cert).String()}},
@@ -384,7 +384,7 @@ func TestKeytoolRoundTrip(t *testing.T) {
 	s := k.open(t)
 	out, err := s.Marshal(k.storePass)
 	require.NoError(t, err)
-	back, err := Parse(out, k.storePass, WithKeyPassword("other", k.otherKeyPass))
+	back, err := Parse(out, k.storePass, &StoreOptions{KeyPasswords: map[string][]byte{"other": k.otherKeyPass}})
 	require.NoError(t, err)
 	assertSameEntries(t, s, back)
 	assert.Equal(t, jksEntryBytes(t, data), jksEntryBytes(t, out))

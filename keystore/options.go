@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -8,50 +9,142 @@ import (
 	"time"
 )
 
-// An Option changes how a store is read, changed or written. Options that
-// do not apply to an operation are ignored by it.
-type Option func(*options)
+// Options come in one struct per operation, as crypto/x509's
+// VerifyOptions: an option that does not apply to an operation does not
+// compile there, and a nil pointer means every field's zero value. Only
+// [StoreOptions] outlive the call: the store keeps them for its life.
 
+// StoreOptions configure a store for its whole life: they are given to
+// [New], [Parse], [Open] and [Update] (through [UpdateOptions]), and the
+// store keeps a copy, used by every later call on it. A nil
+// *StoreOptions, like the zero value, means: every key is protected by
+// the store password, time.Now dates new entries, crypto/rand supplies
+// salts and IVs. (A PKCS#12 store's profile is chosen with
+// [Store.SetProfile].)
+type StoreOptions struct {
+	// KeyPasswords gives, by alias (compared ignoring case), the password
+	// of key entries whose key password differs from the store password
+	// (keytool's -keypass). Such a key is tried with its own password
+	// first and the store password after it, so one key password given
+	// for several aliases (as Spring's key-password is) still opens the
+	// keys that use the store password. A key entry written anew under
+	// the alias is encrypted with it. The store copies the map and the
+	// passwords.
+	KeyPasswords map[string][]byte
+
+	// DefaultKeyPassword is tried, after the store password, on the key of
+	// every alias that has no password in KeyPasswords. New keys are still
+	// encrypted with the store password (or their own key password). Nil
+	// means none; the store keeps a copy.
+	DefaultKeyPassword []byte
+
+	// Now is the clock that dates new entries (and PKCS#12 entries read
+	// without a date). Nil means time.Now.
+	Now func() time.Time
+
+	// Rand is the source of the salts and IVs used when encrypting. Nil
+	// means crypto/rand.Reader.
+	Rand io.Reader
+}
+
+// SaveOptions change how [Store.Save] and [Store.SaveLocked] write a
+// file. A nil *SaveOptions means the zero value: no backup.
+type SaveOptions struct {
+	// Backup, if not empty, keeps the file being replaced as path+Backup
+	// (for example ".bak"), with the file's mode and owner, replacing any
+	// earlier backup.
+	Backup string
+}
+
+// UpdateOptions change how [Update] reads and writes a file. A nil
+// *UpdateOptions means the zero value: the store is opened with no
+// [StoreOptions], a missing file is an error, and no backup is kept.
+type UpdateOptions struct {
+	// StoreOptions configure the store that is opened and passed to fn.
+	StoreOptions
+
+	// SaveOptions say how the file is written (a backup of it, say).
+	SaveOptions
+
+	// Create, if it is [JKS] or [PKCS12], lets Update create a missing
+	// file: fn is given a new, empty store of that format, and the file
+	// is written as a new file is ([Store.Save]). The check that the file
+	// is missing and the write happen under the file's lock, so two
+	// processes creating the same store do not race. The zero value,
+	// [FormatUnknown], makes a missing file an error.
+	Create Format
+}
+
+// SetOptions change what [Store.Set] overwrites. A nil *SetOptions means
+// the zero value.
+type SetOptions struct {
+	// OverwriteAnyKind lets Set overwrite a [SecretKeyEntry], which it
+	// otherwise refuses to turn into another entry ([KindError]): the
+	// protected key is lost.
+	OverwriteAnyKind bool
+}
+
+// ReplaceOptions change what [Store.Replace] does. A nil *ReplaceOptions
+// means the zero value.
+type ReplaceOptions struct {
+	// Create lets Replace create the key entry when the alias does not
+	// exist; the previous entry it returns is then nil. Without it a
+	// missing alias is [ErrAliasNotFound].
+	Create bool
+
+	// OverwriteAnyKind lets Replace overwrite a [SecretKeyEntry], as
+	// [SetOptions.OverwriteAnyKind] does for [Store.Set].
+	OverwriteAnyKind bool
+}
+
+// ReplyOptions change how [Store.InstallReply] installs a CA's reply. A
+// nil *ReplyOptions means the zero value: the reply must be for the
+// entry's own key and reach one of the store's trusted entries.
+type ReplyOptions struct {
+	// NewKey, if not nil, is the private key the reply's certificate
+	// request was made with: it replaces the entry's key, the step that
+	// renews a certificate with a new key pair while keeping the alias.
+	// The entry is then replaced without reading it, so an entry whose key
+	// or certificate Go cannot read can still be renewed.
+	NewKey crypto.Signer
+
+	// Anchors are trust anchors (and intermediates) used besides the
+	// store's own trusted-certificate entries, as keytool's -trustcacerts
+	// adds the JDK's cacerts.
+	Anchors []*x509.Certificate
+
+	// AllowUntrusted installs a reply that reaches no trust anchor
+	// (keytool asks "Trust this certificate?" there). Without it such a
+	// reply is [ErrUntrustedReply].
+	AllowUntrusted bool
+
+	// OverwriteAnyKind lets InstallReply overwrite a [SecretKeyEntry], as
+	// [SetOptions.OverwriteAnyKind] does for [Store.Set].
+	OverwriteAnyKind bool
+}
+
+// options is what a store keeps of its [StoreOptions].
 type options struct {
-	keyPasswords map[string][]byte // folded alias -> key password
-	clock        func() time.Time
-	random       io.Reader
-	create       bool
-	backup       string
-	anchors      []*x509.Certificate
-	untrusted    bool
-	newKey       crypto.Signer
-	profile      *Profile // PKCS#12 encoder profile; nil keeps the store's
-
-	// defaultKeyPassword is tried, after the store password, on keys of
-	// aliases without a key password of their own.
+	keyPasswords       map[string][]byte // folded alias -> key password
 	defaultKeyPassword []byte
-	// overwrite lets Set, Replace and InstallReply overwrite any kind.
-	overwrite bool
+	clock              func() time.Time
+	random             io.Reader
 }
 
-func buildOptions(opts []Option) options {
-	var o options
-	for _, f := range opts {
-		f(&o)
+// storeOptions copies o (nil is the zero value) into what a store keeps.
+func storeOptions(o *StoreOptions) options {
+	if o == nil {
+		return options{}
 	}
-	return o
-}
-
-// with returns a copy of o with opts applied.
-func (o options) with(opts []Option) options {
-	if len(opts) == 0 {
-		return o
+	c := options{clock: o.Now, random: o.Rand}
+	if o.DefaultKeyPassword != nil {
+		c.defaultKeyPassword = append([]byte{}, o.DefaultKeyPassword...)
 	}
-	c := o
-	if o.keyPasswords != nil {
-		c.keyPasswords = make(map[string][]byte, len(o.keyPasswords))
-		for k, v := range o.keyPasswords {
-			c.keyPasswords[k] = v
+	if len(o.KeyPasswords) > 0 {
+		c.keyPasswords = make(map[string][]byte, len(o.KeyPasswords))
+		for alias, pw := range o.KeyPasswords {
+			c.keyPasswords[fold(alias)] = bytes.Clone(pw) // nil stays nil: PKCS#12 tells it from ""
 		}
-	}
-	for _, f := range opts {
-		f(&c)
 	}
 	return c
 }
@@ -69,52 +162,3 @@ func (o options) rand() io.Reader {
 	}
 	return rand.Reader
 }
-
-// WithKeyPassword gives the password that protects the key entry under
-// alias, for stores whose key passwords differ from the store password
-// (keytool's -keypass). It is tried first to decrypt the key, and the
-// store password after it, so one key password given for several aliases
-// (as Spring's key-password is) still opens the keys that use the store
-// password. When the entry is written anew, it encrypts the key. The
-// store keeps a copy.
-func WithKeyPassword(alias string, password []byte) Option {
-	p := append([]byte(nil), password...)
-	return func(o *options) {
-		if o.keyPasswords == nil {
-			o.keyPasswords = make(map[string][]byte)
-		}
-		o.keyPasswords[fold(alias)] = p
-	}
-}
-
-// WithDefaultKeyPassword gives a key password for every alias that has
-// none of its own ([WithKeyPassword]): such a key is tried with the store
-// password first and then with this one. New keys are still encrypted
-// with the store password (or their own key password). The store keeps a
-// copy.
-func WithDefaultKeyPassword(password []byte) Option {
-	p := append([]byte{}, password...)
-	return func(o *options) { o.defaultKeyPassword = p }
-}
-
-// OverwriteAnyKind lets [Store.Set], [Store.Replace] and
-// [Store.InstallReply] overwrite an entry of a kind they otherwise refuse
-// to overwrite: a [SecretKeyEntry], which they would turn into a key entry
-// (the protected key is lost).
-func OverwriteAnyKind() Option { return func(o *options) { o.overwrite = true } }
-
-// WithClock sets the clock that dates new entries and checks validity.
-// The default is time.Now.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
-
-// WithRand sets the source of the salts and IVs used when encrypting.
-// The default is crypto/rand.Reader.
-func WithRand(r io.Reader) Option { return func(o *options) { o.random = r } }
-
-// CreateIfMissing lets [Store.Replace] create the key entry when the alias
-// does not exist.
-func CreateIfMissing() Option { return func(o *options) { o.create = true } }
-
-// WithBackup makes [Store.Save] and [Update] keep the file being replaced
-// as path+suffix (for example ".bak"), replacing any earlier backup.
-func WithBackup(suffix string) Option { return func(o *options) { o.backup = suffix } }

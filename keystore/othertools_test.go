@@ -31,14 +31,14 @@ func TestKeyPasswordFallsBack(t *testing.T) {
 	k := newKeytoolStore(t)
 	data, err := os.ReadFile(k.path)
 	require.NoError(t, err)
-	open := func(opts ...Option) *Store {
-		s, err := Parse(data, k.storePass, opts...)
+	open := func(opts *StoreOptions) *Store {
+		s, err := Parse(data, k.storePass, opts)
 		require.NoError(t, err)
 		return s
 	}
 
 	t.Run("one key password for every alias", func(t *testing.T) {
-		s := open(WithKeyPassword("TenantClient", k.otherKeyPass), WithKeyPassword("other", k.otherKeyPass))
+		s := open(&StoreOptions{KeyPasswords: map[string][]byte{"TenantClient": k.otherKeyPass, "other": k.otherKeyPass}})
 		for _, alias := range []string{"tenantclient", "other"} {
 			e, err := s.Entry(alias)
 			require.NoError(t, err, alias)
@@ -46,49 +46,49 @@ func TestKeyPasswordFallsBack(t *testing.T) {
 		}
 	})
 	t.Run("default key password after the store password", func(t *testing.T) {
-		s := open(WithDefaultKeyPassword(k.otherKeyPass))
+		s := open(&StoreOptions{DefaultKeyPassword: k.otherKeyPass})
 		entries, err := s.Entries()
 		require.NoError(t, err)
 		assert.Len(t, entries, 3)
 	})
 	t.Run("wrong key password: both tried, no hint", func(t *testing.T) {
-		s := open(WithKeyPassword("other", []byte("not-the-key-pass")))
+		s := open(&StoreOptions{KeyPasswords: map[string][]byte{"other": []byte("not-the-key-pass")}})
 		_, err := s.Entry("other")
 		require.ErrorIs(t, err, ErrIncorrectPassword)
 		assert.Contains(t, err.Error(), `with the key password given for alias "other" and the store password`)
-		assert.NotContains(t, err.Error(), "WithKeyPassword")
+		assert.NotContains(t, err.Error(), "KeyPasswords")
 		assert.NotContains(t, err.Error(), "not-the-key-pass")
 		assert.NotContains(t, err.Error(), string(k.storePass))
 	})
 	t.Run("no key password: the store password, and the hint", func(t *testing.T) {
-		s := open()
+		s := open(nil)
 		_, err := s.Entry("other")
 		require.ErrorIs(t, err, ErrIncorrectPassword)
 		assert.Contains(t, err.Error(), `cannot recover the key of alias "other" with the store password (no key password was given for the alias`)
-		assert.Contains(t, err.Error(), "WithKeyPassword")
+		assert.Contains(t, err.Error(), "KeyPasswords")
 		_, err = s.Entry("tenantclient")
 		require.NoError(t, err)
 	})
 	t.Run("wrong default key password", func(t *testing.T) {
-		s := open(WithDefaultKeyPassword([]byte("wrong-default")))
+		s := open(&StoreOptions{DefaultKeyPassword: []byte("wrong-default")})
 		_, err := s.Entry("other")
 		require.ErrorIs(t, err, ErrIncorrectPassword)
 		assert.Contains(t, err.Error(), "with the store password and the default key password")
-		assert.NotContains(t, err.Error(), "WithKeyPassword")
+		assert.NotContains(t, err.Error(), "KeyPasswords")
 		assert.NotContains(t, err.Error(), "wrong-default")
 	})
 	t.Run("PKCS#12", func(t *testing.T) {
 		f := newP12Fixture(t)
 		// "other" under its own key password, "tenantclient" under the
 		// store password.
-		out, err := f.store(t, WithKeyPassword("other", []byte("key-pass-1"))).Marshal([]byte("store-pass-1"))
+		out, err := f.store(t, &StoreOptions{KeyPasswords: map[string][]byte{"other": []byte("key-pass-1")}}).Marshal([]byte("store-pass-1"))
 		require.NoError(t, err)
 		s, err := Parse(out, []byte("store-pass-1"),
-			WithKeyPassword("tenantclient", []byte("key-pass-1")), WithKeyPassword("other", []byte("key-pass-1")))
+			&StoreOptions{KeyPasswords: map[string][]byte{"tenantclient": []byte("key-pass-1"), "other": []byte("key-pass-1")}})
 		require.NoError(t, err)
 		_, err = s.Entries()
 		require.NoError(t, err)
-		s, err = Parse(out, []byte("store-pass-1"), WithKeyPassword("other", []byte("key-pass-2")))
+		s, err = Parse(out, []byte("store-pass-1"), &StoreOptions{KeyPasswords: map[string][]byte{"other": []byte("key-pass-2")}})
 		require.NoError(t, err)
 		_, err = s.Entry("other")
 		require.ErrorIs(t, err, ErrIncorrectPassword)
@@ -121,7 +121,7 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 	data, leaf := jksSecretKeyFile(t)
 	pw := []byte("changeit")
 	parse := func(t *testing.T) *Store {
-		s, err := Parse(data, pw, WithClock(func() time.Time { return testpki.Now }))
+		s, err := Parse(data, pw, &StoreOptions{Now: func() time.Time { return testpki.Now }})
 		require.NoError(t, err)
 		return s
 	}
@@ -145,12 +145,12 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 	other := testpki.NewRoot(t, "Other Root")
 	t.Run("kept byte for byte", func(t *testing.T) {
 		s := parse(t)
-		require.NoError(t, s.Set(&Entry{Alias: "other", Chain: []*x509.Certificate{other.Cert}}))
+		require.NoError(t, s.Set(&Entry{Alias: "other", Chain: []*x509.Certificate{other.Cert}}, nil))
 		require.NoError(t, s.Rename("root", "renamed-root"))
 		out, err := s.Marshal(pw)
 		require.NoError(t, err)
 		assert.Equal(t, jksEntryBytes(t, data)["wrapped"], jksEntryBytes(t, out)["wrapped"])
-		back, err := Parse(out, pw)
+		back, err := Parse(out, pw, nil)
 		require.NoError(t, err)
 		kind, err := back.Kind("wrapped")
 		require.NoError(t, err)
@@ -160,24 +160,24 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 	reply := testpki.NewRoot(t, "Reply Root").Leaf(t, "secret-holder", testpki.WithKey(leaf.Key))
 	refusals := []struct {
 		name string
-		op   func(s *Store, opts ...Option) error
+		op   func(s *Store, overwrite bool) error
 	}{
-		{"Set", func(s *Store, opts ...Option) error {
-			return s.Set(&Entry{Alias: "WRAPPED", Chain: []*x509.Certificate{other.Cert}}, opts...)
+		{"Set", func(s *Store, overwrite bool) error {
+			return s.Set(&Entry{Alias: "WRAPPED", Chain: []*x509.Certificate{other.Cert}}, &SetOptions{OverwriteAnyKind: overwrite})
 		}},
-		{"Replace", func(s *Store, opts ...Option) error {
-			_, err := s.Replace("wrapped", leaf.Key, leaf.Chain, opts...)
+		{"Replace", func(s *Store, overwrite bool) error {
+			_, err := s.Replace("wrapped", leaf.Key, leaf.Chain, &ReplaceOptions{OverwriteAnyKind: overwrite})
 			return err
 		}},
-		{"InstallReply", func(s *Store, opts ...Option) error {
-			_, err := s.InstallReply("wrapped", reply.Chain, append([]Option{AllowUntrusted()}, opts...)...)
+		{"InstallReply", func(s *Store, overwrite bool) error {
+			_, err := s.InstallReply("wrapped", reply.Chain, &ReplyOptions{AllowUntrusted: true, OverwriteAnyKind: overwrite})
 			return err
 		}},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name+" refuses", func(t *testing.T) {
 			s := parse(t)
-			err := tt.op(s)
+			err := tt.op(s, false)
 			require.ErrorIs(t, err, ErrEntryKind)
 			var ke *KindError
 			require.ErrorAs(t, err, &ke)
@@ -190,7 +190,7 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 		})
 		t.Run(tt.name+" overwrites when told to", func(t *testing.T) {
 			s := parse(t)
-			require.NoError(t, tt.op(s, OverwriteAnyKind()))
+			require.NoError(t, tt.op(s, true))
 			kind, err := s.Kind("wrapped")
 			require.NoError(t, err)
 			assert.NotEqual(t, SecretKeyEntry, kind)
@@ -207,7 +207,7 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 func TestUnparsableCertificate(t *testing.T) {
 	data := jksVector(t, "pyjks/jks/truststore.jks")
 	pw := []byte("trustpass")
-	s, err := Parse(data, pw)
+	s, err := Parse(data, pw, nil)
 	require.NoError(t, err)
 	raw := s.recs[s.find("cordarootca")].chainDER[0]
 
@@ -235,7 +235,7 @@ func TestUnparsableCertificate(t *testing.T) {
 
 	// A save keeps both entries byte for byte.
 	root := testpki.NewRoot(t, "New Root")
-	require.NoError(t, s.Set(&Entry{Alias: "new-root", Chain: []*x509.Certificate{root.Cert}}))
+	require.NoError(t, s.Set(&Entry{Alias: "new-root", Chain: []*x509.Certificate{root.Cert}}, nil))
 	out, err := s.Marshal(pw)
 	require.NoError(t, err)
 	before, after := jksEntryBytes(t, data), jksEntryBytes(t, out)
@@ -243,7 +243,7 @@ func TestUnparsableCertificate(t *testing.T) {
 	assert.Equal(t, before["cordaintermediateca"], after["cordaintermediateca"])
 
 	// Set replaces it.
-	require.NoError(t, s.Set(&Entry{Alias: "cordarootca", Chain: []*x509.Certificate{root.Cert}}))
+	require.NoError(t, s.Set(&Entry{Alias: "cordarootca", Chain: []*x509.Certificate{root.Cert}}, nil))
 	certs, err := s.Certificates("cordarootca")
 	require.NoError(t, err)
 	assert.True(t, certs[0].Equal(root.Cert))
@@ -252,13 +252,13 @@ func TestUnparsableCertificate(t *testing.T) {
 	old := testpki.NewRoot(t, "Old Key Holder").Leaf(t, "holder")
 	key := jksBuild(2, "changeit", jksRaw{tag: 1, alias: "client", created: testpki.Now.UnixMilli(),
 		key: jksProtect(t, old.Key, "changeit"), certs: [][]byte{raw}})
-	ks, err := Parse(key, []byte("changeit"))
+	ks, err := Parse(key, []byte("changeit"), nil)
 	require.NoError(t, err)
 	next := root.Leaf(t, "client")
-	_, err = ks.Replace("client", next.Key, next.Chain)
+	_, err = ks.Replace("client", next.Key, next.Chain, nil)
 	require.ErrorIs(t, err, ErrUnsupportedCertificate)
-	assert.Contains(t, err.Error(), `InstallReply("client", reply, WithNewKey(key))`)
-	res, err := ks.InstallReply("client", next.Chain, WithNewKey(next.Key), WithAnchors(root.Cert))
+	assert.Contains(t, err.Error(), "InstallReply with ReplyOptions.NewKey, or Set, replaces the entry without reading it")
+	res, err := ks.InstallReply("client", next.Chain, &ReplyOptions{NewKey: next.Key, Anchors: []*x509.Certificate{root.Cert}})
 	require.NoError(t, err)
 	assert.Nil(t, res.Previous)
 	e, err := ks.Entry("client")
@@ -270,25 +270,25 @@ func TestUnparsableCertificate(t *testing.T) {
 // key (Go has no DSA private keys) and says which call can replace it;
 // that call works.
 func TestDSAReplacePointsToInstallReply(t *testing.T) {
-	s, err := Parse(jksVector(t, "pyjks/jks/DSA2048.jks"), []byte("12345678"))
+	s, err := Parse(jksVector(t, "pyjks/jks/DSA2048.jks"), []byte("12345678"), nil)
 	require.NoError(t, err)
 	root := testpki.NewRoot(t, "DSA Successor Root")
 	next := root.Leaf(t, "mykey")
-	_, err = s.Replace("mykey", next.Key, next.Chain)
+	_, err = s.Replace("mykey", next.Key, next.Chain, nil)
 	require.ErrorIs(t, err, ErrUnsupportedKey)
-	assert.Contains(t, err.Error(), `InstallReply("mykey", reply, WithNewKey(key))`)
+	assert.Contains(t, err.Error(), "InstallReply with ReplyOptions.NewKey, or Set, replaces the entry without reading it")
 	assert.Contains(t, err.Error(), "DSA")
 
-	_, err = s.InstallReply("mykey", next.Chain, WithAnchors(root.Cert))
+	_, err = s.InstallReply("mykey", next.Chain, &ReplyOptions{Anchors: []*x509.Certificate{root.Cert}})
 	require.ErrorIs(t, err, ErrUnsupportedKey)
-	assert.Contains(t, err.Error(), "WithNewKey")
+	assert.Contains(t, err.Error(), "NewKey")
 
-	res, err := s.InstallReply("mykey", next.Chain, WithNewKey(next.Key), WithAnchors(root.Cert))
+	res, err := s.InstallReply("mykey", next.Chain, &ReplyOptions{NewKey: next.Key, Anchors: []*x509.Certificate{root.Cert}})
 	require.NoError(t, err)
 	assert.Equal(t, "DSA 2048", KeyDescription(res.Previous[0].PublicKey))
 	out, err := s.Marshal([]byte("12345678"))
 	require.NoError(t, err)
-	back, err := Parse(out, []byte("12345678"))
+	back, err := Parse(out, []byte("12345678"), nil)
 	require.NoError(t, err)
 	e, err := back.Entry("mykey")
 	require.NoError(t, err)
@@ -342,7 +342,7 @@ func TestCorruptKey(t *testing.T) {
 
 	for name, data := range map[string][]byte{"JKS": jks, "PKCS#12": pfx} {
 		t.Run(name, func(t *testing.T) {
-			s, err := Parse(data, pw)
+			s, err := Parse(data, pw, nil)
 			require.NoError(t, err, "the integrity check passes")
 			_, err = s.Entry("corrupt")
 			require.ErrorIs(t, err, ErrCorruptKey)
@@ -353,7 +353,7 @@ func TestCorruptKey(t *testing.T) {
 			// The entry is kept as it was.
 			out, err := s.Marshal(pw)
 			require.NoError(t, err)
-			back, err := Parse(out, pw)
+			back, err := Parse(out, pw, nil)
 			require.NoError(t, err)
 			_, err = back.Entry("corrupt")
 			require.ErrorIs(t, err, ErrCorruptKey)

@@ -3,24 +3,12 @@ package keystore
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 )
-
-// UnsupportedFormatError names a keystore format the package recognises
-// but does not read, and how to convert it. It matches
-// [ErrUnsupportedFormat] with [errors.Is].
-type UnsupportedFormatError struct {
-	Name    string // "JCEKS", "BKS or UBER", ...
-	Convert string // a command that converts it to a supported format
-}
-
-func (e *UnsupportedFormatError) Error() string {
-	return fmt.Sprintf("keystore: %s keystores are not supported; convert to PKCS#12 with: %s", e.Name, e.Convert)
-}
-
-// Is makes an UnsupportedFormatError match [ErrUnsupportedFormat].
-func (e *UnsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
 
 // Magic numbers at the start of the formats the package tells apart.
 const (
@@ -63,25 +51,29 @@ func Sniff(data []byte) (Format, error) {
 }
 
 // Parse decodes a JKS or PKCS#12 keystore (the format is sniffed),
-// checking its integrity with password. Key entries are decrypted on first
-// use, with the one given by [WithKeyPassword] and the store password
-// (see [Store.Entry]). The store keeps a copy of password for that.
+// checking its integrity with password, and configures the store with
+// opts (nil means the zero [StoreOptions]). Key entries are decrypted on
+// first use, with the key password given for the alias and the store
+// password (see [Store.Entry]). The store keeps a copy of password for
+// that.
 //
 // A wrong password gives [ErrIncorrectPassword]; truncated or garbage
 // input gives [ErrMalformed] saying where; a format the package does not
 // read gives [ErrUnsupportedFormat].
-func Parse(data, password []byte, opts ...Option) (*Store, error) {
+func Parse(data, password []byte, opts *StoreOptions) (*Store, error) {
 	f, err := Sniff(data)
 	if err != nil {
 		return nil, err
 	}
-	o := buildOptions(opts)
+	o := storeOptions(opts)
 	var s *Store
 	switch f {
 	case JKS:
 		s, err = parseJKS(data, password, o)
 	default:
-		s, err = parsePKCS12(data, password, o)
+		if s, err = parsePKCS12(data, password, o); err != nil {
+			err = notAKeystore(data, err)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -98,16 +90,62 @@ func Parse(data, password []byte, opts ...Option) (*Store, error) {
 }
 
 // Open reads and parses the keystore file at path; see [Parse].
-func Open(path string, password []byte, opts ...Option) (*Store, error) {
+func Open(path string, password []byte, opts *StoreOptions) (*Store, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	s, err := Parse(data, password, opts...)
+	s, err := Parse(data, password, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		var ue *UnsupportedFormatError
+		if errors.As(err, &ue) {
+			ue.Convert = convertCommand(ue.Convert, path)
+		}
+		return nil, fmt.Errorf("keystore: %s: %w", path, inner{err})
 	}
 	return s, nil
+}
+
+// convertCommand puts the file's name into a conversion command in place
+// of IN, and a name for the converted file in place of OUT.p12.
+func convertCommand(cmd, path string) string {
+	out := strings.TrimSuffix(path, filepath.Ext(path)) + ".p12"
+	if out == path {
+		out = path + ".converted.p12"
+	}
+	cmd = strings.Replace(cmd, " IN ", " "+shellQuote(path)+" ", 1)
+	return strings.Replace(cmd, "OUT.p12", shellQuote(out), 1)
+}
+
+// shellQuote quotes a file name for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./+:@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// notAKeystore returns the error for data that failed to decode as
+// PKCS#12 (err) when it is in fact a certificate bundle (PKCS#7 or DER
+// certificates), as a CA hands out: it says what it is and what to do
+// with it. Otherwise it returns err.
+func notAKeystore(data []byte, err error) error {
+	if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupportedFormat) {
+		return err
+	}
+	certs, cerr := ParseCertificates(data)
+	if cerr != nil || len(certs) == 0 {
+		return err
+	}
+	n := "1 certificate"
+	if len(certs) > 1 {
+		n = fmt.Sprintf("%d certificates", len(certs))
+	}
+	return fmt.Errorf("%w: the input is a certificate bundle (%s, first %q), not a keystore; "+
+		"use it as a CA reply to install onto a key entry, or as a trust bundle for a truststore",
+		ErrUnsupportedFormat, n, keytoolDN(certs[0].RawSubject))
 }
 
 // newCodec returns the codec for a new, empty store.
@@ -115,7 +153,7 @@ func newCodec(s *Store) codec {
 	if s.format == JKS {
 		return newJKSCodec()
 	}
-	return newPKCS12Codec(s.opts)
+	return newPKCS12Codec()
 }
 
 // dedupe keeps, of several entries with the same alias (ignoring case),

@@ -10,438 +10,14 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	p12 "github.com/certroll/certroll/keystore/internal/pkcs12"
 )
 
-// PKCS#12 support: the codec that reads and writes .p12/.pfx files as
-// Java's PKCS12KeyStore sees them, and the encoder profiles.
-//
-// How entries are read (as keytool lists them):
-//   - A key entry is a key bag (pkcs8ShroudedKeyBag or keyBag) and its
-//     certificate chain. The leaf is the certificate bag with the key's
-//     localKeyId; without one, the certificate holding the key's public key
-//     (the key is then decrypted while the file is read, if the password
-//     allows). The chain continues by issuer name through every
-//     certificate in the file, preferring the certificate that follows,
-//     as the writer of a chain puts it there.
-//   - The alias is the key bag's friendlyName (a trailing NUL dropped). A
-//     key or trusted certificate without one is named "1", "2", ... in
-//     file order, as Java names it.
-//   - A certificate carrying Java's trust attribute (OID
-//     2.16.840.1.113894.746875.1.1) is a trusted-certificate entry.
-//   - Certificates that belong to no key and carry no trust attribute are
-//     kept and reported by [Store.OtherCertificates]; CRL bags, secret
-//     bags, bag types the package does not know and entries hidden by a
-//     later entry with the same alias are kept as they are and reported by
-//     [Store.KeptBags]. All are written back on save.
-//   - PKCS#12 has no creation date. Java stores it in the localKeyId
-//     ("Time 1795667156962", milliseconds since 1970) and restores it from
-//     there; so does this package. Otherwise an entry is dated when the
-//     file is read (the store's clock), as Java dates it.
-//
-// Unlike Java, which ignores them, unencrypted keyBags (as OpenSSL writes
-// with -keypbe NONE) are read as key entries.
-
-// A Profile is a named, versioned set of PKCS#12 encoder parameters: how
-// keys and certificates are encrypted and how the file's integrity is
-// protected. A profile's parameters never change once published; new
-// parameters get a new name. The zero Profile is not valid; use one of
-// the presets, possibly adjusted with [Profile.WithIterations].
-//
-// A store keeps the profile of the file it was read from ("as read")
-// unless the caller picks another with [WithProfile] or
-// [Store.SetProfile]; a new store uses [Modern]. Use [Profile.ReadableBy]
-// to check, before writing, that the receiver can open the file.
-//
-// Whatever the profile, Java's PKCS12KeyStore (JDK 17 and 21 at least)
-// derives keys only from printable ASCII passwords: a file protected by
-// "pässword" opens with OpenSSL and this package but not with keytool,
-// which reports "Password is not ASCII". Use ASCII passwords for stores
-// Java reads.
-type Profile struct {
-	name  string
-	keys  p12.EncParams
-	certs p12.EncParams // Cipher NoCipher: certificates are not encrypted
-	mac   p12.MACParams
-}
-
-// saltLen is the salt length of the presets: 20 bytes, as Java writes.
-const saltLen = 20
-
-var modernEnc = p12.EncParams{Cipher: p12.PBES2AES256CBC, PRF: p12.SHA256, Iterations: 10000, SaltLen: saltLen}
-
-// The presets.
-var (
-	// Modern2024 encrypts keys and certificates with PBES2 (PBKDF2 with
-	// HMAC-SHA256, AES-256-CBC) and protects the file with an HMAC-SHA256
-	// MAC, all with 10,000 iterations: what keytool writes since JDK 17
-	// (and 12). Readers: Java 17 and 21 (and 12+, 11.0.12+, 8u301+),
-	// OpenSSL 1.1.1 and 3.x, Windows 10 1709+ / Server 2019+, go-pkcs12.
-	// Not Java 8 or 11 before those updates, nor Windows 7 / Server 2016.
-	Modern2024 = Profile{
-		name:  "Modern2024",
-		keys:  modernEnc,
-		certs: modernEnc,
-		mac:   p12.MACParams{Kind: p12.HMAC, Hash: p12.SHA256, Iterations: 10000, SaltLen: saltLen},
-	}
-
-	// Modern is the recommended profile; today it is [Modern2024]. It
-	// will move to a newer profile when recommendations change; use
-	// Modern2024 to keep today's parameters.
-	Modern = Modern2024
-
-	// Legacy encrypts keys and certificates with
-	// pbeWithSHAAnd3-KeyTripleDES-CBC and protects the file with an
-	// HMAC-SHA1 MAC, 2,048 iterations (OpenSSL 1.1.1's default count).
-	// Readers: every Java (8 included), OpenSSL 1.0 and later (3.x
-	// without -legacy, since it uses no RC2), Windows 7 and later,
-	// go-pkcs12. Use it only for receivers that cannot read Modern:
-	// 3DES and SHA-1 are weak.
-	Legacy = Profile{
-		name:  "Legacy",
-		keys:  p12.EncParams{Cipher: p12.PBEWithSHAAnd3KeyTripleDESCBC, Iterations: 2048, SaltLen: saltLen},
-		certs: p12.EncParams{Cipher: p12.PBEWithSHAAnd3KeyTripleDESCBC, Iterations: 2048, SaltLen: saltLen},
-		mac:   p12.MACParams{Kind: p12.HMAC, Hash: p12.SHA1, Iterations: 2048, SaltLen: saltLen},
-	}
-
-	// Passwordless writes certificates unencrypted and no MAC, as JDK 18+
-	// writes cacerts: a truststore anyone can read without a password.
-	// Keys, if the store has any, are still encrypted as in Modern2024
-	// with the password given. Readers: Java 8 and later (JDK 18+ without
-	// a password; older ones with any password), OpenSSL 1.1.1 and 3.x
-	// (which warn that the MAC is absent), go-pkcs12 DecodeTrustStore.
-	// Nothing protects the file's integrity: keep it where only trusted
-	// people can write.
-	Passwordless = Profile{
-		name: "Passwordless",
-		keys: modernEnc,
-	}
-
-	// PBMAC1 is Modern2024 with the MAC of RFC 9579: PBMAC1 with PBKDF2
-	// (HMAC-SHA256, 10,000 iterations, 32-byte key) and HMAC-SHA256, the
-	// integrity mode FIPS 140-3 accepts. Readers: OpenSSL 3.4 and later,
-	// go-pkcs12 0.6+, Bouncy Castle 1.78+. Not Java 17 or 21, nor OpenSSL
-	// before 3.4.
-	PBMAC1 = Profile{
-		name:  "PBMAC1",
-		keys:  modernEnc,
-		certs: modernEnc,
-		mac:   p12.MACParams{Kind: p12.PBMAC1, Hash: p12.SHA256, KDFPRF: p12.SHA256, Iterations: 10000, SaltLen: saltLen, KeyLen: 32},
-	}
-)
-
-var presets = []Profile{Modern2024, Legacy, Passwordless, PBMAC1}
-
-// Name returns the name of the preset p is (or was derived from, by
-// [Profile.WithIterations]), or "custom" for a profile read from a file
-// that matches no preset.
-func (p Profile) Name() string {
-	if p.name == "" {
-		return "custom"
-	}
-	return p.name
-}
-
-// String describes the profile: its name and parameters.
-func (p Profile) String() string {
-	var certs string
-	if p.certs.Cipher == p12.NoCipher {
-		certs = "not encrypted"
-	} else {
-		certs = p.certs.String()
-	}
-	return fmt.Sprintf("%s (keys: %v; certificates: %s; MAC: %v)", p.Name(), p.keys, certs, p.mac)
-}
-
-// WithIterations returns a copy of p that uses n iterations for every key
-// derivation (keys, certificates and MAC). n must be between 1 and
-// 5,000,000 (the JDK's limit); [Store.Marshal] refuses others.
-func (p Profile) WithIterations(n int) Profile {
-	p.keys.Iterations = n
-	if p.certs.Cipher != p12.NoCipher {
-		p.certs.Iterations = n
-	}
-	if p.mac.Kind != p12.NoMAC {
-		p.mac.Iterations = n
-	}
-	return p
-}
-
-// check reports a profile the encoder must not write.
-func (p Profile) check() error {
-	if p.keys.Cipher == p12.NoCipher {
-		return fmt.Errorf("keystore: PKCS#12 profile %s: no key encryption (use a preset)", p.Name())
-	}
-	if err := p.keys.Check(); err != nil {
-		return fmt.Errorf("keystore: PKCS#12 profile %s, keys: %w", p.Name(), err)
-	}
-	if p.certs.Cipher != p12.NoCipher {
-		if err := p.certs.Check(); err != nil {
-			return fmt.Errorf("keystore: PKCS#12 profile %s, certificates: %w", p.Name(), err)
-		}
-	}
-	if err := p.mac.Check(); err != nil {
-		return fmt.Errorf("keystore: PKCS#12 profile %s, MAC: %w", p.Name(), err)
-	}
-	return nil
-}
-
-// sameParams reports whether two profiles write the same algorithms and
-// iteration counts (salt lengths aside).
-func sameParams(a, b Profile) bool {
-	return sameEnc(a.keys, b.keys) && sameEnc(a.certs, b.certs) &&
-		a.mac.Kind == b.mac.Kind && a.mac.Hash == b.mac.Hash && a.mac.KDFPRF == b.mac.KDFPRF &&
-		a.mac.Iterations == b.mac.Iterations && a.mac.KeyLen == b.mac.KeyLen
-}
-
-func sameEnc(a, b p12.EncParams) bool {
-	if a.Cipher != b.Cipher {
-		return false
-	}
-	if a.Cipher == p12.NoCipher {
-		return true
-	}
-	return a.Iterations == b.Iterations && (!a.Cipher.IsPBES2() || a.PRF == b.PRF)
-}
-
-// Reader is a program that reads PKCS#12 files, for [Profile.ReadableBy].
-type Reader int
-
-// Readers whose PKCS#12 support is known. A Java version means every
-// update of it; OpenSSL 3.0 means 3.0 to 3.3.
-const (
-	Java8      Reader = iota + 1 // Java 8 (every update)
-	Java11                       // Java 11 (every update)
-	Java17                       // Java 17
-	Java21                       // Java 21
-	OpenSSL111                   // OpenSSL 1.1.1
-	OpenSSL30                    // OpenSSL 3.0 to 3.3
-	OpenSSL34                    // OpenSSL 3.4 and later
-)
-
-// String returns the reader's name, such as "Java 17".
-func (r Reader) String() string {
-	switch r {
-	case Java8:
-		return "Java 8"
-	case Java11:
-		return "Java 11"
-	case Java17:
-		return "Java 17"
-	case Java21:
-		return "Java 21"
-	case OpenSSL111:
-		return "OpenSSL 1.1.1"
-	case OpenSSL30:
-		return "OpenSSL 3.0"
-	case OpenSSL34:
-		return "OpenSSL 3.4+"
-	}
-	return "Reader(" + strconv.Itoa(int(r)) + ")"
-}
-
-func (r Reader) java() bool { return r >= Java8 && r <= Java21 }
-
-// ReadableBy reports whether r can open files written with p, and why
-// (or why not), so that a caller can warn before writing a file its
-// receiver cannot open. The answer comes from each reader's documented
-// and tested support: Java 17 and OpenSSL 3.0 are tested against the
-// files this package writes; the others follow their release notes.
-// It does not look at the password: Java also needs it to be printable
-// ASCII (see [Profile]).
-func (p Profile) ReadableBy(r Reader) (bool, string) {
-	if r < Java8 || r > OpenSSL34 {
-		return false, fmt.Sprintf("%v is not a known reader", r)
-	}
-	var ok []string
-	for _, part := range []struct {
-		what string
-		enc  p12.EncParams
-	}{{"keys", p.keys}, {"certificates", p.certs}} {
-		if part.enc.Cipher == p12.NoCipher {
-			continue
-		}
-		if yes, why := encReadable(part.enc, r); !yes {
-			return false, fmt.Sprintf("%v cannot decrypt %s encrypted with %v: %s", r, part.what, part.enc.Cipher, why)
-		} else if why != "" {
-			ok = append(ok, why)
-		}
-	}
-	if yes, why := macReadable(p.mac, r); !yes {
-		return false, fmt.Sprintf("%v cannot check a %v: %s", r, p.mac, why)
-	} else if why != "" {
-		ok = append(ok, why)
-	}
-	if len(ok) == 0 {
-		return true, fmt.Sprintf("%v reads every algorithm of %s", r, p.Name())
-	}
-	return true, fmt.Sprintf("%v reads %s: %s", r, p.Name(), strings.Join(ok, "; "))
-}
-
-// javaUpdate names the update that brought PBES2 and SHA-2 MACs to an
-// older Java (the backport of JDK-8076190 and JDK-8153005).
-func javaUpdate(r Reader) string {
-	if r == Java8 {
-		return "8u301"
-	}
-	return "11.0.12"
-}
-
-func encReadable(e p12.EncParams, r Reader) (bool, string) {
-	switch e.Cipher {
-	case p12.PBEWithSHAAnd3KeyTripleDESCBC:
-		return true, ""
-	case p12.PBEWithSHAAnd40BitRC2CBC, p12.PBEWithSHAAnd128BitRC2CBC:
-		if r == OpenSSL30 || r == OpenSSL34 {
-			return false, "RC2 is in OpenSSL 3's legacy provider, loaded only with -legacy"
-		}
-		return true, ""
-	case p12.PBEWithSHAAnd2KeyTripleDESCBC:
-		if r.java() {
-			return false, "Java has no two-key triple DES PBE"
-		}
-		return true, ""
-	}
-	// PBES2.
-	if r.java() {
-		if e.Cipher != p12.PBES2AES128CBC && e.Cipher != p12.PBES2AES256CBC {
-			return false, "Java's PBES2 reads AES-128 and AES-256 only"
-		}
-		switch e.PRF {
-		case p12.SHA1, p12.SHA224, p12.SHA256, p12.SHA384, p12.SHA512:
-		default:
-			return false, fmt.Sprintf("Java's PBES2 has no PBKDF2-HMAC-%v", e.PRF)
-		}
-		if r == Java8 || r == Java11 {
-			return false, fmt.Sprintf("PBES2 needs %s or later", javaUpdate(r))
-		}
-		return true, "PBES2 since JDK 12"
-	}
-	return true, ""
-}
-
-func macReadable(m p12.MACParams, r Reader) (bool, string) {
-	switch m.Kind {
-	case p12.NoMAC:
-		if r.java() {
-			return true, "no MAC (JDK 18+ opens it without a password, older Java with any)"
-		}
-		return true, "no MAC (openssl warns that it is absent)"
-	case p12.PBMAC1:
-		if r == OpenSSL34 {
-			return true, "PBMAC1 since OpenSSL 3.4"
-		}
-		if r.java() {
-			return false, "no Java release reads PBMAC1 (RFC 9579)"
-		}
-		return false, "PBMAC1 (RFC 9579) needs OpenSSL 3.4 or later"
-	}
-	if m.Hash == p12.SHA1 {
-		return true, ""
-	}
-	if (r == Java8 || r == Java11) && m.Hash != p12.SHA1 {
-		return false, fmt.Sprintf("MACs other than HMAC-SHA1 need %s or later", javaUpdate(r))
-	}
-	if r.java() {
-		return true, fmt.Sprintf("HMAC-%v MACs since JDK 12", m.Hash)
-	}
-	return true, ""
-}
-
-// WithProfile chooses the PKCS#12 encoder profile of a new store ([New])
-// or of a store being read ([Parse], [Open], [Update]), in place of the
-// profile the file was written with. Other formats ignore it.
-func WithProfile(p Profile) Option { return func(o *options) { o.profile = &p } }
-
-// Profile returns the encoder profile the store will be written with: the
-// one chosen with [WithProfile] or [Store.SetProfile], else the one the
-// file was read with, else [Modern]. ok is false for a store that is not
-// PKCS#12.
-func (s *Store) Profile() (p Profile, ok bool) {
-	c, isP12 := s.codec.(*pkcs12Codec)
-	if !isP12 {
-		return Profile{}, false
-	}
-	return c.profile, true
-}
-
-// SetProfile chooses the encoder profile the store is written with. Keys
-// read from the file are re-encrypted to match it when the store is
-// marshalled, which needs their passwords. It fails for a store that is
-// not PKCS#12, or for a profile the encoder refuses.
-func (s *Store) SetProfile(p Profile) error {
-	c, ok := s.codec.(*pkcs12Codec)
-	if !ok {
-		return fmt.Errorf("keystore: SetProfile: a %v store has no PKCS#12 profile", s.format)
-	}
-	if err := p.check(); err != nil {
-		return err
-	}
-	c.profile, c.explicit = p, true
-	return nil
-}
-
-// OtherCertificates returns the certificates the store's file holds that
-// belong to no entry: not in any key entry's chain and without Java's
-// trust attribute (keytool does not list them). They are kept and
-// written back. A certificate Go cannot parse gives an error naming it.
-func (s *Store) OtherCertificates() ([]*x509.Certificate, error) {
-	c, ok := s.codec.(*pkcs12Codec)
-	if !ok {
-		return nil, nil
-	}
-	var out []*x509.Certificate
-	n := 0
-	for _, b := range c.kept {
-		if !c.orphan[b] {
-			continue
-		}
-		n++
-		cert, err := x509.ParseCertificate(b.Cert)
-		if err != nil {
-			return nil, fmt.Errorf("keystore: PKCS#12 other certificate %d (%s): %w", n, pkcs12BagName(b), err)
-		}
-		out = append(out, cert)
-	}
-	return out, nil
-}
-
-// KeptBag describes a PKCS#12 bag that is not an entry but is kept and
-// written back: a certificate of no entry, a CRL, a secret, a bag of a
-// type the package does not know, or an entry hidden by a later one with
-// the same alias.
-type KeptBag struct {
-	Type string // "certBag", "crlBag", "secretBag", "pkcs8ShroudedKeyBag", ... or the bag type's OID
-	Name string // the friendlyName, if any
-}
-
-// KeptBags lists the bags the store keeps besides its entries, in file
-// order. It is empty for a store that is not PKCS#12.
-func (s *Store) KeptBags() []KeptBag {
-	c, ok := s.codec.(*pkcs12Codec)
-	if !ok {
-		return nil
-	}
-	out := make([]KeptBag, 0, len(c.kept))
-	for _, b := range c.kept {
-		t := b.Type.String()
-		if b.Type == p12.OtherBag {
-			t = p12.OIDString(b.TypeOID)
-		}
-		out = append(out, KeptBag{Type: t, Name: b.FriendlyName})
-	}
-	return out
-}
-
-func pkcs12BagName(b *p12.Bag) string {
-	if b.HasFriendlyName {
-		return strconv.Quote(b.FriendlyName)
-	}
-	return "unnamed"
-}
+// The PKCS#12 codec: it reads and writes .p12/.pfx files as Java's
+// PKCS12KeyStore sees them (the rules are in the package documentation,
+// under "PKCS#12"), with the encoder parameters of a [Profile].
 
 // pkcs12Codec reads and writes PKCS#12.
 type pkcs12Codec struct {
@@ -467,12 +43,8 @@ type pkcs12Native struct {
 	named bool       // the alias is the key's (or trusted cert's) friendlyName
 }
 
-func newPKCS12Codec(o options) codec {
-	c := &pkcs12Codec{profile: Modern, orphan: map[*p12.Bag]bool{}}
-	if o.profile != nil {
-		c.profile, c.explicit = *o.profile, true
-	}
-	return c
+func newPKCS12Codec() codec {
+	return &pkcs12Codec{profile: Modern, orphan: map[*p12.Bag]bool{}}
 }
 
 // pkcs12Error turns an error of the internal codec into the package's.
@@ -539,37 +111,11 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 		return nil, pkcs12Error(err)
 	}
 	c := &pkcs12Codec{profile: detectProfile(f), orphan: map[*p12.Bag]bool{}, original: data}
-	if o.profile != nil {
-		c.profile, c.explicit = *o.profile, true
-	}
 
-	var certs []certNode
-	certOf := make([]int32, len(f.Bags)) // bag -> certs index, or -1
-	byID, bySubject, bySPKI := newBytesIndex(len(f.Bags)), newBytesIndex(len(f.Bags)), newBytesIndex(len(f.Bags))
-	for i, b := range f.Bags {
-		certOf[i] = -1
-		if b.Cert == nil {
-			continue
-		}
-		n := certNode{bag: b, bagIdx: int32(i)}
-		ci := int32(len(certs))
-		if iss, sub, spki, err := p12.CertNames(b.Cert); err == nil {
-			n.issuer, n.subject, n.spki, n.named = iss, sub, spki, true
-			bySubject.add(sub, ci)
-			bySPKI.add(spki, ci)
-		}
-		if b.LocalKeyID != nil && !b.JavaTrust {
-			byID.add(b.LocalKeyID, ci)
-		}
-		certOf[i] = ci
-		certs = append(certs, n)
-	}
+	ix := indexCerts(f.Bags)
+	certs, certOf, byID, bySubject, bySPKI := ix.certs, ix.of, ix.byID, ix.bySubject, ix.bySPKI
 
-	type parsed struct {
-		r    *record
-		bags []int32 // the entry's bags: its key bag, then its chain
-	}
-	var recs []parsed
+	var recs []parsedEntry
 	// Pairing keys by public key decrypts them; the work is charged to
 	// what is left of the file's key-derivation budget (f.Work).
 	unnamed := 0
@@ -609,14 +155,65 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 				}
 			}
 			r.native = n
-			recs = append(recs, parsed{r, bags})
+			recs = append(recs, parsedEntry{r, bags})
 		case b.Cert != nil && b.JavaTrust:
 			name, named := alias(b)
 			certs[certOf[i]].used = true
-			recs = append(recs, parsed{&record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o),
+			recs = append(recs, parsedEntry{&record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o),
 				chainDER: [][]byte{b.Cert}, native: &pkcs12Native{codec: c, chain: []*p12.Bag{b}, named: named}}, []int32{int32(i)}})
 		}
 	}
+	out := c.keepRest(f.Bags, recs, ix)
+	c.read = len(out)
+	return &Store{recs: out, codec: c}, nil
+}
+
+// parsedEntry is an entry found while reading a file, with its bags.
+type parsedEntry struct {
+	r    *record
+	bags []int32 // the entry's bags: its key bag, then its chain
+}
+
+// certIndex holds a file's certificate bags for pairing keys with their
+// chains.
+type certIndex struct {
+	certs []certNode
+	of    []int32 // bag -> certs index, or -1
+	// byID finds certificates by localKeyId (those without Java's trust
+	// attribute), bySubject by subject and bySPKI by public key.
+	byID, bySubject, bySPKI bytesIndex
+}
+
+// indexCerts indexes the certificate bags among bags.
+func indexCerts(bags []*p12.Bag) *certIndex {
+	ix := &certIndex{of: make([]int32, len(bags)), byID: newBytesIndex(len(bags)), bySubject: newBytesIndex(len(bags)), bySPKI: newBytesIndex(len(bags))}
+	for i, b := range bags {
+		ix.of[i] = -1
+		if b.Cert == nil {
+			continue
+		}
+		n := certNode{bag: b, bagIdx: int32(i)}
+		ci := int32(len(ix.certs))
+		if iss, sub, spki, err := p12.CertNames(b.Cert); err == nil {
+			n.issuer, n.subject, n.spki, n.named = iss, sub, spki, true
+			ix.bySubject.add(sub, ci)
+			ix.bySPKI.add(spki, ci)
+		}
+		if b.LocalKeyID != nil && !b.JavaTrust {
+			ix.byID.add(b.LocalKeyID, ci)
+		}
+		ix.of[i] = ci
+		ix.certs = append(ix.certs, n)
+	}
+	return ix
+}
+
+// keepRest returns the records of the entries Java keeps, the last of
+// several with one alias, and keeps every other bag (hidden entries,
+// certificates of no entry, CRLs, secrets, unknown bags) in c, so that
+// nothing is lost on save.
+func (c *pkcs12Codec) keepRest(bags []*p12.Bag, recs []parsedEntry, ix *certIndex) []*record {
+	certs, certOf := ix.certs, ix.of
 	// Java keeps the last of several entries with one alias; the others
 	// are kept as bags, so that nothing is lost on save.
 	seen := make(map[string]int, len(recs))
@@ -626,7 +223,7 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 		}
 		seen[fold(p.r.alias)] = i
 	}
-	inEntry := make([]bool, len(f.Bags))
+	inEntry := make([]bool, len(bags))
 	out := make([]*record, 0, len(recs))
 	for _, p := range recs {
 		if p.r == nil {
@@ -637,7 +234,7 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 		}
 		out = append(out, p.r)
 	}
-	for i, b := range f.Bags {
+	for i, b := range bags {
 		if inEntry[i] {
 			continue
 		}
@@ -646,8 +243,7 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 			c.orphan[b] = true
 		}
 	}
-	c.read = len(out)
-	return &Store{recs: out, codec: c}, nil
+	return out
 }
 
 // pkcs12Created returns an entry's creation date: Java's "Time <millis>"
@@ -802,7 +398,7 @@ func (c *pkcs12Codec) unsealBagWithin(alias string, b *p12.Bag, password []byte,
 		if errors.Is(err, p12.ErrDecrypt) {
 			return nil, fmt.Errorf("%w: PKCS#12 alias %q: the key does not decrypt with the password given (%v)", ErrIncorrectPassword, alias, b.KeyAlg.Cipher)
 		}
-		return nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", alias, pkcs12Error(err))
+		return nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", alias, inner{pkcs12Error(err)})
 	}
 	return parsePrivateKey(PKCS12, alias, der)
 }
@@ -832,21 +428,54 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 	if err := prof.check(); err != nil {
 		return nil, err
 	}
-	if c.original != nil && !c.explicit && bytes.Equal(password, s.password) && len(s.recs) == c.read {
-		same := true
-		for _, r := range s.recs {
-			if !c.untouched(r) {
-				same = false
-				break
-			}
-		}
-		if same {
-			return append([]byte(nil), c.original...), nil
+	if c.unchanged(s, password) {
+		return append([]byte(nil), c.original...), nil
+	}
+	rnd := s.opts.rand()
+	ids := c.usedLocalKeyIDs(s)
+	w := newBagWriter(c, s)
+
+	// Entries hidden by a later entry with the same alias go first, so
+	// that the later one still wins when the file is read again.
+	for _, b := range c.kept {
+		switch {
+		case b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag:
+			w.keys = append(w.keys, b.Raw)
+		case hiddenEntry(b):
+			w.addCert(b.Raw)
 		}
 	}
+	for _, r := range s.recs {
+		if err := c.encodeRecord(s, r, w, password, prof, rnd, ids); err != nil {
+			return nil, err
+		}
+	}
+	c.addKeptBags(w, prof)
 
-	rnd := s.opts.rand()
-	// localKeyIds of bags written as read, so that new ones differ.
+	out, err := p12.Encode(w.spec(password, rnd, prof))
+	if err != nil {
+		return nil, pkcs12Error(err)
+	}
+	return out, nil
+}
+
+// unchanged reports whether the store can be written as the bytes it was
+// read from: same password, profile as read, every entry untouched.
+func (c *pkcs12Codec) unchanged(s *Store, password []byte) bool {
+	if c.original == nil || c.explicit || !bytes.Equal(password, s.password) || len(s.recs) != c.read {
+		return false
+	}
+	for _, r := range s.recs {
+		if !c.untouched(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// usedLocalKeyIDs returns the localKeyIds of the bags written as read, so
+// that new ones differ from them.
+func (c *pkcs12Codec) usedLocalKeyIDs(s *Store) map[string]bool {
 	ids := map[string]bool{}
 	note := func(b *p12.Bag) {
 		if b != nil && b.LocalKeyID != nil {
@@ -864,128 +493,152 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 	for _, b := range c.kept {
 		note(b)
 	}
+	return ids
+}
 
-	var keyBags, certBags, secretBags [][]byte
-	seen := map[string]bool{}
-	addCert := func(b []byte) {
-		if !seen[string(b)] {
-			seen[string(b)] = true
-			certBags = append(certBags, b)
-		}
-	}
-	// A chain read from a file may run through a trusted entry's
-	// certificate (Java builds chains through every certificate). While
-	// that entry is written as read, its bag is written in its place;
-	// otherwise the chain gets a copy of the certificate without the
-	// entry's name and trust.
-	trustedAsRead := map[*p12.Bag]bool{}
+// bagWriter collects the encoded bags of the file being written, by the
+// SafeContents they go into.
+type bagWriter struct {
+	keys, certs, secrets [][]byte
+	seen                 map[string]bool // certificate bags written, to write each once
+	// trustedAsRead marks the bags of trusted entries written as read. A
+	// chain read from a file may run through a trusted entry's certificate
+	// (Java builds chains through every certificate). While that entry is
+	// written as read, its bag is written in its place; otherwise the
+	// chain gets a copy of the certificate without the entry's name and
+	// trust.
+	trustedAsRead map[*p12.Bag]bool
+}
+
+func newBagWriter(c *pkcs12Codec, s *Store) *bagWriter {
+	w := &bagWriter{seen: map[string]bool{}, trustedAsRead: map[*p12.Bag]bool{}}
 	for _, r := range s.recs {
 		if r.kind == TrustedEntry && c.untouched(r) {
-			trustedAsRead[r.native.(*pkcs12Native).chain[0]] = true
+			w.trustedAsRead[r.native.(*pkcs12Native).chain[0]] = true
 		}
 	}
-	addChainBag := func(b *p12.Bag) {
-		switch {
-		case !b.JavaTrust:
-			addCert(b.Raw)
-		case !trustedAsRead[b]:
-			addCert(p12.NewCertBag(b.Cert, p12.Attrs{}))
-		}
-	}
-	// Entries hidden by a later entry with the same alias go first, so
-	// that the later one still wins when the file is read again.
-	hidden := func(b *p12.Bag) bool {
-		return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag || (b.Cert != nil && b.JavaTrust)
-	}
-	for _, b := range c.kept {
-		switch {
-		case b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag:
-			keyBags = append(keyBags, b.Raw)
-		case hidden(b):
-			addCert(b.Raw)
-		}
-	}
-	for _, r := range s.recs {
-		n, _ := r.native.(*pkcs12Native)
-		if n != nil && n.codec != c {
-			n = nil
-		}
-		if r.kind == TrustedEntry {
-			if c.untouched(r) {
-				addCert(c.named(r, n.chain[0]))
-				continue
-			}
-			a := p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true, JavaTrust: true}
-			if n != nil {
-				a.Extra = extraAttrs(n.chain[0], false)
-				a.JavaTrust = !n.chain[0].JavaTrust
-			}
-			addCert(p12.NewCertBag(r.chainDER[0], a))
-			continue
-		}
-		kb, id, err := c.keyBag(s, r, n, password, prof, rnd, ids)
-		if err != nil {
-			return nil, err
-		}
-		keyBags = append(keyBags, kb)
-		if c.untouched(r) {
-			for _, b := range n.chain {
-				addChainBag(b)
-			}
-			continue
-		}
-		for i, der := range r.chainDER {
-			if i > 0 && n != nil && i < len(n.chain) && bytes.Equal(n.chain[i].Cert, der) {
-				addChainBag(n.chain[i])
-				continue
-			}
-			var a p12.Attrs
-			if i == 0 {
-				a = p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true, LocalKeyID: id}
-				if n != nil && len(n.chain) > 0 {
-					a.Extra = extraAttrs(n.chain[0], true)
-				}
-			}
-			addCert(p12.NewCertBag(der, a))
-		}
-	}
-	for _, b := range c.kept {
-		switch {
-		case hidden(b):
-			// Written first, above.
-		case b.Cert != nil || b.Type == p12.CertBag || b.Type == p12.CRLBag:
-			addCert(b.Raw)
-		case !b.Encrypted:
-			keyBags = append(keyBags, b.Raw)
-		case prof.certs.Cipher != p12.NoCipher:
-			// Read encrypted; the certificates' SafeContents is too.
-			certBags = append(certBags, b.Raw)
-		default:
-			secretBags = append(secretBags, b.Raw)
-		}
-	}
+	return w
+}
 
-	spec := &p12.EncodeSpec{Password: password, Rand: rnd, MAC: prof.mac}
-	if len(keyBags) > 0 {
-		spec.Contents = append(spec.Contents, p12.ContentSpec{Bags: keyBags})
+// addCert adds an encoded certificate bag, unless it was added before.
+func (w *bagWriter) addCert(b []byte) {
+	if !w.seen[string(b)] {
+		w.seen[string(b)] = true
+		w.certs = append(w.certs, b)
 	}
-	if len(certBags) > 0 {
-		cs := p12.ContentSpec{Bags: certBags}
+}
+
+// addChainBag adds a certificate bag of a key entry's chain as read.
+func (w *bagWriter) addChainBag(b *p12.Bag) {
+	switch {
+	case !b.JavaTrust:
+		w.addCert(b.Raw)
+	case !w.trustedAsRead[b]:
+		w.addCert(p12.NewCertBag(b.Cert, p12.Attrs{}))
+	}
+}
+
+// spec returns the encoder's description of the file: keys in an
+// unencrypted SafeContents, certificates in one encrypted as prof says,
+// and encrypted bags of other kinds in one encrypted as the keys are.
+func (w *bagWriter) spec(password []byte, rnd io.Reader, prof Profile) *p12.EncodeSpec {
+	spec := &p12.EncodeSpec{Password: password, Rand: rnd, MAC: prof.mac}
+	if len(w.keys) > 0 {
+		spec.Contents = append(spec.Contents, p12.ContentSpec{Bags: w.keys})
+	}
+	if len(w.certs) > 0 {
+		cs := p12.ContentSpec{Bags: w.certs}
 		if prof.certs.Cipher != p12.NoCipher {
 			e := prof.certs
 			cs.Enc = &e
 		}
 		spec.Contents = append(spec.Contents, cs)
 	}
-	if len(secretBags) > 0 {
+	if len(w.secrets) > 0 {
 		e := prof.keys
-		spec.Contents = append(spec.Contents, p12.ContentSpec{Bags: secretBags, Enc: &e})
+		spec.Contents = append(spec.Contents, p12.ContentSpec{Bags: w.secrets, Enc: &e})
 	}
-	out, err := p12.Encode(spec)
+	return spec
+}
+
+// hiddenEntry reports whether a kept bag is an entry hidden by a later
+// one with the same alias.
+func hiddenEntry(b *p12.Bag) bool {
+	return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag || (b.Cert != nil && b.JavaTrust)
+}
+
+// encodeRecord adds the bags of one entry to w.
+func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password []byte, prof Profile, rnd io.Reader, ids map[string]bool) error {
+	n, _ := r.native.(*pkcs12Native)
+	if n != nil && n.codec != c {
+		n = nil
+	}
+	if r.kind == TrustedEntry {
+		w.addCert(c.trustedBag(r, n))
+		return nil
+	}
+	kb, id, err := c.keyBag(s, r, n, password, prof, rnd, ids)
 	if err != nil {
-		return nil, pkcs12Error(err)
+		return err
 	}
-	return out, nil
+	w.keys = append(w.keys, kb)
+	if c.untouched(r) {
+		for _, b := range n.chain {
+			w.addChainBag(b)
+		}
+		return nil
+	}
+	for i, der := range r.chainDER {
+		if i > 0 && n != nil && i < len(n.chain) && bytes.Equal(n.chain[i].Cert, der) {
+			w.addChainBag(n.chain[i])
+			continue
+		}
+		var a p12.Attrs
+		if i == 0 {
+			a = p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true, LocalKeyID: id}
+			if n != nil && len(n.chain) > 0 {
+				a.Extra = extraAttrs(n.chain[0], true)
+			}
+		}
+		w.addCert(p12.NewCertBag(der, a))
+	}
+	return nil
+}
+
+// trustedBag returns the certificate bag of trusted entry r (n is what was
+// read of it, or nil): as read if untouched, else a new bag with the alias
+// and Java's trust attribute.
+func (c *pkcs12Codec) trustedBag(r *record, n *pkcs12Native) []byte {
+	if c.untouched(r) {
+		return c.named(r, n.chain[0])
+	}
+	a := p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true, JavaTrust: true}
+	if n != nil {
+		a.Extra = extraAttrs(n.chain[0], false)
+		a.JavaTrust = !n.chain[0].JavaTrust
+	}
+	return p12.NewCertBag(r.chainDER[0], a)
+}
+
+// addKeptBags adds the bags that are not entries (hidden entries were
+// added first): certificates and CRLs with the certificates, unencrypted
+// bags with the keys, encrypted ones in an encrypted SafeContents.
+func (c *pkcs12Codec) addKeptBags(w *bagWriter, prof Profile) {
+	for _, b := range c.kept {
+		switch {
+		case hiddenEntry(b):
+			// Written first.
+		case b.Cert != nil || b.Type == p12.CertBag || b.Type == p12.CRLBag:
+			w.addCert(b.Raw)
+		case !b.Encrypted:
+			w.keys = append(w.keys, b.Raw)
+		case prof.certs.Cipher != p12.NoCipher:
+			// Read encrypted; the certificates' SafeContents is too.
+			w.certs = append(w.certs, b.Raw)
+		default:
+			w.secrets = append(w.secrets, b.Raw)
+		}
+	}
 }
 
 // named returns the encoding of an untouched entry's bag b. An entry Java
@@ -1060,7 +713,7 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 	}
 	bag, err := p12.NewShroudedKeyBag(pkcs8, a, prof.keys, keyPass, rnd)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", r.alias, pkcs12Error(err))
+		return nil, nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", r.alias, inner{pkcs12Error(err)})
 	}
 	return bag, id, nil
 }

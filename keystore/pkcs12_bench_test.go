@@ -86,9 +86,9 @@ var p12BenchFiles = map[string][]byte{}
 
 func p12BenchStore(b testing.TB, prof Profile, n int) *Store {
 	b.Helper()
-	s := New(PKCS12, WithProfile(prof), WithClock(p12Clock))
+	s := withProfile(New(PKCS12, &StoreOptions{Now: p12Clock}), prof)
 	for _, e := range p12BenchEntries(b, n) {
-		require.NoError(b, s.Set(e))
+		require.NoError(b, s.Set(e, nil))
 	}
 	return s
 }
@@ -163,7 +163,7 @@ func BenchmarkPKCS12Parse(b *testing.B) {
 				data := p12BenchData(b, prof, n)
 				b.SetBytes(int64(len(data)))
 				p12Measure(b, 1, len(data), func() {
-					s, err := Parse(data, []byte("changeit"))
+					s, err := Parse(data, []byte("changeit"), nil)
 					if err != nil || s.Len() != n {
 						b.Fatalf("parse: %v (%d entries)", err, s.Len())
 					}
@@ -201,11 +201,11 @@ func BenchmarkPKCS12ReplaceOne(b *testing.B) {
 				data := p12BenchData(b, prof, n)
 				b.SetBytes(int64(len(data)))
 				p12Measure(b, 2, len(data), func() {
-					s, err := Parse(data, []byte("changeit"))
+					s, err := Parse(data, []byte("changeit"), nil)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := s.Replace("client-0", repl.Key, []*x509.Certificate{repl.Cert}); err != nil {
+					if _, err := s.Replace("client-0", repl.Key, []*x509.Certificate{repl.Cert}, nil); err != nil {
 						b.Fatal(err)
 					}
 					if _, err := s.Marshal([]byte("changeit")); err != nil {
@@ -223,7 +223,7 @@ func BenchmarkPKCS12ReplaceOne(b *testing.B) {
 func BenchmarkPKCS12HostileIterations(b *testing.B) {
 	data := p12File(b, [][]byte{p12EncryptedData(b, p12PBES2(b, p12MaxInt31), make([]byte, 32))}, nil)
 	p12Measure(b, 1, len(data), func() {
-		if _, err := Parse(data, []byte("changeit")); err == nil {
+		if _, err := Parse(data, []byte("changeit"), nil); err == nil {
 			b.Fatal("parsed")
 		}
 	})

@@ -41,9 +41,9 @@ func FuzzParsePKCS12(f *testing.F) {
 	// one iteration.
 	key, cert := hostile.SmallKeyPair()
 	for _, prof := range []Profile{Modern, Legacy, Passwordless, PBMAC1} {
-		ks := New(PKCS12, WithClock(p12Clock), WithProfile(prof.WithIterations(1)))
-		require.NoError(f, ks.Set(&Entry{Alias: "k", Key: key, Chain: []*x509.Certificate{cert}}))
-		require.NoError(f, ks.Set(&Entry{Alias: "t", Chain: []*x509.Certificate{cert}}))
+		ks := withProfile(New(PKCS12, &StoreOptions{Now: p12Clock}), prof.WithIterations(1))
+		require.NoError(f, ks.Set(&Entry{Alias: "k", Key: key, Chain: []*x509.Certificate{cert}}, nil))
+		require.NoError(f, ks.Set(&Entry{Alias: "t", Chain: []*x509.Certificate{cert}}, nil))
 		data, err := ks.Marshal(nil)
 		require.NoError(f, err)
 		f.Add(data)
@@ -65,7 +65,7 @@ func FuzzParsePKCS12Vectors(f *testing.F) {
 	}
 	fx := newP12Fixture(f)
 	for _, prof := range []Profile{Modern, Legacy, Passwordless, PBMAC1} {
-		data, err := fx.store(f, WithProfile(prof.WithIterations(1))).Marshal(nil)
+		data, err := fx.profiled(f, prof.WithIterations(1), nil).Marshal(nil)
 		require.NoError(f, err)
 		f.Add(data)
 	}
@@ -74,7 +74,7 @@ func FuzzParsePKCS12Vectors(f *testing.F) {
 
 // p12FuzzTarget is the body of the PKCS#12 fuzzers.
 func p12FuzzTarget(t *testing.T, data []byte) {
-	s, err := Parse(data, nil, WithClock(p12Clock))
+	s, err := Parse(data, nil, &StoreOptions{Now: p12Clock})
 	if err != nil {
 		return
 	}
@@ -88,7 +88,7 @@ func p12FuzzTarget(t *testing.T, data []byte) {
 		// re-encrypted); panicking or writing garbage is not.
 		return
 	}
-	back, err := Parse(out, []byte("x"), WithClock(p12Clock))
+	back, err := Parse(out, []byte("x"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	require.Equal(t, s.Aliases(), back.Aliases())
 	require.Equal(t, s.KeptBags(), back.KeptBags())

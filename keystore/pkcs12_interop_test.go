@@ -127,11 +127,11 @@ func TestPKCS12InteropProfiles(t *testing.T) {
 		t.Run(prof.Name(), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			s := f.store(t, WithProfile(prof))
+			s := f.profiled(t, prof, nil)
 			data, err := s.Marshal(pw)
 			require.NoError(t, err)
 			path := p12WriteFile(t, dir, "store.p12", data)
-			read, err := Parse(data, pw)
+			read, err := Parse(data, pw, nil)
 			require.NoError(t, err)
 			require.Equal(t, p12FixtureEntries, p12Entries(t, read))
 
@@ -188,7 +188,7 @@ func TestPKCS12JavaNeedsASCIIPasswords(t *testing.T) {
 	pw := []byte("chänge it")
 	for _, prof := range []Profile{Modern, Legacy} {
 		dir := t.TempDir()
-		data, err := f.store(t, WithProfile(prof)).Marshal(pw)
+		data, err := f.profiled(t, prof, nil).Marshal(pw)
 		require.NoError(t, err)
 		path := p12WriteFile(t, dir, "store.p12", data)
 		out, err := runKeytoolErr(t, "-list", "-v", "-keystore", path, "-storetype", "PKCS12", "-storepass:file", writeSecretFile(t, dir, pw))
@@ -211,8 +211,8 @@ func TestPKCS12GoPKCS12ReadsOutput(t *testing.T) {
 			if prof.Name() == "Passwordless" {
 				pw = "" // go-pkcs12 reads a file without MAC only with no password
 			}
-			id := New(PKCS12, WithProfile(prof), WithRand(p12Rand(8)))
-			require.NoError(t, id.Set(&Entry{Alias: "client", Key: f.client.Key, Chain: f.client.Chain}))
+			id := withProfile(New(PKCS12, &StoreOptions{Rand: p12Rand(8)}), prof)
+			require.NoError(t, id.Set(&Entry{Alias: "client", Key: f.client.Key, Chain: f.client.Chain}, nil))
 			data, err := id.Marshal([]byte(pw))
 			require.NoError(t, err)
 			key, leaf, cas, err := gopkcs12.DecodeChain(data, pw)
@@ -222,9 +222,9 @@ func TestPKCS12GoPKCS12ReadsOutput(t *testing.T) {
 			require.Len(t, cas, 1)
 			assert.True(t, cas[0].Equal(f.caA.Cert))
 
-			ts := New(PKCS12, WithProfile(prof), WithRand(p12Rand(9)))
-			require.NoError(t, ts.Set(&Entry{Alias: "root a", Chain: []*x509.Certificate{f.rootA}}))
-			require.NoError(t, ts.Set(&Entry{Alias: "root b", Chain: []*x509.Certificate{f.rootB}}))
+			ts := withProfile(New(PKCS12, &StoreOptions{Rand: p12Rand(9)}), prof)
+			require.NoError(t, ts.Set(&Entry{Alias: "root a", Chain: []*x509.Certificate{f.rootA}}, nil))
+			require.NoError(t, ts.Set(&Entry{Alias: "root b", Chain: []*x509.Certificate{f.rootB}}, nil))
 			data, err = ts.Marshal([]byte(pw))
 			require.NoError(t, err)
 			certs, err := gopkcs12.DecodeTrustStore(data, pw)
@@ -286,7 +286,7 @@ func TestPKCS12ReadsKeytoolStores(t *testing.T) {
 			dir := t.TempDir()
 			pw := []byte("changeit")
 			path, roots := p12KeytoolStore(t, dir, pw, tt.opts...)
-			s, err := Open(path, pw)
+			s, err := Open(path, pw, nil)
 			require.NoError(t, err)
 			assert.Equal(t, keytoolList(t, path, "PKCS12", pw), listingOf(t, s))
 			// keytool stores a new key entry's alias lower-cased and a
@@ -328,10 +328,10 @@ func TestPKCS12KeytoolStoreReplace(t *testing.T) {
 
 	newCA := testpki.NewRoot(t, "New Root").Intermediate(t, "New Issuing CA")
 	leaf := newCA.Leaf(t, "tenantclient")
-	require.NoError(t, Update(path, pw, func(s *Store) error {
-		_, err := s.Replace("TenantClient", leaf.Key, leaf.Chain)
+	require.NoError(t, Update(context.Background(), path, pw, func(s *Store) error {
+		_, err := s.Replace("TenantClient", leaf.Key, leaf.Chain, nil)
 		return err
-	}))
+	}, nil))
 
 	after := keytoolList(t, path, "PKCS12", pw)
 	require.Len(t, after, len(before))
@@ -354,7 +354,7 @@ func TestPKCS12KeytoolStoreReplace(t *testing.T) {
 		}
 		assert.Equal(t, raw, afterBags[name], "the bags of %q changed", name)
 	}
-	s, err := Open(path, pw)
+	s, err := Open(path, pw, nil)
 	require.NoError(t, err)
 	prof, _ := s.Profile()
 	assert.Equal(t, "Modern2024", prof.Name(), "the store keeps keytool's profile")
@@ -372,13 +372,13 @@ func TestPKCS12TwoPasswordStore(t *testing.T) {
 	pwFile, keyPWFile := writeSecretFile(t, dir, pw), writeSecretFile(t, dir, keyPW)
 	p12JavaTool(t, "setkeypass", path, pwFile, "other key", keyPWFile)
 
-	s, err := Open(path, pw)
+	s, err := Open(path, pw, nil)
 	require.NoError(t, err)
 	_, err = s.Entry("Other Key")
 	require.ErrorIs(t, err, ErrIncorrectPassword)
 	assert.Contains(t, err.Error(), `"other key"`)
 
-	s, err = Open(path, pw, WithKeyPassword("Other Key", keyPW))
+	s, err = Open(path, pw, &StoreOptions{KeyPasswords: map[string][]byte{"Other Key": keyPW}})
 	require.NoError(t, err)
 	e, err := s.Entry("other key")
 	require.NoError(t, err)
@@ -386,9 +386,9 @@ func TestPKCS12TwoPasswordStore(t *testing.T) {
 	assert.Equal(t, want, KeyFingerprint(e.Key.Public()))
 
 	leaf := testpki.NewRoot(t, "Another Root").Leaf(t, "tenantclient")
-	_, err = s.Replace("tenantclient", leaf.Key, leaf.Chain)
+	_, err = s.Replace("tenantclient", leaf.Key, leaf.Chain, nil)
 	require.NoError(t, err)
-	require.NoError(t, s.Save(path, pw))
+	require.NoError(t, s.Save(path, pw, nil))
 	assert.Equal(t, want, p12JavaKeyCheck(t, path, "PKCS12", pwFile, "other key", keyPWFile), "the other key keeps its own password")
 	assert.Equal(t, KeyFingerprint(leaf.Key.Public()), p12JavaKeyCheck(t, path, "PKCS12", pwFile, "tenantclient", pwFile))
 }
@@ -437,7 +437,7 @@ func TestPKCS12ReadsOpenSSLStores(t *testing.T) {
 				"-name", "Mixed Case Name", "-out", out, "-passout", passout}, tt.args...)
 			p12MustExec(t, "openssl", args...)
 
-			s, err := Open(out, []byte(tt.pw), WithClock(p12Clock))
+			s, err := Open(out, []byte(tt.pw), &StoreOptions{Now: p12Clock})
 			require.NoError(t, err)
 			assert.Equal(t, []p12Want{p12Key("Mixed Case Name", "openssl-client", "OpenSSL CA", "OpenSSL Root")}, p12Entries(t, s))
 			e, err := s.Entry("mixed case name")
@@ -450,7 +450,7 @@ func TestPKCS12ReadsOpenSSLStores(t *testing.T) {
 			// Rebuilt with another password, it reads back the same.
 			data, err := s.Marshal([]byte("new"))
 			require.NoError(t, err)
-			back, err := Parse(data, []byte("new"), WithClock(p12Clock))
+			back, err := Parse(data, []byte("new"), &StoreOptions{Now: p12Clock})
 			require.NoError(t, err)
 			assertSameEntries(t, s, back)
 		})
@@ -469,13 +469,15 @@ func TestJavaTLSClientUsesPKCS12(t *testing.T) {
 	path, _ := p12KeytoolStore(t, dir, pw)
 	newCA := testpki.NewRoot(t, "New Client Root").Intermediate(t, "New Client CA")
 	leaf := newCA.Leaf(t, "tenant-client")
-	s, err := Open(path, pw, WithProfile(Modern))
+	s, err := Open(path, pw, nil)
 	require.NoError(t, err)
-	_, err = s.Replace("tenantclient", leaf.Key, leaf.Chain)
+	err = s.SetProfile(Modern)
+	require.NoError(t, err)
+	_, err = s.Replace("tenantclient", leaf.Key, leaf.Chain, nil)
 	require.NoError(t, err)
 	// The other key entry would be a second client identity: Java's key
 	// manager picks by the server's accepted issuers, so it may stay.
-	require.NoError(t, s.Save(path, pw))
+	require.NoError(t, s.Save(path, pw, nil))
 	javaTLSHandshake(t, path, "PKCS12", pw, []*x509.Certificate{newCA.Root().Cert}, leaf.Cert)
 }
 
@@ -492,7 +494,7 @@ func TestPKCS12ReadersAgreeOnVectors(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join("testdata", "pkcs12", filepath.FromSlash(tt.file))
-			s, err := Open(path, []byte(tt.password))
+			s, err := Open(path, []byte(tt.password), nil)
 			require.NoError(t, err)
 			abs, err := filepath.Abs(path)
 			require.NoError(t, err)

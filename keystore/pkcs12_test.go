@@ -184,7 +184,7 @@ func TestPKCS12Vectors(t *testing.T) {
 		t.Run(tt.file+"/"+tt.password, func(t *testing.T) {
 			t.Parallel()
 			data := p12Vector(t, tt.file)
-			s, err := Parse(data, []byte(tt.password), WithClock(p12Clock))
+			s, err := Parse(data, []byte(tt.password), &StoreOptions{Now: p12Clock})
 			if tt.err != nil {
 				require.ErrorIs(t, err, tt.err)
 				assert.Contains(t, err.Error(), tt.errText)
@@ -226,7 +226,7 @@ func TestPKCS12VectorCertificates(t *testing.T) {
 		{"cert-rc2-key-3des.p12", "cryptography"}, {"no-password.p12", ""},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
-			s, err := Parse(p12Vector(t, tt.file), []byte(tt.password))
+			s, err := Parse(p12Vector(t, tt.file), []byte(tt.password), nil)
 			require.NoError(t, err)
 			e, err := s.Entry(s.Aliases()[0])
 			require.NoError(t, err)
@@ -252,7 +252,7 @@ func TestPKCS12VectorsWrongPassword(t *testing.T) {
 		}
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
-			_, err := Parse(p12Vector(t, tt.file), []byte(tt.password+"wrong"))
+			_, err := Parse(p12Vector(t, tt.file), []byte(tt.password+"wrong"), nil)
 			if tt.profile == "Passwordless" {
 				require.NoError(t, err)
 				return
@@ -277,7 +277,7 @@ func TestPKCS12VectorsRoundTrip(t *testing.T) {
 			t.Parallel()
 			data := p12Vector(t, tt.file)
 			pw := []byte(tt.password)
-			s, err := Parse(data, pw, WithClock(p12Clock))
+			s, err := Parse(data, pw, &StoreOptions{Now: p12Clock})
 			require.NoError(t, err)
 
 			same, err := s.Marshal(pw)
@@ -287,7 +287,7 @@ func TestPKCS12VectorsRoundTrip(t *testing.T) {
 			newPW := []byte("new " + tt.password)
 			out, err := s.Marshal(newPW)
 			require.NoError(t, err)
-			back, err := Parse(out, newPW, WithClock(p12Clock))
+			back, err := Parse(out, newPW, &StoreOptions{Now: p12Clock})
 			require.NoError(t, err)
 			assertSameEntries(t, s, back)
 			assert.Equal(t, p12Entries(t, s), p12Entries(t, back))
@@ -299,7 +299,7 @@ func TestPKCS12VectorsRoundTrip(t *testing.T) {
 				assert.Equal(t, p12OtherCNs(t, s), p12OtherCNs(t, back))
 			}
 			if wantProf.mac.Kind != p12.NoMAC {
-				_, err = Parse(out, pw)
+				_, err = Parse(out, pw, nil)
 				require.ErrorIs(t, err, ErrIncorrectPassword, "the old password should no longer open the file")
 			}
 		})
@@ -329,16 +329,40 @@ func newP12Fixture(t testing.TB) *p12Fixture {
 // this package) read the chains back. The key entries are a second
 // apart: PKCS#12 keeps creation dates only in Java's "Time <millis>"
 // localKeyId, which must differ between entries.
-func (f *p12Fixture) store(t testing.TB, opts ...Option) *Store {
+func (f *p12Fixture) store(t testing.TB, opts *StoreOptions) *Store {
 	t.Helper()
-	s := New(PKCS12, append([]Option{WithClock(p12Clock), WithRand(p12Rand(1))}, opts...)...)
+	o := StoreOptions{Now: p12Clock, Rand: p12Rand(1)}
+	if opts != nil {
+		o.KeyPasswords = opts.KeyPasswords
+		if opts.Rand != nil {
+			o.Rand = opts.Rand
+		}
+	}
+	s := New(PKCS12, &o)
 	at := func(i int) time.Time { return testpki.Now.Add(time.Duration(i) * time.Second) }
-	require.NoError(t, s.Set(&Entry{Alias: "TenantClient", Created: at(0), Key: f.client.Key, Chain: append(f.client.Chain, f.rootA)}))
-	require.NoError(t, s.Set(&Entry{Alias: "other", Created: at(1), Key: f.alt.Key, Chain: append(f.alt.Chain, f.rootB)}))
+	require.NoError(t, s.Set(&Entry{Alias: "TenantClient", Created: at(0), Key: f.client.Key, Chain: append(f.client.Chain, f.rootA)}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "other", Created: at(1), Key: f.alt.Key, Chain: append(f.alt.Chain, f.rootB)}, nil))
 	// PKCS#12 keeps no date for a trusted certificate (Java writes no
 	// localKeyId for it): it is dated by the clock when read.
-	require.NoError(t, s.Set(&Entry{Alias: "Root A", Created: at(0), Chain: []*x509.Certificate{f.rootA}}))
-	require.NoError(t, s.Set(&Entry{Alias: "root b", Created: at(0), Chain: []*x509.Certificate{f.rootB}}))
+	require.NoError(t, s.Set(&Entry{Alias: "Root A", Created: at(0), Chain: []*x509.Certificate{f.rootA}}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "root b", Created: at(0), Chain: []*x509.Certificate{f.rootB}}, nil))
+	return s
+}
+
+// profiled is the fixture's store, to be written with prof; opts as for
+// store.
+func (f *p12Fixture) profiled(t testing.TB, prof Profile, opts *StoreOptions) *Store {
+	t.Helper()
+	s := f.store(t, opts)
+	require.NoError(t, s.SetProfile(prof))
+	return s
+}
+
+// withProfile sets the profile of s, a new PKCS#12 store, and returns s.
+func withProfile(s *Store, prof Profile) *Store {
+	if err := s.SetProfile(prof); err != nil {
+		panic(err)
+	}
 	return s
 }
 
@@ -354,14 +378,14 @@ func TestPKCS12ProfilesRoundTrip(t *testing.T) {
 	f := newP12Fixture(t)
 	for _, prof := range []Profile{Modern, Modern2024, Legacy, Passwordless, PBMAC1, Modern.WithIterations(1), Legacy.WithIterations(4096)} {
 		t.Run(prof.Name(), func(t *testing.T) {
-			s := f.store(t, WithProfile(prof))
+			s := f.profiled(t, prof, nil)
 			got, ok := s.Profile()
 			require.True(t, ok)
 			assert.Equal(t, prof, got)
 			data, err := s.Marshal([]byte("changeit"))
 			require.NoError(t, err)
 
-			back, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+			back, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 			require.NoError(t, err)
 			assertSameEntries(t, s, back)
 			read, _ := back.Profile()
@@ -387,7 +411,7 @@ func TestPKCS12ProfilesRoundTrip(t *testing.T) {
 // friendlyName and Java's trust attribute (anyExtendedKeyUsage).
 func TestPKCS12Attributes(t *testing.T) {
 	f := newP12Fixture(t)
-	s := f.store(t)
+	s := f.store(t, nil)
 	data, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err)
 	file, err := p12.Decode(data, []byte("changeit"))
@@ -427,7 +451,7 @@ func TestPKCS12Attributes(t *testing.T) {
 	}, got)
 
 	// The creation dates come back from the localKeyIds.
-	back, err := Parse(data, []byte("changeit"), WithClock(func() time.Time { return testpki.Now.Add(time.Hour) }))
+	back, err := Parse(data, []byte("changeit"), &StoreOptions{Now: func() time.Time { return testpki.Now.Add(time.Hour) }})
 	require.NoError(t, err)
 	e, err := back.Entry("tenantclient")
 	require.NoError(t, err)
@@ -440,12 +464,12 @@ func TestPKCS12Attributes(t *testing.T) {
 func TestPKCS12Deterministic(t *testing.T) {
 	f := newP12Fixture(t)
 	for _, prof := range []Profile{Modern, Legacy, Passwordless, PBMAC1} {
-		a, err := f.store(t, WithProfile(prof)).Marshal([]byte("changeit"))
+		a, err := f.profiled(t, prof, nil).Marshal([]byte("changeit"))
 		require.NoError(t, err)
-		b, err := f.store(t, WithProfile(prof)).Marshal([]byte("changeit"))
+		b, err := f.profiled(t, prof, nil).Marshal([]byte("changeit"))
 		require.NoError(t, err)
 		assert.Equal(t, a, b, prof.Name())
-		c, err := f.store(t, WithProfile(prof), WithRand(p12Rand(2))).Marshal([]byte("changeit"))
+		c, err := f.profiled(t, prof, &StoreOptions{Rand: p12Rand(2)}).Marshal([]byte("changeit"))
 		require.NoError(t, err)
 		if prof.mac.Kind != p12.NoMAC {
 			assert.NotEqual(t, a, c, "%s: other salts should give another file", prof.Name())
@@ -458,20 +482,20 @@ func TestPKCS12Deterministic(t *testing.T) {
 func TestPKCS12ReplaceKeepsOthers(t *testing.T) {
 	f := newP12Fixture(t)
 	data := p12WithExtras(t, f)
-	s, err := Parse(data, []byte("changeit"), WithClock(p12Clock), WithRand(p12Rand(3)))
+	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock, Rand: p12Rand(3)})
 	require.NoError(t, err)
 	require.Equal(t, []string{"TenantClient", "other", "Root A", "root b"}, s.Aliases())
 	require.Len(t, s.KeptBags(), 4)
 
 	newCA := testpki.NewRoot(t, "New Root").Intermediate(t, "New Issuing CA")
 	leaf := newCA.Leaf(t, "tenant-client")
-	prev, err := s.Replace("tenantclient", leaf.Key, leaf.Chain)
+	prev, err := s.Replace("tenantclient", leaf.Key, leaf.Chain, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "tenant-client", prev.Leaf().Subject.CommonName)
 	out, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err)
 
-	back, err := Parse(out, []byte("changeit"), WithClock(p12Clock))
+	back, err := Parse(out, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"TenantClient", "other", "Root A", "root b"}, back.Aliases())
 	e, err := back.Entry("TENANTCLIENT")
@@ -517,7 +541,7 @@ func p12BagsByName(t testing.TB, data []byte) map[string][][]byte {
 // of an unknown type with an unknown attribute.
 func p12WithExtras(t testing.TB, f *p12Fixture) []byte {
 	t.Helper()
-	s := f.store(t)
+	s := f.store(t, nil)
 	base, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err)
 	file, err := p12.Decode(base, []byte("changeit"))
@@ -581,7 +605,7 @@ func p12TestBag(t testing.TB, kind string) []byte {
 func TestPKCS12KeptBags(t *testing.T) {
 	f := newP12Fixture(t)
 	data := p12WithExtras(t, f)
-	s, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	assert.Equal(t, []KeptBag{{Type: "secretBag"}, {Type: "certBag", Name: "orphan"}, {Type: "crlBag"}, {Type: "1.3.6.1.4.1.55555.1"}}, s.KeptBags())
 	assert.Equal(t, []string{"Orphan CA"}, p12OtherCNs(t, s))
@@ -601,7 +625,7 @@ func TestPKCS12KeptBags(t *testing.T) {
 		for _, kind := range []string{"crl", "secret", "unknown"} {
 			assert.Contains(t, raws, p12TestBag(t, kind), "%s: the %s bag was not kept", prof.Name(), kind)
 		}
-		back, err := Parse(out, []byte("other"), WithClock(p12Clock))
+		back, err := Parse(out, []byte("other"), &StoreOptions{Now: p12Clock})
 		require.NoError(t, err)
 		assert.Equal(t, s.KeptBags(), back.KeptBags())
 		assertSameEntries(t, s, back)
@@ -613,16 +637,16 @@ func TestPKCS12KeptBags(t *testing.T) {
 // key with its own key password keeps it.
 func TestPKCS12PasswordChange(t *testing.T) {
 	f := newP12Fixture(t)
-	s := f.store(t, WithKeyPassword("other", []byte("own key password")))
+	s := f.store(t, &StoreOptions{KeyPasswords: map[string][]byte{"other": []byte("own key password")}})
 	data, err := s.Marshal([]byte("old"))
 	require.NoError(t, err)
 
-	read, err := Parse(data, []byte("old"), WithClock(p12Clock), WithKeyPassword("Other", []byte("own key password")))
+	read, err := Parse(data, []byte("old"), &StoreOptions{Now: p12Clock, KeyPasswords: map[string][]byte{"Other": []byte("own key password")}})
 	require.NoError(t, err)
 	out, err := read.Marshal([]byte("new"))
 	require.NoError(t, err)
 
-	back, err := Parse(out, []byte("new"), WithClock(p12Clock))
+	back, err := Parse(out, []byte("new"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	_, err = back.Entry("tenantclient")
 	require.NoError(t, err)
@@ -630,7 +654,7 @@ func TestPKCS12PasswordChange(t *testing.T) {
 	require.ErrorIs(t, err, ErrIncorrectPassword, "the key of \"other\" should still need its own password")
 	assert.Contains(t, err.Error(), `"other"`)
 
-	back, err = Parse(out, []byte("new"), WithClock(p12Clock), WithKeyPassword("other", []byte("own key password")))
+	back, err = Parse(out, []byte("new"), &StoreOptions{Now: p12Clock, KeyPasswords: map[string][]byte{"other": []byte("own key password")}})
 	require.NoError(t, err)
 	assertSameEntries(t, read, back)
 }
@@ -639,9 +663,9 @@ func TestPKCS12PasswordChange(t *testing.T) {
 // the keys read in the old one.
 func TestPKCS12SetProfileReencrypts(t *testing.T) {
 	f := newP12Fixture(t)
-	data, err := f.store(t).Marshal([]byte("changeit"))
+	data, err := f.store(t, nil).Marshal([]byte("changeit"))
 	require.NoError(t, err)
-	s, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	p, _ := s.Profile()
 	require.Equal(t, "Modern2024", p.Name())
@@ -656,17 +680,18 @@ func TestPKCS12SetProfileReencrypts(t *testing.T) {
 			assert.Equal(t, p12.PBEWithSHAAnd3KeyTripleDESCBC, b.KeyAlg.Cipher)
 		}
 	}
-	back, err := Parse(out, []byte("changeit"), WithClock(p12Clock))
+	back, err := Parse(out, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	assertSameEntries(t, s, back)
 
-	// WithProfile on Parse does the same.
-	s, err = Parse(data, []byte("changeit"), WithProfile(Passwordless))
+	// So it does on a store just parsed.
+	s, err = Parse(data, []byte("changeit"), nil)
 	require.NoError(t, err)
+	require.NoError(t, s.SetProfile(Passwordless))
 	p, _ = s.Profile()
 	assert.Equal(t, "Passwordless", p.Name())
 
-	jks := New(JKS)
+	jks := New(JKS, nil)
 	require.Error(t, jks.SetProfile(Legacy))
 	_, ok := jks.Profile()
 	assert.False(t, ok)
@@ -679,10 +704,10 @@ func TestPKCS12SetProfileReencrypts(t *testing.T) {
 // the store and its other entries still read.
 func TestPKCS12TwoPasswords(t *testing.T) {
 	f := newP12Fixture(t)
-	data, err := f.store(t, WithKeyPassword("other", []byte("key pass"))).Marshal([]byte("s3cret-store"))
+	data, err := f.store(t, &StoreOptions{KeyPasswords: map[string][]byte{"other": []byte("key pass")}}).Marshal([]byte("s3cret-store"))
 	require.NoError(t, err)
 
-	s, err := Parse(data, []byte("s3cret-store"))
+	s, err := Parse(data, []byte("s3cret-store"), nil)
 	require.NoError(t, err)
 	_, err = s.Entry("tenantclient")
 	require.NoError(t, err)
@@ -693,7 +718,7 @@ func TestPKCS12TwoPasswords(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "other-client", certs[0].Subject.CommonName)
 
-	s, err = Parse(data, []byte("s3cret-store"), WithKeyPassword("OTHER", []byte("key pass")))
+	s, err = Parse(data, []byte("s3cret-store"), &StoreOptions{KeyPasswords: map[string][]byte{"OTHER": []byte("key pass")}})
 	require.NoError(t, err)
 	e, err := s.Entry("other")
 	require.NoError(t, err)
@@ -706,12 +731,12 @@ func TestPKCS12TwoPasswords(t *testing.T) {
 func TestPKCS12EmptyPassword(t *testing.T) {
 	f := newP12Fixture(t)
 	for _, prof := range []Profile{Modern, Legacy, PBMAC1} {
-		data, err := f.store(t, WithProfile(prof)).Marshal(nil)
+		data, err := f.profiled(t, prof, nil).Marshal(nil)
 		require.NoError(t, err)
-		s, err := Parse(data, []byte{})
+		s, err := Parse(data, []byte{}, nil)
 		require.NoError(t, err, prof.Name())
 		assert.Len(t, p12Entries(t, s), 4)
-		_, err = Parse(data, []byte("x"))
+		_, err = Parse(data, []byte("x"), nil)
 		require.ErrorIs(t, err, ErrIncorrectPassword)
 	}
 }
@@ -720,15 +745,15 @@ func TestPKCS12EmptyPassword(t *testing.T) {
 // bag's other attributes.
 func TestPKCS12Rename(t *testing.T) {
 	f := newP12Fixture(t)
-	data, err := f.store(t).Marshal([]byte("changeit"))
+	data, err := f.store(t, nil).Marshal([]byte("changeit"))
 	require.NoError(t, err)
-	s, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	require.NoError(t, s.Rename("TenantClient", "Renamed"))
 	require.NoError(t, s.Rename("root a", "Renamed Root"))
 	out, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err)
-	back, err := Parse(out, []byte("changeit"), WithClock(p12Clock))
+	back, err := Parse(out, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	assert.Equal(t, []p12Want{
 		p12Key("renamed", "tenant-client", "Issuing CA A", "Root A"),
@@ -743,7 +768,7 @@ func TestPKCS12Rename(t *testing.T) {
 // (ignoring case) the last wins, as in Java; the other is kept as bags.
 func TestPKCS12DuplicateAliases(t *testing.T) {
 	f := newP12Fixture(t)
-	data, err := f.store(t).Marshal([]byte("changeit"))
+	data, err := f.store(t, nil).Marshal([]byte("changeit"))
 	require.NoError(t, err)
 	file, err := p12.Decode(data, []byte("changeit"))
 	require.NoError(t, err)
@@ -763,7 +788,7 @@ func TestPKCS12DuplicateAliases(t *testing.T) {
 		Contents: []p12.ContentSpec{{Bags: keys}, {Bags: certs}}})
 	require.NoError(t, err)
 
-	s, err := Parse(out, []byte("changeit"))
+	s, err := Parse(out, []byte("changeit"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"TenantClient", "root a", "root b"}, s.Aliases())
 	e, err := s.Entry("tenantclient")
@@ -776,7 +801,7 @@ func TestPKCS12DuplicateAliases(t *testing.T) {
 	require.NoError(t, s.SetProfile(Modern))
 	again, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err)
-	back, err := Parse(again, []byte("changeit"))
+	back, err := Parse(again, []byte("changeit"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, s.Aliases(), back.Aliases())
 	assert.Equal(t, s.KeptBags(), back.KeptBags())
@@ -803,7 +828,7 @@ func TestPKCS12PairByPublicKey(t *testing.T) {
 				p12.NewCertBag(f.rootA.Raw, p12.Attrs{FriendlyName: "root a", HasFriendlyName: true, JavaTrust: true})}},
 		}})
 	require.NoError(t, err)
-	s, err := Parse(out, pw)
+	s, err := Parse(out, pw, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []p12Want{
 		p12Key("tenantclient", "tenant-client", "Issuing CA A", "Root A"),
@@ -814,7 +839,7 @@ func TestPKCS12PairByPublicKey(t *testing.T) {
 
 	// Without the key's password the key cannot be paired: the entry has
 	// no chain, and the certificate is reported, not lost.
-	s, err = Parse(out, pw, WithKeyPassword("other", []byte("wrong")))
+	s, err = Parse(out, pw, &StoreOptions{KeyPasswords: map[string][]byte{"other": []byte("wrong")}})
 	require.NoError(t, err)
 	certs, err := s.Certificates("other")
 	require.NoError(t, err)
@@ -829,13 +854,13 @@ func TestPKCS12ChainPrefersFollowingCertificate(t *testing.T) {
 	oldCA := root.Intermediate(t, "Issuing CA")
 	newCA := oldCA.Reissue(t)
 	oldLeaf, newLeaf := oldCA.Leaf(t, "old"), newCA.Leaf(t, "new")
-	s := New(PKCS12, WithClock(p12Clock))
-	require.NoError(t, s.Set(&Entry{Alias: "old", Created: testpki.Now, Key: oldLeaf.Key, Chain: oldLeaf.Chain}))
-	require.NoError(t, s.Set(&Entry{Alias: "new", Created: testpki.Now.Add(time.Minute), Key: newLeaf.Key, Chain: newLeaf.Chain}))
+	s := New(PKCS12, &StoreOptions{Now: p12Clock})
+	require.NoError(t, s.Set(&Entry{Alias: "old", Created: testpki.Now, Key: oldLeaf.Key, Chain: oldLeaf.Chain}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "new", Created: testpki.Now.Add(time.Minute), Key: newLeaf.Key, Chain: newLeaf.Chain}, nil))
 	require.False(t, oldCA.Cert.Equal(newCA.Cert))
 	data, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err)
-	back, err := Parse(data, []byte("changeit"), WithClock(p12Clock))
+	back, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	assertSameEntries(t, s, back)
 }
@@ -916,7 +941,7 @@ func TestProfileReadableBy(t *testing.T) {
 func TestPKCS12RefusesBadProfile(t *testing.T) {
 	f := newP12Fixture(t)
 	for _, p := range []Profile{Profile{}, Modern.WithIterations(0), Legacy.WithIterations(5_000_001)} {
-		_, err := f.store(t, WithProfile(p)).Marshal([]byte("changeit"))
+		err := f.store(t, nil).SetProfile(p)
 		require.Error(t, err, p.String())
 		assert.Contains(t, err.Error(), "keystore: PKCS#12 profile")
 	}
@@ -926,8 +951,8 @@ func TestPKCS12RefusesBadProfile(t *testing.T) {
 // signer, say) is refused with its alias.
 func TestPKCS12KeyWithoutExport(t *testing.T) {
 	leaf := testpki.NewRoot(t, "HSM Root").Leaf(t, "hsm")
-	s := New(PKCS12)
-	require.NoError(t, s.Set(&Entry{Alias: "hsm", Key: opaqueSigner{leaf.Key}, Chain: []*x509.Certificate{leaf.Cert}}))
+	s := New(PKCS12, nil)
+	require.NoError(t, s.Set(&Entry{Alias: "hsm", Key: opaqueSigner{leaf.Key}, Chain: []*x509.Certificate{leaf.Cert}}, nil))
 	_, err := s.Marshal([]byte("changeit"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `alias "hsm": cannot export`)
@@ -944,11 +969,11 @@ func (o opaqueSigner) Sign(r io.Reader, d []byte, opts crypto.SignerOpts) ([]byt
 // TestPKCS12PasswordEncoding: PKCS#12 passwords must be UTF-8.
 func TestPKCS12PasswordEncoding(t *testing.T) {
 	f := newP12Fixture(t)
-	_, err := f.store(t, WithProfile(Legacy)).Marshal([]byte{0xFF, 0xFE})
+	_, err := f.profiled(t, Legacy, nil).Marshal([]byte{0xFF, 0xFE})
 	require.ErrorIs(t, err, ErrPasswordEncoding)
-	data, err := f.store(t).Marshal([]byte("changeit"))
+	data, err := f.store(t, nil).Marshal([]byte("changeit"))
 	require.NoError(t, err)
-	_, err = Parse(data, []byte{0xFF})
+	_, err = Parse(data, []byte{0xFF}, nil)
 	require.ErrorIs(t, err, ErrPasswordEncoding)
 }
 
@@ -1072,7 +1097,7 @@ var p12MaxInt31 = big.NewInt(1<<31 - 1)
 // taking milliseconds shows it is not. BenchmarkPKCS12HostileIterations
 // measures it.)
 func TestPKCS12Limits(t *testing.T) {
-	good, err := newP12Fixture(t).store(t).Marshal([]byte("changeit"))
+	good, err := newP12Fixture(t).store(t, nil).Marshal([]byte("changeit"))
 	require.NoError(t, err)
 	var pfx p12Raw
 	_, err = asn1.Unmarshal(good, &pfx)
@@ -1139,7 +1164,7 @@ func TestPKCS12Limits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var err error
-			allocated := jksAllocated(3, func() { _, err = Parse(tt.data, []byte("changeit")) })
+			allocated := jksAllocated(3, func() { _, err = Parse(tt.data, []byte("changeit"), nil) })
 			require.ErrorIs(t, err, tt.err)
 			assert.Contains(t, err.Error(), tt.field)
 			assert.NotContains(t, err.Error(), "changeit")
@@ -1153,13 +1178,13 @@ func TestPKCS12Limits(t *testing.T) {
 func TestPKCS12EveryTruncationFails(t *testing.T) {
 	data := p12Vector(t, "openssl/test-BER.p12")
 	for n := 0; n < len(data); n += 7 {
-		_, err := Parse(data[:n], []byte("12345"))
+		_, err := Parse(data[:n], []byte("12345"), nil)
 		require.Error(t, err, "prefix of %d bytes", n)
 	}
-	data, err := newP12Fixture(t).store(t, WithProfile(Passwordless.WithIterations(1))).Marshal(nil)
+	data, err := newP12Fixture(t).profiled(t, Passwordless.WithIterations(1), nil).Marshal(nil)
 	require.NoError(t, err)
 	for n := 0; n < len(data); n++ {
-		_, err := Parse(data[:n], nil)
+		_, err := Parse(data[:n], nil, nil)
 		require.Error(t, err, "prefix of %d bytes", n)
 	}
 }
@@ -1167,11 +1192,11 @@ func TestPKCS12EveryTruncationFails(t *testing.T) {
 // TestPKCS12AllocationLinear: decoding n bytes allocates O(n).
 func TestPKCS12AllocationLinear(t *testing.T) {
 	ca := testpki.NewRoot(t, "Many Root")
-	s := New(PKCS12, WithProfile(Modern.WithIterations(1)), WithClock(p12Clock))
+	s := withProfile(New(PKCS12, &StoreOptions{Now: p12Clock}), Modern.WithIterations(1))
 	leaf := ca.Leaf(t, "leaf")
 	for i := 0; i < 300; i++ {
-		require.NoError(t, s.Set(&Entry{Alias: fmt.Sprintf("key %d", i), Created: testpki.Now.Add(time.Duration(i) * time.Second), Key: leaf.Key, Chain: leaf.Chain}))
-		require.NoError(t, s.Set(&Entry{Alias: fmt.Sprintf("trusted %d", i), Chain: []*x509.Certificate{ca.Cert}}))
+		require.NoError(t, s.Set(&Entry{Alias: fmt.Sprintf("key %d", i), Created: testpki.Now.Add(time.Duration(i) * time.Second), Key: leaf.Key, Chain: leaf.Chain}, nil))
+		require.NoError(t, s.Set(&Entry{Alias: fmt.Sprintf("trusted %d", i), Chain: []*x509.Certificate{ca.Cert}}, nil))
 	}
 	data, err := s.Marshal([]byte("changeit"))
 	require.NoError(t, err)
@@ -1182,7 +1207,7 @@ func TestPKCS12AllocationLinear(t *testing.T) {
 			in, pw = p12Vector(t, "openssl/test-BER.p12"), []byte("12345")
 		}
 		var err error
-		allocated := jksAllocated(3, func() { _, err = Parse(in, pw) })
+		allocated := jksAllocated(3, func() { _, err = Parse(in, pw, nil) })
 		require.NoError(t, err)
 		// Beyond a constant for hash states and maps: a copy of the file
 		// (kept to write it back untouched), the decrypted certificates,
@@ -1196,7 +1221,7 @@ func TestPKCS12AllocationLinear(t *testing.T) {
 func TestPKCS12TotalIterationsBounded(t *testing.T) {
 	piece := p12EncryptedData(t, p12PBES2(t, big.NewInt(4_000_000)), make([]byte, 32))
 	data := p12File(t, [][]byte{piece, piece, piece}, nil)
-	_, err := Parse(data, []byte("changeit"))
+	_, err := Parse(data, []byte("changeit"), nil)
 	require.ErrorIs(t, err, ErrLimit)
 	assert.Contains(t, err.Error(), "sum of the iteration counts")
 	assert.Contains(t, err.Error(), "12000000")

@@ -2,52 +2,10 @@ package keystore
 
 import (
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
-	"strings"
 )
-
-// EntryCertificateError reports a certificate that crypto/x509 cannot
-// parse, such as one whose key is on a binary curve (sect193r1) or on
-// secp256k1. It says what can still be read from the raw bytes: the
-// SHA-256 fingerprint, the subject, and the public key's algorithm and
-// curve. It matches [ErrUnsupportedCertificate] with [errors.Is] and
-// unwraps to crypto/x509's error.
-//
-// The entry still lists ([Store.Summaries] fills in what the raw bytes
-// give) and is written back unchanged when the store is saved; [Store.Set],
-// or [Store.InstallReply] with [WithNewKey], replaces it.
-type EntryCertificateError struct {
-	Alias        string
-	Index, Count int         // the certificate's position in the chain (1 is the leaf) and the chain's length
-	SHA256       Fingerprint // fingerprint of the raw certificate
-	Subject      string      // the subject, or "" if even that cannot be read
-	Algorithm    string      // the public key algorithm's OID, or "" if it cannot be read
-	Curve        string      // the named curve's OID for an EC key, else ""
-	Err          error       // crypto/x509's error
-}
-
-func (e *EntryCertificateError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.Alias, e.Index, e.Count, e.SHA256)
-	if e.Subject != "" {
-		fmt.Fprintf(&b, ", subject %q", e.Subject)
-	}
-	if d := rawKeyDescription(e.Algorithm, e.Curve); d != "" {
-		fmt.Fprintf(&b, ", public key %s", d)
-	}
-	fmt.Fprintf(&b, ") cannot be parsed by Go: %v; the entry still lists and is kept unchanged when the store is saved; "+
-		"Set, or InstallReply with WithNewKey, replaces it", e.Err)
-	return b.String()
-}
-
-// Unwrap returns crypto/x509's error.
-func (e *EntryCertificateError) Unwrap() error { return e.Err }
-
-// Is makes a EntryCertificateError match [ErrUnsupportedCertificate].
-func (e *EntryCertificateError) Is(target error) bool { return target == ErrUnsupportedCertificate }
 
 // Named curves by OID, to name those Go does not support.
 var curveNames = map[string]string{
@@ -129,16 +87,7 @@ func readRawCert(der []byte) rawCertInfo {
 		return info
 	}
 	tbs := &cert.TBS
-	name := func(raw asn1.RawValue) string {
-		var rdn pkix.RDNSequence
-		if rest, err := asn1.Unmarshal(raw.FullBytes, &rdn); err != nil || len(rest) > 0 {
-			return ""
-		}
-		var n pkix.Name
-		n.FillFromRDNSequence(&rdn)
-		return n.String()
-	}
-	info.Subject, info.Issuer = name(tbs.Subject), name(tbs.Issuer)
+	info.Subject, info.Issuer = keytoolDN(tbs.Subject.FullBytes), keytoolDN(tbs.Issuer.FullBytes)
 	if tbs.Serial.Tag == asn1.TagInteger && tbs.Serial.Class == asn1.ClassUniversal && len(tbs.Serial.Bytes) > 0 {
 		info.Serial = new(big.Int).SetBytes(tbs.Serial.Bytes)
 		if tbs.Serial.Bytes[0]&0x80 != 0 {

@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -10,30 +9,13 @@ import (
 	"github.com/certroll/certroll/chain"
 )
 
-// WithAnchors gives [Store.InstallReply] trust anchors (and intermediates)
-// besides the store's own trusted-certificate entries, as keytool's
-// -trustcacerts adds the JDK's cacerts.
-func WithAnchors(certs ...*x509.Certificate) Option {
-	return func(o *options) { o.anchors = append(o.anchors, certs...) }
-}
-
-// AllowUntrusted lets [Store.InstallReply] install a reply that reaches no
-// trust anchor (keytool asks "Trust this certificate?" there).
-func AllowUntrusted() Option { return func(o *options) { o.untrusted = true } }
-
-// WithNewKey makes [Store.InstallReply] install the reply together with a
-// new private key (the one its certificate request was made with), in
-// place of the entry's key: the step that renews a client certificate
-// with a new key pair while keeping the alias.
-func WithNewKey(key crypto.Signer) Option { return func(o *options) { o.newKey = key } }
-
 // A ReplyResult says what [Store.InstallReply] did.
 type ReplyResult struct {
 	Alias string
 	// Chain is the chain now under the alias, leaf first.
 	Chain []*x509.Certificate
 	// Anchor is the trust anchor the chain reaches, or nil when the reply
-	// was installed with [AllowUntrusted] and reaches none.
+	// was installed with [ReplyOptions.AllowUntrusted] and reaches none.
 	Anchor *x509.Certificate
 	// Unchanged is set when the reply equals the chain already installed:
 	// nothing was changed.
@@ -56,25 +38,29 @@ func (r *ReplyResult) String() string {
 
 // InstallReply installs a CA's reply onto the key entry under alias, as
 // `keytool -importcert` does onto a key alias. The reply may be in any
-// order and incomplete: it is ordered leaf first and completed from the
-// anchors given with [WithAnchors] and the store's trusted entries. The
-// leaf's public key must be the entry's, or the one given with
-// [WithNewKey], which then replaces the entry's key ([ErrKeyMismatch],
-// showing both key fingerprints). The completed chain must reach a trust anchor (a
+// order and incomplete: it is ordered leaf first and completed from
+// [ReplyOptions.Anchors] and the store's trusted entries. The leaf's
+// public key must be the entry's, or [ReplyOptions.NewKey], which then
+// replaces the entry's key ([ErrKeyMismatch], showing both key
+// fingerprints). The completed chain must reach a trust anchor (a
 // certificate among those anchors and trusted entries) unless
-// [AllowUntrusted] is given ([ErrUntrustedReply]). A reply identical to
-// the installed chain changes nothing and says so in the result.
+// [ReplyOptions.AllowUntrusted] is set ([ErrUntrustedReply]). A reply
+// identical to the installed chain changes nothing and says so in the
+// result. opts may be nil.
 //
 // The alias, the key and every other entry stay as they were; the
 // entry's creation date becomes the store clock's time.
 //
-// With [WithNewKey] the entry is replaced without reading it, so an entry
+// With a NewKey the entry is replaced without reading it, so an entry
 // whose key Go cannot use (DSA) or whose certificate Go cannot parse
 // (secp256k1, binary curves) can be renewed; Previous is then nil for a
 // chain that cannot be parsed. A [SecretKeyEntry] is refused ([KindError])
-// unless [OverwriteAnyKind] is given.
-func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Option) (*ReplyResult, error) {
-	o := s.opts.with(opts)
+// unless [ReplyOptions.OverwriteAnyKind] is set.
+func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *ReplyOptions) (*ReplyResult, error) {
+	var o ReplyOptions
+	if opts != nil {
+		o = *opts
+	}
 	i := s.find(alias)
 	if i < 0 {
 		return nil, s.notFound(alias)
@@ -83,26 +69,26 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Op
 	if r.kind == TrustedEntry {
 		return nil, fmt.Errorf("%w: alias %q holds a trusted certificate; a reply installs onto a key entry", ErrNotKeyEntry, r.alias)
 	}
-	if err := s.checkOverwrite("InstallReply", r, KeyEntry, o); err != nil {
+	if err := checkOverwrite("InstallReply", r, KeyEntry, o.OverwriteAnyKind); err != nil {
 		return nil, err
 	}
 	var err error
 	if len(reply) == 0 {
 		return nil, fmt.Errorf("keystore: InstallReply %q: the reply holds no certificate", r.alias)
 	}
-	key := o.newKey
+	key := o.NewKey
 	if key == nil {
 		if key, err = s.key(r); err != nil {
 			if errors.Is(err, ErrUnsupportedKey) || errors.Is(err, ErrCorruptKey) {
-				return nil, fmt.Errorf("keystore: InstallReply %q: %w (a reply for a new key installs with WithNewKey)", r.alias, err)
+				return nil, fmt.Errorf("keystore: InstallReply %q: %w (a reply for a new key is installed together with that key)", r.alias, inner{err})
 			}
 			return nil, err
 		}
 	}
 	previous, err := r.chain()
 	if err != nil {
-		if o.newKey == nil {
-			return nil, fmt.Errorf("keystore: InstallReply %q: %w (with WithNewKey the entry is replaced without reading it)", r.alias, err)
+		if o.NewKey == nil {
+			return nil, fmt.Errorf("keystore: InstallReply %q: %w (installed together with its new key, the reply replaces the entry without reading it)", r.alias, inner{err})
 		}
 		// The new key replaces the entry whole: what Go cannot parse of
 		// it need not be read.
@@ -117,7 +103,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Op
 		return nil, err
 	}
 
-	anchors := append([]*x509.Certificate(nil), o.anchors...)
+	anchors := append([]*x509.Certificate(nil), o.Anchors...)
 	for _, t := range s.recs {
 		if t.kind != TrustedEntry {
 			continue
@@ -131,7 +117,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Op
 	// keytool: "Certificate reply and certificate in keystore are
 	// identical". A reply whose leaf is the installed one, carrying nothing
 	// the installed chain lacks, changes nothing.
-	if o.newKey == nil && len(previous) > 0 && bytes.Equal(ordered[0].Raw, previous[0].Raw) && subset(reply, previous) {
+	if o.NewKey == nil && len(previous) > 0 && bytes.Equal(ordered[0].Raw, previous[0].Raw) && subset(reply, previous) {
 		return &ReplyResult{Alias: r.alias, Chain: append([]*x509.Certificate(nil), previous...), Unchanged: true,
 			Previous: append([]*x509.Certificate(nil), previous...)}, nil
 	}
@@ -147,13 +133,13 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Op
 		if len(path) != 1 || !bytes.Equal(path[0].Raw, root.Raw) {
 			full = append(append([]*x509.Certificate(nil), path...), root)
 		}
-	case !o.untrusted:
+	case !o.AllowUntrusted:
 		return nil, fmt.Errorf("%w: alias %q: %w", ErrUntrustedReply, r.alias, err)
 	}
 	anchor, full := findAnchor(full, anchors)
-	if anchor == nil && !o.untrusted {
+	if anchor == nil && !o.AllowUntrusted {
 		top := full[len(full)-1]
-		return nil, fmt.Errorf("%w: alias %q: the chain ends at %q, which is not among the %d trusted certificates (give the new root with WithAnchors or import it as a trusted entry)",
+		return nil, fmt.Errorf("%w: alias %q: the chain ends at %q, which is not among the %d trusted certificates (give the new root as a trust anchor, or import it as a trusted entry)",
 			ErrUntrustedReply, r.alias, top.Subject.String(), len(anchors))
 	}
 	if err := checkKeyChain(r.alias, key, full); err != nil {
@@ -161,7 +147,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts ...Op
 	}
 
 	res := &ReplyResult{Alias: r.alias, Chain: full, Anchor: anchor, Previous: append([]*x509.Certificate(nil), previous...)}
-	if sameChain(previous, full) && o.newKey == nil {
+	if sameChain(previous, full) && o.NewKey == nil {
 		res.Unchanged = true
 		return res, nil
 	}

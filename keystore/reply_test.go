@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"context"
 	"crypto/x509"
 	"os"
 	"testing"
@@ -24,36 +25,36 @@ func TestInstallReply(t *testing.T) {
 	tests := []struct {
 		name       string
 		reply      []*x509.Certificate
-		opts       []Option
+		opts       *ReplyOptions
 		want       error
 		wantChain  []*x509.Certificate
 		wantAnchor *x509.Certificate
 	}{
 		{"complete reply in order", full,
-			[]Option{WithNewKey(renewed.Key), WithAnchors(newRoot.Cert)}, nil, full, newRoot.Cert},
+			&ReplyOptions{NewKey: renewed.Key, Anchors: []*x509.Certificate{newRoot.Cert}}, nil, full, newRoot.Cert},
 		{"reply out of order", []*x509.Certificate{newRoot.Cert, renewed.Cert, newInter.Cert},
-			[]Option{WithNewKey(renewed.Key), WithAnchors(newRoot.Cert)}, nil, full, newRoot.Cert},
+			&ReplyOptions{NewKey: renewed.Key, Anchors: []*x509.Certificate{newRoot.Cert}}, nil, full, newRoot.Cert},
 		{"leaf only, completed from anchors", []*x509.Certificate{renewed.Cert},
-			[]Option{WithNewKey(renewed.Key), WithAnchors(newInter.Cert, newRoot.Cert)}, nil,
+			&ReplyOptions{NewKey: renewed.Key, Anchors: []*x509.Certificate{newInter.Cert, newRoot.Cert}}, nil,
 			[]*x509.Certificate{renewed.Cert, newInter.Cert}, newInter.Cert},
 		{"root carried by the reply is not trusted by itself", full,
-			[]Option{WithNewKey(renewed.Key)}, ErrUntrustedReply, nil, nil},
+			&ReplyOptions{NewKey: renewed.Key}, ErrUntrustedReply, nil, nil},
 		{"untrusted allowed", []*x509.Certificate{untrustedLeaf.Cert, untrustedRoot.Cert},
-			[]Option{WithNewKey(untrustedLeaf.Key), AllowUntrusted()}, nil,
+			&ReplyOptions{NewKey: untrustedLeaf.Key, AllowUntrusted: true}, nil,
 			[]*x509.Certificate{untrustedLeaf.Cert, untrustedRoot.Cert}, nil},
 		{"reply for another key", []*x509.Certificate{stranger.Cert, newInter.Cert},
-			[]Option{WithNewKey(renewed.Key), WithAnchors(newRoot.Cert)}, ErrKeyMismatch, nil, nil},
+			&ReplyOptions{NewKey: renewed.Key, Anchors: []*x509.Certificate{newRoot.Cert}}, ErrKeyMismatch, nil, nil},
 		{"reply for another key than the entry's", full,
-			[]Option{WithAnchors(newRoot.Cert)}, ErrKeyMismatch, nil, nil},
+			&ReplyOptions{Anchors: []*x509.Certificate{newRoot.Cert}}, ErrKeyMismatch, nil, nil},
 		{"incomplete and no anchor", []*x509.Certificate{renewed.Cert},
-			[]Option{WithNewKey(renewed.Key)}, ErrUntrustedReply, nil, nil},
+			&ReplyOptions{NewKey: renewed.Key}, ErrUntrustedReply, nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _, _ := testStore(t, JKS)
 			before, err := s.Entries()
 			require.NoError(t, err)
-			res, err := s.InstallReply("CLIENT", tc.reply, tc.opts...)
+			res, err := s.InstallReply("CLIENT", tc.reply, tc.opts)
 			if tc.want != nil {
 				require.ErrorIs(t, err, tc.want)
 				after, err := s.Entries()
@@ -85,10 +86,10 @@ func TestInstallReplyIdentical(t *testing.T) {
 	e, err := s.Entry("client")
 	require.NoError(t, err)
 	installed := append(append([]*x509.Certificate(nil), e.Chain...), root.Cert)
-	res, err := s.InstallReply("client", installed)
+	res, err := s.InstallReply("client", installed, nil)
 	require.NoError(t, err)
 	require.False(t, res.Unchanged, "the first install adds the root")
-	res, err = s.InstallReply("client", []*x509.Certificate{leaf.Cert})
+	res, err = s.InstallReply("client", []*x509.Certificate{leaf.Cert}, nil)
 	require.NoError(t, err)
 	assert.True(t, res.Unchanged)
 	assert.Contains(t, res.String(), "nothing changed")
@@ -96,11 +97,11 @@ func TestInstallReplyIdentical(t *testing.T) {
 
 func TestInstallReplyOnTrustedOrMissing(t *testing.T) {
 	s, leaf, _ := testStore(t, JKS)
-	_, err := s.InstallReply("old-root", leaf.Chain)
+	_, err := s.InstallReply("old-root", leaf.Chain, nil)
 	assert.ErrorIs(t, err, ErrNotKeyEntry)
-	_, err = s.InstallReply("nobody", leaf.Chain)
+	_, err = s.InstallReply("nobody", leaf.Chain, nil)
 	assert.ErrorIs(t, err, ErrAliasNotFound)
-	_, err = s.InstallReply("client", nil)
+	_, err = s.InstallReply("client", nil, nil)
 	assert.ErrorContains(t, err, "holds no certificate")
 }
 
@@ -114,20 +115,20 @@ func TestInstallReplyFailureLeavesFile(t *testing.T) {
 		for _, tc := range []struct {
 			name  string
 			reply []*x509.Certificate
-			opts  []Option
+			opts  *ReplyOptions
 			want  error
 		}{
-			{"key mismatch", []*x509.Certificate{stranger.Cert, newRoot.Cert}, []Option{WithNewKey(renewed.Key), WithAnchors(newRoot.Cert)}, ErrKeyMismatch},
-			{"untrusted", []*x509.Certificate{renewed.Cert, newRoot.Cert}, []Option{WithNewKey(renewed.Key)}, ErrUntrustedReply},
+			{"key mismatch", []*x509.Certificate{stranger.Cert, newRoot.Cert}, &ReplyOptions{NewKey: renewed.Key, Anchors: []*x509.Certificate{newRoot.Cert}}, ErrKeyMismatch},
+			{"untrusted", []*x509.Certificate{renewed.Cert, newRoot.Cert}, &ReplyOptions{NewKey: renewed.Key}, ErrUntrustedReply},
 		} {
 			t.Run(f.String()+"/"+tc.name, func(t *testing.T) {
 				path, _ := saveTestStore(t, f)
 				before, err := os.ReadFile(path)
 				require.NoError(t, err)
-				err = Update(path, storePassword, func(s *Store) error {
-					_, err := s.InstallReply("client", tc.reply, tc.opts...)
+				err = Update(context.Background(), path, storePassword, func(s *Store) error {
+					_, err := s.InstallReply("client", tc.reply, tc.opts)
 					return err
-				})
+				}, nil)
 				require.ErrorIs(t, err, tc.want)
 				after, err := os.ReadFile(path)
 				require.NoError(t, err)
@@ -142,21 +143,21 @@ func TestInstallReplyFailureLeavesFile(t *testing.T) {
 func TestInstallReplyReplacesAKeyGoCannotUse(t *testing.T) {
 	data, err := os.ReadFile("testdata/jks/pyjks/jks/DSA2048.jks")
 	require.NoError(t, err)
-	s, err := Parse(data, []byte("12345678"))
+	s, err := Parse(data, []byte("12345678"), nil)
 	require.NoError(t, err)
 	_, err = s.Entry("mykey")
 	require.ErrorIs(t, err, ErrUnsupportedKey)
 
 	newRoot := testpki.NewRoot(t, "New Root")
 	renewed := newRoot.Leaf(t, "mykey")
-	res, err := s.InstallReply("mykey", []*x509.Certificate{renewed.Cert}, WithNewKey(renewed.Key), WithAnchors(newRoot.Cert))
+	res, err := s.InstallReply("mykey", []*x509.Certificate{renewed.Cert}, &ReplyOptions{NewKey: renewed.Key, Anchors: []*x509.Certificate{newRoot.Cert}})
 	require.NoError(t, err)
 	assert.Equal(t, chain.Path([]*x509.Certificate{renewed.Cert, newRoot.Cert}), chain.Path(res.Chain))
 	assert.Len(t, res.Previous, 1, "the DSA entry's chain is reported as the previous one")
 
 	out, err := s.Marshal([]byte("12345678"))
 	require.NoError(t, err)
-	back, err := Parse(out, []byte("12345678"))
+	back, err := Parse(out, []byte("12345678"), nil)
 	require.NoError(t, err)
 	e, err := back.Entry("mykey")
 	require.NoError(t, err)

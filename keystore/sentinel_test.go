@@ -27,10 +27,10 @@ func TestSentinelsAreChains(t *testing.T) {
 		want []error
 	}{
 		{"store: key mismatch", func() error {
-			return New(JKS).Set(&Entry{Alias: "a", Key: other.Key, Chain: leaf.Chain})
+			return New(JKS, nil).Set(&Entry{Alias: "a", Key: other.Key, Chain: leaf.Chain}, nil)
 		}, []error{ErrKeyMismatch, chain.ErrKeyMismatch}},
 		{"store: broken chain", func() error {
-			return New(JKS).Set(&Entry{Alias: "a", Key: leaf.Key, Chain: []*x509.Certificate{leaf.Cert, unrelated.Cert}})
+			return New(JKS, nil).Set(&Entry{Alias: "a", Key: leaf.Key, Chain: []*x509.Certificate{leaf.Cert, unrelated.Cert}}, nil)
 		}, []error{ErrBrokenChain, chain.ErrBrokenChain}},
 		{"chain: broken chain", func() error {
 			_, _, err := chain.CompleteToAnchor([]*x509.Certificate{leaf.Cert, unrelated.Cert}, nil)

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,7 @@ const (
 	// and keytool cannot turn it back into a PrivateKeyEntry. Such an
 	// entry is kept byte for byte when the store is saved; [Store.Set],
 	// [Store.Replace] and [Store.InstallReply] refuse to overwrite it
-	// ([KindError]) unless given [OverwriteAnyKind].
+	// ([KindError]) unless their options set OverwriteAnyKind.
 	SecretKeyEntry
 )
 
@@ -167,14 +168,17 @@ type Store struct {
 	password []byte
 }
 
-// New returns an empty store that marshals in format f.
+// New returns an empty store that marshals in format f, configured by
+// opts (nil means the zero [StoreOptions]). A new PKCS#12 store is
+// written with the [Modern] profile unless [Store.SetProfile] picks
+// another.
 //
 // New panics if f is not [JKS] or [PKCS12]: that is a programmer error.
-func New(f Format, opts ...Option) *Store {
+func New(f Format, opts *StoreOptions) *Store {
 	if f != JKS && f != PKCS12 {
 		panic(fmt.Sprintf("keystore: New(%v): format must be JKS or PKCS12", f))
 	}
-	s := &Store{format: f, opts: buildOptions(opts)}
+	s := &Store{format: f, opts: storeOptions(opts)}
 	s.codec = newCodec(s)
 	return s
 }
@@ -223,10 +227,10 @@ func (s *Store) Certificates(alias string) ([]*x509.Certificate, error) {
 }
 
 // Entry returns a copy of the entry under alias. A key entry's key is
-// decrypted with the key password given for the alias ([WithKeyPassword])
-// and, failing that, the store password; an alias without one is tried
-// with the store password and then the password of
-// [WithDefaultKeyPassword], if given. If none decrypts it the error names
+// decrypted with the key password given for the alias
+// ([StoreOptions.KeyPasswords]) and, failing that, the store password; an
+// alias without one is tried with the store password and then
+// [StoreOptions.DefaultKeyPassword], if given. If none decrypts it the error names
 // the alias and the passwords tried (never a password) and wraps
 // [ErrIncorrectPassword]. A certificate Go cannot parse gives a
 // [*EntryCertificateError]; a key Go cannot use, [ErrUnsupportedKey]; a
@@ -295,7 +299,7 @@ func (s *Store) keyPasswords(alias string) ([][]byte, string) {
 	if s.opts.defaultKeyPassword != nil {
 		return [][]byte{s.password}, "the store password (which is the default key password too)"
 	}
-	return [][]byte{s.password}, "the store password (no key password was given for the alias: if it has its own, give it with WithKeyPassword)"
+	return [][]byte{s.password}, "the store password (no key password was given for the alias: if it has its own, give it in StoreOptions.KeyPasswords)"
 }
 
 // Entries returns copies of every entry, in store order. It fails on the
@@ -316,11 +320,15 @@ func (s *Store) Entries() ([]*Entry, error) {
 // an overwritten entry keeps its alias as written). A key entry needs a
 // non-empty chain whose leaf holds the key's public key; a trusted entry
 // needs exactly one certificate. A zero Created is set to the store's
-// clock. Set overwrites a [SecretKeyEntry] only with [OverwriteAnyKind]
-// (else [KindError]). It overwrites an entry whose certificate or key Go
-// cannot read without reading it.
-func (s *Store) Set(e *Entry, opts ...Option) error {
-	o := s.opts.with(opts)
+// clock. Set overwrites a [SecretKeyEntry] only with
+// [SetOptions.OverwriteAnyKind] (else [KindError]). It overwrites an entry
+// whose certificate or key Go cannot read without reading it. opts may be
+// nil.
+func (s *Store) Set(e *Entry, opts *SetOptions) error {
+	var overwrite bool
+	if opts != nil {
+		overwrite = opts.OverwriteAnyKind
+	}
 	if e == nil {
 		return fmt.Errorf("keystore: Set: nil entry")
 	}
@@ -332,7 +340,7 @@ func (s *Store) Set(e *Entry, opts ...Option) error {
 		return err
 	}
 	if i := s.find(e.Alias); i >= 0 {
-		if err := s.checkOverwrite("Set", s.recs[i], r.kind, o); err != nil {
+		if err := checkOverwrite("Set", s.recs[i], r.kind, overwrite); err != nil {
 			return err
 		}
 		r.alias = s.recs[i].alias
@@ -353,8 +361,8 @@ func (s *Store) add(r *record) {
 
 // checkOverwrite refuses to overwrite r with an entry of kind want when r
 // is of a kind that is only overwritten on request.
-func (s *Store) checkOverwrite(op string, r *record, want EntryKind, o options) error {
-	if r.kind == SecretKeyEntry && !o.overwrite {
+func checkOverwrite(op string, r *record, want EntryKind, overwrite bool) error {
+	if r.kind == SecretKeyEntry && !overwrite {
 		return &KindError{Op: op, Alias: r.alias, Kind: r.kind, Want: want}
 	}
 	return nil
@@ -409,20 +417,6 @@ func checkKeyChain(alias string, key crypto.Signer, chain []*x509.Certificate) e
 	}
 	return nil
 }
-
-// KeyMismatchError reports a certificate whose public key is not the
-// private key's. It matches [ErrKeyMismatch] with [errors.Is].
-type KeyMismatchError struct {
-	Alias           string
-	CertKey, Stored Fingerprint // the certificate's and the private key's public keys
-}
-
-func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, keyLabel(e.CertKey), keyLabel(e.Stored))
-}
-
-// Is makes a KeyMismatchError match [ErrKeyMismatch].
-func (e *KeyMismatchError) Is(target error) bool { return target == ErrKeyMismatch }
 
 func matchKey(alias string, key crypto.Signer, leaf *x509.Certificate) error {
 	if chain.KeyMatches(key, leaf) {
@@ -483,22 +477,27 @@ func (s *Store) Rename(from, to string) error {
 // entry. The leaf must hold key's public key ([ErrKeyMismatch]) and each
 // certificate must be signed by the next ([ErrBrokenChain]). The alias
 // must hold a key entry ([ErrAliasNotFound], [ErrNotKeyEntry]) unless
-// [CreateIfMissing] is given, in which case a missing alias is created and
-// previous is nil. Every other entry is left as it was.
+// [ReplaceOptions.Create] is set, in which case a missing alias is created
+// and previous is nil. Every other entry is left as it was. opts may be
+// nil.
 //
 // Replace reads the entry it replaces, to return it: an entry whose key Go
 // cannot use (DSA, say) or whose certificate Go cannot parse is refused,
-// with an error that points to [Store.InstallReply] with [WithNewKey] (or
-// [Store.Set]), which replace it without reading it. A [SecretKeyEntry] is
-// replaced only with [OverwriteAnyKind] ([KindError]); previous then holds
-// what could be read of it.
-func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certificate, opts ...Option) (previous *Entry, err error) {
-	o := s.opts.with(opts)
+// with an error that points to [Store.InstallReply] with
+// [ReplyOptions.NewKey] (or [Store.Set]), which replace it without reading
+// it. A [SecretKeyEntry] is replaced only with
+// [ReplaceOptions.OverwriteAnyKind] ([KindError]); previous then holds what
+// could be read of it.
+func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certificate, opts *ReplaceOptions) (previous *Entry, err error) {
+	var o ReplaceOptions
+	if opts != nil {
+		o = *opts
+	}
 	if key == nil {
 		return nil, fmt.Errorf("keystore: Replace %q: nil key", alias)
 	}
 	i := s.find(alias)
-	if i < 0 && !o.create {
+	if i < 0 && !o.Create {
 		return nil, s.notFound(alias)
 	}
 	if i >= 0 {
@@ -506,7 +505,7 @@ func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certifica
 		case r.kind == TrustedEntry:
 			return nil, fmt.Errorf("%w: alias %q holds a trusted certificate; Replace needs a key entry", ErrNotKeyEntry, r.alias)
 		case r.kind == SecretKeyEntry:
-			if err := s.checkOverwrite("Replace", r, KeyEntry, o); err != nil {
+			if err := checkOverwrite("Replace", r, KeyEntry, o.OverwriteAnyKind); err != nil {
 				return nil, err
 			}
 			if previous, err = s.entry(r); err != nil {
@@ -516,7 +515,7 @@ func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certifica
 			if previous, err = s.entry(r); err != nil {
 				if errors.Is(err, ErrUnsupportedKey) || errors.Is(err, ErrCorruptKey) || errors.Is(err, ErrUnsupportedCertificate) {
 					return nil, fmt.Errorf("keystore: Replace %q returns the entry it replaces and cannot read it; "+
-						"InstallReply(%q, reply, WithNewKey(key)) or Set replaces the entry without reading it: %w", r.alias, r.alias, err)
+						"InstallReply with ReplyOptions.NewKey, or Set, replaces the entry without reading it: %w", r.alias, err)
 				}
 				return nil, err
 			}
@@ -557,8 +556,28 @@ func (s *Store) find(alias string) int {
 	return -1
 }
 
+// notFound is the error for an alias the store does not have: it lists
+// the aliases it has (a few of them), so that a typo shows.
 func (s *Store) notFound(alias string) error {
-	return fmt.Errorf("%w: %q (the store has %d entries)", ErrAliasNotFound, alias, len(s.recs))
+	const shown = 5
+	var has string
+	switch n := len(s.recs); n {
+	case 0:
+		has = "the store is empty"
+	case 1:
+		has = fmt.Sprintf("the store has 1 entry: %q", s.recs[0].alias)
+	default:
+		names := make([]string, 0, shown)
+		for _, r := range s.recs[:min(n, shown)] {
+			names = append(names, strconv.Quote(r.alias))
+		}
+		list := strings.Join(names, ", ")
+		if n > shown {
+			list += fmt.Sprintf(" and %d more", n-shown)
+		}
+		has = fmt.Sprintf("the store has %d entries: %s", n, list)
+	}
+	return fmt.Errorf("%w: %q (%s)", ErrAliasNotFound, alias, has)
 }
 
 // fold is the case folding used to compare aliases.

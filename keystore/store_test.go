@@ -22,10 +22,10 @@ func testStore(t *testing.T, f Format) (*Store, *testpki.Leaf, *testpki.CA) {
 	inter := root.Intermediate(t, "Old Issuing CA")
 	leaf := inter.Leaf(t, "tenant-client")
 	other := root.Leaf(t, "other-client")
-	s := New(f, WithClock(fixedClock))
-	require.NoError(t, s.Set(&Entry{Alias: "Client", Key: leaf.Key, Chain: leaf.Chain}))
-	require.NoError(t, s.Set(&Entry{Alias: "other", Key: other.Key, Chain: other.Chain}))
-	require.NoError(t, s.Set(&Entry{Alias: "old-root", Chain: []*x509.Certificate{root.Cert}}))
+	s := New(f, &StoreOptions{Now: fixedClock})
+	require.NoError(t, s.Set(&Entry{Alias: "Client", Key: leaf.Key, Chain: leaf.Chain}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "other", Key: other.Key, Chain: other.Chain}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "old-root", Chain: []*x509.Certificate{root.Cert}}, nil))
 	return s, leaf, root
 }
 
@@ -67,8 +67,8 @@ func TestStoreSetValidates(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := New(JKS)
-			err := s.Set(tc.entry)
+			s := New(JKS, nil)
+			err := s.Set(tc.entry, nil)
 			require.Error(t, err)
 			if tc.want != nil {
 				assert.ErrorIs(t, err, tc.want)
@@ -86,7 +86,7 @@ func TestStoreReplace(t *testing.T) {
 	before, err := s.Entries()
 	require.NoError(t, err)
 
-	prev, err := s.Replace("CLIENT", newLeaf.Key, append(newLeaf.Chain, newRoot.Cert))
+	prev, err := s.Replace("CLIENT", newLeaf.Key, append(newLeaf.Chain, newRoot.Cert), nil)
 	require.NoError(t, err)
 	assert.Equal(t, oldLeaf.Cert.Raw, prev.Leaf().Raw, "Replace returns the previous entry")
 	assert.Equal(t, []string{"client", "other", "old-root"}, s.Aliases(), "the alias and order are kept")
@@ -113,19 +113,19 @@ func TestStoreReplaceRefuses(t *testing.T) {
 		want  error
 	}{
 		{"missing alias", "nope", func(s *Store) error {
-			_, err := s.Replace("nope", newLeaf.Key, newLeaf.Chain)
+			_, err := s.Replace("nope", newLeaf.Key, newLeaf.Chain, nil)
 			return err
 		}, ErrAliasNotFound},
 		{"trusted entry", "old-root", func(s *Store) error {
-			_, err := s.Replace("old-root", newLeaf.Key, newLeaf.Chain)
+			_, err := s.Replace("old-root", newLeaf.Key, newLeaf.Chain, nil)
 			return err
 		}, ErrNotKeyEntry},
 		{"key mismatch", "client", func(s *Store) error {
-			_, err := s.Replace("client", wrong.Key, newLeaf.Chain)
+			_, err := s.Replace("client", wrong.Key, newLeaf.Chain, nil)
 			return err
 		}, ErrKeyMismatch},
 		{"broken chain", "client", func(s *Store) error {
-			_, err := s.Replace("client", newLeaf.Key, []*x509.Certificate{newLeaf.Cert, testpki.NewRoot(t, "Other").Cert})
+			_, err := s.Replace("client", newLeaf.Key, []*x509.Certificate{newLeaf.Cert, testpki.NewRoot(t, "Other").Cert}, nil)
 			return err
 		}, ErrBrokenChain},
 	}
@@ -144,10 +144,10 @@ func TestStoreReplaceRefuses(t *testing.T) {
 }
 
 func TestStoreReplaceCreateIfMissing(t *testing.T) {
-	s := New(PKCS12, WithClock(fixedClock))
+	s := New(PKCS12, &StoreOptions{Now: fixedClock})
 	root := testpki.NewRoot(t, "Root")
 	leaf := root.Leaf(t, "c")
-	prev, err := s.Replace("New-Alias", leaf.Key, leaf.Chain, CreateIfMissing())
+	prev, err := s.Replace("New-Alias", leaf.Key, leaf.Chain, &ReplaceOptions{Create: true})
 	require.NoError(t, err)
 	assert.Nil(t, prev)
 	assert.Equal(t, []string{"new-alias"}, s.Aliases())
@@ -156,7 +156,7 @@ func TestStoreReplaceCreateIfMissing(t *testing.T) {
 func TestStoreKeyMismatchShowsBothKeys(t *testing.T) {
 	s, _, _ := testStore(t, JKS)
 	other := testpki.NewRoot(t, "R").Leaf(t, "x")
-	_, err := s.Replace("client", other.Key, testpki.NewRoot(t, "R2").Leaf(t, "y").Chain)
+	_, err := s.Replace("client", other.Key, testpki.NewRoot(t, "R2").Leaf(t, "y").Chain, nil)
 	var km *KeyMismatchError
 	require.True(t, errors.As(err, &km))
 	assert.NotEqual(t, km.CertKey, km.Stored)
@@ -218,7 +218,7 @@ func TestSniff(t *testing.T) {
 			}
 			assert.ErrorIs(t, err, tc.err)
 			assert.ErrorContains(t, err, tc.text)
-			_, perr := Parse(tc.in, []byte("changeit"))
+			_, perr := Parse(tc.in, []byte("changeit"), nil)
 			assert.ErrorIs(t, perr, tc.err, "Parse reports what Sniff found")
 		})
 	}
@@ -234,5 +234,5 @@ func TestSummaries(t *testing.T) {
 	assert.Equal(t, CertFingerprint(leaf.Cert), sums[0].Fingerprint)
 	assert.Equal(t, "EC P-256", sums[0].Key)
 	assert.Equal(t, "trustedCertEntry", sums[2].Type)
-	assert.Equal(t, root.Cert.Subject.String(), sums[2].Subject)
+	assert.Equal(t, "CN="+root.Cert.Subject.CommonName+", O=certroll test", sums[2].Subject, "as keytool prints it")
 }

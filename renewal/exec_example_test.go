@@ -35,9 +35,9 @@ func exampleLandscape(dir string) *renewal.Executor {
 	must(err)
 	password := []byte("changeit")
 	live := filepath.Join(dir, "tenant.p12")
-	ks := keystore.New(keystore.PKCS12)
-	must(ks.Set(&keystore.Entry{Alias: "client", Key: key, Chain: oldChain}))
-	must(ks.Save(live, password))
+	ks := keystore.New(keystore.PKCS12, nil)
+	must(ks.Set(&keystore.Entry{Alias: "client", Key: key, Chain: oldChain}, nil))
+	must(ks.Save(live, password, nil))
 
 	rcv, err := local.NewReceiver(local.ReceiverConfig{
 		Truststore:         filepath.Join(dir, "receiver.jks"),

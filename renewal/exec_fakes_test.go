@@ -330,16 +330,15 @@ func newFixture(t testing.TB, seq Sequence, opts ...fixtureOpt) *fixture {
 	if cfg.format == keystore.JKS {
 		live = filepath.Join(f.dir, "client.jks")
 	}
-	var kopts []keystore.Option
-	kopts = append(kopts, keystore.WithClock(clock))
+	kopts := &keystore.StoreOptions{Now: clock}
 	if cfg.keyPass != nil {
-		kopts = append(kopts, keystore.WithKeyPassword(liveAlias, cfg.keyPass))
+		kopts.KeyPasswords = map[string][]byte{liveAlias: cfg.keyPass}
 	}
-	ks := keystore.New(cfg.format, kopts...)
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "partner", Key: f.partner.key, Chain: f.partner.chain}))
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: liveAlias, Key: f.old.key, Chain: f.old.chain}))
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "partner-root", Chain: []*x509.Certificate{f.partnerCA.Cert}}))
-	require.NoError(t, ks.Save(live, livePassword))
+	ks := keystore.New(cfg.format, kopts)
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "partner", Key: f.partner.key, Chain: f.partner.chain}, nil))
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: liveAlias, Key: f.old.key, Chain: f.old.chain}, nil))
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "partner-root", Chain: []*x509.Certificate{f.partnerCA.Cert}}, nil))
+	require.NoError(t, ks.Save(live, livePassword, nil))
 	var err error
 	f.liveBefore, err = os.ReadFile(live)
 	require.NoError(t, err)
@@ -441,11 +440,11 @@ func fileNames(m map[string][]byte) []string {
 // liveEntry returns the entry under alias in the live keystore.
 func (f *fixture) liveEntry(t testing.TB, alias string) *keystore.Entry {
 	t.Helper()
-	var opts []keystore.Option
+	var opts keystore.StoreOptions
 	if f.tenant.KeyPassword != nil {
-		opts = append(opts, keystore.WithKeyPassword(liveAlias, f.tenant.KeyPassword))
+		opts.KeyPasswords = map[string][]byte{liveAlias: f.tenant.KeyPassword}
 	}
-	ks, err := keystore.Open(f.tenant.Keystore, livePassword, opts...)
+	ks, err := keystore.Open(f.tenant.Keystore, livePassword, &opts)
 	require.NoError(t, err)
 	e, err := ks.Entry(alias)
 	require.NoError(t, err)

@@ -219,7 +219,7 @@ func (x *run) inUse() ([]truststore.Dependent, error) {
 		deps = append(deps, d...)
 	}
 	t := x.e.Tenant
-	ks, err := keystore.Open(t.Keystore, t.Password, t.liveOptions()...)
+	ks, err := keystore.Open(t.Keystore, t.Password, t.liveOptions())
 	if err != nil {
 		return deps, errors.Join(append(errs, err)...)
 	}

@@ -52,9 +52,9 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 	require.NoError(t, err)
 
 	live := filepath.Join(l.dir, "tenant.p12")
-	ks := keystore.New(keystore.PKCS12, keystore.WithClock(localClock))
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: key, Chain: l.oldChain}))
-	require.NoError(t, ks.Save(live, localPassword))
+	ks := keystore.New(keystore.PKCS12, &keystore.StoreOptions{Now: localClock})
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: key, Chain: l.oldChain}, nil))
+	require.NoError(t, ks.Save(live, localPassword, nil))
 
 	l.receiver, err = local.NewReceiver(local.ReceiverConfig{
 		Truststore:         filepath.Join(l.dir, "receiver-truststore.jks"),

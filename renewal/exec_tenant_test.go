@@ -47,7 +47,7 @@ func TestTenantStage(t *testing.T) {
 	fi, err := os.Stat(f.tenant.StagingPath())
 	require.NoError(t, err)
 	assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
-	ks, err := keystore.Open(f.tenant.StagingPath(), stagingPassword)
+	ks, err := keystore.Open(f.tenant.StagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
 	assert.Equal(t, keystore.PKCS12, ks.Format(), "the staging store has the live keystore's format")
 
@@ -98,10 +98,10 @@ func TestTenantActivate(t *testing.T) {
 			assert.Equal(t, next[0].Raw, a.Chain[0].Raw)
 			assert.Equal(t, []string{f.tenant.HistoryPath(), f.tenant.Keystore, f.tenant.StagingPath()}, a.Files)
 
-			ks, err := keystore.Open(f.tenant.Keystore, livePassword)
+			ks, err := keystore.Open(f.tenant.Keystore, livePassword, nil)
 			require.NoError(t, err)
 			assert.ElementsMatch(t, []string{"partner", liveAlias, "partner-root"}, ks.Aliases(), "the alias and every other entry are kept")
-			hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword)
+			hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
 			require.NoError(t, err)
 			assert.Equal(t, format, hist.Format())
 
@@ -127,7 +127,7 @@ func TestTenantActivate(t *testing.T) {
 			a, err = f.tenant.Activate(f.old.chain[0], next[0])
 			require.NoError(t, err)
 			assert.False(t, a.Already)
-			hist, err = keystore.Open(f.tenant.HistoryPath(), historyPassword)
+			hist, err = keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
 			require.NoError(t, err)
 			assert.Len(t, hist.Aliases(), 1, "the old entry is kept once")
 		})
@@ -155,10 +155,10 @@ func TestTenantRefuses(t *testing.T) {
 			name: "live alias holds a third certificate",
 			setup: func(t *testing.T, f *fixture) (*x509.Certificate, *x509.Certificate) {
 				next := signPending(t, f)
-				require.NoError(t, keystore.Update(f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
-					_, err := s.Replace(liveAlias, f.partner.key, f.partner.chain)
+				require.NoError(t, keystore.Update(context.Background(), f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
+					_, err := s.Replace(liveAlias, f.partner.key, f.partner.chain, nil)
 					return err
-				}))
+				}, nil))
 				return f.old.chain[0], next[0]
 			},
 			act: func(f *fixture, old, next *x509.Certificate) error {
@@ -195,9 +195,9 @@ func TestTenantRefuses(t *testing.T) {
 			name: "history alias taken by another certificate",
 			setup: func(t *testing.T, f *fixture) (*x509.Certificate, *x509.Certificate) {
 				next := signPending(t, f)
-				hist := keystore.New(keystore.PKCS12)
-				require.NoError(t, hist.Set(&keystore.Entry{Alias: f.tenant.HistoryAlias(f.old.chain[0]), Key: f.partner.key, Chain: f.partner.chain}))
-				require.NoError(t, hist.Save(f.tenant.HistoryPath(), historyPassword))
+				hist := keystore.New(keystore.PKCS12, nil)
+				require.NoError(t, hist.Set(&keystore.Entry{Alias: f.tenant.HistoryAlias(f.old.chain[0]), Key: f.partner.key, Chain: f.partner.chain}, nil))
+				require.NoError(t, hist.Save(f.tenant.HistoryPath(), historyPassword, nil))
 				return f.old.chain[0], next[0]
 			},
 			act: func(f *fixture, old, next *x509.Certificate) error {
@@ -212,9 +212,9 @@ func TestTenantRefuses(t *testing.T) {
 				next := signPending(t, f)
 				_, err := f.tenant.Activate(f.old.chain[0], next[0])
 				require.NoError(t, err)
-				require.NoError(t, keystore.Update(f.tenant.HistoryPath(), historyPassword, func(s *keystore.Store) error {
+				require.NoError(t, keystore.Update(context.Background(), f.tenant.HistoryPath(), historyPassword, func(s *keystore.Store) error {
 					return s.Delete(f.tenant.HistoryAlias(f.old.chain[0]))
-				}))
+				}, nil))
 				return f.old.chain[0], next[0]
 			},
 			act: func(f *fixture, old, next *x509.Certificate) error {

@@ -685,7 +685,7 @@ func (x *run) gate(ctx context.Context, s Step, rec *StepRecord) error {
 // KeyManager), may present that entry instead of the renewed one.
 func (x *run) warnAmbiguous(ctx context.Context, s Step) {
 	t := x.e.Tenant
-	ks, err := keystore.Open(t.Keystore, t.Password, t.liveOptions()...)
+	ks, err := keystore.Open(t.Keystore, t.Password, t.liveOptions())
 	if err != nil {
 		return // the steps that need the keystore report why it does not open
 	}

@@ -51,7 +51,7 @@ func assertRenewed(t *testing.T, f *fixture) {
 	assert.Equal(t, f.partnerCA.Cert.Raw, r.Chain[0].Raw)
 
 	// History keeps the old entry with its key.
-	hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword)
+	hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{f.tenant.HistoryAlias(f.old.chain[0])}, hist.Aliases())
 	he, err := hist.Entry(f.tenant.HistoryAlias(f.old.chain[0]))
@@ -61,7 +61,7 @@ func assertRenewed(t *testing.T, f *fixture) {
 	assert.Equal(t, f.tenant.HistoryAlias(f.old.chain[0]), j.Artifacts.HistoryAlias)
 
 	// Staging no longer holds the new key.
-	st, err := keystore.Open(f.tenant.StagingPath(), stagingPassword)
+	st, err := keystore.Open(f.tenant.StagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
 	assert.False(t, st.Contains(liveAlias), "the pending entry left the staging store")
 
@@ -254,7 +254,7 @@ func TestKeyTypeAndPasswords(t *testing.T) {
 			assert.Equal(t, tc.want, keystore.KeyDescription(e.Key.Public()))
 
 			// The live key is not readable with the store password alone.
-			ks, err := keystore.Open(f.tenant.Keystore, livePassword)
+			ks, err := keystore.Open(f.tenant.Keystore, livePassword, nil)
 			require.NoError(t, err)
 			_, err = ks.Entry(liveAlias)
 			assert.ErrorIs(t, err, keystore.ErrIncorrectPassword)
@@ -418,9 +418,9 @@ func TestGateOldRootInUse(t *testing.T) {
 		}},
 		{"another entry of the live keystore", func(t *testing.T, f *fixture) string {
 			other := issue(t, f.oldCA, "legacy-client", keystore.ECDSAP256)
-			require.NoError(t, keystore.Update(f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
-				return s.Set(&keystore.Entry{Alias: "legacy", Key: other.key, Chain: other.chain})
-			}, keystore.WithClock(clock)))
+			require.NoError(t, keystore.Update(context.Background(), f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
+				return s.Set(&keystore.Entry{Alias: "legacy", Key: other.key, Chain: other.chain}, nil)
+			}, &keystore.UpdateOptions{StoreOptions: keystore.StoreOptions{Now: clock}}))
 			return `alias "legacy"`
 		}},
 	}
@@ -767,20 +767,20 @@ func TestOldRootLookup(t *testing.T) {
 	})
 	t.Run("old root not in the chain, found at the receiver", func(t *testing.T) {
 		f := newFixture(t, SequenceOverlap)
-		require.NoError(t, keystore.Update(f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
-			_, err := s.Replace(liveAlias, f.old.key, f.old.chain[:1])
+		require.NoError(t, keystore.Update(context.Background(), f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
+			_, err := s.Replace(liveAlias, f.old.key, f.old.chain[:1], nil)
 			return err
-		}))
+		}, nil))
 		_, err := f.exec.Run(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, []string{"new-root"}, []string{f.label(f.rcv.roots[0])})
 	})
 	t.Run("old root nowhere", func(t *testing.T) {
 		f := newFixture(t, SequenceOverlap)
-		require.NoError(t, keystore.Update(f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
-			_, err := s.Replace(liveAlias, f.old.key, f.old.chain[:1])
+		require.NoError(t, keystore.Update(context.Background(), f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
+			_, err := s.Replace(liveAlias, f.old.key, f.old.chain[:1], nil)
 			return err
-		}))
+		}, nil))
 		f.exec.Receiver = blindReceiver{f.rcv}
 		_, err := f.exec.Run(context.Background())
 		require.ErrorIs(t, err, ErrUnexpectedState)

@@ -476,7 +476,7 @@ func summarize(t *testing.T, w *world) endState {
 		s.Files[i] = strings.ReplaceAll(f, keystore.CertFingerprint(newChain[0]).Hex()[:12], "LEAF")
 	}
 
-	ks, err := keystore.Open(w.live, livePassword)
+	ks, err := keystore.Open(w.live, livePassword, nil)
 	require.NoError(t, err)
 	s.LiveAliases = ks.Aliases()
 	e, err := ks.Entry(liveAlias)
@@ -488,7 +488,7 @@ func summarize(t *testing.T, w *world) endState {
 	s.JournalNewLeaf = sameCert(e.Chain[0], newChain[0])
 
 	tn := w.tenant()
-	hist, err := keystore.Open(tn.HistoryPath(), historyPassword)
+	hist, err := keystore.Open(tn.HistoryPath(), historyPassword, nil)
 	require.NoError(t, err)
 	s.History = map[string]string{}
 	for _, a := range hist.Aliases() {
@@ -496,7 +496,7 @@ func summarize(t *testing.T, w *world) endState {
 		require.NoError(t, err)
 		s.History[a] = w.label(c[0])
 	}
-	st, err := keystore.Open(tn.StagingPath(), stagingPassword)
+	st, err := keystore.Open(tn.StagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
 	s.StagingAliases = st.Aliases()
 
@@ -630,7 +630,7 @@ func TestKillAndResume(t *testing.T) {
 
 func mustOldLeaf(t *testing.T, w *world) *x509.Certificate {
 	t.Helper()
-	ks, err := keystore.Open(filepath.Join(w.dir, filepath.Base(w.live))+".history", historyPassword)
+	ks, err := keystore.Open(filepath.Join(w.dir, filepath.Base(w.live))+".history", historyPassword, nil)
 	require.NoError(t, err)
 	for _, a := range ks.Aliases() {
 		c, err := ks.Certificates(a)

@@ -162,10 +162,10 @@ func (t *Tenant) historyPassword() []byte {
 	return t.Password
 }
 
-func (t *Tenant) liveOptions() []keystore.Option {
-	opts := []keystore.Option{keystore.WithClock(t.now)}
+func (t *Tenant) liveOptions() *keystore.StoreOptions {
+	opts := &keystore.StoreOptions{Now: t.now}
 	if t.KeyPassword != nil {
-		opts = append(opts, keystore.WithKeyPassword(t.Alias, t.KeyPassword))
+		opts.KeyPasswords = map[string][]byte{t.Alias: t.KeyPassword}
 	}
 	return opts
 }
@@ -191,7 +191,7 @@ func (t *Tenant) LiveChain() ([]*x509.Certificate, error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	s, err := keystore.Open(t.Keystore, t.Password, t.liveOptions()...)
+	s, err := keystore.Open(t.Keystore, t.Password, t.liveOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func (t *Tenant) Pending() (*Pending, error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	s, err := keystore.Open(t.StagingPath(), t.stagingPassword(), keystore.WithClock(t.now))
+	s, err := keystore.Open(t.StagingPath(), t.stagingPassword(), &keystore.StoreOptions{Now: t.now})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -291,7 +291,7 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, error) {
 			if s.Contains(t.Alias) {
 				return fmt.Errorf("renewal: staging store %s: alias %q appeared while staging: %w", t.StagingPath(), t.Alias, ErrUnexpectedState)
 			}
-			return s.Set(&keystore.Entry{Alias: t.Alias, Key: key, Chain: p.Chain})
+			return s.Set(&keystore.Entry{Alias: t.Alias, Key: key, Chain: p.Chain}, nil)
 		})
 		if err != nil {
 			return nil, err
@@ -327,9 +327,9 @@ func (t *Tenant) Install(reply []*x509.Certificate, anchors ...*x509.Certificate
 		return nil, err
 	}
 	var res *keystore.ReplyResult
-	err := keystore.Update(t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
+	err := keystore.Update(context.Background(), t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 		var err error
-		res, err = s.InstallReply(t.Alias, reply, keystore.WithAnchors(anchors...))
+		res, err = s.InstallReply(t.Alias, reply, &keystore.ReplyOptions{Anchors: anchors})
 		if err != nil {
 			return err
 		}
@@ -337,7 +337,7 @@ func (t *Tenant) Install(reply []*x509.Certificate, anchors ...*x509.Certificate
 			return errUnchanged
 		}
 		return nil
-	}, keystore.WithClock(t.now))
+	}, &keystore.UpdateOptions{StoreOptions: keystore.StoreOptions{Now: t.now}})
 	if errors.Is(err, errUnchanged) {
 		return res, nil
 	}
@@ -389,7 +389,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 			return nil, fmt.Errorf("renewal: activate: staging store %s holds no signed entry for the new certificate %s under alias %q: %w",
 				t.StagingPath(), describeCert(next), t.Alias, ErrUnexpectedState)
 		}
-		err = keystore.Update(t.Keystore, t.Password, func(s *keystore.Store) error {
+		err = keystore.Update(context.Background(), t.Keystore, t.Password, func(s *keystore.Store) error {
 			cur, err := liveChain(s, t.Alias)
 			if err != nil {
 				return err
@@ -405,12 +405,12 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 				return err
 			}
 			a.Files = append(a.Files, t.HistoryPath())
-			if _, err := s.Replace(t.Alias, p.Key, p.Chain); err != nil {
+			if _, err := s.Replace(t.Alias, p.Key, p.Chain, nil); err != nil {
 				return err
 			}
 			a.Alias, a.Previous, a.Chain = prev.Alias, prev.Chain, p.Chain
 			return nil
-		}, t.liveOptions()...)
+		}, &keystore.UpdateOptions{StoreOptions: *t.liveOptions()})
 		if err != nil {
 			return nil, err
 		}
@@ -458,7 +458,7 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 	case !sameCert(live[0], next):
 		return nil, t.unexpected(live[0], old, next)
 	}
-	hist, err := keystore.Open(t.HistoryPath(), t.historyPassword(), keystore.WithClock(t.now))
+	hist, err := keystore.Open(t.HistoryPath(), t.historyPassword(), &keystore.StoreOptions{Now: t.now})
 	if err != nil {
 		return nil, fmt.Errorf("renewal: rollback needs the old entry from the history store: %w", err)
 	}
@@ -474,7 +474,7 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 		return nil, fmt.Errorf("renewal: rollback: history store %s alias %q does not hold the old certificate %s: %w",
 			t.HistoryPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
 	}
-	err = keystore.Update(t.Keystore, t.Password, func(s *keystore.Store) error {
+	err = keystore.Update(context.Background(), t.Keystore, t.Password, func(s *keystore.Store) error {
 		cur, err := s.Entry(t.Alias)
 		if err != nil {
 			return err
@@ -483,18 +483,18 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 			return t.unexpected(cur.Leaf(), old, next)
 		}
 		err = t.updateOrCreate(t.StagingPath(), t.stagingPassword(), func(st *keystore.Store) error {
-			return st.Set(&keystore.Entry{Alias: t.Alias, Created: cur.Created, Key: cur.Key, Chain: cur.Chain})
+			return st.Set(&keystore.Entry{Alias: t.Alias, Created: cur.Created, Key: cur.Key, Chain: cur.Chain}, nil)
 		})
 		if err != nil {
 			return err
 		}
 		a.Files = append(a.Files, t.StagingPath())
-		if _, err := s.Replace(t.Alias, kept.Key, kept.Chain); err != nil {
+		if _, err := s.Replace(t.Alias, kept.Key, kept.Chain, nil); err != nil {
 			return err
 		}
 		a.Alias, a.Previous, a.Chain = cur.Alias, cur.Chain, kept.Chain
 		return nil
-	}, t.liveOptions()...)
+	}, &keystore.UpdateOptions{StoreOptions: *t.liveOptions()})
 	if err != nil {
 		return nil, err
 	}
@@ -522,7 +522,7 @@ func (t *Tenant) keepHistory(alias string, e *keystore.Entry) error {
 			return fmt.Errorf("renewal: history store %s: alias %q holds %s, not the old certificate %s: %w",
 				t.HistoryPath(), alias, describeCert(c[0]), describeCert(e.Leaf()), ErrUnexpectedState)
 		}
-		return s.Set(&keystore.Entry{Alias: alias, Created: e.Created, Key: e.Key, Chain: e.Chain})
+		return s.Set(&keystore.Entry{Alias: alias, Created: e.Created, Key: e.Key, Chain: e.Chain}, nil)
 	})
 }
 
@@ -533,7 +533,7 @@ func (t *Tenant) dropPending(next *x509.Certificate) (bool, error) {
 		return false, nil
 	}
 	dropped := false
-	err := keystore.Update(t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
+	err := keystore.Update(context.Background(), t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 		if !s.Contains(t.Alias) {
 			return errUnchanged
 		}
@@ -546,7 +546,7 @@ func (t *Tenant) dropPending(next *x509.Certificate) (bool, error) {
 		}
 		dropped = true
 		return s.Delete(t.Alias)
-	}, keystore.WithClock(t.now))
+	}, &keystore.UpdateOptions{StoreOptions: keystore.StoreOptions{Now: t.now}})
 	if errors.Is(err, errUnchanged) {
 		err = nil
 	}
@@ -557,41 +557,19 @@ func (t *Tenant) dropPending(next *x509.Certificate) (bool, error) {
 // it in the live keystore's format if it does not exist. A callback
 // returning errUnchanged leaves the file as it is.
 func (t *Tenant) updateOrCreate(path string, password []byte, fn func(*keystore.Store) error) error {
-	opts := []keystore.Option{keystore.WithClock(t.now)}
-	if _, err := os.Stat(path); err == nil {
-		err := keystore.Update(path, password, fn, opts...)
-		if errors.Is(err, errUnchanged) {
-			return nil
+	opts := &keystore.UpdateOptions{StoreOptions: keystore.StoreOptions{Now: t.now}}
+	if _, err := os.Stat(path); err != nil {
+		format, err := t.liveFormat()
+		if err != nil {
+			return err
 		}
-		return err
+		opts.Create = format
 	}
-	format, err := t.liveFormat()
-	if err != nil {
-		return err
+	err := keystore.Update(context.Background(), path, password, fn, opts)
+	if errors.Is(err, errUnchanged) {
+		return nil
 	}
-	// Take the lock Update takes, so that two creators do not race; then
-	// create, unless another process created the file meanwhile (Update,
-	// which takes the lock itself, runs once it is released).
-	ctx, cancel := context.WithTimeout(context.Background(), keystore.DefaultLockTimeout)
-	defer cancel()
-	lk, err := keystore.LockFile(ctx, path)
-	if err != nil {
-		return fmt.Errorf("renewal: %w", err)
-	}
-	_, statErr := os.Stat(lk.Path())
-	if statErr == nil {
-		lk.Unlock()
-		return t.updateOrCreate(path, password, fn)
-	}
-	defer lk.Unlock()
-	s := keystore.New(format, opts...)
-	if err := fn(s); err != nil {
-		if errors.Is(err, errUnchanged) {
-			return nil
-		}
-		return err
-	}
-	return s.SaveLocked(lk, password)
+	return err
 }
 
 func (t *Tenant) liveFormat() (keystore.Format, error) {

@@ -113,7 +113,7 @@ func ExampleExecutor_resume() {
 		return
 	}
 	fmt.Println("attempts of step 1:", j.Step(renewal.StepGenerateKey).Attempts)
-	ks, err := keystore.Open(exec.Tenant.Keystore, exec.Tenant.Password)
+	ks, err := keystore.Open(exec.Tenant.Keystore, exec.Tenant.Password, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

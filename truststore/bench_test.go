@@ -132,9 +132,9 @@ func BenchmarkMergeIntoKeystore(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				ks := keystore.New(keystore.JKS)
+				ks := keystore.New(keystore.JKS, nil)
 				for j, c := range certs[:n] {
-					if err := ks.Set(&keystore.Entry{Alias: fmt.Sprintf("base-%d", j), Chain: []*x509.Certificate{c}, Created: testpki.Now}); err != nil {
+					if err := ks.Set(&keystore.Entry{Alias: fmt.Sprintf("base-%d", j), Chain: []*x509.Certificate{c}, Created: testpki.Now}, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -68,8 +68,8 @@ func ExampleSet_Prune() {
 	// A client keystore whose key entry still chains to the old root.
 	tb := testpki.ForExample("Example")
 	leaf := oldRoot.Leaf(tb, "tenant-client")
-	client := keystore.New(keystore.PKCS12)
-	if err := client.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain}); err != nil {
+	client := keystore.New(keystore.PKCS12, nil)
+	if err := client.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain}, nil); err != nil {
 		panic(err)
 	}
 	inUse, err := truststore.KeystoreChains("client.p12", client)
@@ -84,7 +84,7 @@ func ExampleSet_Prune() {
 	// The client moves to a certificate from the new root; now the old root
 	// can go.
 	next := newRoot.Leaf(tb, "tenant-client")
-	if _, err := client.Replace("client", next.Key, next.Chain); err != nil {
+	if _, err := client.Replace("client", next.Key, next.Chain, nil); err != nil {
 		panic(err)
 	}
 	if inUse, err = truststore.KeystoreChains("client.p12", client); err != nil {

@@ -71,7 +71,7 @@ func Parse(data, password []byte) (*Set, error) {
 	if looksText(data) {
 		return parseBundle(data)
 	}
-	ks, err := keystore.Parse(data, password)
+	ks, err := keystore.Parse(data, password, nil)
 	if err != nil {
 		return nil, fmt.Errorf("truststore: %w", err)
 	}
@@ -295,7 +295,7 @@ func (s *Set) Save(path string, password []byte) error {
 		if err := s.sync(); err != nil {
 			return err
 		}
-		if err := s.store.Save(path, password); err != nil {
+		if err := s.store.Save(path, password, nil); err != nil {
 			return fmt.Errorf("truststore: %w", err)
 		}
 		return nil

@@ -143,7 +143,7 @@ func TestRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			var before []byte
 			if ks, _ := s.Store(); ks != nil {
-				require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain, Created: fixed()}))
+				require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain, Created: fixed()}, nil))
 			}
 			require.NoError(t, s.Save(p, storePassword))
 			if k.kind == truststore.JKS || k.kind == truststore.PKCS12 {
@@ -193,14 +193,14 @@ func TestRoundTrip(t *testing.T) {
 				kb, ka := keyBlobs(t, before), keyBlobs(t, after)
 				require.Len(t, kb, 1)
 				assert.Equal(t, kb, ka, "the key entry's sealed key is byte-identical")
-				ks, err := keystore.Open(p, storePassword)
+				ks, err := keystore.Open(p, storePassword, nil)
 				require.NoError(t, err)
 				assert.ElementsMatch(t, []string{"client", "kept-root", "new-root", interAlias}, ks.Aliases())
 				chain, err := ks.Certificates("client")
 				require.NoError(t, err)
 				// As read, not as set: Java (and package keystore) complete
 				// a PKCS#12 key entry's chain with the issuers the file holds.
-				orig, err := keystore.Parse(before, storePassword)
+				orig, err := keystore.Parse(before, storePassword, nil)
 				require.NoError(t, err)
 				origChain, err := orig.Certificates("client")
 				require.NoError(t, err)

@@ -183,9 +183,9 @@ func TestMergeIntoKeystore(t *testing.T) {
 	root := testpki.NewRoot(t, "Old Root")
 	other := testpki.NewRoot(t, "Other Root")
 	leaf := root.Intermediate(t, "Issuing").Leaf(t, "tenant-client")
-	ks := keystore.New(keystore.JKS)
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain}))
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "old-root", Chain: []*x509.Certificate{root.Cert}, Created: fixed()}))
+	ks := keystore.New(keystore.JKS, nil)
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain}, nil))
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "old-root", Chain: []*x509.Certificate{root.Cert}, Created: fixed()}, nil))
 
 	s, err := truststore.FromStore(ks)
 	require.NoError(t, err)

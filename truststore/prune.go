@@ -169,7 +169,7 @@ func OpenDependents(path string, password []byte) ([]Dependent, error) {
 	if looksText(data) {
 		return nil, fmt.Errorf("truststore: %s: %w", path, certErr)
 	}
-	ks, err := keystore.Parse(data, password)
+	ks, err := keystore.Parse(data, password, nil)
 	if err != nil {
 		return nil, fmt.Errorf("truststore: %s: %w", path, err)
 	}

@@ -141,8 +141,8 @@ func TestPruneRequiresDeclaredUsage(t *testing.T) {
 func clientStore(t *testing.T, inter *testpki.CA) (*keystore.Store, *testpki.Leaf) {
 	t.Helper()
 	leaf := inter.Leaf(t, "tenant-client")
-	ks := keystore.New(keystore.JKS)
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain, Created: fixed()}))
+	ks := keystore.New(keystore.JKS, nil)
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain, Created: fixed()}, nil))
 	return ks, leaf
 }
 
@@ -175,7 +175,7 @@ func TestPruneUsageCheck(t *testing.T) {
 
 	// The tenant moves the key entry onto a chain under the new root.
 	next := newInter.Leaf(t, "tenant-client")
-	_, err = ks.Replace("client", next.Key, next.Chain)
+	_, err = ks.Replace("client", next.Key, next.Chain, nil)
 	require.NoError(t, err)
 	inUse, err = truststore.KeystoreChains("client.jks", ks)
 	require.NoError(t, err)
@@ -260,7 +260,7 @@ func TestPruneAnchors(t *testing.T) {
 func TestPruneKeepsKeystoreEntries(t *testing.T) {
 	root := testpki.NewRoot(t, "Root")
 	ks, _ := clientStore(t, root.Intermediate(t, "Issuing"))
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "root", Chain: []*x509.Certificate{root.Cert}, Created: fixed()}))
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "root", Chain: []*x509.Certificate{root.Cert}, Created: fixed()}, nil))
 	s, err := truststore.FromStore(ks)
 	require.NoError(t, err)
 
@@ -300,9 +300,9 @@ func TestOpenDependents(t *testing.T) {
 	derPath := filepath.Join(dir, "leaf.der")
 	require.NoError(t, os.WriteFile(derPath, leaf.Cert.Raw, 0o644))
 	ks, _ := clientStore(t, root)
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "root", Chain: []*x509.Certificate{root.Cert}, Created: fixed()}))
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "root", Chain: []*x509.Certificate{root.Cert}, Created: fixed()}, nil))
 	ksPath := filepath.Join(dir, "client.p12")
-	require.NoError(t, ks.Save(ksPath, storePassword))
+	require.NoError(t, ks.Save(ksPath, storePassword, nil))
 	garbage := filepath.Join(dir, "garbage.pem")
 	require.NoError(t, os.WriteFile(garbage, []byte("not a chain"), 0o644))
 

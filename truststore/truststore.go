@@ -179,9 +179,9 @@ func New(k Kind) *Set {
 	s := newSet(k)
 	switch k {
 	case JKS:
-		s.store = keystore.New(keystore.JKS)
+		s.store = keystore.New(keystore.JKS, nil)
 	case PKCS12:
-		s.store = keystore.New(keystore.PKCS12)
+		s.store = keystore.New(keystore.PKCS12, nil)
 	case PEMBundle, Directory:
 	default:
 		panic(fmt.Sprintf("truststore: New(%v): unknown kind", k))
@@ -338,7 +338,7 @@ func (s *Set) sync() error {
 		if e.inStore {
 			continue
 		}
-		err := s.store.Set(&keystore.Entry{Alias: e.alias, Created: e.created, Chain: []*x509.Certificate{e.cert}})
+		err := s.store.Set(&keystore.Entry{Alias: e.alias, Created: e.created, Chain: []*x509.Certificate{e.cert}}, nil)
 		if err != nil {
 			return fmt.Errorf("truststore: %w", err)
 		}

@@ -74,7 +74,7 @@ func TestOverlapRunsWithoutFailedRequests(t *testing.T) {
 			assert.False(t, sum.OldRootInTruststore, "the old root is removed at the end")
 			assert.True(t, sum.NewRootInTruststore)
 
-			ks, err := keystore.Open(sum.Keystore, landscape.Password)
+			ks, err := keystore.Open(sum.Keystore, landscape.Password, nil)
 			require.NoError(t, err)
 			certs, err := ks.Certificates(landscape.Alias)
 			require.NoError(t, err)
@@ -158,7 +158,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 			assert.Contains(t, out.String(), "resuming the overlap renewal")
 			assert.Equal(t, sum.StepsTotal, sum.StepsCompleted)
 			assert.False(t, sum.OldRootInTruststore)
-			ks, err := keystore.Open(sum.Keystore, landscape.Password)
+			ks, err := keystore.Open(sum.Keystore, landscape.Password, nil)
 			require.NoError(t, err)
 			certs, err := ks.Certificates(landscape.Alias)
 			require.NoError(t, err)

@@ -28,6 +28,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -171,7 +172,7 @@ func readPassword(c config) ([]byte, error) {
 // pendingAliases describes what the pending file at path holds, such as
 // ` (alias "client")`, or "" when it cannot be read with password.
 func pendingAliases(path string, password []byte) string {
-	p, err := keystore.Open(path, password)
+	p, err := keystore.Open(path, password, nil)
 	if err != nil || len(p.Aliases()) == 0 {
 		return ""
 	}
@@ -188,7 +189,7 @@ func pendingAliases(path string, password []byte) string {
 // the alias is a key entry, no pending key waits, and the CSR's directory
 // takes a file.
 func newCSR(c config, password []byte, out io.Writer) error {
-	ks, err := keystore.Open(c.keystore, password)
+	ks, err := keystore.Open(c.keystore, password, nil)
 	if err != nil {
 		return err
 	}
@@ -252,11 +253,11 @@ func newCSR(c config, password []byte, out io.Writer) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	pending := keystore.New(ks.Format())
-	if err := pending.Set(&keystore.Entry{Alias: c.alias, Key: key, Chain: []*x509.Certificate{ph}}); err != nil {
+	pending := keystore.New(ks.Format(), nil)
+	if err := pending.Set(&keystore.Entry{Alias: c.alias, Key: key, Chain: []*x509.Certificate{ph}}, nil); err != nil {
 		return err
 	}
-	if err := pending.Save(pendingPath, password); err != nil {
+	if err := pending.Save(pendingPath, password, nil); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), c.newCSR); err != nil {
@@ -290,7 +291,7 @@ func discardPending(c config, password []byte, out io.Writer) error {
 
 // installReply installs the reply with the pending key under the alias.
 func installReply(c config, password []byte, out io.Writer) error {
-	pending, err := keystore.Open(c.keystore+c.pendingSuffix, password)
+	pending, err := keystore.Open(c.keystore+c.pendingSuffix, password, nil)
 	if err != nil {
 		return fmt.Errorf("the pending key (from -new-csr): %w", err)
 	}
@@ -306,7 +307,7 @@ func installReply(c config, password []byte, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := []keystore.Option{keystore.WithNewKey(pe.Key), keystore.WithBackup(".bak")}
+	opts := &keystore.ReplyOptions{NewKey: pe.Key}
 	if c.anchors != "" {
 		a, err := os.ReadFile(c.anchors)
 		if err != nil {
@@ -316,20 +317,20 @@ func installReply(c config, password []byte, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		opts = append(opts, keystore.WithAnchors(anchors...))
+		opts.Anchors = anchors
 	}
 	var before, after bytes.Buffer
 	var res *keystore.ReplyResult
-	err = keystore.Update(c.keystore, password, func(s *keystore.Store) error {
+	err = keystore.Update(context.Background(), c.keystore, password, func(s *keystore.Store) error {
 		if err := s.WriteListing(&before); err != nil {
 			return err
 		}
 		var err error
-		if res, err = s.InstallReply(c.alias, reply, opts...); err != nil {
+		if res, err = s.InstallReply(c.alias, reply, opts); err != nil {
 			return err
 		}
 		return s.WriteListing(&after)
-	}, opts...)
+	}, &keystore.UpdateOptions{SaveOptions: keystore.SaveOptions{Backup: ".bak"}})
 	if err != nil {
 		return err
 	}
@@ -374,11 +375,11 @@ func demo(c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ks := keystore.New(format)
-	if err := ks.Set(&keystore.Entry{Alias: c.alias, Key: oldKey, Chain: oldChain}); err != nil {
+	ks := keystore.New(format, nil)
+	if err := ks.Set(&keystore.Entry{Alias: c.alias, Key: oldKey, Chain: oldChain}, nil); err != nil {
 		return err
 	}
-	if err := ks.Set(&keystore.Entry{Alias: "old-root", Chain: oldChain[1:]}); err != nil {
+	if err := ks.Set(&keystore.Entry{Alias: "old-root", Chain: oldChain[1:]}, nil); err != nil {
 		return err
 	}
 	// Another client identity in the same keystore: it must come through
@@ -391,12 +392,12 @@ func demo(c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := ks.Set(&keystore.Entry{Alias: "partner-b", Key: partnerKey, Chain: partnerChain}); err != nil {
+	if err := ks.Set(&keystore.Entry{Alias: "partner-b", Key: partnerKey, Chain: partnerChain}, nil); err != nil {
 		return err
 	}
 	path := filepath.Join(dir, "client"+ext)
 	password := []byte("changeit")
-	if err := ks.Save(path, password); err != nil {
+	if err := ks.Save(path, password, nil); err != nil {
 		return err
 	}
 
@@ -420,17 +421,17 @@ func demo(c config, out io.Writer) error {
 	}
 	var before, after bytes.Buffer
 	var res *keystore.ReplyResult
-	err = keystore.Update(path, password, func(s *keystore.Store) error {
+	err = keystore.Update(context.Background(), path, password, func(s *keystore.Store) error {
 		if err := s.WriteListing(&before); err != nil {
 			return err
 		}
 		var err error
-		res, err = s.InstallReply(c.alias, reply, keystore.WithNewKey(newKey), keystore.WithAnchors(newCA.Cert))
+		res, err = s.InstallReply(c.alias, reply, &keystore.ReplyOptions{NewKey: newKey, Anchors: []*x509.Certificate{newCA.Cert}})
 		if err != nil {
 			return err
 		}
 		return s.WriteListing(&after)
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}

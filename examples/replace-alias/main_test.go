@@ -88,7 +88,7 @@ func TestTwoStepsWithRealTools(t *testing.T) {
 			_, err = os.Stat(ks + ".bak")
 			assert.NoError(t, err, "the previous keystore is kept as a backup")
 
-			s, err := keystore.Open(ks, []byte("changeit"))
+			s, err := keystore.Open(ks, []byte("changeit"), nil)
 			require.NoError(t, err)
 			assert.Len(t, s.Aliases(), 2)
 		})
@@ -164,11 +164,11 @@ func newRealStore(t *testing.T) realStore {
 	require.NoError(t, err)
 	chain, err := oldCA.Issue("tenant-client", key.Public())
 	require.NoError(t, err)
-	s := keystore.New(keystore.JKS)
-	require.NoError(t, s.Set(&keystore.Entry{Alias: "client", Key: key, Chain: chain}))
-	require.NoError(t, s.Set(&keystore.Entry{Alias: "old-root", Chain: chain[1:]}))
+	s := keystore.New(keystore.JKS, nil)
+	require.NoError(t, s.Set(&keystore.Entry{Alias: "client", Key: key, Chain: chain}, nil))
+	require.NoError(t, s.Set(&keystore.Entry{Alias: "old-root", Chain: chain[1:]}, nil))
 	r := realStore{dir: dir, ks: filepath.Join(dir, "client.jks"), pwFile: filepath.Join(dir, "pw"), oldCA: oldCA, newCA: newCA}
-	require.NoError(t, s.Save(r.ks, []byte("changeit")))
+	require.NoError(t, s.Save(r.ks, []byte("changeit"), nil))
 	require.NoError(t, os.WriteFile(r.pwFile, []byte("changeit\n"), 0o600))
 	return r
 }
@@ -205,7 +205,7 @@ func csrKey(t *testing.T, path string) []byte {
 // pendingKey returns the public key of the pending key entry, DER-encoded.
 func pendingKey(t *testing.T, r realStore) []byte {
 	t.Helper()
-	p, err := keystore.Open(r.ks+".pending", []byte("changeit"))
+	p, err := keystore.Open(r.ks+".pending", []byte("changeit"), nil)
 	require.NoError(t, err)
 	e, err := p.Entry("client")
 	require.NoError(t, err)

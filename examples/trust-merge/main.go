@@ -46,6 +46,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -400,15 +401,15 @@ func demo(out io.Writer) error {
 
 	// The tenant's client keystore: a key entry chaining to the old root.
 	clientPath := filepath.Join(dir, "client.p12")
-	client := keystore.New(keystore.PKCS12)
+	client := keystore.New(keystore.PKCS12, nil)
 	key, certs, err := oldRoot.issue("tenant-client")
 	if err != nil {
 		return err
 	}
-	if err := client.Set(&keystore.Entry{Alias: "client", Key: key, Chain: certs, Created: demoNow}); err != nil {
+	if err := client.Set(&keystore.Entry{Alias: "client", Key: key, Chain: certs, Created: demoNow}, nil); err != nil {
 		return err
 	}
-	if err := client.Save(clientPath, password); err != nil {
+	if err := client.Save(clientPath, password, nil); err != nil {
 		return err
 	}
 
@@ -449,7 +450,7 @@ func demo(out io.Writer) error {
 	// Step 2: try to remove the old root while the client still uses it.
 	oldFP := keystore.CertFingerprint(oldRoot.cert)
 	prune := func() (*truststore.Report, error) {
-		ks, err := keystore.Open(clientPath, password)
+		ks, err := keystore.Open(clientPath, password, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -479,10 +480,10 @@ func demo(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = keystore.Update(clientPath, password, func(s *keystore.Store) error {
-		_, err := s.Replace("client", key, certs)
+	err = keystore.Update(context.Background(), clientPath, password, func(s *keystore.Store) error {
+		_, err := s.Replace("client", key, certs, nil)
 		return err
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -77,9 +78,9 @@ func layout(t *testing.T) files {
 	require.NoError(t, os.WriteFile(f.bundle, b.Bytes(), 0o644))
 
 	leaf := f.oldRoot.Intermediate(t, "Old Issuing").Leaf(t, "tenant-client")
-	ks := keystore.New(keystore.PKCS12)
-	require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain}))
-	require.NoError(t, ks.Save(f.client, password))
+	ks := keystore.New(keystore.PKCS12, nil)
+	require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: leaf.Key, Chain: leaf.Chain}, nil))
+	require.NoError(t, ks.Save(f.client, password, nil))
 	t.Setenv("TRUST_PW", "s3cret")
 	return f
 }
@@ -136,10 +137,10 @@ func TestRealFiles(t *testing.T) {
 
 	// The client moves to the new root; now the prune goes through.
 	next := f.newInter.Leaf(t, "tenant-client")
-	require.NoError(t, keystore.Update(f.client, []byte("s3cret"), func(s *keystore.Store) error {
-		_, err := s.Replace("client", next.Key, next.Chain)
+	require.NoError(t, keystore.Update(context.Background(), f.client, []byte("s3cret"), func(s *keystore.Store) error {
+		_, err := s.Replace("client", next.Key, next.Chain, nil)
 		return err
-	}))
+	}, nil))
 	out.Reset()
 	require.NoError(t, run(append([]string{"-truststore", f.trust, "-prune-fingerprint", oldFP, "-in-use", f.client}, pw...), &out))
 	assert.Contains(t, out.String(), "prune of JKS: 1 removed, 0 refused\n")

@@ -23,7 +23,7 @@ type entry struct {
 
 // entries returns the entry points that take in.
 func entries(in hostile.Input) []entry {
-	parse := entry{"keystore.Parse", func(in hostile.Input) error { _, err := keystore.Parse(in.Data, in.Password); return err }}
+	parse := entry{"keystore.Parse", func(in hostile.Input) error { _, err := keystore.Parse(in.Data, in.Password, nil); return err }}
 	trust := entry{"truststore.Parse", func(in hostile.Input) error { _, err := truststore.Parse(in.Data, in.Password); return err }}
 	switch in.Target {
 	case hostile.PKCS12, hostile.JKS:
@@ -117,7 +117,7 @@ func BenchmarkCorpus(b *testing.B) {
 // with every certificate of its SafeContents.
 func TestBERSegmentsReads(t *testing.T) {
 	data := hostile.BERSegments(64 << 10)
-	s, err := keystore.Parse(data, nil)
+	s, err := keystore.Parse(data, nil, nil)
 	if !assert.NoError(t, err) {
 		return
 	}
@@ -143,10 +143,10 @@ func TestCertificateCopies(t *testing.T) {
 // garbage), another password at the MAC.
 func TestManyDerivationsMACVerifies(t *testing.T) {
 	data := hostile.ManyDerivationsAt(1, 1)
-	_, err := keystore.Parse(data, nil)
+	_, err := keystore.Parse(data, nil, nil)
 	assert.True(t, errors.Is(err, keystore.ErrIncorrectPassword), "got %v", err)
 	assert.Contains(t, err.Error(), "decryption failed")
-	_, err = keystore.Parse(data, []byte("x"))
+	_, err = keystore.Parse(data, []byte("x"), nil)
 	assert.True(t, errors.Is(err, keystore.ErrIncorrectPassword), "got %v", err)
 	assert.Contains(t, err.Error(), "MAC does not match")
 }
@@ -155,7 +155,7 @@ func TestManyDerivationsMACVerifies(t *testing.T) {
 // with the empty password, so that a reader without a bound on the number
 // of derivations reads them all: a few pieces read as an empty store.
 func TestTinyPiecesDecrypt(t *testing.T) {
-	s, err := keystore.Parse(hostile.ManyTinyPieces(3), nil)
+	s, err := keystore.Parse(hostile.ManyTinyPieces(3), nil, nil)
 	if assert.NoError(t, err) {
 		assert.Empty(t, s.Aliases())
 	}

@@ -40,9 +40,9 @@ func Example() {
 	oldChain, err := oldCA.Issue("tenant-client", oldKey.Public())
 	check(err)
 	tenant := filepath.Join(dir, "tenant.jks")
-	ks := keystore.New(keystore.JKS)
-	check(ks.Set(&keystore.Entry{Alias: "client", Key: oldKey, Chain: oldChain}))
-	check(ks.Save(tenant, password))
+	ks := keystore.New(keystore.JKS, nil)
+	check(ks.Set(&keystore.Entry{Alias: "client", Key: oldKey, Chain: oldChain}, nil))
+	check(ks.Save(tenant, password, nil))
 
 	rcv, err := local.NewReceiver(local.ReceiverConfig{
 		Truststore:         filepath.Join(dir, "receiver-truststore.jks"),
@@ -77,10 +77,10 @@ func Example() {
 	check(rcv.AcceptClient(ctx, newChain))
 	fmt.Println("accepts old:", rcv.Accepts(ctx, oldChain) == nil, "new:", rcv.Accepts(ctx, newChain) == nil)
 	// 5. The tenant swaps the key entry under the same alias.
-	check(keystore.Update(tenant, password, func(s *keystore.Store) error {
-		_, err := s.Replace("client", newKey, newChain)
+	check(keystore.Update(context.Background(), tenant, password, func(s *keystore.Store) error {
+		_, err := s.Replace("client", newKey, newChain, nil)
 		return err
-	}))
+	}, nil))
 	leaf, err := rt.Presents(ctx, "node-1")
 	check(err)
 	fmt.Println("node-1 presents the new certificate before its restart:", leaf.Equal(newChain[0]))

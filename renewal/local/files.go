@@ -90,7 +90,7 @@ func formatCertList(header string, certs []*x509.Certificate) []byte {
 }
 
 // updateCertList edits the PEM certificate list at path under its lock,
-// the one [keystore.Update] takes ([keystore.LockPath]): it reads the
+// the one [keystore.Update] takes (path+".lock"): it reads the
 // list, calls fn, and writes the result atomically if fn reports a change.
 func updateCertList(path, header string, fn func([]*x509.Certificate) ([]*x509.Certificate, bool)) error {
 	ctx, cancel := atomicfile.Within()

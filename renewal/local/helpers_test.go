@@ -76,9 +76,9 @@ func renewClient(t testing.TB, ca *CA, current *x509.Certificate) identity {
 func writeTenantKeystore(t testing.TB, dir string, id identity) string {
 	t.Helper()
 	path := filepath.Join(dir, "tenant.jks")
-	s := keystore.New(keystore.JKS, keystore.WithClock(clock))
-	require.NoError(t, s.Set(&keystore.Entry{Alias: tenantAlias, Key: id.key, Chain: id.chain}))
-	require.NoError(t, s.Save(path, storePassword))
+	s := keystore.New(keystore.JKS, &keystore.StoreOptions{Now: clock})
+	require.NoError(t, s.Set(&keystore.Entry{Alias: tenantAlias, Key: id.key, Chain: id.chain}, nil))
+	require.NoError(t, s.Save(path, storePassword, nil))
 	return path
 }
 
@@ -86,10 +86,10 @@ func writeTenantKeystore(t testing.TB, dir string, id identity) string {
 // administrator does in step 5.
 func swapTenantKey(t testing.TB, path string, id identity) {
 	t.Helper()
-	require.NoError(t, keystore.Update(path, storePassword, func(s *keystore.Store) error {
-		_, err := s.Replace(tenantAlias, id.key, id.chain)
+	require.NoError(t, keystore.Update(context.Background(), path, storePassword, func(s *keystore.Store) error {
+		_, err := s.Replace(tenantAlias, id.key, id.chain, nil)
 		return err
-	}, keystore.WithClock(clock)))
+	}, &keystore.UpdateOptions{StoreOptions: keystore.StoreOptions{Now: clock}}))
 }
 
 // newTestReceiver makes a receiver in a temporary directory, started,

@@ -195,9 +195,9 @@ func (r *Receiver) create() error {
 		case TruststorePEM:
 			err = writeFileAtomic(r.cfg.Truststore, formatCertList(trustPEMHeader, nil))
 		case TruststorePKCS12:
-			err = keystore.New(keystore.PKCS12, r.keystoreOptions()...).Save(r.cfg.Truststore, r.cfg.TruststorePassword)
+			err = r.createStore(keystore.PKCS12)
 		default:
-			err = keystore.New(keystore.JKS, r.keystoreOptions()...).Save(r.cfg.Truststore, r.cfg.TruststorePassword)
+			err = r.createStore(keystore.JKS)
 		}
 		if err != nil {
 			return err
@@ -213,12 +213,16 @@ func (r *Receiver) create() error {
 	return nil
 }
 
-func (r *Receiver) keystoreOptions() []keystore.Option {
-	opts := []keystore.Option{keystore.WithClock(r.cfg.Now)}
-	if r.cfg.Rand != nil {
-		opts = append(opts, keystore.WithRand(r.cfg.Rand))
-	}
-	return opts
+// createStore creates the keystore truststore in format f, unless another
+// process created it meanwhile.
+func (r *Receiver) createStore(f keystore.Format) error {
+	opts := r.keystoreOptions()
+	opts.Create = f
+	return keystore.Update(context.Background(), r.cfg.Truststore, r.cfg.TruststorePassword, func(*keystore.Store) error { return nil }, opts)
+}
+
+func (r *Receiver) keystoreOptions() *keystore.UpdateOptions {
+	return &keystore.UpdateOptions{StoreOptions: keystore.StoreOptions{Now: r.cfg.Now, Rand: r.cfg.Rand}}
 }
 
 // ServerRoot returns the root of the receiver's server certificate, which
@@ -246,7 +250,7 @@ func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error 
 			return append(cs, root), true
 		})
 	}
-	err := keystore.Update(r.cfg.Truststore, r.cfg.TruststorePassword, func(s *keystore.Store) error {
+	err := keystore.Update(context.Background(), r.cfg.Truststore, r.cfg.TruststorePassword, func(s *keystore.Store) error {
 		roots, _, err := trustedEntries(s)
 		if err != nil {
 			return err
@@ -254,8 +258,8 @@ func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error 
 		if indexOf(roots, root) >= 0 {
 			return errUnchanged
 		}
-		return s.Set(&keystore.Entry{Alias: trustAlias(s, root), Chain: []*x509.Certificate{root}})
-	}, r.keystoreOptions()...)
+		return s.Set(&keystore.Entry{Alias: trustAlias(s, root), Chain: []*x509.Certificate{root}}, nil)
+	}, r.keystoreOptions())
 	if errors.Is(err, errUnchanged) {
 		return nil
 	}
@@ -278,7 +282,7 @@ func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error
 			return remove(cs, root)
 		})
 	}
-	err := keystore.Update(r.cfg.Truststore, r.cfg.TruststorePassword, func(s *keystore.Store) error {
+	err := keystore.Update(context.Background(), r.cfg.Truststore, r.cfg.TruststorePassword, func(s *keystore.Store) error {
 		roots, aliases, err := trustedEntries(s)
 		if err != nil {
 			return err
@@ -296,7 +300,7 @@ func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error
 			return errUnchanged
 		}
 		return nil
-	}, r.keystoreOptions()...)
+	}, r.keystoreOptions())
 	if errors.Is(err, errUnchanged) {
 		return nil
 	}
@@ -514,7 +518,7 @@ func (r *Receiver) readRoots() ([]*x509.Certificate, error) {
 	if r.cfg.TruststoreFormat == TruststorePEM {
 		return readCertList(r.cfg.Truststore)
 	}
-	s, err := keystore.Open(r.cfg.Truststore, r.cfg.TruststorePassword, r.keystoreOptions()...)
+	s, err := keystore.Open(r.cfg.Truststore, r.cfg.TruststorePassword, &r.keystoreOptions().StoreOptions)
 	if err != nil {
 		return nil, err
 	}

@@ -98,19 +98,19 @@ func TestReceiverReloadsExternalEdits(t *testing.T) {
 		accept bool
 	}{
 		{"truststore emptied with keystore.Update", func(t *testing.T) {
-			require.NoError(t, keystore.Update(r.cfg.Truststore, storePassword, func(s *keystore.Store) error {
+			require.NoError(t, keystore.Update(context.Background(), r.cfg.Truststore, storePassword, func(s *keystore.Store) error {
 				for _, a := range s.Aliases() {
 					if err := s.Delete(a); err != nil {
 						return err
 					}
 				}
 				return nil
-			}))
+			}, nil))
 		}, false},
 		{"root back with keystore.Update", func(t *testing.T) {
-			require.NoError(t, keystore.Update(r.cfg.Truststore, storePassword, func(s *keystore.Store) error {
-				return s.Set(&keystore.Entry{Alias: "mine", Chain: []*x509.Certificate{ca.Root()}})
-			}))
+			require.NoError(t, keystore.Update(context.Background(), r.cfg.Truststore, storePassword, func(s *keystore.Store) error {
+				return s.Set(&keystore.Entry{Alias: "mine", Chain: []*x509.Certificate{ca.Root()}}, nil)
+			}, nil))
 		}, true},
 		{"accepted list overwritten in place", func(t *testing.T) {
 			// Same inode, a different size: not an atomic replacement.
@@ -123,9 +123,9 @@ func TestReceiverReloadsExternalEdits(t *testing.T) {
 			require.NoError(t, os.WriteFile(r.cfg.Truststore, []byte("not a keystore"), 0o600))
 		}, false},
 		{"truststore repaired", func(t *testing.T) {
-			s := keystore.New(keystore.JKS)
-			require.NoError(t, s.Set(&keystore.Entry{Alias: "again", Chain: []*x509.Certificate{ca.Root()}}))
-			require.NoError(t, s.Save(r.cfg.Truststore, storePassword))
+			s := keystore.New(keystore.JKS, nil)
+			require.NoError(t, s.Set(&keystore.Entry{Alias: "again", Chain: []*x509.Certificate{ca.Root()}}, nil))
+			require.NoError(t, s.Save(r.cfg.Truststore, storePassword, nil))
 		}, true},
 	}
 	for _, tc := range tests {
@@ -243,7 +243,7 @@ func TestReceiverFiles(t *testing.T) {
 	require.NoError(t, r.TrustRoot(ctx, ca.Root()))
 	require.NoError(t, r.AcceptClient(ctx, client.chain))
 
-	ts, err := keystore.Open(r.cfg.Truststore, storePassword)
+	ts, err := keystore.Open(r.cfg.Truststore, storePassword, nil)
 	require.NoError(t, err)
 	fp := keystore.CertFingerprint(ca.Root()).Hex()
 	assert.Equal(t, []string{"client-root-a---example--inc-" + fp[:12]}, ts.Aliases())
@@ -275,7 +275,7 @@ func TestNewReceiverErrors(t *testing.T) {
 	bad := dir + "/bad.jks"
 	require.NoError(t, os.WriteFile(bad, []byte("garbage"), 0o600))
 	good := dir + "/good.jks"
-	require.NoError(t, keystore.New(keystore.JKS).Save(good, storePassword))
+	require.NoError(t, keystore.New(keystore.JKS, nil).Save(good, storePassword, nil))
 
 	tests := []struct {
 		name string

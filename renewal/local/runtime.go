@@ -446,7 +446,7 @@ func (rt *Runtime) Presents(ctx context.Context, name string) (*x509.Certificate
 // transport a node caches.
 func (rt *Runtime) load() (*x509.Certificate, *http.Transport, error) {
 	ks, err := keystore.Open(rt.cfg.Keystore, rt.cfg.KeystorePassword,
-		keystore.WithKeyPassword(rt.cfg.Alias, rt.cfg.KeyPassword))
+		&keystore.StoreOptions{KeyPasswords: map[string][]byte{rt.cfg.Alias: rt.cfg.KeyPassword}})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -313,9 +313,9 @@ func TestRuntimePKCS12Keystore(t *testing.T) {
 	l := newLandscape(t)
 	path := filepath.Join(t.TempDir(), "tenant.p12")
 	keyPassword := []byte("key-secret")
-	s := keystore.New(keystore.PKCS12, keystore.WithClock(clock), keystore.WithKeyPassword(tenantAlias, keyPassword))
-	require.NoError(t, s.Set(&keystore.Entry{Alias: tenantAlias, Key: l.old.key, Chain: l.old.chain}))
-	require.NoError(t, s.Save(path, storePassword))
+	s := keystore.New(keystore.PKCS12, &keystore.StoreOptions{Now: clock, KeyPasswords: map[string][]byte{tenantAlias: keyPassword}})
+	require.NoError(t, s.Set(&keystore.Entry{Alias: tenantAlias, Key: l.old.key, Chain: l.old.chain}, nil))
+	require.NoError(t, s.Save(path, storePassword, nil))
 
 	rt, err := NewRuntime(RuntimeConfig{
 		Nodes: 1, Keystore: path, KeystorePassword: storePassword, KeyPassword: keyPassword, Alias: tenantAlias,

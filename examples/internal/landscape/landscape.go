@@ -229,21 +229,21 @@ func (l *Landscape) setUp(opt Options) error {
 	if err != nil {
 		return err
 	}
-	ks := keystore.New(opt.Format)
-	if err := ks.Set(&keystore.Entry{Alias: Alias, Key: key, Chain: chain}); err != nil {
+	ks := keystore.New(opt.Format, nil)
+	if err := ks.Set(&keystore.Entry{Alias: Alias, Key: key, Chain: chain}, nil); err != nil {
 		return err
 	}
-	if err := ks.Save(st.Keystore, Password); err != nil {
+	if err := ks.Save(st.Keystore, Password, nil); err != nil {
 		return err
 	}
 	if err := l.point("keystore"); err != nil {
 		return err
 	}
-	ts := keystore.New(keystore.JKS)
-	if err := ts.Set(&keystore.Entry{Alias: "old-root-ca", Chain: chain[1:]}); err != nil {
+	ts := keystore.New(keystore.JKS, nil)
+	if err := ts.Set(&keystore.Entry{Alias: "old-root-ca", Chain: chain[1:]}, nil); err != nil {
 		return err
 	}
-	if err := ts.Save(st.Truststore, Password); err != nil {
+	if err := ts.Save(st.Truststore, Password, nil); err != nil {
 		return err
 	}
 	if err := l.point("truststore"); err != nil {
@@ -367,7 +367,7 @@ func (e *DirError) Error() string {
 // files where they will be once moved into final, and keeps it in
 // l.plan.
 func (l *Landscape) writePlan(opt Options, final *Landscape) (*renewal.Plan, error) {
-	ks, err := keystore.Open(l.Keystore, Password)
+	ks, err := keystore.Open(l.Keystore, Password, nil)
 	if err != nil {
 		return nil, err
 	}

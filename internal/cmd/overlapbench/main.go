@@ -14,6 +14,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -124,21 +125,21 @@ func newLandscape() (*landscape, error) {
 	if err != nil {
 		return nil, err
 	}
-	ks := keystore.New(keystore.JKS)
-	if err := ks.Set(&keystore.Entry{Alias: "client", Key: key, Chain: oldChain}); err != nil {
+	ks := keystore.New(keystore.JKS, nil)
+	if err := ks.Set(&keystore.Entry{Alias: "client", Key: key, Chain: oldChain}, nil); err != nil {
 		return nil, err
 	}
-	if err := ks.Set(&keystore.Entry{Alias: "old-root", Chain: oldChain[1:]}); err != nil {
+	if err := ks.Set(&keystore.Entry{Alias: "old-root", Chain: oldChain[1:]}, nil); err != nil {
 		return nil, err
 	}
-	if err := ks.Save(l.keystore, password); err != nil {
+	if err := ks.Save(l.keystore, password, nil); err != nil {
 		return nil, err
 	}
-	ts := keystore.New(keystore.JKS)
-	if err := ts.Set(&keystore.Entry{Alias: "old-root", Chain: oldChain[1:]}); err != nil {
+	ts := keystore.New(keystore.JKS, nil)
+	if err := ts.Set(&keystore.Entry{Alias: "old-root", Chain: oldChain[1:]}, nil); err != nil {
 		return nil, err
 	}
-	if err := ts.Save(l.truststore, password); err != nil {
+	if err := ts.Save(l.truststore, password, nil); err != nil {
 		return nil, err
 	}
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(l.newCA.Key)
@@ -177,7 +178,7 @@ func libraryWay(l *landscape) ([]time.Duration, error) {
 		return nil, err
 	}
 	t.lap()
-	ks, err := keystore.Open(l.keystore, password)
+	ks, err := keystore.Open(l.keystore, password, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -215,10 +216,10 @@ func libraryWay(l *landscape) ([]time.Duration, error) {
 		return nil, err
 	}
 	t.lap()
-	err = keystore.Update(l.keystore, password, func(s *keystore.Store) error {
-		_, err := s.InstallReply("client", reply, keystore.WithNewKey(key), keystore.WithAnchors(l.newCA.Cert))
+	err = keystore.Update(context.Background(), l.keystore, password, func(s *keystore.Store) error {
+		_, err := s.InstallReply("client", reply, &keystore.ReplyOptions{NewKey: key, Anchors: []*x509.Certificate{l.newCA.Cert}})
 		return err
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
