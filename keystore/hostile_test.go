@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/certroll/certroll/internal/hostile"
 	p12 "github.com/certroll/certroll/keystore/internal/pkcs12"
@@ -29,4 +30,26 @@ func TestHostilePKCS12Work(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHostilePKCS12KeyWork reads small files whose keys ask for more
+// derivation work than any tool writes: a key asked for later (Entry,
+// Entries) is refused with ErrLimit before its derivation runs, instead of
+// costing seconds each, and what is derived stays within maxKeyWork a key.
+func TestHostilePKCS12KeyWork(t *testing.T) {
+	data := hostile.UnpairedKeys(8, 4_999_999)
+	s, err := Parse(data, nil, nil)
+	if err != nil {
+		require.ErrorIs(t, err, ErrLimit, "refused while reading is fine too")
+		return
+	}
+	require.Len(t, s.Aliases(), 8)
+	for _, alias := range s.Aliases() {
+		before := p12.DerivedBlocks()
+		_, err = s.Entry(alias)
+		assert.ErrorIs(t, err, ErrLimit, alias)
+		assert.LessOrEqual(t, p12.DerivedBlocks()-before, int64(maxKeyWork), alias)
+	}
+	_, err = s.Entries()
+	assert.ErrorIs(t, err, ErrLimit)
 }

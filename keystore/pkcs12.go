@@ -377,17 +377,22 @@ func detectProfile(f *p12.File) Profile {
 	return p
 }
 
-// unseal decrypts the key of a record read from a file.
+// maxKeyWork bounds the key derivation of one key decrypted after the file
+// was read ([Store.Entry], [Store.Entries], a save that re-encrypts), in
+// hash blocks: 4 million take about a quarter of a second and admit
+// 2,000,000 PBKDF2-HMAC-SHA-256 iterations, 200 times what keytool 17
+// writes. Without it, a file of a few hundred bytes could make each key
+// cost seconds (a PBKDF2 keyLength of 512 at 5,000,000 iterations is 30 s).
+const maxKeyWork = 4_000_000
+
+// unseal decrypts the key of a record read from a file, within
+// maxKeyWork.
 func (c *pkcs12Codec) unseal(r *record, password []byte) (crypto.Signer, error) {
 	n, ok := r.native.(*pkcs12Native)
 	if !ok || n.key == nil {
 		return nil, fmt.Errorf("keystore: PKCS#12 alias %q has no key bag", r.alias)
 	}
-	return c.unsealBag(r.alias, n.key, password)
-}
-
-func (c *pkcs12Codec) unsealBag(alias string, b *p12.Bag, password []byte) (crypto.Signer, error) {
-	return c.unsealBagWithin(alias, b, password, nil)
+	return c.unsealBagWithin(r.alias, n.key, password, p12.NewWork(maxKeyWork, 16))
 }
 
 // unsealBagWithin is unsealBag charging the key derivations to w (nil is
