@@ -480,10 +480,7 @@ func (c *jksCodec) appendEntry(out []byte, s *Store, r *record, password []byte)
 			return nil, fmt.Errorf("keystore: JKS alias %q: encode key: %w", r.alias, err)
 		}
 		defer jksZero(der)
-		keyPw := password
-		if p, ok := s.opts.keyPasswords[fold(r.alias)]; ok {
-			keyPw = p
-		}
+		keyPw, _ := s.sealPassword(r, password)
 		kpw, err := jksPassword(keyPw, fmt.Sprintf("JKS key password of alias %q", r.alias))
 		if err != nil {
 			return nil, err

@@ -27,15 +27,19 @@ type StoreOptions struct {
 	// (keytool's -keypass). Such a key is tried with its own password
 	// first and the store password after it, so one key password given
 	// for several aliases (as Spring's key-password is) still opens the
-	// keys that use the store password. A key entry written anew under
-	// the alias is encrypted with it. The store copies the map and the
-	// passwords.
+	// keys that use the store password. A new key under the alias is
+	// encrypted with it, except one that takes the place of a key read
+	// from the file (Set, Replace, InstallReply): that one is encrypted
+	// with the password the old key was found under, so the programs that
+	// read the store find it where they found the old one. The store
+	// copies the map and the passwords.
 	KeyPasswords map[string][]byte
 
 	// DefaultKeyPassword is tried, after the store password, on the key of
-	// every alias that has no password in KeyPasswords. New keys are still
-	// encrypted with the store password (or their own key password). Nil
-	// means none; the store keeps a copy.
+	// every alias that has no password in KeyPasswords. A key found under
+	// it is written back under it, and so is a key that takes its place;
+	// other new keys are encrypted with the store password (or their own
+	// key password). Nil means none; the store keeps a copy.
 	DefaultKeyPassword []byte
 
 	// Now is the clock that dates new entries (and PKCS#12 entries read

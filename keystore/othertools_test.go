@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"math/big"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -357,6 +358,48 @@ func TestCorruptKey(t *testing.T) {
 			require.NoError(t, err)
 			_, err = back.Entry("corrupt")
 			require.ErrorIs(t, err, ErrCorruptKey)
+		})
+	}
+}
+
+// TestReplacedKeyKeepsItsPassword: a store opened with one key password
+// for every alias (Spring's key-password) finds the "tenantclient" key
+// under the store password by falling back. The key that Replace, Set or
+// InstallReply puts in its place is sealed with the password the old one
+// had, not with the one given: keytool recovers the new key with the store
+// password, as Tomcat would, and the "other" key still has its own.
+func TestReplacedKeyKeepsItsPassword(t *testing.T) {
+	t.Parallel()
+	root := testpki.NewRoot(t, "New Root")
+	for _, op := range []string{"Replace", "Set", "InstallReply"} {
+		t.Run(op, func(t *testing.T) {
+			k := newKeytoolStore(t)
+			s, err := Open(k.path, k.storePass, &StoreOptions{KeyPasswords: map[string][]byte{"TenantClient": k.otherKeyPass, "other": k.otherKeyPass}})
+			require.NoError(t, err)
+			leaf := root.Leaf(t, "tenant-client")
+			switch op {
+			case "Replace":
+				_, err = s.Replace("tenantclient", leaf.Key, leaf.Chain, nil)
+			case "Set":
+				err = s.Set(&Entry{Alias: "tenantclient", Key: leaf.Key, Chain: leaf.Chain}, nil)
+			case "InstallReply":
+				_, err = s.InstallReply("tenantclient", leaf.Chain, &ReplyOptions{NewKey: leaf.Key, Anchors: []*x509.Certificate{root.Cert}})
+			}
+			require.NoError(t, err)
+			out := filepath.Join(k.dir, "out.jks")
+			require.NoError(t, s.Save(out, k.storePass, nil))
+
+			back, err := Open(out, k.storePass, nil)
+			require.NoError(t, err)
+			e, err := back.Entry("tenantclient")
+			require.NoError(t, err, "the new key is under the store password, as the old one was")
+			assert.True(t, leaf.Cert.Equal(e.Chain[0]))
+			_, err = back.Entry("other")
+			require.ErrorIs(t, err, ErrIncorrectPassword, "the other key still has its own password")
+
+			runKeytool(t, "-importkeystore", "-noprompt", "-srckeystore", out, "-srcstoretype", "JKS", "-srcstorepass:file", k.storePassFile,
+				"-srcalias", "tenantclient", "-srckeypass:file", k.storePassFile,
+				"-destkeystore", filepath.Join(k.dir, "dest.jks"), "-deststoretype", "JKS", "-deststorepass:file", k.storePassFile)
 		})
 	}
 }

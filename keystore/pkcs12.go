@@ -267,9 +267,9 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNod
 	if len(certs) == 0 {
 		return -1
 	}
-	pw := password
+	pw, source := password, keyPwStore
 	if kp, ok := o.keyPasswords[fold(r.alias)]; ok {
-		pw = kp
+		pw, source = kp, keyPwGiven
 	}
 	key, err := c.unsealBagWithin(r.alias, n.key, pw, w)
 	if err != nil {
@@ -293,7 +293,7 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNod
 		}
 	}
 	if found >= 0 {
-		r.key = key
+		r.key, r.keySource = key, source
 	}
 	return found
 }
@@ -676,10 +676,7 @@ func extraAttrs(b *p12.Bag, dropTrust bool) [][]byte {
 
 // keyBag returns the key bag of key entry r and its localKeyId.
 func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []byte, prof Profile, rnd io.Reader, ids map[string]bool) ([]byte, []byte, error) {
-	keyPass, perEntry := s.opts.keyPasswords[fold(r.alias)]
-	if !perEntry {
-		keyPass = password
-	}
+	keyPass, perEntry := s.sealPassword(r, password)
 	if c.untouched(r) && c.keepSealed(s, n.key, perEntry, password, prof) {
 		return c.named(r, n.key), n.key.LocalKeyID, nil
 	}

@@ -156,6 +156,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *Repl
 		return nil, err
 	}
 	nr.alias = r.alias
+	nr.keySource = s.learnKeySource(r)
 	s.recs[i] = nr
 	return res, nil
 }

@@ -115,6 +115,51 @@ type record struct {
 	// native is the codec's own copy of the entry as read (a sealed key,
 	// attributes it does not interpret), used to write it back losslessly.
 	native any
+	// keySource is the password the key was found sealed with. The key
+	// written in its place (after Set, Replace, InstallReply) is sealed
+	// with the same one, so that the programs reading the store find it
+	// where they found the old one.
+	keySource keySource
+}
+
+// keySource says which password a key was found sealed with.
+type keySource uint8
+
+const (
+	keyPwUnknown keySource = iota // not decrypted: the options decide
+	keyPwStore                    // the store password
+	keyPwGiven                    // the key password given for the alias
+	keyPwDefault                  // StoreOptions.DefaultKeyPassword
+)
+
+// sealPassword returns the password to seal r's key with when the store is
+// written with password, and whether it is the entry's own (not the store
+// password): the one the key was found sealed with, or else the key
+// password given for the alias, or else the store password.
+func (s *Store) sealPassword(r *record, password []byte) ([]byte, bool) {
+	given, ok := s.opts.keyPasswords[fold(r.alias)]
+	switch r.keySource {
+	case keyPwStore:
+		return password, false
+	case keyPwGiven:
+		return given, true
+	case keyPwDefault:
+		return s.opts.defaultKeyPassword, true
+	}
+	if ok {
+		return given, true
+	}
+	return password, false
+}
+
+// learnKeySource finds which password old's key is sealed with, before a
+// new entry takes its place and is sealed with the same; a key that does
+// not decrypt leaves it to the options.
+func (s *Store) learnKeySource(old *record) keySource {
+	if old.keySource == keyPwUnknown && old.kind == KeyEntry && old.native != nil && old.key == nil {
+		s.key(old) // the error is the old key's; the new entry does not need it
+	}
+	return old.keySource
 }
 
 // chain returns the parsed certificates, parsing them on first use.
@@ -268,10 +313,10 @@ func (s *Store) key(r *record) (crypto.Signer, error) {
 		return nil, fmt.Errorf("keystore: alias %q has no key material", r.alias)
 	}
 	cands, tried := s.keyPasswords(r.alias)
-	for _, pw := range cands {
-		k, err := s.codec.unseal(r, pw)
+	for _, c := range cands {
+		k, err := s.codec.unseal(r, c.pw)
 		if err == nil {
-			r.key = k
+			r.key, r.keySource = k, c.source
 			return k, nil
 		}
 		if !errors.Is(err, ErrIncorrectPassword) {
@@ -286,20 +331,27 @@ func (s *Store) key(r *record) (crypto.Signer, error) {
 // alias and then the store password; or the store password and then the
 // default key password. A password equal to one before it is not tried
 // again.
-func (s *Store) keyPasswords(alias string) ([][]byte, string) {
+func (s *Store) keyPasswords(alias string) ([]keyCandidate, string) {
+	store := keyCandidate{s.password, keyPwStore}
 	if p, ok := s.opts.keyPasswords[fold(alias)]; ok {
 		if bytes.Equal(p, s.password) {
-			return [][]byte{p}, fmt.Sprintf("the key password given for alias %q (which is the store password)", alias)
+			return []keyCandidate{store}, fmt.Sprintf("the key password given for alias %q (which is the store password)", alias)
 		}
-		return [][]byte{p, s.password}, fmt.Sprintf("the key password given for alias %q and the store password", alias)
+		return []keyCandidate{{p, keyPwGiven}, store}, fmt.Sprintf("the key password given for alias %q and the store password", alias)
 	}
 	if d := s.opts.defaultKeyPassword; d != nil && !bytes.Equal(d, s.password) {
-		return [][]byte{s.password, d}, "the store password and the default key password (none was given for the alias)"
+		return []keyCandidate{store, {d, keyPwDefault}}, "the store password and the default key password (none was given for the alias)"
 	}
 	if s.opts.defaultKeyPassword != nil {
-		return [][]byte{s.password}, "the store password (which is the default key password too)"
+		return []keyCandidate{store}, "the store password (which is the default key password too)"
 	}
-	return [][]byte{s.password}, "the store password (no key password was given for the alias: if it has its own, give it in StoreOptions.KeyPasswords)"
+	return []keyCandidate{store}, "the store password (no key password was given for the alias: if it has its own, give it in StoreOptions.KeyPasswords)"
+}
+
+// keyCandidate is a password to try on a key, and which one it is.
+type keyCandidate struct {
+	pw     []byte
+	source keySource
 }
 
 // Entries returns copies of every entry, in store order. It fails on the
@@ -344,6 +396,9 @@ func (s *Store) Set(e *Entry, opts *SetOptions) error {
 			return err
 		}
 		r.alias = s.recs[i].alias
+		if r.kind == KeyEntry {
+			r.keySource = s.learnKeySource(s.recs[i])
+		}
 		s.recs[i] = r
 		return nil
 	}
@@ -534,6 +589,7 @@ func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certifica
 	}
 	if i >= 0 {
 		r.alias = s.recs[i].alias
+		r.keySource = s.learnKeySource(s.recs[i])
 		s.recs[i] = r
 	} else {
 		s.add(r)
