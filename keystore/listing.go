@@ -5,6 +5,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -24,10 +25,25 @@ type Summary struct {
 	Serial      string      `json:"serial,omitempty"`  // hexadecimal, as keytool prints it
 	NotBefore   time.Time   `json:"not_before,omitzero"`
 	NotAfter    time.Time   `json:"not_after,omitzero"`
-	Fingerprint Fingerprint `json:"sha256"`            // SHA-256 of the leaf
+	Fingerprint Fingerprint `json:"sha256"`            // SHA-256 of the leaf; JSON in keytool's form (see MarshalJSON)
 	Key         string      `json:"key,omitempty"`     // "RSA 2048", "EC P-256", ...
 	ChainLength int         `json:"chain_length"`      // 1 for a trusted entry
 	Problem     string      `json:"problem,omitempty"` // why the entry could not be described fully
+}
+
+// MarshalJSON writes the summary with "sha256" in keytool's form
+// ("AB:CD:…"), as a listing prints it and as this JSON always gave it;
+// an entry without a certificate has "".
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type plain Summary
+	fp := ""
+	if s.Fingerprint != (Fingerprint{}) {
+		fp = s.Fingerprint.String()
+	}
+	return json.Marshal(struct {
+		plain
+		SHA256 string `json:"sha256"`
+	}{plain(s), fp})
 }
 
 // Summaries describes every entry in store order. An entry whose

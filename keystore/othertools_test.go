@@ -403,3 +403,64 @@ func TestReplacedKeyKeepsItsPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestReplacedDSAKeyKeepsItsPassword: the key Go cannot use (DSA) is the
+// one the docs send to InstallReply with a new key. Its password is known
+// once it decrypts, even though Go then refuses the key, so the new key
+// goes under the same password: the store password here, although one key
+// password was given for every alias.
+func TestReplacedDSAKeyKeepsItsPassword(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	storePass := []byte("storepw1")
+	pwFile := writeSecretFile(t, dir, storePass)
+	path := filepath.Join(dir, "dsa.jks")
+	keytoolGenKey(t, path, "JKS", pwFile, pwFile, "legacy", "DSA")
+	s, err := Open(path, storePass, &StoreOptions{KeyPasswords: map[string][]byte{"legacy": []byte("given-99")}})
+	require.NoError(t, err)
+	_, err = s.Entry("legacy")
+	require.ErrorIs(t, err, ErrUnsupportedKey)
+
+	root := testpki.NewRoot(t, "New Root")
+	leaf := root.Leaf(t, "legacy")
+	_, err = s.InstallReply("legacy", leaf.Chain, &ReplyOptions{NewKey: leaf.Key, Anchors: []*x509.Certificate{root.Cert}})
+	require.NoError(t, err)
+	out := filepath.Join(dir, "out.jks")
+	require.NoError(t, s.Save(out, storePass, nil))
+	runKeytool(t, "-importkeystore", "-noprompt", "-srckeystore", out, "-srcstoretype", "JKS", "-srcstorepass:file", pwFile,
+		"-srcalias", "legacy", "-srckeypass:file", pwFile,
+		"-destkeystore", filepath.Join(dir, "dest.jks"), "-deststoretype", "JKS", "-deststorepass:file", pwFile)
+}
+
+// TestDefaultKeyPasswordKeptOnResave: a PKCS#12 key found under the
+// default key password stays under it when the store is saved with
+// another store password, whether or not its entry was read first.
+func TestDefaultKeyPasswordKeptOnResave(t *testing.T) {
+	t.Parallel()
+	leaf := testpki.NewRoot(t, "Default Root").Leaf(t, "k")
+	own := []byte("key-pw-12")
+	s := New(PKCS12, &StoreOptions{KeyPasswords: map[string][]byte{"k": own}})
+	require.NoError(t, s.Set(&Entry{Alias: "k", Key: leaf.Key, Chain: leaf.Chain}, nil))
+	data, err := s.Marshal([]byte("store-pw"))
+	require.NoError(t, err)
+	for _, readFirst := range []bool{false, true} {
+		back, err := Parse(data, []byte("store-pw"), &StoreOptions{DefaultKeyPassword: own})
+		require.NoError(t, err)
+		if readFirst {
+			_, err = back.Entry("k")
+			require.NoError(t, err)
+		}
+		back.SetProfile(Legacy) // forces the key to be encrypted anew
+		again, err := back.Marshal([]byte("new-store-pw"))
+		require.NoError(t, err)
+		check, err := Parse(again, []byte("new-store-pw"), &StoreOptions{KeyPasswords: map[string][]byte{"k": own}})
+		require.NoError(t, err)
+		e, err := check.Entry("k")
+		require.NoError(t, err, "read first: %v", readFirst)
+		assert.True(t, leaf.Cert.Equal(e.Chain[0]))
+		noOwn, err := Parse(again, []byte("new-store-pw"), nil)
+		require.NoError(t, err)
+		_, err = noOwn.Entry("k")
+		assert.ErrorIs(t, err, ErrIncorrectPassword, "not under the new store password (read first: %v)", readFirst)
+	}
+}

@@ -676,7 +676,10 @@ func extraAttrs(b *p12.Bag, dropTrust bool) [][]byte {
 
 // keyBag returns the key bag of key entry r and its localKeyId.
 func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []byte, prof Profile, rnd io.Reader, ids map[string]bool) ([]byte, []byte, error) {
-	keyPass, perEntry := s.sealPassword(r, password)
+	// Whether the key has a password of its own decides whether a new
+	// store password leaves it sealed; which password seals it anew is
+	// asked again once the key is open, when its source is known.
+	_, perEntry := s.sealPassword(r, password)
 	if c.untouched(r) && c.keepSealed(s, n.key, perEntry, password, prof) {
 		return c.named(r, n.key), n.key.LocalKeyID, nil
 	}
@@ -684,6 +687,7 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 	if err != nil {
 		return nil, nil, err
 	}
+	keyPass, _ := s.sealPassword(r, password)
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("keystore: PKCS#12 alias %q: cannot export the %T to PKCS #8: %w", r.alias, key, err)

@@ -320,6 +320,13 @@ func (s *Store) key(r *record) (crypto.Signer, error) {
 			return k, nil
 		}
 		if !errors.Is(err, ErrIncorrectPassword) {
+			if errors.Is(err, ErrUnsupportedKey) || errors.Is(err, ErrCorruptKey) {
+				// Both come after the password proved right (the JKS check
+				// value matched, the PKCS#12 padding checked out): Go cannot
+				// use the key, but a key that takes its place goes under
+				// the same password.
+				r.keySource = c.source
+			}
 			return nil, err
 		}
 	}

@@ -45,7 +45,7 @@ func readElement(in []byte, off, end, depth, maxDepth int) (Element, *Error) {
 			return e, nil
 		}
 		if p >= end {
-			return Element{}, truncated(p, "the end-of-contents octets of the element at offset %d", off)
+			return Element{}, truncated(off, "the end-of-contents octets of this indefinite-length element")
 		}
 		h, err := ReadHeader(in, p, end)
 		if err != nil {

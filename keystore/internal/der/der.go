@@ -105,7 +105,7 @@ func ReadHeader(in []byte, off, end int) (Header, *Error) {
 		h := Header{ID: b, Class: int(b >> 6), Constructed: b&0x20 != 0, Tag: int(b & 0x1f), TagLen: 1,
 			Start: off, ContentStart: off + 2, Length: n, Minimal: true}
 		if n > end-off-2 {
-			return h, truncated(end, "%d bytes of contents (the element at offset %d declares them): the length exceeds the %d bytes left", n, off, end-off-2)
+			return h, errorf(off, "expected %d bytes of contents; the length exceeds the %d bytes left, found the end of the data (truncated?)", n, end-off-2)
 		}
 		return h, nil
 	}
@@ -171,13 +171,13 @@ func ReadHeader(in []byte, off, end int) (Header, *Error) {
 		}
 		p += n
 		if v > int64(end-p) {
-			return h, truncated(end, "%d bytes of contents (the element at offset %d declares them): the length exceeds the %d bytes left", v, off, end-p)
+			return h, errorf(off, "expected %d bytes of contents; the length exceeds the %d bytes left, found the end of the data (truncated?)", v, end-p)
 		}
 		h.Length = int(v)
 	}
 	h.ContentStart = p
 	if h.Length > end-p {
-		return h, truncated(end, "%d bytes of contents (the element at offset %d declares them): the length exceeds the %d bytes left", h.Length, off, end-p)
+		return h, errorf(off, "expected %d bytes of contents; the length exceeds the %d bytes left, found the end of the data (truncated?)", h.Length, end-p)
 	}
 	return h, nil
 }

@@ -78,7 +78,7 @@ func (z *normaliser) contents(h Header, end int, f func(pos, end int) (int, *Err
 				return i + 2, nil
 			}
 			if i >= limit {
-				return 0, truncated(i, "the end-of-contents octets of the element at offset %d", h.Start)
+				return 0, truncated(h.Start, "the end-of-contents octets of this indefinite-length element")
 			}
 		} else if i >= limit {
 			return limit, nil

@@ -26,9 +26,9 @@ func TestToDERErrors(t *testing.T) {
 		offset           int64 // in the input
 	}{
 		{"empty", "", "expected an ASN.1 element", 0},
-		{"length beyond the input", "30 05 02 01", "exceeds the 2 bytes left", 4},
+		{"length beyond the input", "30 05 02 01", "the length exceeds the 2 bytes left", 0},
 		{"indefinite primitive", "04 80 00 00", "found the indefinite form", 0},
-		{"missing end-of-contents", "30 80 02 01 03", "end-of-contents", 5},
+		{"missing end-of-contents", "30 80 02 01 03", "end-of-contents", 0},
 		{"foreign segment", "24 80 02 01 00 00 00", "segment of the constructed OCTET STRING, found an INTEGER", 2},
 		{"deep nesting", strings.Repeat("30 80 ", 100) + strings.Repeat("00 00 ", 100), "nesting deeper than 64", 130},
 	}
