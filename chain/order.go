@@ -17,9 +17,9 @@ import (
 const (
 	maxDepth       = 16
 	maxSearchSteps = 1000
-	// MaxCertificates is the most certificates Order accepts (after
+	// maxCertificates is the most certificates Order accepts (after
 	// removing repeats): matching issuers is quadratic in their number.
-	MaxCertificates = 1000
+	maxCertificates = 1000
 	// maxOrderSignatures bounds the signature checks Order makes to choose
 	// between same-named issuers; beyond it, names and key ids decide alone.
 	maxOrderSignatures = 1000
@@ -199,7 +199,7 @@ func issuerCandidates(certs []*x509.Certificate, i int, budget *int) []int {
 // [Receiver.Verify]).
 //
 // Errors: [ErrNoCertificates] for an empty bag; [ErrTooMany] for more than
-// [MaxCertificates] distinct certificates; a [*LoopError] when
+// 1,000 distinct certificates; a [*LoopError] when
 // certificates issue each other in a cycle; a [*SeveralLeavesError] when
 // more than one certificate issued none of the others; an [*UnplacedError]
 // (with the longest path found) when some certificates are not on the path,
@@ -212,8 +212,8 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 	if len(uniq) == 0 {
 		return nil, fmt.Errorf("%w to order", ErrNoCertificates)
 	}
-	if len(uniq) > MaxCertificates {
-		return nil, fmt.Errorf("%w: %d distinct certificates to order, at most %d accepted", ErrTooMany, len(uniq), MaxCertificates)
+	if len(uniq) > maxCertificates {
+		return nil, fmt.Errorf("%w: %d distinct certificates to order, at most %d accepted", ErrTooMany, len(uniq), maxCertificates)
 	}
 	n := len(uniq)
 	parents := make([][]int, n)
@@ -328,19 +328,13 @@ func findCycle(parents [][]int) []int {
 	return nil
 }
 
-// Complete returns chain followed by the intermediates from pool that take
-// it up to a self-signed root, without that root: what a client should
-// present. See [CompleteToAnchor] for the rules and errors.
-func Complete(chain, pool []*x509.Certificate) ([]*x509.Certificate, error) {
-	path, _, err := CompleteToAnchor(chain, pool)
-	return path, err
-}
-
-// CompleteToAnchor extends chain, which must be leaf first with each
+// Complete extends chain, which must be leaf first with each
 // certificate issued by the next, with issuers from pool until a self-signed
 // certificate (the anchor) is reached. It returns the path without the
-// anchor, unless the path is only the anchor itself, and the anchor. A root
-// at the end of chain is treated the same way as one found in pool.
+// anchor, unless the path is only the anchor itself, and the anchor: the
+// path is chain followed by the intermediates from pool that take it up to
+// a self-signed root, what a client should present. A root at the end of
+// chain is treated the same way as one found in pool.
 //
 // Where several certificates of pool could be the next issuer, the shortest
 // way to a self-signed certificate wins, then pool order; issuers are
@@ -354,7 +348,7 @@ func Complete(chain, pool []*x509.Certificate) ([]*x509.Certificate, error) {
 // certificate of chain is not issued by the next; a [*MissingIssuerError],
 // naming the missing issuer by subject and authority key identifier and
 // carrying the partial path, when no self-signed certificate is reached.
-func CompleteToAnchor(chain, pool []*x509.Certificate) (path []*x509.Certificate, anchor *x509.Certificate, err error) {
+func Complete(chain, pool []*x509.Certificate) (path []*x509.Certificate, anchor *x509.Certificate, err error) {
 	if len(chain) == 0 {
 		return nil, nil, fmt.Errorf("%w to complete", ErrNoCertificates)
 	}
