@@ -140,9 +140,9 @@ func (r Reason) String() string {
 	return fmt.Sprintf("Reason(%d)", int(r))
 }
 
-// Err returns the sentinel error for r, such as [ErrExpired], or nil for an
+// err returns the sentinel error for r, such as [ErrExpired], or nil for an
 // unknown reason.
-func (r Reason) Err() error { return reasonInfo[r].sentinel }
+func (r Reason) err() error { return reasonInfo[r].sentinel }
 
 // Problem is one reason one certificate is not accepted.
 type Problem struct {
@@ -208,25 +208,15 @@ func (e *VerifyError) Unwrap() []error {
 	var out []error
 	seen := map[Reason]bool{}
 	for _, p := range e.Problems {
-		if !seen[p.Reason] && p.Reason.Err() != nil {
+		if !seen[p.Reason] && p.Reason.err() != nil {
 			seen[p.Reason] = true
-			out = append(out, p.Reason.Err())
+			out = append(out, p.Reason.err())
 		}
 	}
 	if e.Err != nil {
 		out = append(out, e.Err)
 	}
 	return out
-}
-
-// Has reports whether any problem has reason r.
-func (e *VerifyError) Has(r Reason) bool {
-	for _, p := range e.Problems {
-		if p.Reason == r {
-			return true
-		}
-	}
-	return false
 }
 
 // Reasons returns the distinct reasons of the problems, in order of first
