@@ -199,11 +199,11 @@ func issuerCandidates(certs []*x509.Certificate, i int, budget *int) []int {
 // [Receiver.Verify]).
 //
 // Errors: [ErrNoCertificates] for an empty bag; [ErrTooMany] for more than
-// 1,000 distinct certificates; a [*LoopError] when
-// certificates issue each other in a cycle; a [*SeveralLeavesError] when
-// more than one certificate issued none of the others; an [*UnplacedError]
-// (with the longest path found) when some certificates are not on the path,
-// such as a root next to its cross-signed twin.
+// 1,000 distinct certificates; an [*OrderError] matching [ErrLoop] when
+// certificates issue each other in a cycle, [ErrSeveralLeaves] when more
+// than one certificate issued none of the others, or [ErrUnplaced] (with the
+// longest path found) when some certificates are not on the path, such as a
+// root next to its cross-signed twin.
 func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 	uniq, err := dedupe(certs)
 	if err != nil {
@@ -233,7 +233,7 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		for k, i := range cycle {
 			loop[k] = uniq[i]
 		}
-		return nil, &LoopError{Cycle: loop}
+		return nil, &OrderError{Err: ErrLoop, Certificates: loop}
 	}
 	var leaves []int
 	for i := range uniq {
@@ -242,9 +242,9 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		}
 	}
 	if len(leaves) > 1 {
-		e := &SeveralLeavesError{}
+		e := &OrderError{Err: ErrSeveralLeaves}
 		for _, i := range leaves {
-			e.Leaves = append(e.Leaves, uniq[i])
+			e.Certificates = append(e.Certificates, uniq[i])
 		}
 		return nil, e
 	}
@@ -275,10 +275,10 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		onPath[i] = true
 	}
 	if len(path) < n {
-		e := &UnplacedError{Path: path}
+		e := &OrderError{Err: ErrUnplaced, Path: path}
 		for i, c := range uniq {
 			if !onPath[i] {
-				e.Unplaced = append(e.Unplaced, c)
+				e.Certificates = append(e.Certificates, c)
 			}
 		}
 		return nil, e

@@ -68,17 +68,13 @@ func TestOrder(t *testing.T) {
 			require.ErrorIs(t, err, tt.wantErr)
 			assert.Regexp(t, "^chain: ", err.Error())
 			var listed []*x509.Certificate
-			var loop *LoopError
-			var several *SeveralLeavesError
-			var unplaced *UnplacedError
-			switch {
-			case errors.As(err, &loop):
-				listed = loop.Cycle
-			case errors.As(err, &several):
-				listed = several.Leaves
-			case errors.As(err, &unplaced):
-				listed = unplaced.Unplaced
-				assert.Equal(t, "CN=inter -> CN=root", Path(unplaced.Path))
+			var oe *OrderError
+			if errors.As(err, &oe) {
+				require.ErrorIs(t, oe.Err, tt.wantErr)
+				listed = oe.Certificates
+				if oe.Err == ErrUnplaced {
+					assert.Equal(t, "CN=inter -> CN=root", Path(oe.Path))
+				}
 			}
 			assert.ElementsMatch(t, tt.errNames, listed)
 		})
