@@ -328,13 +328,12 @@ func findCycle(parents [][]int) []int {
 	return nil
 }
 
-// Complete extends chain, which must be leaf first with each
-// certificate issued by the next, with issuers from pool until a self-signed
-// certificate (the anchor) is reached. It returns the path without the
-// anchor, unless the path is only the anchor itself, and the anchor: the
-// path is chain followed by the intermediates from pool that take it up to
-// a self-signed root, what a client should present. A root at the end of
-// chain is treated the same way as one found in pool.
+// Complete extends chain, which must be leaf first with each certificate
+// issued by the next, with issuers from pool until a self-signed certificate
+// (the anchor) is reached. It returns the path, which is chain followed by
+// the intermediates from pool and is what a client should present, and the
+// anchor. The path leaves the anchor out unless it is only the anchor itself.
+// A root at the end of chain is treated the same way as one found in pool.
 //
 // Where several certificates of pool could be the next issuer, the shortest
 // way to a self-signed certificate wins, then pool order; issuers are

@@ -124,7 +124,8 @@ type Entry struct {
 	// and the subject's common name (or, lacking one, its first
 	// organizational unit or organization) in lower case with every run of
 	// other characters than ASCII letters and digits turned into one
-	// hyphen, cut to 48 characters: "1a2b3c4d-new-root-ca".
+	// hyphen, cut to 48 characters: "1a2b3c4d-new-root-ca". A subject
+	// without such a name gives "1a2b3c4d-certificate".
 	Alias string
 	// Cert is the trusted certificate. Treat it as read-only; in an entry
 	// given to [Set.Merge] it must not be nil.
