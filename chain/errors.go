@@ -140,9 +140,9 @@ func (r Reason) String() string {
 	return fmt.Sprintf("Reason(%d)", int(r))
 }
 
-// Err returns the sentinel error for r, such as [ErrExpired], or nil for an
+// err returns the sentinel error for r, such as [ErrExpired], or nil for an
 // unknown reason.
-func (r Reason) Err() error { return reasonInfo[r].sentinel }
+func (r Reason) err() error { return reasonInfo[r].sentinel }
 
 // Problem is one reason one certificate is not accepted.
 type Problem struct {
@@ -208,25 +208,15 @@ func (e *VerifyError) Unwrap() []error {
 	var out []error
 	seen := map[Reason]bool{}
 	for _, p := range e.Problems {
-		if !seen[p.Reason] && p.Reason.Err() != nil {
+		if !seen[p.Reason] && p.Reason.err() != nil {
 			seen[p.Reason] = true
-			out = append(out, p.Reason.Err())
+			out = append(out, p.Reason.err())
 		}
 	}
 	if e.Err != nil {
 		out = append(out, e.Err)
 	}
 	return out
-}
-
-// Has reports whether any problem has reason r.
-func (e *VerifyError) Has(r Reason) bool {
-	for _, p := range e.Problems {
-		if p.Reason == r {
-			return true
-		}
-	}
-	return false
 }
 
 // Reasons returns the distinct reasons of the problems, in order of first
@@ -269,55 +259,43 @@ func (e *ChainError) Error() string {
 // Unwrap returns the chain's verification error.
 func (e *ChainError) Unwrap() error { return e.Err }
 
-// LoopError is returned by [Order] when certificates issue each other in a
-// cycle. It matches [ErrLoop].
-type LoopError struct {
-	// Cycle lists the certificates of one cycle, each issued by the next and
-	// the last by the first.
-	Cycle []*x509.Certificate
-}
-
-// Error names the certificates of the cycle.
-func (e *LoopError) Error() string {
-	return fmt.Sprintf("chain: certificates form a loop: %s -> %s", Path(e.Cycle), Name(e.Cycle[0]))
-}
-
-// Is makes a LoopError match [ErrLoop].
-func (e *LoopError) Is(target error) bool { return target == ErrLoop }
-
-// SeveralLeavesError is returned by [Order] when more than one certificate
-// issued none of the others. It matches [ErrSeveralLeaves].
-type SeveralLeavesError struct {
-	// Leaves lists the candidate leaves in input order.
-	Leaves []*x509.Certificate
-}
-
-// Error names the candidate leaves.
-func (e *SeveralLeavesError) Error() string {
-	return fmt.Sprintf("chain: expected one leaf certificate, found %d that issued none of the others: %s",
-		len(e.Leaves), names(e.Leaves))
-}
-
-// Is makes a SeveralLeavesError match [ErrSeveralLeaves].
-func (e *SeveralLeavesError) Is(target error) bool { return target == ErrSeveralLeaves }
-
-// UnplacedError is returned by [Order] when the longest path from the leaf
-// does not use every certificate. It matches [ErrUnplaced].
-type UnplacedError struct {
-	// Path is the longest leaf-first path found.
+// OrderError is returned by [Order] when the certificates do not make one
+// leaf-first path. Err says why and is what it matches with [errors.Is]:
+//
+//   - [ErrLoop]: certificates issue each other in a cycle; Certificates lists
+//     one cycle, each certificate issued by the next and the last by the
+//     first.
+//   - [ErrSeveralLeaves]: more than one certificate issued none of the
+//     others; Certificates lists the candidate leaves in input order.
+//   - [ErrUnplaced]: the longest path from the leaf does not use every
+//     certificate; Path is that path and Certificates lists the ones not on
+//     it, in input order.
+type OrderError struct {
+	// Err is ErrLoop, ErrSeveralLeaves or ErrUnplaced.
+	Err error
+	// Certificates are the certificates the error is about (see above).
+	Certificates []*x509.Certificate
+	// Path is the longest leaf-first path found, for ErrUnplaced; else nil.
 	Path []*x509.Certificate
-	// Unplaced lists the certificates not on Path, in input order.
-	Unplaced []*x509.Certificate
 }
 
-// Error names the path and the certificates left over.
-func (e *UnplacedError) Error() string {
-	return fmt.Sprintf("chain: expected every certificate on one path, but %d not on %s: %s",
-		len(e.Unplaced), Path(e.Path), names(e.Unplaced))
+// Error names the certificates and says what was expected.
+func (e *OrderError) Error() string {
+	switch e.Err {
+	case ErrLoop:
+		return fmt.Sprintf("chain: certificates form a loop: %s -> %s", Path(e.Certificates), Name(e.Certificates[0]))
+	case ErrSeveralLeaves:
+		return fmt.Sprintf("chain: expected one leaf certificate, found %d that issued none of the others: %s",
+			len(e.Certificates), names(e.Certificates))
+	case ErrUnplaced:
+		return fmt.Sprintf("chain: expected every certificate on one path, but %d not on %s: %s",
+			len(e.Certificates), Path(e.Path), names(e.Certificates))
+	}
+	return fmt.Sprintf("chain: cannot order %s: %v", names(e.Certificates), e.Err)
 }
 
-// Is makes an UnplacedError match [ErrUnplaced].
-func (e *UnplacedError) Is(target error) bool { return target == ErrUnplaced }
+// Unwrap returns Err, so that [errors.Is] matches its sentinel.
+func (e *OrderError) Unwrap() error { return e.Err }
 
 // MissingIssuerError is returned by [Complete] when the issuer of a
 // certificate is in neither the chain nor the pool. It matches

@@ -34,7 +34,7 @@ func ExampleComplete() {
 
 	// A CA reply holding only the leaf, completed from a truststore.
 	truststore := []*x509.Certificate{root.Cert, inter.Cert}
-	path, anchor, err := chain.CompleteToAnchor([]*x509.Certificate{leaf.Cert}, truststore)
+	path, anchor, err := chain.Complete([]*x509.Certificate{leaf.Cert}, truststore)
 	if err != nil {
 		fmt.Println(err)
 		return

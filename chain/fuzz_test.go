@@ -76,7 +76,7 @@ func FuzzOrder(f *testing.F) {
 			return
 		}
 		extra := pick(pool, poolIdx)
-		if path, anchor, err := CompleteToAnchor(bag[:1], extra); err == nil {
+		if path, anchor, err := Complete(bag[:1], extra); err == nil {
 			if anchor == nil || len(path) == 0 || !bytes.Equal(path[0].Raw, bag[0].Raw) {
 				t.Fatalf("Complete: bad result %s, anchor %v", Path(path), anchor)
 			}

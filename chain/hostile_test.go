@@ -28,14 +28,14 @@ func TestCompleteSameNamePool(t *testing.T) {
 	assert.LessOrEqual(t, len(s.sigs), maxCompleteSignatures)
 	assert.LessOrEqual(t, s.steps, maxSearchSteps+1)
 
-	_, err := Complete([]*x509.Certificate{leaf}, pool)
+	_, _, err := Complete([]*x509.Certificate{leaf}, pool)
 	var me *MissingIssuerError
 	require.True(t, errors.As(err, &me), "want a *MissingIssuerError, got %v", err)
 	assert.Equal(t, "CN=Upper CA", me.Cert.Issuer.String())
 	assert.Equal(t, []*x509.Certificate{leaf, pool[0]}, me.Partial)
 
 	// Within the budget, the CA whose signature verifies wins.
-	path, err := Complete([]*x509.Certificate{leaf}, pool[len(pool)-maxCompleteSignatures/2:])
+	path, _, err := Complete([]*x509.Certificate{leaf}, pool[len(pool)-maxCompleteSignatures/2:])
 	require.True(t, errors.As(err, &me), "want a *MissingIssuerError, got %v (%s)", err, Path(path))
 	assert.Equal(t, pool[len(pool)-1], me.Partial[1])
 }
@@ -52,7 +52,7 @@ func TestCompleteAKIDMismatch(t *testing.T) {
 	assert.Greater(t, s.examined, maxExamined, "the bound was reached")
 	assert.LessOrEqual(t, s.examined, maxExamined+maxDepth, "each level stops at its next look")
 
-	_, err := Complete([]*x509.Certificate{leaf}, pool)
+	_, _, err := Complete([]*x509.Certificate{leaf}, pool)
 	var me *MissingIssuerError
 	require.True(t, errors.As(err, &me), "want a *MissingIssuerError, got %v", err)
 	assert.Equal(t, "CN=X CA", me.Cert.Issuer.String())

@@ -17,9 +17,9 @@ import (
 const (
 	maxDepth       = 16
 	maxSearchSteps = 1000
-	// MaxCertificates is the most certificates Order accepts (after
+	// maxCertificates is the most certificates Order accepts (after
 	// removing repeats): matching issuers is quadratic in their number.
-	MaxCertificates = 1000
+	maxCertificates = 1000
 	// maxOrderSignatures bounds the signature checks Order makes to choose
 	// between same-named issuers; beyond it, names and key ids decide alone.
 	maxOrderSignatures = 1000
@@ -199,11 +199,11 @@ func issuerCandidates(certs []*x509.Certificate, i int, budget *int) []int {
 // [Receiver.Verify]).
 //
 // Errors: [ErrNoCertificates] for an empty bag; [ErrTooMany] for more than
-// [MaxCertificates] distinct certificates; a [*LoopError] when
-// certificates issue each other in a cycle; a [*SeveralLeavesError] when
-// more than one certificate issued none of the others; an [*UnplacedError]
-// (with the longest path found) when some certificates are not on the path,
-// such as a root next to its cross-signed twin.
+// 1,000 distinct certificates; an [*OrderError] matching [ErrLoop] when
+// certificates issue each other in a cycle, [ErrSeveralLeaves] when more
+// than one certificate issued none of the others, or [ErrUnplaced] (with the
+// longest path found) when some certificates are not on the path, such as a
+// root next to its cross-signed twin.
 func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 	uniq, err := dedupe(certs)
 	if err != nil {
@@ -212,8 +212,8 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 	if len(uniq) == 0 {
 		return nil, fmt.Errorf("%w to order", ErrNoCertificates)
 	}
-	if len(uniq) > MaxCertificates {
-		return nil, fmt.Errorf("%w: %d distinct certificates to order, at most %d accepted", ErrTooMany, len(uniq), MaxCertificates)
+	if len(uniq) > maxCertificates {
+		return nil, fmt.Errorf("%w: %d distinct certificates to order, at most %d accepted", ErrTooMany, len(uniq), maxCertificates)
 	}
 	n := len(uniq)
 	parents := make([][]int, n)
@@ -233,7 +233,7 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		for k, i := range cycle {
 			loop[k] = uniq[i]
 		}
-		return nil, &LoopError{Cycle: loop}
+		return nil, &OrderError{Err: ErrLoop, Certificates: loop}
 	}
 	var leaves []int
 	for i := range uniq {
@@ -242,9 +242,9 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		}
 	}
 	if len(leaves) > 1 {
-		e := &SeveralLeavesError{}
+		e := &OrderError{Err: ErrSeveralLeaves}
 		for _, i := range leaves {
-			e.Leaves = append(e.Leaves, uniq[i])
+			e.Certificates = append(e.Certificates, uniq[i])
 		}
 		return nil, e
 	}
@@ -275,10 +275,10 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		onPath[i] = true
 	}
 	if len(path) < n {
-		e := &UnplacedError{Path: path}
+		e := &OrderError{Err: ErrUnplaced, Path: path}
 		for i, c := range uniq {
 			if !onPath[i] {
-				e.Unplaced = append(e.Unplaced, c)
+				e.Certificates = append(e.Certificates, c)
 			}
 		}
 		return nil, e
@@ -328,19 +328,12 @@ func findCycle(parents [][]int) []int {
 	return nil
 }
 
-// Complete returns chain followed by the intermediates from pool that take
-// it up to a self-signed root, without that root: what a client should
-// present. See [CompleteToAnchor] for the rules and errors.
-func Complete(chain, pool []*x509.Certificate) ([]*x509.Certificate, error) {
-	path, _, err := CompleteToAnchor(chain, pool)
-	return path, err
-}
-
-// CompleteToAnchor extends chain, which must be leaf first with each
-// certificate issued by the next, with issuers from pool until a self-signed
-// certificate (the anchor) is reached. It returns the path without the
-// anchor, unless the path is only the anchor itself, and the anchor. A root
-// at the end of chain is treated the same way as one found in pool.
+// Complete extends chain, which must be leaf first with each certificate
+// issued by the next, with issuers from pool until a self-signed certificate
+// (the anchor) is reached. It returns the path, which is chain followed by
+// the intermediates from pool and is what a client should present, and the
+// anchor. The path leaves the anchor out unless it is only the anchor itself.
+// A root at the end of chain is treated the same way as one found in pool.
 //
 // Where several certificates of pool could be the next issuer, the shortest
 // way to a self-signed certificate wins, then pool order; issuers are
@@ -354,7 +347,7 @@ func Complete(chain, pool []*x509.Certificate) ([]*x509.Certificate, error) {
 // certificate of chain is not issued by the next; a [*MissingIssuerError],
 // naming the missing issuer by subject and authority key identifier and
 // carrying the partial path, when no self-signed certificate is reached.
-func CompleteToAnchor(chain, pool []*x509.Certificate) (path []*x509.Certificate, anchor *x509.Certificate, err error) {
+func Complete(chain, pool []*x509.Certificate) (path []*x509.Certificate, anchor *x509.Certificate, err error) {
 	if len(chain) == 0 {
 		return nil, nil, fmt.Errorf("%w to complete", ErrNoCertificates)
 	}

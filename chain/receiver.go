@@ -11,10 +11,9 @@ import (
 	"time"
 )
 
-// DefaultMinRSABits is the RSA modulus size below which a [Receiver] with a
-// zero MinRSABits rejects a key: NIST SP 800-131A disallows RSA keys under
-// 2048 bits for signatures since 2014, and so do most receivers' policies.
-const DefaultMinRSABits = 2048
+// defaultMinRSABits is the RSA modulus size below which a [Receiver] with a
+// zero MinRSABits rejects a key.
+const defaultMinRSABits = 2048
 
 const (
 	// maxListed caps how many trusted roots an error message names.
@@ -77,7 +76,8 @@ type Receiver struct {
 
 	// MinRSABits is the smallest RSA modulus accepted, in bits, for every
 	// certificate on the path including the anchor. Zero means
-	// [DefaultMinRSABits]; a negative value disables the check (crypto/x509
+	// 2048 (NIST SP 800-131A disallows RSA keys under 2048 bits for
+	// signatures since 2014, and so do most receivers' policies); a negative value disables the check (crypto/x509
 	// and crypto/tls still refuse keys under 1024 bits).
 	MinRSABits int
 }
@@ -110,7 +110,7 @@ func (r *Receiver) usages() []x509.ExtKeyUsage {
 
 func (r *Receiver) minRSABits() int {
 	if r.MinRSABits == 0 {
-		return DefaultMinRSABits
+		return defaultMinRSABits
 	}
 	return r.MinRSABits
 }

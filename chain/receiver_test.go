@@ -197,8 +197,8 @@ func TestReceiverVerify(t *testing.T) {
 				assert.Contains(t, err.Error(), d)
 			}
 			for _, p := range ve.Problems {
-				assert.ErrorIs(t, err, p.Reason.Err())
-				assert.True(t, ve.Has(p.Reason))
+				assert.ErrorIs(t, err, p.Reason.err())
+				assert.Contains(t, ve.Reasons(), p.Reason)
 				assert.NotEmpty(t, p.Detail)
 			}
 			if xerr != nil {
@@ -310,10 +310,10 @@ func TestReasonStrings(t *testing.T) {
 		s := r.String()
 		assert.False(t, seen[s], "duplicate %q", s)
 		seen[s] = true
-		require.Error(t, r.Err())
-		assert.True(t, strings.HasPrefix(r.Err().Error(), "chain: "))
+		require.Error(t, r.err())
+		assert.True(t, strings.HasPrefix(r.err().Error(), "chain: "))
 	}
 	assert.Equal(t, "Reason(99)", Reason(99).String())
-	assert.Nil(t, Reason(99).Err())
+	assert.Nil(t, Reason(99).err())
 	assert.True(t, errors.Is(&VerifyError{Problems: []Problem{{Reason: ReasonWeakKey}}}, ErrWeakKey))
 }

@@ -19,14 +19,14 @@ import (
 // oidSubjectAltName is id-ce-subjectAltName (RFC 5280, section 4.2.1.6).
 var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 
-// SignatureAlgorithmFor returns the signature algorithm this package signs
+// signatureAlgorithmFor returns the signature algorithm this package signs
 // CSRs with for pub: SHA256WithRSA for every RSA size (what every CA and
 // keytool accept; SHA-256 matches the 128-bit strength of RSA-3072),
 // ECDSAWithSHA256, ECDSAWithSHA384 and ECDSAWithSHA512 for P-256, P-384 and
 // P-521 (the hash matched to the curve, as RFC 5480 recommends), and
 // PureEd25519 for Ed25519. Any other key gives an error wrapping
 // [ErrUnsupportedKey].
-func SignatureAlgorithmFor(pub crypto.PublicKey) (x509.SignatureAlgorithm, error) {
+func signatureAlgorithmFor(pub crypto.PublicKey) (x509.SignatureAlgorithm, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return x509.SHA256WithRSA, nil
@@ -57,7 +57,11 @@ func SignatureAlgorithmFor(pub crypto.PublicKey) (x509.SignatureAlgorithm, error
 // subject, subject alternative names and extensions of tmpl (see
 // [x509.CreateCertificateRequest] for the fields used). tmpl is not
 // modified. If tmpl.SignatureAlgorithm is zero, the request is signed with
-// [SignatureAlgorithmFor] the key. The signature is checked before the
+// SHA256WithRSA for every RSA size (what every CA and keytool accept),
+// ECDSAWithSHA256, ECDSAWithSHA384 or ECDSAWithSHA512 for P-256, P-384 and
+// P-521 (the hash matched to the curve, as RFC 5480 recommends), and
+// PureEd25519 for Ed25519; any other key gives an error wrapping
+// [ErrUnsupportedKey]. The signature is checked before the
 // request is returned, so a signer that signs with another key (a
 // misconfigured HSM, say) is caught here rather than by the CA.
 //
@@ -71,7 +75,7 @@ func NewCSR(key crypto.Signer, tmpl *x509.CertificateRequest) ([]byte, error) {
 	}
 	t := *tmpl
 	if t.SignatureAlgorithm == x509.UnknownSignatureAlgorithm {
-		alg, err := SignatureAlgorithmFor(key.Public())
+		alg, err := signatureAlgorithmFor(key.Public())
 		if err != nil {
 			return nil, fmt.Errorf("keystore: creating a certificate request: %w", inner{err})
 		}
@@ -100,7 +104,7 @@ func NewCSR(key crypto.Signer, tmpl *x509.CertificateRequest) ([]byte, error) {
 // and the names crypto/x509 does not parse, such as a Windows UPN, all
 // survive in their order). Other extensions (key usage, extended key usage)
 // are left to the CA's profile, as keytool -certreq does. The request is
-// signed with [SignatureAlgorithmFor] newKey and checked as [NewCSR] checks.
+// signed with the algorithm [NewCSR] picks for newKey and checked as it checks.
 //
 // newKey is normally a fresh key from [GenerateKey]; reusing current's key
 // is allowed but defeats the purpose of a renewal with a new key pair.

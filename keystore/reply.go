@@ -126,7 +126,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *Repl
 	// reason to trust it.
 	pool := append(append([]*x509.Certificate(nil), anchors...), reply...)
 	full := ordered
-	path, root, err := chain.CompleteToAnchor(ordered, pool)
+	path, root, err := chain.Complete(ordered, pool)
 	switch {
 	case err == nil:
 		full = path

@@ -33,7 +33,7 @@ func TestSentinelsAreChains(t *testing.T) {
 			return New(JKS, nil).Set(&Entry{Alias: "a", Key: leaf.Key, Chain: []*x509.Certificate{leaf.Cert, unrelated.Cert}}, nil)
 		}, []error{ErrBrokenChain, chain.ErrBrokenChain}},
 		{"chain: broken chain", func() error {
-			_, _, err := chain.CompleteToAnchor([]*x509.Certificate{leaf.Cert, unrelated.Cert}, nil)
+			_, _, err := chain.Complete([]*x509.Certificate{leaf.Cert, unrelated.Cert}, nil)
 			return err
 		}, []error{ErrBrokenChain, chain.ErrBrokenChain}},
 		{"chain: key mismatch", func() error {

@@ -15,14 +15,14 @@ import (
 // readable in keytool's listing and usable as file names everywhere.
 const maxSlug = 48
 
-// DeriveAlias returns the alias [Set.Merge] gives c when the caller gives
+// aliasFor returns the alias [Set.Merge] gives c when the caller gives
 // none: the first eight hexadecimal digits of the SHA-256 fingerprint, a
 // hyphen, and the subject's common name (or, lacking one, its first
 // organizational unit or organization) in lower case, with every run of
 // characters other than ASCII letters and digits turned into one hyphen and
 // cut to 48 characters: "1a2b3c4d-new-root-ca". A subject without such a
 // name gives "1a2b3c4d-certificate".
-func DeriveAlias(c *x509.Certificate) string {
+func aliasFor(c *x509.Certificate) string {
 	return deriveAlias(c, keystore.CertFingerprint(c))
 }
 

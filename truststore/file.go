@@ -63,7 +63,7 @@ func Open(path string, password []byte) (*Set, error) {
 // A PEM bundle holds CERTIFICATE blocks; text around them is allowed. A
 // comment line "# alias: NAME" before a block (as [Set.Save] writes) gives
 // the certificate's alias; without one the alias is derived (see
-// [DeriveAlias]). A block of another type (a private key, or OpenSSL's
+// [Entry.Alias]). A block of another type (a private key, or OpenSSL's
 // TRUSTED CERTIFICATE, whose trust settings would be lost on saving), a
 // broken block or a certificate crypto/x509 cannot parse is an error
 // matching [ErrMalformed] that says which block.
@@ -122,7 +122,7 @@ func parseBundle(data []byte) (*Set, error) {
 		}
 		alias := aliasComment(pre)
 		if alias == "" || checkAlias(PEMBundle, alias) != nil {
-			alias = DeriveAlias(c)
+			alias = aliasFor(c)
 		}
 		alias = s.free(alias)
 		s.insert(&entry{alias: alias, cert: c})

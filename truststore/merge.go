@@ -29,7 +29,7 @@ type MergeOptions struct {
 	// lists). Nil means time.Now.
 	Now func() time.Time
 	// IncludeNonCA adds certificates that are not CA certificates too (see
-	// [IsCA]), such as a client certificate a receiver pins. By default
+	// [Set.Merge]), such as a client certificate a receiver pins. By default
 	// they are left out and reported in [Report.LeftOut], so that merging a
 	// CA's reply, which carries the leaf it signed, does not make a
 	// truststore trust that leaf.
@@ -38,7 +38,7 @@ type MergeOptions struct {
 
 func (o *MergeOptions) includeNonCA() bool { return o != nil && o.IncludeNonCA }
 
-// IsCA reports whether [Set.Merge] treats c as a CA certificate: its
+// isCA reports whether [Set.Merge] treats c as a CA certificate: its
 // basicConstraints extension says CA:true or, when it has no
 // basicConstraints extension at all, it is self-signed (its issuer is its
 // subject and its own key verifies its signature). The second rule admits
@@ -47,7 +47,7 @@ func (o *MergeOptions) includeNonCA() bool { return o != nil && o.IncludeNonCA }
 // self-signed certificate that says CA:false is not a CA. A signature whose
 // algorithm crypto/x509 refuses to check (MD5, SHA-1 with some keys) counts
 // as made by the certificate's own key, as old roots are signed so.
-func IsCA(c *x509.Certificate) bool {
+func isCA(c *x509.Certificate) bool {
 	if c == nil {
 		return false
 	}
@@ -60,7 +60,7 @@ func IsCA(c *x509.Certificate) bool {
 // notCA says why c is not a CA certificate, or "" when it is one.
 func notCA(c *x509.Certificate) string {
 	switch {
-	case IsCA(c):
+	case isCA(c):
 		return ""
 	case c.BasicConstraintsValid:
 		return "not a CA certificate: its basicConstraints say CA:false"
@@ -91,8 +91,10 @@ func (o *MergeOptions) now() time.Time {
 // Merge adds the items' certificates to the set, in order, and reports
 // what it did:
 //
-//   - A certificate that is not a CA certificate (see [IsCA]) is left out
-//     and listed in [Report.LeftOut], unless opts.IncludeNonCA is set: a
+//   - A certificate is a CA certificate when its basicConstraints extension
+//     says CA:true or, lacking that extension, it is self-signed (the X.509
+//     version 1 roots old truststores hold). One that is not a CA
+//     certificate is left out and listed in [Report.LeftOut], unless opts.IncludeNonCA is set: a
 //     truststore holds trust anchors, and a CA's reply or a client's chain
 //     carries a leaf that must not become one.
 //   - A certificate the set already holds (the same SHA-256 of its DER

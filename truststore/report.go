@@ -107,7 +107,7 @@ type Report struct {
 	Added   []Change `json:"added"`
 	Skipped []Change `json:"skipped"`
 	// LeftOut lists the certificates a merge did not add because they are
-	// not CA certificates (see [IsCA] and [MergeOptions.IncludeNonCA]),
+	// not CA certificates (see [Set.Merge] and [MergeOptions.IncludeNonCA]),
 	// each with its reason. Alias is the alias it would have had.
 	LeftOut []Change `json:"left_out"`
 	// Removed lists the certificates removed; Refused the ones selected for

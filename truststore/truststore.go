@@ -13,7 +13,7 @@
 //	fmt.Print(rep) // what was added, skipped as a duplicate, re-issued, renamed
 //	err = ts.Save("truststore.jks", password)
 //
-// A merge adds CA certificates only (see [IsCA]): a CA's reply or a
+// A merge adds CA certificates only (see [Set.Merge]): a CA's reply or a
 // client's chain carries a leaf certificate, and the report lists it as
 // left out unless [MergeOptions.IncludeNonCA] asks for it.
 //
@@ -119,8 +119,13 @@ func (k Kind) String() string {
 // into another under the same aliases with a.Merge(b.Entries(), nil).
 type Entry struct {
 	// Alias names the certificate in the set (compared ignoring case). In
-	// an entry given to [Set.Merge], "" asks for the derived alias (see
-	// [DeriveAlias]).
+	// an entry given to [Set.Merge], "" asks for the derived alias: the
+	// first eight hexadecimal digits of the SHA-256 fingerprint, a hyphen,
+	// and the subject's common name (or, lacking one, its first
+	// organizational unit or organization) in lower case with every run of
+	// other characters than ASCII letters and digits turned into one
+	// hyphen, cut to 48 characters: "1a2b3c4d-new-root-ca". A subject
+	// without such a name gives "1a2b3c4d-certificate".
 	Alias string
 	// Cert is the trusted certificate. Treat it as read-only; in an entry
 	// given to [Set.Merge] it must not be nil.

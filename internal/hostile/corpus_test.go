@@ -33,7 +33,7 @@ func entries(in hostile.Input) []entry {
 	case hostile.Certificates:
 		return []entry{{"keystore.ParseCertificates", func(in hostile.Input) error { _, err := keystore.ParseCertificates(in.Data); return err }}}
 	case hostile.Chain:
-		return []entry{{"chain.Complete", func(in hostile.Input) error { _, err := chain.Complete(in.Chain, in.Pool); return err }}}
+		return []entry{{"chain.Complete", func(in hostile.Input) error { _, _, err := chain.Complete(in.Chain, in.Pool); return err }}}
 	}
 	return nil
 }

@@ -1,0 +1,5 @@
+package keystore
+
+// SignatureAlgorithmFor lets the external tests check the algorithm NewCSR
+// signs with for each key type.
+var SignatureAlgorithmFor = signatureAlgorithmFor
