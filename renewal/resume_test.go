@@ -461,7 +461,7 @@ type endState struct {
 func summarize(t *testing.T, w *world) endState {
 	t.Helper()
 	var s endState
-	j, err := ReadJournal(filepath.Join(w.dir, "journal.json"))
+	j, err := readJournal(filepath.Join(w.dir, "journal.json"))
 	require.NoError(t, err)
 	s.Journal = j.State
 	for _, r := range j.Steps {
