@@ -58,8 +58,9 @@
 //	data, err := json.Marshal(plan) // schema in SCHEMA.md
 //
 // [Build] does the same for a [Sequence] chosen at run time, for example
-// with [Choose]. [Params.Validate] reports every problem at once, as
-// [*ParamError] values that match [ErrMissingParam] or [ErrInvalidParam].
+// with [Choose]. Their error reports every problem of the parameters at
+// once, as [*ParamError] values that match [ErrMissingParam] or
+// [ErrInvalidParam].
 //
 // Building and rendering are pure: no files are read, no clock or
 // randomness is used, and the same parameters give byte-identical output.

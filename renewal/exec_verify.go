@@ -263,8 +263,8 @@ func (x *run) checkArtifacts() error {
 	if err := chainsTo(x.newChain, x.newRoot); err != nil {
 		return mismatch("artifacts.new_chain_pem", "a chain up to the plan's new root "+describeCert(x.newRoot), fmt.Sprintf("%s (%v)", chain.Path(x.newChain), err))
 	}
-	if a.HistoryAlias != "" && a.HistoryAlias != x.e.Tenant.HistoryAlias(x.oldLeaf()) {
-		return mismatch("artifacts.history_alias", fmt.Sprintf("%q", x.e.Tenant.HistoryAlias(x.oldLeaf())), fmt.Sprintf("%q", a.HistoryAlias))
+	if a.HistoryAlias != "" && a.HistoryAlias != x.e.Tenant.historyAlias(x.oldLeaf()) {
+		return mismatch("artifacts.history_alias", fmt.Sprintf("%q", x.e.Tenant.historyAlias(x.oldLeaf())), fmt.Sprintf("%q", a.HistoryAlias))
 	}
 	if len(a.HandOver) > 0 {
 		want := x.handOverPaths()

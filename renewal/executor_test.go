@@ -53,12 +53,12 @@ func assertRenewed(t *testing.T, f *fixture) {
 	// History keeps the old entry with its key.
 	hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
 	require.NoError(t, err)
-	assert.Equal(t, []string{f.tenant.HistoryAlias(f.old.chain[0])}, hist.Aliases())
-	he, err := hist.Entry(f.tenant.HistoryAlias(f.old.chain[0]))
+	assert.Equal(t, []string{f.tenant.historyAlias(f.old.chain[0])}, hist.Aliases())
+	he, err := hist.Entry(f.tenant.historyAlias(f.old.chain[0]))
 	require.NoError(t, err)
 	assert.Equal(t, f.old.chain[0].Raw, he.Chain[0].Raw)
 	assert.True(t, chain.KeyMatches(he.Key.Public(), f.old.chain[0]))
-	assert.Equal(t, f.tenant.HistoryAlias(f.old.chain[0]), j.Artifacts.HistoryAlias)
+	assert.Equal(t, f.tenant.historyAlias(f.old.chain[0]), j.Artifacts.HistoryAlias)
 
 	// Staging no longer holds the new key.
 	st, err := keystore.Open(f.tenant.StagingPath(), stagingPassword, nil)

@@ -564,7 +564,7 @@ func TestKillAndResume(t *testing.T) {
 			assert.Equal(t, []string{"new-leaf", "new-root"}, want.Live)
 			assert.True(t, want.LiveKeyMatches)
 			assert.True(t, want.JournalNewLeaf)
-			assert.Equal(t, map[string]string{ref.tenant().HistoryAlias(mustOldLeaf(t, ref)): "old-leaf"}, want.History)
+			assert.Equal(t, map[string]string{ref.tenant().historyAlias(mustOldLeaf(t, ref)): "old-leaf"}, want.History)
 			assert.Empty(t, want.StagingAliases)
 			assert.Equal(t, []string{"new-leaf"}, want.Accepted)
 			for _, n := range ref.params.Nodes {
