@@ -226,7 +226,10 @@ const (
 	hookRecorded = "recorded" // the journal records the step as done
 )
 
-// Result is what a run did, or how far it got.
+// Result is what a run did, or how far it got: [Executor.Run] and
+// [Executor.Rollback] return it, and [ReadJournal] reads it back from the
+// journal for a status display. It holds fingerprints and paths, never a
+// key or a password.
 type Result struct {
 	// Sequence is the plan's sequence; Alias and Keystore are its
 	// Params', the live alias and the live keystore's path.
