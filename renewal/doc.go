@@ -58,8 +58,9 @@
 //	data, err := json.Marshal(plan) // schema in SCHEMA.md
 //
 // [Build] does the same for a [Sequence] chosen at run time, for example
-// with [Choose]. [Params.Validate] reports every problem at once, as
-// [*ParamError] values that match [ErrMissingParam] or [ErrInvalidParam].
+// with [Choose]. Their error reports every problem of the parameters at
+// once, as [*ParamError] values that match [ErrMissingParam] or
+// [ErrInvalidParam].
 //
 // Building and rendering are pure: no files are read, no clock or
 // randomness is used, and the same parameters give byte-identical output.
@@ -120,8 +121,9 @@
 // records as done are skipped, a step recorded as started has its state
 // checked before it acts again, and a destructive step whose action
 // completed only has its gate checked again. [ReadJournal] reads the
-// journal for a status display; its [Journal.Step] records say, per step,
-// the status, the attempts and what the action did. [Executor.DryRun]
+// journal for a status display, as the [Result] a run returns; its
+// [Result.Step] records say, per step, the status, the attempts and what
+// the action did. [Executor.DryRun]
 // says what the next run would do, evaluating every gate condition it can
 // without writing anything (not even the journal). [Executor.Rollback]
 // puts the old entry back under the live alias, refusing while the
@@ -146,8 +148,8 @@
 //
 // Each call is safe to repeat: Stage reuses a staged key, Install of the
 // same reply changes nothing, and Activate finishes the bookkeeping of an
-// activation that was interrupted. [Pending], [Activation], [Result],
-// [Journal] and the other values a run returns print as one readable
+// activation that was interrupted. [Pending], [Activation], [Result]
+// and the other values a run returns print as one readable
 // line with %v, and never print a key or password.
 //
 // The package's Examples cover the main flows: a plan and its runbook

@@ -188,7 +188,7 @@ func TestDrainGateCancelled(t *testing.T) {
 	assert.Contains(t, err.Error(), "Executor.Drain")
 	assert.Zero(t, f.calls.count("rcv.RemoveClient"))
 	assert.Zero(t, f.calls.count("rcv.RemoveRoot"))
-	rec := f.journal(t).Step(StepRemoveOld)
+	rec := f.journal(t).step(StepRemoveOld)
 	assert.Equal(t, StatusFailed, rec.Status)
 	assert.Contains(t, rec.Error, "drain")
 

@@ -29,8 +29,8 @@ var (
 )
 
 // ParamError describes one unusable parameter. It matches [ErrMissingParam]
-// or [ErrInvalidParam] with [errors.Is]. [Params.Validate] joins one
-// ParamError per problem with [errors.Join], so that a caller sees all of
+// or [ErrInvalidParam] with [errors.Is]. [Build], [Overlap] and
+// [Downtime] join one ParamError per problem with [errors.Join], so that a caller sees all of
 // them at once; [errors.As] finds the first.
 type ParamError struct {
 	Field  string // the Go field path, such as "Nodes[1]" or "Window.End"

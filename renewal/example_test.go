@@ -94,11 +94,11 @@ func ExampleChoose() {
 	// {MultipleClientCertificates:false MultipleRoots:false} -> downtime
 }
 
-func ExampleParams_Validate() {
+func ExampleBuild_invalidParams() {
 	p := params()
 	p.Nodes = nil
 	p.OldFingerprint = "12:34"
-	err := p.Validate(renewal.SequenceOverlap)
+	_, err := renewal.Build(renewal.SequenceOverlap, p)
 	fmt.Println(errors.Is(err, renewal.ErrMissingParam), errors.Is(err, renewal.ErrInvalidParam))
 	fmt.Println(err)
 	// Output:

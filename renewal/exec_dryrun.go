@@ -227,7 +227,7 @@ func (x *run) describe(ctx context.Context, s Step) string {
 		return fmt.Sprintf("receiver: stop accepting the old certificate %s and stop trusting %s", describeCert(x.oldLeaf()), root)
 	case StepSwapEntry:
 		return fmt.Sprintf("copy the entry under alias %q (%s) to the history store %s as %q, then put the new key and %s under alias %q in %s in one atomic write, keeping every other entry; remove the pending entry from %s",
-			t.Alias, describeCert(x.oldLeaf()), t.HistoryPath(), t.HistoryAlias(x.oldLeaf()), newCert, t.Alias, t.Keystore, t.StagingPath())
+			t.Alias, describeCert(x.oldLeaf()), t.HistoryPath(), t.historyAlias(x.oldLeaf()), newCert, t.Alias, t.Keystore, t.StagingPath())
 	case StepRestartNodes, StepStopFlow:
 		verb := "restart (or start, if stopped) the flow on the nodes that do not present " + newCert
 		if s.ID == StepStopFlow {

@@ -452,9 +452,9 @@ func (f *fixture) liveEntry(t testing.TB, alias string) *keystore.Entry {
 }
 
 // journal reads the fixture's journal.
-func (f *fixture) journal(t testing.TB) *Journal {
+func (f *fixture) journal(t testing.TB) *journalFile {
 	t.Helper()
-	j, err := ReadJournal(f.exec.Journal)
+	j, err := readJournal(f.exec.Journal)
 	require.NoError(t, err)
 	return j
 }

@@ -246,7 +246,7 @@ func (x *run) done(id StepID) bool {
 	if x.j == nil {
 		return false
 	}
-	r := x.j.Step(id)
+	r := x.j.step(id)
 	return r != nil && r.Status == StatusDone
 }
 

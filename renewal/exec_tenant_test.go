@@ -196,7 +196,7 @@ func TestTenantRefuses(t *testing.T) {
 			setup: func(t *testing.T, f *fixture) (*x509.Certificate, *x509.Certificate) {
 				next := signPending(t, f)
 				hist := keystore.New(keystore.PKCS12, nil)
-				require.NoError(t, hist.Set(&keystore.Entry{Alias: f.tenant.HistoryAlias(f.old.chain[0]), Key: f.partner.key, Chain: f.partner.chain}, nil))
+				require.NoError(t, hist.Set(&keystore.Entry{Alias: f.tenant.historyAlias(f.old.chain[0]), Key: f.partner.key, Chain: f.partner.chain}, nil))
 				require.NoError(t, hist.Save(f.tenant.HistoryPath(), historyPassword, nil))
 				return f.old.chain[0], next[0]
 			},
@@ -213,7 +213,7 @@ func TestTenantRefuses(t *testing.T) {
 				_, err := f.tenant.Activate(f.old.chain[0], next[0])
 				require.NoError(t, err)
 				require.NoError(t, keystore.Update(context.Background(), f.tenant.HistoryPath(), historyPassword, func(s *keystore.Store) error {
-					return s.Delete(f.tenant.HistoryAlias(f.old.chain[0]))
+					return s.Delete(f.tenant.historyAlias(f.old.chain[0]))
 				}, nil))
 				return f.old.chain[0], next[0]
 			},

@@ -164,7 +164,7 @@ func stepDiff(want, got Step) (field, w, g string) {
 // done steps form a prefix, followed by at most one started or failed
 // step, then pending ones, and a journal that says done has every step
 // done.
-func (j *Journal) checkSteps(plan *Plan) error {
+func (j *journalFile) checkSteps(plan *Plan) error {
 	seenOpen := false // a step that is not done
 	for i, r := range j.Steps {
 		if r.Destructive != plan.Steps[i].Destructive {
@@ -241,7 +241,7 @@ func (x *run) checkArtifacts() error {
 	if a.NewFingerprint != "" && p.NewFingerprint != "" && a.NewFingerprint != p.NewFingerprint {
 		return mismatch("artifacts.new_fingerprint", "the plan's new certificate SHA-256 "+p.NewFingerprint, fmt.Sprintf("%q", a.NewFingerprint))
 	}
-	gen := x.j.Step(StepGenerateKey)
+	gen := x.j.step(StepGenerateKey)
 	switch {
 	case (a.NewChain == "") != (a.NewRoot == ""):
 		return mismatch("artifacts.new_root_pem", "the new chain and the new root together, or neither", fmt.Sprintf("new_chain_pem %s, new_root_pem %s", presence(a.NewChain), presence(a.NewRoot)))
@@ -263,8 +263,8 @@ func (x *run) checkArtifacts() error {
 	if err := chainsTo(x.newChain, x.newRoot); err != nil {
 		return mismatch("artifacts.new_chain_pem", "a chain up to the plan's new root "+describeCert(x.newRoot), fmt.Sprintf("%s (%v)", chain.Path(x.newChain), err))
 	}
-	if a.HistoryAlias != "" && a.HistoryAlias != x.e.Tenant.HistoryAlias(x.oldLeaf()) {
-		return mismatch("artifacts.history_alias", fmt.Sprintf("%q", x.e.Tenant.HistoryAlias(x.oldLeaf())), fmt.Sprintf("%q", a.HistoryAlias))
+	if a.HistoryAlias != "" && a.HistoryAlias != x.e.Tenant.historyAlias(x.oldLeaf()) {
+		return mismatch("artifacts.history_alias", fmt.Sprintf("%q", x.e.Tenant.historyAlias(x.oldLeaf())), fmt.Sprintf("%q", a.HistoryAlias))
 	}
 	if len(a.HandOver) > 0 {
 		want := x.handOverPaths()

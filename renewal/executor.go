@@ -226,12 +226,20 @@ const (
 	hookRecorded = "recorded" // the journal records the step as done
 )
 
-// Result is what a run did, or how far it got.
+// Result is what a run did, or how far it got: [Executor.Run] and
+// [Executor.Rollback] return it, and [ReadJournal] reads it back from the
+// journal for a status display. It holds fingerprints and paths, never a
+// key or a password.
 type Result struct {
-	// Sequence is the plan's sequence.
-	Sequence Sequence
+	// Sequence is the plan's sequence; Alias and Keystore are its
+	// Params', the live alias and the live keystore's path.
+	Sequence        Sequence
+	Alias, Keystore string
 	// State is the run's state as the journal now records it.
 	State RunState
+	// Created and Updated are the executor's clock when the journal was
+	// made and last written.
+	Created, Updated time.Time
 	// Steps are the journal's records, one per step, in order.
 	Steps []StepRecord
 	// OldFingerprint and NewFingerprint are the SHA-256 fingerprints of
@@ -245,6 +253,16 @@ type Result struct {
 	// first written. Lock files (path + ".lock") are not listed.
 	Journal string
 	Files   []string
+}
+
+// Step returns the record of the step with the given ID, or nil.
+func (r *Result) Step(id StepID) *StepRecord {
+	for i := range r.Steps {
+		if r.Steps[i].ID == id {
+			return &r.Steps[i]
+		}
+	}
+	return nil
 }
 
 // Completed returns the IDs of the steps that are done, in plan order.
@@ -262,7 +280,7 @@ func (r *Result) Completed() []StepID {
 type run struct {
 	e    *Executor
 	plan *Plan // the plan; rebuilt with the new fingerprint once known
-	j    *Journal
+	j    *journalFile
 	dry  bool
 	log  *slog.Logger
 
@@ -363,7 +381,7 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 	x.plan = e.Plan
 
 	if e.Journal != "" {
-		j, err := ReadJournal(e.Journal)
+		j, err := readJournal(e.Journal)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
@@ -394,7 +412,7 @@ func withJournalPath(err error, path string) error {
 // live keystore for a first run.
 func (x *run) loadArtifacts(ctx context.Context) error {
 	p := &x.e.Plan.Params
-	var a Artifacts
+	var a journalArtifacts
 	if x.j != nil {
 		a = x.j.Artifacts
 	}
@@ -733,9 +751,10 @@ func (x *run) wrote(paths ...string) {
 }
 
 func (x *run) result() *Result {
-	r := &Result{Sequence: x.e.Plan.Sequence, Journal: x.e.Journal}
+	r := &Result{Sequence: x.e.Plan.Sequence, Alias: x.e.Plan.Params.Alias, Keystore: x.e.Plan.Params.Keystore, Journal: x.e.Journal}
 	if x.j != nil {
 		r.State = x.j.State
+		r.Created, r.Updated = x.j.Created, x.j.Updated
 		r.Steps = append([]StepRecord(nil), x.j.Steps...)
 		r.Files = append([]string(nil), x.j.Files...)
 	}
@@ -772,7 +791,7 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 	defer unlock()
 	swap := (*StepRecord)(nil)
 	if x.j != nil {
-		swap = x.j.Step(StepSwapEntry)
+		swap = x.j.step(StepSwapEntry)
 	}
 	if swap == nil || x.newLeaf() == nil || (swap.Status == StatusPending && x.j.State != RunRolledBack) {
 		return nil, fmt.Errorf("renewal: rollback: the journal %s records no swap of the key entry to undo: %w", e.Journal, ErrUnexpectedState)

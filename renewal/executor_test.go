@@ -53,12 +53,12 @@ func assertRenewed(t *testing.T, f *fixture) {
 	// History keeps the old entry with its key.
 	hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
 	require.NoError(t, err)
-	assert.Equal(t, []string{f.tenant.HistoryAlias(f.old.chain[0])}, hist.Aliases())
-	he, err := hist.Entry(f.tenant.HistoryAlias(f.old.chain[0]))
+	assert.Equal(t, []string{f.tenant.historyAlias(f.old.chain[0])}, hist.Aliases())
+	he, err := hist.Entry(f.tenant.historyAlias(f.old.chain[0]))
 	require.NoError(t, err)
 	assert.Equal(t, f.old.chain[0].Raw, he.Chain[0].Raw)
 	assert.True(t, chain.KeyMatches(he.Key.Public(), f.old.chain[0]))
-	assert.Equal(t, f.tenant.HistoryAlias(f.old.chain[0]), j.Artifacts.HistoryAlias)
+	assert.Equal(t, f.tenant.historyAlias(f.old.chain[0]), j.Artifacts.HistoryAlias)
 
 	// Staging no longer holds the new key.
 	st, err := keystore.Open(f.tenant.StagingPath(), stagingPassword, nil)
@@ -343,13 +343,13 @@ func TestGateBeforeSwapFails(t *testing.T) {
 			// The journal records the failure.
 			j := f.journal(t)
 			assert.Equal(t, RunFailed, j.State)
-			rec := j.Step(StepSwapEntry)
+			rec := j.step(StepSwapEntry)
 			assert.Equal(t, StatusFailed, rec.Status)
 			assert.Zero(t, rec.Attempts, "the step never started")
 			require.NotNil(t, rec.Gate)
 			assert.False(t, rec.Gate.Passed)
 			assert.Equal(t, ge.Problems, rec.Gate.Problems)
-			assert.Equal(t, StatusDone, j.Step(StepConfirmAcceptBoth).Status)
+			assert.Equal(t, StatusDone, j.step(StepConfirmAcceptBoth).Status)
 			assert.Equal(t, "gate failed swap-entry", f.eventKinds()[len(f.events)-1])
 
 			// Fixed, the run resumes at step 5 and completes; steps 1-4
@@ -384,8 +384,8 @@ func TestGateAfterRestartNamesStragglers(t *testing.T) {
 	assert.Zero(t, f.calls.count("rcv.Remove"))
 	assert.Len(t, f.rcv.roots, 2)
 	j := f.journal(t)
-	assert.Equal(t, StatusFailed, j.Step(StepRestartNodes).Status)
-	assert.Equal(t, StatusPending, j.Step(StepNotifyNewInUse).Status)
+	assert.Equal(t, StatusFailed, j.step(StepRestartNodes).Status)
+	assert.Equal(t, StatusPending, j.step(StepNotifyNewInUse).Status)
 
 	// Once node-b is restarted, the run resumes: only node-b is restarted
 	// again, and the rest completes.
@@ -443,7 +443,7 @@ func TestGateOldRootInUse(t *testing.T) {
 			assert.Zero(t, f.calls.count("rcv.Remove"))
 			assert.True(t, contains(f.rcv.roots, f.oldCA.Cert))
 			assert.True(t, contains(f.rcv.accepted, f.old.chain[0]))
-			assert.Equal(t, StatusDone, f.journal(t).Step(StepNotifyNewInUse).Status)
+			assert.Equal(t, StatusDone, f.journal(t).step(StepNotifyNewInUse).Status)
 		})
 	}
 }
@@ -477,7 +477,7 @@ func TestGateAfterReceiverSwapFails(t *testing.T) {
 	assert.Equal(t, GateReceiverAcceptsNew, ge.Gate.Kind)
 	assert.Zero(t, f.calls.count("rt.Start"), "the flow stays stopped")
 	j := f.journal(t)
-	rec := j.Step(StepReceiverSwap)
+	rec := j.step(StepReceiverSwap)
 	assert.Equal(t, StatusFailed, rec.Status)
 	assert.NotZero(t, rec.Acted, "the receiver step acted before its gate failed")
 
@@ -503,7 +503,7 @@ func TestStepFailures(t *testing.T) {
 		_, err := f.exec.Run(ctx)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "CA offline")
-		assert.Equal(t, StatusFailed, f.journal(t).Step(StepGenerateKey).Status)
+		assert.Equal(t, StatusFailed, f.journal(t).step(StepGenerateKey).Status)
 		// The staged key is reused when the CA is back.
 		p, err := f.tenant.Pending()
 		require.NoError(t, err)
@@ -532,7 +532,7 @@ func TestStepFailures(t *testing.T) {
 		_, err := f.exec.Run(ctx)
 		require.ErrorContains(t, err, "not confirmed")
 		assert.Equal(t, time.Duration(0), f.nt.waits[StepHandOverCertificate])
-		assert.Equal(t, StatusFailed, f.journal(t).Step(StepHandOverCertificate).Status)
+		assert.Equal(t, StatusFailed, f.journal(t).step(StepHandOverCertificate).Status)
 		f.nt.err = nil
 		_, err = f.exec.Run(ctx)
 		require.NoError(t, err)

@@ -13,9 +13,9 @@ import (
 	"github.com/certroll/certroll/internal/atomicfile"
 )
 
-// JournalVersion is the version of the journal's JSON form that this
+// journalVersion is the version of the journal's JSON form that this
 // package writes and reads. A reader refuses any other version.
-const JournalVersion = 1
+const journalVersion = 1
 
 // maxJournal bounds the size of a journal file read back. A journal holds
 // a few certificate chains and one record per step; 16 MiB is far beyond
@@ -63,7 +63,7 @@ func (s RunState) valid() bool {
 	return s == RunRunning || s == RunFailed || s == RunDone || s == RunRolledBack
 }
 
-// Journal is the executor's record of a run, kept in a JSON file so that
+// journalFile is the executor's record of a run, kept in a JSON file so that
 // a run interrupted at any point can be resumed without repeating a
 // destructive step. It holds certificates and fingerprints, never a
 // private key or a password.
@@ -72,8 +72,8 @@ func (s RunState) valid() bool {
 // directory, synced, renamed over the journal, then the directory synced)
 // after every change of a step's status, so that a reader sees the old
 // journal or the new one, never a mix.
-type Journal struct {
-	// SchemaVersion is [JournalVersion].
+type journalFile struct {
+	// SchemaVersion is [journalVersion].
 	SchemaVersion int `json:"schema_version"`
 	// Sequence, Alias, Keystore and OldFingerprint identify the renewal;
 	// a resumed run refuses a journal whose values differ from its plan's.
@@ -90,7 +90,7 @@ type Journal struct {
 	// Steps has one record per step of the plan, in order.
 	Steps []StepRecord `json:"steps"`
 	// Artifacts are what a resumed run needs from earlier steps.
-	Artifacts Artifacts `json:"artifacts"`
+	Artifacts journalArtifacts `json:"artifacts"`
 	// Files lists the files the runs wrote, besides the journal, in the
 	// order first written.
 	Files []string `json:"files,omitempty"`
@@ -134,10 +134,10 @@ type GateRecord struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
-// Artifacts are the certificates and names a resumed run needs from the
+// journalArtifacts are the certificates and names a resumed run needs from the
 // steps before it. Chains are PEM, leaf first; fingerprints are SHA-256 as
 // 64 lower-case hex digits.
-type Artifacts struct {
+type journalArtifacts struct {
 	// OldChain is the live alias's chain when the first run started.
 	OldChain string `json:"old_chain_pem"`
 	// OldRoot is the old root, when known (the overlap sequence needs it).
@@ -159,8 +159,8 @@ type Artifacts struct {
 	HandOver []string `json:"hand_over,omitempty"`
 }
 
-// Step returns the record of the step with the given ID, or nil.
-func (j *Journal) Step(id StepID) *StepRecord {
+// step returns the record of the step with the given ID, or nil.
+func (j *journalFile) step(id StepID) *StepRecord {
 	for i := range j.Steps {
 		if j.Steps[i].ID == id {
 			return &j.Steps[i]
@@ -169,11 +169,32 @@ func (j *Journal) Step(id StepID) *StepRecord {
 	return nil
 }
 
-// ReadJournal reads and checks a journal file written by an [Executor].
+// ReadJournal reads and checks a journal file written by an [Executor]
+// and returns what the runs did so far, as [Executor.Run] returns it:
+// the run's state, one [StepRecord] per step, the fingerprints recorded
+// and the files written. It is meant for a status display; it takes no
+// lock, and a run in progress may write a newer journal at any time.
 // It refuses a file over 16 MiB, an unknown schema version, unknown
 // fields, and records out of order, with an error matching
 // [ErrJournal]; a missing file gives an error matching [fs.ErrNotExist].
-func ReadJournal(path string) (*Journal, error) {
+func ReadJournal(path string) (*Result, error) {
+	j, err := readJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	a := j.Artifacts
+	return &Result{
+		Sequence: j.Sequence, Alias: j.Alias, Keystore: j.Keystore,
+		State: j.State, Created: j.Created, Updated: j.Updated,
+		Steps:          append([]StepRecord(nil), j.Steps...),
+		OldFingerprint: a.OldFingerprint, NewFingerprint: a.NewFingerprint,
+		OldRootFingerprint: a.OldRootFingerprint, NewRootFingerprint: a.NewRootFingerprint,
+		Journal: path, Files: append([]string(nil), j.Files...),
+	}, nil
+}
+
+// readJournal reads and checks a journal file (see [ReadJournal]).
+func readJournal(path string) (*journalFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("renewal: journal: %w", err)
@@ -194,21 +215,21 @@ func ReadJournal(path string) (*Journal, error) {
 }
 
 // parseJournal decodes and checks a journal.
-func parseJournal(data []byte) (*Journal, error) {
+func parseJournal(data []byte) (*journalFile, error) {
 	var version struct {
 		SchemaVersion *int `json:"schema_version"`
 	}
 	if err := json.Unmarshal(data, &version); err != nil {
 		return nil, fmt.Errorf("decoding: %w: %w", ErrJournal, err)
 	}
-	if version.SchemaVersion == nil || *version.SchemaVersion != JournalVersion {
+	if version.SchemaVersion == nil || *version.SchemaVersion != journalVersion {
 		found := "none"
 		if version.SchemaVersion != nil {
 			found = fmt.Sprint(*version.SchemaVersion)
 		}
-		return nil, fmt.Errorf("expected schema_version %d, found %s: %w", JournalVersion, found, ErrJournal)
+		return nil, fmt.Errorf("expected schema_version %d, found %s: %w", journalVersion, found, ErrJournal)
 	}
-	var j Journal
+	var j journalFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
@@ -229,9 +250,9 @@ func parseJournal(data []byte) (*Journal, error) {
 }
 
 // newJournal returns a journal with every step of plan pending.
-func newJournal(plan *Plan, now time.Time) *Journal {
-	j := &Journal{
-		SchemaVersion:  JournalVersion,
+func newJournal(plan *Plan, now time.Time) *journalFile {
+	j := &journalFile{
+		SchemaVersion:  journalVersion,
 		Sequence:       plan.Sequence,
 		Alias:          plan.Params.Alias,
 		Keystore:       plan.Params.Keystore,
@@ -250,7 +271,7 @@ func newJournal(plan *Plan, now time.Time) *Journal {
 // identity (sequence, alias, keystore, old certificate), its steps (IDs,
 // destructive markings, an order a run can leave) and the fingerprints it
 // recorded must be the plan's. The error is a [*JournalError].
-func (j *Journal) matches(plan *Plan) error {
+func (j *journalFile) matches(plan *Plan) error {
 	const fix = "the journal is for another renewal: give the plan it was written for, or a journal path of its own for this plan"
 	mismatch := func(field, want, got string) error {
 		return &JournalError{Field: field, Expected: fmt.Sprintf("%q as in the plan", want), Found: fmt.Sprintf("%q", got), Fix: fix}
@@ -276,7 +297,7 @@ func (j *Journal) matches(plan *Plan) error {
 }
 
 // addFile records a written file once.
-func (j *Journal) addFile(path string) {
+func (j *journalFile) addFile(path string) {
 	for _, f := range j.Files {
 		if f == path {
 			return
@@ -287,7 +308,7 @@ func (j *Journal) addFile(path string) {
 
 // write saves the journal to path atomically, through the lock the run
 // holds (see [lockJournal]) or else under path's lock.
-func (j *Journal) write(path string, now time.Time) error {
+func (j *journalFile) write(path string, now time.Time) error {
 	j.Updated = now.UTC()
 	data, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {

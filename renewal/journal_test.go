@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func testJournal(t testing.TB) *Journal {
+func testJournal(t testing.TB) *journalFile {
 	t.Helper()
 	plan := mustBuild(t, SequenceOverlap, testParams(t))
 	j := newJournal(plan, clock())
@@ -33,11 +33,24 @@ func TestJournalRoundTrip(t *testing.T) {
 	path := filepath.Join(dir, "j.json")
 	j := testJournal(t)
 	require.NoError(t, j.write(path, clock().Add(time.Minute)))
-	got, err := ReadJournal(path)
+	got, err := readJournal(path)
 	require.NoError(t, err)
 	assert.Equal(t, j, got)
 	assert.Equal(t, []string{"/tmp/a"}, got.Files)
 	assert.Equal(t, clock().Add(time.Minute), got.Updated)
+
+	// ReadJournal gives the same record as a Result, for a status display.
+	res, err := ReadJournal(path)
+	require.NoError(t, err)
+	assert.Equal(t, &Result{
+		Sequence: j.Sequence, Alias: j.Alias, Keystore: j.Keystore, State: j.State,
+		Created: j.Created, Updated: j.Updated, Steps: j.Steps,
+		OldFingerprint: j.Artifacts.OldFingerprint, NewFingerprint: j.Artifacts.NewFingerprint,
+		OldRootFingerprint: j.Artifacts.OldRootFingerprint, NewRootFingerprint: j.Artifacts.NewRootFingerprint,
+		Journal: path, Files: j.Files,
+	}, res)
+	assert.Equal(t, j.Steps[0], *res.Step(j.Steps[0].ID))
+	assert.Nil(t, res.Step("no-such-step"))
 
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
@@ -202,7 +215,7 @@ func FuzzParseJournal(f *testing.F) {
 
 // TestJournalGolden pins the journal's JSON form: a journal written by
 // this version must read back in later ones, so a change to this file is
-// a change of JournalVersion.
+// a change of journalVersion.
 func TestJournalGolden(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.json")
 	require.NoError(t, testJournal(t).write(path, clock()))
@@ -216,7 +229,7 @@ func TestJournalGolden(t *testing.T) {
 	want, err := os.ReadFile(golden)
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(got))
-	j, err := ReadJournal(golden)
+	j, err := readJournal(golden)
 	require.NoError(t, err)
 	assert.Equal(t, testJournal(t), j)
 }

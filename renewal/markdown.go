@@ -50,7 +50,7 @@ func (p *Plan) Markdown() string {
 		b.WriteString("\n")
 	}
 
-	for _, r := range p.Roles() {
+	for _, r := range p.roles() {
 		fmt.Fprintf(&b, "\n## %s%s\n\n", strings.ToUpper(r.String()[:1]), r.String()[1:])
 		n := 0
 		for i, s := range p.Steps {

@@ -39,7 +39,7 @@ func mermaidID(r Role) string {
 func (p *Plan) Mermaid() string {
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
-	used := p.Roles()
+	used := p.roles()
 	for _, m := range mermaidIDs {
 		for _, r := range used {
 			if r == m.role {

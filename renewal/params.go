@@ -109,10 +109,10 @@ func (w Window) String() string {
 // not something a person reads, and the bound keeps rendering cheap.
 const maxText = 4096
 
-// Validate reports every problem that stops a plan of sequence s from being
+// validate reports every problem that stops a plan of sequence s from being
 // built from p, as [*ParamError] values joined with [errors.Join]; nil means
 // the builders accept p.
-func (p Params) Validate(s Sequence) error {
+func (p Params) validate(s Sequence) error {
 	if !s.valid() {
 		return &PlanError{Field: "Sequence", Reason: fmt.Sprintf("expected overlap or downtime, found %v", s)}
 	}

@@ -51,9 +51,9 @@ func TestParamsValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams(t)
-			require.NoError(t, p.Validate(tt.seq))
+			require.NoError(t, p.validate(tt.seq))
 			tt.mutate(&p)
-			err := p.Validate(tt.seq)
+			err := p.validate(tt.seq)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.is)
 			var pe *ParamError
@@ -70,7 +70,7 @@ func TestParamsValidate(t *testing.T) {
 }
 
 func TestParamsValidateReportsEveryProblem(t *testing.T) {
-	err := Params{}.Validate(SequenceOverlap)
+	err := Params{}.validate(SequenceOverlap)
 	require.Error(t, err)
 	var fields []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
@@ -83,7 +83,7 @@ func TestParamsValidateReportsEveryProblem(t *testing.T) {
 		"OldFingerprint", "OldRootFingerprint", "NewRootFingerprint", "Nodes",
 	}, fields)
 
-	err = Params{}.Validate(SequenceDowntime)
+	err = Params{}.validate(SequenceDowntime)
 	assert.Contains(t, err.Error(), "missing parameter Window")
 	// The downtime sequence ends by removing the old root too.
 	assert.Contains(t, err.Error(), "missing parameter OldRootSubject")

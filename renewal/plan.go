@@ -155,7 +155,8 @@ func Build(s Sequence, p Params) (*Plan, error) {
 //     gated before: nothing presents or chains to the old ones, and the receiver
 //     has seen no handshake with the old certificate for the drain period)
 //
-// It returns the errors of [Params.Validate] for [SequenceOverlap].
+// Unusable parameters give every problem at once, as [*ParamError]
+// values joined with [errors.Join].
 func Overlap(p Params) (*Plan, error) {
 	q, err := p.normalize(SequenceOverlap)
 	if err != nil {
@@ -239,8 +240,8 @@ func Overlap(p Params) (*Plan, error) {
 // is the overlap sequence's last step ([StepRemoveOld], with its gate), so
 // that both sequences end with one trusted root. The reference gives step 2 to both administrators; the plan gives it to
 // the tenant administrator, who drives the sequence, with the receiver
-// administrator in [Step.To]. It returns the errors of [Params.Validate]
-// for [SequenceDowntime].
+// administrator in [Step.To]. Unusable parameters give every problem at
+// once, as [*ParamError] values joined with [errors.Join].
 func Downtime(p Params) (*Plan, error) {
 	q, err := p.normalize(SequenceDowntime)
 	if err != nil {
@@ -334,9 +335,9 @@ func (p *Plan) Step(id StepID) (Step, bool) {
 	return Step{}, false
 }
 
-// Roles returns the roles that perform or receive a step of the plan, in
+// roles returns the roles that perform or receive a step of the plan, in
 // the order [TenantAdmin], [ReceiverAdmin], [IntegrationDeveloper].
-func (p *Plan) Roles() []Role {
+func (p *Plan) roles() []Role {
 	var used [IntegrationDeveloper + 1]bool
 	for _, s := range p.Steps {
 		if s.Role.valid() {
@@ -365,7 +366,7 @@ func (p *Plan) Validate() error {
 	if p.SchemaVersion != SchemaVersion {
 		return fmt.Errorf("renewal: plan has schema_version %d, expected %d: %w", p.SchemaVersion, SchemaVersion, ErrSchemaVersion)
 	}
-	if err := p.Params.Validate(p.Sequence); err != nil {
+	if err := p.Params.validate(p.Sequence); err != nil {
 		return err
 	}
 	norm, _ := p.Params.normalize(p.Sequence)

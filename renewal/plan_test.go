@@ -290,7 +290,7 @@ func TestBuildUnknownSequence(t *testing.T) {
 		var pe *PlanError
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, "Sequence", pe.Field)
-		assert.ErrorIs(t, testParams(t).Validate(s), ErrInvalidPlan)
+		assert.ErrorIs(t, testParams(t).validate(s), ErrInvalidPlan)
 	}
 }
 
@@ -302,10 +302,10 @@ func TestPlanStepAndRoles(t *testing.T) {
 	s, ok = plan.Step(StepRemoveOld)
 	require.True(t, ok, "the downtime plan removes the old root too")
 	assert.Equal(t, 12, s.Number)
-	assert.Equal(t, []Role{TenantAdmin, ReceiverAdmin, IntegrationDeveloper}, plan.Roles())
+	assert.Equal(t, []Role{TenantAdmin, ReceiverAdmin, IntegrationDeveloper}, plan.roles())
 
 	custom := &Plan{Steps: []Step{{Number: 1, ID: "x", Role: ReceiverAdmin, Kind: KindAction, Title: "x"}}}
-	assert.Equal(t, []Role{ReceiverAdmin}, custom.Roles())
+	assert.Equal(t, []Role{ReceiverAdmin}, custom.roles())
 }
 
 func TestPlanValidate(t *testing.T) {

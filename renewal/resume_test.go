@@ -461,7 +461,7 @@ type endState struct {
 func summarize(t *testing.T, w *world) endState {
 	t.Helper()
 	var s endState
-	j, err := ReadJournal(filepath.Join(w.dir, "journal.json"))
+	j, err := readJournal(filepath.Join(w.dir, "journal.json"))
 	require.NoError(t, err)
 	s.Journal = j.State
 	for _, r := range j.Steps {
@@ -564,7 +564,7 @@ func TestKillAndResume(t *testing.T) {
 			assert.Equal(t, []string{"new-leaf", "new-root"}, want.Live)
 			assert.True(t, want.LiveKeyMatches)
 			assert.True(t, want.JournalNewLeaf)
-			assert.Equal(t, map[string]string{ref.tenant().HistoryAlias(mustOldLeaf(t, ref)): "old-leaf"}, want.History)
+			assert.Equal(t, map[string]string{ref.tenant().historyAlias(mustOldLeaf(t, ref)): "old-leaf"}, want.History)
 			assert.Empty(t, want.StagingAliases)
 			assert.Equal(t, []string{"new-leaf"}, want.Accepted)
 			for _, n := range ref.params.Nodes {

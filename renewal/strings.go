@@ -102,23 +102,6 @@ func (r StepRecord) String() string {
 	return s
 }
 
-// String says which renewal the journal records and how far it got:
-// `journal of the overlap renewal of alias "client" in /x/tenant.jks:
-// running, 3 of 9 steps done`.
-func (j *Journal) String() string {
-	if j == nil {
-		return "no journal"
-	}
-	done := 0
-	for _, s := range j.Steps {
-		if s.Status == StatusDone {
-			done++
-		}
-	}
-	return fmt.Sprintf("journal of the %s renewal of alias %q in %s: %s, %d of %d steps done",
-		j.Sequence, j.Alias, j.Keystore, stateText(j.State), done, len(j.Steps))
-}
-
 // String says what a dry run found for the step in one line: "5.
 // [pending] tenant administrator: Replace the key pair …; gate before:
 // receiver accepts the old and the new chain: passed; would: …".

@@ -344,11 +344,11 @@ func (t *Tenant) Install(reply []*x509.Certificate, anchors ...*x509.Certificate
 	return res, err
 }
 
-// HistoryAlias returns the alias under which the entry holding old is
+// historyAlias returns the alias under which the entry holding old is
 // kept in the history store: the live alias, "-", and the first 12 hex
 // digits of old's SHA-256 fingerprint, so that it is the same in every
 // run and distinct for every replaced certificate.
-func (t *Tenant) HistoryAlias(old *x509.Certificate) string {
+func (t *Tenant) historyAlias(old *x509.Certificate) string {
 	return t.Alias + "-" + keystore.CertFingerprint(old).Hex()[:12]
 }
 
@@ -370,7 +370,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 	if old == nil || next == nil {
 		return nil, errors.New("renewal: activate: expected the old and the new certificate, found nil")
 	}
-	a := &Activation{HistoryAlias: t.HistoryAlias(old)}
+	a := &Activation{HistoryAlias: t.historyAlias(old)}
 	live, err := t.LiveChain()
 	if err != nil {
 		return nil, err
@@ -446,7 +446,7 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 	if old == nil || next == nil {
 		return nil, errors.New("renewal: rollback: expected the old and the new certificate, found nil")
 	}
-	a := &Activation{Alias: t.Alias, HistoryAlias: t.HistoryAlias(old)}
+	a := &Activation{Alias: t.Alias, HistoryAlias: t.historyAlias(old)}
 	live, err := t.LiveChain()
 	if err != nil {
 		return nil, err

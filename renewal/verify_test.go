@@ -34,7 +34,7 @@ func runUntil(t *testing.T, f *fixture, id StepID) {
 
 // editJournal changes the fixture's journal as a person with an editor
 // would.
-func (f *fixture) editJournal(t *testing.T, edit func(j *Journal)) {
+func (f *fixture) editJournal(t *testing.T, edit func(j *journalFile)) {
 	t.Helper()
 	j := f.journal(t)
 	edit(j)
@@ -43,7 +43,7 @@ func (f *fixture) editJournal(t *testing.T, edit func(j *Journal)) {
 
 // resetAfter marks every step after id pending, as an attacker who wants
 // the later steps to run again would.
-func resetAfter(j *Journal, id StepID) {
+func resetAfter(j *journalFile, id StepID) {
 	after := false
 	for i := range j.Steps {
 		if after {
@@ -80,54 +80,54 @@ func TestJournalForeignRoot(t *testing.T) {
 	attacker := newLocalCA(t, "Attacker Root")
 	tests := []struct {
 		name  string
-		edit  func(j *Journal)
+		edit  func(j *journalFile)
 		field string
 	}{
-		{"root only", func(j *Journal) {
+		{"root only", func(j *journalFile) {
 			j.Artifacts.NewRoot = pemOf(attacker.Cert)
 		}, "artifacts.new_root_pem"},
-		{"root and its fingerprint", func(j *Journal) {
+		{"root and its fingerprint", func(j *journalFile) {
 			j.Artifacts.NewRoot = pemOf(attacker.Cert)
 			j.Artifacts.NewRootFingerprint = keystore.CertFingerprint(attacker.Cert).Hex()
 		}, "artifacts.new_root_fingerprint"},
-		{"root and a chain to it", func(j *Journal) {
+		{"root and a chain to it", func(j *journalFile) {
 			c := issue(t, attacker, "tenant-client", keystore.ECDSAP256)
 			j.Artifacts.NewRoot = pemOf(attacker.Cert)
 			j.Artifacts.NewChain = encodeChain(c.chain)
 			j.Artifacts.NewFingerprint = keystore.CertFingerprint(c.chain[0]).Hex()
 		}, "artifacts.new_root_pem"},
-		{"new chain not signed by the root", func(j *Journal) {
+		{"new chain not signed by the root", func(j *journalFile) {
 			c := issue(t, attacker, "tenant-client", keystore.ECDSAP256)
 			j.Artifacts.NewChain = encodeChain(c.chain[:1])
 			j.Artifacts.NewFingerprint = keystore.CertFingerprint(c.chain[0]).Hex()
 		}, "artifacts.new_chain_pem"},
-		{"new fingerprint", func(j *Journal) {
+		{"new fingerprint", func(j *journalFile) {
 			j.Artifacts.NewFingerprint = fp("other")
 		}, "artifacts.new_chain_pem"},
-		{"old chain", func(j *Journal) {
+		{"old chain", func(j *journalFile) {
 			j.Artifacts.OldChain = encodeChain(issue(t, attacker, "tenant-client", keystore.ECDSAP256).chain)
 		}, "artifacts.old_chain_pem"},
-		{"old root", func(j *Journal) {
+		{"old root", func(j *journalFile) {
 			j.Artifacts.OldRoot = pemOf(attacker.Cert)
 		}, "artifacts.old_root_pem"},
-		{"old chain's issuers swapped, its leaf kept", func(j *Journal) {
+		{"old chain's issuers swapped, its leaf kept", func(j *journalFile) {
 			chain, err := keystore.ParseCertificates([]byte(j.Artifacts.OldChain))
 			require.NoError(t, err)
 			j.Artifacts.OldChain = encodeChain([]*x509.Certificate{chain[0], attacker.Cert})
 		}, "artifacts.old_chain_pem"},
-		{"keystore", func(j *Journal) {
+		{"keystore", func(j *journalFile) {
 			j.Keystore = "/elsewhere/client.p12"
 		}, "keystore"},
-		{"history alias", func(j *Journal) {
+		{"history alias", func(j *journalFile) {
 			j.Artifacts.HistoryAlias = "partner"
 		}, "artifacts.history_alias"},
-		{"hand-over files", func(j *Journal) {
+		{"hand-over files", func(j *journalFile) {
 			j.Artifacts.HandOver = []string{"/etc/passwd"}
 		}, "artifacts.hand_over"},
-		{"steps out of order", func(j *Journal) {
+		{"steps out of order", func(j *journalFile) {
 			j.Steps[5].Status = StatusDone // step 6 done, step 5 pending
 		}, "steps[5].status"},
-		{"destructive marking", func(j *Journal) {
+		{"destructive marking", func(j *journalFile) {
 			j.Steps[4].Destructive = false
 		}, "steps[4].destructive"},
 	}
@@ -135,7 +135,7 @@ func TestJournalForeignRoot(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, SequenceOverlap)
 			runUntil(t, f, StepConfirmAcceptBoth)
-			f.editJournal(t, func(j *Journal) {
+			f.editJournal(t, func(j *journalFile) {
 				resetAfter(j, StepGenerateKey)
 				tc.edit(j)
 			})
@@ -231,7 +231,7 @@ func TestPlanMustBeBuilt(t *testing.T) {
 func TestEndStateMarkedDone(t *testing.T) {
 	f := newFixture(t, SequenceOverlap)
 	runUntil(t, f, StepNotifyRestart)
-	f.editJournal(t, func(j *Journal) {
+	f.editJournal(t, func(j *journalFile) {
 		for i := 6; i < 9; i++ {
 			j.Steps[i].Status = StatusDone
 		}

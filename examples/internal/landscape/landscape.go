@@ -175,7 +175,7 @@ func (l *Landscape) FlowStopped() (bool, error) {
 	return done(j, renewal.StepStopFlow) && !done(j, renewal.StepRestartNodes), nil
 }
 
-func done(j *renewal.Journal, id renewal.StepID) bool {
+func done(j *renewal.Result, id renewal.StepID) bool {
 	r := j.Step(id)
 	return r != nil && r.Status == renewal.StatusDone
 }
