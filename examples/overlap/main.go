@@ -23,7 +23,7 @@
 // its journal without repeating a destructive step. A -dir made by
 // another run (the other sequence, another -format or -nodes) is refused,
 // naming what differs. With -skip-restart-node K node K keeps its
-// cached configuration: the gate before the old root's removal stops the
+// cached configuration: the gate after the restart (step 7) stops the
 // run, names node K, and the old root stays trusted.
 package main
 
