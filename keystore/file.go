@@ -253,26 +253,19 @@ func jksAliases(data, password []byte) (map[string]bool, error) {
 
 // pkcs12Aliases decodes a PKCS#12 file (structure, MAC, encrypted
 // SafeContents; no key is decrypted) and returns the aliases of its
-// entries, named as [parsePKCS12] names them: a key bag or a certificate
-// bag with Java's trust attribute is an entry, called by its friendlyName
-// or else by its number among the unnamed entries.
+// entries, named as [parsePKCS12] names them (pkcs12Names).
 func pkcs12Aliases(data, password []byte) (map[string]bool, error) {
 	f, err := p12.Decode(bytes.Clone(data), password)
 	if err != nil {
 		return nil, pkcs12Error(err)
 	}
 	m := map[string]bool{}
-	unnamed := 0
+	var names pkcs12Names
 	for _, b := range f.Bags {
-		if b.Type != p12.KeyBag && b.Type != p12.ShroudedKeyBag && (b.Cert == nil || !b.JavaTrust) {
-			continue
+		if pkcs12KeyBag(b) || pkcs12TrustedBag(b) {
+			name, _ := names.of(b)
+			m[fold(name)] = true
 		}
-		name := b.FriendlyName
-		if !b.HasFriendlyName {
-			unnamed++
-			name = fmt.Sprint(unnamed)
-		}
-		m[fold(name)] = true
 	}
 	return m, nil
 }

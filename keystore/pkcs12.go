@@ -116,20 +116,11 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 	certs, certOf, byID, bySubject, bySPKI := ix.certs, ix.of, ix.byID, ix.bySubject, ix.bySPKI
 
 	var recs []parsedEntry
-	// Pairing keys by public key decrypts them; the work is charged to
-	// what is left of the file's key-derivation budget (f.Work).
-	unnamed := 0
-	alias := func(b *p12.Bag) (string, bool) {
-		if b.HasFriendlyName {
-			return b.FriendlyName, true
-		}
-		unnamed++
-		return strconv.Itoa(unnamed), false
-	}
+	var names pkcs12Names
 	for i, b := range f.Bags {
 		switch {
-		case b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag:
-			name, named := alias(b)
+		case pkcs12KeyBag(b):
+			name, named := names.of(b)
 			r := &record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID, o)}
 			n := &pkcs12Native{codec: c, key: b, named: named}
 			leaf := int32(-1)
@@ -142,6 +133,8 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 				}
 			}
 			if leaf < 0 {
+				// Pairing by public key decrypts the key; the work is
+				// charged to what is left of the file's budget (f.Work).
 				leaf = pairByPublicKey(c, r, n, certs, bySPKI, password, o, f.Work)
 			}
 			bags := []int32{int32(i)}
@@ -156,8 +149,8 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 			}
 			r.native = n
 			recs = append(recs, parsedEntry{r, bags})
-		case b.Cert != nil && b.JavaTrust:
-			name, named := alias(b)
+		case pkcs12TrustedBag(b):
+			name, named := names.of(b)
 			certs[certOf[i]].used = true
 			recs = append(recs, parsedEntry{&record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o),
 				chainDER: [][]byte{b.Cert}, native: &pkcs12Native{codec: c, chain: []*p12.Bag{b}, named: named}}, []int32{int32(i)}})
@@ -166,6 +159,27 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 	out := c.keepRest(f.Bags, recs, ix)
 	c.read = len(out)
 	return &Store{recs: out, codec: c}, nil
+}
+
+// pkcs12KeyBag and pkcs12TrustedBag tell the bags that are entries: a key
+// bag is a key entry, a certificate bag with Java's trust attribute a
+// trusted entry; every other bag is kept, not listed.
+func pkcs12KeyBag(b *p12.Bag) bool { return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag }
+
+func pkcs12TrustedBag(b *p12.Bag) bool { return b.Cert != nil && b.JavaTrust }
+
+// pkcs12Names names the entries of a file in bag order, as keytool does:
+// by friendlyName, or else by number among the unnamed entries ("1",
+// "2", ...). Parsing and Update's read-back check both name them so.
+type pkcs12Names struct{ unnamed int }
+
+// of returns entry bag b's alias and whether it is its friendlyName.
+func (n *pkcs12Names) of(b *p12.Bag) (string, bool) {
+	if b.HasFriendlyName {
+		return b.FriendlyName, true
+	}
+	n.unnamed++
+	return strconv.Itoa(n.unnamed), false
 }
 
 // parsedEntry is an entry found while reading a file, with its bags.
