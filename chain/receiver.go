@@ -526,7 +526,7 @@ func (r *Receiver) trustList() string {
 // does not check (name constraints, path length, policies, critical
 // extensions), its reason is added.
 func addX509Problem(ps []Problem, xerr error, leaf *x509.Certificate) []Problem {
-	reason, cert := classify(xerr)
+	cert, reason := classify(xerr)
 	if cert == nil {
 		cert = leaf
 	}
@@ -543,9 +543,9 @@ func addX509Problem(ps []Problem, xerr error, leaf *x509.Certificate) []Problem 
 	return append(ps, Problem{Cert: cert, Err: reason, Detail: xerr.Error()})
 }
 
-// classify maps a crypto/x509 verification error to the sentinel of a
-// [Problem] and the certificate it names, if any.
-func classify(err error) (error, *x509.Certificate) {
+// classify maps a crypto/x509 verification error to the certificate it
+// names, if any, and the sentinel of the [Problem] it makes.
+func classify(err error) (*x509.Certificate, error) {
 	var invalid x509.CertificateInvalidError
 	var unknown x509.UnknownAuthorityError
 	var insecure x509.InsecureAlgorithmError
@@ -556,24 +556,24 @@ func classify(err error) (error, *x509.Certificate) {
 		switch invalid.Reason {
 		case x509.Expired:
 			if strings.Contains(invalid.Detail, "is before") {
-				return ErrNotYetValid, invalid.Cert
+				return invalid.Cert, ErrNotYetValid
 			}
-			return ErrExpired, invalid.Cert
+			return invalid.Cert, ErrExpired
 		case x509.IncompatibleUsage, x509.CANotAuthorizedForExtKeyUsage:
-			return ErrUsage, invalid.Cert
+			return invalid.Cert, ErrUsage
 		case x509.NotAuthorizedToSign, x509.TooManyIntermediates, x509.CANotAuthorizedForThisName,
 			x509.UnconstrainedName, x509.NameConstraintsWithoutSANs, x509.TooManyConstraints, x509.NoValidChains:
-			return ErrConstraint, invalid.Cert
+			return invalid.Cert, ErrConstraint
 		}
-		return ErrRejected, invalid.Cert
+		return invalid.Cert, ErrRejected
 	case errors.As(err, &unknown):
-		return ErrUnknownAuthority, unknown.Cert
+		return unknown.Cert, ErrUnknownAuthority
 	case errors.As(err, &insecure):
-		return ErrWeakSignature, nil
+		return nil, ErrWeakSignature
 	case errors.As(err, &constraint), errors.As(err, &critical):
-		return ErrConstraint, nil
+		return nil, ErrConstraint
 	}
-	return ErrRejected, nil
+	return nil, ErrRejected
 }
 
 // AcceptsAll verifies each chain and returns nil if the receiver accepts
