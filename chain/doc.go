@@ -11,21 +11,21 @@
 //
 // A [Receiver] models the server side of mutual TLS: its trust anchors, the
 // intermediates it holds, the client certificates it pins, the time and the
-// usage it checks. [Receiver.Verify] returns the verified path and anchor, or
-// a [*VerifyError] that lists every problem with its certificate and
-// [Reason]:
+// usage it checks. [Receiver.Verify] returns the verified paths, each
+// ending at its anchor, or a [*VerifyError] that lists every [Problem] with
+// its certificate and sentinel error:
 //
 //	r := &chain.Receiver{Roots: roots}
 //	if _, err := r.Verify(clientChain); err != nil {
 //		var ve *chain.VerifyError
-//		if errors.As(err, &ve) { for _, p := range ve.Problems { ... } }
+//		if errors.As(err, &ve) { for _, p := range ve.Problems { ... p.Err ... } }
 //		if errors.Is(err, chain.ErrExpired) { ... }
 //	}
 //
 // [Receiver.AcceptsAll] is the gate of an overlapping renewal (the receiver
 // must accept the old and the new chain before the client switches), and
-// [Receiver.Ambiguous] warns when a client holds several chains the receiver
-// accepts, so that the client may present either.
+// [Receiver.Accepted] names the chains a client holds that the receiver
+// accepts: two or more, and the client may present either.
 //
 // # Compatibility
 //

@@ -54,23 +54,23 @@ func ExampleReceiver_Verify() {
 	bad := inter.Leaf(t, "old-client", testpki.Expired(), testpki.EKU(x509.ExtKeyUsageServerAuth))
 
 	r := &chain.Receiver{Roots: []*x509.Certificate{root.Cert}, Time: testpki.Now}
-	res, err := r.Verify(good.Chain)
+	paths, err := r.Verify(good.Chain)
 	if err == nil {
-		fmt.Println("accepted:", chain.Path(res.Path))
+		fmt.Println("accepted:", chain.Path(paths[0]))
 	}
 
 	_, err = r.Verify(bad.Chain)
 	var ve *chain.VerifyError
 	if errors.As(err, &ve) {
 		for _, p := range ve.Problems {
-			fmt.Printf("rejected: %s: %s\n", chain.Name(p.Cert), p.Reason)
+			fmt.Printf("rejected: %s: %v\n", chain.Name(p.Cert), p.Err)
 		}
 	}
 	fmt.Println("expired:", errors.Is(err, chain.ErrExpired))
 	// Output:
 	// accepted: CN=tenant-client -> CN=Issuing CA -> CN=Receiver Root
-	// rejected: CN=old-client: expired
-	// rejected: CN=old-client: usage not permitted
+	// rejected: CN=old-client: chain: certificate expired
+	// rejected: CN=old-client: chain: extended key usage not permitted
 	// expired: true
 }
 
@@ -84,21 +84,20 @@ func ExampleReceiver_AcceptsAll() {
 	// Before the tenant switches, the receiver must accept both chains.
 	r := &chain.Receiver{Roots: []*x509.Certificate{oldRoot.Cert}, Time: testpki.Now}
 	err := r.AcceptsAll(oldChain, newChain)
-	var ce *chain.ChainError
 	var ve *chain.VerifyError
-	if errors.As(err, &ce) && errors.As(ce.Err, &ve) {
-		fmt.Printf("chain %d of %d fails: %s: %v\n", ce.Index+1, ce.Total, chain.Path(ce.Chain), ve.Reasons())
+	if errors.As(err, &ve) {
+		fmt.Printf("fails: %s: unknown authority: %v\n", chain.Path(ve.Chain), errors.Is(err, chain.ErrUnknownAuthority))
 	}
 
 	r.Roots = append(r.Roots, newRoot.Cert)
 	fmt.Println("after trusting the new root:", r.AcceptsAll(oldChain, newChain))
 	// Output:
-	// chain 2 of 2 fails: CN=tenant-client -> CN=New CA: [unknown authority]
+	// fails: CN=tenant-client -> CN=New CA: unknown authority: true
 	// after trusting the new root: <nil>
 }
 
-func ExampleReceiver_Ambiguous() {
-	t := testpki.ForExample("ExampleReceiver_Ambiguous")
+func ExampleReceiver_Accepted() {
+	t := testpki.ForExample("ExampleReceiver_Accepted")
 	oldRoot := testpki.NewRoot(t, "Old Root")
 	newRoot := testpki.NewRoot(t, "New Root")
 	r := &chain.Receiver{Roots: []*x509.Certificate{oldRoot.Cert, newRoot.Cert}, Time: testpki.Now}
@@ -108,6 +107,7 @@ func ExampleReceiver_Ambiguous() {
 		"tenant-2025": oldRoot.Leaf(t, "tenant-client").Chain,
 		"tenant-2026": newRoot.Leaf(t, "tenant-client").Chain,
 	}
-	fmt.Println(r.Ambiguous(entries))
+	// Two accepted entries: the client may present either.
+	fmt.Println(r.Accepted(entries))
 	// Output: [tenant-2025 tenant-2026]
 }

@@ -29,15 +29,15 @@ func TestCompleteSameNamePool(t *testing.T) {
 	assert.LessOrEqual(t, s.steps, maxSearchSteps+1)
 
 	_, _, err := Complete([]*x509.Certificate{leaf}, pool)
-	var me *MissingIssuerError
-	require.True(t, errors.As(err, &me), "want a *MissingIssuerError, got %v", err)
-	assert.Equal(t, "CN=Upper CA", me.Cert.Issuer.String())
-	assert.Equal(t, []*x509.Certificate{leaf, pool[0]}, me.Partial)
+	var me *OrderError
+	require.True(t, errors.As(err, &me) && me.Err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v", err)
+	assert.Equal(t, "CN=Upper CA", me.Certificates[0].Issuer.String())
+	assert.Equal(t, []*x509.Certificate{leaf, pool[0]}, me.Path)
 
 	// Within the budget, the CA whose signature verifies wins.
 	path, _, err := Complete([]*x509.Certificate{leaf}, pool[len(pool)-maxCompleteSignatures/2:])
-	require.True(t, errors.As(err, &me), "want a *MissingIssuerError, got %v (%s)", err, Path(path))
-	assert.Equal(t, pool[len(pool)-1], me.Partial[1])
+	require.True(t, errors.As(err, &me) && me.Err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v (%s)", err, Path(path))
+	assert.Equal(t, pool[len(pool)-1], me.Path[1])
 }
 
 // TestCompleteAKIDMismatch checks that Complete stops looking once it has
@@ -53,7 +53,7 @@ func TestCompleteAKIDMismatch(t *testing.T) {
 	assert.LessOrEqual(t, s.examined, maxExamined+maxDepth, "each level stops at its next look")
 
 	_, _, err := Complete([]*x509.Certificate{leaf}, pool)
-	var me *MissingIssuerError
-	require.True(t, errors.As(err, &me), "want a *MissingIssuerError, got %v", err)
-	assert.Equal(t, "CN=X CA", me.Cert.Issuer.String())
+	var me *OrderError
+	require.True(t, errors.As(err, &me) && me.Err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v", err)
+	assert.Equal(t, "CN=X CA", me.Certificates[0].Issuer.String())
 }

@@ -145,8 +145,8 @@ func runLimboCase(t *testing.T, c limboCase) limboOutcome {
 	var ve *VerifyError
 	if errors.As(rerr, &ve) {
 		var parts []string
-		for _, reason := range ve.Reasons() {
-			parts = append(parts, reason.String())
+		for _, reason := range reasons(ve) {
+			parts = append(parts, problemWord(reason))
 		}
 		o.reasons = strings.Join(parts, ", ")
 	} else if rerr != nil {

@@ -344,9 +344,10 @@ func findCycle(parents [][]int) []int {
 // returns the best path found.
 //
 // Errors: [ErrNoCertificates] for an empty chain; [ErrBrokenChain] when a
-// certificate of chain is not issued by the next; a [*MissingIssuerError],
-// naming the missing issuer by subject and authority key identifier and
-// carrying the partial path, when no self-signed certificate is reached.
+// certificate of chain is not issued by the next; an [*OrderError] matching
+// [ErrMissingIssuer], naming the missing issuer by subject and authority key
+// identifier and carrying the partial path, when no self-signed certificate
+// is reached.
 func Complete(chain, pool []*x509.Certificate) (path []*x509.Certificate, anchor *x509.Certificate, err error) {
 	if len(chain) == 0 {
 		return nil, nil, fmt.Errorf("%w to complete", ErrNoCertificates)
@@ -387,7 +388,7 @@ func Complete(chain, pool []*x509.Certificate) (path []*x509.Certificate, anchor
 	ext, ok := s.extend(out[len(out)-1], 0)
 	out = append(out, ext...)
 	if !ok {
-		return nil, nil, &MissingIssuerError{Cert: out[len(out)-1], Partial: out}
+		return nil, nil, &OrderError{Err: ErrMissingIssuer, Certificates: []*x509.Certificate{out[len(out)-1]}, Path: out}
 	}
 	anchor = out[len(out)-1]
 	return out[:len(out)-1], anchor, nil

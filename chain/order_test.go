@@ -146,10 +146,11 @@ func TestComplete(t *testing.T) {
 
 	t.Run("partial path in error", func(t *testing.T) {
 		_, _, err := Complete([]*x509.Certificate{leaf.Cert}, []*x509.Certificate{inter2.Cert})
-		var missing *MissingIssuerError
+		var missing *OrderError
 		require.ErrorAs(t, err, &missing)
-		assert.Equal(t, "CN=leaf -> CN=inter2", Path(missing.Partial))
-		assert.Same(t, inter2.Cert, missing.Cert)
+		require.ErrorIs(t, err, ErrMissingIssuer)
+		assert.Equal(t, "CN=leaf -> CN=inter2", Path(missing.Path))
+		assert.Same(t, inter2.Cert, missing.Certificates[0])
 	})
 }
 

@@ -82,18 +82,6 @@ type Receiver struct {
 	MinRSABits int
 }
 
-// Result is a chain a [Receiver] accepted.
-type Result struct {
-	// Path is the verified path: the leaf, the intermediates, and the anchor
-	// last.
-	Path []*x509.Certificate
-	// Anchor is the trusted certificate the path ends at.
-	Anchor *x509.Certificate
-	// Chains lists every verified path the receiver's policy accepts, Path
-	// first.
-	Chains [][]*x509.Certificate
-}
-
 func (r *Receiver) now() time.Time {
 	if r.Time.IsZero() {
 		return time.Now()
@@ -133,28 +121,31 @@ func pool(certs ...[]*x509.Certificate) *x509.CertPool {
 // than crypto/x509: whatever [x509.Certificate.Verify] rejects with the same
 // inputs, Verify rejects.
 //
-// On success the [Result] holds the verified path and its anchor. Otherwise
-// the error is a [*VerifyError] listing every problem on the path that came
-// closest to an anchor, each with its certificate and [Reason]; it matches
-// the reasons' sentinels (such as [ErrExpired]) with [errors.Is]. An empty
-// chain or a nil certificate is an error wrapping [ErrNoCertificates] or
-// describing the nil entry.
-func (r *Receiver) Verify(chain []*x509.Certificate) (*Result, error) {
+// On success Verify returns, as [x509.Certificate.Verify] does, every
+// verified path the receiver's policy accepts, each leaf first and ending
+// at its trust anchor; the first is the path crypto/x509 preferred, so
+// chains[0][len(chains[0])-1] is the anchor. Otherwise the error is a
+// [*VerifyError] listing every problem on the path that came closest to an
+// anchor, each with its certificate and sentinel; it matches those
+// sentinels (such as [ErrExpired]) with [errors.Is]. An empty chain or a nil
+// certificate is an error wrapping [ErrNoCertificates] or describing the
+// nil entry.
+func (r *Receiver) Verify(chain []*x509.Certificate) ([][]*x509.Certificate, error) {
 	return r.verify(chain, nil)
 }
 
 // VerifyKey is [Receiver.Verify] that also requires the leaf's public key
 // to be key (a public key or a [crypto.Signer]), as when a key entry is
 // checked before it is installed; a mismatch is a problem with
-// [ReasonKeyMismatch].
-func (r *Receiver) VerifyKey(key crypto.PublicKey, chain []*x509.Certificate) (*Result, error) {
+// [ErrKeyMismatch].
+func (r *Receiver) VerifyKey(key crypto.PublicKey, chain []*x509.Certificate) ([][]*x509.Certificate, error) {
 	if key == nil {
 		return nil, errors.New("chain: VerifyKey needs a key, got nil")
 	}
 	return r.verify(chain, key)
 }
 
-func (r *Receiver) verify(chain []*x509.Certificate, key crypto.PublicKey) (*Result, error) {
+func (r *Receiver) verify(chain []*x509.Certificate, key crypto.PublicKey) ([][]*x509.Certificate, error) {
 	if len(chain) == 0 {
 		return nil, fmt.Errorf("%w to verify", ErrNoCertificates)
 	}
@@ -184,8 +175,7 @@ func (r *Receiver) verify(chain []*x509.Certificate, key crypto.PublicKey) (*Res
 			}
 		}
 		if len(accepted) > 0 {
-			path := accepted[0]
-			return &Result{Path: path, Anchor: path[len(path)-1], Chains: accepted}, nil
+			return accepted, nil
 		}
 		return nil, &VerifyError{Chain: chain, Path: firstPath, Problems: firstProblems}
 	}
@@ -225,13 +215,13 @@ func (r *Receiver) leafProblems(leaf *x509.Certificate, key crypto.PublicKey) []
 			}
 		}
 		if !pinned {
-			ps = append(ps, Problem{Cert: leaf, Reason: ReasonNotPinned, Detail: fmt.Sprintf(
+			ps = append(ps, Problem{Cert: leaf, Err: ErrNotPinned, Detail: fmt.Sprintf(
 				"the receiver accepts only %d pinned client certificate(s) (%s); this one has SHA-256 fingerprint %x",
 				len(r.Pinned), names(r.Pinned), fp)})
 		}
 	}
 	if key != nil && !KeyMatches(key, leaf) {
-		ps = append(ps, Problem{Cert: leaf, Reason: ReasonKeyMismatch, Detail: fmt.Sprintf(
+		ps = append(ps, Problem{Cert: leaf, Err: ErrKeyMismatch, Detail: fmt.Sprintf(
 			"the certificate holds a %s public key that is not the %s key it was checked against",
 			keyKind(leaf.PublicKey), keyKind(key))})
 	}
@@ -252,7 +242,7 @@ func keyKind(key any) string {
 func (r *Receiver) weakKey(c *x509.Certificate) (Problem, bool) {
 	min := r.minRSABits()
 	if k, ok := c.PublicKey.(*rsa.PublicKey); ok && min > 0 && k.N.BitLen() < min {
-		return Problem{Cert: c, Reason: ReasonWeakKey, Detail: fmt.Sprintf(
+		return Problem{Cert: c, Err: ErrWeakKey, Detail: fmt.Sprintf(
 			"RSA key of %d bits; the receiver requires at least %d", k.N.BitLen(), min)}, true
 	}
 	return Problem{}, false
@@ -261,7 +251,7 @@ func (r *Receiver) weakKey(c *x509.Certificate) (Problem, bool) {
 func weakSignature(child, parent *x509.Certificate) (Problem, bool) {
 	switch child.SignatureAlgorithm {
 	case x509.MD2WithRSA, x509.MD5WithRSA, x509.SHA1WithRSA, x509.ECDSAWithSHA1, x509.DSAWithSHA1:
-		return Problem{Cert: child, Reason: ReasonWeakSignature, Detail: fmt.Sprintf(
+		return Problem{Cert: child, Err: ErrWeakSignature, Detail: fmt.Sprintf(
 			"signed by %s with %v; crypto/x509 refuses MD5 and SHA-1 signatures", Name(parent), child.SignatureAlgorithm)}, true
 	}
 	return Problem{}, false
@@ -350,9 +340,9 @@ func (r *Receiver) pathProblems(path []*x509.Certificate, reached bool, now time
 	var ps []Problem
 	for i, c := range path {
 		if now.Before(c.NotBefore) {
-			ps = append(ps, Problem{Cert: c, Reason: ReasonNotYetValid, Detail: validity(c, now)})
+			ps = append(ps, Problem{Cert: c, Err: ErrNotYetValid, Detail: validity(c, now)})
 		} else if now.After(c.NotAfter) {
-			ps = append(ps, Problem{Cert: c, Reason: ReasonExpired, Detail: validity(c, now)})
+			ps = append(ps, Problem{Cert: c, Err: ErrExpired, Detail: validity(c, now)})
 		}
 		if p, ok := r.weakKey(c); ok {
 			ps = append(ps, p)
@@ -362,14 +352,14 @@ func (r *Receiver) pathProblems(path []*x509.Certificate, reached bool, now time
 			if p, ok := weakSignature(c, parent); ok {
 				ps = append(ps, p)
 			} else if err := sigs.check(c, parent); err != nil {
-				ps = append(ps, Problem{Cert: c, Reason: ReasonBadSignature, Detail: fmt.Sprintf(
+				ps = append(ps, Problem{Cert: c, Err: ErrBadSignature, Detail: fmt.Sprintf(
 					"signature (%v) does not verify with the key of %s: %v", c.SignatureAlgorithm, Name(parent), err)})
 			}
 			if parent.Version == 3 && !parent.BasicConstraintsValid || parent.BasicConstraintsValid && !parent.IsCA {
-				ps = append(ps, Problem{Cert: parent, Reason: ReasonConstraint, Detail: fmt.Sprintf(
+				ps = append(ps, Problem{Cert: parent, Err: ErrConstraint, Detail: fmt.Sprintf(
 					"issued %s but is not a CA certificate (basic constraints)", Name(c))})
 			} else if parent.KeyUsage != 0 && parent.KeyUsage&x509.KeyUsageCertSign == 0 {
-				ps = append(ps, Problem{Cert: parent, Reason: ReasonConstraint, Detail: fmt.Sprintf(
+				ps = append(ps, Problem{Cert: parent, Err: ErrConstraint, Detail: fmt.Sprintf(
 					"issued %s but its key usage does not include certificate signing", Name(c))})
 			}
 		}
@@ -474,7 +464,7 @@ func (r *Receiver) usageProblems(path []*x509.Certificate) []Problem {
 		}
 		for _, u := range want {
 			if !has(c, u) {
-				ps = append(ps, Problem{Cert: c, Reason: ReasonUsage, Detail: fmt.Sprintf(
+				ps = append(ps, Problem{Cert: c, Err: ErrUsage, Detail: fmt.Sprintf(
 					"extended key usage permits %s; the receiver requires %s",
 					ekuList(c.ExtKeyUsage, len(c.UnknownExtKeyUsage)), ekuList(want, 0))})
 				break
@@ -489,7 +479,7 @@ func (r *Receiver) anchorProblem(path []*x509.Certificate) Problem {
 	top := path[len(path)-1]
 	trusts := r.trustList()
 	if selfSigned(top) {
-		return Problem{Cert: top, Reason: ReasonUnknownAuthority, Detail: fmt.Sprintf(
+		return Problem{Cert: top, Err: ErrUnknownAuthority, Detail: fmt.Sprintf(
 			"self-signed %s is not a trusted root; the receiver trusts %s", describeCert(top), trusts)}
 	}
 	var hint string
@@ -505,11 +495,11 @@ func (r *Receiver) anchorProblem(path []*x509.Certificate) Problem {
 		}
 	}
 	if len(path) == 1 && !top.IsCA {
-		return Problem{Cert: top, Reason: ReasonIncompleteChain, Detail: fmt.Sprintf(
+		return Problem{Cert: top, Err: ErrIncompleteChain, Detail: fmt.Sprintf(
 			"the client sent no issuer: %s is neither in the chain nor among the receiver's intermediates and roots%s; the client must send it, or the receiver must add it; the receiver trusts %s",
 			describeIssuer(top), hint, trusts)}
 	}
-	return Problem{Cert: top, Reason: ReasonUnknownAuthority, Detail: fmt.Sprintf(
+	return Problem{Cert: top, Err: ErrUnknownAuthority, Detail: fmt.Sprintf(
 		"%s is not trusted and not among the receiver's intermediates%s; the receiver trusts %s",
 		describeIssuer(top), hint, trusts)}
 }
@@ -536,26 +526,26 @@ func (r *Receiver) trustList() string {
 // does not check (name constraints, path length, policies, critical
 // extensions), its reason is added.
 func addX509Problem(ps []Problem, xerr error, leaf *x509.Certificate) []Problem {
-	reason, cert := classify(xerr)
+	cert, reason := classify(xerr)
 	if cert == nil {
 		cert = leaf
 	}
 	if len(ps) > 0 {
-		if reason != ReasonConstraint && reason != ReasonRejected {
+		if reason != ErrConstraint && reason != ErrRejected {
 			return ps
 		}
 		for _, p := range ps {
-			if p.Reason == reason {
+			if p.Err == reason {
 				return ps
 			}
 		}
 	}
-	return append(ps, Problem{Cert: cert, Reason: reason, Detail: xerr.Error()})
+	return append(ps, Problem{Cert: cert, Err: reason, Detail: xerr.Error()})
 }
 
-// classify maps a crypto/x509 verification error to a Reason and the
-// certificate it names, if any.
-func classify(err error) (Reason, *x509.Certificate) {
+// classify maps a crypto/x509 verification error to the certificate it
+// names, if any, and the sentinel of the [Problem] it makes.
+func classify(err error) (*x509.Certificate, error) {
 	var invalid x509.CertificateInvalidError
 	var unknown x509.UnknownAuthorityError
 	var insecure x509.InsecureAlgorithmError
@@ -566,43 +556,53 @@ func classify(err error) (Reason, *x509.Certificate) {
 		switch invalid.Reason {
 		case x509.Expired:
 			if strings.Contains(invalid.Detail, "is before") {
-				return ReasonNotYetValid, invalid.Cert
+				return invalid.Cert, ErrNotYetValid
 			}
-			return ReasonExpired, invalid.Cert
+			return invalid.Cert, ErrExpired
 		case x509.IncompatibleUsage, x509.CANotAuthorizedForExtKeyUsage:
-			return ReasonUsage, invalid.Cert
+			return invalid.Cert, ErrUsage
 		case x509.NotAuthorizedToSign, x509.TooManyIntermediates, x509.CANotAuthorizedForThisName,
 			x509.UnconstrainedName, x509.NameConstraintsWithoutSANs, x509.TooManyConstraints, x509.NoValidChains:
-			return ReasonConstraint, invalid.Cert
+			return invalid.Cert, ErrConstraint
 		}
-		return ReasonRejected, invalid.Cert
+		return invalid.Cert, ErrRejected
 	case errors.As(err, &unknown):
-		return ReasonUnknownAuthority, unknown.Cert
+		return unknown.Cert, ErrUnknownAuthority
 	case errors.As(err, &insecure):
-		return ReasonWeakSignature, nil
+		return nil, ErrWeakSignature
 	case errors.As(err, &constraint), errors.As(err, &critical):
-		return ReasonConstraint, nil
+		return nil, ErrConstraint
 	}
-	return ReasonRejected, nil
+	return nil, ErrRejected
 }
 
 // AcceptsAll verifies each chain and returns nil if the receiver accepts
 // all of them: the gate before a tenant switches from an old client
 // certificate to a new one while the receiver accepts both. Otherwise it
-// returns the [errors.Join] of a [*ChainError] per rejected chain, saying
-// which chain fails and why.
+// returns the [errors.Join] of one error per rejected chain, whose message
+// says which chain fails ("chain 2 of 3 is not accepted: ...") and why, and
+// which unwraps to that chain's error from [Receiver.Verify]: [errors.As]
+// with a [*VerifyError] finds the first rejected chain (its Chain field),
+// and the Unwrap() []error of the joined error lists them all, in order.
 func (r *Receiver) AcceptsAll(chains ...[]*x509.Certificate) error {
 	var errs []error
 	for i, c := range chains {
 		if _, err := r.Verify(c); err != nil {
-			errs = append(errs, &ChainError{Index: i, Total: len(chains), Chain: c, Err: err})
+			errs = append(errs, &chainError{index: i, total: len(chains), err: err})
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // Accepted returns, sorted, the names (such as keystore aliases) of the
-// chains the receiver accepts.
+// chains the receiver accepts, or nil if it accepts none.
+//
+// Two or more names warn of an ambiguous client: one whose keystore holds
+// several key entries the receiver accepts may present any of them. Java's
+// key manager picks the first match among the server's acceptable issuers,
+// and some runtimes pick at random unless an alias is configured, so a
+// renewal that leaves both entries in place can make the client present the
+// old certificate.
 func (r *Receiver) Accepted(chains map[string][]*x509.Certificate) []string {
 	var out []string
 	for name, c := range chains {
@@ -612,18 +612,4 @@ func (r *Receiver) Accepted(chains map[string][]*x509.Certificate) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// Ambiguous returns, sorted, the names of the chains the receiver accepts
-// when there are two or more of them, and nil otherwise. A client whose
-// keystore holds several key entries the receiver accepts may present any of
-// them: Java's key manager picks the first match among the server's
-// acceptable issuers, and some runtimes pick at random unless an alias is
-// configured, so a renewal that leaves both entries in place can make the
-// client present the old certificate.
-func (r *Receiver) Ambiguous(chains map[string][]*x509.Certificate) []string {
-	if out := r.Accepted(chains); len(out) > 1 {
-		return out
-	}
-	return nil
 }

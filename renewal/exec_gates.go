@@ -178,20 +178,19 @@ func (x *run) oldRootUnused(ctx context.Context, c *gateCheck) {
 	if err != nil {
 		c.problem(err, "cannot read the chains declared in use: %v", err)
 	}
-	set, err := truststore.FromCertificates(x.oldRoot)
-	if err != nil {
+	set := truststore.New(truststore.PEMBundle)
+	if _, err := set.Merge(truststore.Certs(x.oldRoot), &truststore.MergeOptions{IncludeNonCA: true}); err != nil {
 		c.problem(err, "cannot check the old root: %v", err)
 		return
 	}
-	_, err = set.Prune(truststore.ByFingerprint(keystore.CertFingerprint(x.oldRoot)), &truststore.PruneOptions{
+	rep, err := set.Prune(truststore.ByFingerprint(keystore.CertFingerprint(x.oldRoot)), &truststore.PruneOptions{
 		// deps is every chain the executor knows of; none known means
 		// none is in use, which truststore wants said explicitly.
 		InUse: deps, NothingInUse: len(deps) == 0,
 	})
-	var iu *truststore.InUseError
 	switch {
-	case errors.As(err, &iu):
-		for _, ch := range iu.Refused {
+	case errors.Is(err, truststore.ErrInUse):
+		for _, ch := range rep.Refused {
 			for _, d := range ch.Dependents {
 				c.dependents = append(c.dependents, d)
 				c.problem(nil, "%s chains to the old root %s, which must stay while it is in use", d, describeCert(x.oldRoot))

@@ -38,7 +38,7 @@ func TestMergeIntoJavaCacerts(t *testing.T) {
 	cacerts, err := truststore.Open(cacertsPath, storePassword)
 	require.NoError(t, err)
 	require.Equal(t, truststore.JKS, cacerts.Kind())
-	require.Equal(t, 144, cacerts.Len())
+	require.Equal(t, 144, size(cacerts))
 	orig := cacerts.Entries()
 
 	// The bundle: three new roots, then two roots exported from cacerts.
@@ -67,13 +67,13 @@ func TestMergeIntoJavaCacerts(t *testing.T) {
 	for i, r := range newRoots {
 		wantAdded = append(wantAdded, fmt.Sprintf("%s-certroll-new-root-%d", hex8(r.Cert), i+1))
 	}
-	assert.Equal(t, truststore.Counts{Added: 3, Skipped: 2}, rep.Counts)
+	assert.Equal(t, counts{Added: 3, Skipped: 2}, countsOf(rep))
 	assert.Equal(t, wantAdded, aliases(rep.Added))
 	assert.Equal(t, present, aliases(rep.Skipped))
 	for i, s := range rep.Skipped {
-		assert.Equal(t, present[i], s.DuplicateOf)
+		assert.Equal(t, present[i], s.Alias)
 	}
-	assert.Equal(t, 147, cacerts.Len())
+	assert.Equal(t, 147, size(cacerts))
 
 	out := filepath.Join(dir, "out.jks")
 	require.NoError(t, cacerts.Save(out, storePassword))
@@ -83,8 +83,8 @@ func TestMergeIntoJavaCacerts(t *testing.T) {
 	require.NoError(t, err)
 	rep2, err := again.Merge(src.Entries(), opts)
 	require.NoError(t, err)
-	assert.Equal(t, truststore.Counts{Skipped: 5}, rep2.Counts)
-	assert.False(t, rep2.Changed())
+	assert.Equal(t, counts{Skipped: 5}, countsOf(rep2))
+	assert.False(t, changed(rep2))
 
 	// Only the three roots were added; every original entry is as it was.
 	pristine, err := truststore.Open(cacertsPath, storePassword)

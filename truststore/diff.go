@@ -3,6 +3,7 @@ package truststore
 import (
 	"github.com/certroll/certroll/keystore"
 
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -21,7 +22,8 @@ type AliasChange struct {
 }
 
 // A DiffReport compares two trust sets by certificate (the SHA-256 of the
-// DER encoding), not by alias. Its lists are never nil.
+// DER encoding), not by alias. Its lists are never nil; the two sets hold
+// the same certificates under the same aliases when all three are empty.
 type DiffReport struct {
 	// OnlyInA and OnlyInB list the certificates one set holds and the
 	// other does not, each in its set's order.
@@ -61,12 +63,6 @@ func Diff(a, b *Set) *DiffReport {
 	return d
 }
 
-// Equal reports whether the two sets hold the same certificates under the
-// same aliases.
-func (d *DiffReport) Equal() bool {
-	return len(d.OnlyInA)+len(d.OnlyInB)+len(d.AliasChanged) == 0
-}
-
 // String describes the differences for people.
 func (d *DiffReport) String() string {
 	var b strings.Builder
@@ -84,19 +80,12 @@ func (d *DiffReport) String() string {
 	return b.String()
 }
 
-// Expiry is a certificate that expires within the window of an
-// [ExpiryReport].
-type Expiry struct {
-	CertInfo
-	// Expired is set when the certificate's validity ended before the
-	// report's Now.
-	Expired bool `json:"expired"`
-	// Remaining is the time from Now to NotAfter, negative once expired.
-	Remaining time.Duration `json:"remaining_ns"`
-}
-
 // An ExpiryReport lists the certificates of a set that have expired or
-// expire within a window.
+// expire within a window. A certificate has expired when its NotAfter is
+// before Now; the time it has left is NotAfter.Sub(Now).
+//
+// In its JSON form each certificate also has "expired" (a boolean) and
+// "remaining_ns", the time left in nanoseconds, negative once expired.
 type ExpiryReport struct {
 	// Now and Within are the arguments of [Set.Expiring]; Within is in
 	// nanoseconds in JSON.
@@ -104,21 +93,39 @@ type ExpiryReport struct {
 	Within time.Duration `json:"within_ns"`
 	// Certificates lists them by NotAfter, earliest first (then by alias).
 	// It is never nil.
-	Certificates []Expiry `json:"certificates"`
+	Certificates []CertInfo `json:"certificates"`
+}
+
+// wireExpiry is a certificate of an [ExpiryReport] in its JSON form.
+type wireExpiry struct {
+	CertInfo
+	Expired   bool          `json:"expired"`
+	Remaining time.Duration `json:"remaining_ns"`
+}
+
+// MarshalJSON encodes the report with each certificate's state, as
+// described at [ExpiryReport]. It has a value receiver so that a report
+// marshals the same by value and by pointer.
+func (r ExpiryReport) MarshalJSON() ([]byte, error) {
+	certs := make([]wireExpiry, len(r.Certificates))
+	for i, c := range r.Certificates {
+		certs[i] = wireExpiry{CertInfo: c, Expired: c.NotAfter.Before(r.Now), Remaining: c.NotAfter.Sub(r.Now)}
+	}
+	return json.Marshal(struct {
+		Now          time.Time     `json:"now"`
+		Within       time.Duration `json:"within_ns"`
+		Certificates []wireExpiry  `json:"certificates"`
+	}{r.Now, r.Within, certs})
 }
 
 // Expiring reports the certificates whose validity ends before
 // now+within, already expired ones included.
 func (s *Set) Expiring(within time.Duration, now time.Time) *ExpiryReport {
-	r := &ExpiryReport{Now: now.UTC(), Within: within, Certificates: []Expiry{}}
+	r := &ExpiryReport{Now: now.UTC(), Within: within, Certificates: []CertInfo{}}
 	limit := now.Add(within)
 	for _, e := range s.entries {
 		if e.cert.NotAfter.Before(limit) {
-			r.Certificates = append(r.Certificates, Expiry{
-				CertInfo:  e.info(),
-				Expired:   e.cert.NotAfter.Before(now),
-				Remaining: e.cert.NotAfter.Sub(now),
-			})
+			r.Certificates = append(r.Certificates, e.info())
 		}
 	}
 	sort.SliceStable(r.Certificates, func(i, j int) bool {
@@ -137,9 +144,10 @@ func (r *ExpiryReport) String() string {
 	fmt.Fprintf(&b, "%d %s expired or expiring within %s of %s\n", len(r.Certificates),
 		plural(len(r.Certificates), "certificate", "certificates"), days(r.Within), r.Now.Format(time.DateOnly))
 	for _, c := range r.Certificates {
-		state := "expires in " + days(c.Remaining)
-		if c.Expired {
-			state = "expired " + days(-c.Remaining) + " ago"
+		left := c.NotAfter.Sub(r.Now)
+		state := "expires in " + days(left)
+		if c.NotAfter.Before(r.Now) {
+			state = "expired " + days(-left) + " ago"
 		}
 		fmt.Fprintf(&b, "  %s  %s  not after %s (%s)\n", c.Alias, c.Subject, c.NotAfter.Format(time.RFC3339), state)
 	}

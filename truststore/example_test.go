@@ -60,7 +60,7 @@ func ExampleSet_Merge() {
 func ExampleSet_Prune() {
 	oldRoot := exampleRoot("Old Root CA", 1)
 	newRoot := exampleRoot("New Root CA", 2)
-	ts, err := truststore.FromCertificates(oldRoot.Cert, newRoot.Cert)
+	ts, err := fromCertificates(oldRoot.Cert, newRoot.Cert)
 	if err != nil {
 		panic(err)
 	}

@@ -66,7 +66,7 @@ func Open(path string, password []byte) (*Set, error) {
 // [Entry.Alias]). A block of another type (a private key, or OpenSSL's
 // TRUSTED CERTIFICATE, whose trust settings would be lost on saving), a
 // broken block or a certificate crypto/x509 cannot parse is an error
-// matching [ErrMalformed] that says which block.
+// matching [keystore.ErrMalformed] that says which block.
 func Parse(data, password []byte) (*Set, error) {
 	if looksText(data) {
 		return parseBundle(data)
@@ -111,14 +111,14 @@ func parseBundle(data []byte) (*Set, error) {
 		pre := consumed[:start]
 		offset := len(data) - len(rest) + start
 		if i := beginLine(pre); i >= 0 {
-			return nil, fmt.Errorf("%w: PEM bundle: block at offset %d is broken (no matching END line or bad base64)", ErrMalformed, len(data)-len(rest)+i)
+			return nil, fmt.Errorf("%w: PEM bundle: block at offset %d is broken (no matching END line or bad base64)", errMalformed, len(data)-len(rest)+i)
 		}
 		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%w: PEM bundle: block %d at offset %d is %q, want CERTIFICATE: a trust bundle holds certificates only", ErrMalformed, n, offset, block.Type)
+			return nil, fmt.Errorf("%w: PEM bundle: block %d at offset %d is %q, want CERTIFICATE: a trust bundle holds certificates only", errMalformed, n, offset, block.Type)
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%w: PEM bundle: block %d at offset %d: %w", ErrMalformed, n, offset, err)
+			return nil, fmt.Errorf("%w: PEM bundle: block %d at offset %d: %w", errMalformed, n, offset, err)
 		}
 		alias := aliasComment(pre)
 		if alias == "" || checkAlias(PEMBundle, alias) != nil {
@@ -129,7 +129,7 @@ func parseBundle(data []byte) (*Set, error) {
 		rest = r
 	}
 	if i := beginLine(rest); i >= 0 {
-		return nil, fmt.Errorf("%w: PEM bundle: block at offset %d is broken (no matching END line or bad base64)", ErrMalformed, len(data)-len(rest)+i)
+		return nil, fmt.Errorf("%w: PEM bundle: block at offset %d is broken (no matching END line or bad base64)", errMalformed, len(data)-len(rest)+i)
 	}
 	return s, nil
 }
@@ -222,7 +222,7 @@ func openDir(dir string) (*Set, error) {
 		}
 		certs, err := keystore.ParseCertificates(data)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, p, err)
+			return nil, fmt.Errorf("%w: %s: %w", errMalformed, p, err)
 		}
 		files = append(files, file{name: n, certs: certs})
 	}

@@ -133,7 +133,7 @@ func (s *Set) Merge(items []Entry, opts *MergeOptions) (*Report, error) {
 		c := it.Cert
 		fp := keystore.CertFingerprint(c)
 		if held := s.byFP[fp]; len(held) > 0 {
-			ch := Change{CertInfo: held[0].info(), DuplicateOf: held[0].alias}
+			ch := Change{CertInfo: held[0].info()}
 			ch.Reason = fmt.Sprintf("identical to %q, already in the set", held[0].alias)
 			if it.Alias != "" && fold(it.Alias) != fold(held[0].alias) {
 				ch.Reason += fmt.Sprintf(" (not added again as %q)", it.Alias)
@@ -178,7 +178,6 @@ func (s *Set) Merge(items []Entry, opts *MergeOptions) (*Report, error) {
 		s.insert(e)
 		rep.Added = append(rep.Added, ch)
 	}
-	rep.count()
 	return rep, nil
 }
 

@@ -107,7 +107,7 @@ func TestMerge(t *testing.T) {
 			wantSkipped: []string{},
 			wantAliases: []string{"root-a", hex8(rootB.Cert) + "-root-b", hex8(interA.Cert) + "-issuing-ca-a"},
 			check: func(t *testing.T, rep *truststore.Report) {
-				assert.Equal(t, truststore.Counts{Added: 2}, rep.Counts)
+				assert.Equal(t, counts{Added: 2}, countsOf(rep))
 				assert.Equal(t, "new certificate", rep.Added[0].Reason)
 				assert.Equal(t, fpHex(rootB.Cert), rep.Added[0].SHA256.Hex())
 			},
@@ -120,9 +120,9 @@ func TestMerge(t *testing.T) {
 			wantSkipped: []string{"root-a"},
 			wantAliases: []string{"root-a"},
 			check: func(t *testing.T, rep *truststore.Report) {
-				assert.Equal(t, "root-a", rep.Skipped[0].DuplicateOf)
+				assert.Equal(t, "root-a", rep.Skipped[0].Alias)
 				assert.Equal(t, `identical to "root-a", already in the set (not added again as "Another Name")`, rep.Skipped[0].Reason)
-				assert.False(t, rep.Changed())
+				assert.False(t, changed(rep))
 			},
 		},
 		{
@@ -141,7 +141,7 @@ func TestMerge(t *testing.T) {
 			wantAliases: []string{"root-a", "root-a-2036"},
 			check: func(t *testing.T, rep *truststore.Report) {
 				assert.Equal(t, []string{"root-a"}, rep.Added[0].ReissueOf)
-				assert.Equal(t, 1, rep.Counts.Reissued)
+				assert.Equal(t, 1, countsOf(rep).Reissued)
 				assert.Equal(t, `re-issue of "root-a": same subject and key, valid 2025-12-31 to 2045-12-27 where "root-a" is valid 2025-01-01 to 2035-12-30`, rep.Added[0].Reason)
 			},
 		},
@@ -154,7 +154,7 @@ func TestMerge(t *testing.T) {
 			wantAliases: []string{"Root", "root-2", "ROOT-3"},
 			check: func(t *testing.T, rep *truststore.Report) {
 				assert.Equal(t, "ROOT", rep.Added[0].RequestedAlias)
-				assert.Equal(t, 1, rep.Counts.Renamed)
+				assert.Equal(t, 1, countsOf(rep).Renamed)
 				assert.Contains(t, rep.Added[0].Reason, `stored as "ROOT-3": alias "Root" is taken by CN=Root A`)
 			},
 		},
@@ -171,7 +171,7 @@ func TestMerge(t *testing.T) {
 			assert.Equal(t, tt.wantAdded, aliases(rep.Added))
 			assert.Equal(t, tt.wantSkipped, aliases(rep.Skipped))
 			assert.Equal(t, tt.wantAliases, s.Aliases())
-			assert.Equal(t, len(tt.wantAliases), s.Len())
+			assert.Equal(t, len(tt.wantAliases), size(s))
 			if tt.check != nil {
 				tt.check(t, rep)
 			}
@@ -241,7 +241,7 @@ func TestMergeRefusesBadItems(t *testing.T) {
 			}
 			assert.Contains(t, err.Error(), tt.msg)
 			assert.True(t, strings.HasPrefix(err.Error(), "truststore: "))
-			assert.Equal(t, 0, s.Len(), "nothing is added when an item is refused")
+			assert.Equal(t, 0, size(s), "nothing is added when an item is refused")
 		})
 	}
 }
@@ -351,13 +351,13 @@ func TestMergeLeavesOutNonCA(t *testing.T) {
 				return
 			}
 			assert.Empty(t, rep.Added)
-			assert.Equal(t, 0, s.Len(), "a certificate left out is not in the set")
+			assert.Equal(t, 0, size(s), "a certificate left out is not in the set")
 			require.Len(t, rep.LeftOut, 1)
 			assert.Equal(t, "given", rep.LeftOut[0].Alias)
 			assert.Equal(t, fpHex(tt.cert), rep.LeftOut[0].SHA256.Hex())
 			assert.Equal(t, tt.wantWhy, rep.LeftOut[0].Reason)
-			assert.Equal(t, 1, rep.Counts.LeftOut)
-			assert.False(t, rep.Changed())
+			assert.Equal(t, 1, countsOf(rep).LeftOut)
+			assert.False(t, changed(rep))
 			assert.Equal(t, "merge into JKS: 0 added (0 re-issued, 0 renamed), 0 skipped as duplicates, 1 left out as not CA certificates\n"+
 				"  left out given  "+tt.cert.Subject.String()+"  sha256 "+fpHex(tt.cert)[:16]+"  valid "+
 				tt.cert.NotBefore.UTC().Format(time.DateOnly)+" to "+tt.cert.NotAfter.UTC().Format(time.DateOnly)+"\n"+
@@ -397,9 +397,9 @@ func TestMergeLeavesOutNonCA(t *testing.T) {
 	assert.Equal(t, []string{hex8(leaf.Cert) + "-client"}, aliases(rep.LeftOut))
 	assert.False(t, s.ContainsCert(leaf.Cert))
 
-	// FromCertificates keeps every certificate given: the caller names them.
-	pinned, err := truststore.FromCertificates(leaf.Cert, root.Cert)
+	// A set built from certificates the caller names (a merge with IncludeNonCA) keeps every one given.
+	pinned, err := fromCertificates(leaf.Cert, root.Cert)
 	require.NoError(t, err)
 	assert.True(t, pinned.ContainsCert(leaf.Cert))
-	assert.Equal(t, 2, pinned.Len())
+	assert.Equal(t, 2, size(pinned))
 }

@@ -7,15 +7,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 )
 
 // A Selector picks the certificates [Set.Prune] removes. Build one with
-// [ByAlias], [ByFingerprint], [BySubject], [ExpiredAt] or [Where]; the zero
-// Selector selects nothing.
+// [ByAlias], [ByFingerprint], [BySubject] or [Where] (which selects, for
+// instance, the certificates expired at a time); the zero Selector selects
+// nothing.
 type Selector struct {
 	desc string
 	// match reports whether e is selected.
@@ -75,17 +75,13 @@ func BySubject(dn string) Selector {
 	}
 }
 
-// ExpiredAt selects the certificates whose validity ended before t. It may
-// select none.
-func ExpiredAt(t time.Time) Selector {
-	return Selector{
-		desc:  fmt.Sprintf("expired at %s", t.UTC().Format(time.RFC3339)),
-		match: func(e *entry) bool { return e.cert.NotAfter.Before(t) },
-	}
-}
-
 // Where selects the certificates for which fn returns true; desc describes
-// the selection in reports. It may select none.
+// the selection in reports. It may select none. The certificates expired at
+// t, for instance:
+//
+//	truststore.Where("expired at "+t.Format(time.RFC3339), func(e truststore.Entry) bool {
+//		return e.Cert.NotAfter.Before(t)
+//	})
 func Where(desc string, fn func(Entry) bool) Selector {
 	return Selector{desc: desc, match: func(e *entry) bool { return fn(Entry{Alias: e.alias, Cert: e.cert}) }}
 }
@@ -102,7 +98,9 @@ func describeKeys(what string, keys []string) string {
 }
 
 // A Dependent is a certificate chain that the caller declares in use, such
-// as a key entry that a client presents or a pinned client certificate.
+// as a key entry that a client presents or a pinned client certificate
+// (a chain of that one certificate, named for instance
+// "receiver pins "+[chain.Name](cert)).
 type Dependent struct {
 	// Name says where the chain is used, for reports ("client.jks alias
 	// \"client\"").
@@ -136,18 +134,6 @@ func KeystoreChains(name string, ks *keystore.Store) ([]Dependent, error) {
 		out = append(out, Dependent{Name: fmt.Sprintf("%s alias %q", name, a), Chain: chain})
 	}
 	return out, nil
-}
-
-// PinnedCertificates declares each certificate in use as a chain of its
-// own, named "name CN=...", as for client certificates a receiver pins.
-func PinnedCertificates(name string, certs ...*x509.Certificate) []Dependent {
-	out := make([]Dependent, 0, len(certs))
-	for _, c := range certs {
-		if c != nil {
-			out = append(out, Dependent{Name: name + " " + chain.Name(c), Chain: []*x509.Certificate{c}})
-		}
-	}
-	return out
 }
 
 // OpenDependents reads the chains in use from a file: the key entries of a
@@ -202,7 +188,7 @@ type PruneOptions struct {
 // check returns an error matching [ErrUsageUndeclared] unless the options
 // declare usage one way or the other.
 func (o *PruneOptions) check() error {
-	const how = "set PruneOptions.InUse to the chains in use (see KeystoreChains, PinnedCertificates, OpenDependents), " +
+	const how = "set PruneOptions.InUse to the chains in use (see KeystoreChains, OpenDependents), " +
 		"or NothingInUse to remove without a usage check, or Force to remove whatever depends on it"
 	switch {
 	case o == nil:
@@ -229,16 +215,17 @@ func (o *PruneOptions) check() error {
 // refused, naming each dependent chain, unless opts.Force is set. Removing
 // an old root while its re-issue (same key) stays is therefore allowed.
 //
-// When certificates were refused, Prune returns the report together with an
-// [*InUseError] (matching [ErrInUse]); the other selected certificates are
-// removed. An alias, fingerprint or subject selecting nothing gives an
+// When certificates were refused, Prune returns the report, whose Refused
+// list names each kept certificate and, in its Dependents, the chains that
+// depend on it, together with an error matching [ErrInUse] that names them
+// too; the other selected certificates are removed. An alias, fingerprint or subject selecting nothing gives an
 // error matching [ErrNotFound] and removes nothing.
 func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
 	if sel.match == nil {
-		return nil, fmt.Errorf("truststore: prune: empty selector; use ByAlias, ByFingerprint, BySubject, ExpiredAt or Where")
+		return nil, fmt.Errorf("truststore: prune: empty selector; use ByAlias, ByFingerprint, BySubject or Where")
 	}
 	for _, k := range sel.keys {
 		found := false
@@ -310,7 +297,6 @@ func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 			gone[e] = true
 			rep.Removed = append(rep.Removed, ch)
 		case opts.Force:
-			ch.Forced = true
 			ch.Reason = fmt.Sprintf("selected by %s; forced although %d %s in use %s on it", sel.desc,
 				len(deps), plural(len(deps), "chain", "chains"), plural(len(deps), "depends", "depend"))
 			gone[e] = true
@@ -322,9 +308,8 @@ func (s *Set) Prune(sel Selector, opts *PruneOptions) (*Report, error) {
 		}
 	}
 	s.remove(gone)
-	rep.count()
 	if len(rep.Refused) > 0 {
-		return rep, &InUseError{Refused: rep.Refused}
+		return rep, &inUseError{refused: rep.Refused}
 	}
 	return rep, nil
 }

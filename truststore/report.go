@@ -3,6 +3,7 @@ package truststore
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -66,44 +67,35 @@ type Change struct {
 	// RequestedAlias is the alias asked for (given or derived) when the
 	// certificate was stored under another one because it was taken.
 	RequestedAlias string `json:"requested_alias,omitempty"`
-	// DuplicateOf is, for a skipped certificate, the alias of the identical
-	// certificate already present.
-	DuplicateOf string `json:"duplicate_of,omitempty"`
 	// ReissueOf lists, for an added certificate, the aliases of the
 	// certificates present with the same subject and public key.
 	ReissueOf []string `json:"reissue_of,omitempty"`
 	// Dependents names, for a refused or forced removal, each chain in use
-	// that the certificate anchors, as "name: CN=leaf -> CN=issuer".
+	// that the certificate anchors, as "name: CN=leaf -> CN=issuer". A
+	// change in [Report.Removed] with Dependents is a forced removal
+	// ([PruneOptions.Force]).
 	Dependents []string `json:"dependents,omitempty"`
-	// Forced is set on a removal that went ahead although chains depend on
-	// the certificate, because the caller forced it.
-	Forced bool `json:"forced,omitempty"`
 	// Reason says why, in words.
 	Reason string `json:"reason"`
 }
 
-// Counts sums up a [Report].
-type Counts struct {
-	Added    int `json:"added"`
-	Skipped  int `json:"skipped"`
-	Reissued int `json:"reissued"`
-	Renamed  int `json:"renamed"`
-	Removed  int `json:"removed"`
-	Refused  int `json:"refused"`
-	LeftOut  int `json:"left_out"`
-}
-
 // A Report says what a [Set.Merge] or [Set.Prune] did. Its lists are never
-// nil, so that its JSON form always has every field.
+// nil, so that its JSON form always has every field. The set changed when
+// Added or Removed is not empty.
+//
+// Its JSON form holds, besides the fields below, "counts": the lengths of
+// the lists, and how many added certificates are re-issues (with
+// ReissueOf) and were renamed (with RequestedAlias); a skipped certificate
+// has "duplicate_of", its Alias, and a removal with Dependents has
+// "forced": true.
 type Report struct {
 	// Operation is "merge" or "prune".
 	Operation string `json:"operation"`
 	// Kind is the kind of the set operated on ("JKS", "PEM bundle", ...).
 	Kind string `json:"kind"`
-	// Counts sums up the lists below.
-	Counts Counts `json:"counts"`
 	// Added lists the certificates added, re-issues and renamed ones
-	// included; Skipped the ones not added because the set holds them.
+	// included; Skipped the ones not added because the set holds them,
+	// each with the alias it is held under.
 	Added   []Change `json:"added"`
 	Skipped []Change `json:"skipped"`
 	// LeftOut lists the certificates a merge did not add because they are
@@ -120,21 +112,74 @@ func newReport(op string, k Kind) *Report {
 	return &Report{Operation: op, Kind: k.String(), Added: []Change{}, Skipped: []Change{}, LeftOut: []Change{}, Removed: []Change{}, Refused: []Change{}}
 }
 
-// count fills in Counts from the lists.
-func (r *Report) count() {
-	r.Counts = Counts{Added: len(r.Added), Skipped: len(r.Skipped), Removed: len(r.Removed), Refused: len(r.Refused), LeftOut: len(r.LeftOut)}
-	for _, c := range r.Added {
-		if len(c.ReissueOf) > 0 {
-			r.Counts.Reissued++
-		}
-		if c.RequestedAlias != "" {
-			r.Counts.Renamed++
-		}
-	}
+// counts sums up a [Report] in its JSON form and its String.
+type counts struct {
+	Added    int `json:"added"`
+	Skipped  int `json:"skipped"`
+	Reissued int `json:"reissued"`
+	Renamed  int `json:"renamed"`
+	Removed  int `json:"removed"`
+	Refused  int `json:"refused"`
+	LeftOut  int `json:"left_out"`
 }
 
-// Changed reports whether the operation added or removed anything.
-func (r *Report) Changed() bool { return len(r.Added)+len(r.Removed) > 0 }
+// count sums up the lists.
+func (r *Report) count() counts {
+	c := counts{Added: len(r.Added), Skipped: len(r.Skipped), Removed: len(r.Removed), Refused: len(r.Refused), LeftOut: len(r.LeftOut)}
+	for _, ch := range r.Added {
+		if len(ch.ReissueOf) > 0 {
+			c.Reissued++
+		}
+		if ch.RequestedAlias != "" {
+			c.Renamed++
+		}
+	}
+	return c
+}
+
+// wireChange is a [Change] in a report's JSON form, with the fields that
+// the list it is in implies.
+type wireChange struct {
+	CertInfo
+	RequestedAlias string   `json:"requested_alias,omitempty"`
+	DuplicateOf    string   `json:"duplicate_of,omitempty"`
+	ReissueOf      []string `json:"reissue_of,omitempty"`
+	Dependents     []string `json:"dependents,omitempty"`
+	Forced         bool     `json:"forced,omitempty"`
+	Reason         string   `json:"reason"`
+}
+
+func wireChanges(list []Change, skipped, removed bool) []wireChange {
+	out := make([]wireChange, len(list))
+	for i, c := range list {
+		out[i] = wireChange{CertInfo: c.CertInfo, RequestedAlias: c.RequestedAlias, ReissueOf: c.ReissueOf,
+			Dependents: c.Dependents, Reason: c.Reason}
+		if skipped {
+			out[i].DuplicateOf = c.Alias
+		}
+		if removed && len(c.Dependents) > 0 {
+			out[i].Forced = true
+		}
+	}
+	return out
+}
+
+// MarshalJSON encodes the report with its counts, as described at
+// [Report]. It has a value receiver so that a Report marshals the same
+// whether it is given by value or by pointer.
+func (r Report) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Operation string       `json:"operation"`
+		Kind      string       `json:"kind"`
+		Counts    counts       `json:"counts"`
+		Added     []wireChange `json:"added"`
+		Skipped   []wireChange `json:"skipped"`
+		LeftOut   []wireChange `json:"left_out"`
+		Removed   []wireChange `json:"removed"`
+		Refused   []wireChange `json:"refused"`
+	}{r.Operation, r.Kind, r.count(), wireChanges(r.Added, false, false), wireChanges(r.Skipped, true, false),
+		wireChanges(r.LeftOut, false, false), wireChanges(r.Removed, false, true), wireChanges(r.Refused, false, false)})
+}
 
 // String describes the report for people: a summary line, then one line
 // per certificate with its action (added, skipped, left out, removed,
@@ -142,7 +187,7 @@ func (r *Report) Changed() bool { return len(r.Added)+len(r.Removed) > 0 }
 // of a merge mentions certificates left out only when there are some.
 func (r *Report) String() string {
 	var b strings.Builder
-	c := r.Counts
+	c := r.count()
 	switch r.Operation {
 	case "merge":
 		fmt.Fprintf(&b, "merge into %s: %d added (%d re-issued, %d renamed), %d skipped as duplicates",

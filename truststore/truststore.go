@@ -32,7 +32,8 @@
 // passes because nobody asked for it.
 //
 // Compare two sets with [Diff], list what expires soon with [Set.Expiring],
-// and hand the set to crypto/tls or crypto/x509 with [Set.CertPool].
+// and hand the set's [Set.Certificates] to crypto/tls or crypto/x509 in an
+// [x509.CertPool].
 //
 // Every operation returns a [Report] (or a [DiffReport], an [ExpiryReport])
 // that prints for people with String and marshals to JSON with stable
@@ -83,12 +84,12 @@ import (
 	"github.com/certroll/certroll/keystore"
 )
 
-// Kind is the storage a trust set is read from and written to.
+// Kind is the storage a trust set is read from and written to. The zero
+// Kind is none of them: no Set has it.
 type Kind int
 
 const (
-	// KindUnknown is the zero Kind; no Set has it.
-	KindUnknown Kind = iota
+	_ Kind = iota // the zero Kind
 	// JKS is the trusted-certificate entries of a Java KeyStore file.
 	JKS
 	// PKCS12 is the trusted-certificate entries of a PKCS#12 file.
@@ -233,23 +234,9 @@ func FromStore(ks *keystore.Store) (*Set, error) {
 			return nil, fmt.Errorf("truststore: %w", err)
 		}
 		if len(certs) != 1 {
-			return nil, fmt.Errorf("%w: trusted entry %q holds %d certificates, want 1", ErrMalformed, a, len(certs))
+			return nil, fmt.Errorf("%w: trusted entry %q holds %d certificates, want 1", errMalformed, a, len(certs))
 		}
 		s.insert(&entry{alias: a, cert: certs[0], inStore: true})
-	}
-	return s, nil
-}
-
-// FromCertificates returns a PEM bundle trust set holding certs, under
-// derived aliases, as [Set.Merge] adds them with
-// [MergeOptions.IncludeNonCA]: a certificate given twice is kept once, and
-// every certificate given is kept, CA or not. The caller names the
-// certificates to trust here (a receiver's pinned client certificates
-// among them), where a merge of a received bundle filters out leaves.
-func FromCertificates(certs ...*x509.Certificate) (*Set, error) {
-	s := New(PEMBundle)
-	if _, err := s.Merge(Certs(certs...), &MergeOptions{IncludeNonCA: true}); err != nil {
-		return nil, err
 	}
 	return s, nil
 }
@@ -257,10 +244,9 @@ func FromCertificates(certs ...*x509.Certificate) (*Set, error) {
 // Kind returns the kind of storage the set is written to.
 func (s *Set) Kind() Kind { return s.kind }
 
-// Len returns the number of certificates.
-func (s *Set) Len() int { return len(s.entries) }
-
-// Certificates returns the certificates in set order.
+// Certificates returns the certificates in set order; their number is the
+// size of the set. Add them to an [x509.CertPool] for
+// [x509.VerifyOptions.Roots] or [tls.Config.RootCAs] and ClientCAs.
 func (s *Set) Certificates() []*x509.Certificate {
 	out := make([]*x509.Certificate, len(s.entries))
 	for i, e := range s.entries {
@@ -302,16 +288,6 @@ func (s *Set) Certificate(alias string) (*x509.Certificate, error) {
 // [Set.Certificate].
 func (s *Set) ContainsCert(c *x509.Certificate) bool {
 	return c != nil && len(s.byFP[keystore.CertFingerprint(c)]) > 0
-}
-
-// CertPool returns a new pool holding every certificate of the set, for
-// [x509.VerifyOptions.Roots] or [tls.Config.RootCAs] and ClientCAs.
-func (s *Set) CertPool() *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, e := range s.entries {
-		p.AddCert(e.cert)
-	}
-	return p
 }
 
 // Store applies the set's changes to its keystore and returns it, for a

@@ -285,7 +285,7 @@ func apply(c config, out io.Writer) error {
 	// finish prints the outcome; err, when not nil, is why nothing was
 	// written, and is returned.
 	finish := func(err error) error {
-		res.Certificates = ts.Len()
+		res.Certificates = len(ts.Certificates())
 		if err != nil {
 			res.Result, res.Error = "not written", err.Error()
 		}
@@ -303,7 +303,7 @@ func apply(c config, out io.Writer) error {
 		case "dry run":
 			fmt.Fprintf(out, "dry run: %s not written\n", c.truststore)
 		case "written":
-			fmt.Fprintf(out, "%s written (%v, %d certificates)\n", c.truststore, ts.Kind(), ts.Len())
+			fmt.Fprintf(out, "%s written (%v, %d certificates)\n", c.truststore, ts.Kind(), len(ts.Certificates()))
 		}
 		return err
 	}
@@ -321,7 +321,7 @@ func apply(c config, out io.Writer) error {
 					n, plural(n, "certificate", "certificates"), c.bundle, plural(n, "it", "them"))
 			}
 		}
-		changed = changed || rep.Changed()
+		changed = changed || len(rep.Added)+len(rep.Removed) > 0
 	}
 	if len(c.pruneFingerprints) > 0 {
 		opts := &truststore.PruneOptions{InUse: inUse, NothingInUse: c.nothingInUse, Force: c.force}
@@ -339,7 +339,7 @@ func apply(c config, out io.Writer) error {
 		if err != nil {
 			return finish(fmt.Errorf("%w; %s not written", err, c.truststore))
 		}
-		changed = changed || rep.Changed()
+		changed = changed || len(rep.Added)+len(rep.Removed) > 0
 	}
 	switch {
 	case !changed:

@@ -346,7 +346,7 @@ func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) err
 // handshake and returns nil if a client presenting clientChain (leaf first) is
 // accepted now. Otherwise the error wraps [ErrNotAccepted] and a
 // [*chain.VerifyError] listing every problem; a client certificate missing
-// from the accepted list is a problem with [chain.ReasonNotPinned]. If the
+// from the accepted list is a problem with [chain.ErrNotPinned]. If the
 // files cannot be read the error says so and does not wrap ErrNotAccepted.
 func (r *Receiver) Accepts(ctx context.Context, clientChain []*x509.Certificate) error {
 	if err := ctx.Err(); err != nil {
@@ -471,7 +471,7 @@ func (s *snapshot) verify(c []*x509.Certificate, now time.Time) error {
 		if verr == nil {
 			verr = &chain.VerifyError{Chain: c, Path: c}
 		}
-		verr.Problems = append(verr.Problems, chain.Problem{Cert: c[0], Reason: chain.ReasonNotPinned,
+		verr.Problems = append(verr.Problems, chain.Problem{Cert: c[0], Err: chain.ErrNotPinned,
 			Detail: "the receiver's accepted list is empty, so no client certificate is mapped to the technical user"})
 		err = verr
 	}
