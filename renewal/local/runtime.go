@@ -162,7 +162,8 @@ type Stats struct {
 
 	// Presented maps the SHA-256 fingerprint (lower-case hex) of each
 	// client certificate a node presented to the number of messages it
-	// sent with it, failed or not. It is set in a node's Stats only.
+	// sent with it, failed or not. It is set in an entry of PerNode
+	// only (nil in the runtime's total).
 	Presented map[string]int
 	// Sequence lists the SHA-256 fingerprints (lower-case hex) of the
 	// client certificates a node presented, in the order its messages
@@ -170,15 +171,15 @@ type Stats struct {
 	// certificate: a node restarted once in a renewal has the old
 	// certificate's fingerprint, then the new one's. Messages due while
 	// the node was stopped present nothing and add nothing. It is set in
-	// a node's Stats only.
+	// an entry of PerNode only (nil in the runtime's total).
 	Sequence []string
 
 	// Failures lists the first 100 000 failures of every node in the order
 	// they were recorded; later ones are only counted. It is set in the
-	// Stats of every node only.
+	// runtime's total only (nil in an entry of PerNode).
 	Failures []Failure
 	// PerNode has the counts of each node, by name. It is set in the
-	// Stats of every node only.
+	// runtime's total only.
 	PerNode map[string]Stats
 }
 
