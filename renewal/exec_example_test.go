@@ -48,9 +48,9 @@ func exampleLandscape(dir string) *renewal.Executor {
 	must(err)
 	must(rcv.TrustRoot(ctx, oldCA.Root()))
 	must(rcv.AcceptClient(ctx, oldChain))
-	// No traffic is sent in the example, so the URL is never dialled.
+	// No traffic is sent in the example, so the receiver is not started.
 	rt, err := local.NewRuntime(local.RuntimeConfig{Nodes: 2, Keystore: live, KeystorePassword: password,
-		Alias: "client", URL: "https://127.0.0.1:1", Now: now})
+		Alias: "client", Receiver: rcv})
 	must(err)
 	must(rt.StartAll(ctx))
 

@@ -63,7 +63,7 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 		Now:                localClock,
 	})
 	require.NoError(t, err)
-	url, err := l.receiver.Start()
+	_, err = l.receiver.Start()
 	require.NoError(t, err)
 	t.Cleanup(func() { l.receiver.Close() })
 	require.NoError(t, l.receiver.TrustRoot(ctx, l.oldCA.Root()))
@@ -71,7 +71,7 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 
 	l.runtime, err = local.NewRuntime(local.RuntimeConfig{
 		Nodes: nodes, Keystore: live, KeystorePassword: localPassword, Alias: "client",
-		URL: url, ServerRoot: l.receiver.ServerRoot(), Rate: 200, Now: localClock,
+		Receiver: l.receiver, Rate: 200,
 	})
 	require.NoError(t, err)
 	require.NoError(t, l.runtime.StartAll(ctx))

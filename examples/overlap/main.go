@@ -117,10 +117,8 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 		Keystore:         l.Keystore,
 		KeystorePassword: landscape.Password,
 		Alias:            landscape.Alias,
-		URL:              url,
-		ServerRoot:       receiver.ServerRoot(),
+		Receiver:         receiver,
 		Rate:             f.Rate,
-		MaxFailures:      landscape.MaxFailures,
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/certroll/certroll/truststore"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -11,7 +13,7 @@ import (
 // client certificate, the receiver's checks, and a 200.
 func BenchmarkRequest(b *testing.B) {
 	ctx := context.Background()
-	r := newTestReceiver(b, TruststoreJKS)
+	r := newTestReceiver(b, truststore.JKS)
 	ca := newTestCA(b, "Client Root A")
 	client := issueClient(b, ca, "tenant-client")
 	require.NoError(b, r.TrustRoot(ctx, ca.Root()))
@@ -29,7 +31,7 @@ func BenchmarkRequest(b *testing.B) {
 // have not changed.
 func BenchmarkAccepts(b *testing.B) {
 	ctx := context.Background()
-	r := newTestReceiver(b, TruststoreJKS)
+	r := newTestReceiver(b, truststore.JKS)
 	ca := newTestCA(b, "Client Root A")
 	client := issueClient(b, ca, "tenant-client")
 	require.NoError(b, r.TrustRoot(ctx, ca.Root()))

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,11 +44,9 @@ type CAConfig struct {
 	// its root. Empty means the CA lives in memory only.
 	Dir string
 	// Now is the clock that dates the root and the certificates the CA
-	// issues. Nil means time.Now.
+	// issues. Nil means time.Now. The root's key and the signatures take
+	// their randomness from crypto/rand.
 	Now func() time.Time
-	// Rand is the randomness for the root's key and for signatures. Nil
-	// means crypto/rand.Reader.
-	Rand io.Reader
 }
 
 // NewCA makes a CA whose self-signed root (an ECDSA P-256 key) has the
@@ -67,7 +64,7 @@ func newCA(cfg CAConfig) (*CA, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("local: the CA needs a name (CAConfig.Name) for its root certificate")
 	}
-	ca, err := localca.New(cfg.Name, cfg.Now, cfg.Rand)
+	ca, err := localca.New(cfg.Name, cfg.Now, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +100,7 @@ func (c *CA) Issue(cn string, pub crypto.PublicKey) ([]*x509.Certificate, error)
 // openCA loads the CA kept in cfg.Dir by [CA.save], or, if the directory
 // holds none, makes one and saves it there.
 func openCA(cfg CAConfig) (*CA, error) {
-	dir, now, random := cfg.Dir, cfg.Now, cfg.Rand
+	dir, now := cfg.Dir, cfg.Now
 	certPEM, err := os.ReadFile(filepath.Join(dir, caCertFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		ca, err := newCA(cfg)
@@ -136,7 +133,7 @@ func openCA(cfg CAConfig) (*CA, error) {
 	if !ok || !key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("local: %s: the key is not the certificate's", dir)
 	}
-	return &CA{ca: &localca.CA{Cert: cert, Key: key, Now: now, Rand: random}}, nil
+	return &CA{ca: &localca.CA{Cert: cert, Key: key, Now: now}}, nil
 }
 
 // Files [CA.save] writes.

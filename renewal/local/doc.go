@@ -32,7 +32,7 @@
 //		TruststorePassword: []byte("changeit"),
 //		Accepted:           filepath.Join(dir, "accepted-clients.pem"),
 //	})
-//	url, _ := rcv.Start()
+//	_, _ = rcv.Start() // HTTPS on 127.0.0.1; Start returns the URL
 //	defer rcv.Close()
 //	// trust the old root, accept the old client certificate
 //	_ = rcv.TrustRoot(ctx, oldCA.Root())
@@ -40,7 +40,7 @@
 //
 //	rt, _ := local.NewRuntime(local.RuntimeConfig{
 //		Nodes: 3, Keystore: tenantKeystore, KeystorePassword: pw, Alias: "client",
-//		URL: url, ServerRoot: rcv.ServerRoot(), Rate: 100,
+//		Receiver: rcv, Rate: 100,
 //	})
 //	_ = rt.StartAll(ctx)
 //	trafficCtx, stopTraffic := context.WithCancel(ctx)
@@ -55,19 +55,19 @@
 // The package's Example does the overlap renewal's steps by hand against
 // these defaults; the renewal package's Executor example runs the same
 // renewal with its executor, and examples/overlap runs it with traffic.
-// [Stats], [NodeStats], [Failure] and [CA] print as
-// readable lines with %v; none prints a password or key.
+// [Stats], [Failure] and [CA] print as readable lines with %v; none prints
+// a password or key.
 //
 // [Runtime.SkipRestart] leaves one node on its cached certificate when it
 // is restarted, to show that a renewal's check that every node presents the
-// new certificate catches a forgotten node. With the default
-// [StoppedFails], messages due while a node is stopped count as failed, so
-// the downtime of the downtime sequence shows in the statistics.
+// new certificate catches a forgotten node. Messages due while a node is
+// stopped count as failed ([ErrNodeStopped]), so the downtime of the
+// downtime sequence shows in the statistics.
 //
 // # Compatibility
 //
-// The receiver's truststore is a JKS or PKCS#12 keystore read and written
-// with package keystore, so keytool can list and edit it (keytool does not
+// The receiver's truststore ([ReceiverConfig.TruststoreKind]) is a JKS or
+// PKCS#12 keystore read and written with package keystore, so keytool can list and edit it (keytool does not
 // take the advisory lock the receiver's edits take, so do not edit it with
 // keytool while a renewal runs), or a PEM bundle as OpenSSL reads it. Only
 // trusted-certificate entries are trust anchors; key entries in a
@@ -92,7 +92,9 @@
 // These are test and demonstration defaults, not a server to expose: the
 // receiver listens on 127.0.0.1 only, the CAs keep their keys in memory
 // (or, with [CAConfig.Dir], unencrypted in a 0600 file there, so use a
-// directory only you can read), and nothing is logged beyond what the caller asks for. The receiver
+// directory only you can read), and nothing is logged beyond what the
+// caller asks for (the HTTPS server's own errors are discarded). Keys
+// and TLS take their randomness from crypto/rand. The receiver
 // fails closed: if its files cannot be read (a wrong password, a damaged
 // file) every handshake is refused until they can be read again. It
 // disables session tickets and keep-alives, so a removed certificate or

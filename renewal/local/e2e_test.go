@@ -36,7 +36,7 @@ func TestOverlapRenewalWithoutFailures(t *testing.T) {
 	// from, so that each phase of the renewal carries traffic.
 	waitFor := func(from Stats, n int, c *x509.Certificate) {
 		t.Helper()
-		count := func(ns NodeStats) int {
+		count := func(ns Stats) int {
 			if c == nil {
 				return ns.Total
 			}

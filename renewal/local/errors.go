@@ -10,15 +10,16 @@ var (
 	// sentinels too (such as chain.ErrNotPinned or chain.ErrUnknownAuthority).
 	ErrNotAccepted = errors.New("local: client chain not accepted")
 
-	// ErrUnknownNode reports a node name the [Runtime] does not have.
-	ErrUnknownNode = errors.New("local: unknown runtime node")
-
 	// ErrNodeStopped is the error recorded for a message that was due while
-	// its node was stopped, when [RuntimeConfig.WhileStopped] counts such
-	// messages as failed.
+	// its node was stopped ([Failure.Err]).
 	ErrNodeStopped = errors.New("local: node stopped, message processing failed")
 
 	// ErrNotConfirmed reports that a [Notifier] waited for a confirmation
 	// that did not come in time.
 	ErrNotConfirmed = errors.New("local: hand-off not confirmed")
 )
+
+// errUnknownNode reports a node name the [Runtime] does not have; the
+// error that wraps it lists the names it has. A caller takes the names
+// from [Runtime.Nodes], so nobody branches on it.
+var errUnknownNode = errors.New("local: unknown runtime node")

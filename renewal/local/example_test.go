@@ -50,7 +50,7 @@ func Example() {
 		Accepted:           filepath.Join(dir, "accepted-clients.pem"),
 	})
 	check(err)
-	url, err := rcv.Start()
+	_, err = rcv.Start()
 	check(err)
 	defer rcv.Close()
 	check(rcv.TrustRoot(ctx, oldCA.Root()))
@@ -58,7 +58,7 @@ func Example() {
 
 	rt, err := local.NewRuntime(local.RuntimeConfig{
 		Nodes: 2, Keystore: tenant, KeystorePassword: password, Alias: "client",
-		URL: url, ServerRoot: rcv.ServerRoot(), Rate: 500, MaxMessages: 10,
+		Receiver: rcv, Rate: 500, MaxMessages: 10,
 	})
 	check(err)
 	check(rt.StartAll(ctx))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
 	"github.com/stretchr/testify/require"
 )
 
@@ -94,19 +95,19 @@ func swapTenantKey(t testing.TB, path string, id identity) {
 
 // newTestReceiver makes a receiver in a temporary directory, started,
 // and closed when the test ends.
-func newTestReceiver(t testing.TB, format TruststoreFormat) *Receiver {
+func newTestReceiver(t testing.TB, format truststore.Kind) *Receiver {
 	t.Helper()
 	dir := t.TempDir()
 	ts := filepath.Join(dir, "truststore.jks")
 	switch format {
-	case TruststorePEM:
+	case truststore.PEMBundle:
 		ts = filepath.Join(dir, "truststore.pem")
-	case TruststorePKCS12:
+	case truststore.PKCS12:
 		ts = filepath.Join(dir, "truststore.p12")
 	}
 	r, err := NewReceiver(ReceiverConfig{
 		Truststore:         ts,
-		TruststoreFormat:   format,
+		TruststoreKind:     format,
 		TruststorePassword: storePassword,
 		Accepted:           filepath.Join(dir, "accepted.pem"),
 		Now:                clock,
@@ -130,14 +131,14 @@ func request(t testing.TB, r *Receiver, cert *tls.Certificate) error {
 // offers; zero means crypto/tls's default.
 func requestVersion(t testing.TB, r *Receiver, cert *tls.Certificate, version uint16) error {
 	t.Helper()
-	cfg := &tls.Config{RootCAs: testpki.Pool(r.ServerRoot()), Time: clock, MaxVersion: version}
+	cfg := &tls.Config{RootCAs: testpki.Pool(r.server.Root), Time: clock, MaxVersion: version}
 	if cert != nil {
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 	}
 	tr := &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	resp, err := c.Get(r.URL())
+	resp, err := c.Get(r.serving())
 	if err != nil {
 		return err
 	}

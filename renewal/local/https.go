@@ -30,7 +30,6 @@ func (r *Receiver) tlsConfig(s *snapshot) *tls.Config {
 		ClientCAs:  pool,
 		MinVersion: tls.VersionTLS12,
 		Time:       r.cfg.Now,
-		Rand:       r.cfg.Rand,
 		// Without tickets no session is resumed, so every connection runs
 		// a full handshake against the trust current at that moment.
 		SessionTicketsDisabled: true,
@@ -63,7 +62,7 @@ func (r *Receiver) tlsConfig(s *snapshot) *tls.Config {
 func (r *Receiver) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
 	s, err := r.current()
 	if err != nil {
-		r.cfg.ErrorLog.Printf("%v", err)
+		r.errorLog.Printf("%v", err)
 		return nil, err
 	}
 	return s.tls, nil
@@ -86,7 +85,7 @@ func (r *Receiver) Start() (string, error) {
 	}
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(r.handle),
-		ErrorLog:          r.cfg.ErrorLog,
+		ErrorLog:          r.errorLog,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	// One request per connection: a connection kept alive would keep
@@ -103,8 +102,8 @@ func (r *Receiver) Start() (string, error) {
 	return r.url, nil
 }
 
-// URL returns the server's URL, or "" if it is not running.
-func (r *Receiver) URL() string {
+// serving returns the server's URL, or "" if it is not running.
+func (r *Receiver) serving() string {
 	r.srvMu.Lock()
 	defer r.srvMu.Unlock()
 	return r.url

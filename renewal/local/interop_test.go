@@ -11,6 +11,7 @@ import (
 
 	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,9 +29,9 @@ func tool(t *testing.T, name string) string {
 // receiver writes, and that the receiver picks up a root keytool imports.
 func TestTruststoreWithKeytool(t *testing.T) {
 	keytool := tool(t, "keytool")
-	for _, format := range []TruststoreFormat{TruststoreJKS, TruststorePKCS12} {
+	for _, format := range []truststore.Kind{truststore.JKS, truststore.PKCS12} {
 		t.Run(format.String(), func(t *testing.T) {
-			storetype := map[TruststoreFormat]string{TruststoreJKS: "JKS", TruststorePKCS12: "PKCS12"}[format]
+			storetype := map[truststore.Kind]string{truststore.JKS: "JKS", truststore.PKCS12: "PKCS12"}[format]
 			run := func(args ...string) string {
 				t.Helper()
 				args = append(args, "-storetype", storetype, "-storepass", string(storePassword))
@@ -78,7 +79,7 @@ func TestTruststoreWithKeytool(t *testing.T) {
 func TestReceiverWithOpenSSLClient(t *testing.T) {
 	openssl := tool(t, "openssl")
 	ctx := context.Background()
-	r := newTestReceiver(t, TruststorePEM)
+	r := newTestReceiver(t, truststore.PEMBundle)
 	ca := newTestCA(t, "Client Root A")
 	accepted := issueClient(t, ca, "accepted-client")
 	unmapped := issueClient(t, ca, "unmapped-client")
@@ -91,8 +92,8 @@ func TestReceiverWithOpenSSLClient(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, data, 0o600))
 		return p
 	}
-	serverRoot := write("server-root.pem", testpki.PEM(r.ServerRoot()))
-	u, err := url.Parse(r.URL())
+	serverRoot := write("server-root.pem", testpki.PEM(r.server.Root))
+	u, err := url.Parse(r.serving())
 	require.NoError(t, err)
 
 	tests := []struct {

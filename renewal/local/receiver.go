@@ -20,38 +20,8 @@ import (
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/truststore"
 )
-
-// TruststoreFormat is the format of a [Receiver]'s truststore file.
-type TruststoreFormat int
-
-const (
-	// TruststoreJKS is a Java KeyStore whose trusted-certificate entries
-	// are the trusted roots, as Java receivers keep them. It is the zero
-	// TruststoreFormat.
-	TruststoreJKS TruststoreFormat = iota
-	// TruststorePKCS12 is a PKCS #12 keystore whose trusted-certificate
-	// entries are the trusted roots (Java's default keystore type since
-	// Java 9).
-	TruststorePKCS12
-	// TruststorePEM is a PEM bundle of trusted roots, as OpenSSL-based
-	// servers (nginx, Apache httpd, SAP Web Dispatcher's trust lists
-	// exported as PEM) keep them.
-	TruststorePEM
-)
-
-// String returns "JKS", "PKCS#12" or "PEM".
-func (f TruststoreFormat) String() string {
-	switch f {
-	case TruststoreJKS:
-		return "JKS"
-	case TruststorePKCS12:
-		return "PKCS#12"
-	case TruststorePEM:
-		return "PEM"
-	}
-	return fmt.Sprintf("TruststoreFormat(%d)", int(f))
-}
 
 // ReceiverConfig configures a [Receiver]. Truststore and Accepted are
 // required; the zero value of every other field is documented.
@@ -59,14 +29,19 @@ type ReceiverConfig struct {
 	// Truststore is the path of the file listing the roots the receiver
 	// trusts for client certificates. A missing file is created empty.
 	Truststore string
-	// TruststoreFormat is the truststore's format. It decides the format of
-	// a file the receiver creates and whether an existing file is read as a
+	// TruststoreKind is the truststore's kind: [truststore.JKS],
+	// [truststore.PKCS12] (Java's default keystore type since Java 9),
+	// both holding the trusted roots as trusted-certificate entries, or
+	// [truststore.PEMBundle], a PEM bundle of roots as OpenSSL-based
+	// servers (nginx, Apache httpd) keep them. It decides the format of a
+	// file the receiver creates and whether an existing file is read as a
 	// keystore (JKS and PKCS#12 are told apart by their contents) or as
-	// PEM. The zero value is [TruststoreJKS].
-	TruststoreFormat TruststoreFormat
+	// PEM. The zero value means [truststore.JKS]; [truststore.Directory]
+	// is refused.
+	TruststoreKind truststore.Kind
 	// TruststorePassword protects a JKS or PKCS#12 truststore; it is
-	// ignored for PEM. The receiver keeps a copy. Nil is the empty
-	// password.
+	// ignored for a PEM bundle. The receiver keeps a copy. Nil is the
+	// empty password.
 	TruststorePassword []byte
 
 	// Accepted is the path of the PEM file listing the client certificates
@@ -77,18 +52,11 @@ type ReceiverConfig struct {
 	Accepted string
 
 	// Now is the clock at which client certificates are verified, by
-	// [Receiver.Accepts] and by the HTTPS server alike. Nil means time.Now.
+	// [Receiver.Accepts] and by the HTTPS server alike, and which dates
+	// the receiver's own server certificate (a root and a certificate for
+	// the loopback addresses, made by [NewReceiver]; a [Runtime] given
+	// the receiver verifies it at this clock too). Nil means time.Now.
 	Now func() time.Time
-	// Rand is the randomness for the receiver's own server identity (a
-	// root and a server certificate for the loopback addresses, made by
-	// [NewReceiver]; get the root from [Receiver.ServerRoot]) and for TLS.
-	// Nil means crypto/rand.Reader.
-	Rand io.Reader
-
-	// ErrorLog receives the HTTPS server's errors, such as refused
-	// handshakes. Nil discards them: in a renewal, refused handshakes are
-	// expected at times, and the nodes record them.
-	ErrorLog *log.Logger
 }
 
 // Receiver is a file-based [renewal.Receiver] and the HTTPS server it
@@ -115,8 +83,9 @@ type ReceiverConfig struct {
 //
 // A Receiver is safe for concurrent use.
 type Receiver struct {
-	cfg    ReceiverConfig
-	server *serverIdentity
+	cfg      ReceiverConfig
+	server   *serverIdentity
+	errorLog *log.Logger // the HTTPS server's errors, such as refused handshakes: discarded
 
 	mu      sync.Mutex // guards snap, reloads and lastErr
 	snap    *snapshot
@@ -159,10 +128,12 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Accepted == "" {
 		return nil, errors.New("local: ReceiverConfig.Accepted: want a file path, got none")
 	}
-	switch cfg.TruststoreFormat {
-	case TruststoreJKS, TruststorePKCS12, TruststorePEM:
+	switch cfg.TruststoreKind {
+	case truststore.KindUnknown:
+		cfg.TruststoreKind = truststore.JKS
+	case truststore.JKS, truststore.PKCS12, truststore.PEMBundle:
 	default:
-		return nil, fmt.Errorf("local: ReceiverConfig.TruststoreFormat: want JKS, PKCS#12 or PEM, got %v", cfg.TruststoreFormat)
+		return nil, fmt.Errorf("local: ReceiverConfig.TruststoreKind: want JKS, PKCS#12 or PEM bundle, got %v", cfg.TruststoreKind)
 	}
 	cfg.TruststorePassword = bytes.Clone(cfg.TruststorePassword)
 	if cfg.TruststorePassword == nil {
@@ -171,14 +142,13 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.ErrorLog == nil {
-		cfg.ErrorLog = log.New(io.Discard, "", 0)
-	}
-	id, err := newServerIdentity(cfg.Now, cfg.Rand)
+	id, err := newServerIdentity(cfg.Now, nil)
 	if err != nil {
 		return nil, err
 	}
-	r := &Receiver{cfg: cfg, server: id, served: make(map[string]int), seen: make(map[[sha256.Size]byte]time.Time)}
+	// In a renewal, refused handshakes are expected at times, and the
+	// nodes record them, so the server's error log is discarded.
+	r := &Receiver{cfg: cfg, server: id, errorLog: log.New(io.Discard, "", 0), served: make(map[string]int), seen: make(map[[sha256.Size]byte]time.Time)}
 	if err := r.create(); err != nil {
 		return nil, err
 	}
@@ -191,10 +161,10 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 // create makes the truststore and the accepted list if they are missing.
 func (r *Receiver) create() error {
 	if _, err := os.Stat(r.cfg.Truststore); errors.Is(err, fs.ErrNotExist) {
-		switch r.cfg.TruststoreFormat {
-		case TruststorePEM:
+		switch r.cfg.TruststoreKind {
+		case truststore.PEMBundle:
 			err = writeFileAtomic(r.cfg.Truststore, formatCertList(trustPEMHeader, nil))
-		case TruststorePKCS12:
+		case truststore.PKCS12:
 			err = r.createStore(keystore.PKCS12)
 		default:
 			err = r.createStore(keystore.JKS)
@@ -222,12 +192,8 @@ func (r *Receiver) createStore(f keystore.Format) error {
 }
 
 func (r *Receiver) keystoreOptions() *keystore.UpdateOptions {
-	return &keystore.UpdateOptions{StoreOptions: keystore.StoreOptions{Now: r.cfg.Now, Rand: r.cfg.Rand}}
+	return &keystore.UpdateOptions{StoreOptions: keystore.StoreOptions{Now: r.cfg.Now}}
 }
-
-// ServerRoot returns the root of the receiver's server certificate, which
-// HTTPS clients (the runtime's nodes) must trust.
-func (r *Receiver) ServerRoot() *x509.Certificate { return r.server.Root }
 
 // TrustRoot adds root to the truststore: a trusted-certificate entry in a
 // keystore, or a block in a PEM bundle. A keystore entry gets the alias
@@ -242,7 +208,7 @@ func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if r.cfg.TruststoreFormat == TruststorePEM {
+	if r.cfg.TruststoreKind == truststore.PEMBundle {
 		return updateCertList(r.cfg.Truststore, trustPEMHeader, func(cs []*x509.Certificate) ([]*x509.Certificate, bool) {
 			if indexOf(cs, root) >= 0 {
 				return cs, false
@@ -277,7 +243,7 @@ func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if r.cfg.TruststoreFormat == TruststorePEM {
+	if r.cfg.TruststoreKind == truststore.PEMBundle {
 		return updateCertList(r.cfg.Truststore, trustPEMHeader, func(cs []*x509.Certificate) ([]*x509.Certificate, bool) {
 			return remove(cs, root)
 		})
@@ -515,7 +481,7 @@ func (r *Receiver) current() (*snapshot, error) {
 
 // readRoots reads the trusted roots from the truststore.
 func (r *Receiver) readRoots() ([]*x509.Certificate, error) {
-	if r.cfg.TruststoreFormat == TruststorePEM {
+	if r.cfg.TruststoreKind == truststore.PEMBundle {
 		return readCertList(r.cfg.Truststore)
 	}
 	s, err := keystore.Open(r.cfg.Truststore, r.cfg.TruststorePassword, &r.keystoreOptions().StoreOptions)

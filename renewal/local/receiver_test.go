@@ -17,12 +17,13 @@ import (
 	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/truststore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestReceiverTrustAcceptRemove(t *testing.T) {
-	for _, format := range []TruststoreFormat{TruststoreJKS, TruststorePKCS12, TruststorePEM} {
+	for _, format := range []truststore.Kind{truststore.JKS, truststore.PKCS12, truststore.PEMBundle} {
 		t.Run(format.String(), func(t *testing.T) {
 			ctx := context.Background()
 			r := newTestReceiver(t, format)
@@ -84,7 +85,7 @@ func TestReceiverTrustAcceptRemove(t *testing.T) {
 // would, and checks that the next handshake sees the change.
 func TestReceiverReloadsExternalEdits(t *testing.T) {
 	ctx := context.Background()
-	r := newTestReceiver(t, TruststoreJKS)
+	r := newTestReceiver(t, truststore.JKS)
 	ca := newTestCA(t, "Client Root A")
 	client := issueClient(t, ca, "tenant-client")
 	cert := client.tlsCertificate()
@@ -187,7 +188,7 @@ func TestAcceptsAgreesWithTLS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			r := newTestReceiver(t, TruststoreJKS)
+			r := newTestReceiver(t, truststore.JKS)
 			for _, c := range tc.trust {
 				require.NoError(t, r.TrustRoot(ctx, c))
 			}
@@ -223,7 +224,7 @@ func TestAcceptsAgreesWithTLS(t *testing.T) {
 
 func TestReceiverEmptyAcceptedList(t *testing.T) {
 	ctx := context.Background()
-	r := newTestReceiver(t, TruststorePEM)
+	r := newTestReceiver(t, truststore.PEMBundle)
 	ca := newTestCA(t, "Client Root A")
 	client := issueClient(t, ca, "tenant-client")
 	require.NoError(t, r.TrustRoot(ctx, ca.Root()))
@@ -237,7 +238,7 @@ func TestReceiverEmptyAcceptedList(t *testing.T) {
 
 func TestReceiverFiles(t *testing.T) {
 	ctx := context.Background()
-	r := newTestReceiver(t, TruststoreJKS)
+	r := newTestReceiver(t, truststore.JKS)
 	ca := newTestCA(t, "Client Root A / Example, Inc.")
 	client := issueClient(t, ca, "tenant-client")
 	require.NoError(t, r.TrustRoot(ctx, ca.Root()))
@@ -285,7 +286,7 @@ func TestNewReceiverErrors(t *testing.T) {
 	}{
 		{name: "no truststore", cfg: ReceiverConfig{Accepted: dir + "/a.pem"}, want: "Truststore"},
 		{name: "no accepted list", cfg: ReceiverConfig{Truststore: good}, want: "Accepted"},
-		{name: "bad format", cfg: ReceiverConfig{Truststore: good, Accepted: dir + "/a.pem", TruststoreFormat: 7}, want: "TruststoreFormat(7)"},
+		{name: "bad format", cfg: ReceiverConfig{Truststore: good, Accepted: dir + "/a.pem", TruststoreKind: 7}, want: "Kind(7)"},
 		{name: "damaged truststore", cfg: ReceiverConfig{Truststore: bad, Accepted: dir + "/a.pem", TruststorePassword: storePassword}, is: keystore.ErrMalformed},
 		{name: "wrong password", cfg: ReceiverConfig{Truststore: good, Accepted: dir + "/a.pem", TruststorePassword: []byte("wrong")}, is: keystore.ErrIncorrectPassword},
 	}
@@ -306,29 +307,29 @@ func TestNewReceiverErrors(t *testing.T) {
 
 func TestReceiverServeAndRestart(t *testing.T) {
 	ctx := context.Background()
-	r := newTestReceiver(t, TruststorePEM)
+	r := newTestReceiver(t, truststore.PEMBundle)
 	ca := newTestCA(t, "Client Root A")
 	client := issueClient(t, ca, "tenant-client")
 	cert := client.tlsCertificate()
 	require.NoError(t, r.TrustRoot(ctx, ca.Root()))
 	require.NoError(t, r.AcceptClient(ctx, client.chain))
 
-	url := r.URL()
+	url := r.serving()
 	again, err := r.Start()
 	require.NoError(t, err)
 	assert.Equal(t, url, again, "Start on a running receiver returns its URL")
 	require.NoError(t, r.Close())
-	assert.Empty(t, r.URL())
+	assert.Empty(t, r.serving())
 	require.NoError(t, r.Close(), "closing twice is not an error")
 
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- r.serve(sctx) }()
-	require.Eventually(t, func() bool { return r.URL() != "" }, 5e9, 1e6)
+	require.Eventually(t, func() bool { return r.serving() != "" }, 5e9, 1e6)
 	require.NoError(t, request(t, r, &cert))
 	cancel()
 	require.NoError(t, <-done)
-	assert.Empty(t, r.URL())
+	assert.Empty(t, r.serving())
 }
 
 // TestReceiverLastSeen checks over real TLS that the receiver records,

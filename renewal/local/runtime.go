@@ -18,35 +18,7 @@ import (
 	"github.com/certroll/certroll/renewal"
 )
 
-// StoppedPolicy says what happens to the messages a stopped node's flow
-// would have sent.
-type StoppedPolicy int
-
-const (
-	// StoppedFails counts every message that falls due while its node is
-	// stopped as sent and failed, with [ErrNodeStopped]: the flow's
-	// trigger keeps firing and message processing fails during the
-	// downtime, as the reference warns. It is the zero StoppedPolicy, so
-	// that a downtime shows up in [Stats].
-	StoppedFails StoppedPolicy = iota
-	// StoppedIdle produces no messages while a node is stopped, as if the
-	// flow's trigger stopped with it; a downtime then shows up only as
-	// fewer messages.
-	StoppedIdle
-)
-
-// String returns "fails" or "idle".
-func (p StoppedPolicy) String() string {
-	switch p {
-	case StoppedFails:
-		return "fails"
-	case StoppedIdle:
-		return "idle"
-	}
-	return fmt.Sprintf("StoppedPolicy(%d)", int(p))
-}
-
-// RuntimeConfig configures a [Runtime]. Keystore, Alias and URL are
+// RuntimeConfig configures a [Runtime]. Keystore, Alias and Receiver are
 // required; the zero value of every other field is documented.
 type RuntimeConfig struct {
 	// Nodes is the number of runtime nodes, named "node-1" to "node-N".
@@ -66,39 +38,36 @@ type RuntimeConfig struct {
 	// Alias is the key entry whose certificate the nodes present.
 	Alias string
 
-	// URL is the receiver's URL, such as the one [Receiver.Start] returns.
-	URL string
-	// ServerRoot is the root the nodes trust for the receiver's server
-	// certificate, such as [Receiver.ServerRoot]. Nil means the system
-	// roots.
-	ServerRoot *x509.Certificate
+	// Receiver is the receiver the nodes send their messages to, at the
+	// URL it serves at when a message is sent ([Receiver.Start]; a
+	// message sent while it is not serving fails). The nodes trust its
+	// server certificate's root and verify that certificate at its clock
+	// ([ReceiverConfig.Now]).
+	Receiver *Receiver
 
 	// Rate is how many messages each node's flow sends per second in
 	// [Runtime.Run]. Zero means 100. Pacing uses the wall clock.
 	Rate float64
 	// MaxMessages is how many messages each node's flow sends in one
-	// [Runtime.Run] (including those that fail while the node is stopped,
-	// under [StoppedFails]); messages skipped because the node fell behind
+	// [Runtime.Run] (including those that fail while the node is
+	// stopped); messages skipped because the node fell behind
 	// ([Stats.Skipped]) are counted apart and do not use up the number, so
-	// that a bounded run under StoppedFails sends Nodes × MaxMessages
-	// however fast the machine is. Under [StoppedIdle] the messages a
-	// stopped node does not produce use up their turns. Zero means no
-	// limit: Run sends until its context is done.
+	// that a bounded run sends Nodes × MaxMessages however fast the
+	// machine is. Zero means no limit: Run sends until its context is
+	// done.
 	MaxMessages int
-	// WhileStopped says what happens to the messages due while a node is
-	// stopped. The zero value, [StoppedFails], counts them as failed.
-	WhileStopped StoppedPolicy
-	// Timeout bounds each request, handshake included. Zero means 5 s.
-	Timeout time.Duration
-	// MaxFailures is how many failures [Stats.Failures] keeps in detail;
-	// later ones are only counted. Zero means 1000.
-	MaxFailures int
-
-	// Now is the clock at which the nodes verify the receiver's server
-	// certificate. Nil means time.Now. It does not pace messages or date
-	// failures, which use the wall clock.
-	Now func() time.Time
 }
+
+// Settings of a [Runtime] that only the package's tests change.
+const (
+	// requestTimeout bounds each request, handshake included.
+	requestTimeout = 5 * time.Second
+	// maxFailures is how many failures [Stats.Failures] keeps in detail;
+	// later ones are only counted. It is large enough for every failure of
+	// a downtime window at the examples' rates, and bounds the memory a
+	// long run with a broken receiver takes (about 100 bytes each).
+	maxFailures = 100_000
+)
 
 // Runtime is an in-process [renewal.Runtime]: nodes whose flows send HTTPS
 // requests with the tenant's client certificate, and which cache their TLS
@@ -117,6 +86,18 @@ type RuntimeConfig struct {
 type Runtime struct {
 	cfg   RuntimeConfig
 	names []string
+
+	// Where the nodes send, and how: from cfg.Receiver, and changed only
+	// by the package's tests before the nodes start.
+	url         string            // "" means the URL cfg.Receiver serves at
+	serverRoot  *x509.Certificate // nil means the system roots
+	now         func() time.Time  // the clock at which the server's certificate is verified
+	timeout     time.Duration
+	maxFailures int
+	// idleWhileStopped makes a stopped node produce no messages, as if
+	// the flow's trigger stopped with it, instead of counting every
+	// message due while it is stopped as failed with [ErrNodeStopped].
+	idleWhileStopped bool
 
 	mu                   sync.Mutex // guards everything below and every node's fields
 	idle                 *sync.Cond // signalled on mu when a message finishes
@@ -146,11 +127,8 @@ type node struct {
 type Failure struct {
 	// Node names the node whose flow sent the message.
 	Node string
-	// Time is when the message was due, by the wall clock.
-	Time time.Time
-	// At is when it failed: when the node found its flow stopped, or when
-	// the request returned. It is later than Time when the node was
-	// behind its schedule.
+	// At is when it failed, by the wall clock: when the node found its
+	// flow stopped, or when the request returned.
 	At time.Time
 	// Fingerprint is the SHA-256 fingerprint (lower-case hex) of the
 	// client certificate the node presented, or "" if it was stopped.
@@ -160,38 +138,15 @@ type Failure struct {
 	Err error
 }
 
-// NodeStats counts one node's messages.
-type NodeStats struct {
-	// Total is the number of messages the node's flow sent (or, while it
-	// was stopped under [StoppedFails], would have sent).
-	Total int
-	// Failed is the number of those that failed.
-	Failed int
-	// Skipped is the number of messages that fell due but were not sent;
-	// see [Stats.Skipped].
-	Skipped int
-	// Presented maps the SHA-256 fingerprint (lower-case hex) of each
-	// client certificate the node presented to the number of messages it
-	// sent with it, failed or not.
-	Presented map[string]int
-	// Sequence lists the SHA-256 fingerprints (lower-case hex) of the
-	// client certificates the node presented, in the order its messages
-	// presented them, one entry per run of messages with the same
-	// certificate: a node restarted once in a renewal has the old
-	// certificate's fingerprint, then the new one's. Messages due while
-	// the node was stopped present nothing and add nothing.
-	Sequence []string
-	// Running reports whether the node is running now.
-	Running bool
-}
-
-// Stats counts the messages of every node. Each count covers everything
-// since [NewRuntime], across calls of [Runtime.Run].
+// Stats counts messages: those of every node, as [Runtime.Stats] and
+// [Runtime.Run] return them, or those of one node, an entry of PerNode.
+// Each count covers everything since [NewRuntime], across calls of
+// [Runtime.Run].
 //
 // The zero value counts nothing.
 type Stats struct {
-	// Total is the number of messages sent, over all nodes (under
-	// [StoppedFails], including those due while a node was stopped).
+	// Total is the number of messages sent (including those due while a
+	// node was stopped, which fail with [ErrNodeStopped]).
 	Total int
 	// Failed is the number of those that failed.
 	Failed int
@@ -204,16 +159,29 @@ type Stats struct {
 	// elapsed time is the rate achieved and Total + Skipped what was asked
 	// for.
 	Skipped int
-	// Failures lists the first [RuntimeConfig.MaxFailures] failures in the
-	// order they were recorded.
-	Failures []Failure
-	// PerNode has the counts of each node, by name.
-	PerNode map[string]NodeStats
-}
 
-// Due returns the number of messages that fell due, over all nodes: Total
-// + Skipped.
-func (s Stats) Due() int { return s.Total + s.Skipped }
+	// Presented maps the SHA-256 fingerprint (lower-case hex) of each
+	// client certificate a node presented to the number of messages it
+	// sent with it, failed or not. It is set in an entry of PerNode
+	// only (nil in the runtime's total).
+	Presented map[string]int
+	// Sequence lists the SHA-256 fingerprints (lower-case hex) of the
+	// client certificates a node presented, in the order its messages
+	// presented them, one entry per run of messages with the same
+	// certificate: a node restarted once in a renewal has the old
+	// certificate's fingerprint, then the new one's. Messages due while
+	// the node was stopped present nothing and add nothing. It is set in
+	// an entry of PerNode only (nil in the runtime's total).
+	Sequence []string
+
+	// Failures lists the first 100 000 failures of every node in the order
+	// they were recorded; later ones are only counted. It is set in the
+	// runtime's total only (nil in an entry of PerNode).
+	Failures []Failure
+	// PerNode has the counts of each node, by name. It is set in the
+	// runtime's total only.
+	PerNode map[string]Stats
+}
 
 // NewRuntime returns a runtime with cfg.Nodes stopped nodes. It checks the
 // configuration but reads no file: each node reads the keystore when it
@@ -224,35 +192,20 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 		return nil, errors.New("local: RuntimeConfig.Keystore: want a file path, got none")
 	case cfg.Alias == "":
 		return nil, errors.New("local: RuntimeConfig.Alias: want a key entry's alias, got none")
-	case cfg.URL == "":
-		return nil, errors.New("local: RuntimeConfig.URL: want the receiver's URL, got none")
+	case cfg.Receiver == nil:
+		return nil, errors.New("local: RuntimeConfig.Receiver: want the receiver the nodes send to, got none")
 	case cfg.Nodes < 0:
 		return nil, fmt.Errorf("local: RuntimeConfig.Nodes: want a positive number, got %d", cfg.Nodes)
 	case cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0):
 		return nil, fmt.Errorf("local: RuntimeConfig.Rate: want a positive number of messages per second, got %v", cfg.Rate)
 	case cfg.MaxMessages < 0:
 		return nil, fmt.Errorf("local: RuntimeConfig.MaxMessages: want zero or more, got %d", cfg.MaxMessages)
-	case cfg.WhileStopped != StoppedFails && cfg.WhileStopped != StoppedIdle:
-		return nil, fmt.Errorf("local: RuntimeConfig.WhileStopped: want StoppedFails or StoppedIdle, got %v", cfg.WhileStopped)
-	case cfg.Timeout < 0:
-		return nil, fmt.Errorf("local: RuntimeConfig.Timeout: want zero or more, got %v", cfg.Timeout)
-	case cfg.MaxFailures < 0:
-		return nil, fmt.Errorf("local: RuntimeConfig.MaxFailures: want zero or more, got %d", cfg.MaxFailures)
 	}
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 2
 	}
 	if cfg.Rate == 0 {
 		cfg.Rate = 100
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 5 * time.Second
-	}
-	if cfg.MaxFailures == 0 {
-		cfg.MaxFailures = 1000
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	cfg.KeystorePassword = bytes.Clone(cfg.KeystorePassword)
 	if cfg.KeystorePassword == nil {
@@ -263,7 +216,9 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 	} else {
 		cfg.KeyPassword = bytes.Clone(cfg.KeyPassword)
 	}
-	rt := &Runtime{cfg: cfg, nodes: make(map[string]*node, cfg.Nodes)}
+	rt := &Runtime{cfg: cfg, nodes: make(map[string]*node, cfg.Nodes),
+		serverRoot: cfg.Receiver.server.Root, now: cfg.Receiver.cfg.Now,
+		timeout: requestTimeout, maxFailures: maxFailures}
 	rt.idle = sync.NewCond(&rt.mu)
 	for i := 1; i <= cfg.Nodes; i++ {
 		name := fmt.Sprintf("node-%d", i)
@@ -281,7 +236,7 @@ func (rt *Runtime) Nodes(ctx context.Context) ([]string, error) {
 func (rt *Runtime) node(name string) (*node, error) {
 	n, ok := rt.nodes[name]
 	if !ok {
-		return nil, fmt.Errorf("%w %q: the runtime has %s", ErrUnknownNode, name, rt.nodeList())
+		return nil, fmt.Errorf("%w %q: the runtime has %s", errUnknownNode, name, rt.nodeList())
 	}
 	return n, nil
 }
@@ -334,7 +289,7 @@ func (rt *Runtime) use(n *node, leaf *x509.Certificate, transport *http.Transpor
 		n.transport.CloseIdleConnections()
 	}
 	n.running, n.leaf, n.transport = true, leaf, transport
-	n.client = &http.Client{Transport: transport, Timeout: rt.cfg.Timeout}
+	n.client = &http.Client{Transport: transport, Timeout: rt.timeout}
 }
 
 // StartAll starts every node, as [Runtime.Start] does, and returns the
@@ -349,9 +304,9 @@ func (rt *Runtime) StartAll(ctx context.Context) error {
 
 // Stop stops the flow on the node and drops its cached configuration. It
 // returns once the messages the node had on the way have finished (each
-// bounded by [RuntimeConfig.Timeout]), so that a receiver changed after
-// Stop returns sees no more traffic from the node; messages due later are
-// handled as [RuntimeConfig.WhileStopped] says. Stopping a stopped node
+// bounded by a timeout of 5 s), so that a receiver changed after Stop
+// returns sees no more traffic from the node; messages due later fail
+// with [ErrNodeStopped]. Stopping a stopped node
 // does nothing.
 func (rt *Runtime) Stop(ctx context.Context, name string) error {
 	n, err := rt.node(name)
@@ -463,9 +418,9 @@ func (rt *Runtime) load() (*x509.Certificate, *http.Transport, error) {
 		cert.Certificate = append(cert.Certificate, c.Raw)
 	}
 	var roots *x509.CertPool
-	if rt.cfg.ServerRoot != nil {
+	if rt.serverRoot != nil {
 		roots = x509.NewCertPool()
-		roots.AddCert(rt.cfg.ServerRoot)
+		roots.AddCert(rt.serverRoot)
 	}
 	transport := &http.Transport{
 		TLSClientConfig: &tls.Config{
@@ -475,11 +430,11 @@ func (rt *Runtime) load() (*x509.Certificate, *http.Transport, error) {
 			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil },
 			RootCAs:              roots,
 			MinVersion:           tls.VersionTLS12,
-			Time:                 rt.cfg.Now,
+			Time:                 rt.now,
 		},
 		// A new connection, and so a full handshake, per message.
 		DisableKeepAlives:   true,
-		TLSHandshakeTimeout: rt.cfg.Timeout,
+		TLSHandshakeTimeout: rt.timeout,
 	}
 	return e.Chain[0], transport, nil
 }
@@ -488,7 +443,7 @@ func (rt *Runtime) load() (*x509.Certificate, *http.Transport, error) {
 // [RuntimeConfig.Rate] per second on a schedule that starts when Run is
 // called, until ctx is done or [RuntimeConfig.MaxMessages] messages have
 // fallen due on each, and returns the statistics then. Messages on the
-// way when ctx is done finish (bounded by [RuntimeConfig.Timeout]) and
+// way when ctx is done finish (each bounded by a timeout of 5 s) and
 // are counted. A node sends one message at a time; if it falls behind
 // its schedule (slow handshakes, a busy machine), it sends the messages
 // it owes at once while it is at most 100 ms behind, and otherwise skips
@@ -496,8 +451,8 @@ func (rt *Runtime) load() (*x509.Certificate, *http.Transport, error) {
 // schedule. Skipped messages are counted ([Stats.Skipped]), so that the
 // statistics show the rate achieved next to the rate asked for.
 //
-// Run does not start nodes; messages due on a stopped node are handled as
-// [RuntimeConfig.WhileStopped] says. Run is meant to run once at a time,
+// Run does not start nodes; messages due on a stopped node are sent and
+// fail with [ErrNodeStopped]. Run is meant to run once at a time,
 // usually in its own goroutine while a renewal proceeds.
 func (rt *Runtime) Run(ctx context.Context) Stats {
 	interval := time.Duration(float64(time.Second) / rt.cfg.Rate)
@@ -554,7 +509,7 @@ func (rt *Runtime) flow(ctx context.Context, n *node, interval time.Duration) {
 			case <-timer.C:
 			}
 		}
-		rt.send(n, due(k))
+		rt.send(n)
 		k++
 		sent++
 	}
@@ -564,20 +519,20 @@ func (rt *Runtime) flow(ctx context.Context, n *node, interval time.Duration) {
 // skips the messages it owes instead of sending them at once.
 const maxLag = 100 * time.Millisecond
 
-// skip counts k messages of node n as skipped. Under [StoppedIdle] a
+// skip counts k messages of node n as skipped. Under idleWhileStopped a
 // stopped node produces no messages, so none is skipped.
 func (rt *Runtime) skip(n *node, k int) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if k <= 0 || (!n.running && rt.cfg.WhileStopped == StoppedIdle) {
+	if k <= 0 || (!n.running && rt.idleWhileStopped) {
 		return
 	}
 	rt.skipped += k
 	n.skipped += k
 }
 
-// send sends one message from node n, due at due.
-func (rt *Runtime) send(n *node, due time.Time) {
+// send sends one message from node n, due now.
+func (rt *Runtime) send(n *node) {
 	rt.mu.Lock()
 	running, client, leaf := n.running, n.client, n.leaf
 	if running {
@@ -585,13 +540,13 @@ func (rt *Runtime) send(n *node, due time.Time) {
 	}
 	rt.mu.Unlock()
 	if !running {
-		if rt.cfg.WhileStopped == StoppedFails {
-			rt.record(n, due, time.Now(), "", ErrNodeStopped)
+		if !rt.idleWhileStopped {
+			rt.record(n, time.Now(), "", ErrNodeStopped)
 		}
 		return
 	}
 	err := rt.request(client)
-	rt.record(n, due, time.Now(), keystore.CertFingerprint(leaf).Hex(), err)
+	rt.record(n, time.Now(), keystore.CertFingerprint(leaf).Hex(), err)
 	rt.mu.Lock()
 	n.inflight--
 	rt.mu.Unlock()
@@ -600,7 +555,14 @@ func (rt *Runtime) send(n *node, due time.Time) {
 
 // request sends one GET to the receiver and checks for a 200.
 func (rt *Runtime) request(client *http.Client) error {
-	resp, err := client.Get(rt.cfg.URL)
+	url := rt.url
+	if url == "" {
+		url = rt.cfg.Receiver.serving()
+	}
+	if url == "" {
+		return errors.New("local: the receiver is not serving (it was not started, or it was closed)")
+	}
+	resp, err := client.Get(url)
 	if err != nil {
 		return err
 	}
@@ -617,7 +579,7 @@ func (rt *Runtime) request(client *http.Client) error {
 }
 
 // record counts one message.
-func (rt *Runtime) record(n *node, due, at time.Time, fp string, err error) {
+func (rt *Runtime) record(n *node, at time.Time, fp string, err error) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.total++
@@ -633,8 +595,8 @@ func (rt *Runtime) record(n *node, due, at time.Time, fp string, err error) {
 	}
 	rt.fail++
 	n.failed++
-	if len(rt.failures) < rt.cfg.MaxFailures {
-		rt.failures = append(rt.failures, Failure{Node: n.name, Time: due, At: at, Fingerprint: fp, Err: err})
+	if len(rt.failures) < rt.maxFailures {
+		rt.failures = append(rt.failures, Failure{Node: n.name, At: at, Fingerprint: fp, Err: err})
 	}
 }
 
@@ -647,15 +609,15 @@ func (rt *Runtime) Stats() Stats {
 		Failed:   rt.fail,
 		Skipped:  rt.skipped,
 		Failures: slices.Clone(rt.failures),
-		PerNode:  make(map[string]NodeStats, len(rt.nodes)),
+		PerNode:  make(map[string]Stats, len(rt.nodes)),
 	}
 	for name, n := range rt.nodes {
 		p := make(map[string]int, len(n.presented))
 		for k, v := range n.presented {
 			p[k] = v
 		}
-		s.PerNode[name] = NodeStats{Total: n.total, Failed: n.failed, Skipped: n.skipped, Presented: p,
-			Sequence: slices.Clone(n.sequence), Running: n.running}
+		s.PerNode[name] = Stats{Total: n.total, Failed: n.failed, Skipped: n.skipped, Presented: p,
+			Sequence: slices.Clone(n.sequence)}
 	}
 	return s
 }

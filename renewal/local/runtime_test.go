@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,7 +33,7 @@ func newLandscape(t *testing.T) *landscape {
 	l := &landscape{
 		oldCA:    newTestCA(t, "Old Client Root CA"),
 		newCA:    newTestCA(t, "New Client Root CA"),
-		receiver: newTestReceiver(t, TruststoreJKS),
+		receiver: newTestReceiver(t, truststore.JKS),
 	}
 	l.old = issueClient(t, l.oldCA, "tenant-client")
 	l.keystore = writeTenantKeystore(t, t.TempDir(), l.old)
@@ -46,9 +47,7 @@ func (l *landscape) runtime(t *testing.T, cfg RuntimeConfig) *Runtime {
 	cfg.Keystore = l.keystore
 	cfg.KeystorePassword = storePassword
 	cfg.Alias = tenantAlias
-	cfg.URL = l.receiver.URL()
-	cfg.ServerRoot = l.receiver.ServerRoot()
-	cfg.Now = clock
+	cfg.Receiver = l.receiver
 	rt, err := NewRuntime(cfg)
 	require.NoError(t, err)
 	return rt
@@ -65,7 +64,7 @@ func fp(c *x509.Certificate) string { return keystore.CertFingerprint(c).Hex() }
 
 // unskipped returns s with Skipped zero: how many messages a node skips
 // depends on how fast the machine is, what it sends does not.
-func unskipped(s NodeStats) NodeStats {
+func unskipped(s Stats) Stats {
 	s.Skipped = 0
 	return s
 }
@@ -148,17 +147,19 @@ func TestRuntimeTrafficPresentsCachedCertificate(t *testing.T) {
 	s := rt.Run(ctx)
 	assert.Equal(t, 20, s.Total)
 	assert.Equal(t, 10, s.Failed)
-	assert.Equal(t, NodeStats{Total: 10, Failed: 0, Presented: map[string]int{fp(l.old.leaf()): 10}, Sequence: []string{fp(l.old.leaf())}, Running: true},
+	assert.Equal(t, Stats{Total: 10, Failed: 0, Presented: map[string]int{fp(l.old.leaf()): 10}, Sequence: []string{fp(l.old.leaf())}},
 		unskipped(s.PerNode["node-1"]))
-	assert.Equal(t, NodeStats{Total: 10, Failed: 10, Presented: map[string]int{fp(renewed.leaf()): 10}, Sequence: []string{fp(renewed.leaf())}, Running: true},
+	assert.Equal(t, Stats{Total: 10, Failed: 10, Presented: map[string]int{fp(renewed.leaf()): 10}, Sequence: []string{fp(renewed.leaf())}},
 		unskipped(s.PerNode["node-2"]))
+	assert.NotNil(t, presents(t, rt, "node-1"), "node-1 is running")
+	assert.NotNil(t, presents(t, rt, "node-2"), "node-2 is running")
 	require.Len(t, s.Failures, 10)
 	for _, f := range s.Failures {
 		assert.Equal(t, "node-2", f.Node)
 		assert.Equal(t, fp(renewed.leaf()), f.Fingerprint)
 		assert.Error(t, f.Err)
 		assert.NotErrorIs(t, f.Err, ErrNodeStopped)
-		assert.False(t, f.Time.IsZero())
+		assert.False(t, f.At.IsZero())
 	}
 	assert.Equal(t, map[string]int{fp(l.old.leaf()): 10}, l.receiver.servedByFingerprint())
 
@@ -175,26 +176,29 @@ func TestRuntimeTrafficPresentsCachedCertificate(t *testing.T) {
 func TestRuntimeStoppedNode(t *testing.T) {
 	tests := []struct {
 		name        string
-		policy      StoppedPolicy
+		idle        bool
 		wantTotal   int
 		wantFailed  int
 		wantNode2At int
 	}{
-		{"messages fail while stopped", StoppedFails, 30, 15, 15},
-		{"no messages while stopped", StoppedIdle, 15, 0, 0},
+		{"messages fail while stopped", false, 30, 15, 15},
+		{"no messages while stopped", true, 15, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			l := newLandscape(t)
-			rt := l.runtime(t, RuntimeConfig{Nodes: 2, Rate: 1000, MaxMessages: 15, WhileStopped: tc.policy})
+			rt := l.runtime(t, RuntimeConfig{Nodes: 2, Rate: 1000, MaxMessages: 15})
+			rt.idleWhileStopped = tc.idle
 			require.NoError(t, rt.Start(ctx, "node-1"))
 			s := rt.Run(ctx)
 			assert.Equal(t, tc.wantTotal, s.Total)
 			assert.Equal(t, tc.wantFailed, s.Failed)
-			assert.Equal(t, NodeStats{Total: 15, Presented: map[string]int{fp(l.old.leaf()): 15}, Sequence: []string{fp(l.old.leaf())}, Running: true},
+			assert.Equal(t, Stats{Total: 15, Presented: map[string]int{fp(l.old.leaf()): 15}, Sequence: []string{fp(l.old.leaf())}},
 				unskipped(s.PerNode["node-1"]))
-			assert.Equal(t, NodeStats{Total: tc.wantNode2At, Failed: tc.wantNode2At, Presented: map[string]int{}}, unskipped(s.PerNode["node-2"]))
+			assert.Equal(t, Stats{Total: tc.wantNode2At, Failed: tc.wantNode2At, Presented: map[string]int{}}, unskipped(s.PerNode["node-2"]))
+			assert.NotNil(t, presents(t, rt, "node-1"), "node-1 is running")
+			assert.Nil(t, presents(t, rt, "node-2"), "node-2 is stopped")
 			require.Len(t, s.Failures, tc.wantFailed)
 			for _, f := range s.Failures {
 				assert.Equal(t, "node-2", f.Node)
@@ -222,7 +226,8 @@ func TestRuntimeRunStopsWithContext(t *testing.T) {
 
 func TestRuntimeMaxFailures(t *testing.T) {
 	l := newLandscape(t)
-	rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: 5000, MaxMessages: 50, MaxFailures: 7})
+	rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: 5000, MaxMessages: 50})
+	rt.maxFailures = 7
 	s := rt.Run(context.Background())
 	assert.Equal(t, 50, s.Failed)
 	assert.Len(t, s.Failures, 7)
@@ -234,7 +239,7 @@ func TestRuntimeErrors(t *testing.T) {
 	rt := l.runtime(t, RuntimeConfig{Nodes: 2})
 
 	_, err := rt.Presents(ctx, "node-3")
-	assert.ErrorIs(t, err, ErrUnknownNode)
+	assert.ErrorIs(t, err, errUnknownNode)
 	assert.Contains(t, err.Error(), `"node-3"`)
 	assert.Contains(t, err.Error(), "node-1 to node-2")
 	for name, f := range map[string]func() error{
@@ -243,7 +248,7 @@ func TestRuntimeErrors(t *testing.T) {
 		"Restart":     func() error { return rt.Restart(ctx, "nope") },
 		"SkipRestart": func() error { return rt.SkipRestart("nope") },
 	} {
-		assert.ErrorIs(t, f(), ErrUnknownNode, name)
+		assert.ErrorIs(t, f(), errUnknownNode, name)
 	}
 
 	// A node that cannot read its keystore stays stopped.
@@ -274,7 +279,8 @@ func TestRuntimeErrors(t *testing.T) {
 	assert.ErrorIs(t, rt.Start(cancelled, "node-1"), context.Canceled)
 	assert.Nil(t, presents(t, rt, "node-1"))
 
-	base := RuntimeConfig{Keystore: filepath.Join(t.TempDir(), "k.jks"), Alias: "a", URL: "https://127.0.0.1:1/"}
+	base := RuntimeConfig{Keystore: filepath.Join(t.TempDir(), "k.jks"), Alias: "a", Receiver: l.receiver}
+
 	bad := []struct {
 		name string
 		edit func(*RuntimeConfig)
@@ -282,13 +288,10 @@ func TestRuntimeErrors(t *testing.T) {
 	}{
 		{"no keystore", func(c *RuntimeConfig) { c.Keystore = "" }, "Keystore"},
 		{"no alias", func(c *RuntimeConfig) { c.Alias = "" }, "Alias"},
-		{"no URL", func(c *RuntimeConfig) { c.URL = "" }, "URL"},
+		{"no receiver", func(c *RuntimeConfig) { c.Receiver = nil }, "Receiver"},
 		{"negative nodes", func(c *RuntimeConfig) { c.Nodes = -1 }, "Nodes"},
 		{"negative rate", func(c *RuntimeConfig) { c.Rate = -1 }, "Rate"},
 		{"negative max", func(c *RuntimeConfig) { c.MaxMessages = -1 }, "MaxMessages"},
-		{"unknown policy", func(c *RuntimeConfig) { c.WhileStopped = 9 }, "StoppedPolicy(9)"},
-		{"negative timeout", func(c *RuntimeConfig) { c.Timeout = -time.Second }, "Timeout"},
-		{"negative max failures", func(c *RuntimeConfig) { c.MaxFailures = -1 }, "MaxFailures"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -319,7 +322,7 @@ func TestRuntimePKCS12Keystore(t *testing.T) {
 
 	rt, err := NewRuntime(RuntimeConfig{
 		Nodes: 1, Keystore: path, KeystorePassword: storePassword, KeyPassword: keyPassword, Alias: tenantAlias,
-		URL: l.receiver.URL(), ServerRoot: l.receiver.ServerRoot(), Now: clock, Rate: 1000, MaxMessages: 5,
+		Receiver: l.receiver, Rate: 1000, MaxMessages: 5,
 	})
 	require.NoError(t, err)
 	require.NoError(t, rt.Start(ctx, "node-1"))
@@ -365,7 +368,7 @@ func TestRuntimeCountsSkippedMessages(t *testing.T) {
 
 			l := newLandscape(t)
 			rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: rate, MaxMessages: tc.max})
-			rt.cfg.URL, rt.cfg.ServerRoot = srv.URL, srv.Certificate()
+			rt.url, rt.serverRoot = srv.URL, srv.Certificate()
 			require.NoError(t, rt.StartAll(context.Background()))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -386,7 +389,7 @@ func TestRuntimeCountsSkippedMessages(t *testing.T) {
 				assert.Equal(t, 1, s.Total, "only the held message was sent")
 			}
 			assert.GreaterOrEqual(t, s.Skipped, int(hold/interval), "the messages due while the first was held are skipped, and counted")
-			assert.LessOrEqual(t, s.Due(), int(elapsed/interval)+1, "no more messages than the schedule had due")
+			assert.LessOrEqual(t, s.Total+s.Skipped, int(elapsed/interval)+1, "no more messages than the schedule had due")
 			assert.Equal(t, s.Skipped, s.PerNode["node-1"].Skipped)
 		})
 	}
@@ -408,8 +411,9 @@ func TestRuntimeRunEndsWithoutSkipping(t *testing.T) {
 	l := newLandscape(t)
 	// One message every 5 s, each bounded by 2 s: the second is never due
 	// before the run ends.
-	rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: 0.2, Timeout: 2 * time.Second})
-	rt.cfg.URL, rt.cfg.ServerRoot = srv.URL, srv.Certificate()
+	rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: 0.2})
+	rt.timeout = 2 * time.Second
+	rt.url, rt.serverRoot = srv.URL, srv.Certificate()
 	require.NoError(t, rt.StartAll(context.Background()))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan Stats, 1)

@@ -18,9 +18,14 @@ func (c *CA) String() string {
 	return fmt.Sprintf("local CA %q", c.Root().Subject.String())
 }
 
-// String counts the messages in one line, then one line per node in name
-// order: "3000 messages sent, 0 failed, 2 skipped\n  node-1: 1000 sent, …".
+// String counts the messages in one line: for every node, then one line
+// per node in name order, "3000 messages sent, 0 failed, 2 skipped\n
+// node-1: 1000 sent, 0 failed, 0 skipped; presented 2 certificates in
+// turn\n  …"; for one node, its line.
 func (s Stats) String() string {
+	if s.PerNode == nil {
+		return s.nodeLine()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d messages sent, %d failed, %d skipped", s.Total, s.Failed, s.Skipped)
 	names := make([]string, 0, len(s.PerNode))
@@ -29,18 +34,14 @@ func (s Stats) String() string {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(&b, "\n  %s: %s", name, s.PerNode[name])
+		fmt.Fprintf(&b, "\n  %s: %s", name, s.PerNode[name].nodeLine())
 	}
 	return b.String()
 }
 
-// String counts one node's messages: "1000 sent, 0 failed, 0 skipped;
-// presented 2 certificates in turn; running".
-func (s NodeStats) String() string {
-	state := "stopped"
-	if s.Running {
-		state = "running"
-	}
+// nodeLine counts one node's messages: "1000 sent, 0 failed, 0 skipped;
+// presented 2 certificates in turn".
+func (s Stats) nodeLine() string {
 	certs := "no certificate"
 	switch len(s.Sequence) {
 	case 0:
@@ -49,7 +50,7 @@ func (s NodeStats) String() string {
 	default:
 		certs = fmt.Sprintf("%d certificates in turn", len(s.Sequence))
 	}
-	return fmt.Sprintf("%d sent, %d failed, %d skipped; presented %s; %s", s.Total, s.Failed, s.Skipped, certs, state)
+	return fmt.Sprintf("%d sent, %d failed, %d skipped; presented %s", s.Total, s.Failed, s.Skipped, certs)
 }
 
 // String says which node's message failed, when, and why:

@@ -138,7 +138,7 @@ func (l *Landscape) Summarize(res *renewal.Result, runErr error, rcv *local.Rece
 	s := &Summary{
 		Plan: plan.Sequence.String(), StepsTotal: len(plan.Steps),
 		RequestsTotal: stats.Total, RequestsFailed: stats.Failed,
-		RequestsSkipped: stats.Skipped, RequestsDue: stats.Due(),
+		RequestsSkipped: stats.Skipped, RequestsDue: stats.Total + stats.Skipped,
 		RequestsPerSecond:  float64(stats.Total) / traffic.Elapsed.Seconds(),
 		RequestedPerSecond: traffic.Asked,
 		Alias:              Alias, Keystore: l.Keystore, Truststore: l.Truststore,

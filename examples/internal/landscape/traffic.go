@@ -7,11 +7,6 @@ import (
 	"github.com/certroll/certroll/renewal/local"
 )
 
-// MaxFailures bounds the failures a runtime keeps one by one (for the
-// downtime window check, [local.RuntimeConfig.MaxFailures]); the counts
-// are exact beyond it.
-const MaxFailures = 100000
-
 // Traffic is the runtime's traffic while a renewal proceeds: every node
 // sends requests from [StartTraffic] until [Traffic.Stop].
 type Traffic struct {
