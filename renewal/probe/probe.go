@@ -135,8 +135,8 @@ type Result struct {
 	// its CertificateRequest, in its order. Empty when it sent none.
 	Advertised []pkix.Name
 	// Chosen reports that Java's default key manager would present the
-	// chain: the server advertised no names, or an issuer of the chain is
-	// among them (see the package doc).
+	// chain: the server asked for a certificate and advertised no names, or
+	// an issuer of the chain is among them (see the package doc).
 	Chosen bool
 	// Version is the negotiated TLS version, such as tls.VersionTLS13; zero
 	// when the handshake failed.
