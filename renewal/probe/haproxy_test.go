@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,19 +37,23 @@ frontend receiver
 `
 
 // startHAProxy runs a real HAProxy trusting (and advertising) roots and
-// returns its base URL and its directory.
-func startHAProxy(t *testing.T, p *pki, roots []*x509.Certificate) (string, string) {
+// returns its base URL, its directory and its process; extraArgs go to its command
+// line (-W for master-worker mode).
+func startHAProxy(t *testing.T, p *pki, roots []*x509.Certificate, extraArgs ...string) (string, string, *os.Process) {
 	t.Helper()
 	haproxy := needProgram(t, "/usr/sbin/haproxy", "haproxy")
+	// HAProxy reads a comma in an address as a list separator, and the
+	// directory's name comes from the test's: keep commas out of the names.
 	dir := t.TempDir()
+	require.NotContains(t, dir, ",", "a test name with a comma breaks HAProxy's stats socket path")
 	writeFile(t, dir, "server.pem", append(testpki.PEM(p.server.Chain...), testpki.KeyPEM(t, p.server.Key)...))
 	writeFile(t, dir, "client-ca.pem", testpki.PEM(roots...))
 	conf := filepath.Join(dir, "haproxy.cfg")
-	addr := startServer(t, func(port string) []string {
+	addr, proc := startServer(t, func(port string) []string {
 		require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, haproxyConf, dir, port), 0o600))
-		return []string{haproxy, "-db", "-f", conf}
+		return append([]string{haproxy, "-db", "-f", conf}, extraArgs...)
 	}, func() string { return "" })
-	return "https://" + addr + "/health", dir
+	return "https://" + addr + "/health", dir, proc
 }
 
 // haproxyCommand sends one runtime API command over the stats socket and
@@ -84,7 +89,7 @@ func TestProbeHAProxy(t *testing.T) {
 
 	t.Run("ca-file with both roots", func(t *testing.T) {
 		t.Parallel()
-		u, _ := startHAProxy(t, p, bothRoots)
+		u, _, _ := startHAProxy(t, p, bothRoots)
 		res, err := Probe(context.Background(), u, p.newChain(), p.newClient.Key, opts())
 		require.NoError(t, err)
 		assert.Equal(t, 200, res.Status)
@@ -93,7 +98,7 @@ func TestProbeHAProxy(t *testing.T) {
 
 	t.Run("ca-file with the old root only", func(t *testing.T) {
 		t.Parallel()
-		u, _ := startHAProxy(t, p, bothRoots[:1])
+		u, _, _ := startHAProxy(t, p, bothRoots[:1])
 		res, err := Probe(context.Background(), u, p.newChain(), p.newClient.Key, opts())
 		check(t, err, ErrHandshake, ErrNotAdvertised)
 		assert.ErrorContains(t, err, "the server advertises CN=Old Root but not CN=New Root")
@@ -107,7 +112,7 @@ func TestProbeHAProxy(t *testing.T) {
 	// fail, naming the missing root, although the status is 200.
 	t.Run("runtime API set and commit ssl ca-file", func(t *testing.T) {
 		t.Parallel()
-		u, dir := startHAProxy(t, p, bothRoots[:1])
+		u, dir, _ := startHAProxy(t, p, bothRoots[:1])
 		caFile := filepath.Join(dir, "client-ca.pem")
 		out := haproxyCommand(t, dir, "set ssl ca-file "+caFile+" <<\n"+string(testpki.PEM(bothRoots...))+"\n")
 		require.Contains(t, out, "transaction created", "set ssl ca-file: %s", out)
@@ -126,4 +131,35 @@ func TestProbeHAProxy(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, testpki.PEM(bothRoots[:1]...), disk)
 	})
+}
+
+// The fix for the runtime API's stale names: write the CA file and reload
+// HAProxy (USR2 to the master in master-worker mode); the new worker reads
+// the file and advertises both roots.
+func TestProbeHAProxyReload(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	bothRoots := []*x509.Certificate{p.oldRoot.Cert, p.newRoot.Cert}
+	u, dir, master := startHAProxy(t, p, bothRoots[:1], "-W")
+	opts := &Options{Roots: p.serverRoots()}
+	_, err := Probe(context.Background(), u, p.newChain(), p.newClient.Key, opts)
+	require.ErrorIs(t, err, ErrNotAdvertised, "before the reload")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "client-ca.pem"), testpki.PEM(bothRoots...), 0o600))
+	require.NoError(t, master.Signal(syscall.SIGUSR2))
+
+	// Poll until the new worker answers; the old one may still take a
+	// connection or two meanwhile.
+	deadline := time.Now().Add(30 * time.Second)
+	var res *Result
+	for {
+		res, err = Probe(context.Background(), u, p.newChain(), p.newClient.Key, opts)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, err, "after the reload")
+	assert.Equal(t, []string{"CN=Old Root", "CN=New Root"}, res.AdvertisedNames())
+	assert.Equal(t, 200, res.Status)
 }

@@ -30,13 +30,32 @@
 //
 // Every failed condition is reported together in one *[Error], which matches
 // [ErrHandshake], [ErrStatus], [ErrNotRequested] and [ErrNotAdvertised] with
-// errors.Is.
+// errors.Is ([ErrExchange] when the connection broke after the handshake
+// without an alert).
+//
+// # Receivers
+//
+// A receiver passes once the file it advertises holds both roots and it has
+// reloaded that file. nginx advertises the certificates of
+// ssl_client_certificate; ssl_trusted_certificate trusts without advertising,
+// so a root only there fails the probe:
+//
+//	ssl_client_certificate /etc/nginx/certroll/client-ca.pem;  # old and new root
+//	ssl_verify_client on;
+//
+// then nginx -t && nginx -s reload. HAProxy advertises its ca-file:
+//
+//	bind :8443 ssl crt /etc/haproxy/server.pem ca-file /etc/haproxy/certroll/client-ca.pem verify required
+//
+// then a reload (systemctl reload haproxy, USR2 to the master, or reload on
+// the master socket). On HAProxy 2.6 the runtime API (set ssl ca-file, commit
+// ssl ca-file) is not enough: it keeps advertising the old names.
 //
 // # Compatibility
 //
-// Java's default key manager (SunX509, JDK 8 to 21) picks the client
-// certificate by the names in the server's CertificateRequest
-// (certificate_authorities): it offers a key entry when one of the
+// Java's default key manager (SunX509: ssl.KeyManagerFactory.algorithm in
+// JDK 17's java.security) picks the client certificate by the names in the
+// server's CertificateRequest (certificate_authorities): it offers a key entry when one of the
 // certificates of its chain has an issuer among those names, and, when the
 // server advertises no names at all, every key entry qualifies. A client that
 // finds no matching entry sends no certificate, and the server answers
@@ -51,7 +70,9 @@
 // the handshake and status checks still say whether the server would verify
 // it: HAProxy 2.6 updated through its runtime API (set ssl ca-file,
 // commit ssl ca-file) verifies a new root but keeps advertising only the old
-// one; curl gets 200 there, a Java client fails, and so does the probe.
+// one; curl gets 200 there, a JDK 17 client presents no certificate and fails
+// (HAProxy answers certificate_required), and so does the probe (the tests run
+// both).
 //
 // # Security
 //

@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"testing"
@@ -25,7 +27,7 @@ func goServer(t *testing.T, p *pki, status int, mod func(*tls.Config)) string {
 	require.NoError(t, err)
 	srv := &http.Server{
 		Handler:  http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }),
-		ErrorLog: nil,
+		ErrorLog: log.New(io.Discard, "", 0), // refused handshakes are the point
 	}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })

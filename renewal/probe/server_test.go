@@ -4,6 +4,7 @@ package probe
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -38,8 +39,8 @@ func (s *syncBuffer) String() string {
 // startServer runs the program that build configures for a port (build
 // returns the argv), killed in t.Cleanup, and waits until it listens on
 // 127.0.0.1:port. A port taken between choosing and binding is retried with
-// another one. It returns the address.
-func startServer(t *testing.T, build func(port string) []string, logs func() string) string {
+// another one. It returns the address and the process it started.
+func startServer(t *testing.T, build func(port string) []string, logs func() string) (string, *os.Process) {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
 		port := freePort(t)
@@ -72,7 +73,7 @@ func startServer(t *testing.T, build func(port string) []string, logs func() str
 			continue
 		}
 		waitListening(t, addr, exited, all)
-		return addr
+		return addr, cmd.Process
 	}
 }
 
