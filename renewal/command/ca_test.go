@@ -10,10 +10,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/internal/testpki"
@@ -92,9 +94,9 @@ func TestCASignOpenSSL(t *testing.T) {
 			want: []string{"CN=tenant-client", "CN=Tenant Root"},
 		},
 		{
-			name: "stdin and stdout, DER",
+			name: "stdin and stdout, DER, extensions copied from the request",
 			ca: CA{Argv: []string{openssl, "x509", "-req", "-CA", rootPEM, "-CAkey", rootKey,
-				"-days", "30", "-outform", "DER"}, Pool: []*x509.Certificate{root.Cert}},
+				"-days", "30", "-copy_extensions", "copy", "-outform", "DER"}, Pool: []*x509.Certificate{root.Cert}},
 			want: []string{"CN=tenant-client", "CN=Tenant Root"},
 		},
 		{
@@ -251,5 +253,40 @@ func TestCASignBadCSR(t *testing.T) {
 			assert.False(t, errors.As(err, new(*CAError)), "the command did not run")
 			assert.Contains(t, err.Error(), tt.want)
 		})
+	}
+}
+
+// A tenant CA kept as two files and signed with openssl. The chain printed
+// depends on the CA's files, so this example has no output to check.
+func ExampleCA() {
+	root, err := os.ReadFile("/etc/tenant-ca/ca.pem")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	roots, err := keystore.ParseCertificates(root)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ca := &CA{
+		Argv: []string{"openssl", "x509", "-req", "-in", "{csr}",
+			"-CA", "/etc/tenant-ca/ca.pem", "-CAkey", "/etc/tenant-ca/ca.key",
+			"-days", "365", "-copy_extensions", "copy", "-out", "{out}"},
+		Pool:    roots, // openssl x509 -req writes only the leaf
+		Timeout: 30 * time.Second,
+	}
+	csrPEM, err := os.ReadFile("renewal.csr")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	issued, err := ca.Sign(context.Background(), csrPEM)
+	if err != nil {
+		fmt.Println(err) // a *CAError with openssl's own message
+		return
+	}
+	for _, c := range issued {
+		fmt.Println(chain.Name(c))
 	}
 }
