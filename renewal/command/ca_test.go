@@ -8,12 +8,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,8 +47,13 @@ func caTestCSR(t *testing.T) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
+	// The request asks for clientAuth, as a renewal request does, so that a
+	// CA copying the requested extensions can be checked.
+	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 2}})
+	require.NoError(t, err)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "tenant-client", Organization: []string{"certroll test"}},
+		Subject:         pkix.Name{CommonName: "tenant-client", Organization: []string{"certroll test"}},
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Value: eku}},
 	}, key)
 	require.NoError(t, err)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), key
@@ -115,6 +122,9 @@ func TestCASignOpenSSL(t *testing.T) {
 			assert.Equal(t, tt.want, caNames(got))
 			assert.True(t, chain.KeyMatches(key, got[0]), "the leaf is for the request's key")
 			assert.Equal(t, root.Cert.Raw, got[len(got)-1].Raw, "the chain ends with the CA's root")
+			if slices.Contains(tt.ca.Argv, "-copy_extensions") {
+				assert.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, got[0].ExtKeyUsage)
+			}
 			for i := 0; i+1 < len(got); i++ {
 				require.NoError(t, got[i].CheckSignatureFrom(got[i+1]), "certificate %d is issued by the next", i)
 			}
