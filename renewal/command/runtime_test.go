@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -341,4 +342,36 @@ func TestNewRuntimeErrors(t *testing.T) {
 		})
 	}
 	assert.False(t, errors.Is(&RuntimeConfigError{}, ErrUnknownNode))
+}
+
+// Three nodes of a runtime run as systemd units flow@node-N; what a node
+// presents is the certificate its flow's status script prints. The commands
+// must exist on the host, so the example is not run.
+func ExampleNewRuntime() {
+	var nodes []Node
+	for _, name := range []string{"node-1", "node-2", "node-3"} {
+		nodes = append(nodes, Node{
+			Name:     name,
+			Stop:     []string{"systemctl", "stop", "flow@{node}"},
+			Start:    []string{"systemctl", "start", "flow@{node}"},
+			Restart:  []string{"systemctl", "restart", "flow@{node}"},
+			Presents: []string{"/usr/local/bin/flow-presents", "{node}"}, // prints PEM, or nothing when stopped
+		})
+	}
+	rt, err := NewRuntime(RuntimeConfig{Nodes: nodes, Timeout: time.Minute})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	if err := rt.Restart(ctx, "node-2"); err != nil {
+		fmt.Println(err) // a *NodeCommandError with the unit's output
+		return
+	}
+	c, err := rt.Presents(ctx, "node-2")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("node-2 presents", c.Subject)
 }

@@ -203,6 +203,8 @@ type NodeStats struct {
 	Starts int
 	// Running says whether the node runs now.
 	Running bool
+	// PID is the process ID of the node's JVM while it runs, 0 otherwise.
+	PID int
 	// Sequence lists the certificates the node presented, in order, one
 	// element per change: [old, new] for a node restarted once after the
 	// keystore entry was replaced. A handshake in which the node presented
@@ -670,8 +672,12 @@ func (r *Runtime) Stats() Stats {
 	defer r.mu.Unlock()
 	s := Stats{Requests: r.requests, Failures: r.failures, Nodes: make(map[string]NodeStats, len(r.nodes))}
 	for name, n := range r.nodes {
-		s.Nodes[name] = NodeStats{Requests: n.requests, Failures: n.failures, Starts: n.starts,
+		ns := NodeStats{Requests: n.requests, Failures: n.failures, Starts: n.starts,
 			Running: n.proc != nil, Sequence: slices.Clone(n.sequence), LastExit: n.lastExit}
+		if n.proc != nil {
+			ns.PID = n.proc.cmd.Process.Pid
+		}
+		s.Nodes[name] = ns
 	}
 	for _, f := range r.failed {
 		f.Advertised = slices.Clone(f.Advertised)

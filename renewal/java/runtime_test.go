@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -327,4 +328,62 @@ func TestNewChecksConfig(t *testing.T) {
 	assert.Equal(t, java.Source(), src)
 	assert.ErrorIs(t, rt.Start(context.Background(), "node-9"), java.ErrUnknownNode)
 	require.NoError(t, rt.Close())
+}
+
+// TestNodeProcess: the passwords are not on the JVM's command line; a node
+// whose JVM dies is reported stopped, with how it ended, and starts again.
+func TestNodeProcess(t *testing.T) {
+	needJava(t)
+	p := newPKI(t)
+	rcv := startReceiver(t, p, bothRoots(p))
+	ks := writeKeystore(t, keystore.JKS, p.oldLeaf, jksPassword)
+	rt := newRuntime(t, p, ks, jksPassword, rcv, 1)
+	ctx := context.Background()
+	require.NoError(t, rt.Start(ctx, "node-1"))
+	pid := rt.Stats().Nodes["node-1"].PID
+	require.NotZero(t, pid)
+
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		assert.Contains(t, string(cmdline), "Node.java", "the JVM's command line was read")
+		assert.NotContains(t, string(cmdline), string(jksPassword))
+		assert.NotContains(t, string(cmdline), base64.StdEncoding.EncodeToString(jksPassword))
+	}
+
+	proc, err := os.FindProcess(pid)
+	require.NoError(t, err)
+	require.NoError(t, proc.Kill())
+	eventually(t, "the runtime notices the JVM died", func() bool { return !rt.Stats().Nodes["node-1"].Running })
+	c, err := rt.Presents(ctx, "node-1")
+	require.NoError(t, err)
+	assert.Nil(t, c, "a dead node presents nothing")
+	assert.Contains(t, rt.Stats().Nodes["node-1"].LastExit, "exited on its own")
+
+	require.NoError(t, rt.Start(ctx, "node-1"))
+	assert.Equal(t, fp(p.oldLeaf.Cert), fp(presents(t, rt, "node-1")))
+	assert.Empty(t, rt.Stats().Nodes["node-1"].LastExit)
+	assert.Equal(t, 2, rt.Stats().Nodes["node-1"].Starts)
+}
+
+// TestPresentsBeforeAnyRequest: a node whose server never asks for a
+// client certificate cannot tell what it presents; Presents says so once
+// its wait ends.
+func TestPresentsBeforeAnyRequest(t *testing.T) {
+	needJava(t)
+	p := newPKI(t)
+	rcv := startReceiver(t, p, &tls.Config{ClientAuth: tls.NoClientCert})
+	ks := writeKeystore(t, keystore.JKS, p.oldLeaf, jksPassword)
+	rt := newRuntime(t, p, ks, jksPassword, rcv, 1)
+	require.NoError(t, rt.Start(context.Background(), "node-1"))
+	moreRequests(t, rt, "node-1", 2)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	c, err := rt.Presents(ctx, "node-1")
+	assert.Nil(t, c)
+	var nr *java.NoReportError
+	require.ErrorAs(t, err, &nr)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.GreaterOrEqual(t, nr.Requests, 2)
+	assert.Contains(t, err.Error(), "asks for client certificates")
+	assert.Zero(t, rt.Stats().Failures, "the requests themselves succeeded")
 }
