@@ -115,6 +115,7 @@ type RuntimeConfigError struct {
 	Problem string
 }
 
+// Error says what went wrong and what to do.
 func (e *RuntimeConfigError) Error() string {
 	if e.Node == "" {
 		return fmt.Sprintf("command: RuntimeConfig.%s: %s", e.Field, e.Problem)
@@ -134,6 +135,7 @@ type UnknownNodeError struct {
 	Nodes []string
 }
 
+// Error says what went wrong and what to do.
 func (e *UnknownNodeError) Error() string {
 	return fmt.Sprintf("command: no node %q: the runtime's nodes are %s", e.Node, strings.Join(e.Nodes, ", "))
 }
@@ -161,6 +163,7 @@ type NodeCommandError struct {
 	Err error
 }
 
+// Error says what went wrong and what to do.
 func (e *NodeCommandError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "command: node %q: %s command %s ", e.Node, e.Action, rtQuoteArgv(e.Argv))
@@ -197,6 +200,7 @@ type PresentsOutputError struct {
 	Problem string
 }
 
+// Error says what went wrong and what to do.
 func (e *PresentsOutputError) Error() string {
 	return fmt.Sprintf("command: node %q: presents command %s: %s; its output was %q", e.Node, rtQuoteArgv(e.Argv), e.Problem, rtShorten(e.Output, 200))
 }

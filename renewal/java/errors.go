@@ -22,6 +22,7 @@ type ConfigError struct {
 	Problem string
 }
 
+// Error says what went wrong and what to do.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("java: Config.%s: %s", e.Field, e.Problem)
 }
@@ -34,6 +35,7 @@ type UnknownNodeError struct {
 	Nodes []string
 }
 
+// Error says what went wrong and what to do.
 func (e *UnknownNodeError) Error() string {
 	return fmt.Sprintf("java: no node %q: the runtime's nodes are %s", e.Node, strings.Join(e.Nodes, ", "))
 }
@@ -59,6 +61,7 @@ type StartError struct {
 	Err error
 }
 
+// Error says what went wrong and what to do.
 func (e *StartError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "java: starting node %q: %s", e.Node, e.Reason)
@@ -95,6 +98,7 @@ type NoCertificateError struct {
 	Err string
 }
 
+// Error says what went wrong and what to do.
 func (e *NoCertificateError) Error() string {
 	adv := "no CA names"
 	if len(e.Advertised) > 0 {
@@ -127,6 +131,7 @@ type NoReportError struct {
 	Err error
 }
 
+// Error says what went wrong and what to do.
 func (e *NoReportError) Error() string {
 	msg := fmt.Sprintf("java: node %q has not been asked for a client certificate in %d requests since it started", e.Node, e.Requests)
 	if e.LastError != "" {
