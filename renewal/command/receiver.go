@@ -1,0 +1,220 @@
+package command
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/renewal/internal/trustfiles"
+	"github.com/certroll/certroll/truststore"
+)
+
+// ListFormat is the format of an accepted-certificates list.
+type ListFormat = trustfiles.ListFormat
+
+// The formats of an accepted-certificates list (see the package
+// documentation).
+const (
+	NginxMap   = trustfiles.NginxMap
+	HAProxyACL = trustfiles.HAProxyACL
+	SHA256List = trustfiles.SHA256List
+)
+
+// CommandError reports a check or reload command that failed: its
+// argument vector, exit status and (bounded) output.
+type CommandError = trustfiles.CommandError
+
+// RolledBackError reports that the check or the reload failed and that
+// every edited file was restored.
+type RolledBackError = trustfiles.RolledBackError
+
+// NotAcceptedError says why the receiver's files refuse a chain.
+type NotAcceptedError = trustfiles.NotAcceptedError
+
+// Config configures a [Receiver]. At least one of TrustFile and
+// AcceptedList is required; the zero value of every other field is
+// documented.
+type Config struct {
+	// TrustFile is the file of roots the server trusts for client
+	// certificates. A missing file is created at the first TrustRoot.
+	// Empty means the receiver has no trust file: TrustRoot and RemoveRoot
+	// then fail.
+	TrustFile string
+	// TrustKind is the trust file's kind: truststore.PEMBundle,
+	// truststore.JKS or truststore.PKCS12.
+	TrustKind truststore.Kind
+	// TrustPassword protects a JKS or PKCS#12 trust file; nil is the empty
+	// password. The receiver keeps a copy; it is never passed to a
+	// command.
+	TrustPassword []byte
+
+	// AcceptedList is the list of the client certificates the server
+	// accepts. Empty means the server pins none: AcceptClient and
+	// RemoveClient then change nothing, and Accepts checks the chain only.
+	AcceptedList string
+	// AcceptedFormat is the list's format.
+	AcceptedFormat ListFormat
+
+	// Check is the command that checks the edited configuration (for
+	// example {"apachectl", "-t"}), run after every edit; if it fails, the
+	// edit is rolled back and the server not reloaded. Nil runs no check.
+	Check []string
+	// Reload is the command that makes the server read the edited files
+	// (for example {"apachectl", "-k", "graceful"}); if it fails, the edit
+	// is rolled back. Nil runs none (a server that rereads its files by
+	// itself).
+	Reload []string
+	// Timeout bounds each command; zero means one minute.
+	Timeout time.Duration
+
+	// AccessLog is a log of the server's handshakes, for
+	// [Receiver.Observing]; empty means none.
+	AccessLog string
+
+	// Now is the clock at which Accepts verifies chains; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Receiver is a [renewal.Receiver] and [renewal.ReceiverInspector] for a
+// server configured through files and commands: see the package
+// documentation. It is safe for concurrent use; edits of the same files by
+// other certroll processes wait for one another.
+type Receiver struct {
+	cfg   Config
+	files *trustfiles.Files
+}
+
+var (
+	_ renewal.Receiver          = (*Receiver)(nil)
+	_ renewal.ReceiverInspector = (*Receiver)(nil)
+	_ renewal.UsageObserver     = (*ObservingReceiver)(nil)
+)
+
+// NewReceiver returns a receiver configured by cfg, reading the files once
+// so that a wrong password or a damaged file is reported here.
+func NewReceiver(cfg Config) (*Receiver, error) {
+	cfg.TrustPassword = append([]byte{}, cfg.TrustPassword...)
+	cfg.Check = append([]string(nil), cfg.Check...)
+	cfg.Reload = append([]string(nil), cfg.Reload...)
+	r := &Receiver{cfg: cfg}
+	r.files = &trustfiles.Files{
+		Prefix: "command", Trust: cfg.TrustFile, TrustKind: cfg.TrustKind, TrustPassword: cfg.TrustPassword,
+		List: cfg.AcceptedList, ListFormat: cfg.AcceptedFormat, Now: cfg.Now,
+	}
+	if len(cfg.Check) > 0 {
+		r.files.Check = func(ctx context.Context) error {
+			return trustfiles.Run(ctx, "command", "check", cfg.Check, cfg.Timeout)
+		}
+	}
+	if len(cfg.Reload) > 0 {
+		r.files.Reload = func(ctx context.Context) error {
+			return trustfiles.Run(ctx, "command", "reload", cfg.Reload, cfg.Timeout)
+		}
+	}
+	if err := r.files.Validate("Config"); err != nil {
+		return nil, err
+	}
+	if _, err := r.files.Roots(); err != nil {
+		return nil, err
+	}
+	if _, err := r.files.ReadList(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// TrustRoot adds root to the trust file, then checks and reloads. A root
+// already trusted changes nothing and runs no command.
+func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error {
+	if root == nil {
+		return errors.New("command: TrustRoot: want a root certificate, got nil")
+	}
+	r.files.Remember(root)
+	return r.files.Apply(ctx, r.files.TrustRootEdit(root))
+}
+
+// RemoveRoot removes root from the trust file, then checks and reloads. A
+// root not trusted changes nothing and runs no command.
+func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error {
+	if root == nil {
+		return errors.New("command: RemoveRoot: want a root certificate, got nil")
+	}
+	return r.files.Apply(ctx, r.files.RemoveRootEdit(root))
+}
+
+// AcceptClient adds chain's leaf to the accepted list, then checks and
+// reloads. A leaf already listed changes nothing (unless its entry lacked
+// the certificate block, which is added).
+func (r *Receiver) AcceptClient(ctx context.Context, chain []*x509.Certificate) error {
+	if len(chain) == 0 || chain[0] == nil {
+		return errors.New("command: AcceptClient: want a chain, leaf first, got none")
+	}
+	r.files.Remember(chain...)
+	return r.files.Apply(ctx, r.files.AcceptEdit(chain[0]))
+}
+
+// RemoveClient removes leaf's entries from the accepted list, then checks
+// and reloads. A leaf not listed changes nothing.
+func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) error {
+	if leaf == nil {
+		return errors.New("command: RemoveClient: want a certificate, got nil")
+	}
+	r.files.Remember(leaf)
+	return r.files.Apply(ctx, r.files.RemoveClientEdit(leaf))
+}
+
+// Accepts reports whether the files accept chain: it verifies for client
+// authentication to a root of the trust file, and its leaf is listed. It is
+// the model's fast answer, read from the files; the error is a
+// *NotAcceptedError saying which condition failed.
+func (r *Receiver) Accepts(ctx context.Context, chain []*x509.Certificate) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.files.Accepts(chain)
+}
+
+// Roots returns the roots of the trust file.
+func (r *Receiver) Roots() ([]*x509.Certificate, error) { return r.files.Roots() }
+
+// AcceptedClients returns the client certificates the list accepts: those
+// the receiver added (the list carries their certificates) and the
+// hand-written entries for certificates it has been given in a call.
+func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) { return r.files.AcceptedClients() }
+
+// accessLogFormat describes the log LastSeen reads, for its errors.
+const accessLogFormat = `lines "<RFC 3339 time> <certificate SHA-1 hex or SHA-256 fingerprint, - for none> ..."`
+
+// ObservingReceiver is a [Receiver] that also reports, from the server's
+// access log, when it last saw a client certificate
+// ([renewal.UsageObserver]). Pass it to the executor in place of the
+// Receiver.
+type ObservingReceiver struct {
+	*Receiver
+}
+
+// Observing returns r as an [ObservingReceiver] reading Config.AccessLog,
+// or an error if none is configured.
+func (r *Receiver) Observing() (*ObservingReceiver, error) {
+	if r.cfg.AccessLog == "" {
+		return nil, fmt.Errorf("command: Config.AccessLog: want the server's access log, with %s, got none", accessLogFormat)
+	}
+	return &ObservingReceiver{r}, nil
+}
+
+// LastSeen returns the time of the latest line of the access log naming
+// leaf, or the zero time if none does. A missing log, or one with no line
+// of the expected form, is an error.
+func (o *ObservingReceiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
+	if leaf == nil {
+		return time.Time{}, errors.New("command: LastSeen: want a certificate, got nil")
+	}
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	return trustfiles.LastSeen("command", o.cfg.AccessLog, accessLogFormat, leaf)
+}

@@ -1,0 +1,401 @@
+// Package trustfiles is the shared core of the receivers that configure a
+// real server through its files (renewal/nginx, renewal/haproxy,
+// renewal/command): it edits a trust file (a PEM bundle, or a JKS or
+// PKCS#12 truststore) and an accepted-certificates list (an nginx map, an
+// HAProxy ACL file, a list of SHA-256 fingerprints) through
+// internal/atomicfile, runs the administrator's check command, rolls every
+// edited file back if the check fails, and then reloads the server.
+package trustfiles
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
+)
+
+// Files names the files a receiver reads and the hooks that check and
+// reload it.
+type Files struct {
+	// Prefix starts every message: the adapter's package name.
+	Prefix string
+
+	// Trust is the trust file: the roots trusted for client certificates.
+	// Empty means the receiver has none (TrustRoot and RemoveRoot fail).
+	Trust string
+	// TrustKind is its kind: truststore.PEMBundle, JKS or PKCS12. It
+	// decides the format of a file that does not exist yet.
+	TrustKind truststore.Kind
+	// TrustPassword protects a JKS or PKCS#12 trust file.
+	TrustPassword []byte
+
+	// List is the accepted-certificates list. Empty means the receiver
+	// pins no client certificate (AcceptClient and RemoveClient do
+	// nothing, and every chain to a trusted root is accepted).
+	List string
+	// ListFormat is its format.
+	ListFormat ListFormat
+
+	// Check, if not nil, runs after the files are edited and before the
+	// reload; if it fails, every edited file is restored and Reload is not
+	// called.
+	Check func(ctx context.Context) error
+	// Reload, if not nil, makes the server read the edited files. If it
+	// fails, every edited file is restored.
+	Reload func(ctx context.Context) error
+
+	// Now is the clock Accepts verifies at; nil means time.Now.
+	Now func() time.Time
+
+	mu   sync.Mutex
+	seen map[string]*x509.Certificate // certificates handed in, by lower-case SHA-1 and SHA-256 hex
+}
+
+// Validate checks the configuration, naming the field that is wrong.
+func (f *Files) Validate(cfg string) error {
+	if f.Trust == "" && f.List == "" {
+		return fmt.Errorf("%s: %s: want a trust file, an accepted-certificates list or both, got neither", f.Prefix, cfg)
+	}
+	if f.Trust != "" {
+		switch f.TrustKind {
+		case truststore.PEMBundle, truststore.JKS, truststore.PKCS12:
+		default:
+			return fmt.Errorf("%s: %s: trust file kind: want PEM bundle, JKS or PKCS#12, got %v", f.Prefix, cfg, f.TrustKind)
+		}
+	}
+	if f.List != "" && !f.ListFormat.valid() {
+		return fmt.Errorf("%s: %s: list format: want nginx map, HAProxy ACL or SHA-256 list, got %v", f.Prefix, cfg, f.ListFormat)
+	}
+	return nil
+}
+
+// remember keeps c so that an entry of the list with its digest only can
+// be named by AcceptedClients.
+func (f *Files) remember(certs ...*x509.Certificate) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seen == nil {
+		f.seen = make(map[string]*x509.Certificate)
+	}
+	for _, c := range certs {
+		if c != nil {
+			f.seen[sha1Hex(c)] = c
+			f.seen[keystore.CertFingerprint(c).Hex()] = c
+		}
+	}
+}
+
+// Remember keeps certs so that list entries a person wrote (their digest
+// only) can be named by [Files.AcceptedClients]: every certificate a
+// receiver method is given is remembered.
+func (f *Files) Remember(certs ...*x509.Certificate) { f.remember(certs...) }
+
+func (f *Files) password() []byte {
+	if f.TrustPassword == nil {
+		return []byte{}
+	}
+	return f.TrustPassword
+}
+
+// readTrust parses the trust file's bytes (a missing file is an empty set).
+func (f *Files) readTrust(data []byte, exists bool) (*truststore.Set, error) {
+	if !exists {
+		return truststore.New(f.TrustKind), nil
+	}
+	s, err := truststore.Parse(data, f.password())
+	if err != nil {
+		return nil, fmt.Errorf("%s: trust file %q: %w", f.Prefix, f.Trust, err)
+	}
+	return s, nil
+}
+
+func (f *Files) readList(data []byte) (*List, error) {
+	l, err := ParseList(data, f.ListFormat)
+	if err != nil {
+		var le *ListError
+		if errors.As(err, &le) {
+			le.Path = f.List
+		}
+		return nil, fmt.Errorf("%s: accepted-certificates list: %w", f.Prefix, err)
+	}
+	return l, nil
+}
+
+func (f *Files) trustMode() fs.FileMode {
+	if f.TrustKind == truststore.PEMBundle {
+		return 0o644 // certificates are public
+	}
+	return 0o600
+}
+
+// Edit is one change: it reads and rewrites files through tx.
+type Edit func(tx *Tx) error
+
+// Apply makes the edits under one transaction, then, if any file changed,
+// runs Check and Reload; if either fails (or an edit does), every edited
+// file is restored byte for byte and the error says so. Nothing changed
+// means no check and no reload: the edits were already in place.
+func (f *Files) Apply(ctx context.Context, edits ...Edit) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tx := Begin(ctx)
+	defer tx.Close()
+	fail := func(err error) error {
+		if rerr := tx.Rollback(); rerr != nil {
+			return fmt.Errorf("%w; and restoring the files failed, so they hold the edit: %w", err, rerr)
+		}
+		return err
+	}
+	for _, e := range edits {
+		if err := e(tx); err != nil {
+			return fail(err)
+		}
+	}
+	if !tx.Changed() {
+		return nil
+	}
+	if f.Check != nil {
+		if err := f.Check(ctx); err != nil {
+			return fail(&RolledBackError{Prefix: f.Prefix, Step: "check", Err: err})
+		}
+	}
+	if f.Reload != nil {
+		if err := f.Reload(ctx); err != nil {
+			return fail(&RolledBackError{Prefix: f.Prefix, Step: "reload", Err: err})
+		}
+	}
+	return nil
+}
+
+// RolledBackError reports that the check or the reload after an edit
+// failed, and that the edited files were restored as they were.
+type RolledBackError struct {
+	Prefix string // the adapter's package name
+	Step   string // "check" or "reload"
+	Err    error  // why it failed (often a *CommandError)
+}
+
+// Error says what failed and that nothing was kept.
+func (e *RolledBackError) Error() string {
+	what := "the configuration check failed, so the server was not reloaded"
+	if e.Step == "reload" {
+		what = "the reload failed"
+	}
+	return fmt.Sprintf("%s: %s and the edited files were restored byte for byte; fix the cause and run the step again: %v", e.Prefix, what, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *RolledBackError) Unwrap() error { return e.Err }
+
+// TrustRootEdit adds root to the trust file.
+func (f *Files) TrustRootEdit(root *x509.Certificate) Edit {
+	return f.trustEdit(func(s *truststore.Set) (bool, error) {
+		if s.ContainsCert(root) {
+			return false, nil
+		}
+		_, err := s.Merge(truststore.Certs(root), nil)
+		return err == nil, err
+	})
+}
+
+// RemoveRootEdit removes root from the trust file.
+func (f *Files) RemoveRootEdit(root *x509.Certificate) Edit {
+	return f.trustEdit(func(s *truststore.Set) (bool, error) {
+		if !s.ContainsCert(root) {
+			return false, nil
+		}
+		// The executor's gates decide whether the root is still in use; the
+		// receiver's file has no keystores to check against.
+		_, err := s.Prune(truststore.ByFingerprint(keystore.CertFingerprint(root)), &truststore.PruneOptions{NothingInUse: true})
+		return err == nil, err
+	})
+}
+
+// trustEdit reads the trust file, lets fn change the set, and writes it
+// back only if fn reports a change (a PKCS#12 file is encrypted with fresh
+// salts at every marshal, so comparing bytes would not tell).
+func (f *Files) trustEdit(fn func(*truststore.Set) (bool, error)) Edit {
+	return func(tx *Tx) error {
+		if f.Trust == "" {
+			return fmt.Errorf("%s: no trust file is configured: name the file of roots the server trusts for client certificates", f.Prefix)
+		}
+		data, exists, err := tx.Read(f.Trust)
+		if err != nil {
+			return fmt.Errorf("%s: trust file: %w", f.Prefix, err)
+		}
+		s, err := f.readTrust(data, exists)
+		if err != nil {
+			return err
+		}
+		changed, err := fn(s)
+		if err != nil {
+			return fmt.Errorf("%s: trust file %q: %w", f.Prefix, f.Trust, err)
+		}
+		if !changed {
+			return nil // keep the file's own bytes
+		}
+		after, err := s.Marshal(f.password())
+		if err != nil {
+			return fmt.Errorf("%s: trust file %q: %w", f.Prefix, f.Trust, err)
+		}
+		if _, err := tx.Write(f.Trust, after, f.trustMode()); err != nil {
+			return fmt.Errorf("%s: trust file: %w", f.Prefix, err)
+		}
+		return nil
+	}
+}
+
+// AcceptEdit adds an entry for leaf to the list.
+func (f *Files) AcceptEdit(leaf *x509.Certificate) Edit {
+	return f.listEdit(func(l *List) bool { return l.Add(leaf) })
+}
+
+// RemoveClientEdit removes the entries for leaf from the list.
+func (f *Files) RemoveClientEdit(leaf *x509.Certificate) Edit {
+	return f.listEdit(func(l *List) bool { return l.Remove(leaf) })
+}
+
+func (f *Files) listEdit(fn func(*List) bool) Edit {
+	return func(tx *Tx) error {
+		if f.List == "" {
+			return nil
+		}
+		data, _, err := tx.Read(f.List)
+		if err != nil {
+			return fmt.Errorf("%s: accepted-certificates list: %w", f.Prefix, err)
+		}
+		l, err := f.readList(data)
+		if err != nil {
+			return err
+		}
+		if !fn(l) {
+			return nil
+		}
+		if _, err := tx.Write(f.List, l.Marshal(), 0o644); err != nil {
+			return fmt.Errorf("%s: accepted-certificates list: %w", f.Prefix, err)
+		}
+		return nil
+	}
+}
+
+// Roots returns the roots of the trust file (none if it does not exist).
+func (f *Files) Roots() ([]*x509.Certificate, error) {
+	if f.Trust == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(f.Trust)
+	exists := true
+	if errors.Is(err, fs.ErrNotExist) {
+		exists, err = false, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: trust file: %w", f.Prefix, err)
+	}
+	s, err := f.readTrust(data, exists)
+	if err != nil {
+		return nil, err
+	}
+	return s.Certificates(), nil
+}
+
+// ReadList reads the accepted-certificates list (empty if it does not exist).
+func (f *Files) ReadList() (*List, error) {
+	if f.List == "" {
+		return &List{format: f.ListFormat}, nil
+	}
+	data, err := os.ReadFile(f.List)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: accepted-certificates list: %w", f.Prefix, err)
+	}
+	return f.readList(data)
+}
+
+// AcceptedClients returns the certificates the list accepts: those whose
+// certificate block it carries, and those of its digest-only entries that
+// a receiver method was given (see [Files.Remember]). An entry a person
+// wrote for a certificate never handed to the receiver cannot be named and
+// is left out.
+func (f *Files) AcceptedClients() ([]*x509.Certificate, error) {
+	l, err := f.ReadList()
+	if err != nil {
+		return nil, err
+	}
+	out := l.Certificates()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, it := range l.items {
+		if it.digest == "" || it.cert != nil {
+			continue
+		}
+		if c, ok := f.seen[it.digest]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// NotAcceptedError says why the files would refuse a chain.
+type NotAcceptedError struct {
+	Prefix string
+	Chain  string // chain.Path of the chain
+	Reason string
+}
+
+// Error names the chain and the reason.
+func (e *NotAcceptedError) Error() string {
+	return fmt.Sprintf("%s: the server's files refuse the chain %s: %s", e.Prefix, e.Chain, e.Reason)
+}
+
+// Accepts checks chain (leaf first) against the files: it must verify for
+// client authentication to a root of the trust file at the clock, and its
+// leaf must be in the list (when a list is configured). It is the model's
+// answer, not the server's.
+func (f *Files) Accepts(certs []*x509.Certificate) error {
+	if len(certs) == 0 || certs[0] == nil {
+		return fmt.Errorf("%s: Accepts: want a chain, leaf first, got none", f.Prefix)
+	}
+	f.remember(certs...)
+	refuse := func(format string, args ...any) error {
+		return &NotAcceptedError{Prefix: f.Prefix, Chain: chain.Path(certs), Reason: fmt.Sprintf(format, args...)}
+	}
+	if f.Trust != "" {
+		roots, err := f.Roots()
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		for _, r := range roots {
+			pool.AddCert(r)
+		}
+		inter := x509.NewCertPool()
+		for _, c := range certs[1:] {
+			inter.AddCert(c)
+		}
+		now := time.Now
+		if f.Now != nil {
+			now = f.Now
+		}
+		if _, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now(),
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			return refuse("it does not verify to a root of the trust file %q (%d roots): %v", f.Trust, len(roots), err)
+		}
+	}
+	if f.List != "" {
+		l, err := f.ReadList()
+		if err != nil {
+			return err
+		}
+		if !l.Contains(certs[0]) {
+			return refuse("its leaf is not in the accepted-certificates list %q (want the line %q)", f.List, f.ListFormat.Key(certs[0]))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package trustfiles
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/certroll/certroll/truststore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFilesEditsEachTrustKind(t *testing.T) {
+	oldCA, newCA := newTestCA(t, "Old Root"), newTestCA(t, "New Root")
+	oldChain, newChain := oldCA.client(t, "old"), newCA.client(t, "new")
+	for _, kind := range []truststore.Kind{truststore.PEMBundle, truststore.JKS, truststore.PKCS12} {
+		t.Run(kind.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			checks, reloads := 0, 0
+			f := &Files{Prefix: "test", Trust: filepath.Join(dir, "trust"), TrustKind: kind, TrustPassword: []byte("changeit"),
+				List: filepath.Join(dir, "list"), ListFormat: NginxMap, Now: func() time.Time { return testNow },
+				Check:  func(context.Context) error { checks++; return nil },
+				Reload: func(context.Context) error { reloads++; return nil }}
+			require.NoError(t, f.Validate("Config"))
+			ctx := context.Background()
+			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.cert), f.AcceptEdit(oldChain[0])))
+			assert.Equal(t, 1, checks)
+			assert.Equal(t, 1, reloads)
+			require.NoError(t, f.Accepts(oldChain))
+			assert.ErrorAs(t, f.Accepts(newChain), new(*NotAcceptedError))
+
+			// again: nothing to do, so no check and no reload
+			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.cert), f.AcceptEdit(oldChain[0])))
+			assert.Equal(t, 1, reloads)
+
+			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(newCA.cert), f.AcceptEdit(newChain[0])))
+			require.NoError(t, f.Accepts(newChain))
+			roots, err := f.Roots()
+			require.NoError(t, err)
+			assert.Len(t, roots, 2)
+			acc, err := f.AcceptedClients()
+			require.NoError(t, err)
+			assert.Len(t, acc, 2)
+
+			require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.cert), f.RemoveClientEdit(oldChain[0])))
+			require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.cert), f.RemoveClientEdit(oldChain[0])))
+			assert.Equal(t, 3, reloads)
+			var na *NotAcceptedError
+			require.ErrorAs(t, f.Accepts(oldChain), &na)
+			assert.Contains(t, na.Reason, "does not verify")
+			s, err := truststore.Open(f.Trust, []byte("changeit"))
+			require.NoError(t, err, "the trust file stays readable by the truststore package")
+			assert.True(t, s.ContainsCert(newCA.cert))
+			assert.False(t, s.ContainsCert(oldCA.cert))
+		})
+	}
+}
+
+func TestApplyRollsBackOnFailedCheck(t *testing.T) {
+	oldCA, newCA := newTestCA(t, "Old Root"), newTestCA(t, "New Root")
+	dir := t.TempDir()
+	f := &Files{Prefix: "test", Trust: filepath.Join(dir, "trust.pem"), TrustKind: truststore.PEMBundle,
+		List: filepath.Join(dir, "list"), ListFormat: HAProxyACL}
+	ctx := context.Background()
+	require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.cert)))
+	require.NoError(t, os.WriteFile(f.List, []byte("# hand-written\n"), 0o644))
+	trustBefore, _ := os.ReadFile(f.Trust)
+	listBefore, _ := os.ReadFile(f.List)
+
+	reloaded := false
+	f.Check = func(ctx context.Context) error {
+		// the check sees the edited files
+		s, err := truststore.Open(f.Trust, nil)
+		require.NoError(t, err)
+		assert.True(t, s.ContainsCert(newCA.cert))
+		return Run(ctx, "test", "check", []string{"sh", "-c", "echo the config is broken >&2; exit 3"}, 0)
+	}
+	f.Reload = func(context.Context) error { reloaded = true; return nil }
+	err := f.Apply(ctx, f.TrustRootEdit(newCA.cert), f.AcceptEdit(newCA.client(t, "c")[0]))
+	var rb *RolledBackError
+	require.ErrorAs(t, err, &rb)
+	var ce *CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 3, ce.ExitCode)
+	assert.Contains(t, err.Error(), "the config is broken")
+	assert.False(t, reloaded, "no reload after a failed check")
+	trustAfter, _ := os.ReadFile(f.Trust)
+	listAfter, _ := os.ReadFile(f.List)
+	assert.Equal(t, trustBefore, trustAfter)
+	assert.Equal(t, listBefore, listAfter)
+
+	// a file that did not exist is removed again
+	f2 := &Files{Prefix: "test", List: filepath.Join(dir, "new-list"), ListFormat: SHA256List,
+		Reload: func(context.Context) error { return errors.New("reload refused") }}
+	require.Error(t, f2.Apply(ctx, f2.AcceptEdit(oldCA.client(t, "x")[0])))
+	_, err = os.Stat(f2.List)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestRunCommandErrors(t *testing.T) {
+	ctx := context.Background()
+	require.NoError(t, Run(ctx, "test", "check", []string{"true"}, 0))
+
+	err := Run(ctx, "test", "check", []string{"sleep", "10"}, 100*time.Millisecond)
+	var ce *CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "timeout")
+
+	err = Run(ctx, "test", "reload", []string{"head", "-c", "200000", "/dev/zero"}, 0)
+	assert.NoError(t, err)
+	err = Run(ctx, "test", "reload", []string{"sh", "-c", "head -c 200000 /dev/zero; exit 1"}, 0)
+	require.ErrorAs(t, err, &ce)
+	assert.True(t, ce.Truncated)
+	assert.Len(t, ce.Output, MaxOutput)
+
+	err = Run(ctx, "test", "check", []string{filepath.Join(t.TempDir(), "missing")}, 0)
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, -1, ce.ExitCode)
+	assert.Error(t, Run(ctx, "test", "check", nil, 0))
+}
+
+func TestLastSeen(t *testing.T) {
+	ca := newTestCA(t, "CA")
+	a, b := ca.client(t, "a")[0], ca.client(t, "b")[0]
+	dir := t.TempDir()
+	p := filepath.Join(dir, "access.log")
+	log := "2025-06-01T10:00:00+00:00 " + sha1Hex(a) + " 200\n" +
+		"2025-06-01T11:00:00+02:00 - 400\n" +
+		"2025-06-01T11:30:00+00:00 " + HAProxyACL.Key(a) + " 403\n" +
+		"garbage line\n"
+	require.NoError(t, os.WriteFile(p, []byte(log), 0o644))
+	got, err := LastSeen("test", p, "FORMAT", a)
+	require.NoError(t, err)
+	assert.True(t, got.Equal(time.Date(2025, 6, 1, 11, 30, 0, 0, time.UTC)), "got %v", got)
+	got, err = LastSeen("test", p, "FORMAT", b)
+	require.NoError(t, err)
+	assert.True(t, got.IsZero())
+
+	require.NoError(t, os.WriteFile(p, []byte("127.0.0.1 - - [01/Jun/2025] GET / 200\n"), 0o644))
+	_, err = LastSeen("test", p, "FORMAT", a)
+	var ae *AccessLogError
+	require.ErrorAs(t, err, &ae)
+	assert.Contains(t, err.Error(), "FORMAT")
+	_, err = LastSeen("test", filepath.Join(dir, "none"), "FORMAT", a)
+	require.ErrorAs(t, err, &ae)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -1,0 +1,454 @@
+package nginx
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/renewal/internal/trustfiles"
+	"github.com/certroll/certroll/truststore"
+)
+
+// LogFormat is the log_format line the access log read by
+// [Receiver.LastSeen] is written with.
+const LogFormat = `log_format certroll '$time_iso8601 $ssl_client_fingerprint $status';`
+
+// CommandError reports an nginx command (nginx -t, nginx -s reload) that
+// failed, with its output.
+type CommandError = trustfiles.CommandError
+
+// RolledBackError reports that nginx -t or the reload failed and that the
+// edited files were restored byte for byte.
+type RolledBackError = trustfiles.RolledBackError
+
+// NotAcceptedError says why the receiver's files refuse a chain.
+type NotAcceptedError = trustfiles.NotAcceptedError
+
+// Config configures a [Receiver]. ClientCA, PinMap and PidFile are
+// required; the zero value of every other field is documented.
+type Config struct {
+	// ClientCA is the PEM bundle of trusted roots that
+	// ssl_client_certificate names.
+	ClientCA string
+	// PinMap is the file the map block includes: one line
+	// "<sha1 hex> 1;" per pinned client certificate.
+	PinMap string
+	// AccessLog is the access log written with [LogFormat], for
+	// [Receiver.LastSeen]; empty makes LastSeen fail.
+	AccessLog string
+
+	// Nginx is the nginx program; empty means "nginx" on the PATH, else
+	// /usr/sbin/nginx.
+	Nginx string
+	// Prefix, if not empty, is passed to nginx as -p.
+	Prefix string
+	// ConfFile, if not empty, is passed to nginx as -c.
+	ConfFile string
+	// PidFile is the file of nginx's pid directive, holding the master's
+	// process id: the receiver watches the master's workers to know that a
+	// reload took.
+	PidFile string
+	// ReloadSignal reloads by sending SIGHUP to the master instead of
+	// running nginx -s reload.
+	ReloadSignal bool
+
+	// Addr, if not empty, is the host:port of the server block: after a
+	// reload the receiver waits until nginx advertises there the CA names
+	// of the bundle.
+	Addr string
+	// ServerName is the TLS server name sent to Addr; empty sends none.
+	ServerName string
+	// ServerRoots, if not nil, verifies nginx's server certificate at
+	// Addr; nil does not (see the package documentation).
+	ServerRoots *x509.CertPool
+
+	// Timeout bounds each nginx command and the wait for a reload; zero
+	// means one minute.
+	Timeout time.Duration
+	// Now is the clock at which Accepts verifies chains; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Receiver is a [renewal.Receiver], [renewal.ReceiverInspector] and
+// [renewal.UsageObserver] for nginx: see the package documentation. It is
+// safe for concurrent use.
+type Receiver struct {
+	cfg   Config
+	files *trustfiles.Files
+}
+
+var (
+	_ renewal.Receiver          = (*Receiver)(nil)
+	_ renewal.ReceiverInspector = (*Receiver)(nil)
+	_ renewal.UsageObserver     = (*Receiver)(nil)
+)
+
+// NewReceiver returns a receiver configured by cfg, reading the bundle and
+// the map once so that a damaged file is reported here.
+func NewReceiver(cfg Config) (*Receiver, error) {
+	switch {
+	case cfg.ClientCA == "":
+		return nil, errors.New("nginx: Config.ClientCA: want the file ssl_client_certificate names, got none")
+	case cfg.PinMap == "":
+		return nil, errors.New("nginx: Config.PinMap: want the file the $ssl_client_fingerprint map includes, got none")
+	case cfg.PidFile == "":
+		return nil, errors.New("nginx: Config.PidFile: want the file of nginx's pid directive, got none")
+	}
+	if cfg.Nginx == "" {
+		cfg.Nginx = "/usr/sbin/nginx"
+		if p, err := lookPath("nginx"); err == nil {
+			cfg.Nginx = p
+		}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = trustfiles.DefaultTimeout
+	}
+	r := &Receiver{cfg: cfg}
+	r.files = &trustfiles.Files{
+		Prefix: "nginx", Trust: cfg.ClientCA, TrustKind: truststore.PEMBundle,
+		List: cfg.PinMap, ListFormat: trustfiles.NginxMap, Now: cfg.Now,
+		Check:  r.test,
+		Reload: r.reload,
+	}
+	if _, err := r.files.Roots(); err != nil {
+		return nil, err
+	}
+	if _, err := r.files.ReadList(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// args returns nginx's command line with -p and -c and then extra.
+func (r *Receiver) args(extra ...string) []string {
+	argv := []string{r.cfg.Nginx}
+	if r.cfg.Prefix != "" {
+		argv = append(argv, "-p", r.cfg.Prefix)
+	}
+	if r.cfg.ConfFile != "" {
+		argv = append(argv, "-c", r.cfg.ConfFile)
+	}
+	return append(argv, extra...)
+}
+
+// test runs nginx -t.
+func (r *Receiver) test(ctx context.Context) error {
+	return trustfiles.Run(ctx, "nginx", "configuration test", r.args("-t", "-q"), r.cfg.Timeout)
+}
+
+// ReloadError reports a reload that nginx did not complete in time: no new
+// worker with the new configuration, old workers still taking requests, or
+// the wrong CA names advertised.
+type ReloadError struct {
+	Waited time.Duration // how long the receiver waited
+	State  string        // what it saw last
+}
+
+// Error says what was seen and where to look.
+func (e *ReloadError) Error() string {
+	return fmt.Sprintf("nginx: the reload did not take within %s: %s; see nginx's error_log", e.Waited, e.State)
+}
+
+// reload reloads nginx and waits until the new configuration answers.
+func (r *Receiver) reload(ctx context.Context) error {
+	master, err := r.masterPID()
+	if err != nil {
+		return err
+	}
+	before, _, err := workers(master)
+	if err != nil {
+		return err
+	}
+	if r.cfg.ReloadSignal {
+		p, err := os.FindProcess(master)
+		if err == nil {
+			err = p.Signal(syscall.SIGHUP)
+		}
+		if err != nil {
+			return fmt.Errorf("nginx: sending SIGHUP to the master process %d (from %q): %w", master, r.cfg.PidFile, err)
+		}
+	} else if err := trustfiles.Run(ctx, "nginx", "reload", r.args("-s", "reload"), r.cfg.Timeout); err != nil {
+		return err
+	}
+	return r.waitReload(ctx, master, before)
+}
+
+// masterPID reads the pid file.
+func (r *Receiver) masterPID() (int, error) {
+	data, err := os.ReadFile(r.cfg.PidFile)
+	if err != nil {
+		return 0, fmt.Errorf("nginx: reading the master's pid: %w: is nginx running, and is Config.PidFile its pid directive?", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("nginx: pid file %q: want a process id, found %q", r.cfg.PidFile, cutString(string(data), 40))
+	}
+	return pid, nil
+}
+
+// waitReload polls until a worker not in before runs, none of before is
+// still a working (not shutting down) worker, and, with Addr, the CA names
+// advertised are the bundle's.
+func (r *Receiver) waitReload(ctx context.Context, master int, before map[int]bool) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	state := "no check made yet"
+	for {
+		ok, st, err := r.reloaded(ctx, master, before)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		state = st
+		select {
+		case <-ctx.Done():
+			return &ReloadError{Waited: time.Since(start).Round(time.Millisecond), State: state}
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (r *Receiver) reloaded(ctx context.Context, master int, before map[int]bool) (bool, string, error) {
+	working, shutting, err := workers(master)
+	if err != nil {
+		return false, "", err
+	}
+	fresh := 0
+	for pid := range working {
+		if before[pid] {
+			return false, fmt.Sprintf("old worker %d of master %d still takes requests (%d shutting down)", pid, master, len(shutting)), nil
+		}
+		fresh++
+	}
+	if fresh == 0 {
+		return false, fmt.Sprintf("master %d has started no worker with the new configuration", master), nil
+	}
+	if r.cfg.Addr == "" {
+		return true, "", nil
+	}
+	names, err := AdvertisedCANames(ctx, r.cfg.Addr, r.cfg.ServerName, r.cfg.ServerRoots)
+	if err != nil {
+		return false, err.Error(), nil
+	}
+	roots, err := r.files.Roots()
+	if err != nil {
+		return false, "", err
+	}
+	want := make([]string, 0, len(roots))
+	for _, c := range roots {
+		want = append(want, string(c.RawSubject))
+	}
+	if !sameNames(want, names) {
+		return false, fmt.Sprintf("%s advertises %d CA names (%s), the bundle has %d roots", r.cfg.Addr, len(names), describeNames(names), len(roots)), nil
+	}
+	return true, "", nil
+}
+
+func sameNames(want []string, got [][]byte) bool {
+	set := make(map[string]bool, len(want))
+	for _, w := range want {
+		set[w] = true
+	}
+	gotSet := make(map[string]bool, len(got))
+	for _, g := range got {
+		if !set[string(g)] {
+			return false
+		}
+		gotSet[string(g)] = true
+	}
+	return len(gotSet) == len(set)
+}
+
+func describeNames(names [][]byte) string {
+	var out []string
+	for _, n := range names {
+		out = append(out, nameString(n))
+	}
+	return strings.Join(out, "; ")
+}
+
+// AdvertisedCANames connects to addr and returns the distinguished names
+// (DER) the server lists in its TLS CertificateRequest as the CAs whose
+// certificates it accepts: what a Java client picks its certificate by.
+// It sends no certificate. roots verifies the server's certificate; nil
+// does not verify it.
+func AdvertisedCANames(ctx context.Context, addr, serverName string, roots *x509.CertPool) ([][]byte, error) {
+	var names [][]byte
+	asked := false
+	cfg := &tls.Config{
+		ServerName: serverName, RootCAs: roots,
+		// Only the names the server advertises are read; nothing is sent.
+		InsecureSkipVerify: roots == nil, //nolint:gosec
+		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked = true
+			for _, n := range cri.AcceptableCAs {
+				names = append(names, bytes.Clone(n))
+			}
+			return &tls.Certificate{}, nil
+		},
+	}
+	if serverName == "" && roots != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		cfg.ServerName = host
+	}
+	d := &tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if conn != nil {
+		conn.Close()
+	}
+	if !asked {
+		if err == nil {
+			err = errors.New("the server asked for no client certificate")
+		}
+		return nil, fmt.Errorf("nginx: reading the CA names %s advertises: %w", addr, err)
+	}
+	return names, nil
+}
+
+// nameString prints a DER distinguished name, or its length if it does not
+// parse.
+func nameString(der []byte) string {
+	if s, err := parseName(der); err == nil {
+		return s
+	}
+	return fmt.Sprintf("(%d bytes)", len(der))
+}
+
+// workers returns the master's worker processes: those working and those
+// shutting down after a reload.
+func workers(master int) (working, shutting map[int]bool, err error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, nil, fmt.Errorf("nginx: listing nginx's worker processes: %w (the reload wait needs Linux's /proc)", err)
+	}
+	working, shutting = map[int]bool{}, map[int]bool{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(master) {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		title := string(cmd)
+		switch {
+		case strings.Contains(title, "worker process is shutting down"):
+			shutting[pid] = true
+		case strings.Contains(title, "worker process"):
+			working[pid] = true
+		}
+	}
+	return working, shutting, nil
+}
+
+func cutString(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// TrustRoot adds root to the client-CA bundle, tests the configuration,
+// reloads and waits. A root already in the bundle changes nothing and
+// runs nothing.
+func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error {
+	if root == nil {
+		return errors.New("nginx: TrustRoot: want a root certificate, got nil")
+	}
+	r.files.Remember(root)
+	return r.files.Apply(ctx, r.files.TrustRootEdit(root))
+}
+
+// RemoveRoot removes root from the client-CA bundle, tests, reloads and
+// waits. A root not in the bundle changes nothing.
+func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error {
+	if root == nil {
+		return errors.New("nginx: RemoveRoot: want a root certificate, got nil")
+	}
+	return r.files.Apply(ctx, r.files.RemoveRootEdit(root))
+}
+
+// AcceptClient pins chain's leaf in the map, tests, reloads and waits. A
+// leaf already pinned changes nothing (unless its line lacked the
+// certificate comment, which is added).
+func (r *Receiver) AcceptClient(ctx context.Context, chain []*x509.Certificate) error {
+	if len(chain) == 0 || chain[0] == nil {
+		return errors.New("nginx: AcceptClient: want a chain, leaf first, got none")
+	}
+	r.files.Remember(chain...)
+	return r.files.Apply(ctx, r.files.AcceptEdit(chain[0]))
+}
+
+// RemoveClient removes leaf's lines from the map, tests, reloads and
+// waits. A leaf not pinned changes nothing.
+func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) error {
+	if leaf == nil {
+		return errors.New("nginx: RemoveClient: want a certificate, got nil")
+	}
+	r.files.Remember(leaf)
+	return r.files.Apply(ctx, r.files.RemoveClientEdit(leaf))
+}
+
+// Accepts reports whether the files accept chain: it verifies for client
+// authentication to a root of the bundle and its leaf is pinned. It is the
+// fast answer from the files; the error is a *NotAcceptedError saying
+// which condition failed.
+func (r *Receiver) Accepts(ctx context.Context, chain []*x509.Certificate) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.files.Accepts(chain)
+}
+
+// Roots returns the roots of the client-CA bundle.
+func (r *Receiver) Roots() ([]*x509.Certificate, error) { return r.files.Roots() }
+
+// AcceptedClients returns the pinned certificates the map names: those
+// the receiver pinned, and hand-written lines for certificates it has been
+// given in a call.
+func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) { return r.files.AcceptedClients() }
+
+// LastSeen returns when nginx last logged a request presenting leaf in
+// Config.AccessLog (see [LogFormat]), or the zero time if the log names it
+// nowhere. nginx writes $time_iso8601 in whole seconds.
+func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
+	if leaf == nil {
+		return time.Time{}, errors.New("nginx: LastSeen: want a certificate, got nil")
+	}
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	if r.cfg.AccessLog == "" {
+		return time.Time{}, fmt.Errorf("nginx: Config.AccessLog: want the access log written with %s, got none", LogFormat)
+	}
+	return trustfiles.LastSeen("nginx", r.cfg.AccessLog, LogFormat, leaf)
+}
