@@ -129,7 +129,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		return nil, errors.New("local: ReceiverConfig.Accepted: want a file path, got none")
 	}
 	switch cfg.TruststoreKind {
-	case truststore.KindUnknown:
+	case 0:
 		cfg.TruststoreKind = truststore.JKS
 	case truststore.JKS, truststore.PKCS12, truststore.PEMBundle:
 	default:
