@@ -448,7 +448,7 @@ func BenchmarkRenewalCSR(b *testing.B) {
 // request asks for the same subject and subject alternative names.
 func ExampleRenewalCSR() {
 	// The certificate being renewed; normally read from the keystore.
-	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256)
+	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func ExampleRenewalCSR() {
 	}
 
 	// A new key pair, and the request for the new CA.
-	newKey, err := keystore.GenerateKey(keystore.ECDSAP384)
+	newKey, err := keystore.GenerateKey(keystore.ECDSAP384, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

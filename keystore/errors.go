@@ -33,8 +33,11 @@ var (
 	// case-insensitively, as Java does).
 	ErrAliasExists = errors.New("keystore: alias already exists")
 
-	// ErrNotKeyEntry reports an operation that needs a key entry on an alias
-	// that holds a trusted-certificate entry.
+	// ErrNotKeyEntry reports an alias whose entry is of another kind than
+	// the operation needs: a trusted-certificate entry where a key entry is
+	// needed, or an entry that [Store.Set], [Store.Replace] and
+	// [Store.InstallReply] overwrite only when told to (OverwriteAnyKind),
+	// such as a [SecretKeyEntry]; the error is then a [*KindError].
 	ErrNotKeyEntry = errors.New("keystore: not a key entry")
 
 	// ErrKeyMismatch reports a certificate whose public key is not the
@@ -75,11 +78,6 @@ var (
 	// still tell.
 	ErrUnsupportedCertificate = errors.New("keystore: certificate Go cannot parse")
 
-	// ErrEntryKind reports an operation that would overwrite an entry of a
-	// kind it does not overwrite unless told to (OverwriteAnyKind); the
-	// error is a [*KindError].
-	ErrEntryKind = errors.New("keystore: the entry is of another kind")
-
 	// ErrLimit reports input that exceeds a safety limit: an iteration
 	// count above 5,000,000 (the JDK's limit), a derived key or nesting
 	// depth beyond what any real file uses, or key-derivation work beyond
@@ -88,14 +86,11 @@ var (
 	// is done. A length beyond the input is [ErrMalformed].
 	ErrLimit = errors.New("keystore: input exceeds a safety limit")
 
-	// ErrUnknownKeyType reports a [KeyType] value or name that is not one of the
-	// package's key types. The wrapping error quotes the value and lists the
-	// accepted names.
-	ErrUnknownKeyType = errors.New("keystore: unknown key type")
-
 	// ErrUnsupportedKey reports a key the operation cannot use, such as an ECDSA
 	// key on a curve other than P-256, P-384 or P-521, or a signer whose public
-	// key is of a type crypto/x509 does not sign with.
+	// key is of a type crypto/x509 does not sign with; or a [KeyType] value or
+	// name that is not one of the package's key types, with a message that
+	// quotes it and lists the accepted names.
 	ErrUnsupportedKey = errors.New("keystore: unsupported key")
 
 	// ErrLocked reports that a keystore file's lock stayed held by another
@@ -149,7 +144,7 @@ func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
 // [Store.Replace] or [Store.InstallReply] would turn into a
 // [KeyEntry]. The option OverwriteAnyKind ([SetOptions], [ReplaceOptions],
 // [ReplyOptions]) lets the operation go ahead.
-// It matches [ErrEntryKind] and [ErrNotKeyEntry] with [errors.Is].
+// It matches [ErrNotKeyEntry] with [errors.Is].
 type KindError struct {
 	Op    string    // the refused operation: "Set", "Replace", "InstallReply"
 	Alias string    // the alias as written in the store
@@ -162,8 +157,8 @@ func (e *KindError) Error() string {
 		"set OverwriteAnyKind in the options to replace it, or use another alias", e.Op, e.Alias, e.Kind, e.Kind.describe(), e.Op, e.Want)
 }
 
-// Is makes a KindError match [ErrEntryKind] and [ErrNotKeyEntry].
-func (e *KindError) Is(target error) bool { return target == ErrEntryKind || target == ErrNotKeyEntry }
+// Is makes a KindError match [ErrNotKeyEntry].
+func (e *KindError) Is(target error) bool { return target == ErrNotKeyEntry }
 
 // markedError is an error with a keystore message that matches a sentinel
 // of another package (such as [chain.ErrBrokenChain]) with [errors.Is],

@@ -179,7 +179,7 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 		t.Run(tt.name+" refuses", func(t *testing.T) {
 			s := parse(t)
 			err := tt.op(s, false)
-			require.ErrorIs(t, err, ErrEntryKind)
+			require.ErrorIs(t, err, ErrNotKeyEntry)
 			var ke *KindError
 			require.ErrorAs(t, err, &ke)
 			assert.Equal(t, KindError{Op: tt.name, Alias: "wrapped", Kind: SecretKeyEntry, Want: ke.Want}, *ke)

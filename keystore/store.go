@@ -231,9 +231,6 @@ func New(f Format, opts *StoreOptions) *Store {
 // Format returns the store's format.
 func (s *Store) Format() Format { return s.format }
 
-// Len returns the number of entries.
-func (s *Store) Len() int { return len(s.recs) }
-
 // Aliases returns the aliases in store order (the order in the file, then
 // the order entries were added).
 func (s *Store) Aliases() []string {
@@ -243,9 +240,6 @@ func (s *Store) Aliases() []string {
 	}
 	return out
 }
-
-// Contains reports whether an entry has the alias, ignoring case.
-func (s *Store) Contains(alias string) bool { return s.find(alias) >= 0 }
 
 // Kind returns the kind of the entry under alias without decrypting
 // anything.
