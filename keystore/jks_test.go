@@ -245,7 +245,7 @@ func TestJKSVectors(t *testing.T) {
 				require.NoError(t, err)
 				assert.Empty(t, e.Chain)
 				assert.Equal(t, SecretKeyEntry, e.Kind())
-				assert.Equal(t, "SecretKeyEntry", s.Summaries()[0].Type)
+				assert.Equal(t, "SecretKeyEntry", s.Summaries()[0].Kind.String())
 				assert.Equal(t, pemKeyFingerprint(t, "testdata/jks/keystore-go/key.pem"), KeyFingerprint(e.Key.Public()))
 			}},
 		{name: "key password differs", file: "keystore-go/keystore_keypass.jks", pw: "password",

@@ -132,7 +132,7 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, SecretKeyEntry, kind)
 	assert.Equal(t, "SecretKeyEntry", kind.String())
-	assert.Equal(t, "SecretKeyEntry", s.Summaries()[0].Type)
+	assert.Equal(t, "SecretKeyEntry", s.Summaries()[0].Kind.String())
 	e, err := s.Entry("wrapped")
 	require.NoError(t, err)
 	assert.Equal(t, SecretKeyEntry, e.Kind())

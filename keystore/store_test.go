@@ -229,10 +229,10 @@ func TestSummaries(t *testing.T) {
 	sums := s.Summaries()
 	require.Len(t, sums, 3)
 	assert.Equal(t, "client", sums[0].Alias)
-	assert.Equal(t, "PrivateKeyEntry", sums[0].Type)
+	assert.Equal(t, "PrivateKeyEntry", sums[0].Kind.String())
 	assert.Equal(t, 2, sums[0].ChainLength, "leaf and intermediate")
 	assert.Equal(t, CertFingerprint(leaf.Cert), sums[0].Fingerprint)
 	assert.Equal(t, "EC P-256", sums[0].Key)
-	assert.Equal(t, "trustedCertEntry", sums[2].Type)
+	assert.Equal(t, "trustedCertEntry", sums[2].Kind.String())
 	assert.Equal(t, "CN="+root.Cert.Subject.CommonName+", O=certroll test", sums[2].Subject, "as keytool prints it")
 }
