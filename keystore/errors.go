@@ -284,20 +284,21 @@ func (e *EntryCertificateError) Unwrap() error { return e.Err }
 // Is makes a EntryCertificateError match [ErrUnsupportedCertificate].
 func (e *EntryCertificateError) Is(target error) bool { return target == ErrUnsupportedCertificate }
 
-// UnsupportedFormatError names a keystore format the package recognises
-// but does not read, and how to convert it. It matches
+// unsupportedFormatError names a keystore format the package recognises
+// but does not read, and how to convert it; its message says both, so a
+// caller needs only [ErrUnsupportedFormat] to tell it apart. It matches
 // [ErrUnsupportedFormat] with [errors.Is].
-type UnsupportedFormatError struct {
-	Name    string // "JCEKS", "BKS or UBER", ...
-	Convert string // a command that converts it to a supported format
+type unsupportedFormatError struct {
+	name    string // "JCEKS", "BKS or UBER", ...
+	convert string // a command that converts it to a supported format
 }
 
-func (e *UnsupportedFormatError) Error() string {
-	return fmt.Sprintf("keystore: %s keystores are not supported; convert to PKCS#12 with: %s", e.Name, e.Convert)
+func (e *unsupportedFormatError) Error() string {
+	return fmt.Sprintf("keystore: %s keystores are not supported; convert to PKCS#12 with: %s", e.name, e.convert)
 }
 
-// Is makes an UnsupportedFormatError match [ErrUnsupportedFormat].
-func (e *UnsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
+// Is makes an unsupportedFormatError match [ErrUnsupportedFormat].
+func (e *unsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
 
 // KeyMismatchError reports a certificate whose public key is not the
 // private key's. It matches [ErrKeyMismatch] with [errors.Is].

@@ -64,7 +64,7 @@ var keyTypeAliases = map[string]KeyType{
 }
 
 // KeyTypes returns every key type, in declaration order.
-func KeyTypes() []KeyType {
+func keyTypes() []KeyType {
 	return []KeyType{RSA2048, RSA3072, RSA4096, ECDSAP256, ECDSAP384, ECDSAP521, Ed25519}
 }
 
@@ -145,7 +145,7 @@ func unknownKeyType(got string) error {
 
 func keyTypeList() string {
 	names := make([]string, 0, len(keyTypeNames))
-	for _, t := range KeyTypes() {
+	for _, t := range keyTypes() {
 		names = append(names, t.String())
 	}
 	return strings.Join(names, ", ")

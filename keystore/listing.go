@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -127,7 +128,12 @@ func serialHex(n *big.Int) string {
 // WriteListing writes a listing of the store for people, in the manner of
 // `keytool -list -v`: per entry its alias, entry type, creation date,
 // subject, issuer, serial number, validity, SHA-256 fingerprint, key
-// algorithm and size, and chain length.
+// algorithm and size, and chain length. For a PKCS#12 store it then names
+// the bags the file holds besides its entries and the certificates of no
+// entry ([Store.OtherCertificates]): CRLs, secrets, bags of unknown types,
+// an entry hidden by a later one of the same alias. keytool does not list
+// them; they are written back unchanged. The line reads, for example,
+// `Also kept, not entries: secretBag, crlBag "2024"`.
 func (s *Store) WriteListing(w io.Writer) error {
 	sums := s.Summaries()
 	var b strings.Builder
@@ -164,6 +170,17 @@ func (s *Store) WriteListing(w io.Writer) error {
 		fmt.Fprintf(&b, "Valid from: %s until: %s\n", e.NotBefore.UTC().Format(time.RFC3339), e.NotAfter.UTC().Format(time.RFC3339))
 		fmt.Fprintf(&b, "SHA256: %s\n", e.Fingerprint)
 		fmt.Fprintf(&b, "Subject Public Key Algorithm: %s\n", e.Key)
+	}
+	if kept := s.kept(true); len(kept) > 0 {
+		// keytool does not list them; they are kept and written back.
+		names := make([]string, len(kept))
+		for i, k := range kept {
+			names[i] = k.Type
+			if k.Name != "" {
+				names[i] += " " + strconv.Quote(k.Name)
+			}
+		}
+		fmt.Fprintf(&b, "\nAlso kept, not entries: %s\n", strings.Join(names, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -204,7 +204,7 @@ func TestPKCS12Vectors(t *testing.T) {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), "other certificate 1")
 				assert.Contains(t, err.Error(), "RSA key missing NULL parameters")
-				assert.Equal(t, []KeptBag{{Type: "certBag"}, {Type: "certBag"}}, s.KeptBags())
+				assert.Equal(t, []keptBag{{Type: "certBag"}, {Type: "certBag"}}, s.keptBags())
 				return
 			}
 			assert.Equal(t, tt.others, p12OtherCNs(t, s))
@@ -291,7 +291,7 @@ func TestPKCS12VectorsRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			assertSameEntries(t, s, back)
 			assert.Equal(t, p12Entries(t, s), p12Entries(t, back))
-			assert.Equal(t, s.KeptBags(), back.KeptBags())
+			assert.Equal(t, s.keptBags(), back.keptBags())
 			wantProf, _ := s.Profile()
 			gotProf, _ := back.Profile()
 			assert.True(t, sameParams(wantProf, gotProf), "profile %v read back as %v", wantProf, gotProf)
@@ -391,7 +391,7 @@ func TestPKCS12ProfilesRoundTrip(t *testing.T) {
 			read, _ := back.Profile()
 			assert.True(t, sameParams(prof, read), "wrote %v, read back %v", prof, read)
 			assert.Equal(t, p12FixtureEntries, p12Entries(t, back))
-			assert.Empty(t, back.KeptBags())
+			assert.Empty(t, back.keptBags())
 
 			f, err := p12.Decode(data, []byte("changeit"))
 			require.NoError(t, err)
@@ -485,7 +485,7 @@ func TestPKCS12ReplaceKeepsOthers(t *testing.T) {
 	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock, Rand: p12Rand(3)})
 	require.NoError(t, err)
 	require.Equal(t, []string{"TenantClient", "other", "Root A", "root b"}, s.Aliases())
-	require.Len(t, s.KeptBags(), 4)
+	require.Len(t, s.keptBags(), 4)
 
 	newCA := testpki.NewRoot(t, "New Root").Intermediate(t, "New Issuing CA")
 	leaf := newCA.Leaf(t, "tenant-client")
@@ -503,7 +503,7 @@ func TestPKCS12ReplaceKeepsOthers(t *testing.T) {
 	assert.True(t, e.Chain[0].Equal(leaf.Cert))
 	assert.True(t, e.Chain[1].Equal(newCA.Cert))
 	assert.Equal(t, KeyFingerprint(leaf.Key.Public()), KeyFingerprint(e.Key.Public()))
-	assert.Equal(t, s.KeptBags(), back.KeptBags())
+	assert.Equal(t, s.keptBags(), back.keptBags())
 	assert.Equal(t, p12OtherCNs(t, s), p12OtherCNs(t, back))
 
 	before, after := p12BagsByName(t, data), p12BagsByName(t, out)
@@ -607,8 +607,12 @@ func TestPKCS12KeptBags(t *testing.T) {
 	data := p12WithExtras(t, f)
 	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
-	assert.Equal(t, []KeptBag{{Type: "secretBag"}, {Type: "certBag", Name: "orphan"}, {Type: "crlBag"}, {Type: "1.3.6.1.4.1.55555.1"}}, s.KeptBags())
+	assert.Equal(t, []keptBag{{Type: "secretBag"}, {Type: "certBag", Name: "orphan"}, {Type: "crlBag"}, {Type: "1.3.6.1.4.1.55555.1"}}, s.keptBags())
 	assert.Equal(t, []string{"Orphan CA"}, p12OtherCNs(t, s))
+	var listing strings.Builder
+	require.NoError(t, s.WriteListing(&listing))
+	assert.True(t, strings.HasSuffix(listing.String(), "\nAlso kept, not entries: secretBag, crlBag, 1.3.6.1.4.1.55555.1\n"),
+		"the listing names the kept bags, the certificate of no entry aside:\n%s", listing.String())
 
 	// Rebuilt (another password, another profile): every kept bag is
 	// written back byte for byte.
@@ -627,7 +631,7 @@ func TestPKCS12KeptBags(t *testing.T) {
 		}
 		back, err := Parse(out, []byte("other"), &StoreOptions{Now: p12Clock})
 		require.NoError(t, err)
-		assert.Equal(t, s.KeptBags(), back.KeptBags())
+		assert.Equal(t, s.keptBags(), back.keptBags())
 		assertSameEntries(t, s, back)
 	}
 }
@@ -795,8 +799,8 @@ func TestPKCS12DuplicateAliases(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "other-client", e.Leaf().Subject.CommonName)
 	// The hidden entry's bags: its key, its leaf and the rest of its chain.
-	assert.Equal(t, []KeptBag{{Type: "pkcs8ShroudedKeyBag", Name: "tenantclient"}, {Type: "certBag", Name: "tenantclient"},
-		{Type: "certBag"}, {Type: "certBag"}}, s.KeptBags())
+	assert.Equal(t, []keptBag{{Type: "pkcs8ShroudedKeyBag", Name: "tenantclient"}, {Type: "certBag", Name: "tenantclient"},
+		{Type: "certBag"}, {Type: "certBag"}}, s.keptBags())
 
 	require.NoError(t, s.SetProfile(Modern))
 	again, err := s.Marshal([]byte("changeit"))
@@ -804,7 +808,7 @@ func TestPKCS12DuplicateAliases(t *testing.T) {
 	back, err := Parse(again, []byte("changeit"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, s.Aliases(), back.Aliases())
-	assert.Equal(t, s.KeptBags(), back.KeptBags())
+	assert.Equal(t, s.keptBags(), back.keptBags())
 }
 
 // TestPKCS12PairByPublicKey: a key without localKeyId is paired with the
