@@ -137,7 +137,7 @@ var pemCSRTypes = map[string]bool{"CERTIFICATE REQUEST": true, "NEW CERTIFICATE 
 func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 	const input = "certificate request"
 	fail := func(enc string, offset int64, detail string, err error) (*x509.CertificateRequest, error) {
-		return nil, &CertificateParseError{Input: input, Encoding: enc, Index: -1, Offset: offset, Detail: detail, Err: err}
+		return nil, &CertificateParseError{input: input, Encoding: enc, Index: -1, Offset: offset, detail: detail, err: err}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fail("", -1, "expected a PEM or DER certificate request, found "+describeEmpty(data), nil)

@@ -120,41 +120,42 @@ type inner struct{ err error }
 func (e inner) Error() string { return strings.TrimPrefix(e.err.Error(), "keystore: ") }
 func (e inner) Unwrap() error { return e.err }
 
-// MalformedError says where a keystore file is malformed. It matches
-// [ErrMalformed] with [errors.Is].
+// MalformedError says where a keystore file is malformed; its message
+// adds what was expected and what was found. It matches [ErrMalformed]
+// with [errors.Is].
 type MalformedError struct {
 	Format Format // the format being decoded
 	Offset int64  // byte offset of the problem, or -1 when unknown
 	Field  string // the field being read, such as "certificate length"
-	Detail string // what was expected and what was found
+	detail string // what was expected and what was found
 }
 
 func (e *MalformedError) Error() string {
 	if e.Offset >= 0 {
-		return fmt.Sprintf("keystore: malformed %v: %s at offset %d: %s", e.Format, e.Field, e.Offset, e.Detail)
+		return fmt.Sprintf("keystore: malformed %v: %s at offset %d: %s", e.Format, e.Field, e.Offset, e.detail)
 	}
-	return fmt.Sprintf("keystore: malformed %v: %s: %s", e.Format, e.Field, e.Detail)
+	return fmt.Sprintf("keystore: malformed %v: %s: %s", e.Format, e.Field, e.detail)
 }
 
 // Is makes a MalformedError match [ErrMalformed].
 func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
 
-// KindError reports that an operation refused to overwrite the entry under
-// Alias because of its kind, such as a [SecretKeyEntry] that [Store.Set],
+// KindError reports that an operation (named in the message) refused to
+// overwrite the entry under Alias because of its kind, such as a [SecretKeyEntry] that [Store.Set],
 // [Store.Replace] or [Store.InstallReply] would turn into a
 // [KeyEntry]. The option OverwriteAnyKind ([SetOptions], [ReplaceOptions],
 // [ReplyOptions]) lets the operation go ahead.
 // It matches [ErrNotKeyEntry] with [errors.Is].
 type KindError struct {
-	Op    string    // the refused operation: "Set", "Replace", "InstallReply"
 	Alias string    // the alias as written in the store
 	Kind  EntryKind // what the entry holds
-	Want  EntryKind // what the operation would write there
+	op    string    // the refused operation: "Set", "Replace", "InstallReply"
+	want  EntryKind // what the operation would write there
 }
 
 func (e *KindError) Error() string {
 	return fmt.Sprintf("keystore: %s: alias %q holds a %v (%s); %s would overwrite it with a %v: "+
-		"set OverwriteAnyKind in the options to replace it, or use another alias", e.Op, e.Alias, e.Kind, e.Kind.describe(), e.Op, e.Want)
+		"set OverwriteAnyKind in the options to replace it, or use another alias", e.op, e.Alias, e.Kind, e.Kind.describe(), e.op, e.want)
 }
 
 // Is makes a KindError match [ErrNotKeyEntry].
@@ -172,27 +173,26 @@ func (e *markedError) Error() string { return e.msg }
 func (e *markedError) Unwrap() error { return e.sentinel }
 
 // FingerprintError reports text that [ParseFingerprint] cannot read as a
-// SHA-256 fingerprint. It matches [ErrInvalidFingerprint] with
-// [errors.Is].
+// SHA-256 fingerprint; its message quotes the text. It matches
+// [ErrInvalidFingerprint] with [errors.Is].
 type FingerprintError struct {
-	Input  string // the text as given
 	Reason string // what was expected and what was found
+	input  string // the text as given
 }
 
 func (e *FingerprintError) Error() string {
-	return fmt.Sprintf("keystore: fingerprint %q: %s", e.Input, e.Reason)
+	return fmt.Sprintf("keystore: fingerprint %q: %s", e.input, e.Reason)
 }
 
 // Is makes a FingerprintError match [ErrInvalidFingerprint].
 func (e *FingerprintError) Is(target error) bool { return target == ErrInvalidFingerprint }
 
 // CertificateParseError says why [ParseCertificates] or [ParseCSR] could not
-// read its input. It matches [ErrMalformed] with [errors.Is] and unwraps to
-// the underlying parser's error (crypto/x509's, for a certificate Go cannot
-// parse), if there is one.
+// read its input; its message adds what was expected and what was found.
+// It matches [ErrMalformed] with [errors.Is] and unwraps to the underlying
+// parser's error (crypto/x509's, for a certificate Go cannot parse), if
+// there is one.
 type CertificateParseError struct {
-	// Input is what was being read: "certificates" or "certificate request".
-	Input string
 	// Encoding is the encoding recognised so far: "PEM", "DER", "PKCS#7",
 	// "PkiPath", "PEM/PKCS#7", ...; "" when none was recognised.
 	Encoding string
@@ -204,10 +204,9 @@ type CertificateParseError struct {
 	// block's BEGIN line for PEM input, of the ASN.1 element for binary
 	// input; -1 when unknown.
 	Offset int64
-	// Detail says what was expected and what was found.
-	Detail string
-	// Err is the underlying error, or nil.
-	Err error
+	input  string // what was being read: "certificates" or "certificate request"
+	detail string // what was expected and what was found
+	err    error  // the underlying error, or nil
 }
 
 // Error returns the message: what was read, the encoding, the certificate's
@@ -215,7 +214,7 @@ type CertificateParseError struct {
 func (e *CertificateParseError) Error() string {
 	var b strings.Builder
 	b.WriteString("keystore: reading ")
-	b.WriteString(e.Input)
+	b.WriteString(e.input)
 	if e.Encoding != "" {
 		b.WriteString(" (")
 		b.WriteString(e.Encoding)
@@ -227,59 +226,62 @@ func (e *CertificateParseError) Error() string {
 	if e.Offset >= 0 {
 		fmt.Fprintf(&b, " at offset %d", e.Offset)
 	}
-	if e.Detail != "" {
+	if e.detail != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Detail)
+		b.WriteString(e.detail)
 	}
-	if e.Err != nil {
+	if e.err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		b.WriteString(e.err.Error())
 	}
 	return b.String()
 }
 
 // Unwrap returns the underlying error, if any.
-func (e *CertificateParseError) Unwrap() error { return e.Err }
+func (e *CertificateParseError) Unwrap() error { return e.err }
 
 // Is makes a CertificateParseError match [ErrMalformed].
 func (e *CertificateParseError) Is(target error) bool { return target == ErrMalformed }
 
 // EntryCertificateError reports a certificate that crypto/x509 cannot
 // parse, such as one whose key is on a binary curve (sect193r1) or on
-// secp256k1. It says what can still be read from the raw bytes: the
-// SHA-256 fingerprint, the subject, and the public key's algorithm and
+// secp256k1. Its message says what can still be read from the raw bytes:
+// the SHA-256 fingerprint, the subject, and the public key's algorithm and
 // curve. It matches [ErrUnsupportedCertificate] with [errors.Is] and
 // unwraps to crypto/x509's error.
 //
-// The entry still lists ([Store.Summaries] fills in what the raw bytes
-// give) and is written back unchanged when the store is saved; [Store.Set],
-// or [Store.InstallReply] with [ReplyOptions.NewKey], replaces it.
+// The entry still lists ([Store.Summaries] gives the chain's length and
+// what the leaf's raw bytes tell: subject, issuer, serial number, key) and
+// is written back unchanged when the store is saved; [Store.Set], or
+// [Store.InstallReply] with [ReplyOptions.NewKey], replaces it.
 type EntryCertificateError struct {
-	Alias        string
-	Index, Count int         // the certificate's position in the chain (1 is the leaf) and the chain's length
-	SHA256       Fingerprint // fingerprint of the raw certificate
-	Subject      string      // the subject, or "" if even that cannot be read
-	Algorithm    string      // the public key algorithm's OID, or "" if it cannot be read
-	Curve        string      // the named curve's OID for an EC key, else ""
-	Err          error       // crypto/x509's error
+	Alias  string
+	Index  int         // the certificate's position in the chain (1 is the leaf)
+	SHA256 Fingerprint // fingerprint of the raw certificate
+
+	count     int    // the chain's length
+	subject   string // the subject, or "" if even that cannot be read
+	algorithm string // the public key algorithm's OID, or "" if it cannot be read
+	curve     string // the named curve's OID for an EC key, else ""
+	err       error  // crypto/x509's error
 }
 
 func (e *EntryCertificateError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.Alias, e.Index, e.Count, e.SHA256)
-	if e.Subject != "" {
-		fmt.Fprintf(&b, ", subject %q", e.Subject)
+	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.Alias, e.Index, e.count, e.SHA256)
+	if e.subject != "" {
+		fmt.Fprintf(&b, ", subject %q", e.subject)
 	}
-	if d := rawKeyDescription(e.Algorithm, e.Curve); d != "" {
+	if d := rawKeyDescription(e.algorithm, e.curve); d != "" {
 		fmt.Fprintf(&b, ", public key %s", d)
 	}
 	fmt.Fprintf(&b, ") cannot be parsed by Go: %v; the entry still lists and is kept unchanged when the store is saved; "+
-		"Set, or InstallReply with ReplyOptions.NewKey, replaces it", e.Err)
+		"Set, or InstallReply with ReplyOptions.NewKey, replaces it", e.err)
 	return b.String()
 }
 
 // Unwrap returns crypto/x509's error.
-func (e *EntryCertificateError) Unwrap() error { return e.Err }
+func (e *EntryCertificateError) Unwrap() error { return e.err }
 
 // Is makes a EntryCertificateError match [ErrUnsupportedCertificate].
 func (e *EntryCertificateError) Is(target error) bool { return target == ErrUnsupportedCertificate }

@@ -182,7 +182,7 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 			require.ErrorIs(t, err, ErrNotKeyEntry)
 			var ke *KindError
 			require.ErrorAs(t, err, &ke)
-			assert.Equal(t, KindError{Op: tt.name, Alias: "wrapped", Kind: SecretKeyEntry, Want: ke.Want}, *ke)
+			assert.Equal(t, KindError{op: tt.name, Alias: "wrapped", Kind: SecretKeyEntry, want: ke.want}, *ke)
 			assert.Contains(t, err.Error(), `alias "wrapped" holds a SecretKeyEntry`)
 			assert.Contains(t, err.Error(), "OverwriteAnyKind")
 			out, err := s.Marshal(pw)
@@ -216,10 +216,10 @@ func TestUnparsableCertificate(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnsupportedCertificate)
 	var ce *EntryCertificateError
 	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, "1.3.132.0.10", ce.Curve)
-	assert.Equal(t, "1.2.840.10045.2.1", ce.Algorithm)
+	assert.Equal(t, "1.3.132.0.10", ce.curve)
+	assert.Equal(t, "1.2.840.10045.2.1", ce.algorithm)
 	assert.Equal(t, CertFingerprint(&x509.Certificate{Raw: raw}), ce.SHA256)
-	assert.Contains(t, ce.Subject, "CN=Corda Node Root CA")
+	assert.Contains(t, ce.subject, "CN=Corda Node Root CA")
 	assert.Contains(t, err.Error(), "secp256k1 (OID 1.3.132.0.10)")
 	assert.Contains(t, err.Error(), "kept unchanged when the store is saved")
 

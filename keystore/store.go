@@ -419,7 +419,7 @@ func (s *Store) add(r *record) {
 // is of a kind that is only overwritten on request.
 func checkOverwrite(op string, r *record, want EntryKind, overwrite bool) error {
 	if r.kind == SecretKeyEntry && !overwrite {
-		return &KindError{Op: op, Alias: r.alias, Kind: r.kind, Want: want}
+		return &KindError{op: op, Alias: r.alias, Kind: r.kind, want: want}
 	}
 	return nil
 }
