@@ -95,21 +95,16 @@ var (
 
 	// ErrLocked reports that a keystore file's lock stayed held by another
 	// process (or another lock in this one) until the wait for it ended.
-	// [*LockError] matches it.
+	// The message names the lock file; the error also matches why the wait
+	// ended (context.DeadlineExceeded or context.Canceled) with
+	// [errors.Is].
+	//
+	// A keystore's directory must let this process create files there (the
+	// lock file and the temporary file are made in it); an error saying
+	// so names the directory and matches the underlying error, usually
+	// [io/fs.ErrPermission].
 	ErrLocked = atomicfile.ErrLocked
 )
-
-// LockError is the error [Update], [Store.Save] and [LockFile] return
-// when the wait for a lock ends: it names the lock file and says why the
-// wait ended (context.DeadlineExceeded or context.Canceled, which it
-// matches with [errors.Is], as it matches [ErrLocked]).
-type LockError = atomicfile.LockError
-
-// DirError is the error saving returns when the keystore's directory does
-// not let this process create files there: the lock file and the
-// temporary file are created in it, so it must be writable. It matches the
-// underlying error (usually [fs.ErrPermission]) with [errors.Is].
-type DirError = atomicfile.DirError
 
 // inner wraps an error of this package for a message of this package
 // that names the context first ("keystore: InstallReply "a": ..."), so

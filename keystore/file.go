@@ -14,7 +14,7 @@ import (
 
 // defaultLockTimeout is how long [Store.Save] waits for a keystore file's
 // lock, and [Update] and [LockFile] wait when their context has no
-// deadline, before they fail with a [*LockError]: long enough for any
+// deadline, before they fail with an error matching [ErrLocked]: long enough for any
 // edit another process makes (they take milliseconds), short enough that
 // a forgotten holder is reported rather than waited for forever.
 const defaultLockTimeout = atomicfile.DefaultTimeout
@@ -68,7 +68,7 @@ type FileLock struct{ l *atomicfile.Locked }
 // afterwards, and removing it while nobody holds it is harmless). If
 // another process holds it, LockFile waits until ctx is done, or for
 // a minute if ctx has no deadline (see [NotifyLockWait]);
-// then it returns a [*LockError]. The file need not exist. The caller
+// then it returns an error matching [ErrLocked] that names the lock file. The file need not exist. The caller
 // must call [FileLock.Unlock].
 //
 // It is for a caller that [Update] does not serve, such as one that
@@ -136,8 +136,8 @@ func lockPath(path string) string { return atomicfile.LockPath(path) }
 // Update edits the keystore file at path under an exclusive advisory lock
 // that every Update, [Store.Save] and [LockFile], in this process or
 // another, respects. It waits for the lock until ctx is done, or for
-// a minute if ctx has no deadline (then the error is a
-// [*LockError]; see [NotifyLockWait] to hear of the wait). It opens the
+// a minute if ctx has no deadline (then the error matches
+// [ErrLocked]; see [NotifyLockWait] to hear of the wait). It opens the
 // file with password and opts.StoreOptions, calls fn, checks that the
 // result reads back with the same aliases, and saves it atomically as
 // [Store.Save] does (keeping mode, owner and group, writing through a

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certroll/certroll/internal/atomicfile"
 	"github.com/certroll/certroll/internal/testpki"
 )
 
@@ -131,7 +132,7 @@ func TestUpdateLockWait(t *testing.T) {
 		t.Fatal("fn must not run without the lock")
 		return nil
 	}, nil)
-	var le *LockError
+	var le *atomicfile.LockError
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, lockPath(path), le.Lock)
 	assert.ErrorIs(t, err, ErrLocked)
