@@ -237,14 +237,14 @@ func ExampleStore_WriteListing() {
 func ExampleProfile_ReadableBy() {
 	for _, p := range []keystore.Profile{keystore.PBMAC1, keystore.Modern, keystore.Legacy} {
 		ok, why := p.ReadableBy(keystore.Java8)
-		fmt.Printf("%s: %v (%s)\n", p.Name(), ok, why)
+		fmt.Printf("%v: %v (%s)\n", p, ok, why)
 		if ok {
 			s := keystore.New(keystore.PKCS12, nil)
 			if err := s.SetProfile(p); err != nil {
 				log.Fatal(err)
 			}
 			chosen, _ := s.Profile()
-			fmt.Println("writing with", chosen.Name())
+			fmt.Println("writing with", chosen)
 			break
 		}
 	}

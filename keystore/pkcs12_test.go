@@ -198,7 +198,7 @@ func TestPKCS12Vectors(t *testing.T) {
 			assert.Equal(t, tt.entries, p12Entries(t, s))
 			prof, ok := s.Profile()
 			require.True(t, ok)
-			assert.Equal(t, tt.profile, prof.Name(), prof.String())
+			assert.Equal(t, tt.profile, prof.presetName(), prof.describe())
 			if strings.HasPrefix(tt.file, "openssl/v3-certs") {
 				_, err := s.OtherCertificates()
 				require.Error(t, err)
@@ -377,7 +377,7 @@ var p12FixtureEntries = []p12Want{
 func TestPKCS12ProfilesRoundTrip(t *testing.T) {
 	f := newP12Fixture(t)
 	for _, prof := range []Profile{Modern, Modern2024, Legacy, Passwordless, PBMAC1, Modern.WithIterations(1), Legacy.WithIterations(4096)} {
-		t.Run(prof.Name(), func(t *testing.T) {
+		t.Run(prof.presetName(), func(t *testing.T) {
 			s := f.profiled(t, prof, nil)
 			got, ok := s.Profile()
 			require.True(t, ok)
@@ -468,11 +468,11 @@ func TestPKCS12Deterministic(t *testing.T) {
 		require.NoError(t, err)
 		b, err := f.profiled(t, prof, nil).Marshal([]byte("changeit"))
 		require.NoError(t, err)
-		assert.Equal(t, a, b, prof.Name())
+		assert.Equal(t, a, b, prof.presetName())
 		c, err := f.profiled(t, prof, &StoreOptions{Rand: p12Rand(2)}).Marshal([]byte("changeit"))
 		require.NoError(t, err)
 		if prof.mac.Kind != p12.NoMAC {
-			assert.NotEqual(t, a, c, "%s: other salts should give another file", prof.Name())
+			assert.NotEqual(t, a, c, "%s: other salts should give another file", prof.presetName())
 		}
 	}
 }
@@ -627,7 +627,7 @@ func TestPKCS12KeptBags(t *testing.T) {
 			raws = append(raws, b.Raw)
 		}
 		for _, kind := range []string{"crl", "secret", "unknown"} {
-			assert.Contains(t, raws, p12TestBag(t, kind), "%s: the %s bag was not kept", prof.Name(), kind)
+			assert.Contains(t, raws, p12TestBag(t, kind), "%s: the %s bag was not kept", prof.presetName(), kind)
 		}
 		back, err := Parse(out, []byte("other"), &StoreOptions{Now: p12Clock})
 		require.NoError(t, err)
@@ -672,7 +672,7 @@ func TestPKCS12SetProfileReencrypts(t *testing.T) {
 	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	p, _ := s.Profile()
-	require.Equal(t, "Modern2024", p.Name())
+	require.Equal(t, "Modern2024", p.presetName())
 
 	require.NoError(t, s.SetProfile(Legacy))
 	out, err := s.Marshal([]byte("changeit"))
@@ -693,7 +693,7 @@ func TestPKCS12SetProfileReencrypts(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SetProfile(Passwordless))
 	p, _ = s.Profile()
-	assert.Equal(t, "Passwordless", p.Name())
+	assert.Equal(t, "Passwordless", p.presetName())
 
 	jks := New(JKS, nil)
 	require.Error(t, jks.SetProfile(Legacy))
@@ -738,7 +738,7 @@ func TestPKCS12EmptyPassword(t *testing.T) {
 		data, err := f.profiled(t, prof, nil).Marshal(nil)
 		require.NoError(t, err)
 		s, err := Parse(data, []byte{}, nil)
-		require.NoError(t, err, prof.Name())
+		require.NoError(t, err, prof.presetName())
 		assert.Len(t, p12Entries(t, s), 4)
 		_, err = Parse(data, []byte("x"), nil)
 		require.ErrorIs(t, err, ErrIncorrectPassword)
@@ -884,9 +884,14 @@ func TestProfileNamesAndStrings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.name, tt.p.Name())
+			assert.Equal(t, tt.name, tt.p.presetName())
 			for _, d := range tt.desc {
-				assert.Contains(t, tt.p.String(), d)
+				assert.Contains(t, tt.p.describe(), d)
+			}
+			if tt.p == Modern.WithIterations(20000) || tt.p == (Profile{}) {
+				assert.Equal(t, tt.p.describe(), tt.p.String(), "a profile that is no preset prints its parameters")
+			} else {
+				assert.Equal(t, tt.name, tt.p.String(), "a preset prints its name")
 			}
 		})
 	}
@@ -933,7 +938,7 @@ func TestProfileReadableBy(t *testing.T) {
 		{Modern, Reader(99), false, "not a known reader"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.p.Name()+"/"+tt.r.String(), func(t *testing.T) {
+		t.Run(tt.p.presetName()+"/"+tt.r.String(), func(t *testing.T) {
 			ok, reason := tt.p.ReadableBy(tt.r)
 			assert.Equal(t, tt.ok, ok, reason)
 			assert.Contains(t, reason, tt.reason)
