@@ -37,7 +37,9 @@ var (
 	// the operation needs: a trusted-certificate entry where a key entry is
 	// needed, or an entry that [Store.Set], [Store.Replace] and
 	// [Store.InstallReply] overwrite only when told to (OverwriteAnyKind),
-	// such as a [SecretKeyEntry]; the error is then a [*KindError].
+	// such as a [SecretKeyEntry]. The message names the operation, the
+	// alias, what the entry holds and what the operation would write there
+	// ([Store.Kind] tells the kind too).
 	ErrNotKeyEntry = errors.New("keystore: not a key entry")
 
 	// ErrKeyMismatch reports a certificate whose public key is not the
@@ -135,26 +137,26 @@ func (e *MalformedError) Error() string {
 // Is makes a MalformedError match [ErrMalformed].
 func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
 
-// KindError reports that an operation (named in the message) refused to
-// overwrite the entry under Alias because of its kind, such as a [SecretKeyEntry] that [Store.Set],
-// [Store.Replace] or [Store.InstallReply] would turn into a
+// kindError reports that an operation refused to overwrite the entry
+// under alias because of its kind, such as a [SecretKeyEntry] that
+// [Store.Set], [Store.Replace] or [Store.InstallReply] would turn into a
 // [KeyEntry]. The option OverwriteAnyKind ([SetOptions], [ReplaceOptions],
-// [ReplyOptions]) lets the operation go ahead.
-// It matches [ErrNotKeyEntry] with [errors.Is].
-type KindError struct {
-	Alias string    // the alias as written in the store
-	Kind  EntryKind // what the entry holds
+// [ReplyOptions]) lets the operation go ahead. It matches
+// [ErrNotKeyEntry] with [errors.Is].
+type kindError struct {
 	op    string    // the refused operation: "Set", "Replace", "InstallReply"
+	alias string    // the alias as written in the store
+	kind  EntryKind // what the entry holds
 	want  EntryKind // what the operation would write there
 }
 
-func (e *KindError) Error() string {
+func (e *kindError) Error() string {
 	return fmt.Sprintf("keystore: %s: alias %q holds a %v (%s); %s would overwrite it with a %v: "+
-		"set OverwriteAnyKind in the options to replace it, or use another alias", e.op, e.Alias, e.Kind, e.Kind.describe(), e.op, e.want)
+		"set OverwriteAnyKind in the options to replace it, or use another alias", e.op, e.alias, e.kind, e.kind.describe(), e.op, e.want)
 }
 
-// Is makes a KindError match [ErrNotKeyEntry].
-func (e *KindError) Is(target error) bool { return target == ErrNotKeyEntry }
+// Is makes a kindError match [ErrNotKeyEntry].
+func (e *kindError) Is(target error) bool { return target == ErrNotKeyEntry }
 
 // markedError is an error with a keystore message that matches a sentinel
 // of another package (such as [chain.ErrBrokenChain]) with [errors.Is],

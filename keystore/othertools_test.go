@@ -180,9 +180,9 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 			s := parse(t)
 			err := tt.op(s, false)
 			require.ErrorIs(t, err, ErrNotKeyEntry)
-			var ke *KindError
+			var ke *kindError
 			require.ErrorAs(t, err, &ke)
-			assert.Equal(t, KindError{op: tt.name, Alias: "wrapped", Kind: SecretKeyEntry, want: ke.want}, *ke)
+			assert.Equal(t, kindError{op: tt.name, alias: "wrapped", kind: SecretKeyEntry, want: ke.want}, *ke)
 			assert.Contains(t, err.Error(), `alias "wrapped" holds a SecretKeyEntry`)
 			assert.Contains(t, err.Error(), "OverwriteAnyKind")
 			out, err := s.Marshal(pw)

@@ -54,7 +54,7 @@ func (r *ReplyResult) String() string {
 // With a NewKey the entry is replaced without reading it, so an entry
 // whose key Go cannot use (DSA) or whose certificate Go cannot parse
 // (secp256k1, binary curves) can be renewed; Previous is then nil for a
-// chain that cannot be parsed. A [SecretKeyEntry] is refused ([KindError])
+// chain that cannot be parsed. A [SecretKeyEntry] is refused ([ErrNotKeyEntry])
 // unless [ReplyOptions.OverwriteAnyKind] is set.
 func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *ReplyOptions) (*ReplyResult, error) {
 	var o ReplyOptions

@@ -30,7 +30,7 @@ const (
 	// and keytool cannot turn it back into a PrivateKeyEntry. Such an
 	// entry is kept byte for byte when the store is saved; [Store.Set],
 	// [Store.Replace] and [Store.InstallReply] refuse to overwrite it
-	// ([KindError]) unless their options set OverwriteAnyKind.
+	// ([ErrNotKeyEntry]) unless their options set OverwriteAnyKind.
 	SecretKeyEntry
 )
 
@@ -374,7 +374,7 @@ func (s *Store) Entries() ([]*Entry, error) {
 // non-empty chain whose leaf holds the key's public key; a trusted entry
 // needs exactly one certificate. A zero Created is set to the store's
 // clock. Set overwrites a [SecretKeyEntry] only with
-// [SetOptions.OverwriteAnyKind] (else [KindError]). It overwrites an entry
+// [SetOptions.OverwriteAnyKind] (else [ErrNotKeyEntry]). It overwrites an entry
 // whose certificate or key Go cannot read without reading it. opts may be
 // nil.
 func (s *Store) Set(e *Entry, opts *SetOptions) error {
@@ -419,7 +419,7 @@ func (s *Store) add(r *record) {
 // is of a kind that is only overwritten on request.
 func checkOverwrite(op string, r *record, want EntryKind, overwrite bool) error {
 	if r.kind == SecretKeyEntry && !overwrite {
-		return &KindError{op: op, Alias: r.alias, Kind: r.kind, want: want}
+		return &kindError{op: op, alias: r.alias, kind: r.kind, want: want}
 	}
 	return nil
 }
@@ -542,7 +542,7 @@ func (s *Store) Rename(from, to string) error {
 // with an error that points to [Store.InstallReply] with
 // [ReplyOptions.NewKey] (or [Store.Set]), which replace it without reading
 // it. A [SecretKeyEntry] is replaced only with
-// [ReplaceOptions.OverwriteAnyKind] ([KindError]); previous then holds what
+// [ReplaceOptions.OverwriteAnyKind] ([ErrNotKeyEntry]); previous then holds what
 // could be read of it.
 func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certificate, opts *ReplaceOptions) (previous *Entry, err error) {
 	var o ReplaceOptions
