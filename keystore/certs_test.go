@@ -432,7 +432,7 @@ func TestParseCertificatesUnparsableVectors(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, got)
 			assert.ErrorIs(t, err, keystore.ErrMalformed)
-			var perr *keystore.CertificateParseError
+			var perr *keystore.MalformedError
 			require.ErrorAs(t, err, &perr)
 			assert.Equal(t, tt.wantIndex, perr.Index)
 			assert.Equal(t, tt.wantEnc, perr.Encoding)
@@ -500,7 +500,7 @@ func TestParseCertificatesErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, got)
 			assert.ErrorIs(t, err, keystore.ErrMalformed)
-			var perr *keystore.CertificateParseError
+			var perr *keystore.MalformedError
 			require.ErrorAs(t, err, &perr)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Contains(t, keystore.ParseErrorDetail(perr), "expected", "the detail says what was expected")
@@ -556,7 +556,7 @@ func FuzzParseCertificates(f *testing.F) {
 		if err != nil {
 			require.Nil(t, certs)
 			require.ErrorIs(t, err, keystore.ErrMalformed)
-			var perr *keystore.CertificateParseError
+			var perr *keystore.MalformedError
 			require.ErrorAs(t, err, &perr)
 			require.True(t, strings.HasPrefix(err.Error(), "keystore: "))
 			return

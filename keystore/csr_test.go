@@ -394,7 +394,7 @@ func TestParseCSR(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, csr)
 			assert.ErrorIs(t, err, keystore.ErrMalformed)
-			var perr *keystore.CertificateParseError
+			var perr *keystore.MalformedError
 			require.ErrorAs(t, err, &perr)
 			assert.Equal(t, "certificate request", keystore.ParseErrorInput(perr))
 			assert.Contains(t, err.Error(), tt.want)

@@ -117,22 +117,77 @@ type inner struct{ err error }
 func (e inner) Error() string { return strings.TrimPrefix(e.err.Error(), "keystore: ") }
 func (e inner) Unwrap() error { return e.err }
 
-// MalformedError says where a keystore file is malformed; its message
-// adds what was expected and what was found. It matches [ErrMalformed]
-// with [errors.Is].
+// MalformedError says where input is malformed: a keystore file ([Parse],
+// [Open]: Format and Field say what was being decoded) or certificates and
+// certificate requests ([ParseCertificates], [ParseCSR]: Encoding and
+// Index say what was recognised). Its message adds what was expected and
+// what was found. It matches [ErrMalformed] with [errors.Is] and unwraps to
+// the underlying parser's error (crypto/x509's, for a certificate Go
+// cannot parse), if there is one.
 type MalformedError struct {
-	Format Format // the format being decoded
-	Offset int64  // byte offset of the problem, or -1 when unknown
-	Field  string // the field being read, such as "certificate length"
+	// Format is the keystore format being decoded, or [FormatUnknown]
+	// when it was not recognised and for certificates and requests.
+	Format Format
+	// Encoding is, for certificates and requests, the encoding recognised
+	// so far: "PEM", "DER", "PKCS#7", "PkiPath", "PEM/PKCS#7", ...; "" when
+	// none was recognised, and for a keystore file.
+	Encoding string
+	// Index is the position of the offending certificate among those read
+	// (counting from 0, in input order), or -1 when the problem is not
+	// with one certificate (always for a keystore file).
+	Index int
+	// Offset is the byte offset of the problem in the input, -1 when
+	// unknown: for PEM input, of the PEM block's BEGIN line; for binary
+	// input, of the ASN.1 element or field.
+	Offset int64
+	// Field is, for a keystore file, the field being read, such as
+	// "certificate length"; "" for certificates and requests.
+	Field string
+
+	input  string // for certificates and requests: "certificates" or "certificate request"
 	detail string // what was expected and what was found
+	err    error  // the underlying error, or nil
 }
 
+// Error returns the message. For a keystore file: the format, the field
+// and the offset where known, what was expected and what was found. For
+// certificates and requests: what was read, the encoding, the
+// certificate's index and the offset where known, what was expected and
+// what was found, and the underlying error.
 func (e *MalformedError) Error() string {
-	if e.Offset >= 0 {
-		return fmt.Sprintf("keystore: malformed %v: %s at offset %d: %s", e.Format, e.Field, e.Offset, e.detail)
+	if e.input == "" {
+		if e.Offset >= 0 {
+			return fmt.Sprintf("keystore: malformed %v: %s at offset %d: %s", e.Format, e.Field, e.Offset, e.detail)
+		}
+		return fmt.Sprintf("keystore: malformed %v: %s: %s", e.Format, e.Field, e.detail)
 	}
-	return fmt.Sprintf("keystore: malformed %v: %s: %s", e.Format, e.Field, e.detail)
+	var b strings.Builder
+	b.WriteString("keystore: reading ")
+	b.WriteString(e.input)
+	if e.Encoding != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Encoding)
+		b.WriteString(")")
+	}
+	if e.Index >= 0 {
+		fmt.Fprintf(&b, ": certificate at index %d", e.Index)
+	}
+	if e.Offset >= 0 {
+		fmt.Fprintf(&b, " at offset %d", e.Offset)
+	}
+	if e.detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.detail)
+	}
+	if e.err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.err.Error())
+	}
+	return b.String()
 }
+
+// Unwrap returns the underlying error, if any.
+func (e *MalformedError) Unwrap() error { return e.err }
 
 // Is makes a MalformedError match [ErrMalformed].
 func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
@@ -183,62 +238,6 @@ func (e *FingerprintError) Error() string {
 
 // Is makes a FingerprintError match [ErrInvalidFingerprint].
 func (e *FingerprintError) Is(target error) bool { return target == ErrInvalidFingerprint }
-
-// CertificateParseError says why [ParseCertificates] or [ParseCSR] could not
-// read its input; its message adds what was expected and what was found.
-// It matches [ErrMalformed] with [errors.Is] and unwraps to the underlying
-// parser's error (crypto/x509's, for a certificate Go cannot parse), if
-// there is one.
-type CertificateParseError struct {
-	// Encoding is the encoding recognised so far: "PEM", "DER", "PKCS#7",
-	// "PkiPath", "PEM/PKCS#7", ...; "" when none was recognised.
-	Encoding string
-	// Index is the position of the offending certificate in the result
-	// (counting from 0, in input order), or -1 when the problem is not with
-	// one certificate.
-	Index int
-	// Offset is the byte offset of the problem in the input: of the PEM
-	// block's BEGIN line for PEM input, of the ASN.1 element for binary
-	// input; -1 when unknown.
-	Offset int64
-	input  string // what was being read: "certificates" or "certificate request"
-	detail string // what was expected and what was found
-	err    error  // the underlying error, or nil
-}
-
-// Error returns the message: what was read, the encoding, the certificate's
-// index and the offset where known, what was expected and what was found.
-func (e *CertificateParseError) Error() string {
-	var b strings.Builder
-	b.WriteString("keystore: reading ")
-	b.WriteString(e.input)
-	if e.Encoding != "" {
-		b.WriteString(" (")
-		b.WriteString(e.Encoding)
-		b.WriteString(")")
-	}
-	if e.Index >= 0 {
-		fmt.Fprintf(&b, ": certificate at index %d", e.Index)
-	}
-	if e.Offset >= 0 {
-		fmt.Fprintf(&b, " at offset %d", e.Offset)
-	}
-	if e.detail != "" {
-		b.WriteString(": ")
-		b.WriteString(e.detail)
-	}
-	if e.err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the underlying error, if any.
-func (e *CertificateParseError) Unwrap() error { return e.err }
-
-// Is makes a CertificateParseError match [ErrMalformed].
-func (e *CertificateParseError) Is(target error) bool { return target == ErrMalformed }
 
 // EntryCertificateError reports a certificate that crypto/x509 cannot
 // parse, such as one whose key is on a binary curve (sect193r1) or on

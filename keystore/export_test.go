@@ -8,14 +8,14 @@ var SignatureAlgorithmFor = signatureAlgorithmFor
 var KeyTypes = keyTypes
 
 // What the external tests check of the errors beyond their exported
-// fields: the input a CertificateParseError or FingerprintError was about
-// and a CertificateParseError's detail, which its message carries.
-func ParseErrorInput(e *CertificateParseError) string  { return e.input }
-func ParseErrorDetail(e *CertificateParseError) string { return e.detail }
+// fields, which their messages carry: the input a MalformedError about
+// certificates or a FingerprintError was about, and the detail.
+func ParseErrorInput(e *MalformedError) string         { return e.input }
+func ParseErrorDetail(e *MalformedError) string        { return e.detail }
 func FingerprintErrorInput(e *FingerprintError) string { return e.input }
 
-// NewCertificateParseError builds the error the parsers return, for the
-// test of its message.
-func NewCertificateParseError(input, encoding string, index int, offset int64, detail string, err error) *CertificateParseError {
-	return &CertificateParseError{input: input, Encoding: encoding, Index: index, Offset: offset, detail: detail, err: err}
+// NewCertificateParseError builds the error the certificate parsers
+// return, for the test of its message.
+func NewCertificateParseError(input, encoding string, index int, offset int64, detail string, err error) *MalformedError {
+	return &MalformedError{input: input, Encoding: encoding, Index: index, Offset: offset, detail: detail, err: err}
 }

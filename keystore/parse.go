@@ -20,7 +20,7 @@ const (
 // error that names what was found instead.
 func Sniff(data []byte) (Format, error) {
 	if len(data) == 0 {
-		return FormatUnknown, &MalformedError{Offset: 0, Field: "file", detail: "want a keystore, got an empty file"}
+		return FormatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "file", detail: "want a keystore, got an empty file"}
 	}
 	if data[0] == 0x30 {
 		// PKCS#12 is a DER or BER SEQUENCE.
@@ -31,7 +31,7 @@ func Sniff(data []byte) (Format, error) {
 			convert: "openssl pkcs12 -export -in cert.pem -inkey key.pem -name ALIAS -out store.p12 (certificates alone: see ParseCertificates)"}
 	}
 	if len(data) < 4 {
-		return FormatUnknown, &MalformedError{Offset: 0, Field: "magic", detail: fmt.Sprintf("want 4 bytes, file has %d", len(data))}
+		return FormatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "magic", detail: fmt.Sprintf("want 4 bytes, file has %d", len(data))}
 	}
 	switch m := binary.BigEndian.Uint32(data); m {
 	case magicJKS:
@@ -45,7 +45,7 @@ func Sniff(data []byte) (Format, error) {
 		return FormatUnknown, &unsupportedFormatError{name: "BKS or UBER (Bouncy Castle)",
 			convert: "keytool -importkeystore -srckeystore IN -srcstoretype BKS -providerpath bcprov.jar -provider org.bouncycastle.jce.provider.BouncyCastleProvider -destkeystore OUT.p12 -deststoretype PKCS12"}
 	default:
-		return FormatUnknown, &MalformedError{Offset: 0, Field: "magic",
+		return FormatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "magic",
 			detail: fmt.Sprintf("want 0xFEEDFEED (JKS) or a DER SEQUENCE (PKCS#12), got 0x%08X", m)}
 	}
 }

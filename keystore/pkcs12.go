@@ -56,7 +56,7 @@ func pkcs12Error(err error) error {
 	)
 	switch {
 	case errors.As(err, &fe):
-		return &MalformedError{Format: PKCS12, Offset: fe.Offset, Field: fe.Field, detail: fe.Detail}
+		return &MalformedError{Index: -1, Format: PKCS12, Offset: fe.Offset, Field: fe.Field, detail: fe.Detail}
 	case errors.As(err, &le):
 		return fmt.Errorf("%w: PKCS#12 %s is %d; at most %d is accepted", ErrLimit, le.Field, le.Value, le.Max)
 	case errors.As(err, &ue):
