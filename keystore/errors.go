@@ -299,14 +299,15 @@ func (e *unsupportedFormatError) Error() string {
 func (e *unsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
 
 // KeyMismatchError reports a certificate whose public key is not the
-// private key's. It matches [ErrKeyMismatch] with [errors.Is].
+// private key's; its message names the alias and both keys. It matches
+// [ErrKeyMismatch] with [errors.Is].
 type KeyMismatchError struct {
-	Alias           string
 	CertKey, Stored Fingerprint // the certificate's and the private key's public keys
+	alias           string      // the alias the operation was given
 }
 
 func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, keyLabel(e.CertKey), keyLabel(e.Stored))
+	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.alias, keyLabel(e.CertKey), keyLabel(e.Stored))
 }
 
 // Is makes a KeyMismatchError match [ErrKeyMismatch].

@@ -204,7 +204,7 @@ func TestJKSVectors(t *testing.T) {
 				_, err := s.Entry("private")
 				require.ErrorIs(t, err, ErrIncorrectPassword)
 				assert.Contains(t, err.Error(), `"private"`)
-				_, err = s.Entries()
+				_, err = allEntries(s)
 				require.ErrorIs(t, err, ErrIncorrectPassword)
 			}},
 		{name: "custom entry passwords, wrong key password", file: "pyjks/jks/custom_entry_passwords.jks", pw: "store_password",
@@ -262,7 +262,7 @@ func TestJKSVectors(t *testing.T) {
 				kind, err := s.Kind("debian:gts_root_r4.pem")
 				require.NoError(t, err)
 				assert.Equal(t, TrustedEntry, kind)
-				entries, err := s.Entries()
+				entries, err := allEntries(s)
 				require.NoError(t, err)
 				for _, e := range entries {
 					assert.Equal(t, TrustedEntry, e.Kind(), e.Alias)

@@ -48,7 +48,7 @@ func TestKeyPasswordFallsBack(t *testing.T) {
 	})
 	t.Run("default key password after the store password", func(t *testing.T) {
 		s := open(&StoreOptions{DefaultKeyPassword: k.otherKeyPass})
-		entries, err := s.Entries()
+		entries, err := allEntries(s)
 		require.NoError(t, err)
 		assert.Len(t, entries, 3)
 	})
@@ -87,7 +87,7 @@ func TestKeyPasswordFallsBack(t *testing.T) {
 		s, err := Parse(out, []byte("store-pass-1"),
 			&StoreOptions{KeyPasswords: map[string][]byte{"tenantclient": []byte("key-pass-1"), "other": []byte("key-pass-1")}})
 		require.NoError(t, err)
-		_, err = s.Entries()
+		_, err = allEntries(s)
 		require.NoError(t, err)
 		s, err = Parse(out, []byte("store-pass-1"), &StoreOptions{KeyPasswords: map[string][]byte{"other": []byte("key-pass-2")}})
 		require.NoError(t, err)

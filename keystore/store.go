@@ -355,20 +355,6 @@ type keyCandidate struct {
 	source keySource
 }
 
-// Entries returns copies of every entry, in store order. It fails on the
-// first entry whose key cannot be decrypted, naming its alias.
-func (s *Store) Entries() ([]*Entry, error) {
-	out := make([]*Entry, 0, len(s.recs))
-	for _, r := range s.recs {
-		e, err := s.entry(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
 // Set adds e, or overwrites the entry with the same alias (ignoring case;
 // an overwritten entry keeps its alias as written). A key entry needs a
 // non-empty chain whose leaf holds the key's public key; a trusted entry
@@ -478,7 +464,7 @@ func matchKey(alias string, key crypto.Signer, leaf *x509.Certificate) error {
 	if chain.KeyMatches(key, leaf) {
 		return nil
 	}
-	return &KeyMismatchError{Alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(key.Public())}
+	return &KeyMismatchError{alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(key.Public())}
 }
 
 // Delete removes the entry under alias.

@@ -83,7 +83,7 @@ func TestStoreReplace(t *testing.T) {
 	s, oldLeaf, _ := testStore(t, JKS)
 	newRoot := testpki.NewRoot(t, "New Root")
 	newLeaf := newRoot.Leaf(t, "tenant-client")
-	before, err := s.Entries()
+	before, err := allEntries(s)
 	require.NoError(t, err)
 
 	prev, err := s.Replace("CLIENT", newLeaf.Key, append(newLeaf.Chain, newRoot.Cert), nil)
@@ -95,7 +95,7 @@ func TestStoreReplace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, newLeaf.Cert.Raw, e.Leaf().Raw)
 	assert.Len(t, e.Chain, 2)
-	after, err := s.Entries()
+	after, err := allEntries(s)
 	require.NoError(t, err)
 	for i := 1; i < len(before); i++ {
 		assert.Equal(t, before[i], after[i], "entry %q must be untouched", before[i].Alias)
@@ -132,11 +132,11 @@ func TestStoreReplaceRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _, _ := testStore(t, JKS)
-			before, err := s.Entries()
+			before, err := allEntries(s)
 			require.NoError(t, err)
 			err = tc.run(s)
 			require.ErrorIs(t, err, tc.want)
-			after, err := s.Entries()
+			after, err := allEntries(s)
 			require.NoError(t, err)
 			assert.Equal(t, before, after, "a refused Replace changes nothing")
 		})
