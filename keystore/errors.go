@@ -241,20 +241,20 @@ func (e *FingerprintError) Is(target error) bool { return target == ErrInvalidFi
 
 // EntryCertificateError reports a certificate that crypto/x509 cannot
 // parse, such as one whose key is on a binary curve (sect193r1) or on
-// secp256k1. Its message says what can still be read from the raw bytes:
-// the SHA-256 fingerprint, the subject, and the public key's algorithm and
-// curve. It matches [ErrUnsupportedCertificate] with [errors.Is] and
-// unwraps to crypto/x509's error.
+// secp256k1. Its message names the alias and says what can still be read
+// from the raw bytes: the SHA-256 fingerprint, the subject, and the public
+// key's algorithm and curve. It matches [ErrUnsupportedCertificate] with
+// [errors.Is] and unwraps to crypto/x509's error.
 //
 // The entry still lists ([Store.Summaries] gives the chain's length and
 // what the leaf's raw bytes tell: subject, issuer, serial number, key) and
 // is written back unchanged when the store is saved; [Store.Set], or
 // [Store.InstallReply] with [ReplyOptions.NewKey], replaces it.
 type EntryCertificateError struct {
-	Alias  string
 	Index  int         // the certificate's position in the chain (1 is the leaf)
 	SHA256 Fingerprint // fingerprint of the raw certificate
 
+	alias     string // the alias the caller asked for, as written in the store
 	count     int    // the chain's length
 	subject   string // the subject, or "" if even that cannot be read
 	algorithm string // the public key algorithm's OID, or "" if it cannot be read
@@ -264,7 +264,7 @@ type EntryCertificateError struct {
 
 func (e *EntryCertificateError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.Alias, e.Index, e.count, e.SHA256)
+	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.alias, e.Index, e.count, e.SHA256)
 	if e.subject != "" {
 		fmt.Fprintf(&b, ", subject %q", e.subject)
 	}
