@@ -63,7 +63,7 @@ var keyTypeAliases = map[string]KeyType{
 	"ed25519": Ed25519,
 }
 
-// KeyTypes returns every key type, in declaration order.
+// keyTypes returns every key type, in declaration order.
 func keyTypes() []KeyType {
 	return []KeyType{RSA2048, RSA3072, RSA4096, ECDSAP256, ECDSAP384, ECDSAP521, Ed25519}
 }

@@ -392,7 +392,7 @@ func detectProfile(f *p12.File) Profile {
 }
 
 // maxKeyWork bounds the key derivation of one key decrypted after the file
-// was read ([Store.Entry], [Store.Entries], a save that re-encrypts), in
+// was read ([Store.Entry], a save that re-encrypts), in
 // hash blocks: 4 million take about a quarter of a second and admit
 // 2,000,000 PBKDF2-HMAC-SHA-256 iterations, 200 times what keytool 17
 // writes. Without it, a file of a few hundred bytes could make each key
