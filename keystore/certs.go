@@ -46,7 +46,7 @@ const maxBERDepth = 32
 // chain must order the result.
 //
 // Empty input, garbage, truncated data, PEM without a certificate block, and
-// a PKCS#7 without certificates give a [*CertificateParseError] that matches
+// a PKCS#7 without certificates give a [*MalformedError] that matches
 // [ErrMalformed] and says what was expected and what was found; a
 // certificate that crypto/x509 rejects gives one whose Index names it and
 // which unwraps to crypto/x509's error.
@@ -55,8 +55,8 @@ const maxBERDepth = 32
 // does not alias data.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &CertificateParseError{Input: inputCertificates, Index: -1, Offset: -1,
-			Detail: fmt.Sprintf("expected PEM, DER, PKCS#7 or PkiPath data, found %s", describeEmpty(data))}
+		return nil, &MalformedError{input: inputCertificates, Index: -1, Offset: -1,
+			detail: fmt.Sprintf("expected PEM, DER, PKCS#7 or PkiPath data, found %s", describeEmpty(data))}
 	}
 	if looksPEM(data) {
 		return parsePEMCertificates(data)
@@ -135,8 +135,8 @@ func parsePEMCertificates(data []byte) ([]*x509.Certificate, error) {
 		// pem.Decode skips a malformed block and returns the next good
 		// one; a BEGIN line inside what it consumed means it did.
 		if block == nil || bytes.Contains(rest[start+1:len(rest)-len(after)], pemLineBegin) {
-			return nil, &CertificateParseError{Input: inputCertificates, Encoding: "PEM", Index: -1, Offset: offset,
-				Detail: fmt.Sprintf("expected a complete PEM block (BEGIN line, base64, matching END line), found a truncated or malformed one beginning %q", firstLine(rest[start:]))}
+			return nil, &MalformedError{input: inputCertificates, Encoding: "PEM", Index: -1, Offset: offset,
+				detail: fmt.Sprintf("expected a complete PEM block (BEGIN line, base64, matching END line), found a truncated or malformed one beginning %q", firstLine(rest[start:]))}
 		}
 		rest = after
 		blocks++
@@ -170,8 +170,8 @@ func parsePEMCertificates(data []byte) ([]*x509.Certificate, error) {
 		} else if blocks > 0 {
 			found = "only PEM blocks without certificates"
 		}
-		return nil, &CertificateParseError{Input: inputCertificates, Encoding: "PEM", Index: -1, Offset: -1,
-			Detail: "expected a CERTIFICATE or PKCS7 PEM block, found " + found}
+		return nil, &MalformedError{input: inputCertificates, Encoding: "PEM", Index: -1, Offset: -1,
+			detail: "expected a CERTIFICATE or PKCS7 PEM block, found " + found}
 	}
 	return certs, nil
 }
@@ -179,12 +179,12 @@ func parsePEMCertificates(data []byte) ([]*x509.Certificate, error) {
 // inBlock turns an error about a PEM block's contents into one about the
 // input: the offset becomes the block's, and the detail says where in the
 // block the problem is.
-func inBlock(perr *CertificateParseError, typ string, n int, offset int64) *CertificateParseError {
+func inBlock(perr *MalformedError, typ string, n int, offset int64) *MalformedError {
 	where := fmt.Sprintf("in PEM block %d (%q)", n, typ)
 	if perr.Offset >= 0 {
 		where += fmt.Sprintf(" at byte %d of its contents", perr.Offset)
 	}
-	perr.Detail = where + ": " + perr.Detail
+	perr.detail = where + ": " + perr.detail
 	perr.Offset = offset
 	if perr.Encoding == "" || perr.Encoding == "DER" {
 		perr.Encoding = "PEM"
@@ -204,7 +204,7 @@ func firstLine(b []byte) string {
 	return string(bytes.TrimRight(b, "\r"))
 }
 
-func parseTrustedCertificate(in []byte, index int) (*x509.Certificate, *CertificateParseError) {
+func parseTrustedCertificate(in []byte, index int) (*x509.Certificate, *MalformedError) {
 	e, err := readBER(in, 0)
 	if err != nil {
 		return nil, certError(err, "DER", -1)
@@ -225,7 +225,7 @@ const (
 // PKCS#7 SignedData, or a PkiPath from in. index is the position in the
 // result of the first certificate read here; expected says what the data
 // should start with, for the error about data that is not ASN.1 at all.
-func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Certificate, *CertificateParseError) {
+func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Certificate, *MalformedError) {
 	var certs []*x509.Certificate
 	for off := 0; off < len(in); {
 		if in[off] != 0x30 { // the identifier of a universal constructed SEQUENCE
@@ -233,7 +233,7 @@ func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Cer
 			if off > 0 {
 				detail = fmt.Sprintf("expected another DER certificate or the end of the data, found %s", describeBytes(in[off:]))
 			}
-			return nil, &CertificateParseError{Input: inputCertificates, Index: -1, Offset: int64(off), Detail: detail}
+			return nil, &MalformedError{input: inputCertificates, Index: -1, Offset: int64(off), detail: detail}
 		}
 		e, berr := readBER(in, off)
 		if berr != nil {
@@ -244,8 +244,8 @@ func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Cer
 			return nil, perr
 		}
 		if off > 0 && kind != kindCertificate {
-			return nil, &CertificateParseError{Input: inputCertificates, Encoding: "DER", Index: -1, Offset: int64(off),
-				Detail: "expected another DER certificate or the end of the data, found a PKCS#7 or PkiPath structure after a certificate"}
+			return nil, &MalformedError{input: inputCertificates, Encoding: "DER", Index: -1, Offset: int64(off),
+				detail: "expected another DER certificate or the end of the data, found a PKCS#7 or PkiPath structure after a certificate"}
 		}
 		switch kind {
 		case kindCertificate:
@@ -270,8 +270,8 @@ func parseBinaryCertificates(in []byte, index int, expected string) ([]*x509.Cer
 			certs = got
 		}
 		if e.End != len(in) {
-			return nil, &CertificateParseError{Input: inputCertificates, Encoding: kind.String(), Index: -1, Offset: int64(e.End),
-				Detail: fmt.Sprintf("expected the end of the data after the %v structure, found %d more bytes", kind, len(in)-e.End)}
+			return nil, &MalformedError{input: inputCertificates, Encoding: kind.String(), Index: -1, Offset: int64(e.End),
+				detail: fmt.Sprintf("expected the end of the data after the %v structure, found %d more bytes", kind, len(in)-e.End)}
 		}
 		return certs, nil
 	}
@@ -291,10 +291,10 @@ func (k certKind) String() string {
 // sniff tells a certificate (SEQUENCE { SEQUENCE { [0] or INTEGER ... } }),
 // a PKCS#7 ContentInfo (SEQUENCE { OID ... }) and a PkiPath (SEQUENCE {
 // SEQUENCE { SEQUENCE ... } }) apart by their first elements.
-func sniff(in []byte, outer der.Element) (certKind, *CertificateParseError) {
-	unknown := func(found string) (certKind, *CertificateParseError) {
-		return 0, &CertificateParseError{Input: inputCertificates, Index: -1, Offset: int64(outer.Start),
-			Detail: "expected a certificate, a PKCS#7 SignedData or a PkiPath, found " + found}
+func sniff(in []byte, outer der.Element) (certKind, *MalformedError) {
+	unknown := func(found string) (certKind, *MalformedError) {
+		return 0, &MalformedError{input: inputCertificates, Index: -1, Offset: int64(outer.Start),
+			detail: "expected a certificate, a PKCS#7 SignedData or a PkiPath, found " + found}
 	}
 	c := outer.Children()
 	if !c.More() {
@@ -330,11 +330,11 @@ func sniff(in []byte, outer der.Element) (certKind, *CertificateParseError) {
 }
 
 // parseOneCertificate hands one element to crypto/x509.
-func parseOneCertificate(in []byte, e der.Element, index int, encoding string) (*x509.Certificate, *CertificateParseError) {
+func parseOneCertificate(in []byte, e der.Element, index int, encoding string) (*x509.Certificate, *MalformedError) {
 	c, err := x509.ParseCertificate(in[e.Start:e.End])
 	if err != nil {
-		return nil, &CertificateParseError{Input: inputCertificates, Encoding: encoding, Index: index, Offset: int64(e.Start),
-			Detail: fmt.Sprintf("expected a certificate crypto/x509 can parse, found a %d-byte one it rejects", e.End-e.Start), Err: err}
+		return nil, &MalformedError{input: inputCertificates, Encoding: encoding, Index: index, Offset: int64(e.Start),
+			detail: fmt.Sprintf("expected a certificate crypto/x509 can parse, found a %d-byte one it rejects", e.End-e.Start), err: err}
 	}
 	return c, nil
 }
@@ -356,11 +356,11 @@ var oidSignedData = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02}
 // element of an indefinite-length SEQUENCE (quadratic time) and recurses
 // without a depth limit, and it cannot say which certificate crypto/x509
 // rejected. The tests use it as an independent decoder.
-func parsePKCS7(in []byte, ci der.Element, index int) ([]*x509.Certificate, *CertificateParseError) {
+func parsePKCS7(in []byte, ci der.Element, index int) ([]*x509.Certificate, *MalformedError) {
 	const enc = "PKCS#7"
-	fail := func(at int, format string, args ...any) ([]*x509.Certificate, *CertificateParseError) {
-		return nil, &CertificateParseError{Input: inputCertificates, Encoding: enc, Index: -1, Offset: int64(at),
-			Detail: fmt.Sprintf(format, args...)}
+	fail := func(at int, format string, args ...any) ([]*x509.Certificate, *MalformedError) {
+		return nil, &MalformedError{input: inputCertificates, Encoding: enc, Index: -1, Offset: int64(at),
+			detail: fmt.Sprintf(format, args...)}
 	}
 	c := ci.Children()
 	oid, berr := c.Next(in)
@@ -440,7 +440,7 @@ func parsePKCS7(in []byte, ci der.Element, index int) ([]*x509.Certificate, *Cer
 }
 
 // parsePkiPath reads a PkiPath: PkiPath ::= SEQUENCE OF Certificate.
-func parsePkiPath(in []byte, seq der.Element, index int) ([]*x509.Certificate, *CertificateParseError) {
+func parsePkiPath(in []byte, seq der.Element, index int) ([]*x509.Certificate, *MalformedError) {
 	var certs []*x509.Certificate
 	for c := seq.Children(); c.More(); {
 		e, berr := c.Next(in)
@@ -448,8 +448,8 @@ func parsePkiPath(in []byte, seq der.Element, index int) ([]*x509.Certificate, *
 			return nil, certError(berr, "PkiPath", index+len(certs))
 		}
 		if !e.Is(classUniversal, tagSequence, true) {
-			return nil, &CertificateParseError{Input: inputCertificates, Encoding: "PkiPath", Index: index + len(certs), Offset: int64(e.Start),
-				Detail: fmt.Sprintf("expected a certificate SEQUENCE, found %v", e.Describe())}
+			return nil, &MalformedError{input: inputCertificates, Encoding: "PkiPath", Index: index + len(certs), Offset: int64(e.Start),
+				detail: fmt.Sprintf("expected a certificate SEQUENCE, found %v", e.Describe())}
 		}
 		cert, perr := parseOneCertificate(in, e, index+len(certs), "PkiPath")
 		if perr != nil {
@@ -515,7 +515,7 @@ func readBER(in []byte, off int) (der.Element, *der.Error) {
 	return der.ReadElement(in, off, len(in), maxBERDepth)
 }
 
-// certError turns a syntax error in the input into a CertificateParseError.
-func certError(err *der.Error, encoding string, index int) *CertificateParseError {
-	return &CertificateParseError{Input: inputCertificates, Encoding: encoding, Index: index, Offset: int64(err.Offset), Detail: err.Detail}
+// certError turns a syntax error in the input into a [MalformedError].
+func certError(err *der.Error, encoding string, index int) *MalformedError {
+	return &MalformedError{input: inputCertificates, Encoding: encoding, Index: index, Offset: int64(err.Offset), detail: err.Detail}
 }

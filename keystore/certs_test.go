@@ -432,12 +432,12 @@ func TestParseCertificatesUnparsableVectors(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, got)
 			assert.ErrorIs(t, err, keystore.ErrMalformed)
-			var perr *keystore.CertificateParseError
+			var perr *keystore.MalformedError
 			require.ErrorAs(t, err, &perr)
 			assert.Equal(t, tt.wantIndex, perr.Index)
 			assert.Equal(t, tt.wantEnc, perr.Encoding)
-			require.Error(t, perr.Err, "the crypto/x509 error must be kept")
-			assert.Contains(t, perr.Err.Error(), "x509:")
+			require.Error(t, errors.Unwrap(perr), "the crypto/x509 error must be kept")
+			assert.Contains(t, errors.Unwrap(perr).Error(), "x509:")
 			assert.Contains(t, err.Error(), "certificate at index")
 			assert.True(t, strings.HasPrefix(err.Error(), "keystore: reading certificates"), err.Error())
 		})
@@ -500,12 +500,12 @@ func TestParseCertificatesErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, got)
 			assert.ErrorIs(t, err, keystore.ErrMalformed)
-			var perr *keystore.CertificateParseError
+			var perr *keystore.MalformedError
 			require.ErrorAs(t, err, &perr)
 			assert.Contains(t, err.Error(), tt.want)
-			assert.Contains(t, perr.Detail, "expected", "the detail says what was expected")
+			assert.Contains(t, keystore.ParseErrorDetail(perr), "expected", "the detail says what was expected")
 			assert.True(t, strings.HasPrefix(err.Error(), "keystore: reading certificates"), err.Error())
-			assert.Equal(t, "certificates", perr.Input)
+			assert.Equal(t, "certificates", keystore.ParseErrorInput(perr))
 			if tt.wantEnc != "" {
 				assert.Equal(t, tt.wantEnc, perr.Encoding)
 			}
@@ -527,14 +527,13 @@ func tcCSRDER(t testing.TB, f *tcCertFixture) []byte {
 
 func TestCertificateParseErrorMessage(t *testing.T) {
 	inner := errors.New("x509: malformed certificate")
-	err := &keystore.CertificateParseError{Input: "certificates", Encoding: "PKCS#7", Index: 2, Offset: 1234,
-		Detail: "expected a certificate, found garbage", Err: inner}
+	err := keystore.NewCertificateParseError("certificates", "PKCS#7", 2, 1234, "expected a certificate, found garbage", inner)
 	assert.Equal(t, "keystore: reading certificates (PKCS#7): certificate at index 2 at offset 1234: expected a certificate, found garbage: x509: malformed certificate", err.Error())
 	assert.ErrorIs(t, err, keystore.ErrMalformed)
 	assert.ErrorIs(t, err, inner)
 	assert.NotErrorIs(t, err, keystore.ErrIncorrectPassword)
 
-	bare := &keystore.CertificateParseError{Input: "certificates", Index: -1, Offset: -1, Detail: "expected something, found nothing"}
+	bare := keystore.NewCertificateParseError("certificates", "", -1, -1, "expected something, found nothing", nil)
 	assert.Equal(t, "keystore: reading certificates: expected something, found nothing", bare.Error())
 }
 
@@ -557,7 +556,7 @@ func FuzzParseCertificates(f *testing.F) {
 		if err != nil {
 			require.Nil(t, certs)
 			require.ErrorIs(t, err, keystore.ErrMalformed)
-			var perr *keystore.CertificateParseError
+			var perr *keystore.MalformedError
 			require.ErrorAs(t, err, &perr)
 			require.True(t, strings.HasPrefix(err.Error(), "keystore: "))
 			return

@@ -133,11 +133,11 @@ var pemCSRTypes = map[string]bool{"CERTIFICATE REQUEST": true, "NEW CERTIFICATE 
 // REQUEST", or "NEW CERTIFICATE REQUEST" as keytool writes it, with any
 // text around it) or DER, and checks its self-signature. Input that holds
 // no request, more than one, or a request that does not parse or verify
-// gives a [*CertificateParseError] matching [ErrMalformed].
+// gives a [*MalformedError] matching [ErrMalformed].
 func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 	const input = "certificate request"
 	fail := func(enc string, offset int64, detail string, err error) (*x509.CertificateRequest, error) {
-		return nil, &CertificateParseError{Input: input, Encoding: enc, Index: -1, Offset: offset, Detail: detail, Err: err}
+		return nil, &MalformedError{input: input, Encoding: enc, Index: -1, Offset: offset, detail: detail, err: err}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fail("", -1, "expected a PEM or DER certificate request, found "+describeEmpty(data), nil)

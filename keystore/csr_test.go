@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -393,12 +394,12 @@ func TestParseCSR(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, csr)
 			assert.ErrorIs(t, err, keystore.ErrMalformed)
-			var perr *keystore.CertificateParseError
+			var perr *keystore.MalformedError
 			require.ErrorAs(t, err, &perr)
-			assert.Equal(t, "certificate request", perr.Input)
+			assert.Equal(t, "certificate request", keystore.ParseErrorInput(perr))
 			assert.Contains(t, err.Error(), tt.want)
 			assert.True(t, strings.HasPrefix(err.Error(), "keystore: reading certificate request"), err.Error())
-			assert.Equal(t, tt.hasErr, perr.Err != nil)
+			assert.Equal(t, tt.hasErr, errors.Unwrap(perr) != nil)
 		})
 	}
 	t.Run("openssl also rejects the tampered request", func(t *testing.T) {
@@ -448,7 +449,7 @@ func BenchmarkRenewalCSR(b *testing.B) {
 // request asks for the same subject and subject alternative names.
 func ExampleRenewalCSR() {
 	// The certificate being renewed; normally read from the keystore.
-	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256)
+	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -471,7 +472,7 @@ func ExampleRenewalCSR() {
 	}
 
 	// A new key pair, and the request for the new CA.
-	newKey, err := keystore.GenerateKey(keystore.ECDSAP384)
+	newKey, err := keystore.GenerateKey(keystore.ECDSAP384, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -81,7 +81,7 @@
 //     kept and reported by [Store.OtherCertificates]; CRL bags, secret
 //     bags, bag types the package does not know and entries hidden by a
 //     later entry with the same alias are kept as they are and reported by
-//     [Store.KeptBags]. All are written back on save.
+//     [Store.keptBags]. All are written back on save.
 //   - PKCS#12 has no creation date. Java stores it in the localKeyId
 //     ("Time 1795667156962", milliseconds since 1970) and restores it from
 //     there; so does this package. Otherwise an entry is dated when the
@@ -104,7 +104,7 @@
 // cannot use (DSA, secp256k1, binary curves) still lists, is written back
 // unchanged, and can be replaced ([ReplyOptions.NewKey], [Store.Set]).
 // JCEKS, BKS and UBER files are recognised and refused with the command
-// that converts them ([UnsupportedFormatError]); a PEM or PKCS#7
+// that converts them ([ErrUnsupportedFormat]); a PEM or PKCS#7
 // certificate bundle given as a keystore is recognised as one.
 //
 // Java's PKCS12KeyStore derives keys only from printable ASCII

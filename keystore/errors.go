@@ -33,8 +33,13 @@ var (
 	// case-insensitively, as Java does).
 	ErrAliasExists = errors.New("keystore: alias already exists")
 
-	// ErrNotKeyEntry reports an operation that needs a key entry on an alias
-	// that holds a trusted-certificate entry.
+	// ErrNotKeyEntry reports an alias whose entry is of another kind than
+	// the operation needs: a trusted-certificate entry where a key entry is
+	// needed, or an entry that [Store.Set], [Store.Replace] and
+	// [Store.InstallReply] overwrite only when told to (OverwriteAnyKind),
+	// such as a [SecretKeyEntry]. The message names the operation, the
+	// alias, what the entry holds and what the operation would write there
+	// ([Store.Kind] tells the kind too).
 	ErrNotKeyEntry = errors.New("keystore: not a key entry")
 
 	// ErrKeyMismatch reports a certificate whose public key is not the
@@ -75,11 +80,6 @@ var (
 	// still tell.
 	ErrUnsupportedCertificate = errors.New("keystore: certificate Go cannot parse")
 
-	// ErrEntryKind reports an operation that would overwrite an entry of a
-	// kind it does not overwrite unless told to (OverwriteAnyKind); the
-	// error is a [*KindError].
-	ErrEntryKind = errors.New("keystore: the entry is of another kind")
-
 	// ErrLimit reports input that exceeds a safety limit: an iteration
 	// count above 5,000,000 (the JDK's limit), a derived key or nesting
 	// depth beyond what any real file uses, or key-derivation work beyond
@@ -88,33 +88,25 @@ var (
 	// is done. A length beyond the input is [ErrMalformed].
 	ErrLimit = errors.New("keystore: input exceeds a safety limit")
 
-	// ErrUnknownKeyType reports a [KeyType] value or name that is not one of the
-	// package's key types. The wrapping error quotes the value and lists the
-	// accepted names.
-	ErrUnknownKeyType = errors.New("keystore: unknown key type")
-
 	// ErrUnsupportedKey reports a key the operation cannot use, such as an ECDSA
 	// key on a curve other than P-256, P-384 or P-521, or a signer whose public
-	// key is of a type crypto/x509 does not sign with.
+	// key is of a type crypto/x509 does not sign with; or a [KeyType] value or
+	// name that is not one of the package's key types, with a message that
+	// quotes it and lists the accepted names.
 	ErrUnsupportedKey = errors.New("keystore: unsupported key")
 
 	// ErrLocked reports that a keystore file's lock stayed held by another
 	// process (or another lock in this one) until the wait for it ended.
-	// [*LockError] matches it.
+	// The message names the lock file; the error also matches why the wait
+	// ended (context.DeadlineExceeded or context.Canceled) with
+	// [errors.Is].
+	//
+	// A keystore's directory must let this process create files there (the
+	// lock file and the temporary file are made in it); an error saying
+	// so names the directory and matches the underlying error, usually
+	// [io/fs.ErrPermission].
 	ErrLocked = atomicfile.ErrLocked
 )
-
-// LockError is the error [Update], [Store.Save] and [LockFile] return
-// when the wait for a lock ends: it names the lock file and says why the
-// wait ended (context.DeadlineExceeded or context.Canceled, which it
-// matches with [errors.Is], as it matches [ErrLocked]).
-type LockError = atomicfile.LockError
-
-// DirError is the error saving returns when the keystore's directory does
-// not let this process create files there: the lock file and the
-// temporary file are created in it, so it must be writable. It matches the
-// underlying error (usually [fs.ErrPermission]) with [errors.Is].
-type DirError = atomicfile.DirError
 
 // inner wraps an error of this package for a message of this package
 // that names the context first ("keystore: InstallReply "a": ..."), so
@@ -125,45 +117,101 @@ type inner struct{ err error }
 func (e inner) Error() string { return strings.TrimPrefix(e.err.Error(), "keystore: ") }
 func (e inner) Unwrap() error { return e.err }
 
-// MalformedError says where a keystore file is malformed. It matches
-// [ErrMalformed] with [errors.Is].
+// MalformedError says where input is malformed: a keystore file ([Parse],
+// [Open]: Format and Field say what was being decoded) or certificates and
+// certificate requests ([ParseCertificates], [ParseCSR]: Encoding and
+// Index say what was recognised). Its message adds what was expected and
+// what was found. It matches [ErrMalformed] with [errors.Is] and unwraps to
+// the underlying parser's error (crypto/x509's, for a certificate Go
+// cannot parse), if there is one.
 type MalformedError struct {
-	Format Format // the format being decoded
-	Offset int64  // byte offset of the problem, or -1 when unknown
-	Field  string // the field being read, such as "certificate length"
-	Detail string // what was expected and what was found
+	// Format is the keystore format being decoded, or [FormatUnknown]
+	// when it was not recognised and for certificates and requests.
+	Format Format
+	// Encoding is, for certificates and requests, the encoding recognised
+	// so far: "PEM", "DER", "PKCS#7", "PkiPath", "PEM/PKCS#7", ...; "" when
+	// none was recognised, and for a keystore file.
+	Encoding string
+	// Index is the position of the offending certificate among those read
+	// (counting from 0, in input order), or -1 when the problem is not
+	// with one certificate (always for a keystore file).
+	Index int
+	// Offset is the byte offset of the problem in the input, -1 when
+	// unknown: for PEM input, of the PEM block's BEGIN line; for binary
+	// input, of the ASN.1 element or field.
+	Offset int64
+	// Field is, for a keystore file, the field being read, such as
+	// "certificate length"; "" for certificates and requests.
+	Field string
+
+	input  string // for certificates and requests: "certificates" or "certificate request"
+	detail string // what was expected and what was found
+	err    error  // the underlying error, or nil
 }
 
+// Error returns the message. For a keystore file: the format, the field
+// and the offset where known, what was expected and what was found. For
+// certificates and requests: what was read, the encoding, the
+// certificate's index and the offset where known, what was expected and
+// what was found, and the underlying error.
 func (e *MalformedError) Error() string {
-	if e.Offset >= 0 {
-		return fmt.Sprintf("keystore: malformed %v: %s at offset %d: %s", e.Format, e.Field, e.Offset, e.Detail)
+	if e.input == "" {
+		if e.Offset >= 0 {
+			return fmt.Sprintf("keystore: malformed %v: %s at offset %d: %s", e.Format, e.Field, e.Offset, e.detail)
+		}
+		return fmt.Sprintf("keystore: malformed %v: %s: %s", e.Format, e.Field, e.detail)
 	}
-	return fmt.Sprintf("keystore: malformed %v: %s: %s", e.Format, e.Field, e.Detail)
+	var b strings.Builder
+	b.WriteString("keystore: reading ")
+	b.WriteString(e.input)
+	if e.Encoding != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Encoding)
+		b.WriteString(")")
+	}
+	if e.Index >= 0 {
+		fmt.Fprintf(&b, ": certificate at index %d", e.Index)
+	}
+	if e.Offset >= 0 {
+		fmt.Fprintf(&b, " at offset %d", e.Offset)
+	}
+	if e.detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.detail)
+	}
+	if e.err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.err.Error())
+	}
+	return b.String()
 }
+
+// Unwrap returns the underlying error, if any.
+func (e *MalformedError) Unwrap() error { return e.err }
 
 // Is makes a MalformedError match [ErrMalformed].
 func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
 
-// KindError reports that an operation refused to overwrite the entry under
-// Alias because of its kind, such as a [SecretKeyEntry] that [Store.Set],
-// [Store.Replace] or [Store.InstallReply] would turn into a
+// kindError reports that an operation refused to overwrite the entry
+// under alias because of its kind, such as a [SecretKeyEntry] that
+// [Store.Set], [Store.Replace] or [Store.InstallReply] would turn into a
 // [KeyEntry]. The option OverwriteAnyKind ([SetOptions], [ReplaceOptions],
-// [ReplyOptions]) lets the operation go ahead.
-// It matches [ErrEntryKind] and [ErrNotKeyEntry] with [errors.Is].
-type KindError struct {
-	Op    string    // the refused operation: "Set", "Replace", "InstallReply"
-	Alias string    // the alias as written in the store
-	Kind  EntryKind // what the entry holds
-	Want  EntryKind // what the operation would write there
+// [ReplyOptions]) lets the operation go ahead. It matches
+// [ErrNotKeyEntry] with [errors.Is].
+type kindError struct {
+	op    string    // the refused operation: "Set", "Replace", "InstallReply"
+	alias string    // the alias as written in the store
+	kind  EntryKind // what the entry holds
+	want  EntryKind // what the operation would write there
 }
 
-func (e *KindError) Error() string {
+func (e *kindError) Error() string {
 	return fmt.Sprintf("keystore: %s: alias %q holds a %v (%s); %s would overwrite it with a %v: "+
-		"set OverwriteAnyKind in the options to replace it, or use another alias", e.Op, e.Alias, e.Kind, e.Kind.describe(), e.Op, e.Want)
+		"set OverwriteAnyKind in the options to replace it, or use another alias", e.op, e.alias, e.kind, e.kind.describe(), e.op, e.want)
 }
 
-// Is makes a KindError match [ErrEntryKind] and [ErrNotKeyEntry].
-func (e *KindError) Is(target error) bool { return target == ErrEntryKind || target == ErrNotKeyEntry }
+// Is makes a kindError match [ErrNotKeyEntry].
+func (e *kindError) Is(target error) bool { return target == ErrNotKeyEntry }
 
 // markedError is an error with a keystore message that matches a sentinel
 // of another package (such as [chain.ErrBrokenChain]) with [errors.Is],
@@ -177,142 +225,89 @@ func (e *markedError) Error() string { return e.msg }
 func (e *markedError) Unwrap() error { return e.sentinel }
 
 // FingerprintError reports text that [ParseFingerprint] cannot read as a
-// SHA-256 fingerprint. It matches [ErrInvalidFingerprint] with
-// [errors.Is].
+// SHA-256 fingerprint; its message quotes the text. It matches
+// [ErrInvalidFingerprint] with [errors.Is].
 type FingerprintError struct {
-	Input  string // the text as given
 	Reason string // what was expected and what was found
+	input  string // the text as given
 }
 
 func (e *FingerprintError) Error() string {
-	return fmt.Sprintf("keystore: fingerprint %q: %s", e.Input, e.Reason)
+	return fmt.Sprintf("keystore: fingerprint %q: %s", e.input, e.Reason)
 }
 
 // Is makes a FingerprintError match [ErrInvalidFingerprint].
 func (e *FingerprintError) Is(target error) bool { return target == ErrInvalidFingerprint }
 
-// CertificateParseError says why [ParseCertificates] or [ParseCSR] could not
-// read its input. It matches [ErrMalformed] with [errors.Is] and unwraps to
-// the underlying parser's error (crypto/x509's, for a certificate Go cannot
-// parse), if there is one.
-type CertificateParseError struct {
-	// Input is what was being read: "certificates" or "certificate request".
-	Input string
-	// Encoding is the encoding recognised so far: "PEM", "DER", "PKCS#7",
-	// "PkiPath", "PEM/PKCS#7", ...; "" when none was recognised.
-	Encoding string
-	// Index is the position of the offending certificate in the result
-	// (counting from 0, in input order), or -1 when the problem is not with
-	// one certificate.
-	Index int
-	// Offset is the byte offset of the problem in the input: of the PEM
-	// block's BEGIN line for PEM input, of the ASN.1 element for binary
-	// input; -1 when unknown.
-	Offset int64
-	// Detail says what was expected and what was found.
-	Detail string
-	// Err is the underlying error, or nil.
-	Err error
-}
-
-// Error returns the message: what was read, the encoding, the certificate's
-// index and the offset where known, what was expected and what was found.
-func (e *CertificateParseError) Error() string {
-	var b strings.Builder
-	b.WriteString("keystore: reading ")
-	b.WriteString(e.Input)
-	if e.Encoding != "" {
-		b.WriteString(" (")
-		b.WriteString(e.Encoding)
-		b.WriteString(")")
-	}
-	if e.Index >= 0 {
-		fmt.Fprintf(&b, ": certificate at index %d", e.Index)
-	}
-	if e.Offset >= 0 {
-		fmt.Fprintf(&b, " at offset %d", e.Offset)
-	}
-	if e.Detail != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Detail)
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the underlying error, if any.
-func (e *CertificateParseError) Unwrap() error { return e.Err }
-
-// Is makes a CertificateParseError match [ErrMalformed].
-func (e *CertificateParseError) Is(target error) bool { return target == ErrMalformed }
-
 // EntryCertificateError reports a certificate that crypto/x509 cannot
 // parse, such as one whose key is on a binary curve (sect193r1) or on
-// secp256k1. It says what can still be read from the raw bytes: the
-// SHA-256 fingerprint, the subject, and the public key's algorithm and
-// curve. It matches [ErrUnsupportedCertificate] with [errors.Is] and
-// unwraps to crypto/x509's error.
+// secp256k1. Its message names the alias and says what can still be read
+// from the raw bytes: the SHA-256 fingerprint, the subject, and the public
+// key's algorithm and curve. It matches [ErrUnsupportedCertificate] with
+// [errors.Is] and unwraps to crypto/x509's error.
 //
-// The entry still lists ([Store.Summaries] fills in what the raw bytes
-// give) and is written back unchanged when the store is saved; [Store.Set],
-// or [Store.InstallReply] with [ReplyOptions.NewKey], replaces it.
+// The entry still lists ([Store.Summaries] gives the chain's length and
+// what the leaf's raw bytes tell: subject, issuer, serial number, key) and
+// is written back unchanged when the store is saved; [Store.Set], or
+// [Store.InstallReply] with [ReplyOptions.NewKey], replaces it.
 type EntryCertificateError struct {
-	Alias        string
-	Index, Count int         // the certificate's position in the chain (1 is the leaf) and the chain's length
-	SHA256       Fingerprint // fingerprint of the raw certificate
-	Subject      string      // the subject, or "" if even that cannot be read
-	Algorithm    string      // the public key algorithm's OID, or "" if it cannot be read
-	Curve        string      // the named curve's OID for an EC key, else ""
-	Err          error       // crypto/x509's error
+	Index  int         // the certificate's position in the chain (1 is the leaf)
+	SHA256 Fingerprint // fingerprint of the raw certificate
+
+	alias     string // the alias the caller asked for, as written in the store
+	count     int    // the chain's length
+	subject   string // the subject, or "" if even that cannot be read
+	algorithm string // the public key algorithm's OID, or "" if it cannot be read
+	curve     string // the named curve's OID for an EC key, else ""
+	err       error  // crypto/x509's error
 }
 
 func (e *EntryCertificateError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.Alias, e.Index, e.Count, e.SHA256)
-	if e.Subject != "" {
-		fmt.Fprintf(&b, ", subject %q", e.Subject)
+	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.alias, e.Index, e.count, e.SHA256)
+	if e.subject != "" {
+		fmt.Fprintf(&b, ", subject %q", e.subject)
 	}
-	if d := rawKeyDescription(e.Algorithm, e.Curve); d != "" {
+	if d := rawKeyDescription(e.algorithm, e.curve); d != "" {
 		fmt.Fprintf(&b, ", public key %s", d)
 	}
 	fmt.Fprintf(&b, ") cannot be parsed by Go: %v; the entry still lists and is kept unchanged when the store is saved; "+
-		"Set, or InstallReply with ReplyOptions.NewKey, replaces it", e.Err)
+		"Set, or InstallReply with ReplyOptions.NewKey, replaces it", e.err)
 	return b.String()
 }
 
 // Unwrap returns crypto/x509's error.
-func (e *EntryCertificateError) Unwrap() error { return e.Err }
+func (e *EntryCertificateError) Unwrap() error { return e.err }
 
 // Is makes a EntryCertificateError match [ErrUnsupportedCertificate].
 func (e *EntryCertificateError) Is(target error) bool { return target == ErrUnsupportedCertificate }
 
-// UnsupportedFormatError names a keystore format the package recognises
-// but does not read, and how to convert it. It matches
+// unsupportedFormatError names a keystore format the package recognises
+// but does not read, and how to convert it; its message says both, so a
+// caller needs only [ErrUnsupportedFormat] to tell it apart. It matches
 // [ErrUnsupportedFormat] with [errors.Is].
-type UnsupportedFormatError struct {
-	Name    string // "JCEKS", "BKS or UBER", ...
-	Convert string // a command that converts it to a supported format
+type unsupportedFormatError struct {
+	name    string // "JCEKS", "BKS or UBER", ...
+	convert string // a command that converts it to a supported format
 }
 
-func (e *UnsupportedFormatError) Error() string {
-	return fmt.Sprintf("keystore: %s keystores are not supported; convert to PKCS#12 with: %s", e.Name, e.Convert)
+func (e *unsupportedFormatError) Error() string {
+	return fmt.Sprintf("keystore: %s keystores are not supported; convert to PKCS#12 with: %s", e.name, e.convert)
 }
 
-// Is makes an UnsupportedFormatError match [ErrUnsupportedFormat].
-func (e *UnsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
+// Is makes an unsupportedFormatError match [ErrUnsupportedFormat].
+func (e *unsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
 
 // KeyMismatchError reports a certificate whose public key is not the
-// private key's. It matches [ErrKeyMismatch] with [errors.Is].
+// private key's; its message names the alias and both keys. It matches
+// [ErrKeyMismatch] with [errors.Is].
 type KeyMismatchError struct {
-	Alias           string
 	CertKey, Stored Fingerprint // the certificate's and the private key's public keys
+	alias           string      // the alias the operation was given
 }
 
 func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.Alias, keyLabel(e.CertKey), keyLabel(e.Stored))
+	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.alias, keyLabel(e.CertKey), keyLabel(e.Stored))
 }
 
 // Is makes a KeyMismatchError match [ErrKeyMismatch].

@@ -25,7 +25,7 @@ type exampleCA struct {
 var exampleNow = time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
 
 func newExampleCA(name string) *exampleCA {
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func exampleCert(tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypt
 // key entry "client", issued by oldCA, and oldCA's root as a trusted
 // entry.
 func exampleLiveStore(dir string, password []byte, oldCA *exampleCA) string {
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func ExampleStore_Replace() {
 
 	// The new key and certificate, from the new CA.
 	newCA := newExampleCA("New Root")
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func ExampleStore_InstallReply() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	newKey, err := keystore.GenerateKey(keystore.ECDSAP256)
+	newKey, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -237,14 +237,14 @@ func ExampleStore_WriteListing() {
 func ExampleProfile_ReadableBy() {
 	for _, p := range []keystore.Profile{keystore.PBMAC1, keystore.Modern, keystore.Legacy} {
 		ok, why := p.ReadableBy(keystore.Java8)
-		fmt.Printf("%s: %v (%s)\n", p.Name(), ok, why)
+		fmt.Printf("%v: %v (%s)\n", p, ok, why)
 		if ok {
 			s := keystore.New(keystore.PKCS12, nil)
 			if err := s.SetProfile(p); err != nil {
 				log.Fatal(err)
 			}
 			chosen, _ := s.Profile()
-			fmt.Println("writing with", chosen.Name())
+			fmt.Println("writing with", chosen)
 			break
 		}
 	}

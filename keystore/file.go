@@ -12,12 +12,12 @@ import (
 	p12 "github.com/certroll/certroll/keystore/internal/pkcs12"
 )
 
-// DefaultLockTimeout is how long [Store.Save] waits for a keystore file's
+// defaultLockTimeout is how long [Store.Save] waits for a keystore file's
 // lock, and [Update] and [LockFile] wait when their context has no
-// deadline, before they fail with a [*LockError]: long enough for any
+// deadline, before they fail with an error matching [ErrLocked]: long enough for any
 // edit another process makes (they take milliseconds), short enough that
 // a forgotten holder is reported rather than waited for forever.
-const DefaultLockTimeout = atomicfile.DefaultTimeout
+const defaultLockTimeout = atomicfile.DefaultTimeout
 
 // NotifyLockWait returns a context that makes [Update] and [LockFile]
 // call fn once with the lock file's path when they find the lock held by
@@ -29,7 +29,7 @@ func NotifyLockWait(ctx context.Context, fn func(lockFile string)) context.Conte
 
 // Save marshals the store with password and writes it to path atomically,
 // under path's lock (path+".lock", as [Update] takes it; Save waits for it
-// up to [DefaultLockTimeout]): the bytes go to a temporary file in the
+// up to a minute): the bytes go to a temporary file in the
 // same directory, which is synced and renamed over path, and then the
 // directory is synced. A reader sees the old file or the new one, never a
 // mix. An existing file keeps its permission bits, owner and group (the
@@ -67,8 +67,8 @@ type FileLock struct{ l *atomicfile.Locked }
 // path points to if it is a symbolic link; it is left in place
 // afterwards, and removing it while nobody holds it is harmless). If
 // another process holds it, LockFile waits until ctx is done, or for
-// [DefaultLockTimeout] if ctx has no deadline (see [NotifyLockWait]);
-// then it returns a [*LockError]. The file need not exist. The caller
+// a minute if ctx has no deadline (see [NotifyLockWait]);
+// then it returns an error matching [ErrLocked] that names the lock file. The file need not exist. The caller
 // must call [FileLock.Unlock].
 //
 // It is for a caller that [Update] does not serve, such as one that
@@ -87,7 +87,7 @@ type FileLock struct{ l *atomicfile.Locked }
 func LockFile(ctx context.Context, path string) (*FileLock, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultLockTimeout)
+		ctx, cancel = context.WithTimeout(ctx, defaultLockTimeout)
 		defer cancel()
 	}
 	l, err := atomicfile.Lock(ctx, path)
@@ -136,8 +136,8 @@ func lockPath(path string) string { return atomicfile.LockPath(path) }
 // Update edits the keystore file at path under an exclusive advisory lock
 // that every Update, [Store.Save] and [LockFile], in this process or
 // another, respects. It waits for the lock until ctx is done, or for
-// [DefaultLockTimeout] if ctx has no deadline (then the error is a
-// [*LockError]; see [NotifyLockWait] to hear of the wait). It opens the
+// a minute if ctx has no deadline (then the error matches
+// [ErrLocked]; see [NotifyLockWait] to hear of the wait). It opens the
 // file with password and opts.StoreOptions, calls fn, checks that the
 // result reads back with the same aliases, and saves it atomically as
 // [Store.Save] does (keeping mode, owner and group, writing through a

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certroll/certroll/internal/atomicfile"
 	"github.com/certroll/certroll/internal/testpki"
 )
 
@@ -59,15 +60,15 @@ func TestSaveRacesUpdate(t *testing.T) {
 			s, err := Open(path, storePassword, nil)
 			require.NoError(t, err)
 			for i := 0; i < saves; i++ {
-				assert.True(t, s.Contains(fmt.Sprintf("saver-%d", i)), "saver-%d lost", i)
+				assert.True(t, hasAlias(s, fmt.Sprintf("saver-%d", i)), "saver-%d lost", i)
 			}
 			if mode == "locked" {
 				for p := 0; p < updaters; p++ {
 					for i := 0; i < each; i++ {
-						assert.True(t, s.Contains(fmt.Sprintf("worker-%d-%d", p, i)), "worker-%d-%d lost", p, i)
+						assert.True(t, hasAlias(s, fmt.Sprintf("worker-%d-%d", p, i)), "worker-%d-%d lost", p, i)
 					}
 				}
-				assert.Equal(t, 3+saves+updaters*each, s.Len())
+				assert.Equal(t, 3+saves+updaters*each, len(s.Aliases()))
 			}
 		})
 	}
@@ -131,7 +132,7 @@ func TestUpdateLockWait(t *testing.T) {
 		t.Fatal("fn must not run without the lock")
 		return nil
 	}, nil)
-	var le *LockError
+	var le *atomicfile.LockError
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, lockPath(path), le.Lock)
 	assert.ErrorIs(t, err, ErrLocked)

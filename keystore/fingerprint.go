@@ -77,7 +77,7 @@ func ParseFingerprint(s string) (Fingerprint, error) {
 	var fp Fingerprint
 	reason := parseFingerprint(&fp, s)
 	if reason != "" {
-		return Fingerprint{}, &FingerprintError{Input: s, Reason: reason}
+		return Fingerprint{}, &FingerprintError{input: s, Reason: reason}
 	}
 	return fp, nil
 }

@@ -219,7 +219,7 @@ func TestParseFingerprint(t *testing.T) {
 			assert.ErrorIs(t, err, keystore.ErrInvalidFingerprint)
 			var fe *keystore.FingerprintError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.in, fe.Input)
+			assert.Equal(t, tt.in, keystore.FingerprintErrorInput(fe))
 			assert.Contains(t, err.Error(), tt.reason)
 			assert.True(t, strings.HasPrefix(err.Error(), "keystore: "), err.Error())
 			assert.Equal(t, keystore.Fingerprint{}, got)

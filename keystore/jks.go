@@ -117,7 +117,7 @@ func jksMalformed(err error) error {
 		return fmt.Errorf("%w: JKS entry %q at offset %d is a JCEKS sealed secret key (tag 3); JKS holds only key and trusted-certificate entries "+
 			"(secret keys need JCEKS or PKCS#12, and the JDK's JKS reader rejects this file too)", ErrUnsupportedFormat, ge.Alias, ge.Offset)
 	}
-	return &MalformedError{Format: JKS, Offset: ge.Offset, Field: ge.Field, Detail: ge.Detail}
+	return &MalformedError{Index: -1, Format: JKS, Offset: ge.Offset, Field: ge.Field, detail: ge.Detail}
 }
 
 // jksCheckDigest checks the integrity digest at offset digest of a JKS
@@ -151,8 +151,8 @@ func jksCheckCertType(e *jksguard.Entry) error {
 		// The JDK reads certificates with CertificateFactory.getInstance(type),
 		// whose algorithm names ignore case; "X509" is an alias of "X.509".
 		if cert.Type != nil && !strings.EqualFold(string(cert.Type), "X.509") && !strings.EqualFold(string(cert.Type), "X509") {
-			return &MalformedError{Format: JKS, Offset: int64(cert.TypeOffset), Field: "certificate type",
-				Detail: fmt.Sprintf("alias %q: want \"X.509\", got %q", jksguard.DecodeModifiedUTF8(e.Alias), cert.Type)}
+			return &MalformedError{Index: -1, Format: JKS, Offset: int64(cert.TypeOffset), Field: "certificate type",
+				detail: fmt.Sprintf("alias %q: want \"X.509\", got %q", jksguard.DecodeModifiedUTF8(e.Alias), cert.Type)}
 		}
 	}
 	return nil
@@ -367,8 +367,8 @@ func jksAppendDER(dst []byte, tag byte, content []byte) []byte {
 // cost more than the rest of the entry's decoding.
 func jksCheckProtected(alias string, blob []byte, offset int) ([]byte, error) {
 	bad := func(format string, args ...any) error {
-		return &MalformedError{Format: JKS, Offset: int64(offset), Field: "key",
-			Detail: fmt.Sprintf("alias %q: ", alias) + fmt.Sprintf(format, args...)}
+		return &MalformedError{Index: -1, Format: JKS, Offset: int64(offset), Field: "key",
+			detail: fmt.Sprintf("alias %q: ", alias) + fmt.Sprintf(format, args...)}
 	}
 	outer, rest, ok := der.Strict(blob, der.TagSequence)
 	if !ok || len(rest) > 0 {

@@ -126,7 +126,7 @@ func jksFuzzOne(t *testing.T, data, password []byte) {
 	require.NoError(t, err)
 	back, err := Parse(out, password, nil)
 	require.NoError(t, err)
-	require.Equal(t, s.Len(), back.Len())
+	require.Equal(t, len(s.Aliases()), len(back.Aliases()))
 	for _, w := range s.recs {
 		g := back.recs[back.find(w.alias)]
 		assert.Equal(t, w.alias, g.alias)

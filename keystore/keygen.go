@@ -9,13 +9,14 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
 // KeyType is the algorithm and size of a key pair made by [GenerateKey].
 //
 // The zero KeyType is not a key type: GenerateKey refuses it with
-// [ErrUnknownKeyType], so a forgotten field in an options struct is an
+// [ErrUnsupportedKey], so a forgotten field in an options struct is an
 // error rather than a silent default.
 type KeyType int
 
@@ -62,8 +63,8 @@ var keyTypeAliases = map[string]KeyType{
 	"ed25519": Ed25519,
 }
 
-// KeyTypes returns every key type, in declaration order.
-func KeyTypes() []KeyType {
+// keyTypes returns every key type, in declaration order.
+func keyTypes() []KeyType {
 	return []KeyType{RSA2048, RSA3072, RSA4096, ECDSAP256, ECDSAP384, ECDSAP521, Ed25519}
 }
 
@@ -120,7 +121,7 @@ func (t KeyType) valid() bool { return t >= RSA2048 && t <= Ed25519 }
 // ParseKeyType returns the KeyType named s. Case, "-", "_" and spaces are
 // ignored, so "rsa2048", "RSA-2048", "ec-p256", "EC P-256", "ecdsa-p384",
 // "secp384r1", "prime256v1" and "Ed25519" are all accepted. An unknown name
-// gives an error wrapping [ErrUnknownKeyType].
+// gives an error wrapping [ErrUnsupportedKey].
 func ParseKeyType(s string) (KeyType, error) {
 	norm := strings.Map(func(r rune) rune {
 		switch r {
@@ -132,26 +133,28 @@ func ParseKeyType(s string) (KeyType, error) {
 	if t, ok := keyTypeAliases[norm]; ok {
 		return t, nil
 	}
-	return 0, fmt.Errorf("%w: got %q, want one of %s", ErrUnknownKeyType, s, keyTypeList())
+	return 0, unknownKeyType(strconv.Quote(s))
+}
+
+// unknownKeyType is the error for a key type value or name (got, quoted
+// if it is user input) that is not one of the package's key types.
+func unknownKeyType(got string) error {
+	return &markedError{sentinel: ErrUnsupportedKey,
+		msg: fmt.Sprintf("keystore: unknown key type: got %s, want one of %s", got, keyTypeList())}
 }
 
 func keyTypeList() string {
 	names := make([]string, 0, len(keyTypeNames))
-	for _, t := range KeyTypes() {
+	for _, t := range keyTypes() {
 		names = append(names, t.String())
 	}
 	return strings.Join(names, ", ")
 }
 
-// GenerateKey makes a new key pair of type t from crypto/rand. The returned
-// signer is an *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey.
-// An unknown t gives an error wrapping [ErrUnknownKeyType].
-func GenerateKey(t KeyType) (crypto.Signer, error) {
-	return GenerateKeyFrom(t, nil)
-}
-
-// GenerateKeyFrom is [GenerateKey] with the randomness taken from random;
-// nil means crypto/rand.
+// GenerateKey makes a new key pair of type t with the randomness taken
+// from random; nil means crypto/rand. The returned signer is an
+// *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey. An unknown t
+// gives an error wrapping [ErrUnsupportedKey] that lists the key types.
 //
 // Ed25519 keys are derived from the first 32 bytes read from random, so a
 // fixed reader gives a fixed key. RSA and ECDSA keys are made by crypto/rsa
@@ -160,7 +163,7 @@ func GenerateKey(t KeyType) (crypto.Signer, error) {
 // for main modules that declare a go version before 1.26); even then their
 // output is not a pure function of the reader's bytes. Tests that need
 // reproducible RSA or ECDSA keys should use testing/cryptotest.SetGlobalRandom.
-func GenerateKeyFrom(t KeyType, random io.Reader) (crypto.Signer, error) {
+func GenerateKey(t KeyType, random io.Reader) (crypto.Signer, error) {
 	if random == nil {
 		random = rand.Reader
 	}
@@ -190,7 +193,7 @@ func GenerateKeyFrom(t KeyType, random io.Reader) (crypto.Signer, error) {
 			key = ed25519.NewKeyFromSeed(seed)
 		}
 	default:
-		return nil, fmt.Errorf("%w: got %v, want one of %s", ErrUnknownKeyType, t, keyTypeList())
+		return nil, unknownKeyType(t.String())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keystore: generating %v key: %w", t, err)

@@ -45,7 +45,7 @@ func tcKey(t testing.TB, kt keystore.KeyType) crypto.Signer {
 	if k, ok := tcKeys.Load(kt); ok {
 		return k.(crypto.Signer)
 	}
-	k, err := keystore.GenerateKey(kt)
+	k, err := keystore.GenerateKey(kt, nil)
 	require.NoError(t, err)
 	actual, _ := tcKeys.LoadOrStore(kt, k)
 	return actual.(crypto.Signer)
@@ -218,14 +218,14 @@ func TestGenerateKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key, err := keystore.GenerateKey(tt.kt)
+			key, err := keystore.GenerateKey(tt.kt, nil)
 			require.NoError(t, err)
 			tt.check(t, key)
 			tcSignVerify(t, key)
 			assert.Equal(t, tt.name, tt.kt.String())
 
 			if tt.kt != keystore.RSA4096 { // a second 4096-bit key costs seconds and tests no other code
-				other, err := keystore.GenerateKey(tt.kt)
+				other, err := keystore.GenerateKey(tt.kt, nil)
 				require.NoError(t, err)
 				type equaler interface{ Equal(crypto.PublicKey) bool }
 				assert.False(t, key.Public().(equaler).Equal(other.Public()), "two generated keys must differ")
@@ -269,10 +269,10 @@ func TestGenerateKeyUnknownType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key, err := keystore.GenerateKey(tt.kt)
+			key, err := keystore.GenerateKey(tt.kt, nil)
 			require.Error(t, err)
 			assert.Nil(t, key)
-			assert.ErrorIs(t, err, keystore.ErrUnknownKeyType)
+			assert.ErrorIs(t, err, keystore.ErrUnsupportedKey)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Contains(t, err.Error(), "rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, ec-p521, ed25519")
 			assert.True(t, strings.HasPrefix(err.Error(), "keystore: "), err.Error())
@@ -321,7 +321,7 @@ func TestParseKeyType(t *testing.T) {
 			got, err := keystore.ParseKeyType(bad)
 			require.Error(t, err)
 			assert.Zero(t, got)
-			assert.ErrorIs(t, err, keystore.ErrUnknownKeyType)
+			assert.ErrorIs(t, err, keystore.ErrUnsupportedKey)
 			assert.Contains(t, err.Error(), `"`+bad+`"`, "the input must be quoted")
 		})
 	}
@@ -341,28 +341,28 @@ func TestKeyTypesAllGenerate(t *testing.T) {
 func TestGenerateKeyFromReader(t *testing.T) {
 	seed := bytes.Repeat([]byte{0x42}, ed25519.SeedSize)
 	t.Run("ed25519 is a function of the reader", func(t *testing.T) {
-		a, err := keystore.GenerateKeyFrom(keystore.Ed25519, bytes.NewReader(seed))
+		a, err := keystore.GenerateKey(keystore.Ed25519, bytes.NewReader(seed))
 		require.NoError(t, err)
-		b, err := keystore.GenerateKeyFrom(keystore.Ed25519, bytes.NewReader(seed))
+		b, err := keystore.GenerateKey(keystore.Ed25519, bytes.NewReader(seed))
 		require.NoError(t, err)
 		assert.Equal(t, a, b)
 		assert.Equal(t, ed25519.NewKeyFromSeed(seed), a)
 	})
 	t.Run("ed25519 reader error is returned", func(t *testing.T) {
 		boom := errors.New("entropy source broken")
-		key, err := keystore.GenerateKeyFrom(keystore.Ed25519, iotest.ErrReader(boom))
+		key, err := keystore.GenerateKey(keystore.Ed25519, iotest.ErrReader(boom))
 		require.Error(t, err)
 		assert.Nil(t, key)
 		assert.ErrorIs(t, err, boom)
 		assert.Contains(t, err.Error(), "keystore: generating ed25519 key")
 	})
 	t.Run("ed25519 short reader is an error", func(t *testing.T) {
-		_, err := keystore.GenerateKeyFrom(keystore.Ed25519, bytes.NewReader(seed[:10]))
+		_, err := keystore.GenerateKey(keystore.Ed25519, bytes.NewReader(seed[:10]))
 		require.Error(t, err)
 	})
 	t.Run("nil reader means crypto/rand", func(t *testing.T) {
 		for _, kt := range []keystore.KeyType{keystore.ECDSAP256, keystore.Ed25519} {
-			key, err := keystore.GenerateKeyFrom(kt, nil)
+			key, err := keystore.GenerateKey(kt, nil)
 			require.NoError(t, err)
 			tcSignVerify(t, key)
 		}
@@ -374,7 +374,7 @@ func BenchmarkGenerateKey(b *testing.B) {
 		b.Run(kt.String(), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := keystore.GenerateKey(kt); err != nil {
+				if _, err := keystore.GenerateKey(kt, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

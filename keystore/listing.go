@@ -9,41 +9,64 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // A Summary describes one entry for people, as `keytool -list -v` does,
-// without decrypting its key.
+// without decrypting its key. Its JSON (see [Summary.MarshalJSON]) has
+// the entry's kind as keytool names it under "type".
 type Summary struct {
-	Alias       string      `json:"alias"`
-	Kind        EntryKind   `json:"-"`
-	Type        string      `json:"type"` // "PrivateKeyEntry", "trustedCertEntry" or "SecretKeyEntry"
-	Created     time.Time   `json:"created"`
-	Subject     string      `json:"subject,omitempty"` // as keytool prints it: "CN=a, OU=b, O=c, C=DE"
-	Issuer      string      `json:"issuer,omitempty"`  // as keytool prints it
-	Serial      string      `json:"serial,omitempty"`  // hexadecimal, as keytool prints it
-	NotBefore   time.Time   `json:"not_before,omitzero"`
-	NotAfter    time.Time   `json:"not_after,omitzero"`
-	Fingerprint Fingerprint `json:"sha256"`            // SHA-256 of the leaf; JSON in keytool's form (see MarshalJSON)
-	Key         string      `json:"key,omitempty"`     // "RSA 2048", "EC P-256", ...
-	ChainLength int         `json:"chain_length"`      // 1 for a trusted entry
-	Problem     string      `json:"problem,omitempty"` // why the entry could not be described fully
+	Alias       string
+	Kind        EntryKind // its String is keytool's entry type: "PrivateKeyEntry", "trustedCertEntry" or "SecretKeyEntry"
+	Created     time.Time
+	Subject     string      // as keytool prints it: "CN=a, OU=b, O=c, C=DE"
+	Issuer      string      // as keytool prints it
+	Serial      string      // hexadecimal, as keytool prints it
+	NotBefore   time.Time   // zero for an entry without a readable certificate
+	NotAfter    time.Time   // zero for an entry without a readable certificate
+	Fingerprint Fingerprint // SHA-256 of the leaf; zero for an entry without a certificate
+	Key         string      // "RSA 2048", "EC P-256", ...
+	ChainLength int         // 1 for a trusted entry
+	Problem     string      // why the entry could not be described fully
 }
 
-// MarshalJSON writes the summary with "sha256" in keytool's form
-// ("AB:CD:…"), as a listing prints it and as this JSON always gave it;
-// an entry without a certificate has "".
+// summaryJSON is the JSON form of a [Summary], field by field in the
+// order it has always had.
+type summaryJSON struct {
+	Alias       string    `json:"alias"`
+	Type        string    `json:"type"`
+	Created     time.Time `json:"created"`
+	Subject     string    `json:"subject,omitempty"`
+	Issuer      string    `json:"issuer,omitempty"`
+	Serial      string    `json:"serial,omitempty"`
+	NotBefore   time.Time `json:"not_before,omitzero"`
+	NotAfter    time.Time `json:"not_after,omitzero"`
+	Key         string    `json:"key,omitempty"`
+	ChainLength int       `json:"chain_length"`
+	Problem     string    `json:"problem,omitempty"`
+	SHA256      string    `json:"sha256"`
+}
+
+// MarshalJSON writes the summary as an object with the keys "alias",
+// "type" (the kind as keytool names it, "" for a zero Kind), "created",
+// "subject", "issuer", "serial", "not_before", "not_after", "key" (those
+// six left out when empty), "chain_length", "problem" (left out when
+// empty) and "sha256" in keytool's form ("AB:CD:…"), as a listing prints
+// it; an entry without a certificate has "".
 func (s Summary) MarshalJSON() ([]byte, error) {
-	type plain Summary
-	fp := ""
-	if s.Fingerprint != (Fingerprint{}) {
-		fp = s.Fingerprint.String()
+	w := summaryJSON{
+		Alias: s.Alias, Created: s.Created, Subject: s.Subject, Issuer: s.Issuer, Serial: s.Serial,
+		NotBefore: s.NotBefore, NotAfter: s.NotAfter, Key: s.Key, ChainLength: s.ChainLength, Problem: s.Problem,
 	}
-	return json.Marshal(struct {
-		plain
-		SHA256 string `json:"sha256"`
-	}{plain(s), fp})
+	if s.Kind != 0 {
+		w.Type = s.Kind.String()
+	}
+	if s.Fingerprint != (Fingerprint{}) {
+		w.SHA256 = s.Fingerprint.String()
+	}
+	return json.Marshal(w)
 }
 
 // Summaries describes every entry in store order. An entry whose
@@ -55,7 +78,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 func (s *Store) Summaries() []Summary {
 	out := make([]Summary, 0, len(s.recs))
 	for _, r := range s.recs {
-		sum := Summary{Alias: r.alias, Kind: r.kind, Type: r.kind.String(), Created: r.created, ChainLength: len(r.chainDER)}
+		sum := Summary{Alias: r.alias, Kind: r.kind, Created: r.created, ChainLength: len(r.chainDER)}
 		certs, err := r.chain()
 		if err != nil {
 			sum.Problem = err.Error()
@@ -105,7 +128,12 @@ func serialHex(n *big.Int) string {
 // WriteListing writes a listing of the store for people, in the manner of
 // `keytool -list -v`: per entry its alias, entry type, creation date,
 // subject, issuer, serial number, validity, SHA-256 fingerprint, key
-// algorithm and size, and chain length.
+// algorithm and size, and chain length. For a PKCS#12 store it then names
+// the bags the file holds besides its entries and the certificates of no
+// entry ([Store.OtherCertificates]): CRLs, secrets, bags of unknown types,
+// an entry hidden by a later one of the same alias. keytool does not list
+// them; they are written back unchanged. The line reads, for example,
+// `Also kept, not entries: secretBag, crlBag "2024"`.
 func (s *Store) WriteListing(w io.Writer) error {
 	sums := s.Summaries()
 	var b strings.Builder
@@ -119,7 +147,7 @@ func (s *Store) WriteListing(w io.Writer) error {
 		b.WriteString("\n")
 		fmt.Fprintf(&b, "Alias name: %s\n", e.Alias)
 		fmt.Fprintf(&b, "Creation date: %s\n", e.Created.UTC().Format(time.RFC3339))
-		fmt.Fprintf(&b, "Entry type: %s\n", e.Type)
+		fmt.Fprintf(&b, "Entry type: %v\n", e.Kind)
 		if e.Kind == KeyEntry {
 			fmt.Fprintf(&b, "Certificate chain length: %d\n", e.ChainLength)
 		}
@@ -142,6 +170,17 @@ func (s *Store) WriteListing(w io.Writer) error {
 		fmt.Fprintf(&b, "Valid from: %s until: %s\n", e.NotBefore.UTC().Format(time.RFC3339), e.NotAfter.UTC().Format(time.RFC3339))
 		fmt.Fprintf(&b, "SHA256: %s\n", e.Fingerprint)
 		fmt.Fprintf(&b, "Subject Public Key Algorithm: %s\n", e.Key)
+	}
+	if kept := s.kept(true); len(kept) > 0 {
+		// keytool does not list them; they are kept and written back.
+		names := make([]string, len(kept))
+		for i, k := range kept {
+			names[i] = k.Type
+			if k.Name != "" {
+				names[i] += " " + strconv.Quote(k.Name)
+			}
+		}
+		fmt.Fprintf(&b, "\nAlso kept, not entries: %s\n", strings.Join(names, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

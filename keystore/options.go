@@ -83,7 +83,7 @@ type UpdateOptions struct {
 // the zero value.
 type SetOptions struct {
 	// OverwriteAnyKind lets Set overwrite a [SecretKeyEntry], which it
-	// otherwise refuses to turn into another entry ([KindError]): the
+	// otherwise refuses to turn into another entry ([ErrNotKeyEntry]): the
 	// protected key is lost.
 	OverwriteAnyKind bool
 }

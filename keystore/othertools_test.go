@@ -48,7 +48,7 @@ func TestKeyPasswordFallsBack(t *testing.T) {
 	})
 	t.Run("default key password after the store password", func(t *testing.T) {
 		s := open(&StoreOptions{DefaultKeyPassword: k.otherKeyPass})
-		entries, err := s.Entries()
+		entries, err := allEntries(s)
 		require.NoError(t, err)
 		assert.Len(t, entries, 3)
 	})
@@ -87,7 +87,7 @@ func TestKeyPasswordFallsBack(t *testing.T) {
 		s, err := Parse(out, []byte("store-pass-1"),
 			&StoreOptions{KeyPasswords: map[string][]byte{"tenantclient": []byte("key-pass-1"), "other": []byte("key-pass-1")}})
 		require.NoError(t, err)
-		_, err = s.Entries()
+		_, err = allEntries(s)
 		require.NoError(t, err)
 		s, err = Parse(out, []byte("store-pass-1"), &StoreOptions{KeyPasswords: map[string][]byte{"other": []byte("key-pass-2")}})
 		require.NoError(t, err)
@@ -132,7 +132,7 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, SecretKeyEntry, kind)
 	assert.Equal(t, "SecretKeyEntry", kind.String())
-	assert.Equal(t, "SecretKeyEntry", s.Summaries()[0].Type)
+	assert.Equal(t, "SecretKeyEntry", s.Summaries()[0].Kind.String())
 	e, err := s.Entry("wrapped")
 	require.NoError(t, err)
 	assert.Equal(t, SecretKeyEntry, e.Kind())
@@ -179,10 +179,10 @@ func TestJKSSecretKeyEntry(t *testing.T) {
 		t.Run(tt.name+" refuses", func(t *testing.T) {
 			s := parse(t)
 			err := tt.op(s, false)
-			require.ErrorIs(t, err, ErrEntryKind)
-			var ke *KindError
+			require.ErrorIs(t, err, ErrNotKeyEntry)
+			var ke *kindError
 			require.ErrorAs(t, err, &ke)
-			assert.Equal(t, KindError{Op: tt.name, Alias: "wrapped", Kind: SecretKeyEntry, Want: ke.Want}, *ke)
+			assert.Equal(t, kindError{op: tt.name, alias: "wrapped", kind: SecretKeyEntry, want: ke.want}, *ke)
 			assert.Contains(t, err.Error(), `alias "wrapped" holds a SecretKeyEntry`)
 			assert.Contains(t, err.Error(), "OverwriteAnyKind")
 			out, err := s.Marshal(pw)
@@ -216,10 +216,10 @@ func TestUnparsableCertificate(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnsupportedCertificate)
 	var ce *EntryCertificateError
 	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, "1.3.132.0.10", ce.Curve)
-	assert.Equal(t, "1.2.840.10045.2.1", ce.Algorithm)
+	assert.Equal(t, "1.3.132.0.10", ce.curve)
+	assert.Equal(t, "1.2.840.10045.2.1", ce.algorithm)
 	assert.Equal(t, CertFingerprint(&x509.Certificate{Raw: raw}), ce.SHA256)
-	assert.Contains(t, ce.Subject, "CN=Corda Node Root CA")
+	assert.Contains(t, ce.subject, "CN=Corda Node Root CA")
 	assert.Contains(t, err.Error(), "secp256k1 (OID 1.3.132.0.10)")
 	assert.Contains(t, err.Error(), "kept unchanged when the store is saved")
 

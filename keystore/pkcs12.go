@@ -56,7 +56,7 @@ func pkcs12Error(err error) error {
 	)
 	switch {
 	case errors.As(err, &fe):
-		return &MalformedError{Format: PKCS12, Offset: fe.Offset, Field: fe.Field, Detail: fe.Detail}
+		return &MalformedError{Index: -1, Format: PKCS12, Offset: fe.Offset, Field: fe.Field, detail: fe.Detail}
 	case errors.As(err, &le):
 		return fmt.Errorf("%w: PKCS#12 %s is %d; at most %d is accepted", ErrLimit, le.Field, le.Value, le.Max)
 	case errors.As(err, &ue):
@@ -392,7 +392,7 @@ func detectProfile(f *p12.File) Profile {
 }
 
 // maxKeyWork bounds the key derivation of one key decrypted after the file
-// was read ([Store.Entry], [Store.Entries], a save that re-encrypts), in
+// was read ([Store.Entry], a save that re-encrypts), in
 // hash blocks: 4 million take about a quarter of a second and admit
 // 2,000,000 PBKDF2-HMAC-SHA-256 iterations, 200 times what keytool 17
 // writes. Without it, a file of a few hundred bytes could make each key

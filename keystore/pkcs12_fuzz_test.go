@@ -91,5 +91,5 @@ func p12FuzzTarget(t *testing.T, data []byte) {
 	back, err := Parse(out, []byte("x"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	require.Equal(t, s.Aliases(), back.Aliases())
-	require.Equal(t, s.KeptBags(), back.KeptBags())
+	require.Equal(t, s.keptBags(), back.keptBags())
 }

@@ -124,7 +124,7 @@ func TestPKCS12InteropProfiles(t *testing.T) {
 	// TestPKCS12JavaNeedsASCIIPasswords).
 	pw := []byte("change it")
 	for _, prof := range []Profile{Modern, Legacy, Passwordless, PBMAC1} {
-		t.Run(prof.Name(), func(t *testing.T) {
+		t.Run(prof.presetName(), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			s := f.profiled(t, prof, nil)
@@ -155,7 +155,7 @@ func TestPKCS12InteropProfiles(t *testing.T) {
 
 			opensslOK, why := prof.ReadableBy(OpenSSL30)
 			var legacy []string
-			if prof.Name() == "Legacy" {
+			if prof.presetName() == "Legacy" {
 				legacy = []string{"-legacy"}
 			}
 			view, err := p12OpenSSLRead(t, path, pw, legacy...)
@@ -192,10 +192,10 @@ func TestPKCS12JavaNeedsASCIIPasswords(t *testing.T) {
 		require.NoError(t, err)
 		path := p12WriteFile(t, dir, "store.p12", data)
 		out, err := runKeytoolErr(t, "-list", "-v", "-keystore", path, "-storetype", "PKCS12", "-storepass:file", writeSecretFile(t, dir, pw))
-		require.Error(t, err, prof.Name())
-		assert.Contains(t, out, "Password is not ASCII", prof.Name())
+		require.Error(t, err, prof.presetName())
+		assert.Contains(t, out, "Password is not ASCII", prof.presetName())
 		view, err := p12OpenSSLRead(t, path, pw)
-		require.NoError(t, err, prof.Name())
+		require.NoError(t, err, prof.presetName())
 		assert.Equal(t, 2, view.keys)
 	}
 }
@@ -206,9 +206,9 @@ func TestPKCS12JavaNeedsASCIIPasswords(t *testing.T) {
 func TestPKCS12GoPKCS12ReadsOutput(t *testing.T) {
 	f := newP12Fixture(t)
 	for _, prof := range []Profile{Modern, Legacy, Passwordless, PBMAC1} {
-		t.Run(prof.Name(), func(t *testing.T) {
+		t.Run(prof.presetName(), func(t *testing.T) {
 			pw := "changeit"
-			if prof.Name() == "Passwordless" {
+			if prof.presetName() == "Passwordless" {
 				pw = "" // go-pkcs12 reads a file without MAC only with no password
 			}
 			id := withProfile(New(PKCS12, &StoreOptions{Rand: p12Rand(8)}), prof)
@@ -293,7 +293,7 @@ func TestPKCS12ReadsKeytoolStores(t *testing.T) {
 			// trusted certificate's as given; both are listed lower-cased.
 			assert.Equal(t, []string{"tenantclient", "other key", "Old Root", "Partner Root"}, s.Aliases())
 			prof, _ := s.Profile()
-			assert.Equal(t, tt.profile, prof.Name(), prof.String())
+			assert.Equal(t, tt.profile, prof.presetName(), prof.String())
 			assert.Equal(t, tt.certsEnc, prof.certs.Cipher.String())
 			for i, alias := range []string{"Old Root", "Partner Root"} {
 				certs, err := s.Certificates(alias)
@@ -357,7 +357,7 @@ func TestPKCS12KeytoolStoreReplace(t *testing.T) {
 	s, err := Open(path, pw, nil)
 	require.NoError(t, err)
 	prof, _ := s.Profile()
-	assert.Equal(t, "Modern2024", prof.Name(), "the store keeps keytool's profile")
+	assert.Equal(t, "Modern2024", prof.presetName(), "the store keeps keytool's profile")
 }
 
 // TestPKCS12TwoPasswordStore: a key protected by a password other than

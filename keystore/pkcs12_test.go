@@ -198,13 +198,13 @@ func TestPKCS12Vectors(t *testing.T) {
 			assert.Equal(t, tt.entries, p12Entries(t, s))
 			prof, ok := s.Profile()
 			require.True(t, ok)
-			assert.Equal(t, tt.profile, prof.Name(), prof.String())
+			assert.Equal(t, tt.profile, prof.presetName(), prof.describe())
 			if strings.HasPrefix(tt.file, "openssl/v3-certs") {
 				_, err := s.OtherCertificates()
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), "other certificate 1")
 				assert.Contains(t, err.Error(), "RSA key missing NULL parameters")
-				assert.Equal(t, []KeptBag{{Type: "certBag"}, {Type: "certBag"}}, s.KeptBags())
+				assert.Equal(t, []keptBag{{Type: "certBag"}, {Type: "certBag"}}, s.keptBags())
 				return
 			}
 			assert.Equal(t, tt.others, p12OtherCNs(t, s))
@@ -291,7 +291,7 @@ func TestPKCS12VectorsRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			assertSameEntries(t, s, back)
 			assert.Equal(t, p12Entries(t, s), p12Entries(t, back))
-			assert.Equal(t, s.KeptBags(), back.KeptBags())
+			assert.Equal(t, s.keptBags(), back.keptBags())
 			wantProf, _ := s.Profile()
 			gotProf, _ := back.Profile()
 			assert.True(t, sameParams(wantProf, gotProf), "profile %v read back as %v", wantProf, gotProf)
@@ -377,7 +377,7 @@ var p12FixtureEntries = []p12Want{
 func TestPKCS12ProfilesRoundTrip(t *testing.T) {
 	f := newP12Fixture(t)
 	for _, prof := range []Profile{Modern, Modern2024, Legacy, Passwordless, PBMAC1, Modern.WithIterations(1), Legacy.WithIterations(4096)} {
-		t.Run(prof.Name(), func(t *testing.T) {
+		t.Run(prof.presetName(), func(t *testing.T) {
 			s := f.profiled(t, prof, nil)
 			got, ok := s.Profile()
 			require.True(t, ok)
@@ -391,7 +391,7 @@ func TestPKCS12ProfilesRoundTrip(t *testing.T) {
 			read, _ := back.Profile()
 			assert.True(t, sameParams(prof, read), "wrote %v, read back %v", prof, read)
 			assert.Equal(t, p12FixtureEntries, p12Entries(t, back))
-			assert.Empty(t, back.KeptBags())
+			assert.Empty(t, back.keptBags())
 
 			f, err := p12.Decode(data, []byte("changeit"))
 			require.NoError(t, err)
@@ -468,11 +468,11 @@ func TestPKCS12Deterministic(t *testing.T) {
 		require.NoError(t, err)
 		b, err := f.profiled(t, prof, nil).Marshal([]byte("changeit"))
 		require.NoError(t, err)
-		assert.Equal(t, a, b, prof.Name())
+		assert.Equal(t, a, b, prof.presetName())
 		c, err := f.profiled(t, prof, &StoreOptions{Rand: p12Rand(2)}).Marshal([]byte("changeit"))
 		require.NoError(t, err)
 		if prof.mac.Kind != p12.NoMAC {
-			assert.NotEqual(t, a, c, "%s: other salts should give another file", prof.Name())
+			assert.NotEqual(t, a, c, "%s: other salts should give another file", prof.presetName())
 		}
 	}
 }
@@ -485,7 +485,7 @@ func TestPKCS12ReplaceKeepsOthers(t *testing.T) {
 	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock, Rand: p12Rand(3)})
 	require.NoError(t, err)
 	require.Equal(t, []string{"TenantClient", "other", "Root A", "root b"}, s.Aliases())
-	require.Len(t, s.KeptBags(), 4)
+	require.Len(t, s.keptBags(), 4)
 
 	newCA := testpki.NewRoot(t, "New Root").Intermediate(t, "New Issuing CA")
 	leaf := newCA.Leaf(t, "tenant-client")
@@ -503,7 +503,7 @@ func TestPKCS12ReplaceKeepsOthers(t *testing.T) {
 	assert.True(t, e.Chain[0].Equal(leaf.Cert))
 	assert.True(t, e.Chain[1].Equal(newCA.Cert))
 	assert.Equal(t, KeyFingerprint(leaf.Key.Public()), KeyFingerprint(e.Key.Public()))
-	assert.Equal(t, s.KeptBags(), back.KeptBags())
+	assert.Equal(t, s.keptBags(), back.keptBags())
 	assert.Equal(t, p12OtherCNs(t, s), p12OtherCNs(t, back))
 
 	before, after := p12BagsByName(t, data), p12BagsByName(t, out)
@@ -607,8 +607,12 @@ func TestPKCS12KeptBags(t *testing.T) {
 	data := p12WithExtras(t, f)
 	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
-	assert.Equal(t, []KeptBag{{Type: "secretBag"}, {Type: "certBag", Name: "orphan"}, {Type: "crlBag"}, {Type: "1.3.6.1.4.1.55555.1"}}, s.KeptBags())
+	assert.Equal(t, []keptBag{{Type: "secretBag"}, {Type: "certBag", Name: "orphan"}, {Type: "crlBag"}, {Type: "1.3.6.1.4.1.55555.1"}}, s.keptBags())
 	assert.Equal(t, []string{"Orphan CA"}, p12OtherCNs(t, s))
+	var listing strings.Builder
+	require.NoError(t, s.WriteListing(&listing))
+	assert.True(t, strings.HasSuffix(listing.String(), "\nAlso kept, not entries: secretBag, crlBag, 1.3.6.1.4.1.55555.1\n"),
+		"the listing names the kept bags, the certificate of no entry aside:\n%s", listing.String())
 
 	// Rebuilt (another password, another profile): every kept bag is
 	// written back byte for byte.
@@ -623,11 +627,11 @@ func TestPKCS12KeptBags(t *testing.T) {
 			raws = append(raws, b.Raw)
 		}
 		for _, kind := range []string{"crl", "secret", "unknown"} {
-			assert.Contains(t, raws, p12TestBag(t, kind), "%s: the %s bag was not kept", prof.Name(), kind)
+			assert.Contains(t, raws, p12TestBag(t, kind), "%s: the %s bag was not kept", prof.presetName(), kind)
 		}
 		back, err := Parse(out, []byte("other"), &StoreOptions{Now: p12Clock})
 		require.NoError(t, err)
-		assert.Equal(t, s.KeptBags(), back.KeptBags())
+		assert.Equal(t, s.keptBags(), back.keptBags())
 		assertSameEntries(t, s, back)
 	}
 }
@@ -668,7 +672,7 @@ func TestPKCS12SetProfileReencrypts(t *testing.T) {
 	s, err := Parse(data, []byte("changeit"), &StoreOptions{Now: p12Clock})
 	require.NoError(t, err)
 	p, _ := s.Profile()
-	require.Equal(t, "Modern2024", p.Name())
+	require.Equal(t, "Modern2024", p.presetName())
 
 	require.NoError(t, s.SetProfile(Legacy))
 	out, err := s.Marshal([]byte("changeit"))
@@ -689,7 +693,7 @@ func TestPKCS12SetProfileReencrypts(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SetProfile(Passwordless))
 	p, _ = s.Profile()
-	assert.Equal(t, "Passwordless", p.Name())
+	assert.Equal(t, "Passwordless", p.presetName())
 
 	jks := New(JKS, nil)
 	require.Error(t, jks.SetProfile(Legacy))
@@ -734,7 +738,7 @@ func TestPKCS12EmptyPassword(t *testing.T) {
 		data, err := f.profiled(t, prof, nil).Marshal(nil)
 		require.NoError(t, err)
 		s, err := Parse(data, []byte{}, nil)
-		require.NoError(t, err, prof.Name())
+		require.NoError(t, err, prof.presetName())
 		assert.Len(t, p12Entries(t, s), 4)
 		_, err = Parse(data, []byte("x"), nil)
 		require.ErrorIs(t, err, ErrIncorrectPassword)
@@ -795,8 +799,8 @@ func TestPKCS12DuplicateAliases(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "other-client", e.Leaf().Subject.CommonName)
 	// The hidden entry's bags: its key, its leaf and the rest of its chain.
-	assert.Equal(t, []KeptBag{{Type: "pkcs8ShroudedKeyBag", Name: "tenantclient"}, {Type: "certBag", Name: "tenantclient"},
-		{Type: "certBag"}, {Type: "certBag"}}, s.KeptBags())
+	assert.Equal(t, []keptBag{{Type: "pkcs8ShroudedKeyBag", Name: "tenantclient"}, {Type: "certBag", Name: "tenantclient"},
+		{Type: "certBag"}, {Type: "certBag"}}, s.keptBags())
 
 	require.NoError(t, s.SetProfile(Modern))
 	again, err := s.Marshal([]byte("changeit"))
@@ -804,7 +808,7 @@ func TestPKCS12DuplicateAliases(t *testing.T) {
 	back, err := Parse(again, []byte("changeit"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, s.Aliases(), back.Aliases())
-	assert.Equal(t, s.KeptBags(), back.KeptBags())
+	assert.Equal(t, s.keptBags(), back.keptBags())
 }
 
 // TestPKCS12PairByPublicKey: a key without localKeyId is paired with the
@@ -880,9 +884,14 @@ func TestProfileNamesAndStrings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.name, tt.p.Name())
+			assert.Equal(t, tt.name, tt.p.presetName())
 			for _, d := range tt.desc {
-				assert.Contains(t, tt.p.String(), d)
+				assert.Contains(t, tt.p.describe(), d)
+			}
+			if tt.p == Modern.WithIterations(20000) || tt.p == (Profile{}) {
+				assert.Equal(t, tt.p.describe(), tt.p.String(), "a profile that is no preset prints its parameters")
+			} else {
+				assert.Equal(t, tt.name, tt.p.String(), "a preset prints its name")
 			}
 		})
 	}
@@ -929,7 +938,7 @@ func TestProfileReadableBy(t *testing.T) {
 		{Modern, Reader(99), false, "not a known reader"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.p.Name()+"/"+tt.r.String(), func(t *testing.T) {
+		t.Run(tt.p.presetName()+"/"+tt.r.String(), func(t *testing.T) {
 			ok, reason := tt.p.ReadableBy(tt.r)
 			assert.Equal(t, tt.ok, ok, reason)
 			assert.Contains(t, reason, tt.reason)

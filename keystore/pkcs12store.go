@@ -1,7 +1,8 @@
 package keystore
 
-// The Store methods that only PKCS#12 stores answer: what the file holds
-// besides its entries.
+// What a PKCS#12 store's file holds besides its entries: the certificates
+// of no entry (Store.OtherCertificates) and the bags kept and written back
+// (keptBags, which the listing names).
 
 import (
 	"crypto/x509"
@@ -36,29 +37,36 @@ func (s *Store) OtherCertificates() ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// KeptBag describes a PKCS#12 bag that is not an entry but is kept and
+// keptBag describes a PKCS#12 bag that is not an entry but is kept and
 // written back: a certificate of no entry, a CRL, a secret, a bag of a
 // type the package does not know, or an entry hidden by a later one with
 // the same alias.
-type KeptBag struct {
+type keptBag struct {
 	Type string // "certBag", "crlBag", "secretBag", "pkcs8ShroudedKeyBag", ... or the bag type's OID
 	Name string // the friendlyName, if any
 }
 
-// KeptBags lists the bags the store keeps besides its entries, in file
+// keptBags lists the bags the store keeps besides its entries, in file
 // order. It is empty for a store that is not PKCS#12.
-func (s *Store) KeptBags() []KeptBag {
+func (s *Store) keptBags() []keptBag { return s.kept(false) }
+
+// kept lists the kept bags, without the certificates of no entry if
+// notOther is set (those are [Store.OtherCertificates]).
+func (s *Store) kept(notOther bool) []keptBag {
 	c, ok := s.codec.(*pkcs12Codec)
 	if !ok {
 		return nil
 	}
-	out := make([]KeptBag, 0, len(c.kept))
+	out := make([]keptBag, 0, len(c.kept))
 	for _, b := range c.kept {
+		if notOther && c.orphan[b] {
+			continue
+		}
 		t := b.Type.String()
 		if b.Type == p12.OtherBag {
 			t = p12.OIDString(b.TypeOID)
 		}
-		out = append(out, KeptBag{Type: t, Name: b.FriendlyName})
+		out = append(out, keptBag{Type: t, Name: b.FriendlyName})
 	}
 	return out
 }

@@ -98,25 +98,41 @@ var (
 
 var presets = []Profile{Modern2024, Legacy, Passwordless, PBMAC1}
 
-// Name returns the name of the preset p is (or was derived from, by
+// presetName returns the name of the preset p is (or was derived from, by
 // [Profile.WithIterations]), or "custom" for a profile read from a file
 // that matches no preset.
-func (p Profile) Name() string {
+func (p Profile) presetName() string {
 	if p.name == "" {
 		return "custom"
 	}
 	return p.name
 }
 
-// String describes the profile: its name and parameters.
+// String returns the name of the preset p is: "Modern2024", "Legacy",
+// "Passwordless" or "PBMAC1" (a file written with one reads back as it).
+// Any other profile, such as a preset changed by [Profile.WithIterations]
+// or a file's that matches no preset, is described by the name it comes
+// from ("custom" for a file's) and its parameters: "Modern2024 (keys:
+// PBES2 AES-256-CBC, PBKDF2-HMAC-SHA-256, 20000 iterations; certificates:
+// …; MAC: …)".
 func (p Profile) String() string {
+	for _, q := range presets {
+		if p.name == q.name && sameParams(p, q) {
+			return p.name
+		}
+	}
+	return p.describe()
+}
+
+// describe gives the profile's name and parameters.
+func (p Profile) describe() string {
 	var certs string
 	if p.certs.Cipher == p12.NoCipher {
 		certs = "not encrypted"
 	} else {
 		certs = p.certs.String()
 	}
-	return fmt.Sprintf("%s (keys: %v; certificates: %s; MAC: %v)", p.Name(), p.keys, certs, p.mac)
+	return fmt.Sprintf("%s (keys: %v; certificates: %s; MAC: %v)", p.presetName(), p.keys, certs, p.mac)
 }
 
 // WithIterations returns a copy of p that uses n iterations for every key
@@ -136,18 +152,18 @@ func (p Profile) WithIterations(n int) Profile {
 // check reports a profile the encoder must not write.
 func (p Profile) check() error {
 	if p.keys.Cipher == p12.NoCipher {
-		return fmt.Errorf("keystore: PKCS#12 profile %s: no key encryption (use a preset)", p.Name())
+		return fmt.Errorf("keystore: PKCS#12 profile %s: no key encryption (use a preset)", p.presetName())
 	}
 	if err := p.keys.Check(); err != nil {
-		return fmt.Errorf("keystore: PKCS#12 profile %s, keys: %w", p.Name(), err)
+		return fmt.Errorf("keystore: PKCS#12 profile %s, keys: %w", p.presetName(), err)
 	}
 	if p.certs.Cipher != p12.NoCipher {
 		if err := p.certs.Check(); err != nil {
-			return fmt.Errorf("keystore: PKCS#12 profile %s, certificates: %w", p.Name(), err)
+			return fmt.Errorf("keystore: PKCS#12 profile %s, certificates: %w", p.presetName(), err)
 		}
 	}
 	if err := p.mac.Check(); err != nil {
-		return fmt.Errorf("keystore: PKCS#12 profile %s, MAC: %w", p.Name(), err)
+		return fmt.Errorf("keystore: PKCS#12 profile %s, MAC: %w", p.presetName(), err)
 	}
 	return nil
 }
@@ -239,9 +255,9 @@ func (p Profile) ReadableBy(r Reader) (bool, string) {
 		ok = append(ok, why)
 	}
 	if len(ok) == 0 {
-		return true, fmt.Sprintf("%v reads every algorithm of %s", r, p.Name())
+		return true, fmt.Sprintf("%v reads every algorithm of %s", r, p.presetName())
 	}
-	return true, fmt.Sprintf("%v reads %s: %s", r, p.Name(), strings.Join(ok, "; "))
+	return true, fmt.Sprintf("%v reads %s: %s", r, p.presetName(), strings.Join(ok, "; "))
 }
 
 // javaUpdate names the update that brought PBES2 and SHA-2 MACs to an

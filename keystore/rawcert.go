@@ -115,6 +115,6 @@ func readRawCert(der []byte) rawCertInfo {
 // chain of n that crypto/x509 rejected with err.
 func certParseError(alias string, i, n int, der []byte, err error) *EntryCertificateError {
 	info := readRawCert(der)
-	return &EntryCertificateError{Alias: alias, Index: i + 1, Count: n, SHA256: CertFingerprint(&x509.Certificate{Raw: der}),
-		Subject: info.Subject, Algorithm: info.Algorithm, Curve: info.Curve, Err: err}
+	return &EntryCertificateError{alias: alias, Index: i + 1, count: n, SHA256: CertFingerprint(&x509.Certificate{Raw: der}),
+		subject: info.Subject, algorithm: info.Algorithm, curve: info.Curve, err: err}
 }

@@ -11,7 +11,6 @@ import (
 
 // A ReplyResult says what [Store.InstallReply] did.
 type ReplyResult struct {
-	Alias string
 	// Chain is the chain now under the alias, leaf first.
 	Chain []*x509.Certificate
 	// Anchor is the trust anchor the chain reaches, or nil when the reply
@@ -22,18 +21,20 @@ type ReplyResult struct {
 	Unchanged bool
 	// Previous is the chain that was under the alias before.
 	Previous []*x509.Certificate
+
+	alias string // the alias as written in the store, for String
 }
 
 // String describes the result in one line.
 func (r *ReplyResult) String() string {
 	if r.Unchanged {
-		return fmt.Sprintf("alias %q: reply identical to the installed chain; nothing changed", r.Alias)
+		return fmt.Sprintf("alias %q: reply identical to the installed chain; nothing changed", r.alias)
 	}
 	anchor := "no trust anchor (allowed)"
 	if r.Anchor != nil {
 		anchor = "anchor " + r.Anchor.Subject.String()
 	}
-	return fmt.Sprintf("alias %q: installed chain of %d (%s), %s", r.Alias, len(r.Chain), chain.Path(r.Chain), anchor)
+	return fmt.Sprintf("alias %q: installed chain of %d (%s), %s", r.alias, len(r.Chain), chain.Path(r.Chain), anchor)
 }
 
 // InstallReply installs a CA's reply onto the key entry under alias, as
@@ -54,7 +55,7 @@ func (r *ReplyResult) String() string {
 // With a NewKey the entry is replaced without reading it, so an entry
 // whose key Go cannot use (DSA) or whose certificate Go cannot parse
 // (secp256k1, binary curves) can be renewed; Previous is then nil for a
-// chain that cannot be parsed. A [SecretKeyEntry] is refused ([KindError])
+// chain that cannot be parsed. A [SecretKeyEntry] is refused ([ErrNotKeyEntry])
 // unless [ReplyOptions.OverwriteAnyKind] is set.
 func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *ReplyOptions) (*ReplyResult, error) {
 	var o ReplyOptions
@@ -118,7 +119,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *Repl
 	// identical". A reply whose leaf is the installed one, carrying nothing
 	// the installed chain lacks, changes nothing.
 	if o.NewKey == nil && len(previous) > 0 && bytes.Equal(ordered[0].Raw, previous[0].Raw) && subset(reply, previous) {
-		return &ReplyResult{Alias: r.alias, Chain: append([]*x509.Certificate(nil), previous...), Unchanged: true,
+		return &ReplyResult{alias: r.alias, Chain: append([]*x509.Certificate(nil), previous...), Unchanged: true,
 			Previous: append([]*x509.Certificate(nil), previous...)}, nil
 	}
 
@@ -146,7 +147,7 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *Repl
 		return nil, err
 	}
 
-	res := &ReplyResult{Alias: r.alias, Chain: full, Anchor: anchor, Previous: append([]*x509.Certificate(nil), previous...)}
+	res := &ReplyResult{alias: r.alias, Chain: full, Anchor: anchor, Previous: append([]*x509.Certificate(nil), previous...)}
 	if sameChain(previous, full) && o.NewKey == nil {
 		res.Unchanged = true
 		return res, nil

@@ -52,19 +52,19 @@ func TestInstallReply(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _, _ := testStore(t, JKS)
-			before, err := s.Entries()
+			before, err := allEntries(s)
 			require.NoError(t, err)
 			res, err := s.InstallReply("CLIENT", tc.reply, tc.opts)
 			if tc.want != nil {
 				require.ErrorIs(t, err, tc.want)
-				after, err := s.Entries()
+				after, err := allEntries(s)
 				require.NoError(t, err)
 				assert.Equal(t, before, after, "a refused reply changes nothing")
 				return
 			}
 			require.NoError(t, err)
 			assert.False(t, res.Unchanged)
-			assert.Equal(t, "client", res.Alias)
+			assert.Equal(t, "client", res.alias)
 			assert.Equal(t, chain.Path(tc.wantChain), chain.Path(res.Chain))
 			if tc.wantAnchor == nil {
 				assert.Nil(t, res.Anchor)

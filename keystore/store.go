@@ -30,7 +30,7 @@ const (
 	// and keytool cannot turn it back into a PrivateKeyEntry. Such an
 	// entry is kept byte for byte when the store is saved; [Store.Set],
 	// [Store.Replace] and [Store.InstallReply] refuse to overwrite it
-	// ([KindError]) unless their options set OverwriteAnyKind.
+	// ([ErrNotKeyEntry]) unless their options set OverwriteAnyKind.
 	SecretKeyEntry
 )
 
@@ -231,9 +231,6 @@ func New(f Format, opts *StoreOptions) *Store {
 // Format returns the store's format.
 func (s *Store) Format() Format { return s.format }
 
-// Len returns the number of entries.
-func (s *Store) Len() int { return len(s.recs) }
-
 // Aliases returns the aliases in store order (the order in the file, then
 // the order entries were added).
 func (s *Store) Aliases() []string {
@@ -243,9 +240,6 @@ func (s *Store) Aliases() []string {
 	}
 	return out
 }
-
-// Contains reports whether an entry has the alias, ignoring case.
-func (s *Store) Contains(alias string) bool { return s.find(alias) >= 0 }
 
 // Kind returns the kind of the entry under alias without decrypting
 // anything.
@@ -361,26 +355,12 @@ type keyCandidate struct {
 	source keySource
 }
 
-// Entries returns copies of every entry, in store order. It fails on the
-// first entry whose key cannot be decrypted, naming its alias.
-func (s *Store) Entries() ([]*Entry, error) {
-	out := make([]*Entry, 0, len(s.recs))
-	for _, r := range s.recs {
-		e, err := s.entry(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
 // Set adds e, or overwrites the entry with the same alias (ignoring case;
 // an overwritten entry keeps its alias as written). A key entry needs a
 // non-empty chain whose leaf holds the key's public key; a trusted entry
 // needs exactly one certificate. A zero Created is set to the store's
 // clock. Set overwrites a [SecretKeyEntry] only with
-// [SetOptions.OverwriteAnyKind] (else [KindError]). It overwrites an entry
+// [SetOptions.OverwriteAnyKind] (else [ErrNotKeyEntry]). It overwrites an entry
 // whose certificate or key Go cannot read without reading it. opts may be
 // nil.
 func (s *Store) Set(e *Entry, opts *SetOptions) error {
@@ -425,7 +405,7 @@ func (s *Store) add(r *record) {
 // is of a kind that is only overwritten on request.
 func checkOverwrite(op string, r *record, want EntryKind, overwrite bool) error {
 	if r.kind == SecretKeyEntry && !overwrite {
-		return &KindError{Op: op, Alias: r.alias, Kind: r.kind, Want: want}
+		return &kindError{op: op, alias: r.alias, kind: r.kind, want: want}
 	}
 	return nil
 }
@@ -484,7 +464,7 @@ func matchKey(alias string, key crypto.Signer, leaf *x509.Certificate) error {
 	if chain.KeyMatches(key, leaf) {
 		return nil
 	}
-	return &KeyMismatchError{Alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(key.Public())}
+	return &KeyMismatchError{alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(key.Public())}
 }
 
 // Delete removes the entry under alias.
@@ -548,7 +528,7 @@ func (s *Store) Rename(from, to string) error {
 // with an error that points to [Store.InstallReply] with
 // [ReplyOptions.NewKey] (or [Store.Set]), which replace it without reading
 // it. A [SecretKeyEntry] is replaced only with
-// [ReplaceOptions.OverwriteAnyKind] ([KindError]); previous then holds what
+// [ReplaceOptions.OverwriteAnyKind] ([ErrNotKeyEntry]); previous then holds what
 // could be read of it.
 func (s *Store) Replace(alias string, key crypto.Signer, chain []*x509.Certificate, opts *ReplaceOptions) (previous *Entry, err error) {
 	var o ReplaceOptions

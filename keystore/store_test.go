@@ -74,7 +74,7 @@ func TestStoreSetValidates(t *testing.T) {
 				assert.ErrorIs(t, err, tc.want)
 			}
 			assert.ErrorContains(t, err, tc.text)
-			assert.Zero(t, s.Len(), "a refused entry must not be added")
+			assert.Zero(t, len(s.Aliases()), "a refused entry must not be added")
 		})
 	}
 }
@@ -83,7 +83,7 @@ func TestStoreReplace(t *testing.T) {
 	s, oldLeaf, _ := testStore(t, JKS)
 	newRoot := testpki.NewRoot(t, "New Root")
 	newLeaf := newRoot.Leaf(t, "tenant-client")
-	before, err := s.Entries()
+	before, err := allEntries(s)
 	require.NoError(t, err)
 
 	prev, err := s.Replace("CLIENT", newLeaf.Key, append(newLeaf.Chain, newRoot.Cert), nil)
@@ -95,7 +95,7 @@ func TestStoreReplace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, newLeaf.Cert.Raw, e.Leaf().Raw)
 	assert.Len(t, e.Chain, 2)
-	after, err := s.Entries()
+	after, err := allEntries(s)
 	require.NoError(t, err)
 	for i := 1; i < len(before); i++ {
 		assert.Equal(t, before[i], after[i], "entry %q must be untouched", before[i].Alias)
@@ -132,11 +132,11 @@ func TestStoreReplaceRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _, _ := testStore(t, JKS)
-			before, err := s.Entries()
+			before, err := allEntries(s)
 			require.NoError(t, err)
 			err = tc.run(s)
 			require.ErrorIs(t, err, tc.want)
-			after, err := s.Entries()
+			after, err := allEntries(s)
 			require.NoError(t, err)
 			assert.Equal(t, before, after, "a refused Replace changes nothing")
 		})
@@ -229,10 +229,10 @@ func TestSummaries(t *testing.T) {
 	sums := s.Summaries()
 	require.Len(t, sums, 3)
 	assert.Equal(t, "client", sums[0].Alias)
-	assert.Equal(t, "PrivateKeyEntry", sums[0].Type)
+	assert.Equal(t, "PrivateKeyEntry", sums[0].Kind.String())
 	assert.Equal(t, 2, sums[0].ChainLength, "leaf and intermediate")
 	assert.Equal(t, CertFingerprint(leaf.Cert), sums[0].Fingerprint)
 	assert.Equal(t, "EC P-256", sums[0].Key)
-	assert.Equal(t, "trustedCertEntry", sums[2].Type)
+	assert.Equal(t, "trustedCertEntry", sums[2].Kind.String())
 	assert.Equal(t, "CN="+root.Cert.Subject.CommonName+", O=certroll test", sums[2].Subject, "as keytool prints it")
 }

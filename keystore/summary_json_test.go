@@ -29,7 +29,7 @@ func TestSummaryJSON(t *testing.T) {
 	assert.Equal(t, "PrivateKeyEntry", got["type"])
 	assert.NotContains(t, got, "Fingerprint")
 
-	out, err = json.Marshal(Summary{Alias: "secret", Type: "SecretKeyEntry"})
+	out, err = json.Marshal(Summary{Alias: "secret", Kind: SecretKeyEntry})
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(out, &got))
 	assert.Equal(t, "", got["sha256"])

@@ -29,7 +29,7 @@ func exampleLandscape(dir string) *renewal.Executor {
 	must(err)
 	newCA, err := local.NewCA(local.CAConfig{Name: "New Root CA", Now: now})
 	must(err)
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	must(err)
 	oldChain, err := oldCA.Issue("tenant-client", key.Public())
 	must(err)

@@ -265,7 +265,7 @@ type identity struct {
 
 func issue(t testing.TB, ca *localca.CA, cn string, kt keystore.KeyType) identity {
 	t.Helper()
-	key, err := keystore.GenerateKey(kt)
+	key, err := keystore.GenerateKey(kt, nil)
 	require.NoError(t, err)
 	c, err := ca.Issue(cn, key.Public())
 	require.NoError(t, err)

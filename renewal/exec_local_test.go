@@ -46,7 +46,7 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 	require.NoError(t, err)
 	l.newCA, err = local.NewCA(local.CAConfig{Name: "New Root CA", Now: localClock})
 	require.NoError(t, err)
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	require.NoError(t, err)
 	l.oldChain, err = l.oldCA.Issue("tenant-client", key.Public())
 	require.NoError(t, err)

@@ -63,7 +63,8 @@ func assertRenewed(t *testing.T, f *fixture) {
 	// Staging no longer holds the new key.
 	st, err := keystore.Open(f.tenant.StagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
-	assert.False(t, st.Contains(liveAlias), "the pending entry left the staging store")
+	_, err = st.Kind(liveAlias)
+	assert.ErrorIs(t, err, keystore.ErrAliasNotFound, "the pending entry left the staging store")
 
 	for _, n := range f.rt.names {
 		assert.Equal(t, "new-leaf", f.label(f.rt.presents[n]), n)
@@ -291,7 +292,7 @@ func TestKeyTypeFor(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := keystore.GenerateKey(tc.old)
+			k, err := keystore.GenerateKey(tc.old, nil)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, keyTypeFor(k.Public()))
 		})

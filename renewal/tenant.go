@@ -81,7 +81,7 @@ type Tenant struct {
 	// certificate. Nil means time.Now.
 	Now func() time.Time
 	// Rand is the randomness for the new key (see
-	// [keystore.GenerateKeyFrom]). Nil means crypto/rand.
+	// [keystore.GenerateKey]). Nil means crypto/rand.
 	Rand io.Reader
 }
 
@@ -229,7 +229,7 @@ func (t *Tenant) Pending() (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !s.Contains(t.Alias) {
+	if _, err := s.Kind(t.Alias); err != nil {
 		return nil, nil
 	}
 	e, err := s.Entry(t.Alias)
@@ -278,7 +278,7 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, error) {
 		if kt == 0 {
 			kt = keyTypeFor(current.PublicKey)
 		}
-		key, err := keystore.GenerateKeyFrom(kt, t.Rand)
+		key, err := keystore.GenerateKey(kt, t.Rand)
 		if err != nil {
 			return nil, err
 		}
@@ -288,7 +288,7 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, error) {
 		}
 		p = &Pending{Key: key, Chain: []*x509.Certificate{ph}}
 		err = t.updateOrCreate(t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
-			if s.Contains(t.Alias) {
+			if _, err := s.Kind(t.Alias); err == nil {
 				return fmt.Errorf("renewal: staging store %s: alias %q appeared while staging: %w", t.StagingPath(), t.Alias, ErrUnexpectedState)
 			}
 			return s.Set(&keystore.Entry{Alias: t.Alias, Key: key, Chain: p.Chain}, nil)
@@ -462,7 +462,7 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("renewal: rollback needs the old entry from the history store: %w", err)
 	}
-	if !hist.Contains(a.HistoryAlias) {
+	if _, err := hist.Kind(a.HistoryAlias); err != nil {
 		return nil, fmt.Errorf("renewal: rollback: history store %s has no alias %q for the old certificate %s: %w",
 			t.HistoryPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
 	}
@@ -511,7 +511,7 @@ func (t *Tenant) unexpected(found, old, next *x509.Certificate) error {
 // there already.
 func (t *Tenant) keepHistory(alias string, e *keystore.Entry) error {
 	return t.updateOrCreate(t.HistoryPath(), t.historyPassword(), func(s *keystore.Store) error {
-		if s.Contains(alias) {
+		if _, err := s.Kind(alias); err == nil {
 			c, err := s.Certificates(alias)
 			if err != nil {
 				return err
@@ -534,7 +534,7 @@ func (t *Tenant) dropPending(next *x509.Certificate) (bool, error) {
 	}
 	dropped := false
 	err := keystore.Update(context.Background(), t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
-		if !s.Contains(t.Alias) {
+		if _, err := s.Kind(t.Alias); err != nil {
 			return errUnchanged
 		}
 		c, err := s.Certificates(t.Alias)

@@ -232,7 +232,7 @@ func newCSR(c config, password []byte, out io.Writer) error {
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	defer tmp.Close()
-	key, err := keystore.GenerateKey(kt)
+	key, err := keystore.GenerateKey(kt, nil)
 	if err != nil {
 		return err
 	}
@@ -367,7 +367,7 @@ func demo(c config, out io.Writer) error {
 
 	// The keystore as it is before the renewal: the client key signed by
 	// the old CA, and the old CA's root.
-	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256)
+	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	if err != nil {
 		return err
 	}
@@ -384,7 +384,7 @@ func demo(c config, out io.Writer) error {
 	}
 	// Another client identity in the same keystore: it must come through
 	// untouched.
-	partnerKey, err := keystore.GenerateKey(keystore.ECDSAP256)
+	partnerKey, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	if err != nil {
 		return err
 	}
@@ -407,7 +407,7 @@ func demo(c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	newKey, err := keystore.GenerateKey(kt)
+	newKey, err := keystore.GenerateKey(kt, nil)
 	if err != nil {
 		return err
 	}

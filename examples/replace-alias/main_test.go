@@ -160,7 +160,7 @@ func newRealStore(t *testing.T) realStore {
 	require.NoError(t, err)
 	newCA, err := localca.New("New Root CA", nil, nil)
 	require.NoError(t, err)
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	require.NoError(t, err)
 	chain, err := oldCA.Issue("tenant-client", key.Public())
 	require.NoError(t, err)

@@ -19,7 +19,7 @@ func TestCASign(t *testing.T) {
 	assert.Equal(t, "New Client Root CA", ca.Root().Subject.CommonName)
 	assert.True(t, ca.Root().IsCA)
 
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	require.NoError(t, err)
 	csr, err := keystore.NewCSR(key, &x509.CertificateRequest{
 		Subject:  pkix.Name{CommonName: "tenant-client", Organization: []string{"Tenant"}},
@@ -50,7 +50,7 @@ func TestCASign(t *testing.T) {
 
 func TestCASignErrors(t *testing.T) {
 	ca := newTestCA(t, "New Client Root CA")
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	require.NoError(t, err)
 	csr, err := keystore.NewCSR(key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}})
 	require.NoError(t, err)

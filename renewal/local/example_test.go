@@ -35,7 +35,7 @@ func Example() {
 	check(err)
 	newCA, err := local.NewCA(local.CAConfig{Name: "New Root CA"})
 	check(err)
-	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256)
+	oldKey, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	check(err)
 	oldChain, err := oldCA.Issue("tenant-client", oldKey.Public())
 	check(err)
@@ -66,7 +66,7 @@ func Example() {
 	fmt.Printf("before: %d messages, %d failed\n", s.Total, s.Failed)
 
 	// 1. A new key, signed by the new CA.
-	newKey, err := keystore.GenerateKey(keystore.ECDSAP256)
+	newKey, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	check(err)
 	csr, err := keystore.RenewalCSR(newKey, oldChain[0])
 	check(err)

@@ -53,7 +53,7 @@ func (id identity) tlsCertificate() tls.Certificate {
 // issueClient makes a key and has ca issue a client certificate for it.
 func issueClient(t testing.TB, ca *CA, cn string) identity {
 	t.Helper()
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	require.NoError(t, err)
 	chain, err := ca.Issue(cn, key.Public())
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func issueClient(t testing.TB, ca *CA, cn string) identity {
 // way a tenant administrator does in step 1.
 func renewClient(t testing.TB, ca *CA, current *x509.Certificate) identity {
 	t.Helper()
-	key, err := keystore.GenerateKey(keystore.ECDSAP256)
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
 	require.NoError(t, err)
 	csr, err := keystore.RenewalCSR(key, current)
 	require.NoError(t, err)

@@ -532,7 +532,10 @@ func trustAlias(s *keystore.Store, root *x509.Certificate) string {
 		name = "root"
 	}
 	alias := name + "-" + keystore.CertFingerprint(root).Hex()[:12]
-	for i := 2; s.Contains(alias); i++ {
+	for i := 2; ; i++ {
+		if _, err := s.Kind(alias); err != nil { // no entry has it
+			break
+		}
 		alias = fmt.Sprintf("%s-%s-%d", name, keystore.CertFingerprint(root).Hex()[:12], i)
 	}
 	return alias

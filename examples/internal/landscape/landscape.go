@@ -221,7 +221,7 @@ func (l *Landscape) setUp(opt Options) error {
 	if err := os.MkdirAll(st.HandOver, 0o700); err != nil {
 		return err
 	}
-	key, err := keystore.GenerateKey(keystore.RSA2048)
+	key, err := keystore.GenerateKey(keystore.RSA2048, nil)
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,7 @@ func newLandscape() (*landscape, error) {
 		return nil, err
 	}
 	l.oldRoot = oldCA.Cert
-	key, err := keystore.GenerateKey(keystore.RSA2048)
+	key, err := keystore.GenerateKey(keystore.RSA2048, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (t *timer) lap() {
 // the same files.
 func libraryWay(l *landscape) ([]time.Duration, error) {
 	t := newTimer()
-	key, err := keystore.GenerateKey(keystore.RSA2048)
+	key, err := keystore.GenerateKey(keystore.RSA2048, nil)
 	if err != nil {
 		return nil, err
 	}
