@@ -2,6 +2,7 @@ package renewal
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"time"
 )
@@ -78,4 +79,21 @@ type UsageObserver interface {
 	// certificate leaf in a handshake, successful or not. The zero time
 	// means it has not seen one since it started observing.
 	LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error)
+}
+
+// Prober is an optional interface of a [Receiver] that the executor can
+// reach over the network, as a real reverse proxy is. A receiver's files
+// can say it trusts a root while the running server does not, or trusts it
+// without advertising its name in the TLS CertificateRequest, so that a
+// Java client (whose default key manager presents only a certificate whose
+// issuer the server names) sends no certificate. [Receiver.Accepts] stays
+// the fast first answer, from the files; the gates that decide whether the
+// receiver accepts a chain then ask Probe, which is the verdict.
+type Prober interface {
+	// Probe connects to the receiver presenting chain (leaf first) with
+	// key, and returns nil only if the handshake succeeds, the receiver
+	// answers with a status that is not a refusal, and the server
+	// advertises a name that makes a Java client choose chain; otherwise
+	// an error saying which of these went wrong (package renewal/probe).
+	Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error
 }
