@@ -85,7 +85,7 @@ func (f *fixture) eventsOf(kind EventKind) []Event {
 // so, asks again, and only then lets the old certificate and root go.
 func TestDrainGateWaits(t *testing.T) {
 	for _, seq := range []Sequence{SequenceOverlap, SequenceDowntime} {
-		t.Run(seq.String(), func(t *testing.T) {
+		t.Run(string(seq), func(t *testing.T) {
 			var sawAt time.Time
 			f, clk, _ := drainFixture(t, seq, func(now time.Time) time.Time {
 				if sawAt.IsZero() {
@@ -119,7 +119,7 @@ func TestDrainGateWaits(t *testing.T) {
 			waits := f.eventsOf(EventGateWaiting)
 			require.Len(t, waits, 1)
 			assert.Equal(t, StepRemoveOld, waits[0].Step.ID)
-			assert.Equal(t, GateOldRootUnused, waits[0].Gate.Kind)
+			assert.Equal(t, GateOldRootUnused, waits[0].Step.Gate.Kind)
 			assert.Contains(t, waits[0].Message, "waiting 50s")
 			assert.Contains(t, waits[0].Message, "drain of 1m0s")
 			assert.Contains(t, waits[0].Message, "old client certificate")

@@ -62,7 +62,7 @@ func (d *DryRun) String() string {
 			continue
 		}
 		if g := p.Gate; g != nil {
-			fmt.Fprintf(&b, "   gate %s: %s\n", g.Gate.When, g.Gate.Kind)
+			fmt.Fprintf(&b, "   gate %s: %s\n", g.Gate.When, g.Gate.Kind.String())
 			for _, c := range g.Checked {
 				fmt.Fprintf(&b, "     checked: %s\n", c)
 			}
@@ -115,15 +115,14 @@ func (e *Executor) DryRun(ctx context.Context) (*DryRun, error) {
 		if s.Gate != nil {
 			gc := x.dryGate(ctx, i, s)
 			p.Gate = gc
-			g := gc.Gate
 			switch {
 			case gc.Err != nil:
 				failed = append(failed, gc.Err)
-				x.emit(Event{Kind: EventGateFailed, Step: s, Gate: &g, Err: gc.Err})
+				x.emit(Event{Kind: EventGateFailed, Step: s, Err: gc.Err})
 			case len(gc.Deferred) > 0:
-				x.emit(Event{Kind: EventGateDeferred, Step: s, Gate: &g, Message: strings.Join(gc.Deferred, "; ")})
+				x.emit(Event{Kind: EventGateDeferred, Step: s, Message: strings.Join(gc.Deferred, "; ")})
 			default:
-				x.emit(Event{Kind: EventGatePassed, Step: s, Gate: &g})
+				x.emit(Event{Kind: EventGatePassed, Step: s})
 			}
 		}
 		p.Would = x.describe(ctx, s)
@@ -156,7 +155,7 @@ func (x *run) dryGate(ctx context.Context, i int, s Step) *GateCheck {
 	c := &gateCheck{step: s, gate: g}
 	parts, ok := gateParts[g.Kind]
 	if !ok {
-		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
+		c.problem(nil, "the executor has no check for gate kind %q", g.Kind)
 	}
 	for _, p := range parts {
 		if p.applies != nil && !p.applies(x) {

@@ -90,7 +90,7 @@ func ExampleExecutor() {
 		case renewal.EventStepDone:
 			fmt.Printf("%d. %s: done\n", e.Step.Number, e.Step.ID)
 		case renewal.EventGatePassed:
-			fmt.Printf("%d. %s: gate %s passed\n", e.Step.Number, e.Step.ID, e.Gate.Kind)
+			fmt.Printf("%d. %s: gate %s passed\n", e.Step.Number, e.Step.ID, e.Step.Gate.Kind)
 		}
 	}
 	res, err := exec.Run(context.Background())

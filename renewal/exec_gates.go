@@ -85,7 +85,7 @@ func (x *run) checkGate(ctx context.Context, s Step, g Gate) *GateError {
 	c := &gateCheck{step: s, gate: g}
 	parts, ok := gateParts[g.Kind]
 	if !ok {
-		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
+		c.problem(nil, "the executor has no check for gate kind %q", g.Kind)
 	}
 	for _, p := range parts {
 		p.check(x, ctx, c)
@@ -301,10 +301,10 @@ func (x *run) oldDrained(ctx context.Context, c *gateCheck) {
 		msg := fmt.Sprintf("the receiver saw the old client certificate %s at %s; waiting %s, until %s, for a drain of %s without it before the old certificate and root are removed",
 			describeCert(old), last.UTC().Format(time.RFC3339Nano), wait, until.UTC().Format(time.RFC3339Nano), drain)
 		if x.dry {
-			x.emit(Event{Kind: EventGateWaiting, Step: c.step, Gate: &c.gate, Message: "a run would wait: " + msg})
+			x.emit(Event{Kind: EventGateWaiting, Step: c.step, Message: "a run would wait: " + msg})
 			return
 		}
-		x.emit(Event{Kind: EventGateWaiting, Step: c.step, Gate: &c.gate, Message: msg})
+		x.emit(Event{Kind: EventGateWaiting, Step: c.step, Message: msg})
 		if err := x.sleep(ctx, wait); err != nil {
 			c.problem(err, "the drain of the old client certificate %s did not end: the receiver saw it at %s, less than the drain of %s (Executor.Drain) before %s, and the wait was ended: %v; run again to wait for the rest",
 				describeCert(old), last.UTC().Format(time.RFC3339Nano), drain, x.now().UTC().Format(time.RFC3339Nano), err)

@@ -135,7 +135,7 @@ func stepDiff(want, got Step) (field, w, g string) {
 		if x == nil {
 			return "no gate"
 		}
-		return fmt.Sprintf("gate %s %s", x.Kind, x.When)
+		return fmt.Sprintf("gate %s %s", x.Kind.String(), x.When)
 	}
 	switch {
 	case want.ID != got.ID:

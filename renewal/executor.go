@@ -687,10 +687,10 @@ func (x *run) gate(ctx context.Context, s Step, rec *StepRecord) error {
 	if gerr != nil {
 		gr.Problems = gerr.Problems
 		rec.Status, rec.Finished, rec.Error = StatusFailed, x.now().UTC(), gerr.Error()
-		x.emit(Event{Kind: EventGateFailed, Step: s, Gate: &g, Err: gerr})
+		x.emit(Event{Kind: EventGateFailed, Step: s, Err: gerr})
 		return gerr
 	}
-	x.emit(Event{Kind: EventGatePassed, Step: s, Gate: &g})
+	x.emit(Event{Kind: EventGatePassed, Step: s})
 	if g.Kind == GateReceiverAcceptsBoth || g.Kind == GateReceiverAcceptsNew {
 		x.warnAmbiguous(ctx, s)
 	}

@@ -827,13 +827,15 @@ func TestGateError(t *testing.T) {
 }
 
 func TestEventString(t *testing.T) {
-	e := Event{Kind: EventGateFailed, Step: Step{Number: 5, Role: TenantAdmin, Title: "Swap"},
-		Gate: &Gate{Kind: GateReceiverAcceptsBoth, When: GateBefore}, Err: errors.New("no")}
+	e := Event{Kind: EventGateFailed, Step: Step{Number: 5, Role: TenantAdmin, Title: "Swap",
+		Gate: &Gate{Kind: GateReceiverAcceptsBoth, When: GateBefore}}, Err: errors.New("no")}
 	assert.Equal(t, "step 5 (tenant administrator) gate failed: Swap [gate before: receiver accepts the old and the new chain]: no", e.String())
-	for k := EventStepStarted; k <= EventWouldRun; k++ {
-		assert.NotContains(t, k.String(), "EventKind", "%d", int(k))
+	for _, k := range []EventKind{EventStepStarted, EventStepDone, EventStepSkipped, EventStepFailed, EventGatePassed,
+		EventGateFailed, EventGateDeferred, EventWouldRun, EventWarning, EventGateWaiting} {
+		assert.NotContains(t, string(k), "EventKind", "%s", k)
+		assert.NotEmpty(t, string(k))
 	}
-	assert.Equal(t, "EventKind(99)", EventKind(99).String())
+	assert.Equal(t, "step done", string(EventStepDone))
 }
 
 // TestWarnsWhenReceiverAcceptsAnotherEntry checks the ambiguity warning:
@@ -863,7 +865,7 @@ func TestWarnsWhenReceiverAcceptsAnotherEntry(t *testing.T) {
 				require.Len(t, warnings, 1)
 				assert.Contains(t, warnings[0].Message, `key entry "partner"`)
 				assert.Contains(t, warnings[0].Message, keystore.CertFingerprint(f.partner.chain[0]).Hex())
-				assert.Equal(t, "warning", warnings[0].Kind.String())
+				assert.Equal(t, "warning", string(warnings[0].Kind))
 			})
 		}
 	}

@@ -235,6 +235,9 @@ func parseJournal(data []byte) (*journalFile, error) {
 	if err := dec.Decode(&j); err != nil {
 		return nil, fmt.Errorf("decoding: %w: %w", ErrJournal, err)
 	}
+	if !j.Sequence.valid() {
+		return nil, fmt.Errorf("unknown sequence %q, expected one of %s: %w", j.Sequence, nameList(sequences), ErrJournal)
+	}
 	if !j.State.valid() {
 		return nil, fmt.Errorf("unknown run state %q: %w", j.State, ErrJournal)
 	}
@@ -244,6 +247,12 @@ func parseJournal(data []byte) (*journalFile, error) {
 		}
 		if !s.Status.valid() {
 			return nil, fmt.Errorf("step %d: unknown status %q: %w", s.Number, s.Status, ErrJournal)
+		}
+		if g := s.Gate; g != nil && !g.Kind.valid() {
+			return nil, fmt.Errorf("step %d: unknown gate kind %q, expected one of %s: %w", s.Number, string(g.Kind), nameList(gateKinds), ErrJournal)
+		}
+		if g := s.Gate; g != nil && !g.When.valid() {
+			return nil, fmt.Errorf("step %d: unknown gate point %q, expected one of %s: %w", s.Number, g.When, nameList(gatePoints), ErrJournal)
 		}
 	}
 	return &j, nil
@@ -278,7 +287,7 @@ func (j *journalFile) matches(plan *Plan) error {
 	}
 	switch {
 	case j.Sequence != plan.Sequence:
-		return mismatch("sequence", plan.Sequence.String(), j.Sequence.String())
+		return mismatch("sequence", string(plan.Sequence), string(j.Sequence))
 	case j.Alias != plan.Params.Alias:
 		return mismatch("alias", plan.Params.Alias, j.Alias)
 	case j.Keystore != plan.Params.Keystore:

@@ -45,3 +45,15 @@ func (p *Plan) UnmarshalJSON(data []byte) error {
 	*p = plan
 	return nil
 }
+
+// MarshalJSON encodes the plan as described in SCHEMA.md, after checking
+// it with [Plan.Validate], so that a plan never serialises a role, kind,
+// gate or sequence a reader cannot act on; the error matches
+// [ErrInvalidPlan] (or [ErrSchemaVersion]).
+func (p Plan) MarshalJSON() ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	type planJSON Plan
+	return json.Marshal(planJSON(p))
+}

@@ -148,9 +148,9 @@ func TestJSONStrict(t *testing.T) {
 
 func TestJSONMarshalRefusesInvalidEnums(t *testing.T) {
 	plan := mustBuild(t, SequenceOverlap, testParams(t))
-	plan.Steps[0].Role = 0
+	plan.Steps[0].Role = ""
 	_, err := json.Marshal(plan)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrInvalidPlan)
-	assert.Contains(t, err.Error(), "cannot encode role 0")
+	assert.Contains(t, err.Error(), "step 1: Role")
 }

@@ -114,7 +114,7 @@ const maxText = 4096
 // the builders accept p.
 func (p Params) validate(s Sequence) error {
 	if !s.valid() {
-		return &PlanError{Field: "Sequence", Reason: fmt.Sprintf("expected overlap or downtime, found %v", s)}
+		return &PlanError{Field: "Sequence", Reason: fmt.Sprintf("unknown sequence %q: expected one of %s", string(s), nameList(sequences))}
 	}
 	_, err := p.normalize(s)
 	return err

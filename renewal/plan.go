@@ -134,7 +134,7 @@ func Build(s Sequence, p Params) (*Plan, error) {
 	case SequenceDowntime:
 		return Downtime(p)
 	}
-	return nil, &PlanError{Field: "Sequence", Reason: fmt.Sprintf("expected overlap or downtime, found %v", s)}
+	return nil, &PlanError{Field: "Sequence", Reason: fmt.Sprintf("unknown sequence %q: expected one of %s", string(s), nameList(sequences))}
 }
 
 // Overlap returns the 9-step plan for a receiver that accepts the old and
@@ -338,14 +338,9 @@ func (p *Plan) Step(id StepID) (Step, bool) {
 // roles returns the roles that perform or receive a step of the plan, in
 // the order [TenantAdmin], [ReceiverAdmin], [IntegrationDeveloper].
 func (p *Plan) roles() []Role {
-	var used [IntegrationDeveloper + 1]bool
+	used := map[Role]bool{}
 	for _, s := range p.Steps {
-		if s.Role.valid() {
-			used[s.Role] = true
-		}
-		if s.To.valid() {
-			used[s.To] = true
-		}
+		used[s.Role], used[s.To] = true, true
 	}
 	var out []Role
 	for _, r := range roles {
@@ -396,9 +391,9 @@ func (p *Plan) Validate() error {
 		case textProblem(string(s.ID)) != "":
 			return bad("ID", "%s", textProblem(string(s.ID)))
 		case !s.Role.valid():
-			return bad("Role", "expected a role, found %v", s.Role)
+			return bad("Role", "unknown role %q: expected one of %s", string(s.Role), nameList(roles))
 		case !s.Kind.valid():
-			return bad("Kind", "expected a kind, found %v", s.Kind)
+			return bad("Kind", "unknown kind %q: expected one of %s", string(s.Kind), nameList(kinds))
 		case s.Title == "":
 			return bad("Title", "expected a title, found none")
 		}
@@ -409,11 +404,11 @@ func (p *Plan) Validate() error {
 		switch s.Kind {
 		case KindHandOff, KindWait:
 			if !s.To.valid() || s.To == s.Role {
-				return bad("To", "a %v step needs another role to go to, found %v", s.Kind, s.To)
+				return bad("To", "a %v step needs another role to go to, found %v", s.Kind.String(), s.To)
 			}
 		default:
-			if s.To != 0 {
-				return bad("To", "a %v step goes to no role, found %v", s.Kind, s.To)
+			if s.To != "" {
+				return bad("To", "a %v step goes to no role, found %v", s.Kind.String(), s.To)
 			}
 		}
 		if s.Kind == KindGate && s.Gate == nil {
@@ -428,9 +423,9 @@ func (p *Plan) Validate() error {
 		if s.Gate != nil {
 			switch {
 			case !s.Gate.Kind.valid():
-				return bad("Gate.Kind", "expected a gate kind, found %v", s.Gate.Kind)
+				return bad("Gate.Kind", "unknown gate kind %q: expected one of %s", string(s.Gate.Kind), nameList(gateKinds))
 			case !s.Gate.When.valid():
-				return bad("Gate.When", "expected before or after, found %v", s.Gate.When)
+				return bad("Gate.When", "unknown gate point %q: expected one of %s", string(s.Gate.When), nameList(gatePoints))
 			case s.Gate.Description == "":
 				return bad("Gate.Description", "expected a description of the check, found none")
 			}

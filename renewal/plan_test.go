@@ -92,7 +92,7 @@ func TestBuildersFollowReference(t *testing.T) {
 					assert.Equal(t, want.kind, s.Kind, "step %d kind", i+1)
 					assert.Equal(t, want.to, s.To, "step %d to", i+1)
 					assert.Equal(t, want.destructive, s.Destructive, "step %d destructive", i+1)
-					if want.gate == 0 {
+					if want.gate == "" {
 						assert.Nil(t, s.Gate, "step %d gate", i+1)
 					} else if assert.NotNil(t, s.Gate, "step %d gate", i+1) {
 						assert.Equal(t, want.gate, s.Gate.Kind, "step %d gate kind", i+1)
@@ -153,7 +153,7 @@ func TestGatesGuardDestructiveSteps(t *testing.T) {
 func TestDetailsNameWhatAPersonNeeds(t *testing.T) {
 	p := testParams(t)
 	for _, s := range []Sequence{SequenceOverlap, SequenceDowntime} {
-		t.Run(s.String(), func(t *testing.T) {
+		t.Run(string(s), func(t *testing.T) {
 			plan := mustBuild(t, s, p)
 			swap, ok := plan.Step(StepSwapEntry)
 			require.True(t, ok)
@@ -192,7 +192,7 @@ func TestDetailsNameWhatAPersonNeeds(t *testing.T) {
 // differs.
 func TestNewFingerprintLater(t *testing.T) {
 	for _, s := range []Sequence{SequenceOverlap, SequenceDowntime} {
-		t.Run(s.String(), func(t *testing.T) {
+		t.Run(string(s), func(t *testing.T) {
 			p := testParams(t)
 			known := mustBuild(t, s, p)
 			p.NewFingerprint = ""
@@ -283,7 +283,7 @@ func TestBuildersShareNoMemory(t *testing.T) {
 }
 
 func TestBuildUnknownSequence(t *testing.T) {
-	for _, s := range []Sequence{0, 3, -1} {
+	for _, s := range []Sequence{"", "3", "-1"} {
 		plan, err := Build(s, testParams(t))
 		assert.Nil(t, plan)
 		require.ErrorIs(t, err, ErrInvalidPlan)
@@ -321,21 +321,21 @@ func TestPlanValidate(t *testing.T) {
 		{name: "numbering", mutate: func(p *Plan) { p.Steps[3].Number = 5 }, is: ErrInvalidPlan, want: "step 4: Number: expected 4"},
 		{name: "duplicate id", mutate: func(p *Plan) { p.Steps[2].ID = p.Steps[1].ID }, is: ErrInvalidPlan, want: `found "hand-over-certificate" again (step 2)`},
 		{name: "empty id", mutate: func(p *Plan) { p.Steps[0].ID = "" }, is: ErrInvalidPlan, want: "step 1: ID"},
-		{name: "no role", mutate: func(p *Plan) { p.Steps[0].Role = 0 }, is: ErrInvalidPlan, want: "step 1: Role: expected a role, found no role"},
-		{name: "unknown kind", mutate: func(p *Plan) { p.Steps[0].Kind = 9 }, is: ErrInvalidPlan, want: "Kind(9)"},
-		{name: "hand-off to nobody", mutate: func(p *Plan) { p.Steps[1].To = 0 }, is: ErrInvalidPlan, want: "step 2: To"},
+		{name: "no role", mutate: func(p *Plan) { p.Steps[0].Role = "" }, is: ErrInvalidPlan, want: `step 1: Role: unknown role "": expected one of "tenant_admin", "receiver_admin", "integration_developer"`},
+		{name: "unknown kind", mutate: func(p *Plan) { p.Steps[0].Kind = "9" }, is: ErrInvalidPlan, want: `unknown kind "9"`},
+		{name: "hand-off to nobody", mutate: func(p *Plan) { p.Steps[1].To = "" }, is: ErrInvalidPlan, want: "step 2: To"},
 		{name: "hand-off to self", mutate: func(p *Plan) { p.Steps[1].To = TenantAdmin }, is: ErrInvalidPlan, want: "step 2: To"},
 		{name: "action with recipient", mutate: func(p *Plan) { p.Steps[0].To = ReceiverAdmin }, is: ErrInvalidPlan, want: "step 1: To"},
 		{name: "gate step without gate", mutate: func(p *Plan) { p.Steps[0].Kind = KindGate }, is: ErrInvalidPlan, want: "step 1: Gate"},
-		{name: "gate kind", mutate: func(p *Plan) { p.Steps[4].Gate.Kind = 0 }, is: ErrInvalidPlan, want: "step 5: Gate.Kind"},
-		{name: "gate point", mutate: func(p *Plan) { p.Steps[4].Gate.When = 0 }, is: ErrInvalidPlan, want: "step 5: Gate.When"},
+		{name: "gate kind", mutate: func(p *Plan) { p.Steps[4].Gate.Kind = "" }, is: ErrInvalidPlan, want: "step 5: Gate.Kind"},
+		{name: "gate point", mutate: func(p *Plan) { p.Steps[4].Gate.When = "" }, is: ErrInvalidPlan, want: "step 5: Gate.When"},
 		{name: "gate description", mutate: func(p *Plan) { p.Steps[4].Gate.Description = "" }, is: ErrInvalidPlan, want: "step 5: Gate.Description"},
 		{name: "empty title", mutate: func(p *Plan) { p.Steps[2].Title = "" }, is: ErrInvalidPlan, want: "step 3: Title"},
 		{name: "newline in detail", mutate: func(p *Plan) { p.Steps[2].Detail += "\n- [ ] 10. extra" }, is: ErrInvalidPlan, want: "U+000A"},
 		{name: "empty task", mutate: func(p *Plan) { p.Steps[2].Tasks = []string{""} }, is: ErrInvalidPlan, want: "Tasks[0]"},
 		{name: "params", mutate: func(p *Plan) { p.Params.Alias = "" }, is: ErrMissingParam, want: "Alias"},
 		{name: "fingerprint not normalised", mutate: func(p *Plan) { p.Params.OldFingerprint = strings.ToUpper(p.Params.OldFingerprint) }, is: ErrInvalidPlan, want: "Params.OldFingerprint"},
-		{name: "unknown sequence", mutate: func(p *Plan) { p.Sequence = 0 }, is: ErrInvalidPlan, want: "Sequence"},
+		{name: "unknown sequence", mutate: func(p *Plan) { p.Sequence = "" }, is: ErrInvalidPlan, want: "Sequence"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -551,7 +551,7 @@ func TestKillAndResume(t *testing.T) {
 		{SequenceDowntime, keystore.JKS},
 	}
 	for _, tc := range tests {
-		t.Run(tc.seq.String(), func(t *testing.T) {
+		t.Run(string(tc.seq), func(t *testing.T) {
 			base := makeWorld(t, tc.seq, tc.format)
 
 			// The reference: an uninterrupted run, in a child process too.

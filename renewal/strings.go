@@ -108,7 +108,7 @@ func (r StepRecord) String() string {
 func (p PlannedStep) String() string {
 	s := fmt.Sprintf("%d. [%s] %s: %s", p.Step.Number, p.Status, p.Step.Role, p.Step.Title)
 	if c := p.Gate; c != nil {
-		s += fmt.Sprintf("; gate %s: %s", c.Gate.When, c.Gate.Kind)
+		s += fmt.Sprintf("; gate %s: %s", c.Gate.When, c.Gate.Kind.String())
 		switch {
 		case c.Err != nil:
 			s += ": fails: " + strings.Join(c.Err.Problems, "; ")

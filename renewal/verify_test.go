@@ -265,7 +265,7 @@ func TestEndStateMarkedDone(t *testing.T) {
 // the old root again is not reported as done when run again.
 func TestEndStateChangedAfterward(t *testing.T) {
 	for _, seq := range []Sequence{SequenceOverlap, SequenceDowntime} {
-		t.Run(seq.String(), func(t *testing.T) {
+		t.Run(string(seq), func(t *testing.T) {
 			f := newFixture(t, seq)
 			_, err := f.exec.Run(context.Background())
 			require.NoError(t, err)
