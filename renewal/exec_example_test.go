@@ -130,7 +130,7 @@ func ExampleExecutor_DryRun() {
 	}
 	for _, s := range d.Steps {
 		if g := s.Gate; g != nil {
-			fmt.Printf("step %d, gate %s %s: checked %q, deferred %d\n", s.Step.Number, g.Gate.When, g.Gate.Kind, g.Checked, len(g.Deferred))
+			fmt.Printf("step %d, gate %s %s: checked %q, deferred %d\n", s.Number, g.When, g.Kind, g.Checked, len(g.Deferred))
 		}
 	}
 	_, err = os.Stat(exec.Journal)

@@ -148,8 +148,8 @@ func TestLocalOverlapOverTLS(t *testing.T) {
 	assert.Len(t, res.Completed(), 9)
 	assert.NotZero(t, stats.Total)
 	assert.Zero(t, stats.Failed, "failures: %v", stats.Failures)
-	newFP := res.NewFingerprint
-	oldFP := res.OldFingerprint
+	newFP := res.Params.NewFingerprint
+	oldFP := res.Params.OldFingerprint
 	for name, s := range stats.PerNode {
 		assert.NotZero(t, s.Presented[oldFP], "%s sent with the old certificate before its restart", name)
 		assert.NotZero(t, s.Presented[newFP], "%s sent with the new certificate after its restart", name)

@@ -227,32 +227,37 @@ const (
 )
 
 // Result is what a run did, or how far it got: [Executor.Run] and
-// [Executor.Rollback] return it, and [ReadJournal] reads it back from the
-// journal for a status display. It holds fingerprints and paths, never a
-// key or a password.
+// [Executor.Rollback] return it, [Executor.DryRun] returns what a run
+// would do from here, and [ReadJournal] reads it back from the journal
+// for a status display. It holds fingerprints and paths, never a key or a
+// password; its String says in one line how far the run got (for a dry
+// run, step by step what a run would do).
 type Result struct {
-	// Sequence is the plan's sequence; Alias and Keystore are its
-	// Params', the live alias and the live keystore's path.
-	Sequence        Sequence
-	Alias, Keystore string
-	// State is the run's state as the journal now records it.
+	// Sequence is the plan's sequence.
+	Sequence Sequence
+	// Params are the plan's parameters as the run knows them: the
+	// fingerprints are those of the certificates the run found or made,
+	// as 64 lower-case hex digits (NewFingerprint is empty until step 1
+	// is done). [ReadJournal] fills only what the journal records: Alias,
+	// Keystore and the four fingerprints.
+	Params Params
+	// State is the run's state as the journal now records it; empty
+	// before the first run.
 	State RunState
 	// Created and Updated are the executor's clock when the journal was
 	// made and last written.
 	Created, Updated time.Time
-	// Steps are the journal's records, one per step, in order.
+	// Steps are the journal's records, one per step, in order. Those of a
+	// dry run also say what a run would do ([StepRecord.Would]) and what
+	// each gate says today ([StepRecord.Gate]).
 	Steps []StepRecord
-	// OldFingerprint and NewFingerprint are the SHA-256 fingerprints of
-	// the old and new client certificates, as 64 lower-case hex digits;
-	// NewFingerprint is empty until step 1 is done.
-	OldFingerprint, NewFingerprint string
-	// OldRootFingerprint and NewRootFingerprint are the roots'.
-	OldRootFingerprint, NewRootFingerprint string
-	// Journal is the journal's path; Files are the other files the runs of
-	// this renewal wrote (keystores, hand-over certificates), in the order
-	// first written. Lock files (path + ".lock") are not listed.
-	Journal string
-	Files   []string
+	// Files are the files the runs of this renewal wrote besides the
+	// journal (keystores, hand-over certificates), in the order first
+	// written. Lock files (path + ".lock") are not listed.
+	Files []string
+
+	journal string // the journal's path, for String
+	plan    *Plan  // the plan of a dry run, for String
 }
 
 // Step returns the record of the step with the given ID, or nil.
@@ -751,22 +756,23 @@ func (x *run) wrote(paths ...string) {
 }
 
 func (x *run) result() *Result {
-	r := &Result{Sequence: x.e.Plan.Sequence, Alias: x.e.Plan.Params.Alias, Keystore: x.e.Plan.Params.Keystore, Journal: x.e.Journal}
+	r := &Result{Sequence: x.e.Plan.Sequence, Params: x.plan.Params, journal: x.e.Journal}
 	if x.j != nil {
 		r.State = x.j.State
 		r.Created, r.Updated = x.j.Created, x.j.Updated
 		r.Steps = append([]StepRecord(nil), x.j.Steps...)
 		r.Files = append([]string(nil), x.j.Files...)
 	}
-	r.OldFingerprint = keystore.CertFingerprint(x.oldLeaf()).Hex()
-	r.NewFingerprint = keystore.CertFingerprint(x.newLeaf()).Hex()
-	r.OldRootFingerprint = keystore.CertFingerprint(x.oldRoot).Hex()
-	r.NewRootFingerprint = keystore.CertFingerprint(x.newRoot).Hex()
-	if r.NewRootFingerprint == "" {
-		r.NewRootFingerprint = x.e.Plan.Params.NewRootFingerprint
+	p := &r.Params
+	p.OldFingerprint = keystore.CertFingerprint(x.oldLeaf()).Hex()
+	p.NewFingerprint = keystore.CertFingerprint(x.newLeaf()).Hex()
+	p.OldRootFingerprint = keystore.CertFingerprint(x.oldRoot).Hex()
+	p.NewRootFingerprint = keystore.CertFingerprint(x.newRoot).Hex()
+	if p.NewRootFingerprint == "" {
+		p.NewRootFingerprint = x.e.Plan.Params.NewRootFingerprint
 	}
-	if r.OldRootFingerprint == "" {
-		r.OldRootFingerprint = x.e.Plan.Params.OldRootFingerprint
+	if p.OldRootFingerprint == "" {
+		p.OldRootFingerprint = x.e.Plan.Params.OldRootFingerprint
 	}
 	return r
 }

@@ -117,21 +117,32 @@ type StepRecord struct {
 	// Error is the message of the error that failed the step.
 	Error string `json:"error,omitempty"`
 	// Gate is the last evaluation of the step's gate; nil if it has none
-	// or it was not evaluated.
+	// or it was not evaluated. In a dry run it is the evaluation today.
 	Gate *GateRecord `json:"gate,omitempty"`
+	// Would says, in a dry run, what a run would do for the step; empty
+	// for a done step and in the journal.
+	Would string `json:"-"`
 }
 
-// GateRecord is one evaluation of a gate.
+// GateRecord is one evaluation of a gate: by a run (recorded in the
+// journal) or by a dry run. A dry run evaluates the conditions that do
+// not depend on steps not yet done (the receiver cannot accept a
+// certificate that does not exist yet) against the state today, and
+// defers the others.
 type GateRecord struct {
 	// Kind and When are the gate's.
 	Kind GateKind  `json:"kind"`
 	When GatePoint `json:"when"`
-	// Passed is set when every condition held.
+	// Passed is set when every condition was evaluated and held.
 	Passed bool `json:"passed"`
 	// At is when the gate was evaluated.
 	At time.Time `json:"at"`
 	// Problems are those of the failure, one line each.
 	Problems []string `json:"problems,omitempty"`
+	// Checked lists the conditions a dry run evaluated; Deferred the
+	// others, each with the step it waits for. Both are empty for a
+	// run's evaluation, which checks every condition.
+	Checked, Deferred []string `json:"-"`
 }
 
 // journalArtifacts are the certificates and names a resumed run needs from the
@@ -171,8 +182,8 @@ func (j *journalFile) step(id StepID) *StepRecord {
 
 // ReadJournal reads and checks a journal file written by an [Executor]
 // and returns what the runs did so far, as [Executor.Run] returns it:
-// the run's state, one [StepRecord] per step, the fingerprints recorded
-// and the files written. It is meant for a status display; it takes no
+// the run's state, one [StepRecord] per step, the alias, keystore and
+// fingerprints recorded (in [Result.Params]) and the files written. It is meant for a status display; it takes no
 // lock, and a run in progress may write a newer journal at any time.
 // It refuses a file over 16 MiB, an unknown schema version, unknown
 // fields, and records out of order, with an error matching
@@ -184,12 +195,14 @@ func ReadJournal(path string) (*Result, error) {
 	}
 	a := j.Artifacts
 	return &Result{
-		Sequence: j.Sequence, Alias: j.Alias, Keystore: j.Keystore,
+		Sequence: j.Sequence,
+		Params: Params{Alias: j.Alias, Keystore: j.Keystore,
+			OldFingerprint: a.OldFingerprint, NewFingerprint: a.NewFingerprint,
+			OldRootFingerprint: a.OldRootFingerprint, NewRootFingerprint: a.NewRootFingerprint},
 		State: j.State, Created: j.Created, Updated: j.Updated,
-		Steps:          append([]StepRecord(nil), j.Steps...),
-		OldFingerprint: a.OldFingerprint, NewFingerprint: a.NewFingerprint,
-		OldRootFingerprint: a.OldRootFingerprint, NewRootFingerprint: a.NewRootFingerprint,
-		Journal: path, Files: append([]string(nil), j.Files...),
+		Steps:   append([]StepRecord(nil), j.Steps...),
+		Files:   append([]string(nil), j.Files...),
+		journal: path,
 	}, nil
 }
 

@@ -43,11 +43,12 @@ func TestJournalRoundTrip(t *testing.T) {
 	res, err := ReadJournal(path)
 	require.NoError(t, err)
 	assert.Equal(t, &Result{
-		Sequence: j.Sequence, Alias: j.Alias, Keystore: j.Keystore, State: j.State,
+		Sequence: j.Sequence, State: j.State,
+		Params: Params{Alias: j.Alias, Keystore: j.Keystore,
+			OldFingerprint: j.Artifacts.OldFingerprint, NewFingerprint: j.Artifacts.NewFingerprint,
+			OldRootFingerprint: j.Artifacts.OldRootFingerprint, NewRootFingerprint: j.Artifacts.NewRootFingerprint},
 		Created: j.Created, Updated: j.Updated, Steps: j.Steps,
-		OldFingerprint: j.Artifacts.OldFingerprint, NewFingerprint: j.Artifacts.NewFingerprint,
-		OldRootFingerprint: j.Artifacts.OldRootFingerprint, NewRootFingerprint: j.Artifacts.NewRootFingerprint,
-		Journal: path, Files: j.Files,
+		journal: path, Files: j.Files,
 	}, res)
 	assert.Equal(t, j.Steps[0], *res.Step(j.Steps[0].ID))
 	assert.Nil(t, res.Step("no-such-step"))

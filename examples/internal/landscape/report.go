@@ -157,8 +157,8 @@ func (l *Landscape) Summarize(res *renewal.Result, runErr error, rcv *local.Rece
 	}
 	if res != nil {
 		s.StepsCompleted = len(res.Completed())
-		s.OldFingerprint, s.NewFingerprint = res.OldFingerprint, res.NewFingerprint
-		s.Files = append(s.Files, res.Journal)
+		s.OldFingerprint, s.NewFingerprint = res.Params.OldFingerprint, res.Params.NewFingerprint
+		s.Files = append(s.Files, l.Journal)
 		s.Files = append(s.Files, res.Files...)
 	}
 	s.Error = Explain(runErr)
