@@ -183,7 +183,7 @@ func TestDrainGateCancelled(t *testing.T) {
 	var ge *GateError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, StepRemoveOld, ge.Step.ID)
-	assert.Equal(t, GateOldRootUnused, ge.Gate.Kind)
+	assert.Equal(t, GateOldRootUnused, ge.Step.Gate.Kind)
 	assert.Contains(t, err.Error(), "drain")
 	assert.Contains(t, err.Error(), "Executor.Drain")
 	assert.Zero(t, f.calls.count("rcv.RemoveClient"))

@@ -164,19 +164,19 @@ func (x *run) describe(ctx context.Context, s Step) string {
 		p, err := t.Pending()
 		switch {
 		case err != nil:
-			return fmt.Sprintf("cannot read the staging store %s: %v", t.StagingPath(), err)
+			return fmt.Sprintf("cannot read the staging store %s: %v", t.stagingPath(), err)
 		case p != nil && p.Signed:
-			w = fmt.Sprintf("use the signed pending entry %s in the staging store %s", describeCert(p.Chain[0]), t.StagingPath())
+			w = fmt.Sprintf("use the signed pending entry %s in the staging store %s", describeCert(p.Chain[0]), t.stagingPath())
 		case p != nil:
 			w = fmt.Sprintf("have the CA sign a request for the pending %s key in the staging store %s, and install the reply there",
-				keystore.KeyDescription(p.Key.Public()), t.StagingPath())
+				keystore.KeyDescription(p.Key.Public()), t.stagingPath())
 		default:
 			kt := t.KeyType
 			if kt == 0 {
 				kt = keyTypeFor(x.oldLeaf().PublicKey)
 			}
 			w = fmt.Sprintf("make a new %s key with a placeholder certificate in the staging store %s, have the CA sign a request for %q, check that the chain reaches %s, and install it there",
-				kt, t.StagingPath(), x.oldLeaf().Subject.String(), newRoot)
+				kt, t.stagingPath(), x.oldLeaf().Subject.String(), newRoot)
 		}
 		if x.e.HandOverDir != "" {
 			w += fmt.Sprintf("; write the new certificate and root as PEM files in %s", x.e.HandOverDir)
@@ -194,7 +194,7 @@ func (x *run) describe(ctx context.Context, s Step) string {
 		return fmt.Sprintf("receiver: stop accepting the old certificate %s and stop trusting %s", describeCert(x.oldLeaf()), root)
 	case StepSwapEntry:
 		return fmt.Sprintf("copy the entry under alias %q (%s) to the history store %s as %q, then put the new key and %s under alias %q in %s in one atomic write, keeping every other entry; remove the pending entry from %s",
-			t.Alias, describeCert(x.oldLeaf()), t.HistoryPath(), t.historyAlias(x.oldLeaf()), newCert, t.Alias, t.Keystore, t.StagingPath())
+			t.Alias, describeCert(x.oldLeaf()), t.historyPath(), t.historyAlias(x.oldLeaf()), newCert, t.Alias, t.Keystore, t.stagingPath())
 	case StepRestartNodes, StepStopFlow:
 		verb := "restart (or start, if stopped) the flow on the nodes that do not present " + newCert
 		if s.ID == StepStopFlow {

@@ -40,7 +40,7 @@ func (c *gateCheck) err(s Step, g Gate) *GateError {
 	if len(c.problems) == 0 {
 		return nil
 	}
-	return &GateError{Step: s, Gate: g, Problems: c.problems, Stragglers: c.stragglers, Dependents: c.dependents, Errs: c.errs}
+	return &GateError{Step: s, Problems: c.problems, Stragglers: c.stragglers, Dependents: c.dependents, errs: c.errs}
 }
 
 // gatePart is one condition of a gate: what it checks, the steps whose

@@ -34,14 +34,14 @@ type JournalError struct {
 	Field string
 	// Expected and Found say what the field must hold and what it holds.
 	Expected, Found string
-	// Fix says what to do.
-	Fix string
+
+	fix string // what to do, as the message says it
 }
 
 // Error names the journal, the field, what was expected and found, and
 // what to do.
 func (e *JournalError) Error() string {
-	fix := e.Fix
+	fix := e.fix
 	if fix == "" {
 		fix = "the journal was written for another renewal or edited: give the plan it was written for, or restore the journal the executor wrote"
 	}
@@ -65,9 +65,8 @@ type EndStateError struct {
 	Journal string
 	// Differences lists everything that differs, one entry each.
 	Differences []EndStateDifference
-	// Errs are the underlying errors, such as a runtime that cannot say
-	// what a node presents.
-	Errs []error
+
+	errs []error // the underlying errors, such as a runtime that cannot say what a node presents
 }
 
 // EndStateDifference is one way the end state differs from a finished
@@ -99,8 +98,9 @@ func (e *EndStateError) Error() string {
 // Is makes an EndStateError match [ErrUnexpectedState].
 func (e *EndStateError) Is(target error) bool { return target == ErrUnexpectedState }
 
-// Unwrap returns the underlying errors.
-func (e *EndStateError) Unwrap() []error { return e.Errs }
+// Unwrap returns the underlying errors, such as a runtime that cannot say
+// what a node presents.
+func (e *EndStateError) Unwrap() []error { return e.errs }
 
 // checkPlan refuses a plan that is not what [Build] gives for its own
 // sequence and parameters: the destructive markings, the gates and the
@@ -174,11 +174,11 @@ func (j *journalFile) checkSteps(plan *Plan) error {
 		case r.Status == StatusDone && seenOpen:
 			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
 				Expected: fmt.Sprintf("%q (an earlier step is not done)", StatusPending), Found: fmt.Sprintf("%q", r.Status),
-				Fix: "steps run in order, so a step after one that is not done cannot be done: the journal was edited; restore the journal the executor wrote"}
+				fix: "steps run in order, so a step after one that is not done cannot be done: the journal was edited; restore the journal the executor wrote"}
 		case r.Status != StatusDone && r.Status != StatusPending && seenOpen:
 			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
 				Expected: fmt.Sprintf("%q (an earlier step is not done)", StatusPending), Found: fmt.Sprintf("%q", r.Status),
-				Fix: "steps run in order: the journal was edited; restore the journal the executor wrote"}
+				fix: "steps run in order: the journal was edited; restore the journal the executor wrote"}
 		}
 		if r.Status != StatusDone {
 			seenOpen = true
@@ -270,7 +270,7 @@ func (x *run) checkArtifacts() error {
 		want := x.handOverPaths()
 		if !slices.Equal(a.HandOver, want) {
 			return &JournalError{Field: "artifacts.hand_over", Expected: fmt.Sprintf("%q (the files step 1 writes in HandOverDir %q)", want, x.e.HandOverDir), Found: fmt.Sprintf("%q", a.HandOver),
-				Fix: "give the HandOverDir of the run that wrote the journal, or restore the journal the executor wrote"}
+				fix: "give the HandOverDir of the run that wrote the journal, or restore the journal the executor wrote"}
 		}
 	}
 	return nil
@@ -334,7 +334,7 @@ func (x *run) verifyEnd(ctx context.Context) error {
 	t := x.e.Tenant
 	live := fmt.Sprintf("live keystore %s alias %q", t.Keystore, t.Alias)
 	if c, err := t.LiveChain(); err != nil {
-		e.Errs = append(e.Errs, err)
+		e.errs = append(e.errs, err)
 		diff(live, StepSwapEntry, newCert, fmt.Sprintf("an error: %v", err))
 	} else if !sameCert(c[0], x.newLeaf()) {
 		diff(live, StepSwapEntry, newCert, describeCert(c[0]))
@@ -342,7 +342,7 @@ func (x *run) verifyEnd(ctx context.Context) error {
 
 	nodes, err := x.e.Runtime.Nodes(ctx)
 	if err != nil {
-		e.Errs = append(e.Errs, err)
+		e.errs = append(e.errs, err)
 		diff("the runtime's nodes", StepRestartNodes, "the list of nodes", fmt.Sprintf("an error: %v", err))
 	}
 	for _, n := range x.e.Plan.Params.Nodes {
@@ -354,7 +354,7 @@ func (x *run) verifyEnd(ctx context.Context) error {
 		c, err := x.e.Runtime.Presents(ctx, n)
 		switch {
 		case err != nil:
-			e.Errs = append(e.Errs, err)
+			e.errs = append(e.errs, err)
 			diff(fmt.Sprintf("node %q", n), StepRestartNodes, newCert, fmt.Sprintf("an error: %v", err))
 		case !sameCert(c, x.newLeaf()):
 			what := describeCert(c)
@@ -372,7 +372,7 @@ func (x *run) verifyEnd(ctx context.Context) error {
 		configure = StepReceiverSwap
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.newChain); err != nil {
-		e.Errs = append(e.Errs, err)
+		e.errs = append(e.errs, err)
 		diff("the receiver", configure, "it accepts the new chain "+chain.Path(x.newChain), fmt.Sprintf("it refuses it: %v", err))
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.oldChain); err == nil {
@@ -380,13 +380,13 @@ func (x *run) verifyEnd(ctx context.Context) error {
 	}
 	if insp, ok := x.e.Receiver.(ReceiverInspector); ok {
 		if roots, err := insp.Roots(); err != nil {
-			e.Errs = append(e.Errs, err)
+			e.errs = append(e.errs, err)
 			diff("the receiver's roots", StepRemoveOld, "the list of roots", fmt.Sprintf("an error: %v", err))
 		} else if x.oldRoot != nil && contains(roots, x.oldRoot) {
 			diff("the receiver's roots", StepRemoveOld, "no old root", "the old root "+describeCert(x.oldRoot))
 		}
 		if acc, err := insp.AcceptedClients(); err != nil {
-			e.Errs = append(e.Errs, err)
+			e.errs = append(e.errs, err)
 			diff("the receiver's client certificates", StepRemoveOld, "the list of client certificates", fmt.Sprintf("an error: %v", err))
 		} else if contains(acc, x.oldLeaf()) {
 			diff("the receiver's client certificates", StepRemoveOld, "no old client certificate", "the old certificate "+describeCert(x.oldLeaf()))

@@ -54,10 +54,8 @@ var (
 // with [errors.Is], and unwraps to the errors the checks returned (such as
 // a receiver's verdict, which may match [chain.ErrUnknownAuthority]).
 type GateError struct {
-	// Step is the step the gate is attached to.
+	// Step is the step the gate is attached to; Step.Gate is the gate.
 	Step Step
-	// Gate is the gate.
-	Gate Gate
 	// Problems says, one line each, everything that does not hold.
 	Problems []string
 	// Stragglers names the runtime nodes that do not present the new
@@ -67,14 +65,14 @@ type GateError struct {
 	// Dependents names the chains declared in use that still chain to the
 	// old root ([GateOldRootUnused]).
 	Dependents []string
-	// Errs are the underlying errors, such as the receiver's refusals.
-	Errs []error
+
+	errs []error // the underlying errors, such as the receiver's refusals
 }
 
 // Error says which gate failed, where, and every problem.
 func (e *GateError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "renewal: gate %q %s step %d (%s) failed", e.Gate.Kind.String(), e.Gate.When, e.Step.Number, e.Step.ID)
+	fmt.Fprintf(&b, "renewal: gate %q %s step %d (%s) failed", e.gate().Kind.String(), e.gate().When, e.Step.Number, e.Step.ID)
 	if len(e.Stragglers) > 0 {
 		fmt.Fprintf(&b, "; stragglers: %s", strings.Join(e.Stragglers, ", "))
 	}
@@ -85,11 +83,19 @@ func (e *GateError) Error() string {
 	return b.String()
 }
 
+// gate returns the gate, or a zero one for a GateError built without it.
+func (e *GateError) gate() Gate {
+	if e.Step.Gate == nil {
+		return Gate{}
+	}
+	return *e.Step.Gate
+}
+
 // Is makes a GateError match [ErrGateFailed].
 func (e *GateError) Is(target error) bool { return target == ErrGateFailed }
 
-// Unwrap returns the underlying errors.
-func (e *GateError) Unwrap() []error { return e.Errs }
+// Unwrap returns the underlying errors, such as the receiver's refusals.
+func (e *GateError) Unwrap() []error { return e.errs }
 
 // ReceiverInspector is implemented by a [Receiver] that can list its
 // configuration, such as the file-based receiver of package

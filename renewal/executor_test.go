@@ -51,7 +51,7 @@ func assertRenewed(t *testing.T, f *fixture) {
 	assert.Equal(t, f.partnerCA.Cert.Raw, r.Chain[0].Raw)
 
 	// History keeps the old entry with its key.
-	hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
+	hist, err := keystore.Open(f.tenant.historyPath(), historyPassword, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{f.tenant.historyAlias(f.old.chain[0])}, hist.Aliases())
 	he, err := hist.Entry(f.tenant.historyAlias(f.old.chain[0]))
@@ -61,7 +61,7 @@ func assertRenewed(t *testing.T, f *fixture) {
 	assert.Equal(t, f.tenant.historyAlias(f.old.chain[0]), j.Artifacts.HistoryAlias)
 
 	// Staging no longer holds the new key.
-	st, err := keystore.Open(f.tenant.StagingPath(), stagingPassword, nil)
+	st, err := keystore.Open(f.tenant.stagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
 	assert.False(t, st.Contains(liveAlias), "the pending entry left the staging store")
 
@@ -113,7 +113,7 @@ func TestRunOverlap(t *testing.T) {
 			assert.Equal(t, f.exec.Journal, res.journal)
 			clientPEM := filepath.Join(f.exec.HandOverDir, "tenant-client-new-client-"+newFP[:12]+".pem")
 			rootPEM := filepath.Join(f.exec.HandOverDir, "new-root-"+f.plan.Params.NewRootFingerprint[:12]+".pem")
-			assert.Equal(t, []string{f.tenant.StagingPath(), clientPEM, rootPEM, f.tenant.HistoryPath(), f.tenant.Keystore}, res.Files)
+			assert.Equal(t, []string{f.tenant.stagingPath(), clientPEM, rootPEM, f.tenant.historyPath(), f.tenant.Keystore}, res.Files)
 
 			// Hand-over files hold the certificates, and the hand-off
 			// names them and the fingerprints in keytool's form.
@@ -324,7 +324,7 @@ func TestGateBeforeSwapFails(t *testing.T) {
 			require.ErrorAs(t, err, &ge)
 			assert.Equal(t, 5, ge.Step.Number)
 			assert.Equal(t, StepSwapEntry, ge.Step.ID)
-			assert.Equal(t, GateReceiverAcceptsBoth, ge.Gate.Kind)
+			assert.Equal(t, GateReceiverAcceptsBoth, ge.Step.Gate.Kind)
 			require.Len(t, ge.Problems, 1)
 			assert.Contains(t, ge.Problems[0], "refuses the new chain")
 			assert.Contains(t, err.Error(), `gate "receiver accepts the old and the new chain" before step 5 (swap-entry) failed`)
@@ -335,7 +335,7 @@ func TestGateBeforeSwapFails(t *testing.T) {
 			live, err := os.ReadFile(f.tenant.Keystore)
 			require.NoError(t, err)
 			assert.True(t, sameBytes(f.liveBefore, live), "live keystore untouched")
-			assert.NoFileExists(t, f.tenant.HistoryPath())
+			assert.NoFileExists(t, f.tenant.historyPath())
 			for _, c := range f.calls.all() {
 				assert.NotContains(t, c, "Restart")
 				assert.NotContains(t, c, "Remove")
@@ -374,8 +374,8 @@ func TestGateAfterRestartNamesStragglers(t *testing.T) {
 	var ge *GateError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, StepRestartNodes, ge.Step.ID)
-	assert.Equal(t, GateNodesPresentNew, ge.Gate.Kind)
-	assert.Equal(t, GateAfter, ge.Gate.When)
+	assert.Equal(t, GateNodesPresentNew, ge.Step.Gate.Kind)
+	assert.Equal(t, GateAfter, ge.Step.Gate.When)
 	assert.Equal(t, []string{"node-b"}, ge.Stragglers)
 	assert.Contains(t, err.Error(), `node "node-b" presents the old certificate`)
 	assert.NotContains(t, err.Error(), "node-a")
@@ -433,7 +433,7 @@ func TestGateOldRootInUse(t *testing.T) {
 			var ge *GateError
 			require.ErrorAs(t, err, &ge)
 			assert.Equal(t, StepRemoveOld, ge.Step.ID)
-			assert.Equal(t, GateOldRootUnused, ge.Gate.Kind)
+			assert.Equal(t, GateOldRootUnused, ge.Step.Gate.Kind)
 			require.Len(t, ge.Dependents, 1)
 			assert.Contains(t, ge.Dependents[0], dep)
 			assert.Contains(t, err.Error(), dep)
@@ -461,7 +461,7 @@ func TestGateOldRootNodeStillOld(t *testing.T) {
 	_, err := f.exec.Run(context.Background())
 	var ge *GateError
 	require.ErrorAs(t, err, &ge)
-	assert.Equal(t, GateOldRootUnused, ge.Gate.Kind)
+	assert.Equal(t, GateOldRootUnused, ge.Step.Gate.Kind)
 	assert.Equal(t, []string{"node-c"}, ge.Stragglers)
 	assert.Contains(t, err.Error(), `node "node-c" still presents the old certificate`)
 	assert.Zero(t, f.calls.count("rcv.Remove"))
@@ -474,7 +474,7 @@ func TestGateAfterReceiverSwapFails(t *testing.T) {
 	var ge *GateError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, StepReceiverSwap, ge.Step.ID)
-	assert.Equal(t, GateReceiverAcceptsNew, ge.Gate.Kind)
+	assert.Equal(t, GateReceiverAcceptsNew, ge.Step.Gate.Kind)
 	assert.Zero(t, f.calls.count("rt.Start"), "the flow stays stopped")
 	j := f.journal(t)
 	rec := j.step(StepReceiverSwap)
@@ -818,11 +818,10 @@ func TestJournalOfAnotherRenewal(t *testing.T) {
 func TestGateError(t *testing.T) {
 	inner := errors.New("refused")
 	e := &GateError{
-		Step:       Step{Number: 7, ID: StepRestartNodes},
-		Gate:       Gate{Kind: GateNodesPresentNew, When: GateAfter},
+		Step:       Step{Number: 7, ID: StepRestartNodes, Gate: &Gate{Kind: GateNodesPresentNew, When: GateAfter}},
 		Problems:   []string{"node \"b\" presents the old certificate"},
 		Stragglers: []string{"b"},
-		Errs:       []error{inner},
+		errs:       []error{inner},
 	}
 	assert.ErrorIs(t, e, ErrGateFailed)
 	assert.ErrorIs(t, e, inner)

@@ -296,7 +296,7 @@ func newJournal(plan *Plan, now time.Time) *journalFile {
 func (j *journalFile) matches(plan *Plan) error {
 	const fix = "the journal is for another renewal: give the plan it was written for, or a journal path of its own for this plan"
 	mismatch := func(field, want, got string) error {
-		return &JournalError{Field: field, Expected: fmt.Sprintf("%q as in the plan", want), Found: fmt.Sprintf("%q", got), Fix: fix}
+		return &JournalError{Field: field, Expected: fmt.Sprintf("%q as in the plan", want), Found: fmt.Sprintf("%q", got), fix: fix}
 	}
 	switch {
 	case j.Sequence != plan.Sequence:

@@ -488,7 +488,7 @@ func summarize(t *testing.T, w *world) endState {
 	s.JournalNewLeaf = sameCert(e.Chain[0], newChain[0])
 
 	tn := w.tenant()
-	hist, err := keystore.Open(tn.HistoryPath(), historyPassword, nil)
+	hist, err := keystore.Open(tn.historyPath(), historyPassword, nil)
 	require.NoError(t, err)
 	s.History = map[string]string{}
 	for _, a := range hist.Aliases() {
@@ -496,7 +496,7 @@ func summarize(t *testing.T, w *world) endState {
 		require.NoError(t, err)
 		s.History[a] = w.label(c[0])
 	}
-	st, err := keystore.Open(tn.StagingPath(), stagingPassword, nil)
+	st, err := keystore.Open(tn.stagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
 	s.StagingAliases = st.Aliases()
 

@@ -23,7 +23,7 @@ func (t *Tenant) String() string {
 	if t == nil {
 		return "no tenant"
 	}
-	return fmt.Sprintf("alias %q in %s (staging %s, history %s)", t.Alias, t.Keystore, t.StagingPath(), t.HistoryPath())
+	return fmt.Sprintf("alias %q in %s (staging %s, history %s)", t.Alias, t.Keystore, t.stagingPath(), t.historyPath())
 }
 
 // String says whether the pending key awaits the CA's reply or holds it,

@@ -44,7 +44,7 @@ func TestStringsNameWhatAPersonKnows(t *testing.T) {
 
 	s = fmt.Sprint(f.tenant)
 	noPointer(t, s)
-	assert.Contains(t, s, f.tenant.StagingPath())
+	assert.Contains(t, s, f.tenant.stagingPath())
 
 	rec := StepRecord{Number: 5, ID: StepSwapEntry, Status: StatusDone, Attempts: 1, Note: "swapped"}
 	assert.Equal(t, "step 5 swap-entry: done (1 attempt): swapped", rec.String())

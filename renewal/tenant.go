@@ -132,16 +132,16 @@ func (t *Tenant) now() time.Time {
 	return time.Now()
 }
 
-// StagingPath returns the path of the staging store.
-func (t *Tenant) StagingPath() string {
+// stagingPath returns the path of the staging store.
+func (t *Tenant) stagingPath() string {
 	if t.Staging != "" {
 		return t.Staging
 	}
 	return t.Keystore + ".staging"
 }
 
-// HistoryPath returns the path of the history store.
-func (t *Tenant) HistoryPath() string {
+// historyPath returns the path of the history store.
+func (t *Tenant) historyPath() string {
 	if t.History != "" {
 		return t.History
 	}
@@ -178,9 +178,9 @@ func (t *Tenant) check() error {
 		return errors.New("renewal: tenant: expected the live keystore's path in Keystore, found none")
 	case t.Alias == "":
 		return errors.New("renewal: tenant: expected the live alias in Alias, found none")
-	case t.StagingPath() == t.Keystore || t.HistoryPath() == t.Keystore || t.StagingPath() == t.HistoryPath():
+	case t.stagingPath() == t.Keystore || t.historyPath() == t.Keystore || t.stagingPath() == t.historyPath():
 		return fmt.Errorf("renewal: tenant: expected distinct live, staging and history stores, found %q, %q and %q",
-			t.Keystore, t.StagingPath(), t.HistoryPath())
+			t.Keystore, t.stagingPath(), t.historyPath())
 	}
 	return nil
 }
@@ -222,7 +222,7 @@ func (t *Tenant) Pending() (*Pending, error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	s, err := keystore.Open(t.StagingPath(), t.stagingPassword(), &keystore.StoreOptions{Now: t.now})
+	s, err := keystore.Open(t.stagingPath(), t.stagingPassword(), &keystore.StoreOptions{Now: t.now})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -237,7 +237,7 @@ func (t *Tenant) Pending() (*Pending, error) {
 		return nil, err
 	}
 	if e.Kind() != keystore.KeyEntry {
-		return nil, fmt.Errorf("renewal: staging store %s: alias %q holds a trusted certificate, expected the pending key: %w", t.StagingPath(), t.Alias, ErrUnexpectedState)
+		return nil, fmt.Errorf("renewal: staging store %s: alias %q holds a trusted certificate, expected the pending key: %w", t.stagingPath(), t.Alias, ErrUnexpectedState)
 	}
 	return &Pending{Key: e.Key, Chain: e.Chain, Signed: !isPlaceholder(e.Chain)}, nil
 }
@@ -287,9 +287,9 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, error) {
 			return nil, err
 		}
 		p = &Pending{Key: key, Chain: []*x509.Certificate{ph}}
-		err = t.updateOrCreate(t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
+		err = t.updateOrCreate(t.stagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 			if s.Contains(t.Alias) {
-				return fmt.Errorf("renewal: staging store %s: alias %q appeared while staging: %w", t.StagingPath(), t.Alias, ErrUnexpectedState)
+				return fmt.Errorf("renewal: staging store %s: alias %q appeared while staging: %w", t.stagingPath(), t.Alias, ErrUnexpectedState)
 			}
 			return s.Set(&keystore.Entry{Alias: t.Alias, Key: key, Chain: p.Chain}, nil)
 		})
@@ -327,7 +327,7 @@ func (t *Tenant) Install(reply []*x509.Certificate, anchors ...*x509.Certificate
 		return nil, err
 	}
 	var res *keystore.ReplyResult
-	err := keystore.Update(context.Background(), t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
+	err := keystore.Update(context.Background(), t.stagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 		var err error
 		res, err = s.InstallReply(t.Alias, reply, &keystore.ReplyOptions{Anchors: anchors})
 		if err != nil {
@@ -387,7 +387,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 		}
 		if p == nil || !p.Signed || !sameCert(p.Chain[0], next) {
 			return nil, fmt.Errorf("renewal: activate: staging store %s holds no signed entry for the new certificate %s under alias %q: %w",
-				t.StagingPath(), describeCert(next), t.Alias, ErrUnexpectedState)
+				t.stagingPath(), describeCert(next), t.Alias, ErrUnexpectedState)
 		}
 		err = keystore.Update(context.Background(), t.Keystore, t.Password, func(s *keystore.Store) error {
 			cur, err := liveChain(s, t.Alias)
@@ -404,7 +404,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 			if err := t.keepHistory(a.HistoryAlias, prev); err != nil {
 				return err
 			}
-			a.Files = append(a.Files, t.HistoryPath())
+			a.Files = append(a.Files, t.historyPath())
 			if _, err := s.Replace(t.Alias, p.Key, p.Chain, nil); err != nil {
 				return err
 			}
@@ -424,7 +424,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 		return nil, err
 	}
 	if dropped {
-		a.Files = append(a.Files, t.StagingPath())
+		a.Files = append(a.Files, t.stagingPath())
 	}
 	return a, nil
 }
@@ -458,13 +458,13 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 	case !sameCert(live[0], next):
 		return nil, t.unexpected(live[0], old, next)
 	}
-	hist, err := keystore.Open(t.HistoryPath(), t.historyPassword(), &keystore.StoreOptions{Now: t.now})
+	hist, err := keystore.Open(t.historyPath(), t.historyPassword(), &keystore.StoreOptions{Now: t.now})
 	if err != nil {
 		return nil, fmt.Errorf("renewal: rollback needs the old entry from the history store: %w", err)
 	}
 	if !hist.Contains(a.HistoryAlias) {
 		return nil, fmt.Errorf("renewal: rollback: history store %s has no alias %q for the old certificate %s: %w",
-			t.HistoryPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
+			t.historyPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
 	}
 	kept, err := hist.Entry(a.HistoryAlias)
 	if err != nil {
@@ -472,7 +472,7 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 	}
 	if kept.Kind() != keystore.KeyEntry || !sameCert(kept.Leaf(), old) {
 		return nil, fmt.Errorf("renewal: rollback: history store %s alias %q does not hold the old certificate %s: %w",
-			t.HistoryPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
+			t.historyPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
 	}
 	err = keystore.Update(context.Background(), t.Keystore, t.Password, func(s *keystore.Store) error {
 		cur, err := s.Entry(t.Alias)
@@ -482,13 +482,13 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 		if cur.Kind() != keystore.KeyEntry || !sameCert(cur.Leaf(), next) {
 			return t.unexpected(cur.Leaf(), old, next)
 		}
-		err = t.updateOrCreate(t.StagingPath(), t.stagingPassword(), func(st *keystore.Store) error {
+		err = t.updateOrCreate(t.stagingPath(), t.stagingPassword(), func(st *keystore.Store) error {
 			return st.Set(&keystore.Entry{Alias: t.Alias, Created: cur.Created, Key: cur.Key, Chain: cur.Chain}, nil)
 		})
 		if err != nil {
 			return err
 		}
-		a.Files = append(a.Files, t.StagingPath())
+		a.Files = append(a.Files, t.stagingPath())
 		if _, err := s.Replace(t.Alias, kept.Key, kept.Chain, nil); err != nil {
 			return err
 		}
@@ -510,7 +510,7 @@ func (t *Tenant) unexpected(found, old, next *x509.Certificate) error {
 // keepHistory stores e in the history store under alias, unless it is
 // there already.
 func (t *Tenant) keepHistory(alias string, e *keystore.Entry) error {
-	return t.updateOrCreate(t.HistoryPath(), t.historyPassword(), func(s *keystore.Store) error {
+	return t.updateOrCreate(t.historyPath(), t.historyPassword(), func(s *keystore.Store) error {
 		if s.Contains(alias) {
 			c, err := s.Certificates(alias)
 			if err != nil {
@@ -520,7 +520,7 @@ func (t *Tenant) keepHistory(alias string, e *keystore.Entry) error {
 				return errUnchanged
 			}
 			return fmt.Errorf("renewal: history store %s: alias %q holds %s, not the old certificate %s: %w",
-				t.HistoryPath(), alias, describeCert(c[0]), describeCert(e.Leaf()), ErrUnexpectedState)
+				t.historyPath(), alias, describeCert(c[0]), describeCert(e.Leaf()), ErrUnexpectedState)
 		}
 		return s.Set(&keystore.Entry{Alias: alias, Created: e.Created, Key: e.Key, Chain: e.Chain}, nil)
 	})
@@ -529,11 +529,11 @@ func (t *Tenant) keepHistory(alias string, e *keystore.Entry) error {
 // dropPending removes the staging entry if it holds next, and reports
 // whether it did.
 func (t *Tenant) dropPending(next *x509.Certificate) (bool, error) {
-	if _, err := os.Stat(t.StagingPath()); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(t.stagingPath()); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	dropped := false
-	err := keystore.Update(context.Background(), t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
+	err := keystore.Update(context.Background(), t.stagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 		if !s.Contains(t.Alias) {
 			return errUnchanged
 		}

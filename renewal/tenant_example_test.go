@@ -66,7 +66,7 @@ func ExampleTenant() {
 		return
 	}
 	fmt.Println("live alias:", a.Alias, "- now issued by:", a.Chain[0].Issuer.CommonName)
-	fmt.Println("history:", filepath.Base(tenant.HistoryPath()))
+	fmt.Println("history:", filepath.Base(a.Files[0])) // the first file written keeps the old entry
 	// Output:
 	// request for: tenant-client - signed: false
 	// signed: true - issued by: New Root CA
