@@ -51,7 +51,7 @@
 //		OldRootFingerprint: oldRootSHA256,
 //	})
 //	if err != nil {
-//		return err // one *ParamError per problem, joined
+//		return err // one *PlanError per problem, joined
 //	}
 //	os.WriteFile("runbook.md", []byte(plan.Markdown()), 0o644)
 //	diagram := plan.Mermaid()        // a Mermaid sequenceDiagram
@@ -59,7 +59,7 @@
 //
 // [Build] does the same for a [Sequence] chosen at run time, for example
 // with [Choose]. Their error reports every problem of the parameters at
-// once, as [*ParamError] values that match [ErrMissingParam] or
+// once, as [*PlanError] values that match [ErrMissingParam] or
 // [ErrInvalidParam].
 //
 // Building and rendering are pure: no files are read, no clock or

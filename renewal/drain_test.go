@@ -64,7 +64,7 @@ func drainFixture(t *testing.T, seq Sequence, lastOld func(now time.Time) time.T
 		return time.Time{}
 	}
 	f.exec.Receiver = rcv
-	f.exec.Now = clk.Now
+	f.tenant.Now = clk.Now
 	f.exec.sleepFn = clk.sleep
 	f.exec.Drain = time.Minute
 	return f, clk, rcv
@@ -202,7 +202,7 @@ func TestDrainGateCancelled(t *testing.T) {
 
 func (f *fixture) rcvSeen(seen func(now time.Time) time.Time) {
 	r := f.exec.Receiver.(*observingReceiver)
-	now := f.exec.Now
+	now := f.tenant.Now
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seen = func(leaf *x509.Certificate) time.Time {
@@ -217,7 +217,7 @@ func (f *fixture) rcvSeen(seen func(now time.Time) time.Time) {
 // cannot wait for a drain: the gate fails instead of looping.
 func TestDrainGateStuckClock(t *testing.T) {
 	f, _, _ := drainFixture(t, SequenceOverlap, func(now time.Time) time.Time { return now.Add(-time.Second) })
-	f.exec.Now = clock // fixed
+	f.tenant.Now = clock // fixed
 	f.exec.sleepFn = func(context.Context, time.Duration) error { return nil }
 	_, err := f.exec.Run(context.Background())
 	require.ErrorIs(t, err, ErrGateFailed)

@@ -8,13 +8,13 @@ import (
 // Sentinel errors that callers branch on with [errors.Is].
 var (
 	// ErrMissingParam reports that a parameter the sequence needs is empty.
-	// The wrapping [*ParamError] names it.
+	// The wrapping [*PlanError] names it.
 	ErrMissingParam = errors.New("renewal: missing parameter")
 
 	// ErrInvalidParam reports a parameter that is present but unusable: a
 	// fingerprint that is not SHA-256 hex, a control character in a name, a
 	// window that ends before it starts, a new root equal to the old one.
-	// The wrapping [*ParamError] says what was expected and what was found.
+	// The wrapping [*PlanError] says what was expected and what was found.
 	ErrInvalidParam = errors.New("renewal: invalid parameter")
 
 	// ErrInvalidPlan reports a plan that is not well formed: steps out of
@@ -28,41 +28,48 @@ var (
 	ErrSchemaVersion = errors.New("renewal: unsupported plan schema version")
 )
 
-// ParamError describes one unusable parameter. It matches [ErrMissingParam]
-// or [ErrInvalidParam] with [errors.Is]. [Build], [Overlap] and
-// [Downtime] join one ParamError per problem with [errors.Join], so that a caller sees all of
-// them at once; [errors.As] finds the first.
-type ParamError struct {
-	Field  string // the Go field path, such as "Nodes[1]" or "Window.End"
-	Value  string // the offending value as given; empty for a missing one
-	Reason string // what was expected and what was found
-	Err    error  // ErrMissingParam or ErrInvalidParam
-}
-
-func (e *ParamError) Error() string {
-	if errors.Is(e.Err, ErrMissingParam) {
-		return fmt.Sprintf("renewal: missing parameter %s: %s", e.Field, e.Reason)
-	}
-	return fmt.Sprintf("renewal: invalid parameter %s %q: %s", e.Field, e.Value, e.Reason)
-}
-
-// Unwrap returns [ErrMissingParam] or [ErrInvalidParam].
-func (e *ParamError) Unwrap() error { return e.Err }
-
-// PlanError describes why a plan is not well formed. It matches
-// [ErrInvalidPlan] with [errors.Is].
+// PlanError says what is wrong with the parameters of a plan or with the
+// plan itself, what was expected and what was found. An error about a
+// parameter (Step 0, Field a [Params] field path) matches
+// [ErrMissingParam] or [ErrInvalidParam] with [errors.Is]; [Build],
+// [Overlap] and [Downtime] join one PlanError per unusable parameter
+// with [errors.Join], so that a caller sees all of them at once
+// ([errors.As] finds the first). Any other PlanError says the plan is not
+// well formed and matches [ErrInvalidPlan].
 type PlanError struct {
-	Step   int    // the 1-based step number, or 0 for the plan as a whole
-	Field  string // the field at fault, such as "Number" or "To"
-	Reason string // what was expected and what was found
+	// Step is the 1-based step number, or 0 for the parameters or the
+	// plan as a whole.
+	Step int
+	// Field is the field at fault: a parameter's Go field path, such as
+	// "Nodes[1]" or "Window.End", or a plan's or step's field, such as
+	// "Sequence" or "To".
+	Field string
+	// Value is the unusable parameter as given; empty for a missing one
+	// and for an error in the plan's steps.
+	Value string
+	// Reason says what was expected and what was found.
+	Reason string
+
+	err error // ErrMissingParam or ErrInvalidParam for a parameter; nil for the plan
 }
 
 func (e *PlanError) Error() string {
-	if e.Step == 0 {
+	switch {
+	case e.err == ErrMissingParam:
+		return fmt.Sprintf("renewal: missing parameter %s: %s", e.Field, e.Reason)
+	case e.err != nil:
+		return fmt.Sprintf("renewal: invalid parameter %s %q: %s", e.Field, e.Value, e.Reason)
+	case e.Step == 0:
 		return fmt.Sprintf("renewal: invalid plan: %s: %s", e.Field, e.Reason)
 	}
 	return fmt.Sprintf("renewal: invalid plan: step %d: %s: %s", e.Step, e.Field, e.Reason)
 }
 
-// Is makes a PlanError match [ErrInvalidPlan].
-func (e *PlanError) Is(target error) bool { return target == ErrInvalidPlan }
+// Unwrap returns [ErrMissingParam] or [ErrInvalidParam] for an error
+// about a parameter, and [ErrInvalidPlan] otherwise.
+func (e *PlanError) Unwrap() error {
+	if e.err != nil {
+		return e.err
+	}
+	return ErrInvalidPlan
+}

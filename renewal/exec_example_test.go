@@ -73,7 +73,6 @@ func exampleLandscape(dir string) *renewal.Executor {
 		Receiver: rcv,
 		Runtime:  rt,
 		Notifier: &local.Notifier{W: io.Discard},
-		Now:      now,
 	}
 }
 

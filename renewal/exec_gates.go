@@ -203,21 +203,13 @@ func (x *run) oldRootUnused(ctx context.Context, c *gateCheck) {
 	}
 }
 
-// inUse returns the chains declared in use: Executor.InUse, the chains of
-// Executor.InUseFiles, and every key entry of the live keystore. A dry run
+// inUse returns the chains declared in use: Executor.InUse and every key
+// entry of the live keystore. A dry run
 // that has not swapped the key entry leaves the live alias out, since the
 // swap will replace its chain.
 func (x *run) inUse() ([]truststore.Dependent, error) {
 	deps := append([]truststore.Dependent(nil), x.e.InUse...)
 	var errs []error
-	for _, f := range x.e.InUseFiles {
-		d, err := truststore.OpenDependents(f.Path, f.Password)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		deps = append(deps, d...)
-	}
 	t := x.e.Tenant
 	ks, err := keystore.Open(t.Keystore, t.Password, t.liveOptions())
 	if err != nil {
@@ -311,7 +303,7 @@ func (x *run) oldDrained(ctx context.Context, c *gateCheck) {
 			return
 		}
 		if !x.now().After(now) {
-			c.problem(nil, "the drain of the old client certificate %s cannot be waited for: the executor's clock (Executor.Now) did not advance during a wait of %s",
+			c.problem(nil, "the drain of the old client certificate %s cannot be waited for: the executor's clock (the tenant's Now) did not advance during a wait of %s",
 				describeCert(old), wait)
 			return
 		}

@@ -100,7 +100,6 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 		Runtime:     l.runtime,
 		Notifier:    &local.Notifier{W: l.handoffs},
 		HandOverDir: l.dir,
-		Now:         localClock,
 	}
 	return l
 }

@@ -111,17 +111,6 @@ type ReceiverInspector interface {
 	AcceptedClients() ([]*x509.Certificate, error)
 }
 
-// InUseFile declares the chains of a file in use, for the check before
-// the old root is removed: a JKS or PKCS#12 keystore (each key entry's
-// chain) or a PEM or DER certificate file (one chain), read when the gate
-// is checked with [truststore.OpenDependents].
-type InUseFile struct {
-	// Path is the file's path.
-	Path string
-	// Password opens a keystore; it is ignored for certificate files.
-	Password []byte
-}
-
 // Executor runs a renewal [Plan] against the tenant's keystores and the
 // [CA], [Receiver], [Runtime] and [Notifier] the caller provides,
 // recording progress in a journal so that a run interrupted at any point
@@ -182,13 +171,14 @@ type Executor struct {
 	// plan's OldRootFingerprint in the live chain, or else among the
 	// receiver's roots if it implements [ReceiverInspector].
 	OldRoot *x509.Certificate
-	// InUse and InUseFiles declare chains in use elsewhere; the gate before
-	// the old root is removed refuses while any of them chains to the old
-	// root, naming each. Every key entry of the live keystore is always
-	// declared in use too (after the swap, the live alias holds the new
-	// chain, so only other entries can still need the old root).
-	InUse      []truststore.Dependent
-	InUseFiles []InUseFile
+	// InUse declares chains in use elsewhere; the gate before the old root
+	// is removed refuses while any of them chains to the old root, naming
+	// each. [truststore.OpenDependents] reads them from a keystore or a
+	// certificate file. Every key entry of the live keystore is always
+	// declared in use too, read when the gate is checked (after the swap,
+	// the live alias holds the new chain, so only other entries can still
+	// need the old root).
+	InUse []truststore.Dependent
 	// Waits gives, per step, how long a hand-off waits for the role's
 	// confirmation (passed to [Notifier.HandOff]). Nil or a missing step
 	// means no waiting.
@@ -198,11 +188,11 @@ type Executor struct {
 	// root be removed (overlap step 9, downtime step 12); it applies when
 	// the Receiver implements [UsageObserver]. The gate asks
 	// [UsageObserver.LastSeen]; while the last sighting is less than Drain
-	// before Now, it waits (emitting an [EventGateWaiting] that says until
+	// before the clock ([Tenant.Now]) says now, it waits (emitting an [EventGateWaiting] that says until
 	// when) and asks again, so a sighting during the wait extends it. When
 	// ctx ends the wait, the gate fails ([ErrGateFailed]) naming the
 	// drain, and nothing is removed. Zero means the gate only checks that
-	// the receiver has not seen the old certificate after Now (no quiet
+	// the receiver has not seen the old certificate since now (no quiet
 	// period).
 	Drain time.Duration
 
@@ -211,11 +201,6 @@ type Executor struct {
 	// Logger receives the same progress as structured log records. Nil
 	// discards them. Passwords and keys are never logged.
 	Logger *slog.Logger
-	// Now is the clock for the journal's times, the events and the
-	// downtime window: the downtime sequence refuses to stop the flow
-	// after the window's end, and waits (by the wall clock) until its
-	// start as this clock tells it. Nil means time.Now.
-	Now func() time.Time
 
 	// hook is called at the points where the kill-and-resume tests end
 	// the process.
@@ -299,9 +284,10 @@ type run struct {
 	oldRoot, newRoot   *x509.Certificate
 }
 
+// now is the run's clock, the tenant's ([Tenant.Now]).
 func (x *run) now() time.Time {
-	if x.e.Now != nil {
-		return x.e.Now()
+	if x.e.Tenant != nil {
+		return x.e.Tenant.now()
 	}
 	return time.Now()
 }

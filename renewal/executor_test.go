@@ -413,7 +413,9 @@ func TestGateOldRootInUse(t *testing.T) {
 			other := issue(t, f.oldCA, "billing-client", keystore.ECDSAP256)
 			path := filepath.Join(f.dir, "billing.pem")
 			require.NoError(t, os.WriteFile(path, []byte(encodeChain(other.chain)), 0o644))
-			f.exec.InUseFiles = []InUseFile{{Path: path}}
+			deps, err := truststore.OpenDependents(path, nil)
+			require.NoError(t, err)
+			f.exec.InUse = deps
 			return path
 		}},
 		{"another entry of the live keystore", func(t *testing.T, f *fixture) string {
@@ -541,7 +543,7 @@ func TestStepFailures(t *testing.T) {
 	})
 	t.Run("window over", func(t *testing.T) {
 		f := newFixture(t, SequenceDowntime)
-		f.exec.Now = func() time.Time { return clock().Add(2 * time.Hour) }
+		f.tenant.Now = func() time.Time { return clock().Add(2 * time.Hour) }
 		_, err := f.exec.Run(ctx)
 		require.ErrorIs(t, err, ErrOutsideWindow)
 		assert.Zero(t, f.calls.count("rt.Stop"))

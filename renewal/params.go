@@ -110,7 +110,7 @@ func (w Window) String() string {
 const maxText = 4096
 
 // validate reports every problem that stops a plan of sequence s from being
-// built from p, as [*ParamError] values joined with [errors.Join]; nil means
+// built from p, as [*PlanError] values joined with [errors.Join]; nil means
 // the builders accept p.
 func (p Params) validate(s Sequence) error {
 	if !s.valid() {
@@ -125,10 +125,10 @@ func (p Params) validate(s Sequence) error {
 func (p Params) normalize(s Sequence) (Params, error) {
 	var errs []error
 	missing := func(field, reason string) {
-		errs = append(errs, &ParamError{Field: field, Reason: reason, Err: ErrMissingParam})
+		errs = append(errs, &PlanError{Field: field, Reason: reason, err: ErrMissingParam})
 	}
 	invalid := func(field, value, reason string) {
-		errs = append(errs, &ParamError{Field: field, Value: value, Reason: reason, Err: ErrInvalidParam})
+		errs = append(errs, &PlanError{Field: field, Value: value, Reason: reason, err: ErrInvalidParam})
 	}
 	text := func(field, value string, required bool, why string) {
 		if value == "" {

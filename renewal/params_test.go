@@ -56,7 +56,7 @@ func TestParamsValidate(t *testing.T) {
 			err := p.validate(tt.seq)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.is)
-			var pe *ParamError
+			var pe *PlanError
 			require.ErrorAs(t, err, &pe)
 			assert.Equal(t, tt.field, pe.Field)
 			assert.Contains(t, pe.Reason, tt.reason)
@@ -74,7 +74,7 @@ func TestParamsValidateReportsEveryProblem(t *testing.T) {
 	require.Error(t, err)
 	var fields []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var pe *ParamError
+		var pe *PlanError
 		require.True(t, errors.As(e, &pe))
 		fields = append(fields, pe.Field)
 	}

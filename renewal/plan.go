@@ -155,7 +155,7 @@ func Build(s Sequence, p Params) (*Plan, error) {
 //     gated before: nothing presents or chains to the old ones, and the receiver
 //     has seen no handshake with the old certificate for the drain period)
 //
-// Unusable parameters give every problem at once, as [*ParamError]
+// Unusable parameters give every problem at once, as [*PlanError]
 // values joined with [errors.Join].
 func Overlap(p Params) (*Plan, error) {
 	q, err := p.normalize(SequenceOverlap)
@@ -241,7 +241,7 @@ func Overlap(p Params) (*Plan, error) {
 // that both sequences end with one trusted root. The reference gives step 2 to both administrators; the plan gives it to
 // the tenant administrator, who drives the sequence, with the receiver
 // administrator in [Step.To]. Unusable parameters give every problem at
-// once, as [*ParamError] values joined with [errors.Join].
+// once, as [*PlanError] values joined with [errors.Join].
 func Downtime(p Params) (*Plan, error) {
 	q, err := p.normalize(SequenceDowntime)
 	if err != nil {

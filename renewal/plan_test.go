@@ -361,10 +361,10 @@ func TestPlanValidate(t *testing.T) {
 }
 
 func TestErrorsFormat(t *testing.T) {
-	missing := &ParamError{Field: "Alias", Reason: "needed", Err: ErrMissingParam}
+	missing := &PlanError{Field: "Alias", Reason: "needed", err: ErrMissingParam}
 	assert.Equal(t, "renewal: missing parameter Alias: needed", missing.Error())
 	assert.True(t, errors.Is(missing, ErrMissingParam))
-	invalid := &ParamError{Field: "Nodes[1]", Value: "a\nb", Reason: "bad", Err: ErrInvalidParam}
+	invalid := &PlanError{Field: "Nodes[1]", Value: "a\nb", Reason: "bad", err: ErrInvalidParam}
 	assert.Equal(t, `renewal: invalid parameter Nodes[1] "a\nb": bad`, invalid.Error())
 	assert.False(t, errors.Is(invalid, ErrMissingParam))
 	whole := &PlanError{Field: "Steps", Reason: "none"}

@@ -147,7 +147,6 @@ func (w *world) executor() *Executor {
 		Runtime:     &fileRuntime{w: w, tenant: t},
 		Notifier:    &fileNotifier{w: w},
 		HandOverDir: w.dir,
-		Now:         clock,
 	}
 }
 

@@ -78,7 +78,11 @@ type Tenant struct {
 	// receiver, CA and Java version handles RSA-2048.
 	KeyType keystore.KeyType
 	// Now is the clock that dates new entries and the placeholder
-	// certificate. Nil means time.Now.
+	// certificate, and the clock of an [Executor] running with this
+	// Tenant: the journal's times, the events, the drain of the old
+	// certificate and the downtime window (the downtime sequence refuses
+	// to stop the flow after the window's end, and waits by the wall
+	// clock until its start as this clock tells it). Nil means time.Now.
 	Now func() time.Time
 	// Rand is the randomness for the new key (see
 	// [keystore.GenerateKeyFrom]). Nil means crypto/rand.
