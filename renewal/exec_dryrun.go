@@ -66,9 +66,9 @@ func (e *Executor) DryRun(ctx context.Context) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return d, err
 		}
-		p := StepRecord{Number: s.Number, ID: s.ID, Destructive: s.Destructive, Status: StatusPending}
+		p := StepRecord{Number: s.Number, ID: s.ID, Status: StatusPending}
 		if x.j != nil {
-			p = x.j.Steps[i]
+			p = x.j.Steps[i].public()
 		}
 		if p.Status == StatusDone {
 			d.Steps = append(d.Steps, p)
@@ -108,7 +108,7 @@ func (x *run) dryGate(ctx context.Context, i int, s Step) (*GateRecord, *GateErr
 		}
 	}
 	if g.When == GateAfter {
-		rec := (*StepRecord)(nil)
+		rec := (*stepRecord)(nil)
 		if x.j != nil {
 			rec = &x.j.Steps[i]
 		}

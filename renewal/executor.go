@@ -616,7 +616,7 @@ func (x *run) runSteps(ctx context.Context) error {
 
 // runStep runs one step that is not done: its gate before, its action,
 // its gate after, recording each change in the journal.
-func (x *run) runStep(ctx context.Context, s Step, rec *StepRecord) error {
+func (x *run) runStep(ctx context.Context, s Step, rec *stepRecord) error {
 	// A destructive step whose action completed in an earlier run (and
 	// whose gate after it failed) is not acted again.
 	acted := rec.Status == StatusFailed && !rec.Acted.IsZero() && s.Destructive
@@ -676,7 +676,7 @@ func (x *run) act(ctx context.Context, s Step) (note string, skipped bool, err e
 
 // gate checks the step's gate and records the outcome; a failure is saved
 // in the journal by the caller.
-func (x *run) gate(ctx context.Context, s Step, rec *StepRecord) error {
+func (x *run) gate(ctx context.Context, s Step, rec *stepRecord) error {
 	g := *s.Gate
 	gerr := x.checkGate(ctx, s, g)
 	gr := &GateRecord{Kind: g.Kind, When: g.When, At: x.now().UTC(), Passed: gerr == nil}
@@ -752,7 +752,7 @@ func (x *run) result() *Result {
 	if x.j != nil {
 		r.State = x.j.State
 		r.Created, r.Updated = x.j.Created, x.j.Updated
-		r.Steps = append([]StepRecord(nil), x.j.Steps...)
+		r.Steps = publicSteps(x.j.Steps)
 		r.Files = append([]string(nil), x.j.Files...)
 	}
 	p := &r.Params
@@ -787,7 +787,7 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
-	swap := (*StepRecord)(nil)
+	swap := (*stepRecord)(nil)
 	if x.j != nil {
 		swap = x.j.step(StepSwapEntry)
 	}

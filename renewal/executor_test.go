@@ -194,7 +194,7 @@ func TestRunDowntime(t *testing.T) {
 	assert.Len(t, res.Completed(), 12)
 	last := res.Steps[len(res.Steps)-1]
 	assert.Equal(t, StepRemoveOld, last.ID)
-	assert.True(t, last.Destructive)
+	assert.True(t, f.journal(t).step(last.ID).Destructive)
 }
 
 // TestRunAgain checks that running a finished renewal changes nothing.

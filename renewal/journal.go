@@ -88,7 +88,7 @@ type journalFile struct {
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 	// Steps has one record per step of the plan, in order.
-	Steps []StepRecord `json:"steps"`
+	Steps []stepRecord `json:"steps"`
 	// Artifacts are what a resumed run needs from earlier steps.
 	Artifacts journalArtifacts `json:"artifacts"`
 	// Files lists the files the runs wrote, besides the journal, in the
@@ -96,8 +96,48 @@ type journalFile struct {
 	Files []string `json:"files,omitempty"`
 }
 
-// StepRecord is the progress of one step.
+// StepRecord is the progress of one step, as the journal records it.
 type StepRecord struct {
+	// Number and ID are the plan step's.
+	Number int
+	ID     StepID
+	// Status is the step's progress.
+	Status StepStatus
+	// Attempts counts the runs that started the step.
+	Attempts int
+	// Started is when the step last started; Finished when it was last
+	// done or failed. Both are zero if it never did.
+	Started, Finished time.Time
+	// Note says what the action did, or why nothing was needed.
+	Note string
+	// Error is the message of the error that failed the step.
+	Error string
+	// Gate is the last evaluation of the step's gate; nil if it has none
+	// or it was not evaluated. In a dry run it is the evaluation today.
+	Gate *GateRecord
+	// Would says, in a dry run, what a run would do for the step; empty
+	// for a done step and outside a dry run.
+	Would string
+}
+
+// public returns what a caller sees of the record.
+func (r *stepRecord) public() StepRecord {
+	return StepRecord{Number: r.Number, ID: r.ID, Status: r.Status, Attempts: r.Attempts,
+		Started: r.Started, Finished: r.Finished, Note: r.Note, Error: r.Error, Gate: r.Gate}
+}
+
+// publicSteps returns what a caller sees of the records.
+func publicSteps(recs []stepRecord) []StepRecord {
+	var out []StepRecord
+	for i := range recs {
+		out = append(out, recs[i].public())
+	}
+	return out
+}
+
+// stepRecord is the journal's record of one step; [StepRecord] is what
+// a caller sees of it.
+type stepRecord struct {
 	// Number and ID are the plan step's.
 	Number int    `json:"number"`
 	ID     StepID `json:"id"`
@@ -119,9 +159,6 @@ type StepRecord struct {
 	// Gate is the last evaluation of the step's gate; nil if it has none
 	// or it was not evaluated. In a dry run it is the evaluation today.
 	Gate *GateRecord `json:"gate,omitempty"`
-	// Would says, in a dry run, what a run would do for the step; empty
-	// for a done step and in the journal.
-	Would string `json:"-"`
 }
 
 // GateRecord is one evaluation of a gate: by a run (recorded in the
@@ -171,7 +208,7 @@ type journalArtifacts struct {
 }
 
 // step returns the record of the step with the given ID, or nil.
-func (j *journalFile) step(id StepID) *StepRecord {
+func (j *journalFile) step(id StepID) *stepRecord {
 	for i := range j.Steps {
 		if j.Steps[i].ID == id {
 			return &j.Steps[i]
@@ -200,7 +237,7 @@ func ReadJournal(path string) (*Result, error) {
 			OldFingerprint: a.OldFingerprint, NewFingerprint: a.NewFingerprint,
 			OldRootFingerprint: a.OldRootFingerprint, NewRootFingerprint: a.NewRootFingerprint},
 		State: j.State, Created: j.Created, Updated: j.Updated,
-		Steps:   append([]StepRecord(nil), j.Steps...),
+		Steps:   publicSteps(j.Steps),
 		Files:   append([]string(nil), j.Files...),
 		journal: path,
 	}, nil
@@ -284,7 +321,7 @@ func newJournal(plan *Plan, now time.Time) *journalFile {
 		Updated:        now.UTC(),
 	}
 	for _, s := range plan.Steps {
-		j.Steps = append(j.Steps, StepRecord{Number: s.Number, ID: s.ID, Destructive: s.Destructive, Status: StatusPending})
+		j.Steps = append(j.Steps, stepRecord{Number: s.Number, ID: s.ID, Destructive: s.Destructive, Status: StatusPending})
 	}
 	return j
 }

@@ -47,10 +47,10 @@ func TestJournalRoundTrip(t *testing.T) {
 		Params: Params{Alias: j.Alias, Keystore: j.Keystore,
 			OldFingerprint: j.Artifacts.OldFingerprint, NewFingerprint: j.Artifacts.NewFingerprint,
 			OldRootFingerprint: j.Artifacts.OldRootFingerprint, NewRootFingerprint: j.Artifacts.NewRootFingerprint},
-		Created: j.Created, Updated: j.Updated, Steps: j.Steps,
+		Created: j.Created, Updated: j.Updated, Steps: publicSteps(j.Steps),
 		journal: path, Files: j.Files,
 	}, res)
-	assert.Equal(t, j.Steps[0], *res.Step(j.Steps[0].ID))
+	assert.Equal(t, j.Steps[0].public(), *res.Step(j.Steps[0].ID))
 	assert.Nil(t, res.Step("no-such-step"))
 
 	fi, err := os.Stat(path)

@@ -47,7 +47,7 @@ func resetAfter(j *journalFile, id StepID) {
 	after := false
 	for i := range j.Steps {
 		if after {
-			j.Steps[i] = StepRecord{Number: j.Steps[i].Number, ID: j.Steps[i].ID, Destructive: j.Steps[i].Destructive, Status: StatusPending}
+			j.Steps[i] = stepRecord{Number: j.Steps[i].Number, ID: j.Steps[i].ID, Destructive: j.Steps[i].Destructive, Status: StatusPending}
 		}
 		if j.Steps[i].ID == id {
 			after = true
