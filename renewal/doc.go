@@ -5,9 +5,9 @@
 // The plans follow SAP's procedure "Renewal of Tenant Client Root
 // Certificate (CA)" (the reference), which has two sequences:
 //
-//   - [Overlap], 9 steps, for a receiver that accepts the old and the new
+//   - [SequenceOverlap], 9 steps, for a receiver that accepts the old and the new
 //     client certificate at the same time. Traffic never stops.
-//   - [Downtime], 12 steps, for a receiver that accepts one client
+//   - [SequenceDowntime], 12 steps, for a receiver that accepts one client
 //     certificate at a time. The integration flow is stopped inside an
 //     agreed window. The reference's sequence has 11 steps and leaves the
 //     old root trusted; step 12 is the overlap sequence's removal of it,
@@ -40,7 +40,7 @@
 //
 // Build a plan from [Params] and render it:
 //
-//	plan, err := renewal.Overlap(renewal.Params{
+//	plan, err := renewal.Build(renewal.SequenceOverlap, renewal.Params{
 //		Alias:              "tenant-client",
 //		Keystore:           "/srv/tenant/client.p12",
 //		Nodes:              []string{"node-a", "node-b"},
@@ -153,7 +153,7 @@
 // line with %v, and never print a key or password.
 //
 // The package's Examples cover the main flows: a plan and its runbook
-// ([Overlap], [Plan.Markdown]), a run against the embedded defaults of
+// ([Build], [Plan.Markdown]), a run against the embedded defaults of
 // renewal/local ([Executor]), a dry run ([Executor.DryRun]), a resumed
 // run, and the two-phase renewal by hand ([Tenant]).
 //

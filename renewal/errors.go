@@ -19,7 +19,7 @@ var (
 
 	// ErrInvalidPlan reports a plan that is not well formed: steps out of
 	// order, an unknown role or kind, a hand-off to nobody. Plans from
-	// [Overlap] and [Downtime] never are; plans decoded from JSON or built
+	// [Build] never are; plans decoded from JSON or built
 	// by hand may be.
 	ErrInvalidPlan = errors.New("renewal: invalid plan")
 
@@ -31,10 +31,9 @@ var (
 // PlanError says what is wrong with the parameters of a plan or with the
 // plan itself, what was expected and what was found. An error about a
 // parameter (Step 0, Field a [Params] field path) matches
-// [ErrMissingParam] or [ErrInvalidParam] with [errors.Is]; [Build],
-// [Overlap] and [Downtime] join one PlanError per unusable parameter
-// with [errors.Join], so that a caller sees all of them at once
-// ([errors.As] finds the first). Any other PlanError says the plan is not
+// [ErrMissingParam] or [ErrInvalidParam] with [errors.Is]; [Build] joins
+// one PlanError per unusable parameter with [errors.Join], so that a
+// caller sees all of them at once ([errors.As] finds the first). Any other PlanError says the plan is not
 // well formed and matches [ErrInvalidPlan].
 type PlanError struct {
 	// Step is the 1-based step number, or 0 for the parameters or the

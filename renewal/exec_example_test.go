@@ -54,7 +54,7 @@ func exampleLandscape(dir string) *renewal.Executor {
 	must(err)
 	must(rt.StartAll(ctx))
 
-	plan, err := renewal.Overlap(renewal.Params{
+	plan, err := renewal.Build(renewal.SequenceOverlap, renewal.Params{
 		Alias:              "client",
 		Keystore:           live,
 		Nodes:              []string{"node-1", "node-2"},

@@ -78,7 +78,7 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 	names, err := l.runtime.Nodes(ctx)
 	require.NoError(t, err)
 
-	plan, err := renewal.Overlap(renewal.Params{
+	plan, err := renewal.Build(renewal.SequenceOverlap, renewal.Params{
 		Alias:              "client",
 		Keystore:           live,
 		KeystoreFormat:     "PKCS12",

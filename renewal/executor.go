@@ -132,7 +132,7 @@ type ReceiverInspector interface {
 // the journal's lock (Journal + ".lock") keeps two processes from running
 // the same renewal at once.
 type Executor struct {
-	// Plan is the renewal to run, as [Overlap], [Downtime] or [Build]
+	// Plan is the renewal to run, as [Build]
 	// return it. It must be what [Build] gives for its Sequence and
 	// Params: any other plan (a destructive marking dropped, a gate or a
 	// step removed, text changed) is refused with a [*PlanError]. A plan

@@ -19,7 +19,7 @@ import (
 // Required for both sequences: Alias, Keystore, Nodes, OldFingerprint,
 // OldRootSubject, OldRootFingerprint, NewRootSubject and
 // NewRootFingerprint (the last step of both sequences removes the old
-// root, so it must be named and identified); [Downtime] also needs
+// root, so it must be named and identified); [SequenceDowntime] also needs
 // Window. Everything else may be empty and is
 // then described generically ("the receiver's truststore").
 //
@@ -64,7 +64,7 @@ type Params struct {
 	// must differ from OldRootFingerprint: these sequences are for a change
 	// of CA.
 	NewRootFingerprint string `json:"new_root_fingerprint"`
-	// Window is the agreed downtime window; only [Downtime] uses it.
+	// Window is the agreed downtime window; only [SequenceDowntime] uses it.
 	Window Window `json:"window,omitzero"`
 	// Receiver optionally describes a receiver behind a reverse proxy; its
 	// tasks become sub-tasks of the receiver's configuration step. Nil

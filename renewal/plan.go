@@ -110,7 +110,7 @@ type Gate struct {
 }
 
 // Plan is a renewal as data: the sequence, the parameters it was built
-// from, and the steps in order. Plans from [Overlap] and [Downtime] are
+// from, and the steps in order. Plans from [Build] are
 // well formed; [Plan.Validate] checks one built or decoded some other way.
 //
 // A Plan is a value: the builders share no memory with their arguments,
@@ -126,38 +126,23 @@ type Plan struct {
 	Steps []Step `json:"steps"`
 }
 
-// Build returns the plan for sequence s: [Overlap] or [Downtime].
+// Build returns the plan for sequence s from parameters p: the 9 steps of
+// [SequenceOverlap] or the 12 of [SequenceDowntime], as their docs list
+// them. Unusable parameters give every problem at once, as [*PlanError]
+// values joined with [errors.Join]; an unknown sequence gives a
+// [*PlanError] matching [ErrInvalidPlan].
 func Build(s Sequence, p Params) (*Plan, error) {
 	switch s {
 	case SequenceOverlap:
-		return Overlap(p)
+		return overlap(p)
 	case SequenceDowntime:
-		return Downtime(p)
+		return downtime(p)
 	}
 	return nil, &PlanError{Field: "Sequence", Reason: fmt.Sprintf("unknown sequence %q: expected one of %s", string(s), nameList(sequences))}
 }
 
-// Overlap returns the 9-step plan for a receiver that accepts the old and
-// the new client certificate at the same time, following the reference's
-// first sequence step by step:
-//
-//  1. tenant administrator: create a new key pair, have it signed by the new CA
-//  2. tenant administrator: hand the new certificate and new root to the receiver administrator
-//  3. receiver administrator: trust the new root, accept the new certificate next to the old
-//  4. receiver administrator: confirm to the tenant administrator
-//  5. tenant administrator: replace the key entry under the same alias (destructive;
-//     gated before: the receiver accepts the old and the new chain)
-//  6. tenant administrator: tell the integration developer to restart
-//  7. integration developer: restart the flow on every node (gated after: every node
-//     presents the new certificate)
-//  8. tenant administrator: tell the receiver administrator the new certificate is in use
-//  9. receiver administrator: remove the old certificate and old root (destructive;
-//     gated before: nothing presents or chains to the old ones, and the receiver
-//     has seen no handshake with the old certificate for the drain period)
-//
-// Unusable parameters give every problem at once, as [*PlanError]
-// values joined with [errors.Join].
-func Overlap(p Params) (*Plan, error) {
+// overlap builds the plan of [SequenceOverlap].
+func overlap(p Params) (*Plan, error) {
 	q, err := p.normalize(SequenceOverlap)
 	if err != nil {
 		return nil, err
@@ -216,33 +201,8 @@ func Overlap(p Params) (*Plan, error) {
 	return newPlan(SequenceOverlap, q, steps), nil
 }
 
-// Downtime returns the 12-step plan for a receiver that accepts only one
-// client certificate at a time, following the reference's second sequence
-// step by step:
-//
-//  1. tenant administrator: create a new key pair, have it signed by the new CA
-//  2. tenant administrator (with the receiver administrator): agree a downtime window
-//  3. tenant administrator: at the window's start, tell the integration developer to stop the flow
-//  4. integration developer: stop the flow (destructive)
-//  5. integration developer: confirm to the tenant administrator
-//  6. tenant administrator: replace the key entry under the same alias (destructive)
-//  7. tenant administrator: hand the new certificate and root to the receiver administrator
-//  8. receiver administrator: exchange the certificate, import the new root (destructive;
-//     gated after: the receiver accepts the new chain)
-//  9. receiver administrator: confirm to the tenant administrator
-//  10. tenant administrator: tell the integration developer to restart
-//  11. integration developer: restart the flow on every node (gated after: every node
-//     presents the new certificate)
-//  12. receiver administrator: remove the old root certificate (destructive; gated
-//     before: nothing presents or chains to the old ones)
-//
-// The reference ends at step 11 and leaves the old root trusted; step 12
-// is the overlap sequence's last step ([StepRemoveOld], with its gate), so
-// that both sequences end with one trusted root. The reference gives step 2 to both administrators; the plan gives it to
-// the tenant administrator, who drives the sequence, with the receiver
-// administrator in [Step.To]. Unusable parameters give every problem at
-// once, as [*PlanError] values joined with [errors.Join].
-func Downtime(p Params) (*Plan, error) {
+// downtime builds the plan of [SequenceDowntime].
+func downtime(p Params) (*Plan, error) {
 	q, err := p.normalize(SequenceDowntime)
 	if err != nil {
 		return nil, err

@@ -66,8 +66,8 @@ func TestBuildersFollowReference(t *testing.T) {
 		ref   []refStep
 		steps int
 	}{
-		{name: "overlap", build: Overlap, seq: SequenceOverlap, ref: overlapRef, steps: 9},
-		{name: "downtime", build: Downtime, seq: SequenceDowntime, ref: downtimeRef, steps: 12},
+		{name: "overlap", build: overlap, seq: SequenceOverlap, ref: overlapRef, steps: 9},
+		{name: "downtime", build: downtime, seq: SequenceDowntime, ref: downtimeRef, steps: 12},
 	}
 	for _, tt := range tests {
 		for _, profile := range []*ReceiverProfile{nil, testProfile()} {

@@ -96,11 +96,49 @@ type Sequence string
 const (
 	// SequenceOverlap is for a receiver that accepts the old and the new
 	// client certificate at the same time (and trusts both roots): no
-	// downtime, 9 steps. See [Overlap].
+	// downtime. Its plan ([Build]) follows the reference's first sequence
+	// step by step:
+	//
+	//  1. tenant administrator: create a new key pair, have it signed by the new CA
+	//  2. tenant administrator: hand the new certificate and new root to the receiver administrator
+	//  3. receiver administrator: trust the new root, accept the new certificate next to the old
+	//  4. receiver administrator: confirm to the tenant administrator
+	//  5. tenant administrator: replace the key entry under the same alias (destructive;
+	//     gated before: the receiver accepts the old and the new chain)
+	//  6. tenant administrator: tell the integration developer to restart
+	//  7. integration developer: restart the flow on every node (gated after: every node
+	//     presents the new certificate)
+	//  8. tenant administrator: tell the receiver administrator the new certificate is in use
+	//  9. receiver administrator: remove the old certificate and old root (destructive;
+	//     gated before: nothing presents or chains to the old ones, and the receiver
+	//     has seen no handshake with the old certificate for the drain period)
 	SequenceOverlap Sequence = "overlap"
 	// SequenceDowntime is for a receiver that accepts one client
-	// certificate at a time: the flow stops inside an agreed window,
-	// 12 steps. See [Downtime].
+	// certificate at a time: the flow stops inside an agreed window. Its
+	// plan ([Build]) follows the reference's second sequence step by step:
+	//
+	//  1. tenant administrator: create a new key pair, have it signed by the new CA
+	//  2. tenant administrator (with the receiver administrator): agree a downtime window
+	//  3. tenant administrator: at the window's start, tell the integration developer to stop the flow
+	//  4. integration developer: stop the flow (destructive)
+	//  5. integration developer: confirm to the tenant administrator
+	//  6. tenant administrator: replace the key entry under the same alias (destructive)
+	//  7. tenant administrator: hand the new certificate and root to the receiver administrator
+	//  8. receiver administrator: exchange the certificate, import the new root (destructive;
+	//     gated after: the receiver accepts the new chain)
+	//  9. receiver administrator: confirm to the tenant administrator
+	//  10. tenant administrator: tell the integration developer to restart
+	//  11. integration developer: restart the flow on every node (gated after: every node
+	//     presents the new certificate)
+	//  12. receiver administrator: remove the old root certificate (destructive; gated
+	//     before: nothing presents or chains to the old ones)
+	//
+	// The reference ends at step 11 and leaves the old root trusted; step 12
+	// is the overlap sequence's last step ([StepRemoveOld], with its gate), so
+	// that both sequences end with one trusted root. The reference gives
+	// step 2 to both administrators; the plan gives it to the tenant
+	// administrator, who drives the sequence, with the receiver
+	// administrator in [Step.To].
 	SequenceDowntime Sequence = "downtime"
 )
 
