@@ -27,12 +27,6 @@ const (
 	// EventGateFailed: the step's gate does not hold; [Event.Err] is a
 	// [*GateError] naming every problem.
 	EventGateFailed EventKind = "gate failed"
-	// EventGateDeferred: a dry run could not evaluate the step's gate (or
-	// all of it), because it depends on steps that have not run yet.
-	EventGateDeferred EventKind = "gate deferred"
-	// EventWouldRun: a dry run would perform the step; [Event.Message] says
-	// what it would do.
-	EventWouldRun EventKind = "would run"
 	// EventWarning: something a person should look at that does not stop
 	// the run; [Event.Message] says what. The executor warns when the
 	// receiver would also accept another key entry of the live keystore.
@@ -46,7 +40,7 @@ const (
 
 // isGate reports whether the event is about the step's gate.
 func (k EventKind) isGate() bool {
-	return k == EventGatePassed || k == EventGateFailed || k == EventGateDeferred || k == EventGateWaiting
+	return k == EventGatePassed || k == EventGateFailed || k == EventGateWaiting
 }
 
 // Event reports progress of an [Executor] to its caller's
@@ -54,8 +48,7 @@ func (k EventKind) isGate() bool {
 // key. The zero Event is not one the executor sends.
 type Event struct {
 	// Kind says what happened. For the gate events (EventGatePassed,
-	// EventGateFailed, EventGateDeferred, EventGateWaiting) the gate is
-	// Step.Gate.
+	// EventGateFailed, EventGateWaiting) the gate is Step.Gate.
 	Kind EventKind
 	// Step is the plan's step the event is about: its Number, Role and
 	// Title are what a progress display shows.
@@ -97,7 +90,7 @@ func (x *run) emit(ev Event) {
 	switch ev.Kind {
 	case EventStepFailed, EventGateFailed:
 		level = slog.LevelError
-	case EventGateDeferred, EventWarning:
+	case EventWarning:
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{

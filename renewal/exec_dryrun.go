@@ -48,7 +48,9 @@ func (r *Result) dryRunText() string {
 // would do ([StepRecord.Would]) and what the step's gate says today
 // ([StepRecord.Gate], with the conditions checked and deferred): every
 // gate condition that does not depend on a step not yet done is
-// evaluated. Its String lists it all, step by step.
+// evaluated. Its String lists it all, step by step. While it runs,
+// OnEvent hears of the steps done earlier (EventStepSkipped), and of the
+// gates that fail, pass or would wait, as in a run.
 //
 // The error is nil when every evaluated condition holds; otherwise it
 // joins a [*GateError] per failing gate (matching [ErrGateFailed]). A
@@ -82,14 +84,11 @@ func (e *Executor) DryRun(ctx context.Context) (*Result, error) {
 			case gerr != nil:
 				failed = append(failed, gerr)
 				x.emit(Event{Kind: EventGateFailed, Step: s, Err: gerr})
-			case len(gc.Deferred) > 0:
-				x.emit(Event{Kind: EventGateDeferred, Step: s, Message: strings.Join(gc.Deferred, "; ")})
-			default:
+			case len(gc.Deferred) == 0:
 				x.emit(Event{Kind: EventGatePassed, Step: s})
 			}
 		}
 		p.Would = x.describe(ctx, s)
-		x.emit(Event{Kind: EventWouldRun, Step: s, Message: p.Would})
 		d.Steps = append(d.Steps, p)
 	}
 	return d, errors.Join(failed...)

@@ -143,7 +143,7 @@ func TestLocalOverlapOverTLS(t *testing.T) {
 	stats := stop()
 	require.NoError(t, err)
 
-	assert.Equal(t, renewal.RunDone, res.State)
+	assert.Equal(t, renewal.StatusDone, res.State)
 	assert.Len(t, res.Completed(), 9)
 	assert.NotZero(t, stats.Total)
 	assert.Zero(t, stats.Failed, "failures: %v", stats.Failures)

@@ -184,8 +184,8 @@ func (j *journalFile) checkSteps(plan *Plan) error {
 			seenOpen = true
 		}
 	}
-	if j.State == RunDone && seenOpen {
-		return &JournalError{Field: "state", Expected: fmt.Sprintf("not %q while a step is not done", RunDone), Found: fmt.Sprintf("%q", j.State)}
+	if j.State == StatusDone && seenOpen {
+		return &JournalError{Field: "state", Expected: fmt.Sprintf("not %q while a step is not done", StatusDone), Found: fmt.Sprintf("%q", j.State)}
 	}
 	return nil
 }

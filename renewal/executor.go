@@ -234,7 +234,7 @@ type Result struct {
 	Params Params
 	// State is the run's state as the journal now records it; empty
 	// before the first run.
-	State RunState
+	State Status
 	// Created and Updated are the executor's clock when the journal was
 	// made and last written.
 	Created, Updated time.Time
@@ -576,8 +576,8 @@ func (e *Executor) Run(ctx context.Context) (*Result, error) {
 }
 
 func (x *run) runSteps(ctx context.Context) error {
-	if x.j.State != RunDone {
-		x.j.State = RunRunning
+	if x.j.State != StatusDone {
+		x.j.State = StatusRunning
 	}
 	for i := range x.plan.Steps {
 		s := x.plan.Steps[i]
@@ -590,7 +590,7 @@ func (x *run) runSteps(ctx context.Context) error {
 			return err
 		}
 		if err := x.runStep(ctx, s, rec); err != nil {
-			x.j.State = RunFailed
+			x.j.State = StatusFailed
 			if serr := x.save(); serr != nil {
 				return errors.Join(err, serr)
 			}
@@ -600,15 +600,15 @@ func (x *run) runSteps(ctx context.Context) error {
 	// The journal says every step is done: check that the state says so
 	// too before the run is recorded (or reported) as done.
 	if err := x.verifyEnd(ctx); err != nil {
-		x.j.State = RunFailed
+		x.j.State = StatusFailed
 		x.log.LogAttrs(ctx, slog.LevelError, "renewal: end state differs", slog.String("error", err.Error()))
 		if serr := x.save(); serr != nil {
 			return errors.Join(err, serr)
 		}
 		return err
 	}
-	if x.j.State != RunDone {
-		x.j.State = RunDone
+	if x.j.State != StatusDone {
+		x.j.State = StatusDone
 		return x.save()
 	}
 	return nil
@@ -791,7 +791,7 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 	if x.j != nil {
 		swap = x.j.step(StepSwapEntry)
 	}
-	if swap == nil || x.newLeaf() == nil || (swap.Status == StatusPending && x.j.State != RunRolledBack) {
+	if swap == nil || x.newLeaf() == nil || (swap.Status == StatusPending && x.j.State != StatusRolledBack) {
 		return nil, fmt.Errorf("renewal: rollback: the journal %s records no swap of the key entry to undo: %w", e.Journal, ErrUnexpectedState)
 	}
 	if err := e.Receiver.Accepts(ctx, x.oldChain); err != nil {
@@ -829,7 +829,7 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 			r.Started, r.Acted, r.Finished = time.Time{}, time.Time{}, time.Time{}
 		}
 	}
-	x.j.State = RunRolledBack
+	x.j.State = StatusRolledBack
 	if err := x.save(); err != nil {
 		errs = append(errs, err)
 	}

@@ -28,7 +28,7 @@ import (
 func assertRenewed(t *testing.T, f *fixture) {
 	t.Helper()
 	j := f.journal(t)
-	assert.Equal(t, RunDone, j.State)
+	assert.Equal(t, StatusDone, j.State)
 	for _, s := range j.Steps {
 		assert.Equal(t, StatusDone, s.Status, "step %d %s", s.Number, s.ID)
 	}
@@ -104,7 +104,7 @@ func TestRunOverlap(t *testing.T) {
 
 			newFP := keystore.CertFingerprint(f.newLeaf(t)).Hex()
 			assert.Equal(t, SequenceOverlap, res.Sequence)
-			assert.Equal(t, RunDone, res.State)
+			assert.Equal(t, StatusDone, res.State)
 			assert.Equal(t, f.plan.Params.OldFingerprint, res.Params.OldFingerprint)
 			assert.Equal(t, newFP, res.Params.NewFingerprint)
 			assert.Equal(t, f.plan.Params.OldRootFingerprint, res.Params.OldRootFingerprint)
@@ -208,7 +208,7 @@ func TestRunAgain(t *testing.T) {
 	f.events = nil
 	res, err := f.exec.Run(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, RunDone, res.State)
+	assert.Equal(t, StatusDone, res.State)
 	// Only the end state is checked again: Accepts, Presents.
 	assert.Len(t, f.mutations(), calls, "no call that changes the CA, receiver, runtime or notifier")
 	after := f.files(t)
@@ -342,7 +342,7 @@ func TestGateBeforeSwapFails(t *testing.T) {
 			}
 			// The journal records the failure.
 			j := f.journal(t)
-			assert.Equal(t, RunFailed, j.State)
+			assert.Equal(t, StatusFailed, j.State)
 			rec := j.step(StepSwapEntry)
 			assert.Equal(t, StatusFailed, rec.Status)
 			assert.Zero(t, rec.Attempts, "the step never started")
@@ -689,7 +689,7 @@ func TestRollback(t *testing.T) {
 
 	res, err := f.exec.Rollback(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, RunRolledBack, res.State)
+	assert.Equal(t, StatusRolledBack, res.State)
 	e := f.liveEntry(t, liveAlias)
 	assert.Equal(t, f.old.chain[0].Raw, e.Chain[0].Raw, "the old certificate is back under the alias")
 	assert.True(t, chain.KeyMatches(e.Key.Public(), f.old.chain[0]))
@@ -835,7 +835,7 @@ func TestEventString(t *testing.T) {
 		Gate: &Gate{Kind: GateReceiverAcceptsBoth, When: GateBefore}}, Err: errors.New("no")}
 	assert.Equal(t, "step 5 (tenant administrator) gate failed: Swap [gate before: receiver accepts the old and the new chain]: no", e.String())
 	for _, k := range []EventKind{EventStepStarted, EventStepDone, EventStepSkipped, EventStepFailed, EventGatePassed,
-		EventGateFailed, EventGateDeferred, EventWouldRun, EventWarning, EventGateWaiting} {
+		EventGateFailed, EventWarning, EventGateWaiting} {
 		assert.NotContains(t, string(k), "EventKind", "%s", k)
 		assert.NotEmpty(t, string(k))
 	}

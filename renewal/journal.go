@@ -22,45 +22,42 @@ const journalVersion = 1
 // that, and the bound keeps a damaged or hostile file from costing memory.
 const maxJournal = 16 << 20
 
-// StepStatus is a step's progress as the journal records it.
-type StepStatus string
+// Status is how far a step, or a whole run, got, as the journal records
+// it: a step is pending, started, done or failed; a run is running, done,
+// failed or rolled back.
+type Status string
 
 const (
 	// StatusPending: the step has not started.
-	StatusPending StepStatus = "pending"
+	StatusPending Status = "pending"
 	// StatusStarted: the executor recorded the step as started and may or
 	// may not have performed its action; a resumed run checks the state
 	// before acting again.
-	StatusStarted StepStatus = "started"
-	// StatusDone: the step's action and gate completed.
-	StatusDone StepStatus = "done"
+	StatusStarted Status = "started"
+	// StatusRunning: a run is in progress, or was interrupted.
+	StatusRunning Status = "running"
+	// StatusDone: the step's action and gate completed; for a run, every
+	// step is done.
+	StatusDone Status = "done"
 	// StatusFailed: the step's action or gate failed; [StepRecord.Error]
 	// says why. A resumed run tries the step again (a destructive step
-	// whose action completed only has its gate checked again).
-	StatusFailed StepStatus = "failed"
+	// whose action completed only has its gate checked again). For a
+	// run: the last run stopped at a failed step or gate.
+	StatusFailed Status = "failed"
+	// StatusRolledBack: [Executor.Rollback] restored the old key entry;
+	// a later run starts again from the swap of the key entry. Only a
+	// run has it.
+	StatusRolledBack Status = "rolled_back"
 )
 
-func (s StepStatus) valid() bool {
+// validStep reports whether s is a step's status.
+func (s Status) validStep() bool {
 	return s == StatusPending || s == StatusStarted || s == StatusDone || s == StatusFailed
 }
 
-// RunState is the state of a whole run as the journal records it.
-type RunState string
-
-const (
-	// RunRunning: a run is in progress, or was interrupted.
-	RunRunning RunState = "running"
-	// RunFailed: the last run stopped at a failed step or gate.
-	RunFailed RunState = "failed"
-	// RunDone: every step is done.
-	RunDone RunState = "done"
-	// RunRolledBack: [Executor.Rollback] restored the old key entry; a
-	// later run starts again from the swap of the key entry.
-	RunRolledBack RunState = "rolled_back"
-)
-
-func (s RunState) valid() bool {
-	return s == RunRunning || s == RunFailed || s == RunDone || s == RunRolledBack
+// validRun reports whether s is a run's status.
+func (s Status) validRun() bool {
+	return s == StatusRunning || s == StatusFailed || s == StatusDone || s == StatusRolledBack
 }
 
 // journalFile is the executor's record of a run, kept in a JSON file so that
@@ -82,7 +79,7 @@ type journalFile struct {
 	Keystore       string   `json:"keystore"`
 	OldFingerprint string   `json:"old_fingerprint"`
 	// State is the state of the run as a whole.
-	State RunState `json:"state"`
+	State Status `json:"state"`
 	// Created and Updated are the executor's clock when the journal was
 	// made and last written.
 	Created time.Time `json:"created"`
@@ -102,7 +99,7 @@ type StepRecord struct {
 	Number int
 	ID     StepID
 	// Status is the step's progress.
-	Status StepStatus
+	Status Status
 	// Attempts counts the runs that started the step.
 	Attempts int
 	// Started is when the step last started; Finished when it was last
@@ -144,7 +141,7 @@ type stepRecord struct {
 	// Destructive is the plan step's marking.
 	Destructive bool `json:"destructive"`
 	// Status is the step's progress.
-	Status StepStatus `json:"status"`
+	Status Status `json:"status"`
 	// Attempts counts the runs that started the step.
 	Attempts int `json:"attempts,omitempty"`
 	// Started is when the step last started; Acted when its action last
@@ -288,14 +285,14 @@ func parseJournal(data []byte) (*journalFile, error) {
 	if !j.Sequence.valid() {
 		return nil, fmt.Errorf("unknown sequence %q, expected one of %s: %w", j.Sequence, nameList(sequences), ErrJournal)
 	}
-	if !j.State.valid() {
+	if !j.State.validRun() {
 		return nil, fmt.Errorf("unknown run state %q: %w", j.State, ErrJournal)
 	}
 	for i, s := range j.Steps {
 		if s.Number != i+1 {
 			return nil, fmt.Errorf("step record %d has number %d, expected %d: %w", i+1, s.Number, i+1, ErrJournal)
 		}
-		if !s.Status.valid() {
+		if !s.Status.validStep() {
 			return nil, fmt.Errorf("step %d: unknown status %q: %w", s.Number, s.Status, ErrJournal)
 		}
 		if g := s.Gate; g != nil && !g.Kind.valid() {
@@ -316,7 +313,7 @@ func newJournal(plan *Plan, now time.Time) *journalFile {
 		Alias:          plan.Params.Alias,
 		Keystore:       plan.Params.Keystore,
 		OldFingerprint: plan.Params.OldFingerprint,
-		State:          RunRunning,
+		State:          StatusRunning,
 		Created:        now.UTC(),
 		Updated:        now.UTC(),
 	}

@@ -441,8 +441,8 @@ func copyWorld(t *testing.T, base string) *world {
 // label, so that the states of two runs (with different new keys) compare
 // equal when they are alike.
 type endState struct {
-	Journal        RunState
-	Statuses       []StepStatus
+	Journal        Status
+	Statuses       []Status
 	Live           []string // labels of the live alias's chain
 	LiveKeyMatches bool
 	LiveAliases    []string
@@ -559,7 +559,7 @@ func TestKillAndResume(t *testing.T) {
 			require.Zero(t, code, out)
 			want := summarize(t, ref)
 			// Sanity of the reference itself.
-			assert.Equal(t, RunDone, want.Journal)
+			assert.Equal(t, StatusDone, want.Journal)
 			assert.Equal(t, []string{"new-leaf", "new-root"}, want.Live)
 			assert.True(t, want.LiveKeyMatches)
 			assert.True(t, want.JournalNewLeaf)
@@ -608,7 +608,7 @@ func TestKillAndResume(t *testing.T) {
 						// Resume, in this process.
 						res, err := w.executor().Run(context.Background())
 						require.NoError(t, err)
-						assert.Equal(t, RunDone, res.State)
+						assert.Equal(t, StatusDone, res.State)
 						got := summarize(t, w)
 
 						// Hand-offs are not destructive: one interrupted

@@ -152,9 +152,9 @@ func fingerprintText(fp any) string {
 }
 
 // stateText is a run state as a sentence says it.
-func stateText(s RunState) string {
+func stateText(s Status) string {
 	switch s {
-	case RunRolledBack:
+	case StatusRolledBack:
 		return "rolled back"
 	case "":
 		return "not started"

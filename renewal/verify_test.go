@@ -53,7 +53,7 @@ func resetAfter(j *journalFile, id StepID) {
 			after = true
 		}
 	}
-	j.State = RunRunning
+	j.State = StatusRunning
 }
 
 // requireJournalError checks that err is a *JournalError for field, that
@@ -235,14 +235,14 @@ func TestEndStateMarkedDone(t *testing.T) {
 		for i := 6; i < 9; i++ {
 			j.Steps[i].Status = StatusDone
 		}
-		j.State = RunDone
+		j.State = StatusDone
 	})
 	res, err := f.exec.Run(context.Background())
 	require.ErrorIs(t, err, ErrUnexpectedState)
 	var ee *EndStateError
 	require.ErrorAs(t, err, &ee)
-	assert.Equal(t, RunFailed, res.State)
-	assert.Equal(t, RunFailed, f.journal(t).State)
+	assert.Equal(t, StatusFailed, res.State)
+	assert.Equal(t, StatusFailed, f.journal(t).State)
 	whats := map[StepID][]string{}
 	for _, d := range ee.Differences {
 		whats[d.Step] = append(whats[d.Step], d.What)
@@ -274,7 +274,7 @@ func TestEndStateChangedAfterward(t *testing.T) {
 			res, err := f.exec.Run(context.Background())
 			var ee *EndStateError
 			require.ErrorAs(t, err, &ee)
-			assert.Equal(t, RunFailed, res.State)
+			assert.Equal(t, StatusFailed, res.State)
 			var steps []StepID
 			for _, d := range ee.Differences {
 				steps = append(steps, d.Step)
