@@ -164,7 +164,7 @@
 // stable; new ones may be added. Titles, details and sub-tasks are prose
 // for people and may be reworded in any release: programs must branch on
 // IDs and kinds, never on text. The JSON form is versioned by
-// schema_version ([SchemaVersion]); SCHEMA.md describes it, and a change
+// schema_version ([Plan.SchemaVersion]); SCHEMA.md describes it, and a change
 // that would make a reader misread a plan increments the version.
 //
 // The reference gives downtime step 2 ("agree on a downtime window") to

@@ -314,11 +314,11 @@ func (x *run) swapEntry(ctx context.Context, s Step) (string, bool, error) {
 	x.wrote(t.historyPath(), t.Keystore)
 	x.wrote(a.Files...)
 	x.j.Artifacts.HistoryAlias = a.HistoryAlias
-	if a.Already {
-		return fmt.Sprintf("alias %q already holds the new certificate %s", a.Alias, describeCert(x.newLeaf())), true, nil
+	if a.already {
+		return fmt.Sprintf("alias %q already holds the new certificate %s", a.alias, describeCert(x.newLeaf())), true, nil
 	}
 	return fmt.Sprintf("alias %q now holds %s; the old entry %s is kept in %s as %q",
-		a.Alias, describeCert(x.newLeaf()), describeCert(x.oldLeaf()), x.e.Tenant.historyPath(), a.HistoryAlias), false, nil
+		a.alias, describeCert(x.newLeaf()), describeCert(x.oldLeaf()), x.e.Tenant.historyPath(), a.HistoryAlias), false, nil
 }
 
 // restartNodes: overlap step 7, downtime step 11. A node presenting the

@@ -27,15 +27,14 @@ import (
 // executor wrote; a renewal that must start again from the live keystore
 // needs the journal moved away (the tenant's stores keep what was done).
 type JournalError struct {
-	// Path is the journal file.
-	Path string
 	// Field is the journal's JSON field at fault, such as "keystore",
 	// "artifacts.new_root_pem" or "steps[7].status".
 	Field string
 	// Expected and Found say what the field must hold and what it holds.
 	Expected, Found string
 
-	fix string // what to do, as the message says it
+	path string // the journal file
+	fix  string // what to do, as the message says it
 }
 
 // Error names the journal, the field, what was expected and found, and
@@ -46,8 +45,8 @@ func (e *JournalError) Error() string {
 		fix = "the journal was written for another renewal or edited: give the plan it was written for, or restore the journal the executor wrote"
 	}
 	where := "journal"
-	if e.Path != "" {
-		where = "journal " + e.Path
+	if e.path != "" {
+		where = "journal " + e.path
 	}
 	return fmt.Sprintf("renewal: %s: %s: expected %s, found %s; %s", where, e.Field, e.Expected, e.Found, fix)
 }
@@ -61,12 +60,11 @@ func (e *JournalError) Is(target error) bool { return target == ErrJournal }
 // journal records the run as failed, not done. It matches
 // [ErrUnexpectedState].
 type EndStateError struct {
-	// Journal is the journal's path.
-	Journal string
 	// Differences lists everything that differs, one entry each.
 	Differences []EndStateDifference
 
-	errs []error // the underlying errors, such as a runtime that cannot say what a node presents
+	journal string  // the journal's path
+	errs    []error // the underlying errors, such as a runtime that cannot say what a node presents
 }
 
 // EndStateDifference is one way the end state differs from a finished
@@ -84,7 +82,7 @@ type EndStateDifference struct {
 // Error names every difference and what to do.
 func (e *EndStateError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "renewal: the journal %s records every step as done, but the end state differs:", e.Journal)
+	fmt.Fprintf(&b, "renewal: the journal %s records every step as done, but the end state differs:", e.journal)
 	for i, d := range e.Differences {
 		if i > 0 {
 			b.WriteString(";")
@@ -95,12 +93,10 @@ func (e *EndStateError) Error() string {
 	return b.String()
 }
 
-// Is makes an EndStateError match [ErrUnexpectedState].
-func (e *EndStateError) Is(target error) bool { return target == ErrUnexpectedState }
-
-// Unwrap returns the underlying errors, such as a runtime that cannot say
-// what a node presents.
-func (e *EndStateError) Unwrap() []error { return e.errs }
+// Unwrap returns [ErrUnexpectedState] and the underlying errors, such as
+// a runtime that cannot say what a node presents, so that [errors.Is]
+// matches any of them.
+func (e *EndStateError) Unwrap() []error { return append([]error{ErrUnexpectedState}, e.errs...) }
 
 // checkPlan refuses a plan that is not what [Build] gives for its own
 // sequence and parameters: the destructive markings, the gates and the
@@ -322,7 +318,7 @@ func (x *run) handOverPaths() []string {
 // presents it, the receiver accepts the new chain, and it neither accepts
 // the old certificate nor trusts the old root.
 func (x *run) verifyEnd(ctx context.Context) error {
-	e := &EndStateError{Journal: x.e.Journal}
+	e := &EndStateError{journal: x.e.Journal}
 	diff := func(what string, step StepID, want, got string) {
 		e.Differences = append(e.Differences, EndStateDifference{What: what, Step: step, Expected: want, Found: got})
 	}

@@ -91,11 +91,9 @@ func (e *GateError) gate() Gate {
 	return *e.Step.Gate
 }
 
-// Is makes a GateError match [ErrGateFailed].
-func (e *GateError) Is(target error) bool { return target == ErrGateFailed }
-
-// Unwrap returns the underlying errors, such as the receiver's refusals.
-func (e *GateError) Unwrap() []error { return e.errs }
+// Unwrap returns [ErrGateFailed] and the underlying errors, such as the
+// receiver's refusals, so that [errors.Is] matches any of them.
+func (e *GateError) Unwrap() []error { return append([]error{ErrGateFailed}, e.errs...) }
 
 // ReceiverInspector is implemented by a [Receiver] that can list its
 // configuration, such as the file-based receiver of package
@@ -358,7 +356,7 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("renewal: executor: expected Plan, CA, Receiver, Runtime and Notifier, found no %s", strings.Join(missing, ", "))
 	}
-	if err := e.Plan.Validate(); err != nil {
+	if err := e.Plan.validate(); err != nil {
 		return nil, err
 	}
 	if err := checkPlan(e.Plan); err != nil {
@@ -399,8 +397,8 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 // withJournalPath names the journal in a *JournalError.
 func withJournalPath(err error, path string) error {
 	var je *JournalError
-	if errors.As(err, &je) && je.Path == "" {
-		je.Path = path
+	if errors.As(err, &je) && je.path == "" {
+		je.path = path
 	}
 	return err
 }
@@ -834,8 +832,8 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 		errs = append(errs, err)
 	}
 	x.log.LogAttrs(ctx, slog.LevelInfo, "renewal: rolled back",
-		slog.String("alias", a.Alias), slog.String("restored", keystore.CertFingerprint(x.oldLeaf()).Hex()),
-		slog.Bool("already", a.Already))
+		slog.String("alias", a.alias), slog.String("restored", keystore.CertFingerprint(x.oldLeaf()).Hex()),
+		slog.Bool("already", a.already))
 	return x.result(), errors.Join(errs...)
 }
 

@@ -7,10 +7,10 @@ import (
 )
 
 // UnmarshalJSON decodes a plan written by [encoding/json.Marshal] from a
-// [Plan], as described in SCHEMA.md, and checks it with [Plan.Validate].
+// [Plan], as described in SCHEMA.md, and checks it with [Plan.UnmarshalJSON].
 //
 // It is strict, because a plan tells people and programs what to change:
-// a schema_version other than [SchemaVersion] is refused with
+// a schema_version other than 1 is refused with
 // [ErrSchemaVersion] before anything else is read, and unknown fields,
 // unknown role, kind, gate or sequence names, and malformed plans are
 // refused with [ErrInvalidPlan]. A plan that is only partly understood is
@@ -23,10 +23,10 @@ func (p *Plan) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("renewal: decoding plan: %w: %w", ErrInvalidPlan, err)
 	}
 	if version.SchemaVersion == nil {
-		return fmt.Errorf("renewal: plan has no schema_version, expected %d: %w", SchemaVersion, ErrSchemaVersion)
+		return fmt.Errorf("renewal: plan has no schema_version, expected %d: %w", schemaVersion, ErrSchemaVersion)
 	}
-	if *version.SchemaVersion != SchemaVersion {
-		return fmt.Errorf("renewal: plan has schema_version %d, expected %d: %w", *version.SchemaVersion, SchemaVersion, ErrSchemaVersion)
+	if *version.SchemaVersion != schemaVersion {
+		return fmt.Errorf("renewal: plan has schema_version %d, expected %d: %w", *version.SchemaVersion, schemaVersion, ErrSchemaVersion)
 	}
 
 	// planJSON has Plan's fields and tags but not its methods, so decoding
@@ -39,7 +39,7 @@ func (p *Plan) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("renewal: decoding plan: %w: %w", ErrInvalidPlan, err)
 	}
 	plan := Plan(q)
-	if err := plan.Validate(); err != nil {
+	if err := plan.validate(); err != nil {
 		return err
 	}
 	*p = plan
@@ -47,11 +47,11 @@ func (p *Plan) UnmarshalJSON(data []byte) error {
 }
 
 // MarshalJSON encodes the plan as described in SCHEMA.md, after checking
-// it with [Plan.Validate], so that a plan never serialises a role, kind,
+// it with [Plan.UnmarshalJSON], so that a plan never serialises a role, kind,
 // gate or sequence a reader cannot act on; the error matches
 // [ErrInvalidPlan] (or [ErrSchemaVersion]).
 func (p Plan) MarshalJSON() ([]byte, error) {
-	if err := p.Validate(); err != nil {
+	if err := p.validate(); err != nil {
 		return nil, err
 	}
 	type planJSON Plan

@@ -84,8 +84,8 @@ type Window struct {
 	Description string `json:"description,omitempty"`
 }
 
-// IsZero reports whether the window is unset.
-func (w Window) IsZero() bool {
+// isZero reports whether the window is unset.
+func (w Window) isZero() bool {
 	return w.Start.IsZero() && w.End.IsZero() && w.Description == ""
 }
 
@@ -207,7 +207,7 @@ func (p Params) normalize(s Sequence) (Params, error) {
 	case !w.Start.IsZero() && !w.End.After(w.Start):
 		invalid("Window.End", w.End.Format(time.RFC3339), fmt.Sprintf("expected a time after the start %s", w.Start.Format(time.RFC3339)))
 	}
-	if s == SequenceDowntime && w.IsZero() {
+	if s == SequenceDowntime && w.isZero() {
 		missing("Window", "the downtime sequence needs an agreed window: a start and an end, or a description")
 	}
 

@@ -140,7 +140,7 @@ func TestWindowString(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, tt.w.String())
-			assert.Equal(t, tt.zero, tt.w.IsZero())
+			assert.Equal(t, tt.zero, tt.w.isZero())
 		})
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// SchemaVersion is the version of the JSON form of a [Plan] this package
+// schemaVersion is the version of the JSON form of a [Plan] this package
 // writes and reads; see SCHEMA.md. It changes whenever a field changes
 // meaning or a reader of the previous version would misread a plan.
-const SchemaVersion = 1
+const schemaVersion = 1
 
 // StepID identifies what a step does, independently of its number: an
 // executor implements one action per StepID, and the same ID means the
@@ -111,12 +111,13 @@ type Gate struct {
 
 // Plan is a renewal as data: the sequence, the parameters it was built
 // from, and the steps in order. Plans from [Build] are
-// well formed; [Plan.Validate] checks one built or decoded some other way.
+// well formed; [Plan.UnmarshalJSON] checks one built or decoded some other way.
 //
 // A Plan is a value: the builders share no memory with their arguments,
 // and rendering never modifies the plan. Concurrent reads are safe.
 type Plan struct {
-	// SchemaVersion is [SchemaVersion] in plans this package builds.
+	// SchemaVersion is 1 in plans this package builds, the version of
+	// the JSON form described in SCHEMA.md.
 	SchemaVersion int `json:"schema_version"`
 	// Sequence says which of the reference's sequences the plan follows.
 	Sequence Sequence `json:"sequence"`
@@ -281,7 +282,7 @@ func newPlan(s Sequence, p Params, steps []Step) *Plan {
 	for i := range steps {
 		steps[i].Number = i + 1
 	}
-	return &Plan{SchemaVersion: SchemaVersion, Sequence: s, Params: p, Steps: steps}
+	return &Plan{SchemaVersion: schemaVersion, Sequence: s, Params: p, Steps: steps}
 }
 
 // Step returns the first step with the given ID, and whether there is one.
@@ -317,9 +318,9 @@ func (p *Plan) roles() []Role {
 // naming another role in To, and printable one-line text. It does not
 // require the steps to be those the builders make; to run a plan read from
 // a file, rebuild it with [Build] from its Params and use that.
-func (p *Plan) Validate() error {
-	if p.SchemaVersion != SchemaVersion {
-		return fmt.Errorf("renewal: plan has schema_version %d, expected %d: %w", p.SchemaVersion, SchemaVersion, ErrSchemaVersion)
+func (p *Plan) validate() error {
+	if p.SchemaVersion != schemaVersion {
+		return fmt.Errorf("renewal: plan has schema_version %d, expected %d: %w", p.SchemaVersion, schemaVersion, ErrSchemaVersion)
 	}
 	if err := p.Params.validate(p.Sequence); err != nil {
 		return err

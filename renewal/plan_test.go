@@ -80,7 +80,7 @@ func TestBuildersFollowReference(t *testing.T) {
 				p.Receiver = profile
 				plan, err := tt.build(p)
 				require.NoError(t, err)
-				assert.Equal(t, SchemaVersion, plan.SchemaVersion)
+				assert.Equal(t, schemaVersion, plan.SchemaVersion)
 				assert.Equal(t, tt.seq, plan.Sequence)
 				require.Len(t, plan.Steps, tt.steps)
 				require.Len(t, tt.ref, tt.steps)
@@ -102,7 +102,7 @@ func TestBuildersFollowReference(t *testing.T) {
 					assert.NotEmpty(t, s.Title, "step %d title", i+1)
 					assert.NotEmpty(t, s.Detail, "step %d detail", i+1)
 				}
-				require.NoError(t, plan.Validate())
+				require.NoError(t, plan.validate())
 
 				// Same input, same plan: building is pure.
 				again, err := tt.build(p)
@@ -340,9 +340,9 @@ func TestPlanValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := valid(t)
-			require.NoError(t, p.Validate())
+			require.NoError(t, p.validate())
 			tt.mutate(p)
-			err := p.Validate()
+			err := p.validate()
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.is)
 			assert.Contains(t, err.Error(), tt.want)
@@ -356,7 +356,7 @@ func TestPlanValidate(t *testing.T) {
 			Number: 10, ID: "check-expiry", Role: TenantAdmin, Kind: KindGate, Title: "Check expiry",
 			Gate: &Gate{Kind: GateNodesPresentNew, When: GateBefore, Description: "d"},
 		})
-		assert.NoError(t, p.Validate())
+		assert.NoError(t, p.validate())
 	})
 }
 

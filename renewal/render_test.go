@@ -220,7 +220,7 @@ func TestRenderHostilePlan(t *testing.T) {
 	for i, h := range hostile {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			plan := &Plan{
-				SchemaVersion: SchemaVersion,
+				SchemaVersion: schemaVersion,
 				Sequence:      SequenceOverlap,
 				Params: Params{
 					Alias: h, Keystore: h, KeystoreFormat: h, Truststore: h, Nodes: []string{h, h},

@@ -57,8 +57,8 @@ func (a *Activation) String() string {
 		return "no activation"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "alias %q ", a.Alias)
-	if a.Already {
+	fmt.Fprintf(&b, "alias %q ", a.alias)
+	if a.already {
 		b.WriteString("already held ")
 	} else {
 		b.WriteString("now holds ")

@@ -111,19 +111,16 @@ type Pending struct {
 
 // Activation says what [Tenant.Activate] or [Tenant.Rollback] did.
 type Activation struct {
-	// Alias is the live alias, as the live keystore writes it.
-	Alias string
 	// HistoryAlias is the alias of the old entry in the history store.
 	HistoryAlias string
 	// Chain is the chain now under the live alias; Previous is the chain
 	// that was there before.
 	Chain, Previous []*x509.Certificate
-	// Already is set when the live alias already held the wanted
-	// certificate, so only the bookkeeping (history, staging) was
-	// finished.
-	Already bool
 	// Files lists the files written.
 	Files []string
+
+	alias   string // the live alias, as the live keystore writes it
+	already bool   // the live alias already held the wanted certificate: only the bookkeeping was finished
 }
 
 // errUnchanged makes a keystore.Update callback skip the write.
@@ -381,7 +378,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 	}
 	switch {
 	case sameCert(live[0], next):
-		a.Already, a.Chain = true, live
+		a.already, a.Chain = true, live
 	case !sameCert(live[0], old):
 		return nil, t.unexpected(live[0], old, next)
 	default:
@@ -412,7 +409,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 			if _, err := s.Replace(t.Alias, p.Key, p.Chain, nil); err != nil {
 				return err
 			}
-			a.Alias, a.Previous, a.Chain = prev.Alias, prev.Chain, p.Chain
+			a.alias, a.Previous, a.Chain = prev.Alias, prev.Chain, p.Chain
 			return nil
 		}, &keystore.UpdateOptions{StoreOptions: *t.liveOptions()})
 		if err != nil {
@@ -420,8 +417,8 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 		}
 		a.Files = append(a.Files, t.Keystore)
 	}
-	if a.Alias == "" {
-		a.Alias = t.Alias
+	if a.alias == "" {
+		a.alias = t.Alias
 	}
 	dropped, err := t.dropPending(next)
 	if err != nil {
@@ -450,14 +447,14 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 	if old == nil || next == nil {
 		return nil, errors.New("renewal: rollback: expected the old and the new certificate, found nil")
 	}
-	a := &Activation{Alias: t.Alias, HistoryAlias: t.historyAlias(old)}
+	a := &Activation{alias: t.Alias, HistoryAlias: t.historyAlias(old)}
 	live, err := t.LiveChain()
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case sameCert(live[0], old):
-		a.Already, a.Chain = true, live
+		a.already, a.Chain = true, live
 		return a, nil
 	case !sameCert(live[0], next):
 		return nil, t.unexpected(live[0], old, next)
@@ -496,7 +493,7 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 		if _, err := s.Replace(t.Alias, kept.Key, kept.Chain, nil); err != nil {
 			return err
 		}
-		a.Alias, a.Previous, a.Chain = cur.Alias, cur.Chain, kept.Chain
+		a.alias, a.Previous, a.Chain = cur.Alias, cur.Chain, kept.Chain
 		return nil
 	}, &keystore.UpdateOptions{StoreOptions: *t.liveOptions()})
 	if err != nil {

@@ -6,7 +6,7 @@ import "fmt"
 // JSON form uses (see SCHEMA.md), so that a plan and a journal read as
 // they print and no value needs a codec. A value read from JSON is
 // checked where the plan or journal is read ([Plan.UnmarshalJSON],
-// [Plan.Validate], [ReadJournal]): an unknown word is an error matching
+// [Plan.UnmarshalJSON], [ReadJournal]): an unknown word is an error matching
 // [ErrInvalidPlan] or [ErrJournal] that names the words expected.
 
 // Role is a person (or the automation acting for one) who performs steps of

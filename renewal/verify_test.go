@@ -65,7 +65,7 @@ func requireJournalError(t *testing.T, f *fixture, err error, field string) *Jou
 	var je *JournalError
 	require.ErrorAs(t, err, &je, "%v", err)
 	assert.Equal(t, field, je.Field, "%v", err)
-	assert.Equal(t, f.exec.Journal, je.Path)
+	assert.Equal(t, f.exec.Journal, je.path)
 	assert.NotEmpty(t, je.Expected)
 	assert.NotEmpty(t, je.Found)
 	assert.Contains(t, err.Error(), f.exec.Journal)
@@ -210,7 +210,7 @@ func TestPlanMustBeBuilt(t *testing.T) {
 			f := newFixture(t, SequenceOverlap)
 			p := mustBuild(t, SequenceOverlap, f.plan.Params)
 			tc.edit(p)
-			require.NoError(t, p.Validate(), "well formed, but not built")
+			require.NoError(t, p.validate(), "well formed, but not built")
 			f.exec.Plan = p
 			_, err := f.exec.Run(context.Background())
 			require.ErrorIs(t, err, ErrInvalidPlan)
