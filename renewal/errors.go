@@ -17,15 +17,13 @@ var (
 	// The wrapping [*PlanError] says what was expected and what was found.
 	ErrInvalidParam = errors.New("renewal: invalid parameter")
 
-	// ErrInvalidPlan reports a plan that is not well formed: steps out of
-	// order, an unknown role or kind, a hand-off to nobody. Plans from
+	// ErrInvalidPlan reports a plan that is not well formed: a
+	// schema_version this package does not read (the [*PlanError]'s Field
+	// is "SchemaVersion"), steps out of order, an unknown role or kind, a
+	// hand-off to nobody. Plans from
 	// [Build] never are; plans decoded from JSON or built
 	// by hand may be.
 	ErrInvalidPlan = errors.New("renewal: invalid plan")
-
-	// ErrSchemaVersion reports a JSON plan whose schema_version this
-	// package does not read.
-	ErrSchemaVersion = errors.New("renewal: unsupported plan schema version")
 )
 
 // PlanError says what is wrong with the parameters of a plan or with the
@@ -43,13 +41,11 @@ type PlanError struct {
 	// "Nodes[1]" or "Window.End", or a plan's or step's field, such as
 	// "Sequence" or "To".
 	Field string
-	// Value is the unusable parameter as given; empty for a missing one
-	// and for an error in the plan's steps.
-	Value string
 	// Reason says what was expected and what was found.
 	Reason string
 
-	err error // ErrMissingParam or ErrInvalidParam for a parameter; nil for the plan
+	value string // the unusable parameter as given, which the message quotes
+	err   error  // ErrMissingParam or ErrInvalidParam for a parameter; nil for the plan
 }
 
 func (e *PlanError) Error() string {
@@ -57,7 +53,7 @@ func (e *PlanError) Error() string {
 	case e.err == ErrMissingParam:
 		return fmt.Sprintf("renewal: missing parameter %s: %s", e.Field, e.Reason)
 	case e.err != nil:
-		return fmt.Sprintf("renewal: invalid parameter %s %q: %s", e.Field, e.Value, e.Reason)
+		return fmt.Sprintf("renewal: invalid parameter %s %q: %s", e.Field, e.value, e.Reason)
 	case e.Step == 0:
 		return fmt.Sprintf("renewal: invalid plan: %s: %s", e.Field, e.Reason)
 	}

@@ -160,7 +160,7 @@ func ExamplePlan_UnmarshalJSON() {
 	fmt.Println(run.Sequence, len(run.Steps), "steps")
 
 	err = json.Unmarshal([]byte(`{"schema_version": 2}`), &read)
-	fmt.Println(errors.Is(err, renewal.ErrSchemaVersion))
+	fmt.Println(errors.Is(err, renewal.ErrInvalidPlan))
 	// Output:
 	// overlap 9 steps
 	// true

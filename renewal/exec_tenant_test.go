@@ -94,7 +94,7 @@ func TestTenantActivate(t *testing.T) {
 			require.NoError(t, err)
 			assert.False(t, a.already)
 			assert.Equal(t, liveAlias, a.alias)
-			assert.Equal(t, f.old.chain[0].Raw, a.Previous[0].Raw)
+			assert.Equal(t, f.old.chain[0].Raw, a.previous[0].Raw)
 			assert.Equal(t, next[0].Raw, a.Chain[0].Raw)
 			assert.Equal(t, []string{f.tenant.historyPath(), f.tenant.Keystore, f.tenant.stagingPath()}, a.Files)
 
@@ -120,7 +120,7 @@ func TestTenantActivate(t *testing.T) {
 			r, err := f.tenant.Rollback(f.old.chain[0], next[0])
 			require.NoError(t, err)
 			assert.Equal(t, f.old.chain[0].Raw, r.Chain[0].Raw)
-			assert.Equal(t, next[0].Raw, r.Previous[0].Raw)
+			assert.Equal(t, next[0].Raw, r.previous[0].Raw)
 			r, err = f.tenant.Rollback(f.old.chain[0], next[0])
 			require.NoError(t, err)
 			assert.True(t, r.already)

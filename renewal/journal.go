@@ -102,9 +102,6 @@ type StepRecord struct {
 	Status Status
 	// Attempts counts the runs that started the step.
 	Attempts int
-	// Started is when the step last started; Finished when it was last
-	// done or failed. Both are zero if it never did.
-	Started, Finished time.Time
 	// Note says what the action did, or why nothing was needed.
 	Note string
 	// Error is the message of the error that failed the step.
@@ -120,7 +117,7 @@ type StepRecord struct {
 // public returns what a caller sees of the record.
 func (r *stepRecord) public() StepRecord {
 	return StepRecord{Number: r.Number, ID: r.ID, Status: r.Status, Attempts: r.Attempts,
-		Started: r.Started, Finished: r.Finished, Note: r.Note, Error: r.Error, Gate: r.Gate}
+		Note: r.Note, Error: r.Error, Gate: r.Gate}
 }
 
 // publicSteps returns what a caller sees of the records.

@@ -114,8 +114,8 @@ func TestJSONStrict(t *testing.T) {
 		is   error
 		want string
 	}{
-		{name: "newer version", data: replace(`"schema_version":1`, `"schema_version":2`), is: ErrSchemaVersion, want: "schema_version 2, expected 1"},
-		{name: "no version", data: replace(`"schema_version":1,`, ``), is: ErrSchemaVersion, want: "no schema_version"},
+		{name: "newer version", data: replace(`"schema_version":1`, `"schema_version":2`), is: ErrInvalidPlan, want: "schema_version 2, expected 1"},
+		{name: "no version", data: replace(`"schema_version":1,`, ``), is: ErrInvalidPlan, want: "no schema_version"},
 		{name: "unknown field", data: replace(`"sequence":`, `"extra":true,"sequence":`), is: ErrInvalidPlan, want: `unknown field "extra"`},
 		{name: "unknown step field", data: replace(`"number":1,`, `"number":1,"skip":true,`), is: ErrInvalidPlan, want: `unknown field "skip"`},
 		{name: "unknown role", data: replace(`"role":"tenant_admin"`, `"role":"root"`), is: ErrInvalidPlan, want: `unknown role "root"`},

@@ -128,7 +128,7 @@ func (p Params) normalize(s Sequence) (Params, error) {
 		errs = append(errs, &PlanError{Field: field, Reason: reason, err: ErrMissingParam})
 	}
 	invalid := func(field, value, reason string) {
-		errs = append(errs, &PlanError{Field: field, Value: value, Reason: reason, err: ErrInvalidParam})
+		errs = append(errs, &PlanError{Field: field, value: value, Reason: reason, err: ErrInvalidParam})
 	}
 	text := func(field, value string, required bool, why string) {
 		if value == "" {

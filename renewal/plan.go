@@ -285,9 +285,9 @@ func newPlan(s Sequence, p Params, steps []Step) *Plan {
 	return &Plan{SchemaVersion: schemaVersion, Sequence: s, Params: p, Steps: steps}
 }
 
-// Step returns the first step with the given ID, and whether there is one.
+// step returns the first step with the given ID, and whether there is one.
 // The returned step shares its Tasks and Gate with the plan.
-func (p *Plan) Step(id StepID) (Step, bool) {
+func (p *Plan) step(id StepID) (Step, bool) {
 	for _, s := range p.Steps {
 		if s.ID == id {
 			return s, true
@@ -320,7 +320,7 @@ func (p *Plan) roles() []Role {
 // a file, rebuild it with [Build] from its Params and use that.
 func (p *Plan) validate() error {
 	if p.SchemaVersion != schemaVersion {
-		return fmt.Errorf("renewal: plan has schema_version %d, expected %d: %w", p.SchemaVersion, schemaVersion, ErrSchemaVersion)
+		return schemaError(fmt.Sprintf("schema_version %d", p.SchemaVersion))
 	}
 	if err := p.Params.validate(p.Sequence); err != nil {
 		return err

@@ -121,7 +121,7 @@ func TestGatesGuardDestructiveSteps(t *testing.T) {
 	p := testParams(t)
 	ov := mustBuild(t, SequenceOverlap, p)
 	pos := func(plan *Plan, id StepID) int {
-		s, ok := plan.Step(id)
+		s, ok := plan.step(id)
 		require.True(t, ok, "step %q", id)
 		return s.Number
 	}
@@ -155,14 +155,14 @@ func TestDetailsNameWhatAPersonNeeds(t *testing.T) {
 	for _, s := range []Sequence{SequenceOverlap, SequenceDowntime} {
 		t.Run(string(s), func(t *testing.T) {
 			plan := mustBuild(t, s, p)
-			swap, ok := plan.Step(StepSwapEntry)
+			swap, ok := plan.step(StepSwapEntry)
 			require.True(t, ok)
 			assert.Contains(t, swap.Detail, `alias "tenant-client"`)
 			assert.Contains(t, swap.Detail, `keystore "/srv/tenant/client.p12" (PKCS12)`)
 			assert.Contains(t, swap.Detail, displayFingerprint(p.OldFingerprint))
 			assert.Contains(t, swap.Detail, displayFingerprint(p.NewFingerprint))
 
-			restart, ok := plan.Step(StepRestartNodes)
+			restart, ok := plan.step(StepRestartNodes)
 			require.True(t, ok)
 			for _, n := range p.Nodes {
 				assert.Contains(t, restart.Detail, `"`+n+`"`)
@@ -170,20 +170,20 @@ func TestDetailsNameWhatAPersonNeeds(t *testing.T) {
 			}
 			assert.Contains(t, restart.Detail, "24 hours")
 
-			hand, ok := plan.Step(StepHandOverCertificate)
+			hand, ok := plan.step(StepHandOverCertificate)
 			require.True(t, ok)
 			assert.Contains(t, hand.Detail, p.NewRootSubject)
 			assert.Contains(t, hand.Detail, displayFingerprint(p.NewRootFingerprint))
 		})
 	}
 	ov := mustBuild(t, SequenceOverlap, p)
-	remove, _ := ov.Step(StepRemoveOld)
+	remove, _ := ov.step(StepRemoveOld)
 	assert.Contains(t, remove.Detail, p.OldRootSubject)
 	assert.Contains(t, remove.Detail, displayFingerprint(p.OldRootFingerprint))
 	assert.Contains(t, remove.Detail, `truststore "/etc/receiver/truststore.jks"`)
 
 	dt := mustBuild(t, SequenceDowntime, p)
-	agree, _ := dt.Step(StepAgreeWindow)
+	agree, _ := dt.step(StepAgreeWindow)
 	assert.Contains(t, agree.Detail, "2026-03-07T22:00:00Z to 2026-03-08T02:00:00Z (change CHG-1234)")
 }
 
@@ -205,9 +205,9 @@ func TestNewFingerprintLater(t *testing.T) {
 				assert.Equal(t, k.Destructive, u.Destructive)
 				assert.Equal(t, k.Title, u.Title)
 			}
-			gen, _ := unknown.Step(StepGenerateKey)
+			gen, _ := unknown.step(StepGenerateKey)
 			assert.Contains(t, gen.Detail, "Record the new certificate's SHA-256 fingerprint")
-			restart, _ := unknown.Step(StepRestartNodes)
+			restart, _ := unknown.step(StepRestartNodes)
 			assert.Contains(t, restart.Gate.Description, "recorded at step 1")
 		})
 	}
@@ -260,7 +260,7 @@ func TestReceiverProfileTasks(t *testing.T) {
 	// The zero profile describes an unnamed proxy and back end.
 	p.Receiver = &ReceiverProfile{}
 	ov = mustBuild(t, SequenceOverlap, p)
-	cfg, _ := ov.Step(StepReceiverAcceptBoth)
+	cfg, _ := ov.step(StepReceiverAcceptBoth)
 	require.Len(t, cfg.Tasks, 5)
 	assert.Contains(t, cfg.Tasks[0], "Make the reverse proxy trust")
 	assert.Contains(t, cfg.Tasks[4], "the inbound technical user.")
@@ -296,10 +296,10 @@ func TestBuildUnknownSequence(t *testing.T) {
 
 func TestPlanStepAndRoles(t *testing.T) {
 	plan := mustBuild(t, SequenceDowntime, testParams(t))
-	s, ok := plan.Step(StepReceiverSwap)
+	s, ok := plan.step(StepReceiverSwap)
 	require.True(t, ok)
 	assert.Equal(t, 8, s.Number)
-	s, ok = plan.Step(StepRemoveOld)
+	s, ok = plan.step(StepRemoveOld)
 	require.True(t, ok, "the downtime plan removes the old root too")
 	assert.Equal(t, 12, s.Number)
 	assert.Equal(t, []Role{TenantAdmin, ReceiverAdmin, IntegrationDeveloper}, plan.roles())
@@ -316,7 +316,7 @@ func TestPlanValidate(t *testing.T) {
 		is     error
 		want   string
 	}{
-		{name: "schema version", mutate: func(p *Plan) { p.SchemaVersion = 2 }, is: ErrSchemaVersion, want: "schema_version 2, expected 1"},
+		{name: "schema version", mutate: func(p *Plan) { p.SchemaVersion = 2 }, is: ErrInvalidPlan, want: "schema_version 2, expected 1"},
 		{name: "no steps", mutate: func(p *Plan) { p.Steps = nil }, is: ErrInvalidPlan, want: "at least one step"},
 		{name: "numbering", mutate: func(p *Plan) { p.Steps[3].Number = 5 }, is: ErrInvalidPlan, want: "step 4: Number: expected 4"},
 		{name: "duplicate id", mutate: func(p *Plan) { p.Steps[2].ID = p.Steps[1].ID }, is: ErrInvalidPlan, want: `found "hand-over-certificate" again (step 2)`},
@@ -364,7 +364,7 @@ func TestErrorsFormat(t *testing.T) {
 	missing := &PlanError{Field: "Alias", Reason: "needed", err: ErrMissingParam}
 	assert.Equal(t, "renewal: missing parameter Alias: needed", missing.Error())
 	assert.True(t, errors.Is(missing, ErrMissingParam))
-	invalid := &PlanError{Field: "Nodes[1]", Value: "a\nb", Reason: "bad", err: ErrInvalidParam}
+	invalid := &PlanError{Field: "Nodes[1]", value: "a\nb", Reason: "bad", err: ErrInvalidParam}
 	assert.Equal(t, `renewal: invalid parameter Nodes[1] "a\nb": bad`, invalid.Error())
 	assert.False(t, errors.Is(invalid, ErrMissingParam))
 	whole := &PlanError{Field: "Steps", Reason: "none"}

@@ -64,8 +64,8 @@ func (a *Activation) String() string {
 		b.WriteString("now holds ")
 	}
 	b.WriteString(describeChain(a.Chain))
-	if len(a.Previous) > 0 {
-		fmt.Fprintf(&b, ", before %s", describeChain(a.Previous))
+	if len(a.previous) > 0 {
+		fmt.Fprintf(&b, ", before %s", describeChain(a.previous))
 	}
 	fmt.Fprintf(&b, "; history alias %q; %s written", a.HistoryAlias, plural(len(a.Files), "file"))
 	return b.String()

@@ -113,13 +113,13 @@ type Pending struct {
 type Activation struct {
 	// HistoryAlias is the alias of the old entry in the history store.
 	HistoryAlias string
-	// Chain is the chain now under the live alias; Previous is the chain
-	// that was there before.
-	Chain, Previous []*x509.Certificate
+	// Chain is the chain now under the live alias.
+	Chain []*x509.Certificate
 	// Files lists the files written.
 	Files []string
 
-	alias   string // the live alias, as the live keystore writes it
+	previous []*x509.Certificate // the chain that was under the live alias before, which String names
+	alias    string              // the live alias, as the live keystore writes it
 	already bool   // the live alias already held the wanted certificate: only the bookkeeping was finished
 }
 
@@ -409,7 +409,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 			if _, err := s.Replace(t.Alias, p.Key, p.Chain, nil); err != nil {
 				return err
 			}
-			a.alias, a.Previous, a.Chain = prev.Alias, prev.Chain, p.Chain
+			a.alias, a.previous, a.Chain = prev.Alias, prev.Chain, p.Chain
 			return nil
 		}, &keystore.UpdateOptions{StoreOptions: *t.liveOptions()})
 		if err != nil {
@@ -493,7 +493,7 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 		if _, err := s.Replace(t.Alias, kept.Key, kept.Chain, nil); err != nil {
 			return err
 		}
-		a.alias, a.Previous, a.Chain = cur.Alias, cur.Chain, kept.Chain
+		a.alias, a.previous, a.Chain = cur.Alias, cur.Chain, kept.Chain
 		return nil
 	}, &keystore.UpdateOptions{StoreOptions: *t.liveOptions()})
 	if err != nil {
