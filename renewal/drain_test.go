@@ -271,7 +271,7 @@ func TestDrainDryRunDoesNotWait(t *testing.T) {
 	assert.Empty(t, clk.sleeps)
 	waits := f.eventsOf(EventGateWaiting)
 	require.Len(t, waits, 1)
-	assert.True(t, waits[0].DryRun)
+	assert.True(t, waits[0].dryRun)
 	assert.Contains(t, waits[0].Message, "a run would wait")
 
 	_, err = f.exec.Run(context.Background())

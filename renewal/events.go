@@ -59,8 +59,8 @@ type Event struct {
 	Err error
 	// Time is the executor's clock when the event happened.
 	Time time.Time
-	// DryRun is set for events of [Executor.DryRun].
-	DryRun bool
+
+	dryRun bool // the event is one of [Executor.DryRun]'s, which the log record says
 }
 
 // String formats the event in one line, such as
@@ -82,7 +82,7 @@ func (e Event) String() string {
 // emit delivers an event to the callback and the logger.
 func (x *run) emit(ev Event) {
 	ev.Time = x.now()
-	ev.DryRun = x.dry
+	ev.dryRun = x.dry
 	if x.e.OnEvent != nil {
 		x.e.OnEvent(ev)
 	}
@@ -107,7 +107,7 @@ func (x *run) emit(ev Event) {
 	if ev.Err != nil {
 		attrs = append(attrs, slog.String("error", ev.Err.Error()))
 	}
-	if x.dry {
+	if ev.dryRun {
 		attrs = append(attrs, slog.Bool("dry_run", true))
 	}
 	x.log.LogAttrs(context.Background(), level, "renewal: "+string(ev.Kind), attrs...)

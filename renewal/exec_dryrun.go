@@ -99,7 +99,7 @@ func (e *Executor) DryRun(ctx context.Context) (*Result, error) {
 // the conditions checked (nil if they hold).
 func (x *run) dryGate(ctx context.Context, i int, s Step) (*GateRecord, *GateError) {
 	g := *s.Gate
-	gc := &GateRecord{Kind: g.Kind, When: g.When, At: x.now().UTC()}
+	gc := &GateRecord{Kind: g.Kind, When: g.When}
 	pending := map[StepID]Step{}
 	for j := 0; j < i; j++ {
 		if t := x.plan.Steps[j]; !x.done(t.ID) {

@@ -677,7 +677,7 @@ func (x *run) act(ctx context.Context, s Step) (note string, skipped bool, err e
 func (x *run) gate(ctx context.Context, s Step, rec *stepRecord) error {
 	g := *s.Gate
 	gerr := x.checkGate(ctx, s, g)
-	gr := &GateRecord{Kind: g.Kind, When: g.When, At: x.now().UTC(), Passed: gerr == nil}
+	gr := &gateRecord{Kind: g.Kind, When: g.When, At: x.now().UTC(), Passed: gerr == nil}
 	rec.Gate = gr
 	if gerr != nil {
 		gr.Problems = gerr.Problems

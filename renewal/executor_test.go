@@ -626,7 +626,7 @@ func TestDryRun(t *testing.T) {
 		assert.Contains(t, out, "nothing was changed")
 		assert.Contains(t, out, "deferred: the receiver accepts the new chain")
 		for _, e := range f.events {
-			assert.True(t, e.DryRun)
+			assert.True(t, e.dryRun)
 		}
 	})
 	t.Run("old root in use", func(t *testing.T) {

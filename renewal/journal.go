@@ -117,7 +117,7 @@ type StepRecord struct {
 // public returns what a caller sees of the record.
 func (r *stepRecord) public() StepRecord {
 	return StepRecord{Number: r.Number, ID: r.ID, Status: r.Status, Attempts: r.Attempts,
-		Note: r.Note, Error: r.Error, Gate: r.Gate}
+		Note: r.Note, Error: r.Error, Gate: r.Gate.public()}
 }
 
 // publicSteps returns what a caller sees of the records.
@@ -152,7 +152,7 @@ type stepRecord struct {
 	Error string `json:"error,omitempty"`
 	// Gate is the last evaluation of the step's gate; nil if it has none
 	// or it was not evaluated. In a dry run it is the evaluation today.
-	Gate *GateRecord `json:"gate,omitempty"`
+	Gate *gateRecord `json:"gate,omitempty"`
 }
 
 // GateRecord is one evaluation of a gate: by a run (recorded in the
@@ -162,18 +162,37 @@ type stepRecord struct {
 // defers the others.
 type GateRecord struct {
 	// Kind and When are the gate's.
+	Kind GateKind
+	When GatePoint
+	// Passed is set when every condition was evaluated and held.
+	Passed bool
+	// Problems are those of the failure, one line each.
+	Problems []string
+	// Checked lists the conditions a dry run evaluated; Deferred the
+	// others, each with the step it waits for. Both are empty for a
+	// run's evaluation, which checks every condition.
+	Checked, Deferred []string
+}
+
+// gateRecord is the journal's record of a gate's last evaluation.
+type gateRecord struct {
+	// Kind and When are the gate's.
 	Kind GateKind  `json:"kind"`
 	When GatePoint `json:"when"`
-	// Passed is set when every condition was evaluated and held.
+	// Passed is set when every condition held.
 	Passed bool `json:"passed"`
 	// At is when the gate was evaluated.
 	At time.Time `json:"at"`
 	// Problems are those of the failure, one line each.
 	Problems []string `json:"problems,omitempty"`
-	// Checked lists the conditions a dry run evaluated; Deferred the
-	// others, each with the step it waits for. Both are empty for a
-	// run's evaluation, which checks every condition.
-	Checked, Deferred []string `json:"-"`
+}
+
+// public returns what a caller sees of the record; nil for none.
+func (g *gateRecord) public() *GateRecord {
+	if g == nil {
+		return nil
+	}
+	return &GateRecord{Kind: g.Kind, When: g.When, Passed: g.Passed, Problems: g.Problems}
 }
 
 // journalArtifacts are the certificates and names a resumed run needs from the

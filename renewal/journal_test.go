@@ -20,7 +20,7 @@ func testJournal(t testing.TB) *journalFile {
 	j.Steps[0].Status = StatusDone
 	j.Steps[0].Started = clock()
 	j.Steps[1].Status = StatusStarted
-	j.Steps[4].Gate = &GateRecord{Kind: GateReceiverAcceptsBoth, When: GateBefore, At: clock(), Problems: []string{"refused"}}
+	j.Steps[4].Gate = &gateRecord{Kind: GateReceiverAcceptsBoth, When: GateBefore, At: clock(), Problems: []string{"refused"}}
 	j.Artifacts.OldChain = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
 	j.Artifacts.OldFingerprint = plan.Params.OldFingerprint
 	j.addFile("/tmp/a")

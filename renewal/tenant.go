@@ -120,7 +120,7 @@ type Activation struct {
 
 	previous []*x509.Certificate // the chain that was under the live alias before, which String names
 	alias    string              // the live alias, as the live keystore writes it
-	already bool   // the live alias already held the wanted certificate: only the bookkeeping was finished
+	already  bool                // the live alias already held the wanted certificate: only the bookkeeping was finished
 }
 
 // errUnchanged makes a keystore.Update callback skip the write.
@@ -436,7 +436,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 // [Tenant.Activate] can activate it again. The staging store is written
 // before the live keystore, so the new key is never only in memory.
 //
-// If the live alias already holds old, Rollback sets [Activation.Already]
+// If the live alias already holds old, Rollback says so in its [Activation]
 // and changes nothing. If it holds neither, or the history store lacks the
 // old entry, nothing is changed and the error matches
 // [ErrUnexpectedState].
