@@ -57,10 +57,9 @@
 //	diagram := plan.Mermaid()        // a Mermaid sequenceDiagram
 //	data, err := json.Marshal(plan) // schema in SCHEMA.md
 //
-// [Build] does the same for a [Sequence] chosen at run time, for example
-// with [Choose]. Their error reports every problem of the parameters at
-// once, as [*PlanError] values that match [ErrMissingParam] or
-// [ErrInvalidParam].
+// The [Sequence] may be chosen at run time, for example with [Choose].
+// The error reports every problem of the parameters at once, as
+// [*PlanError] values that match [ErrMissingParam] or [ErrInvalidParam].
 //
 // Building and rendering are pure: no files are read, no clock or
 // randomness is used, and the same parameters give byte-identical output.
@@ -123,9 +122,9 @@
 // completed only has its gate checked again. [ReadJournal] reads the
 // journal for a status display, as the [Result] a run returns; its
 // [Result.Step] records say, per step, the status, the attempts and what
-// the action did. [Executor.DryRun]
-// says what the next run would do, evaluating every gate condition it can
-// without writing anything (not even the journal). [Executor.Rollback]
+// the action did. [Executor.DryRun] returns the [Result] of what the next
+// run would do ([StepRecord.Would]), evaluating every gate condition it
+// can without writing anything (not even the journal). [Executor.Rollback]
 // puts the old entry back under the live alias, refusing while the
 // receiver no longer accepts the old chain ([ErrRollbackUnsafe]).
 //

@@ -24,7 +24,7 @@ import (
 // ([keystore.Placeholder]) live in the staging store, under the live
 // alias, until the CA's reply is installed onto them. Activation
 // ([Tenant.Activate]) copies the old entry into the history store, under
-// [Tenant.HistoryAlias], and then replaces the entry under the live alias
+// [Activation.HistoryAlias], and then replaces the entry under the live alias
 // by the new key and chain in one atomic save of the live keystore, which
 // keeps the alias and every other entry as they were; the pending entry
 // then leaves the staging store, so that the new private key is kept in
@@ -355,13 +355,13 @@ func (t *Tenant) historyAlias(old *x509.Certificate) string {
 
 // Activate puts the pending entry, whose certificate is next, under the
 // live alias in place of the entry holding old, and keeps the old entry
-// (key and chain) in the history store under [Tenant.HistoryAlias]. The
+// (key and chain) in the history store under [Activation.HistoryAlias]. The
 // live keystore is written once, atomically, after the history store has
 // been written; every other live entry stays as it was. The pending entry
 // then leaves the staging store.
 //
 // If the live alias already holds next, Activate only finishes the
-// bookkeeping and sets [Activation.Already]. If it holds neither old nor
+// bookkeeping and its [Activation] says so. If it holds neither old nor
 // next, or the staging store holds no signed entry for next, nothing is
 // changed and the error matches [ErrUnexpectedState].
 func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
