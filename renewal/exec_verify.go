@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
@@ -16,87 +15,6 @@ import (
 // What the executor reads back (the journal, the plan it is given, the
 // staging store, the receiver's and the runtime's state) is checked
 // against what it must match before it is acted on.
-
-// JournalError reports a journal whose content does not match what it
-// must: the plan the executor runs, the executor's configuration, or the
-// journal's own records. Nothing was changed. It matches [ErrJournal].
-//
-// A journal that does not match was written for another renewal, or was
-// edited: the executor does not guess which of the two is right. Give
-// the plan the journal was written for, or restore the journal the
-// executor wrote; a renewal that must start again from the live keystore
-// needs the journal moved away (the tenant's stores keep what was done).
-type JournalError struct {
-	// Field is the journal's JSON field at fault, such as "keystore",
-	// "artifacts.new_root_pem" or "steps[7].status".
-	Field string
-	// Expected and Found say what the field must hold and what it holds.
-	Expected, Found string
-
-	path string // the journal file
-	fix  string // what to do, as the message says it
-}
-
-// Error names the journal, the field, what was expected and found, and
-// what to do.
-func (e *JournalError) Error() string {
-	fix := e.fix
-	if fix == "" {
-		fix = "the journal was written for another renewal or edited: give the plan it was written for, or restore the journal the executor wrote"
-	}
-	where := "journal"
-	if e.path != "" {
-		where = "journal " + e.path
-	}
-	return fmt.Sprintf("renewal: %s: %s: expected %s, found %s; %s", where, e.Field, e.Expected, e.Found, fix)
-}
-
-// Is makes a JournalError match [ErrJournal].
-func (e *JournalError) Is(target error) bool { return target == ErrJournal }
-
-// EndStateError reports a run whose journal records every step as done
-// while the state itself is not that of a finished renewal: the live
-// alias, a node or the receiver differs from what the steps make it. The
-// journal records the run as failed, not done. It matches
-// [ErrUnexpectedState].
-type EndStateError struct {
-	// Differences lists everything that differs, one entry each.
-	Differences []EndStateDifference
-
-	journal string  // the journal's path
-	errs    []error // the underlying errors, such as a runtime that cannot say what a node presents
-}
-
-// EndStateDifference is one way the end state differs from a finished
-// renewal.
-type EndStateDifference struct {
-	// What names what was checked, such as `live keystore "x.p12" alias
-	// "tenant-client"` or `node "node-a"`.
-	What string
-	// Step is the step whose effect is missing.
-	Step StepID
-	// Expected and Found say what should hold and what does.
-	Expected, Found string
-}
-
-// Error names every difference and what to do.
-func (e *EndStateError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "renewal: the journal %s records every step as done, but the end state differs:", e.journal)
-	for i, d := range e.Differences {
-		if i > 0 {
-			b.WriteString(";")
-		}
-		fmt.Fprintf(&b, " %s: expected %s, found %s (step %q)", d.What, d.Expected, d.Found, d.Step)
-	}
-	b.WriteString("; the journal was edited or the state changed after the steps ran: a person must look, put the state right and run again (the run is recorded as failed, not done)")
-	return b.String()
-}
-
-// Unwrap returns [ErrUnexpectedState] and the underlying errors, such as
-// a runtime that cannot say what a node presents, so that [errors.Is]
-// matches any of them.
-func (e *EndStateError) Unwrap() []error { return append([]error{ErrUnexpectedState}, e.errs...) }
 
 // checkPlan refuses a plan that is not what [Build] gives for its own
 // sequence and parameters: the destructive markings, the gates and the
