@@ -10,7 +10,7 @@ func BenchmarkOverlap(b *testing.B) {
 	p.Receiver = testProfile()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Overlap(p); err != nil {
+		if _, err := Build(SequenceOverlap, p); err != nil {
 			b.Fatal(err)
 		}
 	}

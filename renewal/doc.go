@@ -5,9 +5,9 @@
 // The plans follow SAP's procedure "Renewal of Tenant Client Root
 // Certificate (CA)" (the reference), which has two sequences:
 //
-//   - [Overlap], 9 steps, for a receiver that accepts the old and the new
+//   - [SequenceOverlap], 9 steps, for a receiver that accepts the old and the new
 //     client certificate at the same time. Traffic never stops.
-//   - [Downtime], 12 steps, for a receiver that accepts one client
+//   - [SequenceDowntime], 12 steps, for a receiver that accepts one client
 //     certificate at a time. The integration flow is stopped inside an
 //     agreed window. The reference's sequence has 11 steps and leaves the
 //     old root trusted; step 12 is the overlap sequence's removal of it,
@@ -40,7 +40,7 @@
 //
 // Build a plan from [Params] and render it:
 //
-//	plan, err := renewal.Overlap(renewal.Params{
+//	plan, err := renewal.Build(renewal.SequenceOverlap, renewal.Params{
 //		Alias:              "tenant-client",
 //		Keystore:           "/srv/tenant/client.p12",
 //		Nodes:              []string{"node-a", "node-b"},
@@ -51,16 +51,15 @@
 //		OldRootFingerprint: oldRootSHA256,
 //	})
 //	if err != nil {
-//		return err // one *ParamError per problem, joined
+//		return err // one *PlanError per problem, joined
 //	}
 //	os.WriteFile("runbook.md", []byte(plan.Markdown()), 0o644)
 //	diagram := plan.Mermaid()        // a Mermaid sequenceDiagram
 //	data, err := json.Marshal(plan) // schema in SCHEMA.md
 //
-// [Build] does the same for a [Sequence] chosen at run time, for example
-// with [Choose]. Their error reports every problem of the parameters at
-// once, as [*ParamError] values that match [ErrMissingParam] or
-// [ErrInvalidParam].
+// The [Sequence] may be chosen at run time, for example with [Choose].
+// The error reports every problem of the parameters at once, as
+// [*PlanError] values that match [ErrMissingParam] or [ErrInvalidParam].
 //
 // Building and rendering are pure: no files are read, no clock or
 // randomness is used, and the same parameters give byte-identical output.
@@ -123,9 +122,9 @@
 // completed only has its gate checked again. [ReadJournal] reads the
 // journal for a status display, as the [Result] a run returns; its
 // [Result.Step] records say, per step, the status, the attempts and what
-// the action did. [Executor.DryRun]
-// says what the next run would do, evaluating every gate condition it can
-// without writing anything (not even the journal). [Executor.Rollback]
+// the action did. [Executor.DryRun] returns the [Result] of what the next
+// run would do ([StepRecord.Would]), evaluating every gate condition it
+// can without writing anything (not even the journal). [Executor.Rollback]
 // puts the old entry back under the live alias, refusing while the
 // receiver no longer accepts the old chain ([ErrRollbackUnsafe]).
 //
@@ -153,7 +152,7 @@
 // line with %v, and never print a key or password.
 //
 // The package's Examples cover the main flows: a plan and its runbook
-// ([Overlap], [Plan.Markdown]), a run against the embedded defaults of
+// ([Build], [Plan.Markdown]), a run against the embedded defaults of
 // renewal/local ([Executor]), a dry run ([Executor.DryRun]), a resumed
 // run, and the two-phase renewal by hand ([Tenant]).
 //
@@ -164,7 +163,7 @@
 // stable; new ones may be added. Titles, details and sub-tasks are prose
 // for people and may be reworded in any release: programs must branch on
 // IDs and kinds, never on text. The JSON form is versioned by
-// schema_version ([SchemaVersion]); SCHEMA.md describes it, and a change
+// schema_version ([Plan.SchemaVersion]); SCHEMA.md describes it, and a change
 // that would make a reader misread a plan increments the version.
 //
 // The reference gives downtime step 2 ("agree on a downtime window") to

@@ -64,7 +64,7 @@ func drainFixture(t *testing.T, seq Sequence, lastOld func(now time.Time) time.T
 		return time.Time{}
 	}
 	f.exec.Receiver = rcv
-	f.exec.Now = clk.Now
+	f.tenant.Now = clk.Now
 	f.exec.sleepFn = clk.sleep
 	f.exec.Drain = time.Minute
 	return f, clk, rcv
@@ -85,7 +85,7 @@ func (f *fixture) eventsOf(kind EventKind) []Event {
 // so, asks again, and only then lets the old certificate and root go.
 func TestDrainGateWaits(t *testing.T) {
 	for _, seq := range []Sequence{SequenceOverlap, SequenceDowntime} {
-		t.Run(seq.String(), func(t *testing.T) {
+		t.Run(string(seq), func(t *testing.T) {
 			var sawAt time.Time
 			f, clk, _ := drainFixture(t, seq, func(now time.Time) time.Time {
 				if sawAt.IsZero() {
@@ -119,7 +119,7 @@ func TestDrainGateWaits(t *testing.T) {
 			waits := f.eventsOf(EventGateWaiting)
 			require.Len(t, waits, 1)
 			assert.Equal(t, StepRemoveOld, waits[0].Step.ID)
-			assert.Equal(t, GateOldRootUnused, waits[0].Gate.Kind)
+			assert.Equal(t, GateOldRootUnused, waits[0].Step.Gate.Kind)
 			assert.Contains(t, waits[0].Message, "waiting 50s")
 			assert.Contains(t, waits[0].Message, "drain of 1m0s")
 			assert.Contains(t, waits[0].Message, "old client certificate")
@@ -183,7 +183,7 @@ func TestDrainGateCancelled(t *testing.T) {
 	var ge *GateError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, StepRemoveOld, ge.Step.ID)
-	assert.Equal(t, GateOldRootUnused, ge.Gate.Kind)
+	assert.Equal(t, GateOldRootUnused, ge.Step.Gate.Kind)
 	assert.Contains(t, err.Error(), "drain")
 	assert.Contains(t, err.Error(), "Executor.Drain")
 	assert.Zero(t, f.calls.count("rcv.RemoveClient"))
@@ -202,7 +202,7 @@ func TestDrainGateCancelled(t *testing.T) {
 
 func (f *fixture) rcvSeen(seen func(now time.Time) time.Time) {
 	r := f.exec.Receiver.(*observingReceiver)
-	now := f.exec.Now
+	now := f.tenant.Now
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seen = func(leaf *x509.Certificate) time.Time {
@@ -217,7 +217,7 @@ func (f *fixture) rcvSeen(seen func(now time.Time) time.Time) {
 // cannot wait for a drain: the gate fails instead of looping.
 func TestDrainGateStuckClock(t *testing.T) {
 	f, _, _ := drainFixture(t, SequenceOverlap, func(now time.Time) time.Time { return now.Add(-time.Second) })
-	f.exec.Now = clock // fixed
+	f.tenant.Now = clock // fixed
 	f.exec.sleepFn = func(context.Context, time.Duration) error { return nil }
 	_, err := f.exec.Run(context.Background())
 	require.ErrorIs(t, err, ErrGateFailed)
@@ -271,7 +271,7 @@ func TestDrainDryRunDoesNotWait(t *testing.T) {
 	assert.Empty(t, clk.sleeps)
 	waits := f.eventsOf(EventGateWaiting)
 	require.Len(t, waits, 1)
-	assert.True(t, waits[0].DryRun)
+	assert.True(t, waits[0].dryRun)
 	assert.Contains(t, waits[0].Message, "a run would wait")
 
 	_, err = f.exec.Run(context.Background())

@@ -7,96 +7,68 @@ import (
 	"time"
 )
 
-// EventKind says what an [Event] reports.
-type EventKind int
+// EventKind says what an [Event] reports. Its values are short phrases
+// such as "step started" or "gate failed", as a log line says them.
+type EventKind string
 
 const (
 	// EventStepStarted: the executor is about to perform the step's action.
-	EventStepStarted EventKind = iota + 1
+	EventStepStarted EventKind = "step started"
 	// EventStepDone: the step's action (and its gate, if any) completed.
-	EventStepDone
+	EventStepDone EventKind = "step done"
 	// EventStepSkipped: the step needed no action, because an earlier run
 	// completed it or because the state already is what the step would
 	// make it; [Event.Message] says which.
-	EventStepSkipped
+	EventStepSkipped EventKind = "step skipped"
 	// EventStepFailed: the step's action failed; [Event.Err] says why.
-	EventStepFailed
-	// EventGatePassed: the step's gate holds.
-	EventGatePassed
+	EventStepFailed EventKind = "step failed"
+	// EventGatePassed: the step's gate ([Step.Gate]) holds.
+	EventGatePassed EventKind = "gate passed"
 	// EventGateFailed: the step's gate does not hold; [Event.Err] is a
 	// [*GateError] naming every problem.
-	EventGateFailed
-	// EventGateDeferred: a dry run could not evaluate the step's gate (or
-	// all of it), because it depends on steps that have not run yet.
-	EventGateDeferred
-	// EventWouldRun: a dry run would perform the step; [Event.Message] says
-	// what it would do.
-	EventWouldRun
+	EventGateFailed EventKind = "gate failed"
 	// EventWarning: something a person should look at that does not stop
 	// the run; [Event.Message] says what. The executor warns when the
 	// receiver would also accept another key entry of the live keystore.
-	EventWarning
+	EventWarning EventKind = "warning"
 	// EventGateWaiting: the step's gate waits for something that holds
 	// with time, such as the drain of the old certificate before it is
 	// removed ([Executor.Drain]); [Event.Message] says what it waits for
 	// and until when. A dry run reports that a run would wait.
-	EventGateWaiting
+	EventGateWaiting EventKind = "gate waiting"
 )
 
-// String returns a short name such as "step started" or "gate failed".
-func (k EventKind) String() string {
-	switch k {
-	case EventStepStarted:
-		return "step started"
-	case EventStepDone:
-		return "step done"
-	case EventStepSkipped:
-		return "step skipped"
-	case EventStepFailed:
-		return "step failed"
-	case EventGatePassed:
-		return "gate passed"
-	case EventGateFailed:
-		return "gate failed"
-	case EventGateDeferred:
-		return "gate deferred"
-	case EventWouldRun:
-		return "would run"
-	case EventWarning:
-		return "warning"
-	case EventGateWaiting:
-		return "gate waiting"
-	}
-	return fmt.Sprintf("EventKind(%d)", int(k))
+// isGate reports whether the event is about the step's gate.
+func (k EventKind) isGate() bool {
+	return k == EventGatePassed || k == EventGateFailed || k == EventGateWaiting
 }
 
 // Event reports progress of an [Executor] to its caller's
 // [Executor.OnEvent] callback. Events never carry a password or a private
-// key.
+// key. The zero Event is not one the executor sends.
 type Event struct {
-	// Kind says what happened.
+	// Kind says what happened. For the gate events (EventGatePassed,
+	// EventGateFailed, EventGateWaiting) the gate is Step.Gate.
 	Kind EventKind
 	// Step is the plan's step the event is about: its Number, Role and
 	// Title are what a progress display shows.
 	Step Step
-	// Gate is the gate the event is about, for gate events; nil otherwise.
-	Gate *Gate
 	// Message says in one line what was done, skipped or would be done.
 	Message string
 	// Err is the error of a failed step or gate; nil otherwise.
 	Err error
 	// Time is the executor's clock when the event happened.
 	Time time.Time
-	// DryRun is set for events of [Executor.DryRun].
-	DryRun bool
+
+	dryRun bool // the event is one of [Executor.DryRun]'s, which the log record says
 }
 
 // String formats the event in one line, such as
 // "step 5 (tenant administrator) step done: Replace the key pair ...".
 func (e Event) String() string {
 	s := fmt.Sprintf("step %d (%s) %s: %s", e.Step.Number, e.Step.Role, e.Kind, e.Step.Title)
-	if e.Gate != nil {
-		s += fmt.Sprintf(" [gate %s: %s]", e.Gate.When, e.Gate.Kind)
+	if g := e.Step.Gate; g != nil && e.Kind.isGate() {
+		s += fmt.Sprintf(" [gate %s: %s]", g.When, g.Kind)
 	}
 	if e.Message != "" {
 		s += ": " + e.Message
@@ -110,7 +82,7 @@ func (e Event) String() string {
 // emit delivers an event to the callback and the logger.
 func (x *run) emit(ev Event) {
 	ev.Time = x.now()
-	ev.DryRun = x.dry
+	ev.dryRun = x.dry
 	if x.e.OnEvent != nil {
 		x.e.OnEvent(ev)
 	}
@@ -118,7 +90,7 @@ func (x *run) emit(ev Event) {
 	switch ev.Kind {
 	case EventStepFailed, EventGateFailed:
 		level = slog.LevelError
-	case EventGateDeferred, EventWarning:
+	case EventWarning:
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{
@@ -126,8 +98,8 @@ func (x *run) emit(ev Event) {
 		slog.String("id", string(ev.Step.ID)),
 		slog.String("role", ev.Step.Role.String()),
 	}
-	if ev.Gate != nil {
-		attrs = append(attrs, slog.String("gate", ev.Gate.Kind.String()), slog.String("when", ev.Gate.When.String()))
+	if g := ev.Step.Gate; g != nil && ev.Kind.isGate() {
+		attrs = append(attrs, slog.String("gate", g.Kind.String()), slog.String("when", string(g.When)))
 	}
 	if ev.Message != "" {
 		attrs = append(attrs, slog.String("detail", ev.Message))
@@ -135,8 +107,8 @@ func (x *run) emit(ev Event) {
 	if ev.Err != nil {
 		attrs = append(attrs, slog.String("error", ev.Err.Error()))
 	}
-	if x.dry {
+	if ev.dryRun {
 		attrs = append(attrs, slog.Bool("dry_run", true))
 	}
-	x.log.LogAttrs(context.Background(), level, "renewal: "+ev.Kind.String(), attrs...)
+	x.log.LogAttrs(context.Background(), level, "renewal: "+string(ev.Kind), attrs...)
 }

@@ -26,8 +26,8 @@ func params() renewal.Params {
 	}
 }
 
-func ExampleOverlap() {
-	plan, err := renewal.Overlap(params())
+func ExampleBuild_overlap() {
+	plan, err := renewal.Build(renewal.SequenceOverlap, params())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,8 +48,8 @@ func ExampleOverlap() {
 }
 
 // An executor dispatches on step IDs and gate kinds, never on text.
-func ExampleDowntime() {
-	plan, err := renewal.Downtime(params())
+func ExampleBuild_downtime() {
+	plan, err := renewal.Build(renewal.SequenceDowntime, params())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -108,7 +108,7 @@ func ExampleBuild_invalidParams() {
 }
 
 func ExamplePlan_Mermaid() {
-	plan, err := renewal.Overlap(params())
+	plan, err := renewal.Build(renewal.SequenceOverlap, params())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -136,7 +136,7 @@ func ExamplePlan_Mermaid() {
 // A plan read from a file is rebuilt from its parameters before it is run,
 // so that destructive markings and gates come from this package.
 func ExamplePlan_UnmarshalJSON() {
-	plan, err := renewal.Overlap(params())
+	plan, err := renewal.Build(renewal.SequenceOverlap, params())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -160,7 +160,7 @@ func ExamplePlan_UnmarshalJSON() {
 	fmt.Println(run.Sequence, len(run.Steps), "steps")
 
 	err = json.Unmarshal([]byte(`{"schema_version": 2}`), &read)
-	fmt.Println(errors.Is(err, renewal.ErrSchemaVersion))
+	fmt.Println(errors.Is(err, renewal.ErrInvalidPlan))
 	// Output:
 	// overlap 9 steps
 	// true
@@ -169,7 +169,7 @@ func ExamplePlan_UnmarshalJSON() {
 func ExamplePlan_Markdown() {
 	p := params()
 	p.Receiver = &renewal.ReceiverProfile{Proxy: "SAP Web Dispatcher", Backend: "AS ABAP"}
-	plan, err := renewal.Overlap(p)
+	plan, err := renewal.Build(renewal.SequenceOverlap, p)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -9,70 +9,28 @@ import (
 	"github.com/certroll/certroll/keystore"
 )
 
-// DryRun is what [Executor.DryRun] found: for each step, whether an
-// earlier run did it, what a run would do now, and what its gate says
-// today.
-type DryRun struct {
-	// Sequence is the plan's sequence.
-	Sequence Sequence
-	// Steps has one entry per step of the plan, in order.
-	Steps []PlannedStep
-}
-
-// PlannedStep is one step of a [DryRun].
-type PlannedStep struct {
-	// Step is the plan's step.
-	Step Step
-	// Status is the step's status in the journal ([StatusPending] when
-	// there is no journal yet).
-	Status StepStatus
-	// Would says what a run would do for the step; empty for a done step.
-	Would string
-	// Gate is what the step's gate says today; nil for a step without a
-	// gate or a done step.
-	Gate *GateCheck
-}
-
-// GateCheck is a gate as a dry run evaluated it. Conditions that depend on
-// steps not yet done (the receiver cannot accept a certificate that does
-// not exist yet) are deferred, not evaluated; the others are checked
-// against the state today.
-type GateCheck struct {
-	// Gate is the gate.
-	Gate Gate
-	// Checked lists the conditions evaluated; Deferred the others, each
-	// with the step it waits for.
-	Checked, Deferred []string
-	// Err is the failure of the conditions checked, or nil if they hold.
-	Err *GateError
-}
-
-// Passed reports whether every condition of the gate was checked and
-// holds.
-func (c *GateCheck) Passed() bool { return c.Err == nil && len(c.Deferred) == 0 }
-
-// String formats the dry run as a numbered list, one step per paragraph.
-func (d *DryRun) String() string {
+// dryRunText formats a dry run as a numbered list, one step per
+// paragraph.
+func (r *Result) dryRunText() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Dry run of the %s renewal (%d steps); nothing was changed.\n", d.Sequence, len(d.Steps))
-	for _, p := range d.Steps {
-		fmt.Fprintf(&b, "\n%d. [%s] %s: %s\n", p.Step.Number, p.Status, p.Step.Role, p.Step.Title)
+	fmt.Fprintf(&b, "Dry run of the %s renewal (%d steps); nothing was changed.\n", r.Sequence, len(r.Steps))
+	for i, p := range r.Steps {
+		s := r.plan.Steps[i]
+		fmt.Fprintf(&b, "\n%d. [%s] %s: %s\n", s.Number, p.Status, s.Role, s.Title)
 		if p.Status == StatusDone {
 			b.WriteString("   done in an earlier run\n")
 			continue
 		}
 		if g := p.Gate; g != nil {
-			fmt.Fprintf(&b, "   gate %s: %s\n", g.Gate.When, g.Gate.Kind)
+			fmt.Fprintf(&b, "   gate %s: %s\n", g.When, g.Kind)
 			for _, c := range g.Checked {
 				fmt.Fprintf(&b, "     checked: %s\n", c)
 			}
 			for _, c := range g.Deferred {
 				fmt.Fprintf(&b, "     deferred: %s\n", c)
 			}
-			if g.Err != nil {
-				for _, pr := range g.Err.Problems {
-					fmt.Fprintf(&b, "     FAILS: %s\n", pr)
-				}
+			for _, pr := range g.Problems {
+				fmt.Fprintf(&b, "     FAILS: %s\n", pr)
 			}
 		}
 		fmt.Fprintf(&b, "   would: %s\n", p.Would)
@@ -85,27 +43,34 @@ func (d *DryRun) String() string {
 // journal or its lock), calls no method of the CA or the notifier, and
 // only the read-only methods of the receiver ([Receiver.Accepts], and
 // those of [ReceiverInspector]) and the runtime ([Runtime.Nodes],
-// [Runtime.Presents]). It reports what each step would do, and evaluates
-// every gate condition that does not depend on a step not yet done.
+// [Runtime.Presents]). The [Result] has each step's record as the
+// journal has it (pending when there is no journal yet), with what a run
+// would do ([StepRecord.Would]) and what the step's gate says today
+// ([StepRecord.Gate], with the conditions checked and deferred): every
+// gate condition that does not depend on a step not yet done is
+// evaluated. Its String lists it all, step by step. While it runs,
+// OnEvent hears of the steps done earlier (EventStepSkipped), and of the
+// gates that fail, pass or would wait, as in a run.
 //
 // The error is nil when every evaluated condition holds; otherwise it
 // joins a [*GateError] per failing gate (matching [ErrGateFailed]). A
 // configuration problem (an unreadable keystore, a journal for another
 // renewal) is returned without a report.
-func (e *Executor) DryRun(ctx context.Context) (*DryRun, error) {
+func (e *Executor) DryRun(ctx context.Context) (*Result, error) {
 	x, err := e.prepare(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	d := &DryRun{Sequence: e.Plan.Sequence}
+	d := x.result()
+	d.plan, d.Steps = x.plan, nil
 	var failed []error
 	for i, s := range x.plan.Steps {
 		if err := ctx.Err(); err != nil {
 			return d, err
 		}
-		p := PlannedStep{Step: s, Status: StatusPending}
+		p := StepRecord{Number: s.Number, ID: s.ID, Status: StatusPending}
 		if x.j != nil {
-			p.Status = x.j.Steps[i].Status
+			p = x.j.Steps[i].public()
 		}
 		if p.Status == StatusDone {
 			d.Steps = append(d.Steps, p)
@@ -113,31 +78,28 @@ func (e *Executor) DryRun(ctx context.Context) (*DryRun, error) {
 			continue
 		}
 		if s.Gate != nil {
-			gc := x.dryGate(ctx, i, s)
+			gc, gerr := x.dryGate(ctx, i, s)
 			p.Gate = gc
-			g := gc.Gate
 			switch {
-			case gc.Err != nil:
-				failed = append(failed, gc.Err)
-				x.emit(Event{Kind: EventGateFailed, Step: s, Gate: &g, Err: gc.Err})
-			case len(gc.Deferred) > 0:
-				x.emit(Event{Kind: EventGateDeferred, Step: s, Gate: &g, Message: strings.Join(gc.Deferred, "; ")})
-			default:
-				x.emit(Event{Kind: EventGatePassed, Step: s, Gate: &g})
+			case gerr != nil:
+				failed = append(failed, gerr)
+				x.emit(Event{Kind: EventGateFailed, Step: s, Err: gerr})
+			case len(gc.Deferred) == 0:
+				x.emit(Event{Kind: EventGatePassed, Step: s})
 			}
 		}
 		p.Would = x.describe(ctx, s)
-		x.emit(Event{Kind: EventWouldRun, Step: s, Message: p.Would})
 		d.Steps = append(d.Steps, p)
 	}
 	return d, errors.Join(failed...)
 }
 
 // dryGate evaluates the conditions of step i's gate that do not depend on
-// a step that is not done.
-func (x *run) dryGate(ctx context.Context, i int, s Step) *GateCheck {
+// a step that is not done, and returns the evaluation and the failure of
+// the conditions checked (nil if they hold).
+func (x *run) dryGate(ctx context.Context, i int, s Step) (*GateRecord, *GateError) {
 	g := *s.Gate
-	gc := &GateCheck{Gate: g}
+	gc := &GateRecord{Kind: g.Kind, When: g.When}
 	pending := map[StepID]Step{}
 	for j := 0; j < i; j++ {
 		if t := x.plan.Steps[j]; !x.done(t.ID) {
@@ -145,7 +107,7 @@ func (x *run) dryGate(ctx context.Context, i int, s Step) *GateCheck {
 		}
 	}
 	if g.When == GateAfter {
-		rec := (*StepRecord)(nil)
+		rec := (*stepRecord)(nil)
 		if x.j != nil {
 			rec = &x.j.Steps[i]
 		}
@@ -156,7 +118,7 @@ func (x *run) dryGate(ctx context.Context, i int, s Step) *GateCheck {
 	c := &gateCheck{step: s, gate: g}
 	parts, ok := gateParts[g.Kind]
 	if !ok {
-		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
+		c.problem(nil, "the executor has no check for gate kind %q", g.Kind)
 	}
 	for _, p := range parts {
 		if p.applies != nil && !p.applies(x) {
@@ -175,8 +137,12 @@ func (x *run) dryGate(ctx context.Context, i int, s Step) *GateCheck {
 		gc.Checked = append(gc.Checked, p.what)
 		p.check(x, ctx, c)
 	}
-	gc.Err = c.err(s, g)
-	return gc
+	gerr := c.err(s, g)
+	if gerr != nil {
+		gc.Problems = gerr.Problems
+	}
+	gc.Passed = gerr == nil && len(gc.Deferred) == 0
+	return gc, gerr
 }
 
 // describe says what a run would do for step s, reading the state but
@@ -197,19 +163,19 @@ func (x *run) describe(ctx context.Context, s Step) string {
 		p, err := t.Pending()
 		switch {
 		case err != nil:
-			return fmt.Sprintf("cannot read the staging store %s: %v", t.StagingPath(), err)
+			return fmt.Sprintf("cannot read the staging store %s: %v", t.stagingPath(), err)
 		case p != nil && p.Signed:
-			w = fmt.Sprintf("use the signed pending entry %s in the staging store %s", describeCert(p.Chain[0]), t.StagingPath())
+			w = fmt.Sprintf("use the signed pending entry %s in the staging store %s", describeCert(p.Chain[0]), t.stagingPath())
 		case p != nil:
 			w = fmt.Sprintf("have the CA sign a request for the pending %s key in the staging store %s, and install the reply there",
-				keystore.KeyDescription(p.Key.Public()), t.StagingPath())
+				keystore.KeyDescription(p.Key.Public()), t.stagingPath())
 		default:
 			kt := t.KeyType
 			if kt == 0 {
 				kt = keyTypeFor(x.oldLeaf().PublicKey)
 			}
 			w = fmt.Sprintf("make a new %s key with a placeholder certificate in the staging store %s, have the CA sign a request for %q, check that the chain reaches %s, and install it there",
-				kt, t.StagingPath(), x.oldLeaf().Subject.String(), newRoot)
+				kt, t.stagingPath(), x.oldLeaf().Subject.String(), newRoot)
 		}
 		if x.e.HandOverDir != "" {
 			w += fmt.Sprintf("; write the new certificate and root as PEM files in %s", x.e.HandOverDir)
@@ -227,7 +193,7 @@ func (x *run) describe(ctx context.Context, s Step) string {
 		return fmt.Sprintf("receiver: stop accepting the old certificate %s and stop trusting %s", describeCert(x.oldLeaf()), root)
 	case StepSwapEntry:
 		return fmt.Sprintf("copy the entry under alias %q (%s) to the history store %s as %q, then put the new key and %s under alias %q in %s in one atomic write, keeping every other entry; remove the pending entry from %s",
-			t.Alias, describeCert(x.oldLeaf()), t.HistoryPath(), t.historyAlias(x.oldLeaf()), newCert, t.Alias, t.Keystore, t.StagingPath())
+			t.Alias, describeCert(x.oldLeaf()), t.historyPath(), t.historyAlias(x.oldLeaf()), newCert, t.Alias, t.Keystore, t.stagingPath())
 	case StepRestartNodes, StepStopFlow:
 		verb := "restart (or start, if stopped) the flow on the nodes that do not present " + newCert
 		if s.ID == StepStopFlow {

@@ -54,7 +54,7 @@ func exampleLandscape(dir string) *renewal.Executor {
 	must(err)
 	must(rt.StartAll(ctx))
 
-	plan, err := renewal.Overlap(renewal.Params{
+	plan, err := renewal.Build(renewal.SequenceOverlap, renewal.Params{
 		Alias:              "client",
 		Keystore:           live,
 		Nodes:              []string{"node-1", "node-2"},
@@ -73,7 +73,6 @@ func exampleLandscape(dir string) *renewal.Executor {
 		Receiver: rcv,
 		Runtime:  rt,
 		Notifier: &local.Notifier{W: io.Discard},
-		Now:      now,
 	}
 }
 
@@ -90,7 +89,7 @@ func ExampleExecutor() {
 		case renewal.EventStepDone:
 			fmt.Printf("%d. %s: done\n", e.Step.Number, e.Step.ID)
 		case renewal.EventGatePassed:
-			fmt.Printf("%d. %s: gate %s passed\n", e.Step.Number, e.Step.ID, e.Gate.Kind)
+			fmt.Printf("%d. %s: gate %s passed\n", e.Step.Number, e.Step.ID, e.Step.Gate.Kind)
 		}
 	}
 	res, err := exec.Run(context.Background())
@@ -130,7 +129,7 @@ func ExampleExecutor_DryRun() {
 	}
 	for _, s := range d.Steps {
 		if g := s.Gate; g != nil {
-			fmt.Printf("step %d, gate %s %s: checked %q, deferred %d\n", s.Step.Number, g.Gate.When, g.Gate.Kind, g.Checked, len(g.Deferred))
+			fmt.Printf("step %d, gate %s %s: checked %q, deferred %d\n", s.Number, g.When, g.Kind, g.Checked, len(g.Deferred))
 		}
 	}
 	_, err = os.Stat(exec.Journal)

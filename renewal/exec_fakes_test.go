@@ -375,7 +375,6 @@ func newFixture(t testing.TB, seq Sequence, opts ...fixtureOpt) *fixture {
 		CA: f.ca, Receiver: f.rcv, Runtime: f.rt, Notifier: f.nt,
 		HandOverDir: filepath.Join(f.dir, "handover"),
 		OnEvent:     func(e Event) { f.events = append(f.events, e) },
-		Now:         clock,
 	}
 	require.NoError(t, os.Mkdir(f.exec.HandOverDir, 0o755))
 	return f

@@ -40,7 +40,7 @@ func (c *gateCheck) err(s Step, g Gate) *GateError {
 	if len(c.problems) == 0 {
 		return nil
 	}
-	return &GateError{Step: s, Gate: g, Problems: c.problems, Stragglers: c.stragglers, Dependents: c.dependents, Errs: c.errs}
+	return &GateError{Step: s, Problems: c.problems, Stragglers: c.stragglers, Dependents: c.dependents, errs: c.errs}
 }
 
 // gatePart is one condition of a gate: what it checks, the steps whose
@@ -85,7 +85,7 @@ func (x *run) checkGate(ctx context.Context, s Step, g Gate) *GateError {
 	c := &gateCheck{step: s, gate: g}
 	parts, ok := gateParts[g.Kind]
 	if !ok {
-		c.problem(nil, "the executor has no check for gate kind %v", g.Kind)
+		c.problem(nil, "the executor has no check for gate kind %q", g.Kind)
 	}
 	for _, p := range parts {
 		p.check(x, ctx, c)
@@ -202,21 +202,13 @@ func (x *run) oldRootUnused(ctx context.Context, c *gateCheck) {
 	}
 }
 
-// inUse returns the chains declared in use: Executor.InUse, the chains of
-// Executor.InUseFiles, and every key entry of the live keystore. A dry run
+// inUse returns the chains declared in use: Executor.InUse and every key
+// entry of the live keystore. A dry run
 // that has not swapped the key entry leaves the live alias out, since the
 // swap will replace its chain.
 func (x *run) inUse() ([]truststore.Dependent, error) {
 	deps := append([]truststore.Dependent(nil), x.e.InUse...)
 	var errs []error
-	for _, f := range x.e.InUseFiles {
-		d, err := truststore.OpenDependents(f.Path, f.Password)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		deps = append(deps, d...)
-	}
 	t := x.e.Tenant
 	ks, err := keystore.Open(t.Keystore, t.Password, t.liveOptions())
 	if err != nil {
@@ -300,17 +292,17 @@ func (x *run) oldDrained(ctx context.Context, c *gateCheck) {
 		msg := fmt.Sprintf("the receiver saw the old client certificate %s at %s; waiting %s, until %s, for a drain of %s without it before the old certificate and root are removed",
 			describeCert(old), last.UTC().Format(time.RFC3339Nano), wait, until.UTC().Format(time.RFC3339Nano), drain)
 		if x.dry {
-			x.emit(Event{Kind: EventGateWaiting, Step: c.step, Gate: &c.gate, Message: "a run would wait: " + msg})
+			x.emit(Event{Kind: EventGateWaiting, Step: c.step, Message: "a run would wait: " + msg})
 			return
 		}
-		x.emit(Event{Kind: EventGateWaiting, Step: c.step, Gate: &c.gate, Message: msg})
+		x.emit(Event{Kind: EventGateWaiting, Step: c.step, Message: msg})
 		if err := x.sleep(ctx, wait); err != nil {
 			c.problem(err, "the drain of the old client certificate %s did not end: the receiver saw it at %s, less than the drain of %s (Executor.Drain) before %s, and the wait was ended: %v; run again to wait for the rest",
 				describeCert(old), last.UTC().Format(time.RFC3339Nano), drain, x.now().UTC().Format(time.RFC3339Nano), err)
 			return
 		}
 		if !x.now().After(now) {
-			c.problem(nil, "the drain of the old client certificate %s cannot be waited for: the executor's clock (Executor.Now) did not advance during a wait of %s",
+			c.problem(nil, "the drain of the old client certificate %s cannot be waited for: the executor's clock (the tenant's Now) did not advance during a wait of %s",
 				describeCert(old), wait)
 			return
 		}

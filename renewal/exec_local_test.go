@@ -78,7 +78,7 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 	names, err := l.runtime.Nodes(ctx)
 	require.NoError(t, err)
 
-	plan, err := renewal.Overlap(renewal.Params{
+	plan, err := renewal.Build(renewal.SequenceOverlap, renewal.Params{
 		Alias:              "client",
 		Keystore:           live,
 		KeystoreFormat:     "PKCS12",
@@ -100,7 +100,6 @@ func newLandscape(t *testing.T, nodes int) *landscape {
 		Runtime:     l.runtime,
 		Notifier:    &local.Notifier{W: l.handoffs},
 		HandOverDir: l.dir,
-		Now:         localClock,
 	}
 	return l
 }
@@ -144,12 +143,12 @@ func TestLocalOverlapOverTLS(t *testing.T) {
 	stats := stop()
 	require.NoError(t, err)
 
-	assert.Equal(t, renewal.RunDone, res.State)
+	assert.Equal(t, renewal.StatusDone, res.State)
 	assert.Len(t, res.Completed(), 9)
 	assert.NotZero(t, stats.Total)
 	assert.Zero(t, stats.Failed, "failures: %v", stats.Failures)
-	newFP := res.NewFingerprint
-	oldFP := res.OldFingerprint
+	newFP := res.Params.NewFingerprint
+	oldFP := res.Params.OldFingerprint
 	for name, s := range stats.PerNode {
 		assert.NotZero(t, s.Presented[oldFP], "%s sent with the old certificate before its restart", name)
 		assert.NotZero(t, s.Presented[newFP], "%s sent with the new certificate after its restart", name)

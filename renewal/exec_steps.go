@@ -27,7 +27,7 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 		return "", false, err
 	}
 	// Recorded whether this call or an interrupted earlier one wrote it.
-	x.wrote(t.StagingPath())
+	x.wrote(t.stagingPath())
 	want := x.e.Plan.Params.NewRootFingerprint
 	skipped := p.Signed
 	var note string
@@ -62,7 +62,7 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 	// root, not merely contain it.
 	if err := chainsTo(x.newChain, x.newRoot); err != nil {
 		return "", false, fmt.Errorf("renewal: the new chain %s in %s does not chain to the plan's new root %s: %v: %w",
-			chain.Path(x.newChain), t.StagingPath(), describeCert(x.newRoot), err, ErrUnexpectedState)
+			chain.Path(x.newChain), t.stagingPath(), describeCert(x.newRoot), err, ErrUnexpectedState)
 	}
 	fp := keystore.CertFingerprint(x.newLeaf())
 	if w := x.e.Plan.Params.NewFingerprint; w != "" && paramFingerprint(w) != fp {
@@ -311,14 +311,14 @@ func (x *run) swapEntry(ctx context.Context, s Step) (string, bool, error) {
 		return "", false, err
 	}
 	// Recorded even when an interrupted earlier call wrote them.
-	x.wrote(t.HistoryPath(), t.Keystore)
+	x.wrote(t.historyPath(), t.Keystore)
 	x.wrote(a.Files...)
 	x.j.Artifacts.HistoryAlias = a.HistoryAlias
-	if a.Already {
-		return fmt.Sprintf("alias %q already holds the new certificate %s", a.Alias, describeCert(x.newLeaf())), true, nil
+	if a.already {
+		return fmt.Sprintf("alias %q already holds the new certificate %s", a.alias, describeCert(x.newLeaf())), true, nil
 	}
 	return fmt.Sprintf("alias %q now holds %s; the old entry %s is kept in %s as %q",
-		a.Alias, describeCert(x.newLeaf()), describeCert(x.oldLeaf()), x.e.Tenant.HistoryPath(), a.HistoryAlias), false, nil
+		a.alias, describeCert(x.newLeaf()), describeCert(x.oldLeaf()), x.e.Tenant.historyPath(), a.HistoryAlias), false, nil
 }
 
 // restartNodes: overlap step 7, downtime step 11. A node presenting the

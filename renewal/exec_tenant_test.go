@@ -44,10 +44,10 @@ func TestTenantStage(t *testing.T) {
 	assert.Equal(t, f.old.chain[0].RawSubject, csr.RawSubject, "the request asks for the current subject")
 	require.NotNil(t, p.CSR)
 	assert.Equal(t, csr.Raw, p.CSR.Raw, "the parsed request is the PEM one")
-	fi, err := os.Stat(f.tenant.StagingPath())
+	fi, err := os.Stat(f.tenant.stagingPath())
 	require.NoError(t, err)
 	assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
-	ks, err := keystore.Open(f.tenant.StagingPath(), stagingPassword, nil)
+	ks, err := keystore.Open(f.tenant.stagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
 	assert.Equal(t, keystore.PKCS12, ks.Format(), "the staging store has the live keystore's format")
 
@@ -57,7 +57,7 @@ func TestTenantStage(t *testing.T) {
 	assert.True(t, chain.KeyMatches(q.Key.Public(), p.Chain[0]))
 
 	// A reply from the wrong CA is refused and leaves the store as it was.
-	before, err := os.ReadFile(f.tenant.StagingPath())
+	before, err := os.ReadFile(f.tenant.stagingPath())
 	require.NoError(t, err)
 	q, err = f.tenant.Stage(f.old.chain[0])
 	require.NoError(t, err)
@@ -66,7 +66,7 @@ func TestTenantStage(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.tenant.Install(wrong, f.newCA.Cert)
 	require.ErrorIs(t, err, keystore.ErrUntrustedReply)
-	after, err := os.ReadFile(f.tenant.StagingPath())
+	after, err := os.ReadFile(f.tenant.stagingPath())
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(before, after))
 
@@ -92,16 +92,16 @@ func TestTenantActivate(t *testing.T) {
 			next := signPending(t, f)
 			a, err := f.tenant.Activate(f.old.chain[0], next[0])
 			require.NoError(t, err)
-			assert.False(t, a.Already)
-			assert.Equal(t, liveAlias, a.Alias)
-			assert.Equal(t, f.old.chain[0].Raw, a.Previous[0].Raw)
+			assert.False(t, a.already)
+			assert.Equal(t, liveAlias, a.alias)
+			assert.Equal(t, f.old.chain[0].Raw, a.previous[0].Raw)
 			assert.Equal(t, next[0].Raw, a.Chain[0].Raw)
-			assert.Equal(t, []string{f.tenant.HistoryPath(), f.tenant.Keystore, f.tenant.StagingPath()}, a.Files)
+			assert.Equal(t, []string{f.tenant.historyPath(), f.tenant.Keystore, f.tenant.stagingPath()}, a.Files)
 
 			ks, err := keystore.Open(f.tenant.Keystore, livePassword, nil)
 			require.NoError(t, err)
 			assert.ElementsMatch(t, []string{"partner", liveAlias, "partner-root"}, ks.Aliases(), "the alias and every other entry are kept")
-			hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
+			hist, err := keystore.Open(f.tenant.historyPath(), historyPassword, nil)
 			require.NoError(t, err)
 			assert.Equal(t, format, hist.Format())
 
@@ -110,7 +110,7 @@ func TestTenantActivate(t *testing.T) {
 			require.NoError(t, err)
 			a, err = f.tenant.Activate(f.old.chain[0], next[0])
 			require.NoError(t, err)
-			assert.True(t, a.Already)
+			assert.True(t, a.already)
 			assert.Empty(t, a.Files)
 			again, err := os.ReadFile(f.tenant.Keystore)
 			require.NoError(t, err)
@@ -120,14 +120,14 @@ func TestTenantActivate(t *testing.T) {
 			r, err := f.tenant.Rollback(f.old.chain[0], next[0])
 			require.NoError(t, err)
 			assert.Equal(t, f.old.chain[0].Raw, r.Chain[0].Raw)
-			assert.Equal(t, next[0].Raw, r.Previous[0].Raw)
+			assert.Equal(t, next[0].Raw, r.previous[0].Raw)
 			r, err = f.tenant.Rollback(f.old.chain[0], next[0])
 			require.NoError(t, err)
-			assert.True(t, r.Already)
+			assert.True(t, r.already)
 			a, err = f.tenant.Activate(f.old.chain[0], next[0])
 			require.NoError(t, err)
-			assert.False(t, a.Already)
-			hist, err = keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
+			assert.False(t, a.already)
+			hist, err = keystore.Open(f.tenant.historyPath(), historyPassword, nil)
 			require.NoError(t, err)
 			assert.Len(t, hist.Aliases(), 1, "the old entry is kept once")
 		})
@@ -197,7 +197,7 @@ func TestTenantRefuses(t *testing.T) {
 				next := signPending(t, f)
 				hist := keystore.New(keystore.PKCS12, nil)
 				require.NoError(t, hist.Set(&keystore.Entry{Alias: f.tenant.historyAlias(f.old.chain[0]), Key: f.partner.key, Chain: f.partner.chain}, nil))
-				require.NoError(t, hist.Save(f.tenant.HistoryPath(), historyPassword, nil))
+				require.NoError(t, hist.Save(f.tenant.historyPath(), historyPassword, nil))
 				return f.old.chain[0], next[0]
 			},
 			act: func(f *fixture, old, next *x509.Certificate) error {
@@ -212,7 +212,7 @@ func TestTenantRefuses(t *testing.T) {
 				next := signPending(t, f)
 				_, err := f.tenant.Activate(f.old.chain[0], next[0])
 				require.NoError(t, err)
-				require.NoError(t, keystore.Update(context.Background(), f.tenant.HistoryPath(), historyPassword, func(s *keystore.Store) error {
+				require.NoError(t, keystore.Update(context.Background(), f.tenant.historyPath(), historyPassword, func(s *keystore.Store) error {
 					return s.Delete(f.tenant.historyAlias(f.old.chain[0]))
 				}, nil))
 				return f.old.chain[0], next[0]
@@ -262,8 +262,8 @@ func TestTenantCheck(t *testing.T) {
 	}
 	t.Run("defaults", func(t *testing.T) {
 		tn := &Tenant{Keystore: "/x/client.p12", Alias: "a", Password: []byte("p")}
-		assert.Equal(t, "/x/client.p12.staging", tn.StagingPath())
-		assert.Equal(t, "/x/client.p12.history", tn.HistoryPath())
+		assert.Equal(t, "/x/client.p12.staging", tn.stagingPath())
+		assert.Equal(t, "/x/client.p12.history", tn.historyPath())
 		assert.Equal(t, []byte("p"), tn.stagingPassword())
 		assert.Equal(t, []byte("p"), tn.historyPassword())
 	})

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
@@ -16,91 +15,6 @@ import (
 // What the executor reads back (the journal, the plan it is given, the
 // staging store, the receiver's and the runtime's state) is checked
 // against what it must match before it is acted on.
-
-// JournalError reports a journal whose content does not match what it
-// must: the plan the executor runs, the executor's configuration, or the
-// journal's own records. Nothing was changed. It matches [ErrJournal].
-//
-// A journal that does not match was written for another renewal, or was
-// edited: the executor does not guess which of the two is right. Give
-// the plan the journal was written for, or restore the journal the
-// executor wrote; a renewal that must start again from the live keystore
-// needs the journal moved away (the tenant's stores keep what was done).
-type JournalError struct {
-	// Path is the journal file.
-	Path string
-	// Field is the journal's JSON field at fault, such as "keystore",
-	// "artifacts.new_root_pem" or "steps[7].status".
-	Field string
-	// Expected and Found say what the field must hold and what it holds.
-	Expected, Found string
-	// Fix says what to do.
-	Fix string
-}
-
-// Error names the journal, the field, what was expected and found, and
-// what to do.
-func (e *JournalError) Error() string {
-	fix := e.Fix
-	if fix == "" {
-		fix = "the journal was written for another renewal or edited: give the plan it was written for, or restore the journal the executor wrote"
-	}
-	where := "journal"
-	if e.Path != "" {
-		where = "journal " + e.Path
-	}
-	return fmt.Sprintf("renewal: %s: %s: expected %s, found %s; %s", where, e.Field, e.Expected, e.Found, fix)
-}
-
-// Is makes a JournalError match [ErrJournal].
-func (e *JournalError) Is(target error) bool { return target == ErrJournal }
-
-// EndStateError reports a run whose journal records every step as done
-// while the state itself is not that of a finished renewal: the live
-// alias, a node or the receiver differs from what the steps make it. The
-// journal records the run as failed, not done. It matches
-// [ErrUnexpectedState].
-type EndStateError struct {
-	// Journal is the journal's path.
-	Journal string
-	// Differences lists everything that differs, one entry each.
-	Differences []EndStateDifference
-	// Errs are the underlying errors, such as a runtime that cannot say
-	// what a node presents.
-	Errs []error
-}
-
-// EndStateDifference is one way the end state differs from a finished
-// renewal.
-type EndStateDifference struct {
-	// What names what was checked, such as `live keystore "x.p12" alias
-	// "tenant-client"` or `node "node-a"`.
-	What string
-	// Step is the step whose effect is missing.
-	Step StepID
-	// Expected and Found say what should hold and what does.
-	Expected, Found string
-}
-
-// Error names every difference and what to do.
-func (e *EndStateError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "renewal: the journal %s records every step as done, but the end state differs:", e.Journal)
-	for i, d := range e.Differences {
-		if i > 0 {
-			b.WriteString(";")
-		}
-		fmt.Fprintf(&b, " %s: expected %s, found %s (step %q)", d.What, d.Expected, d.Found, d.Step)
-	}
-	b.WriteString("; the journal was edited or the state changed after the steps ran: a person must look, put the state right and run again (the run is recorded as failed, not done)")
-	return b.String()
-}
-
-// Is makes an EndStateError match [ErrUnexpectedState].
-func (e *EndStateError) Is(target error) bool { return target == ErrUnexpectedState }
-
-// Unwrap returns the underlying errors.
-func (e *EndStateError) Unwrap() []error { return e.Errs }
 
 // checkPlan refuses a plan that is not what [Build] gives for its own
 // sequence and parameters: the destructive markings, the gates and the
@@ -135,7 +49,7 @@ func stepDiff(want, got Step) (field, w, g string) {
 		if x == nil {
 			return "no gate"
 		}
-		return fmt.Sprintf("gate %s %s", x.Kind, x.When)
+		return fmt.Sprintf("gate %s %s", x.Kind.String(), x.When)
 	}
 	switch {
 	case want.ID != got.ID:
@@ -174,18 +88,18 @@ func (j *journalFile) checkSteps(plan *Plan) error {
 		case r.Status == StatusDone && seenOpen:
 			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
 				Expected: fmt.Sprintf("%q (an earlier step is not done)", StatusPending), Found: fmt.Sprintf("%q", r.Status),
-				Fix: "steps run in order, so a step after one that is not done cannot be done: the journal was edited; restore the journal the executor wrote"}
+				fix: "steps run in order, so a step after one that is not done cannot be done: the journal was edited; restore the journal the executor wrote"}
 		case r.Status != StatusDone && r.Status != StatusPending && seenOpen:
 			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
 				Expected: fmt.Sprintf("%q (an earlier step is not done)", StatusPending), Found: fmt.Sprintf("%q", r.Status),
-				Fix: "steps run in order: the journal was edited; restore the journal the executor wrote"}
+				fix: "steps run in order: the journal was edited; restore the journal the executor wrote"}
 		}
 		if r.Status != StatusDone {
 			seenOpen = true
 		}
 	}
-	if j.State == RunDone && seenOpen {
-		return &JournalError{Field: "state", Expected: fmt.Sprintf("not %q while a step is not done", RunDone), Found: fmt.Sprintf("%q", j.State)}
+	if j.State == StatusDone && seenOpen {
+		return &JournalError{Field: "state", Expected: fmt.Sprintf("not %q while a step is not done", StatusDone), Found: fmt.Sprintf("%q", j.State)}
 	}
 	return nil
 }
@@ -270,7 +184,7 @@ func (x *run) checkArtifacts() error {
 		want := x.handOverPaths()
 		if !slices.Equal(a.HandOver, want) {
 			return &JournalError{Field: "artifacts.hand_over", Expected: fmt.Sprintf("%q (the files step 1 writes in HandOverDir %q)", want, x.e.HandOverDir), Found: fmt.Sprintf("%q", a.HandOver),
-				Fix: "give the HandOverDir of the run that wrote the journal, or restore the journal the executor wrote"}
+				fix: "give the HandOverDir of the run that wrote the journal, or restore the journal the executor wrote"}
 		}
 	}
 	return nil
@@ -322,7 +236,7 @@ func (x *run) handOverPaths() []string {
 // presents it, the receiver accepts the new chain, and it neither accepts
 // the old certificate nor trusts the old root.
 func (x *run) verifyEnd(ctx context.Context) error {
-	e := &EndStateError{Journal: x.e.Journal}
+	e := &EndStateError{journal: x.e.Journal}
 	diff := func(what string, step StepID, want, got string) {
 		e.Differences = append(e.Differences, EndStateDifference{What: what, Step: step, Expected: want, Found: got})
 	}
@@ -334,7 +248,7 @@ func (x *run) verifyEnd(ctx context.Context) error {
 	t := x.e.Tenant
 	live := fmt.Sprintf("live keystore %s alias %q", t.Keystore, t.Alias)
 	if c, err := t.LiveChain(); err != nil {
-		e.Errs = append(e.Errs, err)
+		e.errs = append(e.errs, err)
 		diff(live, StepSwapEntry, newCert, fmt.Sprintf("an error: %v", err))
 	} else if !sameCert(c[0], x.newLeaf()) {
 		diff(live, StepSwapEntry, newCert, describeCert(c[0]))
@@ -342,7 +256,7 @@ func (x *run) verifyEnd(ctx context.Context) error {
 
 	nodes, err := x.e.Runtime.Nodes(ctx)
 	if err != nil {
-		e.Errs = append(e.Errs, err)
+		e.errs = append(e.errs, err)
 		diff("the runtime's nodes", StepRestartNodes, "the list of nodes", fmt.Sprintf("an error: %v", err))
 	}
 	for _, n := range x.e.Plan.Params.Nodes {
@@ -354,7 +268,7 @@ func (x *run) verifyEnd(ctx context.Context) error {
 		c, err := x.e.Runtime.Presents(ctx, n)
 		switch {
 		case err != nil:
-			e.Errs = append(e.Errs, err)
+			e.errs = append(e.errs, err)
 			diff(fmt.Sprintf("node %q", n), StepRestartNodes, newCert, fmt.Sprintf("an error: %v", err))
 		case !sameCert(c, x.newLeaf()):
 			what := describeCert(c)
@@ -372,7 +286,7 @@ func (x *run) verifyEnd(ctx context.Context) error {
 		configure = StepReceiverSwap
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.newChain); err != nil {
-		e.Errs = append(e.Errs, err)
+		e.errs = append(e.errs, err)
 		diff("the receiver", configure, "it accepts the new chain "+chain.Path(x.newChain), fmt.Sprintf("it refuses it: %v", err))
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.oldChain); err == nil {
@@ -380,13 +294,13 @@ func (x *run) verifyEnd(ctx context.Context) error {
 	}
 	if insp, ok := x.e.Receiver.(ReceiverInspector); ok {
 		if roots, err := insp.Roots(); err != nil {
-			e.Errs = append(e.Errs, err)
+			e.errs = append(e.errs, err)
 			diff("the receiver's roots", StepRemoveOld, "the list of roots", fmt.Sprintf("an error: %v", err))
 		} else if x.oldRoot != nil && contains(roots, x.oldRoot) {
 			diff("the receiver's roots", StepRemoveOld, "no old root", "the old root "+describeCert(x.oldRoot))
 		}
 		if acc, err := insp.AcceptedClients(); err != nil {
-			e.Errs = append(e.Errs, err)
+			e.errs = append(e.errs, err)
 			diff("the receiver's client certificates", StepRemoveOld, "the list of client certificates", fmt.Sprintf("an error: %v", err))
 		} else if contains(acc, x.oldLeaf()) {
 			diff("the receiver's client certificates", StepRemoveOld, "no old client certificate", "the old certificate "+describeCert(x.oldLeaf()))

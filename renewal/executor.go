@@ -16,81 +16,6 @@ import (
 	"github.com/certroll/certroll/truststore"
 )
 
-// Sentinel errors of the executor, for [errors.Is].
-var (
-	// ErrGateFailed reports a gate that does not hold. The run stopped
-	// before the gate's step (a gate checked before it) or before the next
-	// step (a gate checked after it); the wrapping [*GateError] names
-	// every problem.
-	ErrGateFailed = errors.New("renewal: gate failed")
-
-	// ErrJournal reports a journal that cannot be used: malformed, of an
-	// unknown schema version, written for another renewal, or edited so
-	// that it no longer matches the plan (a [*JournalError] names the
-	// field).
-	ErrJournal = errors.New("renewal: unusable journal")
-
-	// ErrJournalLocked reports that another run of the same renewal holds
-	// the journal's lock.
-	ErrJournalLocked = errors.New("renewal: journal locked by another run")
-
-	// ErrUnexpectedState reports that a keystore, the receiver or the
-	// runtime is in a state that neither the start of a step nor its end
-	// explains, such as a live alias holding neither the old nor the new
-	// certificate. Nothing is changed; a person must look.
-	ErrUnexpectedState = errors.New("renewal: unexpected state")
-
-	// ErrRollbackUnsafe reports a rollback refused because the receiver no
-	// longer accepts the old chain: restoring the old entry would break
-	// traffic.
-	ErrRollbackUnsafe = errors.New("renewal: rollback unsafe")
-
-	// ErrOutsideWindow reports that the downtime window has ended before
-	// the flow was stopped.
-	ErrOutsideWindow = errors.New("renewal: outside the downtime window")
-)
-
-// GateError reports a gate that does not hold. It matches [ErrGateFailed]
-// with [errors.Is], and unwraps to the errors the checks returned (such as
-// a receiver's verdict, which may match [chain.ErrUnknownAuthority]).
-type GateError struct {
-	// Step is the step the gate is attached to.
-	Step Step
-	// Gate is the gate.
-	Gate Gate
-	// Problems says, one line each, everything that does not hold.
-	Problems []string
-	// Stragglers names the runtime nodes that do not present the new
-	// certificate ([GateNodesPresentNew]) or still present the old one
-	// ([GateOldRootUnused]).
-	Stragglers []string
-	// Dependents names the chains declared in use that still chain to the
-	// old root ([GateOldRootUnused]).
-	Dependents []string
-	// Errs are the underlying errors, such as the receiver's refusals.
-	Errs []error
-}
-
-// Error says which gate failed, where, and every problem.
-func (e *GateError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "renewal: gate %q %s step %d (%s) failed", e.Gate.Kind.String(), e.Gate.When, e.Step.Number, e.Step.ID)
-	if len(e.Stragglers) > 0 {
-		fmt.Fprintf(&b, "; stragglers: %s", strings.Join(e.Stragglers, ", "))
-	}
-	for _, p := range e.Problems {
-		b.WriteString("; ")
-		b.WriteString(p)
-	}
-	return b.String()
-}
-
-// Is makes a GateError match [ErrGateFailed].
-func (e *GateError) Is(target error) bool { return target == ErrGateFailed }
-
-// Unwrap returns the underlying errors.
-func (e *GateError) Unwrap() []error { return e.Errs }
-
 // ReceiverInspector is implemented by a [Receiver] that can list its
 // configuration, such as the file-based receiver of package
 // renewal/local. When the receiver implements it, the executor asks it
@@ -103,17 +28,6 @@ type ReceiverInspector interface {
 	Roots() ([]*x509.Certificate, error)
 	// AcceptedClients returns the client certificates it accepts.
 	AcceptedClients() ([]*x509.Certificate, error)
-}
-
-// InUseFile declares the chains of a file in use, for the check before
-// the old root is removed: a JKS or PKCS#12 keystore (each key entry's
-// chain) or a PEM or DER certificate file (one chain), read when the gate
-// is checked with [truststore.OpenDependents].
-type InUseFile struct {
-	// Path is the file's path.
-	Path string
-	// Password opens a keystore; it is ignored for certificate files.
-	Password []byte
 }
 
 // Executor runs a renewal [Plan] against the tenant's keystores and the
@@ -137,7 +51,7 @@ type InUseFile struct {
 // the journal's lock (Journal + ".lock") keeps two processes from running
 // the same renewal at once.
 type Executor struct {
-	// Plan is the renewal to run, as [Overlap], [Downtime] or [Build]
+	// Plan is the renewal to run, as [Build]
 	// return it. It must be what [Build] gives for its Sequence and
 	// Params: any other plan (a destructive marking dropped, a gate or a
 	// step removed, text changed) is refused with a [*PlanError]. A plan
@@ -176,13 +90,14 @@ type Executor struct {
 	// plan's OldRootFingerprint in the live chain, or else among the
 	// receiver's roots if it implements [ReceiverInspector].
 	OldRoot *x509.Certificate
-	// InUse and InUseFiles declare chains in use elsewhere; the gate before
-	// the old root is removed refuses while any of them chains to the old
-	// root, naming each. Every key entry of the live keystore is always
-	// declared in use too (after the swap, the live alias holds the new
-	// chain, so only other entries can still need the old root).
-	InUse      []truststore.Dependent
-	InUseFiles []InUseFile
+	// InUse declares chains in use elsewhere; the gate before the old root
+	// is removed refuses while any of them chains to the old root, naming
+	// each. [truststore.OpenDependents] reads them from a keystore or a
+	// certificate file. Every key entry of the live keystore is always
+	// declared in use too, read when the gate is checked (after the swap,
+	// the live alias holds the new chain, so only other entries can still
+	// need the old root).
+	InUse []truststore.Dependent
 	// Waits gives, per step, how long a hand-off waits for the role's
 	// confirmation (passed to [Notifier.HandOff]). Nil or a missing step
 	// means no waiting.
@@ -192,11 +107,11 @@ type Executor struct {
 	// root be removed (overlap step 9, downtime step 12); it applies when
 	// the Receiver implements [UsageObserver]. The gate asks
 	// [UsageObserver.LastSeen]; while the last sighting is less than Drain
-	// before Now, it waits (emitting an [EventGateWaiting] that says until
+	// before the clock ([Tenant.Now]) says now, it waits (emitting an [EventGateWaiting] that says until
 	// when) and asks again, so a sighting during the wait extends it. When
 	// ctx ends the wait, the gate fails ([ErrGateFailed]) naming the
 	// drain, and nothing is removed. Zero means the gate only checks that
-	// the receiver has not seen the old certificate after Now (no quiet
+	// the receiver has not seen the old certificate since now (no quiet
 	// period).
 	Drain time.Duration
 
@@ -205,11 +120,6 @@ type Executor struct {
 	// Logger receives the same progress as structured log records. Nil
 	// discards them. Passwords and keys are never logged.
 	Logger *slog.Logger
-	// Now is the clock for the journal's times, the events and the
-	// downtime window: the downtime sequence refuses to stop the flow
-	// after the window's end, and waits (by the wall clock) until its
-	// start as this clock tells it. Nil means time.Now.
-	Now func() time.Time
 
 	// hook is called at the points where the kill-and-resume tests end
 	// the process.
@@ -227,32 +137,37 @@ const (
 )
 
 // Result is what a run did, or how far it got: [Executor.Run] and
-// [Executor.Rollback] return it, and [ReadJournal] reads it back from the
-// journal for a status display. It holds fingerprints and paths, never a
-// key or a password.
+// [Executor.Rollback] return it, [Executor.DryRun] returns what a run
+// would do from here, and [ReadJournal] reads it back from the journal
+// for a status display. It holds fingerprints and paths, never a key or a
+// password; its String says in one line how far the run got (for a dry
+// run, step by step what a run would do).
 type Result struct {
-	// Sequence is the plan's sequence; Alias and Keystore are its
-	// Params', the live alias and the live keystore's path.
-	Sequence        Sequence
-	Alias, Keystore string
-	// State is the run's state as the journal now records it.
-	State RunState
+	// Sequence is the plan's sequence.
+	Sequence Sequence
+	// Params are the plan's parameters as the run knows them: the
+	// fingerprints are those of the certificates the run found or made,
+	// as 64 lower-case hex digits (NewFingerprint is empty until step 1
+	// is done). [ReadJournal] fills only what the journal records: Alias,
+	// Keystore and the four fingerprints.
+	Params Params
+	// State is the run's state as the journal now records it; empty
+	// before the first run.
+	State Status
 	// Created and Updated are the executor's clock when the journal was
 	// made and last written.
 	Created, Updated time.Time
-	// Steps are the journal's records, one per step, in order.
+	// Steps are the journal's records, one per step, in order. Those of a
+	// dry run also say what a run would do ([StepRecord.Would]) and what
+	// each gate says today ([StepRecord.Gate]).
 	Steps []StepRecord
-	// OldFingerprint and NewFingerprint are the SHA-256 fingerprints of
-	// the old and new client certificates, as 64 lower-case hex digits;
-	// NewFingerprint is empty until step 1 is done.
-	OldFingerprint, NewFingerprint string
-	// OldRootFingerprint and NewRootFingerprint are the roots'.
-	OldRootFingerprint, NewRootFingerprint string
-	// Journal is the journal's path; Files are the other files the runs of
-	// this renewal wrote (keystores, hand-over certificates), in the order
-	// first written. Lock files (path + ".lock") are not listed.
-	Journal string
-	Files   []string
+	// Files are the files the runs of this renewal wrote besides the
+	// journal (keystores, hand-over certificates), in the order first
+	// written. Lock files (path + ".lock") are not listed.
+	Files []string
+
+	journal string // the journal's path, for String
+	plan    *Plan  // the plan of a dry run, for String
 }
 
 // Step returns the record of the step with the given ID, or nil.
@@ -288,9 +203,10 @@ type run struct {
 	oldRoot, newRoot   *x509.Certificate
 }
 
+// now is the run's clock, the tenant's ([Tenant.Now]).
 func (x *run) now() time.Time {
-	if x.e.Now != nil {
-		return x.e.Now()
+	if x.e.Tenant != nil {
+		return x.e.Tenant.now()
 	}
 	return time.Now()
 }
@@ -361,7 +277,7 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("renewal: executor: expected Plan, CA, Receiver, Runtime and Notifier, found no %s", strings.Join(missing, ", "))
 	}
-	if err := e.Plan.Validate(); err != nil {
+	if err := e.Plan.validate(); err != nil {
 		return nil, err
 	}
 	if err := checkPlan(e.Plan); err != nil {
@@ -402,8 +318,8 @@ func (e *Executor) prepare(ctx context.Context, dry bool) (*run, error) {
 // withJournalPath names the journal in a *JournalError.
 func withJournalPath(err error, path string) error {
 	var je *JournalError
-	if errors.As(err, &je) && je.Path == "" {
-		je.Path = path
+	if errors.As(err, &je) && je.path == "" {
+		je.path = path
 	}
 	return err
 }
@@ -579,8 +495,8 @@ func (e *Executor) Run(ctx context.Context) (*Result, error) {
 }
 
 func (x *run) runSteps(ctx context.Context) error {
-	if x.j.State != RunDone {
-		x.j.State = RunRunning
+	if x.j.State != StatusDone {
+		x.j.State = StatusRunning
 	}
 	for i := range x.plan.Steps {
 		s := x.plan.Steps[i]
@@ -593,7 +509,7 @@ func (x *run) runSteps(ctx context.Context) error {
 			return err
 		}
 		if err := x.runStep(ctx, s, rec); err != nil {
-			x.j.State = RunFailed
+			x.j.State = StatusFailed
 			if serr := x.save(); serr != nil {
 				return errors.Join(err, serr)
 			}
@@ -603,15 +519,15 @@ func (x *run) runSteps(ctx context.Context) error {
 	// The journal says every step is done: check that the state says so
 	// too before the run is recorded (or reported) as done.
 	if err := x.verifyEnd(ctx); err != nil {
-		x.j.State = RunFailed
+		x.j.State = StatusFailed
 		x.log.LogAttrs(ctx, slog.LevelError, "renewal: end state differs", slog.String("error", err.Error()))
 		if serr := x.save(); serr != nil {
 			return errors.Join(err, serr)
 		}
 		return err
 	}
-	if x.j.State != RunDone {
-		x.j.State = RunDone
+	if x.j.State != StatusDone {
+		x.j.State = StatusDone
 		return x.save()
 	}
 	return nil
@@ -619,7 +535,7 @@ func (x *run) runSteps(ctx context.Context) error {
 
 // runStep runs one step that is not done: its gate before, its action,
 // its gate after, recording each change in the journal.
-func (x *run) runStep(ctx context.Context, s Step, rec *StepRecord) error {
+func (x *run) runStep(ctx context.Context, s Step, rec *stepRecord) error {
 	// A destructive step whose action completed in an earlier run (and
 	// whose gate after it failed) is not acted again.
 	acted := rec.Status == StatusFailed && !rec.Acted.IsZero() && s.Destructive
@@ -679,18 +595,18 @@ func (x *run) act(ctx context.Context, s Step) (note string, skipped bool, err e
 
 // gate checks the step's gate and records the outcome; a failure is saved
 // in the journal by the caller.
-func (x *run) gate(ctx context.Context, s Step, rec *StepRecord) error {
+func (x *run) gate(ctx context.Context, s Step, rec *stepRecord) error {
 	g := *s.Gate
 	gerr := x.checkGate(ctx, s, g)
-	gr := &GateRecord{Kind: g.Kind, When: g.When, At: x.now().UTC(), Passed: gerr == nil}
+	gr := &gateRecord{Kind: g.Kind, When: g.When, At: x.now().UTC(), Passed: gerr == nil}
 	rec.Gate = gr
 	if gerr != nil {
 		gr.Problems = gerr.Problems
 		rec.Status, rec.Finished, rec.Error = StatusFailed, x.now().UTC(), gerr.Error()
-		x.emit(Event{Kind: EventGateFailed, Step: s, Gate: &g, Err: gerr})
+		x.emit(Event{Kind: EventGateFailed, Step: s, Err: gerr})
 		return gerr
 	}
-	x.emit(Event{Kind: EventGatePassed, Step: s, Gate: &g})
+	x.emit(Event{Kind: EventGatePassed, Step: s})
 	if g.Kind == GateReceiverAcceptsBoth || g.Kind == GateReceiverAcceptsNew {
 		x.warnAmbiguous(ctx, s)
 	}
@@ -751,22 +667,23 @@ func (x *run) wrote(paths ...string) {
 }
 
 func (x *run) result() *Result {
-	r := &Result{Sequence: x.e.Plan.Sequence, Alias: x.e.Plan.Params.Alias, Keystore: x.e.Plan.Params.Keystore, Journal: x.e.Journal}
+	r := &Result{Sequence: x.e.Plan.Sequence, Params: x.plan.Params, journal: x.e.Journal}
 	if x.j != nil {
 		r.State = x.j.State
 		r.Created, r.Updated = x.j.Created, x.j.Updated
-		r.Steps = append([]StepRecord(nil), x.j.Steps...)
+		r.Steps = publicSteps(x.j.Steps)
 		r.Files = append([]string(nil), x.j.Files...)
 	}
-	r.OldFingerprint = keystore.CertFingerprint(x.oldLeaf()).Hex()
-	r.NewFingerprint = keystore.CertFingerprint(x.newLeaf()).Hex()
-	r.OldRootFingerprint = keystore.CertFingerprint(x.oldRoot).Hex()
-	r.NewRootFingerprint = keystore.CertFingerprint(x.newRoot).Hex()
-	if r.NewRootFingerprint == "" {
-		r.NewRootFingerprint = x.e.Plan.Params.NewRootFingerprint
+	p := &r.Params
+	p.OldFingerprint = keystore.CertFingerprint(x.oldLeaf()).Hex()
+	p.NewFingerprint = keystore.CertFingerprint(x.newLeaf()).Hex()
+	p.OldRootFingerprint = keystore.CertFingerprint(x.oldRoot).Hex()
+	p.NewRootFingerprint = keystore.CertFingerprint(x.newRoot).Hex()
+	if p.NewRootFingerprint == "" {
+		p.NewRootFingerprint = x.e.Plan.Params.NewRootFingerprint
 	}
-	if r.OldRootFingerprint == "" {
-		r.OldRootFingerprint = x.e.Plan.Params.OldRootFingerprint
+	if p.OldRootFingerprint == "" {
+		p.OldRootFingerprint = x.e.Plan.Params.OldRootFingerprint
 	}
 	return r
 }
@@ -789,11 +706,11 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
-	swap := (*StepRecord)(nil)
+	swap := (*stepRecord)(nil)
 	if x.j != nil {
 		swap = x.j.step(StepSwapEntry)
 	}
-	if swap == nil || x.newLeaf() == nil || (swap.Status == StatusPending && x.j.State != RunRolledBack) {
+	if swap == nil || x.newLeaf() == nil || (swap.Status == StatusPending && x.j.State != StatusRolledBack) {
 		return nil, fmt.Errorf("renewal: rollback: the journal %s records no swap of the key entry to undo: %w", e.Journal, ErrUnexpectedState)
 	}
 	if err := e.Receiver.Accepts(ctx, x.oldChain); err != nil {
@@ -831,13 +748,13 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 			r.Started, r.Acted, r.Finished = time.Time{}, time.Time{}, time.Time{}
 		}
 	}
-	x.j.State = RunRolledBack
+	x.j.State = StatusRolledBack
 	if err := x.save(); err != nil {
 		errs = append(errs, err)
 	}
 	x.log.LogAttrs(ctx, slog.LevelInfo, "renewal: rolled back",
-		slog.String("alias", a.Alias), slog.String("restored", keystore.CertFingerprint(x.oldLeaf()).Hex()),
-		slog.Bool("already", a.Already))
+		slog.String("alias", a.alias), slog.String("restored", keystore.CertFingerprint(x.oldLeaf()).Hex()),
+		slog.Bool("already", a.already))
 	return x.result(), errors.Join(errs...)
 }
 

@@ -28,7 +28,7 @@ import (
 func assertRenewed(t *testing.T, f *fixture) {
 	t.Helper()
 	j := f.journal(t)
-	assert.Equal(t, RunDone, j.State)
+	assert.Equal(t, StatusDone, j.State)
 	for _, s := range j.Steps {
 		assert.Equal(t, StatusDone, s.Status, "step %d %s", s.Number, s.ID)
 	}
@@ -51,7 +51,7 @@ func assertRenewed(t *testing.T, f *fixture) {
 	assert.Equal(t, f.partnerCA.Cert.Raw, r.Chain[0].Raw)
 
 	// History keeps the old entry with its key.
-	hist, err := keystore.Open(f.tenant.HistoryPath(), historyPassword, nil)
+	hist, err := keystore.Open(f.tenant.historyPath(), historyPassword, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{f.tenant.historyAlias(f.old.chain[0])}, hist.Aliases())
 	he, err := hist.Entry(f.tenant.historyAlias(f.old.chain[0]))
@@ -61,7 +61,7 @@ func assertRenewed(t *testing.T, f *fixture) {
 	assert.Equal(t, f.tenant.historyAlias(f.old.chain[0]), j.Artifacts.HistoryAlias)
 
 	// Staging no longer holds the new key.
-	st, err := keystore.Open(f.tenant.StagingPath(), stagingPassword, nil)
+	st, err := keystore.Open(f.tenant.stagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
 	_, err = st.Kind(liveAlias)
 	assert.ErrorIs(t, err, keystore.ErrAliasNotFound, "the pending entry left the staging store")
@@ -105,16 +105,16 @@ func TestRunOverlap(t *testing.T) {
 
 			newFP := keystore.CertFingerprint(f.newLeaf(t)).Hex()
 			assert.Equal(t, SequenceOverlap, res.Sequence)
-			assert.Equal(t, RunDone, res.State)
-			assert.Equal(t, f.plan.Params.OldFingerprint, res.OldFingerprint)
-			assert.Equal(t, newFP, res.NewFingerprint)
-			assert.Equal(t, f.plan.Params.OldRootFingerprint, res.OldRootFingerprint)
-			assert.Equal(t, f.plan.Params.NewRootFingerprint, res.NewRootFingerprint)
+			assert.Equal(t, StatusDone, res.State)
+			assert.Equal(t, f.plan.Params.OldFingerprint, res.Params.OldFingerprint)
+			assert.Equal(t, newFP, res.Params.NewFingerprint)
+			assert.Equal(t, f.plan.Params.OldRootFingerprint, res.Params.OldRootFingerprint)
+			assert.Equal(t, f.plan.Params.NewRootFingerprint, res.Params.NewRootFingerprint)
 			assert.Len(t, res.Completed(), 9)
-			assert.Equal(t, f.exec.Journal, res.Journal)
+			assert.Equal(t, f.exec.Journal, res.journal)
 			clientPEM := filepath.Join(f.exec.HandOverDir, "tenant-client-new-client-"+newFP[:12]+".pem")
 			rootPEM := filepath.Join(f.exec.HandOverDir, "new-root-"+f.plan.Params.NewRootFingerprint[:12]+".pem")
-			assert.Equal(t, []string{f.tenant.StagingPath(), clientPEM, rootPEM, f.tenant.HistoryPath(), f.tenant.Keystore}, res.Files)
+			assert.Equal(t, []string{f.tenant.stagingPath(), clientPEM, rootPEM, f.tenant.historyPath(), f.tenant.Keystore}, res.Files)
 
 			// Hand-over files hold the certificates, and the hand-off
 			// names them and the fingerprints in keytool's form.
@@ -195,7 +195,7 @@ func TestRunDowntime(t *testing.T) {
 	assert.Len(t, res.Completed(), 12)
 	last := res.Steps[len(res.Steps)-1]
 	assert.Equal(t, StepRemoveOld, last.ID)
-	assert.True(t, last.Destructive)
+	assert.True(t, f.journal(t).step(last.ID).Destructive)
 }
 
 // TestRunAgain checks that running a finished renewal changes nothing.
@@ -209,7 +209,7 @@ func TestRunAgain(t *testing.T) {
 	f.events = nil
 	res, err := f.exec.Run(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, RunDone, res.State)
+	assert.Equal(t, StatusDone, res.State)
 	// Only the end state is checked again: Accepts, Presents.
 	assert.Len(t, f.mutations(), calls, "no call that changes the CA, receiver, runtime or notifier")
 	after := f.files(t)
@@ -325,7 +325,7 @@ func TestGateBeforeSwapFails(t *testing.T) {
 			require.ErrorAs(t, err, &ge)
 			assert.Equal(t, 5, ge.Step.Number)
 			assert.Equal(t, StepSwapEntry, ge.Step.ID)
-			assert.Equal(t, GateReceiverAcceptsBoth, ge.Gate.Kind)
+			assert.Equal(t, GateReceiverAcceptsBoth, ge.Step.Gate.Kind)
 			require.Len(t, ge.Problems, 1)
 			assert.Contains(t, ge.Problems[0], "refuses the new chain")
 			assert.Contains(t, err.Error(), `gate "receiver accepts the old and the new chain" before step 5 (swap-entry) failed`)
@@ -336,14 +336,14 @@ func TestGateBeforeSwapFails(t *testing.T) {
 			live, err := os.ReadFile(f.tenant.Keystore)
 			require.NoError(t, err)
 			assert.True(t, sameBytes(f.liveBefore, live), "live keystore untouched")
-			assert.NoFileExists(t, f.tenant.HistoryPath())
+			assert.NoFileExists(t, f.tenant.historyPath())
 			for _, c := range f.calls.all() {
 				assert.NotContains(t, c, "Restart")
 				assert.NotContains(t, c, "Remove")
 			}
 			// The journal records the failure.
 			j := f.journal(t)
-			assert.Equal(t, RunFailed, j.State)
+			assert.Equal(t, StatusFailed, j.State)
 			rec := j.step(StepSwapEntry)
 			assert.Equal(t, StatusFailed, rec.Status)
 			assert.Zero(t, rec.Attempts, "the step never started")
@@ -375,8 +375,8 @@ func TestGateAfterRestartNamesStragglers(t *testing.T) {
 	var ge *GateError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, StepRestartNodes, ge.Step.ID)
-	assert.Equal(t, GateNodesPresentNew, ge.Gate.Kind)
-	assert.Equal(t, GateAfter, ge.Gate.When)
+	assert.Equal(t, GateNodesPresentNew, ge.Step.Gate.Kind)
+	assert.Equal(t, GateAfter, ge.Step.Gate.When)
 	assert.Equal(t, []string{"node-b"}, ge.Stragglers)
 	assert.Contains(t, err.Error(), `node "node-b" presents the old certificate`)
 	assert.NotContains(t, err.Error(), "node-a")
@@ -414,7 +414,9 @@ func TestGateOldRootInUse(t *testing.T) {
 			other := issue(t, f.oldCA, "billing-client", keystore.ECDSAP256)
 			path := filepath.Join(f.dir, "billing.pem")
 			require.NoError(t, os.WriteFile(path, []byte(encodeChain(other.chain)), 0o644))
-			f.exec.InUseFiles = []InUseFile{{Path: path}}
+			deps, err := truststore.OpenDependents(path, nil)
+			require.NoError(t, err)
+			f.exec.InUse = deps
 			return path
 		}},
 		{"another entry of the live keystore", func(t *testing.T, f *fixture) string {
@@ -434,7 +436,7 @@ func TestGateOldRootInUse(t *testing.T) {
 			var ge *GateError
 			require.ErrorAs(t, err, &ge)
 			assert.Equal(t, StepRemoveOld, ge.Step.ID)
-			assert.Equal(t, GateOldRootUnused, ge.Gate.Kind)
+			assert.Equal(t, GateOldRootUnused, ge.Step.Gate.Kind)
 			require.Len(t, ge.Dependents, 1)
 			assert.Contains(t, ge.Dependents[0], dep)
 			assert.Contains(t, err.Error(), dep)
@@ -462,7 +464,7 @@ func TestGateOldRootNodeStillOld(t *testing.T) {
 	_, err := f.exec.Run(context.Background())
 	var ge *GateError
 	require.ErrorAs(t, err, &ge)
-	assert.Equal(t, GateOldRootUnused, ge.Gate.Kind)
+	assert.Equal(t, GateOldRootUnused, ge.Step.Gate.Kind)
 	assert.Equal(t, []string{"node-c"}, ge.Stragglers)
 	assert.Contains(t, err.Error(), `node "node-c" still presents the old certificate`)
 	assert.Zero(t, f.calls.count("rcv.Remove"))
@@ -475,7 +477,7 @@ func TestGateAfterReceiverSwapFails(t *testing.T) {
 	var ge *GateError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, StepReceiverSwap, ge.Step.ID)
-	assert.Equal(t, GateReceiverAcceptsNew, ge.Gate.Kind)
+	assert.Equal(t, GateReceiverAcceptsNew, ge.Step.Gate.Kind)
 	assert.Zero(t, f.calls.count("rt.Start"), "the flow stays stopped")
 	j := f.journal(t)
 	rec := j.step(StepReceiverSwap)
@@ -542,7 +544,7 @@ func TestStepFailures(t *testing.T) {
 	})
 	t.Run("window over", func(t *testing.T) {
 		f := newFixture(t, SequenceDowntime)
-		f.exec.Now = func() time.Time { return clock().Add(2 * time.Hour) }
+		f.tenant.Now = func() time.Time { return clock().Add(2 * time.Hour) }
 		_, err := f.exec.Run(ctx)
 		require.ErrorIs(t, err, ErrOutsideWindow)
 		assert.Zero(t, f.calls.count("rt.Stop"))
@@ -607,25 +609,25 @@ func TestDryRun(t *testing.T) {
 		require.Len(t, d.Steps, 9)
 		for _, p := range d.Steps {
 			assert.Equal(t, StatusPending, p.Status)
-			assert.NotEmpty(t, p.Would, "step %d", p.Step.Number)
+			assert.NotEmpty(t, p.Would, "step %d", p.Number)
 		}
 		g := d.Steps[4].Gate
 		require.NotNil(t, g)
 		assert.Equal(t, []string{"the receiver accepts the old chain"}, g.Checked)
 		require.Len(t, g.Deferred, 1)
 		assert.Contains(t, g.Deferred[0], "step 1 (generate-key), step 3 (receiver-accept-both)")
-		assert.Nil(t, g.Err)
-		assert.False(t, g.Passed())
+		assert.Empty(t, g.Problems)
+		assert.False(t, g.Passed)
 		g = d.Steps[8].Gate
 		assert.Equal(t, []string{"no chain declared in use chains to the old root"}, g.Checked)
-		assert.Nil(t, g.Err, "the live alias itself is left out: the run swaps it")
+		assert.Empty(t, g.Problems, "the live alias itself is left out: the run swaps it")
 		assert.Contains(t, d.Steps[0].Would, "make a new ec-p256 key")
 		assert.Contains(t, d.Steps[6].Would, "node-a presents the old certificate")
 		out := d.String()
 		assert.Contains(t, out, "nothing was changed")
 		assert.Contains(t, out, "deferred: the receiver accepts the new chain")
 		for _, e := range f.events {
-			assert.True(t, e.DryRun)
+			assert.True(t, e.dryRun)
 		}
 	})
 	t.Run("old root in use", func(t *testing.T) {
@@ -635,7 +637,10 @@ func TestDryRun(t *testing.T) {
 		d, err := f.exec.DryRun(ctx)
 		require.ErrorIs(t, err, ErrGateFailed)
 		assert.Contains(t, err.Error(), "billing flow")
-		assert.Equal(t, []string{"billing flow: CN=billing-client -> CN=Old Root CA"}, d.Steps[8].Gate.Err.Dependents)
+		var ge *GateError
+		require.ErrorAs(t, err, &ge)
+		assert.Equal(t, StepRemoveOld, ge.Step.ID)
+		assert.Equal(t, []string{"billing flow: CN=billing-client -> CN=Old Root CA"}, ge.Dependents)
 		assert.Contains(t, d.String(), "FAILS: billing flow")
 	})
 	t.Run("receiver refuses the old chain today", func(t *testing.T) {
@@ -666,8 +671,8 @@ func TestDryRun(t *testing.T) {
 		assert.Equal(t, StatusFailed, d.Steps[4].Status)
 		g := d.Steps[4].Gate
 		assert.Len(t, g.Checked, 2, "every earlier step is done: the whole gate is evaluated")
-		require.NotNil(t, g.Err)
-		assert.Contains(t, g.Err.Problems[0], "refuses the new chain")
+		require.NotEmpty(t, g.Problems)
+		assert.Contains(t, g.Problems[0], "refuses the new chain")
 		assert.Empty(t, d.Steps[0].Would, "done steps say nothing")
 		assert.Contains(t, d.String(), "done in an earlier run")
 	})
@@ -685,7 +690,7 @@ func TestRollback(t *testing.T) {
 
 	res, err := f.exec.Rollback(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, RunRolledBack, res.State)
+	assert.Equal(t, StatusRolledBack, res.State)
 	e := f.liveEntry(t, liveAlias)
 	assert.Equal(t, f.old.chain[0].Raw, e.Chain[0].Raw, "the old certificate is back under the alias")
 	assert.True(t, chain.KeyMatches(e.Key.Public(), f.old.chain[0]))
@@ -816,11 +821,10 @@ func TestJournalOfAnotherRenewal(t *testing.T) {
 func TestGateError(t *testing.T) {
 	inner := errors.New("refused")
 	e := &GateError{
-		Step:       Step{Number: 7, ID: StepRestartNodes},
-		Gate:       Gate{Kind: GateNodesPresentNew, When: GateAfter},
+		Step:       Step{Number: 7, ID: StepRestartNodes, Gate: &Gate{Kind: GateNodesPresentNew, When: GateAfter}},
 		Problems:   []string{"node \"b\" presents the old certificate"},
 		Stragglers: []string{"b"},
-		Errs:       []error{inner},
+		errs:       []error{inner},
 	}
 	assert.ErrorIs(t, e, ErrGateFailed)
 	assert.ErrorIs(t, e, inner)
@@ -828,13 +832,15 @@ func TestGateError(t *testing.T) {
 }
 
 func TestEventString(t *testing.T) {
-	e := Event{Kind: EventGateFailed, Step: Step{Number: 5, Role: TenantAdmin, Title: "Swap"},
-		Gate: &Gate{Kind: GateReceiverAcceptsBoth, When: GateBefore}, Err: errors.New("no")}
+	e := Event{Kind: EventGateFailed, Step: Step{Number: 5, Role: TenantAdmin, Title: "Swap",
+		Gate: &Gate{Kind: GateReceiverAcceptsBoth, When: GateBefore}}, Err: errors.New("no")}
 	assert.Equal(t, "step 5 (tenant administrator) gate failed: Swap [gate before: receiver accepts the old and the new chain]: no", e.String())
-	for k := EventStepStarted; k <= EventWouldRun; k++ {
-		assert.NotContains(t, k.String(), "EventKind", "%d", int(k))
+	for _, k := range []EventKind{EventStepStarted, EventStepDone, EventStepSkipped, EventStepFailed, EventGatePassed,
+		EventGateFailed, EventWarning, EventGateWaiting} {
+		assert.NotContains(t, string(k), "EventKind", "%s", k)
+		assert.NotEmpty(t, string(k))
 	}
-	assert.Equal(t, "EventKind(99)", EventKind(99).String())
+	assert.Equal(t, "step done", string(EventStepDone))
 }
 
 // TestWarnsWhenReceiverAcceptsAnotherEntry checks the ambiguity warning:
@@ -864,7 +870,7 @@ func TestWarnsWhenReceiverAcceptsAnotherEntry(t *testing.T) {
 				require.Len(t, warnings, 1)
 				assert.Contains(t, warnings[0].Message, `key entry "partner"`)
 				assert.Contains(t, warnings[0].Message, keystore.CertFingerprint(f.partner.chain[0]).Hex())
-				assert.Equal(t, "warning", warnings[0].Kind.String())
+				assert.Equal(t, "warning", string(warnings[0].Kind))
 			})
 		}
 	}

@@ -32,7 +32,7 @@ func FuzzPlanUnmarshalJSON(f *testing.F) {
 		if err := json.Unmarshal(data, &p); err != nil {
 			return
 		}
-		require.NoError(t, p.Validate())
+		require.NoError(t, p.validate())
 		_ = p.Markdown()
 		checkMermaid(t, p.Mermaid())
 		again, err := json.Marshal(&p)

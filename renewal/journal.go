@@ -22,45 +22,42 @@ const journalVersion = 1
 // that, and the bound keeps a damaged or hostile file from costing memory.
 const maxJournal = 16 << 20
 
-// StepStatus is a step's progress as the journal records it.
-type StepStatus string
+// Status is how far a step, or a whole run, got, as the journal records
+// it: a step is pending, started, done or failed; a run is running, done,
+// failed or rolled back.
+type Status string
 
 const (
 	// StatusPending: the step has not started.
-	StatusPending StepStatus = "pending"
+	StatusPending Status = "pending"
 	// StatusStarted: the executor recorded the step as started and may or
 	// may not have performed its action; a resumed run checks the state
 	// before acting again.
-	StatusStarted StepStatus = "started"
-	// StatusDone: the step's action and gate completed.
-	StatusDone StepStatus = "done"
+	StatusStarted Status = "started"
+	// StatusRunning: a run is in progress, or was interrupted.
+	StatusRunning Status = "running"
+	// StatusDone: the step's action and gate completed; for a run, every
+	// step is done.
+	StatusDone Status = "done"
 	// StatusFailed: the step's action or gate failed; [StepRecord.Error]
 	// says why. A resumed run tries the step again (a destructive step
-	// whose action completed only has its gate checked again).
-	StatusFailed StepStatus = "failed"
+	// whose action completed only has its gate checked again). For a
+	// run: the last run stopped at a failed step or gate.
+	StatusFailed Status = "failed"
+	// StatusRolledBack: [Executor.Rollback] restored the old key entry;
+	// a later run starts again from the swap of the key entry. Only a
+	// run has it.
+	StatusRolledBack Status = "rolled_back"
 )
 
-func (s StepStatus) valid() bool {
+// validStep reports whether s is a step's status.
+func (s Status) validStep() bool {
 	return s == StatusPending || s == StatusStarted || s == StatusDone || s == StatusFailed
 }
 
-// RunState is the state of a whole run as the journal records it.
-type RunState string
-
-const (
-	// RunRunning: a run is in progress, or was interrupted.
-	RunRunning RunState = "running"
-	// RunFailed: the last run stopped at a failed step or gate.
-	RunFailed RunState = "failed"
-	// RunDone: every step is done.
-	RunDone RunState = "done"
-	// RunRolledBack: [Executor.Rollback] restored the old key entry; a
-	// later run starts again from the swap of the key entry.
-	RunRolledBack RunState = "rolled_back"
-)
-
-func (s RunState) valid() bool {
-	return s == RunRunning || s == RunFailed || s == RunDone || s == RunRolledBack
+// validRun reports whether s is a run's status.
+func (s Status) validRun() bool {
+	return s == StatusRunning || s == StatusFailed || s == StatusDone || s == StatusRolledBack
 }
 
 // journalFile is the executor's record of a run, kept in a JSON file so that
@@ -82,13 +79,13 @@ type journalFile struct {
 	Keystore       string   `json:"keystore"`
 	OldFingerprint string   `json:"old_fingerprint"`
 	// State is the state of the run as a whole.
-	State RunState `json:"state"`
+	State Status `json:"state"`
 	// Created and Updated are the executor's clock when the journal was
 	// made and last written.
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 	// Steps has one record per step of the plan, in order.
-	Steps []StepRecord `json:"steps"`
+	Steps []stepRecord `json:"steps"`
 	// Artifacts are what a resumed run needs from earlier steps.
 	Artifacts journalArtifacts `json:"artifacts"`
 	// Files lists the files the runs wrote, besides the journal, in the
@@ -96,15 +93,52 @@ type journalFile struct {
 	Files []string `json:"files,omitempty"`
 }
 
-// StepRecord is the progress of one step.
+// StepRecord is the progress of one step, as the journal records it.
 type StepRecord struct {
+	// Number and ID are the plan step's.
+	Number int
+	ID     StepID
+	// Status is the step's progress.
+	Status Status
+	// Attempts counts the runs that started the step.
+	Attempts int
+	// Note says what the action did, or why nothing was needed.
+	Note string
+	// Error is the message of the error that failed the step.
+	Error string
+	// Gate is the last evaluation of the step's gate; nil if it has none
+	// or it was not evaluated. In a dry run it is the evaluation today.
+	Gate *GateRecord
+	// Would says, in a dry run, what a run would do for the step; empty
+	// for a done step and outside a dry run.
+	Would string
+}
+
+// public returns what a caller sees of the record.
+func (r *stepRecord) public() StepRecord {
+	return StepRecord{Number: r.Number, ID: r.ID, Status: r.Status, Attempts: r.Attempts,
+		Note: r.Note, Error: r.Error, Gate: r.Gate.public()}
+}
+
+// publicSteps returns what a caller sees of the records.
+func publicSteps(recs []stepRecord) []StepRecord {
+	var out []StepRecord
+	for i := range recs {
+		out = append(out, recs[i].public())
+	}
+	return out
+}
+
+// stepRecord is the journal's record of one step; [StepRecord] is what
+// a caller sees of it.
+type stepRecord struct {
 	// Number and ID are the plan step's.
 	Number int    `json:"number"`
 	ID     StepID `json:"id"`
 	// Destructive is the plan step's marking.
 	Destructive bool `json:"destructive"`
 	// Status is the step's progress.
-	Status StepStatus `json:"status"`
+	Status Status `json:"status"`
 	// Attempts counts the runs that started the step.
 	Attempts int `json:"attempts,omitempty"`
 	// Started is when the step last started; Acted when its action last
@@ -117,12 +151,31 @@ type StepRecord struct {
 	// Error is the message of the error that failed the step.
 	Error string `json:"error,omitempty"`
 	// Gate is the last evaluation of the step's gate; nil if it has none
-	// or it was not evaluated.
-	Gate *GateRecord `json:"gate,omitempty"`
+	// or it was not evaluated. In a dry run it is the evaluation today.
+	Gate *gateRecord `json:"gate,omitempty"`
 }
 
-// GateRecord is one evaluation of a gate.
+// GateRecord is one evaluation of a gate: by a run (recorded in the
+// journal) or by a dry run. A dry run evaluates the conditions that do
+// not depend on steps not yet done (the receiver cannot accept a
+// certificate that does not exist yet) against the state today, and
+// defers the others.
 type GateRecord struct {
+	// Kind and When are the gate's.
+	Kind GateKind
+	When GatePoint
+	// Passed is set when every condition was evaluated and held.
+	Passed bool
+	// Problems are those of the failure, one line each.
+	Problems []string
+	// Checked lists the conditions a dry run evaluated; Deferred the
+	// others, each with the step it waits for. Both are empty for a
+	// run's evaluation, which checks every condition.
+	Checked, Deferred []string
+}
+
+// gateRecord is the journal's record of a gate's last evaluation.
+type gateRecord struct {
 	// Kind and When are the gate's.
 	Kind GateKind  `json:"kind"`
 	When GatePoint `json:"when"`
@@ -132,6 +185,14 @@ type GateRecord struct {
 	At time.Time `json:"at"`
 	// Problems are those of the failure, one line each.
 	Problems []string `json:"problems,omitempty"`
+}
+
+// public returns what a caller sees of the record; nil for none.
+func (g *gateRecord) public() *GateRecord {
+	if g == nil {
+		return nil
+	}
+	return &GateRecord{Kind: g.Kind, When: g.When, Passed: g.Passed, Problems: g.Problems}
 }
 
 // journalArtifacts are the certificates and names a resumed run needs from the
@@ -160,7 +221,7 @@ type journalArtifacts struct {
 }
 
 // step returns the record of the step with the given ID, or nil.
-func (j *journalFile) step(id StepID) *StepRecord {
+func (j *journalFile) step(id StepID) *stepRecord {
 	for i := range j.Steps {
 		if j.Steps[i].ID == id {
 			return &j.Steps[i]
@@ -171,8 +232,8 @@ func (j *journalFile) step(id StepID) *StepRecord {
 
 // ReadJournal reads and checks a journal file written by an [Executor]
 // and returns what the runs did so far, as [Executor.Run] returns it:
-// the run's state, one [StepRecord] per step, the fingerprints recorded
-// and the files written. It is meant for a status display; it takes no
+// the run's state, one [StepRecord] per step, the alias, keystore and
+// fingerprints recorded (in [Result.Params]) and the files written. It is meant for a status display; it takes no
 // lock, and a run in progress may write a newer journal at any time.
 // It refuses a file over 16 MiB, an unknown schema version, unknown
 // fields, and records out of order, with an error matching
@@ -184,12 +245,14 @@ func ReadJournal(path string) (*Result, error) {
 	}
 	a := j.Artifacts
 	return &Result{
-		Sequence: j.Sequence, Alias: j.Alias, Keystore: j.Keystore,
+		Sequence: j.Sequence,
+		Params: Params{Alias: j.Alias, Keystore: j.Keystore,
+			OldFingerprint: a.OldFingerprint, NewFingerprint: a.NewFingerprint,
+			OldRootFingerprint: a.OldRootFingerprint, NewRootFingerprint: a.NewRootFingerprint},
 		State: j.State, Created: j.Created, Updated: j.Updated,
-		Steps:          append([]StepRecord(nil), j.Steps...),
-		OldFingerprint: a.OldFingerprint, NewFingerprint: a.NewFingerprint,
-		OldRootFingerprint: a.OldRootFingerprint, NewRootFingerprint: a.NewRootFingerprint,
-		Journal: path, Files: append([]string(nil), j.Files...),
+		Steps:   publicSteps(j.Steps),
+		Files:   append([]string(nil), j.Files...),
+		journal: path,
 	}, nil
 }
 
@@ -235,15 +298,24 @@ func parseJournal(data []byte) (*journalFile, error) {
 	if err := dec.Decode(&j); err != nil {
 		return nil, fmt.Errorf("decoding: %w: %w", ErrJournal, err)
 	}
-	if !j.State.valid() {
+	if !j.Sequence.valid() {
+		return nil, fmt.Errorf("unknown sequence %q, expected one of %s: %w", j.Sequence, nameList(sequences), ErrJournal)
+	}
+	if !j.State.validRun() {
 		return nil, fmt.Errorf("unknown run state %q: %w", j.State, ErrJournal)
 	}
 	for i, s := range j.Steps {
 		if s.Number != i+1 {
 			return nil, fmt.Errorf("step record %d has number %d, expected %d: %w", i+1, s.Number, i+1, ErrJournal)
 		}
-		if !s.Status.valid() {
+		if !s.Status.validStep() {
 			return nil, fmt.Errorf("step %d: unknown status %q: %w", s.Number, s.Status, ErrJournal)
+		}
+		if g := s.Gate; g != nil && !g.Kind.valid() {
+			return nil, fmt.Errorf("step %d: unknown gate kind %q, expected one of %s: %w", s.Number, string(g.Kind), nameList(gateKinds), ErrJournal)
+		}
+		if g := s.Gate; g != nil && !g.When.valid() {
+			return nil, fmt.Errorf("step %d: unknown gate point %q, expected one of %s: %w", s.Number, g.When, nameList(gatePoints), ErrJournal)
 		}
 	}
 	return &j, nil
@@ -257,12 +329,12 @@ func newJournal(plan *Plan, now time.Time) *journalFile {
 		Alias:          plan.Params.Alias,
 		Keystore:       plan.Params.Keystore,
 		OldFingerprint: plan.Params.OldFingerprint,
-		State:          RunRunning,
+		State:          StatusRunning,
 		Created:        now.UTC(),
 		Updated:        now.UTC(),
 	}
 	for _, s := range plan.Steps {
-		j.Steps = append(j.Steps, StepRecord{Number: s.Number, ID: s.ID, Destructive: s.Destructive, Status: StatusPending})
+		j.Steps = append(j.Steps, stepRecord{Number: s.Number, ID: s.ID, Destructive: s.Destructive, Status: StatusPending})
 	}
 	return j
 }
@@ -274,11 +346,11 @@ func newJournal(plan *Plan, now time.Time) *journalFile {
 func (j *journalFile) matches(plan *Plan) error {
 	const fix = "the journal is for another renewal: give the plan it was written for, or a journal path of its own for this plan"
 	mismatch := func(field, want, got string) error {
-		return &JournalError{Field: field, Expected: fmt.Sprintf("%q as in the plan", want), Found: fmt.Sprintf("%q", got), Fix: fix}
+		return &JournalError{Field: field, Expected: fmt.Sprintf("%q as in the plan", want), Found: fmt.Sprintf("%q", got), fix: fix}
 	}
 	switch {
 	case j.Sequence != plan.Sequence:
-		return mismatch("sequence", plan.Sequence.String(), j.Sequence.String())
+		return mismatch("sequence", string(plan.Sequence), string(j.Sequence))
 	case j.Alias != plan.Params.Alias:
 		return mismatch("alias", plan.Params.Alias, j.Alias)
 	case j.Keystore != plan.Params.Keystore:

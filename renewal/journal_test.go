@@ -20,7 +20,7 @@ func testJournal(t testing.TB) *journalFile {
 	j.Steps[0].Status = StatusDone
 	j.Steps[0].Started = clock()
 	j.Steps[1].Status = StatusStarted
-	j.Steps[4].Gate = &GateRecord{Kind: GateReceiverAcceptsBoth, When: GateBefore, At: clock(), Problems: []string{"refused"}}
+	j.Steps[4].Gate = &gateRecord{Kind: GateReceiverAcceptsBoth, When: GateBefore, At: clock(), Problems: []string{"refused"}}
 	j.Artifacts.OldChain = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
 	j.Artifacts.OldFingerprint = plan.Params.OldFingerprint
 	j.addFile("/tmp/a")
@@ -43,13 +43,14 @@ func TestJournalRoundTrip(t *testing.T) {
 	res, err := ReadJournal(path)
 	require.NoError(t, err)
 	assert.Equal(t, &Result{
-		Sequence: j.Sequence, Alias: j.Alias, Keystore: j.Keystore, State: j.State,
-		Created: j.Created, Updated: j.Updated, Steps: j.Steps,
-		OldFingerprint: j.Artifacts.OldFingerprint, NewFingerprint: j.Artifacts.NewFingerprint,
-		OldRootFingerprint: j.Artifacts.OldRootFingerprint, NewRootFingerprint: j.Artifacts.NewRootFingerprint,
-		Journal: path, Files: j.Files,
+		Sequence: j.Sequence, State: j.State,
+		Params: Params{Alias: j.Alias, Keystore: j.Keystore,
+			OldFingerprint: j.Artifacts.OldFingerprint, NewFingerprint: j.Artifacts.NewFingerprint,
+			OldRootFingerprint: j.Artifacts.OldRootFingerprint, NewRootFingerprint: j.Artifacts.NewRootFingerprint},
+		Created: j.Created, Updated: j.Updated, Steps: publicSteps(j.Steps),
+		journal: path, Files: j.Files,
 	}, res)
-	assert.Equal(t, j.Steps[0], *res.Step(j.Steps[0].ID))
+	assert.Equal(t, j.Steps[0].public(), *res.Step(j.Steps[0].ID))
 	assert.Nil(t, res.Step("no-such-step"))
 
 	fi, err := os.Stat(path)

@@ -114,8 +114,8 @@ func TestJSONStrict(t *testing.T) {
 		is   error
 		want string
 	}{
-		{name: "newer version", data: replace(`"schema_version":1`, `"schema_version":2`), is: ErrSchemaVersion, want: "schema_version 2, expected 1"},
-		{name: "no version", data: replace(`"schema_version":1,`, ``), is: ErrSchemaVersion, want: "no schema_version"},
+		{name: "newer version", data: replace(`"schema_version":1`, `"schema_version":2`), is: ErrInvalidPlan, want: "schema_version 2, expected 1"},
+		{name: "no version", data: replace(`"schema_version":1,`, ``), is: ErrInvalidPlan, want: "no schema_version"},
 		{name: "unknown field", data: replace(`"sequence":`, `"extra":true,"sequence":`), is: ErrInvalidPlan, want: `unknown field "extra"`},
 		{name: "unknown step field", data: replace(`"number":1,`, `"number":1,"skip":true,`), is: ErrInvalidPlan, want: `unknown field "skip"`},
 		{name: "unknown role", data: replace(`"role":"tenant_admin"`, `"role":"root"`), is: ErrInvalidPlan, want: `unknown role "root"`},
@@ -148,9 +148,9 @@ func TestJSONStrict(t *testing.T) {
 
 func TestJSONMarshalRefusesInvalidEnums(t *testing.T) {
 	plan := mustBuild(t, SequenceOverlap, testParams(t))
-	plan.Steps[0].Role = 0
+	plan.Steps[0].Role = ""
 	_, err := json.Marshal(plan)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrInvalidPlan)
-	assert.Contains(t, err.Error(), "cannot encode role 0")
+	assert.Contains(t, err.Error(), "step 1: Role")
 }

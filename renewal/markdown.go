@@ -42,7 +42,7 @@ func (p *Plan) Markdown() string {
 			marks = append(marks, "destructive")
 		}
 		if s.Gate != nil {
-			marks = append(marks, "gate "+s.Gate.When.String())
+			marks = append(marks, "gate "+string(s.Gate.When))
 		}
 		if len(marks) > 0 {
 			fmt.Fprintf(&b, " (%s)", strings.Join(marks, ", "))
@@ -86,7 +86,7 @@ func (p *Params) markdown(b *strings.Builder, s Sequence) {
 		return "not given"
 	}
 
-	item("Sequence", s.String())
+	item("Sequence", string(s))
 	item("Alias", mdCode(p.Alias))
 	ks := mdCode(p.Keystore)
 	if p.KeystoreFormat != "" {
@@ -167,7 +167,7 @@ func (s *Step) markdown(b *strings.Builder, prev *Step) {
 		}
 	}
 	if g := s.Gate; g != nil && g.When == GateBefore {
-		sub("**Gate, checked before this step** (%s): %s", g.Kind, mdText(g.Description))
+		sub("**Gate, checked before this step** (%s): %s", g.Kind.String(), mdText(g.Description))
 	}
 	if s.Detail != "" {
 		sub("%s", mdText(s.Detail))
@@ -176,7 +176,7 @@ func (s *Step) markdown(b *strings.Builder, prev *Step) {
 		sub("[ ] %s", mdText(t))
 	}
 	if g := s.Gate; g != nil && g.When != GateBefore {
-		sub("**Gate, checked after this step** (%s): %s", g.Kind, mdText(g.Description))
+		sub("**Gate, checked after this step** (%s): %s", g.Kind.String(), mdText(g.Description))
 	}
 }
 

@@ -50,7 +50,7 @@ func (p *Plan) Mermaid() string {
 	gate := func(s *Step) {
 		g := s.Gate
 		fmt.Fprintf(&b, "    Note over %s: %s\n", mermaidID(s.Role),
-			mmText(fmt.Sprintf("gate %s step %d: %s", g.When, s.Number, g.Kind)))
+			mmText(fmt.Sprintf("gate %s step %d: %s", g.When, s.Number, g.Kind.String())))
 	}
 	for i := range p.Steps {
 		s := &p.Steps[i]

@@ -19,7 +19,7 @@ import (
 // Required for both sequences: Alias, Keystore, Nodes, OldFingerprint,
 // OldRootSubject, OldRootFingerprint, NewRootSubject and
 // NewRootFingerprint (the last step of both sequences removes the old
-// root, so it must be named and identified); [Downtime] also needs
+// root, so it must be named and identified); [SequenceDowntime] also needs
 // Window. Everything else may be empty and is
 // then described generically ("the receiver's truststore").
 //
@@ -64,7 +64,7 @@ type Params struct {
 	// must differ from OldRootFingerprint: these sequences are for a change
 	// of CA.
 	NewRootFingerprint string `json:"new_root_fingerprint"`
-	// Window is the agreed downtime window; only [Downtime] uses it.
+	// Window is the agreed downtime window; only [SequenceDowntime] uses it.
 	Window Window `json:"window,omitzero"`
 	// Receiver optionally describes a receiver behind a reverse proxy; its
 	// tasks become sub-tasks of the receiver's configuration step. Nil
@@ -84,8 +84,8 @@ type Window struct {
 	Description string `json:"description,omitempty"`
 }
 
-// IsZero reports whether the window is unset.
-func (w Window) IsZero() bool {
+// isZero reports whether the window is unset.
+func (w Window) isZero() bool {
 	return w.Start.IsZero() && w.End.IsZero() && w.Description == ""
 }
 
@@ -110,11 +110,11 @@ func (w Window) String() string {
 const maxText = 4096
 
 // validate reports every problem that stops a plan of sequence s from being
-// built from p, as [*ParamError] values joined with [errors.Join]; nil means
+// built from p, as [*PlanError] values joined with [errors.Join]; nil means
 // the builders accept p.
 func (p Params) validate(s Sequence) error {
 	if !s.valid() {
-		return &PlanError{Field: "Sequence", Reason: fmt.Sprintf("expected overlap or downtime, found %v", s)}
+		return &PlanError{Field: "Sequence", Reason: fmt.Sprintf("unknown sequence %q: expected one of %s", string(s), nameList(sequences))}
 	}
 	_, err := p.normalize(s)
 	return err
@@ -125,10 +125,10 @@ func (p Params) validate(s Sequence) error {
 func (p Params) normalize(s Sequence) (Params, error) {
 	var errs []error
 	missing := func(field, reason string) {
-		errs = append(errs, &ParamError{Field: field, Reason: reason, Err: ErrMissingParam})
+		errs = append(errs, &PlanError{Field: field, Reason: reason, err: ErrMissingParam})
 	}
 	invalid := func(field, value, reason string) {
-		errs = append(errs, &ParamError{Field: field, Value: value, Reason: reason, Err: ErrInvalidParam})
+		errs = append(errs, &PlanError{Field: field, value: value, Reason: reason, err: ErrInvalidParam})
 	}
 	text := func(field, value string, required bool, why string) {
 		if value == "" {
@@ -207,7 +207,7 @@ func (p Params) normalize(s Sequence) (Params, error) {
 	case !w.Start.IsZero() && !w.End.After(w.Start):
 		invalid("Window.End", w.End.Format(time.RFC3339), fmt.Sprintf("expected a time after the start %s", w.Start.Format(time.RFC3339)))
 	}
-	if s == SequenceDowntime && w.IsZero() {
+	if s == SequenceDowntime && w.isZero() {
 		missing("Window", "the downtime sequence needs an agreed window: a start and an end, or a description")
 	}
 

@@ -56,7 +56,7 @@ func TestParamsValidate(t *testing.T) {
 			err := p.validate(tt.seq)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.is)
-			var pe *ParamError
+			var pe *PlanError
 			require.ErrorAs(t, err, &pe)
 			assert.Equal(t, tt.field, pe.Field)
 			assert.Contains(t, pe.Reason, tt.reason)
@@ -74,7 +74,7 @@ func TestParamsValidateReportsEveryProblem(t *testing.T) {
 	require.Error(t, err)
 	var fields []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var pe *ParamError
+		var pe *PlanError
 		require.True(t, errors.As(e, &pe))
 		fields = append(fields, pe.Field)
 	}
@@ -140,7 +140,7 @@ func TestWindowString(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, tt.w.String())
-			assert.Equal(t, tt.zero, tt.w.IsZero())
+			assert.Equal(t, tt.zero, tt.w.isZero())
 		})
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// SchemaVersion is the version of the JSON form of a [Plan] this package
+// schemaVersion is the version of the JSON form of a [Plan] this package
 // writes and reads; see SCHEMA.md. It changes whenever a field changes
 // meaning or a reader of the previous version would misread a plan.
-const SchemaVersion = 1
+const schemaVersion = 1
 
 // StepID identifies what a step does, independently of its number: an
 // executor implements one action per StepID, and the same ID means the
@@ -110,13 +110,14 @@ type Gate struct {
 }
 
 // Plan is a renewal as data: the sequence, the parameters it was built
-// from, and the steps in order. Plans from [Overlap] and [Downtime] are
-// well formed; [Plan.Validate] checks one built or decoded some other way.
+// from, and the steps in order. Plans from [Build] are
+// well formed; [Plan.UnmarshalJSON] checks one built or decoded some other way.
 //
 // A Plan is a value: the builders share no memory with their arguments,
 // and rendering never modifies the plan. Concurrent reads are safe.
 type Plan struct {
-	// SchemaVersion is [SchemaVersion] in plans this package builds.
+	// SchemaVersion is 1 in plans this package builds, the version of
+	// the JSON form described in SCHEMA.md.
 	SchemaVersion int `json:"schema_version"`
 	// Sequence says which of the reference's sequences the plan follows.
 	Sequence Sequence `json:"sequence"`
@@ -126,38 +127,23 @@ type Plan struct {
 	Steps []Step `json:"steps"`
 }
 
-// Build returns the plan for sequence s: [Overlap] or [Downtime].
+// Build returns the plan for sequence s from parameters p: the 9 steps of
+// [SequenceOverlap] or the 12 of [SequenceDowntime], as their docs list
+// them. Unusable parameters give every problem at once, as [*PlanError]
+// values joined with [errors.Join]; an unknown sequence gives a
+// [*PlanError] matching [ErrInvalidPlan].
 func Build(s Sequence, p Params) (*Plan, error) {
 	switch s {
 	case SequenceOverlap:
-		return Overlap(p)
+		return overlap(p)
 	case SequenceDowntime:
-		return Downtime(p)
+		return downtime(p)
 	}
-	return nil, &PlanError{Field: "Sequence", Reason: fmt.Sprintf("expected overlap or downtime, found %v", s)}
+	return nil, &PlanError{Field: "Sequence", Reason: fmt.Sprintf("unknown sequence %q: expected one of %s", string(s), nameList(sequences))}
 }
 
-// Overlap returns the 9-step plan for a receiver that accepts the old and
-// the new client certificate at the same time, following the reference's
-// first sequence step by step:
-//
-//  1. tenant administrator: create a new key pair, have it signed by the new CA
-//  2. tenant administrator: hand the new certificate and new root to the receiver administrator
-//  3. receiver administrator: trust the new root, accept the new certificate next to the old
-//  4. receiver administrator: confirm to the tenant administrator
-//  5. tenant administrator: replace the key entry under the same alias (destructive;
-//     gated before: the receiver accepts the old and the new chain)
-//  6. tenant administrator: tell the integration developer to restart
-//  7. integration developer: restart the flow on every node (gated after: every node
-//     presents the new certificate)
-//  8. tenant administrator: tell the receiver administrator the new certificate is in use
-//  9. receiver administrator: remove the old certificate and old root (destructive;
-//     gated before: nothing presents or chains to the old ones, and the receiver
-//     has seen no handshake with the old certificate for the drain period)
-//
-// Unusable parameters give every problem at once, as [*ParamError]
-// values joined with [errors.Join].
-func Overlap(p Params) (*Plan, error) {
+// overlap builds the plan of [SequenceOverlap].
+func overlap(p Params) (*Plan, error) {
 	q, err := p.normalize(SequenceOverlap)
 	if err != nil {
 		return nil, err
@@ -216,33 +202,8 @@ func Overlap(p Params) (*Plan, error) {
 	return newPlan(SequenceOverlap, q, steps), nil
 }
 
-// Downtime returns the 12-step plan for a receiver that accepts only one
-// client certificate at a time, following the reference's second sequence
-// step by step:
-//
-//  1. tenant administrator: create a new key pair, have it signed by the new CA
-//  2. tenant administrator (with the receiver administrator): agree a downtime window
-//  3. tenant administrator: at the window's start, tell the integration developer to stop the flow
-//  4. integration developer: stop the flow (destructive)
-//  5. integration developer: confirm to the tenant administrator
-//  6. tenant administrator: replace the key entry under the same alias (destructive)
-//  7. tenant administrator: hand the new certificate and root to the receiver administrator
-//  8. receiver administrator: exchange the certificate, import the new root (destructive;
-//     gated after: the receiver accepts the new chain)
-//  9. receiver administrator: confirm to the tenant administrator
-//  10. tenant administrator: tell the integration developer to restart
-//  11. integration developer: restart the flow on every node (gated after: every node
-//     presents the new certificate)
-//  12. receiver administrator: remove the old root certificate (destructive; gated
-//     before: nothing presents or chains to the old ones)
-//
-// The reference ends at step 11 and leaves the old root trusted; step 12
-// is the overlap sequence's last step ([StepRemoveOld], with its gate), so
-// that both sequences end with one trusted root. The reference gives step 2 to both administrators; the plan gives it to
-// the tenant administrator, who drives the sequence, with the receiver
-// administrator in [Step.To]. Unusable parameters give every problem at
-// once, as [*ParamError] values joined with [errors.Join].
-func Downtime(p Params) (*Plan, error) {
+// downtime builds the plan of [SequenceDowntime].
+func downtime(p Params) (*Plan, error) {
 	q, err := p.normalize(SequenceDowntime)
 	if err != nil {
 		return nil, err
@@ -321,12 +282,12 @@ func newPlan(s Sequence, p Params, steps []Step) *Plan {
 	for i := range steps {
 		steps[i].Number = i + 1
 	}
-	return &Plan{SchemaVersion: SchemaVersion, Sequence: s, Params: p, Steps: steps}
+	return &Plan{SchemaVersion: schemaVersion, Sequence: s, Params: p, Steps: steps}
 }
 
-// Step returns the first step with the given ID, and whether there is one.
+// step returns the first step with the given ID, and whether there is one.
 // The returned step shares its Tasks and Gate with the plan.
-func (p *Plan) Step(id StepID) (Step, bool) {
+func (p *Plan) step(id StepID) (Step, bool) {
 	for _, s := range p.Steps {
 		if s.ID == id {
 			return s, true
@@ -338,14 +299,9 @@ func (p *Plan) Step(id StepID) (Step, bool) {
 // roles returns the roles that perform or receive a step of the plan, in
 // the order [TenantAdmin], [ReceiverAdmin], [IntegrationDeveloper].
 func (p *Plan) roles() []Role {
-	var used [IntegrationDeveloper + 1]bool
+	used := map[Role]bool{}
 	for _, s := range p.Steps {
-		if s.Role.valid() {
-			used[s.Role] = true
-		}
-		if s.To.valid() {
-			used[s.To] = true
-		}
+		used[s.Role], used[s.To] = true, true
 	}
 	var out []Role
 	for _, r := range roles {
@@ -362,9 +318,9 @@ func (p *Plan) roles() []Role {
 // naming another role in To, and printable one-line text. It does not
 // require the steps to be those the builders make; to run a plan read from
 // a file, rebuild it with [Build] from its Params and use that.
-func (p *Plan) Validate() error {
-	if p.SchemaVersion != SchemaVersion {
-		return fmt.Errorf("renewal: plan has schema_version %d, expected %d: %w", p.SchemaVersion, SchemaVersion, ErrSchemaVersion)
+func (p *Plan) validate() error {
+	if p.SchemaVersion != schemaVersion {
+		return schemaError(fmt.Sprintf("schema_version %d", p.SchemaVersion))
 	}
 	if err := p.Params.validate(p.Sequence); err != nil {
 		return err
@@ -396,9 +352,9 @@ func (p *Plan) Validate() error {
 		case textProblem(string(s.ID)) != "":
 			return bad("ID", "%s", textProblem(string(s.ID)))
 		case !s.Role.valid():
-			return bad("Role", "expected a role, found %v", s.Role)
+			return bad("Role", "unknown role %q: expected one of %s", string(s.Role), nameList(roles))
 		case !s.Kind.valid():
-			return bad("Kind", "expected a kind, found %v", s.Kind)
+			return bad("Kind", "unknown kind %q: expected one of %s", string(s.Kind), nameList(kinds))
 		case s.Title == "":
 			return bad("Title", "expected a title, found none")
 		}
@@ -409,11 +365,11 @@ func (p *Plan) Validate() error {
 		switch s.Kind {
 		case KindHandOff, KindWait:
 			if !s.To.valid() || s.To == s.Role {
-				return bad("To", "a %v step needs another role to go to, found %v", s.Kind, s.To)
+				return bad("To", "a %v step needs another role to go to, found %v", s.Kind.String(), s.To)
 			}
 		default:
-			if s.To != 0 {
-				return bad("To", "a %v step goes to no role, found %v", s.Kind, s.To)
+			if s.To != "" {
+				return bad("To", "a %v step goes to no role, found %v", s.Kind.String(), s.To)
 			}
 		}
 		if s.Kind == KindGate && s.Gate == nil {
@@ -428,9 +384,9 @@ func (p *Plan) Validate() error {
 		if s.Gate != nil {
 			switch {
 			case !s.Gate.Kind.valid():
-				return bad("Gate.Kind", "expected a gate kind, found %v", s.Gate.Kind)
+				return bad("Gate.Kind", "unknown gate kind %q: expected one of %s", string(s.Gate.Kind), nameList(gateKinds))
 			case !s.Gate.When.valid():
-				return bad("Gate.When", "expected before or after, found %v", s.Gate.When)
+				return bad("Gate.When", "unknown gate point %q: expected one of %s", string(s.Gate.When), nameList(gatePoints))
 			case s.Gate.Description == "":
 				return bad("Gate.Description", "expected a description of the check, found none")
 			}

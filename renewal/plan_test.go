@@ -66,8 +66,8 @@ func TestBuildersFollowReference(t *testing.T) {
 		ref   []refStep
 		steps int
 	}{
-		{name: "overlap", build: Overlap, seq: SequenceOverlap, ref: overlapRef, steps: 9},
-		{name: "downtime", build: Downtime, seq: SequenceDowntime, ref: downtimeRef, steps: 12},
+		{name: "overlap", build: overlap, seq: SequenceOverlap, ref: overlapRef, steps: 9},
+		{name: "downtime", build: downtime, seq: SequenceDowntime, ref: downtimeRef, steps: 12},
 	}
 	for _, tt := range tests {
 		for _, profile := range []*ReceiverProfile{nil, testProfile()} {
@@ -80,7 +80,7 @@ func TestBuildersFollowReference(t *testing.T) {
 				p.Receiver = profile
 				plan, err := tt.build(p)
 				require.NoError(t, err)
-				assert.Equal(t, SchemaVersion, plan.SchemaVersion)
+				assert.Equal(t, schemaVersion, plan.SchemaVersion)
 				assert.Equal(t, tt.seq, plan.Sequence)
 				require.Len(t, plan.Steps, tt.steps)
 				require.Len(t, tt.ref, tt.steps)
@@ -92,7 +92,7 @@ func TestBuildersFollowReference(t *testing.T) {
 					assert.Equal(t, want.kind, s.Kind, "step %d kind", i+1)
 					assert.Equal(t, want.to, s.To, "step %d to", i+1)
 					assert.Equal(t, want.destructive, s.Destructive, "step %d destructive", i+1)
-					if want.gate == 0 {
+					if want.gate == "" {
 						assert.Nil(t, s.Gate, "step %d gate", i+1)
 					} else if assert.NotNil(t, s.Gate, "step %d gate", i+1) {
 						assert.Equal(t, want.gate, s.Gate.Kind, "step %d gate kind", i+1)
@@ -102,7 +102,7 @@ func TestBuildersFollowReference(t *testing.T) {
 					assert.NotEmpty(t, s.Title, "step %d title", i+1)
 					assert.NotEmpty(t, s.Detail, "step %d detail", i+1)
 				}
-				require.NoError(t, plan.Validate())
+				require.NoError(t, plan.validate())
 
 				// Same input, same plan: building is pure.
 				again, err := tt.build(p)
@@ -121,7 +121,7 @@ func TestGatesGuardDestructiveSteps(t *testing.T) {
 	p := testParams(t)
 	ov := mustBuild(t, SequenceOverlap, p)
 	pos := func(plan *Plan, id StepID) int {
-		s, ok := plan.Step(id)
+		s, ok := plan.step(id)
 		require.True(t, ok, "step %q", id)
 		return s.Number
 	}
@@ -153,16 +153,16 @@ func TestGatesGuardDestructiveSteps(t *testing.T) {
 func TestDetailsNameWhatAPersonNeeds(t *testing.T) {
 	p := testParams(t)
 	for _, s := range []Sequence{SequenceOverlap, SequenceDowntime} {
-		t.Run(s.String(), func(t *testing.T) {
+		t.Run(string(s), func(t *testing.T) {
 			plan := mustBuild(t, s, p)
-			swap, ok := plan.Step(StepSwapEntry)
+			swap, ok := plan.step(StepSwapEntry)
 			require.True(t, ok)
 			assert.Contains(t, swap.Detail, `alias "tenant-client"`)
 			assert.Contains(t, swap.Detail, `keystore "/srv/tenant/client.p12" (PKCS12)`)
 			assert.Contains(t, swap.Detail, displayFingerprint(p.OldFingerprint))
 			assert.Contains(t, swap.Detail, displayFingerprint(p.NewFingerprint))
 
-			restart, ok := plan.Step(StepRestartNodes)
+			restart, ok := plan.step(StepRestartNodes)
 			require.True(t, ok)
 			for _, n := range p.Nodes {
 				assert.Contains(t, restart.Detail, `"`+n+`"`)
@@ -170,20 +170,20 @@ func TestDetailsNameWhatAPersonNeeds(t *testing.T) {
 			}
 			assert.Contains(t, restart.Detail, "24 hours")
 
-			hand, ok := plan.Step(StepHandOverCertificate)
+			hand, ok := plan.step(StepHandOverCertificate)
 			require.True(t, ok)
 			assert.Contains(t, hand.Detail, p.NewRootSubject)
 			assert.Contains(t, hand.Detail, displayFingerprint(p.NewRootFingerprint))
 		})
 	}
 	ov := mustBuild(t, SequenceOverlap, p)
-	remove, _ := ov.Step(StepRemoveOld)
+	remove, _ := ov.step(StepRemoveOld)
 	assert.Contains(t, remove.Detail, p.OldRootSubject)
 	assert.Contains(t, remove.Detail, displayFingerprint(p.OldRootFingerprint))
 	assert.Contains(t, remove.Detail, `truststore "/etc/receiver/truststore.jks"`)
 
 	dt := mustBuild(t, SequenceDowntime, p)
-	agree, _ := dt.Step(StepAgreeWindow)
+	agree, _ := dt.step(StepAgreeWindow)
 	assert.Contains(t, agree.Detail, "2026-03-07T22:00:00Z to 2026-03-08T02:00:00Z (change CHG-1234)")
 }
 
@@ -192,7 +192,7 @@ func TestDetailsNameWhatAPersonNeeds(t *testing.T) {
 // differs.
 func TestNewFingerprintLater(t *testing.T) {
 	for _, s := range []Sequence{SequenceOverlap, SequenceDowntime} {
-		t.Run(s.String(), func(t *testing.T) {
+		t.Run(string(s), func(t *testing.T) {
 			p := testParams(t)
 			known := mustBuild(t, s, p)
 			p.NewFingerprint = ""
@@ -205,9 +205,9 @@ func TestNewFingerprintLater(t *testing.T) {
 				assert.Equal(t, k.Destructive, u.Destructive)
 				assert.Equal(t, k.Title, u.Title)
 			}
-			gen, _ := unknown.Step(StepGenerateKey)
+			gen, _ := unknown.step(StepGenerateKey)
 			assert.Contains(t, gen.Detail, "Record the new certificate's SHA-256 fingerprint")
-			restart, _ := unknown.Step(StepRestartNodes)
+			restart, _ := unknown.step(StepRestartNodes)
 			assert.Contains(t, restart.Gate.Description, "recorded at step 1")
 		})
 	}
@@ -260,7 +260,7 @@ func TestReceiverProfileTasks(t *testing.T) {
 	// The zero profile describes an unnamed proxy and back end.
 	p.Receiver = &ReceiverProfile{}
 	ov = mustBuild(t, SequenceOverlap, p)
-	cfg, _ := ov.Step(StepReceiverAcceptBoth)
+	cfg, _ := ov.step(StepReceiverAcceptBoth)
 	require.Len(t, cfg.Tasks, 5)
 	assert.Contains(t, cfg.Tasks[0], "Make the reverse proxy trust")
 	assert.Contains(t, cfg.Tasks[4], "the inbound technical user.")
@@ -283,7 +283,7 @@ func TestBuildersShareNoMemory(t *testing.T) {
 }
 
 func TestBuildUnknownSequence(t *testing.T) {
-	for _, s := range []Sequence{0, 3, -1} {
+	for _, s := range []Sequence{"", "3", "-1"} {
 		plan, err := Build(s, testParams(t))
 		assert.Nil(t, plan)
 		require.ErrorIs(t, err, ErrInvalidPlan)
@@ -296,10 +296,10 @@ func TestBuildUnknownSequence(t *testing.T) {
 
 func TestPlanStepAndRoles(t *testing.T) {
 	plan := mustBuild(t, SequenceDowntime, testParams(t))
-	s, ok := plan.Step(StepReceiverSwap)
+	s, ok := plan.step(StepReceiverSwap)
 	require.True(t, ok)
 	assert.Equal(t, 8, s.Number)
-	s, ok = plan.Step(StepRemoveOld)
+	s, ok = plan.step(StepRemoveOld)
 	require.True(t, ok, "the downtime plan removes the old root too")
 	assert.Equal(t, 12, s.Number)
 	assert.Equal(t, []Role{TenantAdmin, ReceiverAdmin, IntegrationDeveloper}, plan.roles())
@@ -316,33 +316,33 @@ func TestPlanValidate(t *testing.T) {
 		is     error
 		want   string
 	}{
-		{name: "schema version", mutate: func(p *Plan) { p.SchemaVersion = 2 }, is: ErrSchemaVersion, want: "schema_version 2, expected 1"},
+		{name: "schema version", mutate: func(p *Plan) { p.SchemaVersion = 2 }, is: ErrInvalidPlan, want: "schema_version 2, expected 1"},
 		{name: "no steps", mutate: func(p *Plan) { p.Steps = nil }, is: ErrInvalidPlan, want: "at least one step"},
 		{name: "numbering", mutate: func(p *Plan) { p.Steps[3].Number = 5 }, is: ErrInvalidPlan, want: "step 4: Number: expected 4"},
 		{name: "duplicate id", mutate: func(p *Plan) { p.Steps[2].ID = p.Steps[1].ID }, is: ErrInvalidPlan, want: `found "hand-over-certificate" again (step 2)`},
 		{name: "empty id", mutate: func(p *Plan) { p.Steps[0].ID = "" }, is: ErrInvalidPlan, want: "step 1: ID"},
-		{name: "no role", mutate: func(p *Plan) { p.Steps[0].Role = 0 }, is: ErrInvalidPlan, want: "step 1: Role: expected a role, found no role"},
-		{name: "unknown kind", mutate: func(p *Plan) { p.Steps[0].Kind = 9 }, is: ErrInvalidPlan, want: "Kind(9)"},
-		{name: "hand-off to nobody", mutate: func(p *Plan) { p.Steps[1].To = 0 }, is: ErrInvalidPlan, want: "step 2: To"},
+		{name: "no role", mutate: func(p *Plan) { p.Steps[0].Role = "" }, is: ErrInvalidPlan, want: `step 1: Role: unknown role "": expected one of "tenant_admin", "receiver_admin", "integration_developer"`},
+		{name: "unknown kind", mutate: func(p *Plan) { p.Steps[0].Kind = "9" }, is: ErrInvalidPlan, want: `unknown kind "9"`},
+		{name: "hand-off to nobody", mutate: func(p *Plan) { p.Steps[1].To = "" }, is: ErrInvalidPlan, want: "step 2: To"},
 		{name: "hand-off to self", mutate: func(p *Plan) { p.Steps[1].To = TenantAdmin }, is: ErrInvalidPlan, want: "step 2: To"},
 		{name: "action with recipient", mutate: func(p *Plan) { p.Steps[0].To = ReceiverAdmin }, is: ErrInvalidPlan, want: "step 1: To"},
 		{name: "gate step without gate", mutate: func(p *Plan) { p.Steps[0].Kind = KindGate }, is: ErrInvalidPlan, want: "step 1: Gate"},
-		{name: "gate kind", mutate: func(p *Plan) { p.Steps[4].Gate.Kind = 0 }, is: ErrInvalidPlan, want: "step 5: Gate.Kind"},
-		{name: "gate point", mutate: func(p *Plan) { p.Steps[4].Gate.When = 0 }, is: ErrInvalidPlan, want: "step 5: Gate.When"},
+		{name: "gate kind", mutate: func(p *Plan) { p.Steps[4].Gate.Kind = "" }, is: ErrInvalidPlan, want: "step 5: Gate.Kind"},
+		{name: "gate point", mutate: func(p *Plan) { p.Steps[4].Gate.When = "" }, is: ErrInvalidPlan, want: "step 5: Gate.When"},
 		{name: "gate description", mutate: func(p *Plan) { p.Steps[4].Gate.Description = "" }, is: ErrInvalidPlan, want: "step 5: Gate.Description"},
 		{name: "empty title", mutate: func(p *Plan) { p.Steps[2].Title = "" }, is: ErrInvalidPlan, want: "step 3: Title"},
 		{name: "newline in detail", mutate: func(p *Plan) { p.Steps[2].Detail += "\n- [ ] 10. extra" }, is: ErrInvalidPlan, want: "U+000A"},
 		{name: "empty task", mutate: func(p *Plan) { p.Steps[2].Tasks = []string{""} }, is: ErrInvalidPlan, want: "Tasks[0]"},
 		{name: "params", mutate: func(p *Plan) { p.Params.Alias = "" }, is: ErrMissingParam, want: "Alias"},
 		{name: "fingerprint not normalised", mutate: func(p *Plan) { p.Params.OldFingerprint = strings.ToUpper(p.Params.OldFingerprint) }, is: ErrInvalidPlan, want: "Params.OldFingerprint"},
-		{name: "unknown sequence", mutate: func(p *Plan) { p.Sequence = 0 }, is: ErrInvalidPlan, want: "Sequence"},
+		{name: "unknown sequence", mutate: func(p *Plan) { p.Sequence = "" }, is: ErrInvalidPlan, want: "Sequence"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := valid(t)
-			require.NoError(t, p.Validate())
+			require.NoError(t, p.validate())
 			tt.mutate(p)
-			err := p.Validate()
+			err := p.validate()
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.is)
 			assert.Contains(t, err.Error(), tt.want)
@@ -356,15 +356,15 @@ func TestPlanValidate(t *testing.T) {
 			Number: 10, ID: "check-expiry", Role: TenantAdmin, Kind: KindGate, Title: "Check expiry",
 			Gate: &Gate{Kind: GateNodesPresentNew, When: GateBefore, Description: "d"},
 		})
-		assert.NoError(t, p.Validate())
+		assert.NoError(t, p.validate())
 	})
 }
 
 func TestErrorsFormat(t *testing.T) {
-	missing := &ParamError{Field: "Alias", Reason: "needed", Err: ErrMissingParam}
+	missing := &PlanError{Field: "Alias", Reason: "needed", err: ErrMissingParam}
 	assert.Equal(t, "renewal: missing parameter Alias: needed", missing.Error())
 	assert.True(t, errors.Is(missing, ErrMissingParam))
-	invalid := &ParamError{Field: "Nodes[1]", Value: "a\nb", Reason: "bad", Err: ErrInvalidParam}
+	invalid := &PlanError{Field: "Nodes[1]", value: "a\nb", Reason: "bad", err: ErrInvalidParam}
 	assert.Equal(t, `renewal: invalid parameter Nodes[1] "a\nb": bad`, invalid.Error())
 	assert.False(t, errors.Is(invalid, ErrMissingParam))
 	whole := &PlanError{Field: "Steps", Reason: "none"}

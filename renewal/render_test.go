@@ -42,7 +42,7 @@ func goldenPlans(t *testing.T) []struct {
 	for _, s := range []Sequence{SequenceOverlap, SequenceDowntime} {
 		for _, profile := range []bool{false, true} {
 			p := testParams(t)
-			name := s.String()
+			name := string(s)
 			if profile {
 				p.Receiver = testProfile()
 				name += "-proxy"
@@ -84,7 +84,7 @@ func TestMarkdownStructure(t *testing.T) {
 		t.Run(g.name, func(t *testing.T) {
 			md := g.plan.Markdown()
 			lines := strings.Split(md, "\n")
-			assert.True(t, strings.HasPrefix(lines[0], "# Certificate renewal runbook: "+g.plan.Sequence.String()))
+			assert.True(t, strings.HasPrefix(lines[0], "# Certificate renewal runbook: "+string(g.plan.Sequence)))
 
 			section := ""
 			seen := map[int]string{}
@@ -220,7 +220,7 @@ func TestRenderHostilePlan(t *testing.T) {
 	for i, h := range hostile {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			plan := &Plan{
-				SchemaVersion: SchemaVersion,
+				SchemaVersion: schemaVersion,
 				Sequence:      SequenceOverlap,
 				Params: Params{
 					Alias: h, Keystore: h, KeystoreFormat: h, Truststore: h, Nodes: []string{h, h},

@@ -147,7 +147,6 @@ func (w *world) executor() *Executor {
 		Runtime:     &fileRuntime{w: w, tenant: t},
 		Notifier:    &fileNotifier{w: w},
 		HandOverDir: w.dir,
-		Now:         clock,
 	}
 }
 
@@ -442,8 +441,8 @@ func copyWorld(t *testing.T, base string) *world {
 // label, so that the states of two runs (with different new keys) compare
 // equal when they are alike.
 type endState struct {
-	Journal        RunState
-	Statuses       []StepStatus
+	Journal        Status
+	Statuses       []Status
 	Live           []string // labels of the live alias's chain
 	LiveKeyMatches bool
 	LiveAliases    []string
@@ -488,7 +487,7 @@ func summarize(t *testing.T, w *world) endState {
 	s.JournalNewLeaf = sameCert(e.Chain[0], newChain[0])
 
 	tn := w.tenant()
-	hist, err := keystore.Open(tn.HistoryPath(), historyPassword, nil)
+	hist, err := keystore.Open(tn.historyPath(), historyPassword, nil)
 	require.NoError(t, err)
 	s.History = map[string]string{}
 	for _, a := range hist.Aliases() {
@@ -496,7 +495,7 @@ func summarize(t *testing.T, w *world) endState {
 		require.NoError(t, err)
 		s.History[a] = w.label(c[0])
 	}
-	st, err := keystore.Open(tn.StagingPath(), stagingPassword, nil)
+	st, err := keystore.Open(tn.stagingPath(), stagingPassword, nil)
 	require.NoError(t, err)
 	s.StagingAliases = st.Aliases()
 
@@ -551,7 +550,7 @@ func TestKillAndResume(t *testing.T) {
 		{SequenceDowntime, keystore.JKS},
 	}
 	for _, tc := range tests {
-		t.Run(tc.seq.String(), func(t *testing.T) {
+		t.Run(string(tc.seq), func(t *testing.T) {
 			base := makeWorld(t, tc.seq, tc.format)
 
 			// The reference: an uninterrupted run, in a child process too.
@@ -560,7 +559,7 @@ func TestKillAndResume(t *testing.T) {
 			require.Zero(t, code, out)
 			want := summarize(t, ref)
 			// Sanity of the reference itself.
-			assert.Equal(t, RunDone, want.Journal)
+			assert.Equal(t, StatusDone, want.Journal)
 			assert.Equal(t, []string{"new-leaf", "new-root"}, want.Live)
 			assert.True(t, want.LiveKeyMatches)
 			assert.True(t, want.JournalNewLeaf)
@@ -609,7 +608,7 @@ func TestKillAndResume(t *testing.T) {
 						// Resume, in this process.
 						res, err := w.executor().Run(context.Background())
 						require.NoError(t, err)
-						assert.Equal(t, RunDone, res.State)
+						assert.Equal(t, StatusDone, res.State)
 						got := summarize(t, w)
 
 						// Hand-offs are not destructive: one interrupted

@@ -23,7 +23,7 @@ func (t *Tenant) String() string {
 	if t == nil {
 		return "no tenant"
 	}
-	return fmt.Sprintf("alias %q in %s (staging %s, history %s)", t.Alias, t.Keystore, t.StagingPath(), t.HistoryPath())
+	return fmt.Sprintf("alias %q in %s (staging %s, history %s)", t.Alias, t.Keystore, t.stagingPath(), t.historyPath())
 }
 
 // String says whether the pending key awaits the CA's reply or holds it,
@@ -57,15 +57,15 @@ func (a *Activation) String() string {
 		return "no activation"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "alias %q ", a.Alias)
-	if a.Already {
+	fmt.Fprintf(&b, "alias %q ", a.alias)
+	if a.already {
 		b.WriteString("already held ")
 	} else {
 		b.WriteString("now holds ")
 	}
 	b.WriteString(describeChain(a.Chain))
-	if len(a.Previous) > 0 {
-		fmt.Fprintf(&b, ", before %s", describeChain(a.Previous))
+	if len(a.previous) > 0 {
+		fmt.Fprintf(&b, ", before %s", describeChain(a.previous))
 	}
 	fmt.Fprintf(&b, "; history alias %q; %s written", a.HistoryAlias, plural(len(a.Files), "file"))
 	return b.String()
@@ -73,21 +73,27 @@ func (a *Activation) String() string {
 
 // String says how far the run got: "overlap renewal done: 9 of 9 steps
 // done; old certificate SHA-256 84:7B:…, new certificate SHA-256 CC:9D:…;
-// journal /tmp/x/journal.json".
+// journal /tmp/x/journal.json". For a dry run it lists, step by step,
+// what a run would do and what each gate says today.
 func (r *Result) String() string {
 	if r == nil {
 		return "no result"
 	}
+	if r.plan != nil {
+		return r.dryRunText()
+	}
 	s := fmt.Sprintf("%s renewal %s: %d of %d steps done; old certificate SHA-256 %s",
-		r.Sequence, stateText(r.State), len(r.Completed()), len(r.Steps), fingerprintText(r.OldFingerprint))
-	if fp := fingerprintText(r.NewFingerprint); fp != "" {
+		r.Sequence, stateText(r.State), len(r.Completed()), len(r.Steps), fingerprintText(r.Params.OldFingerprint))
+	if fp := fingerprintText(r.Params.NewFingerprint); fp != "" {
 		s += ", new certificate SHA-256 " + fp
 	}
-	return s + "; journal " + r.Journal
+	return s + "; journal " + r.journal
 }
 
 // String says how far the step got: `step 5 swap-entry: done (1 attempt):
-// alias "client" now holds …`.
+// alias "client" now holds …`. A dry run's record also says what its
+// gate says today and what a run would do: "…; gate before: receiver
+// accepts the old and the new chain: passed; would: …".
 func (r StepRecord) String() string {
 	s := fmt.Sprintf("step %d %s: %s", r.Number, r.ID, r.Status)
 	if r.Attempts > 0 {
@@ -99,29 +105,21 @@ func (r StepRecord) String() string {
 	case r.Note != "":
 		s += ": " + r.Note
 	}
-	return s
-}
-
-// String says what a dry run found for the step in one line: "5.
-// [pending] tenant administrator: Replace the key pair …; gate before:
-// receiver accepts the old and the new chain: passed; would: …".
-func (p PlannedStep) String() string {
-	s := fmt.Sprintf("%d. [%s] %s: %s", p.Step.Number, p.Status, p.Step.Role, p.Step.Title)
-	if c := p.Gate; c != nil {
-		s += fmt.Sprintf("; gate %s: %s", c.Gate.When, c.Gate.Kind)
+	if r.Would == "" {
+		return s
+	}
+	if g := r.Gate; g != nil {
+		s += fmt.Sprintf("; gate %s: %s", g.When, g.Kind)
 		switch {
-		case c.Err != nil:
-			s += ": fails: " + strings.Join(c.Err.Problems, "; ")
-		case len(c.Deferred) > 0:
-			s += fmt.Sprintf(": %s checked, %s deferred", plural(len(c.Checked), "condition"), plural(len(c.Deferred), "condition"))
+		case len(g.Problems) > 0:
+			s += ": fails: " + strings.Join(g.Problems, "; ")
+		case len(g.Deferred) > 0:
+			s += fmt.Sprintf(": %s checked, %s deferred", plural(len(g.Checked), "condition"), plural(len(g.Deferred), "condition"))
 		default:
 			s += ": passed"
 		}
 	}
-	if p.Would != "" {
-		s += "; would: " + p.Would
-	}
-	return s
+	return s + "; would: " + r.Would
 }
 
 // describeChain names a chain's leaf, or says there is none.
@@ -154,9 +152,9 @@ func fingerprintText(fp any) string {
 }
 
 // stateText is a run state as a sentence says it.
-func stateText(s RunState) string {
+func stateText(s Status) string {
 	switch s {
-	case RunRolledBack:
+	case StatusRolledBack:
 		return "rolled back"
 	case "":
 		return "not started"

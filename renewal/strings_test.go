@@ -44,12 +44,12 @@ func TestStringsNameWhatAPersonKnows(t *testing.T) {
 
 	s = fmt.Sprint(f.tenant)
 	noPointer(t, s)
-	assert.Contains(t, s, f.tenant.StagingPath())
+	assert.Contains(t, s, f.tenant.stagingPath())
 
 	rec := StepRecord{Number: 5, ID: StepSwapEntry, Status: StatusDone, Attempts: 1, Note: "swapped"}
 	assert.Equal(t, "step 5 swap-entry: done (1 attempt): swapped", rec.String())
-	ps := PlannedStep{Step: Step{Number: 5, Role: TenantAdmin, Title: "Replace"}, Status: StatusPending,
-		Gate: &GateCheck{Gate: Gate{Kind: GateReceiverAcceptsBoth, When: GateBefore}, Checked: []string{"old"}, Deferred: []string{"new"}}, Would: "swap"}
-	assert.Equal(t, "5. [pending] tenant administrator: Replace; gate before: receiver accepts the old and the new chain: 1 condition checked, 1 condition deferred; would: swap", ps.String())
+	ps := StepRecord{Number: 5, ID: StepSwapEntry, Status: StatusPending,
+		Gate: &GateRecord{Kind: GateReceiverAcceptsBoth, When: GateBefore, Checked: []string{"old"}, Deferred: []string{"new"}}, Would: "swap"}
+	assert.Equal(t, "step 5 swap-entry: pending; gate before: receiver accepts the old and the new chain: 1 condition checked, 1 condition deferred; would: swap", ps.String())
 	assert.Equal(t, "12 steps", plural(12, "step"))
 }

@@ -24,7 +24,7 @@ import (
 // ([keystore.Placeholder]) live in the staging store, under the live
 // alias, until the CA's reply is installed onto them. Activation
 // ([Tenant.Activate]) copies the old entry into the history store, under
-// [Tenant.HistoryAlias], and then replaces the entry under the live alias
+// [Activation.HistoryAlias], and then replaces the entry under the live alias
 // by the new key and chain in one atomic save of the live keystore, which
 // keeps the alias and every other entry as they were; the pending entry
 // then leaves the staging store, so that the new private key is kept in
@@ -78,7 +78,11 @@ type Tenant struct {
 	// receiver, CA and Java version handles RSA-2048.
 	KeyType keystore.KeyType
 	// Now is the clock that dates new entries and the placeholder
-	// certificate. Nil means time.Now.
+	// certificate, and the clock of an [Executor] running with this
+	// Tenant: the journal's times, the events, the drain of the old
+	// certificate and the downtime window (the downtime sequence refuses
+	// to stop the flow after the window's end, and waits by the wall
+	// clock until its start as this clock tells it). Nil means time.Now.
 	Now func() time.Time
 	// Rand is the randomness for the new key (see
 	// [keystore.GenerateKey]). Nil means crypto/rand.
@@ -107,19 +111,16 @@ type Pending struct {
 
 // Activation says what [Tenant.Activate] or [Tenant.Rollback] did.
 type Activation struct {
-	// Alias is the live alias, as the live keystore writes it.
-	Alias string
 	// HistoryAlias is the alias of the old entry in the history store.
 	HistoryAlias string
-	// Chain is the chain now under the live alias; Previous is the chain
-	// that was there before.
-	Chain, Previous []*x509.Certificate
-	// Already is set when the live alias already held the wanted
-	// certificate, so only the bookkeeping (history, staging) was
-	// finished.
-	Already bool
+	// Chain is the chain now under the live alias.
+	Chain []*x509.Certificate
 	// Files lists the files written.
 	Files []string
+
+	previous []*x509.Certificate // the chain that was under the live alias before, which String names
+	alias    string              // the live alias, as the live keystore writes it
+	already  bool                // the live alias already held the wanted certificate: only the bookkeeping was finished
 }
 
 // errUnchanged makes a keystore.Update callback skip the write.
@@ -132,16 +133,16 @@ func (t *Tenant) now() time.Time {
 	return time.Now()
 }
 
-// StagingPath returns the path of the staging store.
-func (t *Tenant) StagingPath() string {
+// stagingPath returns the path of the staging store.
+func (t *Tenant) stagingPath() string {
 	if t.Staging != "" {
 		return t.Staging
 	}
 	return t.Keystore + ".staging"
 }
 
-// HistoryPath returns the path of the history store.
-func (t *Tenant) HistoryPath() string {
+// historyPath returns the path of the history store.
+func (t *Tenant) historyPath() string {
 	if t.History != "" {
 		return t.History
 	}
@@ -178,9 +179,9 @@ func (t *Tenant) check() error {
 		return errors.New("renewal: tenant: expected the live keystore's path in Keystore, found none")
 	case t.Alias == "":
 		return errors.New("renewal: tenant: expected the live alias in Alias, found none")
-	case t.StagingPath() == t.Keystore || t.HistoryPath() == t.Keystore || t.StagingPath() == t.HistoryPath():
+	case t.stagingPath() == t.Keystore || t.historyPath() == t.Keystore || t.stagingPath() == t.historyPath():
 		return fmt.Errorf("renewal: tenant: expected distinct live, staging and history stores, found %q, %q and %q",
-			t.Keystore, t.StagingPath(), t.HistoryPath())
+			t.Keystore, t.stagingPath(), t.historyPath())
 	}
 	return nil
 }
@@ -222,7 +223,7 @@ func (t *Tenant) Pending() (*Pending, error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	s, err := keystore.Open(t.StagingPath(), t.stagingPassword(), &keystore.StoreOptions{Now: t.now})
+	s, err := keystore.Open(t.stagingPath(), t.stagingPassword(), &keystore.StoreOptions{Now: t.now})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -237,7 +238,7 @@ func (t *Tenant) Pending() (*Pending, error) {
 		return nil, err
 	}
 	if e.Kind() != keystore.KeyEntry {
-		return nil, fmt.Errorf("renewal: staging store %s: alias %q holds a trusted certificate, expected the pending key: %w", t.StagingPath(), t.Alias, ErrUnexpectedState)
+		return nil, fmt.Errorf("renewal: staging store %s: alias %q holds a trusted certificate, expected the pending key: %w", t.stagingPath(), t.Alias, ErrUnexpectedState)
 	}
 	return &Pending{Key: e.Key, Chain: e.Chain, Signed: !isPlaceholder(e.Chain)}, nil
 }
@@ -287,9 +288,9 @@ func (t *Tenant) Stage(current *x509.Certificate) (*Pending, error) {
 			return nil, err
 		}
 		p = &Pending{Key: key, Chain: []*x509.Certificate{ph}}
-		err = t.updateOrCreate(t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
+		err = t.updateOrCreate(t.stagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 			if _, err := s.Kind(t.Alias); err == nil {
-				return fmt.Errorf("renewal: staging store %s: alias %q appeared while staging: %w", t.StagingPath(), t.Alias, ErrUnexpectedState)
+				return fmt.Errorf("renewal: staging store %s: alias %q appeared while staging: %w", t.stagingPath(), t.Alias, ErrUnexpectedState)
 			}
 			return s.Set(&keystore.Entry{Alias: t.Alias, Key: key, Chain: p.Chain}, nil)
 		})
@@ -327,7 +328,7 @@ func (t *Tenant) Install(reply []*x509.Certificate, anchors ...*x509.Certificate
 		return nil, err
 	}
 	var res *keystore.ReplyResult
-	err := keystore.Update(context.Background(), t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
+	err := keystore.Update(context.Background(), t.stagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 		var err error
 		res, err = s.InstallReply(t.Alias, reply, &keystore.ReplyOptions{Anchors: anchors})
 		if err != nil {
@@ -354,13 +355,13 @@ func (t *Tenant) historyAlias(old *x509.Certificate) string {
 
 // Activate puts the pending entry, whose certificate is next, under the
 // live alias in place of the entry holding old, and keeps the old entry
-// (key and chain) in the history store under [Tenant.HistoryAlias]. The
+// (key and chain) in the history store under [Activation.HistoryAlias]. The
 // live keystore is written once, atomically, after the history store has
 // been written; every other live entry stays as it was. The pending entry
 // then leaves the staging store.
 //
 // If the live alias already holds next, Activate only finishes the
-// bookkeeping and sets [Activation.Already]. If it holds neither old nor
+// bookkeeping and its [Activation] says so. If it holds neither old nor
 // next, or the staging store holds no signed entry for next, nothing is
 // changed and the error matches [ErrUnexpectedState].
 func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
@@ -377,7 +378,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 	}
 	switch {
 	case sameCert(live[0], next):
-		a.Already, a.Chain = true, live
+		a.already, a.Chain = true, live
 	case !sameCert(live[0], old):
 		return nil, t.unexpected(live[0], old, next)
 	default:
@@ -387,7 +388,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 		}
 		if p == nil || !p.Signed || !sameCert(p.Chain[0], next) {
 			return nil, fmt.Errorf("renewal: activate: staging store %s holds no signed entry for the new certificate %s under alias %q: %w",
-				t.StagingPath(), describeCert(next), t.Alias, ErrUnexpectedState)
+				t.stagingPath(), describeCert(next), t.Alias, ErrUnexpectedState)
 		}
 		err = keystore.Update(context.Background(), t.Keystore, t.Password, func(s *keystore.Store) error {
 			cur, err := liveChain(s, t.Alias)
@@ -404,11 +405,11 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 			if err := t.keepHistory(a.HistoryAlias, prev); err != nil {
 				return err
 			}
-			a.Files = append(a.Files, t.HistoryPath())
+			a.Files = append(a.Files, t.historyPath())
 			if _, err := s.Replace(t.Alias, p.Key, p.Chain, nil); err != nil {
 				return err
 			}
-			a.Alias, a.Previous, a.Chain = prev.Alias, prev.Chain, p.Chain
+			a.alias, a.previous, a.Chain = prev.Alias, prev.Chain, p.Chain
 			return nil
 		}, &keystore.UpdateOptions{StoreOptions: *t.liveOptions()})
 		if err != nil {
@@ -416,15 +417,15 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 		}
 		a.Files = append(a.Files, t.Keystore)
 	}
-	if a.Alias == "" {
-		a.Alias = t.Alias
+	if a.alias == "" {
+		a.alias = t.Alias
 	}
 	dropped, err := t.dropPending(next)
 	if err != nil {
 		return nil, err
 	}
 	if dropped {
-		a.Files = append(a.Files, t.StagingPath())
+		a.Files = append(a.Files, t.stagingPath())
 	}
 	return a, nil
 }
@@ -435,7 +436,7 @@ func (t *Tenant) Activate(old, next *x509.Certificate) (*Activation, error) {
 // [Tenant.Activate] can activate it again. The staging store is written
 // before the live keystore, so the new key is never only in memory.
 //
-// If the live alias already holds old, Rollback sets [Activation.Already]
+// If the live alias already holds old, Rollback says so in its [Activation]
 // and changes nothing. If it holds neither, or the history store lacks the
 // old entry, nothing is changed and the error matches
 // [ErrUnexpectedState].
@@ -446,25 +447,25 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 	if old == nil || next == nil {
 		return nil, errors.New("renewal: rollback: expected the old and the new certificate, found nil")
 	}
-	a := &Activation{Alias: t.Alias, HistoryAlias: t.historyAlias(old)}
+	a := &Activation{alias: t.Alias, HistoryAlias: t.historyAlias(old)}
 	live, err := t.LiveChain()
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case sameCert(live[0], old):
-		a.Already, a.Chain = true, live
+		a.already, a.Chain = true, live
 		return a, nil
 	case !sameCert(live[0], next):
 		return nil, t.unexpected(live[0], old, next)
 	}
-	hist, err := keystore.Open(t.HistoryPath(), t.historyPassword(), &keystore.StoreOptions{Now: t.now})
+	hist, err := keystore.Open(t.historyPath(), t.historyPassword(), &keystore.StoreOptions{Now: t.now})
 	if err != nil {
 		return nil, fmt.Errorf("renewal: rollback needs the old entry from the history store: %w", err)
 	}
 	if _, err := hist.Kind(a.HistoryAlias); err != nil {
 		return nil, fmt.Errorf("renewal: rollback: history store %s has no alias %q for the old certificate %s: %w",
-			t.HistoryPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
+			t.historyPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
 	}
 	kept, err := hist.Entry(a.HistoryAlias)
 	if err != nil {
@@ -472,7 +473,7 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 	}
 	if kept.Kind() != keystore.KeyEntry || !sameCert(kept.Leaf(), old) {
 		return nil, fmt.Errorf("renewal: rollback: history store %s alias %q does not hold the old certificate %s: %w",
-			t.HistoryPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
+			t.historyPath(), a.HistoryAlias, describeCert(old), ErrUnexpectedState)
 	}
 	err = keystore.Update(context.Background(), t.Keystore, t.Password, func(s *keystore.Store) error {
 		cur, err := s.Entry(t.Alias)
@@ -482,17 +483,17 @@ func (t *Tenant) Rollback(old, next *x509.Certificate) (*Activation, error) {
 		if cur.Kind() != keystore.KeyEntry || !sameCert(cur.Leaf(), next) {
 			return t.unexpected(cur.Leaf(), old, next)
 		}
-		err = t.updateOrCreate(t.StagingPath(), t.stagingPassword(), func(st *keystore.Store) error {
+		err = t.updateOrCreate(t.stagingPath(), t.stagingPassword(), func(st *keystore.Store) error {
 			return st.Set(&keystore.Entry{Alias: t.Alias, Created: cur.Created, Key: cur.Key, Chain: cur.Chain}, nil)
 		})
 		if err != nil {
 			return err
 		}
-		a.Files = append(a.Files, t.StagingPath())
+		a.Files = append(a.Files, t.stagingPath())
 		if _, err := s.Replace(t.Alias, kept.Key, kept.Chain, nil); err != nil {
 			return err
 		}
-		a.Alias, a.Previous, a.Chain = cur.Alias, cur.Chain, kept.Chain
+		a.alias, a.previous, a.Chain = cur.Alias, cur.Chain, kept.Chain
 		return nil
 	}, &keystore.UpdateOptions{StoreOptions: *t.liveOptions()})
 	if err != nil {
@@ -510,7 +511,7 @@ func (t *Tenant) unexpected(found, old, next *x509.Certificate) error {
 // keepHistory stores e in the history store under alias, unless it is
 // there already.
 func (t *Tenant) keepHistory(alias string, e *keystore.Entry) error {
-	return t.updateOrCreate(t.HistoryPath(), t.historyPassword(), func(s *keystore.Store) error {
+	return t.updateOrCreate(t.historyPath(), t.historyPassword(), func(s *keystore.Store) error {
 		if _, err := s.Kind(alias); err == nil {
 			c, err := s.Certificates(alias)
 			if err != nil {
@@ -520,7 +521,7 @@ func (t *Tenant) keepHistory(alias string, e *keystore.Entry) error {
 				return errUnchanged
 			}
 			return fmt.Errorf("renewal: history store %s: alias %q holds %s, not the old certificate %s: %w",
-				t.HistoryPath(), alias, describeCert(c[0]), describeCert(e.Leaf()), ErrUnexpectedState)
+				t.historyPath(), alias, describeCert(c[0]), describeCert(e.Leaf()), ErrUnexpectedState)
 		}
 		return s.Set(&keystore.Entry{Alias: alias, Created: e.Created, Key: e.Key, Chain: e.Chain}, nil)
 	})
@@ -529,11 +530,11 @@ func (t *Tenant) keepHistory(alias string, e *keystore.Entry) error {
 // dropPending removes the staging entry if it holds next, and reports
 // whether it did.
 func (t *Tenant) dropPending(next *x509.Certificate) (bool, error) {
-	if _, err := os.Stat(t.StagingPath()); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(t.stagingPath()); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	dropped := false
-	err := keystore.Update(context.Background(), t.StagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
+	err := keystore.Update(context.Background(), t.stagingPath(), t.stagingPassword(), func(s *keystore.Store) error {
 		if _, err := s.Kind(t.Alias); err != nil {
 			return errUnchanged
 		}

@@ -65,8 +65,8 @@ func ExampleTenant() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("live alias:", a.Alias, "- now issued by:", a.Chain[0].Issuer.CommonName)
-	fmt.Println("history:", filepath.Base(tenant.HistoryPath()))
+	fmt.Println("live alias:", tenant.Alias, "- now issued by:", a.Chain[0].Issuer.CommonName)
+	fmt.Println("history:", filepath.Base(a.Files[0])) // the first file written keeps the old entry
 	// Output:
 	// request for: tenant-client - signed: false
 	// signed: true - issued by: New Root CA

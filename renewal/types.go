@@ -2,32 +2,41 @@ package renewal
 
 import "fmt"
 
+// The choices of a plan are string types whose values are the words its
+// JSON form uses (see SCHEMA.md), so that a plan and a journal read as
+// they print and no value needs a codec. A value read from JSON is
+// checked where the plan or journal is read ([Plan.UnmarshalJSON],
+// [Plan.UnmarshalJSON], [ReadJournal]): an unknown word is an error matching
+// [ErrInvalidPlan] or [ErrJournal] that names the words expected.
+
 // Role is a person (or the automation acting for one) who performs steps of
 // a plan. The roles are the reference's: see its "Involved Roles" page.
 //
 // The zero Role means "no role"; it appears only in [Step.To] of a step that
 // neither hands off to nor waits on anyone.
-type Role int
+type Role string
 
 const (
 	// TenantAdmin is the tenant administrator, who owns the tenant's client
 	// keystore: creates the new key pair, gets it signed, and replaces the
 	// key entry.
-	TenantAdmin Role = iota + 1
+	TenantAdmin Role = "tenant_admin"
 	// ReceiverAdmin is the receiver administrator, who owns the receiving
 	// server's trust configuration: imports the new root, accepts the new
 	// client certificate, and removes the old ones.
-	ReceiverAdmin
+	ReceiverAdmin Role = "receiver_admin"
 	// IntegrationDeveloper is the integration developer, who stops and
 	// restarts the integration flow that calls the receiver over HTTPS.
-	IntegrationDeveloper
+	IntegrationDeveloper Role = "integration_developer"
 )
 
 // roles lists the valid roles in the order plans present them.
 var roles = []Role{TenantAdmin, ReceiverAdmin, IntegrationDeveloper}
 
 // String returns the role as the reference writes it: "tenant
-// administrator", "receiver administrator" or "integration developer".
+// administrator", "receiver administrator" or "integration developer"
+// ("no role" for the zero Role). Its JSON form is the constant's value,
+// such as "tenant_admin".
 func (r Role) String() string {
 	switch r {
 	case TenantAdmin:
@@ -36,147 +45,135 @@ func (r Role) String() string {
 		return "receiver administrator"
 	case IntegrationDeveloper:
 		return "integration developer"
-	case 0:
+	case "":
 		return "no role"
 	}
-	return fmt.Sprintf("Role(%d)", int(r))
+	return fmt.Sprintf("Role(%q)", string(r))
 }
 
-func (r Role) valid() bool { return r >= TenantAdmin && r <= IntegrationDeveloper }
-
-var roleNames = map[Role]string{
-	TenantAdmin:          "tenant_admin",
-	ReceiverAdmin:        "receiver_admin",
-	IntegrationDeveloper: "integration_developer",
-}
-
-// MarshalText returns the role's stable JSON name: "tenant_admin",
-// "receiver_admin" or "integration_developer". The zero Role and unknown
-// values are an error, so that a plan never serialises a role a reader
-// cannot act on.
-func (r Role) MarshalText() ([]byte, error) { return marshalEnum("role", r, roleNames) }
-
-// UnmarshalText parses a name written by [Role.MarshalText].
-func (r *Role) UnmarshalText(b []byte) error { return unmarshalEnum("role", r, roleNames, b) }
+func (r Role) valid() bool { return oneOf(r, roles) }
 
 // Kind says what a step does for the role that performs it.
-type Kind int
+type Kind string
 
 const (
 	// KindAction changes something: a keystore, a truststore, a running flow.
-	KindAction Kind = iota + 1
+	KindAction Kind = "action"
 	// KindHandOff passes material or information to another role,
 	// named in [Step.To]; the plan continues with that role.
-	KindHandOff
+	KindHandOff Kind = "hand_off"
 	// KindGate only checks a condition, described by [Step.Gate], and
 	// changes nothing. The builders attach their checks to the steps the
 	// reference numbers instead (so the numbering stays the reference's);
 	// the kind exists for plans that callers assemble themselves.
-	KindGate
+	KindGate Kind = "gate"
 	// KindWait waits for something outside the plan, such as an agreement
 	// with the role in [Step.To] or the start of a downtime window.
-	KindWait
+	KindWait Kind = "wait"
 )
 
-// String returns "action", "hand-off", "gate" or "wait".
+var kinds = []Kind{KindAction, KindHandOff, KindGate, KindWait}
+
+// String returns the kind as a sentence says it: "action", "hand-off",
+// "gate" or "wait". Its JSON form is the constant's value, such as
+// "hand_off".
 func (k Kind) String() string {
-	switch k {
-	case KindAction:
-		return "action"
-	case KindHandOff:
+	if k == KindHandOff {
 		return "hand-off"
-	case KindGate:
-		return "gate"
-	case KindWait:
-		return "wait"
 	}
-	return fmt.Sprintf("Kind(%d)", int(k))
+	if !k.valid() {
+		return fmt.Sprintf("Kind(%q)", string(k))
+	}
+	return string(k)
 }
 
-func (k Kind) valid() bool { return k >= KindAction && k <= KindWait }
-
-var kindNames = map[Kind]string{
-	KindAction:  "action",
-	KindHandOff: "hand_off",
-	KindGate:    "gate",
-	KindWait:    "wait",
-}
-
-// MarshalText returns the kind's stable JSON name: "action", "hand_off",
-// "gate" or "wait".
-func (k Kind) MarshalText() ([]byte, error) { return marshalEnum("kind", k, kindNames) }
-
-// UnmarshalText parses a name written by [Kind.MarshalText].
-func (k *Kind) UnmarshalText(b []byte) error { return unmarshalEnum("kind", k, kindNames, b) }
+func (k Kind) valid() bool { return oneOf(k, kinds) }
 
 // Sequence is one of the reference's two renewal sequences. The zero
 // Sequence is not a sequence; [Choose] never returns it.
-type Sequence int
+type Sequence string
 
 const (
 	// SequenceOverlap is for a receiver that accepts the old and the new
 	// client certificate at the same time (and trusts both roots): no
-	// downtime, 9 steps. See [Overlap].
-	SequenceOverlap Sequence = iota + 1
+	// downtime. Its plan ([Build]) follows the reference's first sequence
+	// step by step:
+	//
+	//  1. tenant administrator: create a new key pair, have it signed by the new CA
+	//  2. tenant administrator: hand the new certificate and new root to the receiver administrator
+	//  3. receiver administrator: trust the new root, accept the new certificate next to the old
+	//  4. receiver administrator: confirm to the tenant administrator
+	//  5. tenant administrator: replace the key entry under the same alias (destructive;
+	//     gated before: the receiver accepts the old and the new chain)
+	//  6. tenant administrator: tell the integration developer to restart
+	//  7. integration developer: restart the flow on every node (gated after: every node
+	//     presents the new certificate)
+	//  8. tenant administrator: tell the receiver administrator the new certificate is in use
+	//  9. receiver administrator: remove the old certificate and old root (destructive;
+	//     gated before: nothing presents or chains to the old ones, and the receiver
+	//     has seen no handshake with the old certificate for the drain period)
+	SequenceOverlap Sequence = "overlap"
 	// SequenceDowntime is for a receiver that accepts one client
-	// certificate at a time: the flow stops inside an agreed window,
-	// 12 steps. See [Downtime].
-	SequenceDowntime
+	// certificate at a time: the flow stops inside an agreed window. Its
+	// plan ([Build]) follows the reference's second sequence step by step:
+	//
+	//  1. tenant administrator: create a new key pair, have it signed by the new CA
+	//  2. tenant administrator (with the receiver administrator): agree a downtime window
+	//  3. tenant administrator: at the window's start, tell the integration developer to stop the flow
+	//  4. integration developer: stop the flow (destructive)
+	//  5. integration developer: confirm to the tenant administrator
+	//  6. tenant administrator: replace the key entry under the same alias (destructive)
+	//  7. tenant administrator: hand the new certificate and root to the receiver administrator
+	//  8. receiver administrator: exchange the certificate, import the new root (destructive;
+	//     gated after: the receiver accepts the new chain)
+	//  9. receiver administrator: confirm to the tenant administrator
+	//  10. tenant administrator: tell the integration developer to restart
+	//  11. integration developer: restart the flow on every node (gated after: every node
+	//     presents the new certificate)
+	//  12. receiver administrator: remove the old root certificate (destructive; gated
+	//     before: nothing presents or chains to the old ones)
+	//
+	// The reference ends at step 11 and leaves the old root trusted; step 12
+	// is the overlap sequence's last step ([StepRemoveOld], with its gate), so
+	// that both sequences end with one trusted root. The reference gives
+	// step 2 to both administrators; the plan gives it to the tenant
+	// administrator, who drives the sequence, with the receiver
+	// administrator in [Step.To].
+	SequenceDowntime Sequence = "downtime"
 )
 
-// String returns "overlap" or "downtime".
-func (s Sequence) String() string {
-	switch s {
-	case SequenceOverlap:
-		return "overlap"
-	case SequenceDowntime:
-		return "downtime"
-	}
-	return fmt.Sprintf("Sequence(%d)", int(s))
-}
+var sequences = []Sequence{SequenceOverlap, SequenceDowntime}
 
-func (s Sequence) valid() bool { return s == SequenceOverlap || s == SequenceDowntime }
-
-var sequenceNames = map[Sequence]string{
-	SequenceOverlap:  "overlap",
-	SequenceDowntime: "downtime",
-}
-
-// MarshalText returns "overlap" or "downtime".
-func (s Sequence) MarshalText() ([]byte, error) {
-	return marshalEnum("sequence", s, sequenceNames)
-}
-
-// UnmarshalText parses a name written by [Sequence.MarshalText].
-func (s *Sequence) UnmarshalText(b []byte) error {
-	return unmarshalEnum("sequence", s, sequenceNames, b)
-}
+func (s Sequence) valid() bool { return oneOf(s, sequences) }
 
 // GateKind names the condition a [Gate] checks. An executor implements one
 // check per kind; the gate's description says the same for a person.
-type GateKind int
+type GateKind string
 
 const (
 	// GateReceiverAcceptsBoth holds when the receiver accepts both the old
 	// client chain and the new one (overlap, before the tenant swaps).
-	GateReceiverAcceptsBoth GateKind = iota + 1
+	GateReceiverAcceptsBoth GateKind = "receiver_accepts_both"
 	// GateReceiverAcceptsNew holds when the receiver accepts the new client
 	// chain (downtime, after the receiver swaps).
-	GateReceiverAcceptsNew
+	GateReceiverAcceptsNew GateKind = "receiver_accepts_new"
 	// GateNodesPresentNew holds when every runtime node presents the new
 	// client certificate; a failure names the nodes that do not.
-	GateNodesPresentNew
+	GateNodesPresentNew GateKind = "nodes_present_new"
 	// GateOldRootUnused holds when no runtime node presents the old client
 	// certificate, nothing declared in use chains to the old root, and a
 	// receiver that reports the handshakes it sees ([UsageObserver]) has
 	// seen none presenting the old certificate for [Executor.Drain]
 	// (before the old certificate and root are removed: overlap 9,
 	// downtime 12).
-	GateOldRootUnused
+	GateOldRootUnused GateKind = "old_root_unused"
 )
 
+var gateKinds = []GateKind{GateReceiverAcceptsBoth, GateReceiverAcceptsNew, GateNodesPresentNew, GateOldRootUnused}
+
 // String returns a short phrase for the condition, such as "receiver
-// accepts the old and the new chain".
+// accepts the old and the new chain", as runbooks and messages say it.
+// Its JSON form is the constant's value, such as "receiver_accepts_both".
 func (g GateKind) String() string {
 	switch g {
 	case GateReceiverAcceptsBoth:
@@ -188,97 +185,48 @@ func (g GateKind) String() string {
 	case GateOldRootUnused:
 		return "old certificate and old root unused"
 	}
-	return fmt.Sprintf("GateKind(%d)", int(g))
+	return fmt.Sprintf("GateKind(%q)", string(g))
 }
 
-func (g GateKind) valid() bool { return g >= GateReceiverAcceptsBoth && g <= GateOldRootUnused }
-
-var gateKindNames = map[GateKind]string{
-	GateReceiverAcceptsBoth: "receiver_accepts_both",
-	GateReceiverAcceptsNew:  "receiver_accepts_new",
-	GateNodesPresentNew:     "nodes_present_new",
-	GateOldRootUnused:       "old_root_unused",
-}
-
-// MarshalText returns the gate kind's stable JSON name, such as
-// "receiver_accepts_both".
-func (g GateKind) MarshalText() ([]byte, error) {
-	return marshalEnum("gate kind", g, gateKindNames)
-}
-
-// UnmarshalText parses a name written by [GateKind.MarshalText].
-func (g *GateKind) UnmarshalText(b []byte) error {
-	return unmarshalEnum("gate kind", g, gateKindNames, b)
-}
+func (g GateKind) valid() bool { return oneOf(g, gateKinds) }
 
 // GatePoint says when a gate is checked relative to the step it is attached
 // to.
-type GatePoint int
+type GatePoint string
 
 const (
 	// GateBefore checks the gate before the step starts: the step must not
 	// run until the gate holds. Gates in front of destructive steps are of
 	// this kind, so a failed gate stops the plan before the damage.
-	GateBefore GatePoint = iota + 1
+	GateBefore GatePoint = "before"
 	// GateAfter checks the gate once the step is done: the plan must not
 	// continue until the gate holds.
-	GateAfter
+	GateAfter GatePoint = "after"
 )
 
-// String returns "before" or "after".
-func (p GatePoint) String() string {
-	switch p {
-	case GateBefore:
-		return "before"
-	case GateAfter:
-		return "after"
-	}
-	return fmt.Sprintf("GatePoint(%d)", int(p))
-}
+var gatePoints = []GatePoint{GateBefore, GateAfter}
 
-func (p GatePoint) valid() bool { return p == GateBefore || p == GateAfter }
+func (p GatePoint) valid() bool { return oneOf(p, gatePoints) }
 
-var gatePointNames = map[GatePoint]string{GateBefore: "before", GateAfter: "after"}
-
-// MarshalText returns "before" or "after".
-func (p GatePoint) MarshalText() ([]byte, error) {
-	return marshalEnum("gate point", p, gatePointNames)
-}
-
-// UnmarshalText parses a name written by [GatePoint.MarshalText].
-func (p *GatePoint) UnmarshalText(b []byte) error {
-	return unmarshalEnum("gate point", p, gatePointNames, b)
-}
-
-func marshalEnum[T ~int](what string, v T, names map[T]string) ([]byte, error) {
-	name, ok := names[v]
-	if !ok {
-		return nil, fmt.Errorf("renewal: cannot encode %s %d: expected one of %s: %w", what, int(v), nameList(names), ErrInvalidPlan)
-	}
-	return []byte(name), nil
-}
-
-func unmarshalEnum[T ~int](what string, v *T, names map[T]string, b []byte) error {
-	for k, name := range names {
-		if name == string(b) {
-			*v = k
-			return nil
+// oneOf reports whether v is one of the valid values.
+func oneOf[T ~string](v T, valid []T) bool {
+	for _, w := range valid {
+		if v == w {
+			return true
 		}
 	}
-	return fmt.Errorf("renewal: unknown %s %q: expected one of %s: %w", what, b, nameList(names), ErrInvalidPlan)
+	return false
 }
 
-// nameList lists an enum's names in value order, for error messages.
-func nameList[T ~int](names map[T]string) string {
+// nameList lists an enum's JSON words, for error messages: `"before",
+// "after"`.
+func nameList[T ~string](valid []T) string {
 	s := ""
-	for v := T(1); ; v++ {
-		name, ok := names[v]
-		if !ok {
-			return s
-		}
+	for _, v := range valid {
 		if s != "" {
 			s += ", "
 		}
-		s += fmt.Sprintf("%q", name)
+		s += fmt.Sprintf("%q", string(v))
 	}
+	return s
 }

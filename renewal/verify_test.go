@@ -47,13 +47,13 @@ func resetAfter(j *journalFile, id StepID) {
 	after := false
 	for i := range j.Steps {
 		if after {
-			j.Steps[i] = StepRecord{Number: j.Steps[i].Number, ID: j.Steps[i].ID, Destructive: j.Steps[i].Destructive, Status: StatusPending}
+			j.Steps[i] = stepRecord{Number: j.Steps[i].Number, ID: j.Steps[i].ID, Destructive: j.Steps[i].Destructive, Status: StatusPending}
 		}
 		if j.Steps[i].ID == id {
 			after = true
 		}
 	}
-	j.State = RunRunning
+	j.State = StatusRunning
 }
 
 // requireJournalError checks that err is a *JournalError for field, that
@@ -65,7 +65,7 @@ func requireJournalError(t *testing.T, f *fixture, err error, field string) *Jou
 	var je *JournalError
 	require.ErrorAs(t, err, &je, "%v", err)
 	assert.Equal(t, field, je.Field, "%v", err)
-	assert.Equal(t, f.exec.Journal, je.Path)
+	assert.Equal(t, f.exec.Journal, je.path)
 	assert.NotEmpty(t, je.Expected)
 	assert.NotEmpty(t, je.Found)
 	assert.Contains(t, err.Error(), f.exec.Journal)
@@ -210,7 +210,7 @@ func TestPlanMustBeBuilt(t *testing.T) {
 			f := newFixture(t, SequenceOverlap)
 			p := mustBuild(t, SequenceOverlap, f.plan.Params)
 			tc.edit(p)
-			require.NoError(t, p.Validate(), "well formed, but not built")
+			require.NoError(t, p.validate(), "well formed, but not built")
 			f.exec.Plan = p
 			_, err := f.exec.Run(context.Background())
 			require.ErrorIs(t, err, ErrInvalidPlan)
@@ -235,14 +235,14 @@ func TestEndStateMarkedDone(t *testing.T) {
 		for i := 6; i < 9; i++ {
 			j.Steps[i].Status = StatusDone
 		}
-		j.State = RunDone
+		j.State = StatusDone
 	})
 	res, err := f.exec.Run(context.Background())
 	require.ErrorIs(t, err, ErrUnexpectedState)
 	var ee *EndStateError
 	require.ErrorAs(t, err, &ee)
-	assert.Equal(t, RunFailed, res.State)
-	assert.Equal(t, RunFailed, f.journal(t).State)
+	assert.Equal(t, StatusFailed, res.State)
+	assert.Equal(t, StatusFailed, f.journal(t).State)
 	whats := map[StepID][]string{}
 	for _, d := range ee.Differences {
 		whats[d.Step] = append(whats[d.Step], d.What)
@@ -265,7 +265,7 @@ func TestEndStateMarkedDone(t *testing.T) {
 // the old root again is not reported as done when run again.
 func TestEndStateChangedAfterward(t *testing.T) {
 	for _, seq := range []Sequence{SequenceOverlap, SequenceDowntime} {
-		t.Run(seq.String(), func(t *testing.T) {
+		t.Run(string(seq), func(t *testing.T) {
 			f := newFixture(t, seq)
 			_, err := f.exec.Run(context.Background())
 			require.NoError(t, err)
@@ -274,7 +274,7 @@ func TestEndStateChangedAfterward(t *testing.T) {
 			res, err := f.exec.Run(context.Background())
 			var ee *EndStateError
 			require.ErrorAs(t, err, &ee)
-			assert.Equal(t, RunFailed, res.State)
+			assert.Equal(t, StatusFailed, res.State)
 			var steps []StepID
 			for _, d := range ee.Differences {
 				steps = append(steps, d.Step)

@@ -48,7 +48,7 @@ func (n *Notifier) HandOff(ctx context.Context, step renewal.Step, message strin
 		return err
 	}
 	to := step.To
-	if to == 0 {
+	if to == "" {
 		to = step.Role
 	}
 	n.printf("step %d: %s → %s: %s\n", step.Number, step.Role, to, oneLine(message))

@@ -40,8 +40,8 @@ func (p *progress) event(ev renewal.Event) {
 		fmt.Fprintf(w, "           skipped: %s\n", ev.Message)
 	case renewal.EventGatePassed:
 		msg := ev.Message
-		if msg == "" && ev.Gate != nil {
-			msg = ev.Gate.Kind.String()
+		if msg == "" && ev.Step.Gate != nil {
+			msg = ev.Step.Gate.Kind.String()
 		}
 		fmt.Fprintf(w, "           gate passed: %s\n", msg)
 	case renewal.EventWarning:
@@ -136,7 +136,7 @@ type Window struct{ Start, End time.Time }
 func (l *Landscape) Summarize(res *renewal.Result, runErr error, rcv *local.Receiver, traffic Counted, window Window) (*Summary, error) {
 	plan, stats, start, end := l.Plan, traffic.Stats, window.Start, window.End
 	s := &Summary{
-		Plan: plan.Sequence.String(), StepsTotal: len(plan.Steps),
+		Plan: string(plan.Sequence), StepsTotal: len(plan.Steps),
 		RequestsTotal: stats.Total, RequestsFailed: stats.Failed,
 		RequestsSkipped: stats.Skipped, RequestsDue: stats.Total + stats.Skipped,
 		RequestsPerSecond:  float64(stats.Total) / traffic.Elapsed.Seconds(),
@@ -157,8 +157,8 @@ func (l *Landscape) Summarize(res *renewal.Result, runErr error, rcv *local.Rece
 	}
 	if res != nil {
 		s.StepsCompleted = len(res.Completed())
-		s.OldFingerprint, s.NewFingerprint = res.OldFingerprint, res.NewFingerprint
-		s.Files = append(s.Files, res.Journal)
+		s.OldFingerprint, s.NewFingerprint = res.Params.OldFingerprint, res.Params.NewFingerprint
+		s.Files = append(s.Files, l.Journal)
 		s.Files = append(s.Files, res.Files...)
 	}
 	s.Error = Explain(runErr)
