@@ -112,6 +112,7 @@ type Receiver struct {
 var (
 	_ renewal.Receiver      = (*Receiver)(nil)
 	_ renewal.UsageObserver = (*Receiver)(nil)
+	_ renewal.Prober        = (*Receiver)(nil)
 )
 
 // Headers written at the top of the PEM files the receiver writes.
