@@ -34,7 +34,9 @@ type RuntimeConfig struct {
 	// copy. Nil is the empty password.
 	KeystorePassword []byte
 	// KeyPassword protects the key entry under Alias, if it differs from
-	// the keystore password. Nil means KeystorePassword.
+	// the keystore password; the other key entries are tried with the
+	// keystore password and then with it, as Java's key manager reads
+	// every key with one password. Nil means KeystorePassword.
 	KeyPassword []byte
 	// Alias is the key entry whose certificate the nodes prefer to
 	// present. A node offers the certificate of a key entry whose issuer
@@ -92,10 +94,12 @@ const (
 // lists the names advertised. A receiver that trusts a new root without
 // advertising it ([Receiver.AdvertiseOnly], HAProxy 2.6 updated through its
 // runtime API) therefore fails every node that holds only the new
-// certificate, however well it would verify it. [Runtime.Run] makes every node's flow send messages at
-// a steady rate, each over a new connection (keep-alives are off), so that
-// every message runs a full handshake and the receiver's trust at that
-// moment decides. [Runtime.Stats] counts messages sent, failed and skipped.
+// certificate, however well it would verify it.
+//
+// [Runtime.Run] makes every node's flow send messages at a steady rate,
+// each over a new connection (keep-alives are off), so that every message
+// runs a full handshake and the receiver's trust and advertised names at
+// that moment decide. [Runtime.Stats] counts messages sent, failed and skipped.
 //
 // Nodes start stopped; start them with [Runtime.Start] or
 // [Runtime.StartAll]. A Runtime is safe for concurrent use.
@@ -267,9 +271,9 @@ func (rt *Runtime) nodeList() string {
 }
 
 // Start starts the flow on the node: it reads the keystore and caches its
-// key entries until the node stops. Starting a running node does nothing (it keeps
-// its cached configuration), and so does starting a node marked with
-// [Runtime.SkipRestart]. If the keystore cannot be read, the alias holds
+// key entries until the node stops. Starting a running node does nothing
+// (it keeps its cached configuration), and so does starting a node marked
+// with [Runtime.SkipRestart]. If the keystore cannot be read, the alias holds
 // no key entry, or another key entry's key cannot be read (Java's key
 // manager reads every key entry, and fails too), the node stays stopped
 // and the error says why.
