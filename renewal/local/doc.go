@@ -9,10 +9,13 @@
 //     of roots, JKS by default, and a PEM list of accepted client
 //     certificates, the certificate-to-technical-user mapping) and serves
 //     HTTPS on 127.0.0.1, requiring a client certificate and rereading the
-//     files when they change.
+//     files when they change. [Receiver.Probe] asks that server by a real
+//     handshake ([renewal.Prober]), and [Receiver.AdvertiseOnly] makes it
+//     reproduce HAProxy's runtime-API failure.
 //   - [Runtime] runs N nodes whose HTTPS clients read the tenant keystore
 //     when they start and cache it until restarted, as the runtime's SSL
-//     socket caches the keystore for 24 hours; while a renewal proceeds,
+//     socket caches the keystore for 24 hours, and choose the certificate
+//     they present as Java's default key manager does; while a renewal proceeds,
 //     [Runtime.Run] sends traffic from every node and [Runtime.Stats]
 //     counts every message that fell due: sent, failed, or skipped by a
 //     node that fell behind its schedule.
@@ -58,6 +61,27 @@
 // [Stats], [Failure] and [CA] print as readable lines with %v; none prints
 // a password or key.
 //
+// # Advertised names
+//
+// A Java client presents only a certificate whose issuer the server names
+// in its CertificateRequest, and so do the nodes of [Runtime]: a receiver
+// that verifies a new root but does not advertise it fails every node that
+// holds only the new certificate. The receiver advertises every root it
+// trusts, unless told otherwise; to show the failure HAProxy 2.6 causes
+// when a root is added through its runtime API, and what the probe gate
+// makes of it:
+//
+//	_ = rcv.TrustRoot(ctx, newCA.Root())
+//	_ = rcv.AcceptClient(ctx, newChain)
+//	_ = rcv.AdvertiseOnly(oldCA.Root()) // trusts both, names only the old root
+//	err := rcv.Accepts(ctx, newChain)    // nil: the files accept it
+//	err = rcv.Probe(ctx, newChain, newKey)
+//	// probe.ErrNotAdvertised: "the server advertises CN=Old Root CA but not CN=New Root CA ..."
+//	// a node restarted with only the new certificate sends none: its messages
+//	// fail with local.ErrNoCertificate
+//	_ = rcv.AdvertiseOnly() // advertise every trusted root again, as a reload does
+//	err = rcv.Probe(ctx, newChain, newKey) // nil; the node succeeds, not restarted
+//
 // [Runtime.SkipRestart] leaves one node on its cached certificate when it
 // is restarted, to show that a renewal's check that every node presents the
 // new certificate catches a forgotten node. Messages due while a node is
@@ -77,6 +101,13 @@
 // keystore may be JKS or PKCS#12.
 //
 // The HTTPS server and the nodes speak TLS 1.2 and 1.3 through crypto/tls.
+// A node's choice of certificate follows SunX509, the default of
+// ssl.KeyManagerFactory.algorithm in JDK 17: among the key entries of the
+// keystore it loaded, one whose chain has an issuer among the advertised
+// names (compared as DER, else as case-insensitive RFC 4514 strings), any
+// when the server advertises none, the configured alias first; it does
+// not, as SunX509 also does, filter by key type. It is the rule package
+// renewal/probe applies, which does not export it.
 // Whether a client is accepted is decided by [chain.Receiver] (the chain
 // to a trusted root for clientAuth, the accepted list as its pinned
 // certificates, and its key-size policy), for the server's handshakes and

@@ -14,6 +14,14 @@ var (
 	// its node was stopped ([Failure.Err]).
 	ErrNodeStopped = errors.New("local: node stopped, message processing failed")
 
+	// ErrNoCertificate reports that a [Runtime] node had no client
+	// certificate to offer: no key entry of the keystore it loaded has an
+	// issuer among the CA names the receiver advertises, so the node sends
+	// none, as a Java client does, and the receiver refuses the handshake.
+	// [Failure.Err] and [Runtime.Presents] wrap it with the names
+	// advertised and the entries held.
+	ErrNoCertificate = errors.New("local: node presents no client certificate")
+
 	// ErrNotConfirmed reports that a [Notifier] waited for a confirmation
 	// that did not come in time.
 	ErrNotConfirmed = errors.New("local: hand-off not confirmed")

@@ -12,10 +12,11 @@ import (
 	"github.com/certroll/certroll/keystore"
 )
 
-// tlsConfig builds the server configuration for the trust in s.
-func (r *Receiver) tlsConfig(s *snapshot) *tls.Config {
+// tlsConfig builds the server configuration for the trust in s, which
+// advertises the names of the roots adv.
+func (r *Receiver) tlsConfig(s *snapshot, adv []*x509.Certificate) *tls.Config {
 	pool := x509.NewCertPool() // never nil: a nil ClientCAs would mean the system roots
-	for _, c := range s.roots {
+	for _, c := range adv {
 		pool.AddCert(c)
 	}
 	return &tls.Config{
@@ -24,7 +25,8 @@ func (r *Receiver) tlsConfig(s *snapshot) *tls.Config {
 		// crypto/tls: crypto/tls calls VerifyPeerCertificate only for
 		// chains it has verified, and the receiver records every
 		// certificate a client presents (see [Receiver.LastSeen]), refused
-		// ones too. ClientCAs still names the trusted roots in the
+		// ones too. ClientCAs only names the advertised roots (the trusted
+		// ones, unless [Receiver.AdvertiseOnly] chose others) in the
 		// certificate request.
 		ClientAuth: tls.RequireAnyClientCert,
 		ClientCAs:  pool,

@@ -72,8 +72,10 @@ type ReceiverConfig struct {
 // verdicts agree.
 //
 // The server ([Receiver.Start]) requires a client certificate on every
-// connection, rereads the files when they change (it checks them at every
-// handshake), resumes no session, and closes every connection after one
+// connection, advertises the subjects of the trusted roots as the
+// acceptable CA names of its CertificateRequest (or those
+// [Receiver.AdvertiseOnly] chose), rereads the files when they change (it
+// checks them at every handshake), resumes no session, and closes every connection after one
 // response, so that every request is authenticated against the
 // configuration current at that moment.
 //
@@ -87,9 +89,13 @@ type Receiver struct {
 	server   *serverIdentity
 	errorLog *log.Logger // the HTTPS server's errors, such as refused handshakes: discarded
 
-	mu      sync.Mutex // guards snap, reloads and lastErr
+	mu      sync.Mutex // guards snap, reloads and advertise
 	snap    *snapshot
 	reloads int
+	// advertise, when not nil, lists the only roots whose names the
+	// server advertises ([Receiver.AdvertiseOnly]); nil means every
+	// trusted root.
+	advertise []*x509.Certificate
 
 	srvMu sync.Mutex // guards srv, url and done
 	srv   *http.Server
@@ -106,6 +112,7 @@ type Receiver struct {
 var (
 	_ renewal.Receiver      = (*Receiver)(nil)
 	_ renewal.UsageObserver = (*Receiver)(nil)
+	_ renewal.Prober        = (*Receiver)(nil)
 )
 
 // Headers written at the top of the PEM files the receiver writes.
@@ -410,7 +417,10 @@ func (r *Receiver) readCount() int {
 type snapshot struct {
 	trustStamp, acceptedStamp os.FileInfo
 	roots, accepted           []*x509.Certificate
-	tls                       *tls.Config
+	// names are the DER subjects the server advertises in its
+	// CertificateRequest, in order.
+	names [][]byte
+	tls   *tls.Config
 }
 
 // unchanged reports whether the files still are the ones s was read from:
@@ -473,10 +483,84 @@ func (r *Receiver) current() (*snapshot, error) {
 	if s.accepted, err = readCertList(r.cfg.Accepted); err != nil {
 		return nil, err
 	}
-	s.tls = r.tlsConfig(s)
-	r.snap = s
+	r.snap = r.withAdvertised(s)
 	r.reloads++
 	return s, nil
+}
+
+// withAdvertised sets the names s advertises, by r.advertise, and builds
+// its TLS configuration. The caller holds r.mu.
+func (r *Receiver) withAdvertised(s *snapshot) *snapshot {
+	adv := s.roots
+	if r.advertise != nil {
+		adv = r.advertise
+	}
+	s.names = make([][]byte, 0, len(adv))
+	for _, c := range adv {
+		s.names = append(s.names, c.RawSubject)
+	}
+	s.tls = r.tlsConfig(s, adv)
+	return s
+}
+
+// advertised returns the DER names the server advertises now: the
+// subjects of the trusted roots, or of those [Receiver.AdvertiseOnly]
+// named.
+func (r *Receiver) advertised() ([][]byte, error) {
+	s, err := r.current()
+	if err != nil {
+		return nil, err
+	}
+	return s.names, nil
+}
+
+// AdvertiseOnly makes the receiver's server advertise, in the
+// CertificateRequest of every later handshake, the names of roots only,
+// while it goes on verifying client certificates against every trusted
+// root: the state of HAProxy 2.6 after a new root was added through its
+// runtime API (set ssl ca-file, commit ssl ca-file), which verifies the
+// new root but keeps advertising the old names until it is reloaded. A
+// client that picks its certificate by the advertised names, as Java's and
+// [Runtime]'s nodes do, then sends none if it holds only a certificate
+// issued under a root not named, and fails; [Receiver.Probe] reports it.
+// The roots are advertised as given, trusted or not.
+//
+// AdvertiseOnly with no roots ends the restriction: the server advertises
+// every trusted root again, as a reloaded HAProxy does, from the next
+// handshake on, without a restart of the receiver or of the nodes. The
+// setting is kept in memory (not in the files) and survives
+// [Receiver.Close] and [Receiver.Start]. It returns an error, and changes
+// nothing, if a root is nil or the files cannot be read.
+func (r *Receiver) AdvertiseOnly(roots ...*x509.Certificate) error {
+	var adv []*x509.Certificate
+	if len(roots) > 0 {
+		adv = make([]*x509.Certificate, 0, len(roots))
+		for i, c := range roots {
+			if c == nil {
+				return fmt.Errorf("local: AdvertiseOnly: root %d is nil; want the roots whose names the server advertises", i+1)
+			}
+			if indexOf(adv, c) < 0 {
+				adv = append(adv, c)
+			}
+		}
+	}
+	s, err := r.current()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advertise = adv
+	if r.snap == s || r.snap == nil {
+		// The same files: a new snapshot of them with the new names, so
+		// that handshakes under way keep the configuration they took.
+		ns := &snapshot{trustStamp: s.trustStamp, acceptedStamp: s.acceptedStamp, roots: s.roots, accepted: s.accepted}
+		r.snap = r.withAdvertised(ns)
+	} else {
+		// The files changed meanwhile: the next read applies the setting.
+		r.snap = nil
+	}
+	return nil
 }
 
 // readRoots reads the trusted roots from the truststore.

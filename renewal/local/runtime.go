@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,9 +34,15 @@ type RuntimeConfig struct {
 	// copy. Nil is the empty password.
 	KeystorePassword []byte
 	// KeyPassword protects the key entry under Alias, if it differs from
-	// the keystore password. Nil means KeystorePassword.
+	// the keystore password; the other key entries are tried with the
+	// keystore password and then with it, as Java's key manager reads
+	// every key with one password. Nil means KeystorePassword.
 	KeyPassword []byte
-	// Alias is the key entry whose certificate the nodes present.
+	// Alias is the key entry whose certificate the nodes prefer to
+	// present. A node offers the certificate of a key entry whose issuer
+	// the receiver advertises, as Java's default key manager does (see
+	// [Runtime]); when several qualify, it offers the one under Alias.
+	// Alias must hold a key entry.
 	Alias string
 
 	// Receiver is the receiver the nodes send their messages to, at the
@@ -73,13 +80,26 @@ const (
 // requests with the tenant's client certificate, and which cache their TLS
 // configuration the way the real runtime does.
 //
-// A node reads the keystore when it starts and keeps the key and
-// certificate until it is stopped: the runtime's SSL socket caches the
-// keystore for 24 hours, so a node presents a replaced certificate only
-// after a restart. [Runtime.Run] makes every node's flow send messages at
-// a steady rate, each over a new connection (keep-alives are off), so that
-// every message runs a full handshake and the receiver's trust at that
-// moment decides. [Runtime.Stats] counts messages sent, failed and skipped.
+// A node reads the keystore when it starts and keeps its key entries until
+// it is stopped: the runtime's SSL socket caches the keystore for 24 hours,
+// so a node presents a replaced certificate only after a restart.
+//
+// In each handshake a node chooses the certificate it presents as Java's
+// default key manager (SunX509) does: it offers a key entry whose chain has
+// an issuer among the certificate authority names the server advertises in
+// its CertificateRequest (any entry when the server advertises none),
+// preferring [RuntimeConfig.Alias] when several qualify. When none
+// qualifies it sends no certificate, the receiver refuses the handshake,
+// and the message fails with an error wrapping [ErrNoCertificate] that
+// lists the names advertised. A receiver that trusts a new root without
+// advertising it ([Receiver.AdvertiseOnly], HAProxy 2.6 updated through its
+// runtime API) therefore fails every node that holds only the new
+// certificate, however well it would verify it.
+//
+// [Runtime.Run] makes every node's flow send messages at a steady rate,
+// each over a new connection (keep-alives are off), so that every message
+// runs a full handshake and the receiver's trust and advertised names at
+// that moment decide. [Runtime.Stats] counts messages sent, failed and skipped.
 //
 // Nodes start stopped; start them with [Runtime.Start] or
 // [Runtime.StartAll]. A Runtime is safe for concurrent use.
@@ -113,10 +133,8 @@ type node struct {
 	name        string
 	running     bool
 	skipRestart bool
-	leaf        *x509.Certificate // the cached certificate; nil when stopped
-	client      *http.Client      // built at start from the cached configuration
-	transport   *http.Transport
-	inflight    int // messages on the way
+	keys        *keyManager // the cached key entries; nil when stopped
+	inflight    int         // messages on the way
 
 	total, failed, skipped int
 	presented              map[string]int
@@ -131,10 +149,13 @@ type Failure struct {
 	// flow stopped, or when the request returned.
 	At time.Time
 	// Fingerprint is the SHA-256 fingerprint (lower-case hex) of the
-	// client certificate the node presented, or "" if it was stopped.
+	// client certificate the node presented, or "" if it presented none:
+	// it was stopped, no key entry's issuer was among the names the
+	// server advertised, or the connection failed before the server asked.
 	Fingerprint string
-	// Err says why the message failed: [ErrNodeStopped], or the error of
-	// the request (a refused handshake, a timeout, a status other than 200).
+	// Err says why the message failed: [ErrNodeStopped], an error
+	// wrapping [ErrNoCertificate], or the error of the request (a refused
+	// handshake, a timeout, a status other than 200).
 	Err error
 }
 
@@ -162,7 +183,8 @@ type Stats struct {
 
 	// Presented maps the SHA-256 fingerprint (lower-case hex) of each
 	// client certificate a node presented to the number of messages it
-	// sent with it, failed or not. It is set in an entry of PerNode
+	// sent with it, failed or not; a message that presented none (see
+	// [Failure.Fingerprint]) adds nothing. It is set in an entry of PerNode
 	// only (nil in the runtime's total).
 	Presented map[string]int
 	// Sequence lists the SHA-256 fingerprints (lower-case hex) of the
@@ -248,12 +270,13 @@ func (rt *Runtime) nodeList() string {
 	return fmt.Sprintf("%s to %s", rt.names[0], rt.names[len(rt.names)-1])
 }
 
-// Start starts the flow on the node: it reads the keystore, builds the
-// node's HTTPS client from the key entry under the alias, and caches it
-// until the node stops. Starting a running node does nothing (it keeps
-// its cached configuration), and so does starting a node marked with
-// [Runtime.SkipRestart]. If the keystore cannot be read or the alias
-// holds no key entry, the node stays stopped and the error says why.
+// Start starts the flow on the node: it reads the keystore and caches its
+// key entries until the node stops. Starting a running node does nothing
+// (it keeps its cached configuration), and so does starting a node marked
+// with [Runtime.SkipRestart]. If the keystore cannot be read, the alias holds
+// no key entry, or another key entry's key cannot be read (Java's key
+// manager reads every key entry, and fails too), the node stays stopped
+// and the error says why.
 func (rt *Runtime) Start(ctx context.Context, name string) error {
 	n, err := rt.node(name)
 	if err != nil {
@@ -268,28 +291,17 @@ func (rt *Runtime) Start(ctx context.Context, name string) error {
 	if running || skip {
 		return nil
 	}
-	leaf, transport, err := rt.load()
+	km, err := rt.load()
 	if err != nil {
 		return fmt.Errorf("local: starting %s: %w", name, err)
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if n.running { // started meanwhile by another call
-		transport.CloseIdleConnections()
 		return nil
 	}
-	rt.use(n, leaf, transport)
+	n.running, n.keys = true, km
 	return nil
-}
-
-// use makes n run with the configuration load returned, dropping the one
-// it cached. The caller holds rt.mu.
-func (rt *Runtime) use(n *node, leaf *x509.Certificate, transport *http.Transport) {
-	if n.transport != nil {
-		n.transport.CloseIdleConnections()
-	}
-	n.running, n.leaf, n.transport = true, leaf, transport
-	n.client = &http.Client{Transport: transport, Timeout: rt.timeout}
 }
 
 // StartAll starts every node, as [Runtime.Start] does, and returns the
@@ -321,8 +333,7 @@ func (rt *Runtime) Stop(ctx context.Context, name string) error {
 	if !n.running {
 		return nil
 	}
-	n.transport.CloseIdleConnections()
-	n.running, n.leaf, n.client, n.transport = false, nil, nil, nil
+	n.running, n.keys = false, nil
 	for n.inflight > 0 {
 		rt.idle.Wait()
 	}
@@ -353,7 +364,7 @@ func (rt *Runtime) Restart(ctx context.Context, name string) error {
 	if skip {
 		return nil
 	}
-	leaf, transport, err := rt.load()
+	km, err := rt.load()
 	if err != nil {
 		if serr := rt.Stop(ctx, name); serr != nil {
 			return errors.Join(fmt.Errorf("local: restarting %s: %w", name, err), serr)
@@ -362,7 +373,7 @@ func (rt *Runtime) Restart(ctx context.Context, name string) error {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	rt.use(n, leaf, transport)
+	n.running, n.keys = true, km
 	return nil
 }
 
@@ -385,58 +396,83 @@ func (rt *Runtime) SkipRestart(name string) error {
 	return nil
 }
 
-// Presents returns the client certificate the node presents now (the one
-// it cached when it started), or nil if it is stopped.
+// Presents returns the client certificate the node presents now: the one
+// its key manager chooses, among the key entries it cached when it
+// started, for the CA names the receiver advertises now (see [Runtime]),
+// or nil if the node is stopped. If no entry qualifies, the node presents
+// none and the error wraps [ErrNoCertificate], naming the advertised
+// names; if the receiver cannot read its files, the error says so.
 func (rt *Runtime) Presents(ctx context.Context, name string) (*x509.Certificate, error) {
 	n, err := rt.node(name)
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return n.leaf, nil
+	km := n.keys
+	rt.mu.Unlock()
+	if km == nil {
+		return nil, nil
+	}
+	names, err := rt.cfg.Receiver.advertised()
+	if err != nil {
+		return nil, fmt.Errorf("local: cannot tell which certificate %s presents: %w", name, err)
+	}
+	e := km.choose(names)
+	if e == nil {
+		return nil, km.noneMatches(name, names)
+	}
+	return e.chain[0], nil
 }
 
-// load reads the key entry from the keystore and builds the HTTPS
-// transport a node caches.
-func (rt *Runtime) load() (*x509.Certificate, *http.Transport, error) {
+// load reads every key entry from the keystore, the one under the alias
+// first, for the key manager a node caches.
+func (rt *Runtime) load() (*keyManager, error) {
 	ks, err := keystore.Open(rt.cfg.Keystore, rt.cfg.KeystorePassword,
-		&keystore.StoreOptions{KeyPasswords: map[string][]byte{rt.cfg.Alias: rt.cfg.KeyPassword}})
+		&keystore.StoreOptions{
+			KeyPasswords: map[string][]byte{rt.cfg.Alias: rt.cfg.KeyPassword},
+			// Java's key manager reads every key with one password: the
+			// other entries are tried with the key password too.
+			DefaultKeyPassword: rt.cfg.KeyPassword,
+		})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	e, err := ks.Entry(rt.cfg.Alias)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if e.Kind() != keystore.KeyEntry {
-		return nil, nil, fmt.Errorf("%w: alias %q in %s holds a trusted certificate; a client certificate needs a key entry",
+	if e.Key == nil || len(e.Chain) == 0 {
+		return nil, fmt.Errorf("%w: alias %q in %s holds a trusted certificate; a client certificate needs a key entry",
 			keystore.ErrNotKeyEntry, rt.cfg.Alias, rt.cfg.Keystore)
 	}
+	km := &keyManager{keystore: rt.cfg.Keystore, entries: []keyEntry{newKeyEntry(e)}}
+	for _, a := range ks.Aliases() {
+		if strings.EqualFold(a, rt.cfg.Alias) {
+			continue
+		}
+		o, err := ks.Entry(a)
+		if err != nil {
+			return nil, fmt.Errorf("local: key entry %q in %s, which the key manager reads with the others: %w", a, rt.cfg.Keystore, err)
+		}
+		if o.Key == nil || len(o.Chain) == 0 {
+			continue // a trusted certificate or a secret key: not a client certificate
+		}
+		km.entries = append(km.entries, newKeyEntry(o))
+	}
+	return km, nil
+}
+
+// newKeyEntry makes the key manager's entry for a key entry of the
+// keystore.
+func newKeyEntry(e *keystore.Entry) keyEntry {
 	cert := &tls.Certificate{PrivateKey: e.Key, Leaf: e.Chain[0]}
 	for _, c := range e.Chain {
 		cert.Certificate = append(cert.Certificate, c.Raw)
 	}
-	var roots *x509.CertPool
-	if rt.serverRoot != nil {
-		roots = x509.NewCertPool()
-		roots.AddCert(rt.serverRoot)
-	}
-	transport := &http.Transport{
-		TLSClientConfig: &tls.Config{
-			// The configured alias is presented whatever issuers the
-			// server asks for, as a runtime configured with an alias does;
-			// the receiver decides.
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil },
-			RootCAs:              roots,
-			MinVersion:           tls.VersionTLS12,
-			Time:                 rt.now,
-		},
-		// A new connection, and so a full handshake, per message.
-		DisableKeepAlives:   true,
-		TLSHandshakeTimeout: rt.timeout,
-	}
-	return e.Chain[0], transport, nil
+	return keyEntry{alias: e.Alias, chain: e.Chain, cert: cert}
 }
 
 // Run makes every node's flow send messages to the receiver, each at
@@ -534,7 +570,7 @@ func (rt *Runtime) skip(n *node, k int) {
 // send sends one message from node n, due now.
 func (rt *Runtime) send(n *node) {
 	rt.mu.Lock()
-	running, client, leaf := n.running, n.client, n.leaf
+	running, km := n.running, n.keys
 	if running {
 		n.inflight++
 	}
@@ -545,23 +581,86 @@ func (rt *Runtime) send(n *node) {
 		}
 		return
 	}
-	err := rt.request(client)
-	rt.record(n, time.Now(), keystore.CertFingerprint(leaf).Hex(), err)
+	presented, err := rt.request(n.name, km)
+	fp := ""
+	if presented != nil {
+		fp = keystore.CertFingerprint(presented).Hex()
+	}
+	rt.record(n, time.Now(), fp, err)
 	rt.mu.Lock()
 	n.inflight--
 	rt.mu.Unlock()
 	rt.idle.Broadcast()
 }
 
-// request sends one GET to the receiver and checks for a 200.
-func (rt *Runtime) request(client *http.Client) error {
+// handshake is what a node's key manager saw and chose in one handshake.
+type handshake struct {
+	mu     sync.Mutex
+	asked  bool
+	names  [][]byte
+	chosen *keyEntry
+}
+
+// request sends one GET from the node holding km to the receiver, over a
+// new connection, checks for a 200, and returns the certificate the node
+// presented (nil if none).
+func (rt *Runtime) request(node string, km *keyManager) (*x509.Certificate, error) {
 	url := rt.url
 	if url == "" {
 		url = rt.cfg.Receiver.serving()
 	}
 	if url == "" {
-		return errors.New("local: the receiver is not serving (it was not started, or it was closed)")
+		return nil, errors.New("local: the receiver is not serving (it was not started, or it was closed)")
 	}
+	var roots *x509.CertPool
+	if rt.serverRoot != nil {
+		roots = x509.NewCertPool()
+		roots.AddCert(rt.serverRoot)
+	}
+	hs := &handshake{}
+	transport := &http.Transport{
+		TLSClientConfig: &tls.Config{
+			GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				e := km.choose(cri.AcceptableCAs)
+				hs.mu.Lock()
+				defer hs.mu.Unlock()
+				hs.asked, hs.names, hs.chosen = true, cri.AcceptableCAs, e
+				if e == nil {
+					// No certificate, as a Java client sends none: the
+					// server decides what that means.
+					return &tls.Certificate{}, nil
+				}
+				return e.cert, nil
+			},
+			RootCAs:    roots,
+			MinVersion: tls.VersionTLS12,
+			Time:       rt.now,
+		},
+		// A new connection, and so a full handshake, per message; the
+		// transport is the message's own, so that what its handshake
+		// chose is known.
+		DisableKeepAlives:   true,
+		TLSHandshakeTimeout: rt.timeout,
+	}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: rt.timeout}
+	err := get(client, url)
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	var presented *x509.Certificate
+	if hs.chosen != nil {
+		presented = hs.chosen.chain[0]
+	}
+	if hs.asked && hs.chosen == nil && err != nil {
+		// (A server that lets a client without a certificate through is
+		// not the receiver, which requires one.)
+		return nil, fmt.Errorf("%w: %w", km.noneMatches(node, hs.names), err)
+	}
+	return presented, err
+}
+
+// get sends one GET and checks for a 200.
+func get(client *http.Client, url string) error {
 	resp, err := client.Get(url)
 	if err != nil {
 		return err

@@ -1,0 +1,135 @@
+package local
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/certroll/certroll/chain"
+)
+
+// keyEntry is one key entry a node loaded from the tenant keystore: its
+// alias, its chain (leaf first) and the certificate it offers in a
+// handshake.
+type keyEntry struct {
+	alias string
+	chain []*x509.Certificate
+	cert  *tls.Certificate
+}
+
+// keyManager chooses the client certificate a node offers, as Java's
+// default key manager (SunX509) does: among the key entries of the
+// keystore the node loaded, one whose chain has an issuer among the
+// certificate authority names the server advertises in its
+// CertificateRequest; any entry when the server advertises none. The
+// entries are held with the configured alias first, so that it is
+// preferred when several match; the others follow in keystore order.
+//
+// Package renewal/probe applies the same rule to the chain it probes with,
+// but keeps it unexported; the rule is short, so it is written again here
+// (the tests of both packages check the same cases).
+type keyManager struct {
+	keystore string
+	entries  []keyEntry
+}
+
+// choose returns the entry to offer for the advertised DER names, or nil
+// when no entry's chain has an issuer among them.
+func (km *keyManager) choose(names [][]byte) *keyEntry {
+	if len(names) == 0 {
+		return &km.entries[0]
+	}
+	for i := range km.entries {
+		if issuedByOneOf(km.entries[i].chain, names) {
+			return &km.entries[i]
+		}
+	}
+	return nil
+}
+
+// noneMatches is the error of a node whose key manager found no entry for
+// names: it wraps [ErrNoCertificate] and names what was advertised and
+// what the node holds.
+func (km *keyManager) noneMatches(node string, names [][]byte) error {
+	held := make([]string, len(km.entries))
+	for i, e := range km.entries {
+		held[i] = fmt.Sprintf("%q (%s, issued by %s)", e.alias, chain.Name(e.chain[0]), issuerNames(e.chain))
+	}
+	return fmt.Errorf("%w: on %s, no key entry's issuer is among the CA names the receiver advertises (%s); %s holds %s, so the receiver must advertise one of those issuers",
+		ErrNoCertificate, node, strings.Join(nameList(names), ", "), km.keystore, strings.Join(held, ", "))
+}
+
+// issuedByOneOf reports whether a certificate of c has an issuer among
+// names, as SunX509 decides (a self-signed root in c counts with its own
+// subject, which is its issuer).
+func issuedByOneOf(c []*x509.Certificate, names [][]byte) bool {
+	for _, cert := range c {
+		for _, n := range names {
+			if sameName(cert.RawIssuer, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameName compares two DER names: byte for byte or, failing that, as
+// case-insensitive RFC 4514 strings, near enough to Java's comparison of
+// canonical forms for names that differ only in string type or case.
+func sameName(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var ra, rb pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(a, &ra); err != nil || len(rest) != 0 {
+		return false
+	}
+	if rest, err := asn1.Unmarshal(b, &rb); err != nil || len(rest) != 0 {
+		return false
+	}
+	return strings.EqualFold(ra.String(), rb.String())
+}
+
+// nameList prints DER names in the short form of chain.Name ("CN=" and
+// the common name, or the whole RFC 4514 name); "none" for no names.
+func nameList(names [][]byte) []string {
+	if len(names) == 0 {
+		return []string{"none"}
+	}
+	out := make([]string, len(names))
+	for i, raw := range names {
+		out[i] = shortName(raw)
+	}
+	return out
+}
+
+// shortName prints one DER name as chain.Name prints a subject; a name
+// that does not decode is printed in hex.
+func shortName(raw []byte) string {
+	var rdn pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(raw, &rdn); err != nil || len(rest) != 0 {
+		return fmt.Sprintf("undecodable name %x", raw)
+	}
+	var n pkix.Name
+	n.FillFromRDNSequence(&rdn)
+	if n.CommonName != "" {
+		return "CN=" + n.CommonName
+	}
+	return n.String()
+}
+
+// issuerNames lists the distinct issuers of c's certificates, leaf first.
+func issuerNames(c []*x509.Certificate) string {
+	var out []string
+	for _, cert := range c {
+		if s := shortName(cert.RawIssuer); !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, " and ")
+}
