@@ -54,12 +54,15 @@ func (e *MissingProgramsError) Error() string {
 // /usr/bin (where Debian puts them; /usr/sbin is often not on a user's
 // PATH). If either is missing the error is a [*MissingProgramsError]
 // giving the apt-get line that installs them.
-func FindPrograms() (*Programs, error) {
+func FindPrograms() (*Programs, error) { return findPrograms("/usr/sbin", "/usr/bin") }
+
+// findPrograms looks on the PATH, then in dirs.
+func findPrograms(dirs ...string) (*Programs, error) {
 	find := func(name string) string {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
-		for _, dir := range []string{"/usr/sbin", "/usr/bin"} {
+		for _, dir := range dirs {
 			p := filepath.Join(dir, name)
 			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
 				return p
