@@ -6,12 +6,15 @@
 //
 //	go run ./examples/downtime [-format jks|pkcs12] [-nodes N] [-rate R] [-dir D]
 //	                           [-runbook] [-skip-restart-node K] [-drain T] [-summary FILE]
+//	                           [-landscape embedded|real]
 //
 // The flags are those of examples/overlap; the summary adds the window and
 // the failures outside it (zero when all went well). With
 // -skip-restart-node K node K is forgotten when the flow is restarted: it
 // stays stopped, the gate after the restart names it, and the run stops
-// there.
+// there. With -landscape real it runs against a real nginx and JVM nodes,
+// as examples/overlap describes; the messages due while the JVMs are
+// stopped are counted as failed, as those of the embedded nodes are.
 package main
 
 import (
@@ -71,9 +74,11 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 	}
 
 	// The landscape the renewal starts from: an old CA and a new CA, the
-	// tenant keystore whose alias the old CA signed, the receiver's
-	// truststore (trusting the old root) and accepted list (the old client
-	// certificate), and the plan, in -dir or in a temporary directory.
+	// tenant keystore whose alias the old CA signed, the receiver's files
+	// trusting the old root and accepting the old client certificate (the
+	// embedded receiver's truststore and accepted list, or nginx's
+	// client-CA bundle and pin map), and the plan, in -dir or in a
+	// temporary directory.
 	// A -dir of an interrupted run is reopened as it was.
 	dir, cleanup, err := landscape.TempDir(f.Dir, "downtime")
 	if err != nil {

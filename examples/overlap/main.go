@@ -4,6 +4,7 @@
 //
 //	go run ./examples/overlap [-format jks|pkcs12] [-nodes N] [-rate R] [-dir D]
 //	                          [-runbook] [-skip-restart-node K] [-drain T] [-summary FILE]
+//	                          [-landscape embedded|real]
 //
 // It builds an old CA and a new CA, a tenant keystore whose alias the old
 // CA signed, the receiver's truststore and HTTPS server (which requires
@@ -25,6 +26,19 @@
 // naming what differs. With -skip-restart-node K node K keeps its
 // cached configuration: the gate after the restart (step 7) stops the
 // run, names node K, and the old root stays trusted.
+//
+// With -landscape real the receiver is a real nginx on a free port of
+// 127.0.0.1 (renewal/nginx: its client-CA bundle and pin map, nginx -t and
+// a reload for every change, the access log for the drain) and the nodes
+// are JVMs running renewal/java's Node.java, which cache the keystore
+// until restarted and choose their certificate with Java's default key
+// manager. nginx's configuration, certificates, bundle, pin map and logs
+// are in the landscape's directory (nginx/), nginx runs with -p and -c
+// there and is stopped at the end. It needs nginx and JDK 17's java on
+// the PATH or in /usr/sbin (apt-get install -y nginx
+// openjdk-17-jdk-headless); -rate defaults to 20 and -drain to 2s there,
+// since a JVM runs a full handshake a request and nginx logs whole
+// seconds. The CA is the embedded one in both landscapes.
 package main
 
 import (
@@ -84,9 +98,11 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 	}
 
 	// The landscape the renewal starts from: an old CA and a new CA, the
-	// tenant keystore whose alias the old CA signed, the receiver's
-	// truststore (trusting the old root) and accepted list (the old client
-	// certificate), and the plan, in -dir or in a temporary directory.
+	// tenant keystore whose alias the old CA signed, the receiver's files
+	// trusting the old root and accepting the old client certificate (the
+	// embedded receiver's truststore and accepted list, or nginx's
+	// client-CA bundle and pin map), and the plan, in -dir or in a
+	// temporary directory.
 	// A -dir of an interrupted run is reopened as it was.
 	dir, cleanup, err := landscape.TempDir(f.Dir, "overlap")
 	if err != nil {

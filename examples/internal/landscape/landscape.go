@@ -5,7 +5,9 @@
 // accepted-certificates file, and the plan), reopens them to resume an
 // interrupted run, counts the traffic of the runtime nodes, prints the
 // executor's progress and the summary, and parses the flags both examples
-// share.
+// share. For the real landscape (-landscape real) it also writes nginx's
+// files, starts and stops nginx ([StartNginx]) and counts the requests of
+// the JVM nodes ([JavaNodes]).
 //
 // The examples' main.go files show the renewal itself, top to bottom:
 // the receiver, the runtime, the executor and its run.
