@@ -6,16 +6,20 @@
 //
 //	go run ./examples/downtime [-format jks|pkcs12] [-nodes N] [-rate R] [-dir D]
 //	                           [-runbook] [-skip-restart-node K] [-drain T] [-summary FILE]
+//	                           [-landscape embedded|real]
 //
 // The flags are those of examples/overlap; the summary adds the window and
 // the failures outside it (zero when all went well). With
 // -skip-restart-node K node K is forgotten when the flow is restarted: it
 // stays stopped, the gate after the restart names it, and the run stops
-// there.
+// there. With -landscape real it runs against a real nginx and JVM nodes,
+// as examples/overlap describes; the messages due while the JVMs are
+// stopped are counted as failed, as those of the embedded nodes are.
 package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +30,9 @@ import (
 
 	"github.com/certroll/certroll/examples/internal/landscape"
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/renewal/java"
 	"github.com/certroll/certroll/renewal/local"
+	"github.com/certroll/certroll/renewal/nginx"
 )
 
 func main() { os.Exit(command(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -58,17 +64,28 @@ func command(args []string, out, errOut io.Writer) int {
 // renew runs the downtime renewal on this machine while the runtime's
 // nodes send requests, and returns the summary.
 func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.Summary, error) {
+	// -landscape real runs nginx and java: nothing is built without them.
+	var programs *landscape.Programs
+	if f.Real {
+		var err error
+		if programs, err = landscape.FindPrograms(); err != nil {
+			return nil, err
+		}
+	}
+
 	// The landscape the renewal starts from: an old CA and a new CA, the
-	// tenant keystore whose alias the old CA signed, the receiver's
-	// truststore (trusting the old root) and accepted list (the old client
-	// certificate), and the plan, in -dir or in a temporary directory.
+	// tenant keystore whose alias the old CA signed, the receiver's files
+	// trusting the old root and accepting the old client certificate (the
+	// embedded receiver's truststore and accepted list, or nginx's
+	// client-CA bundle and pin map), and the plan, in -dir or in a
+	// temporary directory.
 	// A -dir of an interrupted run is reopened as it was.
 	dir, cleanup, err := landscape.TempDir(f.Dir, "downtime")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	l, err := landscape.Open(dir, landscape.Options{Sequence: renewal.SequenceDowntime, Format: f.Format, Nodes: f.Nodes})
+	l, err := landscape.Open(dir, landscape.Options{Sequence: renewal.SequenceDowntime, Format: f.Format, Nodes: f.Nodes, Real: f.Real})
 	if err != nil {
 		return nil, err
 	}
@@ -81,35 +98,20 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 	}
 	l.Describe(out)
 
-	// The receiver: an HTTPS server on 127.0.0.1 that requires a client
-	// certificate, and trusts and accepts what its two files say.
-	receiver, err := local.NewReceiver(local.ReceiverConfig{
-		Truststore:         l.Truststore,
-		TruststorePassword: landscape.Password,
-		Accepted:           l.Accepted,
-	})
+	// The receiver and the runtime's nodes: embedded in this process, or
+	// a real nginx and JVMs on this machine (-landscape real).
+	var p *parties
+	if f.Real {
+		p, err = realLandscape(ctx, f, l, programs)
+	} else {
+		p, err = embeddedLandscape(f, l)
+	}
 	if err != nil {
 		return nil, err
 	}
-	url, err := receiver.Start()
-	if err != nil {
-		return nil, err
-	}
-	defer receiver.Close()
+	defer p.close()
+	receiver, runtime := p.receiver, p.runtime
 
-	// The runtime: nodes that read the tenant keystore when they start
-	// and present its certificate until they are restarted.
-	runtime, err := local.NewRuntime(local.RuntimeConfig{
-		Nodes:            f.Nodes,
-		Keystore:         l.Keystore,
-		KeystorePassword: landscape.Password,
-		Alias:            landscape.Alias,
-		Receiver:         receiver,
-		Rate:             f.Rate,
-	})
-	if err != nil {
-		return nil, err
-	}
 	// A run resumed inside the downtime window finds the flow stopped;
 	// the executor starts it again at its restart step.
 	stopped, err := l.FlowStopped()
@@ -128,8 +130,11 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 			return nil, err
 		}
 	}
-	fmt.Fprintf(out, "receiver listening on %s; %d nodes sending %.0f requests/s each\n\n", url, f.Nodes, f.Rate)
-	traffic := landscape.StartTraffic(ctx, runtime, f.Nodes, f.Rate)
+	fmt.Fprintf(out, "receiver listening on %s; %d nodes sending %.0f requests/s each\n\n", p.url, f.Nodes, f.Rate)
+	traffic, err := landscape.StartTraffic(ctx, runtime, f.Nodes, f.Rate)
+	if err != nil {
+		return nil, err
+	}
 	time.Sleep(f.StepPause) // traffic before the first step
 
 	// The executor runs the plan's twelve steps against the new CA, the
@@ -178,4 +183,118 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 	}
 	sum.Print(out)
 	return sum, runErr
+}
+
+// parties are the receiver and the runtime a renewal runs against, the URL
+// the nodes send to, and what stops them.
+type parties struct {
+	receiver landscape.Receiver
+	runtime  landscape.Runtime
+	url      string
+	close    func()
+}
+
+// embeddedLandscape starts the receiver and the nodes in this process.
+func embeddedLandscape(f *landscape.Flags, l *landscape.Landscape) (*parties, error) {
+	// The receiver: an HTTPS server on 127.0.0.1 that requires a client
+	// certificate, and trusts and accepts what its two files say.
+	receiver, err := local.NewReceiver(local.ReceiverConfig{
+		Truststore:         l.Truststore,
+		TruststorePassword: landscape.Password,
+		Accepted:           l.Accepted,
+	})
+	if err != nil {
+		return nil, err
+	}
+	url, err := receiver.Start()
+	if err != nil {
+		return nil, err
+	}
+
+	// The runtime: nodes that read the tenant keystore when they start
+	// and present its certificate until they are restarted.
+	runtime, err := local.NewRuntime(local.RuntimeConfig{
+		Nodes:            f.Nodes,
+		Keystore:         l.Keystore,
+		KeystorePassword: landscape.Password,
+		Alias:            landscape.Alias,
+		Receiver:         receiver,
+		Rate:             f.Rate,
+	})
+	if err != nil {
+		receiver.Close()
+		return nil, err
+	}
+	return &parties{receiver: receiver, runtime: runtime, url: url, close: func() { receiver.Close() }}, nil
+}
+
+// realLandscape starts nginx on 127.0.0.1 and the JVM nodes, with their
+// files in the landscape's directory.
+func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landscape, programs *landscape.Programs) (*parties, error) {
+	// nginx, on a free port of 127.0.0.1, configured as the renewal/nginx
+	// package documents: the client-CA bundle, the pin map and the
+	// access log that names each request's certificate.
+	server, err := landscape.StartNginx(programs.Nginx, l.Nginx)
+	if err != nil {
+		return nil, err
+	}
+
+	// The receiver edits nginx's bundle and pin map, runs nginx -t,
+	// reloads nginx and waits until it advertises the bundle's CA names;
+	// a failed test or reload rolls the files back.
+	roots := x509.NewCertPool()
+	roots.AddCert(server.ServerRoot)
+	receiver, err := nginx.NewReceiver(nginx.Config{
+		ClientCA:    l.Nginx.ClientCA,
+		PinMap:      l.Nginx.PinMap,
+		AccessLog:   l.Nginx.AccessLog,
+		Nginx:       programs.Nginx,
+		Prefix:      l.Nginx.Dir,
+		ConfFile:    l.Nginx.Conf,
+		PidFile:     l.Nginx.PidFile,
+		Addr:        server.Addr,
+		ServerRoots: roots,
+	})
+	if err != nil {
+		server.Stop()
+		return nil, err
+	}
+	// The pin map names the old certificate by its SHA-1, as written by
+	// hand; the receiver knows which certificate that is once it is
+	// handed in, and only then removes it when asked what it accepts.
+	old, err := l.OldClient()
+	if err != nil {
+		server.Stop()
+		return nil, err
+	}
+	_ = receiver.Accepts(ctx, old) // refused once the renewal removed it
+
+	// The runtime: JVMs running Node.java, each loading the tenant
+	// keystore once and choosing its certificate with Java's default key
+	// manager, until it is restarted.
+	jvms, err := java.New(java.Config{
+		Nodes:            f.Nodes,
+		Keystore:         l.Keystore,
+		KeystorePassword: landscape.Password,
+		URL:              server.URL,
+		ServerRoots:      []*x509.Certificate{server.ServerRoot},
+		Rate:             f.Rate,
+		Java:             programs.Java,
+		Dir:              l.JavaDir,
+		MaxFailures:      100_000,
+	})
+	if err != nil {
+		server.Stop()
+		return nil, err
+	}
+	runtime, err := landscape.NewJavaNodes(ctx, jvms)
+	if err != nil {
+		jvms.Close()
+		server.Stop()
+		return nil, err
+	}
+	return &parties{receiver: receiver, runtime: runtime, url: server.URL, close: func() {
+		jvms.Close()
+		server.Stop()
+	}}, nil
 }

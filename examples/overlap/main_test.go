@@ -286,6 +286,7 @@ func TestResumeRefusesAnotherRunsDir(t *testing.T) {
 		{"another sequence", func(o *landscape.Options) { o.Sequence = renewal.SequenceDowntime }, []string{"sequence overlap, not downtime"}},
 		{"another format", func(o *landscape.Options) { o.Format = keystore.PKCS12 }, []string{"keystore format JKS, not PKCS#12"}},
 		{"another number of nodes", func(o *landscape.Options) { o.Nodes = 5 }, []string{"3 nodes, not 5"}},
+		{"another landscape", func(o *landscape.Options) { o.Real = true }, []string{"landscape embedded, not real"}},
 		{"all three", func(o *landscape.Options) {
 			o.Sequence, o.Format, o.Nodes = renewal.SequenceDowntime, keystore.PKCS12, 2
 		},

@@ -43,7 +43,21 @@ type Flags struct {
 	// Summary, if not empty, is the file the summary is written to as
 	// JSON (-summary).
 	Summary string
+	// Real runs the renewal against a real nginx and JVM nodes on this
+	// machine instead of the receiver and nodes embedded in the process
+	// (-landscape real; the default is -landscape embedded).
+	Real bool
 }
+
+// Defaults of the real landscape for the flags the user did not give:
+// a JVM node runs a full TLS handshake a request, so 20 requests a second
+// a node keep a shared machine responsive; nginx logs the time of a
+// request in whole seconds ($time_iso8601), so a drain under 2 s could
+// end while a request of the same second is still to come.
+const (
+	realRate  = 20
+	realDrain = 2 * time.Second
+)
 
 // ParseFlags parses the command line of the example called name. On a
 // bad command line it prints what is wrong to errOut and returns false;
@@ -61,8 +75,25 @@ func ParseFlags(name string, args []string, errOut io.Writer) (*Flags, bool) {
 	fs.DurationVar(&f.Drain, "drain", 500*time.Millisecond, "before removing the old certificate and root, wait until the receiver has seen no handshake with the old certificate for this long")
 	fs.BoolVar(&f.Runbook, "runbook", false, "print the runbook and the sequence diagram only")
 	fs.StringVar(&f.Summary, "summary", "", "write the summary as JSON to this file")
+	kind := fs.String("landscape", "embedded", "embedded: the receiver and nodes run in this process; real: nginx and JVM nodes on 127.0.0.1 (-rate defaults to 20, -drain to 2s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, false // the flag package said why
+	}
+	switch *kind {
+	case "embedded":
+	case "real":
+		f.Real = true
+		given := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		if !given["rate"] {
+			f.Rate = realRate
+		}
+		if !given["drain"] {
+			f.Drain = realDrain
+		}
+	default:
+		fmt.Fprintf(errOut, "-landscape: want embedded or real, got %q\n", *kind)
+		return nil, false
 	}
 	var err error
 	if f.Format, err = parseFormat(*format); err != nil {

@@ -5,7 +5,9 @@
 // accepted-certificates file, and the plan), reopens them to resume an
 // interrupted run, counts the traffic of the runtime nodes, prints the
 // executor's progress and the summary, and parses the flags both examples
-// share.
+// share. For the real landscape (-landscape real) it also writes nginx's
+// files, starts and stops nginx ([StartNginx]) and counts the requests of
+// the JVM nodes ([JavaNodes]).
 //
 // The examples' main.go files show the renewal itself, top to bottom:
 // the receiver, the runtime, the executor and its run.
@@ -13,6 +15,7 @@ package landscape
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +49,9 @@ type Options struct {
 	// with a name for it; an error stops the set-up there, as a kill
 	// would. Tests set it.
 	AfterWrite func(point string) error
+	// Real builds, next to the tenant's files, the files of a real nginx
+	// receiver ([NginxFiles]) instead of the embedded receiver's.
+	Real bool
 }
 
 // Landscape is the set of files one run works with, and the two CAs.
@@ -63,6 +69,12 @@ type Landscape struct {
 	Plan *renewal.Plan
 	// Resumed is set when Dir held the landscape of an earlier run.
 	Resumed bool
+	// Nginx holds the files of the real landscape's nginx; nil in the
+	// embedded landscape.
+	Nginx *NginxFiles
+	// JavaDir is the directory of the real landscape's JVM nodes (their
+	// Node.java); empty in the embedded landscape.
+	JavaDir string
 
 	format     keystore.Format
 	plan       string // the kept plan's path
@@ -112,6 +124,9 @@ func (l *Landscape) point(name string) error {
 func Open(dir string, opt Options) (*Landscape, error) {
 	l := paths(dir, opt.Format)
 	l.afterWrite = opt.AfterWrite
+	if opt.Real {
+		l.Nginx, l.JavaDir = nginxFiles(dir), filepath.Join(dir, "java")
+	}
 	if err := l.finishMove(); err != nil {
 		return nil, err
 	}
@@ -135,7 +150,7 @@ func Open(dir string, opt Options) (*Landscape, error) {
 		return nil, err
 	}
 	for _, stale := range []string{l.Keystore, l.Truststore, l.Accepted, l.Journal, l.HandOver,
-		filepath.Join(dir, "old-ca"), filepath.Join(dir, "new-ca")} {
+		filepath.Join(dir, "old-ca"), filepath.Join(dir, "new-ca"), nginxFiles(dir).Dir} {
 		if _, err := os.Stat(stale); err == nil {
 			return nil, fmt.Errorf("landscape: %s exists but %s does not: not a landscape this program made; give an empty or new -dir", stale, l.plan)
 		}
@@ -153,9 +168,22 @@ func (l *Landscape) Describe(w io.Writer) {
 		fmt.Fprintf(w, "resuming the %s renewal in %s from its journal\n", l.Plan.Sequence, l.Dir)
 		return
 	}
-	fmt.Fprintf(w, "landscape in %s: tenant keystore %s (%v), alias %q signed by %q; receiver truststore %s\n",
-		l.Dir, filepath.Base(l.Keystore), l.format, Alias, l.OldCA.Root().Subject.CommonName, filepath.Base(l.Truststore))
+	trust := "receiver truststore " + filepath.Base(l.Truststore)
+	if l.Nginx != nil {
+		trust = "nginx's client-CA bundle " + l.TrustFile() + " and pin map " + l.Nginx.PinMap
+	}
+	fmt.Fprintf(w, "landscape in %s: tenant keystore %s (%v), alias %q signed by %q; %s\n",
+		l.Dir, filepath.Base(l.Keystore), l.format, Alias, l.OldCA.Root().Subject.CommonName, trust)
 	fmt.Fprintf(w, "\n%s\n", l.Plan.Markdown())
+}
+
+// TrustFile is the file of the roots the receiver trusts: the embedded
+// receiver's truststore, or nginx's client-CA bundle.
+func (l *Landscape) TrustFile() string {
+	if l.Nginx != nil {
+		return l.Nginx.ClientCA
+	}
+	return l.Truststore
 }
 
 // FlowStopped reports whether the journal records the flow as stopped and
@@ -239,6 +267,39 @@ func (l *Landscape) setUp(opt Options) error {
 	if err := l.point("keystore"); err != nil {
 		return err
 	}
+	if opt.Real {
+		// nginx's files: the client-CA bundle (the old root) and the pin
+		// map (the old client certificate), as its administrator has them
+		// before the renewal, and the server certificate the nodes trust.
+		if err := writeNginxFiles(nginxFiles(stage), chain); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(stage, "java"), 0o700); err != nil {
+			return err
+		}
+		if err := l.point("nginx"); err != nil {
+			return err
+		}
+	} else if err := l.embeddedReceiverFiles(st, chain); err != nil {
+		return err
+	}
+	if l.Plan, err = st.writePlan(opt, l); err != nil {
+		return err
+	}
+	if err := l.point("plan"); err != nil {
+		return err
+	}
+	if err := l.finishMove(); err != nil {
+		return err
+	}
+	l.OldCA, l.NewCA = st.OldCA, st.NewCA
+	return nil
+}
+
+// embeddedReceiverFiles writes the embedded receiver's files in the
+// landscape staged in st: a truststore with the old root and the
+// accepted list with the old client certificate, chain's leaf.
+func (l *Landscape) embeddedReceiverFiles(st *Landscape, chain []*x509.Certificate) error {
 	ts := keystore.New(keystore.JKS, nil)
 	if err := ts.Set(&keystore.Entry{Alias: "old-root-ca", Chain: chain[1:]}, nil); err != nil {
 		return err
@@ -257,20 +318,7 @@ func (l *Landscape) setUp(opt Options) error {
 	if err := rcv.AcceptClient(context.Background(), chain); err != nil {
 		return err
 	}
-	if err := l.point("accepted"); err != nil {
-		return err
-	}
-	if l.Plan, err = st.writePlan(opt, l); err != nil {
-		return err
-	}
-	if err := l.point("plan"); err != nil {
-		return err
-	}
-	if err := l.finishMove(); err != nil {
-		return err
-	}
-	l.OldCA, l.NewCA = st.OldCA, st.NewCA
-	return nil
+	return l.point("accepted")
 }
 
 // finishMove moves a complete set-up (one whose plan is written) from
@@ -321,6 +369,12 @@ func (l *Landscape) finishMove() error {
 // is refused before anything is touched.
 func (l *Landscape) check(kept *renewal.Plan, opt Options) error {
 	e := &DirError{Dir: l.Dir, Sequence: kept.Sequence, Format: kept.Params.KeystoreFormat, Nodes: len(kept.Params.Nodes)}
+	if _, err := os.Stat(nginxFiles(l.Dir).ClientCA); err == nil {
+		e.Real = true
+	}
+	if e.Real != opt.Real {
+		e.Differences = append(e.Differences, fmt.Sprintf("landscape %s, not %s", kindName(e.Real), kindName(opt.Real)))
+	}
 	if kept.Sequence != opt.Sequence {
 		e.Differences = append(e.Differences, fmt.Sprintf("sequence %s, not %s", kept.Sequence, opt.Sequence))
 	}
@@ -348,6 +402,8 @@ type DirError struct {
 	Sequence renewal.Sequence
 	Format   string
 	Nodes    int
+	// Real says whether Dir holds a real landscape (nginx's files).
+	Real bool
 	// Differences says, one item each, what differs from the run asked
 	// for: "sequence overlap, not downtime".
 	Differences []string
@@ -358,9 +414,21 @@ func (e *DirError) Error() string {
 	if e.Format == keystore.PKCS12.String() {
 		format = "pkcs12"
 	}
+	real := ""
+	if e.Real {
+		real = " -landscape real"
+	}
 	return fmt.Sprintf("landscape: -dir %q holds the landscape of another run: %s; resume that run with "+
-		"`go run ./examples/%s -dir %s -format %s -nodes %d`, or give an empty or new -dir for this one",
-		e.Dir, strings.Join(e.Differences, "; "), e.Sequence, e.Dir, format, e.Nodes)
+		"`go run ./examples/%s%s -dir %s -format %s -nodes %d`, or give an empty or new -dir for this one",
+		e.Dir, strings.Join(e.Differences, "; "), e.Sequence, real, e.Dir, format, e.Nodes)
+}
+
+// kindName names a landscape as the -landscape flag does.
+func kindName(real bool) string {
+	if real {
+		return "real"
+	}
+	return "embedded"
 }
 
 // writePlan builds the plan for the landscape staged in l, naming the
@@ -390,6 +458,9 @@ func (l *Landscape) writePlan(opt Options, final *Landscape) (*renewal.Plan, err
 		OldRootFingerprint: keystore.CertFingerprint(l.OldCA.Root()).Hex(),
 		NewRootSubject:     l.NewCA.Root().Subject.String(),
 		NewRootFingerprint: keystore.CertFingerprint(l.NewCA.Root()).Hex(),
+	}
+	if opt.Real {
+		p.Truststore = nginxFiles(final.Dir).ClientCA // nginx's bundle of trusted roots
 	}
 	if opt.Sequence == renewal.SequenceDowntime {
 		p.Window = renewal.Window{Description: "now, for as long as the exchange takes"}

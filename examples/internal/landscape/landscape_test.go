@@ -3,10 +3,13 @@ package landscape
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestExplainNamesWhatAPersonKnows checks that a message of the renewal
@@ -27,4 +30,26 @@ func TestExplainNamesWhatAPersonKnows(t *testing.T) {
 		assert.NotRegexp(t, goName, got)
 	}
 	assert.Empty(t, Explain(nil))
+}
+
+// TestFindProgramsSaysHowToInstall looks for the real landscape's
+// programs where there are none: the error names both and gives the
+// apt-get line.
+func TestFindProgramsSaysHowToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := findPrograms(t.TempDir())
+	var me *MissingProgramsError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, []string{"nginx", "java"}, me.Missing)
+	assert.Contains(t, err.Error(), "install it: apt-get install -y nginx openjdk-17-jdk-headless")
+
+	// A program in one of the directories is found there.
+	dir := t.TempDir()
+	for _, name := range []string{"nginx", "java"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), 0o755))
+	}
+	p, err := findPrograms(dir)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "nginx"), p.Nginx)
+	assert.Equal(t, filepath.Join(dir, "java"), p.Java)
 }
