@@ -70,11 +70,13 @@
 // the master socket, `show proc` lists a worker that was not there and has
 // lived through no reload; a reload the master reports as failed ("[failed:
 // 1]") is reported. With SIGUSR2 it watches the master's children in /proc
-// (Linux). A SIGUSR2 sent while the master is still starting can be lost:
-// prefer the master socket. With Config.URL it then connects and waits
+// (Linux), and sends the signal only when /proc/<pid>/status shows that the
+// master handles it: while the master starts or re-executes itself, a
+// SIGUSR2 would be lost or end it. The master socket needs none of this and
+// is the better choice. The receiver then connects to Config.URL and waits
 // until the CA names HAProxy advertises in its TLS CertificateRequest are
 // exactly the roots of the CA file: what a Java client chooses its
-// certificate by. A reload that does not take within Config.Timeout is a
+// certificate by (a new worker alone does not show it). A reload that does not take within Config.Timeout is a
 // *[ReloadError], and the files are rolled back.
 //
 // # Why not the runtime API
@@ -90,7 +92,7 @@
 //
 // # Probe
 //
-// With Config.URL, [Receiver.Probe] is the receiver gate's verdict
+// [Receiver.Probe] is the receiver gate's verdict
 // ([renewal.Prober]): it connects presenting the new chain and its key
 // (probe.Probe) and passes only if HAProxy completes the handshake, does
 // not answer 401 or 403 (or 400, 495, 496), and advertises the new root's

@@ -35,8 +35,8 @@ type RolledBackError = trustfiles.RolledBackError
 // NotAcceptedError says why the receiver's files refuse a chain.
 type NotAcceptedError = trustfiles.NotAcceptedError
 
-// Config configures a [Receiver]. CAFile, PinnedACL, ConfigFiles and one of
-// MasterSocket and PidFile are required; the zero value of every other
+// Config configures a [Receiver]. CAFile, PinnedACL, ConfigFiles, URL and
+// one of MasterSocket and PidFile are required; the zero value of every other
 // field is documented.
 type Config struct {
 	// CAFile is the PEM file of trusted roots that the bind line names
@@ -67,11 +67,12 @@ type Config struct {
 	// in /proc.
 	PidFile string
 
-	// URL, if not empty, is an https URL of the frontend, such as
+	// URL is an https URL of the frontend, such as
 	// "https://receiver.example:8443/health": after a reload the receiver
 	// waits until HAProxy advertises there the CA names of CAFile, and
-	// [Receiver.Probe] sends its request there. Empty makes Probe fail and
-	// the reload wait watch the workers only.
+	// [Receiver.Probe] sends its request there. It is required because the
+	// gates' verdict is that handshake: a new worker alone does not show
+	// that HAProxy advertises the new root.
 	URL string
 	// ServerName is the name HAProxy's server certificate must carry, and
 	// the SNI sent; empty means the host of URL.
@@ -114,6 +115,8 @@ func NewReceiver(cfg Config) (*Receiver, error) {
 		return nil, errors.New("haproxy: Config.PinnedACL: want the pattern file of the certroll_pinned ACL (-f), got none")
 	case len(cfg.ConfigFiles) == 0:
 		return nil, errors.New("haproxy: Config.ConfigFiles: want the configuration files haproxy runs with (-f), got none")
+	case cfg.URL == "":
+		return nil, errors.New(`haproxy: Config.URL: want the https URL of the frontend, such as "https://receiver.example:8443/health", got none`)
 	case cfg.MasterSocket == "" && cfg.PidFile == "":
 		return nil, errors.New("haproxy: Config.MasterSocket and Config.PidFile: want the master CLI socket (-S) or the master's pid file (-p), got neither")
 	}
@@ -281,12 +284,8 @@ func waitCatchesUSR2(ctx context.Context, master int, pidFile string) error {
 	}
 }
 
-// namesReloaded reports whether URL advertises the CA file's roots (true
-// without a URL).
+// namesReloaded reports whether URL advertises the CA file's roots.
 func (r *Receiver) namesReloaded(ctx context.Context) (bool, string) {
-	if r.cfg.URL == "" {
-		return true, ""
-	}
 	roots, err := r.files.Roots()
 	if err != nil {
 		return false, err.Error()
@@ -406,9 +405,6 @@ func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.T
 // so that a Java client would present the chain; otherwise a *probe.Error
 // naming what went wrong (see package renewal/probe).
 func (r *Receiver) Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
-	if r.cfg.URL == "" {
-		return errors.New(`haproxy: Config.URL: want the https URL of the frontend to probe, such as "https://receiver.example:8443/health", got none`)
-	}
 	if len(chain) == 0 || chain[0] == nil {
 		return errors.New("haproxy: Probe: want a chain, leaf first, got none")
 	}

@@ -113,9 +113,6 @@ func TestHAProxyProbe(t *testing.T) {
 	assert.NotErrorIs(t, err, probe.ErrNotAdvertised)
 	require.NoError(t, l.rcv.AcceptClient(ctx, newChain))
 	require.NoError(t, l.rcv.Probe(ctx, newChain, l.newClient.Key), "after TrustRoot and AcceptClient")
-
-	l.rcv.cfg.URL = ""
-	assert.ErrorContains(t, l.rcv.Probe(ctx, newChain, l.newClient.Key), "Config.URL")
 }
 
 // TestHAProxyRefusesBrokenConfiguration: haproxy -c fails, nothing is
@@ -177,15 +174,17 @@ func TestHAProxyReloadBySignal(t *testing.T) {
 func TestNewReceiverErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	const u = "https://127.0.0.1:8443/"
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"no CA file", Config{PinnedACL: "a", ConfigFiles: []string{"c"}, MasterSocket: "s"}, "Config.CAFile"},
-		{"no ACL file", Config{CAFile: "c", ConfigFiles: []string{"c"}, MasterSocket: "s"}, "Config.PinnedACL"},
-		{"no configuration", Config{CAFile: "c", PinnedACL: "a", MasterSocket: "s"}, "Config.ConfigFiles"},
-		{"no master", Config{CAFile: "c", PinnedACL: "a", ConfigFiles: []string{"c"}}, "Config.MasterSocket and Config.PidFile"},
+		{"no CA file", Config{PinnedACL: "a", ConfigFiles: []string{"c"}, MasterSocket: "s", URL: u}, "Config.CAFile"},
+		{"no ACL file", Config{CAFile: "c", ConfigFiles: []string{"c"}, MasterSocket: "s", URL: u}, "Config.PinnedACL"},
+		{"no configuration", Config{CAFile: "c", PinnedACL: "a", MasterSocket: "s", URL: u}, "Config.ConfigFiles"},
+		{"no URL", Config{CAFile: "c", PinnedACL: "a", ConfigFiles: []string{"c"}, MasterSocket: "s"}, "Config.URL"},
+		{"no master", Config{CAFile: "c", PinnedACL: "a", ConfigFiles: []string{"c"}, URL: u}, "Config.MasterSocket and Config.PidFile"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewReceiver(tc.cfg)
@@ -194,9 +193,9 @@ func TestNewReceiverErrors(t *testing.T) {
 	}
 	bad := dir + "/bad.acl"
 	require.NoError(t, os.WriteFile(bad, []byte("not a fingerprint\n"), 0o644))
-	_, err := NewReceiver(Config{CAFile: dir + "/ca.pem", PinnedACL: bad, ConfigFiles: []string{"c"}, MasterSocket: "s"})
+	_, err := NewReceiver(Config{CAFile: dir + "/ca.pem", PinnedACL: bad, ConfigFiles: []string{"c"}, MasterSocket: "s", URL: u})
 	assert.ErrorContains(t, err, "line 1")
-	r, err := NewReceiver(Config{CAFile: dir + "/ca.pem", PinnedACL: dir + "/p.acl", ConfigFiles: []string{"c"}, MasterSocket: "s"})
+	r, err := NewReceiver(Config{CAFile: dir + "/ca.pem", PinnedACL: dir + "/p.acl", ConfigFiles: []string{"c"}, MasterSocket: "s", URL: u})
 	require.NoError(t, err)
 	_, err = r.LastSeen(context.Background(), nil)
 	assert.ErrorContains(t, err, "want a certificate")
