@@ -69,7 +69,7 @@
 //
 // # Probe
 //
-// With Config.URL, [Receiver.Probe] is the receiver gate's verdict
+// With Config.URL (or Config.Addr), [Receiver.Probe] is the receiver gate's verdict
 // ([renewal.Prober]): it connects presenting the new chain and its key
 // (probe.Probe) and passes only if nginx completes the handshake, does not
 // answer 400, 401, 403, 495 or 496, and advertises the new root's name. A reload that does

@@ -70,7 +70,7 @@ type Config struct {
 	// URL, if not empty, is an https URL of the server block, such as
 	// "https://receiver.example:8443/health": [Receiver.Probe] sends its
 	// request there (and the reload waits there when Addr is empty).
-	// Empty makes Probe fail.
+	// Empty means https://<Addr>/; with neither, Probe fails.
 	URL string
 	// ServerName is the name nginx's server certificate must carry, and
 	// the SNI sent; empty means the host of URL or Addr.
@@ -395,22 +395,28 @@ func (r *Receiver) probeOptions() *probe.Options {
 	return &probe.Options{Roots: r.cfg.ServerRoots, ServerName: r.cfg.ServerName}
 }
 
-// Probe connects to Config.URL presenting chain (leaf first) with key and
+// Probe connects to Config.URL (or, when it is empty, to
+// https://<Config.Addr>/) presenting chain (leaf first) with key and
 // returns nil only if nginx completes the handshake, answers with a status
 // that is not a refusal, and advertises the name of the chain's last
 // certificate (the new root) so that a Java client would present the
 // chain; otherwise a *probe.Error naming what went wrong (see package
 // renewal/probe). It is the verdict of the receiver gates; Accepts is the
-// fast answer from the files.
+// fast answer from the files. With neither URL nor Addr it fails, and so
+// does the gate: configure one.
 func (r *Receiver) Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
-	if r.cfg.URL == "" {
-		return errors.New("nginx: Config.URL: want the https URL of the server block to probe, such as \"https://receiver.example:8443/health\", got none")
+	u := r.cfg.URL
+	if u == "" && r.cfg.Addr != "" {
+		u = "https://" + r.cfg.Addr + "/"
+	}
+	if u == "" {
+		return errors.New("nginx: Config.URL: want the https URL of the server block to probe, such as \"https://receiver.example:8443/health\", got none (nor Config.Addr)")
 	}
 	if len(chain) == 0 || chain[0] == nil {
 		return errors.New("nginx: Probe: want a chain, leaf first, got none")
 	}
 	opts := r.probeOptions()
 	opts.Root = chain[len(chain)-1]
-	_, err := probe.Probe(ctx, r.cfg.URL, chain, key, opts)
+	_, err := probe.Probe(ctx, u, chain, key, opts)
 	return err
 }

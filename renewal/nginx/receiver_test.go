@@ -325,6 +325,8 @@ func TestNginxProbe(t *testing.T) {
 	assert.ErrorIs(t, err, probe.ErrStatus, "a chain of the new root that is not pinned")
 
 	l.rcv.cfg.URL = ""
+	require.NoError(t, l.rcv.Probe(ctx, newChain, key), "Config.Addr stands in for the URL")
+	l.rcv.cfg.Addr = ""
 	assert.ErrorContains(t, l.rcv.Probe(ctx, newChain, key), "Config.URL")
 }
 
