@@ -156,16 +156,19 @@ func (r *Receiver) check(ctx context.Context) error {
 	return trustfiles.Run(ctx, "haproxy", "configuration check", argv, r.cfg.Timeout)
 }
 
-// ReloadError reports a reload that HAProxy did not complete in time: no
-// new worker, a reload the master reports as failed, or the old CA names
+// ReloadError reports a reload that HAProxy did not complete: the master
+// reports it failed, or in time no new worker ran or the old CA names were
 // still advertised.
 type ReloadError struct {
-	Waited time.Duration // how long the receiver waited
+	Waited time.Duration // how long the receiver waited; zero for a reload the master reports failed
 	State  string        // what it saw last
 }
 
 // Error says what was seen and where to look.
 func (e *ReloadError) Error() string {
+	if e.Waited == 0 {
+		return fmt.Sprintf("haproxy: the reload failed: %s; see the master's log", e.State)
+	}
 	return fmt.Sprintf("haproxy: the reload did not take within %s: %s; see the master's log", e.Waited, e.State)
 }
 
@@ -236,8 +239,10 @@ func (r *Receiver) socketReloaded(ctx context.Context, before *procList) (bool, 
 			return true, "", nil
 		}
 	}
-	if now.reloads > before.reloads && now.failed > 0 {
-		return false, fmt.Sprintf("the master reports %d failed reload(s) and runs no new worker (show proc on %q)", now.failed, r.cfg.MasterSocket), nil
+	if now.reloads > before.reloads && now.failed > before.failed {
+		// The master parsed the configuration and gave up: waiting longer
+		// changes nothing; the old worker still serves.
+		return false, "", &ReloadError{State: fmt.Sprintf("the master reports the reload failed (show proc on %q: %d failed) and still runs the old worker; haproxy -c with Config.ConfigFiles passed, so the master may read other files", r.cfg.MasterSocket, now.failed)}
 	}
 	return false, fmt.Sprintf("the master (show proc on %q) has started no new worker", r.cfg.MasterSocket), nil
 }

@@ -151,6 +151,33 @@ func TestHAProxyRefusesBrokenConfiguration(t *testing.T) {
 	assert.Equal(t, 200, l.status(t, l.newClient))
 }
 
+// TestHAProxyFailedReload: haproxy -c passes on the files the receiver is
+// told about, but the master reads a configuration that fails; show proc
+// reports the failed reload, the receiver reports it at once and restores
+// the CA file, and the old worker keeps serving.
+func TestHAProxyFailedReload(t *testing.T) {
+	t.Parallel()
+	l := startHAProxy(t)
+	ctx := context.Background()
+	good := readFile(t, l.conf)
+	copyPath := l.dir + "/checked.cfg"
+	require.NoError(t, os.WriteFile(copyPath, good, 0o644))
+	l.rcv.cfg.ConfigFiles = []string{copyPath}
+	require.NoError(t, os.WriteFile(l.conf, append(append([]byte{}, good...), "    certroll_no_such_keyword on\n"...), 0o644))
+	caBefore := readFile(t, l.caFile())
+
+	err := l.rcv.TrustRoot(ctx, l.newRoot.Cert)
+	var rb *RolledBackError
+	require.ErrorAs(t, err, &rb, "got %v", err)
+	assert.Equal(t, "reload", rb.Step)
+	var re *ReloadError
+	require.ErrorAs(t, err, &re)
+	assert.Contains(t, re.State, "the master reports the reload failed")
+	assert.Equal(t, caBefore, readFile(t, l.caFile()), "the CA file is restored byte for byte")
+	assert.Equal(t, 200, l.status(t, l.oldClient), "the old worker still serves")
+	assert.Equal(t, []string{l.oldRoot.Cert.Subject.String()}, l.advertised(t))
+}
+
 // TestHAProxyReloadBySignal reloads with SIGUSR2 to the master named by the
 // pid file, without the master socket.
 func TestHAProxyReloadBySignal(t *testing.T) {
