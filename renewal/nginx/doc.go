@@ -65,15 +65,16 @@
 // Linux). With Config.Addr or Config.URL it then also connects and waits
 // until the CA names nginx advertises in its TLS CertificateRequest are
 // those of the bundle (probe.CheckAdvertised): what a Java client chooses
-// its certificate by.
+// its certificate by. A reload that does not take within Config.Timeout is
+// an error, and the files are rolled back.
 //
 // # Probe
 //
-// With Config.URL (or Config.Addr), [Receiver.Probe] is the receiver gate's verdict
-// ([renewal.Prober]): it connects presenting the new chain and its key
-// (probe.Probe) and passes only if nginx completes the handshake, does not
-// answer 400, 401, 403, 495 or 496, and advertises the new root's name. A reload that does
-// not take within Config.Timeout is an error, and the files are rolled back.
+// With Config.URL (or Config.Addr), [Receiver.Probe] is the receiver
+// gate's verdict ([renewal.Prober]): it connects presenting the new chain
+// and its key (probe.Probe) and passes only if nginx completes the
+// handshake, does not answer 400, 401, 403, 495 or 496, and advertises the
+// new root's name.
 //
 // # Usage seen by the receiver
 //
