@@ -53,6 +53,26 @@
 // with the time in RFC 3339 and the client certificate's SHA-1 (hex,
 // either case) or SHA-256 fingerprint, "-" for none.
 //
+// # Probe and the executor
+//
+// Pass [Receiver.Adapter] to the executor: it offers [renewal.Prober] when
+// Config.URL is set and [renewal.UsageObserver] when Config.AccessLog is
+// set, and neither otherwise, since the executor finds them by type
+// assertion. Probe connects to Config.URL presenting the new chain and its
+// key (probe.Probe, verifying the server against Config.ServerRoots) and
+// passes only if the server completes the handshake, does not refuse the
+// client (400, 401, 403, 495, 496) and advertises the new root's name, so
+// that a Java client would present the chain. It is the gates' verdict;
+// Accepts, read from the files, is the fast first answer.
+//
+//	rcv, err := command.NewReceiver(command.Config{
+//		TrustFile: "/etc/httpd/client-ca.pem", TrustKind: truststore.PEMBundle,
+//		Check:     []string{"apachectl", "-t"},
+//		Reload:    []string{"apachectl", "-k", "graceful"},
+//		URL:       "https://receiver.example:8443/health",
+//	})
+//	x := &renewal.Executor{Receiver: rcv.Adapter() /* , ... */}
+//
 // # Security
 //
 // The truststore password is kept in memory only; it is never passed to a

@@ -2,13 +2,16 @@ package command
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/internal/trustfiles"
+	"github.com/certroll/certroll/renewal/probe"
 	"github.com/certroll/certroll/truststore"
 )
 
@@ -74,6 +77,19 @@ type Config struct {
 	// [Receiver.Observing]; empty means none.
 	AccessLog string
 
+	// URL, if not empty, is an https URL where the server authenticates
+	// client certificates, such as "https://receiver.example:8443/health":
+	// [Receiver.Adapter] then also offers [renewal.Prober], whose Probe
+	// connects there presenting the chain. Empty means the receiver offers
+	// no probe (a server the executor cannot reach).
+	URL string
+	// ServerName is the name the server's certificate at URL must carry,
+	// and the SNI sent; empty means the host of URL.
+	ServerName string
+	// ServerRoots verifies the server's certificate at URL; nil means the
+	// system roots.
+	ServerRoots *x509.CertPool
+
 	// Now is the clock at which Accepts verifies chains; nil means
 	// time.Now.
 	Now func() time.Time
@@ -81,8 +97,9 @@ type Config struct {
 
 // Receiver is a [renewal.Receiver] and [renewal.ReceiverInspector] for a
 // server configured through files and commands: see the package
-// documentation. It is safe for concurrent use; edits of the same files by
-// other certroll processes wait for one another.
+// documentation; give the executor [Receiver.Adapter]. It is safe for
+// concurrent use; edits of the same files by other certroll processes wait
+// for one another.
 type Receiver struct {
 	cfg   Config
 	files *trustfiles.Files
@@ -92,9 +109,13 @@ var (
 	_ renewal.Receiver          = (*Receiver)(nil)
 	_ renewal.ReceiverInspector = (*Receiver)(nil)
 	_ renewal.UsageObserver     = (*ObservingReceiver)(nil)
+	_ renewal.Prober            = probingReceiver{}
+	_ renewal.Prober            = observingProbingReceiver{}
+	_ renewal.UsageObserver     = observingProbingReceiver{}
 )
 
-// NewReceiver returns a receiver configured by cfg, reading the files once
+// NewReceiver returns a receiver configured by cfg (a URL that is not
+// https is refused), reading the files once
 // so that a wrong password or a damaged file is reported here.
 func NewReceiver(cfg Config) (*Receiver, error) {
 	cfg.TrustPassword = append([]byte{}, cfg.TrustPassword...)
@@ -117,6 +138,11 @@ func NewReceiver(cfg Config) (*Receiver, error) {
 	}
 	if err := r.files.Validate("Config"); err != nil {
 		return nil, err
+	}
+	if cfg.URL != "" {
+		if u, err := url.Parse(cfg.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("command: Config.URL: want https://host[:port]/path, got %q", cfg.URL)
+		}
 	}
 	if _, err := r.files.Roots(); err != nil {
 		return nil, err
@@ -217,4 +243,52 @@ func (o *ObservingReceiver) LastSeen(ctx context.Context, leaf *x509.Certificate
 		return time.Time{}, err
 	}
 	return trustfiles.LastSeen("command", o.cfg.AccessLog, accessLogFormat, leaf)
+}
+
+// Adapter returns r as the executor should be given it: a
+// [renewal.Receiver] and [renewal.ReceiverInspector] that also implements
+// [renewal.UsageObserver] when Config.AccessLog is set (as
+// [Receiver.Observing] does) and [renewal.Prober] when Config.URL is set.
+// The executor finds the optional interfaces by type assertion, so a
+// receiver that cannot answer one must not offer it.
+func (r *Receiver) Adapter() renewal.Receiver {
+	switch {
+	case r.cfg.AccessLog != "" && r.cfg.URL != "":
+		return observingProbingReceiver{&ObservingReceiver{r}}
+	case r.cfg.AccessLog != "":
+		return &ObservingReceiver{r}
+	case r.cfg.URL != "":
+		return probingReceiver{r}
+	}
+	return r
+}
+
+// probingReceiver is a Receiver with a URL.
+type probingReceiver struct{ *Receiver }
+
+// Probe is [Receiver.probe].
+func (p probingReceiver) Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
+	return p.probe(ctx, chain, key)
+}
+
+// observingProbingReceiver is a Receiver with an access log and a URL.
+type observingProbingReceiver struct{ *ObservingReceiver }
+
+// Probe is [Receiver.probe].
+func (p observingProbingReceiver) Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
+	return p.probe(ctx, chain, key)
+}
+
+// probe connects to Config.URL presenting chain (leaf first) with key and
+// returns nil only if the server completes the handshake, answers with a
+// status that is not a refusal, and advertises the name of the chain's
+// last certificate (the new root); otherwise a *probe.Error naming what
+// went wrong.
+func (r *Receiver) probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
+	if len(chain) == 0 || chain[0] == nil {
+		return errors.New("command: Probe: want a chain, leaf first, got none")
+	}
+	opts := &probe.Options{Roots: r.cfg.ServerRoots, ServerName: r.cfg.ServerName, Root: chain[len(chain)-1]}
+	_, err := probe.Probe(ctx, r.cfg.URL, chain, key, opts)
+	return err
 }

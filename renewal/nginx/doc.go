@@ -42,7 +42,8 @@
 //		PinMap:    "/etc/nginx/certroll/pinned-clients.map",
 //		AccessLog: "/var/log/nginx/certroll-clients.log",
 //		PidFile:   "/run/nginx.pid",
-//		Addr:      "127.0.0.1:443", // optional: also wait for the new CA names
+//		URL:       "https://receiver.example:8443/health", // for Probe and the reload wait
+//		ServerRoots: serverRoots, // verifies nginx's server certificate; nil: system roots
 //	})
 //
 // Each change runs `nginx -t -q` (with Config.Prefix as -p and
@@ -61,10 +62,19 @@
 // down". The receiver reads the master's pid from Config.PidFile, notes its
 // workers before the reload, and waits until a new worker runs and every
 // old one is gone or shutting down (this reads /proc, so it works on
-// Linux). With Config.Addr it then also connects and waits until the CA
-// names nginx advertises in its TLS CertificateRequest are those of the
-// bundle: what a Java client chooses its certificate by. A reload that does
-// not take within Config.Timeout is an error, and the files are rolled back.
+// Linux). With Config.Addr or Config.URL it then also connects and waits
+// until the CA names nginx advertises in its TLS CertificateRequest are
+// those of the bundle (probe.CheckAdvertised): what a Java client chooses
+// its certificate by. A reload that does not take within Config.Timeout is
+// an error, and the files are rolled back.
+//
+// # Probe
+//
+// With Config.URL (or Config.Addr), [Receiver.Probe] is the receiver
+// gate's verdict ([renewal.Prober]): it connects presenting the new chain
+// and its key (probe.Probe) and passes only if nginx completes the
+// handshake, does not answer 400, 401, 403, 495 or 496, and advertises the
+// new root's name.
 //
 // # Usage seen by the receiver
 //
@@ -75,7 +85,8 @@
 //
 // # Security
 //
-// The probe that waits for the CA names sends no certificate and no
-// request; without Config.ServerRoots it does not verify nginx's server
-// certificate, since it only reads the names the server advertises.
+// The reload wait reads the CA names without sending a certificate or a
+// request; it and Probe verify nginx's server certificate against
+// Config.ServerRoots (the system roots when nil). Probe's key signs the
+// handshake in this process and never leaves it.
 package nginx

@@ -3,11 +3,10 @@ package nginx
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/internal/trustfiles"
+	"github.com/certroll/certroll/renewal/probe"
 	"github.com/certroll/certroll/truststore"
 )
 
@@ -65,12 +65,18 @@ type Config struct {
 
 	// Addr, if not empty, is the host:port of the server block: after a
 	// reload the receiver waits until nginx advertises there the CA names
-	// of the bundle.
+	// of the bundle. Empty means the host:port of URL, if that is set.
 	Addr string
-	// ServerName is the TLS server name sent to Addr; empty sends none.
+	// URL, if not empty, is an https URL of the server block, such as
+	// "https://receiver.example:8443/health": [Receiver.Probe] sends its
+	// request there (and the reload waits there when Addr is empty).
+	// Empty means https://<Addr>/; with neither, Probe fails.
+	URL string
+	// ServerName is the name nginx's server certificate must carry, and
+	// the SNI sent; empty means the host of URL or Addr.
 	ServerName string
-	// ServerRoots, if not nil, verifies nginx's server certificate at
-	// Addr; nil does not (see the package documentation).
+	// ServerRoots verifies nginx's server certificate for the reload wait
+	// and for Probe; nil means the system roots.
 	ServerRoots *x509.CertPool
 
 	// Timeout bounds each nginx command and the wait for a reload; zero
@@ -81,8 +87,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Receiver is a [renewal.Receiver], [renewal.ReceiverInspector] and
-// [renewal.UsageObserver] for nginx: see the package documentation. It is
+// Receiver is a [renewal.Receiver], [renewal.ReceiverInspector],
+// [renewal.UsageObserver] and [renewal.Prober] for nginx: see the package documentation. It is
 // safe for concurrent use.
 type Receiver struct {
 	cfg   Config
@@ -93,6 +99,7 @@ var (
 	_ renewal.Receiver          = (*Receiver)(nil)
 	_ renewal.ReceiverInspector = (*Receiver)(nil)
 	_ renewal.UsageObserver     = (*Receiver)(nil)
+	_ renewal.Prober            = (*Receiver)(nil)
 )
 
 // NewReceiver returns a receiver configured by cfg, reading the bundle and
@@ -199,7 +206,7 @@ func (r *Receiver) masterPID() (int, error) {
 }
 
 // waitReload polls until a worker not in before runs, none of before is
-// still a working (not shutting down) worker, and, with Addr, the CA names
+// still a working (not shutting down) worker, and, with Addr or URL, the CA names
 // advertised are the bundle's.
 func (r *Receiver) waitReload(ctx context.Context, master int, before map[int]bool) error {
 	start := time.Now()
@@ -238,95 +245,17 @@ func (r *Receiver) reloaded(ctx context.Context, master int, before map[int]bool
 	if fresh == 0 {
 		return false, fmt.Sprintf("master %d has started no worker with the new configuration", master), nil
 	}
-	if r.cfg.Addr == "" {
+	if r.namesURL() == "" {
 		return true, "", nil
-	}
-	names, err := AdvertisedCANames(ctx, r.cfg.Addr, r.cfg.ServerName, r.cfg.ServerRoots)
-	if err != nil {
-		return false, err.Error(), nil
 	}
 	roots, err := r.files.Roots()
 	if err != nil {
 		return false, "", err
 	}
-	want := make([]string, 0, len(roots))
-	for _, c := range roots {
-		want = append(want, string(c.RawSubject))
-	}
-	if !sameNames(want, names) {
-		return false, fmt.Sprintf("%s advertises %d CA names (%s), the bundle has %d roots", r.cfg.Addr, len(names), describeNames(names), len(roots)), nil
+	if err := probe.CheckAdvertised(ctx, r.namesURL(), roots, r.probeOptions()); err != nil {
+		return false, err.Error(), nil
 	}
 	return true, "", nil
-}
-
-func sameNames(want []string, got [][]byte) bool {
-	set := make(map[string]bool, len(want))
-	for _, w := range want {
-		set[w] = true
-	}
-	gotSet := make(map[string]bool, len(got))
-	for _, g := range got {
-		if !set[string(g)] {
-			return false
-		}
-		gotSet[string(g)] = true
-	}
-	return len(gotSet) == len(set)
-}
-
-func describeNames(names [][]byte) string {
-	var out []string
-	for _, n := range names {
-		out = append(out, nameString(n))
-	}
-	return strings.Join(out, "; ")
-}
-
-// AdvertisedCANames connects to addr and returns the distinguished names
-// (DER) the server lists in its TLS CertificateRequest as the CAs whose
-// certificates it accepts: what a Java client picks its certificate by.
-// It sends no certificate. roots verifies the server's certificate; nil
-// does not verify it.
-func AdvertisedCANames(ctx context.Context, addr, serverName string, roots *x509.CertPool) ([][]byte, error) {
-	var names [][]byte
-	asked := false
-	cfg := &tls.Config{
-		ServerName: serverName, RootCAs: roots,
-		// Only the names the server advertises are read; nothing is sent.
-		InsecureSkipVerify: roots == nil, //nolint:gosec
-		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			asked = true
-			for _, n := range cri.AcceptableCAs {
-				names = append(names, bytes.Clone(n))
-			}
-			return &tls.Certificate{}, nil
-		},
-	}
-	if serverName == "" && roots != nil {
-		host, _, _ := net.SplitHostPort(addr)
-		cfg.ServerName = host
-	}
-	d := &tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if conn != nil {
-		conn.Close()
-	}
-	if !asked {
-		if err == nil {
-			err = errors.New("the server asked for no client certificate")
-		}
-		return nil, fmt.Errorf("nginx: reading the CA names %s advertises: %w", addr, err)
-	}
-	return names, nil
-}
-
-// nameString prints a DER distinguished name, or its length if it does not
-// parse.
-func nameString(der []byte) string {
-	if s, err := parseName(der); err == nil {
-		return s
-	}
-	return fmt.Sprintf("(%d bytes)", len(der))
 }
 
 // workers returns the master's worker processes: those working and those
@@ -451,4 +380,43 @@ func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.T
 		return time.Time{}, fmt.Errorf("nginx: Config.AccessLog: want the access log written with %s, got none", LogFormat)
 	}
 	return trustfiles.LastSeen("nginx", r.cfg.AccessLog, LogFormat, leaf)
+}
+
+// namesURL is where the reload wait reads the advertised CA names: Addr,
+// else URL, else "" (no wait for the names).
+func (r *Receiver) namesURL() string {
+	if r.cfg.Addr != "" {
+		return "https://" + r.cfg.Addr + "/"
+	}
+	return r.cfg.URL
+}
+
+func (r *Receiver) probeOptions() *probe.Options {
+	return &probe.Options{Roots: r.cfg.ServerRoots, ServerName: r.cfg.ServerName}
+}
+
+// Probe connects to Config.URL (or, when it is empty, to
+// https://<Config.Addr>/) presenting chain (leaf first) with key and
+// returns nil only if nginx completes the handshake, answers with a status
+// that is not a refusal, and advertises the name of the chain's last
+// certificate (the new root) so that a Java client would present the
+// chain; otherwise a *probe.Error naming what went wrong (see package
+// renewal/probe). It is the verdict of the receiver gates; Accepts is the
+// fast answer from the files. With neither URL nor Addr it fails, and so
+// does the gate: configure one.
+func (r *Receiver) Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
+	u := r.cfg.URL
+	if u == "" && r.cfg.Addr != "" {
+		u = "https://" + r.cfg.Addr + "/"
+	}
+	if u == "" {
+		return errors.New("nginx: Config.URL: want the https URL of the server block to probe, such as \"https://receiver.example:8443/health\", got none (nor Config.Addr)")
+	}
+	if len(chain) == 0 || chain[0] == nil {
+		return errors.New("nginx: Probe: want a chain, leaf first, got none")
+	}
+	opts := r.probeOptions()
+	opts.Root = chain[len(chain)-1]
+	_, err := probe.Probe(ctx, u, chain, key, opts)
+	return err
 }

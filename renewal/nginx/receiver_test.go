@@ -2,9 +2,12 @@ package nginx
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -20,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certroll/certroll/renewal/probe"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -144,7 +148,7 @@ func startNginx(t *testing.T) *landscape {
 		ClientCA: filepath.Join(l.dir, "client-ca.pem"), PinMap: filepath.Join(l.dir, "pinned-clients.map"),
 		AccessLog: filepath.Join(l.dir, "certroll-clients.log"),
 		Nginx:     bin, Prefix: l.dir, ConfFile: l.conf, PidFile: filepath.Join(l.dir, "nginx.pid"),
-		Addr: l.addr, ServerRoots: l.serverRoot, Timeout: 30 * time.Second,
+		Addr: l.addr, URL: "https://" + l.addr + "/", ServerRoots: l.serverRoot, Timeout: 30 * time.Second,
 	})
 	require.NoError(t, err)
 	l.rcv = rcv
@@ -217,13 +221,16 @@ func (l *landscape) status(t *testing.T, client tls.Certificate) int {
 
 func subjects(t *testing.T, l *landscape) []string {
 	t.Helper()
-	names, err := AdvertisedCANames(context.Background(), l.addr, "127.0.0.1", l.serverRoot)
+	names, err := probe.AdvertisedCANames(context.Background(), "https://"+l.addr+"/", &probe.Options{Roots: l.serverRoot})
 	require.NoError(t, err)
 	var out []string
 	for _, n := range names {
-		s, err := parseName(n)
+		var seq pkix.RDNSequence
+		_, err := asn1.Unmarshal(n, &seq)
 		require.NoError(t, err)
-		out = append(out, s)
+		var name pkix.Name
+		name.FillFromRDNSequence(&seq)
+		out = append(out, name.String())
 	}
 	return out
 }
@@ -289,6 +296,38 @@ func TestNginxOverlapRenewal(t *testing.T) {
 	assert.ErrorAs(t, l.rcv.Accepts(ctx, oldChain), &na)
 	m, _ := os.ReadFile(filepath.Join(l.dir, "pinned-clients.map"))
 	assert.True(t, strings.HasPrefix(string(m), "# pinned by hand\n"), "the administrator's comment stays")
+}
+
+// TestNginxProbe: the probe is the verdict. Before TrustRoot nginx
+// advertises the old root only, and the probe fails naming the new root;
+// after TrustRoot, AcceptClient and the reloads, it passes with the new
+// chain, and fails with 403 for a chain of the new root that is not pinned.
+func TestNginxProbe(t *testing.T) {
+	l := startNginx(t)
+	ctx := context.Background()
+	newChain := chainOf(l.newClient)
+	key := l.newClient.PrivateKey.(crypto.Signer)
+
+	err := l.rcv.Probe(ctx, newChain, key)
+	var pe *probe.Error
+	require.ErrorAs(t, err, &pe, "before TrustRoot")
+	assert.ErrorIs(t, err, probe.ErrNotAdvertised)
+	assert.Equal(t, l.newCA.cert, pe.Missing)
+	assert.ErrorContains(t, err, "but not CN=New Client Root")
+
+	require.NoError(t, l.rcv.TrustRoot(ctx, l.newCA.cert))
+	err = l.rcv.Probe(ctx, newChain, key)
+	assert.ErrorIs(t, err, probe.ErrStatus, "trusted but not pinned: 403")
+	assert.NotErrorIs(t, err, probe.ErrNotAdvertised)
+	require.NoError(t, l.rcv.AcceptClient(ctx, newChain))
+	require.NoError(t, l.rcv.Probe(ctx, newChain, key), "after TrustRoot and AcceptClient")
+	err = l.rcv.Probe(ctx, chainOf(l.unpinned), l.unpinned.PrivateKey.(crypto.Signer))
+	assert.ErrorIs(t, err, probe.ErrStatus, "a chain of the new root that is not pinned")
+
+	l.rcv.cfg.URL = ""
+	require.NoError(t, l.rcv.Probe(ctx, newChain, key), "Config.Addr stands in for the URL")
+	l.rcv.cfg.Addr = ""
+	assert.ErrorContains(t, l.rcv.Probe(ctx, newChain, key), "Config.URL")
 }
 
 func TestNginxRefusesBrokenConfiguration(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -146,6 +147,10 @@ func TestProbeHAProxyReload(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotAdvertised, "before the reload")
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "client-ca.pem"), testpki.PEM(bothRoots...), 0o600))
+	// The master installs its SIGUSR2 handler only once it runs its loop,
+	// which can be after the worker listens: a signal sent earlier is lost
+	// (or ends the master). Wait until /proc shows the handler.
+	waitCatches(t, master.Pid, syscall.SIGUSR2)
 	require.NoError(t, master.Signal(syscall.SIGUSR2))
 
 	// Poll until the new worker answers; the old one may still take a
@@ -162,4 +167,26 @@ func TestProbeHAProxyReload(t *testing.T) {
 	require.NoError(t, err, "after the reload")
 	assert.Equal(t, []string{"CN=Old Root", "CN=New Root"}, res.AdvertisedNames())
 	assert.Equal(t, 200, res.Status)
+}
+
+// waitCatches polls /proc/<pid>/status until the process has a handler for
+// sig (its SigCgt mask), with a generous deadline.
+func waitCatches(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(data), "\n") {
+			if hex, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+				mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+				require.NoError(t, err)
+				if mask&(1<<(int(sig)-1)) != 0 {
+					return
+				}
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "process %d does not handle %v", pid, sig)
+		time.Sleep(20 * time.Millisecond)
+	}
 }
