@@ -70,7 +70,11 @@ type Executor struct {
 	// Receiver is configured by the receiver's steps and asked by the
 	// gates whether it accepts a chain. If it implements
 	// [ReceiverInspector], a resumed step makes only the calls still
-	// needed.
+	// needed. If it implements [Prober], every check that it accepts a
+	// chain (the gates, the end state, a rollback's safety) ends with a
+	// handshake presenting the chain with its key, read from the tenant's
+	// stores; a failed probe fails the check, before the step that
+	// depends on it.
 	Receiver Receiver
 	// Runtime's nodes are stopped, started and restarted by the runtime
 	// steps and asked by the gates what they present.
@@ -713,7 +717,11 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 	if swap == nil || x.newLeaf() == nil || (swap.Status == StatusPending && x.j.State != StatusRolledBack) {
 		return nil, fmt.Errorf("renewal: rollback: the journal %s records no swap of the key entry to undo: %w", e.Journal, ErrUnexpectedState)
 	}
-	if err := e.Receiver.Accepts(ctx, x.oldChain); err != nil {
+	err = e.Receiver.Accepts(ctx, x.oldChain)
+	if err == nil {
+		err = x.probe(ctx, x.oldChain)
+	}
+	if err != nil {
 		return x.result(), fmt.Errorf("renewal: rollback refused: the receiver no longer accepts the old chain %s, so restoring it would break traffic: %w: %w",
 			chain.Path(x.oldChain), ErrRollbackUnsafe, err)
 	}
