@@ -132,3 +132,38 @@ func TestAwaitingReplyError(t *testing.T) {
 	assert.True(t, StatusWaiting.validStep())
 	assert.True(t, StatusWaiting.validRun())
 }
+
+// TestWaitingJournalGolden pins the journal of a run waiting for the CA:
+// the new status value "waiting" for step 1 and the run, and the note
+// saying where the reply goes. Journals of other runs are unchanged
+// (journal-v1.json.golden).
+func TestWaitingJournalGolden(t *testing.T) {
+	plan := mustBuild(t, SequenceOverlap, testParams(t))
+	j := newJournal(plan, clock())
+	j.State = StatusWaiting
+	w := &AwaitingReplyError{Request: "/srv/handover/renewal-0123456789abcdef.csr", Reply: "/srv/handover/renewal-0123456789abcdef.reply"}
+	j.Steps[0].Status, j.Steps[0].Attempts, j.Steps[0].Note = StatusWaiting, 2, w.Error()
+	j.Steps[0].Started, j.Steps[0].Finished = clock(), clock()
+	j.Artifacts.OldChain = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
+	j.Artifacts.OldFingerprint = plan.Params.OldFingerprint
+	j.addFile("/srv/tenant/client.p12.staging")
+
+	path := filepath.Join(t.TempDir(), "j.json")
+	require.NoError(t, j.write(path, clock()))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	golden := filepath.Join("testdata", "exec", "journal-v1-waiting.json.golden")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, got, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got))
+	back, err := readJournal(golden)
+	require.NoError(t, err)
+	assert.Equal(t, j, back)
+	res, err := ReadJournal(golden)
+	require.NoError(t, err)
+	assert.Equal(t, StatusWaiting, res.State)
+	assert.Contains(t, res.String(), "overlap renewal waiting: 0 of 9 steps done")
+}
