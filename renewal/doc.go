@@ -131,8 +131,17 @@
 // # The two-phase renewal
 //
 // When the CA does not answer at once (a request goes out today, the
-// signed certificate comes back next week), drive the tenant's stores
-// with [Tenant] directly, or give the executor a [CA] whose Sign waits:
+// signed certificate comes back next week), give the executor a [CA]
+// that hands the request over, such as package renewal/handoff's: its
+// Sign writes the request into a hand-over folder and returns an
+// [*AwaitingReplyError]. The run then stops cleanly, with step 1 and the
+// run [StatusWaiting] (not failed), the notifier tells the tenant
+// administrator once where the request is and where the reply goes, and
+// Run returns that error (matching [ErrAwaitingReply]). Each later run
+// with the same journal reuses the staged key (no key is made twice) and
+// installs the reply once it has arrived, checked against that key, or
+// says again that it is waiting. Or drive the tenant's stores with
+// [Tenant] directly:
 //
 //	t := &renewal.Tenant{Keystore: "/srv/tenant/client.p12", Password: pw, Alias: "tenant-client"}
 //	live, _ := t.LiveChain()

@@ -99,6 +99,14 @@ var (
 	// traffic.
 	ErrRollbackUnsafe = errors.New("renewal: rollback unsafe")
 
+	// ErrAwaitingReply reports that the CA has not answered yet: a CA
+	// whose Sign hands the request to people (package renewal/handoff)
+	// returns an [*AwaitingReplyError] matching it. The executor then
+	// stops cleanly: step 1 and the run are [StatusWaiting], the notifier
+	// tells the tenant administrator where the reply goes, and the next
+	// run installs the reply if it has arrived.
+	ErrAwaitingReply = errors.New("renewal: waiting for the CA's reply")
+
 	// ErrOutsideWindow reports that the downtime window has ended before
 	// the flow was stopped.
 	ErrOutsideWindow = errors.New("renewal: outside the downtime window")
@@ -229,3 +237,25 @@ func (e *EndStateError) Error() string {
 // a runtime that cannot say what a node presents, so that [errors.Is]
 // matches any of them.
 func (e *EndStateError) Unwrap() []error { return append([]error{ErrUnexpectedState}, e.errs...) }
+
+// AwaitingReplyError is what a [CA] returns from Sign while a certificate
+// request waits for a reply that people carry: the request has been
+// written to Request, and the CA's reply is expected at Reply. It matches
+// [ErrAwaitingReply].
+type AwaitingReplyError struct {
+	// Request is the path of the certificate request (PEM) to send to the
+	// CA.
+	Request string
+	// Reply is the path where the CA's reply is to be put: PEM, DER or
+	// PKCS#7, the certificates in any order.
+	Reply string
+}
+
+// Error says where the reply goes and where the request is.
+func (e *AwaitingReplyError) Error() string {
+	return fmt.Sprintf("renewal: waiting for the CA's reply: put it at %q (PEM, DER or PKCS#7) and run again; the request to send to the CA is %q",
+		e.Reply, e.Request)
+}
+
+// Is reports whether target is [ErrAwaitingReply].
+func (e *AwaitingReplyError) Is(target error) bool { return target == ErrAwaitingReply }

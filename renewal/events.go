@@ -31,6 +31,10 @@ const (
 	// the run; [Event.Message] says what. The executor warns when the
 	// receiver would also accept another key entry of the live keystore.
 	EventWarning EventKind = "warning"
+	// EventStepWaiting: the step waits for an answer that comes later,
+	// such as a CA's reply ([ErrAwaitingReply]); [Event.Message] says
+	// where it goes. The run stops cleanly and the next one goes on.
+	EventStepWaiting EventKind = "step waiting"
 	// EventGateWaiting: the step's gate waits for something that holds
 	// with time, such as the drain of the old certificate before it is
 	// removed ([Executor.Drain]); [Event.Message] says what it waits for

@@ -41,8 +41,8 @@ func (r *Result) dryRunText() string {
 // DryRun evaluates the plan from where the journal says earlier runs
 // stopped, without changing anything: it writes no file (not even the
 // journal or its lock), calls no method of the CA or the notifier, and
-// only the read-only methods of the receiver ([Receiver.Accepts], and
-// those of [ReceiverInspector]) and the runtime ([Runtime.Nodes],
+// only the read-only methods of the receiver ([Receiver.Accepts],
+// [Prober.Probe], and those of [ReceiverInspector]) and the runtime ([Runtime.Nodes],
 // [Runtime.Presents]). The [Result] has each step's record as the
 // journal has it (pending when there is no journal yet), with what a run
 // would do ([StepRecord.Would]) and what the step's gate says today

@@ -101,7 +101,29 @@ func (x *run) accepts(ctx context.Context, c *gateCheck, which string, certs []*
 	if err := x.e.Receiver.Accepts(ctx, certs); err != nil {
 		c.problem(err, "the receiver refuses the %s chain %s (client certificate SHA-256 %s): %v",
 			which, chain.Path(certs), keystore.CertFingerprint(certs[0]).Hex(), err)
+		return
 	}
+	// The files say yes; a receiver that can be reached is asked by a
+	// handshake, which is the verdict.
+	if err := x.probe(ctx, certs); err != nil {
+		c.problem(err, "the receiver's configuration accepts the %s chain %s (client certificate SHA-256 %s), but a handshake presenting it fails: %v",
+			which, chain.Path(certs), keystore.CertFingerprint(certs[0]).Hex(), err)
+	}
+}
+
+// probe asks a receiver that implements [Prober] to accept a handshake
+// presenting certs with its private key, read from the tenant's stores
+// ([Tenant.keyFor]). A receiver that is not a Prober passes.
+func (x *run) probe(ctx context.Context, certs []*x509.Certificate) error {
+	p, ok := x.e.Receiver.(Prober)
+	if !ok {
+		return nil
+	}
+	key, err := x.e.Tenant.keyFor(certs[0])
+	if err != nil {
+		return fmt.Errorf("renewal: cannot probe the receiver: %w", err)
+	}
+	return p.Probe(ctx, certs, key)
 }
 
 // nodeCerts returns what each node presents: every node the runtime lists,

@@ -36,6 +36,9 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 		note = fmt.Sprintf("the staging store already holds the signed new certificate %s", describeCert(p.Chain[0]))
 	} else {
 		reply, err := x.e.CA.Sign(ctx, p.CSRPEM)
+		if errors.Is(err, ErrAwaitingReply) {
+			return "", false, err
+		}
 		if err != nil {
 			return "", false, fmt.Errorf("renewal: the CA did not sign the request: %w", err)
 		}

@@ -288,6 +288,9 @@ func (x *run) verifyEnd(ctx context.Context) error {
 	if err := x.e.Receiver.Accepts(ctx, x.newChain); err != nil {
 		e.errs = append(e.errs, err)
 		diff("the receiver", configure, "it accepts the new chain "+chain.Path(x.newChain), fmt.Sprintf("it refuses it: %v", err))
+	} else if err := x.probe(ctx, x.newChain); err != nil {
+		e.errs = append(e.errs, err)
+		diff("the receiver", configure, "a handshake presenting the new chain "+chain.Path(x.newChain)+" succeeds", fmt.Sprintf("it fails: %v", err))
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.oldChain); err == nil {
 		diff("the receiver", StepRemoveOld, "it refuses the old chain "+chain.Path(x.oldChain), "it accepts it")

@@ -65,12 +65,18 @@ type Executor struct {
 	// run and read by every later one.
 	Journal string
 
-	// CA signs the new certificate (step 1).
+	// CA signs the new certificate (step 1). A CA that answers later
+	// returns an [*AwaitingReplyError] from Sign: the run stops, waiting
+	// ([StatusWaiting]), and the next run asks it again.
 	CA CA
 	// Receiver is configured by the receiver's steps and asked by the
 	// gates whether it accepts a chain. If it implements
 	// [ReceiverInspector], a resumed step makes only the calls still
-	// needed.
+	// needed. If it implements [Prober], every check that it accepts a
+	// chain (the gates, the end state, a rollback's safety) ends with a
+	// handshake presenting the chain with its key, read from the tenant's
+	// stores; a failed probe fails the check, before the step that
+	// depends on it.
 	Receiver Receiver
 	// Runtime's nodes are stopped, started and restarted by the runtime
 	// steps and asked by the gates what they present.
@@ -456,7 +462,10 @@ func (e *Executor) begin(ctx context.Context) (x *run, unlock func(), err error)
 // fails or ctx is done. It returns the result so far with any error; a
 // failed gate gives a [*GateError] matching [ErrGateFailed]. A journal
 // that does not match the plan is refused with a [*JournalError]
-// (matching [ErrJournal]) before anything is done.
+// (matching [ErrJournal]) before anything is done. A CA that has not
+// answered yet gives its [*AwaitingReplyError] (matching
+// [ErrAwaitingReply]) and a Result whose State is [StatusWaiting]: run
+// again, with the same journal, once the reply is in place.
 //
 // When every step is done, Run checks the end state before it records
 // and reports the run as done: the live alias holds the new certificate,
@@ -510,6 +519,9 @@ func (x *run) runSteps(ctx context.Context) error {
 		}
 		if err := x.runStep(ctx, s, rec); err != nil {
 			x.j.State = StatusFailed
+			if rec.Status == StatusWaiting {
+				x.j.State = StatusWaiting
+			}
 			if serr := x.save(); serr != nil {
 				return errors.Join(err, serr)
 			}
@@ -540,6 +552,9 @@ func (x *run) runStep(ctx context.Context, s Step, rec *stepRecord) error {
 	// whose gate after it failed) is not acted again.
 	acted := rec.Status == StatusFailed && !rec.Acted.IsZero() && s.Destructive
 	resumed := rec.Status == StatusStarted
+	// Told: an earlier run found the step waiting and the notifier
+	// delivered that (a failed delivery is kept in Error).
+	resumedWaiting := rec.Status == StatusWaiting && rec.Error == ""
 
 	if g := s.Gate; g != nil && g.When == GateBefore && !acted {
 		if err := x.gate(ctx, s, rec); err != nil {
@@ -559,6 +574,9 @@ func (x *run) runStep(ctx context.Context, s Step, rec *stepRecord) error {
 		}
 		x.emit(Event{Kind: EventStepStarted, Step: s, Message: msg})
 		note, skipped, err := x.act(ctx, s)
+		if errors.Is(err, ErrAwaitingReply) {
+			return x.waiting(ctx, s, rec, resumedWaiting, err)
+		}
 		if err != nil {
 			rec.Status, rec.Finished, rec.Error = StatusFailed, x.now().UTC(), err.Error()
 			x.emit(Event{Kind: EventStepFailed, Step: s, Err: err})
@@ -582,6 +600,28 @@ func (x *run) runStep(ctx context.Context, s Step, rec *stepRecord) error {
 	x.hookAt(hookRecorded, s.ID)
 	x.emit(Event{Kind: EventStepDone, Step: s, Message: rec.Note})
 	return nil
+}
+
+// waiting records a step that waits for an answer that comes later (the
+// CA's reply): the step is StatusWaiting, not failed, and the notifier
+// tells the step's role, once (not again on each run that finds it still
+// waiting, unless the last delivery failed), what err says: where the
+// reply goes.
+func (x *run) waiting(ctx context.Context, s Step, rec *stepRecord, already bool, err error) error {
+	rec.Status, rec.Finished, rec.Note, rec.Error = StatusWaiting, x.now().UTC(), err.Error(), ""
+	x.emit(Event{Kind: EventStepWaiting, Step: s, Message: err.Error()})
+	if already {
+		return err
+	}
+	to := s
+	to.To = s.Role
+	if nerr := x.e.Notifier.HandOff(ctx, to, err.Error(), 0); nerr != nil {
+		// Kept, so that the next run tells again.
+		nerr = fmt.Errorf("renewal: telling %s where the CA's reply goes: %w", s.Role, nerr)
+		rec.Error = nerr.Error()
+		return errors.Join(err, nerr)
+	}
+	return err
 }
 
 // act performs the step's action.
@@ -713,7 +753,11 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 	if swap == nil || x.newLeaf() == nil || (swap.Status == StatusPending && x.j.State != StatusRolledBack) {
 		return nil, fmt.Errorf("renewal: rollback: the journal %s records no swap of the key entry to undo: %w", e.Journal, ErrUnexpectedState)
 	}
-	if err := e.Receiver.Accepts(ctx, x.oldChain); err != nil {
+	err = e.Receiver.Accepts(ctx, x.oldChain)
+	if err == nil {
+		err = x.probe(ctx, x.oldChain)
+	}
+	if err != nil {
 		return x.result(), fmt.Errorf("renewal: rollback refused: the receiver no longer accepts the old chain %s, so restoring it would break traffic: %w: %w",
 			chain.Path(x.oldChain), ErrRollbackUnsafe, err)
 	}

@@ -97,3 +97,28 @@ type Prober interface {
 	// an error saying which of these went wrong (package renewal/probe).
 	Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error
 }
+
+// Instructor is an optional interface of a [CA], [Receiver] or [Runtime]
+// (or a notifier, or anything else given to [Plan.Markdown]) that can say
+// how a person does the adapter's part of a step by hand: the runbook
+// prints its lines under the step. The adapters of package renewal/command
+// return their own commands (the signing command with the request's path,
+// each node's restart command), and package renewal/handoff where the
+// request and the reply go.
+//
+// A receiver returns, for the steps that configure it
+// ([StepReceiverAcceptBoth], [StepReceiverSwap], [StepRemoveOld]), the
+// files to edit with the lines to add or remove (the client-CA bundle and
+// the pinning list, with the new root's and the client certificate's
+// fingerprints) and its check and reload commands (nginx -t, then
+// nginx -s reload), and for a step whose gate asks whether it accepts a
+// chain ([GateReceiverAcceptsBoth], [GateReceiverAcceptsNew]) a command
+// that checks it by presenting the chain, such as an openssl s_client line
+// that also shows the acceptable CA names the server advertises.
+type Instructor interface {
+	// Instructions returns what a person runs by hand for step s, one
+	// command a line, in order; a line starting with "#" explains rather
+	// than runs. Nil means the adapter has nothing for s. It must not
+	// block or change anything: the runbook is rendered from it.
+	Instructions(s Step) []string
+}

@@ -23,8 +23,8 @@ const journalVersion = 1
 const maxJournal = 16 << 20
 
 // Status is how far a step, or a whole run, got, as the journal records
-// it: a step is pending, started, done or failed; a run is running, done,
-// failed or rolled back.
+// it: a step is pending, started, waiting, done or failed; a run is
+// running, waiting, done, failed or rolled back.
 type Status string
 
 const (
@@ -44,6 +44,11 @@ const (
 	// whose action completed only has its gate checked again). For a
 	// run: the last run stopped at a failed step or gate.
 	StatusFailed Status = "failed"
+	// StatusWaiting: the step waits for an answer that comes later, such
+	// as the reply of a CA that signs by hand ([ErrAwaitingReply]); for a
+	// run: the last run stopped there, cleanly. Nothing failed: the next
+	// run does the step again and goes on if the answer has come.
+	StatusWaiting Status = "waiting"
 	// StatusRolledBack: [Executor.Rollback] restored the old key entry;
 	// a later run starts again from the swap of the key entry. Only a
 	// run has it.
@@ -52,12 +57,12 @@ const (
 
 // validStep reports whether s is a step's status.
 func (s Status) validStep() bool {
-	return s == StatusPending || s == StatusStarted || s == StatusDone || s == StatusFailed
+	return s == StatusPending || s == StatusStarted || s == StatusWaiting || s == StatusDone || s == StatusFailed
 }
 
 // validRun reports whether s is a run's status.
 func (s Status) validRun() bool {
-	return s == StatusRunning || s == StatusFailed || s == StatusDone || s == StatusRolledBack
+	return s == StatusRunning || s == StatusWaiting || s == StatusFailed || s == StatusDone || s == StatusRolledBack
 }
 
 // journalFile is the executor's record of a run, kept in a JSON file so that

@@ -15,7 +15,20 @@ import (
 // Text from the plan is escaped, so a title or value cannot start a new
 // list item, heading or link; parameter values are printed as code spans.
 // The output is deterministic: the same plan gives the same bytes.
-func (p *Plan) Markdown() string {
+//
+// The adapters, if any, are the executor's CA, Receiver and Runtime (or
+// any other value): under each step, Markdown prints what those that
+// implement [Instructor] return for it, headed "By hand:", so that a
+// person can follow the runbook with the chosen adapters' own commands.
+// Values that do not implement it are ignored, and without any the output
+// is the same as before adapters could be given.
+func (p *Plan) Markdown(adapters ...any) string {
+	var ins []Instructor
+	for _, a := range adapters {
+		if i, ok := a.(Instructor); ok && i != nil {
+			ins = append(ins, i)
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Certificate renewal runbook: %s sequence\n\n", p.Sequence)
 	switch p.Sequence {
@@ -62,7 +75,11 @@ func (p *Plan) Markdown() string {
 			if i > 0 {
 				prev = &p.Steps[i-1]
 			}
-			s.markdown(&b, prev)
+			var lines []string
+			for _, in := range ins {
+				lines = append(lines, in.Instructions(s)...)
+			}
+			s.markdown(&b, prev, lines)
 		}
 		if n == 0 {
 			b.WriteString("No steps of their own; they receive the hand-offs above.\n")
@@ -135,8 +152,8 @@ func (p *Params) markdown(b *strings.Builder, s Sequence) {
 }
 
 // markdown writes one checklist item; prev is the step before s in the
-// plan, or nil.
-func (s *Step) markdown(b *strings.Builder, prev *Step) {
+// plan, or nil, and byHand the adapters' instructions for s.
+func (s *Step) markdown(b *strings.Builder, prev *Step, byHand []string) {
 	fmt.Fprintf(b, "- [ ] %d. %s\n", s.Number, mdText(s.Title))
 	sub := func(format string, args ...any) {
 		b.WriteString("  - ")
@@ -174,6 +191,18 @@ func (s *Step) markdown(b *strings.Builder, prev *Step) {
 	}
 	for _, t := range s.Tasks {
 		sub("[ ] %s", mdText(t))
+	}
+	if len(byHand) > 0 {
+		sub("By hand:")
+		for _, l := range byHand {
+			// A line starting with "#" explains; the others are commands,
+			// printed as code so that they can be copied as they are.
+			if c, ok := strings.CutPrefix(l, "#"); ok {
+				fmt.Fprintf(b, "    - %s\n", mdText(c))
+			} else {
+				fmt.Fprintf(b, "    - %s\n", mdCode(l))
+			}
+		}
 	}
 	if g := s.Gate; g != nil && g.When != GateBefore {
 		sub("**Gate, checked after this step** (%s): %s", g.Kind.String(), mdText(g.Description))

@@ -243,6 +243,57 @@ func (t *Tenant) Pending() (*Pending, error) {
 	return &Pending{Key: e.Key, Chain: e.Chain, Signed: !isPlaceholder(e.Chain)}, nil
 }
 
+// keyFor returns the private key of the key entry whose certificate is
+// leaf, from whichever of the tenant's stores holds it now: the staging
+// store (a pending key, before activation), the live keystore under the
+// live alias, or the history store (an entry that activation replaced).
+// The probe gates present a chain with it.
+func (t *Tenant) keyFor(leaf *x509.Certificate) (crypto.Signer, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	var errs []error
+	p, err := t.Pending()
+	switch {
+	case err != nil:
+		errs = append(errs, err)
+	case p != nil && sameCert(p.Chain[0], leaf):
+		return p.Key, nil
+	}
+	stores := []struct {
+		path     string
+		password []byte
+		opts     *keystore.StoreOptions
+		alias    string
+	}{
+		{t.Keystore, t.Password, t.liveOptions(), t.Alias},
+		{t.historyPath(), t.historyPassword(), &keystore.StoreOptions{Now: t.now}, t.historyAlias(leaf)},
+	}
+	for _, st := range stores {
+		s, err := keystore.Open(st.path, st.password, st.opts)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := s.Kind(st.alias); err != nil {
+			continue
+		}
+		e, err := s.Entry(st.alias)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if e.Key != nil && sameCert(e.Leaf(), leaf) {
+			return e.Key, nil
+		}
+	}
+	return nil, errors.Join(append([]error{fmt.Errorf("renewal: the key of %s is in none of the live keystore %s (alias %q), the staging store %s and the history store %s: %w",
+		describeCert(leaf), t.Keystore, t.Alias, t.stagingPath(), t.historyPath(), ErrUnexpectedState)}, errs...)...)
+}
+
 // isPlaceholder reports whether chain is a lone self-signed certificate,
 // as [keystore.Placeholder] makes, rather than a CA's reply.
 func isPlaceholder(chain []*x509.Certificate) bool {

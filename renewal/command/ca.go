@@ -91,7 +91,67 @@ type CA struct {
 	Pool []*x509.Certificate
 }
 
-var _ renewal.CA = (*CA)(nil)
+var (
+	_ renewal.CA         = (*CA)(nil)
+	_ renewal.Instructor = (*CA)(nil)
+)
+
+// The file names the runbook uses for the request and the reply when a
+// person runs a [CA]'s command by hand.
+const (
+	caHandRequest = "request.csr"
+	caHandReply   = "reply.pem"
+)
+
+// Instructions implements [renewal.Instructor]: for step 1 it returns the
+// signing command as a person runs it by hand, with the request in
+// request.csr and the reply written to reply.pem ({csr} and {out}
+// replaced by those names, or the request on standard input and the reply
+// from standard output), shell-quoted, after a cd to Dir if it is set.
+// Env is not shown: it may hold a passphrase.
+func (c *CA) Instructions(s renewal.Step) []string {
+	if s.ID != renewal.StepGenerateKey || len(c.Argv) == 0 {
+		return nil
+	}
+	lines := []string{"# With the new key's certificate request in " + caHandRequest + ", the CA signs it; the reply, in " + caHandReply + ", is installed onto the new key:"}
+	if c.Dir != "" {
+		lines = append(lines, "cd "+shellQuote(c.Dir))
+	}
+	usesCSR, usesOut := false, false
+	args := make([]string, len(c.Argv))
+	r := strings.NewReplacer(CSRPlaceholder, caHandRequest, OutPlaceholder, caHandReply)
+	for i, a := range c.Argv {
+		usesCSR = usesCSR || strings.Contains(a, CSRPlaceholder)
+		usesOut = usesOut || strings.Contains(a, OutPlaceholder)
+		args[i] = shellQuote(r.Replace(a))
+	}
+	line := strings.Join(args, " ")
+	if !usesCSR {
+		line += " < " + caHandRequest
+	}
+	if !usesOut {
+		line += " > " + caHandReply
+	}
+	return append(lines, line)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it, so that a
+// command printed in the runbook runs as the adapter runs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// shellLine quotes every argument of argv and joins them.
+func shellLine(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
 
 // CAError reports a signing command that could not be run, failed, or wrote
 // no usable chain. It carries the command's output, so that the person

@@ -16,12 +16,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/renewal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -299,4 +301,125 @@ func ExampleCA() {
 	for _, c := range issued {
 		fmt.Println(chain.Name(c))
 	}
+}
+
+// caPlan is an overlap plan with two nodes, for the runbook tests.
+func caPlan(t *testing.T, seq renewal.Sequence) *renewal.Plan {
+	t.Helper()
+	fp := func(c *x509.Certificate) string { return keystore.CertFingerprint(c).Hex() }
+	oldRoot, newRoot := testpki.NewRoot(t, "Old Root"), testpki.NewRoot(t, "New Root")
+	p, err := renewal.Build(seq, renewal.Params{
+		Alias: "tenant-client", Keystore: "/srv/tenant/client.p12", Nodes: []string{"node-1", "node-2"},
+		OldFingerprint: fp(oldRoot.Leaf(t, "tenant-client").Cert),
+		OldRootSubject: oldRoot.Cert.Subject.String(), OldRootFingerprint: fp(oldRoot.Cert),
+		NewRootSubject: newRoot.Cert.Subject.String(), NewRootFingerprint: fp(newRoot.Cert),
+		Window: renewal.Window{Start: testNow, End: testNow.Add(time.Hour)},
+	})
+	require.NoError(t, err)
+	return p
+}
+
+// TestCAInstructionsRunByHand checks that the command the runbook prints
+// for step 1 is the one a person can run: run by a shell in a folder
+// holding request.csr, it writes reply.pem with the certificate for the
+// request's key.
+func TestCAInstructionsRunByHand(t *testing.T) {
+	openssl := caNeedOpenSSL(t)
+	sh, err := exec.LookPath("sh")
+	require.NoError(t, err)
+	root := testpki.NewRoot(t, "Tenant Root")
+	caDir := filepath.Join(t.TempDir(), "tenant ca") // a space, to need quoting
+	require.NoError(t, os.Mkdir(caDir, 0o700))
+	rootPEM, rootKey := caTestFiles(t, caDir, "root", root)
+	for _, tc := range []struct {
+		name string
+		argv []string
+		want string
+	}{
+		{"files", []string{openssl, "x509", "-req", "-in", "{csr}", "-CA", rootPEM, "-CAkey", rootKey, "-days", "30", "-out", "{out}"},
+			openssl + " x509 -req -in request.csr -CA '" + rootPEM + "' -CAkey '" + rootKey + "' -days 30 -out reply.pem"},
+		{"stdin and stdout", []string{openssl, "x509", "-req", "-CA", rootPEM, "-CAkey", rootKey, "-days", "30"},
+			openssl + " x509 -req -CA '" + rootPEM + "' -CAkey '" + rootKey + "' -days 30 < request.csr > reply.pem"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := &CA{Argv: tc.argv, Env: []string{"CA_PASS=secret-pass"}}
+			lines := ca.Instructions(renewal.Step{ID: renewal.StepGenerateKey})
+			require.Len(t, lines, 2)
+			assert.True(t, strings.HasPrefix(lines[0], "# "))
+			assert.Equal(t, tc.want, lines[1])
+			assert.NotContains(t, strings.Join(lines, "\n"), "secret-pass", "Env is not shown")
+
+			work := t.TempDir()
+			csrPEM, key := caTestCSR(t)
+			require.NoError(t, os.WriteFile(filepath.Join(work, "request.csr"), csrPEM, 0o644))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, sh, "-c", lines[1])
+			cmd.Dir = work
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			reply, err := os.ReadFile(filepath.Join(work, "reply.pem"))
+			require.NoError(t, err)
+			certs, err := keystore.ParseCertificates(reply)
+			require.NoError(t, err)
+			require.NotEmpty(t, certs)
+			assert.True(t, chain.KeyMatches(key, certs[0]), "the reply is for the request's key")
+		})
+	}
+	assert.Nil(t, (&CA{Argv: []string{"x"}}).Instructions(renewal.Step{ID: renewal.StepSwapEntry}))
+	dirCA := &CA{Argv: []string{"step", "ca", "sign", "{csr}", "{out}"}, Dir: "/etc/step ca"}
+	assert.Equal(t, []string{"cd '/etc/step ca'", "step ca sign request.csr reply.pem"}, dirCA.Instructions(renewal.Step{ID: renewal.StepGenerateKey})[1:])
+}
+
+// TestRunbookWithCommandAdapters renders the runbook with the command CA
+// and runtime: the signing command is under step 1, each node's restart
+// and presents commands under the restart step, and nothing else changes.
+func TestRunbookWithCommandAdapters(t *testing.T) {
+	ca := &CA{Argv: []string{"openssl", "x509", "-req", "-in", "{csr}", "-CA", "/etc/tenant-ca/ca.pem", "-CAkey", "/etc/tenant-ca/ca.key", "-days", "365", "-out", "{out}"}}
+	rt, err := NewRuntime(RuntimeConfig{Nodes: []Node{
+		{Name: "node-1", Stop: []string{"systemctl", "stop", "flow@{node}"}, Start: []string{"systemctl", "start", "flow@{node}"},
+			Restart: []string{"systemctl", "restart", "flow@{node}"}, Presents: []string{"/usr/local/bin/presents", "{node}"}},
+		{Name: "node-2", Stop: []string{"systemctl", "stop", "flow@{node}"}, Start: []string{"systemctl", "start", "flow@{node}"},
+			Presents: []string{"/usr/local/bin/presents", "{node}"}},
+	}})
+	require.NoError(t, err)
+
+	item := func(md string, n int) string {
+		t.Helper()
+		head := fmt.Sprintf("\n- [ ] %d. ", n)
+		i := strings.Index(md, head)
+		require.GreaterOrEqual(t, i, 0, "step %d", n)
+		rest := md[i+1:]
+		if j := strings.Index(rest[1:], "\n- [ ] "); j >= 0 {
+			rest = rest[:j+2]
+		}
+		if j := strings.Index(rest, "\n## "); j >= 0 {
+			rest = rest[:j+1]
+		}
+		return rest
+	}
+
+	overlap := caPlan(t, renewal.SequenceOverlap)
+	md := overlap.Markdown(ca, rt)
+	assert.Contains(t, item(md, 1), "  - By hand:\n"+
+		"    - With the new key's certificate request in request.csr, the CA signs it; the reply, in reply.pem, is installed onto the new key:\n"+
+		"    - `openssl x509 -req -in request.csr -CA /etc/tenant-ca/ca.pem -CAkey /etc/tenant-ca/ca.key -days 365 -out reply.pem`\n")
+	assert.Contains(t, item(md, 7), "  - By hand:\n"+
+		"    - Restart the flow on every node:\n"+
+		"    - `systemctl restart flow@node-1`\n"+
+		"    - `systemctl stop flow@node-2`\n"+
+		"    - `systemctl start flow@node-2`\n"+
+		"    - Check that every node presents the new certificate (each prints it, or its SHA-256 fingerprint):\n"+
+		"    - `/usr/local/bin/presents node-1`\n"+
+		"    - `/usr/local/bin/presents node-2`\n")
+	assert.Equal(t, 2, strings.Count(md, "By hand:"))
+	assert.NotEqual(t, overlap.Markdown(), md)
+	assert.Equal(t, overlap.Markdown(), overlap.Markdown(nil, "not an adapter"), "values without instructions change nothing")
+
+	downtime := caPlan(t, renewal.SequenceDowntime)
+	md = downtime.Markdown(ca, rt)
+	assert.Contains(t, item(md, 4), "    - `systemctl stop flow@node-1`\n    - `systemctl stop flow@node-2`\n")
+	assert.Contains(t, item(md, 11), "    - Start the flow on every node (it was stopped in step 4):\n    - `systemctl start flow@node-1`\n    - `systemctl start flow@node-2`\n")
+	assert.NotContains(t, item(md, 11), "restart flow@")
+	assert.Equal(t, 3, strings.Count(md, "By hand:"))
 }

@@ -102,7 +102,55 @@ type rtNode struct {
 	mu sync.Mutex // serializes this node's commands
 }
 
-var _ renewal.Runtime = (*Runtime)(nil)
+var (
+	_ renewal.Runtime    = (*Runtime)(nil)
+	_ renewal.Instructor = (*Runtime)(nil)
+)
+
+// Instructions implements [renewal.Instructor]: each node's commands as a
+// person runs them by hand, shell-quoted with {node} replaced. For the
+// restart step (overlap 7) the restart command of each node (or its stop
+// and start commands); for the downtime sequence's restart (step 11, after
+// the flow was stopped) the start commands; for stopping the flow
+// (downtime 4) the stop commands. Each is followed by the presents
+// commands that show what the nodes present, the check of the step's
+// gate. Environment and working directory are not shown.
+func (r *Runtime) Instructions(s renewal.Step) []string {
+	var lines []string
+	each := func(cmds func(n *rtNode) [][]string) {
+		for _, name := range r.names {
+			for _, argv := range cmds(r.nodes[name]) {
+				lines = append(lines, shellLine(rtExpand(argv, name)))
+			}
+		}
+	}
+	start := func(n *rtNode) [][]string { return [][]string{n.Start} }
+	switch {
+	case s.ID == renewal.StepRestartNodes && s.Number == 11:
+		lines = append(lines, "# Start the flow on every node (it was stopped in step 4):")
+		each(start)
+	case s.ID == renewal.StepRestartNodes:
+		lines = append(lines, "# Restart the flow on every node:")
+		each(func(n *rtNode) [][]string {
+			if n.Restart != nil {
+				return [][]string{n.Restart}
+			}
+			return [][]string{n.Stop, n.Start}
+		})
+	case s.ID == renewal.StepStopFlow:
+		lines = append(lines, "# Stop the flow on every node:")
+		each(func(n *rtNode) [][]string { return [][]string{n.Stop} })
+	default:
+		return nil
+	}
+	if s.ID == renewal.StepStopFlow {
+		lines = append(lines, "# Check that no node presents a certificate any more (each prints nothing, or \"stopped\"):")
+	} else {
+		lines = append(lines, "# Check that every node presents the new certificate (each prints it, or its SHA-256 fingerprint):")
+	}
+	each(func(n *rtNode) [][]string { return [][]string{n.Presents} })
+	return lines
+}
 
 // RuntimeConfigError reports a [RuntimeConfig] that cannot work.
 type RuntimeConfigError struct {

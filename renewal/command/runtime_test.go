@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certroll/certroll/internal/testpki"
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/renewal"
 )
 
 // rtNeed returns the path of program, failing the test in CI (which
@@ -374,4 +376,65 @@ func ExampleNewRuntime() {
 		return
 	}
 	fmt.Println("node-2 presents", c.Subject)
+}
+
+// TestRuntimeInstructionsRunByHand runs the commands the runbook prints
+// for the restart step with a shell, as a person following it would: the
+// nodes, started with the old certificate, present the new one after the
+// printed restart commands, as the printed presents commands show.
+func TestRuntimeInstructionsRunByHand(t *testing.T) {
+	rtNeed(t, "openssl", "openssl")
+	sh := rtNeed(t, "sh", "dash")
+	oldLeaf, newLeaf := rtLeaves(t)
+	dir, script := rtLandscape(t, oldLeaf)
+	rt, err := NewRuntime(RuntimeConfig{Nodes: []Node{
+		rtScriptNode("node-1", script, false),
+		rtScriptNode("node 2", script, true), // a name that needs quoting
+	}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	for _, n := range []string{"node-1", "node 2"} {
+		require.NoError(t, rt.Start(ctx, n))
+	}
+	rtSetCurrent(t, dir, newLeaf)
+
+	lines := rt.Instructions(renewal.Step{ID: renewal.StepRestartNodes, Number: 7})
+	assert.Equal(t, []string{
+		"# Restart the flow on every node:",
+		script + " stop node-1",
+		script + " start node-1",
+		script + " restart 'node 2'",
+		"# Check that every node presents the new certificate (each prints it, or its SHA-256 fingerprint):",
+		script + " presents node-1",
+		script + " presents 'node 2'",
+	}, lines)
+	var printed []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		out, err := exec.CommandContext(cctx, sh, "-c", l).Output()
+		cancel()
+		require.NoError(t, err, l)
+		if strings.Contains(l, " presents ") {
+			printed = append(printed, string(out))
+		}
+	}
+	require.Len(t, printed, 2)
+	for i, out := range printed {
+		certs, err := keystore.ParseCertificates([]byte(out))
+		require.NoError(t, err)
+		require.NotEmpty(t, certs)
+		assert.True(t, certs[0].Equal(newLeaf), "node %d presents the new certificate after the printed restart", i+1)
+	}
+	for _, n := range []string{"node-1", "node 2"} {
+		c, err := rt.Presents(ctx, n)
+		require.NoError(t, err)
+		assert.True(t, c.Equal(newLeaf), n)
+	}
+
+	assert.Equal(t, []string{"# Stop the flow on every node:", script + " stop node-1", script + " stop 'node 2'"},
+		rt.Instructions(renewal.Step{ID: renewal.StepStopFlow, Number: 4})[:3])
+	assert.Nil(t, rt.Instructions(renewal.Step{ID: renewal.StepSwapEntry}))
 }
