@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -80,8 +81,9 @@ type Config struct {
 	// [DefaultJVMOptions].
 	JVMOptions []string
 	// Dir is the directory the runtime writes Node.java and the server
-	// roots into. Empty means a new temporary directory, removed by
-	// [Runtime.Close].
+	// roots into. New creates it (mode 0700, with its parents) if it does
+	// not exist; it stays after [Runtime.Close]. Empty means a new
+	// temporary directory, removed by [Runtime.Close].
 	Dir string
 
 	// StartTimeout bounds how long [Runtime.Start] waits for a node's
@@ -110,6 +112,7 @@ type Runtime struct {
 	names     []string
 	dir       string
 	ownDir    bool
+	madeDir   string // the topmost directory New created for Config.Dir, or ""
 	source    string
 	trustFile string
 
@@ -295,13 +298,17 @@ func New(cfg Config) (*Runtime, error) {
 		}
 		r.dir, r.ownDir = d, true
 	} else {
-		r.dir = cfg.Dir
+		made, err := makeDir(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		r.dir, r.madeDir = cfg.Dir, made
 	}
 	ctx, cancel := atomicfile.Within()
 	defer cancel()
 	r.source = filepath.Join(r.dir, "Node.java")
 	if err := atomicfile.Write(ctx, r.source, nodeSource, atomicfile.Options{Mode: 0o644}); err != nil {
-		r.removeDir()
+		r.undoDir()
 		return nil, fmt.Errorf("java: writing Node.java: %w", err)
 	}
 	if len(cfg.ServerRoots) > 0 {
@@ -311,17 +318,61 @@ func New(cfg Config) (*Runtime, error) {
 		}
 		r.trustFile = filepath.Join(r.dir, "server-roots.pem")
 		if err := atomicfile.Write(ctx, r.trustFile, b.Bytes(), atomicfile.Options{Mode: 0o644}); err != nil {
-			r.removeDir()
+			r.undoDir()
 			return nil, fmt.Errorf("java: writing the server roots: %w", err)
 		}
 	}
 	return r, nil
 }
 
+// removeDir removes the temporary directory of a runtime without
+// Config.Dir.
 func (r *Runtime) removeDir() {
 	if r.ownDir {
 		_ = os.RemoveAll(r.dir)
 	}
+}
+
+// undoDir removes, after New failed, the directory it created: the
+// temporary one, or the part of Config.Dir that did not exist.
+func (r *Runtime) undoDir() {
+	r.removeDir()
+	if r.madeDir != "" {
+		_ = os.RemoveAll(r.madeDir)
+	}
+}
+
+// makeDir creates dir (mode 0700, and its missing parents) unless it
+// exists, and returns the topmost directory it created, or "" when dir
+// existed. A dir that exists but is not a directory is a *ConfigError.
+func makeDir(dir string) (string, error) {
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return "", &ConfigError{"Dir", fmt.Sprintf("%q exists and is not a directory: give a directory, or a path that does not exist yet", dir)}
+		}
+		return "", nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", &ConfigError{"Dir", fmt.Sprintf("%q cannot be read: %v", dir, err)}
+	}
+	// The topmost missing directory, so that a failed New removes only
+	// what it made.
+	top := filepath.Clean(dir)
+	for {
+		parent := filepath.Dir(top)
+		if parent == top {
+			break
+		}
+		if _, err := os.Stat(parent); err == nil {
+			break
+		}
+		top = parent
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", &ConfigError{"Dir", fmt.Sprintf("%q cannot be created: %v", dir, err)}
+	}
+	return top, nil
 }
 
 // Nodes returns the node names, "node-1" to "node-N".

@@ -387,3 +387,31 @@ func TestPresentsBeforeAnyRequest(t *testing.T) {
 	assert.Contains(t, err.Error(), "asks for client certificates")
 	assert.Zero(t, rt.Stats().Failures, "the requests themselves succeeded")
 }
+
+// TestNewCreatesDir needs no JVM: a Config.Dir that does not exist yet is
+// created (0700, with its parents) and holds Node.java; it stays after
+// Close. A Dir that is a file is refused, naming the field.
+func TestNewCreatesDir(t *testing.T) {
+	base := t.TempDir()
+	ks := filepath.Join(base, "client.jks")
+	require.NoError(t, os.WriteFile(ks, []byte("x"), 0o600))
+	dir := filepath.Join(base, "landscape", "java")
+	rt, err := java.New(java.Config{Keystore: ks, URL: "https://127.0.0.1:1/", Dir: dir})
+	require.NoError(t, err)
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.True(t, fi.IsDir())
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+	src, err := os.ReadFile(filepath.Join(dir, "Node.java"))
+	require.NoError(t, err)
+	assert.Equal(t, java.Source(), src)
+	require.NoError(t, rt.Close())
+	_, err = os.Stat(filepath.Join(dir, "Node.java"))
+	assert.NoError(t, err, "a Config.Dir stays after Close")
+
+	_, err = java.New(java.Config{Keystore: ks, URL: "https://127.0.0.1:1/", Dir: ks})
+	var ce *java.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "Dir", ce.Field)
+	assert.ErrorContains(t, err, "is not a directory")
+}

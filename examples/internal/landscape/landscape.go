@@ -274,9 +274,6 @@ func (l *Landscape) setUp(opt Options) error {
 		if err := writeNginxFiles(nginxFiles(stage), chain); err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Join(stage, "java"), 0o700); err != nil {
-			return err
-		}
 		if err := l.point("nginx"); err != nil {
 			return err
 		}
