@@ -247,7 +247,10 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 
 	// The receiver edits nginx's bundle and pin map, runs nginx -t,
 	// reloads nginx and waits until it advertises the bundle's CA names;
-	// a failed test or reload rolls the files back.
+	// a failed test or reload rolls the files back. With its URL the
+	// executor's gates probe nginx with a real handshake: the new
+	// certificate must be verified, not refused (400, 403), and the new
+	// root's name advertised, so that a Java node would present it.
 	roots := x509.NewCertPool()
 	roots.AddCert(server.ServerRoot)
 	receiver, err := nginx.NewReceiver(nginx.Config{
@@ -259,6 +262,7 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 		ConfFile:    l.Nginx.Conf,
 		PidFile:     l.Nginx.PidFile,
 		Addr:        server.Addr,
+		URL:         server.URL,
 		ServerRoots: roots,
 	})
 	if err != nil {
