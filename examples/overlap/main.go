@@ -4,7 +4,7 @@
 //
 //	go run ./examples/overlap [-format jks|pkcs12] [-nodes N] [-rate R] [-dir D]
 //	                          [-runbook] [-skip-restart-node K] [-drain T] [-summary FILE]
-//	                          [-landscape embedded|real]
+//	                          [-landscape embedded|real] [-stale-ca-names]
 //
 // It builds an old CA and a new CA, a tenant keystore whose alias the old
 // CA signed, the receiver's truststore and HTTPS server (which requires
@@ -26,6 +26,18 @@
 // naming what differs. With -skip-restart-node K node K keeps its
 // cached configuration: the gate after the restart (step 7) stops the
 // run, names node K, and the old root stays trusted.
+//
+// With -stale-ca-names the receiver trusts the new root from step 3 on but
+// keeps naming only the old root when it asks for a client certificate,
+// as HAProxy 2.6 does after set ssl ca-file and commit ssl ca-file on its
+// runtime API without a reload. curl would still get through; a Java
+// client, which presents only a certificate whose issuer the server names,
+// would send none once it holds the new certificate. The gate before the
+// keystore's entry is replaced (step 5) presents the new certificate to
+// the receiver and stops the run there: 0 failed requests, the keystore
+// untouched, and the example says what to do. Run again with the same
+// -dir and without the flag (the receiver as a reload leaves it) to
+// resume.
 //
 // With -landscape real the receiver is a real nginx on a free port of
 // 127.0.0.1 (renewal/nginx: its client-CA bundle and pin map, nginx -t and
@@ -49,14 +61,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/examples/internal/landscape"
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/java"
 	"github.com/certroll/certroll/renewal/local"
 	"github.com/certroll/certroll/renewal/nginx"
+	"github.com/certroll/certroll/renewal/probe"
 )
 
 func main() { os.Exit(command(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -80,9 +95,39 @@ func command(args []string, out, errOut io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(errOut, "overlap:", landscape.Explain(err))
+		if advice := staleNamesAdvice(err, f.Dir); advice != "" {
+			fmt.Fprintf(errOut, "\n%s\n", advice)
+		}
 		return 1
 	}
 	return 0
+}
+
+// staleNamesAdvice returns, for a run stopped because the receiver does
+// not advertise the new root's name (the probe of the gate before the
+// keystore is touched found it missing), what that means and what to do,
+// in the words of the people who run the renewal; "" for any other
+// error.
+func staleNamesAdvice(err error, dir string) string {
+	var pe *probe.Error
+	if !errors.As(err, &pe) || pe.Missing == nil {
+		return ""
+	}
+	advertised := "no root at all"
+	if names := pe.Result.AdvertisedNames(); len(names) > 0 {
+		advertised = "only " + strings.Join(names, " and ")
+	}
+	resume := fmt.Sprintf("then run again with the same directory to resume: go run ./examples/overlap -dir %s", dir)
+	if dir == "" {
+		resume = "then run again to resume; this run kept its files in a temporary directory, now removed, so give -dir DIR to both runs (the first with -stale-ca-names)"
+	}
+	return fmt.Sprintf("The receiver trusts the new root %s but does not advertise it: when it asks for a client certificate it names %s. "+
+		"A Java client presents only a certificate whose issuer the receiver names, so Java clients will not present the new certificate: restarted on the new keystore, the nodes would send none and every request would fail. "+
+		"The renewal stopped before replacing the keystore entry: the nodes still present the old certificate, nothing was removed.\n"+
+		"What to do: reload the receiver so that it advertises both the old and the new root "+
+		"(HAProxy: a reload of the master, not only set ssl ca-file and commit ssl ca-file on its runtime API; nginx: nginx -t, then nginx -s reload; "+
+		"here, a run without -stale-ca-names starts the receiver as a reload leaves it), %s.",
+		chain.Name(pe.Missing), advertised, resume)
 }
 
 // renew runs the overlap renewal on this machine while the runtime's
@@ -215,6 +260,18 @@ func embeddedLandscape(f *landscape.Flags, l *landscape.Landscape) (*parties, er
 	url, err := receiver.Start()
 	if err != nil {
 		return nil, err
+	}
+	if f.StaleCANames {
+		// The receiver updated the way HAProxy 2.6's runtime API does (set
+		// ssl ca-file, commit ssl ca-file) and not reloaded: it verifies
+		// every root its truststore holds, the new one from step 3 on,
+		// but names only the old root in its CertificateRequest. Until
+		// step 3 the old root is all it trusts, so this changes nothing
+		// before then.
+		if err := receiver.AdvertiseOnly(l.OldCA.Root()); err != nil {
+			receiver.Close()
+			return nil, err
+		}
 	}
 
 	// The runtime: nodes that read the tenant keystore when they start
