@@ -90,13 +90,7 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 		return nil, err
 	}
 
-	// The plan is data: the runbook people follow is printed from it.
 	plan := l.Plan
-	if f.Runbook {
-		fmt.Fprintf(out, "%s\n```mermaid\n%s```\n", plan.Markdown(), plan.Mermaid())
-		return nil, nil
-	}
-	l.Describe(out)
 
 	// The receiver and the runtime's nodes: embedded in this process, or
 	// a real nginx and JVMs on this machine (-landscape real).
@@ -111,6 +105,16 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 	}
 	defer p.close()
 	receiver, runtime := p.receiver, p.runtime
+
+	// The plan is data: the runbook people follow is printed from it,
+	// with the commands of the adapters that know theirs (the CA, the
+	// receiver and the runtime the executor runs with).
+	adapters := append([]any{l.NewCA}, p.adapters...)
+	if f.Runbook {
+		fmt.Fprintf(out, "%s\n```mermaid\n%s```\n", plan.Markdown(adapters...), plan.Mermaid())
+		return nil, nil
+	}
+	l.Describe(out, adapters...)
 
 	// A run resumed inside the downtime window finds the flow stopped;
 	// the executor starts it again at its restart step.
@@ -192,6 +196,9 @@ type parties struct {
 	runtime  landscape.Runtime
 	url      string
 	close    func()
+	// adapters are the receiver and the runtime as the runbook asks
+	// them for their commands (renewal.Instructor).
+	adapters []any
 }
 
 // embeddedLandscape starts the receiver and the nodes in this process.
@@ -225,7 +232,8 @@ func embeddedLandscape(f *landscape.Flags, l *landscape.Landscape) (*parties, er
 		receiver.Close()
 		return nil, err
 	}
-	return &parties{receiver: receiver, runtime: runtime, url: url, close: func() { receiver.Close() }}, nil
+	return &parties{receiver: receiver, runtime: runtime, url: url, close: func() { receiver.Close() },
+		adapters: []any{receiver, runtime}}, nil
 }
 
 // realLandscape starts nginx on 127.0.0.1 and the JVM nodes, with their
@@ -297,7 +305,7 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 		server.Stop()
 		return nil, err
 	}
-	return &parties{receiver: receiver, runtime: runtime, url: server.URL, close: func() {
+	return &parties{receiver: receiver, runtime: runtime, url: server.URL, adapters: []any{receiver, jvms}, close: func() {
 		jvms.Close()
 		server.Stop()
 	}}, nil

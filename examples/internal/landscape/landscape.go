@@ -162,8 +162,10 @@ func Open(dir string, opt Options) (*Landscape, error) {
 }
 
 // Describe prints what the run starts from: the landscape and the
-// runbook, or that it resumes.
-func (l *Landscape) Describe(w io.Writer) {
+// runbook, or that it resumes. The runbook carries, under each step, the
+// commands of the adapters that say theirs (renewal.Instructor): the
+// executor's CA, receiver and runtime.
+func (l *Landscape) Describe(w io.Writer, adapters ...any) {
 	if l.Resumed {
 		fmt.Fprintf(w, "resuming the %s renewal in %s from its journal\n", l.Plan.Sequence, l.Dir)
 		return
@@ -174,7 +176,7 @@ func (l *Landscape) Describe(w io.Writer) {
 	}
 	fmt.Fprintf(w, "landscape in %s: tenant keystore %s (%v), alias %q signed by %q; %s\n",
 		l.Dir, filepath.Base(l.Keystore), l.format, Alias, l.OldCA.Root().Subject.CommonName, trust)
-	fmt.Fprintf(w, "\n%s\n", l.Plan.Markdown())
+	fmt.Fprintf(w, "\n%s\n", l.Plan.Markdown(adapters...))
 }
 
 // TrustFile is the file of the roots the receiver trusts: the embedded
