@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -375,6 +376,75 @@ func makeDir(dir string) (string, error) {
 	return top, nil
 }
 
+// Instructions implements [renewal.Instructor]: how a person restarts the
+// nodes by hand. For the restart step ([renewal.StepRestartNodes]) and for
+// stopping the flow ([renewal.StepStopFlow]) it returns, per node, how to
+// end its JVM and the shell lines that start it again as [Runtime.Start]
+// does (the passwords read with read -rs and given on standard input, never
+// on the command line), and how to read what each node presents; nil for
+// every other step.
+func (r *Runtime) Instructions(s renewal.Step) []string {
+	switch s.ID {
+	case renewal.StepStopFlow:
+		return []string{
+			fmt.Sprintf("# The nodes %s are JVMs running %s; stop each: Ctrl-D on its standard input (it ends after its request in flight), or kill its java process.", strings.Join(r.names, ", "), r.source),
+			"# Check that none runs any more: ps -o pid,args -C java | grep Node.java",
+		}
+	case renewal.StepRestartNodes:
+	default:
+		return nil
+	}
+	lines := []string{
+		fmt.Sprintf("# The nodes %s are JVMs running %s; each reads the keystore once, when it starts.", strings.Join(r.names, ", "), r.source),
+		"# For each node: end its JVM if it runs (Ctrl-D on its standard input, or kill its java process), then start it again in its own terminal:",
+		"read -rs STOREPASS",
+	}
+	second := `\n`
+	if r.cfg.KeyPassword != nil {
+		lines = append(lines, "read -rs KEYPASS")
+		second = `%s\n`
+	}
+	for _, name := range r.names {
+		feed := `{ printf '%s\n` + second + `' "$(printf %s "$STOREPASS" | base64 -w0)"`
+		if r.cfg.KeyPassword != nil {
+			feed += ` "$(printf %s "$KEYPASS" | base64 -w0)"`
+		}
+		feed += "; cat; }"
+		lines = append(lines, feed+" | "+shellJoin(r.commandLine(name)))
+	}
+	return append(lines, `# Each node prints one JSON line a request; "presented" is the SHA-256 of the certificate it presented: every node's must be the new certificate's.`)
+}
+
+// commandLine is the command that runs node name: java, its options,
+// Node.java and its arguments.
+func (r *Runtime) commandLine(name string) []string {
+	args := append([]string{r.cfg.Java}, r.cfg.JVMOptions...)
+	args = append(args, r.source,
+		"--keystore", r.cfg.Keystore,
+		"--url", r.cfg.URL,
+		"--rate", strconv.FormatFloat(r.cfg.Rate, 'g', -1, 64),
+		"--timeout-ms", strconv.FormatInt(r.cfg.Timeout.Milliseconds(), 10),
+		"--name", name)
+	if r.trustFile != "" {
+		args = append(args, "--trust", r.trustFile)
+	}
+	return args
+}
+
+// shellJoin quotes args for a POSIX shell: a word of safe characters as
+// it is, any other in single quotes.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=+,@%") == "" {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
+
 // Nodes returns the node names, "node-1" to "node-N".
 func (r *Runtime) Nodes(ctx context.Context) ([]string, error) { return slices.Clone(r.names), nil }
 
@@ -412,17 +482,8 @@ func (r *Runtime) start(ctx context.Context, n *node) error {
 		return nil
 	}
 
-	args := slices.Clone(r.cfg.JVMOptions)
-	args = append(args, r.source,
-		"--keystore", r.cfg.Keystore,
-		"--url", r.cfg.URL,
-		"--rate", strconv.FormatFloat(r.cfg.Rate, 'g', -1, 64),
-		"--timeout-ms", strconv.FormatInt(r.cfg.Timeout.Milliseconds(), 10),
-		"--name", n.name)
-	if r.trustFile != "" {
-		args = append(args, "--trust", r.trustFile)
-	}
-	cmd := exec.Command(r.cfg.Java, args...)
+	argv := r.commandLine(n.name)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = r.dir
 	p := &process{
 		cmd:     cmd,
