@@ -73,7 +73,8 @@ type Landscape struct {
 	// embedded landscape.
 	Nginx *NginxFiles
 	// JavaDir is the directory of the real landscape's JVM nodes (their
-	// Node.java); empty in the embedded landscape.
+	// Node.java), which renewal/java creates; empty in the embedded
+	// landscape.
 	JavaDir string
 
 	format     keystore.Format
