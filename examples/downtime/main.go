@@ -90,13 +90,7 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 		return nil, err
 	}
 
-	// The plan is data: the runbook people follow is printed from it.
 	plan := l.Plan
-	if f.Runbook {
-		fmt.Fprintf(out, "%s\n```mermaid\n%s```\n", plan.Markdown(), plan.Mermaid())
-		return nil, nil
-	}
-	l.Describe(out)
 
 	// The receiver and the runtime's nodes: embedded in this process, or
 	// a real nginx and JVMs on this machine (-landscape real).
@@ -111,6 +105,16 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 	}
 	defer p.close()
 	receiver, runtime := p.receiver, p.runtime
+
+	// The plan is data: the runbook people follow is printed from it,
+	// with the commands of the adapters that know theirs (the CA, the
+	// receiver and the runtime the executor runs with).
+	adapters := append([]any{l.NewCA}, p.adapters...)
+	if f.Runbook {
+		fmt.Fprintf(out, "%s\n```mermaid\n%s```\n", plan.Markdown(adapters...), plan.Mermaid())
+		return nil, nil
+	}
+	l.Describe(out, adapters...)
 
 	// A run resumed inside the downtime window finds the flow stopped;
 	// the executor starts it again at its restart step.
@@ -192,6 +196,9 @@ type parties struct {
 	runtime  landscape.Runtime
 	url      string
 	close    func()
+	// adapters are the receiver and the runtime as the runbook asks
+	// them for their commands (renewal.Instructor).
+	adapters []any
 }
 
 // embeddedLandscape starts the receiver and the nodes in this process.
@@ -225,7 +232,8 @@ func embeddedLandscape(f *landscape.Flags, l *landscape.Landscape) (*parties, er
 		receiver.Close()
 		return nil, err
 	}
-	return &parties{receiver: receiver, runtime: runtime, url: url, close: func() { receiver.Close() }}, nil
+	return &parties{receiver: receiver, runtime: runtime, url: url, close: func() { receiver.Close() },
+		adapters: []any{receiver, runtime}}, nil
 }
 
 // realLandscape starts nginx on 127.0.0.1 and the JVM nodes, with their
@@ -241,7 +249,10 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 
 	// The receiver edits nginx's bundle and pin map, runs nginx -t,
 	// reloads nginx and waits until it advertises the bundle's CA names;
-	// a failed test or reload rolls the files back.
+	// a failed test or reload rolls the files back. With its URL the
+	// executor's gates probe nginx with a real handshake: the new
+	// certificate must be verified, not refused (400, 403), and the new
+	// root's name advertised, so that a Java node would present it.
 	roots := x509.NewCertPool()
 	roots.AddCert(server.ServerRoot)
 	receiver, err := nginx.NewReceiver(nginx.Config{
@@ -253,6 +264,7 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 		ConfFile:    l.Nginx.Conf,
 		PidFile:     l.Nginx.PidFile,
 		Addr:        server.Addr,
+		URL:         server.URL,
 		ServerRoots: roots,
 	})
 	if err != nil {
@@ -293,7 +305,7 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 		server.Stop()
 		return nil, err
 	}
-	return &parties{receiver: receiver, runtime: runtime, url: server.URL, close: func() {
+	return &parties{receiver: receiver, runtime: runtime, url: server.URL, adapters: []any{receiver, jvms}, close: func() {
 		jvms.Close()
 		server.Stop()
 	}}, nil

@@ -4,7 +4,7 @@
 //
 //	go run ./examples/overlap [-format jks|pkcs12] [-nodes N] [-rate R] [-dir D]
 //	                          [-runbook] [-skip-restart-node K] [-drain T] [-summary FILE]
-//	                          [-landscape embedded|real]
+//	                          [-landscape embedded|real] [-stale-ca-names]
 //
 // It builds an old CA and a new CA, a tenant keystore whose alias the old
 // CA signed, the receiver's truststore and HTTPS server (which requires
@@ -26,6 +26,18 @@
 // naming what differs. With -skip-restart-node K node K keeps its
 // cached configuration: the gate after the restart (step 7) stops the
 // run, names node K, and the old root stays trusted.
+//
+// With -stale-ca-names the receiver trusts the new root from step 3 on but
+// keeps naming only the old root when it asks for a client certificate,
+// as HAProxy 2.6 does after set ssl ca-file and commit ssl ca-file on its
+// runtime API without a reload. curl would still get through; a Java
+// client, which presents only a certificate whose issuer the server names,
+// would send none once it holds the new certificate. The gate before the
+// keystore's entry is replaced (step 5) presents the new certificate to
+// the receiver and stops the run there: 0 failed requests, the keystore
+// untouched, and the example says what to do. Run again with the same
+// -dir and without the flag (the receiver as a reload leaves it) to
+// resume.
 //
 // With -landscape real the receiver is a real nginx on a free port of
 // 127.0.0.1 (renewal/nginx: its client-CA bundle and pin map, nginx -t and
@@ -49,14 +61,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/examples/internal/landscape"
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/java"
 	"github.com/certroll/certroll/renewal/local"
 	"github.com/certroll/certroll/renewal/nginx"
+	"github.com/certroll/certroll/renewal/probe"
 )
 
 func main() { os.Exit(command(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -80,9 +95,39 @@ func command(args []string, out, errOut io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(errOut, "overlap:", landscape.Explain(err))
+		if advice := staleNamesAdvice(err, f.Dir); advice != "" {
+			fmt.Fprintf(errOut, "\n%s\n", advice)
+		}
 		return 1
 	}
 	return 0
+}
+
+// staleNamesAdvice returns, for a run stopped because the receiver does
+// not advertise the new root's name (the probe of the gate before the
+// keystore is touched found it missing), what that means and what to do,
+// in the words of the people who run the renewal; "" for any other
+// error.
+func staleNamesAdvice(err error, dir string) string {
+	var pe *probe.Error
+	if !errors.As(err, &pe) || pe.Missing == nil {
+		return ""
+	}
+	advertised := "no root at all"
+	if names := pe.Result.AdvertisedNames(); len(names) > 0 {
+		advertised = "only " + strings.Join(names, " and ")
+	}
+	resume := fmt.Sprintf("then run again with the same directory to resume: go run ./examples/overlap -dir %s", dir)
+	if dir == "" {
+		resume = "then run again to resume; this run kept its files in a temporary directory, now removed, so give -dir DIR to both runs (the first with -stale-ca-names)"
+	}
+	return fmt.Sprintf("The receiver trusts the new root %s but does not advertise it: when it asks for a client certificate it names %s. "+
+		"A Java client presents only a certificate whose issuer the receiver names, so Java clients will not present the new certificate: restarted on the new keystore, the nodes would send none and every request would fail. "+
+		"The renewal stopped before replacing the keystore entry: the nodes still present the old certificate, nothing was removed.\n"+
+		"What to do: reload the receiver so that it advertises both the old and the new root "+
+		"(HAProxy: a reload of the master, not only set ssl ca-file and commit ssl ca-file on its runtime API; nginx: nginx -t, then nginx -s reload; "+
+		"here, a run without -stale-ca-names starts the receiver as a reload leaves it), %s.",
+		chain.Name(pe.Missing), advertised, resume)
 }
 
 // renew runs the overlap renewal on this machine while the runtime's
@@ -114,13 +159,7 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 		return nil, err
 	}
 
-	// The plan is data: the runbook people follow is printed from it.
 	plan := l.Plan
-	if f.Runbook {
-		fmt.Fprintf(out, "%s\n```mermaid\n%s```\n", plan.Markdown(), plan.Mermaid())
-		return nil, nil
-	}
-	l.Describe(out)
 
 	// The receiver and the runtime's nodes: embedded in this process, or
 	// a real nginx and JVMs on this machine (-landscape real).
@@ -135,6 +174,16 @@ func renew(ctx context.Context, f *landscape.Flags, out io.Writer) (*landscape.S
 	}
 	defer p.close()
 	receiver, runtime := p.receiver, p.runtime
+
+	// The plan is data: the runbook people follow is printed from it,
+	// with the commands of the adapters that know theirs (the CA, the
+	// receiver and the runtime the executor runs with).
+	adapters := append([]any{l.NewCA}, p.adapters...)
+	if f.Runbook {
+		fmt.Fprintf(out, "%s\n```mermaid\n%s```\n", plan.Markdown(adapters...), plan.Mermaid())
+		return nil, nil
+	}
+	l.Describe(out, adapters...)
 
 	// The nodes read the tenant keystore when they start and present its
 	// certificate until they are restarted.
@@ -198,6 +247,9 @@ type parties struct {
 	runtime  landscape.Runtime
 	url      string
 	close    func()
+	// adapters are the receiver and the runtime as the runbook asks
+	// them for their commands (renewal.Instructor).
+	adapters []any
 }
 
 // embeddedLandscape starts the receiver and the nodes in this process.
@@ -216,6 +268,18 @@ func embeddedLandscape(f *landscape.Flags, l *landscape.Landscape) (*parties, er
 	if err != nil {
 		return nil, err
 	}
+	if f.StaleCANames {
+		// The receiver updated the way HAProxy 2.6's runtime API does (set
+		// ssl ca-file, commit ssl ca-file) and not reloaded: it verifies
+		// every root its truststore holds, the new one from step 3 on,
+		// but names only the old root in its CertificateRequest. Until
+		// step 3 the old root is all it trusts, so this changes nothing
+		// before then.
+		if err := receiver.AdvertiseOnly(l.OldCA.Root()); err != nil {
+			receiver.Close()
+			return nil, err
+		}
+	}
 
 	// The runtime: nodes that read the tenant keystore when they start
 	// and present its certificate until they are restarted.
@@ -231,7 +295,8 @@ func embeddedLandscape(f *landscape.Flags, l *landscape.Landscape) (*parties, er
 		receiver.Close()
 		return nil, err
 	}
-	return &parties{receiver: receiver, runtime: runtime, url: url, close: func() { receiver.Close() }}, nil
+	return &parties{receiver: receiver, runtime: runtime, url: url, close: func() { receiver.Close() },
+		adapters: []any{receiver, runtime}}, nil
 }
 
 // realLandscape starts nginx on 127.0.0.1 and the JVM nodes, with their
@@ -247,7 +312,10 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 
 	// The receiver edits nginx's bundle and pin map, runs nginx -t,
 	// reloads nginx and waits until it advertises the bundle's CA names;
-	// a failed test or reload rolls the files back.
+	// a failed test or reload rolls the files back. With its URL the
+	// executor's gates probe nginx with a real handshake: the new
+	// certificate must be verified, not refused (400, 403), and the new
+	// root's name advertised, so that a Java node would present it.
 	roots := x509.NewCertPool()
 	roots.AddCert(server.ServerRoot)
 	receiver, err := nginx.NewReceiver(nginx.Config{
@@ -259,6 +327,7 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 		ConfFile:    l.Nginx.Conf,
 		PidFile:     l.Nginx.PidFile,
 		Addr:        server.Addr,
+		URL:         server.URL,
 		ServerRoots: roots,
 	})
 	if err != nil {
@@ -299,7 +368,7 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 		server.Stop()
 		return nil, err
 	}
-	return &parties{receiver: receiver, runtime: runtime, url: server.URL, close: func() {
+	return &parties{receiver: receiver, runtime: runtime, url: server.URL, adapters: []any{receiver, jvms}, close: func() {
 		jvms.Close()
 		server.Stop()
 	}}, nil

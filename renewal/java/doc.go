@@ -46,6 +46,9 @@
 // key password is the same; cat keeps standard input open, and Ctrl-D ends
 // the node. It prints one JSON line a request, with the SHA-256 of the
 // certificate it presented and the CA names the server advertised.
+// [Runtime.Instructions] prints these lines, with the runtime's own files,
+// URL and options, under the restart step of a runbook:
+// plan.Markdown(ca, receiver, rt).
 //
 // # Compatibility
 //

@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,8 +82,9 @@ type Config struct {
 	// [DefaultJVMOptions].
 	JVMOptions []string
 	// Dir is the directory the runtime writes Node.java and the server
-	// roots into. Empty means a new temporary directory, removed by
-	// [Runtime.Close].
+	// roots into. New creates it (mode 0700, with its parents) if it does
+	// not exist; it stays after [Runtime.Close]. Empty means a new
+	// temporary directory, removed by [Runtime.Close].
 	Dir string
 
 	// StartTimeout bounds how long [Runtime.Start] waits for a node's
@@ -110,6 +113,7 @@ type Runtime struct {
 	names     []string
 	dir       string
 	ownDir    bool
+	madeDir   string // the topmost directory New created for Config.Dir, or ""
 	source    string
 	trustFile string
 
@@ -295,13 +299,17 @@ func New(cfg Config) (*Runtime, error) {
 		}
 		r.dir, r.ownDir = d, true
 	} else {
-		r.dir = cfg.Dir
+		made, err := makeDir(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		r.dir, r.madeDir = cfg.Dir, made
 	}
 	ctx, cancel := atomicfile.Within()
 	defer cancel()
 	r.source = filepath.Join(r.dir, "Node.java")
 	if err := atomicfile.Write(ctx, r.source, nodeSource, atomicfile.Options{Mode: 0o644}); err != nil {
-		r.removeDir()
+		r.undoDir()
 		return nil, fmt.Errorf("java: writing Node.java: %w", err)
 	}
 	if len(cfg.ServerRoots) > 0 {
@@ -311,17 +319,130 @@ func New(cfg Config) (*Runtime, error) {
 		}
 		r.trustFile = filepath.Join(r.dir, "server-roots.pem")
 		if err := atomicfile.Write(ctx, r.trustFile, b.Bytes(), atomicfile.Options{Mode: 0o644}); err != nil {
-			r.removeDir()
+			r.undoDir()
 			return nil, fmt.Errorf("java: writing the server roots: %w", err)
 		}
 	}
 	return r, nil
 }
 
+// removeDir removes the temporary directory of a runtime without
+// Config.Dir.
 func (r *Runtime) removeDir() {
 	if r.ownDir {
 		_ = os.RemoveAll(r.dir)
 	}
+}
+
+// undoDir removes, after New failed, the directory it created: the
+// temporary one, or the part of Config.Dir that did not exist.
+func (r *Runtime) undoDir() {
+	r.removeDir()
+	if r.madeDir != "" {
+		_ = os.RemoveAll(r.madeDir)
+	}
+}
+
+// makeDir creates dir (mode 0700, and its missing parents) unless it
+// exists, and returns the topmost directory it created, or "" when dir
+// existed. A dir that exists but is not a directory is a *ConfigError.
+func makeDir(dir string) (string, error) {
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return "", &ConfigError{"Dir", fmt.Sprintf("%q exists and is not a directory: give a directory, or a path that does not exist yet", dir)}
+		}
+		return "", nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", &ConfigError{"Dir", fmt.Sprintf("%q cannot be read: %v", dir, err)}
+	}
+	// The topmost missing directory, so that a failed New removes only
+	// what it made.
+	top := filepath.Clean(dir)
+	for {
+		parent := filepath.Dir(top)
+		if parent == top {
+			break
+		}
+		if _, err := os.Stat(parent); err == nil {
+			break
+		}
+		top = parent
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", &ConfigError{"Dir", fmt.Sprintf("%q cannot be created: %v", dir, err)}
+	}
+	return top, nil
+}
+
+// Instructions implements [renewal.Instructor]: how a person restarts the
+// nodes by hand. For the restart step ([renewal.StepRestartNodes]) and for
+// stopping the flow ([renewal.StepStopFlow]) it returns, per node, how to
+// end its JVM and the shell lines that start it again as [Runtime.Start]
+// does (the passwords read with read -rs and given on standard input, never
+// on the command line), and how to read what each node presents; nil for
+// every other step.
+func (r *Runtime) Instructions(s renewal.Step) []string {
+	switch s.ID {
+	case renewal.StepStopFlow:
+		return []string{
+			fmt.Sprintf("# The nodes %s are JVMs running %s; stop each: Ctrl-D on its standard input (it ends after its request in flight), or kill its java process.", strings.Join(r.names, ", "), r.source),
+			"# Check that none runs any more: ps -o pid,args -C java | grep Node.java",
+		}
+	case renewal.StepRestartNodes:
+	default:
+		return nil
+	}
+	lines := []string{
+		fmt.Sprintf("# The nodes %s are JVMs running %s; each reads the keystore once, when it starts.", strings.Join(r.names, ", "), r.source),
+		"# For each node: end its JVM if it runs (Ctrl-D on its standard input, or kill its java process), then start it again in its own terminal:",
+		"read -rs STOREPASS",
+	}
+	second := `\n`
+	if r.cfg.KeyPassword != nil {
+		lines = append(lines, "read -rs KEYPASS")
+		second = `%s\n`
+	}
+	for _, name := range r.names {
+		feed := `{ printf '%s\n` + second + `' "$(printf %s "$STOREPASS" | base64 -w0)"`
+		if r.cfg.KeyPassword != nil {
+			feed += ` "$(printf %s "$KEYPASS" | base64 -w0)"`
+		}
+		feed += "; cat; }"
+		lines = append(lines, feed+" | "+shellJoin(r.commandLine(name)))
+	}
+	return append(lines, `# Each node prints one JSON line a request; "presented" is the SHA-256 of the certificate it presented: every node's must be the new certificate's.`)
+}
+
+// commandLine is the command that runs node name: java, its options,
+// Node.java and its arguments.
+func (r *Runtime) commandLine(name string) []string {
+	args := append([]string{r.cfg.Java}, r.cfg.JVMOptions...)
+	args = append(args, r.source,
+		"--keystore", r.cfg.Keystore,
+		"--url", r.cfg.URL,
+		"--rate", strconv.FormatFloat(r.cfg.Rate, 'g', -1, 64),
+		"--timeout-ms", strconv.FormatInt(r.cfg.Timeout.Milliseconds(), 10),
+		"--name", name)
+	if r.trustFile != "" {
+		args = append(args, "--trust", r.trustFile)
+	}
+	return args
+}
+
+// shellJoin quotes args for a POSIX shell: a word of safe characters as
+// it is, any other in single quotes.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=+,@%") == "" {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
 }
 
 // Nodes returns the node names, "node-1" to "node-N".
@@ -361,17 +482,8 @@ func (r *Runtime) start(ctx context.Context, n *node) error {
 		return nil
 	}
 
-	args := slices.Clone(r.cfg.JVMOptions)
-	args = append(args, r.source,
-		"--keystore", r.cfg.Keystore,
-		"--url", r.cfg.URL,
-		"--rate", strconv.FormatFloat(r.cfg.Rate, 'g', -1, 64),
-		"--timeout-ms", strconv.FormatInt(r.cfg.Timeout.Milliseconds(), 10),
-		"--name", n.name)
-	if r.trustFile != "" {
-		args = append(args, "--trust", r.trustFile)
-	}
-	cmd := exec.Command(r.cfg.Java, args...)
+	argv := r.commandLine(n.name)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = r.dir
 	p := &process{
 		cmd:     cmd,

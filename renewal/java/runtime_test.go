@@ -1,6 +1,7 @@
 package java_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/java"
 )
 
@@ -386,4 +389,92 @@ func TestPresentsBeforeAnyRequest(t *testing.T) {
 	assert.GreaterOrEqual(t, nr.Requests, 2)
 	assert.Contains(t, err.Error(), "asks for client certificates")
 	assert.Zero(t, rt.Stats().Failures, "the requests themselves succeeded")
+}
+
+// TestNewCreatesDir needs no JVM: a Config.Dir that does not exist yet is
+// created (0700, with its parents) and holds Node.java; it stays after
+// Close. A Dir that is a file is refused, naming the field.
+func TestNewCreatesDir(t *testing.T) {
+	base := t.TempDir()
+	ks := filepath.Join(base, "client.jks")
+	require.NoError(t, os.WriteFile(ks, []byte("x"), 0o600))
+	dir := filepath.Join(base, "landscape", "java")
+	rt, err := java.New(java.Config{Keystore: ks, URL: "https://127.0.0.1:1/", Dir: dir})
+	require.NoError(t, err)
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.True(t, fi.IsDir())
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+	src, err := os.ReadFile(filepath.Join(dir, "Node.java"))
+	require.NoError(t, err)
+	assert.Equal(t, java.Source(), src)
+	require.NoError(t, rt.Close())
+	_, err = os.Stat(filepath.Join(dir, "Node.java"))
+	assert.NoError(t, err, "a Config.Dir stays after Close")
+
+	_, err = java.New(java.Config{Keystore: ks, URL: "https://127.0.0.1:1/", Dir: ks})
+	var ce *java.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "Dir", ce.Field)
+	assert.ErrorContains(t, err, "is not a directory")
+}
+
+// TestInstructionsStartANode runs the restart step's lines of the runbook
+// with bash, as a person would, typing the password at read -rs: the node
+// they start presents the keystore's certificate to the receiver. The
+// password is not on the command line, and the stop step and other steps
+// say nothing that runs.
+func TestInstructionsStartANode(t *testing.T) {
+	javaBin := needJava(t)
+	bash, err := exec.LookPath("bash")
+	require.NoError(t, err)
+	p := newPKI(t)
+	ks := writeKeystore(t, keystore.JKS, p.oldLeaf, jksPassword)
+	rcv := startReceiver(t, p, bothRoots(p))
+	rt, err := java.New(java.Config{Nodes: 2, Keystore: ks, KeystorePassword: jksPassword, URL: rcv.srv.URL + "/flow",
+		ServerRoots: []*x509.Certificate{p.serverRoot.Cert}, Rate: 10, Java: javaBin, Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, rt.Close()) })
+
+	assert.Nil(t, rt.Instructions(renewal.Step{ID: renewal.StepSwapEntry}))
+	for _, l := range rt.Instructions(renewal.Step{ID: renewal.StepStopFlow}) {
+		assert.True(t, strings.HasPrefix(l, "#"), "stopping is explained, not run: %q", l)
+	}
+	lines := rt.Instructions(renewal.Step{ID: renewal.StepRestartNodes, Number: 7})
+	require.NotEmpty(t, lines)
+	var run []string // the lines of node-1: the password, then its start
+	for _, l := range lines {
+		assert.NotContains(t, l, string(jksPassword))
+		if l == "read -rs STOREPASS" || strings.HasSuffix(l, "--name node-1") || strings.Contains(l, "--name node-1 ") {
+			run = append(run, l)
+		}
+	}
+	require.Len(t, run, 2, "%q", lines)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bash, "-c", strings.Join(run, "\n"))
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	_, err = io.WriteString(stdin, string(jksPassword)+"\n")
+	require.NoError(t, err)
+
+	want := keystore.CertFingerprint(p.oldLeaf.Cert).Hex()
+	sc := bufio.NewScanner(stdout)
+	found := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"presented":"`+want+`"`) {
+			found = true
+			break
+		}
+	}
+	require.True(t, found, "no request presenting %s; stderr: %s", want, stderr.String())
+	assert.Equal(t, keystore.CertFingerprint(p.oldLeaf.Cert), rcv.lastSeen(), "the receiver saw the node's certificate")
+	require.NoError(t, stdin.Close(), "Ctrl-D ends the node")
 }

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/renewal/probe"
 )
 
 // keyEntry is one key entry a node loaded from the tenant keystore: its
@@ -30,9 +30,9 @@ type keyEntry struct {
 // entries are held with the configured alias first, so that it is
 // preferred when several match; the others follow in keystore order.
 //
-// Package renewal/probe applies the same rule to the chain it probes with,
-// but keeps it unexported; the rule is short, so it is written again here
-// (the tests of both packages check the same cases).
+// The rule is renewal/probe's [probe.JavaChooses], the one the receiver
+// probe applies to the chain it presents, so that a node and the probe
+// never disagree about what a Java client would present.
 type keyManager struct {
 	keystore string
 	entries  []keyEntry
@@ -45,7 +45,7 @@ func (km *keyManager) choose(names [][]byte) *keyEntry {
 		return &km.entries[0]
 	}
 	for i := range km.entries {
-		if issuedByOneOf(km.entries[i].chain, names) {
+		if probe.JavaChooses(names, km.entries[i].chain) {
 			return &km.entries[i]
 		}
 	}
@@ -62,37 +62,6 @@ func (km *keyManager) noneMatches(node string, names [][]byte) error {
 	}
 	return fmt.Errorf("%w: on %s, no key entry's issuer is among the CA names the receiver advertises (%s); %s holds %s, so the receiver must advertise one of those issuers",
 		ErrNoCertificate, node, strings.Join(nameList(names), ", "), km.keystore, strings.Join(held, ", "))
-}
-
-// issuedByOneOf reports whether a certificate of c has an issuer among
-// names, as SunX509 decides (a self-signed root in c counts with its own
-// subject, which is its issuer).
-func issuedByOneOf(c []*x509.Certificate, names [][]byte) bool {
-	for _, cert := range c {
-		for _, n := range names {
-			if sameName(cert.RawIssuer, n) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// sameName compares two DER names: byte for byte or, failing that, as
-// case-insensitive RFC 4514 strings, near enough to Java's comparison of
-// canonical forms for names that differ only in string type or case.
-func sameName(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	var ra, rb pkix.RDNSequence
-	if rest, err := asn1.Unmarshal(a, &ra); err != nil || len(rest) != 0 {
-		return false
-	}
-	if rest, err := asn1.Unmarshal(b, &rb); err != nil || len(rest) != 0 {
-		return false
-	}
-	return strings.EqualFold(ra.String(), rb.String())
 }
 
 // nameList prints DER names in the short form of chain.Name ("CN=" and

@@ -16,7 +16,8 @@ import (
 
 // TestKeyManagerChoose checks the SunX509 rule on its own: no names, or an
 // issuer of a certificate of an entry's chain among them, the configured
-// alias first. The cases are those of renewal/probe's TestChosen.
+// alias first: probe.JavaChooses, through the node's choice. The cases
+// are those of renewal/probe's TestJavaChooses.
 func TestKeyManagerChoose(t *testing.T) {
 	t.Parallel()
 	root := testpki.NewRoot(t, "New Root")
@@ -34,7 +35,7 @@ func TestKeyManagerChoose(t *testing.T) {
 	// instead of PrintableString, and another case.
 	shouted := der(pkix.Name{CommonName: "NEW ROOT", Organization: []string{"CERTROLL TEST"}})
 	km := &keyManager{entries: []keyEntry{
-		{alias: "client", chain: leaf.Chain},        // configured: leaf, intermediate, root
+		{alias: "client", chain: leaf.Chain},        // configured: leaf and intermediate
 		{alias: "legacy", chain: oldLeaf.Chain[:1]}, // the leaf alone
 	}}
 	tests := []struct {

@@ -60,8 +60,9 @@
 // server advertises no names at all, every key entry qualifies. A client that
 // finds no matching entry sends no certificate, and the server answers
 // "certificate required" however well it would have verified the chain. The
-// probe applies the same rule to the chain it is given (the root's subject
-// always counts, since the root issues the last certificate below it):
+// probe applies the same rule ([JavaChooses]) to the chain it is given (the
+// root's subject always counts, since the root issues the last certificate
+// below it):
 // [Result.Chosen] reports the outcome, and an empty list of names passes, as
 // it does in Java. Names are compared as DER and, failing that, as
 // case-insensitive RFC 4514 strings (Java compares canonical forms).
@@ -427,22 +428,44 @@ func classify(pe *Error, err error) {
 	pe.Exchange = err
 }
 
-// chosen applies Java's SunX509 key manager rule: no names, or an issuer of a
-// certificate of the chain (or the root's subject) among them.
-func chosen(names [][]byte, certs []*x509.Certificate, root *x509.Certificate) bool {
-	if len(names) == 0 {
+// JavaChooses reports whether Java's default key manager (SunX509) would
+// offer a key entry holding chain (leaf first) to a server that advertised
+// the DER-encoded certificate authority names advertised in its
+// CertificateRequest: true when advertised is empty (every entry
+// qualifies), or when the issuer of one of chain's certificates is among
+// the names. A self-signed root in chain counts with its own subject, which
+// is its issuer; a leaf's own subject does not count. Names are compared as
+// DER and, failing that, as case-insensitive RFC 4514 strings (Java
+// compares canonical forms); a name that does not decode matches only its
+// own bytes.
+//
+// [Probe] applies this rule, and counts the subject of [Options.Root] as
+// well (see [Result.Chosen]); renewal/local's runtime nodes choose their
+// key entry by it.
+func JavaChooses(advertised [][]byte, chain []*x509.Certificate) bool {
+	if len(advertised) == 0 {
 		return true
 	}
-	issuers := make([][]byte, 0, len(certs)+1)
-	for _, c := range certs {
-		issuers = append(issuers, c.RawIssuer)
+	for _, c := range chain {
+		if c != nil && containsName(advertised, c.RawIssuer) {
+			return true
+		}
 	}
-	issuers = append(issuers, root.RawSubject)
+	return false
+}
+
+// chosen is the rule Probe applies: Java's ([JavaChooses]) on the chain,
+// with the root's subject counting too, since the root issues the last
+// certificate below it even when the chain given stops there.
+func chosen(names [][]byte, certs []*x509.Certificate, root *x509.Certificate) bool {
+	return JavaChooses(names, certs) || containsName(names, root.RawSubject)
+}
+
+// containsName reports whether name is among names, compared by sameName.
+func containsName(names [][]byte, name []byte) bool {
 	for _, n := range names {
-		for _, is := range issuers {
-			if sameName(n, is) {
-				return true
-			}
+		if sameName(n, name) {
+			return true
 		}
 	}
 	return false
@@ -456,10 +479,10 @@ func sameName(a, b []byte) bool {
 		return true
 	}
 	var ra, rb pkix.RDNSequence
-	if _, err := asn1.Unmarshal(a, &ra); err != nil {
+	if rest, err := asn1.Unmarshal(a, &ra); err != nil || len(rest) != 0 {
 		return false
 	}
-	if _, err := asn1.Unmarshal(b, &rb); err != nil {
+	if rest, err := asn1.Unmarshal(b, &rb); err != nil || len(rest) != 0 {
 		return false
 	}
 	return strings.EqualFold(ra.String(), rb.String())

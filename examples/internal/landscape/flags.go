@@ -47,6 +47,11 @@ type Flags struct {
 	// machine instead of the receiver and nodes embedded in the process
 	// (-landscape real; the default is -landscape embedded).
 	Real bool
+	// StaleCANames makes the embedded receiver advertise only the old
+	// root's name while it trusts the new one too, as HAProxy 2.6 does
+	// after the new root was added through its runtime API and before a
+	// reload (-stale-ca-names; overlap and the embedded landscape only).
+	StaleCANames bool
 }
 
 // Defaults of the real landscape for the flags the user did not give:
@@ -75,6 +80,9 @@ func ParseFlags(name string, args []string, errOut io.Writer) (*Flags, bool) {
 	fs.DurationVar(&f.Drain, "drain", 500*time.Millisecond, "before removing the old certificate and root, wait until the receiver has seen no handshake with the old certificate for this long")
 	fs.BoolVar(&f.Runbook, "runbook", false, "print the runbook and the sequence diagram only")
 	fs.StringVar(&f.Summary, "summary", "", "write the summary as JSON to this file")
+	if name == "overlap" {
+		fs.BoolVar(&f.StaleCANames, "stale-ca-names", false, "the receiver trusts the new root but keeps advertising only the old one, as HAProxy does after a runtime-API update without a reload: the run stops before the keystore is touched; run again with the same -dir, without this flag, to resume")
+	}
 	kind := fs.String("landscape", "embedded", "embedded: the receiver and nodes run in this process; real: nginx and JVM nodes on 127.0.0.1 (-rate defaults to 20, -drain to 2s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, false // the flag package said why
@@ -93,6 +101,10 @@ func ParseFlags(name string, args []string, errOut io.Writer) (*Flags, bool) {
 		}
 	default:
 		fmt.Fprintf(errOut, "-landscape: want embedded or real, got %q\n", *kind)
+		return nil, false
+	}
+	if f.StaleCANames && f.Real {
+		fmt.Fprintln(errOut, "-stale-ca-names needs -landscape embedded: nginx advertises every root of its bundle once reloaded, so the stale names cannot be shown against it")
 		return nil, false
 	}
 	var err error

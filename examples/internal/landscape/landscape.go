@@ -73,7 +73,8 @@ type Landscape struct {
 	// embedded landscape.
 	Nginx *NginxFiles
 	// JavaDir is the directory of the real landscape's JVM nodes (their
-	// Node.java); empty in the embedded landscape.
+	// Node.java), which renewal/java creates; empty in the embedded
+	// landscape.
 	JavaDir string
 
 	format     keystore.Format
@@ -162,8 +163,10 @@ func Open(dir string, opt Options) (*Landscape, error) {
 }
 
 // Describe prints what the run starts from: the landscape and the
-// runbook, or that it resumes.
-func (l *Landscape) Describe(w io.Writer) {
+// runbook, or that it resumes. The runbook carries, under each step, the
+// commands of the adapters that say theirs (renewal.Instructor): the
+// executor's CA, receiver and runtime.
+func (l *Landscape) Describe(w io.Writer, adapters ...any) {
 	if l.Resumed {
 		fmt.Fprintf(w, "resuming the %s renewal in %s from its journal\n", l.Plan.Sequence, l.Dir)
 		return
@@ -174,7 +177,7 @@ func (l *Landscape) Describe(w io.Writer) {
 	}
 	fmt.Fprintf(w, "landscape in %s: tenant keystore %s (%v), alias %q signed by %q; %s\n",
 		l.Dir, filepath.Base(l.Keystore), l.format, Alias, l.OldCA.Root().Subject.CommonName, trust)
-	fmt.Fprintf(w, "\n%s\n", l.Plan.Markdown())
+	fmt.Fprintf(w, "\n%s\n", l.Plan.Markdown(adapters...))
 }
 
 // TrustFile is the file of the roots the receiver trusts: the embedded
@@ -272,9 +275,6 @@ func (l *Landscape) setUp(opt Options) error {
 		// map (the old client certificate), as its administrator has them
 		// before the renewal, and the server certificate the nodes trust.
 		if err := writeNginxFiles(nginxFiles(stage), chain); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(stage, "java"), 0o700); err != nil {
 			return err
 		}
 		if err := l.point("nginx"); err != nil {
