@@ -25,7 +25,8 @@ const readmeVars = "password, pw, replyBytes []byte, " +
 	"newRoot, oldRoot *x509.Certificate, " +
 	"roots, inters, accepted, clientChain, oldChain, newChain, bundle []*x509.Certificate, " +
 	"oldRootFP keystore.Fingerprint, oldFP, newRootFP string, at time.Time, nodes []string, " +
-	"ca renewal.CA, rcv renewal.Receiver, rt renewal.Runtime, n renewal.Notifier, ctx context.Context"
+	"ca renewal.CA, rcv renewal.Receiver, rt renewal.Runtime, n renewal.Notifier, ctx context.Context, " +
+	"serverRoots *x509.CertPool"
 
 // readmeImports are the packages a README block may use, by the name it
 // uses them with.
@@ -35,6 +36,12 @@ var readmeImports = map[string]string{
 	"chain":      "github.com/certroll/certroll/chain",
 	"renewal":    "github.com/certroll/certroll/renewal",
 	"local":      "github.com/certroll/certroll/renewal/local",
+	"nginx":      "github.com/certroll/certroll/renewal/nginx",
+	"haproxy":    "github.com/certroll/certroll/renewal/haproxy",
+	"command":    "github.com/certroll/certroll/renewal/command",
+	"java":       "github.com/certroll/certroll/renewal/java",
+	"handoff":    "github.com/certroll/certroll/renewal/handoff",
+	"probe":      "github.com/certroll/certroll/renewal/probe",
 	"fmt":        "fmt",
 	"errors":     "errors",
 	"os":         "os",
