@@ -259,12 +259,18 @@ func (x *run) acceptNew() receiverCall {
 	}
 }
 
-func (x *run) removeOldClient() receiverCall {
+// removeOldClient removes the old client certificate. removedBefore says
+// that an earlier step of the renewal removed it already (the downtime
+// swap), so that the inspector's answer is enough.
+func (x *run) removeOldClient(removedBefore bool) receiverCall {
 	return receiverCall{
 		what: "removed the old client certificate " + describeCert(x.oldLeaf()),
 		needed: func(ctx context.Context, _, accepted []*x509.Certificate) bool {
 			if contains(accepted, x.oldLeaf()) {
 				return true
+			}
+			if removedBefore {
+				return false
 			}
 			// An inspector lists only the certificates it can name: a pin
 			// a person wrote (a fingerprint without the certificate) is
@@ -300,7 +306,7 @@ func (x *run) receiverSwap(ctx context.Context, s Step) (string, bool, error) {
 	if err := x.needNew(); err != nil {
 		return "", false, err
 	}
-	return x.receiverCalls(ctx, []receiverCall{x.trustNewRoot(), x.removeOldClient(), x.acceptNew()})
+	return x.receiverCalls(ctx, []receiverCall{x.trustNewRoot(), x.removeOldClient(false), x.acceptNew()})
 }
 
 // removeOld: overlap step 9.
@@ -309,7 +315,9 @@ func (x *run) removeOld(ctx context.Context, s Step) (string, bool, error) {
 		return "", false, fmt.Errorf("renewal: the old root is not known; give it in Executor.OldRoot: %w", ErrUnexpectedState)
 	}
 	return x.receiverCalls(ctx, []receiverCall{
-		x.removeOldClient(),
+		// In the downtime sequence the swap (step 8) removed it, asking
+		// the receiver's files.
+		x.removeOldClient(x.done(StepReceiverSwap)),
 		{
 			what:   "removed the old root " + describeCert(x.oldRoot),
 			needed: func(_ context.Context, roots, _ []*x509.Certificate) bool { return contains(roots, x.oldRoot) },
