@@ -213,8 +213,11 @@ func contains(certs []*x509.Certificate, c *x509.Certificate) bool {
 
 // receiverCall is one configuration change of a receiver step.
 type receiverCall struct {
-	what   string
-	needed func(roots, accepted []*x509.Certificate) bool
+	what string
+	// needed says, from what the receiver's inspector reports, whether
+	// the call is still to be made; it is asked only when the receiver has
+	// an inspector.
+	needed func(ctx context.Context, roots, accepted []*x509.Certificate) bool
 	do     func(ctx context.Context) error
 }
 
@@ -226,7 +229,7 @@ func (x *run) receiverCalls(ctx context.Context, calls []receiverCall) (string, 
 	}
 	var done []string
 	for _, c := range calls {
-		if known && !c.needed(roots, accepted) {
+		if known && !c.needed(ctx, roots, accepted) {
 			continue
 		}
 		if err := c.do(ctx); err != nil {
@@ -243,7 +246,7 @@ func (x *run) receiverCalls(ctx context.Context, calls []receiverCall) (string, 
 func (x *run) trustNewRoot() receiverCall {
 	return receiverCall{
 		what:   "trusted the new root " + describeCert(x.newRoot),
-		needed: func(roots, _ []*x509.Certificate) bool { return !contains(roots, x.newRoot) },
+		needed: func(_ context.Context, roots, _ []*x509.Certificate) bool { return !contains(roots, x.newRoot) },
 		do:     func(ctx context.Context) error { return x.e.Receiver.TrustRoot(ctx, x.newRoot) },
 	}
 }
@@ -251,16 +254,34 @@ func (x *run) trustNewRoot() receiverCall {
 func (x *run) acceptNew() receiverCall {
 	return receiverCall{
 		what:   "accepted the new client certificate " + describeCert(x.newLeaf()),
-		needed: func(_, accepted []*x509.Certificate) bool { return !contains(accepted, x.newLeaf()) },
+		needed: func(_ context.Context, _, accepted []*x509.Certificate) bool { return !contains(accepted, x.newLeaf()) },
 		do:     func(ctx context.Context) error { return x.e.Receiver.AcceptClient(ctx, x.newChain) },
 	}
 }
 
-func (x *run) removeOldClient() receiverCall {
+// removeOldClient removes the old client certificate. removedBefore says
+// that an earlier step of the renewal removed it already (the downtime
+// swap), so that the inspector's answer is enough.
+func (x *run) removeOldClient(removedBefore bool) receiverCall {
 	return receiverCall{
-		what:   "removed the old client certificate " + describeCert(x.oldLeaf()),
-		needed: func(_, accepted []*x509.Certificate) bool { return contains(accepted, x.oldLeaf()) },
-		do:     func(ctx context.Context) error { return x.e.Receiver.RemoveClient(ctx, x.oldLeaf()) },
+		what: "removed the old client certificate " + describeCert(x.oldLeaf()),
+		needed: func(ctx context.Context, _, accepted []*x509.Certificate) bool {
+			if contains(accepted, x.oldLeaf()) {
+				return true
+			}
+			if removedBefore {
+				return false
+			}
+			// An inspector lists only the certificates it can name: a pin
+			// a person wrote (a fingerprint without the certificate) is
+			// missing from the list of a receiver that has not been handed
+			// the old certificate, as in a new process. Its absence there
+			// is not trusted while the receiver's files still accept the
+			// old chain: RemoveClient removes by fingerprint, and removing
+			// one it does not hold changes nothing.
+			return len(x.oldChain) > 0 && x.e.Receiver.Accepts(ctx, x.oldChain) == nil
+		},
+		do: func(ctx context.Context) error { return x.e.Receiver.RemoveClient(ctx, x.oldLeaf()) },
 	}
 }
 
@@ -285,7 +306,7 @@ func (x *run) receiverSwap(ctx context.Context, s Step) (string, bool, error) {
 	if err := x.needNew(); err != nil {
 		return "", false, err
 	}
-	return x.receiverCalls(ctx, []receiverCall{x.trustNewRoot(), x.removeOldClient(), x.acceptNew()})
+	return x.receiverCalls(ctx, []receiverCall{x.trustNewRoot(), x.removeOldClient(false), x.acceptNew()})
 }
 
 // removeOld: overlap step 9.
@@ -294,10 +315,12 @@ func (x *run) removeOld(ctx context.Context, s Step) (string, bool, error) {
 		return "", false, fmt.Errorf("renewal: the old root is not known; give it in Executor.OldRoot: %w", ErrUnexpectedState)
 	}
 	return x.receiverCalls(ctx, []receiverCall{
-		x.removeOldClient(),
+		// In the downtime sequence the swap (step 8) removed it, asking
+		// the receiver's files.
+		x.removeOldClient(x.done(StepReceiverSwap)),
 		{
 			what:   "removed the old root " + describeCert(x.oldRoot),
-			needed: func(roots, _ []*x509.Certificate) bool { return contains(roots, x.oldRoot) },
+			needed: func(_ context.Context, roots, _ []*x509.Certificate) bool { return contains(roots, x.oldRoot) },
 			do:     func(ctx context.Context) error { return x.e.Receiver.RemoveRoot(ctx, x.oldRoot) },
 		},
 	})

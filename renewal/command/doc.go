@@ -35,6 +35,19 @@
 // the environment of this process and the configured timeout; up to 64 KB
 // of their output is kept in the error ([CommandError]).
 //
+// The runbook ([renewal.Plan.Markdown] with the receiver among its
+// adapters) prints under each receiver step what [Receiver.Instructions]
+// returns: the edits by hand (cat or awk for a PEM bundle, keytool for a
+// truststore, which asks for the password; an openssl line printing the
+// certificate's digest in the list's format), then Check and Reload,
+// shell-quoted, for the configuration above
+//
+//	apachectl -t
+//	apachectl -k graceful
+//
+// and, with Config.URL, an openssl s_client line showing the CA names the
+// server advertises.
+//
 // # Accepted-certificates lists
 //
 // Every list is one entry a line; empty lines and lines starting with "#"

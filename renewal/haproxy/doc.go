@@ -61,6 +61,18 @@
 //
 // (or systemctl reload haproxy, or kill -USR2 $(cat /run/haproxy.pid)).
 //
+// # Runbook
+//
+// [Receiver.Instructions] gives the runbook ([renewal.Plan.Markdown] with
+// the receiver among its adapters) the commands of each receiver step with
+// the configured paths. Overlap step 3, for example:
+//
+//	cat new-root.pem >> /etc/haproxy/certroll/client-ca.pem
+//	openssl x509 -in new-client.pem -noout -fingerprint -sha1 | sed 's/.*=//; s/://g' >> /etc/haproxy/certroll/pinned-clients.acl
+//	/usr/sbin/haproxy -c -f /etc/haproxy/haproxy.cfg
+//	echo reload | socat stdio /run/haproxy-master.sock
+//	openssl s_client -connect receiver.example:8443 </dev/null 2>/dev/null | sed -n '/Acceptable client certificate CA names/,/Requested Signature/p'
+//
 // # Waiting for the reload
 //
 // In master-worker mode a reload makes the master re-execute itself, parse
@@ -88,7 +100,10 @@
 // curl gets 200; a JDK 17 client, whose default key manager presents only a
 // certificate whose issuer the server names, sends none and fails. The
 // receiver therefore does not offer that path; it always writes the file
-// and reloads (renewal/probe's tests show both).
+// and reloads (renewal/probe's tests show both). A receiver that took the
+// runtime path anyway is stopped by the executor's probe gate before the
+// tenant's entry is swapped, with an error matching probe.ErrNotAdvertised
+// that names the new root; this package's tests run that renewal.
 //
 // # Probe
 //

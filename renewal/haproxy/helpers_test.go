@@ -46,10 +46,12 @@ func needHAProxy(t *testing.T) string {
 
 // confTemplate is the configuration of the package doc, on a loopback port
 // of a temporary directory, logging raw to a unix datagram socket the test
-// reads (as a syslog daemon would). {DIR}, {PORT} and {LOGFORMAT} are
+// reads (as a syslog daemon would), with an admin stats socket for the
+// runtime API. {DIR}, {PORT} and {LOGFORMAT} are
 // replaced (fmt verbs would clash with HAProxy's %[...]).
 const confTemplate = `global
     log {DIR}/log.sock format raw local0
+    stats socket {DIR}/admin.sock level admin
 defaults
     mode http
     log global

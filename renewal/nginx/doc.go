@@ -54,6 +54,23 @@
 //
 //	nginx -t && nginx -s reload
 //
+// # Runbook
+//
+// [Receiver.Instructions] gives the runbook ([renewal.Plan.Markdown] with
+// the receiver among its adapters) the commands of each receiver step with
+// the configured paths, so that a person can do them by hand. Overlap step
+// 3, for example:
+//
+//	cat new-root.pem >> /etc/nginx/certroll/client-ca.pem
+//	openssl x509 -in new-client.pem -noout -fingerprint -sha1 | sed 's/.*=//; s/://g' | tr A-F a-f | sed 's/$/ 1;/' >> /etc/nginx/certroll/pinned-clients.map
+//	/usr/sbin/nginx -t
+//	/usr/sbin/nginx -s reload
+//	openssl s_client -connect receiver.example:8443 </dev/null 2>/dev/null | sed -n '/Acceptable client certificate CA names/,/Requested Signature/p'
+//
+// Step 9 deletes the old map line with sed and the old root's block with
+// awk (by comparing it with old-root.pem); the gate before step 5 prints a
+// curl line presenting the new chain.
+//
 // # Waiting for the reload
 //
 // nginx reloads by starting new worker processes with the new
