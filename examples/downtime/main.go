@@ -271,15 +271,6 @@ func realLandscape(ctx context.Context, f *landscape.Flags, l *landscape.Landsca
 		server.Stop()
 		return nil, err
 	}
-	// The pin map names the old certificate by its SHA-1, as written by
-	// hand; the receiver knows which certificate that is once it is
-	// handed in, and only then removes it when asked what it accepts.
-	old, err := l.OldClient()
-	if err != nil {
-		server.Stop()
-		return nil, err
-	}
-	_ = receiver.Accepts(ctx, old) // refused once the renewal removed it
 
 	// The runtime: JVMs running Node.java, each loading the tenant
 	// keystore once and choosing its certificate with Java's default key

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
 
 	"github.com/certroll/certroll/renewal/probe"
@@ -24,14 +23,18 @@ import (
 // [renewal.Prober], so that the executor's gates decide by a handshake on
 // the embedded landscape too.
 //
-// The server must be running ([Receiver.Start]). The probe's handshake
+// A receiver whose server is not running ([Receiver.Start]) is its files
+// only, as in tests of the executor: there is no handshake to judge, Probe
+// returns nil, and [Receiver.Accepts] is the answer. The probe's handshake
 // counts for [Receiver.LastSeen] like any other, and the server's
 // certificate is checked by the wall clock, so a [ReceiverConfig.Now] more
 // than a minute ahead of it makes every probe fail.
 func (r *Receiver) Probe(ctx context.Context, certs []*x509.Certificate, key crypto.Signer) error {
 	url := r.serving()
 	if url == "" {
-		return errors.New("local: probing the receiver: it is not serving (start it with Start)")
+		// Files only: no server a client could meet, so nothing to
+		// judge beyond what Accepts reads from the files.
+		return nil
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(r.server.Root)

@@ -76,5 +76,6 @@ func TestReceiverProbeErrors(t *testing.T) {
 	require.NoError(t, l.receiver.Probe(ctx, l.old.chain, l.old.key), "a refused AdvertiseOnly changes nothing")
 
 	require.NoError(t, l.receiver.Close())
-	assert.ErrorContains(t, l.receiver.Probe(ctx, l.old.chain, l.old.key), "not serving")
+	assert.NoError(t, l.receiver.Probe(ctx, other.chain, other.key), "with no server there is no handshake to judge")
+	assert.ErrorIs(t, l.receiver.Accepts(ctx, other.chain), ErrNotAccepted, "the files still answer, and refuse it")
 }

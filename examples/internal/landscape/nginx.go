@@ -107,7 +107,7 @@ type NginxFiles struct {
 	// standard output and error.
 	ErrorLog, Output string
 	// OldClient is the chain of the client certificate pinned by hand
-	// before the renewal, kept for [Landscape.OldClient].
+	// before the renewal, for a person following the runbook.
 	OldClient string
 }
 
@@ -163,32 +163,6 @@ func writeNginxFiles(f *NginxFiles, chain []*x509.Certificate) error {
 		}
 	}
 	return nil
-}
-
-// OldClient returns the chain of the client certificate that the real
-// landscape's pin map names by hand, by its SHA-1 only, before the
-// renewal. nginx's receiver knows which certificate a hand-written line
-// names only once it is handed that certificate in a call (see
-// [nginx.Receiver.AcceptedClients]); the examples hand it in with
-// Accepts when they start, so that the executor, which asks the receiver
-// what it accepts to do only the calls still needed, removes that pin.
-func (l *Landscape) OldClient() ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(l.Nginx.OldClient)
-	if err != nil {
-		return nil, err
-	}
-	var chain []*x509.Certificate
-	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("landscape: %s: %w", l.Nginx.OldClient, err)
-		}
-		chain = append(chain, c)
-	}
-	if len(chain) == 0 {
-		return nil, fmt.Errorf("landscape: %s holds no certificate", l.Nginx.OldClient)
-	}
-	return chain, nil
 }
 
 func pemCert(c *x509.Certificate) []byte {
