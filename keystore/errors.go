@@ -297,18 +297,3 @@ func (e *unsupportedFormatError) Error() string {
 
 // Is makes an unsupportedFormatError match [ErrUnsupportedFormat].
 func (e *unsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
-
-// KeyMismatchError reports a certificate whose public key is not the
-// private key's; its message names the alias and both keys. It matches
-// [ErrKeyMismatch] with [errors.Is].
-type KeyMismatchError struct {
-	CertKey, Stored Fingerprint // the certificate's and the private key's public keys
-	alias           string      // the alias the operation was given
-}
-
-func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.alias, keyLabel(e.CertKey), keyLabel(e.Stored))
-}
-
-// Is makes a KeyMismatchError match [ErrKeyMismatch].
-func (e *KeyMismatchError) Is(target error) bool { return target == ErrKeyMismatch }

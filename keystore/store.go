@@ -464,7 +464,8 @@ func matchKey(alias string, key crypto.Signer, leaf *x509.Certificate) error {
 	if chain.KeyMatches(key, leaf) {
 		return nil
 	}
-	return &KeyMismatchError{alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(key.Public())}
+	return &markedError{sentinel: ErrKeyMismatch, msg: fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s",
+		alias, keyLabel(KeyFingerprint(leaf.PublicKey)), keyLabel(KeyFingerprint(key.Public())))}
 }
 
 // Delete removes the entry under alias.
