@@ -125,7 +125,7 @@ func (e inner) Unwrap() error { return e.err }
 // the underlying parser's error (crypto/x509's, for a certificate Go
 // cannot parse), if there is one.
 type MalformedError struct {
-	// Format is the keystore format being decoded, or [FormatUnknown]
+	// Format is the keystore format being decoded, or the zero Format
 	// when it was not recognised and for certificates and requests.
 	Format Format
 	// Encoding is, for certificates and requests, the encoding recognised
