@@ -159,12 +159,6 @@ func OpenDependents(path string, password []byte) ([]Dependent, error) {
 	return KeystoreChains(path, ks)
 }
 
-// ErrUsageUndeclared reports a [Set.Prune] whose caller did not say what
-// uses the set: a nil [*PruneOptions], or one with no InUse chains, neither
-// NothingInUse nor Force. A usage check that checks nothing unless asked
-// would remove a root that clients still chain to.
-var ErrUsageUndeclared = errors.New("truststore: prune: usage not declared")
-
 // PruneOptions changes how [Set.Prune] removes certificates. The caller must
 // declare usage: InUse lists the chains in use, or NothingInUse (or Force)
 // says that none is checked. The zero value, like nil, declares nothing and
