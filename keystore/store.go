@@ -271,8 +271,8 @@ func (s *Store) Certificates(alias string) ([]*x509.Certificate, error) {
 // alias without one is tried with the store password and then
 // [StoreOptions.DefaultKeyPassword], if given. If none decrypts it the error names
 // the alias and the passwords tried (never a password) and wraps
-// [ErrIncorrectPassword]. A certificate Go cannot parse gives a
-// [*EntryCertificateError]; a key Go cannot use, [ErrUnsupportedKey]; a
+// [ErrIncorrectPassword]. A certificate Go cannot parse gives an error
+// matching [ErrUnsupportedCertificate]; a key Go cannot use, [ErrUnsupportedKey]; a
 // key that decrypts but is inconsistent, [ErrCorruptKey].
 func (s *Store) Entry(alias string) (*Entry, error) {
 	i := s.find(alias)
