@@ -145,7 +145,10 @@ func (p Problem) String() string {
 // VerifyError is returned by [Receiver.Verify] when the receiver does not
 // accept a chain. It lists every problem found on the path that came closest
 // to being accepted. It matches, with [errors.Is], the sentinel of each
-// problem and the error from crypto/x509, if any.
+// problem, and it unwraps to the error crypto/x509 returned, if any (none
+// when only the receiver's own policy, such as key size, pinning or key
+// match, rejected the chain), so that [errors.As] finds, say, an
+// [x509.UnknownAuthorityError].
 type VerifyError struct {
 	// Chain is the chain as presented, leaf first.
 	Chain []*x509.Certificate
@@ -154,10 +157,8 @@ type VerifyError struct {
 	Path []*x509.Certificate
 	// Problems lists every problem, in path order; it is never empty.
 	Problems []Problem
-	// Err is the error crypto/x509 returned, or nil when crypto/x509
-	// accepted the chain and only the receiver's own policy (key size,
-	// pinning, key match) rejected it.
-	Err error
+
+	err error // the error crypto/x509 returned, or nil when only the receiver's own policy (key size, pinning, key match) rejected the chain
 }
 
 // Error lists the chain and every problem.
@@ -189,8 +190,8 @@ func (e *VerifyError) Unwrap() []error {
 			out = append(out, p.Err)
 		}
 	}
-	if e.Err != nil {
-		out = append(out, e.Err)
+	if e.err != nil {
+		out = append(out, e.err)
 	}
 	return out
 }
@@ -214,8 +215,8 @@ func (e *chainError) Error() string {
 func (e *chainError) Unwrap() error { return e.err }
 
 // OrderError is returned by [Order] when the certificates do not make one
-// leaf-first path, and by [Complete] when it cannot reach an anchor. Err
-// says why and is what it matches with [errors.Is]:
+// leaf-first path, and by [Complete] when it cannot reach an anchor. It
+// matches, with [errors.Is], the sentinel that says why:
 //
 //   - [ErrLoop]: certificates issue each other in a cycle; Certificates lists
 //     one cycle, each certificate issued by the next and the last by the
@@ -230,8 +231,7 @@ func (e *chainError) Unwrap() error { return e.err }
 //     certificate and Path the chain as far as it could be completed, leaf
 //     first.
 type OrderError struct {
-	// Err is ErrLoop, ErrSeveralLeaves, ErrUnplaced or ErrMissingIssuer.
-	Err error
+	err error // ErrLoop, ErrSeveralLeaves, ErrUnplaced or ErrMissingIssuer
 	// Certificates are the certificates the error is about (see above).
 	Certificates []*x509.Certificate
 	// Path is the longest leaf-first path found, for ErrUnplaced and
@@ -241,7 +241,7 @@ type OrderError struct {
 
 // Error names the certificates and says what was expected.
 func (e *OrderError) Error() string {
-	switch e.Err {
+	switch e.err {
 	case ErrLoop:
 		return fmt.Sprintf("chain: certificates form a loop: %s -> %s", Path(e.Certificates), Name(e.Certificates[0]))
 	case ErrSeveralLeaves:
@@ -256,8 +256,8 @@ func (e *OrderError) Error() string {
 			return fmt.Sprintf("chain: issuer of %s not found: expected %s in the chain or the pool", Name(c), describeIssuer(c))
 		}
 	}
-	return fmt.Sprintf("chain: cannot order %s: %v", names(e.Certificates), e.Err)
+	return fmt.Sprintf("chain: cannot order %s: %v", names(e.Certificates), e.err)
 }
 
-// Unwrap returns Err, so that [errors.Is] matches its sentinel.
-func (e *OrderError) Unwrap() error { return e.Err }
+// Unwrap returns the sentinel, so that [errors.Is] matches it.
+func (e *OrderError) Unwrap() error { return e.err }

@@ -30,13 +30,13 @@ func TestCompleteSameNamePool(t *testing.T) {
 
 	_, _, err := Complete([]*x509.Certificate{leaf}, pool)
 	var me *OrderError
-	require.True(t, errors.As(err, &me) && me.Err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v", err)
+	require.True(t, errors.As(err, &me) && me.err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v", err)
 	assert.Equal(t, "CN=Upper CA", me.Certificates[0].Issuer.String())
 	assert.Equal(t, []*x509.Certificate{leaf, pool[0]}, me.Path)
 
 	// Within the budget, the CA whose signature verifies wins.
 	path, _, err := Complete([]*x509.Certificate{leaf}, pool[len(pool)-maxCompleteSignatures/2:])
-	require.True(t, errors.As(err, &me) && me.Err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v (%s)", err, Path(path))
+	require.True(t, errors.As(err, &me) && me.err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v (%s)", err, Path(path))
 	assert.Equal(t, pool[len(pool)-1], me.Path[1])
 }
 
@@ -54,6 +54,6 @@ func TestCompleteAKIDMismatch(t *testing.T) {
 
 	_, _, err := Complete([]*x509.Certificate{leaf}, pool)
 	var me *OrderError
-	require.True(t, errors.As(err, &me) && me.Err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v", err)
+	require.True(t, errors.As(err, &me) && me.err == ErrMissingIssuer, "want a *OrderError for a missing issuer, got %v", err)
 	assert.Equal(t, "CN=X CA", me.Certificates[0].Issuer.String())
 }

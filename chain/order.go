@@ -233,7 +233,7 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		for k, i := range cycle {
 			loop[k] = uniq[i]
 		}
-		return nil, &OrderError{Err: ErrLoop, Certificates: loop}
+		return nil, &OrderError{err: ErrLoop, Certificates: loop}
 	}
 	var leaves []int
 	for i := range uniq {
@@ -242,7 +242,7 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		}
 	}
 	if len(leaves) > 1 {
-		e := &OrderError{Err: ErrSeveralLeaves}
+		e := &OrderError{err: ErrSeveralLeaves}
 		for _, i := range leaves {
 			e.Certificates = append(e.Certificates, uniq[i])
 		}
@@ -275,7 +275,7 @@ func Order(certs []*x509.Certificate) ([]*x509.Certificate, error) {
 		onPath[i] = true
 	}
 	if len(path) < n {
-		e := &OrderError{Err: ErrUnplaced, Path: path}
+		e := &OrderError{err: ErrUnplaced, Path: path}
 		for i, c := range uniq {
 			if !onPath[i] {
 				e.Certificates = append(e.Certificates, c)
@@ -388,7 +388,7 @@ func Complete(chain, pool []*x509.Certificate) (path []*x509.Certificate, anchor
 	ext, ok := s.extend(out[len(out)-1], 0)
 	out = append(out, ext...)
 	if !ok {
-		return nil, nil, &OrderError{Err: ErrMissingIssuer, Certificates: []*x509.Certificate{out[len(out)-1]}, Path: out}
+		return nil, nil, &OrderError{err: ErrMissingIssuer, Certificates: []*x509.Certificate{out[len(out)-1]}, Path: out}
 	}
 	anchor = out[len(out)-1]
 	return out[:len(out)-1], anchor, nil

@@ -70,9 +70,9 @@ func TestOrder(t *testing.T) {
 			var listed []*x509.Certificate
 			var oe *OrderError
 			if errors.As(err, &oe) {
-				require.ErrorIs(t, oe.Err, tt.wantErr)
+				require.ErrorIs(t, oe.err, tt.wantErr)
 				listed = oe.Certificates
-				if oe.Err == ErrUnplaced {
+				if oe.err == ErrUnplaced {
 					assert.Equal(t, "CN=inter -> CN=root", Path(oe.Path))
 				}
 			}

@@ -182,7 +182,7 @@ func (r *Receiver) verify(chain []*x509.Certificate, key crypto.PublicKey) ([][]
 
 	path, problems := r.diagnose(chain, now, key)
 	problems = addX509Problem(problems, xerr, chain[0])
-	return nil, &VerifyError{Chain: chain, Path: path, Problems: problems, Err: xerr}
+	return nil, &VerifyError{Chain: chain, Path: path, Problems: problems, err: xerr}
 }
 
 // policyProblems checks what the receiver requires beyond crypto/x509 on a

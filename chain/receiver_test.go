@@ -216,11 +216,11 @@ func TestReceiverVerify(t *testing.T) {
 				assert.NotEmpty(t, p.Detail)
 			}
 			if xerr != nil {
-				require.Error(t, ve.Err, "the crypto/x509 error is kept")
-				assert.Equal(t, xerr.Error(), ve.Err.Error())
-				assert.Contains(t, ve.Unwrap(), ve.Err)
+				require.Error(t, ve.err, "the crypto/x509 error is kept")
+				assert.Equal(t, xerr.Error(), ve.err.Error())
+				assert.Contains(t, ve.Unwrap(), ve.err)
 			} else {
-				assert.Nil(t, ve.Err)
+				assert.Nil(t, ve.err)
 			}
 		})
 	}

@@ -75,9 +75,15 @@ var (
 	ErrCorruptKey = errors.New("keystore: private key is corrupt")
 
 	// ErrUnsupportedCertificate reports a certificate that crypto/x509
-	// cannot parse (a key on secp256k1 or a binary curve, for example);
-	// the error is a [*EntryCertificateError] that names what the raw bytes
-	// still tell.
+	// cannot parse (a key on secp256k1 or a binary curve, for example).
+	// The message names the alias, the certificate's position in the
+	// chain, and what its raw bytes still tell: the SHA-256 fingerprint,
+	// the subject, the public key's algorithm and curve; the error unwraps
+	// to crypto/x509's. The entry still lists ([Store.Summaries] gives the
+	// chain's length and what the leaf's raw bytes tell: subject, issuer,
+	// serial number, key) and is written back unchanged when the store is
+	// saved; [Store.Set], or [Store.InstallReply] with
+	// [ReplyOptions.NewKey], replaces it.
 	ErrUnsupportedCertificate = errors.New("keystore: certificate Go cannot parse")
 
 	// ErrLimit reports input that exceeds a safety limit: an iteration
@@ -125,7 +131,7 @@ func (e inner) Unwrap() error { return e.err }
 // the underlying parser's error (crypto/x509's, for a certificate Go
 // cannot parse), if there is one.
 type MalformedError struct {
-	// Format is the keystore format being decoded, or [FormatUnknown]
+	// Format is the keystore format being decoded, or the zero Format
 	// when it was not recognised and for certificates and requests.
 	Format Format
 	// Encoding is, for certificates and requests, the encoding recognised
@@ -239,20 +245,17 @@ func (e *FingerprintError) Error() string {
 // Is makes a FingerprintError match [ErrInvalidFingerprint].
 func (e *FingerprintError) Is(target error) bool { return target == ErrInvalidFingerprint }
 
-// EntryCertificateError reports a certificate that crypto/x509 cannot
+// entryCertificateError reports a certificate that crypto/x509 cannot
 // parse, such as one whose key is on a binary curve (sect193r1) or on
 // secp256k1. Its message names the alias and says what can still be read
-// from the raw bytes: the SHA-256 fingerprint, the subject, and the public
-// key's algorithm and curve. It matches [ErrUnsupportedCertificate] with
-// [errors.Is] and unwraps to crypto/x509's error.
-//
-// The entry still lists ([Store.Summaries] gives the chain's length and
-// what the leaf's raw bytes tell: subject, issuer, serial number, key) and
-// is written back unchanged when the store is saved; [Store.Set], or
-// [Store.InstallReply] with [ReplyOptions.NewKey], replaces it.
-type EntryCertificateError struct {
-	Index  int         // the certificate's position in the chain (1 is the leaf)
-	SHA256 Fingerprint // fingerprint of the raw certificate
+// from the raw bytes: the certificate's position, its SHA-256
+// fingerprint, the subject, and the public key's algorithm and curve
+// ([Store.Summaries] gives the same for a listing). It matches
+// [ErrUnsupportedCertificate] with [errors.Is] and unwraps to
+// crypto/x509's error.
+type entryCertificateError struct {
+	index  int         // the certificate's position in the chain (1 is the leaf)
+	sha256 Fingerprint // fingerprint of the raw certificate
 
 	alias     string // the alias the caller asked for, as written in the store
 	count     int    // the chain's length
@@ -262,9 +265,9 @@ type EntryCertificateError struct {
 	err       error  // crypto/x509's error
 }
 
-func (e *EntryCertificateError) Error() string {
+func (e *entryCertificateError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.alias, e.Index, e.count, e.SHA256)
+	fmt.Fprintf(&b, "keystore: alias %q: certificate %d of %d (SHA256 %s", e.alias, e.index, e.count, e.sha256)
 	if e.subject != "" {
 		fmt.Fprintf(&b, ", subject %q", e.subject)
 	}
@@ -276,11 +279,10 @@ func (e *EntryCertificateError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns crypto/x509's error.
-func (e *EntryCertificateError) Unwrap() error { return e.err }
+func (e *entryCertificateError) Unwrap() error { return e.err }
 
-// Is makes a EntryCertificateError match [ErrUnsupportedCertificate].
-func (e *EntryCertificateError) Is(target error) bool { return target == ErrUnsupportedCertificate }
+// Is makes an entryCertificateError match [ErrUnsupportedCertificate].
+func (e *entryCertificateError) Is(target error) bool { return target == ErrUnsupportedCertificate }
 
 // unsupportedFormatError names a keystore format the package recognises
 // but does not read, and how to convert it; its message says both, so a
@@ -297,18 +299,3 @@ func (e *unsupportedFormatError) Error() string {
 
 // Is makes an unsupportedFormatError match [ErrUnsupportedFormat].
 func (e *unsupportedFormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
-
-// KeyMismatchError reports a certificate whose public key is not the
-// private key's; its message names the alias and both keys. It matches
-// [ErrKeyMismatch] with [errors.Is].
-type KeyMismatchError struct {
-	CertKey, Stored Fingerprint // the certificate's and the private key's public keys
-	alias           string      // the alias the operation was given
-}
-
-func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s", e.alias, keyLabel(e.CertKey), keyLabel(e.Stored))
-}
-
-// Is makes a KeyMismatchError match [ErrKeyMismatch].
-func (e *KeyMismatchError) Is(target error) bool { return target == ErrKeyMismatch }

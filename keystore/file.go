@@ -78,7 +78,7 @@ type FileLock struct{ l *atomicfile.Locked }
 //	l, err := keystore.LockFile(ctx, path)
 //	...
 //	defer l.Unlock()
-//	s, err := keystore.Open(l.Path(), password, nil)
+//	s, err := keystore.Open(path, password, nil)
 //	... change s ...
 //	err = s.SaveLocked(l, newPassword, nil)
 //
@@ -96,10 +96,6 @@ func LockFile(ctx context.Context, path string) (*FileLock, error) {
 	}
 	return &FileLock{l}, nil
 }
-
-// Path returns the file the lock is held on: the path given to
-// [LockFile], with symbolic links followed.
-func (l *FileLock) Path() string { return l.l.Path() }
 
 // Unlock releases the lock.
 func (l *FileLock) Unlock() error { return l.l.Unlock() }
@@ -160,7 +156,7 @@ func Update(ctx context.Context, path string, password []byte, fn func(*Store) e
 	if opts == nil {
 		opts = &UpdateOptions{}
 	}
-	if opts.Create != FormatUnknown && opts.Create != JKS && opts.Create != PKCS12 {
+	if opts.Create != formatUnknown && opts.Create != JKS && opts.Create != PKCS12 {
 		return fmt.Errorf("keystore: Update %q: UpdateOptions.Create is %v; want JKS, PKCS12 or none", path, opts.Create)
 	}
 	l, err := LockFile(ctx, path)
@@ -169,7 +165,7 @@ func Update(ctx context.Context, path string, password []byte, fn func(*Store) e
 	}
 	defer l.Unlock()
 
-	s, err := openOrCreate(l.Path(), password, opts)
+	s, err := openOrCreate(l.l.Path(), password, opts)
 	if err != nil {
 		return err
 	}
@@ -190,7 +186,7 @@ func Update(ctx context.Context, path string, password []byte, fn func(*Store) e
 // if the file is missing and opts says in which format to create it.
 func openOrCreate(path string, password []byte, opts *UpdateOptions) (*Store, error) {
 	s, err := Open(path, password, &opts.StoreOptions)
-	if err == nil || opts.Create == FormatUnknown || !errors.Is(err, fs.ErrNotExist) {
+	if err == nil || opts.Create == formatUnknown || !errors.Is(err, fs.ErrNotExist) {
 		return s, err
 	}
 	s = New(opts.Create, &opts.StoreOptions)

@@ -105,7 +105,7 @@ func TestRaceWorker(t *testing.T) {
 		case "save locked":
 			l, err := LockFile(context.Background(), path)
 			require.NoError(t, err)
-			s, err := Open(l.Path(), storePassword, nil)
+			s, err := Open(path, storePassword, nil)
 			require.NoError(t, err)
 			require.NoError(t, s.Set(trusted(alias), nil))
 			require.NoError(t, s.SaveLocked(l, storePassword, nil))
@@ -144,7 +144,7 @@ func TestUpdateLockWait(t *testing.T) {
 	assert.Equal(t, before, after)
 
 	// The holder saves through its lock.
-	s, err := Open(held.Path(), storePassword, nil)
+	s, err := Open(path, storePassword, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.Delete("other"))
 	require.NoError(t, s.SaveLocked(held, storePassword, nil))

@@ -2,12 +2,13 @@ package keystore
 
 import "fmt"
 
-// Format is a keystore file format.
+// Format is a keystore file format. The zero Format is none of them: not
+// yet known (Open and Parse sniff the format), and it prints as "unknown".
 type Format int
 
 const (
-	// FormatUnknown is the zero Format: not yet known (Open and Parse sniff it).
-	FormatUnknown Format = iota
+	// formatUnknown is the zero Format.
+	formatUnknown Format = iota
 	// JKS is Sun's Java KeyStore format (magic 0xFEEDFEED).
 	JKS
 	// PKCS12 is the PKCS #12 format of RFC 7292 (.p12, .pfx), Java's default
@@ -22,7 +23,7 @@ func (f Format) String() string {
 		return "JKS"
 	case PKCS12:
 		return "PKCS#12"
-	case FormatUnknown:
+	case formatUnknown:
 		return "unknown"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))

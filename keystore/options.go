@@ -74,8 +74,8 @@ type UpdateOptions struct {
 	// file: fn is given a new, empty store of that format, and the file
 	// is written as a new file is ([Store.Save]). The check that the file
 	// is missing and the write happen under the file's lock, so two
-	// processes creating the same store do not race. The zero value,
-	// [FormatUnknown], makes a missing file an error.
+	// processes creating the same store do not race. The zero Format
+	// makes a missing file an error.
 	Create Format
 }
 

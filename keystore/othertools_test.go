@@ -214,11 +214,11 @@ func TestUnparsableCertificate(t *testing.T) {
 
 	_, err = s.Certificates("cordarootca")
 	require.ErrorIs(t, err, ErrUnsupportedCertificate)
-	var ce *EntryCertificateError
+	var ce *entryCertificateError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "1.3.132.0.10", ce.curve)
 	assert.Equal(t, "1.2.840.10045.2.1", ce.algorithm)
-	assert.Equal(t, CertFingerprint(&x509.Certificate{Raw: raw}), ce.SHA256)
+	assert.Equal(t, CertFingerprint(&x509.Certificate{Raw: raw}), ce.sha256)
 	assert.Contains(t, ce.subject, "CN=Corda Node Root CA")
 	assert.Contains(t, err.Error(), "secp256k1 (OID 1.3.132.0.10)")
 	assert.Contains(t, err.Error(), "kept unchanged when the store is saved")

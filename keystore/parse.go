@@ -20,32 +20,32 @@ const (
 // error that names what was found instead.
 func Sniff(data []byte) (Format, error) {
 	if len(data) == 0 {
-		return FormatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "file", detail: "want a keystore, got an empty file"}
+		return formatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "file", detail: "want a keystore, got an empty file"}
 	}
 	if data[0] == 0x30 {
 		// PKCS#12 is a DER or BER SEQUENCE.
 		return PKCS12, nil
 	}
 	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("-----BEGIN")) {
-		return FormatUnknown, &unsupportedFormatError{name: "PEM",
+		return formatUnknown, &unsupportedFormatError{name: "PEM",
 			convert: "openssl pkcs12 -export -in cert.pem -inkey key.pem -name ALIAS -out store.p12 (certificates alone: see ParseCertificates)"}
 	}
 	if len(data) < 4 {
-		return FormatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "magic", detail: fmt.Sprintf("want 4 bytes, file has %d", len(data))}
+		return formatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "magic", detail: fmt.Sprintf("want 4 bytes, file has %d", len(data))}
 	}
 	switch m := binary.BigEndian.Uint32(data); m {
 	case magicJKS:
 		return JKS, nil
 	case magicJCEKS:
-		return FormatUnknown, &unsupportedFormatError{name: "JCEKS",
+		return formatUnknown, &unsupportedFormatError{name: "JCEKS",
 			convert: "keytool -importkeystore -srckeystore IN -srcstoretype JCEKS -destkeystore OUT.p12 -deststoretype PKCS12"}
 	case 1, 2:
 		// Bouncy Castle's BKS (versions 1 and 2) and UBER start with a
 		// version number.
-		return FormatUnknown, &unsupportedFormatError{name: "BKS or UBER (Bouncy Castle)",
+		return formatUnknown, &unsupportedFormatError{name: "BKS or UBER (Bouncy Castle)",
 			convert: "keytool -importkeystore -srckeystore IN -srcstoretype BKS -providerpath bcprov.jar -provider org.bouncycastle.jce.provider.BouncyCastleProvider -destkeystore OUT.p12 -deststoretype PKCS12"}
 	default:
-		return FormatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "magic",
+		return formatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "magic",
 			detail: fmt.Sprintf("want 0xFEEDFEED (JKS) or a DER SEQUENCE (PKCS#12), got 0x%08X", m)}
 	}
 }

@@ -113,8 +113,8 @@ func readRawCert(der []byte) rawCertInfo {
 
 // certParseError builds the error for certificate i (0-based) of alias's
 // chain of n that crypto/x509 rejected with err.
-func certParseError(alias string, i, n int, der []byte, err error) *EntryCertificateError {
+func certParseError(alias string, i, n int, der []byte, err error) *entryCertificateError {
 	info := readRawCert(der)
-	return &EntryCertificateError{alias: alias, Index: i + 1, count: n, SHA256: CertFingerprint(&x509.Certificate{Raw: der}),
+	return &entryCertificateError{alias: alias, index: i + 1, count: n, sha256: CertFingerprint(&x509.Certificate{Raw: der}),
 		subject: info.Subject, algorithm: info.Algorithm, curve: info.Curve, err: err}
 }

@@ -271,8 +271,8 @@ func (s *Store) Certificates(alias string) ([]*x509.Certificate, error) {
 // alias without one is tried with the store password and then
 // [StoreOptions.DefaultKeyPassword], if given. If none decrypts it the error names
 // the alias and the passwords tried (never a password) and wraps
-// [ErrIncorrectPassword]. A certificate Go cannot parse gives a
-// [*EntryCertificateError]; a key Go cannot use, [ErrUnsupportedKey]; a
+// [ErrIncorrectPassword]. A certificate Go cannot parse gives an error
+// matching [ErrUnsupportedCertificate]; a key Go cannot use, [ErrUnsupportedKey]; a
 // key that decrypts but is inconsistent, [ErrCorruptKey].
 func (s *Store) Entry(alias string) (*Entry, error) {
 	i := s.find(alias)
@@ -464,7 +464,8 @@ func matchKey(alias string, key crypto.Signer, leaf *x509.Certificate) error {
 	if chain.KeyMatches(key, leaf) {
 		return nil
 	}
-	return &KeyMismatchError{alias: alias, CertKey: KeyFingerprint(leaf.PublicKey), Stored: KeyFingerprint(key.Public())}
+	return &markedError{sentinel: ErrKeyMismatch, msg: fmt.Sprintf("keystore: alias %q: certificate is for key %s, the entry's private key is %s",
+		alias, keyLabel(KeyFingerprint(leaf.PublicKey)), keyLabel(KeyFingerprint(key.Public())))}
 }
 
 // Delete removes the entry under alias.

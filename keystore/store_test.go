@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"crypto/x509"
-	"errors"
 	"testing"
 	"time"
 
@@ -156,12 +155,13 @@ func TestStoreReplaceCreateIfMissing(t *testing.T) {
 func TestStoreKeyMismatchShowsBothKeys(t *testing.T) {
 	s, _, _ := testStore(t, JKS)
 	other := testpki.NewRoot(t, "R").Leaf(t, "x")
-	_, err := s.Replace("client", other.Key, testpki.NewRoot(t, "R2").Leaf(t, "y").Chain, nil)
-	var km *KeyMismatchError
-	require.True(t, errors.As(err, &km))
-	assert.NotEqual(t, km.CertKey, km.Stored)
-	assert.Contains(t, err.Error(), km.CertKey.String())
-	assert.Contains(t, err.Error(), km.Stored.String())
+	y := testpki.NewRoot(t, "R2").Leaf(t, "y")
+	_, err := s.Replace("client", other.Key, y.Chain, nil)
+	require.ErrorIs(t, err, ErrKeyMismatch)
+	certKey, stored := KeyFingerprint(y.Cert.PublicKey), KeyFingerprint(other.Key.Public())
+	assert.NotEqual(t, certKey, stored)
+	assert.Contains(t, err.Error(), certKey.String())
+	assert.Contains(t, err.Error(), stored.String())
 }
 
 func TestStoreRenameAndDelete(t *testing.T) {
@@ -201,12 +201,12 @@ func TestSniff(t *testing.T) {
 	}{
 		{"JKS", []byte{0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2}, JKS, nil, ""},
 		{"PKCS12", []byte{0x30, 0x82, 0x01, 0x00}, PKCS12, nil, ""},
-		{"JCEKS", []byte{0xCE, 0xCE, 0xCE, 0xCE, 0, 0, 0, 2}, FormatUnknown, ErrUnsupportedFormat, "-srcstoretype JCEKS"},
-		{"BKS", []byte{0, 0, 0, 2, 0, 0, 0, 20}, FormatUnknown, ErrUnsupportedFormat, "BKS"},
-		{"PEM", []byte("-----BEGIN CERTIFICATE-----\n"), FormatUnknown, ErrUnsupportedFormat, "PEM"},
-		{"empty", nil, FormatUnknown, ErrMalformed, "empty file"},
-		{"short", []byte{0xFE, 0xED}, FormatUnknown, ErrMalformed, "want 4 bytes"},
-		{"garbage", []byte("GIF89a"), FormatUnknown, ErrMalformed, "0x47494638"},
+		{"JCEKS", []byte{0xCE, 0xCE, 0xCE, 0xCE, 0, 0, 0, 2}, formatUnknown, ErrUnsupportedFormat, "-srcstoretype JCEKS"},
+		{"BKS", []byte{0, 0, 0, 2, 0, 0, 0, 20}, formatUnknown, ErrUnsupportedFormat, "BKS"},
+		{"PEM", []byte("-----BEGIN CERTIFICATE-----\n"), formatUnknown, ErrUnsupportedFormat, "PEM"},
+		{"empty", nil, formatUnknown, ErrMalformed, "empty file"},
+		{"short", []byte{0xFE, 0xED}, formatUnknown, ErrMalformed, "want 4 bytes"},
+		{"garbage", []byte("GIF89a"), formatUnknown, ErrMalformed, "0x47494638"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

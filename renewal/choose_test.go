@@ -8,29 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestChoose(t *testing.T) {
-	tests := []struct {
-		name string
-		c    Capabilities
-		want Sequence
-	}{
-		{name: "nothing known", c: Capabilities{}, want: SequenceDowntime},
-		{name: "several certificates, one root", c: Capabilities{MultipleClientCertificates: true}, want: SequenceDowntime},
-		{name: "several roots, one certificate", c: Capabilities{MultipleRoots: true}, want: SequenceDowntime},
-		{name: "several certificates and roots", c: Capabilities{MultipleClientCertificates: true, MultipleRoots: true}, want: SequenceOverlap},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Choose(tt.c)
-			assert.Equal(t, tt.want, got)
-			plan, err := Build(got, testParams(t))
-			if assert.NoError(t, err) {
-				assert.Equal(t, tt.want, plan.Sequence)
-			}
-		})
-	}
-}
-
 func TestEnumStrings(t *testing.T) {
 	// Role prints as the reference writes it; the other choices print as
 	// their JSON words, and runbooks and messages use their phrases.

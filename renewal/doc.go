@@ -13,7 +13,7 @@
 //     old root trusted; step 12 is the overlap sequence's removal of it,
 //     with its gate, so that both sequences end with one trusted root.
 //
-// [Choose] picks the sequence from what the receiver can do. Every step has
+// [Sequence] says which receiver needs which sequence. Every step has
 // the reference's number and role (tenant administrator, receiver
 // administrator, integration developer), a [Kind] (action, hand-off, gate,
 // wait), a stable [StepID], and the detail a person needs: which alias,
@@ -57,7 +57,7 @@
 //	diagram := plan.Mermaid()        // a Mermaid sequenceDiagram
 //	data, err := json.Marshal(plan) // schema in SCHEMA.md
 //
-// The [Sequence] may be chosen at run time, for example with [Choose].
+// The [Sequence] may be chosen at run time, from what the receiver can do.
 // The error reports every problem of the parameters at once, as
 // [*PlanError] values that match [ErrMissingParam] or [ErrInvalidParam].
 //

@@ -79,21 +79,6 @@ func ExampleBuild_downtime() {
 	// 12 remove-old             action    destructive gate before: old certificate and old root unused
 }
 
-func ExampleChoose() {
-	receivers := []renewal.Capabilities{
-		{MultipleClientCertificates: true, MultipleRoots: true},
-		{MultipleClientCertificates: true},
-		{},
-	}
-	for _, c := range receivers {
-		fmt.Printf("%+v -> %s\n", c, renewal.Choose(c))
-	}
-	// Output:
-	// {MultipleClientCertificates:true MultipleRoots:true} -> overlap
-	// {MultipleClientCertificates:true MultipleRoots:false} -> downtime
-	// {MultipleClientCertificates:false MultipleRoots:false} -> downtime
-}
-
 func ExampleBuild_invalidParams() {
 	p := params()
 	p.Nodes = nil

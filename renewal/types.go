@@ -90,7 +90,19 @@ func (k Kind) String() string {
 func (k Kind) valid() bool { return oneOf(k, kinds) }
 
 // Sequence is one of the reference's two renewal sequences. The zero
-// Sequence is not a sequence; [Choose] never returns it.
+// Sequence is not a sequence.
+//
+// Choose [SequenceOverlap] for a receiver that can accept more than one
+// client certificate for the same caller at the same time (mapping both
+// the old and the new one to the same technical user) and trust more than
+// one root CA for client authentication at the same time;
+// [SequenceDowntime] otherwise, and when in doubt: assuming a capability
+// the receiver lacks would break traffic in the middle of the overlap
+// sequence, while not using one only costs a downtime window. Both
+// capabilities are needed because the new certificate is signed by a
+// different CA: between overlap steps 3 and 9 the receiver must accept the
+// old certificate, which chains to the old root, and the new one, which
+// chains to the new root.
 type Sequence string
 
 const (

@@ -31,6 +31,12 @@ var (
 	// ErrInvalidAlias reports an alias that cannot be used: empty, with a
 	// control character, or (for a directory) not usable as a file name.
 	ErrInvalidAlias = errors.New("truststore: invalid alias")
+
+	// ErrUsageUndeclared reports a [Set.Prune] whose caller did not say what
+	// uses the set: a nil [*PruneOptions], or one with no InUse chains, neither
+	// NothingInUse nor Force. A usage check that checks nothing unless asked
+	// would remove a root that clients still chain to.
+	ErrUsageUndeclared = errors.New("truststore: prune: usage not declared")
 )
 
 // errMalformed reports a PEM bundle or certificate file that cannot be

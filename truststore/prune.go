@@ -17,7 +17,7 @@ import (
 // instance, the certificates expired at a time); the zero Selector selects
 // nothing.
 type Selector struct {
-	desc string
+	desc string // the selection for reports ("selected by alias \"old-root\"")
 	// match reports whether e is selected.
 	match func(e *entry) bool
 	// keys, when set, must each select at least one certificate: an alias
@@ -25,9 +25,6 @@ type Selector struct {
 	keys []string
 	key  func(k string, e *entry) bool
 }
-
-// String describes the selection, such as `alias "old-root"`.
-func (sel Selector) String() string { return sel.desc }
 
 // ByAlias selects the certificates with the given aliases, ignoring case.
 // Each alias must name a certificate of the set.
@@ -161,12 +158,6 @@ func OpenDependents(path string, password []byte) ([]Dependent, error) {
 	}
 	return KeystoreChains(path, ks)
 }
-
-// ErrUsageUndeclared reports a [Set.Prune] whose caller did not say what
-// uses the set: a nil [*PruneOptions], or one with no InUse chains, neither
-// NothingInUse nor Force. A usage check that checks nothing unless asked
-// would remove a root that clients still chain to.
-var ErrUsageUndeclared = errors.New("truststore: prune: usage not declared")
 
 // PruneOptions changes how [Set.Prune] removes certificates. The caller must
 // declare usage: InUse lists the chains in use, or NothingInUse (or Force)

@@ -79,7 +79,7 @@ func TestPruneSelectors(t *testing.T) {
 				assert.ErrorIs(t, err, truststore.ErrNotFound)
 			}
 			if len(tt.wantRemoved) > 0 {
-				assert.Equal(t, "selected by "+tt.sel.String(), rep.Removed[0].Reason)
+				assert.Equal(t, "selected by "+truststore.SelectorText(tt.sel), rep.Removed[0].Reason)
 			}
 		})
 	}

@@ -133,7 +133,7 @@ func parseFormat(s string) (keystore.Format, error) {
 	case "pkcs12", "p12":
 		return keystore.PKCS12, nil
 	}
-	return keystore.FormatUnknown, fmt.Errorf("-format: want jks or pkcs12, got %q", s)
+	return 0, fmt.Errorf("-format: want jks or pkcs12, got %q", s)
 }
 
 // checkOutputDir refuses an output file whose directory is missing or not
