@@ -59,7 +59,7 @@
 //
 // The [Sequence] may be chosen at run time, from what the receiver can do.
 // The error reports every problem of the parameters at once, as
-// [*PlanError] values that match [ErrMissingParam] or [ErrInvalidParam].
+// [*PlanError] values that match [ErrInvalidParam].
 //
 // Building and rendering are pure: no files are read, no clock or
 // randomness is used, and the same parameters give byte-identical output.

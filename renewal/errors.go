@@ -8,14 +8,12 @@ import (
 
 // Sentinel errors that callers branch on with [errors.Is].
 var (
-	// ErrMissingParam reports that a parameter the sequence needs is empty.
-	// The wrapping [*PlanError] names it.
-	ErrMissingParam = errors.New("renewal: missing parameter")
-
-	// ErrInvalidParam reports a parameter that is present but unusable: a
-	// fingerprint that is not SHA-256 hex, a control character in a name, a
-	// window that ends before it starts, a new root equal to the old one.
-	// The wrapping [*PlanError] says what was expected and what was found.
+	// ErrInvalidParam reports a parameter the sequence cannot use: one it
+	// needs that is empty ("missing parameter" in the message), or one that
+	// is present but unusable: a fingerprint that is not SHA-256 hex, a
+	// control character in a name, a window that ends before it starts, a
+	// new root equal to the old one. The wrapping [*PlanError] names it and
+	// says what was expected and what was found.
 	ErrInvalidParam = errors.New("renewal: invalid parameter")
 
 	// ErrInvalidPlan reports a plan that is not well formed: a
@@ -30,7 +28,8 @@ var (
 // PlanError says what is wrong with the parameters of a plan or with the
 // plan itself, what was expected and what was found. An error about a
 // parameter (Step 0, Field a [Params] field path) matches
-// [ErrMissingParam] or [ErrInvalidParam] with [errors.Is]; [Build] joins
+// [ErrInvalidParam] with [errors.Is] (the message says "missing parameter"
+// for one that is empty); [Build] joins
 // one PlanError per unusable parameter with [errors.Join], so that a
 // caller sees all of them at once ([errors.As] finds the first). Any other PlanError says the plan is not
 // well formed and matches [ErrInvalidPlan].
@@ -45,13 +44,14 @@ type PlanError struct {
 	// Reason says what was expected and what was found.
 	Reason string
 
-	value string // the unusable parameter as given, which the message quotes
-	err   error  // ErrMissingParam or ErrInvalidParam for a parameter; nil for the plan
+	value   string // the unusable parameter as given, which the message quotes
+	err     error  // ErrInvalidParam for a parameter; nil for the plan
+	missing bool   // the parameter is empty
 }
 
 func (e *PlanError) Error() string {
 	switch {
-	case e.err == ErrMissingParam:
+	case e.missing:
 		return fmt.Sprintf("renewal: missing parameter %s: %s", e.Field, e.Reason)
 	case e.err != nil:
 		return fmt.Sprintf("renewal: invalid parameter %s %q: %s", e.Field, e.value, e.Reason)
@@ -61,7 +61,7 @@ func (e *PlanError) Error() string {
 	return fmt.Sprintf("renewal: invalid plan: step %d: %s: %s", e.Step, e.Field, e.Reason)
 }
 
-// Unwrap returns [ErrMissingParam] or [ErrInvalidParam] for an error
+// Unwrap returns [ErrInvalidParam] for an error
 // about a parameter, and [ErrInvalidPlan] otherwise.
 func (e *PlanError) Unwrap() error {
 	if e.err != nil {

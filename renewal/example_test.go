@@ -84,10 +84,10 @@ func ExampleBuild_invalidParams() {
 	p.Nodes = nil
 	p.OldFingerprint = "12:34"
 	_, err := renewal.Build(renewal.SequenceOverlap, p)
-	fmt.Println(errors.Is(err, renewal.ErrMissingParam), errors.Is(err, renewal.ErrInvalidParam))
+	fmt.Println(errors.Is(err, renewal.ErrInvalidParam))
 	fmt.Println(err)
 	// Output:
-	// true true
+	// true
 	// renewal: invalid parameter OldFingerprint "12:34": expected a SHA-256 fingerprint as 32 colon-separated hex pairs, found 2 groups
 	// renewal: missing parameter Nodes: at least one runtime node is needed: the flow must be restarted on every node
 }

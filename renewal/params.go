@@ -125,7 +125,7 @@ func (p Params) validate(s Sequence) error {
 func (p Params) normalize(s Sequence) (Params, error) {
 	var errs []error
 	missing := func(field, reason string) {
-		errs = append(errs, &PlanError{Field: field, Reason: reason, err: ErrMissingParam})
+		errs = append(errs, &PlanError{Field: field, Reason: reason, err: ErrInvalidParam, missing: true})
 	}
 	invalid := func(field, value, reason string) {
 		errs = append(errs, &PlanError{Field: field, value: value, Reason: reason, err: ErrInvalidParam})

@@ -12,32 +12,33 @@ import (
 
 func TestParamsValidate(t *testing.T) {
 	tests := []struct {
-		name   string
-		seq    Sequence
-		mutate func(*Params)
-		field  string
-		is     error
-		reason string
+		name    string
+		seq     Sequence
+		mutate  func(*Params)
+		field   string
+		is      error
+		reason  string
+		missing bool // a parameter the sequence needs is empty
 	}{
-		{name: "no alias", seq: SequenceOverlap, mutate: func(p *Params) { p.Alias = "" }, field: "Alias", is: ErrMissingParam},
-		{name: "no keystore", seq: SequenceDowntime, mutate: func(p *Params) { p.Keystore = "" }, field: "Keystore", is: ErrMissingParam},
-		{name: "no nodes", seq: SequenceOverlap, mutate: func(p *Params) { p.Nodes = nil }, field: "Nodes", is: ErrMissingParam, reason: "every node"},
-		{name: "empty node", seq: SequenceOverlap, mutate: func(p *Params) { p.Nodes[1] = "" }, field: "Nodes[1]", is: ErrMissingParam},
+		{name: "no alias", seq: SequenceOverlap, mutate: func(p *Params) { p.Alias = "" }, field: "Alias", is: ErrInvalidParam, missing: true},
+		{name: "no keystore", seq: SequenceDowntime, mutate: func(p *Params) { p.Keystore = "" }, field: "Keystore", is: ErrInvalidParam, missing: true},
+		{name: "no nodes", seq: SequenceOverlap, mutate: func(p *Params) { p.Nodes = nil }, field: "Nodes", is: ErrInvalidParam, missing: true, reason: "every node"},
+		{name: "empty node", seq: SequenceOverlap, mutate: func(p *Params) { p.Nodes[1] = "" }, field: "Nodes[1]", is: ErrInvalidParam, missing: true},
 		{name: "blank node", seq: SequenceOverlap, mutate: func(p *Params) { p.Nodes[1] = "   " }, field: "Nodes[1]", is: ErrInvalidParam, reason: "only spaces"},
 		{name: "duplicate node", seq: SequenceOverlap, mutate: func(p *Params) { p.Nodes[2] = "node-a" }, field: "Nodes[2]", is: ErrInvalidParam, reason: "same name as Nodes[0]"},
-		{name: "no old fingerprint", seq: SequenceDowntime, mutate: func(p *Params) { p.OldFingerprint = "" }, field: "OldFingerprint", is: ErrMissingParam},
+		{name: "no old fingerprint", seq: SequenceDowntime, mutate: func(p *Params) { p.OldFingerprint = "" }, field: "OldFingerprint", is: ErrInvalidParam, missing: true},
 		{name: "short fingerprint", seq: SequenceOverlap, mutate: func(p *Params) { p.OldFingerprint = "abcd" }, field: "OldFingerprint", is: ErrInvalidParam, reason: "64 hex digits, found 4"},
 		{name: "SHA-1 fingerprint", seq: SequenceOverlap, mutate: func(p *Params) { p.NewFingerprint = strings.Repeat("ab", 20) }, field: "NewFingerprint", is: ErrInvalidParam, reason: "found 40"},
 		{name: "non-hex fingerprint", seq: SequenceOverlap, mutate: func(p *Params) { p.NewRootFingerprint = strings.Repeat("zz", 32) }, field: "NewRootFingerprint", is: ErrInvalidParam, reason: "not a hex digit"},
 		{name: "bad colon groups", seq: SequenceOverlap, mutate: func(p *Params) { p.OldRootFingerprint = "ABC:" + strings.Repeat("AB:", 30) + "A" }, field: "OldRootFingerprint", is: ErrInvalidParam, reason: `group "ABC"`},
 		{name: "same certificate", seq: SequenceOverlap, mutate: func(p *Params) { p.NewFingerprint = p.OldFingerprint }, field: "NewFingerprint", is: ErrInvalidParam, reason: "old certificate's fingerprint"},
 		{name: "same root", seq: SequenceDowntime, mutate: func(p *Params) { p.NewRootFingerprint = displayFingerprint(p.OldRootFingerprint) }, field: "NewRootFingerprint", is: ErrInvalidParam, reason: "change of CA"},
-		{name: "overlap needs old root subject", seq: SequenceOverlap, mutate: func(p *Params) { p.OldRootSubject = "" }, field: "OldRootSubject", is: ErrMissingParam},
-		{name: "overlap needs old root fingerprint", seq: SequenceOverlap, mutate: func(p *Params) { p.OldRootFingerprint = "" }, field: "OldRootFingerprint", is: ErrMissingParam},
-		{name: "no new root subject", seq: SequenceDowntime, mutate: func(p *Params) { p.NewRootSubject = "" }, field: "NewRootSubject", is: ErrMissingParam},
-		{name: "downtime needs window", seq: SequenceDowntime, mutate: func(p *Params) { p.Window = Window{} }, field: "Window", is: ErrMissingParam},
-		{name: "window without end", seq: SequenceDowntime, mutate: func(p *Params) { p.Window.End = time.Time{} }, field: "Window.End", is: ErrMissingParam},
-		{name: "window without start", seq: SequenceOverlap, mutate: func(p *Params) { p.Window.Start = time.Time{} }, field: "Window.Start", is: ErrMissingParam},
+		{name: "overlap needs old root subject", seq: SequenceOverlap, mutate: func(p *Params) { p.OldRootSubject = "" }, field: "OldRootSubject", is: ErrInvalidParam, missing: true},
+		{name: "overlap needs old root fingerprint", seq: SequenceOverlap, mutate: func(p *Params) { p.OldRootFingerprint = "" }, field: "OldRootFingerprint", is: ErrInvalidParam, missing: true},
+		{name: "no new root subject", seq: SequenceDowntime, mutate: func(p *Params) { p.NewRootSubject = "" }, field: "NewRootSubject", is: ErrInvalidParam, missing: true},
+		{name: "downtime needs window", seq: SequenceDowntime, mutate: func(p *Params) { p.Window = Window{} }, field: "Window", is: ErrInvalidParam, missing: true},
+		{name: "window without end", seq: SequenceDowntime, mutate: func(p *Params) { p.Window.End = time.Time{} }, field: "Window.End", is: ErrInvalidParam, missing: true},
+		{name: "window without start", seq: SequenceOverlap, mutate: func(p *Params) { p.Window.Start = time.Time{} }, field: "Window.Start", is: ErrInvalidParam, missing: true},
 		{name: "window backwards", seq: SequenceDowntime, mutate: func(p *Params) { p.Window.End = p.Window.Start.Add(-time.Hour) }, field: "Window.End", is: ErrInvalidParam, reason: "after the start"},
 		{name: "newline in alias", seq: SequenceOverlap, mutate: func(p *Params) { p.Alias = "a\n- [ ] 10. pwned" }, field: "Alias", is: ErrInvalidParam, reason: "U+000A"},
 		{name: "tab in path", seq: SequenceOverlap, mutate: func(p *Params) { p.Keystore = "a\tb" }, field: "Keystore", is: ErrInvalidParam, reason: "U+0009"},
@@ -61,6 +62,8 @@ func TestParamsValidate(t *testing.T) {
 			assert.Equal(t, tt.field, pe.Field)
 			assert.Contains(t, pe.Reason, tt.reason)
 			assert.True(t, strings.HasPrefix(err.Error(), "renewal: "), err.Error())
+			assert.Equal(t, tt.missing, pe.missing)
+			assert.Equal(t, tt.missing, strings.HasPrefix(err.Error(), "renewal: missing parameter "), err.Error())
 
 			plan, berr := Build(tt.seq, p)
 			assert.Nil(t, plan)

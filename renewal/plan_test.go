@@ -333,7 +333,7 @@ func TestPlanValidate(t *testing.T) {
 		{name: "empty title", mutate: func(p *Plan) { p.Steps[2].Title = "" }, is: ErrInvalidPlan, want: "step 3: Title"},
 		{name: "newline in detail", mutate: func(p *Plan) { p.Steps[2].Detail += "\n- [ ] 10. extra" }, is: ErrInvalidPlan, want: "U+000A"},
 		{name: "empty task", mutate: func(p *Plan) { p.Steps[2].Tasks = []string{""} }, is: ErrInvalidPlan, want: "Tasks[0]"},
-		{name: "params", mutate: func(p *Plan) { p.Params.Alias = "" }, is: ErrMissingParam, want: "Alias"},
+		{name: "params", mutate: func(p *Plan) { p.Params.Alias = "" }, is: ErrInvalidParam, want: "missing parameter Alias"},
 		{name: "fingerprint not normalised", mutate: func(p *Plan) { p.Params.OldFingerprint = strings.ToUpper(p.Params.OldFingerprint) }, is: ErrInvalidPlan, want: "Params.OldFingerprint"},
 		{name: "unknown sequence", mutate: func(p *Plan) { p.Sequence = "" }, is: ErrInvalidPlan, want: "Sequence"},
 	}
@@ -361,12 +361,13 @@ func TestPlanValidate(t *testing.T) {
 }
 
 func TestErrorsFormat(t *testing.T) {
-	missing := &PlanError{Field: "Alias", Reason: "needed", err: ErrMissingParam}
+	missing := &PlanError{Field: "Alias", Reason: "needed", err: ErrInvalidParam, missing: true}
 	assert.Equal(t, "renewal: missing parameter Alias: needed", missing.Error())
-	assert.True(t, errors.Is(missing, ErrMissingParam))
+	assert.True(t, errors.Is(missing, ErrInvalidParam))
+	assert.False(t, errors.Is(missing, ErrInvalidPlan))
 	invalid := &PlanError{Field: "Nodes[1]", value: "a\nb", Reason: "bad", err: ErrInvalidParam}
 	assert.Equal(t, `renewal: invalid parameter Nodes[1] "a\nb": bad`, invalid.Error())
-	assert.False(t, errors.Is(invalid, ErrMissingParam))
+	assert.True(t, errors.Is(invalid, ErrInvalidParam))
 	whole := &PlanError{Field: "Steps", Reason: "none"}
 	assert.Equal(t, "renewal: invalid plan: Steps: none", whole.Error())
 }
