@@ -99,7 +99,14 @@ traffic. It reads and writes JKS and PKCS#12 keystores as keytool does.
 
 Exit codes: 0 done, 1 internal error, 2 bad input, 3 waiting for a person
 or the CA (run again later), 4 refused by a gate or a check.`,
-		Version:       version,
+		Version: version,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &flagError{fmt.Errorf("unknown command %q (see certroll --help)", args[0])}
+			}
+			return nil
+		},
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
