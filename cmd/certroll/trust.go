@@ -173,7 +173,7 @@ func addTrustUsageFlags(cmd *cobra.Command) *trustUsageFlags {
 	cmd.Flags().StringArrayVar(&u.inUse, "in-use", nil, "keystore (JKS, PKCS#12) or certificate chain file (PEM, DER) whose chains must keep working: every key entry's chain, or the file's chain (repeatable)")
 	cmd.Flags().BoolVar(&u.nothingInUse, "nothing-in-use", false, "declare that no keystore or chain depends on the truststore: remove without a usage check")
 	cmd.Flags().BoolVar(&u.force, "force", false, "remove even certificates that chains in use depend on (the report names each dependent)")
-	u.pw = addPasswordFlags(cmd, "in-use-storepass", "password of the --in-use keystores (default: the truststore password)")
+	u.pw = addPasswordFlags(cmd, "in-use-storepass", "password of the --in-use keystores")
 	return u
 }
 
@@ -216,6 +216,10 @@ func (u *trustUsageFlags) options(trust *passwordSource) (*truststore.PruneOptio
 			pw = password
 		}
 		d, err := truststore.OpenDependents(p, pw)
+		if errors.Is(err, keystore.ErrIncorrectPassword) {
+			return nil, usageErr(fmt.Errorf("--in-use %s: the keystore was tampered with, or the password is incorrect: "+
+				"give its password with --in-use-storepass-env or --in-use-storepass-file (without them, the truststore's password is tried)", p))
+		}
 		if err != nil {
 			return nil, trustStoreErr(p, err)
 		}
@@ -247,7 +251,9 @@ entries present chains the truststore must keep accepting (or a PEM or DER file
 holding such a chain, leaf first), or --nothing-in-use. A certificate that is
 the only anchor of a chain in use is refused, with exit code 4, naming each
 dependent chain, and nothing is written; --force removes it anyway and names
-the dependents it breaks.`,
+the dependents it breaks. The --in-use keystores are opened with the
+truststore's password unless --in-use-storepass-env or --in-use-storepass-file
+gives theirs.`,
 		Example: `  certroll trust remove truststore.jks --alias old-root --in-use client.p12 --storepass-env STOREPASS
   certroll trust remove ca-dir --subject "CN=Old Root CA,O=Example" --nothing-in-use`,
 		Args: exactArgs(1),
@@ -303,7 +309,9 @@ after the same usage check as "trust remove": give --in-use KEYSTORE for each
 keystore or chain file that must keep working, or --nothing-in-use. A
 certificate that is the only anchor of a chain in use is refused, with exit
 code 4, naming each dependent, and nothing is written; --force removes it
-anyway and names the dependents.`,
+anyway and names the dependents. The --in-use keystores are opened with the
+truststore's password unless --in-use-storepass-env or --in-use-storepass-file
+gives theirs.`,
 		Example: `  certroll trust prune truststore.p12 --expired --in-use client.jks --storepass-env STOREPASS
   certroll trust prune ca-bundle.pem --expired --at 2027-01-01 --nothing-in-use --dry-run
   certroll trust prune truststore.jks --fingerprint 1A:2B:... --force --in-use client.p12 --storepass-file pw.txt`,
@@ -449,7 +457,7 @@ Both truststores are opened with the password of --storepass-env or
 		Args: exactArgs(2),
 	}
 	pwA := addPasswordFlags(cmd, "storepass", "truststore password")
-	pwB := addPasswordFlags(cmd, "b-storepass", "password of truststore B (default: the one of A)")
+	pwB := addPasswordFlags(cmd, "b-storepass", "password of truststore B")
 	cmd.RunE = func(_ *cobra.Command, args []string) error {
 		a, err := openTruststore(args[0], pwA, false)
 		if err != nil {

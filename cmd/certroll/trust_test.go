@@ -76,7 +76,7 @@ func runTrust(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
-func readFile(t *testing.T, path string) []byte {
+func readTrustFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -206,6 +206,18 @@ func TestTrustExitCodes(t *testing.T) {
 			stderr: []string{"holds no key entry"},
 		},
 		{
+			name:   "in-use keystore with another password",
+			args:   []string{"trust", "remove", f.trust, "--alias", "old-root", "--in-use", f.client, pw, "--in-use-storepass-env=WRONG_PW"},
+			code:   exitUsage,
+			stderr: []string{"--in-use " + f.client + ": the keystore was tampered with, or the password is incorrect", "--in-use-storepass-env"},
+		},
+		{
+			name:   "in-use keystore password given on its own",
+			args:   []string{"trust", "remove", f.trust, "--alias", "old-root", "--in-use", f.client, "--storepass-env=WRONG_PW", "--in-use-storepass-env=TRUST_PW"},
+			code:   exitUsage,
+			stderr: []string{f.trust + ": the keystore was tampered with"},
+		},
+		{
 			name:   "missing argument",
 			args:   []string{"trust", "add", f.trust},
 			code:   exitUsage,
@@ -218,7 +230,7 @@ func TestTrustExitCodes(t *testing.T) {
 			stderr: []string{"unknown command"},
 		},
 	}
-	before := readFile(t, f.trust)
+	before := readTrustFile(t, f.trust)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runTrust(t, tt.args...)
@@ -234,7 +246,7 @@ func TestTrustExitCodes(t *testing.T) {
 			}
 			assert.NotContains(t, errOut+out, trustPW, "the password is never printed")
 			assert.NotContains(t, errOut, "truststore: ", "no package prefixes")
-			assert.Equal(t, before, readFile(t, f.trust), "the truststore is not touched on failure")
+			assert.Equal(t, before, readTrustFile(t, f.trust), "the truststore is not touched on failure")
 		})
 	}
 }
@@ -244,13 +256,13 @@ func TestTrustAddAndPrune(t *testing.T) {
 	pw := "--storepass-env=TRUST_PW"
 
 	// Dry run: the report, nothing written.
-	before := readFile(t, f.trust)
+	before := readTrustFile(t, f.trust)
 	code, out, errOut := runTrust(t, "trust", "add", f.trust, f.newBundle, pw, "--dry-run")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, out, "Certificate would be added to keystore")
 	assert.Contains(t, out, "Summary: 2 added, 0 skipped as duplicate, 1 left out as not a CA\n")
 	assert.Contains(t, out, "Dry run: "+f.trust+" not written\n")
-	assert.Equal(t, before, readFile(t, f.trust))
+	assert.Equal(t, before, readTrustFile(t, f.trust))
 
 	// The merge, as JSON: the library's report with the truststore's path.
 	code, out, errOut = runTrust(t, "trust", "add", f.trust, f.newBundle, pw, "--json")
@@ -296,6 +308,10 @@ func TestTrustAddAndPrune(t *testing.T) {
 	code, _, errOut = runTrust(t, "trust", "remove", f.trust, "--subject", "CN=New Root,O=certroll test", "--in-use", f.other, pw)
 	require.Equal(t, exitRefused, code, errOut)
 	assert.Contains(t, errOut, f.other+` alias "other": CN=other-client -> CN=New Issuing`)
+	code, out, errOut = runTrust(t, "trust", "remove", f.trust, "--subject", "CN=New Root,O=certroll test", "--in-use", f.other, pw, "--json")
+	require.Equal(t, exitRefused, code, errOut)
+	assert.Contains(t, out, `"result": "refused"`)
+	assert.Contains(t, out, `"refused": [`)
 	code, out, errOut = runTrust(t, "trust", "remove", f.trust, "--subject", "CN=New Root,O=certroll test", "--in-use", f.other, "--force", pw, "--json")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, out, `"forced": true`)
