@@ -132,7 +132,11 @@ func (c *verifyCmd) run(chainPath string) error {
 		rep.Problems = problems(verr)
 	}
 	if c.url != "" {
-		if rep.Probe, err = c.probe(ordered, key); err != nil {
+		var root *x509.Certificate
+		if verr == nil {
+			root = paths[0][len(paths[0])-1]
+		}
+		if rep.Probe, err = c.probe(ordered, key, root); err != nil {
 			return err
 		}
 	}
@@ -152,8 +156,10 @@ func (c *verifyCmd) run(chainPath string) error {
 	return nil
 }
 
-func (c *verifyCmd) probe(certs []*x509.Certificate, key crypto.Signer) (*probeReport, error) {
-	opts := &probe.Options{ServerName: c.serverName, Timeout: c.timeout}
+// probe asks the receiver at --url. root is the anchor the model found,
+// named in the probe's verdict; nil when the model refused the chain.
+func (c *verifyCmd) probe(certs []*x509.Certificate, key crypto.Signer, root *x509.Certificate) (*probeReport, error) {
+	opts := &probe.Options{ServerName: c.serverName, Timeout: c.timeout, Root: root}
 	pr := &probeReport{URL: c.url, Advertised: []string{}}
 	if c.serverCA != "" {
 		data, err := os.ReadFile(c.serverCA)
