@@ -409,7 +409,9 @@ func (l *landscape) makeAdapters(e *env, mode openMode, ksPath string, pw []byte
 			return err
 		}
 		jr, err := java.New(java.Config{Nodes: j.Nodes, Keystore: ksPath, KeystorePassword: pw, URL: j.URL,
-			ServerRoots: roots, Rate: j.Rate, Timeout: time.Duration(j.Timeout), Java: j.Java, JVMOptions: j.JVMOptions})
+			ServerRoots: roots, Rate: j.Rate, Timeout: time.Duration(j.Timeout), Java: j.Java, JVMOptions: j.JVMOptions,
+			// Beside the configuration, so that the runbook's Node.java stays.
+			Dir: c.path + ".java"})
 		if err != nil {
 			return usageErr(fmt.Errorf("the Java runtime of %s: %w", c.path, err))
 		}
@@ -447,7 +449,12 @@ func (l *landscape) makeAdapters(e *env, mode openMode, ksPath string, pw []byte
 	if len(c.Notifier.Command) > 0 {
 		l.notifier = &commandNotifier{argv: c.Notifier.Command, dir: c.dir, progress: e}
 	} else {
-		l.notifier = &local.Notifier{W: e.stdout}
+		// With --json, standard output holds one JSON document only.
+		w := e.stdout
+		if e.json {
+			w = e.stderr
+		}
+		l.notifier = &local.Notifier{W: w}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -222,4 +223,23 @@ func TestPlanOutputs(t *testing.T) {
 	assert.Contains(t, dry, "would")
 	_, err := os.Stat(cfg + ".journal")
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// renew --json writes one JSON document on stdout, waiting or done.
+func TestRenewJSON(t *testing.T) {
+	cfg, ca := embeddedLandscape(t, "")
+	code, stdout, _ := certroll("renew", "--json", cfg)
+	require.Equal(t, exitWaiting, code)
+	var v resultJSON
+	require.NoError(t, json.Unmarshal([]byte(stdout), &v), stdout)
+	assert.Equal(t, "waiting", v.State)
+	require.NotNil(t, v.Waiting)
+	assert.Equal(t, "generate-key", v.Waiting.ID)
+
+	signReplies(t, filepath.Dir(cfg), ca)
+	code, stdout, _ = certroll("renew", "--json", cfg)
+	require.Equal(t, exitOK, code)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &v), stdout)
+	assert.Equal(t, "done", v.State)
+	assert.Len(t, v.Steps, 9)
 }
