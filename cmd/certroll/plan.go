@@ -14,8 +14,9 @@ func newPlanCmd(e *env) *cobra.Command {
 		Long: `plan prints the runbook of the renewal the configuration describes: the steps
 in order, one checklist per role, and under each step the commands of the
 configured CA, receiver and runtime to do it by hand. It reads the tenant
-keystore (for the old certificate and the old root) and the new root; it
-changes nothing.
+keystore (for the old certificate and the old root) and the new root, and
+changes nothing (with Java nodes it writes Node.java into CONFIG.java/, the
+file the runbook's java lines run).
 
 --mermaid prints a Mermaid sequence diagram instead, --json the plan as JSON
 (schema in renewal/SCHEMA.md).`,

@@ -29,7 +29,12 @@ func (l *landscape) executor(e *env) (*renewal.Executor, error) {
 		Notifier: l.notifier,
 		OldRoot:  l.oldRoot,
 		Drain:    time.Duration(c.Drain),
-		OnEvent:  func(ev renewal.Event) { e.progress("%s", ev) },
+		OnEvent: func(ev renewal.Event) {
+			e.progress("%s", ev)
+			if testEventHook != nil {
+				testEventHook(ev)
+			}
+		},
 	}
 	switch {
 	case c.HandOver != "":
@@ -54,10 +59,14 @@ func (l *landscape) executor(e *env) (*renewal.Executor, error) {
 }
 
 // interruptible returns a context that SIGINT and SIGTERM cancel, so that
-// the executor stops between writes of the journal.
-func interruptible() (context.Context, context.CancelFunc) {
+// the executor stops between writes of the journal. Tests replace it to
+// interrupt a run at a chosen step.
+var interruptible = func() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
+
+// testEventHook, if set by a test, sees every event of a run.
+var testEventHook func(renewal.Event)
 
 func newRenewCmd(e *env) *cobra.Command {
 	var dryRun bool

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/local"
 )
 
@@ -242,4 +243,44 @@ func TestRenewJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &v), stdout)
 	assert.Equal(t, "done", v.State)
 	assert.Len(t, v.Steps, 9)
+}
+
+// A run interrupted (as Ctrl-C does) right after the entry was swapped
+// stops with exit 1 and says how to go on; the next run does only what is
+// left and completes.
+func TestRenewInterrupted(t *testing.T) {
+	cfg, ca := embeddedLandscape(t, "")
+	code, _, _ := certroll("renew", "-q", cfg)
+	require.Equal(t, exitWaiting, code)
+	signReplies(t, filepath.Dir(cfg), ca)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interruptible = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+	testEventHook = func(ev renewal.Event) {
+		if ev.Kind == renewal.EventStepDone && ev.Step.ID == renewal.StepSwapEntry {
+			cancel()
+		}
+	}
+	t.Cleanup(func() {
+		interruptible = func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
+		testEventHook = nil
+	})
+	code, _, stderr := certroll("renew", "-q", cfg)
+	require.Equal(t, exitInternal, code, stderr)
+	assert.Contains(t, stderr, "interrupted; the journal "+cfg+".journal records how far it got: run certroll renew "+cfg+" again to go on")
+
+	res, err := renewal.ReadJournal(cfg + ".journal")
+	require.NoError(t, err)
+	assert.Equal(t, renewal.StatusDone, res.Step(renewal.StepSwapEntry).Status)
+	assert.NotEqual(t, renewal.StatusDone, res.State)
+
+	testEventHook = nil
+	interruptible = func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
+	code, stdout, stderr := certroll("renew", "-q", cfg)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "State: done")
+	res, err = renewal.ReadJournal(cfg + ".journal")
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Step(renewal.StepSwapEntry).Attempts, "the swap ran once")
 }

@@ -155,6 +155,9 @@ func report(e *env, c *config, r *renewal.Result, traffic string, runErr error) 
 		}
 		fmt.Fprintln(w)
 	}
+	if v.Waiting != nil && v.State == string(renewal.StatusFailed) {
+		fmt.Fprintf(w, "Stopped at: step %d (%s); put it right and run certroll renew %s again\n", v.Waiting.Number, v.Waiting.ID, c.path)
+	}
 	return nil
 }
 
