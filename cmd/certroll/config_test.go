@@ -11,7 +11,7 @@ import (
 )
 
 // problems parses a configuration and returns its problems.
-func problems(t *testing.T, text string) []string {
+func configProblems(t *testing.T, text string) []string {
 	t.Helper()
 	_, err := parseConfig("renewal.yaml", []byte(text))
 	if err == nil {
@@ -108,7 +108,7 @@ waits: {nope: 1s}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, problems(t, tt.text))
+			assert.Equal(t, tt.want, configProblems(t, tt.text))
 		})
 	}
 }
