@@ -221,7 +221,11 @@ type receiverCall struct {
 	do     func(ctx context.Context) error
 }
 
-// receiverCalls makes the calls still needed, in order.
+// receiverCalls makes the calls still needed, in order. A step resumed
+// from a started or failed record makes every call: the inspector reads
+// the receiver's files, which an interrupted call may have written before
+// the server was reloaded (or not at all, if the files are another's), so
+// its word is not enough to skip a call; the calls are idempotent.
 func (x *run) receiverCalls(ctx context.Context, calls []receiverCall) (string, bool, error) {
 	roots, accepted, known, err := x.receiverState()
 	if err != nil {
@@ -229,7 +233,7 @@ func (x *run) receiverCalls(ctx context.Context, calls []receiverCall) (string, 
 	}
 	var done []string
 	for _, c := range calls {
-		if known && !c.needed(ctx, roots, accepted) {
+		if known && !x.resumed && !c.needed(ctx, roots, accepted) {
 			continue
 		}
 		if err := c.do(ctx); err != nil {
@@ -309,11 +313,25 @@ func (x *run) receiverSwap(ctx context.Context, s Step) (string, bool, error) {
 	return x.receiverCalls(ctx, []receiverCall{x.trustNewRoot(), x.removeOldClient(false), x.acceptNew()})
 }
 
-// removeOld: overlap step 9.
+// removeOld: overlap step 9, downtime step 12. A receiver that
+// implements [Prober] is then asked by a handshake presenting the old
+// chain, which must fail: its files can say the old certificate and root
+// are gone while the running server still lets the old certificate in.
 func (x *run) removeOld(ctx context.Context, s Step) (string, bool, error) {
 	if x.oldRoot == nil {
 		return "", false, fmt.Errorf("renewal: the old root is not known; give it in Executor.OldRoot: %w", ErrUnexpectedState)
 	}
+	note, skipped, err := x.removeOldCalls(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	if _, err := x.refusesInHandshake(ctx, x.oldChain); err != nil {
+		return "", false, fmt.Errorf("renewal: after removing the old client certificate and root: %w", err)
+	}
+	return note, skipped, nil
+}
+
+func (x *run) removeOldCalls(ctx context.Context) (string, bool, error) {
 	return x.receiverCalls(ctx, []receiverCall{
 		// In the downtime sequence the swap (step 8) removed it, asking
 		// the receiver's files.

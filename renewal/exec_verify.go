@@ -234,7 +234,9 @@ func (x *run) handOverPaths() []string {
 // verifyEnd checks the state a finished renewal leaves, whatever the
 // journal says: the live alias holds the new certificate, every node
 // presents it, the receiver accepts the new chain, and it neither accepts
-// the old certificate nor trusts the old root.
+// the old certificate nor trusts the old root. A receiver that implements
+// [Prober] is asked by handshakes too: the new chain must get in, the old
+// one must not.
 func (x *run) verifyEnd(ctx context.Context) error {
 	e := &EndStateError{journal: x.e.Journal}
 	diff := func(what string, step StepID, want, got string) {
@@ -294,6 +296,14 @@ func (x *run) verifyEnd(ctx context.Context) error {
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.oldChain); err == nil {
 		diff("the receiver", StepRemoveOld, "it refuses the old chain "+chain.Path(x.oldChain), "it accepts it")
+	} else if accepted, err := x.refusesInHandshake(ctx, x.oldChain); err != nil {
+		// The files say no; the running server is asked too.
+		e.errs = append(e.errs, err)
+		found := "the receiver still accepts the old certificate in a handshake"
+		if !accepted {
+			found = fmt.Sprintf("an error: %v", err)
+		}
+		diff("the receiver", StepRemoveOld, "a handshake presenting the old chain "+chain.Path(x.oldChain)+" fails", found)
 	}
 	if insp, ok := x.e.Receiver.(ReceiverInspector); ok {
 		if roots, err := insp.Roots(); err != nil {
