@@ -75,9 +75,9 @@ func stepDiff(want, got Step) (field, w, g string) {
 }
 
 // checkSteps refuses step records that no run of the executor writes:
-// done steps form a prefix, followed by at most one started or failed
-// step, then pending ones, and a journal that says done has every step
-// done.
+// done steps form a prefix, followed by at most one started, failed or
+// waiting step, then pending ones; a journal that says done has every step
+// done; and only step 1 waits, exactly when the run does.
 func (j *journalFile) checkSteps(plan *Plan) error {
 	seenOpen := false // a step that is not done
 	for i, r := range j.Steps {
@@ -100,6 +100,35 @@ func (j *journalFile) checkSteps(plan *Plan) error {
 	}
 	if j.State == StatusDone && seenOpen {
 		return &JournalError{Field: "state", Expected: fmt.Sprintf("not %q while a step is not done", StatusDone), Found: fmt.Sprintf("%q", j.State)}
+	}
+	return j.checkWaiting()
+}
+
+// checkWaiting refuses a waiting status no run writes: only step
+// [StepGenerateKey] waits (for the CA's reply), and the run is waiting
+// exactly when that step is.
+func (j *journalFile) checkWaiting() error {
+	genWaiting := false
+	for i, r := range j.Steps {
+		if r.Status != StatusWaiting {
+			continue
+		}
+		if r.ID != StepGenerateKey {
+			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
+				Expected: fmt.Sprintf("not %q (only step %q waits, for the CA's reply)", StatusWaiting, StepGenerateKey), Found: fmt.Sprintf("%q for step %q", r.Status, r.ID),
+				fix: "no run leaves another step waiting: the journal was edited; restore the journal the executor wrote"}
+		}
+		genWaiting = true
+	}
+	switch {
+	case j.State == StatusWaiting && !genWaiting:
+		return &JournalError{Field: "state",
+			Expected: fmt.Sprintf("%q only while step %q is %q", StatusWaiting, StepGenerateKey, StatusWaiting), Found: fmt.Sprintf("%q with no step waiting", j.State),
+			fix: "the journal was edited; restore the journal the executor wrote"}
+	case j.State != StatusWaiting && genWaiting:
+		return &JournalError{Field: "state",
+			Expected: fmt.Sprintf("%q while step %q is %q", StatusWaiting, StepGenerateKey, StatusWaiting), Found: fmt.Sprintf("%q", j.State),
+			fix: "the journal was edited; restore the journal the executor wrote"}
 	}
 	return nil
 }

@@ -241,8 +241,9 @@ func (j *journalFile) step(id StepID) *stepRecord {
 // fingerprints recorded (in [Result.Params]) and the files written. It is meant for a status display; it takes no
 // lock, and a run in progress may write a newer journal at any time.
 // It refuses a file over 16 MiB, an unknown schema version, unknown
-// fields, and records out of order, with an error matching
-// [ErrJournal]; a missing file gives an error matching [fs.ErrNotExist].
+// fields, records out of order, and a waiting status on another step
+// than [StepGenerateKey] or on the run without that step, with an error
+// matching [ErrJournal]; a missing file gives an error matching [fs.ErrNotExist].
 func ReadJournal(path string) (*Result, error) {
 	j, err := readJournal(path)
 	if err != nil {
@@ -278,6 +279,9 @@ func readJournal(path string) (*journalFile, error) {
 	j, err := parseJournal(data)
 	if err != nil {
 		return nil, fmt.Errorf("renewal: journal %s: %w", path, err)
+	}
+	if err := j.checkWaiting(); err != nil {
+		return nil, withJournalPath(err, path)
 	}
 	return j, nil
 }
