@@ -223,6 +223,14 @@ type journalArtifacts struct {
 	// HandOver lists the certificate files written for the receiver
 	// administrator.
 	HandOver []string `json:"hand_over,omitempty"`
+	// StagedKey is the SHA-256 fingerprint of the public key of the
+	// staged key that step 1's request was made for, and Request where
+	// that request went ([AwaitingReplyError.Request]); both are set when
+	// step 1 starts waiting for the CA's reply. A resumed run refuses a
+	// staging store that does not hold that key: a new key would not
+	// match the reply to the request already sent.
+	StagedKey string `json:"staged_key_fingerprint,omitempty"`
+	Request   string `json:"request_path,omitempty"`
 }
 
 // step returns the record of the step with the given ID, or nil.
