@@ -481,7 +481,9 @@ func (e *Executor) begin(ctx context.Context) (x *run, unlock func(), err error)
 // every node presents it, the receiver accepts the new chain, and it
 // neither accepts the old certificate nor trusts the old root (the roots
 // and accepted certificates are asked when the receiver implements
-// [ReceiverInspector]). A difference gives an [*EndStateError] matching
+// [ReceiverInspector]; when it implements [Prober], a handshake presenting
+// the new chain must succeed and one presenting the old chain, with the
+// old key from the history store, must fail). A difference gives an [*EndStateError] matching
 // [ErrUnexpectedState], and the journal records the run as failed.
 //
 // Running a plan whose journal says it is done changes nothing, checks
