@@ -110,8 +110,10 @@
 // a run reports done, it checks the end state itself, whatever the
 // journal says: the live alias holds the new certificate, every node
 // presents it, the receiver accepts the new chain and neither accepts the
-// old certificate nor trusts the old root; a difference is an
-// [*EndStateError], and the journal records the run as failed.
+// old certificate nor trusts the old root (for a receiver that implements
+// [Prober], a handshake with the new chain succeeds and one with the old
+// chain fails); a difference is an [*EndStateError], and the journal
+// records the run as failed.
 //
 // # Resuming, dry runs and rollback
 //

@@ -159,6 +159,11 @@ func (x *run) describe(ctx context.Context, s Step) string {
 	}
 	switch s.ID {
 	case StepGenerateKey:
+		if x.j != nil && x.j.Artifacts.StagedKey != "" && x.j.Artifacts.NewChain == "" {
+			if err := x.checkStagedKey(); err != nil {
+				return fmt.Sprintf("refuse, changing nothing: %v", err)
+			}
+		}
 		var w string
 		p, err := t.Pending()
 		switch {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/renewal/probe"
 	"github.com/certroll/certroll/truststore"
 )
 
@@ -124,6 +125,41 @@ func (x *run) probe(ctx context.Context, certs []*x509.Certificate) error {
 		return fmt.Errorf("renewal: cannot probe the receiver: %w", err)
 	}
 	return p.Probe(ctx, certs, key)
+}
+
+// refusesInHandshake checks, when the receiver implements [Prober], that
+// the running server refuses a handshake presenting certs with its key
+// (read from the tenant's stores: after the swap the old key is in the
+// history store). The receiver's files can say the old certificate and
+// root are gone while the server still runs with them (a reload that did
+// not happen, a pin left in another file), so the check after they are
+// removed asks the server too. A probe that fails only because the server
+// does not advertise the chain's root name counts as accepted: the probe
+// presents the chain anyway, the server let it in, and a client that does
+// not look at the names (curl, a client with a configured alias) gets in
+// too. It returns nil if the receiver is not a Prober or refuses the
+// chain; otherwise an error saying why, with accepted set when the server
+// let the chain in (and not when the probe could not be made).
+func (x *run) refusesInHandshake(ctx context.Context, certs []*x509.Certificate) (accepted bool, err error) {
+	p, ok := x.e.Receiver.(Prober)
+	if !ok || len(certs) == 0 {
+		return false, nil
+	}
+	key, err := x.e.Tenant.keyFor(certs[0])
+	if err != nil {
+		return false, fmt.Errorf("renewal: cannot probe the receiver with %s, so whether it still accepts it in a handshake is unknown: %w", describeCert(certs[0]), err)
+	}
+	err = p.Probe(ctx, certs, key)
+	var pe *probe.Error
+	switch {
+	case err == nil:
+		return true, fmt.Errorf("renewal: the receiver still accepts the certificate %s in a handshake (its chain %s): reload the receiver, and remove every pin or root that lets it in: %w",
+			describeCert(certs[0]), chain.Path(certs), ErrUnexpectedState)
+	case errors.As(err, &pe) && pe.Handshake == nil && pe.Exchange == nil && !pe.NotRequested && pe.Status == 0:
+		return true, fmt.Errorf("renewal: the receiver still accepts the certificate %s in a handshake (its chain %s), though it no longer advertises its root's name: reload the receiver, and remove every pin or root that lets it in: %w",
+			describeCert(certs[0]), chain.Path(certs), ErrUnexpectedState)
+	}
+	return false, nil
 }
 
 // nodeCerts returns what each node presents: every node the runtime lists,

@@ -35,12 +35,16 @@ type probeCall struct {
 // (fakeReceiver) decide Accepts, and Probe fails, as a JSSE client would,
 // while the chain's root is not among the names the server advertises.
 // TrustRoot changes the files only, as HAProxy's runtime API does; the
-// advertised names change with advertise (a reload).
+// advertised names change with advertise (a reload). The server verifies
+// a chain against the files, and against staleRoots and staleClients: a
+// running server that was not reloaded after they were removed from the
+// files.
 type fakeProber struct {
 	*fakeReceiver
-	pmu        sync.Mutex
-	advertised []*x509.Certificate
-	probes     []probeCall
+	pmu                      sync.Mutex
+	advertised               []*x509.Certificate
+	probes                   []probeCall
+	staleRoots, staleClients []*x509.Certificate
 }
 
 func (f *fakeProber) advertise(root *x509.Certificate) {
@@ -61,6 +65,14 @@ func (f *fakeProber) Probe(ctx context.Context, certs []*x509.Certificate, key c
 	root := certs[len(certs)-1]
 	if !contains(advertised, root) {
 		return fmt.Errorf("fake probe: the server does not advertise %q among its acceptable CA names: CA name not advertised", root.Subject.String())
+	}
+	roots, _ := f.Roots()
+	accepted, _ := f.AcceptedClients()
+	f.pmu.Lock()
+	roots, accepted = append(roots, f.staleRoots...), append(accepted, f.staleClients...)
+	f.pmu.Unlock()
+	if err := acceptsChain(roots, accepted, certs); err != nil {
+		return fmt.Errorf("fake probe: the server refuses the client certificate: handshake failed: %w", err)
 	}
 	return nil
 }
@@ -147,9 +159,77 @@ func TestProbeGateStopsBeforeSwap(t *testing.T) {
 	assertRenewed(t, f)
 	assert.Equal(t, 1, f.calls.count("ca.Sign"))
 	assert.True(t, keyEqual(f.liveEntry(t, liveAlias).Key.Public(), staged.Key.Public()), "the probed key is the one activated")
-	// The end state is probed too, with the live key.
-	last := rcv.probed()[len(rcv.probed())-1]
-	assert.True(t, sameCert(last.leaf, f.newLeaf(t)))
+	// The end state is probed too: the new chain with the live key, then
+	// the old chain with the old key from the history store, which the
+	// server refuses.
+	probes = rcv.probed()
+	require.GreaterOrEqual(t, len(probes), 2)
+	newProbe, oldProbe := probes[len(probes)-2], probes[len(probes)-1]
+	assert.True(t, sameCert(newProbe.leaf, f.newLeaf(t)))
+	assert.True(t, keyEqual(newProbe.pub, staged.Key.Public()))
+	assert.True(t, sameCert(oldProbe.leaf, f.old.chain[0]))
+	assert.True(t, keyEqual(oldProbe.pub, f.old.key.Public()), "the old key is read from the history store")
+}
+
+// TestEndStateProbesOldChain: a receiver whose files no longer hold the
+// old root and certificate while its running server still lets the old
+// certificate in (it was not reloaded) keeps the run from ending done,
+// both at the removal and at the end-state check of a journal that says
+// done.
+func TestEndStateProbesOldChain(t *testing.T) {
+	ctx := context.Background()
+	for _, seq := range []Sequence{SequenceOverlap, SequenceDowntime} {
+		t.Run(string(seq), func(t *testing.T) {
+			f := newFixture(t, seq)
+			rcv := &fakeProber{fakeReceiver: f.rcv, advertised: []*x509.Certificate{f.oldCA.Cert, f.newCA.Cert},
+				staleRoots: []*x509.Certificate{f.oldCA.Cert}, staleClients: []*x509.Certificate{f.old.chain[0]}}
+			f.exec.Receiver = rcv
+
+			res, err := f.exec.Run(ctx)
+			require.ErrorIs(t, err, ErrUnexpectedState)
+			assert.NotEqual(t, StatusDone, res.State)
+			assert.Contains(t, err.Error(), "still accepts the certificate")
+			assert.Equal(t, StatusFailed, f.journal(t).step(StepRemoveOld).Status)
+			// The files say the old root and certificate are gone.
+			roots, _ := f.rcv.Roots()
+			assert.False(t, contains(roots, f.oldCA.Cert))
+			assert.False(t, f.rcv.Accepts(ctx, f.old.chain) == nil)
+
+			// Run again: the removal resumes from its failed record and
+			// makes its calls again (the files alone do not let it skip
+			// them), and the server still lets the old certificate in.
+			removals := f.calls.count("rcv.RemoveRoot")
+			_, err = f.exec.Run(ctx)
+			require.ErrorIs(t, err, ErrUnexpectedState)
+			assert.Equal(t, removals+1, f.calls.count("rcv.RemoveRoot"))
+			assert.NotEqual(t, StatusDone, f.journal(t).State)
+
+			// Reloaded, the server refuses it: the run ends done.
+			rcv.pmu.Lock()
+			rcv.staleRoots, rcv.staleClients = nil, nil
+			rcv.pmu.Unlock()
+			res, err = f.exec.Run(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, StatusDone, res.State)
+			assertRenewed(t, f)
+
+			// A journal that says done is checked again: the server is
+			// back to its stale state (restored from a backup), and the
+			// end state names it.
+			rcv.pmu.Lock()
+			rcv.staleRoots, rcv.staleClients = []*x509.Certificate{f.oldCA.Cert}, []*x509.Certificate{f.old.chain[0]}
+			rcv.pmu.Unlock()
+			res, err = f.exec.Run(ctx)
+			var ee *EndStateError
+			require.ErrorAs(t, err, &ee)
+			require.Len(t, ee.Differences, 1)
+			d := ee.Differences[0]
+			assert.Equal(t, StepRemoveOld, d.Step)
+			assert.Equal(t, "the receiver still accepts the old certificate in a handshake", d.Found)
+			assert.Contains(t, d.Expected, "a handshake presenting the old chain")
+			assert.Equal(t, StatusFailed, res.State)
+		})
+	}
 }
 
 func TestProbeGateDowntimeAfterReceiverSwap(t *testing.T) {

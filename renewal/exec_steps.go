@@ -22,6 +22,13 @@ import (
 // and installs the reply onto the staged entry.
 func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 	t := x.e.Tenant
+	a := &x.j.Artifacts
+	if a.StagedKey != "" && a.NewChain == "" {
+		// A request went to the CA: only its key can take the reply.
+		if err := x.checkStagedKey(); err != nil {
+			return "", false, err
+		}
+	}
 	p, err := t.Stage(x.oldLeaf())
 	if err != nil {
 		return "", false, err
@@ -37,6 +44,13 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 	} else {
 		reply, err := x.e.CA.Sign(ctx, p.CSRPEM)
 		if errors.Is(err, ErrAwaitingReply) {
+			// Recorded, so that a run resumed after the staging store
+			// was lost does not make a second key unnoticed.
+			a.StagedKey = keystore.KeyFingerprint(p.Key.Public()).Hex()
+			var w *AwaitingReplyError
+			if errors.As(err, &w) {
+				a.Request = w.Request
+			}
 			return "", false, err
 		}
 		if err != nil {
@@ -71,7 +85,6 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 	if w := x.e.Plan.Params.NewFingerprint; w != "" && paramFingerprint(w) != fp {
 		return "", false, fmt.Errorf("renewal: the new certificate is SHA-256 %s, but the plan expects %s: %w", fp.Hex(), w, ErrUnexpectedState)
 	}
-	a := &x.j.Artifacts
 	a.NewChain, a.NewFingerprint = encodeChain(x.newChain), fp.Hex()
 	a.NewRoot, a.NewRootFingerprint = encodeChain([]*x509.Certificate{x.newRoot}), want
 	x.rebuildPlan()
@@ -84,6 +97,34 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 		x.wrote(files...)
 	}
 	return note, skipped, nil
+}
+
+// checkStagedKey refuses a staging store that no longer holds the key
+// of the request a waiting step 1 sent (the journal's StagedKey): Stage
+// would make a second key, and the CA's reply to the first request could
+// never be installed.
+func (x *run) checkStagedKey() error {
+	t := x.e.Tenant
+	a := &x.j.Artifacts
+	p, err := t.Pending()
+	if err != nil {
+		return err
+	}
+	found := "no pending key (the staging store or its entry is gone)"
+	if p != nil {
+		got := keystore.KeyFingerprint(p.Key.Public()).Hex()
+		if got == a.StagedKey {
+			return nil
+		}
+		found = fmt.Sprintf("another key, SHA-256 %s", got)
+	}
+	request := "an earlier run's request"
+	if a.Request != "" {
+		request = fmt.Sprintf("the request %q", a.Request)
+	}
+	return fmt.Errorf("renewal: step %q waits for the CA's reply to %s, made for the staged key SHA-256 %s, but the staging store %s holds %s: "+
+		"a new key would not match that reply; restore the staging store from a backup and run again, or, to start over with a new key, remove the journal %s and tell the CA to ignore %s: %w",
+		StepGenerateKey, request, a.StagedKey, t.stagingPath(), found, x.e.Journal, request, ErrUnexpectedState)
 }
 
 // writeHandOver writes the new certificate (with its intermediates) and
@@ -221,7 +262,11 @@ type receiverCall struct {
 	do     func(ctx context.Context) error
 }
 
-// receiverCalls makes the calls still needed, in order.
+// receiverCalls makes the calls still needed, in order. A step resumed
+// from a started or failed record makes every call: the inspector reads
+// the receiver's files, which an interrupted call may have written before
+// the server was reloaded (or not at all, if the files are another's), so
+// its word is not enough to skip a call; the calls are idempotent.
 func (x *run) receiverCalls(ctx context.Context, calls []receiverCall) (string, bool, error) {
 	roots, accepted, known, err := x.receiverState()
 	if err != nil {
@@ -229,7 +274,7 @@ func (x *run) receiverCalls(ctx context.Context, calls []receiverCall) (string, 
 	}
 	var done []string
 	for _, c := range calls {
-		if known && !c.needed(ctx, roots, accepted) {
+		if known && !x.resumed && !c.needed(ctx, roots, accepted) {
 			continue
 		}
 		if err := c.do(ctx); err != nil {
@@ -309,11 +354,25 @@ func (x *run) receiverSwap(ctx context.Context, s Step) (string, bool, error) {
 	return x.receiverCalls(ctx, []receiverCall{x.trustNewRoot(), x.removeOldClient(false), x.acceptNew()})
 }
 
-// removeOld: overlap step 9.
+// removeOld: overlap step 9, downtime step 12. A receiver that
+// implements [Prober] is then asked by a handshake presenting the old
+// chain, which must fail: its files can say the old certificate and root
+// are gone while the running server still lets the old certificate in.
 func (x *run) removeOld(ctx context.Context, s Step) (string, bool, error) {
 	if x.oldRoot == nil {
 		return "", false, fmt.Errorf("renewal: the old root is not known; give it in Executor.OldRoot: %w", ErrUnexpectedState)
 	}
+	note, skipped, err := x.removeOldCalls(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	if _, err := x.refusesInHandshake(ctx, x.oldChain); err != nil {
+		return "", false, fmt.Errorf("renewal: after removing the old client certificate and root: %w", err)
+	}
+	return note, skipped, nil
+}
+
+func (x *run) removeOldCalls(ctx context.Context) (string, bool, error) {
 	return x.receiverCalls(ctx, []receiverCall{
 		// In the downtime sequence the swap (step 8) removed it, asking
 		// the receiver's files.

@@ -75,9 +75,9 @@ func stepDiff(want, got Step) (field, w, g string) {
 }
 
 // checkSteps refuses step records that no run of the executor writes:
-// done steps form a prefix, followed by at most one started or failed
-// step, then pending ones, and a journal that says done has every step
-// done.
+// done steps form a prefix, followed by at most one started, failed or
+// waiting step, then pending ones; a journal that says done has every step
+// done; and only step 1 waits, exactly when the run does.
 func (j *journalFile) checkSteps(plan *Plan) error {
 	seenOpen := false // a step that is not done
 	for i, r := range j.Steps {
@@ -100,6 +100,35 @@ func (j *journalFile) checkSteps(plan *Plan) error {
 	}
 	if j.State == StatusDone && seenOpen {
 		return &JournalError{Field: "state", Expected: fmt.Sprintf("not %q while a step is not done", StatusDone), Found: fmt.Sprintf("%q", j.State)}
+	}
+	return j.checkWaiting()
+}
+
+// checkWaiting refuses a waiting status no run writes: only step
+// [StepGenerateKey] waits (for the CA's reply), and the run is waiting
+// exactly when that step is.
+func (j *journalFile) checkWaiting() error {
+	genWaiting := false
+	for i, r := range j.Steps {
+		if r.Status != StatusWaiting {
+			continue
+		}
+		if r.ID != StepGenerateKey {
+			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
+				Expected: fmt.Sprintf("not %q (only step %q waits, for the CA's reply)", StatusWaiting, StepGenerateKey), Found: fmt.Sprintf("%q for step %q", r.Status, r.ID),
+				fix: "no run leaves another step waiting: the journal was edited; restore the journal the executor wrote"}
+		}
+		genWaiting = true
+	}
+	switch {
+	case j.State == StatusWaiting && !genWaiting:
+		return &JournalError{Field: "state",
+			Expected: fmt.Sprintf("%q only while step %q is %q", StatusWaiting, StepGenerateKey, StatusWaiting), Found: fmt.Sprintf("%q with no step waiting", j.State),
+			fix: "the journal was edited; restore the journal the executor wrote"}
+	case j.State != StatusWaiting && genWaiting:
+		return &JournalError{Field: "state",
+			Expected: fmt.Sprintf("%q while step %q is %q", StatusWaiting, StepGenerateKey, StatusWaiting), Found: fmt.Sprintf("%q", j.State),
+			fix: "the journal was edited; restore the journal the executor wrote"}
 	}
 	return nil
 }
@@ -234,7 +263,9 @@ func (x *run) handOverPaths() []string {
 // verifyEnd checks the state a finished renewal leaves, whatever the
 // journal says: the live alias holds the new certificate, every node
 // presents it, the receiver accepts the new chain, and it neither accepts
-// the old certificate nor trusts the old root.
+// the old certificate nor trusts the old root. A receiver that implements
+// [Prober] is asked by handshakes too: the new chain must get in, the old
+// one must not.
 func (x *run) verifyEnd(ctx context.Context) error {
 	e := &EndStateError{journal: x.e.Journal}
 	diff := func(what string, step StepID, want, got string) {
@@ -294,6 +325,14 @@ func (x *run) verifyEnd(ctx context.Context) error {
 	}
 	if err := x.e.Receiver.Accepts(ctx, x.oldChain); err == nil {
 		diff("the receiver", StepRemoveOld, "it refuses the old chain "+chain.Path(x.oldChain), "it accepts it")
+	} else if accepted, err := x.refusesInHandshake(ctx, x.oldChain); err != nil {
+		// The files say no; the running server is asked too.
+		e.errs = append(e.errs, err)
+		found := "the receiver still accepts the old certificate in a handshake"
+		if !accepted {
+			found = fmt.Sprintf("an error: %v", err)
+		}
+		diff("the receiver", StepRemoveOld, "a handshake presenting the old chain "+chain.Path(x.oldChain)+" fails", found)
 	}
 	if insp, ok := x.e.Receiver.(ReceiverInspector); ok {
 		if roots, err := insp.Roots(); err != nil {

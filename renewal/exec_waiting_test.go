@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -104,6 +105,75 @@ func TestRunWaitsForTheCA(t *testing.T) {
 	assert.Equal(t, 1, f.calls.count("notify 1 "), "not told again")
 }
 
+// TestWaitingStagingStoreLost: a run resumed while step 1 waits for the
+// CA's reply, after the staging store was lost or replaced, refuses
+// instead of making a second key that the reply would never match, and
+// says where the original request went; the store restored, the run goes
+// on with the first key.
+func TestWaitingStagingStoreLost(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		lose  func(t *testing.T, f *fixture)
+		found string
+	}{
+		{"removed", func(t *testing.T, f *fixture) {
+			require.NoError(t, os.Remove(f.tenant.stagingPath()))
+		}, "no pending key"},
+		{"replaced by another key", func(t *testing.T, f *fixture) {
+			require.NoError(t, os.Remove(f.tenant.stagingPath()))
+			_, err := f.tenant.Stage(f.old.chain[0])
+			require.NoError(t, err)
+		}, "another key, SHA-256 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, SequenceOverlap)
+			ca := &laterCA{fakeCA: f.ca, dir: f.dir}
+			f.exec.CA = ca
+			_, err := f.exec.Run(ctx)
+			require.ErrorIs(t, err, ErrAwaitingReply)
+			p, err := f.tenant.Pending()
+			require.NoError(t, err)
+			require.NotNil(t, p)
+			first := keystore.KeyFingerprint(p.Key.Public())
+			request := filepath.Join(f.dir, "request.csr")
+			j := f.journal(t)
+			assert.Equal(t, first.Hex(), j.Artifacts.StagedKey, "the journal records the key the request is for")
+			assert.Equal(t, request, j.Artifacts.Request)
+
+			backup, err := os.ReadFile(f.tenant.stagingPath())
+			require.NoError(t, err)
+			tc.lose(t, f)
+			lost, _ := os.ReadFile(f.tenant.stagingPath())
+			ca.replied = true // the reply came, for the first key
+			signs := len(ca.keys)
+			d, err := f.exec.DryRun(ctx)
+			require.NoError(t, err)
+			assert.Contains(t, d.Step(StepGenerateKey).Would, "refuse, changing nothing", "a dry run says so too")
+			assert.Contains(t, d.Step(StepGenerateKey).Would, request)
+			res, err := f.exec.Run(ctx)
+			require.ErrorIs(t, err, ErrUnexpectedState)
+			assert.NotErrorIs(t, err, ErrAwaitingReply)
+			assert.Contains(t, err.Error(), fmt.Sprintf("the request %q", request), "says where the original request went")
+			assert.Contains(t, err.Error(), "made for the staged key SHA-256 "+first.Hex())
+			assert.Contains(t, err.Error(), tc.found)
+			assert.Contains(t, err.Error(), "restore the staging store")
+			assert.Equal(t, signs, len(ca.keys), "no request for a second key")
+			assert.Equal(t, StatusFailed, res.State)
+			now, _ := os.ReadFile(f.tenant.stagingPath())
+			assert.Equal(t, lost, now, "the staging store is left as it was")
+
+			// Restored, the run installs the reply on the first key.
+			require.NoError(t, os.WriteFile(f.tenant.stagingPath(), backup, 0o600))
+			res, err = f.exec.Run(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, StatusDone, res.State)
+			assertRenewed(t, f)
+			assert.Equal(t, first, keystore.KeyFingerprint(f.liveEntry(t, liveAlias).Key.Public()))
+		})
+	}
+}
+
 func TestWaitingNotifierFails(t *testing.T) {
 	f := newFixture(t, SequenceOverlap)
 	f.exec.CA = &laterCA{fakeCA: f.ca, dir: f.dir}
@@ -134,8 +204,9 @@ func TestAwaitingReplyError(t *testing.T) {
 }
 
 // TestWaitingJournalGolden pins the journal of a run waiting for the CA:
-// the new status value "waiting" for step 1 and the run, and the note
-// saying where the reply goes. Journals of other runs are unchanged
+// the new status value "waiting" for step 1 and the run, the note saying
+// where the reply goes, and the staged key's fingerprint and the
+// request's path. Journals of other runs are unchanged
 // (journal-v1.json.golden).
 func TestWaitingJournalGolden(t *testing.T) {
 	plan := mustBuild(t, SequenceOverlap, testParams(t))
@@ -146,6 +217,7 @@ func TestWaitingJournalGolden(t *testing.T) {
 	j.Steps[0].Started, j.Steps[0].Finished = clock(), clock()
 	j.Artifacts.OldChain = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
 	j.Artifacts.OldFingerprint = plan.Params.OldFingerprint
+	j.Artifacts.StagedKey, j.Artifacts.Request = fp("staged key"), w.Request
 	j.addFile("/srv/tenant/client.p12.staging")
 
 	path := filepath.Join(t.TempDir(), "j.json")

@@ -19,10 +19,12 @@ import (
 // ReceiverInspector is implemented by a [Receiver] that can list its
 // configuration, such as the file-based receiver of package
 // renewal/local. When the receiver implements it, the executor asks it
-// what a receiver step still has to do and makes only those calls, so
-// that a run resumed after an interruption never repeats a removal.
-// Without it, a resumed receiver step makes its calls again, which the
-// [Receiver] contract makes harmless (each call is idempotent).
+// what a receiver step still has to do and makes only those calls. A
+// receiver step resumed after an interruption (its record started, or
+// failed after starting) makes its calls again whatever the inspector
+// says, since the files it reads may have been written by a call that did
+// not reach the running server; the [Receiver] contract makes that
+// harmless (each call is idempotent).
 type ReceiverInspector interface {
 	// Roots returns the roots the receiver trusts for client certificates.
 	Roots() ([]*x509.Certificate, error)
@@ -71,12 +73,15 @@ type Executor struct {
 	CA CA
 	// Receiver is configured by the receiver's steps and asked by the
 	// gates whether it accepts a chain. If it implements
-	// [ReceiverInspector], a resumed step makes only the calls still
-	// needed. If it implements [Prober], every check that it accepts a
-	// chain (the gates, the end state, a rollback's safety) ends with a
-	// handshake presenting the chain with its key, read from the tenant's
-	// stores; a failed probe fails the check, before the step that
-	// depends on it.
+	// [ReceiverInspector], a step makes only the calls still needed (a
+	// resumed step makes them all again). If it implements [Prober], every
+	// check that it accepts a chain (the gates, the end state, a
+	// rollback's safety) ends with a handshake presenting the chain with
+	// its key, read from the tenant's stores; a failed probe fails the
+	// check, before the step that depends on it. The removal of the old
+	// certificate and root, and the end state, also probe with the old
+	// chain and its key (from the history store), and require that
+	// handshake to fail.
 	Receiver Receiver
 	// Runtime's nodes are stopped, started and restarted by the runtime
 	// steps and asked by the gates what they present.
@@ -207,6 +212,10 @@ type run struct {
 
 	oldChain, newChain []*x509.Certificate
 	oldRoot, newRoot   *x509.Certificate
+	// resumed is set while a step runs whose record an earlier run left
+	// started or failed after starting it: its receiver calls are all
+	// made again (see receiverCalls).
+	resumed bool
 }
 
 // now is the run's clock, the tenant's ([Tenant.Now]).
@@ -472,7 +481,9 @@ func (e *Executor) begin(ctx context.Context) (x *run, unlock func(), err error)
 // every node presents it, the receiver accepts the new chain, and it
 // neither accepts the old certificate nor trusts the old root (the roots
 // and accepted certificates are asked when the receiver implements
-// [ReceiverInspector]). A difference gives an [*EndStateError] matching
+// [ReceiverInspector]; when it implements [Prober], a handshake presenting
+// the new chain must succeed and one presenting the old chain, with the
+// old key from the history store, must fail). A difference gives an [*EndStateError] matching
 // [ErrUnexpectedState], and the journal records the run as failed.
 //
 // Running a plan whose journal says it is done changes nothing, checks
@@ -555,6 +566,8 @@ func (x *run) runStep(ctx context.Context, s Step, rec *stepRecord) error {
 	// Told: an earlier run found the step waiting and the notifier
 	// delivered that (a failed delivery is kept in Error).
 	resumedWaiting := rec.Status == StatusWaiting && rec.Error == ""
+	x.resumed = resumed || (rec.Status == StatusFailed && !rec.Started.IsZero())
+	defer func() { x.resumed = false }()
 
 	if g := s.Gate; g != nil && g.When == GateBefore && !acted {
 		if err := x.gate(ctx, s, rec); err != nil {

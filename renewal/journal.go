@@ -223,6 +223,14 @@ type journalArtifacts struct {
 	// HandOver lists the certificate files written for the receiver
 	// administrator.
 	HandOver []string `json:"hand_over,omitempty"`
+	// StagedKey is the SHA-256 fingerprint of the public key of the
+	// staged key that step 1's request was made for, and Request where
+	// that request went ([AwaitingReplyError.Request]); both are set when
+	// step 1 starts waiting for the CA's reply. A resumed run refuses a
+	// staging store that does not hold that key: a new key would not
+	// match the reply to the request already sent.
+	StagedKey string `json:"staged_key_fingerprint,omitempty"`
+	Request   string `json:"request_path,omitempty"`
 }
 
 // step returns the record of the step with the given ID, or nil.
@@ -241,8 +249,9 @@ func (j *journalFile) step(id StepID) *stepRecord {
 // fingerprints recorded (in [Result.Params]) and the files written. It is meant for a status display; it takes no
 // lock, and a run in progress may write a newer journal at any time.
 // It refuses a file over 16 MiB, an unknown schema version, unknown
-// fields, and records out of order, with an error matching
-// [ErrJournal]; a missing file gives an error matching [fs.ErrNotExist].
+// fields, records out of order, and a waiting status on another step
+// than [StepGenerateKey] or on the run without that step, with an error
+// matching [ErrJournal]; a missing file gives an error matching [fs.ErrNotExist].
 func ReadJournal(path string) (*Result, error) {
 	j, err := readJournal(path)
 	if err != nil {
@@ -278,6 +287,9 @@ func readJournal(path string) (*journalFile, error) {
 	j, err := parseJournal(data)
 	if err != nil {
 		return nil, fmt.Errorf("renewal: journal %s: %w", path, err)
+	}
+	if err := j.checkWaiting(); err != nil {
+		return nil, withJournalPath(err, path)
 	}
 	return j, nil
 }

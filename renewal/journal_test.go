@@ -234,3 +234,67 @@ func TestJournalGolden(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, testJournal(t), j)
 }
+
+// TestJournalWaiting: only step 1 waits (for the CA's reply), and the run
+// is waiting exactly when it does; any other waiting status is refused
+// with a *JournalError, by ReadJournal and by a run's check against its
+// plan.
+func TestJournalWaiting(t *testing.T) {
+	plan := mustBuild(t, SequenceOverlap, testParams(t))
+	tests := []struct {
+		name  string
+		edit  func(j *journalFile)
+		field string
+		want  string
+	}{
+		{"step 1 waiting", func(j *journalFile) {
+			j.State, j.Steps[0].Status = StatusWaiting, StatusWaiting
+		}, "", ""},
+		{"another step waiting", func(j *journalFile) {
+			j.State = StatusWaiting
+			j.Steps[0].Status, j.Steps[1].Status, j.Steps[2].Status = StatusDone, StatusDone, StatusWaiting
+		}, "steps[2].status", `expected not "waiting" (only step "generate-key" waits, for the CA's reply), found "waiting" for step "receiver-accept-both"`},
+		{"the swap waiting after a done prefix", func(j *journalFile) {
+			j.State = StatusRunning
+			for i := range 4 {
+				j.Steps[i].Status = StatusDone
+			}
+			j.Steps[4].Status = StatusWaiting
+		}, "steps[4].status", `for step "swap-entry"`},
+		{"run waiting, step 1 pending", func(j *journalFile) {
+			j.State = StatusWaiting
+		}, "state", `expected "waiting" only while step "generate-key" is "waiting", found "waiting" with no step waiting`},
+		{"run waiting, step 1 done", func(j *journalFile) {
+			j.State, j.Steps[0].Status = StatusWaiting, StatusDone
+		}, "state", "with no step waiting"},
+		{"step 1 waiting, run failed", func(j *journalFile) {
+			j.State, j.Steps[0].Status = StatusFailed, StatusWaiting
+		}, "state", `expected "waiting" while step "generate-key" is "waiting", found "failed"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := newJournal(plan, clock())
+			j.Artifacts.OldChain = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
+			j.Artifacts.OldFingerprint = plan.Params.OldFingerprint
+			tc.edit(j)
+			path := filepath.Join(t.TempDir(), "j.json")
+			require.NoError(t, j.write(path, clock()))
+			_, rerr := ReadJournal(path)
+			merr := j.matches(plan)
+			if tc.want == "" {
+				require.NoError(t, rerr)
+				require.NoError(t, merr)
+				return
+			}
+			for _, err := range []error{rerr, merr} {
+				require.ErrorIs(t, err, ErrJournal)
+				var je *JournalError
+				require.ErrorAs(t, err, &je)
+				assert.Equal(t, tc.field, je.Field)
+				assert.Contains(t, err.Error(), tc.want)
+				assert.Contains(t, err.Error(), "restore the journal the executor wrote")
+			}
+			assert.Contains(t, rerr.Error(), path)
+		})
+	}
+}

@@ -611,6 +611,15 @@ func TestKillAndResume(t *testing.T) {
 						assert.Equal(t, StatusDone, res.State)
 						got := summarize(t, w)
 
+						// A receiver step resumed from its started
+						// record makes its calls again, whatever the
+						// receiver's files say (they may not be what
+						// the running server does); the calls are
+						// idempotent, so the end state is the same.
+						for _, c := range repeatedReceiverCalls(tc.seq, s.ID, point) {
+							assert.Equal(t, want.Calls[c]+1, got.Calls[c], c)
+							got.Calls[c]--
+						}
 						// Hand-offs are not destructive: one interrupted
 						// after delivery is delivered again.
 						if s.Kind == KindHandOff || s.Kind == KindWait {
@@ -639,5 +648,25 @@ func mustOldLeaf(t *testing.T, w *world) *x509.Certificate {
 		}
 	}
 	t.Fatal("no old certificate in the history store")
+	return nil
+}
+
+// repeatedReceiverCalls are the receiver calls that a run resumed after
+// a kill at point of step id makes once more than an uninterrupted run:
+// every call of a receiver step killed after it acted, and, for the
+// downtime sequence's last step killed before it acted, the removal of
+// the old client certificate the swap made already.
+func repeatedReceiverCalls(seq Sequence, id StepID, point string) []string {
+	calls := map[StepID][]string{
+		StepReceiverAcceptBoth: {"rcv.TrustRoot new-root", "rcv.AcceptClient new-leaf"},
+		StepReceiverSwap:       {"rcv.TrustRoot new-root", "rcv.RemoveClient old-leaf", "rcv.AcceptClient new-leaf"},
+		StepRemoveOld:          {"rcv.RemoveClient old-leaf", "rcv.RemoveRoot old-root"},
+	}
+	switch {
+	case point == hookActed:
+		return calls[id]
+	case point == hookStarted && seq == SequenceDowntime && id == StepRemoveOld:
+		return []string{"rcv.RemoveClient old-leaf"}
+	}
 	return nil
 }

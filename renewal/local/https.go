@@ -99,16 +99,30 @@ func (r *Receiver) Start() (string, error) {
 		defer close(done)
 		_ = srv.Serve(tl) // returns http.ErrServerClosed after Close
 	}()
-	r.srv, r.done = srv, done
+	r.srv, r.done, r.started = srv, done, true
 	r.url = "https://" + ln.Addr().String() + "/"
 	return r.url, nil
 }
 
 // serving returns the server's URL, or "" if it is not running.
 func (r *Receiver) serving() string {
+	url, _ := r.probeTarget()
+	return url
+}
+
+// probeTarget returns the server's URL, or "" if it is not running, and
+// whether it was ever started.
+func (r *Receiver) probeTarget() (url string, started bool) {
 	r.srvMu.Lock()
 	defer r.srvMu.Unlock()
-	return r.url
+	if r.done != nil {
+		select {
+		case <-r.done: // Serve returned: the server ended without Close
+			return "", true
+		default:
+		}
+	}
+	return r.url, r.started
 }
 
 // Close stops the HTTPS server, closing its connections, and waits for it

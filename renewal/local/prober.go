@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"github.com/certroll/certroll/renewal/probe"
@@ -23,17 +24,29 @@ import (
 // [renewal.Prober], so that the executor's gates decide by a handshake on
 // the embedded landscape too.
 //
-// A receiver whose server is not running ([Receiver.Start]) is its files
-// only, as in tests of the executor: there is no handshake to judge, Probe
-// returns nil, and [Receiver.Accepts] is the answer. The probe's handshake
-// counts for [Receiver.LastSeen] like any other, and the server's
-// certificate is checked by the wall clock, so a [ReceiverConfig.Now] more
-// than a minute ahead of it makes every probe fail.
+// A receiver whose server was never started ([Receiver.Start]) is its
+// files only, as in tests and examples of the executor: there is no
+// server a client could meet, and Probe answers as [Receiver.Accepts]
+// does, from the files (nil for a chain they accept, their refusal
+// otherwise), so that a check that the old chain is refused holds there
+// too. A receiver that was started and is no longer running (closed, or
+// its server ended) fails every probe: a server that stopped during a
+// renewal accepts nobody, and a check must not pass because nothing
+// answered. The probe's handshake counts for [Receiver.LastSeen] like any
+// other, and the server's certificate is checked by the wall clock, so a
+// [ReceiverConfig.Now] more than a minute ahead of it makes every probe
+// fail.
 func (r *Receiver) Probe(ctx context.Context, certs []*x509.Certificate, key crypto.Signer) error {
-	url := r.serving()
-	if url == "" {
-		// Files only: no server a client could meet, so nothing to
-		// judge beyond what Accepts reads from the files.
+	url, started := r.probeTarget()
+	switch {
+	case url == "" && started:
+		return errors.New("local: probing the receiver: its server was started and is not running (closed, or it ended): no handshake can succeed; start it again with Receiver.Start")
+	case url == "":
+		// Files only: no server a client could meet, so the files are
+		// the answer.
+		if err := r.Accepts(ctx, certs); err != nil {
+			return fmt.Errorf("local: probing the receiver (files only, its server was never started): %w", err)
+		}
 		return nil
 	}
 	roots := x509.NewCertPool()

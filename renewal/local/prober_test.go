@@ -3,9 +3,11 @@ package local
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/certroll/certroll/renewal/probe"
+	"github.com/certroll/certroll/truststore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -76,6 +78,46 @@ func TestReceiverProbeErrors(t *testing.T) {
 	require.NoError(t, l.receiver.Probe(ctx, l.old.chain, l.old.key), "a refused AdvertiseOnly changes nothing")
 
 	require.NoError(t, l.receiver.Close())
-	assert.NoError(t, l.receiver.Probe(ctx, other.chain, other.key), "with no server there is no handshake to judge")
+	assert.ErrorContains(t, l.receiver.Probe(ctx, other.chain, other.key), "not running", "a stopped server refuses everyone")
 	assert.ErrorIs(t, l.receiver.Accepts(ctx, other.chain), ErrNotAccepted, "the files still answer, and refuse it")
+}
+
+// TestReceiverProbeNotRunning: a receiver that was started and has
+// stopped fails every probe, an accepted chain's too (a server that
+// stopped mid-run lets nobody in), until it is started again; one that
+// was never started is its files only, and answers as Accepts does.
+func TestReceiverProbeNotRunning(t *testing.T) {
+	ctx := context.Background()
+	t.Run("started, then closed", func(t *testing.T) {
+		l := newLandscape(t)
+		require.NoError(t, l.receiver.Probe(ctx, l.old.chain, l.old.key), "running, it accepts the old certificate")
+		require.NoError(t, l.receiver.Close())
+		err := l.receiver.Probe(ctx, l.old.chain, l.old.key)
+		require.Error(t, err, "a stopped server must not pass a probe")
+		assert.ErrorContains(t, err, "local: probing the receiver: its server was started and is not running")
+		require.NoError(t, l.receiver.Accepts(ctx, l.old.chain), "the files still accept it")
+
+		_, err = l.receiver.Start()
+		require.NoError(t, err)
+		assert.NoError(t, l.receiver.Probe(ctx, l.old.chain, l.old.key), "started again, it is probed again")
+	})
+	t.Run("never started", func(t *testing.T) {
+		oldCA := newTestCA(t, "Old Client Root CA")
+		old := issueClient(t, oldCA, "tenant-client")
+		other := issueClient(t, oldCA, "not-accepted")
+		dir := t.TempDir()
+		r, err := NewReceiver(ReceiverConfig{
+			Truststore: filepath.Join(dir, "truststore.pem"), TruststoreKind: truststore.PEMBundle,
+			Accepted: filepath.Join(dir, "accepted.pem"), Now: clock,
+		})
+		require.NoError(t, err)
+		require.NoError(t, r.TrustRoot(ctx, oldCA.Root()))
+		require.NoError(t, r.AcceptClient(ctx, old.chain))
+		assert.NoError(t, r.Probe(ctx, old.chain, old.key), "files only: the files accept it")
+		err = r.Probe(ctx, other.chain, other.key)
+		assert.ErrorIs(t, err, ErrNotAccepted, "files only: the files refuse it")
+		assert.ErrorContains(t, err, "never started")
+		require.NoError(t, r.RemoveClient(ctx, old.leaf()))
+		assert.ErrorIs(t, r.Probe(ctx, old.chain, old.key), ErrNotAccepted, "files only: removed from the files, refused")
+	})
 }

@@ -97,10 +97,14 @@ type Receiver struct {
 	// trusted root.
 	advertise []*x509.Certificate
 
-	srvMu sync.Mutex // guards srv, url and done
+	srvMu sync.Mutex // guards srv, url, done and started
 	srv   *http.Server
 	url   string
 	done  chan struct{}
+	// started is set once the server has been started: a receiver that
+	// was never started is its files only, one that was started and is
+	// not running refuses every probe.
+	started bool
 
 	servedMu sync.Mutex
 	served   map[string]int
