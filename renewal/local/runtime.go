@@ -111,16 +111,31 @@ var _ renewal.Runtime = (*Runtime)(nil)
 // node is one runtime node. Its fields are guarded by Runtime.mu.
 type node struct {
 	name        string
-	running     bool
 	skipRestart bool
-	leaf        *x509.Certificate // the cached certificate; nil when stopped
-	client      *http.Client      // built at start from the cached configuration
-	transport   *http.Transport
-	inflight    int // messages on the way
+	conf        *nodeConf // the cached configuration; nil when stopped
 
 	total, failed, skipped int
 	presented              map[string]int
 	sequence               []string
+}
+
+// nodeConf is the configuration a node cached when it started. Its fields
+// are guarded by Runtime.mu.
+type nodeConf struct {
+	leaf      *x509.Certificate // the certificate the node presents
+	client    *http.Client      // built from the configuration
+	transport *http.Transport
+	// inflight counts the node's messages on the way with this
+	// configuration: a stop or restart waits for them.
+	inflight int
+}
+
+// drain waits until the node's messages on the way with c have finished.
+// The caller holds rt.mu.
+func (rt *Runtime) drain(c *nodeConf) {
+	for c != nil && c.inflight > 0 {
+		rt.idle.Wait()
+	}
 }
 
 // Failure is one message that failed.
@@ -263,7 +278,7 @@ func (rt *Runtime) Start(ctx context.Context, name string) error {
 		return err
 	}
 	rt.mu.Lock()
-	running, skip := n.running, n.skipRestart
+	running, skip := n.conf != nil, n.skipRestart
 	rt.mu.Unlock()
 	if running || skip {
 		return nil
@@ -274,7 +289,7 @@ func (rt *Runtime) Start(ctx context.Context, name string) error {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if n.running { // started meanwhile by another call
+	if n.conf != nil { // started meanwhile by another call
 		transport.CloseIdleConnections()
 		return nil
 	}
@@ -282,14 +297,17 @@ func (rt *Runtime) Start(ctx context.Context, name string) error {
 	return nil
 }
 
-// use makes n run with the configuration load returned, dropping the one
-// it cached. The caller holds rt.mu.
-func (rt *Runtime) use(n *node, leaf *x509.Certificate, transport *http.Transport) {
-	if n.transport != nil {
-		n.transport.CloseIdleConnections()
+// use makes n run with the configuration load returned, and returns the
+// one it cached before (nil if it was stopped), whose messages on the way
+// finish with it. The caller holds rt.mu.
+func (rt *Runtime) use(n *node, leaf *x509.Certificate, transport *http.Transport) *nodeConf {
+	old := n.conf
+	if old != nil {
+		old.transport.CloseIdleConnections()
 	}
-	n.running, n.leaf, n.transport = true, leaf, transport
-	n.client = &http.Client{Transport: transport, Timeout: rt.timeout}
+	n.conf = &nodeConf{leaf: leaf, transport: transport,
+		client: &http.Client{Transport: transport, Timeout: rt.timeout}}
+	return old
 }
 
 // StartAll starts every node, as [Runtime.Start] does, and returns the
@@ -318,14 +336,13 @@ func (rt *Runtime) Stop(ctx context.Context, name string) error {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if !n.running {
+	old := n.conf
+	if old == nil {
 		return nil
 	}
-	n.transport.CloseIdleConnections()
-	n.running, n.leaf, n.client, n.transport = false, nil, nil, nil
-	for n.inflight > 0 {
-		rt.idle.Wait()
-	}
+	old.transport.CloseIdleConnections()
+	n.conf = nil
+	rt.drain(old)
 	return nil
 }
 
@@ -333,8 +350,16 @@ func (rt *Runtime) Stop(ctx context.Context, name string) error {
 // keystore afresh; a stopped node is started. The new configuration
 // replaces the cached one at once, so no message falls due while the node
 // is down: messages on the way finish with the old certificate, the next
-// one presents the new. If the keystore cannot be read, the node is left
-// stopped (as a flow that fails to start) and the error says why.
+// one presents the new. Restart returns once those messages on the way
+// have finished (each bounded by a timeout of 5 s), as [Runtime.Stop]
+// does, so that a receiver changed after Restart returns sees no more
+// traffic with the old certificate from the node. The receiver cannot
+// wait for them itself: it records a certificate ([Receiver.LastSeen])
+// only when the handshake reaches it, and on a busy machine a message can
+// take longer than the executor's drain to get there.
+//
+// If the keystore cannot be read, the node is left stopped (as a flow
+// that fails to start) and the error says why.
 //
 // A node marked with [Runtime.SkipRestart] is left exactly as it is and
 // Restart returns nil, as when a person restarts the flow on some nodes
@@ -362,7 +387,7 @@ func (rt *Runtime) Restart(ctx context.Context, name string) error {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	rt.use(n, leaf, transport)
+	rt.drain(rt.use(n, leaf, transport))
 	return nil
 }
 
@@ -394,7 +419,10 @@ func (rt *Runtime) Presents(ctx context.Context, name string) (*x509.Certificate
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	return n.leaf, nil
+	if n.conf == nil {
+		return nil, nil
+	}
+	return n.conf.leaf, nil
 }
 
 // load reads the key entry from the keystore and builds the HTTPS
@@ -524,7 +552,7 @@ const maxLag = 100 * time.Millisecond
 func (rt *Runtime) skip(n *node, k int) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if k <= 0 || (!n.running && rt.idleWhileStopped) {
+	if k <= 0 || (n.conf == nil && rt.idleWhileStopped) {
 		return
 	}
 	rt.skipped += k
@@ -534,21 +562,21 @@ func (rt *Runtime) skip(n *node, k int) {
 // send sends one message from node n, due now.
 func (rt *Runtime) send(n *node) {
 	rt.mu.Lock()
-	running, client, leaf := n.running, n.client, n.leaf
-	if running {
-		n.inflight++
+	c := n.conf
+	if c != nil {
+		c.inflight++
 	}
 	rt.mu.Unlock()
-	if !running {
+	if c == nil {
 		if !rt.idleWhileStopped {
 			rt.record(n, time.Now(), "", ErrNodeStopped)
 		}
 		return
 	}
-	err := rt.request(client)
-	rt.record(n, time.Now(), keystore.CertFingerprint(leaf).Hex(), err)
+	err := rt.request(c.client)
+	rt.record(n, time.Now(), keystore.CertFingerprint(c.leaf).Hex(), err)
 	rt.mu.Lock()
-	n.inflight--
+	c.inflight--
 	rt.mu.Unlock()
 	rt.idle.Broadcast()
 }
