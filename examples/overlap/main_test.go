@@ -91,8 +91,9 @@ func TestOverlapRunsWithoutFailedRequests(t *testing.T) {
 // nodes and no pause between the steps, so that the old certificate and
 // root are removed moments after the last node's restart, while requests
 // it started with the old certificate may still be on the way. The
-// executor's drain gate (Executor.Drain, with the receiver's LastSeen)
-// waits for them: not one request fails.
+// runtime's restart waits for them (local.Runtime.Restart), and the
+// executor's drain gate (Executor.Drain, with the receiver's LastSeen) for
+// any other client the receiver still sees: not one request fails.
 func TestOverlapUnderLoadLosesNoRequest(t *testing.T) {
 	cfg := testConfig(keystore.JKS)
 	cfg.Nodes, cfg.Rate, cfg.StepPause, cfg.Drain = 30, 20, 0, 500*time.Millisecond
@@ -239,9 +240,8 @@ func TestSetupInterruptedAtEachWrite(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := testConfig(keystore.JKS)
-			// The drain stays on: with none, a request in flight with the
-			// old certificate at step 9 can fail, which is what the drain
-			// gate is for (TestOverlapUnderLoadLosesNoRequest).
+			// The drain stays on, as in the example's own runs
+			// (TestOverlapUnderLoadLosesNoRequest).
 			cfg.Dir, cfg.Nodes, cfg.Rate, cfg.StepPause = dir, 1, 50, 0
 			// The run's first act is opening the landscape: killed there.
 			opts := testOptions(cfg)

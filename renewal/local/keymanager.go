@@ -36,6 +36,7 @@ type keyEntry struct {
 type keyManager struct {
 	keystore string
 	entries  []keyEntry
+	inflight int // messages on the way with these entries; guarded by Runtime.mu
 }
 
 // choose returns the entry to offer for the advertised DER names, or nil

@@ -373,7 +373,15 @@ func (rt *Runtime) Restart(ctx context.Context, name string) error {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	old := n.keys
 	n.running, n.keys = true, km
+	// Messages on the way with the key entries the node cached before
+	// finish before Restart returns, as Stop waits for its own: until their
+	// handshakes reach the receiver it cannot know of them (the drain gate
+	// asks it), and removing the old certificate would cut them off.
+	for old != nil && old.inflight > 0 {
+		rt.idle.Wait()
+	}
 	return nil
 }
 
@@ -573,6 +581,7 @@ func (rt *Runtime) send(n *node) {
 	running, km := n.running, n.keys
 	if running {
 		n.inflight++
+		km.inflight++
 	}
 	rt.mu.Unlock()
 	if !running {
@@ -589,6 +598,7 @@ func (rt *Runtime) send(n *node) {
 	rt.record(n, time.Now(), fp, err)
 	rt.mu.Lock()
 	n.inflight--
+	km.inflight--
 	rt.mu.Unlock()
 	rt.idle.Broadcast()
 }

@@ -435,3 +435,45 @@ func TestRuntimeRunEndsWithoutSkipping(t *testing.T) {
 	assert.Equal(t, 1, s.Total)
 	assert.Zero(t, s.Skipped, "a message not yet due is not skipped")
 }
+
+// TestRuntimeRestartWaitsForMessagesOnTheWay restarts a node while a
+// message with the old certificate is on the way: Restart returns only
+// once that message has finished, so that a receiver changed afterwards
+// (the old certificate removed) sees no more traffic with it. The server
+// holds the message until the node presents the new certificate, which
+// the restart does before it waits.
+func TestRuntimeRestartWaitsForMessagesOnTheWay(t *testing.T) {
+	l := newLandscape(t)
+	// One message: the run ends when it has finished.
+	rt := l.runtime(t, RuntimeConfig{Nodes: 1, Rate: 0.2, MaxMessages: 1})
+	renewed := renewClient(t, l.newCA, l.old.leaf())
+	arrived := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if c, err := rt.Presents(context.Background(), "node-1"); err == nil && c != nil && c.Equal(renewed.leaf()) {
+				return
+			}
+		}
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	rt.url, rt.serverRoot = srv.URL, srv.Certificate()
+	// Presents answers for the CA names the landscape's receiver
+	// advertises: it trusts both roots, as during an overlap.
+	require.NoError(t, l.receiver.TrustRoot(context.Background(), l.newCA.Root()))
+	require.NoError(t, rt.StartAll(context.Background()))
+
+	done := make(chan Stats, 1)
+	go func() { done <- rt.Run(context.Background()) }()
+	<-arrived
+	swapTenantKey(t, l.keystore, renewed)
+	require.NoError(t, rt.Restart(context.Background(), "node-1"))
+	atRestart := rt.Stats()
+	assert.Equal(t, 1, atRestart.Total, "the message on the way finished before Restart returned")
+	assert.Equal(t, map[string]int{fp(l.old.leaf()): 1}, atRestart.PerNode["node-1"].Presented, "it presented the old certificate")
+	assert.Zero(t, atRestart.Failed, "%v", atRestart.Failures)
+	assert.Equal(t, fp(renewed.leaf()), fp(presents(t, rt, "node-1")))
+	<-done
+}

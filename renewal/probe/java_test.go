@@ -47,14 +47,15 @@ func TestProbeAgreesWithJava(t *testing.T) {
 
 	t.Run("both roots in the ca-file", func(t *testing.T) {
 		t.Parallel()
-		u, _, _ := startHAProxy(t, p, bothRoots)
+		u := startHAProxy(t, p, bothRoots).url
 		_, err := Probe(context.Background(), u, p.newChain(), p.newClient.Key, opts)
 		require.NoError(t, err)
 		assert.Equal(t, "status 200", javaRequest(t, p, u))
 	})
 	t.Run("runtime API verifies the new root and advertises the old", func(t *testing.T) {
 		t.Parallel()
-		u, dir, _ := startHAProxy(t, p, bothRoots[:1])
+		h := startHAProxy(t, p, bothRoots[:1])
+		u, dir := h.url, h.dir
 		caFile := filepath.Join(dir, "client-ca.pem")
 		require.Contains(t, haproxyCommand(t, dir, "set ssl ca-file "+caFile+" <<\n"+string(testpki.PEM(bothRoots...))+"\n"), "transaction created")
 		require.Contains(t, haproxyCommand(t, dir, "commit ssl ca-file "+caFile+"\n"), "Success")

@@ -80,7 +80,7 @@ func startNginx(t *testing.T, p *pki, s nginxSetup) string {
 	}
 	conf := filepath.Join(dir, "nginx.conf")
 	logs := func() string { b, _ := os.ReadFile(filepath.Join(dir, "error.log")); return string(b) }
-	addr, _ := startServer(t, func(port string) []string {
+	addr, _, _ := startServer(t, func(port string) []string {
 		require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, port, extra), 0o600))
 		return []string{nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf}
 	}, logs)

@@ -48,8 +48,13 @@
 //	bind :8443 ssl crt /etc/haproxy/server.pem ca-file /etc/haproxy/certroll/client-ca.pem verify required
 //
 // then a reload (systemctl reload haproxy, USR2 to the master, or reload on
-// the master socket). On HAProxy 2.6 the runtime API (set ssl ca-file, commit
-// ssl ca-file) is not enough: it keeps advertising the old names.
+// the master socket). A reload is asynchronous, and one that fails leaves
+// the old worker serving the old names: probe once "show proc" on the
+// master socket lists a new worker. HAProxy 2.6 drops a USR2 that reaches
+// a master still starting (one whose master socket does not answer yet),
+// even though its worker may already serve. On HAProxy 2.6 the runtime API
+// (set ssl ca-file, commit ssl ca-file) is not enough: it keeps advertising
+// the old names.
 //
 // # Compatibility
 //

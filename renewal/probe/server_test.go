@@ -39,8 +39,10 @@ func (s *syncBuffer) String() string {
 // startServer runs the program that build configures for a port (build
 // returns the argv), killed in t.Cleanup, and waits until it listens on
 // 127.0.0.1:port. A port taken between choosing and binding is retried with
-// another one. It returns the address and the process it started.
-func startServer(t *testing.T, build func(port string) []string, logs func() string) (string, *os.Process) {
+// another one. It returns the address, the process it started, and a
+// function returning the program's output and logs so far, for failure
+// messages.
+func startServer(t *testing.T, build func(port string) []string, logs func() string) (string, *os.Process, func() string) {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
 		port := freePort(t)
@@ -73,7 +75,7 @@ func startServer(t *testing.T, build func(port string) []string, logs func() str
 			continue
 		}
 		waitListening(t, addr, exited, all)
-		return addr, cmd.Process
+		return addr, cmd.Process, all
 	}
 }
 
