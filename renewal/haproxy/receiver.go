@@ -32,6 +32,12 @@ type CommandError = trustfiles.CommandError
 // the edited files were restored byte for byte.
 type RolledBackError = trustfiles.RolledBackError
 
+// UnknownStateError reports that the reload after an edit failed and so
+// did the reload of the restored files: the server's state is unknown, and
+// the reload-pending marker beside the files makes the next call check and
+// reload again.
+type UnknownStateError = trustfiles.UnknownStateError
+
 // NotAcceptedError says why the receiver's files refuse a chain.
 type NotAcceptedError = trustfiles.NotAcceptedError
 

@@ -14,10 +14,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/certroll/certroll/chain"
+	"github.com/certroll/certroll/internal/atomicfile"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/truststore"
 )
@@ -139,18 +142,97 @@ func (f *Files) trustMode() fs.FileMode {
 // Edit is one change: it reads and rewrites files through tx.
 type Edit func(tx *Tx) error
 
-// Apply makes the edits under one transaction, then, if any file changed,
-// runs Check and Reload; if either fails (or an edit does), every edited
-// file is restored byte for byte and the error says so. Nothing changed
-// means no check and no reload: the edits were already in place.
+// PendingSuffix ends the name of the reload-pending marker: the file
+// <first file>.certroll-reload-pending (the first file is the trust file,
+// else the list) that [Files.Apply] writes before it edits a file and
+// removes once the server has reloaded. A marker left on disk means that
+// the files may hold an edit the server has not loaded (the process was
+// killed between the write and the reload, or the reload failed and so did
+// the one after the restore): the next Apply checks and reloads even if it
+// changes nothing. Removing the marker by hand is safe once the server has
+// been reloaded.
+const PendingSuffix = ".certroll-reload-pending"
+
+// PendingMarker returns the path of the reload-pending marker (see
+// [PendingSuffix]), or "" when no Reload is configured (a server that
+// rereads its files by itself needs none).
+func (f *Files) PendingMarker() string {
+	if f.Reload == nil {
+		return ""
+	}
+	first := f.Trust
+	if first == "" {
+		first = f.List
+	}
+	return first + PendingSuffix
+}
+
+// Apply makes the edits under one transaction, then, if any file changed
+// or a reload is pending (see [PendingSuffix]), runs Check and Reload.
+// Before the first file is written it writes the reload-pending marker,
+// and it removes the marker after a successful reload.
+//
+// If an edit or the check fails, every file this call edited is restored
+// byte for byte and the server is not reloaded: a *RolledBackError. If the
+// reload fails (it may have been sent, and the server may run the edited
+// files), the files are restored and the server is reloaded again to run
+// them: a *RolledBackError when that reload succeeds, an
+// *UnknownStateError (the marker stays) when it fails too. A pending
+// reload whose check or reload fails is an *UnknownStateError too. Nothing
+// changed and no reload pending means no check and no reload: the edits
+// were already in place and loaded.
 func (f *Files) Apply(ctx context.Context, edits ...Edit) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	marker := f.PendingMarker()
+	pending := false
+	var mlock *atomicfile.Locked
+	if marker != "" {
+		// The marker's lock serialises the Apply calls of every process on
+		// these files, whichever files they edit.
+		var err error
+		if mlock, err = atomicfile.Lock(ctx, marker); err != nil {
+			return fmt.Errorf("%s: reload-pending marker: %w", f.Prefix, err)
+		}
+		defer mlock.Unlock()
+		switch _, err := os.Lstat(marker); {
+		case err == nil:
+			pending = true
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%s: reload-pending marker: %w", f.Prefix, err)
+		}
+	}
 	tx := Begin(ctx)
 	defer tx.Close()
+	wrote := false // whether this call wrote the marker
+	if mlock != nil && !pending {
+		tx.beforeWrite = func() error {
+			if err := mlock.Write([]byte(markerText), atomicfile.Options{Mode: 0o644}); err != nil {
+				return fmt.Errorf("%s: writing the reload-pending marker before the edit: %w", f.Prefix, err)
+			}
+			wrote = true
+			return nil
+		}
+	}
+	clearMarker := func() error {
+		if !wrote && !pending {
+			return nil
+		}
+		if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: removing the reload-pending marker: %w", f.Prefix, err)
+		}
+		_ = atomicfile.SyncDir(filepath.Dir(marker))
+		return nil
+	}
 	fail := func(err error) error {
 		if rerr := tx.Rollback(); rerr != nil {
 			return fmt.Errorf("%w; and restoring the files failed, so they hold the edit: %w", err, rerr)
+		}
+		if wrote {
+			// The server never read the edit: it runs the restored files.
+			if rerr := clearMarker(); rerr != nil {
+				return fmt.Errorf("%w; and %w", err, rerr)
+			}
 		}
 		return err
 	}
@@ -159,24 +241,49 @@ func (f *Files) Apply(ctx context.Context, edits ...Edit) error {
 			return fail(err)
 		}
 	}
-	if !tx.Changed() {
+	changed := tx.Changed()
+	if !changed && !pending {
 		return nil
 	}
 	if f.Check != nil {
 		if err := f.Check(ctx); err != nil {
+			if !changed {
+				return &UnknownStateError{Prefix: f.Prefix, Marker: marker, Step: "check", Err: err}
+			}
 			return fail(&RolledBackError{Prefix: f.Prefix, Step: "check", Err: err})
 		}
 	}
-	if f.Reload != nil {
-		if err := f.Reload(ctx); err != nil {
-			return fail(&RolledBackError{Prefix: f.Prefix, Step: "reload", Err: err})
-		}
+	if f.Reload == nil {
+		return nil
 	}
-	return nil
+	err := f.Reload(ctx)
+	if err == nil {
+		return clearMarker()
+	}
+	if !changed {
+		return &UnknownStateError{Prefix: f.Prefix, Marker: marker, Step: "reload", Err: err}
+	}
+	if rerr := tx.Rollback(); rerr != nil {
+		return &UnknownStateError{Prefix: f.Prefix, Marker: marker, Step: "reload", Err: err, RestoreErr: rerr}
+	}
+	// The reload may have been sent before it failed (its wait timed out,
+	// say): the server may run the edited files. Reload the restored ones.
+	if aerr := f.Reload(ctx); aerr != nil {
+		return &UnknownStateError{Prefix: f.Prefix, Marker: marker, Step: "reload", Err: err, Restored: true, Again: aerr}
+	}
+	if cerr := clearMarker(); cerr != nil {
+		return fmt.Errorf("%w; and %w", &RolledBackError{Prefix: f.Prefix, Step: "reload", Err: err}, cerr)
+	}
+	return &RolledBackError{Prefix: f.Prefix, Step: "reload", Err: err}
 }
 
+// markerText is the content of the reload-pending marker.
+const markerText = "certroll: the files beside this one were edited and the server may not have reloaded them;\n" +
+	"certroll checks and reloads at its next call and then removes this file (or reload the server by hand and remove it).\n"
+
 // RolledBackError reports that the check or the reload after an edit
-// failed, and that the edited files were restored as they were.
+// failed, and that the edited files were restored as they were (after a
+// failed reload, and the server reloaded with them).
 type RolledBackError struct {
 	Prefix string // the adapter's package name
 	Step   string // "check" or "reload"
@@ -185,15 +292,57 @@ type RolledBackError struct {
 
 // Error says what failed and that nothing was kept.
 func (e *RolledBackError) Error() string {
-	what := "the configuration check failed, so the server was not reloaded"
+	what := "the configuration check failed, so the server was not reloaded,"
 	if e.Step == "reload" {
-		what = "the reload failed"
+		what = "the reload failed, the server was reloaded again after the restore,"
 	}
 	return fmt.Sprintf("%s: %s and the edited files were restored byte for byte; fix the cause and run the step again: %v", e.Prefix, what, e.Err)
 }
 
 // Unwrap returns the cause.
 func (e *RolledBackError) Unwrap() error { return e.Err }
+
+// UnknownStateError reports that the server may not run what its files
+// say: a reload failed after an edit and the reload of the restored files
+// failed too (or restoring them did), or an earlier edit's reload is still
+// pending and its check or reload failed. The reload-pending marker stays,
+// so the next call checks and reloads again.
+type UnknownStateError struct {
+	Prefix     string // the adapter's package name
+	Marker     string // the reload-pending marker left beside the files
+	Step       string // "check" or "reload": what failed first
+	Err        error  // why it failed
+	Restored   bool   // whether this call's edit was restored
+	RestoreErr error  // why restoring the files failed, if it did
+	Again      error  // why the reload of the restored files failed, if it did
+}
+
+// Error says what failed, what the files hold and what to do.
+func (e *UnknownStateError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: the server's state is unknown: the %s failed (%v)", e.Prefix, e.Step, e.Err)
+	switch {
+	case e.RestoreErr != nil:
+		fmt.Fprintf(&b, ", and restoring the edited files failed, so they hold the edit (%v)", e.RestoreErr)
+	case e.Again != nil:
+		fmt.Fprintf(&b, "; the edited files were restored byte for byte, but the reload of the restored files failed too (%v)", e.Again)
+	default:
+		b.WriteString(" for an earlier edit that the server may not have loaded")
+	}
+	fmt.Fprintf(&b, "; %q stays, so the next call checks and reloads again: fix the cause (see the server's log) and run the step again", e.Marker)
+	return b.String()
+}
+
+// Unwrap returns the causes.
+func (e *UnknownStateError) Unwrap() []error {
+	out := []error{e.Err}
+	for _, err := range []error{e.RestoreErr, e.Again} {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
 
 // TrustRootEdit adds root to the trust file.
 func (f *Files) TrustRootEdit(root *x509.Certificate) Edit {
