@@ -8,13 +8,16 @@
 package trustfiles
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -344,9 +347,12 @@ func (e *UnknownStateError) Unwrap() []error {
 	return out
 }
 
-// TrustRootEdit adds root to the trust file.
+// TrustRootEdit adds root to the trust file. To a PEM bundle it appends
+// the root's block after a comment line "# certroll: added ...", keeping
+// every byte of the file (the administrator's comments and order
+// included); a JKS or PKCS#12 file is rewritten.
 func (f *Files) TrustRootEdit(root *x509.Certificate) Edit {
-	return f.trustEdit(func(s *truststore.Set) (bool, error) {
+	return f.trustEdit(root, pemAdd, func(s *truststore.Set) (bool, error) {
 		if s.ContainsCert(root) {
 			return false, nil
 		}
@@ -355,9 +361,13 @@ func (f *Files) TrustRootEdit(root *x509.Certificate) Edit {
 	})
 }
 
-// RemoveRootEdit removes root from the trust file.
+// RemoveRootEdit removes root from the trust file. From a PEM bundle it
+// cuts the bytes of the root's blocks only (and the "# certroll: added"
+// line before one), so that adding a root and removing it gives back the
+// file byte for byte (for a file that ends with a newline: one that does
+// not gets one before the added block).
 func (f *Files) RemoveRootEdit(root *x509.Certificate) Edit {
-	return f.trustEdit(func(s *truststore.Set) (bool, error) {
+	return f.trustEdit(root, pemRemove, func(s *truststore.Set) (bool, error) {
 		if !s.ContainsCert(root) {
 			return false, nil
 		}
@@ -370,8 +380,10 @@ func (f *Files) RemoveRootEdit(root *x509.Certificate) Edit {
 
 // trustEdit reads the trust file, lets fn change the set, and writes it
 // back only if fn reports a change (a PKCS#12 file is encrypted with fresh
-// salts at every marshal, so comparing bytes would not tell).
-func (f *Files) trustEdit(fn func(*truststore.Set) (bool, error)) Edit {
+// salts at every marshal, so comparing bytes would not tell). A PEM bundle
+// that exists is edited as bytes by pemFn instead, when the result parses
+// to the set fn makes; else it is marshalled.
+func (f *Files) trustEdit(root *x509.Certificate, pemFn func([]byte, *x509.Certificate) []byte, fn func(*truststore.Set) (bool, error)) Edit {
 	return func(tx *Tx) error {
 		if f.Trust == "" {
 			return fmt.Errorf("%s: no trust file is configured: name the file of roots the server trusts for client certificates", f.Prefix)
@@ -391,9 +403,17 @@ func (f *Files) trustEdit(fn func(*truststore.Set) (bool, error)) Edit {
 		if !changed {
 			return nil // keep the file's own bytes
 		}
-		after, err := s.Marshal(f.password())
-		if err != nil {
-			return fmt.Errorf("%s: trust file %q: %w", f.Prefix, f.Trust, err)
+		var after []byte
+		if f.TrustKind == truststore.PEMBundle && exists && s.Kind() == truststore.PEMBundle {
+			after = pemFn(data, root)
+			if !sameCerts(f, after, s) {
+				after = nil
+			}
+		}
+		if after == nil {
+			if after, err = s.Marshal(f.password()); err != nil {
+				return fmt.Errorf("%s: trust file %q: %w", f.Prefix, f.Trust, err)
+			}
 		}
 		if _, err := tx.Write(f.Trust, after, f.trustMode()); err != nil {
 			return fmt.Errorf("%s: trust file: %w", f.Prefix, err)
@@ -547,4 +567,68 @@ func (f *Files) Accepts(certs []*x509.Certificate) error {
 		}
 	}
 	return nil
+}
+
+// pemComment starts the line certroll writes before a block it appends.
+const pemComment = "# certroll: added "
+
+// pemAdd appends root's block to a PEM bundle's bytes after a comment line
+// naming it, keeping every byte before.
+func pemAdd(data []byte, root *x509.Certificate) []byte {
+	out := bytes.Clone(data)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	out = append(out, pemCommentLine(root)...)
+	return append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})...)
+}
+
+func pemCommentLine(root *x509.Certificate) string {
+	return pemComment + strconv.Quote(root.Subject.String()) + " SHA-256 " + keystore.CertFingerprint(root).Hex() + "\n"
+}
+
+// pemRemove cuts from a PEM bundle's bytes every block holding root (up to
+// and with the end of its END line), and the comment line pemAdd wrote
+// before it; every other byte stays.
+func pemRemove(data []byte, root *x509.Certificate) []byte {
+	var out []byte
+	rest := data
+	for {
+		blk, r := pem.Decode(rest)
+		if blk == nil {
+			return append(out, rest...)
+		}
+		chunk := rest[:len(rest)-len(r)]
+		start := bytes.LastIndex(chunk, []byte("-----BEGIN "))
+		if start < 0 || blk.Type != "CERTIFICATE" || !bytes.Equal(blk.Bytes, root.Raw) {
+			out = append(out, chunk...)
+			rest = r
+			continue
+		}
+		before := chunk[:start]
+		if c := []byte(pemCommentLine(root)); bytes.HasSuffix(before, c) {
+			before = before[:len(before)-len(c)]
+		}
+		out = append(out, before...)
+		rest = r
+	}
+}
+
+// sameCerts reports whether data parses as a PEM bundle to the
+// certificates of want, in any order.
+func sameCerts(f *Files, data []byte, want *truststore.Set) bool {
+	got, err := truststore.Parse(data, f.password())
+	if err != nil || got.Kind() != truststore.PEMBundle {
+		return false
+	}
+	g, w := got.Certificates(), want.Certificates()
+	if len(g) != len(w) {
+		return false
+	}
+	for _, c := range w {
+		if !got.ContainsCert(c) {
+			return false
+		}
+	}
+	return true
 }

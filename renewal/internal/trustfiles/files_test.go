@@ -2,9 +2,11 @@ package trustfiles
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,4 +150,43 @@ func TestLastSeen(t *testing.T) {
 	_, err = LastSeen("test", filepath.Join(dir, "none"), "FORMAT", a)
 	require.ErrorAs(t, err, &ae)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestPEMBundleKeepsTheAdministratorsBytes: adding a root appends its
+// block and keeps every byte before; removing it gives back the file byte
+// for byte; removing a root the administrator wrote cuts its block only.
+func TestPEMBundleKeepsTheAdministratorsBytes(t *testing.T) {
+	oldCA, otherCA, newCA := newTestCA(t, "Old Root"), newTestCA(t, "Other Root"), newTestCA(t, "New Root")
+	block := func(c *testCA) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}))
+	}
+	orig := "# client roots, maintained by ops (ticket 1234)\n\n# the old root:\n" + block(oldCA) +
+		"\n# partner root, keep until 2030\n" + block(otherCA) + "# end\n"
+	dir := t.TempDir()
+	f := &Files{Prefix: "test", Trust: filepath.Join(dir, "ca.pem"), TrustKind: truststore.PEMBundle}
+	require.NoError(t, os.WriteFile(f.Trust, []byte(orig), 0o644))
+	ctx := context.Background()
+
+	require.NoError(t, f.Apply(ctx, f.TrustRootEdit(newCA.cert)))
+	added, err := os.ReadFile(f.Trust)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(added), orig), "every byte of the file stays, the new block is appended:\n%s", added)
+	assert.Contains(t, string(added[len(orig):]), "# certroll: added")
+	roots, err := f.Roots()
+	require.NoError(t, err)
+	assert.Len(t, roots, 3)
+
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(newCA.cert)))
+	back, err := os.ReadFile(f.Trust)
+	require.NoError(t, err)
+	assert.Equal(t, orig, string(back), "adding then removing gives back the file byte for byte")
+
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.cert)))
+	cut, err := os.ReadFile(f.Trust)
+	require.NoError(t, err)
+	assert.Equal(t, strings.Replace(orig, block(oldCA), "", 1), string(cut), "only the old root's block goes")
+	s, err := truststore.Open(f.Trust, nil)
+	require.NoError(t, err)
+	assert.False(t, s.ContainsCert(oldCA.cert))
+	assert.True(t, s.ContainsCert(otherCA.cert))
 }
