@@ -187,7 +187,7 @@ func (r *Receiver) reload(ctx context.Context) error {
 	if r.cfg.MasterSocket != "" {
 		before, err := showProc(ctx, r.cfg.MasterSocket)
 		if err != nil {
-			return err
+			return trustfiles.NotReloaded(err)
 		}
 		if err := masterCommand(ctx, r.cfg.MasterSocket, "reload"); err != nil {
 			return err
@@ -196,17 +196,17 @@ func (r *Receiver) reload(ctx context.Context) error {
 	} else {
 		master, err := r.masterPID()
 		if err != nil {
-			return err
+			return trustfiles.NotReloaded(err)
 		}
 		if err := waitCatchesUSR2(ctx, master, r.cfg.PidFile); err != nil {
-			return err
+			return trustfiles.NotReloaded(err)
 		}
 		before, err := children(master)
 		if err != nil {
-			return err
+			return trustfiles.NotReloaded(err)
 		}
 		if err := syscall.Kill(master, syscall.SIGUSR2); err != nil {
-			return fmt.Errorf("haproxy: sending SIGUSR2 to the master process %d (from %q): %w", master, r.cfg.PidFile, err)
+			return trustfiles.NotReloaded(fmt.Errorf("haproxy: sending SIGUSR2 to the master process %d (from %q): %w", master, r.cfg.PidFile, err))
 		}
 		taken = func(context.Context) (bool, string, error) { return signalReloaded(master, before) }
 	}
@@ -248,7 +248,7 @@ func (r *Receiver) socketReloaded(ctx context.Context, before *procList) (bool, 
 	if now.reloads > before.reloads && now.failed > before.failed {
 		// The master parsed the configuration and gave up: waiting longer
 		// changes nothing; the old worker still serves.
-		return false, "", &ReloadError{State: fmt.Sprintf("the master reports the reload failed (show proc on %q: %d failed) and still runs the old worker; haproxy -c with Config.ConfigFiles passed, so the master may read other files", r.cfg.MasterSocket, now.failed)}
+		return false, "", trustfiles.NotReloaded(&ReloadError{State: fmt.Sprintf("the master reports the reload failed (show proc on %q: %d failed) and still runs the old worker; haproxy -c with Config.ConfigFiles passed, so the master may read other files", r.cfg.MasterSocket, now.failed)})
 	}
 	return false, fmt.Sprintf("the master (show proc on %q) has started no new worker", r.cfg.MasterSocket), nil
 }

@@ -176,13 +176,14 @@ func (e *ReloadError) Error() string {
 
 // reload reloads nginx and waits until the new configuration answers.
 func (r *Receiver) reload(ctx context.Context) error {
+	// Until the signal is sent, a failure leaves nginx as it was.
 	master, err := r.masterPID()
 	if err != nil {
-		return err
+		return trustfiles.NotReloaded(err)
 	}
 	before, _, err := workers(master)
 	if err != nil {
-		return err
+		return trustfiles.NotReloaded(err)
 	}
 	if r.cfg.ReloadSignal {
 		p, err := os.FindProcess(master)
@@ -190,9 +191,15 @@ func (r *Receiver) reload(ctx context.Context) error {
 			err = p.Signal(syscall.SIGHUP)
 		}
 		if err != nil {
-			return fmt.Errorf("nginx: sending SIGHUP to the master process %d (from %q): %w", master, r.cfg.PidFile, err)
+			return trustfiles.NotReloaded(fmt.Errorf("nginx: sending SIGHUP to the master process %d (from %q): %w", master, r.cfg.PidFile, err))
 		}
 	} else if err := trustfiles.Run(ctx, "nginx", "reload", r.args("-s", "reload"), r.cfg.Timeout); err != nil {
+		var ce *CommandError
+		if errors.As(err, &ce) && ce.ExitCode > 0 {
+			// nginx -s reload exits non-zero when it could not signal
+			// the master.
+			return trustfiles.NotReloaded(err)
+		}
 		return err
 	}
 	return r.waitReload(ctx, master, before)

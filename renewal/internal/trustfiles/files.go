@@ -179,7 +179,8 @@ func (f *Files) PendingMarker() string {
 // byte for byte and the server is not reloaded: a *RolledBackError. If the
 // reload fails (it may have been sent, and the server may run the edited
 // files), the files are restored and the server is reloaded again to run
-// them: a *RolledBackError when that reload succeeds, an
+// them (unless the error is [ErrNotReloaded]: the server kept its
+// configuration): a *RolledBackError when that reload succeeds, an
 // *UnknownStateError (the marker stays) when it fails too. A pending
 // reload whose check or reload fails is an *UnknownStateError too. Nothing
 // changed and no reload pending means no check and no reload: the edits
@@ -266,6 +267,11 @@ func (f *Files) Apply(ctx context.Context, edits ...Edit) error {
 	if !changed {
 		return &UnknownStateError{Prefix: f.Prefix, Marker: marker, Step: "reload", Err: err}
 	}
+	if errors.Is(err, ErrNotReloaded) {
+		// The server kept the configuration it ran: restoring the files
+		// is enough.
+		return fail(&RolledBackError{Prefix: f.Prefix, Step: "reload", Err: err})
+	}
 	if rerr := tx.Rollback(); rerr != nil {
 		return &UnknownStateError{Prefix: f.Prefix, Marker: marker, Step: "reload", Err: err, RestoreErr: rerr}
 	}
@@ -279,6 +285,27 @@ func (f *Files) Apply(ctx context.Context, edits ...Edit) error {
 	}
 	return &RolledBackError{Prefix: f.Prefix, Step: "reload", Err: err}
 }
+
+// ErrNotReloaded marks a reload error (see [NotReloaded]) after which the
+// server is known to run the configuration it ran before: the reload was
+// never sent, or the server refused it and kept its old workers.
+var ErrNotReloaded = errors.New("the server did not take the reload")
+
+// NotReloaded wraps err, a reload's failure, to say that the server kept
+// its configuration ([ErrNotReloaded]): Apply then restores the files
+// without reloading them again. nil stays nil.
+func NotReloaded(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &notReloaded{err}
+}
+
+type notReloaded struct{ err error }
+
+func (e *notReloaded) Error() string        { return e.err.Error() }
+func (e *notReloaded) Unwrap() error        { return e.err }
+func (e *notReloaded) Is(target error) bool { return target == ErrNotReloaded }
 
 // markerText is the content of the reload-pending marker.
 const markerText = "certroll: the files beside this one were edited and the server may not have reloaded them;\n" +

@@ -190,3 +190,59 @@ func TestPEMBundleKeepsTheAdministratorsBytes(t *testing.T) {
 	assert.False(t, s.ContainsCert(oldCA.cert))
 	assert.True(t, s.ContainsCert(otherCA.cert))
 }
+
+// TestApplyReloadFailures: a failed reload restores the files and reloads
+// them again; a second failure is an UnknownStateError and leaves the
+// marker, which makes the next call reload although nothing changes; a
+// reload the server refused (ErrNotReloaded) is restored without a second
+// reload.
+func TestApplyReloadFailures(t *testing.T) {
+	ca := newTestCA(t, "Root")
+	dir := t.TempDir()
+	var fails []error // what the next reloads return
+	reloads := 0
+	f := &Files{Prefix: "test", Trust: filepath.Join(dir, "ca.pem"), TrustKind: truststore.PEMBundle,
+		Reload: func(context.Context) error {
+			reloads++
+			if len(fails) == 0 {
+				return nil
+			}
+			err := fails[0]
+			fails = fails[1:]
+			return err
+		}}
+	marker := f.PendingMarker()
+	assert.Equal(t, f.Trust+PendingSuffix, marker)
+	ctx := context.Background()
+	boom := errors.New("wait timed out")
+
+	fails = []error{boom}
+	err := f.Apply(ctx, f.TrustRootEdit(ca.cert))
+	var rb *RolledBackError
+	require.ErrorAs(t, err, &rb)
+	assert.Equal(t, 2, reloads, "reloaded again after the restore")
+	assert.NoFileExists(t, f.Trust)
+	assert.NoFileExists(t, marker)
+
+	reloads, fails = 0, []error{NotReloaded(boom)}
+	require.ErrorAs(t, f.Apply(ctx, f.TrustRootEdit(ca.cert)), &rb)
+	assert.ErrorIs(t, rb, boom)
+	assert.Equal(t, 1, reloads, "a refused reload needs no second one")
+	assert.NoFileExists(t, marker)
+
+	reloads, fails = 0, []error{boom, boom}
+	err = f.Apply(ctx, f.TrustRootEdit(ca.cert))
+	var us *UnknownStateError
+	require.ErrorAs(t, err, &us)
+	assert.NotErrorAs(t, err, &rb)
+	assert.True(t, us.Restored)
+	assert.NoFileExists(t, f.Trust, "restored")
+	assert.FileExists(t, marker)
+
+	// nothing to change, but the marker: reload, and it goes
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(ca.cert)))
+	assert.Equal(t, 3, reloads)
+	assert.NoFileExists(t, marker)
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(ca.cert)))
+	assert.Equal(t, 3, reloads, "no marker, no change: no reload")
+}
