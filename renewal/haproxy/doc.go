@@ -117,7 +117,10 @@
 //
 // [Receiver.LastSeen] reads Config.AccessLog: lines "<RFC 3339 time>
 // <SHA-1 hex> <status>", as [LogFormat] writes them; the latest line with
-// the certificate's SHA-1 is when HAProxy last saw it. HAProxy logs to
+// the certificate's SHA-1 is when HAProxy last saw it; a log that names it
+// nowhere gives its start (its first line's time, or its modification time
+// when empty), so that the drain gate waits a drain period after a
+// rotation. HAProxy logs to
 // syslog, not to a file: have the syslog daemon write the frontend's
 // messages without a header, for rsyslog (/etc/rsyslog.d/49-certroll.conf)
 //

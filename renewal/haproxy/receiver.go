@@ -393,8 +393,10 @@ func (r *Receiver) Roots() ([]*x509.Certificate, error) { return r.files.Roots()
 func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) { return r.files.AcceptedClients() }
 
 // LastSeen returns when HAProxy last logged a request presenting leaf in
-// Config.AccessLog (see [LogFormat]), or the zero time if the log names it
-// nowhere. The time is in whole seconds. HAProxy logs requests: a
+// Config.AccessLog (see [LogFormat]). A log that names it nowhere gives the
+// log's start instead (its first line's time, or its modification time when
+// empty): leaf may have been presented just before a rotation. The time is
+// in whole seconds. HAProxy logs requests: a
 // handshake it refuses is logged without the certificate's digest.
 func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
 	if leaf == nil {

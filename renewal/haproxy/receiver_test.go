@@ -74,7 +74,8 @@ func TestHAProxyOverlapRenewal(t *testing.T) {
 	never := l.oldRoot.Leaf(t, "never used")
 	seen, err = l.rcv.LastSeen(ctx, never.Cert)
 	require.NoError(t, err)
-	assert.True(t, seen.IsZero())
+	assert.False(t, seen.IsZero(), "not named: the log's start")
+	assert.False(t, seen.After(since), "the log began before the request, got %v", seen)
 
 	// The end of the renewal: the old certificate and root go.
 	require.NoError(t, l.rcv.RemoveClient(ctx, oldChain[0]))

@@ -99,6 +99,10 @@
 // log_format above: the latest line with the certificate's SHA-1 is when
 // nginx last saw it. nginx logs requests, not failed handshakes: a client
 // whose certificate does not verify gets a 400 response, which is logged.
+// A log that does not name the certificate gives its start (its first
+// line's time, or its modification time when empty) rather than the zero
+// time: after a rotation the certificate may have been presented just
+// before the log began, so the drain gate waits a drain period.
 //
 // # Security
 //

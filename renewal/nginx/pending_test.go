@@ -86,3 +86,38 @@ func TestNginxReloadWaitFails(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestNginxLastSeenAfterRotation: the access log is rotated (renamed,
+// nginx -s reopen) after the old client's request. The new log is empty:
+// LastSeen gives when it began, not the zero time that would let the drain
+// gate pass at once; after a request of another client, the new log's
+// first line.
+func TestNginxLastSeenAfterRotation(t *testing.T) {
+	l := startNginx(t)
+	ctx := context.Background()
+	logPath := filepath.Join(l.dir, "certroll-clients.log")
+	require.Equal(t, 200, l.status(t, l.oldClient))
+	seen, err := l.rcv.LastSeen(ctx, l.oldClient.Leaf)
+	require.NoError(t, err)
+	require.False(t, seen.IsZero())
+
+	require.NoError(t, os.Rename(logPath, logPath+".1"))
+	rotated := time.Now().Truncate(time.Second)
+	require.NoError(t, trustfiles.Run(ctx, "test", "reopen", l.rcv.args("-s", "reopen"), time.Minute))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(logPath); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	seen, err = l.rcv.LastSeen(ctx, l.oldClient.Leaf)
+	require.NoError(t, err)
+	assert.False(t, seen.IsZero(), "an empty log after a rotation is not 'never seen'")
+	assert.False(t, seen.Before(rotated), "possibly seen when the log began: got %v, rotated at %v", seen, rotated)
+
+	require.Equal(t, 400, l.status(t, l.unpinned), "its root is not trusted")
+	seen, err = l.rcv.LastSeen(ctx, l.oldClient.Leaf)
+	require.NoError(t, err)
+	assert.False(t, seen.Before(rotated), "not named in the new log: its first line's time, got %v", seen)
+}

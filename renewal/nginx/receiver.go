@@ -380,8 +380,10 @@ func (r *Receiver) Roots() ([]*x509.Certificate, error) { return r.files.Roots()
 func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) { return r.files.AcceptedClients() }
 
 // LastSeen returns when nginx last logged a request presenting leaf in
-// Config.AccessLog (see [LogFormat]), or the zero time if the log names it
-// nowhere. nginx writes $time_iso8601 in whole seconds.
+// Config.AccessLog (see [LogFormat]). A log that names it nowhere gives the
+// log's start instead (its first line's time, or its modification time when
+// empty): leaf may have been presented just before a rotation. nginx writes
+// $time_iso8601 in whole seconds.
 func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
 	if leaf == nil {
 		return time.Time{}, errors.New("nginx: LastSeen: want a certificate, got nil")

@@ -140,7 +140,15 @@ func TestLastSeen(t *testing.T) {
 	assert.True(t, got.Equal(time.Date(2025, 6, 1, 11, 30, 0, 0, time.UTC)), "got %v", got)
 	got, err = LastSeen("test", p, "FORMAT", b)
 	require.NoError(t, err)
-	assert.True(t, got.IsZero())
+	assert.True(t, got.Equal(time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)), "not named: the log's first line, got %v", got)
+
+	// emptied (rotated): possibly seen when it was emptied
+	require.NoError(t, os.WriteFile(p, nil, 0o644))
+	mtime := time.Date(2025, 6, 2, 8, 0, 0, 0, time.UTC)
+	require.NoError(t, os.Chtimes(p, mtime, mtime))
+	got, err = LastSeen("test", p, "FORMAT", a)
+	require.NoError(t, err)
+	assert.True(t, got.Equal(mtime), "an empty log: its modification time, got %v", got)
 
 	require.NoError(t, os.WriteFile(p, []byte("127.0.0.1 - - [01/Jun/2025] GET / 200\n"), 0o644))
 	_, err = LastSeen("test", p, "FORMAT", a)
