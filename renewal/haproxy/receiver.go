@@ -163,7 +163,8 @@ func (r *Receiver) check(ctx context.Context) error {
 }
 
 // ReloadError reports a reload that HAProxy did not complete: the master
-// reports it failed, or in time no new worker ran or the old CA names were
+// reports it failed, or in time no new worker ran, a worker of the old
+// configuration still listened for connections, or the old CA names were
 // still advertised.
 type ReloadError struct {
 	Waited time.Duration // how long the receiver waited; zero for a reload the master reports failed
@@ -232,7 +233,10 @@ func (r *Receiver) reload(ctx context.Context) error {
 }
 
 // socketReloaded reports whether show proc lists a worker started by this
-// reload.
+// reload, and every worker that ran before it is gone or an old worker
+// (told to stop, it accepts no connection) that listens no more: until
+// then an old worker may still take a new connection with the old files,
+// which the names check cannot tell when only the ACL file changed.
 func (r *Receiver) socketReloaded(ctx context.Context, before *procList) (bool, string, error) {
 	now, err := showProc(ctx, r.cfg.MasterSocket)
 	if err != nil {
@@ -240,10 +244,30 @@ func (r *Receiver) socketReloaded(ctx context.Context, before *procList) (bool, 
 		// meanwhile.
 		return false, err.Error(), nil
 	}
+	fresh := false
 	for pid, reloads := range now.workers {
 		if _, old := before.workers[pid]; !old && reloads == 0 {
-			return true, "", nil
+			fresh = true
 		}
+	}
+	if fresh {
+		var leaving []int
+		for pid := range before.workers {
+			if _, current := now.workers[pid]; current {
+				return false, fmt.Sprintf("the master (show proc on %q) has started a new worker, but worker %d of the old configuration is still a current worker", r.cfg.MasterSocket, pid), nil
+			}
+			if now.old[pid] {
+				leaving = append(leaving, pid)
+			}
+		}
+		pid, err := stillServing(leaving)
+		if err != nil {
+			return false, "", err
+		}
+		if pid != 0 {
+			return false, fmt.Sprintf("old worker %d still listens for connections", pid), nil
+		}
+		return true, "", nil
 	}
 	if now.reloads > before.reloads && now.failed > before.failed {
 		// The master parsed the configuration and gave up: waiting longer
@@ -253,8 +277,10 @@ func (r *Receiver) socketReloaded(ctx context.Context, before *procList) (bool, 
 	return false, fmt.Sprintf("the master (show proc on %q) has started no new worker", r.cfg.MasterSocket), nil
 }
 
-// signalReloaded reports whether the master has a child not in before and
-// is ready for the next SIGUSR2.
+// signalReloaded reports whether the master has a child not in before, no
+// child of before still listens for connections (an old worker that does
+// may take a new connection with the old files), and the master is ready
+// for the next SIGUSR2.
 func signalReloaded(master int, before map[int]bool) (bool, string, error) {
 	now, err := children(master)
 	if err != nil {
@@ -263,6 +289,19 @@ func signalReloaded(master int, before map[int]bool) (bool, string, error) {
 	for pid := range now {
 		if before[pid] {
 			continue
+		}
+		var old []int
+		for p := range before {
+			if now[p] {
+				old = append(old, p)
+			}
+		}
+		serving, err := stillServing(old)
+		if err != nil {
+			return false, "", err
+		}
+		if serving != 0 {
+			return false, fmt.Sprintf("master %d has started worker %d but old worker %d still listens for connections", master, pid, serving), nil
 		}
 		ready, err := catchesUSR2(master)
 		if err != nil {
