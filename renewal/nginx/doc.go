@@ -83,7 +83,13 @@
 // until the CA names nginx advertises in its TLS CertificateRequest are
 // those of the bundle (probe.CheckAdvertised): what a Java client chooses
 // its certificate by. A reload that does not take within Config.Timeout is
-// an error, and the files are rolled back.
+// an error: the files are restored and nginx is reloaded with them (a
+// *[RolledBackError]); if that reload fails too, the error is an
+// *[UnknownStateError]. The receiver writes <ClientCA>.certroll-reload-pending
+// before it edits a file and removes it after a reload that took: left on
+// disk (the process was killed between the edit and the reload, or the
+// state is unknown), it makes the next call test and reload even if it
+// changes nothing.
 //
 // # Probe
 //
