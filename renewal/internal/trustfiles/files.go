@@ -55,7 +55,10 @@ type Files struct {
 	// called.
 	Check func(ctx context.Context) error
 	// Reload, if not nil, makes the server read the edited files. If it
-	// fails, every edited file is restored.
+	// fails, every edited file is restored and Reload is called again to
+	// load them, unless its error is [ErrNotReloaded] (the server kept
+	// its configuration). With a Reload, Apply keeps a reload-pending
+	// marker beside the files (see [PendingSuffix]).
 	Reload func(ctx context.Context) error
 
 	// Now is the clock Accepts verifies at; nil means time.Now.
@@ -153,7 +156,8 @@ type Edit func(tx *Tx) error
 // killed between the write and the reload, or the reload failed and so did
 // the one after the restore): the next Apply checks and reloads even if it
 // changes nothing. Removing the marker by hand is safe once the server has
-// been reloaded.
+// been reloaded. Its lock file (<marker>.lock, internal/atomicfile) stays:
+// every Apply on these files, in any process, holds it.
 const PendingSuffix = ".certroll-reload-pending"
 
 // PendingMarker returns the path of the reload-pending marker (see
