@@ -34,6 +34,12 @@ type CommandError = trustfiles.CommandError
 // every edited file was restored.
 type RolledBackError = trustfiles.RolledBackError
 
+// UnknownStateError reports that the reload after an edit failed and so
+// did the reload of the restored files: the server's state is unknown, and
+// the reload-pending marker beside the files makes the next call check and
+// reload again.
+type UnknownStateError = trustfiles.UnknownStateError
+
 // NotAcceptedError says why the receiver's files refuse a chain.
 type NotAcceptedError = trustfiles.NotAcceptedError
 
@@ -233,8 +239,11 @@ func (r *Receiver) Observing() (*ObservingReceiver, error) {
 }
 
 // LastSeen returns the time of the latest line of the access log naming
-// leaf, or the zero time if none does. A missing log, or one with no line
-// of the expected form, is an error.
+// leaf. A log that names it nowhere gives the log's start instead (its
+// first line's time, or its modification time when it is empty): the
+// certificate may have been presented just before a rotation, so the
+// drain gate waits a drain period after it. A missing log, or one with no
+// line of the expected form, is an error.
 func (o *ObservingReceiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
 	if leaf == nil {
 		return time.Time{}, errors.New("command: LastSeen: want a certificate, got nil")

@@ -81,15 +81,24 @@
 // notes the workers before the reload and waits until a new one runs: with
 // the master socket, `show proc` lists a worker that was not there and has
 // lived through no reload; a reload the master reports as failed ("[failed:
-// 1]") is reported. With SIGUSR2 it watches the master's children in /proc
-// (Linux), and sends the signal only when /proc/<pid>/status shows that the
-// master handles it: while the master starts or re-executes itself, a
-// SIGUSR2 would be lost or end it. The master socket needs none of this and
+// 1]") is reported. It waits too until every worker that ran before is
+// gone or listed under "# old workers" (told to stop) and no longer holds
+// a listening socket (/proc/<pid>/fd against /proc/<pid>/net/tcp): until
+// then an old worker may take a new connection with the old files, which
+// the CA names cannot show when only the ACL file changed. With SIGUSR2 it
+// watches the master's children in /proc (Linux), waits the same way until
+// no child of before listens, and sends the signal only when
+// /proc/<pid>/status shows that the master handles it: while the master
+// starts or re-executes itself, a SIGUSR2 would be lost or end it. The master socket needs none of this and
 // is the better choice. The receiver then connects to Config.URL and waits
 // until the CA names HAProxy advertises in its TLS CertificateRequest are
 // exactly the roots of the CA file: what a Java client chooses its
 // certificate by (a new worker alone does not show it). A reload that does not take within Config.Timeout is a
-// *[ReloadError], and the files are rolled back.
+// *[ReloadError]: the files are restored and HAProxy reloaded with them
+// (a *[RolledBackError]); if that reload fails too, the error is an
+// *[UnknownStateError] and the file <CA file>.certroll-reload-pending
+// stays, so that the next call checks and reloads even if it changes
+// nothing.
 //
 // # Why not the runtime API
 //
@@ -117,7 +126,10 @@
 //
 // [Receiver.LastSeen] reads Config.AccessLog: lines "<RFC 3339 time>
 // <SHA-1 hex> <status>", as [LogFormat] writes them; the latest line with
-// the certificate's SHA-1 is when HAProxy last saw it. HAProxy logs to
+// the certificate's SHA-1 is when HAProxy last saw it; a log that names it
+// nowhere gives its start (its first line's time, or its modification time
+// when empty), so that the drain gate waits a drain period after a
+// rotation. HAProxy logs to
 // syslog, not to a file: have the syslog daemon write the frontend's
 // messages without a header, for rsyslog (/etc/rsyslog.d/49-certroll.conf)
 //

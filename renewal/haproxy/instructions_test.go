@@ -68,8 +68,9 @@ func planStep(t *testing.T, p *renewal.Plan, id renewal.StepID) renewal.Step {
 }
 
 // runLines runs lines as one script with sh -e in dir. The master-socket
-// reload line needs socat; without it the test sends the same "reload"
-// to the master CLI itself.
+// reload line needs socat: without it the test fails in CI (saying how to
+// install it) and elsewhere sends the same "reload" to the master CLI
+// itself.
 func (l *landscape) runLines(t *testing.T, dir string, lines []string) {
 	t.Helper()
 	var script []string
@@ -77,6 +78,11 @@ func (l *landscape) runLines(t *testing.T, dir string, lines []string) {
 	for _, line := range lines {
 		if strings.Contains(line, "| socat stdio ") {
 			if _, err := exec.LookPath("socat"); err != nil {
+				const msg = "socat not found, the runbook's reload line needs it: install it: apt-get install -y socat"
+				if os.Getenv("CI") != "" {
+					t.Fatal(msg)
+				}
+				t.Log(msg + "; sending its reload to the master CLI instead")
 				reloadByHand = true
 				continue
 			}

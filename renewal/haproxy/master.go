@@ -3,8 +3,10 @@ package haproxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -51,12 +53,15 @@ func masterCommand(ctx context.Context, socket, command string) error {
 	return err
 }
 
-// procList is what show proc says: the master's reload counters and each
-// worker's pid with the number of reloads it has lived through (0 for a
-// worker of the current configuration).
+// procList is what show proc says: the master's reload counters, each
+// current worker's pid with the number of reloads it has lived through (0
+// for a worker of the current configuration), and the pids of the old
+// workers (those the master told to stop: they no longer accept
+// connections and finish the ones they have).
 type procList struct {
 	reloads, failed int
 	workers         map[int]int
+	old             map[int]bool
 }
 
 // showProc runs show proc on the master CLI.
@@ -74,11 +79,18 @@ func showProc(ctx context.Context, socket string) (*procList, error) {
 //	2812            master          3 [failed: 0]   0d00h10m26s     2.6.12-1+deb12u3
 //	# workers
 //	22704           worker          0               0d00h00m01s     2.6.12-1+deb12u3
+//	# old workers
+//	22650           worker          1               0d00h05m12s     2.6.12-1+deb12u3
 //	# programs
 func parseShowProc(out string) (*procList, error) {
-	p := &procList{workers: map[int]int{}}
+	p := &procList{workers: map[int]int{}, old: map[int]bool{}}
 	master := false
+	section := ""
 	for _, line := range strings.Split(out, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "# ") {
+			section = strings.TrimSpace(t[1:])
+			continue
+		}
 		f := strings.Fields(line)
 		if len(f) < 3 || strings.HasPrefix(f[0], "#") {
 			continue
@@ -101,7 +113,11 @@ func parseShowProc(out string) (*procList, error) {
 				p.failed, _ = strconv.Atoi(strings.TrimSpace(num))
 			}
 		case "worker":
-			p.workers[pid] = n
+			if section == "old workers" {
+				p.old[pid] = true
+			} else {
+				p.workers[pid] = n
+			}
 		}
 	}
 	if !master {
@@ -161,4 +177,60 @@ func catchesUSR2(pid int) (bool, error) {
 		return mask&(1<<(int(syscall.SIGUSR2)-1)) != 0, nil
 	}
 	return false, fmt.Errorf("haproxy: /proc/%d/status has no SigCgt line", pid)
+}
+
+// listening reports whether process pid holds a listening TCP socket (one
+// of /proc/<pid>/fd that /proc/<pid>/net/tcp or tcp6 lists in state
+// LISTEN): an HAProxy worker that does still accepts connections. A
+// process that is gone listens on nothing.
+func listening(pid int) (bool, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	fds, err := os.ReadDir(filepath.Join(dir, "fd"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			return false, nil
+		}
+		return false, fmt.Errorf("haproxy: reading the sockets of worker %d: %w (the reload wait needs Linux's /proc, and the right to read the worker's)", pid, err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join(dir, "fd", fd.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if ino, ok := strings.CutPrefix(target, "socket:["); ok {
+			inodes[strings.TrimSuffix(ino, "]")] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return false, nil
+	}
+	for _, table := range []string{"tcp", "tcp6"} {
+		data, err := os.ReadFile(filepath.Join(dir, "net", table))
+		if err != nil {
+			continue // gone meanwhile, or no IPv6
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local remote st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) >= 10 && f[3] == "0A" && inodes[f[9]] {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// stillServing returns the first of pids that still listens, or 0.
+func stillServing(pids []int) (int, error) {
+	for _, pid := range pids {
+		ok, err := listening(pid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return pid, nil
+		}
+	}
+	return 0, nil
 }

@@ -32,6 +32,12 @@ type CommandError = trustfiles.CommandError
 // the edited files were restored byte for byte.
 type RolledBackError = trustfiles.RolledBackError
 
+// UnknownStateError reports that the reload after an edit failed and so
+// did the reload of the restored files: the server's state is unknown, and
+// the reload-pending marker beside the files makes the next call check and
+// reload again.
+type UnknownStateError = trustfiles.UnknownStateError
+
 // NotAcceptedError says why the receiver's files refuse a chain.
 type NotAcceptedError = trustfiles.NotAcceptedError
 
@@ -157,7 +163,8 @@ func (r *Receiver) check(ctx context.Context) error {
 }
 
 // ReloadError reports a reload that HAProxy did not complete: the master
-// reports it failed, or in time no new worker ran or the old CA names were
+// reports it failed, or in time no new worker ran, a worker of the old
+// configuration still listened for connections, or the old CA names were
 // still advertised.
 type ReloadError struct {
 	Waited time.Duration // how long the receiver waited; zero for a reload the master reports failed
@@ -181,7 +188,7 @@ func (r *Receiver) reload(ctx context.Context) error {
 	if r.cfg.MasterSocket != "" {
 		before, err := showProc(ctx, r.cfg.MasterSocket)
 		if err != nil {
-			return err
+			return trustfiles.NotReloaded(err)
 		}
 		if err := masterCommand(ctx, r.cfg.MasterSocket, "reload"); err != nil {
 			return err
@@ -190,17 +197,17 @@ func (r *Receiver) reload(ctx context.Context) error {
 	} else {
 		master, err := r.masterPID()
 		if err != nil {
-			return err
+			return trustfiles.NotReloaded(err)
 		}
 		if err := waitCatchesUSR2(ctx, master, r.cfg.PidFile); err != nil {
-			return err
+			return trustfiles.NotReloaded(err)
 		}
 		before, err := children(master)
 		if err != nil {
-			return err
+			return trustfiles.NotReloaded(err)
 		}
 		if err := syscall.Kill(master, syscall.SIGUSR2); err != nil {
-			return fmt.Errorf("haproxy: sending SIGUSR2 to the master process %d (from %q): %w", master, r.cfg.PidFile, err)
+			return trustfiles.NotReloaded(fmt.Errorf("haproxy: sending SIGUSR2 to the master process %d (from %q): %w", master, r.cfg.PidFile, err))
 		}
 		taken = func(context.Context) (bool, string, error) { return signalReloaded(master, before) }
 	}
@@ -226,7 +233,10 @@ func (r *Receiver) reload(ctx context.Context) error {
 }
 
 // socketReloaded reports whether show proc lists a worker started by this
-// reload.
+// reload, and every worker that ran before it is gone or an old worker
+// (told to stop, it accepts no connection) that listens no more: until
+// then an old worker may still take a new connection with the old files,
+// which the names check cannot tell when only the ACL file changed.
 func (r *Receiver) socketReloaded(ctx context.Context, before *procList) (bool, string, error) {
 	now, err := showProc(ctx, r.cfg.MasterSocket)
 	if err != nil {
@@ -234,21 +244,43 @@ func (r *Receiver) socketReloaded(ctx context.Context, before *procList) (bool, 
 		// meanwhile.
 		return false, err.Error(), nil
 	}
+	fresh := false
 	for pid, reloads := range now.workers {
 		if _, old := before.workers[pid]; !old && reloads == 0 {
-			return true, "", nil
+			fresh = true
 		}
+	}
+	if fresh {
+		var leaving []int
+		for pid := range before.workers {
+			if _, current := now.workers[pid]; current {
+				return false, fmt.Sprintf("the master (show proc on %q) has started a new worker, but worker %d of the old configuration is still a current worker", r.cfg.MasterSocket, pid), nil
+			}
+			if now.old[pid] {
+				leaving = append(leaving, pid)
+			}
+		}
+		pid, err := stillServing(leaving)
+		if err != nil {
+			return false, "", err
+		}
+		if pid != 0 {
+			return false, fmt.Sprintf("old worker %d still listens for connections", pid), nil
+		}
+		return true, "", nil
 	}
 	if now.reloads > before.reloads && now.failed > before.failed {
 		// The master parsed the configuration and gave up: waiting longer
 		// changes nothing; the old worker still serves.
-		return false, "", &ReloadError{State: fmt.Sprintf("the master reports the reload failed (show proc on %q: %d failed) and still runs the old worker; haproxy -c with Config.ConfigFiles passed, so the master may read other files", r.cfg.MasterSocket, now.failed)}
+		return false, "", trustfiles.NotReloaded(&ReloadError{State: fmt.Sprintf("the master reports the reload failed (show proc on %q: %d failed) and still runs the old worker; haproxy -c with Config.ConfigFiles passed, so the master may read other files", r.cfg.MasterSocket, now.failed)})
 	}
 	return false, fmt.Sprintf("the master (show proc on %q) has started no new worker", r.cfg.MasterSocket), nil
 }
 
-// signalReloaded reports whether the master has a child not in before and
-// is ready for the next SIGUSR2.
+// signalReloaded reports whether the master has a child not in before, no
+// child of before still listens for connections (an old worker that does
+// may take a new connection with the old files), and the master is ready
+// for the next SIGUSR2.
 func signalReloaded(master int, before map[int]bool) (bool, string, error) {
 	now, err := children(master)
 	if err != nil {
@@ -257,6 +289,19 @@ func signalReloaded(master int, before map[int]bool) (bool, string, error) {
 	for pid := range now {
 		if before[pid] {
 			continue
+		}
+		var old []int
+		for p := range before {
+			if now[p] {
+				old = append(old, p)
+			}
+		}
+		serving, err := stillServing(old)
+		if err != nil {
+			return false, "", err
+		}
+		if serving != 0 {
+			return false, fmt.Sprintf("master %d has started worker %d but old worker %d still listens for connections", master, pid, serving), nil
 		}
 		ready, err := catchesUSR2(master)
 		if err != nil {
@@ -387,8 +432,10 @@ func (r *Receiver) Roots() ([]*x509.Certificate, error) { return r.files.Roots()
 func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) { return r.files.AcceptedClients() }
 
 // LastSeen returns when HAProxy last logged a request presenting leaf in
-// Config.AccessLog (see [LogFormat]), or the zero time if the log names it
-// nowhere. The time is in whole seconds. HAProxy logs requests: a
+// Config.AccessLog (see [LogFormat]). A log that names it nowhere gives the
+// log's start instead (its first line's time, or its modification time when
+// empty): leaf may have been presented just before a rotation. The time is
+// in whole seconds. HAProxy logs requests: a
 // handshake it refuses is logged without the certificate's digest.
 func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
 	if leaf == nil {

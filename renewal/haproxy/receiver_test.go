@@ -74,7 +74,8 @@ func TestHAProxyOverlapRenewal(t *testing.T) {
 	never := l.oldRoot.Leaf(t, "never used")
 	seen, err = l.rcv.LastSeen(ctx, never.Cert)
 	require.NoError(t, err)
-	assert.True(t, seen.IsZero())
+	assert.False(t, seen.IsZero(), "not named: the log's start")
+	assert.False(t, seen.After(since), "the log began before the request, got %v", seen)
 
 	// The end of the renewal: the old certificate and root go.
 	require.NoError(t, l.rcv.RemoveClient(ctx, oldChain[0]))
@@ -241,6 +242,20 @@ func TestParseShowProc(t *testing.T) {
 	assert.Equal(t, 2, p.reloads)
 	assert.Equal(t, 1, p.failed)
 	assert.Equal(t, map[int]int{22385: 1, 22704: 0}, p.workers)
+	assert.Empty(t, p.old)
+
+	// after the master told the old worker to stop
+	out = "#<PID>          <type>          <reloads>       <uptime>        <version>\n" +
+		"2812            master          2 [failed: 0]   0d00h10m25s     2.6.12-1+deb12u3\n" +
+		"# workers\n" +
+		"22704           worker          0               0d00h00m01s     2.6.12-1+deb12u3\n" +
+		"# old workers\n" +
+		"22385           worker          1               0d00h00m13s     2.6.12-1+deb12u3\n" +
+		"# programs\n\n"
+	p, err = parseShowProc(out)
+	require.NoError(t, err)
+	assert.Equal(t, map[int]int{22704: 0}, p.workers)
+	assert.Equal(t, map[int]bool{22385: true}, p.old)
 	_, err = parseShowProc("Unknown command\n")
 	assert.ErrorContains(t, err, "want a table with the master's line")
 }

@@ -83,7 +83,13 @@
 // until the CA names nginx advertises in its TLS CertificateRequest are
 // those of the bundle (probe.CheckAdvertised): what a Java client chooses
 // its certificate by. A reload that does not take within Config.Timeout is
-// an error, and the files are rolled back.
+// an error: the files are restored and nginx is reloaded with them (a
+// *[RolledBackError]); if that reload fails too, the error is an
+// *[UnknownStateError]. The receiver writes <ClientCA>.certroll-reload-pending
+// before it edits a file and removes it after a reload that took: left on
+// disk (the process was killed between the edit and the reload, or the
+// state is unknown), it makes the next call test and reload even if it
+// changes nothing.
 //
 // # Probe
 //
@@ -99,6 +105,10 @@
 // log_format above: the latest line with the certificate's SHA-1 is when
 // nginx last saw it. nginx logs requests, not failed handshakes: a client
 // whose certificate does not verify gets a 400 response, which is logged.
+// A log that does not name the certificate gives its start (its first
+// line's time, or its modification time when empty) rather than the zero
+// time: after a rotation the certificate may have been presented just
+// before the log began, so the drain gate waits a drain period.
 //
 // # Security
 //

@@ -185,7 +185,11 @@ func TestInstructionsRunAgainstNginx(t *testing.T) {
 			}
 		}
 		require.NotEmpty(t, curl)
-		assert.Equal(t, "200\n", runLines(t, dir, []string{curl}))
+		// An old worker may still take a connection until the printed
+		// reload completes: the eventually above saw one new worker.
+		eventually(t, "the gate's curl line gets 200", func() bool {
+			return runLines(t, dir, []string{curl}) == "200\n"
+		})
 
 		runLines(t, dir, l.rcv.Instructions(step(t, plan, renewal.StepRemoveOld)))
 		eventually(t, "nginx refuses the old client after the printed reload", func() bool {

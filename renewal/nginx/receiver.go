@@ -32,6 +32,12 @@ type CommandError = trustfiles.CommandError
 // edited files were restored byte for byte.
 type RolledBackError = trustfiles.RolledBackError
 
+// UnknownStateError reports that the reload after an edit failed and so
+// did the reload of the restored files: the server's state is unknown, and
+// the reload-pending marker beside the files makes the next call check and
+// reload again.
+type UnknownStateError = trustfiles.UnknownStateError
+
 // NotAcceptedError says why the receiver's files refuse a chain.
 type NotAcceptedError = trustfiles.NotAcceptedError
 
@@ -170,13 +176,14 @@ func (e *ReloadError) Error() string {
 
 // reload reloads nginx and waits until the new configuration answers.
 func (r *Receiver) reload(ctx context.Context) error {
+	// Until the signal is sent, a failure leaves nginx as it was.
 	master, err := r.masterPID()
 	if err != nil {
-		return err
+		return trustfiles.NotReloaded(err)
 	}
 	before, _, err := workers(master)
 	if err != nil {
-		return err
+		return trustfiles.NotReloaded(err)
 	}
 	if r.cfg.ReloadSignal {
 		p, err := os.FindProcess(master)
@@ -184,9 +191,15 @@ func (r *Receiver) reload(ctx context.Context) error {
 			err = p.Signal(syscall.SIGHUP)
 		}
 		if err != nil {
-			return fmt.Errorf("nginx: sending SIGHUP to the master process %d (from %q): %w", master, r.cfg.PidFile, err)
+			return trustfiles.NotReloaded(fmt.Errorf("nginx: sending SIGHUP to the master process %d (from %q): %w", master, r.cfg.PidFile, err))
 		}
 	} else if err := trustfiles.Run(ctx, "nginx", "reload", r.args("-s", "reload"), r.cfg.Timeout); err != nil {
+		var ce *CommandError
+		if errors.As(err, &ce) && ce.ExitCode > 0 {
+			// nginx -s reload exits non-zero when it could not signal
+			// the master.
+			return trustfiles.NotReloaded(err)
+		}
 		return err
 	}
 	return r.waitReload(ctx, master, before)
@@ -367,8 +380,10 @@ func (r *Receiver) Roots() ([]*x509.Certificate, error) { return r.files.Roots()
 func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) { return r.files.AcceptedClients() }
 
 // LastSeen returns when nginx last logged a request presenting leaf in
-// Config.AccessLog (see [LogFormat]), or the zero time if the log names it
-// nowhere. nginx writes $time_iso8601 in whole seconds.
+// Config.AccessLog (see [LogFormat]). A log that names it nowhere gives the
+// log's start instead (its first line's time, or its modification time when
+// empty): leaf may have been presented just before a rotation. nginx writes
+// $time_iso8601 in whole seconds.
 func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
 	if leaf == nil {
 		return time.Time{}, errors.New("nginx: LastSeen: want a certificate, got nil")

@@ -281,7 +281,8 @@ func TestNginxOverlapRenewal(t *testing.T) {
 	never := l.oldCA.issue(t, "never used", true)
 	seen, err = l.rcv.LastSeen(ctx, never.Leaf)
 	require.NoError(t, err)
-	assert.True(t, seen.IsZero())
+	assert.False(t, seen.IsZero(), "not named: the log's start")
+	assert.False(t, seen.After(since), "the log began before the request, got %v", seen)
 
 	// the end of the renewal: the old certificate and root go
 	require.NoError(t, l.rcv.RemoveClient(ctx, oldChain[0]))

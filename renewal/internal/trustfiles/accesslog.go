@@ -44,10 +44,19 @@ const maxLogLine = 64 << 10
 // certificate's SHA-1 in hex, either case, as nginx's
 // $ssl_client_fingerprint and HAProxy's %[ssl_c_sha1,hex] print it, or its
 // SHA-256 in any form keystore.ParseFingerprint reads) and returns the
-// latest time leaf was presented, or the zero time if no line names it.
-// Lines of other forms are skipped; a log with lines but none of this form
-// is an *AccessLogError (the log_format is not the documented one), as is a
-// missing log. want describes the expected log format for that error.
+// latest time leaf was presented. Lines of other forms are skipped; a log
+// with lines but none of this form is an *AccessLogError (the log_format is
+// not the documented one), as is a missing log. want describes the
+// expected log format for that error.
+//
+// A log that names leaf nowhere does not show that leaf was never
+// presented: only that it was not since the log began, and a log rotated
+// or emptied a moment ago covers a moment. So LastSeen is conservative and
+// then returns the log's start as "possibly seen then": the time of its
+// first line of the expected form, or, for a log without lines, its
+// modification time (when it was created or emptied). The drain gate then
+// waits a drain period after a rotation; a log that began longer ago than
+// that passes it as the zero time would.
 func LastSeen(prefix, path, want string, leaf *x509.Certificate) (time.Time, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -57,19 +66,30 @@ func LastSeen(prefix, path, want string, leaf *x509.Certificate) (time.Time, err
 		return time.Time{}, &AccessLogError{Prefix: prefix, Path: path, Want: want, Err: err}
 	}
 	defer f.Close()
-	last, ok, first, err := scanLog(f, leaf)
+	st, err := f.Stat()
 	if err != nil {
 		return time.Time{}, &AccessLogError{Prefix: prefix, Path: path, Want: want, Err: err}
 	}
-	if !ok && first != "" {
-		return time.Time{}, &AccessLogError{Prefix: prefix, Path: path, Want: want, Found: cut(first, 80)}
+	last, start, first, err := scanLog(f, leaf)
+	if err != nil {
+		return time.Time{}, &AccessLogError{Prefix: prefix, Path: path, Want: want, Err: err}
 	}
-	return last, nil
+	switch {
+	case start.IsZero() && first != "":
+		return time.Time{}, &AccessLogError{Prefix: prefix, Path: path, Want: want, Found: cut(first, 80)}
+	case !last.IsZero():
+		return last, nil
+	case !start.IsZero():
+		return start, nil // not seen since the log began
+	default:
+		return st.ModTime(), nil // an empty log: not seen since it was created or emptied
+	}
 }
 
-// scanLog returns the latest time of a line naming leaf, whether any line
-// was of the expected form, and the first non-empty line.
-func scanLog(r io.Reader, leaf *x509.Certificate) (last time.Time, ok bool, first string, err error) {
+// scanLog returns the latest time of a line naming leaf, the time of the
+// first line of the expected form (zero if none is), and the first
+// non-empty line.
+func scanLog(r io.Reader, leaf *x509.Certificate) (last, start time.Time, first string, err error) {
 	sha1 := sha1Hex(leaf)
 	sha256 := keystore.CertFingerprint(leaf)
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -80,7 +100,9 @@ func scanLog(r io.Reader, leaf *x509.Certificate) (last time.Time, ok bool, firs
 				first = line
 			}
 			if t, fp, good := parseLogLine(line); good {
-				ok = true
+				if start.IsZero() {
+					start = t
+				}
 				match := strings.EqualFold(fp, sha1)
 				if !match && len(fp) != 40 {
 					if p, err := keystore.ParseFingerprint(fp); err == nil && p == sha256 {
@@ -93,10 +115,10 @@ func scanLog(r io.Reader, leaf *x509.Certificate) (last time.Time, ok bool, firs
 			}
 		}
 		if rerr == io.EOF {
-			return last, ok, first, nil
+			return last, start, first, nil
 		}
 		if rerr != nil {
-			return last, ok, first, rerr
+			return last, start, first, rerr
 		}
 	}
 }

@@ -2,9 +2,11 @@ package trustfiles
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,7 +140,15 @@ func TestLastSeen(t *testing.T) {
 	assert.True(t, got.Equal(time.Date(2025, 6, 1, 11, 30, 0, 0, time.UTC)), "got %v", got)
 	got, err = LastSeen("test", p, "FORMAT", b)
 	require.NoError(t, err)
-	assert.True(t, got.IsZero())
+	assert.True(t, got.Equal(time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)), "not named: the log's first line, got %v", got)
+
+	// emptied (rotated): possibly seen when it was emptied
+	require.NoError(t, os.WriteFile(p, nil, 0o644))
+	mtime := time.Date(2025, 6, 2, 8, 0, 0, 0, time.UTC)
+	require.NoError(t, os.Chtimes(p, mtime, mtime))
+	got, err = LastSeen("test", p, "FORMAT", a)
+	require.NoError(t, err)
+	assert.True(t, got.Equal(mtime), "an empty log: its modification time, got %v", got)
 
 	require.NoError(t, os.WriteFile(p, []byte("127.0.0.1 - - [01/Jun/2025] GET / 200\n"), 0o644))
 	_, err = LastSeen("test", p, "FORMAT", a)
@@ -148,4 +158,99 @@ func TestLastSeen(t *testing.T) {
 	_, err = LastSeen("test", filepath.Join(dir, "none"), "FORMAT", a)
 	require.ErrorAs(t, err, &ae)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestPEMBundleKeepsTheAdministratorsBytes: adding a root appends its
+// block and keeps every byte before; removing it gives back the file byte
+// for byte; removing a root the administrator wrote cuts its block only.
+func TestPEMBundleKeepsTheAdministratorsBytes(t *testing.T) {
+	oldCA, otherCA, newCA := newTestCA(t, "Old Root"), newTestCA(t, "Other Root"), newTestCA(t, "New Root")
+	block := func(c *testCA) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}))
+	}
+	orig := "# client roots, maintained by ops (ticket 1234)\n\n# the old root:\n" + block(oldCA) +
+		"\n# partner root, keep until 2030\n" + block(otherCA) + "# end\n"
+	dir := t.TempDir()
+	f := &Files{Prefix: "test", Trust: filepath.Join(dir, "ca.pem"), TrustKind: truststore.PEMBundle}
+	require.NoError(t, os.WriteFile(f.Trust, []byte(orig), 0o644))
+	ctx := context.Background()
+
+	require.NoError(t, f.Apply(ctx, f.TrustRootEdit(newCA.cert)))
+	added, err := os.ReadFile(f.Trust)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(added), orig), "every byte of the file stays, the new block is appended:\n%s", added)
+	assert.Contains(t, string(added[len(orig):]), "# certroll: added")
+	roots, err := f.Roots()
+	require.NoError(t, err)
+	assert.Len(t, roots, 3)
+
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(newCA.cert)))
+	back, err := os.ReadFile(f.Trust)
+	require.NoError(t, err)
+	assert.Equal(t, orig, string(back), "adding then removing gives back the file byte for byte")
+
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.cert)))
+	cut, err := os.ReadFile(f.Trust)
+	require.NoError(t, err)
+	assert.Equal(t, strings.Replace(orig, block(oldCA), "", 1), string(cut), "only the old root's block goes")
+	s, err := truststore.Open(f.Trust, nil)
+	require.NoError(t, err)
+	assert.False(t, s.ContainsCert(oldCA.cert))
+	assert.True(t, s.ContainsCert(otherCA.cert))
+}
+
+// TestApplyReloadFailures: a failed reload restores the files and reloads
+// them again; a second failure is an UnknownStateError and leaves the
+// marker, which makes the next call reload although nothing changes; a
+// reload the server refused (ErrNotReloaded) is restored without a second
+// reload.
+func TestApplyReloadFailures(t *testing.T) {
+	ca := newTestCA(t, "Root")
+	dir := t.TempDir()
+	var fails []error // what the next reloads return
+	reloads := 0
+	f := &Files{Prefix: "test", Trust: filepath.Join(dir, "ca.pem"), TrustKind: truststore.PEMBundle,
+		Reload: func(context.Context) error {
+			reloads++
+			if len(fails) == 0 {
+				return nil
+			}
+			err := fails[0]
+			fails = fails[1:]
+			return err
+		}}
+	marker := f.PendingMarker()
+	assert.Equal(t, f.Trust+PendingSuffix, marker)
+	ctx := context.Background()
+	boom := errors.New("wait timed out")
+
+	fails = []error{boom}
+	err := f.Apply(ctx, f.TrustRootEdit(ca.cert))
+	var rb *RolledBackError
+	require.ErrorAs(t, err, &rb)
+	assert.Equal(t, 2, reloads, "reloaded again after the restore")
+	assert.NoFileExists(t, f.Trust)
+	assert.NoFileExists(t, marker)
+
+	reloads, fails = 0, []error{NotReloaded(boom)}
+	require.ErrorAs(t, f.Apply(ctx, f.TrustRootEdit(ca.cert)), &rb)
+	assert.ErrorIs(t, rb, boom)
+	assert.Equal(t, 1, reloads, "a refused reload needs no second one")
+	assert.NoFileExists(t, marker)
+
+	reloads, fails = 0, []error{boom, boom}
+	err = f.Apply(ctx, f.TrustRootEdit(ca.cert))
+	var us *UnknownStateError
+	require.ErrorAs(t, err, &us)
+	assert.NotErrorAs(t, err, &rb)
+	assert.True(t, us.Restored)
+	assert.NoFileExists(t, f.Trust, "restored")
+	assert.FileExists(t, marker)
+
+	// nothing to change, but the marker: reload, and it goes
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(ca.cert)))
+	assert.Equal(t, 3, reloads)
+	assert.NoFileExists(t, marker)
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(ca.cert)))
+	assert.Equal(t, 3, reloads, "no marker, no change: no reload")
 }

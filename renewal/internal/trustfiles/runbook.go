@@ -3,7 +3,10 @@ package trustfiles
 import (
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/truststore"
@@ -47,7 +50,10 @@ type Runbook struct {
 // edits of the trust file and the list, the check, the reload and the
 // check of the advertised CA names under overlap steps 3 and 9 and
 // downtime steps 8 and 12, and a request presenting the chain under a step
-// whose gate asks whether the receiver accepts it.
+// whose gate asks whether the receiver accepts it. A line that would name
+// a path holding a control character is replaced by a comment saying to
+// make that change by hand: printed, the character would be rewritten
+// into another path.
 func (b *Runbook) Instructions(s renewal.Step) []string {
 	var lines []string
 	switch s.ID {
@@ -74,7 +80,28 @@ func (b *Runbook) Instructions(s renewal.Step) []string {
 	if s.Gate != nil && (s.Gate.Kind == renewal.GateReceiverAcceptsBoth || s.Gate.Kind == renewal.GateReceiverAcceptsNew) {
 		lines = append(lines, b.present()...)
 	}
+	for i, l := range lines {
+		if hasControl(l) {
+			// The runbook's markdown would rewrite the character, and the
+			// line would name another file: print none to run.
+			lines[i] = "# This command names a path holding a control character, which the runbook cannot print as it is: make this change by hand (the command, Go-quoted: " + strconv.Quote(l) + ")"
+		}
+	}
 	return lines
+}
+
+// hasControl reports whether s holds a control character (a tab included)
+// or invalid UTF-8.
+func hasControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Runbook) trustAdd() []string {
@@ -101,10 +128,11 @@ func (b *Runbook) trustRemove() []string {
 	switch f.TrustKind {
 	case truststore.PEMBundle:
 		// The block equal to the old root's PEM is dropped, every other
-		// line kept; cat keeps the file's mode and owner.
+		// line kept; cat keeps the file's mode and owner. One line chained
+		// with &&: a failing awk must not lead to the cat that would
+		// truncate the live file, even in a shell without -e.
 		return []string{"# Remove the old root's block from the trust file:",
-			`awk -v old="$(openssl x509 -in ` + OldRootFile + `)" '/-----BEGIN CERTIFICATE-----/{b="";inb=1} inb{b=b $0 "\n"; if (/-----END CERTIFICATE-----/) {inb=0; if (b != old "\n") printf "%s", b}; next} {print}' ` + t + ` > ` + t + `.new`,
-			"cat " + t + ".new > " + t + " && rm " + t + ".new"}
+			`awk -v old="$(openssl x509 -in ` + OldRootFile + `)" '/-----BEGIN CERTIFICATE-----/{b="";inb=1} inb{b=b $0 "\n"; if (/-----END CERTIFICATE-----/) {inb=0; if (b != old "\n") printf "%s", b}; next} {print}' ` + t + ` > ` + t + `.new && cat ` + t + `.new > ` + t + ` && rm ` + t + `.new`}
 	default:
 		st := storeType(f.TrustKind)
 		return []string{"# Find the alias of the old root (its SHA-256 fingerprint is in the parameters above) and delete it (keytool asks for the password):",

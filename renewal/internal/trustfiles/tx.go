@@ -19,6 +19,9 @@ import (
 type Tx struct {
 	ctx   context.Context
 	files []*txFile
+	// beforeWrite, if not nil, runs once before the first write: Apply
+	// writes its reload-pending marker there, before any file changes.
+	beforeWrite func() error
 }
 
 type txFile struct {
@@ -83,6 +86,12 @@ func (t *Tx) Write(path string, data []byte, mode fs.FileMode) (changed bool, er
 	}
 	if f.existed && bytes.Equal(f.orig, data) && !f.written {
 		return false, nil
+	}
+	if t.beforeWrite != nil {
+		if err := t.beforeWrite(); err != nil {
+			return false, err
+		}
+		t.beforeWrite = nil
 	}
 	if err := f.lock.Write(data, atomicfile.Options{Mode: mode}); err != nil {
 		return false, err
