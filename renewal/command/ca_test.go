@@ -313,7 +313,7 @@ func caPlan(t *testing.T, seq renewal.Sequence) *renewal.Plan {
 		OldFingerprint: fp(oldRoot.Leaf(t, "tenant-client").Cert),
 		OldRootSubject: oldRoot.Cert.Subject.String(), OldRootFingerprint: fp(oldRoot.Cert),
 		NewRootSubject: newRoot.Cert.Subject.String(), NewRootFingerprint: fp(newRoot.Cert),
-		Window: renewal.Window{Start: testNow, End: testNow.Add(time.Hour)},
+		Window: renewal.Window{Start: testpki.Now, End: testpki.Now.Add(time.Hour)},
 	})
 	require.NoError(t, err)
 	return p

@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/internal/trustfiles"
-	"github.com/certroll/certroll/renewal/probe"
 	"github.com/certroll/certroll/truststore"
 )
 
@@ -159,44 +157,38 @@ func NewReceiver(cfg Config) (*Receiver, error) {
 	return r, nil
 }
 
+// shared returns the receiver's methods shared with the other
+// receivers, read from r.cfg at the call.
+func (r *Receiver) shared() *trustfiles.Receiver {
+	return &trustfiles.Receiver{
+		Files: r.files, AccessLog: r.cfg.AccessLog, LogFormat: accessLogFormat,
+		URL: r.cfg.URL, ServerName: r.cfg.ServerName, ServerRoots: r.cfg.ServerRoots,
+	}
+}
+
 // TrustRoot adds root to the trust file, then checks and reloads. A root
 // already trusted changes nothing and runs no command.
 func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error {
-	if root == nil {
-		return errors.New("command: TrustRoot: want a root certificate, got nil")
-	}
-	r.files.Remember(root)
-	return r.files.Apply(ctx, r.files.TrustRootEdit(root))
+	return r.shared().TrustRoot(ctx, root)
 }
 
 // RemoveRoot removes root from the trust file, then checks and reloads. A
 // root not trusted changes nothing and runs no command.
 func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error {
-	if root == nil {
-		return errors.New("command: RemoveRoot: want a root certificate, got nil")
-	}
-	return r.files.Apply(ctx, r.files.RemoveRootEdit(root))
+	return r.shared().RemoveRoot(ctx, root)
 }
 
 // AcceptClient adds chain's leaf to the accepted list, then checks and
 // reloads. A leaf already listed changes nothing (unless its entry lacked
 // the certificate block, which is added).
 func (r *Receiver) AcceptClient(ctx context.Context, chain []*x509.Certificate) error {
-	if len(chain) == 0 || chain[0] == nil {
-		return errors.New("command: AcceptClient: want a chain, leaf first, got none")
-	}
-	r.files.Remember(chain...)
-	return r.files.Apply(ctx, r.files.AcceptEdit(chain[0]))
+	return r.shared().AcceptClient(ctx, chain)
 }
 
 // RemoveClient removes leaf's entries from the accepted list, then checks
 // and reloads. A leaf not listed changes nothing.
 func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) error {
-	if leaf == nil {
-		return errors.New("command: RemoveClient: want a certificate, got nil")
-	}
-	r.files.Remember(leaf)
-	return r.files.Apply(ctx, r.files.RemoveClientEdit(leaf))
+	return r.shared().RemoveClient(ctx, leaf)
 }
 
 // Accepts reports whether the files accept chain: it verifies for client
@@ -204,10 +196,7 @@ func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) err
 // the model's fast answer, read from the files; the error is a
 // *NotAcceptedError saying which condition failed.
 func (r *Receiver) Accepts(ctx context.Context, chain []*x509.Certificate) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return r.files.Accepts(chain)
+	return r.shared().Accepts(ctx, chain)
 }
 
 // Roots returns the roots of the trust file.
@@ -245,13 +234,7 @@ func (r *Receiver) Observing() (*ObservingReceiver, error) {
 // drain gate waits a drain period after it. A missing log, or one with no
 // line of the expected form, is an error.
 func (o *ObservingReceiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
-	if leaf == nil {
-		return time.Time{}, errors.New("command: LastSeen: want a certificate, got nil")
-	}
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, err
-	}
-	return trustfiles.LastSeen("command", o.cfg.AccessLog, accessLogFormat, leaf)
+	return o.shared().LastSeen(ctx, leaf)
 }
 
 // Adapter returns r as the executor should be given it: a
@@ -294,10 +277,5 @@ func (p observingProbingReceiver) Probe(ctx context.Context, chain []*x509.Certi
 // last certificate (the new root); otherwise a *probe.Error naming what
 // went wrong.
 func (r *Receiver) probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
-	if len(chain) == 0 || chain[0] == nil {
-		return errors.New("command: Probe: want a chain, leaf first, got none")
-	}
-	opts := &probe.Options{Roots: r.cfg.ServerRoots, ServerName: r.cfg.ServerName, Root: chain[len(chain)-1]}
-	_, err := probe.Probe(ctx, r.cfg.URL, chain, key, opts)
-	return err
+	return r.shared().Probe(ctx, chain, key)
 }

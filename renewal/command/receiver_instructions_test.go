@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/truststore"
@@ -81,24 +82,24 @@ func runScript(t *testing.T, dir string, lines []string) {
 func TestReceiverInstructions(t *testing.T) {
 	openssl := needProgram(t, "openssl", "openssl")
 	cp := needProgram(t, "cp", "coreutils")
-	oldCA, newCA := newTestCA(t, "Old Root CA"), newTestCA(t, "New Root CA")
-	oldChain, newChain := oldCA.client(t, "old client"), newCA.client(t, "new client")
+	oldCA, newCA := testpki.NewRoot(t, "Old Root CA"), testpki.NewRoot(t, "New Root CA")
+	oldChain, newChain := append(oldCA.Leaf(t, "old client").Chain, oldCA.Cert), append(newCA.Leaf(t, "new client").Chain, newCA.Cert)
 	dir := filepath.Join(t.TempDir(), "it's here") // a path the shell must quote
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	trust, list, live := filepath.Join(dir, "client-ca.pem"), filepath.Join(dir, "pinned.txt"), filepath.Join(dir, "live ca.pem")
-	writePEM(t, trust, oldCA.cert.Raw)
+	writePEM(t, trust, oldCA.Cert.Raw)
 	require.NoError(t, os.WriteFile(list, []byte("# by hand\n"+keystore.CertFingerprint(oldChain[0]).String()+"\n"), 0o644))
 	hand := t.TempDir()
-	writePEM(t, filepath.Join(hand, "new-root.pem"), newCA.cert.Raw)
+	writePEM(t, filepath.Join(hand, "new-root.pem"), newCA.Cert.Raw)
 	writePEM(t, filepath.Join(hand, "new-client.pem"), newChain[0].Raw)
-	writePEM(t, filepath.Join(hand, "old-root.pem"), oldCA.cert.Raw)
+	writePEM(t, filepath.Join(hand, "old-root.pem"), oldCA.Cert.Raw)
 	writePEM(t, filepath.Join(hand, "old-client.pem"), oldChain[0].Raw)
 
 	check := []string{openssl, "verify", "-no_check_time", "-CAfile", trust, filepath.Join(hand, "new-client.pem")}
 	reload := []string{cp, trust, live}
 	rcv, err := NewReceiver(Config{
 		TrustFile: trust, TrustKind: truststore.PEMBundle, AcceptedList: list, AcceptedFormat: SHA256List,
-		Check: check, Reload: reload, Now: func() time.Time { return testNow },
+		Check: check, Reload: reload, Now: func() time.Time { return testpki.Now },
 	})
 	require.NoError(t, err)
 	quotedTrust := "'" + strings.ReplaceAll(trust, "'", `'\''`) + "'"
@@ -134,7 +135,7 @@ func TestReceiverInstructions(t *testing.T) {
 	roots, err := rcv.Roots()
 	require.NoError(t, err)
 	require.Len(t, roots, 1)
-	assert.Equal(t, newCA.cert.Raw, roots[0].Raw)
+	assert.Equal(t, newCA.Cert.Raw, roots[0].Raw)
 	l, err := os.ReadFile(list)
 	require.NoError(t, err)
 	assert.NotContains(t, string(l), keystore.CertFingerprint(oldChain[0]).String())

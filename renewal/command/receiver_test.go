@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/truststore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,8 +45,8 @@ func writePEM(t *testing.T, path string, der []byte) {
 func TestReceiverWithOpenSSLCheck(t *testing.T) {
 	openssl := needProgram(t, "openssl", "openssl")
 	cp := needProgram(t, "cp", "coreutils")
-	oldCA, newCA := newTestCA(t, "Old Root CA"), newTestCA(t, "New Root CA")
-	oldChain, newChain := oldCA.client(t, "old client"), newCA.client(t, "new client")
+	oldCA, newCA := testpki.NewRoot(t, "Old Root CA"), testpki.NewRoot(t, "New Root CA")
+	oldChain, newChain := append(oldCA.Leaf(t, "old client").Chain, oldCA.Cert), append(newCA.Leaf(t, "new client").Chain, newCA.Cert)
 	dir := t.TempDir()
 	trust := filepath.Join(dir, "client-ca.pem")
 	list := filepath.Join(dir, "pinned.txt")
@@ -60,15 +61,15 @@ func TestReceiverWithOpenSSLCheck(t *testing.T) {
 		Check:   []string{openssl, "verify", "-no_check_time", "-CAfile", trust, mustStay},
 		Reload:  []string{cp, trust, live},
 		Timeout: 30 * time.Second,
-		Now:     func() time.Time { return testNow },
+		Now:     func() time.Time { return testpki.Now },
 	})
 	require.NoError(t, err)
 	ctx := context.Background()
 
-	require.NoError(t, rcv.TrustRoot(ctx, oldCA.cert))
+	require.NoError(t, rcv.TrustRoot(ctx, oldCA.Cert))
 	require.NoError(t, rcv.AcceptClient(ctx, oldChain))
-	require.NoError(t, rcv.TrustRoot(ctx, newCA.cert))
-	require.NoError(t, rcv.TrustRoot(ctx, newCA.cert), "trusting again is not an error")
+	require.NoError(t, rcv.TrustRoot(ctx, newCA.Cert))
+	require.NoError(t, rcv.TrustRoot(ctx, newCA.Cert), "trusting again is not an error")
 	require.NoError(t, rcv.AcceptClient(ctx, newChain))
 	require.NoError(t, rcv.AcceptClient(ctx, newChain), "accepting again is not an error")
 	require.NoError(t, rcv.Accepts(ctx, newChain))
@@ -82,7 +83,7 @@ func TestReceiverWithOpenSSLCheck(t *testing.T) {
 	require.NoError(t, err)
 
 	// openssl refuses a trust file without the old root: the edit is rolled back.
-	err = rcv.RemoveRoot(ctx, oldCA.cert)
+	err = rcv.RemoveRoot(ctx, oldCA.Cert)
 	var rb *RolledBackError
 	require.ErrorAs(t, err, &rb)
 	var ce *CommandError
@@ -99,8 +100,8 @@ func TestReceiverWithOpenSSLCheck(t *testing.T) {
 	// The certificate that must stay moves to the new chain; now the removal passes.
 	writePEM(t, mustStay, newChain[0].Raw)
 	require.NoError(t, rcv.RemoveClient(ctx, oldChain[0]))
-	require.NoError(t, rcv.RemoveRoot(ctx, oldCA.cert))
-	require.NoError(t, rcv.RemoveRoot(ctx, oldCA.cert), "removing again is not an error")
+	require.NoError(t, rcv.RemoveRoot(ctx, oldCA.Cert))
+	require.NoError(t, rcv.RemoveRoot(ctx, oldCA.Cert), "removing again is not an error")
 	require.NoError(t, rcv.RemoveClient(ctx, oldChain[0]), "removing again is not an error")
 	var na *NotAcceptedError
 	require.ErrorAs(t, rcv.Accepts(ctx, oldChain), &na)
@@ -108,7 +109,7 @@ func TestReceiverWithOpenSSLCheck(t *testing.T) {
 	roots, err := rcv.Roots()
 	require.NoError(t, err)
 	require.Len(t, roots, 1)
-	assert.Equal(t, newCA.cert.Raw, roots[0].Raw)
+	assert.Equal(t, newCA.Cert.Raw, roots[0].Raw)
 	acc, err := rcv.AcceptedClients()
 	require.NoError(t, err)
 	require.Len(t, acc, 1)
@@ -125,7 +126,7 @@ func TestReceiverWithOpenSSLCheck(t *testing.T) {
 // with keytool, the password passed through the environment, never argv.
 func TestReceiverPKCS12WithKeytool(t *testing.T) {
 	keytool := needProgram(t, "keytool", "openjdk-17-jdk-headless")
-	ca := newTestCA(t, "Root For Keytool")
+	ca := testpki.NewRoot(t, "Root For Keytool")
 	dir := t.TempDir()
 	trust := filepath.Join(dir, "trust.p12")
 	t.Setenv("CERTROLL_TEST_STOREPASS", "changeit")
@@ -134,7 +135,7 @@ func TestReceiverPKCS12WithKeytool(t *testing.T) {
 		Check: []string{keytool, "-list", "-keystore", trust, "-storetype", "PKCS12", "-storepass:env", "CERTROLL_TEST_STOREPASS"},
 	})
 	require.NoError(t, err)
-	require.NoError(t, rcv.TrustRoot(context.Background(), ca.cert))
+	require.NoError(t, rcv.TrustRoot(context.Background(), ca.Cert))
 	out, err := exec.Command(keytool, "-list", "-keystore", trust, "-storetype", "PKCS12", "-storepass:env", "CERTROLL_TEST_STOREPASS").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "trustedCertEntry")
@@ -142,7 +143,7 @@ func TestReceiverPKCS12WithKeytool(t *testing.T) {
 	// A wrong password is refused by keytool: the file is restored.
 	before, _ := os.ReadFile(trust)
 	t.Setenv("CERTROLL_TEST_STOREPASS", "wrong")
-	err = rcv.TrustRoot(context.Background(), newTestCA(t, "Second").cert)
+	err = rcv.TrustRoot(context.Background(), testpki.NewRoot(t, "Second").Cert)
 	var ce *CommandError
 	require.ErrorAs(t, err, &ce)
 	assert.NotContains(t, err.Error(), "changeit", "the password is never in an error")
@@ -158,15 +159,15 @@ func TestReceiverTimeoutRollsBack(t *testing.T) {
 	rcv, err := NewReceiver(Config{AcceptedList: list, AcceptedFormat: HAProxyACL,
 		Reload: []string{sleep, "30"}, Timeout: 200 * time.Millisecond})
 	require.NoError(t, err)
-	err = rcv.AcceptClient(context.Background(), newTestCA(t, "CA").client(t, "c"))
+	err = rcv.AcceptClient(context.Background(), testpki.NewRoot(t, "CA").Leaf(t, "c").Chain)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	data, _ := os.ReadFile(list)
 	assert.Equal(t, "# pinned\n", string(data))
 }
 
 func TestObservingReceiver(t *testing.T) {
-	ca := newTestCA(t, "CA")
-	leaf := ca.client(t, "c")[0]
+	ca := testpki.NewRoot(t, "CA")
+	leaf := ca.Leaf(t, "c").Cert
 	dir := t.TempDir()
 	rcv, err := NewReceiver(Config{AcceptedList: filepath.Join(dir, "l"), AcceptedFormat: NginxMap})
 	require.NoError(t, err)
@@ -182,7 +183,7 @@ func TestObservingReceiver(t *testing.T) {
 	require.NoError(t, err)
 	got, err := obs.LastSeen(context.Background(), leaf)
 	require.NoError(t, err)
-	assert.True(t, got.Equal(testNow), "got %v", got)
+	assert.True(t, got.Equal(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)), "got %v", got)
 }
 
 func TestNewReceiverErrors(t *testing.T) {

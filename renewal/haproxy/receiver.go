@@ -340,7 +340,7 @@ func (r *Receiver) namesReloaded(ctx context.Context) (bool, string) {
 	if err != nil {
 		return false, err.Error()
 	}
-	if err := probe.CheckAdvertised(ctx, r.cfg.URL, roots, r.probeOptions()); err != nil {
+	if err := probe.CheckAdvertised(ctx, r.cfg.URL, roots, r.shared().ProbeOptions()); err != nil {
 		return false, err.Error()
 	}
 	return true, ""
@@ -368,48 +368,39 @@ func cut(s string, n int) string {
 	return s
 }
 
-func (r *Receiver) probeOptions() *probe.Options {
-	return &probe.Options{Roots: r.cfg.ServerRoots, ServerName: r.cfg.ServerName}
+// shared returns the receiver's methods shared with the other
+// receivers, read from r.cfg at the call.
+func (r *Receiver) shared() *trustfiles.Receiver {
+	return &trustfiles.Receiver{
+		Files: r.files, AccessLog: r.cfg.AccessLog, LogFormat: LogFormat,
+		URL: r.cfg.URL, ServerName: r.cfg.ServerName, ServerRoots: r.cfg.ServerRoots,
+		NoAccessLog: fmt.Errorf("haproxy: Config.AccessLog: want the file the frontend's log lines (%s) are written to, got none", LogFormat),
+	}
 }
 
 // TrustRoot adds root to the CA file, checks the configuration, reloads
 // and waits. A root already in the file changes nothing and runs nothing.
 func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error {
-	if root == nil {
-		return errors.New("haproxy: TrustRoot: want a root certificate, got nil")
-	}
-	r.files.Remember(root)
-	return r.files.Apply(ctx, r.files.TrustRootEdit(root))
+	return r.shared().TrustRoot(ctx, root)
 }
 
 // RemoveRoot removes root from the CA file, checks, reloads and waits. A
 // root not in the file changes nothing.
 func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error {
-	if root == nil {
-		return errors.New("haproxy: RemoveRoot: want a root certificate, got nil")
-	}
-	return r.files.Apply(ctx, r.files.RemoveRootEdit(root))
+	return r.shared().RemoveRoot(ctx, root)
 }
 
 // AcceptClient pins chain's leaf in the ACL file, checks, reloads and
 // waits. A leaf already pinned changes nothing (unless its line lacked the
 // certificate comment, which is added).
 func (r *Receiver) AcceptClient(ctx context.Context, chain []*x509.Certificate) error {
-	if len(chain) == 0 || chain[0] == nil {
-		return errors.New("haproxy: AcceptClient: want a chain, leaf first, got none")
-	}
-	r.files.Remember(chain...)
-	return r.files.Apply(ctx, r.files.AcceptEdit(chain[0]))
+	return r.shared().AcceptClient(ctx, chain)
 }
 
 // RemoveClient removes leaf's lines from the ACL file, checks, reloads and
 // waits. A leaf not pinned changes nothing.
 func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) error {
-	if leaf == nil {
-		return errors.New("haproxy: RemoveClient: want a certificate, got nil")
-	}
-	r.files.Remember(leaf)
-	return r.files.Apply(ctx, r.files.RemoveClientEdit(leaf))
+	return r.shared().RemoveClient(ctx, leaf)
 }
 
 // Accepts reports whether the files accept chain: it verifies for client
@@ -417,10 +408,7 @@ func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) err
 // the fast answer from the files; the error is a *NotAcceptedError saying
 // which condition failed. [Receiver.Probe] asks HAProxy itself.
 func (r *Receiver) Accepts(ctx context.Context, chain []*x509.Certificate) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return r.files.Accepts(chain)
+	return r.shared().Accepts(ctx, chain)
 }
 
 // Roots returns the roots of the CA file.
@@ -438,16 +426,7 @@ func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) { return r.fil
 // in whole seconds. HAProxy logs requests: a
 // handshake it refuses is logged without the certificate's digest.
 func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
-	if leaf == nil {
-		return time.Time{}, errors.New("haproxy: LastSeen: want a certificate, got nil")
-	}
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, err
-	}
-	if r.cfg.AccessLog == "" {
-		return time.Time{}, fmt.Errorf("haproxy: Config.AccessLog: want the file the frontend's log lines (%s) are written to, got none", LogFormat)
-	}
-	return trustfiles.LastSeen("haproxy", r.cfg.AccessLog, LogFormat, leaf)
+	return r.shared().LastSeen(ctx, leaf)
 }
 
 // Probe connects to Config.URL presenting chain (leaf first) with key and
@@ -457,11 +436,5 @@ func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.T
 // so that a Java client would present the chain; otherwise a *probe.Error
 // naming what went wrong (see package renewal/probe).
 func (r *Receiver) Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
-	if len(chain) == 0 || chain[0] == nil {
-		return errors.New("haproxy: Probe: want a chain, leaf first, got none")
-	}
-	opts := r.probeOptions()
-	opts.Root = chain[len(chain)-1]
-	_, err := probe.Probe(ctx, r.cfg.URL, chain, key, opts)
-	return err
+	return r.shared().Probe(ctx, chain, key)
 }

@@ -265,7 +265,7 @@ func (r *Receiver) reloaded(ctx context.Context, master int, before map[int]bool
 	if err != nil {
 		return false, "", err
 	}
-	if err := probe.CheckAdvertised(ctx, r.namesURL(), roots, r.probeOptions()); err != nil {
+	if err := probe.CheckAdvertised(ctx, r.namesURL(), roots, r.shared().ProbeOptions()); err != nil {
 		return false, err.Error(), nil
 	}
 	return true, "", nil
@@ -319,45 +319,46 @@ func cutString(s string, n int) string {
 	return s
 }
 
+// shared returns the receiver's methods shared with the other
+// receivers, read from r.cfg at the call.
+func (r *Receiver) shared() *trustfiles.Receiver {
+	sh := &trustfiles.Receiver{
+		Files: r.files, AccessLog: r.cfg.AccessLog, LogFormat: LogFormat,
+		URL: r.cfg.URL, ServerName: r.cfg.ServerName, ServerRoots: r.cfg.ServerRoots,
+		NoAccessLog: fmt.Errorf("nginx: Config.AccessLog: want the access log written with %s, got none", LogFormat),
+		NoURL:       errors.New("nginx: Config.URL: want the https URL of the server block to probe, such as \"https://receiver.example:8443/health\", got none (nor Config.Addr)"),
+	}
+	// Probe falls back to Addr; the reload wait (namesURL) prefers it.
+	if sh.URL == "" && r.cfg.Addr != "" {
+		sh.URL = "https://" + r.cfg.Addr + "/"
+	}
+	return sh
+}
+
 // TrustRoot adds root to the client-CA bundle, tests the configuration,
 // reloads and waits. A root already in the bundle changes nothing and
 // runs nothing.
 func (r *Receiver) TrustRoot(ctx context.Context, root *x509.Certificate) error {
-	if root == nil {
-		return errors.New("nginx: TrustRoot: want a root certificate, got nil")
-	}
-	r.files.Remember(root)
-	return r.files.Apply(ctx, r.files.TrustRootEdit(root))
+	return r.shared().TrustRoot(ctx, root)
 }
 
 // RemoveRoot removes root from the client-CA bundle, tests, reloads and
 // waits. A root not in the bundle changes nothing.
 func (r *Receiver) RemoveRoot(ctx context.Context, root *x509.Certificate) error {
-	if root == nil {
-		return errors.New("nginx: RemoveRoot: want a root certificate, got nil")
-	}
-	return r.files.Apply(ctx, r.files.RemoveRootEdit(root))
+	return r.shared().RemoveRoot(ctx, root)
 }
 
 // AcceptClient pins chain's leaf in the map, tests, reloads and waits. A
 // leaf already pinned changes nothing (unless its line lacked the
 // certificate comment, which is added).
 func (r *Receiver) AcceptClient(ctx context.Context, chain []*x509.Certificate) error {
-	if len(chain) == 0 || chain[0] == nil {
-		return errors.New("nginx: AcceptClient: want a chain, leaf first, got none")
-	}
-	r.files.Remember(chain...)
-	return r.files.Apply(ctx, r.files.AcceptEdit(chain[0]))
+	return r.shared().AcceptClient(ctx, chain)
 }
 
 // RemoveClient removes leaf's lines from the map, tests, reloads and
 // waits. A leaf not pinned changes nothing.
 func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) error {
-	if leaf == nil {
-		return errors.New("nginx: RemoveClient: want a certificate, got nil")
-	}
-	r.files.Remember(leaf)
-	return r.files.Apply(ctx, r.files.RemoveClientEdit(leaf))
+	return r.shared().RemoveClient(ctx, leaf)
 }
 
 // Accepts reports whether the files accept chain: it verifies for client
@@ -365,10 +366,7 @@ func (r *Receiver) RemoveClient(ctx context.Context, leaf *x509.Certificate) err
 // fast answer from the files; the error is a *NotAcceptedError saying
 // which condition failed.
 func (r *Receiver) Accepts(ctx context.Context, chain []*x509.Certificate) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return r.files.Accepts(chain)
+	return r.shared().Accepts(ctx, chain)
 }
 
 // Roots returns the roots of the client-CA bundle.
@@ -385,16 +383,7 @@ func (r *Receiver) AcceptedClients() ([]*x509.Certificate, error) { return r.fil
 // empty): leaf may have been presented just before a rotation. nginx writes
 // $time_iso8601 in whole seconds.
 func (r *Receiver) LastSeen(ctx context.Context, leaf *x509.Certificate) (time.Time, error) {
-	if leaf == nil {
-		return time.Time{}, errors.New("nginx: LastSeen: want a certificate, got nil")
-	}
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, err
-	}
-	if r.cfg.AccessLog == "" {
-		return time.Time{}, fmt.Errorf("nginx: Config.AccessLog: want the access log written with %s, got none", LogFormat)
-	}
-	return trustfiles.LastSeen("nginx", r.cfg.AccessLog, LogFormat, leaf)
+	return r.shared().LastSeen(ctx, leaf)
 }
 
 // namesURL is where the reload wait reads the advertised CA names: Addr,
@@ -404,10 +393,6 @@ func (r *Receiver) namesURL() string {
 		return "https://" + r.cfg.Addr + "/"
 	}
 	return r.cfg.URL
-}
-
-func (r *Receiver) probeOptions() *probe.Options {
-	return &probe.Options{Roots: r.cfg.ServerRoots, ServerName: r.cfg.ServerName}
 }
 
 // Probe connects to Config.URL (or, when it is empty, to
@@ -420,18 +405,5 @@ func (r *Receiver) probeOptions() *probe.Options {
 // fast answer from the files. With neither URL nor Addr it fails, and so
 // does the gate: configure one.
 func (r *Receiver) Probe(ctx context.Context, chain []*x509.Certificate, key crypto.Signer) error {
-	u := r.cfg.URL
-	if u == "" && r.cfg.Addr != "" {
-		u = "https://" + r.cfg.Addr + "/"
-	}
-	if u == "" {
-		return errors.New("nginx: Config.URL: want the https URL of the server block to probe, such as \"https://receiver.example:8443/health\", got none (nor Config.Addr)")
-	}
-	if len(chain) == 0 || chain[0] == nil {
-		return errors.New("nginx: Probe: want a chain, leaf first, got none")
-	}
-	opts := r.probeOptions()
-	opts.Root = chain[len(chain)-1]
-	_, err := probe.Probe(ctx, u, chain, key, opts)
-	return err
+	return r.shared().Probe(ctx, chain, key)
 }

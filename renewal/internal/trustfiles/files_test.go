@@ -10,35 +10,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/truststore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestFilesEditsEachTrustKind(t *testing.T) {
-	oldCA, newCA := newTestCA(t, "Old Root"), newTestCA(t, "New Root")
-	oldChain, newChain := oldCA.client(t, "old"), newCA.client(t, "new")
+	oldCA, newCA := testpki.NewRoot(t, "Old Root"), testpki.NewRoot(t, "New Root")
+	oldChain, newChain := append(oldCA.Leaf(t, "old").Chain, oldCA.Cert), append(newCA.Leaf(t, "new").Chain, newCA.Cert)
 	for _, kind := range []truststore.Kind{truststore.PEMBundle, truststore.JKS, truststore.PKCS12} {
 		t.Run(kind.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			checks, reloads := 0, 0
 			f := &Files{Prefix: "test", Trust: filepath.Join(dir, "trust"), TrustKind: kind, TrustPassword: []byte("changeit"),
-				List: filepath.Join(dir, "list"), ListFormat: NginxMap, Now: func() time.Time { return testNow },
+				List: filepath.Join(dir, "list"), ListFormat: NginxMap, Now: func() time.Time { return testpki.Now },
 				Check:  func(context.Context) error { checks++; return nil },
 				Reload: func(context.Context) error { reloads++; return nil }}
 			require.NoError(t, f.Validate("Config"))
 			ctx := context.Background()
-			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.cert), f.AcceptEdit(oldChain[0])))
+			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.Cert), f.AcceptEdit(oldChain[0])))
 			assert.Equal(t, 1, checks)
 			assert.Equal(t, 1, reloads)
 			require.NoError(t, f.Accepts(oldChain))
 			assert.ErrorAs(t, f.Accepts(newChain), new(*NotAcceptedError))
 
 			// again: nothing to do, so no check and no reload
-			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.cert), f.AcceptEdit(oldChain[0])))
+			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.Cert), f.AcceptEdit(oldChain[0])))
 			assert.Equal(t, 1, reloads)
 
-			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(newCA.cert), f.AcceptEdit(newChain[0])))
+			require.NoError(t, f.Apply(ctx, f.TrustRootEdit(newCA.Cert), f.AcceptEdit(newChain[0])))
 			require.NoError(t, f.Accepts(newChain))
 			roots, err := f.Roots()
 			require.NoError(t, err)
@@ -47,27 +48,27 @@ func TestFilesEditsEachTrustKind(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, acc, 2)
 
-			require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.cert), f.RemoveClientEdit(oldChain[0])))
-			require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.cert), f.RemoveClientEdit(oldChain[0])))
+			require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.Cert), f.RemoveClientEdit(oldChain[0])))
+			require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.Cert), f.RemoveClientEdit(oldChain[0])))
 			assert.Equal(t, 3, reloads)
 			var na *NotAcceptedError
 			require.ErrorAs(t, f.Accepts(oldChain), &na)
 			assert.Contains(t, na.Reason, "does not verify")
 			s, err := truststore.Open(f.Trust, []byte("changeit"))
 			require.NoError(t, err, "the trust file stays readable by the truststore package")
-			assert.True(t, s.ContainsCert(newCA.cert))
-			assert.False(t, s.ContainsCert(oldCA.cert))
+			assert.True(t, s.ContainsCert(newCA.Cert))
+			assert.False(t, s.ContainsCert(oldCA.Cert))
 		})
 	}
 }
 
 func TestApplyRollsBackOnFailedCheck(t *testing.T) {
-	oldCA, newCA := newTestCA(t, "Old Root"), newTestCA(t, "New Root")
+	oldCA, newCA := testpki.NewRoot(t, "Old Root"), testpki.NewRoot(t, "New Root")
 	dir := t.TempDir()
 	f := &Files{Prefix: "test", Trust: filepath.Join(dir, "trust.pem"), TrustKind: truststore.PEMBundle,
 		List: filepath.Join(dir, "list"), ListFormat: HAProxyACL}
 	ctx := context.Background()
-	require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.cert)))
+	require.NoError(t, f.Apply(ctx, f.TrustRootEdit(oldCA.Cert)))
 	require.NoError(t, os.WriteFile(f.List, []byte("# hand-written\n"), 0o644))
 	trustBefore, _ := os.ReadFile(f.Trust)
 	listBefore, _ := os.ReadFile(f.List)
@@ -77,11 +78,11 @@ func TestApplyRollsBackOnFailedCheck(t *testing.T) {
 		// the check sees the edited files
 		s, err := truststore.Open(f.Trust, nil)
 		require.NoError(t, err)
-		assert.True(t, s.ContainsCert(newCA.cert))
+		assert.True(t, s.ContainsCert(newCA.Cert))
 		return Run(ctx, "test", "check", []string{"sh", "-c", "echo the config is broken >&2; exit 3"}, 0)
 	}
 	f.Reload = func(context.Context) error { reloaded = true; return nil }
-	err := f.Apply(ctx, f.TrustRootEdit(newCA.cert), f.AcceptEdit(newCA.client(t, "c")[0]))
+	err := f.Apply(ctx, f.TrustRootEdit(newCA.Cert), f.AcceptEdit(newCA.Leaf(t, "c").Cert))
 	var rb *RolledBackError
 	require.ErrorAs(t, err, &rb)
 	var ce *CommandError
@@ -97,7 +98,7 @@ func TestApplyRollsBackOnFailedCheck(t *testing.T) {
 	// a file that did not exist is removed again
 	f2 := &Files{Prefix: "test", List: filepath.Join(dir, "new-list"), ListFormat: SHA256List,
 		Reload: func(context.Context) error { return errors.New("reload refused") }}
-	require.Error(t, f2.Apply(ctx, f2.AcceptEdit(oldCA.client(t, "x")[0])))
+	require.Error(t, f2.Apply(ctx, f2.AcceptEdit(oldCA.Leaf(t, "x").Cert)))
 	_, err = os.Stat(f2.List)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
@@ -126,8 +127,8 @@ func TestRunCommandErrors(t *testing.T) {
 }
 
 func TestLastSeen(t *testing.T) {
-	ca := newTestCA(t, "CA")
-	a, b := ca.client(t, "a")[0], ca.client(t, "b")[0]
+	ca := testpki.NewRoot(t, "CA")
+	a, b := ca.Leaf(t, "a").Cert, ca.Leaf(t, "b").Cert
 	dir := t.TempDir()
 	p := filepath.Join(dir, "access.log")
 	log := "2025-06-01T10:00:00+00:00 " + sha1Hex(a) + " 200\n" +
@@ -164,9 +165,9 @@ func TestLastSeen(t *testing.T) {
 // block and keeps every byte before; removing it gives back the file byte
 // for byte; removing a root the administrator wrote cuts its block only.
 func TestPEMBundleKeepsTheAdministratorsBytes(t *testing.T) {
-	oldCA, otherCA, newCA := newTestCA(t, "Old Root"), newTestCA(t, "Other Root"), newTestCA(t, "New Root")
-	block := func(c *testCA) string {
-		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}))
+	oldCA, otherCA, newCA := testpki.NewRoot(t, "Old Root"), testpki.NewRoot(t, "Other Root"), testpki.NewRoot(t, "New Root")
+	block := func(c *testpki.CA) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw}))
 	}
 	orig := "# client roots, maintained by ops (ticket 1234)\n\n# the old root:\n" + block(oldCA) +
 		"\n# partner root, keep until 2030\n" + block(otherCA) + "# end\n"
@@ -175,7 +176,7 @@ func TestPEMBundleKeepsTheAdministratorsBytes(t *testing.T) {
 	require.NoError(t, os.WriteFile(f.Trust, []byte(orig), 0o644))
 	ctx := context.Background()
 
-	require.NoError(t, f.Apply(ctx, f.TrustRootEdit(newCA.cert)))
+	require.NoError(t, f.Apply(ctx, f.TrustRootEdit(newCA.Cert)))
 	added, err := os.ReadFile(f.Trust)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(added), orig), "every byte of the file stays, the new block is appended:\n%s", added)
@@ -184,19 +185,19 @@ func TestPEMBundleKeepsTheAdministratorsBytes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, roots, 3)
 
-	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(newCA.cert)))
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(newCA.Cert)))
 	back, err := os.ReadFile(f.Trust)
 	require.NoError(t, err)
 	assert.Equal(t, orig, string(back), "adding then removing gives back the file byte for byte")
 
-	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.cert)))
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(oldCA.Cert)))
 	cut, err := os.ReadFile(f.Trust)
 	require.NoError(t, err)
 	assert.Equal(t, strings.Replace(orig, block(oldCA), "", 1), string(cut), "only the old root's block goes")
 	s, err := truststore.Open(f.Trust, nil)
 	require.NoError(t, err)
-	assert.False(t, s.ContainsCert(oldCA.cert))
-	assert.True(t, s.ContainsCert(otherCA.cert))
+	assert.False(t, s.ContainsCert(oldCA.Cert))
+	assert.True(t, s.ContainsCert(otherCA.Cert))
 }
 
 // TestApplyReloadFailures: a failed reload restores the files and reloads
@@ -205,7 +206,7 @@ func TestPEMBundleKeepsTheAdministratorsBytes(t *testing.T) {
 // reload the server refused (ErrNotReloaded) is restored without a second
 // reload.
 func TestApplyReloadFailures(t *testing.T) {
-	ca := newTestCA(t, "Root")
+	ca := testpki.NewRoot(t, "Root")
 	dir := t.TempDir()
 	var fails []error // what the next reloads return
 	reloads := 0
@@ -225,7 +226,7 @@ func TestApplyReloadFailures(t *testing.T) {
 	boom := errors.New("wait timed out")
 
 	fails = []error{boom}
-	err := f.Apply(ctx, f.TrustRootEdit(ca.cert))
+	err := f.Apply(ctx, f.TrustRootEdit(ca.Cert))
 	var rb *RolledBackError
 	require.ErrorAs(t, err, &rb)
 	assert.Equal(t, 2, reloads, "reloaded again after the restore")
@@ -233,13 +234,13 @@ func TestApplyReloadFailures(t *testing.T) {
 	assert.NoFileExists(t, marker)
 
 	reloads, fails = 0, []error{NotReloaded(boom)}
-	require.ErrorAs(t, f.Apply(ctx, f.TrustRootEdit(ca.cert)), &rb)
+	require.ErrorAs(t, f.Apply(ctx, f.TrustRootEdit(ca.Cert)), &rb)
 	assert.ErrorIs(t, rb, boom)
 	assert.Equal(t, 1, reloads, "a refused reload needs no second one")
 	assert.NoFileExists(t, marker)
 
 	reloads, fails = 0, []error{boom, boom}
-	err = f.Apply(ctx, f.TrustRootEdit(ca.cert))
+	err = f.Apply(ctx, f.TrustRootEdit(ca.Cert))
 	var us *UnknownStateError
 	require.ErrorAs(t, err, &us)
 	assert.NotErrorAs(t, err, &rb)
@@ -248,9 +249,9 @@ func TestApplyReloadFailures(t *testing.T) {
 	assert.FileExists(t, marker)
 
 	// nothing to change, but the marker: reload, and it goes
-	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(ca.cert)))
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(ca.Cert)))
 	assert.Equal(t, 3, reloads)
 	assert.NoFileExists(t, marker)
-	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(ca.cert)))
+	require.NoError(t, f.Apply(ctx, f.RemoveRootEdit(ca.Cert)))
 	assert.Equal(t, 3, reloads, "no marker, no change: no reload")
 }

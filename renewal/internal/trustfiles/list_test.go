@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certroll/certroll/internal/testpki"
 	"github.com/certroll/certroll/keystore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestListKeys(t *testing.T) {
-	leaf := newTestCA(t, "CA").client(t, "client")[0]
+	leaf := testpki.NewRoot(t, "CA").Leaf(t, "client").Cert
 	d := sha1.Sum(leaf.Raw)
 	h := hex.EncodeToString(d[:])
 	assert.Equal(t, h+" 1;", NginxMap.Key(leaf))
@@ -22,8 +23,8 @@ func TestListKeys(t *testing.T) {
 }
 
 func TestListAddRemoveKeepsOtherLines(t *testing.T) {
-	ca := newTestCA(t, "CA")
-	a, b := ca.client(t, "a")[0], ca.client(t, "b")[0]
+	ca := testpki.NewRoot(t, "CA")
+	a, b := ca.Leaf(t, "a").Cert, ca.Leaf(t, "b").Cert
 	for _, f := range []ListFormat{NginxMap, HAProxyACL, SHA256List} {
 		t.Run(f.String(), func(t *testing.T) {
 			// a person's file: a comment, an empty line and a hand-written entry for a
@@ -81,8 +82,8 @@ func TestParseListErrors(t *testing.T) {
 }
 
 func FuzzParseList(f *testing.F) {
-	ca := newTestCA(&testing.T{}, "CA")
-	leaf := ca.client(&testing.T{}, "x")[0]
+	ca := testpki.NewRoot(f, "CA")
+	leaf := ca.Leaf(f, "x").Cert
 	for _, lf := range []ListFormat{NginxMap, HAProxyACL, SHA256List} {
 		l, _ := ParseList(nil, lf)
 		l.Add(leaf)
