@@ -105,8 +105,16 @@ func (p *passwordConfig) UnmarshalYAML(n *yaml.Node) error {
 }
 
 type caConfig struct {
-	Handoff *handoffConfig   `yaml:"handoff"`
-	Command *caCommandConfig `yaml:"command"`
+	Handoff  *handoffConfig    `yaml:"handoff"`
+	Command  *caCommandConfig  `yaml:"command"`
+	Embedded *embeddedCAConfig `yaml:"embedded"`
+}
+
+// embeddedCAConfig is certroll's own CA (renewal/local's), kept in a
+// folder: its root is the new root, and it signs the request at once.
+type embeddedCAConfig struct {
+	Dir  string `yaml:"dir"`
+	Name string `yaml:"name"`
 }
 
 type handoffConfig struct {
@@ -261,24 +269,25 @@ func (e *configError) Error() string {
 // sectionNames names each configuration struct as the file does, so that
 // an error says "in receiver.nginx" and not a Go type.
 var sectionNames = map[reflect.Type]string{
-	reflect.TypeFor[config]():          "the top level",
-	reflect.TypeFor[tenantConfig]():    "tenant",
-	reflect.TypeFor[passwordConfig]():  "password",
-	reflect.TypeFor[caConfig]():        "ca",
-	reflect.TypeFor[handoffConfig]():   "ca.handoff",
-	reflect.TypeFor[caCommandConfig](): "ca.command",
-	reflect.TypeFor[receiverConfig]():  "receiver",
-	reflect.TypeFor[nginxConfig]():     "receiver.nginx",
-	reflect.TypeFor[haproxyConfig]():   "receiver.haproxy",
-	reflect.TypeFor[rcvCmdConfig]():    "receiver.command",
-	reflect.TypeFor[embeddedRcvCfg]():  "receiver.embedded",
-	reflect.TypeFor[runtimeConfig]():   "runtime",
-	reflect.TypeFor[javaConfig]():      "runtime.java",
-	reflect.TypeFor[rtCmdConfig]():     "runtime.command",
-	reflect.TypeFor[nodeConfig]():      "runtime.command.nodes",
-	reflect.TypeFor[embeddedRtCfg]():   "runtime.embedded",
-	reflect.TypeFor[notifierConfig]():  "notifier",
-	reflect.TypeFor[windowConfig]():    "window",
+	reflect.TypeFor[config]():           "the top level",
+	reflect.TypeFor[tenantConfig]():     "tenant",
+	reflect.TypeFor[passwordConfig]():   "password",
+	reflect.TypeFor[caConfig]():         "ca",
+	reflect.TypeFor[handoffConfig]():    "ca.handoff",
+	reflect.TypeFor[caCommandConfig]():  "ca.command",
+	reflect.TypeFor[embeddedCAConfig](): "ca.embedded",
+	reflect.TypeFor[receiverConfig]():   "receiver",
+	reflect.TypeFor[nginxConfig]():      "receiver.nginx",
+	reflect.TypeFor[haproxyConfig]():    "receiver.haproxy",
+	reflect.TypeFor[rcvCmdConfig]():     "receiver.command",
+	reflect.TypeFor[embeddedRcvCfg]():   "receiver.embedded",
+	reflect.TypeFor[runtimeConfig]():    "runtime",
+	reflect.TypeFor[javaConfig]():       "runtime.java",
+	reflect.TypeFor[rtCmdConfig]():      "runtime.command",
+	reflect.TypeFor[nodeConfig]():       "runtime.command.nodes",
+	reflect.TypeFor[embeddedRtCfg]():    "runtime.embedded",
+	reflect.TypeFor[notifierConfig]():   "notifier",
+	reflect.TypeFor[windowConfig]():     "window",
 }
 
 var (
@@ -439,17 +448,20 @@ func (c *config) check(root *yaml.Node, cerr *configError) {
 	}
 
 	// ca
-	switch n := countSet(c.CA.Handoff != nil, c.CA.Command != nil); {
+	switch n := countSet(c.CA.Handoff != nil, c.CA.Command != nil, c.CA.Embedded != nil); {
 	case n == 0:
-		add(k("ca"), "ca: give handoff (a hand-over folder) or command (a signing command)")
+		add(k("ca"), "ca: give handoff (a hand-over folder), command (a signing command) or embedded (certroll's own CA, kept in a folder)")
 	case n > 1:
-		add(k("ca"), "ca: give handoff or command, not both")
+		add(k("ca"), "ca: give only one of handoff, command or embedded")
 	}
 	if h := c.CA.Handoff; h != nil && h.Dir == "" {
 		add(k("ca", "handoff"), "ca.handoff.dir is missing: the folder where the request is written and the reply is put")
 	}
 	if cc := c.CA.Command; cc != nil && len(cc.Argv) == 0 {
 		add(k("ca", "command"), "ca.command.argv is missing: the command that signs the request, such as [openssl, x509, -req, ...]")
+	}
+	if x := c.CA.Embedded; x != nil && x.Dir == "" {
+		add(k("ca", "embedded"), "ca.embedded.dir is missing: the folder that keeps the embedded CA's root (ca.pem) and key (ca.key)")
 	}
 
 	// receiver
@@ -718,9 +730,10 @@ func (c *config) readPassword(p *passwordConfig, what string) ([]byte, error) {
 func newConfigCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Print a template of the renewal configuration, or check one",
+		Short: "Print a template of the renewal configuration, check one, or write a demo landscape",
 		Example: `  certroll config example > renewal.yaml
-  certroll config check renewal.yaml`,
+  certroll config check renewal.yaml
+  certroll config demo /tmp/demo`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return &flagError{fmt.Errorf("config: unknown subcommand %q (see certroll config --help)", args[0])}
@@ -755,6 +768,7 @@ func newConfigCmd(e *env) *cobra.Command {
 			return nil
 		},
 	})
+	cmd.AddCommand(newConfigDemoCmd(e))
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -161,12 +162,23 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var embeddedCA *local.CA
+	if c.CA.Embedded != nil {
+		if embeddedCA, err = openEmbeddedCA(c, mode); err != nil {
+			return nil, err
+		}
+	}
 	if c.NewRoot != "" {
 		certs, err := readCerts(c.file(c.NewRoot))
 		if err != nil {
 			return nil, err
 		}
 		l.newRoot = certs[0]
+		if embeddedCA != nil && !embeddedCA.Root().Equal(l.newRoot) {
+			return nil, usageErr(fmt.Errorf("new_root %s is not the root of the embedded CA in %s (configuration %s): remove new_root, or give the CA's ca.pem", c.file(c.NewRoot), c.file(c.CA.Embedded.Dir), c.path))
+		}
+	} else if embeddedCA != nil {
+		l.newRoot = embeddedCA.Root()
 	} else {
 		for _, cert := range caPool {
 			if bytes.Equal(cert.RawSubject, cert.RawIssuer) && cert.CheckSignatureFrom(cert) == nil {
@@ -180,6 +192,10 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 
 	if err := l.makeAdapters(e, mode, ksPath, pw, caPool); err != nil {
 		return nil, err
+	}
+	if embeddedCA != nil {
+		l.ca = embeddedCA
+		l.adapters = append(l.adapters, embeddedCA)
 	}
 
 	kt := keystore.KeyType(0)
@@ -214,6 +230,29 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 		return nil, usageErr(fmt.Errorf("the configuration %s does not give a usable plan: %w", c.path, err))
 	}
 	return l, nil
+}
+
+// openEmbeddedCA opens the embedded CA kept in ca.embedded.dir. A run
+// makes it there (ca.pem, and ca.key 0600) if the folder holds none yet,
+// so that every later run finds the same root; a plan only reads it, and
+// refuses a folder that holds no CA (the plan must name the new root).
+func openEmbeddedCA(c *config, mode openMode) (*local.CA, error) {
+	x := c.CA.Embedded
+	dir := c.file(x.Dir)
+	if mode == forPlan {
+		if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err != nil {
+			return nil, usageErr(fmt.Errorf("the embedded CA's folder %s (configuration %s) holds no CA yet (ca.pem and ca.key): certroll renew %s makes one there, or certroll config demo DIR writes a whole landscape with one", dir, c.path, c.path))
+		}
+	}
+	name := x.Name
+	if name == "" {
+		name = "New Root CA"
+	}
+	ca, err := local.NewCA(local.CAConfig{Name: name, Dir: dir})
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("the embedded CA in %s (configuration %s) cannot be opened: %w", dir, c.path, err))
+	}
+	return ca, nil
 }
 
 // sequence is the configured sequence; choose is overlap when the

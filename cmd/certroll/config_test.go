@@ -75,7 +75,7 @@ waits: {nope: 1s}
 				"line 1: tenant.keystore is missing: the path of the tenant's client keystore (JKS or PKCS#12)",
 				"line 3: tenant.password: give exactly one of env, file or prompt (never the password itself)",
 				`line 4: tenant.key_type "DSA-1024": give RSA-2048, RSA-3072, RSA-4096, EC-P256, EC-P384 or Ed25519`,
-				"line 5: ca: give handoff or command, not both",
+				"line 5: ca: give only one of handoff, command or embedded",
 				`line 9: receiver.embedded.truststore_kind "PEMX": give PEM, JKS or PKCS12`,
 				`line 11: "two" where a whole number is expected`,
 				`line 12: sequence "sometimes": give overlap, downtime or choose`,
