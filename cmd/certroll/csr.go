@@ -98,7 +98,7 @@ func (c *csrCmd) run(path, alias string) error {
 	staging := stagingPath(path)
 	pending, err := t.Pending()
 	if err != nil {
-		return fmt.Errorf("staging store %s cannot be read: %w", staging, err)
+		return usageErr(fmt.Errorf("%s cannot be read as the staging store certroll keeps the pending key in (%v): move it away if you know what it holds (it may hold a pending key); nothing was written", staging, plainErr(err)))
 	}
 	discarded := false
 	if pending != nil {
@@ -115,6 +115,9 @@ func (c *csrCmd) run(path, alias string) error {
 	// takes no file is found before the pending key is written.
 	var tmp *os.File
 	if c.out != "" {
+		if fi, err := os.Stat(c.out); err == nil && fi.IsDir() {
+			return usageErr(fmt.Errorf("--out %s is a directory: give a file name for the request; nothing was written", c.out))
+		}
 		tmp, err = os.CreateTemp(filepath.Dir(c.out), "."+filepath.Base(c.out)+".tmp-*")
 		if err != nil {
 			return usageErr(fmt.Errorf("--out %s: cannot write there (%w); nothing was written", c.out, err))

@@ -276,6 +276,9 @@ func parseWindow(s string) (time.Duration, error) {
 		if err != nil || n < 0 {
 			return 0, errors.New("want a number of days such as 30d, or hours such as 12h")
 		}
+		if n > 100*366 {
+			return 0, fmt.Errorf("want a window of at most 100 years, got %d days", n)
+		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	w, err := time.ParseDuration(s)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/renewal/handoff"
 	"github.com/certroll/certroll/truststore"
 )
 
@@ -160,6 +161,12 @@ func runError(c *config, err error) error {
 		return refusedErr(err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted; the journal %s records how far it got: run certroll renew %s again to go on", c.journal(), c.path)
+	case errors.As(err, new(*handoff.ReplyError)):
+		return usageErr(fmt.Errorf("%w\nthe CA's reply in the hand-over folder cannot be installed: replace it with the reply to the request certroll wrote there (the chain up to the new root; a root the reply leaves out goes in ca.handoff.pool in %s), then run certroll renew %s again; nothing was installed", err, c.path, c.path))
+	case errors.Is(err, renewal.ErrJournalLocked):
+		return refusedErr(fmt.Errorf("%w\nanother certroll renew or rollback is running on %s: wait for it to finish", err, c.path))
+	case errors.Is(err, renewal.ErrUnexpectedState):
+		return refusedErr(fmt.Errorf("%w\nthe files are not in the state the journal %s expects: nothing was changed; certroll status %s shows where the renewal stands", err, c.journal(), c.path))
 	case errors.Is(err, renewal.ErrJournal):
 		return usageErr(fmt.Errorf("%w\nthe journal %s does not belong to this configuration: move it away to start afresh, or restore the configuration it was made with", err, c.journal()))
 	}

@@ -613,6 +613,9 @@ func trustFileErr(path string, err error) error {
 	case errors.Is(err, fs.ErrPermission):
 		return usageErr(fmt.Errorf("%s cannot be read: permission denied", path))
 	}
+	if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
+		return usageErr(fmt.Errorf("%s is a directory: give a certificate file (PEM, DER or PKCS#7)", path))
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("%s: %s %v", path, pe.Op, pe.Err)
