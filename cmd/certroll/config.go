@@ -714,6 +714,15 @@ func (c *config) file(p string) string {
 	return filepath.Join(c.dir, p)
 }
 
+// workDir is the directory a command of the configuration runs in: the
+// one it names, relative to the configuration's folder, or that folder.
+func (c *config) workDir(p string) string {
+	if p == "" {
+		return c.dir
+	}
+	return c.file(p)
+}
+
 // journal is the journal's path: beside the configuration.
 func (c *config) journal() string { return c.path + ".journal" }
 

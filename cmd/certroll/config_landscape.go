@@ -312,7 +312,7 @@ func (l *landscape) makeAdapters(e *env, mode openMode, ksPath string, pw []byte
 		l.adapters = append(l.adapters, ca)
 	case c.CA.Command != nil:
 		cc := c.CA.Command
-		ca := &command.CA{Argv: cc.Argv, Dir: c.file(cc.Dir), Timeout: time.Duration(cc.Timeout), Pool: caPool}
+		ca := &command.CA{Argv: cc.Argv, Dir: c.workDir(cc.Dir), Timeout: time.Duration(cc.Timeout), Pool: caPool}
 		l.ca = ca
 		l.adapters = append(l.adapters, ca)
 	}
@@ -477,7 +477,7 @@ func (l *landscape) makeAdapters(e *env, mode openMode, ksPath string, pw []byte
 		for i, n := range x.Nodes {
 			nodes[i] = command.Node{Name: n.Name, Stop: n.Stop, Start: n.Start, Restart: n.Restart, Presents: n.Presents}
 		}
-		cr, err := command.NewRuntime(command.RuntimeConfig{Nodes: nodes, Timeout: time.Duration(x.Timeout), Dir: c.file(x.Dir),
+		cr, err := command.NewRuntime(command.RuntimeConfig{Nodes: nodes, Timeout: time.Duration(x.Timeout), Dir: c.workDir(x.Dir),
 			Known: l.knownCerts})
 		if err != nil {
 			return usageErr(fmt.Errorf("the command runtime of %s: %w", c.path, err))

@@ -163,6 +163,8 @@ func runError(c *config, err error) error {
 		return fmt.Errorf("interrupted; the journal %s records how far it got: run certroll renew %s again to go on", c.journal(), c.path)
 	case errors.As(err, new(*handoff.ReplyError)):
 		return usageErr(fmt.Errorf("%w\nthe CA's reply in the hand-over folder cannot be installed: replace it with the reply to the request certroll wrote there (the chain up to the new root; a root the reply leaves out goes in ca.handoff.pool in %s), then run certroll renew %s again; nothing was installed", err, c.path, c.path))
+	case errors.Is(err, renewal.ErrOutsideWindow):
+		return refusedErr(fmt.Errorf("%w\nnothing was changed: agree a new window, put it in %s, move the journal %s away and run certroll renew %s again", err, c.path, c.journal(), c.path))
 	case errors.Is(err, renewal.ErrJournalLocked):
 		return refusedErr(fmt.Errorf("%w\nanother certroll renew or rollback is running on %s: wait for it to finish", err, c.path))
 	case errors.Is(err, renewal.ErrUnexpectedState):

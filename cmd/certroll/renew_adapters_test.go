@@ -53,8 +53,7 @@ func TestDowntimeWindowEndBeforeStart(t *testing.T) {
 
 // A window that has ended stops the renewal before anything that breaks
 // traffic: the tenant's keystore and the receiver's files are as they
-// were. (The exit code is not 0; which one renew.go gives an ended window
-// is its own choice.)
+// were, and the run is refused (exit 4) saying what to do.
 func TestDowntimeWindowEnded(t *testing.T) {
 	path := demoWithSequence(t, "sequence: downtime\nwindow: {start: 2020-01-01T00:00:00Z, end: 2020-01-02T00:00:00Z, description: past}")
 	dir := filepath.Dir(path)
@@ -66,8 +65,8 @@ func TestDowntimeWindowEnded(t *testing.T) {
 		before[f] = data
 	}
 	code, stdout, stderr := runCmd("renew", path)
-	assert.NotEqual(t, exitOK, code, stderr)
-	assert.Contains(t, stderr, "window")
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Contains(t, stderr, "agree a new window")
 	assert.Contains(t, stdout, "Stopped at: step 2 (agree-window)")
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(dir, f))
