@@ -382,6 +382,7 @@ func TestPresentsBeforeAnyRequest(t *testing.T) {
 	rt := newRuntime(t, p, ks, jksPassword, rcv, 1)
 	require.NoError(t, rt.Start(context.Background(), "node-1"))
 	moreRequests(t, rt, "node-1", 2)
+	sent := rt.Stats().Nodes["node-1"].Requests
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -390,7 +391,9 @@ func TestPresentsBeforeAnyRequest(t *testing.T) {
 	var nr *java.NoReportError
 	require.ErrorAs(t, err, &nr)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.GreaterOrEqual(t, nr.Requests, 2)
+	// The error counts every request the node made, none of which the
+	// server asked a certificate for: at least those sent before the call.
+	assert.True(t, nr.Requests >= sent && sent > 0, "the error counts %d requests, %d were sent before it", nr.Requests, sent)
 	assert.Contains(t, err.Error(), "asks for client certificates")
 	assert.Zero(t, rt.Stats().Failures, "the requests themselves succeeded")
 }
