@@ -28,7 +28,7 @@ func Sniff(data []byte) (Format, error) {
 	}
 	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("-----BEGIN")) {
 		return formatUnknown, &unsupportedFormatError{name: "PEM",
-			convert: "openssl pkcs12 -export -in cert.pem -inkey key.pem -name ALIAS -out store.p12 (certificates alone: see ParseCertificates)"}
+			convert: "openssl pkcs12 -export -in cert.pem -inkey key.pem -name ALIAS -out store.p12; a file of certificates alone is a certificate bundle: use it as a CA reply or a PEM trust bundle"}
 	}
 	if len(data) < 4 {
 		return formatUnknown, &MalformedError{Index: -1, Offset: 0, Field: "magic", detail: fmt.Sprintf("want 4 bytes, file has %d", len(data))}
