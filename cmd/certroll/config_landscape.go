@@ -23,6 +23,7 @@ import (
 	"github.com/certroll/certroll/renewal/java"
 	"github.com/certroll/certroll/renewal/local"
 	"github.com/certroll/certroll/renewal/nginx"
+	"github.com/certroll/certroll/truststore"
 )
 
 // landscape is a configuration made real: the plan, and the adapters the
@@ -369,7 +370,7 @@ func (l *landscape) makeAdapters(e *env, mode openMode, ksPath string, pw []byte
 		}
 		l.secrets = append(l.secrets, tpw)
 		rcv, err := command.NewReceiver(command.Config{
-			TrustFile: c.file(x.TrustFile), TrustKind: trustKinds[strings.ToUpper(x.TrustKind)], TrustPassword: tpw,
+			TrustFile: c.file(x.TrustFile), TrustKind: trustKindFor(x.TrustKind, x.TrustFile), TrustPassword: tpw,
 			AcceptedList: c.file(x.AcceptedList), AcceptedFormat: listFormats[x.AcceptedFormat],
 			Check: x.Check, Reload: x.Reload, Timeout: time.Duration(x.Timeout), AccessLog: c.file(x.AccessLog),
 			URL: x.URL, ServerName: x.ServerName, ServerRoots: roots,
@@ -611,4 +612,20 @@ func (n *commandNotifier) HandOff(ctx context.Context, step renewal.Step, messag
 	}
 	n.progress.progress("step %d: hand-off sent with %s", step.Number, n.argv[0])
 	return nil
+}
+
+// trustKindFor is the kind of the command receiver's trust file: the one
+// the configuration names, or else the one its name says (.pem, .crt,
+// .cer: a PEM bundle; .p12, .pfx: PKCS#12; anything else: JKS).
+func trustKindFor(kind, file string) truststore.Kind {
+	if kind != "" {
+		return trustKinds[strings.ToUpper(kind)]
+	}
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".pem", ".crt", ".cer":
+		return truststore.PEMBundle
+	case ".p12", ".pfx":
+		return truststore.PKCS12
+	}
+	return truststore.JKS
 }

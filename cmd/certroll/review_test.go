@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/truststore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -53,4 +54,11 @@ func TestReviewedRefusals(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, before, after)
 	})
+}
+
+func TestTrustKindByName(t *testing.T) {
+	assert.Equal(t, truststore.PEMBundle, trustKindFor("", "/etc/httpd/client-ca.pem"))
+	assert.Equal(t, truststore.PKCS12, trustKindFor("", "trust.P12"))
+	assert.Equal(t, truststore.JKS, trustKindFor("", "trust.jks"))
+	assert.Equal(t, truststore.JKS, trustKindFor("jks", "trust.pem"), "the configuration's word wins")
 }
