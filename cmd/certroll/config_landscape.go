@@ -228,7 +228,7 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 	}
 	l.plan, err = renewal.Build(l.sequence(), p)
 	if err != nil {
-		return nil, usageErr(fmt.Errorf("the configuration %s does not give a usable plan: %w", c.path, err))
+		return nil, usageErr(fmt.Errorf("the configuration %s does not give a usable plan: %w", c.path, planProblems(err)))
 	}
 	return l, nil
 }
@@ -628,4 +628,34 @@ func trustKindFor(kind, file string) truststore.Kind {
 		return truststore.PKCS12
 	}
 	return truststore.JKS
+}
+
+// planFields names the plan parameters a configuration gives by their key
+// in the file, so that an error says window.end and not a Go field.
+var planFields = map[string]string{
+	"Window": "window", "Window.Start": "window.start", "Window.End": "window.end",
+	"Window.Description": "window.description", "Alias": "tenant.alias", "Keystore": "tenant.keystore",
+}
+
+// planProblems rewrites the plan's parameter errors in the
+// configuration's terms, each on its own line.
+func planProblems(err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var lines []string
+	for _, e := range errs {
+		var pe *renewal.PlanError
+		key, ok := "", errors.As(e, &pe)
+		if ok {
+			key, ok = planFields[pe.Field]
+		}
+		if !ok {
+			lines = append(lines, plainErr(e))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s", key, pe.Reason))
+	}
+	return errors.New(strings.Join(lines, "; "))
 }

@@ -49,7 +49,7 @@ func TestDowntimeWindowEndBeforeStart(t *testing.T) {
 	path := demoWithSequence(t, "sequence: downtime\nwindow: {start: 2099-01-02T00:00:00Z, end: 2099-01-01T00:00:00Z}")
 	code, _, stderr := runCmd("plan", path)
 	assert.Equal(t, exitUsage, code, stderr)
-	assert.Contains(t, stderr, "does not give a usable plan")
+	assert.Contains(t, stderr, "does not give a usable plan: window.end: expected a time after the start 2099-01-02T00:00:00Z")
 }
 
 // A window that has ended stops the renewal before anything that breaks

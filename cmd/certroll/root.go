@@ -67,7 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "certroll: %v\n", err)
+	fmt.Fprintf(stderr, "certroll: %s\n", plainErr(err))
 	var xe *exitError
 	if errors.As(err, &xe) {
 		return xe.code

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -641,18 +642,23 @@ func trustStoreErr(path string, err error) error {
 	return msg
 }
 
-// plainErr is an error's message without the library's package prefixes,
-// which mean nothing to the person reading it.
+// plainErr is an error's message without the library's package prefixes
+// ("renewal: ", "keystore: ", …), which mean nothing to the person reading
+// it: at the start, and where a wrapped message begins (after ": ", "; "
+// or a new line), as often as they are stacked.
 func plainErr(err error) string {
 	s := err.Error()
 	for {
-		t := strings.TrimPrefix(strings.TrimPrefix(s, "truststore: "), "keystore: ")
+		t := libPrefix.ReplaceAllString(s, "$1")
 		if t == s {
 			return s
 		}
 		s = t
 	}
 }
+
+// libPrefix is a library package's prefix where a message begins.
+var libPrefix = regexp.MustCompile(`(^|: |; |\n)(renewal|handoff|keystore|truststore|chain|local|probe|nginx|haproxy|command|java|pkcs12|jks): `)
 
 // --- output ---
 
