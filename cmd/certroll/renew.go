@@ -31,7 +31,7 @@ func (l *landscape) executor(e *env) (*renewal.Executor, error) {
 		OldRoot:  l.oldRoot,
 		Drain:    time.Duration(c.Drain),
 		OnEvent: func(ev renewal.Event) {
-			e.progress("%s", ev)
+			e.progressIn(eventColour(ev.Kind), "%s", plainText(ev.String()))
 			if testEventHook != nil {
 				testEventHook(ev)
 			}
@@ -57,6 +57,20 @@ func (l *landscape) executor(e *env) (*renewal.Executor, error) {
 		x.InUse = append(x.InUse, deps...)
 	}
 	return x, nil
+}
+
+// eventColour is the colour of an event's progress line on a terminal:
+// green for what holds, yellow for what waits, red for what failed.
+func eventColour(k renewal.EventKind) string {
+	switch k {
+	case renewal.EventStepDone, renewal.EventGatePassed:
+		return colourGreen
+	case renewal.EventStepWaiting, renewal.EventGateWaiting:
+		return colourYellow
+	case renewal.EventStepFailed, renewal.EventGateFailed:
+		return colourRed
+	}
+	return ""
 }
 
 // interruptible returns a context that SIGINT and SIGTERM cancel, so that

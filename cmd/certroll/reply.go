@@ -105,7 +105,7 @@ func (c *replyCmd) run(path, alias, replyPath string) error {
 			return usageErr(fmt.Errorf("--anchors %s holds no certificate certroll can read: %w", c.anchors, err))
 		}
 	}
-	ks, pw, err := openKeystore(path, c.storepass, false)
+	ks, pw, err := openKeystore(c.e, path, c.storepass, false)
 	if err != nil {
 		return err
 	}
