@@ -89,6 +89,9 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 	l.secrets = append(l.secrets, pw)
 	ksPath := c.file(c.Tenant.Keystore)
 	ks, err := keystore.Open(ksPath, pw, nil)
+	if errors.Is(err, keystore.ErrIncorrectPassword) {
+		return nil, usageErr(fmt.Errorf("the tenant keystore %s: the password is wrong, or the file was tampered with: check the password that tenant.password in %s names (%s)", ksPath, c.path, describeSource(c.Tenant.Password)))
+	}
 	if err != nil {
 		return nil, usageErr(fmt.Errorf("the tenant keystore %s (configuration %s) cannot be opened: %w", ksPath, c.path, err))
 	}
@@ -513,6 +516,20 @@ func (l *landscape) knownCerts(context.Context) ([]*x509.Certificate, error) {
 		certs = append(certs, p.Chain[0])
 	}
 	return certs, nil
+}
+
+// describeSource says where a configured password comes from, for an
+// error (never the password itself).
+func describeSource(p *passwordConfig) string {
+	switch {
+	case p == nil:
+		return "none given"
+	case p.Env != "":
+		return "the environment variable " + p.Env
+	case p.File != "":
+		return "the file " + p.File
+	}
+	return "the prompt"
 }
 
 // namedNodes is a runtime that only names its nodes, for a plan of the

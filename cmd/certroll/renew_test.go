@@ -182,7 +182,7 @@ func TestRenewBadInput(t *testing.T) {
 		{name: "missing configuration", args: []string{"renew", filepath.Join(t.TempDir(), "none.yaml")}, want: "cannot be read"},
 		{name: "no argument", args: []string{"renew"}, want: "accepts 1 arg"},
 		{name: "password not set", args: []string{"plan", cfg}, env: map[string]string{"TENANT_PW": ""}, want: "environment variable TENANT_PW is not set"},
-		{name: "wrong password", args: []string{"renew", cfg}, env: map[string]string{"TENANT_PW": "wrong"}, want: "the tenant keystore"},
+		{name: "wrong password", args: []string{"renew", cfg}, env: map[string]string{"TENANT_PW": "wrong"}, want: "the password is wrong, or the file was tampered with: check the password that tenant.password in " + cfg + " names (the environment variable TENANT_PW)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

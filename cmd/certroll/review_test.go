@@ -122,3 +122,10 @@ func TestCompletionAndVersion(t *testing.T) {
 	code, _, stderr := runCmd("completion", "tcsh")
 	assert.Equal(t, exitUsage, code, stderr)
 }
+
+// A wrong number of arguments to a nested command names its whole path.
+func TestArgsErrorNamesCommandPath(t *testing.T) {
+	code, _, stderr := runCmd("config", "demo")
+	assert.Equal(t, exitUsage, code, stderr)
+	assert.Contains(t, stderr, "(see certroll config demo --help)")
+}

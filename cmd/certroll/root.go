@@ -204,7 +204,7 @@ var commands []func(*env) *cobra.Command
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
-			return &flagError{fmt.Errorf("%s: %w (see certroll %s --help)", cmd.Name(), err, cmd.Name())}
+			return &flagError{fmt.Errorf("%s: %w (see %s --help)", cmd.Name(), err, cmd.CommandPath())}
 		}
 		return nil
 	}
