@@ -362,6 +362,9 @@ func parseConfig(path string, data []byte) (*config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		cerr.problems = append(cerr.problems, strings.TrimPrefix(err.Error(), "yaml: "))
+		if n := tabIndented(data); n > 0 {
+			cerr.problems = append(cerr.problems, fmt.Sprintf("line %d: YAML does not allow tabs for indentation; use spaces", n))
+		}
 		return nil, usageErr(cerr)
 	}
 	if len(root.Content) == 0 {
@@ -387,6 +390,19 @@ func parseConfig(path string, data []byte) (*config, error) {
 		return nil, usageErr(cerr)
 	}
 	return c, nil
+}
+
+// tabIndented returns the number of the first line indented with a tab,
+// or 0: the decoder's message for it ("found character that cannot start
+// any token") does not say so.
+func tabIndented(data []byte) int {
+	for i, line := range strings.Split(string(data), "\n") {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		if strings.Contains(indent, "\t") {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // problemLine is the line number a problem starts with.

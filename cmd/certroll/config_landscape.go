@@ -89,6 +89,9 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 	l.secrets = append(l.secrets, pw)
 	ksPath := c.file(c.Tenant.Keystore)
 	ks, err := keystore.Open(ksPath, pw, nil)
+	if errors.Is(err, keystore.ErrIncorrectPassword) {
+		return nil, usageErr(fmt.Errorf("the tenant keystore %s: the password is wrong, or the file was tampered with: check the password that tenant.password in %s names (%s)", ksPath, c.path, describeSource(c.Tenant.Password)))
+	}
 	if err != nil {
 		return nil, usageErr(fmt.Errorf("the tenant keystore %s (configuration %s) cannot be opened: %w", ksPath, c.path, err))
 	}
@@ -228,7 +231,7 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 	}
 	l.plan, err = renewal.Build(l.sequence(), p)
 	if err != nil {
-		return nil, usageErr(fmt.Errorf("the configuration %s does not give a usable plan: %w", c.path, err))
+		return nil, usageErr(fmt.Errorf("the configuration %s does not give a usable plan: %w", c.path, planProblems(err)))
 	}
 	return l, nil
 }
@@ -515,6 +518,20 @@ func (l *landscape) knownCerts(context.Context) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
+// describeSource says where a configured password comes from, for an
+// error (never the password itself).
+func describeSource(p *passwordConfig) string {
+	switch {
+	case p == nil:
+		return "none given"
+	case p.Env != "":
+		return "the environment variable " + p.Env
+	case p.File != "":
+		return "the file " + p.File
+	}
+	return "the prompt"
+}
+
 // namedNodes is a runtime that only names its nodes, for a plan of the
 // embedded landscape (whose nodes run only while certroll renew runs).
 type namedNodes int
@@ -628,4 +645,34 @@ func trustKindFor(kind, file string) truststore.Kind {
 		return truststore.PKCS12
 	}
 	return truststore.JKS
+}
+
+// planFields names the plan parameters a configuration gives by their key
+// in the file, so that an error says window.end and not a Go field.
+var planFields = map[string]string{
+	"Window": "window", "Window.Start": "window.start", "Window.End": "window.end",
+	"Window.Description": "window.description", "Alias": "tenant.alias", "Keystore": "tenant.keystore",
+}
+
+// planProblems rewrites the plan's parameter errors in the
+// configuration's terms, each on its own line.
+func planProblems(err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var lines []string
+	for _, e := range errs {
+		var pe *renewal.PlanError
+		key, ok := "", errors.As(e, &pe)
+		if ok {
+			key, ok = planFields[pe.Field]
+		}
+		if !ok {
+			lines = append(lines, plainErr(e))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s", key, pe.Reason))
+	}
+	return errors.New(strings.Join(lines, "; "))
 }

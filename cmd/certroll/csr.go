@@ -85,7 +85,7 @@ func (c *csrCmd) run(path, alias string) error {
 		}
 		kt = t
 	}
-	ks, pw, err := openKeystore(path, c.storepass, false)
+	ks, pw, err := openKeystore(c.e, path, c.storepass, false)
 	if err != nil {
 		return err
 	}

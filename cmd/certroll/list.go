@@ -129,7 +129,7 @@ func (c *listCmd) run() error {
 	if c.now != nil {
 		now = c.now
 	}
-	ks, pw, err := openKeystore(c.keystoreArg, c.storepass, true)
+	ks, pw, err := openKeystore(c.e, c.keystoreArg, c.storepass, true)
 	if err != nil {
 		return err
 	}
@@ -292,13 +292,14 @@ func parseWindow(s string) (time.Duration, error) {
 // With tryEmpty and no password source given, a store that opens
 // without a password (a passwordless PKCS#12 file) is read as it is
 // before the password is asked for. The caller wipes the password.
-func openKeystore(path string, src *passwordSource, tryEmpty bool) (*keystore.Store, []byte, error) {
+func openKeystore(e *env, path string, src *passwordSource, tryEmpty bool) (*keystore.Store, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fileErr("keystore", path, err)
 	}
 	if tryEmpty && src.envName == "" && src.file == "" {
 		if ks, err := keystore.Parse(data, nil, nil); err == nil {
+			e.readStore(path, len(data), len(ks.Aliases()))
 			return ks, nil, nil
 		}
 	}
@@ -306,11 +307,13 @@ func openKeystore(path string, src *passwordSource, tryEmpty bool) (*keystore.St
 	if err != nil {
 		return nil, nil, err
 	}
+	e.readingStore(path, len(data))
 	ks, err := keystore.Parse(data, pw, nil)
 	if err != nil {
 		wipe(pw)
 		return nil, nil, storeErr(path, err)
 	}
+	e.readStore(path, len(data), len(ks.Aliases()))
 	return ks, pw, nil
 }
 

@@ -31,7 +31,7 @@ func (l *landscape) executor(e *env) (*renewal.Executor, error) {
 		OldRoot:  l.oldRoot,
 		Drain:    time.Duration(c.Drain),
 		OnEvent: func(ev renewal.Event) {
-			e.progress("%s", ev)
+			e.progressIn(eventColour(ev.Kind), "%s", plainText(ev.String()))
 			if testEventHook != nil {
 				testEventHook(ev)
 			}
@@ -57,6 +57,20 @@ func (l *landscape) executor(e *env) (*renewal.Executor, error) {
 		x.InUse = append(x.InUse, deps...)
 	}
 	return x, nil
+}
+
+// eventColour is the colour of an event's progress line on a terminal:
+// green for what holds, yellow for what waits, red for what failed.
+func eventColour(k renewal.EventKind) string {
+	switch k {
+	case renewal.EventStepDone, renewal.EventGatePassed:
+		return colourGreen
+	case renewal.EventStepWaiting, renewal.EventGateWaiting:
+		return colourYellow
+	case renewal.EventStepFailed, renewal.EventGateFailed:
+		return colourRed
+	}
+	return ""
 }
 
 // interruptible returns a context that SIGINT and SIGTERM cancel, so that
@@ -123,16 +137,50 @@ Exit codes: 0 done, 1 internal error or interrupted, 2 bad configuration,
 			if err := l.start(ctx); err != nil {
 				return fmt.Errorf("starting the embedded landscape of %s: %w", c.path, err)
 			}
+			// A downtime window that opens later: the steps before it run
+			// (the new key and the CA's reply), then the run stops
+			// instead of waiting for hours, exit 3.
+			rctx, stopRun := context.WithCancelCause(ctx)
+			defer stopRun(nil)
+			prior, _ := renewal.ReadJournal(c.journal())
+			if prior == nil {
+				prior = &renewal.Result{}
+			}
+			opens := windowOpens(c, prior, time.Now())
+			if opens != nil {
+				before, ready := stepBeforeWindow(l.plan, prior)
+				if ready {
+					if err := report(e, c, prior, "", nil); err != nil {
+						return err
+					}
+					return waitingErr(windowWait(c, *opens))
+				}
+				hear := x.OnEvent
+				x.OnEvent = func(ev renewal.Event) {
+					hear(ev)
+					if ev.Kind == renewal.EventStepDone && ev.Step.Number == before && time.Now().Before(*opens) {
+						stopRun(errWindowAhead)
+					}
+				}
+			}
 			var traffic string
 			done := make(chan string, 1)
-			tctx, stopTraffic := context.WithCancel(ctx)
+			tctx, stopTraffic := context.WithCancel(rctx)
 			if l.traffic != nil {
 				go func() { done <- l.traffic(tctx) }()
 			}
-			res, runErr := x.Run(ctx)
+			res, runErr := x.Run(rctx)
 			stopTraffic()
 			if l.traffic != nil {
 				traffic = <-done
+			}
+			if errors.Is(context.Cause(rctx), errWindowAhead) && errors.Is(runErr, context.Canceled) {
+				if res != nil {
+					if err := report(e, c, res, traffic, nil); err != nil {
+						return err
+					}
+				}
+				return waitingErr(windowWait(c, *opens))
 			}
 			if res != nil {
 				if err := report(e, c, res, traffic, runErr); err != nil {
@@ -147,6 +195,37 @@ Exit codes: 0 done, 1 internal error or interrupted, 2 bad configuration,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the gates and say what a run would do, changing nothing")
 	return cmd
+}
+
+// errWindowAhead is the cause of a run stopped before the downtime
+// window's step because the window opens later.
+var errWindowAhead = errors.New("the downtime window opens later")
+
+// stepBeforeWindow returns the number of the step before the plan's
+// agree-window step (0 if it is the first), and whether every step before
+// it is done already, so that the run has nothing to do before the window.
+func stepBeforeWindow(p *renewal.Plan, r *renewal.Result) (int, bool) {
+	before := 0
+	for _, s := range p.Steps {
+		if s.ID == renewal.StepAgreeWindow {
+			return before, true
+		}
+		before = s.Number
+		if rec := r.Step(s.ID); rec == nil || rec.Status != renewal.StatusDone {
+			return before, false
+		}
+	}
+	return before, true
+}
+
+// windowWait says when the window opens and what to do then.
+func windowWait(c *config, opens time.Time) error {
+	what := ""
+	if c.Window.Description != "" {
+		what = " (" + c.Window.Description + ")"
+	}
+	return fmt.Errorf("waiting for the downtime window%s: it opens at %s; nothing that stops traffic was done: run certroll renew %s again then (certroll status %s says the same)",
+		what, opens.UTC().Format(time.RFC3339), c.path, c.path)
 }
 
 // runError maps an executor's error to the exit code and says what to do.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certroll/certroll/renewal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +49,7 @@ func TestDowntimeWindowEndBeforeStart(t *testing.T) {
 	path := demoWithSequence(t, "sequence: downtime\nwindow: {start: 2099-01-02T00:00:00Z, end: 2099-01-01T00:00:00Z}")
 	code, _, stderr := runCmd("plan", path)
 	assert.Equal(t, exitUsage, code, stderr)
-	assert.Contains(t, stderr, "does not give a usable plan")
+	assert.Contains(t, stderr, "does not give a usable plan: window.end: expected a time after the start 2099-01-02T00:00:00Z")
 }
 
 // A window that has ended stops the renewal before anything that breaks
@@ -111,4 +112,45 @@ runtime:
 		assert.Equal(t, exitUsage, code, stderr)
 		assert.Contains(t, stderr, tc.want)
 	}
+}
+
+// A window that opens later does not make renew wait for it: the steps
+// before it run, then renew exits 3 saying when the window opens and to
+// run it again then; status says the same; nothing that stops traffic
+// was done, and a second run still waits without repeating a step.
+func TestDowntimeWindowAhead(t *testing.T) {
+	path := demoWithSequence(t, "sequence: downtime\nwindow: {start: 2099-01-01T22:00:00Z, end: 2099-01-02T02:00:00Z, description: CHG-42}")
+	dir := filepath.Dir(path)
+	files := []string{"tenant.p12", "receiver-truststore.jks", "accepted-clients.pem"}
+	before := map[string][]byte{}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		before[f] = data
+	}
+	want := "waiting for the downtime window (CHG-42): it opens at 2099-01-01T22:00:00Z; nothing that stops traffic was done: run certroll renew " + path + " again then"
+	for run := 1; run <= 2; run++ {
+		code, stdout, stderr := runCmd("renew", path)
+		require.Equal(t, exitWaiting, code, "run %d: %s", run, stderr)
+		assert.Contains(t, stderr, want, "run %d", run)
+		assert.Contains(t, stdout, "State: waiting", "run %d", run)
+		assert.Contains(t, stdout, "Waiting for: step 2 (agree-window): the downtime window opens at 2099-01-01T22:00:00Z; run certroll renew "+path+" again then", "run %d", run)
+		assert.Contains(t, stdout, "step  1  done     generate-key", "run %d", run)
+	}
+	code, stdout, stderr := runCmd("status", path)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "Waiting for: step 2 (agree-window): the downtime window opens at 2099-01-01T22:00:00Z")
+	code, stdout, _ = runCmd("status", "--json", path)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, `"window_opens": "2099-01-01T22:00:00Z"`)
+	assert.Contains(t, stdout, `"state": "waiting"`)
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		assert.Equal(t, before[f], data, "%s is untouched", f)
+	}
+	res, err := renewal.ReadJournal(path + ".journal")
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Step(renewal.StepGenerateKey).Attempts, "step 1 ran once")
+	assert.Zero(t, res.Step(renewal.StepAgreeWindow).Attempts, "the window's step never started")
 }

@@ -182,7 +182,7 @@ func TestRenewBadInput(t *testing.T) {
 		{name: "missing configuration", args: []string{"renew", filepath.Join(t.TempDir(), "none.yaml")}, want: "cannot be read"},
 		{name: "no argument", args: []string{"renew"}, want: "accepts 1 arg"},
 		{name: "password not set", args: []string{"plan", cfg}, env: map[string]string{"TENANT_PW": ""}, want: "environment variable TENANT_PW is not set"},
-		{name: "wrong password", args: []string{"renew", cfg}, env: map[string]string{"TENANT_PW": "wrong"}, want: "the tenant keystore"},
+		{name: "wrong password", args: []string{"renew", cfg}, env: map[string]string{"TENANT_PW": "wrong"}, want: "the password is wrong, or the file was tampered with: check the password that tenant.password in " + cfg + " names (the environment variable TENANT_PW)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,4 +283,48 @@ func TestRenewInterrupted(t *testing.T) {
 	res, err = renewal.ReadJournal(cfg + ".journal")
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Step(renewal.StepSwapEntry).Attempts, "the swap ran once")
+}
+
+// A reply in the hand-over folder that cannot be used is bad input (exit
+// 2): garbage, or a certificate for another key. Nothing is installed, and
+// once the right reply is there the next run completes.
+func TestRenewBadReply(t *testing.T) {
+	cfg, ca := embeddedLandscape(t, "")
+	dir := filepath.Dir(cfg)
+	old := liveFingerprint(t, cfg)
+	code, _, stderr := certroll("renew", "-q", cfg)
+	require.Equal(t, exitWaiting, code, stderr)
+	csrs, err := filepath.Glob(filepath.Join(dir, "handover", "renewal-*.csr"))
+	require.NoError(t, err)
+	require.Len(t, csrs, 1)
+	reply := strings.TrimSuffix(csrs[0], ".csr") + ".reply"
+
+	otherKey, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
+	require.NoError(t, err)
+	otherChain, err := ca.Issue("someone-else", otherKey.Public())
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		reply []byte
+		want  string
+	}{
+		{"garbage", []byte("this is not a certificate\n"), "cannot be installed"},
+		{"a certificate for another key", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: otherChain[0].Raw}), "cannot be installed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, os.WriteFile(reply, tc.reply, 0o644))
+			code, _, stderr := certroll("renew", "-q", cfg)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Contains(t, stderr, tc.want)
+			assert.Contains(t, stderr, "nothing was installed")
+			assert.Contains(t, stderr, "run certroll renew "+cfg+" again")
+			assert.NotContains(t, stderr, "handoff:", "no package prefix")
+			assert.Equal(t, old, liveFingerprint(t, cfg), "the entry is as it was")
+		})
+	}
+	require.NoError(t, os.Remove(reply))
+	signReplies(t, dir, ca)
+	code, stdout, stderr := certroll("renew", "-q", cfg)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "State: done")
 }

@@ -61,12 +61,17 @@ type certJSON struct {
 	Name   string               `json:"name"`
 	Issuer string               `json:"issuer"`
 	SHA256 keystore.Fingerprint `json:"sha256"`
+
+	// owner and issuer are the names as keytool prints them, for the
+	// human output (the JSON keeps its form).
+	owner, issuer string
 }
 
 func describeChain(certs []*x509.Certificate) []certJSON {
 	out := make([]certJSON, 0, len(certs))
 	for _, c := range certs {
-		out = append(out, certJSON{Name: c.Subject.String(), Issuer: c.Issuer.String(), SHA256: keystore.CertFingerprint(c)})
+		out = append(out, certJSON{Name: c.Subject.String(), Issuer: c.Issuer.String(), SHA256: keystore.CertFingerprint(c),
+			owner: keytoolName(c.RawSubject, c.Subject.String()), issuer: keytoolName(c.RawIssuer, c.Issuer.String())})
 	}
 	return out
 }
@@ -105,7 +110,7 @@ func (c *replyCmd) run(path, alias, replyPath string) error {
 			return usageErr(fmt.Errorf("--anchors %s holds no certificate certroll can read: %w", c.anchors, err))
 		}
 	}
-	ks, pw, err := openKeystore(path, c.storepass, false)
+	ks, pw, err := openKeystore(c.e, path, c.storepass, false)
 	if err != nil {
 		return err
 	}
@@ -173,7 +178,7 @@ func (c *replyCmd) run(path, alias, replyPath string) error {
 	if c.e.json {
 		return c.e.writeJSON(rep)
 	}
-	return c.writeHuman(&rep, res)
+	return c.writeHuman(&rep)
 }
 
 // refusal describes why a reply cannot be installed.
@@ -195,7 +200,7 @@ func (c *replyCmd) refusal(path, alias, replyPath string, pending bool, err erro
 	return fmt.Errorf("installing reply %s onto alias %q of %s: %w", replyPath, alias, path, err)
 }
 
-func (c *replyCmd) writeHuman(rep *replyReport, res *keystore.ReplyResult) error {
+func (c *replyCmd) writeHuman(rep *replyReport) error {
 	w := c.e.stdout
 	switch {
 	case rep.Unchanged:
@@ -213,14 +218,14 @@ func (c *replyCmd) writeHuman(rep *replyReport, res *keystore.ReplyResult) error
 		fmt.Fprintln(w, "Key: the entry's own key")
 	}
 	fmt.Fprintf(w, "Certificate chain length: %d\n", len(rep.Chain))
-	for i, cert := range res.Chain {
-		fmt.Fprintf(w, "Certificate[%d]:\nOwner: %s\nIssuer: %s\nSHA256: %s\n", i+1, cert.Subject, cert.Issuer, keystore.CertFingerprint(cert))
+	for i, cert := range rep.Chain {
+		fmt.Fprintf(w, "Certificate[%d]:\nOwner: %s\nIssuer: %s\nSHA256: %s\n", i+1, cert.owner, cert.issuer, cert.SHA256)
 	}
 	if rep.Anchor != nil {
-		fmt.Fprintf(w, "Trust anchor: %s (SHA256: %s)\n", rep.Anchor.Name, rep.Anchor.SHA256)
+		fmt.Fprintf(w, "Trust anchor: %s (SHA256: %s)\n", rep.Anchor.owner, rep.Anchor.SHA256)
 	}
 	if len(rep.Previous) > 0 {
-		fmt.Fprintf(w, "Previous certificate: %s (SHA256: %s)\n", rep.Previous[0].Name, rep.Previous[0].SHA256)
+		fmt.Fprintf(w, "Previous certificate: %s (SHA256: %s)\n", rep.Previous[0].owner, rep.Previous[0].SHA256)
 	}
 	if rep.HistoryAlias != "" {
 		fmt.Fprintf(w, "Previous key and chain kept in %s as alias %q\n", rep.Keystore+".history", rep.HistoryAlias)

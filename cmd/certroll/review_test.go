@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"testing"
@@ -61,4 +62,70 @@ func TestTrustKindByName(t *testing.T) {
 	assert.Equal(t, truststore.PKCS12, trustKindFor("", "trust.P12"))
 	assert.Equal(t, truststore.JKS, trustKindFor("", "trust.jks"))
 	assert.Equal(t, truststore.JKS, trustKindFor("jks", "trust.pem"), "the configuration's word wins")
+}
+
+// A truststore in a folder that does not exist is bad input naming the
+// folder and what to do, not the lock file beside it; nothing is made.
+func TestTruststoreFolderMissing(t *testing.T) {
+	f := newFixture(t, keystore.PKCS12)
+	ca := f.file(t, "ca.pem", pemCerts([]*x509.Certificate{f.newCA.Cert}))
+	missing := filepath.Join(f.dir, "no-such-folder")
+	for _, args := range [][]string{
+		{"trust", "add", filepath.Join(missing, "ts.pem"), ca},
+		{"trust", "add", filepath.Join(missing, "ts.jks"), ca, "--storepass-env=CERTROLL_TEST_PW"},
+		{"trust", "prune", filepath.Join(missing, "ts.pem"), "--expired", "--nothing-in-use"},
+		{"trust", "diff", filepath.Join(missing, "ts.pem"), ca},
+	} {
+		code, _, stderr := runCmd(args...)
+		assert.Equal(t, exitUsage, code, "%v: %s", args, stderr)
+		assert.Contains(t, stderr, "the folder "+missing+" of the truststore", "%v", args)
+		assert.Contains(t, stderr, "mkdir -p "+missing, "%v", args)
+		assert.NotContains(t, stderr, ".lock", "%v", args)
+	}
+	assert.NoDirExists(t, missing)
+}
+
+// A configuration indented with a tab says so, with the line.
+func TestConfigTabIndentation(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"tab before a key", "tenant:\n\tkeystore: a.p12\n", "line 2: YAML does not allow tabs for indentation; use spaces"},
+		{"tab on a later line", "tenant:\n  keystore: a.p12\n  alias: x\n\t\n  password: {env: X}\n", "line 4: YAML does not allow tabs for indentation; use spaces"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "renewal.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tc.text), 0o600))
+			code, _, stderr := runCmd("config", "check", path)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Contains(t, stderr, tc.want)
+		})
+	}
+}
+
+// cobra's shell completion is there for the four shells, with an example
+// in its help, and the root's help names it.
+func TestCompletionAndVersion(t *testing.T) {
+	for shell, want := range map[string]string{"bash": "# bash completion V2 for certroll", "zsh": "#compdef certroll", "fish": "complete -c certroll", "powershell": "Register-ArgumentCompleter"} {
+		code, stdout, stderr := runCmd("completion", shell)
+		assert.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stdout, want, shell)
+	}
+	code, stdout, _ := runCmd("completion", "--help")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "Examples:\n  source <(certroll completion bash)")
+	code, stdout, _ = runCmd("--help")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "certroll completion bash|zsh|fish|powershell")
+	assert.Contains(t, stdout, "Examples:")
+	code, stdout, _ = runCmd("--version")
+	assert.Equal(t, exitOK, code)
+	assert.Equal(t, "certroll version devel\n", stdout)
+	code, _, stderr := runCmd("completion", "tcsh")
+	assert.Equal(t, exitUsage, code, stderr)
+}
+
+// A wrong number of arguments to a nested command names its whole path.
+func TestArgsErrorNamesCommandPath(t *testing.T) {
+	code, _, stderr := runCmd("config", "demo")
+	assert.Equal(t, exitUsage, code, stderr)
+	assert.Contains(t, stderr, "(see certroll config demo --help)")
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; a build
@@ -45,19 +47,56 @@ type env struct {
 	stdout, stderr io.Writer
 	json           bool // --json: one JSON document on stdout
 	quiet          bool // -q: no progress lines
+	colour         bool // stderr is a terminal and NO_COLOR is not set
 }
 
 // progress writes a progress line to stderr unless -q or --json is given.
 func (e *env) progress(format string, args ...any) {
+	e.progressIn("", format, args...)
+}
+
+// ANSI colours of the lines on stderr, used only on a terminal.
+const (
+	colourFaint  = "\x1b[2m"
+	colourGreen  = "\x1b[32m"
+	colourYellow = "\x1b[33m"
+	colourRed    = "\x1b[1;31m"
+	colourReset  = "\x1b[0m"
+)
+
+// progressIn writes a progress line in colour (on a terminal; faint if
+// colour is empty).
+func (e *env) progressIn(colour, format string, args ...any) {
 	if e.quiet || e.json {
 		return
 	}
-	fmt.Fprintf(e.stderr, format+"\n", args...)
+	line := fmt.Sprintf(format, args...)
+	if e.colour {
+		if colour == "" {
+			colour = colourFaint
+		}
+		line = colour + line + colourReset
+	}
+	fmt.Fprintln(e.stderr, line)
+}
+
+// isTerminal says whether the file descriptor is a terminal; tests replace
+// it.
+var isTerminal = term.IsTerminal
+
+// colourFor says whether lines written to w may be coloured: w is a
+// terminal, and NO_COLOR (https://no-color.org) is not set to a value.
+func colourFor(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && isTerminal(int(f.Fd()))
 }
 
 // run runs the command line args and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, colour: colourFor(stderr)}
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -67,7 +106,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "certroll: %v\n", err)
+	prefix := "certroll:"
+	if e.colour {
+		prefix = colourRed + prefix + colourReset
+	}
+	fmt.Fprintf(stderr, "%s %s\n", prefix, plainErr(err))
 	var xe *exitError
 	if errors.As(err, &xe) {
 		return xe.code
@@ -98,7 +141,18 @@ on the client's keystore and at the receiver that checks it, without losing
 traffic. It reads and writes JKS and PKCS#12 keystores as keytool does.
 
 Exit codes: 0 done, 1 internal error, 2 bad input, 3 waiting for a person
-or the CA (run again later), 4 refused by a gate or a check.`,
+or the CA (run again later), 4 refused by a gate or a check.
+
+Progress lines go to standard error (-q silences them, --json too, so that
+standard output holds the JSON document only); they are coloured only on a
+terminal, and never with NO_COLOR set.
+
+Shell completion: certroll completion bash|zsh|fish|powershell prints the
+script (see certroll completion --help).`,
+		Example: `  certroll list client.p12 --storepass-env STOREPASS
+  certroll renew renewal.yaml
+  certroll --version
+  source <(certroll completion bash)   # completion in this bash session`,
 		Version: version,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -116,6 +170,28 @@ or the CA (run again later), 4 refused by a gate or a check.`,
 	for _, add := range commands {
 		root.AddCommand(add(e))
 	}
+	// cobra's completion command, made now so that its help has an
+	// example like every other (and after SetOut: it keeps the writer it
+	// finds), and an unknown shell is a usage error.
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = func(_ *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return &flagError{fmt.Errorf("completion: unknown shell %q: give bash, zsh, fish or powershell", args[0])}
+				}
+				return nil
+			}
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+			c.Example = `  source <(certroll completion bash)                      # this bash session
+  certroll completion bash > /etc/bash_completion.d/certroll
+  certroll completion zsh > "${fpath[1]}/_certroll"
+  certroll completion fish > ~/.config/fish/completions/certroll.fish
+  certroll completion powershell | Out-String | Invoke-Expression`
+		}
+	}
 	return root
 }
 
@@ -128,7 +204,7 @@ var commands []func(*env) *cobra.Command
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
-			return &flagError{fmt.Errorf("%s: %w (see certroll %s --help)", cmd.Name(), err, cmd.Name())}
+			return &flagError{fmt.Errorf("%s: %w (see %s --help)", cmd.Name(), err, cmd.CommandPath())}
 		}
 		return nil
 	}

@@ -29,8 +29,11 @@ type resultJSON struct {
 	Steps    []stepJSON `json:"steps"`
 	Files    []string   `json:"files,omitempty"`
 	Waiting  *stepJSON  `json:"waiting_for,omitempty"`
-	Traffic  string     `json:"traffic,omitempty"`
-	Error    string     `json:"error,omitempty"`
+	// WindowOpens is the start of a downtime window still ahead, before
+	// whose step the renewal waits.
+	WindowOpens *time.Time `json:"window_opens,omitempty"`
+	Traffic     string     `json:"traffic,omitempty"`
+	Error       string     `json:"error,omitempty"`
 }
 
 type stepJSON struct {
@@ -91,6 +94,18 @@ func report(e *env, c *config, r *renewal.Result, traffic string, runErr error) 
 	if runErr != nil {
 		v.Error = runErr.Error()
 	}
+	if v.WindowOpens = windowOpens(c, r, time.Now()); v.WindowOpens != nil {
+		// A run stopped before the window's step waits for it.
+		if v.State == string(renewal.StatusRunning) {
+			v.State = string(renewal.StatusWaiting)
+		}
+		for _, s := range v.Steps {
+			if s.ID == string(renewal.StepAgreeWindow) {
+				w := s
+				v.Waiting = &w
+			}
+		}
+	}
 	if e.json {
 		return e.writeJSON(v)
 	}
@@ -148,17 +163,49 @@ func report(e *env, c *config, r *renewal.Result, traffic string, runErr error) 
 	if traffic != "" {
 		fmt.Fprintf(w, "Traffic: %s\n", traffic)
 	}
-	if v.Waiting != nil && v.State == string(renewal.StatusWaiting) {
+	if v.Waiting != nil && v.State == string(renewal.StatusWaiting) && v.Waiting.ID != string(renewal.StepAgreeWindow) {
 		fmt.Fprintf(w, "Waiting for: step %d (%s)", v.Waiting.Number, v.Waiting.ID)
 		if v.Updated != nil {
 			fmt.Fprintf(w, " since %s", v.Updated.Format(time.RFC3339))
 		}
 		fmt.Fprintln(w)
 	}
+	if v.WindowOpens != nil {
+		step := ""
+		if v.Waiting != nil && v.Waiting.ID == string(renewal.StepAgreeWindow) {
+			step = fmt.Sprintf("step %d (%s): ", v.Waiting.Number, v.Waiting.ID)
+		}
+		fmt.Fprintf(w, "Waiting for: %sthe downtime window opens at %s; run certroll renew %s again then\n",
+			step, v.WindowOpens.Format(time.RFC3339), c.path)
+	}
 	if v.Waiting != nil && v.State == string(renewal.StatusFailed) {
 		fmt.Fprintf(w, "Stopped at: step %d (%s); put it right and run certroll renew %s again\n", v.Waiting.Number, v.Waiting.ID, c.path)
 	}
 	return nil
+}
+
+// windowOpens returns the start of the configuration's downtime window if
+// it is still ahead of now and the renewal r has not passed its step; nil
+// otherwise.
+func windowOpens(c *config, r *renewal.Result, now time.Time) *time.Time {
+	if c.Window == nil || c.Window.Start == "" {
+		return nil
+	}
+	start, err := time.Parse(time.RFC3339, c.Window.Start)
+	if err != nil || !now.Before(start) {
+		return nil
+	}
+	switch {
+	case r.Sequence != "" && r.Sequence != renewal.SequenceDowntime:
+		return nil
+	case r.Sequence == "" && c.Sequence != "downtime":
+		return nil
+	}
+	if s := r.Step(renewal.StepAgreeWindow); s != nil && s.Status == renewal.StatusDone {
+		return nil
+	}
+	start = start.UTC()
+	return &start
 }
 
 // colonHex prints 64 hex digits as keytool does ("AB:CD:…").

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -133,7 +134,7 @@ A TRUSTSTORE that does not exist is created, its kind taken from its name:
 			}
 			entries[0].Alias = alias
 		}
-		t, err := openTruststore(path, pw, true)
+		t, err := openTruststore(e, path, pw, true)
 		if err != nil {
 			return err
 		}
@@ -395,7 +396,7 @@ func (e *env) prune(path string, pw *passwordSource, u *trustUsageFlags, sel tru
 	if err != nil {
 		return err
 	}
-	t, err := openTruststore(path, pw, false)
+	t, err := openTruststore(e, path, pw, false)
 	if err != nil {
 		return err
 	}
@@ -459,7 +460,7 @@ Both truststores are opened with the password of --storepass-env or
 	pwA := addPasswordFlags(cmd, "storepass", "truststore password")
 	pwB := addPasswordFlags(cmd, "b-storepass", "password of truststore B")
 	cmd.RunE = func(_ *cobra.Command, args []string) error {
-		a, err := openTruststore(args[0], pwA, false)
+		a, err := openTruststore(e, args[0], pwA, false)
 		if err != nil {
 			return err
 		}
@@ -468,7 +469,7 @@ Both truststores are opened with the password of --storepass-env or
 		if src.envName == "" && src.file == "" {
 			src = &passwordSource{what: "password of " + args[1], envName: pwA.envName, file: pwA.file}
 		}
-		b, err := openTruststore(args[1], src, false)
+		b, err := openTruststore(e, args[1], src, false)
 		if err != nil {
 			return err
 		}
@@ -533,7 +534,14 @@ func (t *openedTrust) save() error {
 // openTruststore reads the truststore at path, asking for its password
 // only if it is a keystore. With create, a missing file is a new, empty
 // truststore of the kind its name says.
-func openTruststore(path string, pw *passwordSource, create bool) (*openedTrust, error) {
+func openTruststore(e *env, path string, pw *passwordSource, create bool) (*openedTrust, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		// Said before anything else: otherwise the lock file beside it is
+		// what cannot be made, which says nothing useful.
+		if dir := filepath.Dir(path); !isDir(dir) {
+			return nil, usageErr(fmt.Errorf("the folder %s of the truststore %s does not exist: check the path, or create the folder (mkdir -p %s) first", dir, path, dir))
+		}
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && create {
 		kind, ok := trustKindByName(path)
 		if !ok {
@@ -560,11 +568,23 @@ func openTruststore(path string, pw *passwordSource, create bool) (*openedTrust,
 			return nil, err
 		}
 	}
+	size := 0
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		size = int(fi.Size())
+	}
+	e.readingStore(path, size)
 	if t.set, err = truststore.Open(path, t.password); err != nil {
 		wipe(t.password)
 		return nil, trustStoreErr(path, err)
 	}
+	e.readStore(path, size, len(t.set.Certificates()))
 	return t, nil
+}
+
+// isDir says whether path is an existing folder.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // trustKindByName is the kind of truststore a new file's name asks for.
@@ -641,18 +661,25 @@ func trustStoreErr(path string, err error) error {
 	return msg
 }
 
-// plainErr is an error's message without the library's package prefixes,
-// which mean nothing to the person reading it.
-func plainErr(err error) string {
-	s := err.Error()
+// plainErr is an error's message without the library's package prefixes
+// ("renewal: ", "keystore: ", …), which mean nothing to the person reading
+// it: at the start, and where a wrapped message begins (after ": ", "; "
+// or a new line), as often as they are stacked.
+func plainErr(err error) string { return plainText(err.Error()) }
+
+// plainText is s without the library's package prefixes, as plainErr.
+func plainText(s string) string {
 	for {
-		t := strings.TrimPrefix(strings.TrimPrefix(s, "truststore: "), "keystore: ")
+		t := libPrefix.ReplaceAllString(s, "$1")
 		if t == s {
 			return s
 		}
 		s = t
 	}
 }
+
+// libPrefix is a library package's prefix where a message begins.
+var libPrefix = regexp.MustCompile(`(^|: |; |\n)(renewal|handoff|keystore|truststore|chain|local|probe|nginx|haproxy|command|java|pkcs12|jks): `)
 
 // --- output ---
 
