@@ -3,6 +3,7 @@ package truststore
 import (
 	"crypto/x509/pkix"
 	"strings"
+	"unicode/utf8"
 )
 
 // dnString returns n.String(), the distinguished name as crypto/x509
@@ -72,6 +73,10 @@ func dnString(n pkix.Name) string {
 // a # that begins it. It ranges over runes as that code does, so invalid
 // UTF-8 becomes U+FFFD in both.
 func writeEscaped(b *strings.Builder, v string) {
+	if !needsEscape(v) {
+		b.WriteString(v)
+		return
+	}
 	for k, c := range v {
 		escape := false
 		switch c {
@@ -87,4 +92,29 @@ func writeEscaped(b *strings.Builder, v string) {
 		}
 		b.WriteRune(c)
 	}
+}
+
+// needsEscape reports whether writeEscaped must change v: v is not valid
+// UTF-8, or holds a character it escapes where it escapes it.
+func needsEscape(v string) bool {
+	ascii := true
+	for k := 0; k < len(v); k++ {
+		switch c := v[k]; c {
+		case ',', '+', '"', '\\', '<', '>', ';':
+			return true
+		case ' ':
+			if k == 0 || k == len(v)-1 {
+				return true
+			}
+		case '#':
+			if k == 0 {
+				return true
+			}
+		default:
+			if c >= utf8.RuneSelf {
+				ascii = false
+			}
+		}
+	}
+	return !ascii && !utf8.ValidString(v)
 }

@@ -38,6 +38,8 @@ func TestDNStringMatchesPkix(t *testing.T) {
 		{"values to escape", namesOf(pkix.Name{CommonName: ` #lead,+"\<>;trail `, Organization: []string{"#", " ", "a#b c"}})},
 		{"empty value in a list", namesOf(pkix.Name{Organization: []string{"", "O"}})},
 		{"invalid UTF-8", namesOf(pkix.Name{CommonName: "bad \xff\xfe end"})},
+		{"UTF-8 then a character to escape", namesOf(pkix.Name{CommonName: "Zürich, Süd", Organization: []string{"é "}})},
+		{"invalid UTF-8 then a character to escape", namesOf(pkix.Name{CommonName: "\xff;"})},
 		{"email address attribute", namesOf(pkix.Name{CommonName: "Old Root"}, email)},
 		{"domain component", namesOf(pkix.Name{CommonName: "DC Root"}, dc)},
 		{"extra names", pkix.Name{CommonName: "X", ExtraNames: []pkix.AttributeTypeAndValue{email}}},
