@@ -94,3 +94,46 @@ func TestVerifyAllocations(t *testing.T) {
 	})
 	assert.Less(t, allocs, 150.0, "allocations per Verify with 150 roots")
 }
+
+// TestVerifyFreshReceiverPerCall covers callers that make a Receiver per
+// call from one roots list, as the embedded receiver does per handshake:
+// the pool is found among the recently built ones (so the call allocates
+// about as much as crypto/x509's Verify), and a list changed in place is
+// not mistaken for the one it was.
+func TestVerifyFreshReceiverPerCall(t *testing.T) {
+	p := newPKI(t)
+	roots := []*x509.Certificate{p.root.Cert}
+	for range 149 {
+		roots = append(roots, p.unknownRoot.Cert)
+	}
+	verify := func(c []*x509.Certificate) error {
+		_, err := (&Receiver{Roots: roots, Time: testpki.Now}).Verify(c)
+		return err
+	}
+	require.NoError(t, verify(p.leaf.Chain))
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := verify(p.leaf.Chain); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Less(t, allocs, 150.0, "allocations per Verify of a fresh Receiver with 150 roots")
+
+	roots[0] = p.newRoot.Cert
+	assert.Error(t, verify(p.leaf.Chain), "the root replaced in place is no longer trusted")
+	assert.NoError(t, verify(p.newLeaf.Chain), "its replacement is")
+
+	// More lists than are kept, in turn: each verdict stays its own.
+	lists := make([][]*x509.Certificate, recentPools+2)
+	for i := range lists {
+		lists[i] = []*x509.Certificate{p.unknownRoot.Cert}
+		if i%2 == 0 {
+			lists[i] = append(lists[i], p.root.Cert)
+		}
+	}
+	for range 2 {
+		for i, l := range lists {
+			_, err := (&Receiver{Roots: l, Time: testpki.Now}).Verify(p.leaf.Chain)
+			assert.Equal(t, i%2 == 0, err == nil, "list %d", i)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -54,7 +55,9 @@ func (s *sigChecker) spent() bool { return len(s.done) >= maxDiagnoseSignatures 
 // no call is running on it: the roots pool that [Receiver.Verify] builds
 // on first use is kept for the next calls, and rebuilt when Roots no
 // longer holds the same certificates (compared by pointer, so a
-// certificate must not be modified in place).
+// certificate must not be modified in place). The package also keeps the
+// pools of the last few Roots lists, so that a Receiver made per call
+// from the same list, as per TLS handshake, does not rebuild it either.
 type Receiver struct {
 	// Roots are the trust anchors. Empty means none: the system roots are
 	// never used, because a receiver that trusts every public CA for client
@@ -126,9 +129,44 @@ func (r *Receiver) rootsPool() *x509.CertPool {
 	if p, _ := r.roots.Load().(*rootPool); p != nil && samePointers(p.certs, r.Roots) {
 		return p.pool
 	}
-	p := &rootPool{certs: append([]*x509.Certificate(nil), r.Roots...), pool: pool(r.Roots)}
+	p := recentRoots.get(r.Roots)
 	r.roots.Store(p)
 	return p.pool
+}
+
+// recentPools is how many roots pools [recentRoots] keeps.
+const recentPools = 4
+
+// recentRoots keeps the pools of the last few Roots lists verified with,
+// for callers that make a Receiver per call from the same list: the
+// embedded receiver of renewal/local makes one per handshake, to set its
+// clock as Time. An entry holds its certificates and pool until replaced.
+var recentRoots rootsCache
+
+type rootsCache struct {
+	mu      sync.Mutex
+	entries [recentPools]*rootPool
+	next    int
+}
+
+// get returns a pool of roots: a kept one built from the same
+// certificates, or a new one, which it keeps in place of the oldest.
+func (c *rootsCache) get(roots []*x509.Certificate) *rootPool {
+	c.mu.Lock()
+	for _, p := range c.entries {
+		if p != nil && samePointers(p.certs, roots) {
+			c.mu.Unlock()
+			return p
+		}
+	}
+	c.mu.Unlock()
+	// Built outside the lock: hashing the roots is the slow part.
+	p := &rootPool{certs: append([]*x509.Certificate(nil), roots...), pool: pool(roots)}
+	c.mu.Lock()
+	c.entries[c.next] = p
+	c.next = (c.next + 1) % recentPools
+	c.mu.Unlock()
+	return p
 }
 
 func (r *Receiver) now() time.Time {

@@ -120,7 +120,7 @@ func run(runs int, keyType keystore.KeyType, out io.Writer) error {
 	// The sums of the other steps' medians, as total sums every step's.
 	lo, ko := lt-median(lib, 0), kt-median(tools, 0)
 	fmt.Fprintf(out, "%-24s %14s %14s\n", "total without key pair", round(ko), round(lo))
-	fmt.Fprintf(out, "\ncertroll is %.0fx faster (%.0fx without the key pair); key generation is %.0f%% of its time\n",
+	fmt.Fprintf(out, "\ncertroll is %.0fx faster (%.0fx without the key pair); key generation is %.1f%% of its time\n",
 		float64(kt)/float64(lt), float64(ko)/float64(lo), 100*float64(median(lib, 0))/float64(lt))
 	return nil
 }
