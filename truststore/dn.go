@@ -34,6 +34,15 @@ func dnString(n pkix.Name) string {
 		}
 	}
 	var b strings.Builder
+	// One allocation for the usual name: its values, plus room for the
+	// types, separators and a few escapes.
+	size := len(n.CommonName) + len(n.SerialNumber) + 32
+	for _, vs := range [][]string{n.OrganizationalUnit, n.Organization, n.PostalCode, n.StreetAddress, n.Locality, n.Province, n.Country} {
+		for _, v := range vs {
+			size += len(v) + 12
+		}
+	}
+	b.Grow(size)
 	first := true
 	rdn := func(typ string, values []string) {
 		if len(values) == 0 {
