@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,6 +51,13 @@ func (s *sigChecker) spent() bool { return len(s.done) >= maxDiagnoseSignatures 
 //
 // The zero value trusts nothing and rejects every chain. A Receiver is safe
 // for concurrent use as long as its fields are not modified meanwhile.
+// Between calls its fields may change, and a Receiver may be copied while
+// no call is running on it: the roots pool that [Receiver.Verify] builds
+// on first use is kept for the next calls, and rebuilt when Roots no
+// longer holds the same certificates (compared by pointer, so a
+// certificate must not be modified in place). The package also keeps the
+// pools of the last few Roots lists, so that a Receiver made per call
+// from the same list, as per TLS handshake, does not rebuild it either.
 type Receiver struct {
 	// Roots are the trust anchors. Empty means none: the system roots are
 	// never used, because a receiver that trusts every public CA for client
@@ -80,6 +89,84 @@ type Receiver struct {
 	// signatures since 2014, and so do most receivers' policies); a negative value disables the check (crypto/x509
 	// and crypto/tls still refuse keys under 1024 bits).
 	MinRSABits int
+
+	// roots caches the pool built from Roots (a *rootPool). Building it
+	// hashes every root and allocates several times per root: with 150
+	// roots that cost more than the verification itself, and a receiver
+	// verifies on every handshake. It is an atomic.Value rather than an
+	// atomic.Pointer so that a Receiver may still be copied (go vet flags
+	// copies of the latter): a copy shares the cached pool, which is never
+	// modified and is checked against the copy's own Roots before use.
+	roots atomic.Value
+}
+
+// rootPool is the crypto/x509 pool built from a receiver's Roots, with the
+// slice it was built from so that a change of Roots is noticed.
+type rootPool struct {
+	certs []*x509.Certificate
+	pool  *x509.CertPool
+}
+
+// samePointers reports whether a and b hold the same certificates, by
+// pointer, in the same order. Comparing 150 pointers costs far less than
+// hashing 150 certificates.
+func samePointers(a, b []*x509.Certificate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rootsPool returns the pool of the receiver's Roots, building it on first
+// use or when Roots changed since. Concurrent first callers may each build
+// it; the pools are equal, and the last one stored is kept.
+func (r *Receiver) rootsPool() *x509.CertPool {
+	if p, _ := r.roots.Load().(*rootPool); p != nil && samePointers(p.certs, r.Roots) {
+		return p.pool
+	}
+	p := recentRoots.get(r.Roots)
+	r.roots.Store(p)
+	return p.pool
+}
+
+// recentPools is how many roots pools [recentRoots] keeps.
+const recentPools = 4
+
+// recentRoots keeps the pools of the last few Roots lists verified with,
+// for callers that make a Receiver per call from the same list: the
+// embedded receiver of renewal/local makes one per handshake, to set its
+// clock as Time. An entry holds its certificates and pool until replaced.
+var recentRoots rootsCache
+
+type rootsCache struct {
+	mu      sync.Mutex
+	entries [recentPools]*rootPool
+	next    int
+}
+
+// get returns a pool of roots: a kept one built from the same
+// certificates, or a new one, which it keeps in place of the oldest.
+func (c *rootsCache) get(roots []*x509.Certificate) *rootPool {
+	c.mu.Lock()
+	for _, p := range c.entries {
+		if p != nil && samePointers(p.certs, roots) {
+			c.mu.Unlock()
+			return p
+		}
+	}
+	c.mu.Unlock()
+	// Built outside the lock: hashing the roots is the slow part.
+	p := &rootPool{certs: append([]*x509.Certificate(nil), roots...), pool: pool(roots)}
+	c.mu.Lock()
+	c.entries[c.next] = p
+	c.next = (c.next + 1) % recentPools
+	c.mu.Unlock()
+	return p
 }
 
 func (r *Receiver) now() time.Time {
@@ -156,7 +243,10 @@ func (r *Receiver) verify(chain []*x509.Certificate, key crypto.PublicKey) ([][]
 	}
 	now := r.now()
 	opts := x509.VerifyOptions{
-		Roots:         pool(r.Roots),
+		Roots: r.rootsPool(),
+		// The intermediates pool holds the certificates the client sent,
+		// so it is built per call, as crypto/tls does per handshake; the
+		// receiver's own Intermediates are usually few.
 		Intermediates: pool(chain[1:], r.Intermediates),
 		CurrentTime:   now,
 		KeyUsages:     r.usages(),

@@ -174,7 +174,7 @@ func marshalPEM(entries []*entry, withAlias bool) []byte {
 		if withAlias {
 			fmt.Fprintf(&b, "%s %s\n", aliasPrefix, printable(e.alias))
 		}
-		fmt.Fprintf(&b, "# subject: %s\n", printable(e.cert.Subject.String()))
+		fmt.Fprintf(&b, "# subject: %s\n", printable(dnString(e.cert.Subject)))
 		fmt.Fprintf(&b, "# sha256: %s\n", keystore.CertFingerprint(e.cert))
 		fmt.Fprintf(&b, "# valid: %s to %s\n", e.cert.NotBefore.UTC().Format(time.RFC3339), e.cert.NotAfter.UTC().Format(time.RFC3339))
 		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: e.cert.Raw}) // writing to a bytes.Buffer cannot fail
