@@ -424,17 +424,25 @@ func acceptClient(r renewal.Receiver, certs []*x509.Certificate) change {
 
 // removeClient removes the old client certificate; the receiver's files
 // are asked too while its inspector does not list it (a pin written by a
-// person names a fingerprint only), unless removedBefore.
+// person names a fingerprint only), unless removedBefore: the downtime
+// swap, recorded done in the history, removed it.
 func removeClient(r renewal.Receiver, old []*x509.Certificate, removedBefore bool) change {
 	state := receiverState(r)
 	return change{
 		what: "removed the client certificate " + describe(old[0]),
 		needed: func(ctx context.Context) (bool, error) {
 			_, acc, known, err := state()
-			if err != nil || !known || contains(acc, old[0]) {
-				return true, err
+			switch {
+			case err != nil:
+				return false, err
+			case known && contains(acc, old[0]):
+				return true, nil
+			case removedBefore:
+				// The history records the receiver's swap, which removed
+				// it, as done.
+				return false, nil
 			}
-			return !removedBefore && r.Accepts(ctx, old) == nil, nil
+			return !known || r.Accepts(ctx, old) == nil, nil
 		},
 		do: func(ctx context.Context) error { return r.RemoveClient(ctx, old[0]) },
 	}

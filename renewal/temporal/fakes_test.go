@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/certroll/certroll/keystore"
@@ -383,6 +385,8 @@ func (n *fakeNotifier) HandOff(_ context.Context, s renewal.Step, msg string, wa
 // env makes a test workflow environment running w's activities.
 func (w *world) env() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
+	// The crash tests' panics would fill the output with stacks.
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(RenewalWorkflow)
 	env.RegisterWorkflow(CampaignWorkflow)
