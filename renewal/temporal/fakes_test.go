@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -386,7 +387,9 @@ func (n *fakeNotifier) HandOff(_ context.Context, s renewal.Step, msg string, wa
 func (w *world) env() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	// The crash tests' panics would fill the output with stacks.
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	if os.Getenv("I13_LOG") == "" {
+		s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	}
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(RenewalWorkflow)
 	env.RegisterWorkflow(CampaignWorkflow)
