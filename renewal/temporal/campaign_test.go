@@ -15,7 +15,8 @@ import (
 	"github.com/certroll/certroll/renewal"
 )
 
-// campaign makes n renewals spread over receivers rcv-0 … rcv-(k-1), every
+// campaign makes n renewals, in blocks of n/k on receivers rcv-0 … rcv-(k-1)
+// (so that without the per-receiver limit many would run on one), every
 // fourth one in the downtime sequence if mixed.
 func campaign(w *world, n, receivers int, mixed bool) (Campaign, []*fixture) {
 	c := Campaign{Name: "new-ca-2026"}
@@ -25,7 +26,7 @@ func campaign(w *world, n, receivers int, mixed bool) (Campaign, []*fixture) {
 		if mixed && i%4 == 3 {
 			seq = renewal.SequenceDowntime
 		}
-		f := w.add(fmt.Sprintf("tenant-%03d", i), fmt.Sprintf("rcv-%d", i%receivers), seq)
+		f := w.add(fmt.Sprintf("tenant-%03d", i), fmt.Sprintf("rcv-%d", i*receivers/n), seq)
 		c.Renewals = append(c.Renewals, f.input)
 		fs = append(fs, f)
 	}
