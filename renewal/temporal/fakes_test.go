@@ -385,6 +385,13 @@ func (n *fakeNotifier) HandOff(_ context.Context, s renewal.Step, msg string, wa
 
 // env makes a test workflow environment running w's activities.
 func (w *world) env() *testsuite.TestWorkflowEnvironment {
+	env := newEnv(w.acts)
+	env.SetStartTime(clock)
+	return env
+}
+
+// newEnv makes a test workflow environment running acts.
+func newEnv(acts *Activities) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	// The crash tests' panics would fill the output with stacks.
 	if os.Getenv("I13_LOG") == "" {
@@ -393,8 +400,7 @@ func (w *world) env() *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(RenewalWorkflow)
 	env.RegisterWorkflow(CampaignWorkflow)
-	env.RegisterActivity(w.acts)
-	env.SetStartTime(clock)
+	env.RegisterActivity(acts)
 	env.SetTestTimeout(5 * time.Minute)
 	return env
 }

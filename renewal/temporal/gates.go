@@ -81,12 +81,16 @@ func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, e
 				c.problem("node %q still presents the old certificate %s: restart the flow there before the old certificate and root go", n, describe(old[0]))
 			}
 		}
-		if obs, ok := l.receiver.(renewal.UsageObserver); ok && len(c.r.Problems) == 0 {
+		// A zero drain is no quiet period: nothing to ask the receiver
+		// (the executor asks whether it saw the old certificate after
+		// "now", which only a clock skew between it and the worker makes
+		// true).
+		if obs, ok := l.receiver.(renewal.UsageObserver); ok && len(c.r.Problems) == 0 && in.Drain > 0 {
 			last, err := obs.LastSeen(ctx, old[0])
 			switch {
 			case err != nil:
 				c.problem("cannot tell when the receiver last saw the old client certificate %s: %v", describe(old[0]), err)
-			case !last.IsZero() && in.Now.Sub(last) < max(in.Drain, 0):
+			case !last.IsZero() && in.Now.Sub(last) < in.Drain:
 				c.r.DrainUntil = last.Add(in.Drain).UTC()
 			}
 		}

@@ -1,0 +1,134 @@
+package temporal
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certroll/certroll/keystore"
+	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/renewal/local"
+)
+
+// TestCampaignAgainstTheEmbeddedLandscapes runs a campaign of three
+// overlap renewals through the test suite against renewal/local's
+// embedded landscapes: three receivers serving HTTPS on 127.0.0.1, each
+// with a runtime of two nodes sending messages over real TLS while the
+// campaign runs. Not one message may fail, and every node must end
+// presenting its new certificate.
+func TestCampaignAgainstTheEmbeddedLandscapes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	oldCA, err := local.NewCA(local.CAConfig{Name: "Old Root CA"})
+	require.NoError(t, err)
+	newCA, err := local.NewCA(local.CAConfig{Name: "New Root CA"})
+	require.NoError(t, err)
+	acts := &Activities{
+		Tenants: map[string]Stores{}, CAs: map[string]renewal.CA{"new-ca": newCA},
+		Receivers: map[string]renewal.Receiver{}, Runtimes: map[string]renewal.Runtime{},
+		Notifiers: map[string]renewal.Notifier{"people": &local.Notifier{}},
+	}
+	c := Campaign{Name: "e2e", MaxConcurrent: 3, MaxPerReceiver: 1}
+	var runtimes []*local.Runtime
+	pw := []byte("changeit-e2e")
+	for i := range 3 {
+		name := fmt.Sprintf("tenant-%d", i)
+		key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
+		require.NoError(t, err)
+		old, err := oldCA.Issue(name, key.Public())
+		require.NoError(t, err)
+		ksPath := filepath.Join(dir, name+".p12")
+		ks := keystore.New(keystore.PKCS12, nil)
+		require.NoError(t, ks.Set(&keystore.Entry{Alias: "client", Key: key, Chain: old}, nil))
+		require.NoError(t, ks.Save(ksPath, pw, nil))
+
+		rcv, err := local.NewReceiver(local.ReceiverConfig{
+			Truststore: filepath.Join(dir, name+"-receiver-truststore.jks"), TruststorePassword: pw,
+			Accepted: filepath.Join(dir, name+"-accepted.pem"),
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rcv.Close() })
+		_, err = rcv.Start()
+		require.NoError(t, err)
+		require.NoError(t, rcv.TrustRoot(ctx, oldCA.Root()))
+		require.NoError(t, rcv.AcceptClient(ctx, old))
+
+		rt, err := local.NewRuntime(local.RuntimeConfig{Nodes: 2, Keystore: ksPath, KeystorePassword: pw, Alias: "client", Receiver: rcv, Rate: 50})
+		require.NoError(t, err)
+		require.NoError(t, rt.StartAll(ctx))
+		runtimes = append(runtimes, rt)
+
+		acts.Tenants[name] = &renewal.Tenant{Keystore: ksPath, Password: pw, Alias: "client"}
+		acts.Receivers[name], acts.Runtimes[name] = rcv, rt
+		plan, err := renewal.Build(renewal.SequenceOverlap, renewal.Params{
+			Alias: "client", Keystore: ksPath, Nodes: []string{"node-1", "node-2"},
+			OldFingerprint:     keystore.CertFingerprint(old[0]).Hex(),
+			OldRootSubject:     oldCA.Root().Subject.String(),
+			OldRootFingerprint: keystore.CertFingerprint(oldCA.Root()).Hex(),
+			NewRootSubject:     newCA.Root().Subject.String(),
+			NewRootFingerprint: keystore.CertFingerprint(newCA.Root()).Hex(),
+		})
+		require.NoError(t, err)
+		c.Renewals = append(c.Renewals, Input{Name: name, Plan: plan,
+			Adapters: Adapters{Tenant: name, CA: "new-ca", Receiver: name, Runtime: name, Notifier: "people"}})
+	}
+
+	// A safety bound, not an expectation: the run ends when the campaign
+	// has and the nodes have sent with the new certificates.
+	runCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	done := make([]chan local.Stats, len(runtimes))
+	for i, rt := range runtimes {
+		done[i] = make(chan local.Stats, 1)
+		go func() { done[i] <- rt.Run(runCtx) }()
+	}
+	// Traffic flows before the campaign starts.
+	require.Eventually(t, func() bool {
+		for _, rt := range runtimes {
+			if rt.Stats().Total < 10 {
+				return false
+			}
+		}
+		return true
+	}, time.Minute, 5*time.Millisecond)
+
+	env := newEnv(acts)
+	env.SetStartTime(time.Now()) // the landscapes run on the wall clock
+	rep := runCampaign(t, env, c)
+	assert.Equal(t, map[string]int{"done": 3}, rep.Counts, "%s", rep.Markdown())
+
+	// Traffic flows after it, with the new certificates.
+	marks := make([]local.Stats, len(runtimes))
+	for i, rt := range runtimes {
+		marks[i] = rt.Stats()
+	}
+	require.Eventually(t, func() bool {
+		for i, rt := range runtimes {
+			for n, ns := range rt.Stats().PerNode {
+				if ns.Total-marks[i].PerNode[n].Total < 5 {
+					return false
+				}
+			}
+		}
+		return true
+	}, time.Minute, 5*time.Millisecond)
+	cancel()
+	for i := range runtimes {
+		stats := <-done[i]
+		assert.Zero(t, stats.Failed, "tenant-%d: %v; first failures %v", i, stats, first(stats.Failures, 3))
+		live, err := acts.Tenants[fmt.Sprintf("tenant-%d", i)].LiveChain()
+		require.NoError(t, err)
+		assert.Equal(t, "New Root CA", live[0].Issuer.CommonName)
+		for n, ns := range stats.PerNode {
+			require.NotEmpty(t, ns.Sequence, n)
+			assert.Equal(t, keystore.CertFingerprint(live[0]).Hex(), ns.Sequence[len(ns.Sequence)-1], "tenant-%d %s ends presenting the new certificate", i, n)
+		}
+	}
+}
+
+func first[T any](s []T, n int) []T { return s[:min(n, len(s))] }
