@@ -242,7 +242,6 @@ type fakeReceiver struct {
 	roots, accepted []*x509.Certificate
 	refuse          bool
 	lastSeen        time.Time // of the old certificate, for the drain
-	observe         bool
 }
 
 func (r *fakeReceiver) do(op string, fn func()) error {
