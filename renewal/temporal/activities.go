@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	sdktemporal "go.temporal.io/sdk/temporal"
@@ -189,6 +191,7 @@ func describe(c *x509.Certificate) string {
 // workflow records in its history, as the executor's first run records
 // them in the journal. It changes nothing.
 func (a *Activities) Prepare(ctx context.Context, in StepInput) (Artifacts, error) {
+	defer keepAlive(ctx, nil)()
 	l, err := a.resolve(in.Adapters)
 	if err != nil {
 		return Artifacts{}, err
@@ -231,6 +234,7 @@ func (a *Activities) Prepare(ctx context.Context, in StepInput) (Artifacts, erro
 // Awaiting set, not an error. Each part is safe to repeat: a staged key
 // is reused, and a signed one is not signed again.
 func (a *Activities) GenerateKey(ctx context.Context, in StepInput) (StepOutput, error) {
+	defer keepAlive(ctx, nil)()
 	l, err := a.resolve(in.Adapters)
 	if err != nil {
 		return StepOutput{}, err
@@ -315,6 +319,7 @@ func chainsTo(certs []*x509.Certificate, root *x509.Certificate) error {
 // attempt may deliver the message again (a notifier delivers at least
 // once).
 func (a *Activities) HandOff(ctx context.Context, in StepInput) error {
+	defer keepAlive(ctx, nil)()
 	l, err := a.resolve(in.Adapters)
 	if err != nil {
 		return err
@@ -340,14 +345,15 @@ type change struct {
 // worker died is found by its needed check; the adapters' calls are
 // idempotent besides.)
 func (a *Activities) apply(ctx context.Context, id renewal.StepID, changes []change) (string, bool, error) {
-	var done []string
+	b := &beat{}
 	if activity.HasHeartbeatDetails(ctx) {
-		_ = activity.GetHeartbeatDetails(ctx, &done)
+		_ = activity.GetHeartbeatDetails(ctx, &b.done)
 	}
+	defer keepAlive(ctx, b)()
 	var made []string
 	first := true
 	for _, c := range changes {
-		if slices.Contains(done, c.what) {
+		if b.has(c.what) {
 			continue
 		}
 		need, err := c.needed(ctx)
@@ -364,9 +370,8 @@ func (a *Activities) apply(ctx context.Context, id renewal.StepID, changes []cha
 		if err := c.do(ctx); err != nil {
 			return "", false, classify(fmt.Errorf("renewal/temporal: %s: %w", c.what, err))
 		}
-		done = append(done, c.what)
 		made = append(made, c.what)
-		activity.RecordHeartbeat(ctx, done)
+		activity.RecordHeartbeat(ctx, b.add(c.what))
 	}
 	if len(made) > 0 {
 		a.at(ctx, "after", id)
@@ -375,6 +380,63 @@ func (a *Activities) apply(ctx context.Context, id renewal.StepID, changes []cha
 		return "nothing left to do: the state already is what the step makes it", true, nil
 	}
 	return strings.Join(made, "; "), false, nil
+}
+
+// beat is an activity's progress, as its heartbeats record it.
+type beat struct {
+	mu   sync.Mutex
+	done []string
+}
+
+func (b *beat) has(what string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Contains(b.done, what)
+}
+
+// add records what as done and returns the progress to record.
+func (b *beat) add(what string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done = append(b.done, what)
+	return slices.Clone(b.done)
+}
+
+// keepAliveEvery is how often a running activity heartbeats: well within
+// the heartbeat timeout the workflow sets (2 minutes), so that a slow
+// adapter call (a node's restart, a CA's command) is not taken for a dead
+// worker, while a dead worker is noticed within the timeout.
+const keepAliveEvery = 30 * time.Second
+
+// keepAlive heartbeats b's progress every keepAliveEvery until the
+// returned function is called (b nil: no progress). The SDK throttles
+// the heartbeats it sends to the server.
+func keepAlive(ctx context.Context, b *beat) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	if b == nil {
+		b = &beat{}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(keepAliveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				b.mu.Lock()
+				d := slices.Clone(b.done)
+				b.mu.Unlock()
+				activity.RecordHeartbeat(ctx, d)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // receiverState answers a change's needed check from the receiver's

@@ -36,6 +36,7 @@ func (g *gateCheck) straggler(n string) {
 // key entries of the live keystore) for [renewal.GateOldRootUnused]; see
 // the package doc.
 func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, error) {
+	defer keepAlive(ctx, nil)()
 	l, err := a.resolve(in.Adapters)
 	if err != nil {
 		return GateResult{}, err
@@ -147,6 +148,7 @@ func nodeCerts(ctx context.Context, rt renewal.Runtime, planned []string, c *gat
 // the old root. It returns the differences, one line each; none means
 // the end state holds.
 func (a *Activities) VerifyEnd(ctx context.Context, in StepInput) ([]string, error) {
+	defer keepAlive(ctx, nil)()
 	l, c, err := a.stepSetup(in, true)
 	if err != nil {
 		return nil, err
