@@ -13,7 +13,7 @@ func ExampleReport_Markdown() {
 	since := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	rep := &temporal.Report{
 		Name: "new-ca-2026", Updated: since.Add(72 * time.Hour), Total: 4,
-		Counts: map[string]int{"done": 2, "waiting": 1, "refused": 1},
+		Counts:  map[string]int{"done": 2, "waiting": 1, "refused": 1},
 		Waiting: []temporal.WaitingOn{{Role: renewal.ReceiverAdmin, Renewals: []string{"tenant-c"}}},
 		Refused: []temporal.Refusal{{Gate: renewal.GateReceiverAcceptsBoth, Renewals: []string{"tenant-d"}}},
 		Renewals: []temporal.Entry{
