@@ -126,9 +126,10 @@
 // to the workflows' code that would replay differently is versioned.
 //
 // What this package does not do that the executor does: probe a
-// [renewal.Prober] receiver with a handshake, check the other key entries
-// of the live keystore before the old root goes (the "declared in use"
-// chains), write hand-over files, and roll back. The renewal package keeps
+// [renewal.Prober] receiver with a handshake, check chains declared in
+// use outside the live keystore before the old root goes (the
+// executor's InUse; the live keystore's other key entries are checked),
+// write hand-over files, and roll back. The renewal package keeps
 // those behind its executor's journal; see the module's README.
 //
 // # Security

@@ -3,6 +3,7 @@ package temporal
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/truststore"
 )
 
 // gateCheck collects what a gate found.
@@ -32,9 +34,8 @@ func (g *gateCheck) straggler(n string) {
 // drain. An error means the check could not be made and is retried.
 //
 // What it does not check that the executor does: the handshake probe of
-// a [renewal.Prober] receiver, and the chains declared in use (the other
-// key entries of the live keystore) for [renewal.GateOldRootUnused]; see
-// the package doc.
+// a [renewal.Prober] receiver, and chains declared in use outside the
+// live keystore (the executor's InUse); see the package doc.
 func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, error) {
 	defer keepAlive(ctx, nil)()
 	l, err := a.resolve(in.Adapters)
@@ -82,6 +83,7 @@ func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, e
 				c.problem("node %q still presents the old certificate %s: restart the flow there before the old certificate and root go", n, describe(old[0]))
 			}
 		}
+		oldRootUnused(l.stores, in.Artifacts.OldRoot, c)
 		// A zero drain is no quiet period: nothing to ask the receiver
 		// (the executor asks whether it saw the old certificate after
 		// "now", which only a clock skew between it and the worker makes
@@ -181,6 +183,70 @@ func (a *Activities) VerifyEnd(ctx context.Context, in StepInput) ([]string, err
 		}
 	}
 	return diffs, nil
+}
+
+// Unwrapper is implemented by a [Stores] that wraps another, such as one
+// that counts calls: the gate before the old root goes reads the live
+// keystore of the [*renewal.Tenant] underneath.
+type Unwrapper interface {
+	Unwrap() Stores
+}
+
+// inUse returns the chains of the live keystore's key entries, for a
+// *renewal.Tenant (found through Unwrap), and false for Stores it cannot
+// read.
+func inUse(s Stores) ([]truststore.Dependent, bool, error) {
+	for {
+		switch t := s.(type) {
+		case *renewal.Tenant:
+			deps, err := truststore.OpenDependents(t.Keystore, t.Password)
+			return deps, true, err
+		case Unwrapper:
+			s = t.Unwrap()
+		default:
+			return nil, false, nil
+		}
+	}
+}
+
+// oldRootUnused refuses while a key entry of the live keystore chains to
+// the old root, with the truststore package's check, as the executor's
+// gate does (after the swap the live alias holds the new chain, so only
+// other entries can still need the old root).
+func oldRootUnused(s Stores, oldRootPEM string, c *gateCheck) {
+	if oldRootPEM == "" {
+		c.problem("the old root is not known, so what chains to it cannot be checked")
+		return
+	}
+	root, err := decodeChain(oldRootPEM, "old root")
+	if err != nil {
+		c.problem("%v", err)
+		return
+	}
+	deps, ok, err := inUse(s)
+	if err != nil {
+		c.problem("cannot read the chains in use in the live keystore: %v", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	set := truststore.New(truststore.PEMBundle)
+	if _, err := set.Merge(truststore.Certs(root[0]), &truststore.MergeOptions{IncludeNonCA: true}); err != nil {
+		c.problem("cannot check the old root: %v", err)
+		return
+	}
+	rep, err := set.Prune(truststore.ByFingerprint(keystore.CertFingerprint(root[0])), &truststore.PruneOptions{InUse: deps, NothingInUse: len(deps) == 0})
+	switch {
+	case errors.Is(err, truststore.ErrInUse):
+		for _, ch := range rep.Refused {
+			for _, d := range ch.Dependents {
+				c.problem("%s chains to the old root %s, which must stay while it is in use", d, describe(root[0]))
+			}
+		}
+	case err != nil:
+		c.problem("cannot check the old root: %v", err)
+	}
 }
 
 // maxDrainWaits bounds the drain, in drain periods, as the executor's:

@@ -288,3 +288,26 @@ func answer(t *testing.T, w *world, dir string) {
 	require.NoError(t, os.WriteFile(reply+".tmp", []byte(encodeChain(chain)), 0o644))
 	require.NoError(t, os.Rename(reply+".tmp", reply))
 }
+
+func TestOldRootStaysWhileAnotherKeyEntryChainsToIt(t *testing.T) {
+	w := newWorld(t)
+	f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
+	// A second client certificate of the tenant, from the old CA, in the
+	// same keystore: the old root must stay for it.
+	key, err := keystore.GenerateKey(keystore.ECDSAP256, nil)
+	require.NoError(t, err)
+	other, err := w.oldCA.Issue("other-client", key.Public())
+	require.NoError(t, err)
+	require.NoError(t, keystore.Update(context.Background(), f.tenant.Keystore, livePassword, func(s *keystore.Store) error {
+		return s.Set(&keystore.Entry{Alias: "other", Key: key, Chain: other}, nil)
+	}, nil))
+	st := run(t, w.env(), f.input)
+
+	assert.Equal(t, renewal.StatusFailed, st.State)
+	require.NotNil(t, st.RefusedBy)
+	assert.Equal(t, renewal.GateOldRootUnused, st.RefusedBy.Kind)
+	assert.Contains(t, strings.Join(st.RefusedBy.Problems, "\n"), `alias "other"`)
+	assert.Equal(t, 0, w.count("RemoveRoot:r1"), "the old root stays")
+	assert.Equal(t, 0, w.count("RemoveClient:r1"))
+	assert.Equal(t, 1, w.count("Activate:r1"), "the swap before it ran")
+}
