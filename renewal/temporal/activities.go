@@ -582,6 +582,9 @@ func (a *Activities) RemoveOld(ctx context.Context, in StepInput) (StepOutput, e
 	if l.receiver.Accepts(ctx, c.old) == nil {
 		return StepOutput{}, classify(fmt.Errorf("renewal/temporal: after removing the old client certificate and root, the receiver still accepts the old chain %s: %w", chain.Path(c.old), renewal.ErrUnexpectedState))
 	}
+	if err := probeRefuses(ctx, l, c.old); err != nil {
+		return StepOutput{}, classify(fmt.Errorf("renewal/temporal: after removing the old client certificate and root: %w", err))
+	}
 	return StepOutput{Note: note, Skipped: skipped}, nil
 }
 

@@ -125,11 +125,13 @@
 // cluster's histories hold: they are kept across releases, and a change
 // to the workflows' code that would replay differently is versioned.
 //
-// What this package does not do that the executor does: probe a
-// [renewal.Prober] receiver with a handshake, check chains declared in
-// use outside the live keystore before the old root goes (the
-// executor's InUse; the live keystore's other key entries are checked),
-// write hand-over files, and roll back. The renewal package keeps
+// A [renewal.Prober] receiver is asked by a handshake wherever the
+// executor asks it (the gates that it accepts a chain, after the old
+// certificate and root are removed, the end state), with the keys from
+// the tenant's stores. What this package does not do that the executor
+// does: check chains declared in use outside the live keystore before
+// the old root goes (the executor's InUse; the live keystore's other key
+// entries are checked), write hand-over files, and roll back. The renewal package keeps
 // those behind its executor's journal; see the module's README.
 //
 // # Security

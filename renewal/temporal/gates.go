@@ -33,9 +33,11 @@ func (g *gateCheck) straggler(n string) {
 // stops before the step. A result with DrainUntil set holds but for the
 // drain. An error means the check could not be made and is retried.
 //
-// What it does not check that the executor does: the handshake probe of
-// a [renewal.Prober] receiver, and chains declared in use outside the
-// live keystore (the executor's InUse); see the package doc.
+// A [renewal.Prober] receiver is asked by a handshake, with the chain's
+// key from the tenant's stores (for Stores that are, or Unwrap to, a
+// [*renewal.Tenant]). What it does not check that the executor does:
+// chains declared in use outside the live keystore (the executor's
+// InUse).
 func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, error) {
 	defer keepAlive(ctx, nil)()
 	l, err := a.resolve(in.Adapters)
@@ -54,10 +56,10 @@ func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, e
 	next, _ := decodeChain(in.Artifacts.NewChain, "new chain") // nil before step 1
 	switch g.Kind {
 	case renewal.GateReceiverAcceptsBoth:
-		accepts(ctx, l.receiver, c, "old", old)
-		accepts(ctx, l.receiver, c, "new", next)
+		accepts(ctx, l, c, "old", old)
+		accepts(ctx, l, c, "new", next)
 	case renewal.GateReceiverAcceptsNew:
-		accepts(ctx, l.receiver, c, "new", next)
+		accepts(ctx, l, c, "new", next)
 	case renewal.GateNodesPresentNew:
 		if next == nil {
 			c.problem("the new certificate is not known: step %q has not run", renewal.StepGenerateKey)
@@ -104,13 +106,20 @@ func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, e
 	return c.r, nil
 }
 
-func accepts(ctx context.Context, r renewal.Receiver, c *gateCheck, which string, certs []*x509.Certificate) {
+func accepts(ctx context.Context, l *landscape, c *gateCheck, which string, certs []*x509.Certificate) {
 	if len(certs) == 0 {
 		c.problem("the %s chain is not known: step %q has not run", which, renewal.StepGenerateKey)
 		return
 	}
-	if err := r.Accepts(ctx, certs); err != nil {
+	if err := l.receiver.Accepts(ctx, certs); err != nil {
 		c.problem("the receiver refuses the %s chain %s (client certificate SHA-256 %s): %v",
+			which, chain.Path(certs), keystore.CertFingerprint(certs[0]).Hex(), err)
+		return
+	}
+	// The files say yes; a receiver that can be reached is asked by a
+	// handshake, which is the verdict.
+	if err := probeAccepts(ctx, l, certs); err != nil {
+		c.problem("the receiver's configuration accepts the %s chain %s (client certificate SHA-256 %s), but a handshake presenting it fails: %v",
 			which, chain.Path(certs), keystore.CertFingerprint(certs[0]).Hex(), err)
 	}
 }
@@ -173,6 +182,11 @@ func (a *Activities) VerifyEnd(ctx context.Context, in StepInput) ([]string, err
 	diffs = append(diffs, g.r.Problems...)
 	if err := l.receiver.Accepts(ctx, c.next); err != nil {
 		diffs = append(diffs, fmt.Sprintf("the receiver refuses the new chain %s: %v", chain.Path(c.next), err))
+	} else if err := probeAccepts(ctx, l, c.next); err != nil {
+		diffs = append(diffs, fmt.Sprintf("a handshake presenting the new chain %s fails: %v", chain.Path(c.next), err))
+	}
+	if err := probeRefuses(ctx, l, c.old); err != nil {
+		diffs = append(diffs, err.Error())
 	}
 	if l.receiver.Accepts(ctx, c.old) == nil {
 		diffs = append(diffs, fmt.Sprintf("the receiver still accepts the old chain %s", chain.Path(c.old)))
