@@ -27,7 +27,11 @@ func campaign(w *world, n, receivers int, mixed bool) (Campaign, []*fixture) {
 			seq = renewal.SequenceDowntime
 		}
 		f := w.add(fmt.Sprintf("tenant-%03d", i), fmt.Sprintf("rcv-%d", i*receivers/n), seq)
-		c.Renewals = append(c.Renewals, f.input)
+		in := f.input
+		if i%2 == 1 {
+			in = in.Compact() // both forms of the input
+		}
+		c.Renewals = append(c.Renewals, in)
 		fs = append(fs, f)
 	}
 	return c, fs
@@ -172,4 +176,19 @@ func TestCampaignReportSaysWhoIsWaitedFor(t *testing.T) {
 	assert.True(t, strings.Contains(md, "| `tenant-000` | `rcv-0` | waiting | step 4 (confirm-accept-both)"), md)
 
 	assert.Equal(t, map[string]int{"done": 6}, rep.Counts)
+}
+
+func TestCompactInputIsAFractionOfThePlan(t *testing.T) {
+	w := newWorld(t)
+	f := w.add("tenant-000", "rcv-0", renewal.SequenceDowntime)
+	full, err := json.Marshal(f.input)
+	require.NoError(t, err)
+	small, err := json.Marshal(f.input.Compact())
+	require.NoError(t, err)
+	assert.Less(t, 4*len(small), len(full), "compact %d bytes, full %d", len(small), len(full))
+	t.Logf("input per renewal: %d bytes with the plan, %d compact", len(full), len(small))
+
+	st := run(t, w.env(), f.input.Compact())
+	assert.Equal(t, renewal.StatusDone, st.State, "%v", st)
+	assert.Len(t, st.Steps, 12)
 }

@@ -107,7 +107,11 @@
 // run against the renewal's receiver ([Input.Group], or its
 // Adapters.Receiver). Once more than [Campaign.PauseAfter] renewals are
 // refused by a gate it starts no more (those running go on) until
-// [SignalResume]. [QueryReport] returns a [Report]: the counts, who is
+// [SignalResume]. A renewal's input with its plan is about 8 KB, and
+// Temporal caps a payload at 2 MB by default: give a campaign of more
+// than a hundred renewals their [Input.Compact] form (the plan's
+// sequence and parameters, about 0.8 KB), from which each workflow builds
+// the same plan. [QueryReport] returns a [Report]: the counts, who is
 // waited for, which gate refused which renewals by name, as JSON or
 // [Report.Markdown]. Children tell the campaign when they start and stop
 // waiting, so the report needs no query of its own to each.

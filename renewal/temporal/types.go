@@ -102,21 +102,39 @@ func (o Options) confirmTimeout(id renewal.StepID) (time.Duration, bool) {
 }
 
 // Input is what [RenewalWorkflow] runs: one plan, built once outside the
-// workflow (by [renewal.Build]) and carried here, and the names of the
-// adapters. The workflow rebuilds the plan from its sequence and
-// parameters and refuses one that differs, as the executor does.
+// workflow (by [renewal.Build]) and carried here (or only its sequence
+// and parameters), and the names of the adapters. The workflow rebuilds
+// the plan from its sequence and parameters and refuses one that
+// differs, as the executor does.
 type Input struct {
 	// Name identifies the renewal in a campaign's report; unique within
 	// a campaign.
-	Name     string        `json:"name"`
-	Plan     *renewal.Plan `json:"plan"`
-	Adapters Adapters      `json:"adapters"`
+	Name string        `json:"name"`
+	Plan *renewal.Plan `json:"plan,omitempty"`
+	// Sequence and Params, when Plan is nil, are the plan's: the
+	// workflow builds the same plan from them with [renewal.Build] (pure
+	// and deterministic). A campaign's input carries its renewals so,
+	// about a tenth of the size ([Input.Compact]), because Temporal caps a
+	// payload (2 MB by default).
+	Sequence renewal.Sequence `json:"sequence,omitempty"`
+	Params   *renewal.Params  `json:"params,omitempty"`
+	Adapters Adapters         `json:"adapters"`
 	// Group names the receiver server a campaign's per-receiver limit
 	// counts the renewal against, when Adapters.Receiver names an adapter
 	// for one tenant's configuration on a server that several renewals
 	// share. Empty means Adapters.Receiver.
 	Group   string  `json:"group,omitempty"`
 	Options Options `json:"options,omitzero"`
+}
+
+// Compact returns the input with its plan replaced by the plan's
+// sequence and parameters, from which the workflow builds the same plan.
+func (in Input) Compact() Input {
+	if in.Plan != nil {
+		p := in.Plan.Params
+		in.Sequence, in.Params, in.Plan = in.Plan.Sequence, &p, nil
+	}
+	return in
 }
 
 // group is the receiver the campaign's limit counts the renewal against.

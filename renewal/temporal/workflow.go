@@ -84,8 +84,17 @@ func RenewalWorkflow(ctx workflow.Context, in Input) (*Status, error) {
 // markings and gates come from the renewal package, not from the input.
 func (r *renewalRun) checkPlan() error {
 	p := r.in.Plan
-	if p == nil {
+	switch {
+	case p != nil && r.in.Params != nil:
+		return errors.New("renewal/temporal: the input has a plan and parameters: give one of them")
+	case p == nil && r.in.Params == nil:
 		return errors.New("renewal/temporal: the input has no plan")
+	case p == nil:
+		built, err := renewal.Build(r.in.Sequence, *r.in.Params)
+		if err != nil {
+			return fmt.Errorf("renewal/temporal: the plan's parameters: %w", err)
+		}
+		p = built
 	}
 	r.st.Sequence, r.st.Alias, r.st.Keystore = p.Sequence, p.Params.Alias, p.Params.Keystore
 	r.st.OldFingerprint = p.Params.OldFingerprint

@@ -160,6 +160,11 @@ refused.`,
 			if err != nil {
 				return err
 			}
+			for i := range camp.Renewals {
+				// Temporal caps a payload at 2 MB: the workflow builds each
+				// plan from its sequence and parameters.
+				camp.Renewals[i] = camp.Renewals[i].Compact()
+			}
 			c, err := e.connect(cmd.Context())
 			if err != nil {
 				return err
