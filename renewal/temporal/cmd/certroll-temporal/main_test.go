@@ -160,3 +160,36 @@ notifiers:
 	assert.Contains(t, err.Error(), `CA "x": expected handoff_dir, command or local_dir`)
 	assert.NotContains(t, err.Error(), "s3cret")
 }
+
+// readmeBlock returns the YAML block after marker in the module's README.
+func readmeBlock(t *testing.T, marker string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(data), "<!-- "+marker+" -->\n```yaml\n")
+	require.True(t, ok, "the README has a %s block", marker)
+	block, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	return block
+}
+
+// The README's configurations are what the commands read.
+func TestREADMEConfigurationsLoad(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TENANT_A_PW", "pw")
+	worker := strings.ReplaceAll(readmeBlock(t, "worker.yaml"), "/etc/nginx", dir)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "worker.yaml"), []byte(worker), 0o600))
+	acts, tq, err := loadWorker(filepath.Join(dir, "worker.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, "certroll", tq)
+	assert.Len(t, acts.Runtimes, 1)
+
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "plans"), 0o755))
+	writePlan(t, filepath.Join(dir, "plans", "tenant-a.json"), nil)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "campaign.yaml"), []byte(readmeBlock(t, "campaign.yaml")), 0o644))
+	c, err := loadCampaign(filepath.Join(dir, "campaign.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, c.MaxPerReceiver)
+	require.Len(t, c.Renewals, 1)
+	assert.Equal(t, 48*time.Hour, c.Renewals[0].Options.Confirm[0].Timeout)
+}
