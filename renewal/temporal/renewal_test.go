@@ -311,3 +311,14 @@ func TestOldRootStaysWhileAnotherKeyEntryChainsToIt(t *testing.T) {
 	assert.Equal(t, 0, w.count("RemoveClient:r1"))
 	assert.Equal(t, 1, w.count("Activate:r1"), "the swap before it ran")
 }
+
+func TestInputWithAPlanAndParametersIsRefused(t *testing.T) {
+	w := newWorld(t)
+	f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
+	in := f.input
+	in.Params = &in.Plan.Params
+	st := run(t, w.env(), in)
+	assert.Equal(t, renewal.StatusFailed, st.State)
+	assert.Contains(t, st.Error, "give one of them")
+	assert.Equal(t, 0, w.count("Stage:r1"))
+}
