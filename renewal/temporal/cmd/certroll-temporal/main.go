@@ -261,7 +261,7 @@ CAMPAIGN/RENEWAL it prints that renewal's steps, what it waits for and since whe
 				if err := v.Get(&st); err != nil {
 					return err
 				}
-				return e.printStatus(&st)
+				return e.printStatus(strings.TrimPrefix(id, campaignPrefix), &st)
 			}
 			var rep rtemporal.Report
 			if err := v.Get(&rep); err != nil {
@@ -284,9 +284,9 @@ func (e *env) writeJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// printStatus prints a renewal's status as certroll status prints a
-// journal's.
-func (e *env) printStatus(st *rtemporal.Status) error {
+// printStatus prints the status of renewal arg (CAMPAIGN/RENEWAL) as
+// certroll status prints a journal's.
+func (e *env) printStatus(arg string, st *rtemporal.Status) error {
 	if e.json {
 		return e.writeJSON(st)
 	}
@@ -315,7 +315,7 @@ func (e *env) printStatus(st *rtemporal.Status) error {
 			if !g.Passed {
 				verdict = "does not hold"
 			}
-			fmt.Fprintf(w, "           gate %s %s: %s\n", g.When, g.Kind, verdict)
+			fmt.Fprintf(w, "           gate %s %s: %s\n", g.When, string(g.Kind), verdict)
 			for _, p := range g.Problems {
 				fmt.Fprintf(w, "             - %s\n", p)
 			}
@@ -331,7 +331,11 @@ func (e *env) printStatus(st *rtemporal.Status) error {
 			fmt.Fprintf(w, " (overdue since %s)", wt.Until.Format(time.RFC3339))
 		}
 		if wt.Signal != "" {
-			fmt.Fprintf(w, "; then: certroll-temporal signal %s %s", strings.TrimPrefix(st.Name, campaignPrefix), wt.Signal)
+			then := wt.Signal
+			if then == rtemporal.SignalConfirm {
+				then += " " + string(wt.ID)
+			}
+			fmt.Fprintf(w, "; then: certroll-temporal signal %s %s", arg, then)
 		}
 		fmt.Fprintln(w)
 	}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/certroll/certroll/renewal"
+	rtemporal "github.com/certroll/certroll/renewal/temporal"
 )
 
 func cli(t *testing.T, args ...string) (string, error) {
@@ -192,4 +193,32 @@ func TestREADMEConfigurationsLoad(t *testing.T) {
 	assert.Equal(t, 2, c.MaxPerReceiver)
 	require.Len(t, c.Renewals, 1)
 	assert.Equal(t, 48*time.Hour, c.Renewals[0].Options.Confirm[0].Timeout)
+}
+
+func TestPrintStatusSaysWhatARenewalWaitsFor(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: &out}
+	since := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	st := &rtemporal.Status{
+		Name: "tenant-a", Receiver: "rcv-1", Alias: "client", Keystore: "/srv/a/client.p12", Sequence: renewal.SequenceOverlap,
+		State: renewal.StatusWaiting, Created: since, Updated: since.Add(time.Hour),
+		Steps: []rtemporal.StepStatus{
+			{Number: 1, ID: renewal.StepGenerateKey, Status: renewal.StatusWaiting, Note: "the request is at /srv/handover/renewal-1.csr"},
+			{Number: 5, ID: renewal.StepSwapEntry, Status: renewal.StatusPending, Gate: &rtemporal.GateResult{
+				Kind: renewal.GateReceiverAcceptsBoth, When: renewal.GateBefore, Problems: []string{"the receiver refuses the new chain"}}},
+		},
+		Waiting: &rtemporal.Waiting{Step: 1, ID: renewal.StepGenerateKey, On: renewal.TenantAdmin, For: "the CA's reply at /srv/handover/renewal-1.reply",
+			Signal: rtemporal.SignalReply, Since: since, Until: since.Add(168 * time.Hour), Overdue: true},
+	}
+	require.NoError(t, e.printStatus("new-ca/tenant-a", st))
+	got := out.String()
+	for _, want := range []string{
+		"Renewal: tenant-a (receiver rcv-1)\n",
+		"State: waiting (since 2026-03-02T10:00:00Z; started 2026-03-02T09:00:00Z)\n",
+		"  step  1  waiting  generate-key: the request is at /srv/handover/renewal-1.csr\n",
+		"           gate before receiver_accepts_both: does not hold\n             - the receiver refuses the new chain\n",
+		"Waiting for: step 1 (generate-key): the CA's reply at /srv/handover/renewal-1.reply, from the tenant administrator, since 2026-03-02T09:00:00Z (overdue since 2026-03-09T09:00:00Z); then: certroll-temporal signal new-ca/tenant-a reply\n",
+	} {
+		assert.Contains(t, got, want)
+	}
 }
