@@ -303,12 +303,20 @@ func (r *fakeReceiver) AcceptedClients() ([]*x509.Certificate, error) {
 	return slices.Clone(r.accepted), nil
 }
 
-// observingReceiver adds the UsageObserver of the drain.
-type observingReceiver struct{ *fakeReceiver }
+// observingReceiver adds the UsageObserver of the drain. With always
+// set, a client presents the old certificate all the time: the receiver
+// saw it a minute before always() (the test environment's clock).
+type observingReceiver struct {
+	*fakeReceiver
+	always func() time.Time
+}
 
 func (r observingReceiver) LastSeen(context.Context, *x509.Certificate) (time.Time, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.always != nil {
+		return r.always().Add(-time.Minute), nil
+	}
 	return r.lastSeen, nil
 }
 

@@ -196,19 +196,19 @@ func TestHandOffSignalAfterThreeDaysContinues(t *testing.T) {
 func TestDrainWaitsOnADurableTimer(t *testing.T) {
 	w := newWorld(t)
 	f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
-	obs := observingReceiver{f.receiver}
+	obs := observingReceiver{fakeReceiver: f.receiver}
 	w.acts.Receivers[f.input.Adapters.Receiver] = obs
-	// The old certificate was seen an hour after the start: in flight
+	// The old certificate was seen an hour before the gate: in flight
 	// from a node restarted moments ago.
-	f.receiver.lastSeen = clock.Add(time.Hour)
+	f.receiver.lastSeen = clock.Add(-time.Hour)
 	f.input.Options.Drain = 4 * time.Hour
 	env := w.env()
 	var timers []string
 	env.SetOnTimerScheduledListener(func(id string, d time.Duration) { timers = append(timers, fmt.Sprint(d)) })
 	st := run(t, env, f.input)
 	assert.Equal(t, renewal.StatusDone, st.State, "%v", st)
-	assert.Equal(t, []string{"5h0m0s"}, timers, "one timer, until the drain since the last sighting ends")
-	assert.Equal(t, clock.Add(5*time.Hour), st.Updated.Truncate(time.Minute))
+	assert.Equal(t, []string{"3h0m0s"}, timers, "one timer, until the drain since the last sighting ends")
+	assert.Equal(t, clock.Add(3*time.Hour), st.Updated.Truncate(time.Minute))
 }
 
 func TestCAReplyThatNeverComesIsAClearWaitingState(t *testing.T) {
@@ -321,4 +321,23 @@ func TestInputWithAPlanAndParametersIsRefused(t *testing.T) {
 	assert.Equal(t, renewal.StatusFailed, st.State)
 	assert.Contains(t, st.Error, "give one of them")
 	assert.Equal(t, 0, w.count("Stage:r1"))
+}
+
+func TestDrainThatNeverEndsFailsTheGateAfterTenDrains(t *testing.T) {
+	w := newWorld(t)
+	f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
+	env := w.env()
+	w.acts.Receivers[f.input.Adapters.Receiver] = observingReceiver{fakeReceiver: f.receiver, always: env.Now}
+	f.input.Options.Drain = time.Hour
+	timers := 0
+	env.SetOnTimerScheduledListener(func(string, time.Duration) { timers++ })
+	st := run(t, env, f.input)
+
+	assert.Equal(t, renewal.StatusFailed, st.State)
+	require.NotNil(t, st.RefusedBy)
+	assert.Equal(t, renewal.GateOldRootUnused, st.RefusedBy.Kind)
+	assert.Contains(t, strings.Join(st.RefusedBy.Problems, "\n"), "a client still presents the old client certificate")
+	assert.GreaterOrEqual(t, timers, 10, "waited ten drains on durable timers")
+	assert.Equal(t, 0, w.count("RemoveRoot:r1"), "the old root stays")
+	assert.Equal(t, 0, w.count("RemoveClient:r1"))
 }

@@ -471,7 +471,10 @@ func (r *renewalRun) gate(i int) (bool, error) {
 		if len(res.Problems) == 0 && !res.DrainUntil.IsZero() {
 			now := workflow.Now(r.ctx)
 			if now.Sub(start) < maxDrainWaits*drain {
-				r.sleep(i, res.DrainUntil.Sub(now), fmt.Sprintf("a drain of %s without a handshake presenting the old certificate, until %s", drain, res.DrainUntil.Format(time.RFC3339)), "")
+				// At most a drain before asking again: a receiver whose
+				// clock runs ahead of the workflow's must not stretch one
+				// wait past the bound.
+				r.sleep(i, min(res.DrainUntil.Sub(now), drain), fmt.Sprintf("a drain of %s without a handshake presenting the old certificate, until %s", drain, res.DrainUntil.Format(time.RFC3339)), "")
 				continue
 			}
 			res.Problems = append(res.Problems, fmt.Sprintf("a client still presents the old client certificate: the receiver saw it less than %s before %s, after waiting %s (%d drains); find that client and move it to the new certificate before the old certificate and root are removed",
