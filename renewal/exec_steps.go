@@ -194,10 +194,14 @@ func (x *run) handOff(ctx context.Context, s Step) (string, bool, error) {
 	return fmt.Sprintf("delivered to %s", s.To), false, nil
 }
 
-// agreeWindow asks for the window's agreement and waits for its start.
+// agreeWindow asks for the window's agreement. While the window has not
+// opened, the step waits (a *windowAheadError): the run stops, and a later
+// run, which does not ask again, goes on once it is open.
 func (x *run) agreeWindow(ctx context.Context, s Step) (string, bool, error) {
-	if _, _, err := x.handOff(ctx, s); err != nil {
-		return "", false, err
+	if !x.told {
+		if _, _, err := x.handOff(ctx, s); err != nil {
+			return "", false, err
+		}
 	}
 	w := x.e.Plan.Params.Window
 	now := x.now()
@@ -205,14 +209,7 @@ func (x *run) agreeWindow(ctx context.Context, s Step) (string, bool, error) {
 		return "", false, err
 	}
 	if !w.Start.IsZero() && now.Before(w.Start) {
-		t := time.NewTimer(w.Start.Sub(now))
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return "", false, ctx.Err()
-		case <-t.C:
-		}
-		return fmt.Sprintf("window agreed; waited for its start %s", w.Start.Format(time.RFC3339)), false, nil
+		return "", false, &windowAheadError{window: w}
 	}
 	return "window agreed and open: " + w.String(), false, nil
 }
