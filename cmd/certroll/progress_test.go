@@ -70,7 +70,7 @@ func TestColourOnlyOnTerminal(t *testing.T) {
 		got := runTo(t, "renew", cfg)
 		assert.Contains(t, got, colourFaint+"step 1 (tenant administrator) step started")
 		assert.Contains(t, got, colourYellow+"step 1 (tenant administrator) step waiting")
-		assert.Contains(t, got, colourRed+"certroll:"+colourReset+" waiting for the CA's reply")
+		assert.Contains(t, got, colourYellow+"certroll:"+colourReset+" waiting for the CA's reply", "waiting is yellow, not red")
 	})
 	t.Run("a terminal with NO_COLOR", func(t *testing.T) {
 		isTerminal = func(int) bool { return true }
