@@ -109,8 +109,10 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 	var pool []*x509.Certificate
 
 	// Once the renewal has replaced the entry, the old one is in the
-	// history store; the journal says which it is.
+	// history store; the journal says which it is. A journal of another
+	// keystore or alias is left to the executor, which refuses it.
 	if r, err := renewal.ReadJournal(c.journal()); err == nil && r.Params.OldFingerprint != "" &&
+		r.Params.Keystore == ksPath && strings.EqualFold(r.Params.Alias, c.Tenant.Alias) &&
 		r.Params.OldFingerprint != keystore.CertFingerprint(entry.Chain[0]).Hex() {
 		hist, err := keystore.Open(ksPath+".history", pw, nil)
 		if err != nil {
