@@ -54,7 +54,9 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 			return "", false, err
 		}
 		if err != nil {
-			return "", false, fmt.Errorf("renewal: the CA did not sign the request: %w", err)
+			// Not "did not sign": a CA may have answered with a reply that
+			// cannot be used, which its error says.
+			return "", false, fmt.Errorf("renewal: getting the request signed by the CA: %w", err)
 		}
 		if len(reply) == 0 {
 			return "", false, fmt.Errorf("renewal: the CA returned no certificate: %w", ErrUnexpectedState)
@@ -218,8 +220,8 @@ func (x *run) agreeWindow(ctx context.Context, s Step) (string, bool, error) {
 func (x *run) checkWindow(now time.Time) error {
 	w := x.e.Plan.Params.Window
 	if !w.End.IsZero() && !now.Before(w.End) {
-		return fmt.Errorf("renewal: the downtime window %s ended before %s: agree a new window and rebuild the plan: %w",
-			w, now.UTC().Format(time.RFC3339), ErrOutsideWindow)
+		return fmt.Errorf("%w: the window %s ended before %s: agree a new window and rebuild the plan",
+			ErrOutsideWindow, w, now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

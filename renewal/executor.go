@@ -785,8 +785,8 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 		err = x.probe(ctx, x.oldChain)
 	}
 	if err != nil {
-		return x.result(), fmt.Errorf("renewal: rollback refused: the receiver no longer accepts the old chain %s, so restoring it would break traffic: %w: %w",
-			chain.Path(x.oldChain), ErrRollbackUnsafe, err)
+		return x.result(), fmt.Errorf("%w: the receiver no longer accepts the old chain %s, so restoring it would break traffic; the rollback was refused: %w",
+			ErrRollbackUnsafe, chain.Path(x.oldChain), err)
 	}
 	a, err := e.Tenant.Rollback(x.oldLeaf(), x.newLeaf())
 	if err != nil {

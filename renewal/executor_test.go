@@ -571,6 +571,8 @@ func TestStepFailures(t *testing.T) {
 		f.tenant.Now = func() time.Time { return clock().Add(2 * time.Hour) }
 		_, err := f.exec.Run(ctx)
 		require.ErrorIs(t, err, ErrOutsideWindow)
+		assert.True(t, strings.HasPrefix(err.Error(), "renewal: outside the downtime window: the window "), err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "renewal: "), "one renewal prefix: %s", err)
 		assert.Zero(t, f.calls.count("rt.Stop"))
 	})
 	t.Run("live certificate is not the plan's", func(t *testing.T) {
@@ -766,6 +768,8 @@ func TestRollbackRefused(t *testing.T) {
 		_, err = f.exec.Rollback(ctx)
 		require.ErrorIs(t, err, ErrRollbackUnsafe)
 		assert.ErrorIs(t, err, chain.ErrNotPinned)
+		assert.True(t, strings.HasPrefix(err.Error(), "renewal: rollback unsafe: the receiver no longer accepts the old chain "), err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "renewal: "), "one renewal prefix: %s", err)
 		live, err := os.ReadFile(f.tenant.Keystore)
 		require.NoError(t, err)
 		assert.True(t, sameBytes(liveBefore, live))

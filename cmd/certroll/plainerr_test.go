@@ -58,3 +58,30 @@ func TestPlainErrKeepsNames(t *testing.T) {
 	assert.Equal(t, exitUsage, code, stderr)
 	assert.Contains(t, stderr, `"old: keystore: x"`)
 }
+
+// The journal's notes and errors are text: their prefixes go where a
+// message begins, but not inside a quoted alias or file name.
+func TestPlainJournalText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`renewal: getting the request signed by the CA: handoff: the reply "/x/keystore: y.reply" cannot be used: expected certificates: keystore: reading certificates: bad; replace it`,
+			`getting the request signed by the CA: the reply "/x/keystore: y.reply" cannot be used: expected certificates: reading certificates: bad; replace it`},
+		{`keystore: alias "old: keystore: x" not found`, `alias "old: keystore: x" not found`},
+		{`renewal: gate failed; chain: unknown authority`, `gate failed; unknown authority`},
+		{`a "quote \" keystore: still quoted" end: keystore: x`, `a "quote \" keystore: still quoted" end: x`},
+		{"first\nrenewal: second", "first\nsecond"},
+		{"nginx reloaded", "nginx reloaded"},
+	} {
+		assert.Equal(t, tc.want, plainJournalText(tc.in), tc.in)
+	}
+}
+
+// A progress line keeps the program's own words ("nginx: reloaded") and
+// renders the error for people.
+func TestEventLine(t *testing.T) {
+	s := renewal.Step{Number: 3, Role: renewal.ReceiverAdmin, Title: "Accept both"}
+	got := eventLine(renewal.Event{Kind: renewal.EventStepDone, Step: s, Message: "nginx: reloaded"})
+	assert.Equal(t, "step 3 (receiver administrator) step done: Accept both: nginx: reloaded", got)
+	got = eventLine(renewal.Event{Kind: renewal.EventStepFailed, Step: s,
+		Err: fmt.Errorf("renewal: receiver: trusting the new root: %w", keystore.ErrLimit)})
+	assert.Equal(t, "step 3 (receiver administrator) step failed: Accept both: receiver: trusting the new root: input exceeds a safety limit", got)
+}

@@ -191,6 +191,7 @@ Exit codes: 0 done, 1 internal error or interrupted, 2 bad configuration,
 // runError maps an executor's error to the exit code and says what to do.
 func runError(c *config, err error) error {
 	var w *renewal.AwaitingReplyError
+	var re *handoff.ReplyError
 	switch {
 	case errors.As(err, &w):
 		return waitingErr(fmt.Errorf("waiting for the CA's reply: send the certificate request %s to the CA, put its reply at %s (PEM, DER or PKCS#7; write it under another name and rename it), then run certroll renew %s again", w.Request, w.Reply, c.path))
@@ -203,8 +204,14 @@ func runError(c *config, err error) error {
 		return refusedErr(err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted; the journal %s records how far it got: run certroll renew %s again to go on", c.journal(), c.path)
-	case errors.As(err, new(*handoff.ReplyError)):
-		return usageErr(fmt.Errorf("%w\nthe CA's reply in the hand-over folder cannot be installed: replace it with the reply to the request certroll wrote there (the chain up to the new root; a root the reply leaves out goes in ca.handoff.pool in %s), then run certroll renew %s again; nothing was installed", err, c.path, c.path))
+	case errors.As(err, &re):
+		// The reply's own advice is replaced by the command's, which
+		// names the configuration's key.
+		why := re.Problem
+		if re.Err != nil {
+			why += ": " + plainErr(re.Err)
+		}
+		return usageErr(fmt.Errorf("the CA's reply %s cannot be installed: %s\nreplace it with the reply to the request %s (the chain up to the new root; a root the reply leaves out goes in ca.handoff.pool in %s), then run certroll renew %s again; nothing was installed", re.Path, why, re.Request, c.path, c.path))
 	case errors.Is(err, renewal.ErrOutsideWindow):
 		return refusedErr(fmt.Errorf("%w\nnothing was changed: agree a new window, put it in %s, move the journal %s away and run certroll renew %s again", err, c.path, c.journal(), c.path))
 	case errors.Is(err, renewal.ErrJournalLocked):

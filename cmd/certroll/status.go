@@ -209,10 +209,45 @@ func plainStored(s string, runErr error) string {
 			return plainErr(err)
 		}
 	}
-	if pkg, rest, ok := strings.Cut(s, ": "); ok && libPackages[pkg] {
-		return rest
+	return plainJournalText(s)
+}
+
+// plainJournalText drops the library packages' prefixes from a message
+// the journal kept as text, where no error chain says whose words are
+// whose: at the start and where a wrapped message begins (after ": ",
+// "; " or a new line), but never inside a quoted value (the library
+// quotes aliases and file names with %q), so that an alias such as
+// "old: keystore: x" is kept whole.
+func plainJournalText(s string) string {
+	var b strings.Builder
+	quoted, escaped, start := false, false, true
+	for i := 0; i < len(s); {
+		if start && !quoted {
+			if pkg, _, ok := strings.Cut(s[i:], ": "); ok && libPackages[pkg] {
+				i += len(pkg) + 2
+				continue
+			}
+		}
+		start = false
+		c := s[i]
+		b.WriteByte(c)
+		i++
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c == '\n':
+			start = true
+		case !quoted && (c == ':' || c == ';') && i < len(s) && s[i] == ' ':
+			b.WriteByte(' ')
+			i++
+			start = true
+		}
 	}
-	return s
+	return b.String()
 }
 
 // errorTree yields err and every error it wraps, depth first.

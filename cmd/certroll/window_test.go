@@ -107,8 +107,17 @@ func TestFailedStepOneIsStepOne(t *testing.T) {
 	require.Equal(t, exitUsage, code, stderr)
 	assert.Contains(t, stdout, "State: failed")
 	assert.Contains(t, stdout, "Stopped at: step 1 (generate-key)")
+	assert.Equal(t, 1, strings.Count(stderr, "replace it"), "the advice is given once: %s", stderr)
+	for _, args := range [][]string{{"status", cfg}, {"status", "--json", cfg}, {"renew", "--json", cfg}} {
+		_, stdout, _ = certroll(args...)
+		assert.Contains(t, stdout, "generate-key", "%v", args)
+		for _, p := range []string{"renewal: ", "handoff: ", "keystore: "} {
+			assert.NotContains(t, stdout, p, "%v: no package prefix", args)
+		}
+	}
 	code, stdout, _ = certroll("status", cfg)
 	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "step  1  failed   generate-key: getting the request signed by the CA: the reply ")
 	assert.Contains(t, stdout, "Stopped at: step 1 (generate-key)")
 	assert.NotContains(t, stdout, "agree-window)")
 }
