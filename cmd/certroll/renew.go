@@ -121,7 +121,10 @@ removed something.
 
 It stops at a hand-off that waits for someone and says who must do what:
 with a hand-over CA it writes the certificate request and exits with 3
-until the CA's reply is where it says. A gate that does not hold (the
+until the CA's reply is where it says. A downtime window that opens later
+works the same way: the steps before it run, the window's hand-off is sent
+(once), and renew exits with 3 saying when the window opens; run it again
+then. A gate that does not hold (the
 receiver does not accept the new chain, a node still presents the old
 certificate) stops the run before anything breaks traffic, with exit 4:
 put it right and run renew again, or certroll rollback.
