@@ -308,7 +308,7 @@ func sniff(in []byte, outer der.Element) (certKind, *MalformedError) {
 	case first.Is(classUniversal, tagOID, false):
 		return kindPKCS7, nil
 	case first.Is(classUniversal, tagInteger, false):
-		return unknown("a SEQUENCE that starts with an INTEGER (a PKCS#12 keystore? read it with Parse)")
+		return unknown("a SEQUENCE that starts with an INTEGER (a PKCS#12 keystore? give it as a keystore, not as certificates)")
 	case !first.Is(classUniversal, tagSequence, true):
 		return unknown(fmt.Sprintf("a SEQUENCE that starts with %v", first.Describe()))
 	}

@@ -484,7 +484,7 @@ func TestParseCertificatesErrors(t *testing.T) {
 		{"PKCS#7 with trailing data", slices.Concat(p7b, []byte{0}), "expected the end of the data after the PKCS#7 structure, found 1 more bytes", "PKCS#7", int64(len(p7b))},
 		{"PKCS#7 without certificates (openssl crl2pkcs7 -nocrl)", tcRead(t, f.dir, "empty.p7b"), "certificates", "PKCS#7", -2},
 		{"PKCS#7 envelopedData", envelopedData, "expected content type signedData (1.2.840.113549.1.7.2), found envelopedData (1.2.840.113549.1.7.3)", "PKCS#7", 2},
-		{"PKCS#12 keystore", tcRead(t, f.dir, "ks.p12"), "a PKCS#12 keystore? read it with Parse", "", 0},
+		{"PKCS#12 keystore", tcRead(t, f.dir, "ks.p12"), "a PKCS#12 keystore? give it as a keystore, not as certificates", "", 0},
 		{"empty SEQUENCE", []byte{0x30, 0x00}, "found an empty SEQUENCE", "", 0},
 		{"empty PkiPath element", []byte{0x30, 0x02, 0x30, 0x00}, "first element is an empty SEQUENCE", "", 0},
 		{"deeply nested indefinite lengths", deep, "nested at most 32 deep", "DER", -2},

@@ -162,6 +162,11 @@ type MalformedError struct {
 // what was found, and the underlying error.
 func (e *MalformedError) Error() string {
 	if e.input == "" {
+		if e.Format == formatUnknown && e.Field == "magic" {
+			// The first bytes are neither format's: the file is not a
+			// keystore at all, which "malformed unknown" does not say.
+			return "keystore: not a JKS or PKCS#12 keystore: " + e.detail
+		}
 		if e.Offset >= 0 {
 			return fmt.Sprintf("keystore: malformed %v: %s at offset %d: %s", e.Format, e.Field, e.Offset, e.detail)
 		}

@@ -135,13 +135,13 @@ func (s *Store) InstallReply(alias string, reply []*x509.Certificate, opts *Repl
 			full = append(append([]*x509.Certificate(nil), path...), root)
 		}
 	case !o.AllowUntrusted:
-		return nil, fmt.Errorf("%w: alias %q: %w", ErrUntrustedReply, r.alias, err)
+		return nil, &untrustedReplyError{alias: r.alias, err: err}
 	}
 	anchor, full := findAnchor(full, anchors)
 	if anchor == nil && !o.AllowUntrusted {
 		top := full[len(full)-1]
-		return nil, fmt.Errorf("%w: alias %q: the chain ends at %q, which is not among the %d trusted certificates (give the new root as a trust anchor, or import it as a trusted entry)",
-			ErrUntrustedReply, r.alias, top.Subject.String(), len(anchors))
+		return nil, &untrustedReplyError{alias: r.alias, detail: fmt.Sprintf("the chain ends at %q, which is not among the %d trusted certificates (give the new root as a trust anchor, or import it as a trusted entry)",
+			top.Subject.String(), len(anchors))}
 	}
 	if err := checkKeyChain(r.alias, key, full); err != nil {
 		return nil, err
@@ -203,3 +203,25 @@ func subset(a, b []*x509.Certificate) bool {
 	}
 	return true
 }
+
+// untrustedReplyError is a reply whose chain does not reach a trust
+// anchor: one message (one prefix) naming the alias and why, matching
+// [ErrUntrustedReply] and wrapping the chain's error, if any.
+type untrustedReplyError struct {
+	alias  string
+	detail string // why, when there is no underlying error
+	err    error  // the chain's error, such as chain.ErrMissingIssuer
+}
+
+func (e *untrustedReplyError) Error() string {
+	why := e.detail
+	if e.err != nil {
+		why = e.err.Error()
+	}
+	return fmt.Sprintf("keystore: the certificate reply for alias %q does not reach a trust anchor: %s", e.alias, why)
+}
+
+// Is makes it match [ErrUntrustedReply].
+func (e *untrustedReplyError) Is(target error) bool { return target == ErrUntrustedReply }
+
+func (e *untrustedReplyError) Unwrap() error { return e.err }

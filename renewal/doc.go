@@ -142,8 +142,12 @@
 // Run returns that error (matching [ErrAwaitingReply]). Each later run
 // with the same journal reuses the staged key (no key is made twice) and
 // installs the reply once it has arrived, checked against that key, or
-// says again that it is waiting. Or drive the tenant's stores with
-// [Tenant] directly:
+// says again that it is waiting. A downtime window that opens later stops
+// the run the same way at the window's step (downtime step 2), after its
+// hand-off and before anything stops traffic: the step and the run are
+// [StatusWaiting], the error matches [ErrAwaitingReply] and says when the
+// window opens, and a run once it is open goes on without sending the
+// hand-off again. Or drive the tenant's stores with [Tenant] directly:
 //
 //	t := &renewal.Tenant{Keystore: "/srv/tenant/client.p12", Password: pw, Alias: "tenant-client"}
 //	live, _ := t.LiveChain()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors that callers branch on with [errors.Is].
@@ -104,7 +105,10 @@ var (
 	// returns an [*AwaitingReplyError] matching it. The executor then
 	// stops cleanly: step 1 and the run are [StatusWaiting], the notifier
 	// tells the tenant administrator where the reply goes, and the next
-	// run installs the reply if it has arrived.
+	// run installs the reply if it has arrived. A downtime window whose
+	// start is still ahead stops the run the same way, at the window's
+	// step (downtime step 2): the error matching ErrAwaitingReply says
+	// when the window opens, and the next run goes on once it is open.
 	ErrAwaitingReply = errors.New("renewal: waiting for the CA's reply")
 
 	// ErrOutsideWindow reports that the downtime window has ended before
@@ -259,3 +263,22 @@ func (e *AwaitingReplyError) Error() string {
 
 // Is reports whether target is [ErrAwaitingReply].
 func (e *AwaitingReplyError) Is(target error) bool { return target == ErrAwaitingReply }
+
+// windowAheadError stops a run at the window's step while the downtime
+// window has not opened yet. It matches [ErrAwaitingReply], so that the
+// step and the run are recorded waiting, as for a CA that answers later.
+type windowAheadError struct {
+	window Window
+}
+
+func (e *windowAheadError) Error() string {
+	what := ""
+	if e.window.Description != "" {
+		what = " (" + e.window.Description + ")"
+	}
+	return fmt.Sprintf("renewal: waiting for the downtime window%s: it opens at %s; nothing that stops traffic was done; run again once it is open",
+		what, e.window.Start.UTC().Format(time.RFC3339))
+}
+
+// Is reports whether target is [ErrAwaitingReply].
+func (e *windowAheadError) Is(target error) bool { return target == ErrAwaitingReply }

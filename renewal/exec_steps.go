@@ -54,7 +54,9 @@ func (x *run) generateKey(ctx context.Context, s Step) (string, bool, error) {
 			return "", false, err
 		}
 		if err != nil {
-			return "", false, fmt.Errorf("renewal: the CA did not sign the request: %w", err)
+			// Not "did not sign": a CA may have answered with a reply that
+			// cannot be used, which its error says.
+			return "", false, fmt.Errorf("renewal: getting the request signed by the CA: %w", err)
 		}
 		if len(reply) == 0 {
 			return "", false, fmt.Errorf("renewal: the CA returned no certificate: %w", ErrUnexpectedState)
@@ -194,10 +196,14 @@ func (x *run) handOff(ctx context.Context, s Step) (string, bool, error) {
 	return fmt.Sprintf("delivered to %s", s.To), false, nil
 }
 
-// agreeWindow asks for the window's agreement and waits for its start.
+// agreeWindow asks for the window's agreement. While the window has not
+// opened, the step waits (a *windowAheadError): the run stops, and a later
+// run, which does not ask again, goes on once it is open.
 func (x *run) agreeWindow(ctx context.Context, s Step) (string, bool, error) {
-	if _, _, err := x.handOff(ctx, s); err != nil {
-		return "", false, err
+	if !x.told {
+		if _, _, err := x.handOff(ctx, s); err != nil {
+			return "", false, err
+		}
 	}
 	w := x.e.Plan.Params.Window
 	now := x.now()
@@ -205,14 +211,7 @@ func (x *run) agreeWindow(ctx context.Context, s Step) (string, bool, error) {
 		return "", false, err
 	}
 	if !w.Start.IsZero() && now.Before(w.Start) {
-		t := time.NewTimer(w.Start.Sub(now))
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return "", false, ctx.Err()
-		case <-t.C:
-		}
-		return fmt.Sprintf("window agreed; waited for its start %s", w.Start.Format(time.RFC3339)), false, nil
+		return "", false, &windowAheadError{window: w}
 	}
 	return "window agreed and open: " + w.String(), false, nil
 }
@@ -221,8 +220,8 @@ func (x *run) agreeWindow(ctx context.Context, s Step) (string, bool, error) {
 func (x *run) checkWindow(now time.Time) error {
 	w := x.e.Plan.Params.Window
 	if !w.End.IsZero() && !now.Before(w.End) {
-		return fmt.Errorf("renewal: the downtime window %s ended before %s: agree a new window and rebuild the plan: %w",
-			w, now.UTC().Format(time.RFC3339), ErrOutsideWindow)
+		return fmt.Errorf("%w: the window %s ended before %s: agree a new window and rebuild the plan",
+			ErrOutsideWindow, w, now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -77,7 +77,8 @@ func stepDiff(want, got Step) (field, w, g string) {
 // checkSteps refuses step records that no run of the executor writes:
 // done steps form a prefix, followed by at most one started, failed or
 // waiting step, then pending ones; a journal that says done has every step
-// done; and only step 1 waits, exactly when the run does.
+// done; and only step 1 or the window's step waits, exactly when the run
+// does.
 func (j *journalFile) checkSteps(plan *Plan) error {
 	seenOpen := false // a step that is not done
 	for i, r := range j.Steps {
@@ -105,29 +106,30 @@ func (j *journalFile) checkSteps(plan *Plan) error {
 }
 
 // checkWaiting refuses a waiting status no run writes: only step
-// [StepGenerateKey] waits (for the CA's reply), and the run is waiting
-// exactly when that step is.
+// [StepGenerateKey] (for the CA's reply) and step [StepAgreeWindow] (for
+// the window to open) wait, one at a time, and the run is waiting exactly
+// when one of them is.
 func (j *journalFile) checkWaiting() error {
-	genWaiting := false
+	var waiting StepID
 	for i, r := range j.Steps {
 		if r.Status != StatusWaiting {
 			continue
 		}
-		if r.ID != StepGenerateKey {
+		if r.ID != StepGenerateKey && r.ID != StepAgreeWindow {
 			return &JournalError{Field: fmt.Sprintf("steps[%d].status", i),
-				Expected: fmt.Sprintf("not %q (only step %q waits, for the CA's reply)", StatusWaiting, StepGenerateKey), Found: fmt.Sprintf("%q for step %q", r.Status, r.ID),
+				Expected: fmt.Sprintf("not %q (only step %q waits, for the CA's reply, and step %q, for the window to open)", StatusWaiting, StepGenerateKey, StepAgreeWindow), Found: fmt.Sprintf("%q for step %q", r.Status, r.ID),
 				fix: "no run leaves another step waiting: the journal was edited; restore the journal the executor wrote"}
 		}
-		genWaiting = true
+		waiting = r.ID
 	}
 	switch {
-	case j.State == StatusWaiting && !genWaiting:
+	case j.State == StatusWaiting && waiting == "":
 		return &JournalError{Field: "state",
-			Expected: fmt.Sprintf("%q only while step %q is %q", StatusWaiting, StepGenerateKey, StatusWaiting), Found: fmt.Sprintf("%q with no step waiting", j.State),
+			Expected: fmt.Sprintf("%q only while step %q or %q is %q", StatusWaiting, StepGenerateKey, StepAgreeWindow, StatusWaiting), Found: fmt.Sprintf("%q with no step waiting", j.State),
 			fix: "the journal was edited; restore the journal the executor wrote"}
-	case j.State != StatusWaiting && genWaiting:
+	case j.State != StatusWaiting && waiting != "":
 		return &JournalError{Field: "state",
-			Expected: fmt.Sprintf("%q while step %q is %q", StatusWaiting, StepGenerateKey, StatusWaiting), Found: fmt.Sprintf("%q", j.State),
+			Expected: fmt.Sprintf("%q while step %q is %q", StatusWaiting, waiting, StatusWaiting), Found: fmt.Sprintf("%q", j.State),
 			fix: "the journal was edited; restore the journal the executor wrote"}
 	}
 	return nil

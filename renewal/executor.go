@@ -69,7 +69,11 @@ type Executor struct {
 
 	// CA signs the new certificate (step 1). A CA that answers later
 	// returns an [*AwaitingReplyError] from Sign: the run stops, waiting
-	// ([StatusWaiting]), and the next run asks it again.
+	// ([StatusWaiting]), and the next run asks it again. A downtime
+	// window that opens later stops the run the same way, at the
+	// window's step (downtime step 2), once its hand-off is delivered:
+	// the error matches [ErrAwaitingReply] and says when the window
+	// opens; nothing that stops traffic is done before it.
 	CA CA
 	// Receiver is configured by the receiver's steps and asked by the
 	// gates whether it accepts a chain. If it implements
@@ -216,6 +220,10 @@ type run struct {
 	// started or failed after starting it: its receiver calls are all
 	// made again (see receiverCalls).
 	resumed bool
+	// told is set while a step runs that an earlier run left waiting
+	// after the notifier delivered its hand-off: the step's hand-off is
+	// not sent again (see agreeWindow).
+	told bool
 }
 
 // now is the run's clock, the tenant's ([Tenant.Now]).
@@ -474,7 +482,11 @@ func (e *Executor) begin(ctx context.Context) (x *run, unlock func(), err error)
 // (matching [ErrJournal]) before anything is done. A CA that has not
 // answered yet gives its [*AwaitingReplyError] (matching
 // [ErrAwaitingReply]) and a Result whose State is [StatusWaiting]: run
-// again, with the same journal, once the reply is in place.
+// again, with the same journal, once the reply is in place. A downtime
+// window whose start is ahead stops the run the same way at the window's
+// step, after its hand-off: run again once the window is open (the
+// hand-off is not sent again). A window that has ended gives
+// [ErrOutsideWindow].
 //
 // When every step is done, Run checks the end state before it records
 // and reports the run as done: the live alias holds the new certificate,
@@ -567,7 +579,8 @@ func (x *run) runStep(ctx context.Context, s Step, rec *stepRecord) error {
 	// delivered that (a failed delivery is kept in Error).
 	resumedWaiting := rec.Status == StatusWaiting && rec.Error == ""
 	x.resumed = resumed || (rec.Status == StatusFailed && !rec.Started.IsZero())
-	defer func() { x.resumed = false }()
+	x.told = resumedWaiting
+	defer func() { x.resumed, x.told = false, false }()
 
 	if g := s.Gate; g != nil && g.When == GateBefore && !acted {
 		if err := x.gate(ctx, s, rec); err != nil {
@@ -615,22 +628,23 @@ func (x *run) runStep(ctx context.Context, s Step, rec *stepRecord) error {
 	return nil
 }
 
-// waiting records a step that waits for an answer that comes later (the
-// CA's reply): the step is StatusWaiting, not failed, and the notifier
-// tells the step's role, once (not again on each run that finds it still
-// waiting, unless the last delivery failed), what err says: where the
-// reply goes.
+// waiting records a step that waits for an answer or a time that comes
+// later (the CA's reply, the start of the downtime window): the step is
+// StatusWaiting, not failed, and the role is told, once (not again on
+// each run that finds it still waiting, unless the last delivery failed),
+// what err says: what the step waits for and what to do. A step whose own
+// hand-off said so already (the window's agreement) sends nothing more.
 func (x *run) waiting(ctx context.Context, s Step, rec *stepRecord, already bool, err error) error {
 	rec.Status, rec.Finished, rec.Note, rec.Error = StatusWaiting, x.now().UTC(), err.Error(), ""
 	x.emit(Event{Kind: EventStepWaiting, Step: s, Message: err.Error()})
-	if already {
+	if already || errors.As(err, new(*windowAheadError)) {
 		return err
 	}
 	to := s
 	to.To = s.Role
 	if nerr := x.e.Notifier.HandOff(ctx, to, err.Error(), 0); nerr != nil {
 		// Kept, so that the next run tells again.
-		nerr = fmt.Errorf("renewal: telling %s where the CA's reply goes: %w", s.Role, nerr)
+		nerr = fmt.Errorf("renewal: telling %s what step %d waits for: %w", s.Role, s.Number, nerr)
 		rec.Error = nerr.Error()
 		return errors.Join(err, nerr)
 	}
@@ -771,8 +785,8 @@ func (e *Executor) Rollback(ctx context.Context) (*Result, error) {
 		err = x.probe(ctx, x.oldChain)
 	}
 	if err != nil {
-		return x.result(), fmt.Errorf("renewal: rollback refused: the receiver no longer accepts the old chain %s, so restoring it would break traffic: %w: %w",
-			chain.Path(x.oldChain), ErrRollbackUnsafe, err)
+		return x.result(), fmt.Errorf("%w: the receiver no longer accepts the old chain %s, so restoring it would break traffic; the rollback was refused: %w",
+			ErrRollbackUnsafe, chain.Path(x.oldChain), err)
 	}
 	a, err := e.Tenant.Rollback(x.oldLeaf(), x.newLeaf())
 	if err != nil {

@@ -542,11 +542,37 @@ func TestStepFailures(t *testing.T) {
 		assert.Equal(t, time.Minute, f.nt.waits[StepConfirmAcceptBoth])
 		assert.Equal(t, 2, f.calls.count("notify 2 "), "a failed hand-off is sent again")
 	})
+	t.Run("window ahead waits", func(t *testing.T) {
+		f := newFixture(t, SequenceDowntime)
+		now := clock().Add(-90 * time.Minute) // the window opens at clock()-1h
+		f.tenant.Now = func() time.Time { return now }
+		for run := 1; run <= 2; run++ {
+			res, err := f.exec.Run(ctx)
+			require.ErrorIs(t, err, ErrAwaitingReply, "run %d", run)
+			assert.False(t, errors.As(err, new(*AwaitingReplyError)), "not the CA's reply")
+			assert.ErrorContains(t, err, "waiting for the downtime window (test window): it opens at ")
+			assert.Equal(t, StatusWaiting, res.State)
+			j := f.journal(t)
+			assert.Equal(t, StatusDone, j.step(StepGenerateKey).Status)
+			assert.Equal(t, StatusWaiting, j.step(StepAgreeWindow).Status)
+			assert.Contains(t, j.step(StepAgreeWindow).Note, "it opens at ")
+			assert.Equal(t, 1, f.calls.count("notify 2 "), "run %d: the window's hand-off is sent once", run)
+			assert.Zero(t, f.calls.count("rt.Stop"), "nothing stops traffic before the window")
+		}
+		now = clock()
+		res, err := f.exec.Run(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, StatusDone, res.State)
+		assert.Equal(t, 1, f.calls.count("notify 2 "), "not sent again once the window is open")
+		assert.Contains(t, f.journal(t).step(StepAgreeWindow).Note, "window agreed and open")
+	})
 	t.Run("window over", func(t *testing.T) {
 		f := newFixture(t, SequenceDowntime)
 		f.tenant.Now = func() time.Time { return clock().Add(2 * time.Hour) }
 		_, err := f.exec.Run(ctx)
 		require.ErrorIs(t, err, ErrOutsideWindow)
+		assert.True(t, strings.HasPrefix(err.Error(), "renewal: outside the downtime window: the window "), err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "renewal: "), "one renewal prefix: %s", err)
 		assert.Zero(t, f.calls.count("rt.Stop"))
 	})
 	t.Run("live certificate is not the plan's", func(t *testing.T) {
@@ -742,6 +768,8 @@ func TestRollbackRefused(t *testing.T) {
 		_, err = f.exec.Rollback(ctx)
 		require.ErrorIs(t, err, ErrRollbackUnsafe)
 		assert.ErrorIs(t, err, chain.ErrNotPinned)
+		assert.True(t, strings.HasPrefix(err.Error(), "renewal: rollback unsafe: the receiver no longer accepts the old chain "), err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "renewal: "), "one renewal prefix: %s", err)
 		live, err := os.ReadFile(f.tenant.Keystore)
 		require.NoError(t, err)
 		assert.True(t, sameBytes(liveBefore, live))

@@ -235,8 +235,8 @@ func TestJournalGolden(t *testing.T) {
 	assert.Equal(t, testJournal(t), j)
 }
 
-// TestJournalWaiting: only step 1 waits (for the CA's reply), and the run
-// is waiting exactly when it does; any other waiting status is refused
+// TestJournalWaiting: only step 1 (for the CA's reply) and the window's
+// step wait, and the run is waiting exactly when one does; any other waiting status is refused
 // with a *JournalError, by ReadJournal and by a run's check against its
 // plan.
 func TestJournalWaiting(t *testing.T) {
@@ -253,7 +253,7 @@ func TestJournalWaiting(t *testing.T) {
 		{"another step waiting", func(j *journalFile) {
 			j.State = StatusWaiting
 			j.Steps[0].Status, j.Steps[1].Status, j.Steps[2].Status = StatusDone, StatusDone, StatusWaiting
-		}, "steps[2].status", `expected not "waiting" (only step "generate-key" waits, for the CA's reply), found "waiting" for step "receiver-accept-both"`},
+		}, "steps[2].status", `expected not "waiting" (only step "generate-key" waits, for the CA's reply, and step "agree-window", for the window to open), found "waiting" for step "receiver-accept-both"`},
 		{"the swap waiting after a done prefix", func(j *journalFile) {
 			j.State = StatusRunning
 			for i := range 4 {
@@ -263,7 +263,7 @@ func TestJournalWaiting(t *testing.T) {
 		}, "steps[4].status", `for step "swap-entry"`},
 		{"run waiting, step 1 pending", func(j *journalFile) {
 			j.State = StatusWaiting
-		}, "state", `expected "waiting" only while step "generate-key" is "waiting", found "waiting" with no step waiting`},
+		}, "state", `expected "waiting" only while step "generate-key" or "agree-window" is "waiting", found "waiting" with no step waiting`},
 		{"run waiting, step 1 done", func(j *journalFile) {
 			j.State, j.Steps[0].Status = StatusWaiting, StatusDone
 		}, "state", "with no step waiting"},

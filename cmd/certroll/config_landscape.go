@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -109,8 +110,10 @@ func openLandscape(e *env, c *config, mode openMode) (_ *landscape, err error) {
 	var pool []*x509.Certificate
 
 	// Once the renewal has replaced the entry, the old one is in the
-	// history store; the journal says which it is.
+	// history store; the journal says which it is. A journal of another
+	// keystore or alias is left to the executor, which refuses it.
 	if r, err := renewal.ReadJournal(c.journal()); err == nil && r.Params.OldFingerprint != "" &&
+		r.Params.Keystore == ksPath && strings.EqualFold(r.Params.Alias, c.Tenant.Alias) &&
 		r.Params.OldFingerprint != keystore.CertFingerprint(entry.Chain[0]).Hex() {
 		hist, err := keystore.Open(ksPath+".history", pw, nil)
 		if err != nil {
@@ -652,6 +655,27 @@ func trustKindFor(kind, file string) truststore.Kind {
 var planFields = map[string]string{
 	"Window": "window", "Window.Start": "window.start", "Window.End": "window.end",
 	"Window.Description": "window.description", "Alias": "tenant.alias", "Keystore": "tenant.keystore",
+	"KeystoreFormat": "tenant.format", "Truststore": "receiver",
+	"Nodes":          "runtime (its nodes)",
+	"OldFingerprint": "tenant.alias (the certificate it holds)",
+	"OldRootSubject": "old_root (the old CA's root)", "OldRootFingerprint": "old_root (the old CA's root)",
+	"NewRootSubject": "ca or new_root (the new CA's root)", "NewRootFingerprint": "ca or new_root (the new CA's root)",
+	"NewFingerprint": "ca (the new certificate)",
+}
+
+// nodeIndex is a node named by its index in the plan's parameters.
+var nodeIndex = regexp.MustCompile(`Nodes\[[0-9]+\]`)
+
+// planKey returns the configuration key of a plan parameter's field, or
+// false if the configuration does not give it.
+func planKey(field string) (string, bool) {
+	if rest, ok := strings.CutPrefix(field, "Nodes["); ok {
+		if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil {
+			return fmt.Sprintf("runtime (node %d)", i+1), true
+		}
+	}
+	key, ok := planFields[field]
+	return key, ok
 }
 
 // planProblems rewrites the plan's parameter errors in the
@@ -664,15 +688,22 @@ func planProblems(err error) error {
 	var lines []string
 	for _, e := range errs {
 		var pe *renewal.PlanError
-		key, ok := "", errors.As(e, &pe)
-		if ok {
-			key, ok = planFields[pe.Field]
-		}
-		if !ok {
+		if !errors.As(e, &pe) {
 			lines = append(lines, plainErr(e))
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s: %s", key, pe.Reason))
+		if key, ok := planKey(pe.Field); ok {
+			// A node's reason may name another by its Go index.
+			reason := nodeIndex.ReplaceAllStringFunc(pe.Reason, func(m string) string {
+				i, _ := strconv.Atoi(m[len("Nodes[") : len(m)-1])
+				return fmt.Sprintf("node %d", i+1)
+			})
+			lines = append(lines, fmt.Sprintf("%s: %s", key, reason))
+			continue
+		}
+		// A field the configuration does not give: the reason only,
+		// never a Go field's name.
+		lines = append(lines, pe.Reason)
 	}
 	return errors.New(strings.Join(lines, "; "))
 }

@@ -70,7 +70,7 @@ func TestColourOnlyOnTerminal(t *testing.T) {
 		got := runTo(t, "renew", cfg)
 		assert.Contains(t, got, colourFaint+"step 1 (tenant administrator) step started")
 		assert.Contains(t, got, colourYellow+"step 1 (tenant administrator) step waiting")
-		assert.Contains(t, got, colourRed+"certroll:"+colourReset+" waiting for the CA's reply")
+		assert.Contains(t, got, colourYellow+"certroll:"+colourReset+" waiting for the CA's reply", "waiting is yellow, not red")
 	})
 	t.Run("a terminal with NO_COLOR", func(t *testing.T) {
 		isTerminal = func(int) bool { return true }
@@ -123,5 +123,6 @@ func TestLargeStoreProgress(t *testing.T) {
 	assert.NotContains(t, stderr, "entries from", "a small store reads without a progress line")
 
 	code, _, stderr = runCmd("trust", "diff", big, f.path, pw)
-	assert.Contains(t, stderr, "Read ", "trust reads the large store with a progress line (exit %d)", code)
+	assert.Equal(t, exitOK, code, "trust diff exits 0 whether the stores differ or not: %s", stderr)
+	assert.Contains(t, stderr, "Read ", "trust reads the large store with a progress line")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,7 +32,7 @@ func (l *landscape) executor(e *env) (*renewal.Executor, error) {
 		OldRoot:  l.oldRoot,
 		Drain:    time.Duration(c.Drain),
 		OnEvent: func(ev renewal.Event) {
-			e.progressIn(eventColour(ev.Kind), "%s", plainText(ev.String()))
+			e.progressIn(eventColour(ev.Kind), "%s", eventLine(ev))
 			if testEventHook != nil {
 				testEventHook(ev)
 			}
@@ -57,6 +58,30 @@ func (l *landscape) executor(e *env) (*renewal.Executor, error) {
 		x.InUse = append(x.InUse, deps...)
 	}
 	return x, nil
+}
+
+// eventLine is an event's progress line: the event's own words, with
+// its error rendered for people (plainErr). A step's message is the
+// program's own ("nginx: reloaded") and is kept, except the waiting
+// message, which is the library's error text.
+func eventLine(ev renewal.Event) string {
+	s := fmt.Sprintf("step %d (%s) %s: %s", ev.Step.Number, ev.Step.Role, ev.Kind, ev.Step.Title)
+	switch ev.Kind {
+	case renewal.EventGatePassed, renewal.EventGateFailed, renewal.EventGateWaiting:
+		if g := ev.Step.Gate; g != nil {
+			s += fmt.Sprintf(" [gate %s: %s]", g.When, g.Kind)
+		}
+	}
+	if m := ev.Message; m != "" {
+		if ev.Kind == renewal.EventStepWaiting {
+			m = strings.TrimPrefix(m, "renewal: ")
+		}
+		s += ": " + m
+	}
+	if ev.Err != nil {
+		s += ": " + plainErr(ev.Err)
+	}
+	return s
 }
 
 // eventColour is the colour of an event's progress line on a terminal:
@@ -96,7 +121,10 @@ removed something.
 
 It stops at a hand-off that waits for someone and says who must do what:
 with a hand-over CA it writes the certificate request and exits with 3
-until the CA's reply is where it says. A gate that does not hold (the
+until the CA's reply is where it says. A downtime window that opens later
+works the same way: the steps before it run, the window's hand-off is sent
+(once), and renew exits with 3 saying when the window opens; run it again
+then. A gate that does not hold (the
 receiver does not accept the new chain, a node still presents the old
 certificate) stops the run before anything breaks traffic, with exit 4:
 put it right and run renew again, or certroll rollback.
@@ -137,50 +165,16 @@ Exit codes: 0 done, 1 internal error or interrupted, 2 bad configuration,
 			if err := l.start(ctx); err != nil {
 				return fmt.Errorf("starting the embedded landscape of %s: %w", c.path, err)
 			}
-			// A downtime window that opens later: the steps before it run
-			// (the new key and the CA's reply), then the run stops
-			// instead of waiting for hours, exit 3.
-			rctx, stopRun := context.WithCancelCause(ctx)
-			defer stopRun(nil)
-			prior, _ := renewal.ReadJournal(c.journal())
-			if prior == nil {
-				prior = &renewal.Result{}
-			}
-			opens := windowOpens(c, prior, time.Now())
-			if opens != nil {
-				before, ready := stepBeforeWindow(l.plan, prior)
-				if ready {
-					if err := report(e, c, prior, "", nil); err != nil {
-						return err
-					}
-					return waitingErr(windowWait(c, *opens))
-				}
-				hear := x.OnEvent
-				x.OnEvent = func(ev renewal.Event) {
-					hear(ev)
-					if ev.Kind == renewal.EventStepDone && ev.Step.Number == before && time.Now().Before(*opens) {
-						stopRun(errWindowAhead)
-					}
-				}
-			}
 			var traffic string
 			done := make(chan string, 1)
-			tctx, stopTraffic := context.WithCancel(rctx)
+			tctx, stopTraffic := context.WithCancel(ctx)
 			if l.traffic != nil {
 				go func() { done <- l.traffic(tctx) }()
 			}
-			res, runErr := x.Run(rctx)
+			res, runErr := x.Run(ctx)
 			stopTraffic()
 			if l.traffic != nil {
 				traffic = <-done
-			}
-			if errors.Is(context.Cause(rctx), errWindowAhead) && errors.Is(runErr, context.Canceled) {
-				if res != nil {
-					if err := report(e, c, res, traffic, nil); err != nil {
-						return err
-					}
-				}
-				return waitingErr(windowWait(c, *opens))
 			}
 			if res != nil {
 				if err := report(e, c, res, traffic, runErr); err != nil {
@@ -197,51 +191,30 @@ Exit codes: 0 done, 1 internal error or interrupted, 2 bad configuration,
 	return cmd
 }
 
-// errWindowAhead is the cause of a run stopped before the downtime
-// window's step because the window opens later.
-var errWindowAhead = errors.New("the downtime window opens later")
-
-// stepBeforeWindow returns the number of the step before the plan's
-// agree-window step (0 if it is the first), and whether every step before
-// it is done already, so that the run has nothing to do before the window.
-func stepBeforeWindow(p *renewal.Plan, r *renewal.Result) (int, bool) {
-	before := 0
-	for _, s := range p.Steps {
-		if s.ID == renewal.StepAgreeWindow {
-			return before, true
-		}
-		before = s.Number
-		if rec := r.Step(s.ID); rec == nil || rec.Status != renewal.StatusDone {
-			return before, false
-		}
-	}
-	return before, true
-}
-
-// windowWait says when the window opens and what to do then.
-func windowWait(c *config, opens time.Time) error {
-	what := ""
-	if c.Window.Description != "" {
-		what = " (" + c.Window.Description + ")"
-	}
-	return fmt.Errorf("waiting for the downtime window%s: it opens at %s; nothing that stops traffic was done: run certroll renew %s again then (certroll status %s says the same)",
-		what, opens.UTC().Format(time.RFC3339), c.path, c.path)
-}
-
 // runError maps an executor's error to the exit code and says what to do.
 func runError(c *config, err error) error {
 	var w *renewal.AwaitingReplyError
+	var re *handoff.ReplyError
 	switch {
 	case errors.As(err, &w):
 		return waitingErr(fmt.Errorf("waiting for the CA's reply: send the certificate request %s to the CA, put its reply at %s (PEM, DER or PKCS#7; write it under another name and rename it), then run certroll renew %s again", w.Request, w.Reply, c.path))
+	case errors.Is(err, renewal.ErrAwaitingReply):
+		// The downtime window opens later: the library says when.
+		return waitingErr(fmt.Errorf("%w: certroll renew %s (certroll status %s says where it stands)", err, c.path, c.path))
 	case errors.Is(err, renewal.ErrGateFailed):
 		return refusedErr(fmt.Errorf("%w\nnothing that would break traffic was done: put it right and run certroll renew %s again (certroll status %s shows where it stands; certroll rollback %s puts the old entry back while the receiver accepts it)", err, c.path, c.path, c.path))
 	case errors.Is(err, renewal.ErrRollbackUnsafe):
 		return refusedErr(err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted; the journal %s records how far it got: run certroll renew %s again to go on", c.journal(), c.path)
-	case errors.As(err, new(*handoff.ReplyError)):
-		return usageErr(fmt.Errorf("%w\nthe CA's reply in the hand-over folder cannot be installed: replace it with the reply to the request certroll wrote there (the chain up to the new root; a root the reply leaves out goes in ca.handoff.pool in %s), then run certroll renew %s again; nothing was installed", err, c.path, c.path))
+	case errors.As(err, &re):
+		// The reply's own advice is replaced by the command's, which
+		// names the configuration's key.
+		why := re.Problem
+		if re.Err != nil {
+			why += ": " + plainErr(re.Err)
+		}
+		return usageErr(fmt.Errorf("the CA's reply %s cannot be installed: %s\nreplace it with the reply to the request %s (the chain up to the new root; a root the reply leaves out goes in ca.handoff.pool in %s), then run certroll renew %s again; nothing was installed", re.Path, why, re.Request, c.path, c.path))
 	case errors.Is(err, renewal.ErrOutsideWindow):
 		return refusedErr(fmt.Errorf("%w\nnothing was changed: agree a new window, put it in %s, move the journal %s away and run certroll renew %s again", err, c.path, c.journal(), c.path))
 	case errors.Is(err, renewal.ErrJournalLocked):

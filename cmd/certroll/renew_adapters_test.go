@@ -115,9 +115,10 @@ runtime:
 }
 
 // A window that opens later does not make renew wait for it: the steps
-// before it run, then renew exits 3 saying when the window opens and to
-// run it again then; status says the same; nothing that stops traffic
-// was done, and a second run still waits without repeating a step.
+// before it run, the window's hand-off is sent, then renew exits 3 saying
+// when the window opens and to run it again then; status says the same;
+// nothing that stops traffic was done, and a second run still waits
+// without repeating step 1.
 func TestDowntimeWindowAhead(t *testing.T) {
 	path := demoWithSequence(t, "sequence: downtime\nwindow: {start: 2099-01-01T22:00:00Z, end: 2099-01-02T02:00:00Z, description: CHG-42}")
 	dir := filepath.Dir(path)
@@ -128,18 +129,23 @@ func TestDowntimeWindowAhead(t *testing.T) {
 		require.NoError(t, err)
 		before[f] = data
 	}
-	want := "waiting for the downtime window (CHG-42): it opens at 2099-01-01T22:00:00Z; nothing that stops traffic was done: run certroll renew " + path + " again then"
+	want := "certroll: waiting for the downtime window (CHG-42): it opens at 2099-01-01T22:00:00Z; nothing that stops traffic was done; run again once it is open: certroll renew " + path
+	waiting := "Waiting for: step 2 (agree-window) since "
+	opens := ": the downtime window opens at 2099-01-01T22:00:00Z; run certroll renew " + path + " again then"
 	for run := 1; run <= 2; run++ {
 		code, stdout, stderr := runCmd("renew", path)
 		require.Equal(t, exitWaiting, code, "run %d: %s", run, stderr)
 		assert.Contains(t, stderr, want, "run %d", run)
 		assert.Contains(t, stdout, "State: waiting", "run %d", run)
-		assert.Contains(t, stdout, "Waiting for: step 2 (agree-window): the downtime window opens at 2099-01-01T22:00:00Z; run certroll renew "+path+" again then", "run %d", run)
+		assert.Contains(t, stdout, waiting, "run %d", run)
+		assert.Contains(t, stdout, opens, "run %d", run)
 		assert.Contains(t, stdout, "step  1  done     generate-key", "run %d", run)
 	}
 	code, stdout, stderr := runCmd("status", path)
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, stdout, "Waiting for: step 2 (agree-window): the downtime window opens at 2099-01-01T22:00:00Z")
+	assert.Contains(t, stdout, waiting)
+	assert.Contains(t, stdout, opens)
+	assert.Contains(t, stdout, "step  2  waiting  agree-window: waiting for the downtime window (CHG-42): it opens at 2099-01-01T22:00:00Z")
 	code, stdout, _ = runCmd("status", "--json", path)
 	require.Equal(t, exitOK, code)
 	assert.Contains(t, stdout, `"window_opens": "2099-01-01T22:00:00Z"`)
@@ -151,6 +157,8 @@ func TestDowntimeWindowAhead(t *testing.T) {
 	}
 	res, err := renewal.ReadJournal(path + ".journal")
 	require.NoError(t, err)
+	assert.Equal(t, renewal.StatusWaiting, res.State, "the journal says waiting, not running")
 	assert.Equal(t, 1, res.Step(renewal.StepGenerateKey).Attempts, "step 1 ran once")
-	assert.Zero(t, res.Step(renewal.StepAgreeWindow).Attempts, "the window's step never started")
+	assert.Equal(t, renewal.StatusWaiting, res.Step(renewal.StepAgreeWindow).Status)
+	assert.Equal(t, renewal.StatusPending, res.Step(renewal.StepStopFlow).Status, "the flow was not stopped")
 }

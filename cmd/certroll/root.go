@@ -106,13 +106,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	var xe *exitError
+	waiting := errors.As(err, &xe) && xe.code == exitWaiting
 	prefix := "certroll:"
-	if e.colour {
+	switch {
+	case e.colour && waiting:
+		// Waiting is no failure: yellow, as the waiting progress lines.
+		prefix = colourYellow + prefix + colourReset
+	case e.colour:
 		prefix = colourRed + prefix + colourReset
 	}
 	fmt.Fprintf(stderr, "%s %s\n", prefix, plainErr(err))
-	var xe *exitError
-	if errors.As(err, &xe) {
+	if xe != nil {
 		return xe.code
 	}
 	if isFlagError(err) || strings.HasPrefix(err.Error(), "unknown command") {

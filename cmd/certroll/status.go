@@ -29,8 +29,8 @@ type resultJSON struct {
 	Steps    []stepJSON `json:"steps"`
 	Files    []string   `json:"files,omitempty"`
 	Waiting  *stepJSON  `json:"waiting_for,omitempty"`
-	// WindowOpens is the start of a downtime window still ahead, before
-	// whose step the renewal waits.
+	// WindowOpens is the start of the downtime window, given while the
+	// renewal waits at the window's step (agree-window).
 	WindowOpens *time.Time `json:"window_opens,omitempty"`
 	Traffic     string     `json:"traffic,omitempty"`
 	Error       string     `json:"error,omitempty"`
@@ -92,18 +92,19 @@ func report(e *env, c *config, r *renewal.Result, traffic string, runErr error) 
 	v := resultView(c, r)
 	v.Traffic = traffic
 	if runErr != nil {
-		v.Error = runErr.Error()
+		v.Error = plainErr(runErr)
 	}
-	if v.WindowOpens = windowOpens(c, r, time.Now()); v.WindowOpens != nil {
-		// A run stopped before the window's step waits for it.
-		if v.State == string(renewal.StatusRunning) {
-			v.State = string(renewal.StatusWaiting)
-		}
-		for _, s := range v.Steps {
-			if s.ID == string(renewal.StepAgreeWindow) {
-				w := s
-				v.Waiting = &w
-			}
+	for i := range v.Steps {
+		v.Steps[i].Note = plainStored(v.Steps[i].Note, runErr)
+		v.Steps[i].Error = plainStored(v.Steps[i].Error, runErr)
+	}
+	if v.Waiting != nil {
+		v.Waiting.Note = plainStored(v.Waiting.Note, runErr)
+		v.Waiting.Error = plainStored(v.Waiting.Error, runErr)
+		// A renewal waiting for the downtime window: when it opens, from
+		// the plan's parameters the journal keeps.
+		if v.Waiting.ID == string(renewal.StepAgreeWindow) && v.Waiting.Status == string(renewal.StatusWaiting) {
+			v.WindowOpens = windowStart(c, r)
 		}
 	}
 	if e.json {
@@ -163,49 +164,112 @@ func report(e *env, c *config, r *renewal.Result, traffic string, runErr error) 
 	if traffic != "" {
 		fmt.Fprintf(w, "Traffic: %s\n", traffic)
 	}
-	if v.Waiting != nil && v.State == string(renewal.StatusWaiting) && v.Waiting.ID != string(renewal.StepAgreeWindow) {
+	switch {
+	case v.Waiting != nil && v.State == string(renewal.StatusWaiting):
 		fmt.Fprintf(w, "Waiting for: step %d (%s)", v.Waiting.Number, v.Waiting.ID)
 		if v.Updated != nil {
 			fmt.Fprintf(w, " since %s", v.Updated.Format(time.RFC3339))
 		}
-		fmt.Fprintln(w)
-	}
-	if v.WindowOpens != nil {
-		step := ""
-		if v.Waiting != nil && v.Waiting.ID == string(renewal.StepAgreeWindow) {
-			step = fmt.Sprintf("step %d (%s): ", v.Waiting.Number, v.Waiting.ID)
+		if v.WindowOpens != nil {
+			fmt.Fprintf(w, ": the downtime window opens at %s; run certroll renew %s again then", v.WindowOpens.Format(time.RFC3339), c.path)
 		}
-		fmt.Fprintf(w, "Waiting for: %sthe downtime window opens at %s; run certroll renew %s again then\n",
-			step, v.WindowOpens.Format(time.RFC3339), c.path)
-	}
-	if v.Waiting != nil && v.State == string(renewal.StatusFailed) {
+		fmt.Fprintln(w)
+	case v.Waiting != nil && v.State == string(renewal.StatusFailed):
 		fmt.Fprintf(w, "Stopped at: step %d (%s); put it right and run certroll renew %s again\n", v.Waiting.Number, v.Waiting.ID, c.path)
+	case v.State == string(renewal.StatusRunning):
+		fmt.Fprintf(w, "Next: the last run stopped before the end (interrupted), or is still running: run certroll renew %s to go on\n", c.path)
 	}
 	return nil
 }
 
-// windowOpens returns the start of the configuration's downtime window if
-// it is still ahead of now and the renewal r has not passed its step; nil
-// otherwise.
-func windowOpens(c *config, r *renewal.Result, now time.Time) *time.Time {
-	if c.Window == nil || c.Window.Start == "" {
-		return nil
+// windowStart is the start of the plan's downtime window: the run's
+// parameters, or (the journal does not keep the window) the
+// configuration's, which the plan is built from. Nil if there is none.
+func windowStart(c *config, r *renewal.Result) *time.Time {
+	start := r.Params.Window.Start
+	if start.IsZero() && c.Window != nil {
+		start, _ = time.Parse(time.RFC3339, c.Window.Start)
 	}
-	start, err := time.Parse(time.RFC3339, c.Window.Start)
-	if err != nil || !now.Before(start) {
-		return nil
-	}
-	switch {
-	case r.Sequence != "" && r.Sequence != renewal.SequenceDowntime:
-		return nil
-	case r.Sequence == "" && c.Sequence != "downtime":
-		return nil
-	}
-	if s := r.Step(renewal.StepAgreeWindow); s != nil && s.Status == renewal.StatusDone {
+	if start.IsZero() {
 		return nil
 	}
 	start = start.UTC()
 	return &start
+}
+
+// plainStored is a note or an error the journal keeps, for people: the
+// run's error rendered by plainErr where it is that error (or one it
+// wraps), else the text without a library package's prefix at its start.
+func plainStored(s string, runErr error) string {
+	if s == "" {
+		return s
+	}
+	for err := range errorTree(runErr) {
+		if err.Error() == s {
+			return plainErr(err)
+		}
+	}
+	return plainJournalText(s)
+}
+
+// plainJournalText drops the library packages' prefixes from a message
+// the journal kept as text, where no error chain says whose words are
+// whose: at the start and where a wrapped message begins (after ": ",
+// "; " or a new line), but never inside a quoted value (the library
+// quotes aliases and file names with %q), so that an alias such as
+// "old: keystore: x" is kept whole.
+func plainJournalText(s string) string {
+	var b strings.Builder
+	quoted, escaped, start := false, false, true
+	for i := 0; i < len(s); {
+		if start && !quoted {
+			if pkg, _, ok := strings.Cut(s[i:], ": "); ok && libPackages[pkg] {
+				i += len(pkg) + 2
+				continue
+			}
+		}
+		start = false
+		c := s[i]
+		b.WriteByte(c)
+		i++
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c == '\n':
+			start = true
+		case !quoted && (c == ':' || c == ';') && i < len(s) && s[i] == ' ':
+			b.WriteByte(' ')
+			i++
+			start = true
+		}
+	}
+	return b.String()
+}
+
+// errorTree yields err and every error it wraps, depth first.
+func errorTree(err error) func(func(error) bool) {
+	return func(yield func(error) bool) {
+		var walk func(error) bool
+		walk = func(e error) bool {
+			if e == nil {
+				return true
+			}
+			if !yield(e) {
+				return false
+			}
+			for _, k := range unwrapped(e) {
+				if !walk(k) {
+					return false
+				}
+			}
+			return true
+		}
+		walk(err)
+	}
 }
 
 // colonHex prints 64 hex digits as keytool does ("AB:CD:…").

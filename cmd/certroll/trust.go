@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -660,26 +659,6 @@ func trustStoreErr(path string, err error) error {
 	}
 	return msg
 }
-
-// plainErr is an error's message without the library's package prefixes
-// ("renewal: ", "keystore: ", …), which mean nothing to the person reading
-// it: at the start, and where a wrapped message begins (after ": ", "; "
-// or a new line), as often as they are stacked.
-func plainErr(err error) string { return plainText(err.Error()) }
-
-// plainText is s without the library's package prefixes, as plainErr.
-func plainText(s string) string {
-	for {
-		t := libPrefix.ReplaceAllString(s, "$1")
-		if t == s {
-			return s
-		}
-		s = t
-	}
-}
-
-// libPrefix is a library package's prefix where a message begins.
-var libPrefix = regexp.MustCompile(`(^|: |; |\n)(renewal|handoff|keystore|truststore|chain|local|probe|nginx|haproxy|command|java|pkcs12|jks): `)
 
 // --- output ---
 

@@ -190,7 +190,7 @@ func (c *verifyCmd) probe(certs []*x509.Certificate, key crypto.Signer, root *x5
 		}
 	}
 	if err != nil {
-		pr.Problem = err.Error()
+		pr.Problem = plainErr(err)
 		return pr, nil
 	}
 	pr.Accepted = true

@@ -107,11 +107,13 @@ type ReplyError struct {
 
 // Error says what is wrong with the reply and what to do.
 func (e *ReplyError) Error() string {
-	msg := fmt.Sprintf("handoff: the reply %q cannot be used: %s; replace it with the CA's reply to the request %q and run again", e.Path, e.Problem, e.Request)
+	// The underlying error comes before the advice, so that the message
+	// ends with what to do.
+	problem := e.Problem
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		problem += ": " + e.Err.Error()
 	}
-	return msg
+	return fmt.Sprintf("handoff: the reply %q cannot be used: %s; replace it with the CA's reply to the request %q and run again", e.Path, problem, e.Request)
 }
 
 // Unwrap returns Err.
@@ -205,7 +207,7 @@ func (c *CA) assemble(csr *x509.CertificateRequest, request, reply string, data 
 	}
 	path, anchor, err := chain.Complete([]*x509.Certificate{leaf}, append(rest, c.Pool...))
 	if err != nil {
-		return nil, bad("its chain does not reach a root (add the CA's intermediates and root to the reply, or to CA.Pool)", err)
+		return nil, bad("its chain does not reach a root (add the CA's intermediates and root to the reply, or to the certificates the CA was given to complete replies with)", err)
 	}
 	if anchor != nil && (len(path) == 0 || path[len(path)-1] != anchor) {
 		path = append(path, anchor)

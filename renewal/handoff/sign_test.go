@@ -82,6 +82,8 @@ func TestSignRefusesBadReplies(t *testing.T) {
 			assert.Equal(t, w.Request, re.Request)
 			assert.Contains(t, re.Problem, tc.problem)
 			assert.True(t, strings.HasPrefix(err.Error(), "handoff: "))
+			assert.True(t, strings.HasSuffix(err.Error(), "and run again"), "the advice ends the message: %s", err)
+			assert.NotContains(t, err.Error(), "CA.Pool", "no Go field")
 			if tc.is != nil {
 				assert.ErrorIs(t, err, tc.is)
 			}
