@@ -206,7 +206,7 @@ func (x *run) describe(ctx context.Context, s Step) string {
 		}
 		return verb + "; now: " + x.describeNodes(ctx)
 	case StepAgreeWindow:
-		return fmt.Sprintf("hand off to %s, then wait for the window %s to open: %s", s.To, x.e.Plan.Params.Window, x.handOffMessage(s))
+		return fmt.Sprintf("hand off to %s; if the window %s has not opened yet, stop waiting for it (run again once it is open): %s", s.To, x.e.Plan.Params.Window, x.handOffMessage(s))
 	}
 	if s.Kind == KindHandOff {
 		w := fmt.Sprintf("hand off to %s: %s", s.To, x.handOffMessage(s))
