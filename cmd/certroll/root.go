@@ -116,7 +116,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case e.colour:
 		prefix = colourRed + prefix + colourReset
 	}
-	fmt.Fprintf(stderr, "%s %s\n", prefix, plainErr(err))
+	if !errors.Is(err, errQuiet) {
+		fmt.Fprintf(stderr, "%s %s\n", prefix, plainErr(err))
+	}
 	if xe != nil {
 		return xe.code
 	}
