@@ -37,10 +37,10 @@ Its commands: worker (run the workflows against the adapters a configuration
 names), start, signal, status and list, against --address host:port
 (localhost:7233 by default; without a server they say how to start one:
 temporal server start-dev). certroll campaign --help-program prints its help.`,
-		Example: `  certroll campaign worker --config campaign.yaml
-  certroll campaign start --config campaign.yaml
-  certroll campaign status new-ca
-  certroll campaign signal new-ca confirm tenant-a receiver-administrator`,
+		Example: `  certroll campaign worker --config worker.yaml
+  certroll campaign start campaign.yaml
+  certroll campaign status new-ca-2026
+  certroll campaign signal new-ca-2026/tenant-a reply`,
 		DisableFlagParsing: true,
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
