@@ -175,8 +175,8 @@ type pkcs12Names struct{ unnamed int }
 
 // of returns entry bag b's alias and whether it is its friendlyName.
 func (n *pkcs12Names) of(b *p12.Bag) (string, bool) {
-	if b.HasFriendlyName {
-		return b.FriendlyName, true
+	if b.HasFriendlyName() {
+		return b.FriendlyName(), true
 	}
 	n.unnamed++
 	return strconv.Itoa(n.unnamed), false
@@ -360,8 +360,8 @@ func detectProfile(f *p12.File) Profile {
 		}
 	}
 	for _, b := range f.Bags {
-		if b.Type == p12.ShroudedKeyBag && b.KeyAlg != nil {
-			p.keys = b.KeyAlg.EncParams
+		if alg, err := b.KeyAlg(); alg != nil && err == nil {
+			p.keys = alg.EncParams
 			break
 		}
 	}
@@ -415,7 +415,8 @@ func (c *pkcs12Codec) unsealBagWithin(alias string, b *p12.Bag, password []byte,
 	der, err := b.DecryptKeyWithin(password, w)
 	if err != nil {
 		if errors.Is(err, p12.ErrDecrypt) {
-			return nil, fmt.Errorf("%w: PKCS#12 alias %q: the key does not decrypt with the password given (%v)", ErrIncorrectPassword, alias, b.KeyAlg.Cipher)
+			alg, _ := b.KeyAlg() // read, or it would not have failed to decrypt
+			return nil, fmt.Errorf("%w: PKCS#12 alias %q: the key does not decrypt with the password given (%v)", ErrIncorrectPassword, alias, alg.Cipher)
 		}
 		return nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", alias, inner{pkcs12Error(err)})
 	}
@@ -668,7 +669,7 @@ func (c *pkcs12Codec) named(r *record, b *p12.Bag) []byte {
 		return b.Raw
 	}
 	a := p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true}
-	for _, at := range b.Attrs {
+	for _, at := range b.Attributes() {
 		a.Extra = append(a.Extra, at.Raw)
 	}
 	return p12.WithAttrs(b, a)
@@ -679,7 +680,7 @@ func (c *pkcs12Codec) named(r *record, b *p12.Bag) []byte {
 // to a renamed entry.
 func extraAttrs(b *p12.Bag, dropTrust bool) [][]byte {
 	var out [][]byte
-	for _, a := range b.Attrs {
+	for _, a := range b.Attributes() {
 		if a.IsFriendlyName() || a.IsLocalKeyID() || (dropTrust && a.IsJavaTrust()) {
 			continue
 		}
@@ -712,7 +713,7 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 	)
 	if c.untouched(r) {
 		// Only re-encrypted: the bag keeps its attributes.
-		for _, at := range n.key.Attrs {
+		for _, at := range n.key.Attributes() {
 			a.Extra = append(a.Extra, at.Raw)
 		}
 		if !n.named {
@@ -746,13 +747,15 @@ func (c *pkcs12Codec) keepSealed(s *Store, b *p12.Bag, perEntry bool, password [
 	if b.Type == p12.KeyBag {
 		return !c.explicit
 	}
-	if b.KeyAlg == nil {
+	asRead := perEntry || bytes.Equal(password, s.password)
+	if asRead && !c.explicit {
+		return true // whatever the scheme: its parameters are not read
+	}
+	alg, err := b.KeyAlg()
+	if err != nil {
 		return true
 	}
-	if !perEntry && !bytes.Equal(password, s.password) {
-		return false
-	}
-	return !c.explicit || sameEnc(b.KeyAlg.EncParams, prof.keys)
+	return asRead && sameEnc(alg.EncParams, prof.keys)
 }
 
 // newLocalKeyID returns Java's localKeyId for an entry created at t,

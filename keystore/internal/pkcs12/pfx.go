@@ -45,17 +45,23 @@ func (t BagType) String() string {
 // A Bag is one SafeBag as read, with the attributes the keystore
 // interprets picked out. Raw is its complete encoding, so that a bag the
 // caller does not change is written back exactly as it was read.
+//
+// What a large file's reader rarely needs is decoded on first use, from
+// the bytes kept: the attribute list ([Bag.Attributes]), the
+// friendlyName ([Bag.FriendlyName]) and a shrouded key's encryption
+// parameters ([Bag.KeyAlg]). Decode has checked their structure, so that
+// a malformed file is refused when it is read.
 type Bag struct {
 	Type    BagType
 	TypeOID []byte
 	Raw     []byte // the SafeBag, DER
 	Value   []byte // the bagValue element, DER
-	Attrs   []Attribute
 
-	FriendlyName    string // a trailing NUL dropped
-	HasFriendlyName bool
-	LocalKeyID      []byte
-	JavaTrust       bool // Java's trusted-certificate attribute is present
+	attrs []byte  // the contents of bagAttributes
+	name  element // the first friendlyName value; name.full is nil without one
+
+	LocalKeyID []byte
+	JavaTrust  bool // Java's trusted-certificate attribute is present
 
 	// Encrypted is set when the bag was read from an encryptedData.
 	Encrypted bool
@@ -63,12 +69,57 @@ type Bag struct {
 	// Cert is the certificate of a certBag holding an X.509 certificate.
 	Cert []byte
 
-	// KeyAlg and EncryptedKey are the contents of a pkcs8ShroudedKeyBag;
-	// KeyAlgErr is set instead of KeyAlg when the scheme is not supported
-	// (the bag is kept, but its key cannot be decrypted).
-	KeyAlg       *Alg
-	KeyAlgErr    error
+	// keyAlg is the encryptionAlgorithm of a pkcs8ShroudedKeyBag, and
+	// EncryptedKey its encryptedData.
+	keyAlg       []byte
 	EncryptedKey []byte
+}
+
+// HasFriendlyName reports whether the bag has a friendlyName attribute.
+func (b *Bag) HasFriendlyName() bool { return b.name.full != nil }
+
+// FriendlyName returns the bag's friendlyName (a trailing NUL dropped),
+// or "".
+func (b *Bag) FriendlyName() string {
+	if b.name.full == nil {
+		return ""
+	}
+	s, _ := decodeName(b.name) // checked by Decode
+	return s
+}
+
+// Attributes returns the bag's attributes, as read.
+func (b *Bag) Attributes() []Attribute {
+	if len(b.attrs) == 0 {
+		return nil
+	}
+	var out []Attribute
+	p := newParser(b.attrs, -1, "bagAttributes")
+	for !p.empty() {
+		raw, err := p.expect(tagSequence, "")
+		if err != nil {
+			break // checked by Decode
+		}
+		ap := p.sub(raw.content, raw.coff, "attribute")
+		oid, _ := ap.oid("attrId")
+		out = append(out, Attribute{OID: oid, Raw: raw.full})
+	}
+	return out
+}
+
+// KeyAlg returns the encryption parameters of a pkcs8ShroudedKeyBag, or
+// an *UnsupportedError when the scheme is not supported (the bag is kept,
+// but its key cannot be decrypted), or nil and nil for other bags.
+func (b *Bag) KeyAlg() (*Alg, error) {
+	if b.Type != ShroudedKeyBag {
+		return nil, nil
+	}
+	p := newParser(b.keyAlg, -1, "EncryptedPrivateKeyInfo")
+	a, err := parseEncAlg(&p)
+	if err != nil {
+		return nil, prefixErr(err, "encryptionAlgorithm", " ")
+	}
+	return a, nil
 }
 
 // An Attribute is one PKCS12Attribute, kept as read.
@@ -173,6 +224,7 @@ func Decode(data, password []byte) (*File, error) {
 		}
 	}
 
+	var br bagReader
 	for _, pc := range pieces {
 		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
 		sc := pc.data
@@ -185,7 +237,8 @@ func Decode(data, password []byte) (*File, error) {
 			}
 		}
 		n := len(f.Bags)
-		if f.Bags, err = parseSafeContents(sc, pc.off, pc.alg != nil, f.Bags); err != nil {
+		br.encrypted = pc.alg != nil
+		if f.Bags, err = parseSafeContents(sc, pc.off, &br, f.Bags); err != nil {
 			return nil, prefixErr(err, fmt.Sprintf("authSafe[%d]", pc.index), ".")
 		}
 		c.Bags = len(f.Bags) - n
@@ -465,7 +518,7 @@ func parseEncryptedData(ci *parser) (*Alg, []byte, error) {
 
 // parseSafeContents parses SafeContents ::= SEQUENCE OF SafeBag and
 // appends the bags to out, reading nested safeContentsBags in place.
-func parseSafeContents(data []byte, base int64, encrypted bool, out []*Bag) ([]*Bag, error) {
+func parseSafeContents(data []byte, base int64, br *bagReader, out []*Bag) ([]*Bag, error) {
 	if len(data) == 0 {
 		return nil, &FormatError{Offset: base, Field: "SafeContents", Detail: "want a SEQUENCE, found nothing"}
 	}
@@ -479,7 +532,7 @@ func parseSafeContents(data []byte, base int64, encrypted bool, out []*Bag) ([]*
 		if !top.empty() {
 			return top.errAt(top.pos, "SafeContents", "%d unexpected bytes after it", len(der)-top.pos)
 		}
-		out, err = parseBags(&sp, encrypted, out[:n], 0)
+		out, err = br.parseBags(&sp, out[:n], 0)
 		return err
 	})
 	if err != nil {
@@ -490,19 +543,39 @@ func parseSafeContents(data []byte, base int64, encrypted bool, out []*Bag) ([]*
 
 // parseBags reads the SafeBags of a SafeContents. Errors name fields
 // relative to it ("bag[3].bagValue"); field names are built only then.
-func parseBags(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+func (br *bagReader) parseBags(sp *parser, out []*Bag, depth int) ([]*Bag, error) {
 	for i := 0; !sp.empty(); i++ {
 		var err error
-		if out, err = parseBag(sp, encrypted, out, depth); err != nil {
+		if out, err = br.parseBag(sp, out, depth); err != nil {
 			return nil, prefixErr(err, fmt.Sprintf("bag[%d]", i), ".")
 		}
 	}
 	return out, nil
 }
 
+// bagReader reads the bags of a file's SafeContents.
+type bagReader struct {
+	encrypted bool // the SafeContents being read was encrypted
+	slab      bagSlab
+}
+
+// bagSlab hands out Bags from blocks, so that reading a file of 20,000
+// bags does not allocate each one on its own.
+type bagSlab []Bag
+
+func (s *bagSlab) next() *Bag {
+	if len(*s) == cap(*s) {
+		// Blocks grow from 4 bags to 256, so that a small file does
+		// not pay for a large block.
+		*s = make([]Bag, 0, min(max(2*cap(*s), 4), 256))
+	}
+	*s = (*s)[:len(*s)+1]
+	return &(*s)[len(*s)-1]
+}
+
 // parseBag reads one SafeBag ::= SEQUENCE { bagId OID, bagValue [0]
 // EXPLICIT ANY, bagAttributes SET OF PKCS12Attribute OPTIONAL }.
-func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error) {
 	raw, err := sp.expect(tagSequence, "")
 	if err != nil {
 		return nil, err
@@ -523,7 +596,8 @@ func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error)
 	if err := vp.finish(); err != nil {
 		return nil, err
 	}
-	b := &Bag{TypeOID: oid, Raw: raw.full, Value: val.full, Encrypted: encrypted}
+	b := br.slab.next()
+	*b = Bag{TypeOID: oid, Raw: raw.full, Value: val.full, Encrypted: br.encrypted}
 	if bp.peek() == tagSet {
 		if err := b.parseAttributes(&bp); err != nil {
 			return nil, err
@@ -542,7 +616,7 @@ func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error)
 		if err != nil {
 			return nil, err
 		}
-		return parseBags(&np, encrypted, out, depth+1)
+		return br.parseBags(&np, out, depth+1)
 	case bytes.Equal(oid, oidKeyBag):
 		b.Type = KeyBag
 	case bytes.Equal(oid, oidShroudedKeyBag):
@@ -551,21 +625,14 @@ func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error)
 		if err != nil {
 			return nil, err
 		}
-		algStart := kp.pos
-		b.KeyAlg, err = parseEncAlg(&kp)
-		var ue *UnsupportedError
-		if errors.As(err, &ue) {
-			// Kept, but the key cannot be decrypted: skip the algorithm
-			// to reach the data.
-			b.KeyAlgErr, b.KeyAlg, err = prefixErr(err, "encryptionAlgorithm", " "), nil, nil
-			kp.pos = algStart
-			if _, err = kp.expect(tagSequence, "encryptionAlgorithm"); err != nil {
-				return nil, err
-			}
-		}
+		// The parameters are read on first use (Bag.KeyAlg): a file of
+		// 10,000 keys is read to decrypt one or none. Their structure is
+		// checked here, their values there.
+		alg, err := kp.expect(tagSequence, "encryptionAlgorithm")
 		if err != nil {
-			return nil, prefixErr(err, "encryptionAlgorithm", " ")
+			return nil, err
 		}
+		b.keyAlg = alg.full
 		ek, err := kp.expect(tagOctetString, "encryptedData")
 		if err != nil {
 			return nil, err
@@ -615,6 +682,7 @@ func (b *Bag) parseAttributes(bp *parser) error {
 	if err != nil {
 		return err
 	}
+	b.attrs = as.b
 	for i := 0; !as.empty(); i++ {
 		if err := b.parseAttribute(&as); err != nil {
 			return prefixErr(err, fmt.Sprintf("bagAttributes[%d]", i), ".")
@@ -640,10 +708,6 @@ func (b *Bag) parseAttribute(as *parser) error {
 	if err := ap.finish(); err != nil {
 		return err
 	}
-	if b.Attrs == nil {
-		b.Attrs = make([]Attribute, 0, 3) // friendlyName, localKeyId, one more
-	}
-	b.Attrs = append(b.Attrs, Attribute{OID: oid, Raw: raw.full})
 	var first element
 	if !vs.empty() {
 		if first, err = vs.next("attrValues"); err != nil {
@@ -651,12 +715,12 @@ func (b *Bag) parseAttribute(as *parser) error {
 		}
 	}
 	switch {
-	case bytes.Equal(oid, oidFriendlyName) && !b.HasFriendlyName && first.full != nil:
-		name, err := decodeName(first)
-		if err != nil {
+	case bytes.Equal(oid, oidFriendlyName) && b.name.full == nil && first.full != nil:
+		// Checked now, decoded when asked for (Bag.FriendlyName).
+		if err := checkName(first); err != nil {
 			return vs.errAt(first.off, "friendlyName", "%v", err)
 		}
-		b.FriendlyName, b.HasFriendlyName = name, true
+		b.name = first
 	case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
 		if first.tag != tagOctetString {
 			return vs.errAt(first.off, "localKeyId", "want OCTET STRING, found %s", tagName(first.tag))
@@ -664,6 +728,20 @@ func (b *Bag) parseAttribute(as *parser) error {
 		b.LocalKeyID = first.content
 	case bytes.Equal(oid, oidJavaTrust):
 		b.JavaTrust = true
+	}
+	return nil
+}
+
+// checkName reports what decodeName would refuse.
+func checkName(e element) error {
+	switch e.tag {
+	case tagBMPString:
+		if len(e.content)%2 != 0 {
+			return fmt.Errorf("BMPString of odd length %d", len(e.content))
+		}
+	case tagUTF8String:
+	default:
+		return fmt.Errorf("want BMPString, found %s", tagName(e.tag))
 	}
 	return nil
 }
@@ -733,15 +811,16 @@ func (b *Bag) DecryptKeyWithin(password []byte, w *Work) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("pkcs12: a %v holds no private key", b.Type)
 	}
-	if b.KeyAlg == nil {
-		return nil, b.KeyAlgErr
+	alg, err := b.KeyAlg()
+	if err != nil {
+		return nil, err
 	}
 	// Refuse before any work what every password form together would
 	// exceed, rather than spend the budget on the first form.
-	if err := w.fits(planned{b.KeyAlg.cost(password), "a shrouded key"}); err != nil {
+	if err := w.fits(planned{alg.cost(password), "a shrouded key"}); err != nil {
 		return nil, err
 	}
-	pt, err := b.KeyAlg.decrypt(password, b.EncryptedKey, isPrivateKeyInfo, w)
+	pt, err := alg.decrypt(password, b.EncryptedKey, isPrivateKeyInfo, w)
 	if err != nil {
 		return nil, err
 	}
