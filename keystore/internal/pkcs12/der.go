@@ -81,12 +81,48 @@ type element struct {
 
 // next reads the next element, whatever its tag, with [der.Read].
 func (p *parser) next(field string) (element, error) {
+	if e, ok := p.fast(); ok {
+		return e, nil
+	}
 	t, err := der.Read(p.b, p.pos)
 	if err != nil {
 		return element{}, p.errAt(err.Offset, field, "%s", err.Detail)
 	}
 	p.pos = t.Start + len(t.Full)
 	return element{tag: t.Tag, full: t.Full, content: t.Content, off: t.Start, coff: t.ContentStart}, nil
+}
+
+// fast reads the next element if it is in the form nearly every element
+// of a file has, a low tag number and a minimal definite length of at
+// most four octets, which [der.Read] accepts as it is; ok is false
+// otherwise, and next leaves the element to der.Read. A file has tens of
+// elements per bag: this is the parser's hot path.
+func (p *parser) fast() (element, bool) {
+	b, off := p.b, p.pos
+	if len(b)-off < 2 || b[off]&0x1f == 0x1f {
+		return element{}, false
+	}
+	n, hl := int(b[off+1]), 2
+	if n >= 0x80 {
+		ll := n & 0x7f
+		if ll == 0 || ll > 4 || len(b)-off < 2+ll || b[off+2] == 0 {
+			return element{}, false
+		}
+		n = 0
+		for _, c := range b[off+2 : off+2+ll] {
+			n = n<<8 | int(c)
+		}
+		if n < 0x80 {
+			return element{}, false
+		}
+		hl = 2 + ll
+	}
+	if n > len(b)-off-hl {
+		return element{}, false
+	}
+	end := off + hl + n
+	p.pos = end
+	return element{tag: b[off], full: b[off:end:end], content: b[off+hl : end : end], off: off, coff: off + hl}, true
 }
 
 // expect reads the next element and checks that its identifier is tag.
