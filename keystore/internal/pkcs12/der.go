@@ -81,7 +81,8 @@ type element struct {
 
 // next reads the next element, whatever its tag, with [der.Read].
 func (p *parser) next(field string) (element, error) {
-	if e, ok := p.fast(); ok {
+	var e element
+	if p.fast(&e) {
 		return e, nil
 	}
 	t, err := der.Read(p.b, p.pos)
@@ -97,36 +98,51 @@ func (p *parser) next(field string) (element, error) {
 // most four octets, which [der.Read] accepts as it is; ok is false
 // otherwise, and next leaves the element to der.Read. A file has tens of
 // elements per bag: this is the parser's hot path.
-func (p *parser) fast() (element, bool) {
+func (p *parser) fast(e *element) bool {
 	b, off := p.b, p.pos
-	if len(b)-off < 2 || b[off]&0x1f == 0x1f {
-		return element{}, false
+	tag, coff, end, ok := header(b, off)
+	if !ok {
+		return false
+	}
+	p.pos = end
+	*e = element{tag: tag, full: b[off:end:end], content: b[coff:end:end], off: off, coff: coff}
+	return true
+}
+
+// header reads the identifier and length of the element at b[off:] in
+// the form [parser.fast] reads and returns the index of its contents and
+// of its end; ok is false for any other form, or if it does not fit.
+func header(b []byte, off int) (tag byte, coff, end int, ok bool) {
+	if off < 0 || len(b)-off < 2 || b[off]&0x1f == 0x1f {
+		return 0, 0, 0, false
 	}
 	n, hl := int(b[off+1]), 2
 	if n >= 0x80 {
 		ll := n & 0x7f
 		if ll == 0 || ll > 4 || len(b)-off < 2+ll || b[off+2] == 0 {
-			return element{}, false
+			return 0, 0, 0, false
 		}
 		n = 0
 		for _, c := range b[off+2 : off+2+ll] {
 			n = n<<8 | int(c)
 		}
 		if n < 0x80 {
-			return element{}, false
+			return 0, 0, 0, false
 		}
 		hl = 2 + ll
 	}
 	if n > len(b)-off-hl {
-		return element{}, false
+		return 0, 0, 0, false
 	}
-	end := off + hl + n
-	p.pos = end
-	return element{tag: b[off], full: b[off:end:end], content: b[off+hl : end : end], off: off, coff: off + hl}, true
+	return b[off], off + hl, off + hl + n, true
 }
 
 // expect reads the next element and checks that its identifier is tag.
 func (p *parser) expect(tag byte, field string) (element, error) {
+	var e element
+	if p.pos < len(p.b) && p.b[p.pos] == tag && p.fast(&e) {
+		return e, nil
+	}
 	if p.empty() {
 		return element{}, p.errAt(p.pos, field, "want %s, found the end of %s", tagName(tag), p.field)
 	}
@@ -148,6 +164,10 @@ func (p *parser) optional(tag byte, field string) (element, bool, error) {
 // enter reads a constructed element with identifier tag and returns a
 // parser over its contents.
 func (p *parser) enter(tag byte, field string) (parser, error) {
+	var e element
+	if p.pos < len(p.b) && p.b[p.pos] == tag && p.fast(&e) {
+		return p.sub(e.content, e.coff, field), nil
+	}
 	e, err := p.expect(tag, field)
 	if err != nil {
 		return parser{}, err
