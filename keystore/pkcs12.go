@@ -556,7 +556,7 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 		return append([]byte(nil), c.original...), nil
 	}
 	rnd := s.opts.rand()
-	ids := c.usedLocalKeyIDs(s)
+	ids := &localKeyIDs{c: c, s: s}
 	w := newBagWriter(c, s)
 
 	// Entries hidden by a later entry with the same alias go first, so
@@ -597,6 +597,15 @@ func (c *pkcs12Codec) unchanged(s *Store, password []byte) bool {
 	return true
 }
 
+// localKeyIDs is the set of usedLocalKeyIDs, made when a new localKeyId
+// is first needed (replacing a key keeps its bag's): a store of 10,000
+// entries has 20,000 of them.
+type localKeyIDs struct {
+	c *pkcs12Codec
+	s *Store
+	m map[string]bool
+}
+
 // usedLocalKeyIDs returns the localKeyIds of the bags written as read, so
 // that new ones differ from them.
 func (c *pkcs12Codec) usedLocalKeyIDs(s *Store) map[string]bool {
@@ -624,7 +633,12 @@ func (c *pkcs12Codec) usedLocalKeyIDs(s *Store) map[string]bool {
 // SafeContents they go into.
 type bagWriter struct {
 	keys, certs, secrets [][]byte
-	seen                 map[string]bool // certificate bags written, to write each once
+	// seen finds the certificate bags written, by hash, to write each
+	// once without a copy of each as a map key; more holds the few whose
+	// hash an earlier, different bag has.
+	seed maphash.Seed
+	seen map[uint64]int32 // -> index in certs
+	more map[string]bool
 	// trustedAsRead marks the bags of trusted entries written as read. A
 	// chain read from a file may run through a trusted entry's certificate
 	// (Java builds chains through every certificate). While that entry is
@@ -635,7 +649,8 @@ type bagWriter struct {
 }
 
 func newBagWriter(c *pkcs12Codec, s *Store) *bagWriter {
-	w := &bagWriter{seen: map[string]bool{}, trustedAsRead: map[*p12.Bag]bool{}}
+	n := len(s.recs) + len(c.kept)
+	w := &bagWriter{keys: make([][]byte, 0, n), certs: make([][]byte, 0, n), seed: maphash.MakeSeed(), seen: make(map[uint64]int32, n), trustedAsRead: map[*p12.Bag]bool{}}
 	for _, r := range s.recs {
 		if r.kind == TrustedEntry && c.untouched(r) {
 			w.trustedAsRead[r.native.(*pkcs12Native).chain[0]] = true
@@ -646,10 +661,23 @@ func newBagWriter(c *pkcs12Codec, s *Store) *bagWriter {
 
 // addCert adds an encoded certificate bag, unless it was added before.
 func (w *bagWriter) addCert(b []byte) {
-	if !w.seen[string(b)] {
-		w.seen[string(b)] = true
-		w.certs = append(w.certs, b)
+	h := maphash.Bytes(w.seed, b)
+	i, ok := w.seen[h]
+	switch {
+	case !ok:
+		w.seen[h] = int32(len(w.certs))
+	case bytes.Equal(w.certs[i], b):
+		return
+	default:
+		if w.more == nil {
+			w.more = map[string]bool{}
+		}
+		if w.more[string(b)] {
+			return
+		}
+		w.more[string(b)] = true
 	}
+	w.certs = append(w.certs, b)
 }
 
 // addChainBag adds a certificate bag of a key entry's chain as read.
@@ -692,7 +720,7 @@ func hiddenEntry(b *p12.Bag) bool {
 }
 
 // encodeRecord adds the bags of one entry to w.
-func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password []byte, prof Profile, rnd io.Reader, ids map[string]bool) error {
+func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password []byte, prof Profile, rnd io.Reader, ids *localKeyIDs) error {
 	n, _ := r.native.(*pkcs12Native)
 	if n != nil && n.codec != c {
 		n = nil
@@ -794,7 +822,7 @@ func extraAttrs(b *p12.Bag, dropTrust bool) [][]byte {
 }
 
 // keyBag returns the key bag of key entry r and its localKeyId.
-func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []byte, prof Profile, rnd io.Reader, ids map[string]bool) ([]byte, []byte, error) {
+func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []byte, prof Profile, rnd io.Reader, ids *localKeyIDs) ([]byte, []byte, error) {
 	// Whether the key has a password of its own decides whether a new
 	// store password leaves it sealed; which password seals it anew is
 	// asked again once the key is open, when its source is known.
@@ -864,7 +892,11 @@ func (c *pkcs12Codec) keepSealed(s *Store, b *p12.Bag, perEntry bool, password [
 
 // newLocalKeyID returns Java's localKeyId for an entry created at t,
 // "Time <millis>", moved on by a millisecond while another bag has it.
-func newLocalKeyID(t time.Time, ids map[string]bool) []byte {
+func newLocalKeyID(t time.Time, l *localKeyIDs) []byte {
+	if l.m == nil {
+		l.m = l.c.usedLocalKeyIDs(l.s)
+	}
+	ids := l.m
 	ms := t.UnixMilli()
 	for {
 		id := "Time " + strconv.FormatInt(ms, 10)

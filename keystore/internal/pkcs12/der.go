@@ -2,6 +2,7 @@ package pkcs12
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"fmt"
 
 	"github.com/certroll/certroll/keystore/internal/der"
@@ -240,6 +241,29 @@ type node struct {
 	n    int // contents length, set by size
 	// isRaw marks raw as a complete encoding to copy.
 	isRaw bool
+	// raws are further children of a constructed element, given as
+	// their encodings (a SafeContents' bags): no node each.
+	raws [][]byte
+	// seal makes a primitive element whose contents are the SEQUENCE
+	// of raws, padded and encrypted where it is written.
+	seal *sealing
+}
+
+// sealing is the block cipher and IV of a sealed node; plain is the
+// length of the SEQUENCE it encrypts, set by size.
+type sealing struct {
+	b     cipher.Block
+	iv    []byte
+	plain int
+}
+
+// rawsLen is the total length of raws.
+func rawsLen(raws [][]byte) int {
+	n := 0
+	for _, r := range raws {
+		n += len(r)
+	}
+	return n
 }
 
 func rawNode(tlv []byte) *node          { return &node{raw: tlv, isRaw: true} }
@@ -253,13 +277,19 @@ func (e *node) size() int {
 	if e.isRaw {
 		return len(e.raw)
 	}
-	if e.cons {
-		n := 0
+	switch {
+	case e.seal != nil:
+		r := rawsLen(e.raws)
+		e.seal.plain = 1 + der.LengthLen(r) + r
+		bs := e.seal.b.BlockSize()
+		e.n = e.seal.plain + bs - e.seal.plain%bs
+	case e.cons:
+		n := rawsLen(e.raws)
 		for _, k := range e.kids {
 			n += k.size()
 		}
 		e.n = n
-	} else {
+	default:
 		e.n = len(e.prim)
 	}
 	return 1 + der.LengthLen(e.n) + e.n
@@ -272,11 +302,29 @@ func (e *node) appendTo(b []byte) []byte {
 	}
 	b = append(b, e.tag)
 	b = der.AppendLength(b, e.n)
+	if e.seal != nil {
+		// PKCS #7 padding, then CBC in place.
+		start := len(b)
+		b = append(b, tagSequence)
+		b = der.AppendLength(b, rawsLen(e.raws))
+		for _, r := range e.raws {
+			b = append(b, r...)
+		}
+		pad := e.n - e.seal.plain
+		for range pad {
+			b = append(b, byte(pad))
+		}
+		cipher.NewCBCEncrypter(e.seal.b, e.seal.iv).CryptBlocks(b[start:], b[start:])
+		return b
+	}
 	if !e.cons {
 		return append(b, e.prim...)
 	}
 	for _, k := range e.kids {
 		b = k.appendTo(b)
+	}
+	for _, r := range e.raws {
+		b = append(b, r...)
 	}
 	return b
 }
