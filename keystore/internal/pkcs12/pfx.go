@@ -218,33 +218,56 @@ func Decode(data, password []byte) (*File, error) {
 	}
 	f.Work = w
 
+	// The MAC is checked while the SafeContents are decrypted and read,
+	// on another core if there is one: it is the largest part of reading
+	// a large file, and the rest does not depend on it. Every derivation
+	// of both was planned above, and Work is safe for concurrent use.
+	// Nothing is returned before the MAC's verdict, which comes first: a
+	// wrong password or a changed file is ErrMAC, whatever the rest found.
+	var macErr chan error
 	if md != nil {
-		if err := md.verify(password, authSafe, w); err != nil {
-			return nil, err
+		macErr = make(chan error, 1)
+		go func() { macErr <- md.verify(password, authSafe, w) }()
+	}
+	err = f.readContents(pieces, password, w)
+	if macErr != nil {
+		if merr := <-macErr; merr != nil {
+			return nil, merr
 		}
 	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
 
-	var br bagReader
+// readContents decrypts and reads the pieces of the AuthenticatedSafe
+// into f.
+func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) error {
+	var (
+		br  bagReader
+		err error
+	)
 	for _, pc := range pieces {
 		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
 		sc := pc.data
 		if pc.alg != nil {
 			if sc, err = pc.alg.decrypt(password, pc.data, looksLikeSequence, w); err != nil {
 				if errors.Is(err, ErrDecrypt) {
-					return nil, fmt.Errorf("authSafe[%d]: %w", pc.index, err)
+					return fmt.Errorf("authSafe[%d]: %w", pc.index, err)
 				}
-				return nil, err
+				return err
 			}
 		}
 		n := len(f.Bags)
 		br.encrypted = pc.alg != nil
 		if f.Bags, err = parseSafeContents(sc, pc.off, &br, f.Bags); err != nil {
-			return nil, prefixErr(err, fmt.Sprintf("authSafe[%d]", pc.index), ".")
+			return prefixErr(err, fmt.Sprintf("authSafe[%d]", pc.index), ".")
 		}
 		c.Bags = len(f.Bags) - n
 		f.Contents = append(f.Contents, c)
 	}
-	return f, nil
+	return nil
 }
 
 // planCost is the worst-case work of verifying md and decrypting pieces:
@@ -1126,36 +1149,46 @@ type EncodeSpec struct {
 	MAC      MACParams
 }
 
-// Encode writes a PKCS #12 file in DER.
+// Encode writes a PKCS #12 file in DER. It encodes the file once, into a
+// buffer of its size: each bag is copied once, the encrypted SafeContents
+// are encrypted where they are written, and the MAC is computed over the
+// AuthenticatedSafe in place and its digest written into the MacData.
 func Encode(s *EncodeSpec) ([]byte, error) {
 	cis := make([]*node, 0, len(s.Contents))
 	for _, c := range s.Contents {
-		kids := make([]*node, len(c.Bags))
-		for i, b := range c.Bags {
-			kids[i] = rawNode(b)
-		}
-		sc := consNode(tagSequence, kids...).encode()
 		if c.Enc == nil {
-			cis = append(cis, consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, primNode(tagOctetString, sc))))
+			sc := &node{tag: tagSequence, cons: true, raws: c.Bags}
+			cis = append(cis, consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, consNode(tagOctetString, sc))))
 			continue
 		}
-		alg, ct, err := Encrypt(*c.Enc, s.Password, s.Rand, sc)
+		alg, b, iv, err := newSealer(*c.Enc, s.Password, s.Rand)
 		if err != nil {
 			return nil, err
 		}
+		ct := &node{tag: tagImplicit0, raws: c.Bags, seal: &sealing{b: b, iv: iv}}
 		ed := consNode(tagSequence, intNode(0),
-			consNode(tagSequence, oidNode(oidData), rawNode(alg), primNode(tagImplicit0, ct)))
+			consNode(tagSequence, oidNode(oidData), rawNode(alg), ct))
 		cis = append(cis, consNode(tagSequence, oidNode(oidEncryptedData), consNode(tagExplicit0, ed)))
 	}
-	authSafe := consNode(tagSequence, cis...).encode()
+	authSafe := consNode(tagSequence, cis...)
 	pfx := consNode(tagSequence, intNode(3),
-		consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, primNode(tagOctetString, authSafe))))
+		consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, consNode(tagOctetString, authSafe))))
+	var mw *macWriter
 	if s.MAC.Kind != NoMAC {
-		md, err := macNode(s.MAC, s.Password, s.Rand, authSafe)
-		if err != nil {
+		var err error
+		if mw, err = newMACWriter(s.MAC, s.Password, s.Rand); err != nil {
 			return nil, err
 		}
-		pfx.kids = append(pfx.kids, md)
+		pfx.kids = append(pfx.kids, mw.node(make([]byte, mw.size())))
 	}
-	return pfx.encode(), nil
+	out := pfx.encode()
+	if mw != nil {
+		// The digest's place is found by reading the file back.
+		msg, _, md, err := parsePFX(out, 0)
+		if err != nil || md == nil || len(md.digest) != mw.size() {
+			return nil, fmt.Errorf("pkcs12: the file written does not read back (%v)", err)
+		}
+		copy(md.digest, mw.md.sum(mw.key, msg))
+	}
+	return out, nil
 }
