@@ -25,6 +25,9 @@ import (
 //	             derivation and encryption per key sealed
 //	x-floor      total time / floor: the cost of everything else
 //	             (parsing, pairing, encoding, the store's bookkeeping)
+//	cpu-x-floor  the process's CPU time (every thread: the MAC checked
+//	             on another core, the garbage collector) / floor: what
+//	             x-floor would be on one core
 //
 // The floor is timed with the timer stopped, once per operation. Run
 // them with
@@ -101,19 +104,26 @@ func p12Measure(b *testing.B, op func(), floor func() time.Duration) {
 	b.Helper()
 	b.ReportAllocs()
 	b.ResetTimer()
-	var fl time.Duration
+	var fl, floorCPU time.Duration
+	cpu := p12ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		op()
 		if floor != nil {
 			b.StopTimer()
+			c := p12ProcessCPU()
 			fl += floor()
+			floorCPU += p12ProcessCPU() - c
 			b.StartTimer()
 		}
 	}
 	b.StopTimer()
+	cpu = p12ProcessCPU() - cpu - floorCPU
 	if fl > 0 {
 		b.ReportMetric(float64(fl.Nanoseconds())/float64(b.N), "floor-ns/op")
 		b.ReportMetric(float64(b.Elapsed())/float64(fl), "x-floor")
+		if cpu > 0 {
+			b.ReportMetric(float64(cpu)/float64(fl), "cpu-x-floor")
+		}
 	}
 }
 
