@@ -169,35 +169,13 @@ const maxBagNesting = 8
 // *LimitError before any work. Errors are *FormatError, *LimitError, *UnsupportedError, ErrMAC (wrong
 // password or tampering), ErrDecrypt or ErrPasswordEncoding.
 func Decode(data, password []byte) (*File, error) {
-	var (
-		authSafe []byte
-		authOff  int64
-		md       *macData
-	)
-	err := asDER(data, 0, "PFX", func(der []byte, base int64) (err error) {
-		authSafe, authOff, md, err = parsePFX(der, base)
-		return err
-	})
+	authSafe, md, pieces, err := readStructure(data)
 	if err != nil {
 		return nil, err
 	}
 	f := &File{}
 	if md != nil {
 		f.MAC = md.MACParams
-	}
-
-	// The AuthenticatedSafe: parse its structure and every encryption's
-	// parameters before deriving any key.
-	if len(authSafe) == 0 {
-		return nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
-	}
-	var pieces []contentInfo
-	err = asDER(authSafe, authOff, "AuthenticatedSafe", func(der []byte, base int64) (err error) {
-		pieces, err = parseAuthSafe(der, base)
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
 
 	total := int64(0)
@@ -220,10 +198,10 @@ func Decode(data, password []byte) (*File, error) {
 
 	// The MAC is checked while the SafeContents are decrypted and read,
 	// on another core if there is one: it is the largest part of reading
-	// a large file, and the rest does not depend on it. Every derivation
-	// of both was planned above, and Work is safe for concurrent use.
-	// Nothing is returned before the MAC's verdict, which comes first: a
-	// wrong password or a changed file is ErrMAC, whatever the rest found.
+	// a large file, and the rest does not depend on it. Every derivation of both was planned above, and Work is safe
+	// for concurrent use. Nothing is returned before the MAC's verdict,
+	// which comes first: a wrong password or a changed file is ErrMAC,
+	// whatever the rest found.
 	var macErr chan error
 	if md != nil {
 		macErr = make(chan error, 1)
@@ -241,18 +219,72 @@ func Decode(data, password []byte) (*File, error) {
 	return f, nil
 }
 
+// readStructure reads the PFX and its AuthenticatedSafe, with every
+// encryption's parameters, before any key is derived.
+func readStructure(data []byte) (authSafe []byte, md *macData, pieces []contentInfo, err error) {
+	var authOff int64
+	err = asDER(data, 0, "PFX", func(der []byte, base int64) (err error) {
+		authSafe, authOff, md, err = parsePFX(der, base)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(authSafe) == 0 {
+		return nil, nil, nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
+	}
+	err = asDER(authSafe, authOff, "AuthenticatedSafe", func(der []byte, base int64) (err error) {
+		pieces, err = parseAuthSafe(der, base)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return authSafe, md, pieces, nil
+}
+
 // readContents decrypts and reads the pieces of the AuthenticatedSafe
 // into f.
+//
+// The first encrypted piece after an unencrypted one (the certificates
+// after the keys, as keytool and this package write them) is decrypted
+// on another goroutine while the pieces before it are read.
 func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) error {
 	var (
-		br  bagReader
-		err error
+		br    bagReader
+		err   error
+		ahead = -1
+		done  chan decrypted
 	)
-	for _, pc := range pieces {
+	for i, pc := range pieces {
+		if pc.alg != nil {
+			if i > 0 {
+				ahead, done = i, make(chan decrypted, 1)
+				go func() {
+					pt, err := pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
+					done <- decrypted{pt, err}
+				}()
+			}
+			break
+		}
+	}
+	defer func() {
+		if done != nil {
+			<-done // not read: an earlier piece failed
+		}
+	}()
+	for i, pc := range pieces {
 		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
 		sc := pc.data
 		if pc.alg != nil {
-			if sc, err = pc.alg.decrypt(password, pc.data, looksLikeSequence, w); err != nil {
+			if i == ahead {
+				d := <-done
+				done = nil
+				sc, err = d.plaintext, d.err
+			} else {
+				sc, err = pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
+			}
+			if err != nil {
 				if errors.Is(err, ErrDecrypt) {
 					return fmt.Errorf("authSafe[%d]: %w", pc.index, err)
 				}
@@ -268,6 +300,12 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) erro
 		f.Contents = append(f.Contents, c)
 	}
 	return nil
+}
+
+// decrypted is the result of a decryption run ahead.
+type decrypted struct {
+	plaintext []byte
+	err       error
 }
 
 // planCost is the worst-case work of verifying md and decrypting pieces:
