@@ -25,9 +25,10 @@ import (
 //	             derivation and encryption per key sealed
 //	x-floor      total time / floor: the cost of everything else
 //	             (parsing, pairing, encoding, the store's bookkeeping)
-//	cpu-x-floor  the process's CPU time (every thread: the MAC checked
-//	             on another core, the garbage collector) / floor: what
-//	             x-floor would be on one core
+//	cpu-x-floor  the process's CPU time in the operations / in the
+//	             floors (every thread: the MAC checked on another core,
+//	             the garbage collector): what x-floor would be on one
+//	             core, and less disturbed by other processes
 //
 // The floor is timed with the timer stopped, once per operation. Run
 // them with
@@ -121,8 +122,8 @@ func p12Measure(b *testing.B, op func(), floor func() time.Duration) {
 	if fl > 0 {
 		b.ReportMetric(float64(fl.Nanoseconds())/float64(b.N), "floor-ns/op")
 		b.ReportMetric(float64(b.Elapsed())/float64(fl), "x-floor")
-		if cpu > 0 {
-			b.ReportMetric(float64(cpu)/float64(fl), "cpu-x-floor")
+		if cpu > 0 && floorCPU > 0 {
+			b.ReportMetric(float64(cpu)/float64(floorCPU), "cpu-x-floor")
 		}
 	}
 }
