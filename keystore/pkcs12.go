@@ -279,21 +279,38 @@ func indexCerts(bags []*p12.Bag) *certIndex {
 	ix := &certIndex{certs: make([]certNode, 0, n), of: make([]int32, len(bags)), byID: newBytesIndex(n), bySubject: newBytesIndex(n)}
 	for i, b := range bags {
 		ix.of[i] = -1
-		if b.Cert == nil {
-			continue
+		if b.Cert != nil {
+			ix.of[i] = int32(len(ix.certs))
+			ix.certs = append(ix.certs, certNode{bag: b, bagIdx: int32(i)})
 		}
-		n := certNode{bag: b, bagIdx: int32(i)}
-		ci := int32(len(ix.certs))
+	}
+	// Reading the names touches every certificate: for a large file,
+	// half of them are read on another goroutine (each writes its own
+	// nodes only).
+	names := func(certs []certNode) {
+		for k := range certs {
+			if iss, sub, spki, err := p12.CertNames(certs[k].bag.Cert); err == nil {
+				certs[k].issuer, certs[k].subject, certs[k].spki, certs[k].named = iss, sub, spki, true
+			}
+		}
+	}
+	if half := len(ix.certs) / 2; half >= 1024 {
+		done := make(chan struct{})
+		go func() { names(ix.certs[half:]); close(done) }()
+		names(ix.certs[:half])
+		<-done
+	} else {
+		names(ix.certs)
+	}
+	for ci := range ix.certs {
+		cn := &ix.certs[ci]
 		ix.bySubject.next[ci], ix.byID.next[ci] = -1, -1
-		if iss, sub, spki, err := p12.CertNames(b.Cert); err == nil {
-			n.issuer, n.subject, n.spki, n.named = iss, sub, spki, true
-			ix.bySubject.add(sub, ci)
+		if cn.named {
+			ix.bySubject.add(cn.subject, int32(ci))
 		}
-		if b.LocalKeyID != nil && !b.JavaTrust {
-			ix.byID.add(b.LocalKeyID, ci)
+		if cn.bag.LocalKeyID != nil && !cn.bag.JavaTrust {
+			ix.byID.add(cn.bag.LocalKeyID, int32(ci))
 		}
-		ix.of[i] = ci
-		ix.certs = append(ix.certs, n)
 	}
 	return ix
 }

@@ -290,7 +290,9 @@ func (e *node) size() int {
 		}
 		e.n = n
 	default:
-		e.n = len(e.prim)
+		// Not stored: shared nodes (nullNode) are primitive, and
+		// encodings run concurrently.
+		return 1 + der.LengthLen(len(e.prim)) + len(e.prim)
 	}
 	return 1 + der.LengthLen(e.n) + e.n
 }
@@ -301,6 +303,10 @@ func (e *node) appendTo(b []byte) []byte {
 		return append(b, e.raw...)
 	}
 	b = append(b, e.tag)
+	if !e.cons && e.seal == nil {
+		b = der.AppendLength(b, len(e.prim))
+		return append(b, e.prim...)
+	}
 	b = der.AppendLength(b, e.n)
 	if e.seal != nil {
 		// PKCS #7 padding, then CBC in place.
