@@ -82,30 +82,58 @@ type certNode struct {
 
 // bytesIndex finds positions by a byte string (a subject, a localKeyId)
 // without copying each string into a map key: reading a large store
-// would otherwise allocate a copy of every name. Buckets are in
-// insertion order; callers compare the bytes, as hashes may collide.
+// would otherwise allocate a copy of every name. The positions with one
+// hash are a list in insertion order (first, then next[v]), so that
+// adding one allocates nothing beyond the map's growth; callers compare
+// the bytes, as hashes may collide. Each position is added at most once.
 type bytesIndex struct {
 	seed maphash.Seed
-	m    map[uint64][]int32
+	m    map[uint64]indexSpan
+	next []int32 // position -> the next one added with its hash, or -1
 }
 
-func newBytesIndex(n int) bytesIndex {
-	return bytesIndex{seed: maphash.MakeSeed(), m: make(map[uint64][]int32, n)}
+// indexSpan is the first and the last position added with one hash.
+type indexSpan struct{ first, last int32 }
+
+// newBytesIndex returns an index of positions 0..n-1.
+func newBytesIndex(n int) *bytesIndex {
+	return &bytesIndex{seed: maphash.MakeSeed(), m: make(map[uint64]indexSpan, n), next: make([]int32, n)}
 }
 
-func (x bytesIndex) add(key []byte, v int32) {
+func (x *bytesIndex) add(key []byte, v int32) {
+	x.next[v] = -1
 	h := maphash.Bytes(x.seed, key)
-	x.m[h] = append(x.m[h], v)
+	if sp, ok := x.m[h]; ok {
+		x.next[sp.last] = v
+		x.m[h] = indexSpan{sp.first, v}
+		return
+	}
+	x.m[h] = indexSpan{v, v}
 }
 
-func (x bytesIndex) get(key []byte) []int32 { return x.m[maphash.Bytes(x.seed, key)] }
+// first returns the first position added with key's hash, or -1; the
+// others follow through next.
+func (x *bytesIndex) first(key []byte) int32 {
+	if sp, ok := x.m[maphash.Bytes(x.seed, key)]; ok {
+		return sp.first
+	}
+	return -1
+}
 
 // maxChain bounds the chains built by issuer name.
 const maxChain = 32
 
-// parsePKCS12 decodes a PKCS#12 file; see the notes at the top of the file.
+// parsePKCS12 decodes a PKCS#12 file; see the notes at the top of the
+// file. The store does not keep data: it decodes a copy.
 func parsePKCS12(data, password []byte, o options) (*Store, error) {
-	data = append([]byte(nil), data...)
+	return decodePKCS12(bytes.Clone(data), password, o)
+}
+
+// decodePKCS12 is parsePKCS12 on a buffer the store may keep (the
+// caller does not change it afterwards): the bags that are written back
+// as read and the file itself, for a save with nothing changed, are
+// pieces of it.
+func decodePKCS12(data, password []byte, o options) (*Store, error) {
 	f, err := p12.Decode(data, password)
 	if err != nil {
 		return nil, pkcs12Error(err)
@@ -113,19 +141,58 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 	c := &pkcs12Codec{profile: detectProfile(f), orphan: map[*p12.Bag]bool{}, original: data}
 
 	ix := indexCerts(f.Bags)
-	certs, certOf, byID, bySubject, bySPKI := ix.certs, ix.of, ix.byID, ix.bySubject, ix.bySPKI
+	certs := ix.certs
 
-	var recs []parsedEntry
+	// The entries' records, natives and chains come from blocks sized
+	// for the file: a store of 10,000 keys would otherwise allocate six
+	// small objects per entry.
+	entries := 0
+	for _, b := range f.Bags {
+		if pkcs12KeyBag(b) || pkcs12TrustedBag(b) {
+			entries++
+		}
+	}
+	recSlab := make([]record, entries)
+	natSlab := make([]pkcs12Native, entries)
+	var (
+		chainSlab []*p12.Bag
+		derSlab   [][]byte
+		idxSlab   []int32
+		scratch   []int32
+	)
+	carve := func(chain []int32, bagIdx int32) ([]*p12.Bag, [][]byte, []int32) {
+		k := len(chain)
+		if cap(chainSlab)-len(chainSlab) < k {
+			n := max(k, 2*entries, 64)
+			chainSlab, derSlab, idxSlab = make([]*p12.Bag, 0, n), make([][]byte, 0, n), make([]int32, 0, n+n/2)
+		}
+		if cap(idxSlab)-len(idxSlab) < k+1 {
+			idxSlab = make([]int32, 0, max(k+1, entries+64))
+		}
+		i, j := len(chainSlab), len(idxSlab)
+		idxSlab = append(idxSlab, bagIdx)
+		for _, ci := range chain {
+			cn := &certs[ci]
+			cn.used = true
+			chainSlab = append(chainSlab, cn.bag)
+			derSlab = append(derSlab, cn.bag.Cert)
+			idxSlab = append(idxSlab, cn.bagIdx)
+		}
+		return chainSlab[i : i+k : i+k], derSlab[i : i+k : i+k], idxSlab[j : j+k+1 : j+k+1]
+	}
+
+	recs := make([]parsedEntry, 0, entries)
 	var names pkcs12Names
 	for i, b := range f.Bags {
 		switch {
 		case pkcs12KeyBag(b):
 			name, named := names.of(b)
-			r := &record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID, o)}
-			n := &pkcs12Native{codec: c, key: b, named: named}
+			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
+			*r = record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID, o)}
+			*n = pkcs12Native{codec: c, key: b, named: named}
 			leaf := int32(-1)
 			if b.LocalKeyID != nil {
-				for _, ci := range byID.get(b.LocalKeyID) {
+				for ci := ix.byID.first(b.LocalKeyID); ci >= 0; ci = ix.byID.next[ci] {
 					if bytes.Equal(certs[ci].bag.LocalKeyID, b.LocalKeyID) {
 						leaf = ci
 						break
@@ -135,25 +202,27 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 			if leaf < 0 {
 				// Pairing by public key decrypts the key; the work is
 				// charged to what is left of the file's budget (f.Work).
-				leaf = pairByPublicKey(c, r, n, certs, bySPKI, password, o, f.Work)
+				leaf = pairByPublicKey(c, r, n, ix, password, o, f.Work)
 			}
-			bags := []int32{int32(i)}
+			scratch = scratch[:0]
 			if leaf >= 0 {
-				for _, ci := range buildChain(leaf, certs, bySubject) {
-					cn := &certs[ci]
-					cn.used = true
-					n.chain = append(n.chain, cn.bag)
-					r.chainDER = append(r.chainDER, cn.bag.Cert)
-					bags = append(bags, cn.bagIdx)
-				}
+				scratch = buildChain(leaf, certs, ix.bySubject, scratch)
+			}
+			var bags []int32
+			n.chain, r.chainDER, bags = carve(scratch, int32(i))
+			if len(scratch) == 0 {
+				n.chain, r.chainDER = nil, nil
 			}
 			r.native = n
 			recs = append(recs, parsedEntry{r, bags})
 		case pkcs12TrustedBag(b):
 			name, named := names.of(b)
-			certs[certOf[i]].used = true
-			recs = append(recs, parsedEntry{&record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o),
-				chainDER: [][]byte{b.Cert}, native: &pkcs12Native{codec: c, chain: []*p12.Bag{b}, named: named}}, []int32{int32(i)}})
+			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
+			*n = pkcs12Native{codec: c, named: named}
+			*r = record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o), native: n}
+			var bags []int32
+			n.chain, r.chainDER, bags = carve(append(scratch[:0], ix.of[i]), int32(i)) // marks it used
+			recs = append(recs, parsedEntry{r, bags})
 		}
 	}
 	out := c.keepRest(f.Bags, recs, ix)
@@ -175,8 +244,8 @@ type pkcs12Names struct{ unnamed int }
 
 // of returns entry bag b's alias and whether it is its friendlyName.
 func (n *pkcs12Names) of(b *p12.Bag) (string, bool) {
-	if b.HasFriendlyName {
-		return b.FriendlyName, true
+	if b.HasFriendlyName() {
+		return b.FriendlyName(), true
 	}
 	n.unnamed++
 	return strconv.Itoa(n.unnamed), false
@@ -194,32 +263,70 @@ type certIndex struct {
 	certs []certNode
 	of    []int32 // bag -> certs index, or -1
 	// byID finds certificates by localKeyId (those without Java's trust
-	// attribute), bySubject by subject and bySPKI by public key.
-	byID, bySubject, bySPKI bytesIndex
+	// attribute) and bySubject by subject; bySPKI, by public key, is
+	// built when a key without a matching localKeyId needs it.
+	byID, bySubject, bySPKI *bytesIndex
 }
 
 // indexCerts indexes the certificate bags among bags.
 func indexCerts(bags []*p12.Bag) *certIndex {
-	ix := &certIndex{of: make([]int32, len(bags)), byID: newBytesIndex(len(bags)), bySubject: newBytesIndex(len(bags)), bySPKI: newBytesIndex(len(bags))}
+	n := 0
+	for _, b := range bags {
+		if b.Cert != nil {
+			n++
+		}
+	}
+	ix := &certIndex{certs: make([]certNode, 0, n), of: make([]int32, len(bags)), byID: newBytesIndex(n), bySubject: newBytesIndex(n)}
 	for i, b := range bags {
 		ix.of[i] = -1
-		if b.Cert == nil {
-			continue
+		if b.Cert != nil {
+			ix.of[i] = int32(len(ix.certs))
+			ix.certs = append(ix.certs, certNode{bag: b, bagIdx: int32(i)})
 		}
-		n := certNode{bag: b, bagIdx: int32(i)}
-		ci := int32(len(ix.certs))
-		if iss, sub, spki, err := p12.CertNames(b.Cert); err == nil {
-			n.issuer, n.subject, n.spki, n.named = iss, sub, spki, true
-			ix.bySubject.add(sub, ci)
-			ix.bySPKI.add(spki, ci)
+	}
+	// Reading the names touches every certificate: for a large file,
+	// half of them are read on another goroutine (each writes its own
+	// nodes only).
+	names := func(certs []certNode) {
+		for k := range certs {
+			if iss, sub, spki, err := p12.CertNames(certs[k].bag.Cert); err == nil {
+				certs[k].issuer, certs[k].subject, certs[k].spki, certs[k].named = iss, sub, spki, true
+			}
 		}
-		if b.LocalKeyID != nil && !b.JavaTrust {
-			ix.byID.add(b.LocalKeyID, ci)
+	}
+	if half := len(ix.certs) / 2; half >= 1024 {
+		done := make(chan struct{})
+		go func() { names(ix.certs[half:]); close(done) }()
+		names(ix.certs[:half])
+		<-done
+	} else {
+		names(ix.certs)
+	}
+	for ci := range ix.certs {
+		cn := &ix.certs[ci]
+		ix.bySubject.next[ci], ix.byID.next[ci] = -1, -1
+		if cn.named {
+			ix.bySubject.add(cn.subject, int32(ci))
 		}
-		ix.of[i] = ci
-		ix.certs = append(ix.certs, n)
+		if cn.bag.LocalKeyID != nil && !cn.bag.JavaTrust {
+			ix.byID.add(cn.bag.LocalKeyID, int32(ci))
+		}
 	}
 	return ix
+}
+
+// spkiIndex returns the index of the certificates by public key.
+func (ix *certIndex) spkiIndex() *bytesIndex {
+	if ix.bySPKI == nil {
+		ix.bySPKI = newBytesIndex(len(ix.certs))
+		for ci := range ix.certs {
+			ix.bySPKI.next[ci] = -1
+			if ix.certs[ci].named {
+				ix.bySPKI.add(ix.certs[ci].spki, int32(ci))
+			}
+		}
+	}
+	return ix.bySPKI
 }
 
 // keepRest returns the records of the entries Java keeps, the last of
@@ -263,7 +370,20 @@ func (c *pkcs12Codec) keepRest(bags []*p12.Bag, recs []parsedEntry, ix *certInde
 // pkcs12Created returns an entry's creation date: Java's "Time <millis>"
 // localKeyId if present, else the store's clock.
 func pkcs12Created(id []byte, o options) time.Time {
-	if ms, ok := bytes.CutPrefix(id, []byte("Time ")); ok {
+	if ms, ok := bytes.CutPrefix(id, []byte("Time ")); ok && len(ms) > 0 && len(ms) <= 18 {
+		// Digits only, as strconv.ParseInt reads them but without a
+		// string per entry; 18 digits cannot overflow.
+		v := int64(0)
+		for _, d := range ms {
+			if d < '0' || d > '9' {
+				return o.now()
+			}
+			v = v*10 + int64(d-'0')
+		}
+		if v > 0 {
+			return time.UnixMilli(v).UTC()
+		}
+	} else if ok {
 		if v, err := strconv.ParseInt(string(ms), 10, 64); err == nil && v > 0 {
 			return time.UnixMilli(v).UTC()
 		}
@@ -277,7 +397,8 @@ func pkcs12Created(id []byte, o options) time.Time {
 // alias's key password or the store password; if that fails (or the
 // file's budget of key derivations is spent) the entry has no chain, as in
 // Java.
-func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNode, bySPKI bytesIndex, password []byte, o options, w *p12.Work) int32 {
+func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, ix *certIndex, password []byte, o options, w *p12.Work) int32 {
+	certs := ix.certs
 	if len(certs) == 0 {
 		return -1
 	}
@@ -294,7 +415,8 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNod
 		return -1
 	}
 	found := int32(-1)
-	for _, i := range bySPKI.get(spki) { // in file order
+	bySPKI := ix.spkiIndex()
+	for i := bySPKI.first(spki); i >= 0; i = bySPKI.next[i] { // in file order
 		cn := &certs[i]
 		if cn.named && bytes.Equal(cn.spki, spki) {
 			if !cn.bag.JavaTrust {
@@ -313,32 +435,31 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, certs []certNod
 }
 
 // buildChain follows issuer names from leaf through the file's
-// certificates (indices into certs). Among certificates with the right
+// certificates (indices into certs), into chain (scratch space, reused).
+// Among certificates with the right
 // subject it takes the nearest one after the current certificate (writers
 // put a chain in order), else the first; it stops at a self-issued
 // certificate, a missing issuer, a loop or maxChain certificates.
-func buildChain(leaf int32, certs []certNode, bySubject bytesIndex) []int32 {
-	chain := []int32{leaf}
+func buildChain(leaf int32, certs []certNode, bySubject *bytesIndex, chain []int32) []int32 {
+	chain = append(chain[:0], leaf)
 	cur := leaf
 	for len(chain) < maxChain && certs[cur].named && !bytes.Equal(certs[cur].issuer, certs[cur].subject) {
 		issuer := certs[cur].issuer
-		cands := bySubject.get(issuer) // in file order
-		usable := func(ci int32) bool { return bytes.Equal(certs[ci].subject, issuer) && !slices.Contains(chain, ci) }
-		pick := int32(-1)
-		after, _ := slices.BinarySearch(cands, cur+1)
-		for _, ci := range cands[after:] {
-			if usable(ci) {
+		pick, first := int32(-1), int32(-1)
+		for ci := bySubject.first(issuer); ci >= 0; ci = bySubject.next[ci] { // in file order
+			if !bytes.Equal(certs[ci].subject, issuer) || slices.Contains(chain, ci) {
+				continue
+			}
+			if ci > cur {
 				pick = ci
 				break
 			}
+			if first < 0 {
+				first = ci
+			}
 		}
 		if pick < 0 {
-			for _, ci := range cands[:after] {
-				if usable(ci) {
-					pick = ci
-					break
-				}
-			}
+			pick = first
 		}
 		if pick < 0 {
 			break
@@ -360,8 +481,8 @@ func detectProfile(f *p12.File) Profile {
 		}
 	}
 	for _, b := range f.Bags {
-		if b.Type == p12.ShroudedKeyBag && b.KeyAlg != nil {
-			p.keys = b.KeyAlg.EncParams
+		if alg, err := b.KeyAlg(); alg != nil && err == nil {
+			p.keys = alg.EncParams
 			break
 		}
 	}
@@ -415,7 +536,8 @@ func (c *pkcs12Codec) unsealBagWithin(alias string, b *p12.Bag, password []byte,
 	der, err := b.DecryptKeyWithin(password, w)
 	if err != nil {
 		if errors.Is(err, p12.ErrDecrypt) {
-			return nil, fmt.Errorf("%w: PKCS#12 alias %q: the key does not decrypt with the password given (%v)", ErrIncorrectPassword, alias, b.KeyAlg.Cipher)
+			alg, _ := b.KeyAlg() // read, or it would not have failed to decrypt
+			return nil, fmt.Errorf("%w: PKCS#12 alias %q: the key does not decrypt with the password given (%v)", ErrIncorrectPassword, alias, alg.Cipher)
 		}
 		return nil, fmt.Errorf("keystore: PKCS#12 alias %q: %w", alias, inner{pkcs12Error(err)})
 	}
@@ -451,7 +573,7 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 		return append([]byte(nil), c.original...), nil
 	}
 	rnd := s.opts.rand()
-	ids := c.usedLocalKeyIDs(s)
+	ids := &localKeyIDs{c: c, s: s}
 	w := newBagWriter(c, s)
 
 	// Entries hidden by a later entry with the same alias go first, so
@@ -492,6 +614,15 @@ func (c *pkcs12Codec) unchanged(s *Store, password []byte) bool {
 	return true
 }
 
+// localKeyIDs is the set of usedLocalKeyIDs, made when a new localKeyId
+// is first needed (replacing a key keeps its bag's): a store of 10,000
+// entries has 20,000 of them.
+type localKeyIDs struct {
+	c *pkcs12Codec
+	s *Store
+	m map[string]bool
+}
+
 // usedLocalKeyIDs returns the localKeyIds of the bags written as read, so
 // that new ones differ from them.
 func (c *pkcs12Codec) usedLocalKeyIDs(s *Store) map[string]bool {
@@ -519,7 +650,12 @@ func (c *pkcs12Codec) usedLocalKeyIDs(s *Store) map[string]bool {
 // SafeContents they go into.
 type bagWriter struct {
 	keys, certs, secrets [][]byte
-	seen                 map[string]bool // certificate bags written, to write each once
+	// seen finds the certificate bags written, by hash, to write each
+	// once without a copy of each as a map key; more holds the few whose
+	// hash an earlier, different bag has.
+	seed maphash.Seed
+	seen map[uint64]int32 // -> index in certs
+	more map[string]bool
 	// trustedAsRead marks the bags of trusted entries written as read. A
 	// chain read from a file may run through a trusted entry's certificate
 	// (Java builds chains through every certificate). While that entry is
@@ -530,7 +666,8 @@ type bagWriter struct {
 }
 
 func newBagWriter(c *pkcs12Codec, s *Store) *bagWriter {
-	w := &bagWriter{seen: map[string]bool{}, trustedAsRead: map[*p12.Bag]bool{}}
+	n := len(s.recs) + len(c.kept)
+	w := &bagWriter{keys: make([][]byte, 0, n), certs: make([][]byte, 0, n), seed: maphash.MakeSeed(), seen: make(map[uint64]int32, n), trustedAsRead: map[*p12.Bag]bool{}}
 	for _, r := range s.recs {
 		if r.kind == TrustedEntry && c.untouched(r) {
 			w.trustedAsRead[r.native.(*pkcs12Native).chain[0]] = true
@@ -541,10 +678,23 @@ func newBagWriter(c *pkcs12Codec, s *Store) *bagWriter {
 
 // addCert adds an encoded certificate bag, unless it was added before.
 func (w *bagWriter) addCert(b []byte) {
-	if !w.seen[string(b)] {
-		w.seen[string(b)] = true
-		w.certs = append(w.certs, b)
+	h := maphash.Bytes(w.seed, b)
+	i, ok := w.seen[h]
+	switch {
+	case !ok:
+		w.seen[h] = int32(len(w.certs))
+	case bytes.Equal(w.certs[i], b):
+		return
+	default:
+		if w.more == nil {
+			w.more = map[string]bool{}
+		}
+		if w.more[string(b)] {
+			return
+		}
+		w.more[string(b)] = true
 	}
+	w.certs = append(w.certs, b)
 }
 
 // addChainBag adds a certificate bag of a key entry's chain as read.
@@ -587,7 +737,7 @@ func hiddenEntry(b *p12.Bag) bool {
 }
 
 // encodeRecord adds the bags of one entry to w.
-func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password []byte, prof Profile, rnd io.Reader, ids map[string]bool) error {
+func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password []byte, prof Profile, rnd io.Reader, ids *localKeyIDs) error {
 	n, _ := r.native.(*pkcs12Native)
 	if n != nil && n.codec != c {
 		n = nil
@@ -668,7 +818,7 @@ func (c *pkcs12Codec) named(r *record, b *p12.Bag) []byte {
 		return b.Raw
 	}
 	a := p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true}
-	for _, at := range b.Attrs {
+	for _, at := range b.Attributes() {
 		a.Extra = append(a.Extra, at.Raw)
 	}
 	return p12.WithAttrs(b, a)
@@ -679,7 +829,7 @@ func (c *pkcs12Codec) named(r *record, b *p12.Bag) []byte {
 // to a renamed entry.
 func extraAttrs(b *p12.Bag, dropTrust bool) [][]byte {
 	var out [][]byte
-	for _, a := range b.Attrs {
+	for _, a := range b.Attributes() {
 		if a.IsFriendlyName() || a.IsLocalKeyID() || (dropTrust && a.IsJavaTrust()) {
 			continue
 		}
@@ -689,7 +839,7 @@ func extraAttrs(b *p12.Bag, dropTrust bool) [][]byte {
 }
 
 // keyBag returns the key bag of key entry r and its localKeyId.
-func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []byte, prof Profile, rnd io.Reader, ids map[string]bool) ([]byte, []byte, error) {
+func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []byte, prof Profile, rnd io.Reader, ids *localKeyIDs) ([]byte, []byte, error) {
 	// Whether the key has a password of its own decides whether a new
 	// store password leaves it sealed; which password seals it anew is
 	// asked again once the key is open, when its source is known.
@@ -712,7 +862,7 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 	)
 	if c.untouched(r) {
 		// Only re-encrypted: the bag keeps its attributes.
-		for _, at := range n.key.Attrs {
+		for _, at := range n.key.Attributes() {
 			a.Extra = append(a.Extra, at.Raw)
 		}
 		if !n.named {
@@ -746,18 +896,24 @@ func (c *pkcs12Codec) keepSealed(s *Store, b *p12.Bag, perEntry bool, password [
 	if b.Type == p12.KeyBag {
 		return !c.explicit
 	}
-	if b.KeyAlg == nil {
+	asRead := perEntry || bytes.Equal(password, s.password)
+	if asRead && !c.explicit {
+		return true // whatever the scheme: its parameters are not read
+	}
+	alg, err := b.KeyAlg()
+	if err != nil {
 		return true
 	}
-	if !perEntry && !bytes.Equal(password, s.password) {
-		return false
-	}
-	return !c.explicit || sameEnc(b.KeyAlg.EncParams, prof.keys)
+	return asRead && sameEnc(alg.EncParams, prof.keys)
 }
 
 // newLocalKeyID returns Java's localKeyId for an entry created at t,
 // "Time <millis>", moved on by a millisecond while another bag has it.
-func newLocalKeyID(t time.Time, ids map[string]bool) []byte {
+func newLocalKeyID(t time.Time, l *localKeyIDs) []byte {
+	if l.m == nil {
+		l.m = l.c.usedLocalKeyIDs(l.s)
+	}
+	ids := l.m
 	ms := t.UnixMilli()
 	for {
 		id := "Time " + strconv.FormatInt(ms, 10)

@@ -66,14 +66,14 @@ func (s *Store) kept(notOther bool) []keptBag {
 		if b.Type == p12.OtherBag {
 			t = p12.OIDString(b.TypeOID)
 		}
-		out = append(out, keptBag{Type: t, Name: b.FriendlyName})
+		out = append(out, keptBag{Type: t, Name: b.FriendlyName()})
 	}
 	return out
 }
 
 func pkcs12BagName(b *p12.Bag) string {
-	if b.HasFriendlyName {
-		return strconv.Quote(b.FriendlyName)
+	if b.HasFriendlyName() {
+		return strconv.Quote(b.FriendlyName())
 	}
 	return "unnamed"
 }

@@ -2,6 +2,7 @@ package pkcs12
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"fmt"
 
 	"github.com/certroll/certroll/keystore/internal/der"
@@ -81,6 +82,10 @@ type element struct {
 
 // next reads the next element, whatever its tag, with [der.Read].
 func (p *parser) next(field string) (element, error) {
+	var e element
+	if p.fast(&e) {
+		return e, nil
+	}
 	t, err := der.Read(p.b, p.pos)
 	if err != nil {
 		return element{}, p.errAt(err.Offset, field, "%s", err.Detail)
@@ -89,8 +94,56 @@ func (p *parser) next(field string) (element, error) {
 	return element{tag: t.Tag, full: t.Full, content: t.Content, off: t.Start, coff: t.ContentStart}, nil
 }
 
+// fast reads the next element if it is in the form nearly every element
+// of a file has, a low tag number and a minimal definite length of at
+// most four octets, which [der.Read] accepts as it is; ok is false
+// otherwise, and next leaves the element to der.Read. A file has tens of
+// elements per bag: this is the parser's hot path.
+func (p *parser) fast(e *element) bool {
+	b, off := p.b, p.pos
+	tag, coff, end, ok := header(b, off)
+	if !ok {
+		return false
+	}
+	p.pos = end
+	*e = element{tag: tag, full: b[off:end:end], content: b[coff:end:end], off: off, coff: coff}
+	return true
+}
+
+// header reads the identifier and length of the element at b[off:] in
+// the form [parser.fast] reads and returns the index of its contents and
+// of its end; ok is false for any other form, or if it does not fit.
+func header(b []byte, off int) (tag byte, coff, end int, ok bool) {
+	if off < 0 || len(b)-off < 2 || b[off]&0x1f == 0x1f {
+		return 0, 0, 0, false
+	}
+	n, hl := int(b[off+1]), 2
+	if n >= 0x80 {
+		ll := n & 0x7f
+		if ll == 0 || ll > 4 || len(b)-off < 2+ll || b[off+2] == 0 {
+			return 0, 0, 0, false
+		}
+		n = 0
+		for _, c := range b[off+2 : off+2+ll] {
+			n = n<<8 | int(c)
+		}
+		if n < 0x80 {
+			return 0, 0, 0, false
+		}
+		hl = 2 + ll
+	}
+	if n > len(b)-off-hl {
+		return 0, 0, 0, false
+	}
+	return b[off], off + hl, off + hl + n, true
+}
+
 // expect reads the next element and checks that its identifier is tag.
 func (p *parser) expect(tag byte, field string) (element, error) {
+	var e element
+	if p.pos < len(p.b) && p.b[p.pos] == tag && p.fast(&e) {
+		return e, nil
+	}
 	if p.empty() {
 		return element{}, p.errAt(p.pos, field, "want %s, found the end of %s", tagName(tag), p.field)
 	}
@@ -112,6 +165,10 @@ func (p *parser) optional(tag byte, field string) (element, bool, error) {
 // enter reads a constructed element with identifier tag and returns a
 // parser over its contents.
 func (p *parser) enter(tag byte, field string) (parser, error) {
+	var e element
+	if p.pos < len(p.b) && p.b[p.pos] == tag && p.fast(&e) {
+		return p.sub(e.content, e.coff, field), nil
+	}
 	e, err := p.expect(tag, field)
 	if err != nil {
 		return parser{}, err
@@ -184,6 +241,29 @@ type node struct {
 	n    int // contents length, set by size
 	// isRaw marks raw as a complete encoding to copy.
 	isRaw bool
+	// raws are further children of a constructed element, given as
+	// their encodings (a SafeContents' bags): no node each.
+	raws [][]byte
+	// seal makes a primitive element whose contents are the SEQUENCE
+	// of raws, padded and encrypted where it is written.
+	seal *sealing
+}
+
+// sealing is the block cipher and IV of a sealed node; plain is the
+// length of the SEQUENCE it encrypts, set by size.
+type sealing struct {
+	b     cipher.Block
+	iv    []byte
+	plain int
+}
+
+// rawsLen is the total length of raws.
+func rawsLen(raws [][]byte) int {
+	n := 0
+	for _, r := range raws {
+		n += len(r)
+	}
+	return n
 }
 
 func rawNode(tlv []byte) *node          { return &node{raw: tlv, isRaw: true} }
@@ -197,14 +277,22 @@ func (e *node) size() int {
 	if e.isRaw {
 		return len(e.raw)
 	}
-	if e.cons {
-		n := 0
+	switch {
+	case e.seal != nil:
+		r := rawsLen(e.raws)
+		e.seal.plain = 1 + der.LengthLen(r) + r
+		bs := e.seal.b.BlockSize()
+		e.n = e.seal.plain + bs - e.seal.plain%bs
+	case e.cons:
+		n := rawsLen(e.raws)
 		for _, k := range e.kids {
 			n += k.size()
 		}
 		e.n = n
-	} else {
-		e.n = len(e.prim)
+	default:
+		// Not stored: shared nodes (nullNode) are primitive, and
+		// encodings run concurrently.
+		return 1 + der.LengthLen(len(e.prim)) + len(e.prim)
 	}
 	return 1 + der.LengthLen(e.n) + e.n
 }
@@ -215,12 +303,34 @@ func (e *node) appendTo(b []byte) []byte {
 		return append(b, e.raw...)
 	}
 	b = append(b, e.tag)
+	if !e.cons && e.seal == nil {
+		b = der.AppendLength(b, len(e.prim))
+		return append(b, e.prim...)
+	}
 	b = der.AppendLength(b, e.n)
+	if e.seal != nil {
+		// PKCS #7 padding, then CBC in place.
+		start := len(b)
+		b = append(b, tagSequence)
+		b = der.AppendLength(b, rawsLen(e.raws))
+		for _, r := range e.raws {
+			b = append(b, r...)
+		}
+		pad := e.n - e.seal.plain
+		for range pad {
+			b = append(b, byte(pad))
+		}
+		cipher.NewCBCEncrypter(e.seal.b, e.seal.iv).CryptBlocks(b[start:], b[start:])
+		return b
+	}
 	if !e.cons {
 		return append(b, e.prim...)
 	}
 	for _, k := range e.kids {
 		b = k.appendTo(b)
+	}
+	for _, r := range e.raws {
+		b = append(b, r...)
 	}
 	return b
 }

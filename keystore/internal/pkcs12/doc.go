@@ -7,7 +7,9 @@
 // encrypted SafeContents, and returns every SafeBag in file order with
 // its raw encoding and the attributes a keystore interprets
 // (friendlyName, localKeyId, Java's trust attribute); shrouded keys stay
-// sealed until [Bag.DecryptKey]. [Encode] writes SafeContents of bags
+// sealed until [Bag.DecryptKey], and what a reader of a large file
+// rarely needs (the attribute list, the friendlyName's text, a key's
+// encryption parameters) is decoded on first use from the bytes kept. [Encode] writes SafeContents of bags
 // built with [NewCertBag], [NewShroudedKeyBag] and [WithAttrs], or kept
 // as read, under an [EncParams] and a [MACParams]. The package knows
 // nothing of aliases, chains or entries: package keystore builds those.
@@ -31,7 +33,11 @@
 // against the input before it is used, every iteration count above
 // [MaxIterations] (the JDK's limit) and a file's total above
 // [MaxTotalIterations] are refused before any key is derived, nesting is
-// bounded, and decoding n bytes allocates O(n). Iteration counts alone do
+// bounded, and decoding n bytes allocates O(n). The MAC is computed on
+// another goroutine while the SafeContents are decrypted and read (the
+// work of both planned and budgeted before either starts), and its
+// verdict is returned first. A shrouded key's parameters are read, and
+// their limits checked, when the key is decrypted, as Java reads them. Iteration counts alone do
 // not bound the work: a PBKDF2 keyLength multiplies it, and so do the
 // derivations a scheme needs and the password forms tried. [Decode]
 // therefore computes the work of all its derivations in hash blocks and

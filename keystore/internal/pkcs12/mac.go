@@ -238,6 +238,21 @@ func (md *macData) verify(password, msg []byte, w *Work) error {
 
 // macNode computes a MAC over msg and returns the MacData.
 func macNode(m MACParams, password []byte, rand io.Reader, msg []byte) (*node, error) {
+	mw, err := newMACWriter(m, password, rand)
+	if err != nil {
+		return nil, err
+	}
+	return mw.node(mw.md.sum(mw.key, msg)), nil
+}
+
+// macWriter is a MAC being written: its salt drawn and its key derived.
+type macWriter struct {
+	md  *macData
+	key []byte
+}
+
+// newMACWriter draws the salt from rand and derives the key.
+func newMACWriter(m MACParams, password []byte, rand io.Reader) (*macWriter, error) {
 	if err := m.Check(); err != nil {
 		return nil, err
 	}
@@ -257,12 +272,20 @@ func macNode(m MACParams, password []byte, rand io.Reader, msg []byte) (*node, e
 	if err != nil {
 		return nil, err
 	}
-	digest := md.sum(key, msg)
+	return &macWriter{md: md, key: key}, nil
+}
+
+// size returns the length of the digest.
+func (mw *macWriter) size() int { return mw.md.Hash.Size() }
+
+// node returns the MacData carrying digest.
+func (mw *macWriter) node(digest []byte) *node {
+	m, salt := mw.md.MACParams, mw.md.salt
 	if m.Kind == HMAC {
 		return consNode(tagSequence,
 			consNode(tagSequence, algNode(digestOIDs[m.Hash], nullNode), primNode(tagOctetString, digest)),
 			primNode(tagOctetString, salt),
-			intNode(int64(m.Iterations))), nil
+			intNode(int64(m.Iterations)))
 	}
 	kdf := consNode(tagSequence, primNode(tagOctetString, salt), intNode(int64(m.Iterations)), intNode(int64(m.KeyLen)))
 	if m.KDFPRF != SHA1 {
@@ -274,5 +297,5 @@ func macNode(m MACParams, password []byte, rand io.Reader, msg []byte) (*node, e
 	return consNode(tagSequence,
 		consNode(tagSequence, algNode(oidPBMAC1, params), primNode(tagOctetString, digest)),
 		primNode(tagOctetString, []byte("NOT USED")),
-		intNode(1)), nil
+		intNode(1))
 }

@@ -434,29 +434,7 @@ func unpad(b []byte, bs int) (int, bool) {
 // Encrypt encrypts plaintext with password under params, drawing the salt
 // and IV from rand, and returns the AlgorithmIdentifier and ciphertext.
 func Encrypt(params EncParams, password []byte, rand io.Reader, plaintext []byte) (alg []byte, ciphertext []byte, err error) {
-	if err := params.Check(); err != nil {
-		return nil, nil, err
-	}
-	salt := make([]byte, params.SaltLen)
-	if _, err := io.ReadFull(rand, salt); err != nil {
-		return nil, nil, fmt.Errorf("pkcs12: reading a salt: %w", err)
-	}
-	a := &Alg{EncParams: params, Salt: salt}
-	var pw []byte
-	if params.Cipher.IsPBES2() {
-		a.IV = make([]byte, params.Cipher.blockSize())
-		if _, err := io.ReadFull(rand, a.IV); err != nil {
-			return nil, nil, fmt.Errorf("pkcs12: reading an IV: %w", err)
-		}
-		pw = password
-	} else if pw, err = bmpPassword(password); err != nil {
-		return nil, nil, err
-	}
-	key, iv, err := a.deriveKeyIV(pw, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := params.Cipher.block(key)
+	alg, b, iv, err := newSealer(params, password, rand)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -468,7 +446,38 @@ func Encrypt(params EncParams, password []byte, rand io.Reader, plaintext []byte
 		out[i] = byte(n)
 	}
 	cipher.NewCBCEncrypter(b, iv).CryptBlocks(out, out)
-	return a.node().encode(), out, nil
+	return alg, out, nil
+}
+
+// newSealer draws a salt (and for PBES2 an IV) from rand, derives the key
+// and returns the AlgorithmIdentifier, the block cipher and the IV.
+func newSealer(params EncParams, password []byte, rand io.Reader) (alg []byte, b cipher.Block, iv []byte, err error) {
+	if err := params.Check(); err != nil {
+		return nil, nil, nil, err
+	}
+	salt := make([]byte, params.SaltLen)
+	if _, err := io.ReadFull(rand, salt); err != nil {
+		return nil, nil, nil, fmt.Errorf("pkcs12: reading a salt: %w", err)
+	}
+	a := &Alg{EncParams: params, Salt: salt}
+	var pw []byte
+	if params.Cipher.IsPBES2() {
+		a.IV = make([]byte, params.Cipher.blockSize())
+		if _, err := io.ReadFull(rand, a.IV); err != nil {
+			return nil, nil, nil, fmt.Errorf("pkcs12: reading an IV: %w", err)
+		}
+		pw = password
+	} else if pw, err = bmpPassword(password); err != nil {
+		return nil, nil, nil, err
+	}
+	key, iv, err := a.deriveKeyIV(pw, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if b, err = params.Cipher.block(key); err != nil {
+		return nil, nil, nil, err
+	}
+	return a.node().encode(), b, iv, nil
 }
 
 // Check reports parameters the encoder cannot or must not write.

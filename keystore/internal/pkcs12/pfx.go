@@ -45,17 +45,23 @@ func (t BagType) String() string {
 // A Bag is one SafeBag as read, with the attributes the keystore
 // interprets picked out. Raw is its complete encoding, so that a bag the
 // caller does not change is written back exactly as it was read.
+//
+// What a large file's reader rarely needs is decoded on first use, from
+// the bytes kept: the attribute list ([Bag.Attributes]), the
+// friendlyName ([Bag.FriendlyName]) and a shrouded key's encryption
+// parameters ([Bag.KeyAlg]). Decode has checked their structure, so that
+// a malformed file is refused when it is read.
 type Bag struct {
 	Type    BagType
 	TypeOID []byte
 	Raw     []byte // the SafeBag, DER
 	Value   []byte // the bagValue element, DER
-	Attrs   []Attribute
 
-	FriendlyName    string // a trailing NUL dropped
-	HasFriendlyName bool
-	LocalKeyID      []byte
-	JavaTrust       bool // Java's trusted-certificate attribute is present
+	attrs []byte  // the contents of bagAttributes
+	name  element // the first friendlyName value; name.full is nil without one
+
+	LocalKeyID []byte
+	JavaTrust  bool // Java's trusted-certificate attribute is present
 
 	// Encrypted is set when the bag was read from an encryptedData.
 	Encrypted bool
@@ -63,12 +69,57 @@ type Bag struct {
 	// Cert is the certificate of a certBag holding an X.509 certificate.
 	Cert []byte
 
-	// KeyAlg and EncryptedKey are the contents of a pkcs8ShroudedKeyBag;
-	// KeyAlgErr is set instead of KeyAlg when the scheme is not supported
-	// (the bag is kept, but its key cannot be decrypted).
-	KeyAlg       *Alg
-	KeyAlgErr    error
+	// keyAlg is the encryptionAlgorithm of a pkcs8ShroudedKeyBag, and
+	// EncryptedKey its encryptedData.
+	keyAlg       []byte
 	EncryptedKey []byte
+}
+
+// HasFriendlyName reports whether the bag has a friendlyName attribute.
+func (b *Bag) HasFriendlyName() bool { return b.name.full != nil }
+
+// FriendlyName returns the bag's friendlyName (a trailing NUL dropped),
+// or "".
+func (b *Bag) FriendlyName() string {
+	if b.name.full == nil {
+		return ""
+	}
+	s, _ := decodeName(b.name) // checked by Decode
+	return s
+}
+
+// Attributes returns the bag's attributes, as read.
+func (b *Bag) Attributes() []Attribute {
+	if len(b.attrs) == 0 {
+		return nil
+	}
+	var out []Attribute
+	p := newParser(b.attrs, -1, "bagAttributes")
+	for !p.empty() {
+		raw, err := p.expect(tagSequence, "")
+		if err != nil {
+			break // checked by Decode
+		}
+		ap := p.sub(raw.content, raw.coff, "attribute")
+		oid, _ := ap.oid("attrId")
+		out = append(out, Attribute{OID: oid, Raw: raw.full})
+	}
+	return out
+}
+
+// KeyAlg returns the encryption parameters of a pkcs8ShroudedKeyBag, or
+// an *UnsupportedError when the scheme is not supported (the bag is kept,
+// but its key cannot be decrypted), or nil and nil for other bags.
+func (b *Bag) KeyAlg() (*Alg, error) {
+	if b.Type != ShroudedKeyBag {
+		return nil, nil
+	}
+	p := newParser(b.keyAlg, -1, "EncryptedPrivateKeyInfo")
+	a, err := parseEncAlg(&p)
+	if err != nil {
+		return nil, prefixErr(err, "encryptionAlgorithm", " ")
+	}
+	return a, nil
 }
 
 // An Attribute is one PKCS12Attribute, kept as read.
@@ -118,35 +169,13 @@ const maxBagNesting = 8
 // *LimitError before any work. Errors are *FormatError, *LimitError, *UnsupportedError, ErrMAC (wrong
 // password or tampering), ErrDecrypt or ErrPasswordEncoding.
 func Decode(data, password []byte) (*File, error) {
-	var (
-		authSafe []byte
-		authOff  int64
-		md       *macData
-	)
-	err := asDER(data, 0, "PFX", func(der []byte, base int64) (err error) {
-		authSafe, authOff, md, err = parsePFX(der, base)
-		return err
-	})
+	authSafe, md, pieces, err := readStructure(data)
 	if err != nil {
 		return nil, err
 	}
 	f := &File{}
 	if md != nil {
 		f.MAC = md.MACParams
-	}
-
-	// The AuthenticatedSafe: parse its structure and every encryption's
-	// parameters before deriving any key.
-	if len(authSafe) == 0 {
-		return nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
-	}
-	var pieces []contentInfo
-	err = asDER(authSafe, authOff, "AuthenticatedSafe", func(der []byte, base int64) (err error) {
-		pieces, err = parseAuthSafe(der, base)
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
 
 	total := int64(0)
@@ -167,31 +196,116 @@ func Decode(data, password []byte) (*File, error) {
 	}
 	f.Work = w
 
+	// The MAC is checked while the SafeContents are decrypted and read,
+	// on another core if there is one: it is the largest part of reading
+	// a large file, and the rest does not depend on it. Every derivation of both was planned above, and Work is safe
+	// for concurrent use. Nothing is returned before the MAC's verdict,
+	// which comes first: a wrong password or a changed file is ErrMAC,
+	// whatever the rest found.
+	var macErr chan error
 	if md != nil {
-		if err := md.verify(password, authSafe, w); err != nil {
-			return nil, err
+		macErr = make(chan error, 1)
+		go func() { macErr <- md.verify(password, authSafe, w) }()
+	}
+	err = f.readContents(pieces, password, w)
+	if macErr != nil {
+		if merr := <-macErr; merr != nil {
+			return nil, merr
 		}
 	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
 
-	for _, pc := range pieces {
+// readStructure reads the PFX and its AuthenticatedSafe, with every
+// encryption's parameters, before any key is derived.
+func readStructure(data []byte) (authSafe []byte, md *macData, pieces []contentInfo, err error) {
+	var authOff int64
+	err = asDER(data, 0, "PFX", func(der []byte, base int64) (err error) {
+		authSafe, authOff, md, err = parsePFX(der, base)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(authSafe) == 0 {
+		return nil, nil, nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
+	}
+	err = asDER(authSafe, authOff, "AuthenticatedSafe", func(der []byte, base int64) (err error) {
+		pieces, err = parseAuthSafe(der, base)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return authSafe, md, pieces, nil
+}
+
+// readContents decrypts and reads the pieces of the AuthenticatedSafe
+// into f.
+//
+// The first encrypted piece after an unencrypted one (the certificates
+// after the keys, as keytool and this package write them) is decrypted
+// on another goroutine while the pieces before it are read.
+func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) error {
+	var (
+		br    bagReader
+		err   error
+		ahead = -1
+		done  chan decrypted
+	)
+	for i, pc := range pieces {
+		if pc.alg != nil {
+			if i > 0 {
+				ahead, done = i, make(chan decrypted, 1)
+				go func() {
+					pt, err := pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
+					done <- decrypted{pt, err}
+				}()
+			}
+			break
+		}
+	}
+	defer func() {
+		if done != nil {
+			<-done // not read: an earlier piece failed
+		}
+	}()
+	for i, pc := range pieces {
 		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
 		sc := pc.data
 		if pc.alg != nil {
-			if sc, err = pc.alg.decrypt(password, pc.data, looksLikeSequence, w); err != nil {
+			if i == ahead {
+				d := <-done
+				done = nil
+				sc, err = d.plaintext, d.err
+			} else {
+				sc, err = pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
+			}
+			if err != nil {
 				if errors.Is(err, ErrDecrypt) {
-					return nil, fmt.Errorf("authSafe[%d]: %w", pc.index, err)
+					return fmt.Errorf("authSafe[%d]: %w", pc.index, err)
 				}
-				return nil, err
+				return err
 			}
 		}
 		n := len(f.Bags)
-		if f.Bags, err = parseSafeContents(sc, pc.off, pc.alg != nil, f.Bags); err != nil {
-			return nil, prefixErr(err, fmt.Sprintf("authSafe[%d]", pc.index), ".")
+		br.encrypted = pc.alg != nil
+		if f.Bags, err = parseSafeContents(sc, pc.off, &br, f.Bags); err != nil {
+			return prefixErr(err, fmt.Sprintf("authSafe[%d]", pc.index), ".")
 		}
 		c.Bags = len(f.Bags) - n
 		f.Contents = append(f.Contents, c)
 	}
-	return f, nil
+	return nil
+}
+
+// decrypted is the result of a decryption run ahead.
+type decrypted struct {
+	plaintext []byte
+	err       error
 }
 
 // planCost is the worst-case work of verifying md and decrypting pieces:
@@ -465,7 +579,7 @@ func parseEncryptedData(ci *parser) (*Alg, []byte, error) {
 
 // parseSafeContents parses SafeContents ::= SEQUENCE OF SafeBag and
 // appends the bags to out, reading nested safeContentsBags in place.
-func parseSafeContents(data []byte, base int64, encrypted bool, out []*Bag) ([]*Bag, error) {
+func parseSafeContents(data []byte, base int64, br *bagReader, out []*Bag) ([]*Bag, error) {
 	if len(data) == 0 {
 		return nil, &FormatError{Offset: base, Field: "SafeContents", Detail: "want a SEQUENCE, found nothing"}
 	}
@@ -479,7 +593,7 @@ func parseSafeContents(data []byte, base int64, encrypted bool, out []*Bag) ([]*
 		if !top.empty() {
 			return top.errAt(top.pos, "SafeContents", "%d unexpected bytes after it", len(der)-top.pos)
 		}
-		out, err = parseBags(&sp, encrypted, out[:n], 0)
+		out, err = br.parseBags(&sp, out[:n], 0)
 		return err
 	})
 	if err != nil {
@@ -490,19 +604,45 @@ func parseSafeContents(data []byte, base int64, encrypted bool, out []*Bag) ([]*
 
 // parseBags reads the SafeBags of a SafeContents. Errors name fields
 // relative to it ("bag[3].bagValue"); field names are built only then.
-func parseBags(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+func (br *bagReader) parseBags(sp *parser, out []*Bag, depth int) ([]*Bag, error) {
 	for i := 0; !sp.empty(); i++ {
 		var err error
-		if out, err = parseBag(sp, encrypted, out, depth); err != nil {
+		if out, err = br.parseBag(sp, out, depth); err != nil {
 			return nil, prefixErr(err, fmt.Sprintf("bag[%d]", i), ".")
 		}
 	}
 	return out, nil
 }
 
+// bagReader reads the bags of a file's SafeContents.
+type bagReader struct {
+	encrypted bool // the SafeContents being read was encrypted
+	slab      bagSlab
+	slow      bool // tests: every bag through the checking parser
+}
+
+// bagSlab hands out Bags from blocks, so that reading a file of 20,000
+// bags does not allocate each one on its own.
+type bagSlab []Bag
+
+func (s *bagSlab) next() *Bag {
+	if len(*s) == cap(*s) {
+		// Blocks grow from 4 bags to 256, so that a small file does
+		// not pay for a large block.
+		*s = make([]Bag, 0, min(max(2*cap(*s), 4), 256))
+	}
+	*s = (*s)[:len(*s)+1]
+	return &(*s)[len(*s)-1]
+}
+
 // parseBag reads one SafeBag ::= SEQUENCE { bagId OID, bagValue [0]
 // EXPLICIT ANY, bagAttributes SET OF PKCS12Attribute OPTIONAL }.
-func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error) {
+func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error) {
+	if !br.slow {
+		if b := br.fastBag(sp); b != nil {
+			return append(out, b), nil
+		}
+	}
 	raw, err := sp.expect(tagSequence, "")
 	if err != nil {
 		return nil, err
@@ -523,7 +663,8 @@ func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error)
 	if err := vp.finish(); err != nil {
 		return nil, err
 	}
-	b := &Bag{TypeOID: oid, Raw: raw.full, Value: val.full, Encrypted: encrypted}
+	b := br.slab.next()
+	*b = Bag{TypeOID: oid, Raw: raw.full, Value: val.full, Encrypted: br.encrypted}
 	if bp.peek() == tagSet {
 		if err := b.parseAttributes(&bp); err != nil {
 			return nil, err
@@ -542,7 +683,7 @@ func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error)
 		if err != nil {
 			return nil, err
 		}
-		return parseBags(&np, encrypted, out, depth+1)
+		return br.parseBags(&np, out, depth+1)
 	case bytes.Equal(oid, oidKeyBag):
 		b.Type = KeyBag
 	case bytes.Equal(oid, oidShroudedKeyBag):
@@ -551,21 +692,14 @@ func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error)
 		if err != nil {
 			return nil, err
 		}
-		algStart := kp.pos
-		b.KeyAlg, err = parseEncAlg(&kp)
-		var ue *UnsupportedError
-		if errors.As(err, &ue) {
-			// Kept, but the key cannot be decrypted: skip the algorithm
-			// to reach the data.
-			b.KeyAlgErr, b.KeyAlg, err = prefixErr(err, "encryptionAlgorithm", " "), nil, nil
-			kp.pos = algStart
-			if _, err = kp.expect(tagSequence, "encryptionAlgorithm"); err != nil {
-				return nil, err
-			}
-		}
+		// The parameters are read on first use (Bag.KeyAlg): a file of
+		// 10,000 keys is read to decrypt one or none. Their structure is
+		// checked here, their values there.
+		alg, err := kp.expect(tagSequence, "encryptionAlgorithm")
 		if err != nil {
-			return nil, prefixErr(err, "encryptionAlgorithm", " ")
+			return nil, err
 		}
+		b.keyAlg = alg.full
 		ek, err := kp.expect(tagOctetString, "encryptedData")
 		if err != nil {
 			return nil, err
@@ -608,6 +742,152 @@ func parseBag(sp *parser, encrypted bool, out []*Bag, depth int) ([]*Bag, error)
 	return append(out, b), nil
 }
 
+// fastBag reads the next SafeBag of sp if it has the shape nearly every
+// bag of a file has (a key bag, a shrouded key bag, an X.509 certificate
+// bag or a CRL, secret or unknown bag, in DER with low tag numbers, and
+// attributes whose values parseAttribute accepts), with the checks
+// parseBag makes, and returns it; it returns nil and leaves sp as it was
+// for anything else, which parseBag then reads (and refuses, saying
+// why). A file of 10,000 entries has 20,000 bags: this is the codec's
+// hot path, and reads each header once.
+func (br *bagReader) fastBag(sp *parser) *Bag {
+	d := sp.b
+	tag, c, end, ok := header(d, sp.pos)
+	if !ok || tag != tagSequence {
+		return nil
+	}
+	t, oc, oe, ok := header(d, c)
+	if !ok || t != tagOID || oe == oc || oe > end {
+		return nil
+	}
+	t, vc, ve, ok := header(d, oe)
+	if !ok || t != tagExplicit0 || ve > end {
+		return nil
+	}
+	_, valc, vale, ok := header(d, vc)
+	if !ok || vale != ve {
+		return nil
+	}
+	oid := d[oc:oe:oe]
+	var typ BagType
+	switch {
+	case bytes.Equal(oid, oidShroudedKeyBag):
+		typ = ShroudedKeyBag
+	case bytes.Equal(oid, oidCertBag):
+		typ = CertBag
+	case bytes.Equal(oid, oidKeyBag):
+		typ = KeyBag
+	case bytes.Equal(oid, oidCRLBag):
+		typ = CRLBag
+	case bytes.Equal(oid, oidSecretBag):
+		typ = SecretBag
+	case bytes.Equal(oid, oidSafeContentsBag):
+		return nil
+	default:
+		typ = OtherBag
+	}
+	nb := Bag{Type: typ, TypeOID: oid, Raw: d[sp.pos:end:end], Value: d[vc:ve:ve], Encrypted: br.encrypted}
+	p := ve
+	if p < end && d[p] == tagSet {
+		_, ac, ae, ok := header(d, p)
+		if !ok || ae > end || !nb.fastAttributes(d, ac, ae) {
+			return nil
+		}
+		nb.attrs = d[ac:ae:ae]
+		p = ae
+	}
+	if p != end {
+		return nil
+	}
+	switch typ {
+	case ShroudedKeyBag:
+		// EncryptedPrivateKeyInfo ::= SEQUENCE { AlgorithmIdentifier,
+		// OCTET STRING }, nothing after.
+		if d[vc] != tagSequence {
+			return nil
+		}
+		t, ac, ae, ok := header(d, valc)
+		if !ok || t != tagSequence || ae > vale {
+			return nil
+		}
+		t, kc, ke, ok := header(d, ae)
+		if !ok || t != tagOctetString || ke != vale {
+			return nil
+		}
+		nb.keyAlg, nb.EncryptedKey = d[valc:ae:ae], d[kc:ke:ke]
+		_ = ac
+	case CertBag:
+		// CertBag ::= SEQUENCE { certId OID, certValue [0] EXPLICIT
+		// OCTET STRING } for X.509; other kinds are kept unread.
+		if d[vc] != tagSequence {
+			return nil
+		}
+		t, ic, ie, ok := header(d, valc)
+		if !ok || t != tagOID || ie == ic || ie > vale {
+			return nil
+		}
+		if bytes.Equal(d[ic:ie], oidX509Certificate) {
+			t, xc, xe, ok := header(d, ie)
+			if !ok || t != tagExplicit0 || xe > vale {
+				return nil
+			}
+			t, cc, ce, ok := header(d, xc)
+			if !ok || t != tagOctetString || ce > xe || ce == cc {
+				return nil
+			}
+			nb.Cert = d[cc:ce:ce]
+		}
+	}
+	sp.pos = end
+	b := br.slab.next()
+	*b = nb
+	return b
+}
+
+// fastAttributes reads the attributes in d[c:end] as parseAttribute
+// does, or reports false.
+func (b *Bag) fastAttributes(d []byte, c, end int) bool {
+	for c < end {
+		t, ac, ae, ok := header(d, c)
+		if !ok || t != tagSequence || ae > end {
+			return false
+		}
+		t, oc, oe, ok := header(d, ac)
+		if !ok || t != tagOID || oe == oc || oe > ae {
+			return false
+		}
+		t, sc, se, ok := header(d, oe)
+		if !ok || t != tagSet || se != ae {
+			return false
+		}
+		var first element
+		if sc < se {
+			ft, fc, fe, ok := header(d, sc)
+			if !ok || fe > se {
+				return false
+			}
+			first = element{tag: ft, full: d[sc:fe:fe], content: d[fc:fe:fe]}
+		}
+		oid := d[oc:oe]
+		switch {
+		case bytes.Equal(oid, oidFriendlyName) && b.name.full == nil && first.full != nil:
+			if checkName(first) != nil {
+				return false
+			}
+			b.name = first
+		case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
+			if first.tag != tagOctetString {
+				return false
+			}
+			b.LocalKeyID = first.content
+		case bytes.Equal(oid, oidJavaTrust):
+			b.JavaTrust = true
+		}
+		c = ae
+	}
+	return true
+}
+
 // parseAttributes reads bagAttributes SET OF PKCS12Attribute, where
 // PKCS12Attribute ::= SEQUENCE { attrId OID, attrValues SET OF ANY }.
 func (b *Bag) parseAttributes(bp *parser) error {
@@ -615,6 +895,7 @@ func (b *Bag) parseAttributes(bp *parser) error {
 	if err != nil {
 		return err
 	}
+	b.attrs = as.b
 	for i := 0; !as.empty(); i++ {
 		if err := b.parseAttribute(&as); err != nil {
 			return prefixErr(err, fmt.Sprintf("bagAttributes[%d]", i), ".")
@@ -640,10 +921,6 @@ func (b *Bag) parseAttribute(as *parser) error {
 	if err := ap.finish(); err != nil {
 		return err
 	}
-	if b.Attrs == nil {
-		b.Attrs = make([]Attribute, 0, 3) // friendlyName, localKeyId, one more
-	}
-	b.Attrs = append(b.Attrs, Attribute{OID: oid, Raw: raw.full})
 	var first element
 	if !vs.empty() {
 		if first, err = vs.next("attrValues"); err != nil {
@@ -651,12 +928,12 @@ func (b *Bag) parseAttribute(as *parser) error {
 		}
 	}
 	switch {
-	case bytes.Equal(oid, oidFriendlyName) && !b.HasFriendlyName && first.full != nil:
-		name, err := decodeName(first)
-		if err != nil {
+	case bytes.Equal(oid, oidFriendlyName) && b.name.full == nil && first.full != nil:
+		// Checked now, decoded when asked for (Bag.FriendlyName).
+		if err := checkName(first); err != nil {
 			return vs.errAt(first.off, "friendlyName", "%v", err)
 		}
-		b.FriendlyName, b.HasFriendlyName = name, true
+		b.name = first
 	case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
 		if first.tag != tagOctetString {
 			return vs.errAt(first.off, "localKeyId", "want OCTET STRING, found %s", tagName(first.tag))
@@ -664,6 +941,20 @@ func (b *Bag) parseAttribute(as *parser) error {
 		b.LocalKeyID = first.content
 	case bytes.Equal(oid, oidJavaTrust):
 		b.JavaTrust = true
+	}
+	return nil
+}
+
+// checkName reports what decodeName would refuse.
+func checkName(e element) error {
+	switch e.tag {
+	case tagBMPString:
+		if len(e.content)%2 != 0 {
+			return fmt.Errorf("BMPString of odd length %d", len(e.content))
+		}
+	case tagUTF8String:
+	default:
+		return fmt.Errorf("want BMPString, found %s", tagName(e.tag))
 	}
 	return nil
 }
@@ -733,15 +1024,16 @@ func (b *Bag) DecryptKeyWithin(password []byte, w *Work) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("pkcs12: a %v holds no private key", b.Type)
 	}
-	if b.KeyAlg == nil {
-		return nil, b.KeyAlgErr
+	alg, err := b.KeyAlg()
+	if err != nil {
+		return nil, err
 	}
 	// Refuse before any work what every password form together would
 	// exceed, rather than spend the budget on the first form.
-	if err := w.fits(planned{b.KeyAlg.cost(password), "a shrouded key"}); err != nil {
+	if err := w.fits(planned{alg.cost(password), "a shrouded key"}); err != nil {
 		return nil, err
 	}
-	pt, err := b.KeyAlg.decrypt(password, b.EncryptedKey, isPrivateKeyInfo, w)
+	pt, err := alg.decrypt(password, b.EncryptedKey, isPrivateKeyInfo, w)
 	if err != nil {
 		return nil, err
 	}
@@ -895,36 +1187,46 @@ type EncodeSpec struct {
 	MAC      MACParams
 }
 
-// Encode writes a PKCS #12 file in DER.
+// Encode writes a PKCS #12 file in DER. It encodes the file once, into a
+// buffer of its size: each bag is copied once, the encrypted SafeContents
+// are encrypted where they are written, and the MAC is computed over the
+// AuthenticatedSafe in place and its digest written into the MacData.
 func Encode(s *EncodeSpec) ([]byte, error) {
 	cis := make([]*node, 0, len(s.Contents))
 	for _, c := range s.Contents {
-		kids := make([]*node, len(c.Bags))
-		for i, b := range c.Bags {
-			kids[i] = rawNode(b)
-		}
-		sc := consNode(tagSequence, kids...).encode()
 		if c.Enc == nil {
-			cis = append(cis, consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, primNode(tagOctetString, sc))))
+			sc := &node{tag: tagSequence, cons: true, raws: c.Bags}
+			cis = append(cis, consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, consNode(tagOctetString, sc))))
 			continue
 		}
-		alg, ct, err := Encrypt(*c.Enc, s.Password, s.Rand, sc)
+		alg, b, iv, err := newSealer(*c.Enc, s.Password, s.Rand)
 		if err != nil {
 			return nil, err
 		}
+		ct := &node{tag: tagImplicit0, raws: c.Bags, seal: &sealing{b: b, iv: iv}}
 		ed := consNode(tagSequence, intNode(0),
-			consNode(tagSequence, oidNode(oidData), rawNode(alg), primNode(tagImplicit0, ct)))
+			consNode(tagSequence, oidNode(oidData), rawNode(alg), ct))
 		cis = append(cis, consNode(tagSequence, oidNode(oidEncryptedData), consNode(tagExplicit0, ed)))
 	}
-	authSafe := consNode(tagSequence, cis...).encode()
+	authSafe := consNode(tagSequence, cis...)
 	pfx := consNode(tagSequence, intNode(3),
-		consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, primNode(tagOctetString, authSafe))))
+		consNode(tagSequence, oidNode(oidData), consNode(tagExplicit0, consNode(tagOctetString, authSafe))))
+	var mw *macWriter
 	if s.MAC.Kind != NoMAC {
-		md, err := macNode(s.MAC, s.Password, s.Rand, authSafe)
-		if err != nil {
+		var err error
+		if mw, err = newMACWriter(s.MAC, s.Password, s.Rand); err != nil {
 			return nil, err
 		}
-		pfx.kids = append(pfx.kids, md)
+		pfx.kids = append(pfx.kids, mw.node(make([]byte, mw.size())))
 	}
-	return pfx.encode(), nil
+	out := pfx.encode()
+	if mw != nil {
+		// The digest's place is found by reading the file back.
+		msg, _, md, err := parsePFX(out, 0)
+		if err != nil || md == nil || len(md.digest) != mw.size() {
+			return nil, fmt.Errorf("pkcs12: the file written does not read back (%v)", err)
+		}
+		copy(md.digest, mw.md.sum(mw.key, msg))
+	}
+	return out, nil
 }
