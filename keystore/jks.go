@@ -58,14 +58,12 @@ const jksWhitener = "Mighty Aphrodite"
 
 // jksCodec reads and writes JKS files.
 type jksCodec struct {
-	// data is a copy of the file read, up to and with its digest (nil for
-	// a new store): untouched entries are written back from it.
+	// data is the file read (Open's buffer) or a copy of it (Parse's),
+	// up to and with its digest (nil for a new store): untouched entries
+	// are written back from it. It is never written to.
 	data []byte
 	// version is the version of the file read (1 or 2).
 	version uint32
-	// size is the length of the last file read or written, a hint for the
-	// next encode's buffer.
-	size int
 }
 
 // jksNative is what a record read from a JKS file keeps: where its entry
@@ -162,39 +160,62 @@ func jksCheckCertType(e *jksguard.Entry) error {
 // occurs more than once (ignoring case) the last entry wins, as in Java,
 // and the store's index is built here.
 //
-// The file is scanned twice: once to check its structure and count its
-// certificates (allocating nothing), and, once the digest has been
-// checked, to fill records allocated in one block each. A store of n
-// entries costs a copy of the file and about 250 bytes an entry.
-func parseJKS(data, password []byte, o options) (*Store, error) {
-	certs := 0
-	f, err := jksguard.Scan(data, func(e *jksguard.Entry) error {
-		certs += len(e.Certs)
-		return jksCheckCertType(e)
-	})
-	if err != nil {
-		return nil, jksMalformed(err)
+// owned says whether the store may keep data itself (Open's buffer, which
+// nobody else holds) or must keep a copy (Parse's caller keeps its bytes
+// and may change them). Either way the entries are byte ranges of what is
+// kept: a store of n entries costs the file (or its copy) and about 270
+// bytes an entry.
+//
+// The file is walked once: the guard checks every length and count as it
+// goes, records are filled from blocks allocated for the header's entry
+// count (which the guard has checked against the input's size), and the
+// integrity digest is computed over each stretch of entries just walked,
+// while it is in the cache. A structural error is reported before a wrong
+// password, as the digest is compared only once the walk is through.
+func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
+	pw, pwErr := jksPassword(password, "JKS password")
+	defer jksZero(pw)
+	keep := data
+	if !owned {
+		keep = bytes.Clone(data)
 	}
-	if err := jksCheckDigest(data, f.DigestOffset, password); err != nil {
-		return nil, err
-	}
-	// The copy keeps the digest, so that it scans as the input did.
-	c := &jksCodec{data: bytes.Clone(data[:f.DigestOffset+jksguard.DigestSize]), version: f.Version, size: len(data)}
-
-	n := f.Count
-	block := make([]record, n)
-	natives := make([]jksNative, n)
-	ders := make([][]byte, certs)
-	recs := make([]*record, 0, n)
-	index := make(map[string]int, n)
-	dups := false
-	i := 0
-	_, err = jksguard.Scan(c.data, func(e *jksguard.Entry) error {
+	c := &jksCodec{data: keep, version: 2}
+	h := sha1.New()
+	h.Write(pw)
+	h.Write([]byte(jksWhitener))
+	hashed := 0
+	var (
+		block   []record
+		natives []jksNative
+		ders    [][]byte
+		recs    []*record
+		index   map[string]int
+		dups    bool
+	)
+	f, err := jksguard.Scan(keep, func(e *jksguard.Entry) error {
+		if err := jksCheckCertType(e); err != nil {
+			return err
+		}
+		if block == nil {
+			// The first entry: the count has been checked against the
+			// input's size (at least 20 bytes an entry).
+			n := int(binary.BigEndian.Uint32(keep[8:]))
+			block = make([]record, n)
+			natives = make([]jksNative, n)
+			ders = make([][]byte, 0, n+jksChainSlack)
+			recs = make([]*record, 0, n)
+			index = make(map[string]int, n)
+		}
+		i := len(recs)
 		r, nat := &block[i], &natives[i]
-		i++
 		k := len(e.Certs)
-		der := ders[:k:k]
-		ders = ders[k:]
+		if cap(ders)-len(ders) < k {
+			// More certificates than entries so far: a new block for the
+			// rest, as large as the entries left (bounded by the input).
+			ders = make([][]byte, 0, max(k, len(block)-i+jksChainSlack))
+		}
+		der := ders[len(ders) : len(ders)+k : len(ders)+k]
+		ders = ders[:len(ders)+k]
 		for j := range e.Certs {
 			der[j] = e.Certs[j].DER
 		}
@@ -221,11 +242,29 @@ func parseJKS(data, password []byte, o options) (*Store, error) {
 		}
 		index[folded] = len(recs)
 		recs = append(recs, r)
+		if e.End-hashed >= jksHashChunk && pwErr == nil {
+			h.Write(keep[hashed:e.End])
+			hashed = e.End
+		}
 		return nil
 	})
 	if err != nil {
-		// The first scan accepted the same bytes.
 		return nil, jksMalformed(err)
+	}
+	if pwErr != nil {
+		return nil, pwErr
+	}
+	h.Write(keep[hashed:f.DigestOffset])
+	digest := f.DigestOffset
+	if subtle.ConstantTimeCompare(h.Sum(nil), keep[digest:digest+jksguard.DigestSize]) != 1 {
+		return nil, fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, digest)
+	}
+	// What is kept ends with the digest, so that it scans as the input
+	// did; bytes after it (which the JDK ignores) are not written back.
+	c.data = keep[: digest+jksguard.DigestSize : digest+jksguard.DigestSize]
+	c.version = f.Version
+	if recs == nil {
+		recs = []*record{}
 	}
 	s := &Store{recs: recs, codec: c, index: index}
 	if dups {
@@ -240,6 +279,16 @@ func parseJKS(data, password []byte, o options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// jksChainSlack is how many more certificate slots than entries the first
+// block holds: a store is mostly one-certificate entries and a few key
+// entries with chains.
+const jksChainSlack = 16
+
+// jksHashChunk is how many bytes of entries the decoder walks before it
+// hashes them: small enough that they are still in the cache, large enough
+// that the hash's calls cost nothing.
+const jksHashChunk = 32 << 10
 
 // jksAlias decodes an alias from modified UTF-8.
 func jksAlias(b []byte) string {
@@ -415,21 +464,57 @@ func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
 	if uint64(len(s.recs)) > 0xFFFFFFFF {
 		return nil, fmt.Errorf("%w: JKS holds at most 4294967295 entries, the store has %d", ErrLimit, len(s.recs))
 	}
-	out := make([]byte, 0, c.size+1024)
-	out = binary.BigEndian.AppendUint32(out, jksguard.Magic)
-	out = binary.BigEndian.AppendUint32(out, 2)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(s.recs)))
-	for _, r := range s.recs {
-		if n := c.native(r); n != nil && !r.changed && c.version == 2 {
-			out = append(out, c.data[n.start:n.end]...)
-			continue
-		}
-		if out, err = c.appendEntry(out, s, r, password); err != nil {
-			return nil, err
+	// The file is assembled from parts: the header, runs of untouched
+	// entries that lie next to each other in the file read (one part each,
+	// however many entries), each new or changed entry's encoding, and room
+	// for the digest. bytes.Join copies them into one buffer that it does
+	// not clear first, so the output costs one copy of the file.
+	var header [12]byte
+	binary.BigEndian.PutUint32(header[0:], jksguard.Magic)
+	binary.BigEndian.PutUint32(header[4:], 2)
+	binary.BigEndian.PutUint32(header[8:], uint32(len(s.recs)))
+	parts := [][]byte{header[:]}
+	var enc []byte // the encodings of new and changed entries, one after another
+	type span struct{ part, from, to int }
+	var encoded []span
+	runStart, runEnd := -1, -1
+	flush := func() {
+		if runStart >= 0 {
+			parts = append(parts, c.data[runStart:runEnd])
+			runStart, runEnd = -1, -1
 		}
 	}
-	out = append(out, jksFileDigest(pw, out)...)
-	c.size = len(out)
+	for _, r := range s.recs {
+		if n := c.native(r); n != nil && !r.changed && c.version == 2 {
+			if n.start != runEnd {
+				flush()
+				runStart = n.start
+			}
+			runEnd = n.end
+			continue
+		}
+		flush()
+		from := len(enc)
+		if enc, err = c.appendEntry(enc, s, r, password); err != nil {
+			jksZero(enc)
+			return nil, err
+		}
+		encoded = append(encoded, span{len(parts), from, len(enc)})
+		parts = append(parts, nil) // filled below: enc may still move
+	}
+	flush()
+	for _, e := range encoded {
+		parts[e.part] = enc[e.from:e.to]
+	}
+	var digest [jksguard.DigestSize]byte
+	parts = append(parts, digest[:])
+	out := bytes.Join(parts, nil)
+	body := out[:len(out)-jksguard.DigestSize]
+	h := sha1.New()
+	h.Write(pw)
+	h.Write([]byte(jksWhitener))
+	h.Write(body)
+	h.Sum(body) // into the room left at the end
 	return out, nil
 }
 
