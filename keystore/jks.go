@@ -456,6 +456,22 @@ var jksKeyProtectorOIDDER = []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0x2A, 0x02, 0x1
 // read, so writing a store with a new password leaves its keys under the
 // old one, as keytool -storepasswd does for JKS.
 func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
+	parts, err := c.parts(s, password)
+	if err != nil {
+		return nil, err
+	}
+	// bytes.Join copies the parts into one buffer that it does not clear
+	// first, so the output costs one copy of the file.
+	return bytes.Join(parts, nil), nil
+}
+
+// parts returns the file encode writes as parts to be concatenated: the
+// header, runs of untouched entries that lie next to each other in the
+// file read (one part each, however many entries: sub-slices of c.data),
+// each new or changed entry's encoding, and the digest, computed over the
+// parts. [Store.SaveLocked] writes them to the file one after another, so
+// that saving a large store costs no copy of it.
+func (c *jksCodec) parts(s *Store, password []byte) ([][]byte, error) {
 	pw, err := jksPassword(password, "JKS password")
 	if err != nil {
 		return nil, err
@@ -464,16 +480,11 @@ func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
 	if uint64(len(s.recs)) > 0xFFFFFFFF {
 		return nil, fmt.Errorf("%w: JKS holds at most 4294967295 entries, the store has %d", ErrLimit, len(s.recs))
 	}
-	// The file is assembled from parts: the header, runs of untouched
-	// entries that lie next to each other in the file read (one part each,
-	// however many entries), each new or changed entry's encoding, and room
-	// for the digest. bytes.Join copies them into one buffer that it does
-	// not clear first, so the output costs one copy of the file.
-	var header [12]byte
+	header := make([]byte, 12, 12+jksguard.DigestSize)
 	binary.BigEndian.PutUint32(header[0:], jksguard.Magic)
 	binary.BigEndian.PutUint32(header[4:], 2)
 	binary.BigEndian.PutUint32(header[8:], uint32(len(s.recs)))
-	parts := [][]byte{header[:]}
+	parts := [][]byte{header}
 	var enc []byte // the encodings of new and changed entries, one after another
 	type span struct{ part, from, to int }
 	var encoded []span
@@ -496,8 +507,11 @@ func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
 		flush()
 		from := len(enc)
 		if enc, err = c.appendEntry(enc, s, r, password); err != nil {
-			jksZero(enc)
 			return nil, err
+		}
+		if k := len(encoded) - 1; k >= 0 && encoded[k].part == len(parts)-1 {
+			encoded[k].to = len(enc) // follows the last encoded entry: one part
+			continue
 		}
 		encoded = append(encoded, span{len(parts), from, len(enc)})
 		parts = append(parts, nil) // filled below: enc may still move
@@ -506,16 +520,13 @@ func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
 	for _, e := range encoded {
 		parts[e.part] = enc[e.from:e.to]
 	}
-	var digest [jksguard.DigestSize]byte
-	parts = append(parts, digest[:])
-	out := bytes.Join(parts, nil)
-	body := out[:len(out)-jksguard.DigestSize]
 	h := sha1.New()
 	h.Write(pw)
 	h.Write([]byte(jksWhitener))
-	h.Write(body)
-	h.Sum(body) // into the room left at the end
-	return out, nil
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return append(parts, h.Sum(header[12:])), nil // the digest in the header's spare room
 }
 
 // appendEntry appends the encoding of r (version 2) to out; a new key is

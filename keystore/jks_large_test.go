@@ -108,6 +108,28 @@ func TestJKSLargeStoreEdits(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, extra.Cert.Raw, got.Certificate.Content)
 
+	t.Run("many changes", func(t *testing.T) {
+		// More changed entries than SaveLocked writes one by one: it
+		// joins the parts first, and the file is the same as Marshal's.
+		s, err := Open(path, pw, nil)
+		require.NoError(t, err)
+		for i := 100; i < n; i += 100 {
+			require.NoError(t, s.Rename("ca-"+strconv.Itoa(100000 + i)[1:], "moved-"+strconv.Itoa(i)))
+		}
+		want, err := s.Marshal(pw)
+		require.NoError(t, err)
+		require.NoError(t, s.Save(path, pw, nil))
+		saved, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, saved), "Save wrote other bytes than Marshal returns")
+		ks := kgo.New()
+		require.NoError(t, ks.Load(bytes.NewReader(saved), pw))
+		assert.Equal(t, n, len(ks.Aliases()))
+		moved, err := ks.GetTrustedCertificateEntry("moved-4200")
+		require.NoError(t, err)
+		assert.Equal(t, jksBench.roots[4200-1].Raw, moved.Certificate.Content)
+	})
+
 	// keytool lists it: the count, and the new leaf under the replaced alias.
 	t.Setenv("CERTROLL_TEST_STOREPASS", string(pw))
 	out := runKeytool(t, "-list", "-keystore", path, "-storetype", "JKS", "-storepass:env", "CERTROLL_TEST_STOREPASS")
