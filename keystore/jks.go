@@ -175,44 +175,45 @@ func jksCheckCertType(e *jksguard.Entry) error {
 func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 	pw, pwErr := jksPassword(password, "JKS password")
 	defer jksZero(pw)
-	keep := data
-	if !owned {
-		keep = bytes.Clone(data)
-	}
+	keep := data // walked here, and copied below if the caller owns it
 	c := &jksCodec{data: keep, version: 2}
 	h := sha1.New()
 	h.Write(pw)
 	h.Write([]byte(jksWhitener))
 	hashed := 0
 	var (
-		block   []record
-		natives []jksNative
-		ders    [][]byte
-		recs    []*record
-		index   map[string]int
-		dups    bool
+		count int       // the header's entry count
+		slots []jksSlot // the current block of records
+		ders  [][]byte  // the current block of certificate slices
+		recs  []*record // the records, in file order
+		index map[string]int
+		dups  bool
 	)
 	f, err := jksguard.Scan(keep, func(e *jksguard.Entry) error {
 		if err := jksCheckCertType(e); err != nil {
 			return err
 		}
-		if block == nil {
+		i := len(recs)
+		if recs == nil {
 			// The first entry: the count has been checked against the
 			// input's size (at least 20 bytes an entry).
-			n := int(binary.BigEndian.Uint32(keep[8:]))
-			block = make([]record, n)
-			natives = make([]jksNative, n)
-			ders = make([][]byte, 0, n+jksChainSlack)
-			recs = make([]*record, 0, n)
-			index = make(map[string]int, n)
+			count = int(binary.BigEndian.Uint32(keep[8:]))
+			recs = make([]*record, 0, count)
+			// The index's size hint assumes entries of 128 bytes or more
+			// (a certificate is several hundred): a file that claims more
+			// entries than that, and fails, costs an index as large as
+			// a third of its size, not three times it.
+			index = make(map[string]int, min(count, len(keep)/128))
 		}
-		i := len(recs)
-		r, nat := &block[i], &natives[i]
+		if len(slots) == cap(slots) {
+			slots = make([]jksSlot, 0, jksBlock(i, count))
+		}
+		slots = slots[:len(slots)+1]
+		sl := &slots[len(slots)-1]
+		r, nat := &sl.rec, &sl.nat
 		k := len(e.Certs)
 		if cap(ders)-len(ders) < k {
-			// More certificates than entries so far: a new block for the
-			// rest, as large as the entries left (bounded by the input).
-			ders = make([][]byte, 0, max(k, len(block)-i+jksChainSlack))
+			ders = make([][]byte, 0, max(k, jksBlock(i, count)+jksChainSlack))
 		}
 		der := ders[len(ders) : len(ders)+k : len(ders)+k]
 		ders = ders[:len(ders)+k]
@@ -261,7 +262,24 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 	}
 	// What is kept ends with the digest, so that it scans as the input
 	// did; bytes after it (which the JDK ignores) are not written back.
-	c.data = keep[: digest+jksguard.DigestSize : digest+jksguard.DigestSize]
+	end := digest + jksguard.DigestSize
+	if owned {
+		c.data = keep[:end:end]
+	} else {
+		// The copy is made once the file has proved whole and the
+		// password right, and the certificates are moved onto it: a
+		// sub-slice of data at offset off has capacity cap(data) - off.
+		c.data = bytes.Clone(keep[:end])
+		for _, r := range recs {
+			if r == nil {
+				continue
+			}
+			for j, d := range r.chainDER {
+				off := cap(keep) - cap(d)
+				r.chainDER[j] = c.data[off : off+len(d) : off+len(d)]
+			}
+		}
+	}
 	c.version = f.Version
 	if recs == nil {
 		recs = []*record{}
@@ -280,9 +298,22 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 	return s, nil
 }
 
-// jksChainSlack is how many more certificate slots than entries the first
-// block holds: a store is mostly one-certificate entries and a few key
-// entries with chains.
+// jksSlot is what a record read from a JKS file costs, allocated by the
+// block.
+type jksSlot struct {
+	rec record
+	nat jksNative
+}
+
+// jksBlock is the size of the next block of records (and certificate
+// slices) once i entries have been walked out of count: the blocks double
+// from 256, so that a file that claims many entries and fails early costs
+// about what it walked, and a valid file's blocks add up to its count.
+func jksBlock(i, count int) int { return max(1, min(count-i, max(256, i))) }
+
+// jksChainSlack is how many more certificate slots than entries a block
+// holds: a store is mostly one-certificate entries and a few key entries
+// with chains.
 const jksChainSlack = 16
 
 // jksHashChunk is how many bytes of entries the decoder walks before it

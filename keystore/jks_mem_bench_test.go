@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -258,4 +259,32 @@ func TestJKSOpenWithinBudget(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, jksBench.roots[(99999-1)%jksBenchDistinct].Raw, got.Certificate.Content)
 	})
+}
+
+// TestJKSClaimedCountCostsWhatIsWalked: a 10 MB file whose header claims
+// as many entries as could fit (524,286) but whose second entry is broken
+// is refused having allocated less than its size: the record table sized
+// by the checked count (8 bytes an entry), an index sized for entries of
+// 128 bytes, and one block of records; not records for every entry it
+// claims (about 13 × the input, what a valid file of that many minimal
+// entries costs), and no copy of the input, which Parse makes only once
+// the file has proved whole and the password right.
+func TestJKSClaimedCountCostsWhatIsWalked(t *testing.T) {
+	const size = 10 << 20
+	entries := []jksRaw{{tag: 2, alias: "a", created: 1700000000000, certs: [][]byte{{0x30}}}}
+	data := jksBuild(2, "changeit", entries...)
+	body := data[:len(data)-20]
+	count := (size - len(body) - 20) / 20
+	binary.BigEndian.PutUint32(body[8:], uint32(count+1))
+	data = append(append([]byte(nil), body...), make([]byte, size-len(body))...) // tag 0 after the first entry
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Parse(data, []byte("changeit"), nil)
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, ErrMalformed)
+	total := after.TotalAlloc - before.TotalAlloc
+	t.Logf("refused after allocating %d bytes (%.2f× the input)", total, float64(total)/float64(len(data)))
+	assert.LessOrEqual(t, total, uint64(size), "refusing a %d-byte file that claims %d entries allocated %d bytes (%.1f× the input)",
+		len(data), count+1, total, float64(total)/float64(len(data)))
 }
