@@ -236,12 +236,11 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 			r.kind = KeyEntry
 			nat.keyOff, nat.keyEnd = e.KeyOffset, e.KeyOffset+len(e.Key)
 		}
-		folded := fold(alias)
-		if j, dup := index[folded]; dup {
-			recs[j] = nil
-			dups = true
-		}
-		index[folded] = len(recs)
+		// One map operation an entry: an alias seen before leaves the
+		// index's size as it was, and is sorted out after the walk.
+		had := len(index)
+		index[fold(alias)] = len(recs)
+		dups = dups || len(index) == had
 		recs = append(recs, r)
 		if e.End-hashed >= jksHashChunk && pwErr == nil {
 			h.Write(keep[hashed:e.End])
@@ -271,9 +270,6 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 		// sub-slice of data at offset off has capacity cap(data) - off.
 		c.data = bytes.Clone(keep[:end])
 		for _, r := range recs {
-			if r == nil {
-				continue
-			}
 			for j, d := range r.chainDER {
 				off := cap(keep) - cap(d)
 				r.chainDER[j] = c.data[off : off+len(d) : off+len(d)]
@@ -286,9 +282,10 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 	}
 	s := &Store{recs: recs, codec: c, index: index}
 	if dups {
+		// The index holds the last entry of each alias: keep those.
 		kept := recs[:0]
-		for _, r := range recs {
-			if r != nil {
+		for i, r := range recs {
+			if index[fold(r.alias)] == i {
 				kept = append(kept, r)
 			}
 		}
