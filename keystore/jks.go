@@ -167,11 +167,12 @@ func jksCheckCertType(e *jksguard.Entry) error {
 // bytes an entry.
 //
 // The file is walked once: the guard checks every length and count as it
-// goes, records are filled from blocks allocated for the header's entry
-// count (which the guard has checked against the input's size), and the
-// integrity digest is computed over each stretch of entries just walked,
-// while it is in the cache. A structural error is reported before a wrong
-// password, as the digest is compared only once the walk is through.
+// goes, records are filled from blocks that double as entries are walked
+// (so a file that claims more entries than it holds costs what was
+// walked), and the integrity digest is computed over each stretch of
+// entries just walked, while it is in the cache. A structural error is
+// reported before a wrong password, as the digest is compared only once
+// the walk is through; Parse's copy is made only after both.
 func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 	pw, pwErr := jksPassword(password, "JKS password")
 	defer jksZero(pw)
@@ -186,8 +187,11 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 		slots []jksSlot // the current block of records
 		ders  [][]byte  // the current block of certificate slices
 		recs  []*record // the records, in file order
-		index map[string]int
-		dups  bool
+		// The aliases in plain ASCII (nearly all), one after another,
+		// become one string, of which each record's alias is a part;
+		// alens holds their lengths.
+		names strings.Builder
+		alens []uint16
 	)
 	f, err := jksguard.Scan(keep, func(e *jksguard.Entry) error {
 		if err := jksCheckCertType(e); err != nil {
@@ -199,11 +203,7 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 			// input's size (at least 20 bytes an entry).
 			count = int(binary.BigEndian.Uint32(keep[8:]))
 			recs = make([]*record, 0, count)
-			// The index's size hint assumes entries of 128 bytes or more
-			// (a certificate is several hundred): a file that claims more
-			// entries than that, and fails, costs an index as large as
-			// a third of its size, not three times it.
-			index = make(map[string]int, min(count, len(keep)/128))
+			alens = make([]uint16, 0, count)
 		}
 		if len(slots) == cap(slots) {
 			slots = make([]jksSlot, 0, jksBlock(i, count))
@@ -220,7 +220,19 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 		for j := range e.Certs {
 			der[j] = e.Certs[j].DER
 		}
-		alias := jksAlias(e.Alias)
+		if i == jksFirstBlock {
+			// Room for the rest of the aliases, at the average length so
+			// far (and no more than the bytes left), rather than growing
+			// by doubling: the string is kept, the growth's copies not.
+			names.Grow(min(names.Len()/i*(count-i)*9/8+64, len(keep)-e.End))
+		}
+		var alias string // set below for a plain ASCII alias
+		if jksASCII(e.Alias) {
+			names.Write(e.Alias)
+		} else {
+			alias = jksguard.DecodeModifiedUTF8(e.Alias)
+		}
+		alens = append(alens, uint16(len(e.Alias)))
 		*r = record{alias: alias, created: time.UnixMilli(e.Created), chainDER: der, native: nat}
 		*nat = jksNative{codec: c, start: e.Start, end: e.End}
 		switch {
@@ -236,11 +248,6 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 			r.kind = KeyEntry
 			nat.keyOff, nat.keyEnd = e.KeyOffset, e.KeyOffset+len(e.Key)
 		}
-		// One map operation an entry: an alias seen before leaves the
-		// index's size as it was, and is sorted out after the walk.
-		had := len(index)
-		index[fold(alias)] = len(recs)
-		dups = dups || len(index) == had
 		recs = append(recs, r)
 		if e.End-hashed >= jksHashChunk && pwErr == nil {
 			h.Write(keep[hashed:e.End])
@@ -280,6 +287,21 @@ func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
 	if recs == nil {
 		recs = []*record{}
 	}
+	// The aliases, and the index, once the file has proved whole and the
+	// password right: one map operation an entry, an alias seen before
+	// leaving the index's size as it was (sorted out below).
+	all := names.String()
+	index := make(map[string]int, len(recs))
+	dups := false
+	for i, r := range recs {
+		if r.alias == "" {
+			n := int(alens[i])
+			r.alias, all = all[:n], all[n:]
+		}
+		had := len(index)
+		index[fold(r.alias)] = i
+		dups = dups || len(index) == had
+	}
 	s := &Store{recs: recs, codec: c, index: index}
 	if dups {
 		// The index holds the last entry of each alias: keep those.
@@ -306,7 +328,10 @@ type jksSlot struct {
 // slices) once i entries have been walked out of count: the blocks double
 // from 256, so that a file that claims many entries and fails early costs
 // about what it walked, and a valid file's blocks add up to its count.
-func jksBlock(i, count int) int { return max(1, min(count-i, max(256, i))) }
+func jksBlock(i, count int) int { return max(1, min(count-i, max(jksFirstBlock, i))) }
+
+// jksFirstBlock is the size of the first block of records.
+const jksFirstBlock = 256
 
 // jksChainSlack is how many more certificate slots than entries a block
 // holds: a store is mostly one-certificate entries and a few key entries
@@ -320,12 +345,21 @@ const jksHashChunk = 32 << 10
 
 // jksAlias decodes an alias from modified UTF-8.
 func jksAlias(b []byte) string {
+	if jksASCII(b) {
+		return string(b) // plain ASCII reads the same as UTF-8
+	}
+	return jksguard.DecodeModifiedUTF8(b)
+}
+
+// jksASCII reports whether an alias is plain ASCII (no NUL, which modified
+// UTF-8 writes as two bytes), which reads the same as UTF-8.
+func jksASCII(b []byte) bool {
 	for _, c := range b {
 		if c == 0 || c >= 0x80 {
-			return jksguard.DecodeModifiedUTF8(b)
+			return false
 		}
 	}
-	return string(b) // plain ASCII reads the same as UTF-8
+	return true
 }
 
 // keepsSealed reports true: a renamed entry keeps its protected key.
