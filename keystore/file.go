@@ -112,7 +112,7 @@ func (s *Store) SaveLocked(l *FileLock, password []byte, opts *SaveOptions) erro
 		// A JKS file is written from the parts Marshal would join, most
 		// of them ranges of the file read: saving a large store costs no
 		// copy of it.
-		parts, err := c.parts(s, password)
+		parts, err := c.parts(s, password, true)
 		if err != nil {
 			return err
 		}

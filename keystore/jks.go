@@ -518,27 +518,54 @@ var jksKeyProtectorOIDDER = []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0x2A, 0x02, 0x1
 // read, so writing a store with a new password leaves its keys under the
 // old one, as keytool -storepasswd does for JKS.
 func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
-	parts, err := c.parts(s, password)
+	parts, err := c.parts(s, password, false)
 	if err != nil {
 		return nil, err
 	}
 	// bytes.Join copies the parts into one buffer that it does not clear
-	// first, so the output costs one copy of the file.
-	return bytes.Join(parts, nil), nil
+	// first, so the output costs one copy of the file; the digest is
+	// computed over what was just written, much of it still in the cache.
+	out := bytes.Join(parts, nil)
+	body := out[:len(out)-jksguard.DigestSize]
+	if err := jksDigestInto(body, password, body); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// jksDigestInto computes the JDK's integrity digest over parts under
+// password and writes it at the end of dst, which has room for it past its
+// length.
+func jksDigestInto(dst, password []byte, parts ...[]byte) error {
+	pw, err := jksPassword(password, "JKS password")
+	if err != nil {
+		return err
+	}
+	defer jksZero(pw)
+	h := sha1.New()
+	h.Write(pw)
+	h.Write([]byte(jksWhitener))
+	for _, p := range parts {
+		h.Write(p)
+	}
+	h.Sum(dst)
+	return nil
 }
 
 // parts returns the file encode writes as parts to be concatenated: the
 // header, runs of untouched entries that lie next to each other in the
 // file read (one part each, however many entries: sub-slices of c.data),
 // each new or changed entry's encoding, and the digest, computed over the
-// parts. [Store.SaveLocked] writes them to the file one after another, so
-// that saving a large store costs no copy of it.
-func (c *jksCodec) parts(s *Store, password []byte) ([][]byte, error) {
+// parts if digest is set (else 20 bytes of room for it). [Store.SaveLocked]
+// writes them to the file one after another, so that saving a large store
+// costs no copy of it.
+func (c *jksCodec) parts(s *Store, password []byte, digest bool) ([][]byte, error) {
+	// The password is checked first, before any key is encrypted with it.
 	pw, err := jksPassword(password, "JKS password")
 	if err != nil {
 		return nil, err
 	}
-	defer jksZero(pw)
+	jksZero(pw)
 	if uint64(len(s.recs)) > 0xFFFFFFFF {
 		return nil, fmt.Errorf("%w: JKS holds at most 4294967295 entries, the store has %d", ErrLimit, len(s.recs))
 	}
@@ -582,13 +609,13 @@ func (c *jksCodec) parts(s *Store, password []byte) ([][]byte, error) {
 	for _, e := range encoded {
 		parts[e.part] = enc[e.from:e.to]
 	}
-	h := sha1.New()
-	h.Write(pw)
-	h.Write([]byte(jksWhitener))
-	for _, p := range parts {
-		h.Write(p)
+	room := header[12:32] // the header's spare room
+	if digest {
+		if err := jksDigestInto(room[:0], password, parts...); err != nil {
+			return nil, err
+		}
 	}
-	return append(parts, h.Sum(header[12:])), nil // the digest in the header's spare room
+	return append(parts, room), nil
 }
 
 // appendEntry appends the encoding of r (version 2) to out; a new key is
