@@ -522,14 +522,31 @@ func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// bytes.Join copies the parts into one buffer that it does not clear
-	// first, so the output costs one copy of the file; the digest is
-	// computed over what was just written, much of it still in the cache.
-	out := bytes.Join(parts, nil)
-	body := out[:len(out)-jksguard.DigestSize]
-	if err := jksDigestInto(body, password, body); err != nil {
+	pw, err := jksPassword(password, "JKS password")
+	if err != nil {
 		return nil, err
 	}
+	defer jksZero(pw)
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	// The parts are copied in stretches, each hashed as soon as it is
+	// written, while it is in the cache: one pass over the file, not a
+	// copy and then a hash of a buffer too large for the cache.
+	out := make([]byte, n)
+	h := sha1.New()
+	h.Write(pw)
+	h.Write([]byte(jksWhitener))
+	off := 0
+	for _, p := range parts[:len(parts)-1] { // the last is the digest's room
+		for len(p) > 0 {
+			k := copy(out[off:off+min(len(p), jksHashChunk)], p)
+			h.Write(out[off : off+k])
+			off, p = off+k, p[k:]
+		}
+	}
+	h.Sum(out[:off])
 	return out, nil
 }
 
