@@ -104,20 +104,38 @@ func (l *FileLock) Unlock() error { return l.l.Unlock() }
 // whose lock l is, as [Store.Save] does, without taking the lock again.
 // opts may be nil.
 func (s *Store) SaveLocked(l *FileLock, password []byte, opts *SaveOptions) error {
-	data, err := s.Marshal(password)
-	if err != nil {
-		return err
-	}
 	var backup string
 	if opts != nil {
 		backup = opts.Backup
 	}
-	return writeLocked(l, data, backup)
+	if c, ok := s.codec.(*jksCodec); ok {
+		// A JKS file is written from the parts Marshal would join, most
+		// of them ranges of the file read: saving a large store costs no
+		// copy of it.
+		parts, err := c.parts(s, password, true)
+		if err != nil {
+			return err
+		}
+		if len(parts) > maxWriteParts {
+			parts = [][]byte{bytes.Join(parts, nil)} // many small writes cost more than a copy
+		}
+		return writeLocked(l, parts, backup)
+	}
+	data, err := s.Marshal(password)
+	if err != nil {
+		return err
+	}
+	return writeLocked(l, [][]byte{data}, backup)
 }
 
-// writeLocked replaces l's file with data as described for [Store.Save].
-func writeLocked(l *FileLock, data []byte, backup string) error {
-	if err := l.l.Write(data, atomicfile.Options{Mode: 0o600, Backup: backup}); err != nil {
+// maxWriteParts is how many parts SaveLocked writes one by one (a system
+// call each) before it joins them.
+const maxWriteParts = 64
+
+// writeLocked replaces l's file with the concatenation of parts as
+// described for [Store.Save].
+func writeLocked(l *FileLock, parts [][]byte, backup string) error {
+	if err := l.l.WriteParts(parts, atomicfile.Options{Mode: 0o600, Backup: backup}); err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil
@@ -179,7 +197,7 @@ func Update(ctx context.Context, path string, password []byte, fn func(*Store) e
 	if err := s.check(data, password); err != nil {
 		return err
 	}
-	return writeLocked(l, data, opts.SaveOptions.Backup)
+	return writeLocked(l, [][]byte{data}, opts.SaveOptions.Backup)
 }
 
 // openOrCreate opens the store at path for [Update], or returns a new one

@@ -58,14 +58,12 @@ const jksWhitener = "Mighty Aphrodite"
 
 // jksCodec reads and writes JKS files.
 type jksCodec struct {
-	// data is a copy of the file read, up to and with its digest (nil for
-	// a new store): untouched entries are written back from it.
+	// data is the file read (Open's buffer) or a copy of it (Parse's),
+	// up to and with its digest (nil for a new store): untouched entries
+	// are written back from it. It is never written to.
 	data []byte
 	// version is the version of the file read (1 or 2).
 	version uint32
-	// size is the length of the last file read or written, a hint for the
-	// next encode's buffer.
-	size int
 }
 
 // jksNative is what a record read from a JKS file keeps: where its entry
@@ -162,43 +160,79 @@ func jksCheckCertType(e *jksguard.Entry) error {
 // occurs more than once (ignoring case) the last entry wins, as in Java,
 // and the store's index is built here.
 //
-// The file is scanned twice: once to check its structure and count its
-// certificates (allocating nothing), and, once the digest has been
-// checked, to fill records allocated in one block each. A store of n
-// entries costs a copy of the file and about 250 bytes an entry.
-func parseJKS(data, password []byte, o options) (*Store, error) {
-	certs := 0
-	f, err := jksguard.Scan(data, func(e *jksguard.Entry) error {
-		certs += len(e.Certs)
-		return jksCheckCertType(e)
-	})
-	if err != nil {
-		return nil, jksMalformed(err)
-	}
-	if err := jksCheckDigest(data, f.DigestOffset, password); err != nil {
-		return nil, err
-	}
-	// The copy keeps the digest, so that it scans as the input did.
-	c := &jksCodec{data: bytes.Clone(data[:f.DigestOffset+jksguard.DigestSize]), version: f.Version, size: len(data)}
-
-	n := f.Count
-	block := make([]record, n)
-	natives := make([]jksNative, n)
-	ders := make([][]byte, certs)
-	recs := make([]*record, 0, n)
-	index := make(map[string]int, n)
-	dups := false
-	i := 0
-	_, err = jksguard.Scan(c.data, func(e *jksguard.Entry) error {
-		r, nat := &block[i], &natives[i]
-		i++
+// owned says whether the store may keep data itself (Open's buffer, which
+// nobody else holds) or must keep a copy (Parse's caller keeps its bytes
+// and may change them). Either way the entries are byte ranges of what is
+// kept: a store of n entries costs the file (or its copy) and about 270
+// bytes an entry.
+//
+// The file is walked once: the guard checks every length and count as it
+// goes, records are filled from blocks that double as entries are walked
+// (so a file that claims more entries than it holds costs what was
+// walked), and the integrity digest is computed over each stretch of
+// entries just walked, while it is in the cache. A structural error is
+// reported before a wrong password, as the digest is compared only once
+// the walk is through; Parse's copy is made only after both.
+func parseJKS(data, password []byte, o options, owned bool) (*Store, error) {
+	pw, pwErr := jksPassword(password, "JKS password")
+	defer jksZero(pw)
+	keep := data // walked here, and copied below if the caller owns it
+	c := &jksCodec{data: keep, version: 2}
+	h := sha1.New()
+	h.Write(pw)
+	h.Write([]byte(jksWhitener))
+	hashed := 0
+	var (
+		count int       // the header's entry count
+		slots []jksSlot // the current block of records
+		ders  [][]byte  // the current block of certificate slices
+		recs  []*record // the records, in file order
+		// The aliases in plain ASCII (nearly all), one after another,
+		// become one string, of which each record's alias is a part;
+		// alens holds their lengths.
+		names strings.Builder
+		alens []uint16
+	)
+	f, err := jksguard.Scan(keep, func(e *jksguard.Entry) error {
+		if err := jksCheckCertType(e); err != nil {
+			return err
+		}
+		i := len(recs)
+		if recs == nil {
+			// The first entry: the count has been checked against the
+			// input's size (at least 20 bytes an entry).
+			count = int(binary.BigEndian.Uint32(keep[8:]))
+			recs = make([]*record, 0, count)
+			alens = make([]uint16, 0, count)
+		}
+		if len(slots) == cap(slots) {
+			slots = make([]jksSlot, 0, jksBlock(i, count))
+		}
+		slots = slots[:len(slots)+1]
+		sl := &slots[len(slots)-1]
+		r, nat := &sl.rec, &sl.nat
 		k := len(e.Certs)
-		der := ders[:k:k]
-		ders = ders[k:]
+		if cap(ders)-len(ders) < k {
+			ders = make([][]byte, 0, max(k, jksBlock(i, count)+jksChainSlack))
+		}
+		der := ders[len(ders) : len(ders)+k : len(ders)+k]
+		ders = ders[:len(ders)+k]
 		for j := range e.Certs {
 			der[j] = e.Certs[j].DER
 		}
-		alias := jksAlias(e.Alias)
+		if i == jksFirstBlock {
+			// Room for the rest of the aliases, at the average length so
+			// far (and no more than the bytes left), rather than growing
+			// by doubling: the string is kept, the growth's copies not.
+			names.Grow(min(names.Len()/i*(count-i)*9/8+64, len(keep)-e.End))
+		}
+		var alias string // set below for a plain ASCII alias
+		if jksASCII(e.Alias) {
+			names.Write(e.Alias)
+		} else {
+			alias = jksguard.DecodeModifiedUTF8(e.Alias)
+		}
+		alens = append(alens, uint16(len(e.Alias)))
 		*r = record{alias: alias, created: time.UnixMilli(e.Created), chainDER: der, native: nat}
 		*nat = jksNative{codec: c, start: e.Start, end: e.End}
 		switch {
@@ -214,24 +248,66 @@ func parseJKS(data, password []byte, o options) (*Store, error) {
 			r.kind = KeyEntry
 			nat.keyOff, nat.keyEnd = e.KeyOffset, e.KeyOffset+len(e.Key)
 		}
-		folded := fold(alias)
-		if j, dup := index[folded]; dup {
-			recs[j] = nil
-			dups = true
-		}
-		index[folded] = len(recs)
 		recs = append(recs, r)
+		if e.End-hashed >= jksHashChunk && pwErr == nil {
+			h.Write(keep[hashed:e.End])
+			hashed = e.End
+		}
 		return nil
 	})
 	if err != nil {
-		// The first scan accepted the same bytes.
 		return nil, jksMalformed(err)
+	}
+	if pwErr != nil {
+		return nil, pwErr
+	}
+	h.Write(keep[hashed:f.DigestOffset])
+	digest := f.DigestOffset
+	if subtle.ConstantTimeCompare(h.Sum(nil), keep[digest:digest+jksguard.DigestSize]) != 1 {
+		return nil, fmt.Errorf("%w (the JKS integrity digest at offset %d does not match)", ErrIncorrectPassword, digest)
+	}
+	// What is kept ends with the digest, so that it scans as the input
+	// did; bytes after it (which the JDK ignores) are not written back.
+	end := digest + jksguard.DigestSize
+	if owned {
+		c.data = keep[:end:end]
+	} else {
+		// The copy is made once the file has proved whole and the
+		// password right, and the certificates are moved onto it: a
+		// sub-slice of data at offset off has capacity cap(data) - off.
+		c.data = bytes.Clone(keep[:end])
+		for _, r := range recs {
+			for j, d := range r.chainDER {
+				off := cap(keep) - cap(d)
+				r.chainDER[j] = c.data[off : off+len(d) : off+len(d)]
+			}
+		}
+	}
+	c.version = f.Version
+	if recs == nil {
+		recs = []*record{}
+	}
+	// The aliases, and the index, once the file has proved whole and the
+	// password right: one map operation an entry, an alias seen before
+	// leaving the index's size as it was (sorted out below).
+	all := names.String()
+	index := make(map[string]int, len(recs))
+	dups := false
+	for i, r := range recs {
+		if r.alias == "" {
+			n := int(alens[i])
+			r.alias, all = all[:n], all[n:]
+		}
+		had := len(index)
+		index[fold(r.alias)] = i
+		dups = dups || len(index) == had
 	}
 	s := &Store{recs: recs, codec: c, index: index}
 	if dups {
+		// The index holds the last entry of each alias: keep those.
 		kept := recs[:0]
-		for _, r := range recs {
-			if r != nil {
+		for i, r := range recs {
+			if index[fold(r.alias)] == i {
 				kept = append(kept, r)
 			}
 		}
@@ -241,14 +317,49 @@ func parseJKS(data, password []byte, o options) (*Store, error) {
 	return s, nil
 }
 
+// jksSlot is what a record read from a JKS file costs, allocated by the
+// block.
+type jksSlot struct {
+	rec record
+	nat jksNative
+}
+
+// jksBlock is the size of the next block of records (and certificate
+// slices) once i entries have been walked out of count: the blocks double
+// from 256, so that a file that claims many entries and fails early costs
+// about what it walked, and a valid file's blocks add up to its count.
+func jksBlock(i, count int) int { return max(1, min(count-i, max(jksFirstBlock, i))) }
+
+// jksFirstBlock is the size of the first block of records.
+const jksFirstBlock = 256
+
+// jksChainSlack is how many more certificate slots than entries a block
+// holds: a store is mostly one-certificate entries and a few key entries
+// with chains.
+const jksChainSlack = 16
+
+// jksHashChunk is how many bytes of entries the decoder walks before it
+// hashes them: small enough that they are still in the cache, large enough
+// that the hash's calls cost nothing.
+const jksHashChunk = 32 << 10
+
 // jksAlias decodes an alias from modified UTF-8.
 func jksAlias(b []byte) string {
+	if jksASCII(b) {
+		return string(b) // plain ASCII reads the same as UTF-8
+	}
+	return jksguard.DecodeModifiedUTF8(b)
+}
+
+// jksASCII reports whether an alias is plain ASCII (no NUL, which modified
+// UTF-8 writes as two bytes), which reads the same as UTF-8.
+func jksASCII(b []byte) bool {
 	for _, c := range b {
 		if c == 0 || c >= 0x80 {
-			return jksguard.DecodeModifiedUTF8(b)
+			return false
 		}
 	}
-	return string(b) // plain ASCII reads the same as UTF-8
+	return true
 }
 
 // keepsSealed reports true: a renamed entry keeps its protected key.
@@ -407,30 +518,121 @@ var jksKeyProtectorOIDDER = []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0x2A, 0x02, 0x1
 // read, so writing a store with a new password leaves its keys under the
 // old one, as keytool -storepasswd does for JKS.
 func (c *jksCodec) encode(s *Store, password []byte) ([]byte, error) {
+	parts, err := c.parts(s, password, false)
+	if err != nil {
+		return nil, err
+	}
 	pw, err := jksPassword(password, "JKS password")
 	if err != nil {
 		return nil, err
 	}
 	defer jksZero(pw)
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	// The parts are copied in stretches, each hashed as soon as it is
+	// written, while it is in the cache: one pass over the file, not a
+	// copy and then a hash of a buffer too large for the cache.
+	out := make([]byte, n)
+	h := sha1.New()
+	h.Write(pw)
+	h.Write([]byte(jksWhitener))
+	off := 0
+	for _, p := range parts[:len(parts)-1] { // the last is the digest's room
+		for len(p) > 0 {
+			k := copy(out[off:off+min(len(p), jksHashChunk)], p)
+			h.Write(out[off : off+k])
+			off, p = off+k, p[k:]
+		}
+	}
+	h.Sum(out[:off])
+	return out, nil
+}
+
+// jksDigestInto computes the JDK's integrity digest over parts under
+// password and writes it at the end of dst, which has room for it past its
+// length.
+func jksDigestInto(dst, password []byte, parts ...[]byte) error {
+	pw, err := jksPassword(password, "JKS password")
+	if err != nil {
+		return err
+	}
+	defer jksZero(pw)
+	h := sha1.New()
+	h.Write(pw)
+	h.Write([]byte(jksWhitener))
+	for _, p := range parts {
+		h.Write(p)
+	}
+	h.Sum(dst)
+	return nil
+}
+
+// parts returns the file encode writes as parts to be concatenated: the
+// header, runs of untouched entries that lie next to each other in the
+// file read (one part each, however many entries: sub-slices of c.data),
+// each new or changed entry's encoding, and the digest, computed over the
+// parts if digest is set (else 20 bytes of room for it). [Store.SaveLocked]
+// writes them to the file one after another, so that saving a large store
+// costs no copy of it.
+func (c *jksCodec) parts(s *Store, password []byte, digest bool) ([][]byte, error) {
+	// The password is checked first, before any key is encrypted with it.
+	pw, err := jksPassword(password, "JKS password")
+	if err != nil {
+		return nil, err
+	}
+	jksZero(pw)
 	if uint64(len(s.recs)) > 0xFFFFFFFF {
 		return nil, fmt.Errorf("%w: JKS holds at most 4294967295 entries, the store has %d", ErrLimit, len(s.recs))
 	}
-	out := make([]byte, 0, c.size+1024)
-	out = binary.BigEndian.AppendUint32(out, jksguard.Magic)
-	out = binary.BigEndian.AppendUint32(out, 2)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(s.recs)))
+	header := make([]byte, 12, 12+jksguard.DigestSize)
+	binary.BigEndian.PutUint32(header[0:], jksguard.Magic)
+	binary.BigEndian.PutUint32(header[4:], 2)
+	binary.BigEndian.PutUint32(header[8:], uint32(len(s.recs)))
+	parts := [][]byte{header}
+	var enc []byte // the encodings of new and changed entries, one after another
+	type span struct{ part, from, to int }
+	var encoded []span
+	runStart, runEnd := -1, -1
+	flush := func() {
+		if runStart >= 0 {
+			parts = append(parts, c.data[runStart:runEnd])
+			runStart, runEnd = -1, -1
+		}
+	}
 	for _, r := range s.recs {
 		if n := c.native(r); n != nil && !r.changed && c.version == 2 {
-			out = append(out, c.data[n.start:n.end]...)
+			if n.start != runEnd {
+				flush()
+				runStart = n.start
+			}
+			runEnd = n.end
 			continue
 		}
-		if out, err = c.appendEntry(out, s, r, password); err != nil {
+		flush()
+		from := len(enc)
+		if enc, err = c.appendEntry(enc, s, r, password); err != nil {
+			return nil, err
+		}
+		if k := len(encoded) - 1; k >= 0 && encoded[k].part == len(parts)-1 {
+			encoded[k].to = len(enc) // follows the last encoded entry: one part
+			continue
+		}
+		encoded = append(encoded, span{len(parts), from, len(enc)})
+		parts = append(parts, nil) // filled below: enc may still move
+	}
+	flush()
+	for _, e := range encoded {
+		parts[e.part] = enc[e.from:e.to]
+	}
+	room := header[12:32] // the header's spare room
+	if digest {
+		if err := jksDigestInto(room[:0], password, parts...); err != nil {
 			return nil, err
 		}
 	}
-	out = append(out, jksFileDigest(pw, out)...)
-	c.size = len(out)
-	return out, nil
+	return append(parts, room), nil
 }
 
 // appendEntry appends the encoding of r (version 2) to out; a new key is

@@ -18,17 +18,24 @@ import (
 var jksBench struct {
 	sync.Mutex
 	files map[int][]byte
-	leaf  *testpki.Leaf // what Replace puts in
+	roots []*x509.Certificate // the trusted certificates, made once
+	leaf  *testpki.Leaf       // what Replace puts in
 }
 
 const jksBenchPassword = "changeit"
 
+// jksBenchDistinct is how many different CA certificates the benchmark
+// stores hold: a larger store repeats them under other aliases (the codec
+// does not look at the certificates, and making 100,000 would take
+// minutes).
+const jksBenchDistinct = 10000
+
 // jksBenchFile returns a JKS file with n entries, as a tenant's keystore
 // grows when it doubles as a truststore: the key entry "tenant-client"
 // (EC P-256, chain of leaf and intermediate) and n-1 trusted CA
-// certificates "ca-00001", ... (about 480 bytes per entry). It is written
+// certificates "ca-00001", ... (about 460 bytes per entry). It is written
 // with keystore-go directly, since building it is not what is measured.
-func jksBenchFile(b *testing.B, n int) []byte {
+func jksBenchFile(b testing.TB, n int) []byte {
 	b.Helper()
 	jksBench.Lock()
 	defer jksBench.Unlock()
@@ -45,10 +52,13 @@ func jksBenchFile(b *testing.B, n int) []byte {
 	if err := ks.SetPrivateKeyEntry("tenant-client", kgo.PrivateKeyEntry{CreationTime: testpki.Now, PrivateKey: der, CertificateChain: chain}, []byte(jksBenchPassword)); err != nil {
 		b.Fatal(err)
 	}
+	for i := len(jksBench.roots) + 1; i < min(n, jksBenchDistinct+1); i++ {
+		jksBench.roots = append(jksBench.roots, testpki.NewRoot(b, fmt.Sprintf("Bench CA %05d", i)).Cert)
+	}
 	for i := 1; i < n; i++ {
-		ca := testpki.NewRoot(b, fmt.Sprintf("Bench CA %05d", i))
+		ca := jksBench.roots[(i-1)%jksBenchDistinct]
 		if err := ks.SetTrustedCertificateEntry(fmt.Sprintf("ca-%05d", i), kgo.TrustedCertificateEntry{
-			CreationTime: testpki.Now, Certificate: kgo.Certificate{Type: "X.509", Content: ca.Cert.Raw}}); err != nil {
+			CreationTime: testpki.Now, Certificate: kgo.Certificate{Type: "X.509", Content: ca.Raw}}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -60,7 +60,18 @@ func Sniff(data []byte) (Format, error) {
 // A wrong password gives [ErrIncorrectPassword]; truncated or garbage
 // input gives [ErrMalformed] saying where; a format the package does not
 // read gives [ErrUnsupportedFormat].
+//
+// The store does not keep data: a JKS store keeps a copy of it (untouched
+// entries are written back from the copy), so the caller may change or
+// reuse data afterwards. [Open] spares the copy, as the buffer it reads
+// the file into is its own.
 func Parse(data, password []byte, opts *StoreOptions) (*Store, error) {
+	return parse(data, password, opts, false)
+}
+
+// parse is [Parse]; owned says that the store may keep data, which nobody
+// else holds (see parseJKS).
+func parse(data, password []byte, opts *StoreOptions, owned bool) (*Store, error) {
 	f, err := Sniff(data)
 	if err != nil {
 		return nil, err
@@ -69,7 +80,7 @@ func Parse(data, password []byte, opts *StoreOptions) (*Store, error) {
 	var s *Store
 	switch f {
 	case JKS:
-		s, err = parseJKS(data, password, o)
+		s, err = parseJKS(data, password, o, owned)
 	default:
 		if s, err = parsePKCS12(data, password, o); err != nil {
 			err = notAKeystore(data, err)
@@ -89,13 +100,15 @@ func Parse(data, password []byte, opts *StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-// Open reads and parses the keystore file at path; see [Parse].
+// Open reads and parses the keystore file at path; see [Parse]. A JKS
+// store keeps the buffer the file was read into, without a copy: opening
+// a JKS file costs its size and about 270 bytes an entry.
 func Open(path string, password []byte, opts *StoreOptions) (*Store, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	s, err := Parse(data, password, opts)
+	s, err := parse(data, password, opts, true)
 	if err != nil {
 		var ue *unsupportedFormatError
 		if errors.As(err, &ue) {

@@ -369,7 +369,14 @@ func (l *Locked) Unlock() error {
 // [*DirError], or say what was found instead of a regular file; callers
 // add their package prefix.
 func (l *Locked) Write(data []byte, o Options) error {
-	return replace(l.path, data, o, nil, nil)
+	return replace(l.path, [][]byte{data}, o, nil, nil)
+}
+
+// WriteParts replaces the locked file with the concatenation of parts, as
+// [Locked.Write] does, without joining them in memory first: a large file
+// made mostly of what the caller already holds costs no copy of it.
+func (l *Locked) WriteParts(parts [][]byte, o Options) error {
+	return replace(l.path, parts, o, nil, nil)
 }
 
 // WriteIn replaces the file name in the locked directory with data, as
@@ -387,7 +394,7 @@ func (l *Locked) WriteIn(name string, data []byte, o Options) error {
 		stale = []string{} // found none; do not read the directory again
 	}
 	delete(l.stale, name)
-	return replace(filepath.Join(l.path, name), data, o, nil, stale)
+	return replace(filepath.Join(l.path, name), [][]byte{data}, o, nil, stale)
 }
 
 // Write locks path (waiting as [Lock] does), replaces it with data as
@@ -431,12 +438,13 @@ type meta struct {
 	owned    bool // uid and gid are known
 }
 
-// replace writes data to path (resolved, locked by the caller). keep, if
+// replace writes data, the concatenation of its parts, to path (resolved,
+// locked by the caller). keep, if
 // not nil, gives the mode and owner to write with (a backup's); otherwise
 // an existing file's are kept and a new file gets o.Mode. stale, if not
 // nil, names the stale temporary files of path already found in its
 // directory; otherwise the directory is read for them.
-func replace(path string, data []byte, o Options, keep *meta, stale []string) (err error) {
+func replace(path string, data [][]byte, o Options, keep *meta, stale []string) (err error) {
 	fi, statErr := os.Stat(path)
 	switch {
 	case statErr == nil:
@@ -490,8 +498,10 @@ func replace(path string, data []byte, o Options, keep *meta, stale []string) (e
 	if err = tmp.Chmod(m.mode); err != nil {
 		return err
 	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
+	for _, part := range data {
+		if _, err = tmp.Write(part); err != nil {
+			return err
+		}
 	}
 	if err = tmp.Sync(); err != nil {
 		return err
@@ -504,7 +514,7 @@ func replace(path string, data []byte, o Options, keep *meta, stale []string) (e
 		if err != nil {
 			return err
 		}
-		if err = replace(path+o.Backup, old, Options{}, metaOf(fi), nil); err != nil {
+		if err = replace(path+o.Backup, [][]byte{old}, Options{}, metaOf(fi), nil); err != nil {
 			return err
 		}
 	}
