@@ -269,7 +269,8 @@ func jksAliases(data, password []byte) (map[string]bool, error) {
 // SafeContents; no key is decrypted) and returns the aliases of its
 // entries, named as [parsePKCS12] names them (pkcs12Names).
 func pkcs12Aliases(data, password []byte) (map[string]bool, error) {
-	f, err := p12.Decode(bytes.Clone(data), password)
+	// Decode does not change its input.
+	f, err := p12.Decode(data, password)
 	if err != nil {
 		return nil, pkcs12Error(err)
 	}

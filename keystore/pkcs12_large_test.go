@@ -46,25 +46,6 @@ var (
 // file takes: 1.5× the file and 16 MB.
 func p12OpenBudget(size int) uint64 { return uint64(size)*3/2 + 16<<20 }
 
-// p12OpenOwned opens the file at path as keystore.Open does once it hands
-// the buffer it read to the codec without a copy (decodePKCS12), with
-// Parse's bookkeeping after the codec.
-func p12OpenOwned(path string, password []byte) (*Store, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	o := storeOptions(nil)
-	s, err := decodePKCS12(data, password, o)
-	if err != nil {
-		return nil, err
-	}
-	s.format, s.opts = PKCS12, o
-	s.dedupe()
-	s.password = append([]byte(nil), password...)
-	return s, nil
-}
-
 // p12MeasureOpen returns the bytes open allocates (reading the file
 // included) and the bytes the store it returns keeps on the heap.
 func p12MeasureOpen(t testing.TB, open func() (*Store, error)) (allocated, kept uint64) {
@@ -92,7 +73,7 @@ func p12MeasureOpen(t testing.TB, open func() (*Store, error)) (allocated, kept 
 func TestPKCS12LargeOpenWithinBudget(t *testing.T) {
 	data := p12LargeFile(t)
 	path := p12WriteFile(t, t.TempDir(), "large.p12", data)
-	allocated, kept := p12MeasureOpen(t, func() (*Store, error) { return p12OpenOwned(path, []byte("changeit")) })
+	allocated, kept := p12MeasureOpen(t, func() (*Store, error) { return Open(path, []byte("changeit"), nil) })
 	budget := p12OpenBudget(len(data))
 	assert.LessOrEqual(t, allocated, budget, "opening %d bytes allocated %d (%.2f× the file), budget %d", len(data), allocated, float64(allocated)/float64(len(data)), budget)
 	assert.LessOrEqual(t, kept, allocated)
@@ -162,8 +143,7 @@ func p12KeyBags(t *testing.T, data []byte) map[string]bool {
 // BenchmarkPKCS12OpenMemory opens the file of 10,000 key entries and
 // reports what it allocated (reading the file included) and what the
 // store keeps, in bytes and as x-file, the multiple of the file's size;
-// the bound is 1.5× and 16 MB. "owned" is the codec decoding
-// the buffer read without a copy, "Open" keystore.Open as it is.
+// the bound is 1.5× and 16 MB.
 func BenchmarkPKCS12OpenMemory(b *testing.B) {
 	data := p12LargeFile(b)
 	path := filepath.Join(b.TempDir(), "large.p12")
@@ -172,7 +152,6 @@ func BenchmarkPKCS12OpenMemory(b *testing.B) {
 		name string
 		open func() (*Store, error)
 	}{
-		{"owned", func() (*Store, error) { return p12OpenOwned(path, []byte("changeit")) }},
 		{"Open", func() (*Store, error) { return Open(path, []byte("changeit"), nil) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
