@@ -53,23 +53,6 @@ func TestListingNamesAsKeytool(t *testing.T) {
 	assert.Contains(t, ours.String(), `Owner: CN=Tenant Client, OU=Ops, O="Example, Inc.", L=Berlin, ST=Berlin, C=DE, EMAILADDRESS=ops@example.com`)
 }
 
-func TestRFC1779Value(t *testing.T) {
-	tests := []struct{ name, in, want string }{
-		{"plain", "Tenant Client", "Tenant Client"},
-		{"comma", "Example, Inc.", `"Example, Inc."`},
-		{"quote and backslash", `a"b\c`, `"a\"b\\c"`},
-		{"leading space", " x", `" x"`},
-		{"trailing space", "x ", `"x "`},
-		{"double space", "a  b", `"a  b"`},
-		{"unicode", "Müller", "Müller"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, rfc1779Value(tt.in))
-		})
-	}
-}
-
 // TestAliasNotFoundListsAliases: the error names the aliases the store
 // has, a few of them, with the right number.
 func TestAliasNotFoundListsAliases(t *testing.T) {

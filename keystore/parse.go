@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/certroll/certroll/internal/keytoolname"
 )
 
 // Magic numbers at the start of the formats the package tells apart.
@@ -164,7 +166,7 @@ func notAKeystore(data []byte, err error) error {
 	}
 	return fmt.Errorf("%w: the input is a certificate bundle (%s, first %q), not a keystore; "+
 		"use it as a CA reply to install onto a key entry, or as a trust bundle for a truststore",
-		ErrUnsupportedFormat, n, keytoolDN(certs[0].RawSubject))
+		ErrUnsupportedFormat, n, keytoolname.Format(certs[0].RawSubject))
 }
 
 // newCodec returns the codec for a new, empty store.

@@ -5,6 +5,8 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
+
+	"github.com/certroll/certroll/internal/keytoolname"
 )
 
 // Named curves by OID, to name those Go does not support.
@@ -87,7 +89,7 @@ func readRawCert(der []byte) rawCertInfo {
 		return info
 	}
 	tbs := &cert.TBS
-	info.Subject, info.Issuer = keytoolDN(tbs.Subject.FullBytes), keytoolDN(tbs.Issuer.FullBytes)
+	info.Subject, info.Issuer = keytoolname.Format(tbs.Subject.FullBytes), keytoolname.Format(tbs.Issuer.FullBytes)
 	if tbs.Serial.Tag == asn1.TagInteger && tbs.Serial.Class == asn1.ClassUniversal && len(tbs.Serial.Bytes) > 0 {
 		info.Serial = new(big.Int).SetBytes(tbs.Serial.Bytes)
 		if tbs.Serial.Bytes[0]&0x80 != 0 {
