@@ -18,7 +18,7 @@
 // worker):
 //
 //	acts := &temporal.Activities{
-//		Tenants:   map[string]temporal.Stores{"tenant-a": &renewal.Tenant{Keystore: ks, Password: pw, Alias: "client"}},
+//		Tenants:   map[string]temporal.Stores{"tenant-a": temporal.TenantStores(&renewal.Tenant{Keystore: ks, Password: pw, Alias: "client"})},
 //		CAs:       map[string]renewal.CA{"new-ca": &handoff.CA{Dir: "/srv/handover"}},
 //		Receivers: map[string]renewal.Receiver{"rcv-1": rcv},
 //		Runtimes:  map[string]renewal.Runtime{"rt-a": rt},

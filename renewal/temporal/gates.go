@@ -34,8 +34,8 @@ func (g *gateCheck) straggler(n string) {
 // drain. An error means the check could not be made and is retried.
 //
 // A [renewal.Prober] receiver is asked by a handshake, with the chain's
-// key from the tenant's stores (for Stores that are, or Unwrap to, a
-// [*renewal.Tenant]). What it does not check that the executor does:
+// key from the tenant's stores ([Stores.KeyFor]; a key they cannot give
+// is a problem of the gate, not a pass). What it does not check that the executor does:
 // chains declared in use outside the live keystore (the executor's
 // InUse).
 func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, error) {
@@ -199,30 +199,6 @@ func (a *Activities) VerifyEnd(ctx context.Context, in StepInput) ([]string, err
 	return diffs, nil
 }
 
-// Unwrapper is implemented by a [Stores] that wraps another, such as one
-// that counts calls: the gate before the old root goes reads the live
-// keystore of the [*renewal.Tenant] underneath.
-type Unwrapper interface {
-	Unwrap() Stores
-}
-
-// inUse returns the chains of the live keystore's key entries, for a
-// *renewal.Tenant (found through Unwrap), and false for Stores it cannot
-// read.
-func inUse(s Stores) ([]truststore.Dependent, bool, error) {
-	for {
-		switch t := s.(type) {
-		case *renewal.Tenant:
-			deps, err := truststore.OpenDependents(t.Keystore, t.Password)
-			return deps, true, err
-		case Unwrapper:
-			s = t.Unwrap()
-		default:
-			return nil, false, nil
-		}
-	}
-}
-
 // oldRootUnused refuses while a key entry of the live keystore chains to
 // the old root, with the truststore package's check, as the executor's
 // gate does (after the swap the live alias holds the new chain, so only
@@ -237,12 +213,9 @@ func oldRootUnused(s Stores, oldRootPEM string, c *gateCheck) {
 		c.problem("%v", err)
 		return
 	}
-	deps, ok, err := inUse(s)
+	deps, err := s.ChainsInUse()
 	if err != nil {
 		c.problem("cannot read the chains in use in the live keystore: %v", err)
-		return
-	}
-	if !ok {
 		return
 	}
 	set := truststore.New(truststore.PEMBundle)

@@ -291,7 +291,7 @@ func loadWorker(path string) (*rtemporal.Activities, string, error) {
 			errs = append(errs, fmt.Errorf("tenant %q: expected keystore and alias, found keystore %q, alias %q", n, t.Keystore, t.Alias))
 			continue
 		}
-		a.Tenants[n] = &renewal.Tenant{Keystore: t.Keystore, Alias: t.Alias, Password: pw, Staging: t.Staging, History: t.History}
+		a.Tenants[n] = rtemporal.TenantStores(&renewal.Tenant{Keystore: t.Keystore, Alias: t.Alias, Password: pw, Staging: t.Staging, History: t.History})
 	}
 	for _, n := range sorted(f.CAs) {
 		c := f.CAs[n]

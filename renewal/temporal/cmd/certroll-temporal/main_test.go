@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,8 @@ notifiers:
 	assert.Len(t, acts.Receivers, 1)
 	assert.Len(t, acts.Runtimes, 1)
 	assert.Len(t, acts.Notifiers, 1)
-	tn, ok := acts.Tenants["a"].(*renewal.Tenant)
+	// The worker's Stores wrap the tenant (its only field, exported).
+	tn, ok := reflect.ValueOf(acts.Tenants["a"]).Field(0).Interface().(*renewal.Tenant)
 	require.True(t, ok)
 	assert.Equal(t, []byte("s3cret"), tn.Password)
 

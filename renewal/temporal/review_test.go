@@ -1,0 +1,126 @@
+package temporal
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/truststore"
+)
+
+// Tests of the review of issue 13: each failed before its fix.
+
+// reloadingReceiver models a files+reload receiver (the command, nginx
+// and HAProxy adapters): the inspector and Accepts read the files (the
+// fake), served is what the running server accepts. AcceptClient writes
+// the file, then the worker dies once before the reload.
+type reloadingReceiver struct {
+	*fakeReceiver
+	mu      sync.Mutex
+	crashed bool
+	served  []*x509.Certificate
+	calls   int
+}
+
+func (r *reloadingReceiver) AcceptClient(_ context.Context, chain []*x509.Certificate) error {
+	r.mu.Lock()
+	r.calls++
+	first := !r.crashed
+	r.crashed = true
+	r.mu.Unlock()
+	r.fakeReceiver.mu.Lock()
+	r.fakeReceiver.accepted = appendNew(r.fakeReceiver.accepted, chain[0])
+	r.fakeReceiver.mu.Unlock()
+	if first {
+		panic("worker died after the file write, before the reload")
+	}
+	r.mu.Lock()
+	r.served = appendNew(r.served, chain[0])
+	r.mu.Unlock()
+	return nil
+}
+
+// A retried attempt makes the receiver change again although the
+// receiver's files already hold it, as the executor's resumed step does:
+// the second call reloads the server.
+func TestRetryRemakesReceiverChangeWrittenButNotReloaded(t *testing.T) {
+	w := newWorld(t)
+	f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
+	rr := &reloadingReceiver{fakeReceiver: f.receiver}
+	w.acts.Receivers[f.input.Adapters.Receiver] = rr
+	st := run(t, w.env(), f.input)
+
+	assert.Equal(t, renewal.StatusDone, st.State, "%v", st)
+	assert.Equal(t, 2, rr.calls, "AcceptClient: the crashed call and the retry's")
+	require.Len(t, rr.served, 1, "the running server was reloaded with the new client certificate")
+	assert.Equal(t, st.NewFingerprint, fingerprint(encodeChain(rr.served)))
+}
+
+// keylessStores cannot give a key: a vault that does not export it, or a
+// keystore that cannot be read.
+type keylessStores struct{ Stores }
+
+func (keylessStores) KeyFor(*x509.Certificate) (crypto.Signer, error) {
+	return nil, errors.New("the key store is not reachable")
+}
+
+// probingReceiver is a fake receiver that can be reached by a handshake:
+// every probe succeeds.
+type probingReceiver struct {
+	*fakeReceiver
+	probes int
+}
+
+func (r *probingReceiver) Probe(context.Context, []*x509.Certificate, crypto.Signer) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.probes++
+	return nil
+}
+
+// Stores that cannot give the key make the probe's gate fail: the
+// handshake is the verdict, and not making it is no pass.
+func TestGateRefusesWhenTheStoresCannotGiveTheProbesKey(t *testing.T) {
+	w := newWorld(t)
+	f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
+	w.acts.Tenants[f.input.Adapters.Tenant] = keylessStores{w.acts.Tenants[f.input.Adapters.Tenant]}
+	pr := &probingReceiver{fakeReceiver: f.receiver}
+	w.acts.Receivers[f.input.Adapters.Receiver] = pr
+	st := run(t, w.env(), f.input)
+
+	assert.Equal(t, renewal.StatusFailed, st.State)
+	require.NotNil(t, st.RefusedBy, "%v", st)
+	assert.Equal(t, renewal.GateReceiverAcceptsBoth, st.RefusedBy.Kind)
+	assert.Contains(t, strings.Join(st.RefusedBy.Problems, "\n"), "the key store is not reachable")
+	assert.Zero(t, pr.probes, "no handshake without the key")
+	assert.Equal(t, 0, w.count("Activate:r1"), "nothing destructive ran")
+}
+
+// inUseUnknownStores cannot read the chains in use in the live keystore.
+type inUseUnknownStores struct{ Stores }
+
+func (inUseUnknownStores) ChainsInUse() ([]truststore.Dependent, error) {
+	return nil, errors.New("the live keystore is not readable here")
+}
+
+// Stores that cannot say which chains are in use stop the old root's
+// removal.
+func TestOldRootGateRefusesWhenTheChainsInUseAreUnknown(t *testing.T) {
+	w := newWorld(t)
+	f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
+	w.acts.Tenants[f.input.Adapters.Tenant] = inUseUnknownStores{w.acts.Tenants[f.input.Adapters.Tenant]}
+	st := run(t, w.env(), f.input)
+
+	require.NotNil(t, st.RefusedBy, "%v", st)
+	assert.Equal(t, renewal.GateOldRootUnused, st.RefusedBy.Kind)
+	assert.Contains(t, strings.Join(st.RefusedBy.Problems, "\n"), "the live keystore is not readable here")
+	assert.Equal(t, 0, w.count("RemoveRoot:r1"), "the old root stays")
+}
