@@ -200,7 +200,6 @@ type countingStores struct {
 	name, rcv string
 }
 
-
 func (s *countingStores) Activate(old, next *x509.Certificate) (a *renewal.Activation, err error) {
 	err = s.w.call(s.rcv, "Activate:"+s.name, func() error {
 		a, err = s.Stores.Activate(old, next)

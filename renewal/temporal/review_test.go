@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -123,4 +124,82 @@ func TestOldRootGateRefusesWhenTheChainsInUseAreUnknown(t *testing.T) {
 	assert.Equal(t, renewal.GateOldRootUnused, st.RefusedBy.Kind)
 	assert.Contains(t, strings.Join(st.RefusedBy.Problems, "\n"), "the live keystore is not readable here")
 	assert.Equal(t, 0, w.count("RemoveRoot:r1"), "the old root stays")
+}
+
+// A campaign with GateRetry: refused renewals wait for SignalRetry, and
+// the campaign counts them refused as they start waiting, so that it
+// pauses then, not when they end.
+func TestCampaignPausesWhenRefusedRenewalsStartWaitingForRetry(t *testing.T) {
+	w := newWorld(t)
+	c, fs := campaign(w, 6, 6, false)
+	for i := range c.Renewals {
+		c.Renewals[i].Options.GateRetry = 48 * time.Hour
+		fs[i].receiver.refuse = true // every one fails its gate
+	}
+	c.PauseAfter, c.MaxConcurrent, c.MaxPerReceiver = 0, 10, 1
+	env := w.env()
+	var mid *Report
+	env.RegisterDelayedCallback(func() { mid = queryReport(t, env) }, 24*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, nil) }, 30*time.Hour)
+	rep := runCampaign(t, env, c)
+
+	require.NotNil(t, mid)
+	assert.True(t, mid.Paused, "paused at 24 h, while the refused renewals wait: %v", mid.Counts)
+	assert.Equal(t, 6, mid.Counts[string(renewal.StatusWaiting)])
+	assert.Equal(t, 6, rep.Counts[string(StateRefused)])
+	require.Len(t, rep.Resumes, 1)
+	assert.True(t, rep.Resumes[0].Resumed)
+	assert.Equal(t, 6, rep.Resumes[0].Refused)
+	assert.False(t, rep.Paused, "each renewal counted once, not again at its end (48 h)")
+}
+
+// A resume while the campaign is not paused changes nothing: the
+// refusals counted towards the next pause stay, and the report lists it.
+func TestCampaignResumeWhileNotPausedKeepsTheRefusalCount(t *testing.T) {
+	w := newWorld(t)
+	c, fs := campaign(w, 4, 1, false)
+	for i := range c.Renewals {
+		c.Renewals[i].Options.GateRetry = time.Hour
+	}
+	fs[0].receiver.refuse, fs[1].receiver.refuse = true, true
+	c.PauseAfter, c.MaxConcurrent, c.MaxPerReceiver = 1, 1, 1 // pause at the second refusal
+	env := w.env()
+	var mid *Report
+	// tenant-000 is refused and waits from the start; the resume comes
+	// while it waits, before tenant-001 is refused.
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, nil) }, 30*time.Minute)
+	env.RegisterDelayedCallback(func() { mid = queryReport(t, env) }, 5*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, nil) }, 10*time.Hour)
+	rep := runCampaign(t, env, c)
+
+	require.NotNil(t, mid)
+	assert.True(t, mid.Paused, "the second refusal pauses: the early resume did not reset the count: %v", mid.Counts)
+	assert.Equal(t, 2, mid.Counts[string(StatePending)], "no renewal started while paused")
+	require.Len(t, rep.Resumes, 2)
+	assert.False(t, rep.Resumes[0].Resumed, "the first resume came while not paused")
+	assert.True(t, rep.Resumes[1].Resumed)
+	assert.Equal(t, 2, rep.Resumes[1].Refused)
+	assert.Equal(t, map[string]int{"done": 2, "refused": 2}, rep.Counts)
+}
+
+// Cancelling a campaign starts no more renewals; the one running goes on
+// to its end.
+func TestCancelledCampaignLetsTheRunningRenewalEnd(t *testing.T) {
+	w := newWorld(t)
+	var fs []*fixture
+	c := Campaign{Name: "cancel", MaxConcurrent: 1, MaxPerReceiver: 1}
+	for _, n := range []string{"d0", "d1", "d2"} {
+		f := w.add(n, "rcv-0", renewal.SequenceDowntime) // waits for its window, 6 h on
+		fs = append(fs, f)
+		c.Renewals = append(c.Renewals, f.input)
+	}
+	env := w.env()
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Hour)
+	rep := runCampaign(t, env, c)
+
+	assert.True(t, rep.Cancelled)
+	assert.Equal(t, map[string]int{"done": 1, "pending": 2}, rep.Counts)
+	assert.Equal(t, "New Root CA", fs[0].live(t).Issuer.CommonName, "the running renewal ended done")
+	assert.Equal(t, "Old Root CA", fs[1].live(t).Issuer.CommonName, "no renewal started after the cancellation")
+	assert.Zero(t, w.count("Stage:d1"))
 }
