@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	sdktemporal "go.temporal.io/sdk/temporal"
 
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/truststore"
@@ -202,4 +204,35 @@ func TestCancelledCampaignLetsTheRunningRenewalEnd(t *testing.T) {
 	assert.Equal(t, "New Root CA", fs[0].live(t).Issuer.CommonName, "the running renewal ended done")
 	assert.Equal(t, "Old Root CA", fs[1].live(t).Issuer.CommonName, "no renewal started after the cancellation")
 	assert.Zero(t, w.count("Stage:d1"))
+}
+
+// A cancelled wait ends the workflow with the cancellation: before and
+// after the wait's timeout, and in the CA's reply wait.
+func TestCancelledWaitEndsTheRenewal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cancel time.Duration
+	}{{"before the timeout", 30 * time.Minute}, {"overdue", 2 * time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
+			f.input.Options.Confirm = []Confirm{{Step: renewal.StepConfirmAcceptBoth, Timeout: time.Hour}}
+			env := w.env()
+			// A workflow blocked for good would hold the test until this
+			// guard, which is no measure of time.
+			env.SetTestTimeout(time.Minute)
+			var mid *Status
+			env.RegisterDelayedCallback(func() { mid = query(t, env); env.CancelWorkflow() }, tc.cancel)
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: f.input.Name})
+			env.ExecuteWorkflow(RenewalWorkflow, f.input)
+
+			require.True(t, env.IsWorkflowCompleted())
+			var ce *sdktemporal.CanceledError
+			assert.ErrorAs(t, env.GetWorkflowError(), &ce)
+			require.NotNil(t, mid)
+			require.NotNil(t, mid.Waiting)
+			assert.Equal(t, tc.cancel > time.Hour, mid.Waiting.Overdue)
+			assert.Equal(t, 0, w.count("Activate:r1"), "nothing after the wait ran")
+		})
+	}
 }
