@@ -156,7 +156,8 @@ func nodeCerts(ctx context.Context, rt renewal.Runtime, planned []string, c *gat
 // done, whatever its history says: the live alias holds the new
 // certificate, every node presents it, the receiver accepts the new chain
 // and neither accepts the old certificate nor (when it can say) trusts
-// the old root. It returns the differences, one line each; none means
+// the old root or lists the old certificate; lists it cannot read are
+// differences, as the executor's end check reports them. It returns the differences, one line each; none means
 // the end state holds.
 func (a *Activities) VerifyEnd(ctx context.Context, in StepInput) ([]string, error) {
 	defer keepAlive(ctx, nil)()
@@ -191,9 +192,18 @@ func (a *Activities) VerifyEnd(ctx context.Context, in StepInput) ([]string, err
 	if l.receiver.Accepts(ctx, c.old) == nil {
 		diffs = append(diffs, fmt.Sprintf("the receiver still accepts the old chain %s", chain.Path(c.old)))
 	}
-	if insp, ok := l.receiver.(renewal.ReceiverInspector); ok && c.oldRoot != nil {
-		if roots, err := insp.Roots(); err == nil && contains(roots, c.oldRoot) {
+	// As the executor's end check: what the receiver's files say, when it
+	// can say; a list that cannot be read is a difference, not a pass.
+	if insp, ok := l.receiver.(renewal.ReceiverInspector); ok {
+		if roots, err := insp.Roots(); err != nil {
+			diffs = append(diffs, fmt.Sprintf("the receiver's roots cannot be read: %v", err))
+		} else if c.oldRoot != nil && contains(roots, c.oldRoot) {
 			diffs = append(diffs, "the receiver still trusts the old root "+describe(c.oldRoot))
+		}
+		if acc, err := insp.AcceptedClients(); err != nil {
+			diffs = append(diffs, fmt.Sprintf("the receiver's accepted client certificates cannot be read: %v", err))
+		} else if contains(acc, c.oldLeaf()) {
+			diffs = append(diffs, "the receiver still lists the old client certificate "+describe(c.oldLeaf()))
 		}
 	}
 	return diffs, nil

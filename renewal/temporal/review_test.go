@@ -236,3 +236,55 @@ func TestCancelledWaitEndsTheRenewal(t *testing.T) {
 		})
 	}
 }
+
+// endStateReceiver lets the test change what the receiver's files say
+// once every step is done.
+type endStateReceiver struct {
+	*fakeReceiver
+	rootsErr error
+	extra    *x509.Certificate // listed as accepted, but Accepts refuses it
+}
+
+func (r *endStateReceiver) Roots() ([]*x509.Certificate, error) {
+	if r.rootsErr != nil {
+		return nil, r.rootsErr
+	}
+	return r.fakeReceiver.Roots()
+}
+
+func (r *endStateReceiver) AcceptedClients() ([]*x509.Certificate, error) {
+	acc, err := r.fakeReceiver.AcceptedClients()
+	if r.extra != nil {
+		acc = append(acc, r.extra)
+	}
+	return acc, err
+}
+
+// VerifyEnd reports, as the executor's end check, roots it cannot read
+// and an old certificate still listed as accepted.
+func TestVerifyEndReportsUnreadableRootsAndAListedOldCertificate(t *testing.T) {
+	w := newWorld(t)
+	f := w.add("r1", "rcv-1", renewal.SequenceOverlap)
+	er := &endStateReceiver{fakeReceiver: f.receiver}
+	w.acts.Receivers[f.input.Adapters.Receiver] = er
+	env := w.env()
+	st := run(t, env, f.input)
+	require.Equal(t, renewal.StatusDone, st.State, "%v", st)
+
+	// The end state, checked again with the receiver's lists changed.
+	in := StepInput{Renewal: "r1", Adapters: f.input.Adapters, Plan: f.input.Plan,
+		Artifacts: Artifacts{OldChain: encodeChain(f.old), OldRoot: encodeChain([]*x509.Certificate{w.oldCA.Root()})}}
+	newChain, err := f.tenant.LiveChain()
+	require.NoError(t, err)
+	in.Artifacts.NewChain, in.Artifacts.NewRoot = encodeChain(newChain), encodeChain(newChain[len(newChain)-1:])
+	diffs, err := w.acts.VerifyEnd(context.Background(), in)
+	require.NoError(t, err)
+	assert.Empty(t, diffs, "the end state holds")
+
+	er.rootsErr, er.extra = errors.New("the CA bundle is unreadable"), f.old[0]
+	diffs, err = w.acts.VerifyEnd(context.Background(), in)
+	require.NoError(t, err)
+	all := strings.Join(diffs, "\n")
+	assert.Contains(t, all, "the CA bundle is unreadable")
+	assert.Contains(t, all, "still lists the old client certificate")
+}
