@@ -17,6 +17,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/renewal/haproxy"
+	"github.com/certroll/certroll/renewal/nginx"
 	rtemporal "github.com/certroll/certroll/renewal/temporal"
 )
 
@@ -223,4 +225,50 @@ func TestPrintStatusSaysWhatARenewalWaitsFor(t *testing.T) {
 	} {
 		assert.Contains(t, got, want)
 	}
+}
+
+// The worker builds the core's receivers with what certroll's own
+// configuration gives them: a url makes the receiver answer handshakes
+// (renewal.Prober), an access log tells when it last saw a certificate
+// (renewal.UsageObserver), and nginx: and haproxy: build those adapters.
+func TestLoadWorkerReceiversProbeAndObserve(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, nil, 0o600))
+		return p
+	}
+	ca, pins, log, pid, cfg := file("ca.pem"), file("pins.map"), file("access.log"), file("nginx.pid"), file("haproxy.cfg")
+	t.Setenv("I13_KEY_PW", "k3y")
+	body := `tenants:
+  a: {keystore: /srv/a/client.jks, alias: client, password_env: I13_KEY_PW, key_password: {password_env: I13_KEY_PW}}
+receivers:
+  cmd-probe: {trust_file: ` + ca + `, accepted_list: ` + pins + `, check: [true], reload: [true], url: "https://rcv.example:8443/", server_name: rcv.example, access_log: ` + log + `}
+  cmd-plain: {trust_file: ` + ca + `, accepted_list: ` + pins + `, check: [true], reload: [true]}
+  web:
+    nginx: {client_ca: ` + ca + `, pin_map: ` + pins + `, pid_file: ` + pid + `, nginx: /bin/true, url: "https://rcv.example:8443/", access_log: ` + log + `}
+  lb:
+    haproxy: {ca_file: ` + ca + `, pinned_acl: ` + pins + `, config_files: [` + cfg + `], pid_file: ` + pid + `, haproxy: /bin/true, url: "https://rcv.example:8443/"}
+`
+	path := filepath.Join(dir, "worker.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	acts, _, err := loadWorker(path)
+	require.NoError(t, err)
+
+	for name, want := range map[string]bool{"cmd-probe": true, "cmd-plain": false, "web": true, "lb": true} {
+		_, probes := acts.Receivers[name].(renewal.Prober)
+		assert.Equal(t, want, probes, "receiver %s answers handshakes", name)
+	}
+	_, observes := acts.Receivers["cmd-probe"].(renewal.UsageObserver)
+	assert.True(t, observes, "a receiver with an access log tells when it last saw a certificate")
+	_, observes = acts.Receivers["web"].(renewal.UsageObserver)
+	assert.True(t, observes)
+	assert.IsType(t, &nginx.Receiver{}, acts.Receivers["web"])
+	assert.IsType(t, &haproxy.Receiver{}, acts.Receivers["lb"])
+	tn := reflect.ValueOf(acts.Tenants["a"]).Field(0).Interface().(*renewal.Tenant)
+	assert.Equal(t, []byte("k3y"), tn.KeyPassword)
+
+	require.NoError(t, os.WriteFile(path, []byte("receivers:\n  both: {nginx: {}, haproxy: {}}\n"), 0o600))
+	_, _, err = loadWorker(path)
+	assert.ErrorContains(t, err, "expected one of nginx: and haproxy:, found both")
 }
