@@ -108,7 +108,7 @@ func (r *renewalRun) checkPlan() error {
 		return err
 	}
 	if !bytes.Equal(a, b) {
-		return fmt.Errorf("renewal/temporal: the plan is not what renewal.Build gives for its sequence %q and parameters: build it with renewal.Build and carry that: %w", p.Sequence, renewal.ErrInvalidPlan)
+		return fmt.Errorf("renewal/temporal: the plan is not what certroll builds for its sequence %q and parameters (it was edited, or made by another version): make it again with certroll plan --json and start the renewal with that file unchanged: %w", p.Sequence, renewal.ErrInvalidPlan)
 	}
 	r.plan = built
 	for _, s := range built.Steps {

@@ -98,6 +98,11 @@ func loadCampaign(path string) (rtemporal.Campaign, error) {
 	if f.Name == "" {
 		errs = append(errs, fmt.Errorf("%s: expected a campaign name (name:), found none", path))
 	}
+	if strings.HasPrefix(f.Name, campaignPrefix) {
+		// Its workflow ID is campaign-NAME: a name with the prefix would
+		// make campaign-campaign-…, which the other commands would not find.
+		errs = append(errs, fmt.Errorf("%s: the campaign name %q starts with %q, which its workflow ID gets anyway: name it %q", path, f.Name, campaignPrefix, strings.TrimPrefix(f.Name, campaignPrefix)))
+	}
 	if len(f.Renewals) == 0 {
 		errs = append(errs, fmt.Errorf("%s: expected at least one renewal (renewals:), found none", path))
 	}

@@ -272,3 +272,39 @@ receivers:
 	_, _, err = loadWorker(path)
 	assert.ErrorContains(t, err, "expected one of nginx: and haproxy:, found both")
 }
+
+// Bad input exits 2, before any server is asked; no server exits 1. A
+// campaign named with the workflow ID's prefix is refused, so that every
+// command finds it under the same name.
+func TestExitCodesAndCampaignNames(t *testing.T) {
+	dir := t.TempDir()
+	writePlan(t, filepath.Join(dir, "a.json"), nil)
+	camp := filepath.Join(dir, "campaign.yaml")
+	require.NoError(t, os.WriteFile(camp, []byte("name: campaign-new-ca\nrenewals: [{name: a, plan: a.json, tenant: a, ca: c, receiver: r, runtime: rt, notifier: n}]\n"), 0o644))
+	addr := freeAddress(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"prefixed name", []string{"start", camp}, 2, `name it "new-ca"`},
+		{"missing file", []string{"start", filepath.Join(dir, "nope.yaml")}, 2, "nope.yaml"},
+		{"arguments", []string{"status"}, 2, "accepts 1 arg"},
+		{"flag", []string{"status", "x", "--no-such-flag"}, 2, "unknown flag"},
+		{"command", []string{"stat"}, 2, "unknown command"},
+		{"signal", []string{"signal", "new-ca", "confirm", "x"}, 2, "expected CAMPAIGN/RENEWAL confirm STEP"},
+		{"worker without config", []string{"worker"}, 2, "expected --config"},
+		{"no server", []string{"status", "new-ca"}, 1, "no Temporal server answers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := cli(t, append(tc.args, "--address", addr)...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, tc.code, exitCode(err))
+		})
+	}
+	help, err := cli(t, "--help")
+	require.NoError(t, err)
+	assert.Contains(t, help, "2 on bad input")
+}
