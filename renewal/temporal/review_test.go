@@ -288,3 +288,34 @@ func TestVerifyEndReportsUnreadableRootsAndAListedOldCertificate(t *testing.T) {
 	assert.Contains(t, all, "the CA bundle is unreadable")
 	assert.Contains(t, all, "still lists the old client certificate")
 }
+
+// The worker's lock of a renewal holds a second attempt back until the
+// first lets go, gives up with the attempt's context, and is forgotten
+// once nobody holds it.
+func TestRenewalLockHoldsARetryBackOnTheWorker(t *testing.T) {
+	a := &Activities{}
+	unlock, err := a.lock(context.Background())
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = a.lock(ctx)
+	require.ErrorIs(t, err, context.Canceled, "a second attempt waits while the first holds the lock")
+
+	got := make(chan func())
+	go func() {
+		u, err := a.lock(context.Background())
+		assert.NoError(t, err)
+		got <- u
+	}()
+	select {
+	case <-got:
+		t.Fatal("the second attempt took the lock the first holds")
+	default:
+	}
+	unlock()
+	(<-got)()
+	a.locksMu.Lock()
+	defer a.locksMu.Unlock()
+	assert.Empty(t, a.locks, "no lock is kept for a renewal nobody runs")
+}

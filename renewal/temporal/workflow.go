@@ -66,8 +66,16 @@ func RenewalWorkflow(ctx workflow.Context, in Input) (*Status, error) {
 	if maxAttempts == 0 {
 		maxAttempts = 20
 	}
+	stepTimeout := in.Options.StepTimeout
+	if stepTimeout <= 0 {
+		stepTimeout = 10 * time.Minute
+	}
 	r.ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
+		// An attempt that outlives it is retried, possibly while it still
+		// runs: on the same worker the retry waits for the renewal's lock
+		// (Activities.lock); on another, the receivers' adapters lock
+		// their files and every change is asked of the state first.
+		StartToCloseTimeout: stepTimeout,
 		// A worker that dies is noticed within a heartbeat timeout and the
 		// attempt is retried elsewhere.
 		HeartbeatTimeout: 2 * time.Minute,

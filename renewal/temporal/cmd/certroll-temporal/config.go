@@ -50,6 +50,7 @@ type renewalFile struct {
 	Drain        string            `yaml:"drain"`
 	CacheWait    string            `yaml:"cache_wait"`
 	GateRetry    string            `yaml:"gate_retry"`
+	StepTimeout  string            `yaml:"step_timeout"`
 	Confirm      map[string]string `yaml:"confirm"` // step ID → timeout
 }
 
@@ -163,7 +164,8 @@ func renewalInput(dir string, r, d renewalFile) (rtemporal.Input, error) {
 		v    string
 		to   *time.Duration
 	}{{"reply_timeout", or(r.ReplyTimeout, d.ReplyTimeout), &o.ReplyTimeout}, {"drain", or(r.Drain, d.Drain), &o.Drain},
-		{"cache_wait", or(r.CacheWait, d.CacheWait), &o.CacheWait}, {"gate_retry", or(r.GateRetry, d.GateRetry), &o.GateRetry}} {
+		{"cache_wait", or(r.CacheWait, d.CacheWait), &o.CacheWait}, {"gate_retry", or(r.GateRetry, d.GateRetry), &o.GateRetry},
+		{"step_timeout", or(r.StepTimeout, d.StepTimeout), &o.StepTimeout}} {
 		v, err := duration(f.what, f.v)
 		errs = append(errs, err)
 		*f.to = v

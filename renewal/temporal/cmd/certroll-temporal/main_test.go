@@ -95,7 +95,7 @@ func TestLoadCampaign(t *testing.T) {
 max_concurrent: 4
 max_per_receiver: 2
 pause_after: 1
-defaults: {ca: new-ca, notifier: people, reply_timeout: 168h, confirm: {confirm-accept-both: 48h}}
+defaults: {ca: new-ca, notifier: people, reply_timeout: 168h, step_timeout: 30m, confirm: {confirm-accept-both: 48h}}
 renewals:
   - {name: tenant-a, plan: a.json, tenant: a, receiver: rcv-1, group: server-1, runtime: rt-a, drain: 10m}
 `))
@@ -108,6 +108,7 @@ renewals:
 	assert.Equal(t, "new-ca", in.Adapters.CA)
 	assert.Equal(t, 168*time.Hour, in.Options.ReplyTimeout)
 	assert.Equal(t, 10*time.Minute, in.Options.Drain)
+	assert.Equal(t, 30*time.Minute, in.Options.StepTimeout)
 	require.Len(t, in.Options.Confirm, 1)
 	assert.Equal(t, renewal.StepConfirmAcceptBoth, in.Options.Confirm[0].Step)
 
