@@ -61,10 +61,13 @@ func (t tenantStores) ChainsInUse() ([]truststore.Dependent, error) {
 // the worker starts. Passwords stay in the worker's Stores
 // ([TenantStores]), never in a workflow's input or history.
 //
-// Every activity checks the state before it changes anything, and the
-// destructive ones record each change they made in a heartbeat, so that
-// an attempt retried after a worker died (before, during or after the
-// change) does only what is left: see the package doc.
+// The destructive activities record each change they made in a
+// heartbeat; an attempt retried after a worker died asks the state
+// before it swaps the key or changes a node, and makes again the receiver
+// changes no heartbeat recorded (the calls are idempotent, and the next
+// one reloads a receiver whose files were written): see the package doc.
+//
+// Activities holds a lock per renewal: use it by pointer, never copy it.
 type Activities struct {
 	Tenants   map[string]Stores
 	CAs       map[string]renewal.CA

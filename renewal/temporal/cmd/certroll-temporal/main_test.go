@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/haproxy"
+	"github.com/certroll/certroll/renewal/local"
 	"github.com/certroll/certroll/renewal/nginx"
 	rtemporal "github.com/certroll/certroll/renewal/temporal"
 )
@@ -185,10 +187,18 @@ func TestREADMEConfigurationsLoad(t *testing.T) {
 	t.Setenv("TENANT_A_PW", "pw")
 	worker := strings.ReplaceAll(readmeBlock(t, "worker.yaml"), "/etc/nginx", dir)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "worker.yaml"), []byte(worker), 0o600))
+	for _, f := range []string{"client-ca.pem", "pinned-clients.map", "access.log", "nginx.pid"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), nil, 0o600))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "server-ca.pem"), testRootPEM(t), 0o600))
 	acts, tq, err := loadWorker(filepath.Join(dir, "worker.yaml"))
 	require.NoError(t, err)
 	assert.Equal(t, "certroll", tq)
 	assert.Len(t, acts.Runtimes, 1)
+	for _, n := range []string{"rcv-1", "rcv-2"} {
+		assert.Implements(t, (*renewal.Prober)(nil), acts.Receivers[n], "%s answers handshakes", n)
+		assert.Implements(t, (*renewal.UsageObserver)(nil), acts.Receivers[n], "%s tells when it last saw a certificate", n)
+	}
 
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "plans"), 0o755))
 	writePlan(t, filepath.Join(dir, "plans", "tenant-a.json"), nil)
@@ -308,4 +318,12 @@ func TestExitCodesAndCampaignNames(t *testing.T) {
 	help, err := cli(t, "--help")
 	require.NoError(t, err)
 	assert.Contains(t, help, "2 on bad input")
+}
+
+// testRootPEM returns a CA certificate, PEM.
+func testRootPEM(t *testing.T) []byte {
+	t.Helper()
+	ca, err := local.NewCA(local.CAConfig{Name: "Server Root"})
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Root().Raw})
 }
