@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -159,19 +160,21 @@ func TestCampaignPausesWhenRefusedRenewalsStartWaitingForRetry(t *testing.T) {
 // refusals counted towards the next pause stay, and the report lists it.
 func TestCampaignResumeWhileNotPausedKeepsTheRefusalCount(t *testing.T) {
 	w := newWorld(t)
-	c, fs := campaign(w, 4, 1, false)
-	for i := range c.Renewals {
-		c.Renewals[i].Options.GateRetry = time.Hour
+	c := Campaign{Name: "resume", PauseAfter: 1, MaxConcurrent: 1, MaxPerReceiver: 1} // pause at the second refusal
+	var fs []*fixture
+	for i, seq := range []renewal.Sequence{renewal.SequenceOverlap, renewal.SequenceDowntime, renewal.SequenceOverlap, renewal.SequenceOverlap} {
+		f := w.add(fmt.Sprintf("t%d", i), "rcv-0", seq)
+		fs = append(fs, f)
+		c.Renewals = append(c.Renewals, f.input)
 	}
+	// t0 is refused at once; t1 waits for its window (6 h on) and is
+	// refused then. The resume comes between the two.
 	fs[0].receiver.refuse, fs[1].receiver.refuse = true, true
-	c.PauseAfter, c.MaxConcurrent, c.MaxPerReceiver = 1, 1, 1 // pause at the second refusal
 	env := w.env()
 	var mid *Report
-	// tenant-000 is refused and waits from the start; the resume comes
-	// while it waits, before tenant-001 is refused.
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, nil) }, 30*time.Minute)
-	env.RegisterDelayedCallback(func() { mid = queryReport(t, env) }, 5*time.Hour)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, nil) }, 10*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, nil) }, 3*time.Hour)
+	env.RegisterDelayedCallback(func() { mid = queryReport(t, env) }, 10*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, nil) }, 12*time.Hour)
 	rep := runCampaign(t, env, c)
 
 	require.NotNil(t, mid)
