@@ -32,6 +32,10 @@ type Campaign struct {
 	PauseAfter int `json:"pause_after,omitempty"`
 }
 
+// versionDisconnectedChildren is the change ID of the campaign's
+// children running on a disconnected context (workflow.GetVersion).
+const versionDisconnectedChildren = "disconnected-children"
+
 // Renewal states in a campaign's [Report], besides the renewal package's
 // running, waiting, done and failed.
 const (
@@ -148,6 +152,13 @@ func CampaignWorkflow(ctx workflow.Context, c Campaign) (*Report, error) {
 	// reach: cancelling the campaign stops new starts, and a renewal
 	// midway goes on to its end (it can be cancelled on its own).
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	// A campaign whose history began before this version ran its children
+	// on its own context and went on starting them after a cancellation:
+	// it replays as it ran.
+	disconnected := workflow.GetVersion(ctx, versionDisconnectedChildren, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	if !disconnected {
+		dctx = ctx
+	}
 	r.ctx = dctx
 	cctx := workflow.WithChildOptions(dctx, workflow.ChildWorkflowOptions{
 		// A campaign ended by hand does not cut a renewal off midway.
@@ -182,12 +193,14 @@ func CampaignWorkflow(ctx workflow.Context, c Campaign) (*Report, error) {
 	// The cancellation is told once, on a channel of its own: the
 	// context's Done channel, once closed, would be ready at every Select.
 	cancelled := false
-	cancel := workflow.NewChannel(dctx)
-	workflow.Go(dctx, func(g workflow.Context) {
-		ctx.Done().Receive(g, nil)
-		cancel.Send(g, true)
-	})
-	sel.AddReceive(cancel, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(dctx, nil); cancelled = true })
+	if disconnected {
+		cancel := workflow.NewChannel(dctx)
+		workflow.Go(dctx, func(g workflow.Context) {
+			ctx.Done().Receive(g, nil)
+			cancel.Send(g, true)
+		})
+		sel.AddReceive(cancel, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(dctx, nil); cancelled = true })
+	}
 	next, ended := 0, 0
 	parent := workflow.GetInfo(ctx).WorkflowExecution.ID
 	for ended < len(r.entries) && (!cancelled || r.running > 0) {
