@@ -2,6 +2,7 @@ package temporal
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -16,16 +17,38 @@ import (
 	"github.com/certroll/certroll/chain"
 	"github.com/certroll/certroll/keystore"
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/truststore"
 )
 
 // Stores is the tenant side of a renewal as the activities use it:
-// [*renewal.Tenant] implements it, and a test can wrap one to count calls.
+// [TenantStores] makes one of a [*renewal.Tenant], and a test can wrap
+// one to count calls.
 type Stores interface {
 	LiveChain() ([]*x509.Certificate, error)
 	Stage(current *x509.Certificate) (*renewal.Pending, error)
 	Install(reply []*x509.Certificate, anchors ...*x509.Certificate) (*keystore.ReplyResult, error)
 	Pending() (*renewal.Pending, error)
 	Activate(old, next *x509.Certificate) (*renewal.Activation, error)
+	// KeyFor returns the private key of the client certificate leaf,
+	// wherever the tenant's stores hold it (staged, live, or in the
+	// history): a [renewal.Prober] receiver's handshakes present it. An
+	// error is a gate problem when the receiver can be probed, never a
+	// pass.
+	KeyFor(leaf *x509.Certificate) (crypto.Signer, error)
+	// ChainsInUse returns the chains of the live keystore's key entries:
+	// the gate before the old root goes refuses while one chains to it.
+	ChainsInUse() ([]truststore.Dependent, error)
+}
+
+// TenantStores returns the [Stores] of a tenant's keystores.
+func TenantStores(t *renewal.Tenant) Stores { return tenantStores{t} }
+
+// tenantStores adds the key lookup and the chains in use to a
+// [*renewal.Tenant].
+type tenantStores struct{ *renewal.Tenant }
+
+func (t tenantStores) ChainsInUse() ([]truststore.Dependent, error) {
+	return truststore.OpenDependents(t.Keystore, t.Password)
 }
 
 // Activities are the steps, gates and checks of a renewal, run by a
@@ -35,13 +58,16 @@ type Stores interface {
 // (w.RegisterActivity(acts)); the activity names are the method names.
 //
 // The maps are read, never written, by the activities: fill them before
-// the worker starts. Passwords stay in the worker's Stores (a
-// [*renewal.Tenant]), never in a workflow's input or history.
+// the worker starts. Passwords stay in the worker's Stores
+// ([TenantStores]), never in a workflow's input or history.
 //
-// Every activity checks the state before it changes anything, and the
-// destructive ones record each change they made in a heartbeat, so that
-// an attempt retried after a worker died (before, during or after the
-// change) does only what is left: see the package doc.
+// The destructive activities record each change they made in a
+// heartbeat; an attempt retried after a worker died asks the state
+// before it swaps the key or changes a node, and makes again the receiver
+// changes no heartbeat recorded (the calls are idempotent, and the next
+// one reloads a receiver whose files were written): see the package doc.
+//
+// Activities holds a lock per renewal: use it by pointer, never copy it.
 type Activities struct {
 	Tenants   map[string]Stores
 	CAs       map[string]renewal.CA
@@ -53,6 +79,17 @@ type Activities struct {
 	// end an attempt: "before" a destructive step's first change, and
 	// "after" its last (recorded in a heartbeat, not yet returned).
 	hook func(point string, step renewal.StepID, attempt int32)
+	// lose, if not nil and true for an attempt, makes apply record no
+	// heartbeat and end the attempt with a retryable error after its
+	// last change: the crash tests' model of a process that died before
+	// the SDK sent its throttled heartbeats.
+	lose func(step renewal.StepID, attempt int32) bool
+
+	// locks holds a lock per renewal (its workflow ID), so that on one
+	// worker an attempt that timed out and is still running holds its
+	// retry back: see [Activities.lock].
+	locksMu sync.Mutex
+	locks   map[string]*renewalLock
 }
 
 // Error types of the activities' non-retryable errors: a retry would
@@ -112,7 +149,7 @@ func (a *Activities) resolve(n Adapters) (*landscape, error) {
 	}
 	if len(missing) > 0 {
 		// Another worker of the task queue may hold them: retryable.
-		return nil, fmt.Errorf("renewal/temporal: this worker has no %s: give them to its Activities, or run the renewal on a worker that has them", strings.Join(missing, ", "))
+		return nil, fmt.Errorf("renewal/temporal: this worker has no %s in its configuration: add them to the worker's configuration and restart it, or run the renewal on a worker that has them", strings.Join(missing, ", "))
 	}
 	return l, nil
 }
@@ -331,37 +368,67 @@ func (a *Activities) HandOff(ctx context.Context, in StepInput) error {
 }
 
 // change is one change a step makes: needed says, from the state, whether
-// it is still to be made.
+// it is still to be made. A receiver change is made again on a resumed
+// attempt whatever needed says.
 type change struct {
-	what   string
-	needed func(ctx context.Context) (bool, error)
-	do     func(ctx context.Context) error
+	what     string
+	receiver bool
+	needed   func(ctx context.Context) (bool, error)
+	do       func(ctx context.Context) error
+}
+
+// resumed reports whether this attempt follows one that started: a
+// retry, or an attempt whose heartbeats recorded progress.
+func resumed(ctx context.Context) bool {
+	if !activity.IsActivity(ctx) {
+		return false
+	}
+	return activity.GetInfo(ctx).Attempt > 1 || activity.HasHeartbeatDetails(ctx)
 }
 
 // apply makes the changes still needed, in order, recording each one made
-// in a heartbeat: an attempt retried after a worker died skips what an
-// earlier attempt recorded, and asks the state about the rest, so that no
-// change is made twice. (A change made but not yet recorded when the
-// worker died is found by its needed check; the adapters' calls are
-// idempotent besides.)
+// in a heartbeat. An attempt that follows one that started skips what the
+// heartbeats recorded as done, and makes every other receiver change, as
+// the executor does for a resumed step: a receiver's inspector reads its
+// files, which an interrupted call may have written before the server was
+// reloaded, so its word is not enough to skip the call (the next call
+// reloads; the calls are idempotent, see [renewal.Receiver]). The key swap
+// and the nodes' changes are asked of the state (the live alias, what
+// each node presents) on every attempt, so that one made just before the
+// worker died is not made again.
 func (a *Activities) apply(ctx context.Context, id renewal.StepID, changes []change) (string, bool, error) {
+	unlock, err := a.lock(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
 	b := &beat{}
-	if activity.HasHeartbeatDetails(ctx) {
+	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &b.done)
 	}
-	defer keepAlive(ctx, b)()
+	again := resumed(ctx)
+	var attempt int32
+	if activity.IsActivity(ctx) {
+		attempt = activity.GetInfo(ctx).Attempt
+	}
+	lose := a.lose != nil && a.lose(id, attempt)
+	if !lose {
+		defer keepAlive(ctx, b)()
+	}
 	var made []string
 	first := true
 	for _, c := range changes {
 		if b.has(c.what) {
 			continue
 		}
-		need, err := c.needed(ctx)
-		if err != nil {
-			return "", false, err
-		}
-		if !need {
-			continue
+		if !(again && c.receiver) {
+			need, err := c.needed(ctx)
+			if err != nil {
+				return "", false, err
+			}
+			if !need {
+				continue
+			}
 		}
 		if first {
 			a.at(ctx, "before", id)
@@ -371,7 +438,13 @@ func (a *Activities) apply(ctx context.Context, id renewal.StepID, changes []cha
 			return "", false, classify(fmt.Errorf("renewal/temporal: %s: %w", c.what, err))
 		}
 		made = append(made, c.what)
+		if lose {
+			continue
+		}
 		activity.RecordHeartbeat(ctx, b.add(c.what))
+	}
+	if lose {
+		return "", false, fmt.Errorf("renewal/temporal: step %q: the attempt ended after its changes, before its heartbeats were sent (a test's crash)", id)
 	}
 	if len(made) > 0 {
 		a.at(ctx, "after", id)
@@ -380,6 +453,53 @@ func (a *Activities) apply(ctx context.Context, id renewal.StepID, changes []cha
 		return "nothing left to do: the state already is what the step makes it", true, nil
 	}
 	return strings.Join(made, "; "), false, nil
+}
+
+// lock holds the renewal's lock of this worker until the returned
+// function is called, or returns ctx's error. A retry Temporal starts
+// after an attempt's StartToClose timeout can come to the same worker
+// while the timed-out attempt still runs an adapter call (a context
+// stops a call only where the adapter checks it): the retry waits here.
+// Across workers the receivers' trust files are locked by their
+// adapters (package renewal/internal/trustfiles), and each change is
+// asked of the state first.
+func (a *Activities) lock(ctx context.Context) (func(), error) {
+	key := ""
+	if activity.IsActivity(ctx) {
+		key = activity.GetInfo(ctx).WorkflowExecution.ID
+	}
+	a.locksMu.Lock()
+	if a.locks == nil {
+		a.locks = map[string]*renewalLock{}
+	}
+	l, ok := a.locks[key]
+	if !ok {
+		l = &renewalLock{ch: make(chan struct{}, 1)}
+		a.locks[key] = l
+	}
+	l.users++
+	a.locksMu.Unlock()
+	release := func() {
+		a.locksMu.Lock()
+		defer a.locksMu.Unlock()
+		if l.users--; l.users == 0 {
+			delete(a.locks, key) // a worker runs many renewals over its life
+		}
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, fmt.Errorf("renewal/temporal: waiting for this renewal's earlier attempt on this worker to end: %w", ctx.Err())
+	}
+}
+
+// renewalLock is one renewal's lock and how many attempts hold or wait
+// for it.
+type renewalLock struct {
+	ch    chan struct{}
+	users int
 }
 
 // beat is an activity's progress, as its heartbeats record it.
@@ -463,7 +583,7 @@ func receiverState(r renewal.Receiver) func() (roots, accepted []*x509.Certifica
 func trustRoot(r renewal.Receiver, root *x509.Certificate) change {
 	state := receiverState(r)
 	return change{
-		what: "trusted the root " + describe(root),
+		what: "trusted the root " + describe(root), receiver: true,
 		needed: func(context.Context) (bool, error) {
 			roots, _, known, err := state()
 			return !known || !contains(roots, root), err
@@ -475,7 +595,7 @@ func trustRoot(r renewal.Receiver, root *x509.Certificate) change {
 func acceptClient(r renewal.Receiver, certs []*x509.Certificate) change {
 	state := receiverState(r)
 	return change{
-		what: "accepted the client certificate " + describe(certs[0]),
+		what: "accepted the client certificate " + describe(certs[0]), receiver: true,
 		needed: func(context.Context) (bool, error) {
 			_, acc, known, err := state()
 			return !known || !contains(acc, certs[0]), err
@@ -491,7 +611,7 @@ func acceptClient(r renewal.Receiver, certs []*x509.Certificate) change {
 func removeClient(r renewal.Receiver, old []*x509.Certificate, removedBefore bool) change {
 	state := receiverState(r)
 	return change{
-		what: "removed the client certificate " + describe(old[0]),
+		what: "removed the client certificate " + describe(old[0]), receiver: true,
 		needed: func(ctx context.Context) (bool, error) {
 			_, acc, known, err := state()
 			switch {
@@ -513,7 +633,7 @@ func removeClient(r renewal.Receiver, old []*x509.Certificate, removedBefore boo
 func removeRoot(r renewal.Receiver, root *x509.Certificate) change {
 	state := receiverState(r)
 	return change{
-		what: "removed the root " + describe(root),
+		what: "removed the root " + describe(root), receiver: true,
 		needed: func(context.Context) (bool, error) {
 			roots, _, known, err := state()
 			return !known || contains(roots, root), err

@@ -32,6 +32,10 @@ type Campaign struct {
 	PauseAfter int `json:"pause_after,omitempty"`
 }
 
+// versionDisconnectedChildren is the change ID of the campaign's
+// children running on a disconnected context (workflow.GetVersion).
+const versionDisconnectedChildren = "disconnected-children"
+
 // Renewal states in a campaign's [Report], besides the renewal package's
 // running, waiting, done and failed.
 const (
@@ -83,6 +87,21 @@ type Report struct {
 	MaxRunning            int     `json:"max_running"`
 	MaxRunningPerReceiver int     `json:"max_running_per_receiver"`
 	Renewals              []Entry `json:"renewals"`
+	// Resumes lists the [SignalResume]s received, in order.
+	Resumes []Resume `json:"resumes,omitempty"`
+	// Cancelled says the campaign was cancelled: it started no renewal
+	// after, and waited for those running to end.
+	Cancelled bool `json:"cancelled,omitempty"`
+}
+
+// Resume is one [SignalResume] a campaign received.
+type Resume struct {
+	At time.Time `json:"at"`
+	// Resumed says it ended a pause; a resume while not paused changes
+	// nothing (the refusals counted towards the next pause stay).
+	Resumed bool `json:"resumed"`
+	// Refused is how many refusals the pause it ended had counted.
+	Refused int `json:"refused,omitempty"`
 }
 
 // campaignRun is a campaign's state.
@@ -95,6 +114,9 @@ type campaignRun struct {
 	running int
 	perRcv  map[string]int // looked up, never ranged over
 	refused int            // since the start or the last resume
+	// counted marks the renewals whose refusal is counted: once each,
+	// whether a progress update or the end told it.
+	counted []bool
 	paused  bool
 }
 
@@ -122,33 +144,67 @@ func CampaignWorkflow(ctx workflow.Context, c Campaign) (*Report, error) {
 		r.index[in.Name] = len(r.entries)
 		r.entries = append(r.entries, Entry{Name: in.Name, Receiver: in.group(), State: StatePending})
 	}
+	r.counted = make([]bool, len(r.entries))
 	if err := workflow.SetQueryHandler(ctx, QueryReport, func() (*Report, error) { return r.build(), nil }); err != nil {
 		return nil, err
 	}
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+	// The children run on a context the campaign's cancellation does not
+	// reach: cancelling the campaign stops new starts, and a renewal
+	// midway goes on to its end (it can be cancelled on its own).
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	// A campaign whose history began before this version ran its children
+	// on its own context and went on starting them after a cancellation:
+	// it replays as it ran.
+	disconnected := workflow.GetVersion(ctx, versionDisconnectedChildren, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	if !disconnected {
+		dctx = ctx
+	}
+	r.ctx = dctx
+	cctx := workflow.WithChildOptions(dctx, workflow.ChildWorkflowOptions{
 		// A campaign ended by hand does not cut a renewal off midway.
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
 	progress := workflow.GetSignalChannel(ctx, signalProgress)
 	resume := workflow.GetSignalChannel(ctx, SignalResume)
-	sel := workflow.NewSelector(ctx)
+	sel := workflow.NewSelector(dctx)
 	sel.AddReceive(progress, func(ch workflow.ReceiveChannel, _ bool) {
 		var s Status
-		ch.Receive(ctx, &s)
+		ch.Receive(dctx, &s)
 		// Only a running renewal's progress counts: one that ended is
 		// told by its result.
 		if i, ok := r.index[s.Name]; ok && (r.entries[i].State == renewal.StatusRunning || r.entries[i].State == renewal.StatusWaiting) {
 			r.entries[i].State, r.entries[i].Waiting = s.State, s.Waiting
+			if s.RefusedBy != nil {
+				// Refused, waiting for SignalRetry: counted now, so that
+				// the pause does not wait for the renewal's end.
+				r.refuse(i, s.RefusedBy.Kind)
+			}
 		}
 	})
 	sel.AddReceive(resume, func(ch workflow.ReceiveChannel, _ bool) {
-		ch.Receive(ctx, nil)
-		r.paused, r.refused, r.report.PausedReason = false, 0, ""
+		ch.Receive(dctx, nil)
+		rec := Resume{At: workflow.Now(dctx).UTC(), Resumed: r.paused}
+		if r.paused {
+			rec.Refused = r.refused
+			r.paused, r.refused, r.report.PausedReason = false, 0, ""
+		}
+		r.report.Resumes = append(r.report.Resumes, rec)
 	})
+	// The cancellation is told once, on a channel of its own: the
+	// context's Done channel, once closed, would be ready at every Select.
+	cancelled := false
+	if disconnected {
+		cancel := workflow.NewChannel(dctx)
+		workflow.Go(dctx, func(g workflow.Context) {
+			ctx.Done().Receive(g, nil)
+			cancel.Send(g, true)
+		})
+		sel.AddReceive(cancel, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(dctx, nil); cancelled = true })
+	}
 	next, ended := 0, 0
 	parent := workflow.GetInfo(ctx).WorkflowExecution.ID
-	for ended < len(r.entries) {
-		for i := next; i < len(r.entries) && !r.paused && r.running < c.MaxConcurrent; i++ {
+	for ended < len(r.entries) && (!cancelled || r.running > 0) {
+		for i := next; !cancelled && i < len(r.entries) && !r.paused && r.running < c.MaxConcurrent; i++ {
 			e := &r.entries[i]
 			if e.State != StatePending || r.perRcv[e.Receiver] >= c.MaxPerReceiver {
 				continue
@@ -158,9 +214,25 @@ func CampaignWorkflow(ctx workflow.Context, c Campaign) (*Report, error) {
 		for next < len(r.entries) && r.entries[next].State != StatePending {
 			next++
 		}
-		sel.Select(ctx)
+		sel.Select(dctx)
 	}
+	r.report.Cancelled = cancelled
 	return r.build(), nil
+}
+
+// refuse counts renewal i's refusal by gate once, and pauses the
+// campaign past its threshold.
+func (r *campaignRun) refuse(i int, gate renewal.GateKind) {
+	if r.counted[i] {
+		return
+	}
+	r.counted[i] = true
+	r.refused++
+	if r.c.PauseAfter >= 0 && r.refused > r.c.PauseAfter && !r.paused {
+		r.paused = true
+		r.report.PausedReason = fmt.Sprintf("%d renewals refused by a gate, more than the campaign's threshold of %d (last: %s, gate %s): put the problems right, then signal %s",
+			r.refused, r.c.PauseAfter, r.entries[i].Name, gate, SignalResume)
+	}
 }
 
 // start starts renewal i as a child workflow.
@@ -187,12 +259,7 @@ func (r *campaignRun) start(ctx workflow.Context, sel workflow.Selector, parent 
 			e.State, e.Error = renewal.StatusFailed, err.Error()
 		case s.RefusedBy != nil:
 			e.State, e.Gate, e.Error = StateRefused, s.RefusedBy.Kind, s.Error
-			r.refused++
-			if r.c.PauseAfter >= 0 && r.refused > r.c.PauseAfter && !r.paused {
-				r.paused = true
-				r.report.PausedReason = fmt.Sprintf("%d renewals refused by a gate, more than the campaign's threshold of %d (last: %s, gate %s): put the problems right, then signal %s",
-					r.refused, r.c.PauseAfter, e.Name, e.Gate, SignalResume)
-			}
+			r.refuse(i, e.Gate)
 		default:
 			e.State, e.Error = s.State, s.Error
 		}

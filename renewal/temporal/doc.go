@@ -14,11 +14,11 @@
 // names of the adapters its activities use. A worker holds the adapters by
 // name in an [Activities]: the same [renewal.CA], [renewal.Receiver],
 // [renewal.Runtime] and [renewal.Notifier] the executor runs against, and
-// the tenant's stores (a [*renewal.Tenant], whose passwords stay on the
-// worker):
+// the tenant's stores ([TenantStores] of a [*renewal.Tenant], whose
+// passwords stay on the worker):
 //
 //	acts := &temporal.Activities{
-//		Tenants:   map[string]temporal.Stores{"tenant-a": &renewal.Tenant{Keystore: ks, Password: pw, Alias: "client"}},
+//		Tenants:   map[string]temporal.Stores{"tenant-a": temporal.TenantStores(&renewal.Tenant{Keystore: ks, Password: pw, Alias: "client"})},
 //		CAs:       map[string]renewal.CA{"new-ca": &handoff.CA{Dir: "/srv/handover"}},
 //		Receivers: map[string]renewal.Receiver{"rcv-1": rcv},
 //		Runtimes:  map[string]renewal.Runtime{"rt-a": rt},
@@ -71,31 +71,53 @@
 //
 // A wait with a timeout that passes is reported overdue and goes on: the
 // renewal is waiting, not failed, and the status says for what and since
-// when.
+// when. A workflow cancelled while it waits ends with the cancellation
+// (a cancelled timer is not an overdue wait).
 //
 // # Idempotence
 //
 // A worker can die before, during or after an activity; Temporal then
-// retries the activity on another worker. No destructive call runs twice:
+// retries the activity, on the same worker or another:
 //
 //   - a step whose activity completed is in the history and never runs
 //     again;
 //   - a step's changes ([Activities.SwapEntry], [Activities.StopFlow],
 //     [Activities.ReceiverSwap], [Activities.RemoveOld], and the
 //     receiver's and runtime's other steps) are made one at a time, each
-//     recorded in a heartbeat as soon as it is made; a retried attempt
-//     skips what the heartbeats recorded, and asks the state about the
-//     rest before it acts (the live alias, the receiver's roots and
-//     accepted certificates when it implements
-//     [renewal.ReceiverInspector], what each node presents), so that a
-//     change made just before the worker died is found and not made
-//     again;
+//     recorded in a heartbeat once made. The SDK throttles heartbeats
+//     (it holds them back for 80% of the heartbeat timeout, at most 60
+//     seconds: here 60 s of the 2-minute timeout) and a process that dies
+//     loses those not yet sent, so a retry may find none of an attempt's
+//     changes recorded;
+//   - the key swap and the nodes' changes are guarded by the state, not
+//     by the heartbeats: each is asked of the state first on every
+//     attempt (the live alias holds the new certificate and no key is
+//     pending; what each node presents), so one made just before the
+//     worker died is not made again;
+//   - the receiver's changes are made again on every attempt after the
+//     first, except those a heartbeat recorded done, as the executor's
+//     resumed step makes every call: the command, nginx and HAProxy
+//     receivers write their files and then reload, and a worker that died
+//     between the two leaves files that say done while the server runs
+//     the old configuration, which the next call reloads. Making a change
+//     again is harmless by the [renewal.Receiver] contract ("Trusting a
+//     root it already trusts is not an error", "Accepting it again is not
+//     an error", "Removing one it does not accept is not an error",
+//     "Removing a root it does not trust is not an error");
+//   - on one worker a renewal's destructive activities hold a lock of the
+//     renewal, so that an attempt retried after [Options.StepTimeout]
+//     while the timed-out one still runs waits for it; across workers the
+//     receivers' adapters lock their files (package
+//     renewal/internal/trustfiles) and the checks above ask the state;
 //   - step 1 reuses the staged key ([renewal.Tenant.Stage]) and a signed
 //     one is not signed again; keys are made in the activity, never in
 //     workflow code;
 //   - errors a retry cannot put right ([renewal.ErrUnexpectedState], a
 //     window that ended) are non-retryable.
 //
+// The crash tests end attempts before, during and after each destructive
+// activity's changes, and with its heartbeats lost, and check that the
+// key is swapped and each node stopped once and that the end state holds.
 // A notifier's hand-off may be delivered twice if a worker dies after
 // delivering it (at least once).
 //
@@ -107,7 +129,14 @@
 // run against the renewal's receiver ([Input.Group], or its
 // Adapters.Receiver). Once more than [Campaign.PauseAfter] renewals are
 // refused by a gate it starts no more (those running go on) until
-// [SignalResume]. A renewal's input with its plan is about 8 KB, and
+// [SignalResume]. A refusal counts once per renewal, as soon as it is
+// known: when the renewal ends refused, or when it starts waiting
+// [Options.GateRetry] for [SignalRetry]. A resume while not paused
+// changes nothing; [Report.Resumes] lists every resume and whether it
+// ended a pause. Cancelling the campaign stops new starts: the renewals
+// running go on to their end (they run on a context the campaign's
+// cancellation does not reach; cancel one on its own to stop it), and
+// the report says [Report.Cancelled]. A renewal's input with its plan is about 8 KB, and
 // Temporal caps a payload at 2 MB by default: give a campaign of more
 // than a hundred renewals their [Input.Compact] form (the plan's
 // sequence and parameters, about 0.8 KB), from which each workflow builds
@@ -132,7 +161,8 @@
 // A [renewal.Prober] receiver is asked by a handshake wherever the
 // executor asks it (the gates that it accepts a chain, after the old
 // certificate and root are removed, the end state), with the keys from
-// the tenant's stores. What this package does not do that the executor
+// the tenant's stores ([Stores.KeyFor]); a key the stores cannot give is
+// a problem of the gate, never a pass. What this package does not do that the executor
 // does: check chains declared in use outside the live keystore before
 // the old root goes (the executor's InUse; the live keystore's other key
 // entries are checked), write hand-over files, and roll back. The renewal package keeps

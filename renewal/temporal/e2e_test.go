@@ -129,7 +129,7 @@ func embedded(t *testing.T, acts *Activities, dir, name string, oldCA, newCA *lo
 	require.NoError(t, err)
 	require.NoError(t, rt.StartAll(ctx))
 
-	acts.Tenants[name] = &renewal.Tenant{Keystore: ksPath, Password: pw, Alias: "client"}
+	acts.Tenants[name] = TenantStores(&renewal.Tenant{Keystore: ksPath, Password: pw, Alias: "client"})
 	acts.Receivers[name], acts.Runtimes[name] = rcv, rt
 	plan, err := renewal.Build(renewal.SequenceOverlap, renewal.Params{
 		Alias: "client", Keystore: ksPath, Nodes: []string{"node-1", "node-2"},

@@ -152,7 +152,7 @@ func (w *world) add(name, rcv string, seq renewal.Sequence) *fixture {
 	r := &fakeReceiver{w: w, group: rcv, name: name, roots: []*x509.Certificate{w.oldCA.Root()}, accepted: []*x509.Certificate{old[0]}}
 	w.acts.Receivers[rcv+"/"+name] = r
 
-	stores := &countingStores{Stores: tenant, w: w, name: name, rcv: rcv}
+	stores := &countingStores{Stores: TenantStores(tenant), w: w, name: name, rcv: rcv}
 	rt := &fakeRuntime{w: w, name: name, rcv: rcv, stores: stores, nodes: []string{"node-a", "node-b"}, presents: map[string]*x509.Certificate{}}
 	for _, n := range rt.nodes {
 		rt.presents[n] = old[0]
@@ -199,8 +199,6 @@ type countingStores struct {
 	w         *world
 	name, rcv string
 }
-
-func (s *countingStores) Unwrap() Stores { return s.Stores }
 
 func (s *countingStores) Activate(old, next *x509.Certificate) (a *renewal.Activation, err error) {
 	err = s.w.call(s.rcv, "Activate:"+s.name, func() error {

@@ -34,8 +34,8 @@ func (g *gateCheck) straggler(n string) {
 // drain. An error means the check could not be made and is retried.
 //
 // A [renewal.Prober] receiver is asked by a handshake, with the chain's
-// key from the tenant's stores (for Stores that are, or Unwrap to, a
-// [*renewal.Tenant]). What it does not check that the executor does:
+// key from the tenant's stores ([Stores.KeyFor]; a key they cannot give
+// is a problem of the gate, not a pass). What it does not check that the executor does:
 // chains declared in use outside the live keystore (the executor's
 // InUse).
 func (a *Activities) CheckGate(ctx context.Context, in StepInput) (GateResult, error) {
@@ -156,7 +156,8 @@ func nodeCerts(ctx context.Context, rt renewal.Runtime, planned []string, c *gat
 // done, whatever its history says: the live alias holds the new
 // certificate, every node presents it, the receiver accepts the new chain
 // and neither accepts the old certificate nor (when it can say) trusts
-// the old root. It returns the differences, one line each; none means
+// the old root or lists the old certificate; lists it cannot read are
+// differences, as the executor's end check reports them. It returns the differences, one line each; none means
 // the end state holds.
 func (a *Activities) VerifyEnd(ctx context.Context, in StepInput) ([]string, error) {
 	defer keepAlive(ctx, nil)()
@@ -191,36 +192,21 @@ func (a *Activities) VerifyEnd(ctx context.Context, in StepInput) ([]string, err
 	if l.receiver.Accepts(ctx, c.old) == nil {
 		diffs = append(diffs, fmt.Sprintf("the receiver still accepts the old chain %s", chain.Path(c.old)))
 	}
-	if insp, ok := l.receiver.(renewal.ReceiverInspector); ok && c.oldRoot != nil {
-		if roots, err := insp.Roots(); err == nil && contains(roots, c.oldRoot) {
+	// As the executor's end check: what the receiver's files say, when it
+	// can say; a list that cannot be read is a difference, not a pass.
+	if insp, ok := l.receiver.(renewal.ReceiverInspector); ok {
+		if roots, err := insp.Roots(); err != nil {
+			diffs = append(diffs, fmt.Sprintf("the receiver's roots cannot be read: %v", err))
+		} else if c.oldRoot != nil && contains(roots, c.oldRoot) {
 			diffs = append(diffs, "the receiver still trusts the old root "+describe(c.oldRoot))
+		}
+		if acc, err := insp.AcceptedClients(); err != nil {
+			diffs = append(diffs, fmt.Sprintf("the receiver's accepted client certificates cannot be read: %v", err))
+		} else if contains(acc, c.oldLeaf()) {
+			diffs = append(diffs, "the receiver still lists the old client certificate "+describe(c.oldLeaf()))
 		}
 	}
 	return diffs, nil
-}
-
-// Unwrapper is implemented by a [Stores] that wraps another, such as one
-// that counts calls: the gate before the old root goes reads the live
-// keystore of the [*renewal.Tenant] underneath.
-type Unwrapper interface {
-	Unwrap() Stores
-}
-
-// inUse returns the chains of the live keystore's key entries, for a
-// *renewal.Tenant (found through Unwrap), and false for Stores it cannot
-// read.
-func inUse(s Stores) ([]truststore.Dependent, bool, error) {
-	for {
-		switch t := s.(type) {
-		case *renewal.Tenant:
-			deps, err := truststore.OpenDependents(t.Keystore, t.Password)
-			return deps, true, err
-		case Unwrapper:
-			s = t.Unwrap()
-		default:
-			return nil, false, nil
-		}
-	}
 }
 
 // oldRootUnused refuses while a key entry of the live keystore chains to
@@ -237,12 +223,9 @@ func oldRootUnused(s Stores, oldRootPEM string, c *gateCheck) {
 		c.problem("%v", err)
 		return
 	}
-	deps, ok, err := inUse(s)
+	deps, err := s.ChainsInUse()
 	if err != nil {
 		c.problem("cannot read the chains in use in the live keystore: %v", err)
-		return
-	}
-	if !ok {
 		return
 	}
 	set := truststore.New(truststore.PEMBundle)

@@ -14,28 +14,16 @@ import (
 	"github.com/certroll/certroll/renewal/probe"
 )
 
-// keyFor finds the private key of leaf in the tenant's stores: pending
+// KeyFor finds the private key of leaf in the tenant's stores: pending
 // in the staging store, under any key entry of the live keystore, or in
-// the history store (where the old key goes at the swap). It returns
-// false for Stores that are not a *renewal.Tenant (through Unwrap).
-func keyFor(s Stores, leaf *x509.Certificate) (crypto.Signer, bool, error) {
-	var t *renewal.Tenant
-	for t == nil {
-		switch v := s.(type) {
-		case *renewal.Tenant:
-			t = v
-		case Unwrapper:
-			s = v.Unwrap()
-		default:
-			return nil, false, nil
-		}
-	}
+// the history store (where the old key goes at the swap).
+func (t tenantStores) KeyFor(leaf *x509.Certificate) (crypto.Signer, error) {
 	p, err := t.Pending()
 	if err != nil {
-		return nil, true, err
+		return nil, err
 	}
 	if p != nil && sameCert(p.Chain[0], leaf) {
-		return p.Key, true, nil
+		return p.Key, nil
 	}
 	history, historyPW := t.History, t.HistoryPassword
 	if history == "" {
@@ -72,26 +60,23 @@ func keyFor(s Stores, leaf *x509.Certificate) (crypto.Signer, bool, error) {
 				continue
 			}
 			if e.Key != nil && sameCert(e.Leaf(), leaf) {
-				return e.Key, true, nil
+				return e.Key, nil
 			}
 		}
 	}
 	errs = append(errs, fmt.Errorf("renewal/temporal: no key for %s in the tenant's stores", describe(leaf)))
-	return nil, true, errors.Join(errs...)
+	return nil, errors.Join(errs...)
 }
 
 // probeAccepts asks a receiver that implements [renewal.Prober] to
 // accept a handshake presenting certs with its key; a receiver that is
-// not a Prober, or Stores that cannot give the key, pass.
+// not a Prober passes. Stores that cannot give the key fail the check.
 func probeAccepts(ctx context.Context, l *landscape, certs []*x509.Certificate) error {
 	p, ok := l.receiver.(renewal.Prober)
 	if !ok {
 		return nil
 	}
-	key, ok, err := keyFor(l.stores, certs[0])
-	if !ok {
-		return nil
-	}
+	key, err := l.stores.KeyFor(certs[0])
 	if err != nil {
 		return fmt.Errorf("renewal/temporal: cannot probe the receiver: %w", err)
 	}
@@ -108,10 +93,7 @@ func probeRefuses(ctx context.Context, l *landscape, certs []*x509.Certificate) 
 	if !ok {
 		return nil
 	}
-	key, ok, err := keyFor(l.stores, certs[0])
-	if !ok {
-		return nil
-	}
+	key, err := l.stores.KeyFor(certs[0])
 	if err != nil {
 		return fmt.Errorf("renewal/temporal: cannot probe the receiver with %s, so whether it still accepts it in a handshake is unknown: %w", describe(certs[0]), err)
 	}

@@ -109,7 +109,7 @@ func TestRenewalWorkflowRefusesAPlanThatIsNotBuilt(t *testing.T) {
 	}
 	st := run(t, w.env(), f.input)
 	assert.Equal(t, renewal.StatusFailed, st.State)
-	assert.Contains(t, st.Error, "not what renewal.Build gives")
+	assert.Contains(t, st.Error, "make it again with certroll plan --json")
 	assert.Equal(t, 0, w.count("Stage:r1"), "nothing ran")
 }
 

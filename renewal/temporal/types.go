@@ -90,6 +90,13 @@ type Options struct {
 	// MaxAttempts bounds each activity's attempts (a worker crash or an
 	// adapter error is retried). Zero means 20.
 	MaxAttempts int32 `json:"max_attempts,omitempty"`
+	// StepTimeout bounds one attempt of an activity (Temporal's
+	// StartToClose); the attempt is then retried. The workflow cannot see
+	// the worker's adapters, so it cannot derive it from their timeouts:
+	// set it above the longest step's calls, such as the restart step's
+	// nodes × the runtime's timeout (renewal/command's
+	// DefaultRuntimeTimeout is 2 minutes a call). Zero means 10 minutes.
+	StepTimeout time.Duration `json:"step_timeout,omitempty"`
 }
 
 func (o Options) confirmTimeout(id renewal.StepID) (time.Duration, bool) {

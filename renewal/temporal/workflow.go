@@ -66,8 +66,16 @@ func RenewalWorkflow(ctx workflow.Context, in Input) (*Status, error) {
 	if maxAttempts == 0 {
 		maxAttempts = 20
 	}
+	stepTimeout := in.Options.StepTimeout
+	if stepTimeout <= 0 {
+		stepTimeout = 10 * time.Minute
+	}
 	r.ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
+		// An attempt that outlives it is retried, possibly while it still
+		// runs: on the same worker the retry waits for the renewal's lock
+		// (Activities.lock); on another, the receivers' adapters lock
+		// their files and every change is asked of the state first.
+		StartToCloseTimeout: stepTimeout,
 		// A worker that dies is noticed within a heartbeat timeout and the
 		// attempt is retried elsewhere.
 		HeartbeatTimeout: 2 * time.Minute,
@@ -108,7 +116,7 @@ func (r *renewalRun) checkPlan() error {
 		return err
 	}
 	if !bytes.Equal(a, b) {
-		return fmt.Errorf("renewal/temporal: the plan is not what renewal.Build gives for its sequence %q and parameters: build it with renewal.Build and carry that: %w", p.Sequence, renewal.ErrInvalidPlan)
+		return fmt.Errorf("renewal/temporal: the plan is not what certroll builds for its sequence %q and parameters (it was edited, or made by another version): make it again with certroll plan --json and start the renewal with that file unchanged: %w", p.Sequence, renewal.ErrInvalidPlan)
 	}
 	r.plan = built
 	for _, s := range built.Steps {
@@ -219,7 +227,9 @@ func (r *renewalRun) act(i int) (string, error) {
 			return "", nil
 		}
 		if now := workflow.Now(r.ctx); !w.Start.IsZero() && now.Before(w.Start) {
-			r.sleep(i, w.Start.Sub(now), "the start of the downtime window "+w.String(), "")
+			if err := r.sleep(i, w.Start.Sub(now), "the start of the downtime window "+w.String(), ""); err != nil {
+				return "", err
+			}
 			return "window agreed; waited for its start " + w.Start.UTC().Format(time.RFC3339), nil
 		}
 		return note + "; window agreed and open: " + w.String(), nil
@@ -237,7 +247,9 @@ func (r *renewalRun) act(i int) (string, error) {
 		return exec(acts.StopFlow)
 	case renewal.StepRestartNodes:
 		if d := r.in.Options.CacheWait; d > 0 {
-			r.sleep(i, d, fmt.Sprintf("the nodes' keystore caches to expire (%s), instead of a restart", d), "")
+			if err := r.sleep(i, d, fmt.Sprintf("the nodes' keystore caches to expire (%s), instead of a restart", d), ""); err != nil {
+				return "", err
+			}
 		}
 		return exec(acts.RestartNodes)
 	case renewal.StepRemoveOld:
@@ -297,7 +309,7 @@ func (r *renewalRun) handOff(i int) (string, error) {
 		if s.Kind == renewal.KindHandOff && s.To == renewal.TenantAdmin {
 			who = s.Role // a confirmation to the tenant administrator comes from the step's role
 		}
-		r.wait(i, who, "a confirmation: signal "+SignalConfirm+" with step "+string(s.ID), SignalConfirm, timeout, func(sel workflow.Selector, got *bool) {
+		err := r.wait(i, who, "a confirmation: signal "+SignalConfirm+" with step "+string(s.ID), SignalConfirm, timeout, func(sel workflow.Selector, got *bool) {
 			sel.AddReceive(confirm, func(ch workflow.ReceiveChannel, _ bool) {
 				var c Confirmation
 				ch.Receive(r.ctx, &c)
@@ -305,14 +317,18 @@ func (r *renewalRun) handOff(i int) (string, error) {
 				*got = c.Step == s.ID
 			})
 		})
+		if err != nil {
+			return "", err
+		}
 	}
 	return fmt.Sprintf("delivered to %s and confirmed", s.To), nil
 }
 
 // wait records the renewal as waiting on step i for what, from whom,
 // until add's receive sets got; a timeout (if not zero) marks the wait
-// overdue, and the wait goes on.
-func (r *renewalRun) wait(i int, on renewal.Role, what, signal string, timeout time.Duration, add func(sel workflow.Selector, got *bool)) {
+// overdue, and the wait goes on. A cancelled workflow ends the wait with
+// the cancellation's error.
+func (r *renewalRun) wait(i int, on renewal.Role, what, signal string, timeout time.Duration, add func(sel workflow.Selector, got *bool)) error {
 	s := r.plan.Steps[i]
 	now := workflow.Now(r.ctx).UTC()
 	w := &Waiting{Step: s.Number, ID: s.ID, On: on, For: what, Signal: signal, Since: now}
@@ -328,25 +344,41 @@ func (r *renewalRun) wait(i int, on renewal.Role, what, signal string, timeout t
 		sel := workflow.NewSelector(r.ctx)
 		add(sel, &got)
 		if timer != nil {
-			sel.AddFuture(timer, func(workflow.Future) {
+			sel.AddFuture(timer, func(f workflow.Future) {
 				timer = nil
-				w.Overdue = true
-				r.touch()
-				r.tellParent()
+				if f.Get(r.ctx, nil) == nil {
+					w.Overdue = true
+					r.touch()
+					r.tellParent()
+				}
 			})
 		}
+		addCancel(r.ctx, sel)
 		sel.Select(r.ctx)
+		if err := r.ctx.Err(); err != nil {
+			return sdktemporal.NewCanceledError(fmt.Sprintf("renewal/temporal: cancelled while waiting for %s", what))
+		}
 	}
 	r.setWaiting(i, nil)
+	return nil
 }
 
-// sleep waits d on a durable timer, recording the wait.
-func (r *renewalRun) sleep(i int, d time.Duration, what, signal string) {
+// addCancel makes sel's Select return when ctx is cancelled.
+func addCancel(ctx workflow.Context, sel workflow.Selector) {
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+}
+
+// sleep waits d on a durable timer, recording the wait; a cancelled
+// workflow ends it with the cancellation's error.
+func (r *renewalRun) sleep(i int, d time.Duration, what, signal string) error {
 	s := r.plan.Steps[i]
 	now := workflow.Now(r.ctx).UTC()
 	r.setWaiting(i, &Waiting{Step: s.Number, ID: s.ID, For: what, Signal: signal, Since: now, Until: now.Add(d)})
-	_ = workflow.Sleep(r.ctx, d)
+	if err := workflow.Sleep(r.ctx, d); err != nil {
+		return err
+	}
 	r.setWaiting(i, nil)
+	return nil
 }
 
 func (r *renewalRun) setWaiting(i int, w *Waiting) {
@@ -436,14 +468,20 @@ func (r *renewalRun) generateKey(i int) (string, error) {
 				got = true
 			})
 			if deadline != nil {
-				sel.AddFuture(deadline, func(workflow.Future) {
+				sel.AddFuture(deadline, func(f workflow.Future) {
 					deadline = nil
-					w.Overdue = true
-					r.touch()
-					r.tellParent()
+					if f.Get(r.ctx, nil) == nil {
+						w.Overdue = true
+						r.touch()
+						r.tellParent()
+					}
 				})
 			}
+			addCancel(r.ctx, sel)
 			sel.Select(r.ctx)
+			if r.ctx.Err() != nil {
+				return "", sdktemporal.NewCanceledError("renewal/temporal: cancelled while waiting for the CA's reply")
+			}
 		}
 		r.st.Steps[i].Attempts++
 	}
@@ -474,7 +512,9 @@ func (r *renewalRun) gate(i int) (bool, error) {
 				// At most a drain before asking again: a receiver whose
 				// clock runs ahead of the workflow's must not stretch one
 				// wait past the bound.
-				r.sleep(i, min(res.DrainUntil.Sub(now), drain), fmt.Sprintf("a drain of %s without a handshake presenting the old certificate, until %s", drain, res.DrainUntil.Format(time.RFC3339)), "")
+				if err := r.sleep(i, min(res.DrainUntil.Sub(now), drain), fmt.Sprintf("a drain of %s without a handshake presenting the old certificate, until %s", drain, res.DrainUntil.Format(time.RFC3339)), ""); err != nil {
+					return false, err
+				}
 				continue
 			}
 			res.Problems = append(res.Problems, fmt.Sprintf("a client still presents the old client certificate: the receiver saw it less than %s before %s, after waiting %s (%d drains); find that client and move it to the new certificate before the old certificate and root are removed",
@@ -492,8 +532,12 @@ func (r *renewalRun) gate(i int) (bool, error) {
 			sel := workflow.NewSelector(r.ctx)
 			sel.AddReceive(retry, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(r.ctx, nil); retried = true })
 			sel.AddFuture(timer, func(workflow.Future) {})
+			addCancel(r.ctx, sel)
 			sel.Select(r.ctx)
 			cancel()
+			if r.ctx.Err() != nil {
+				return false, sdktemporal.NewCanceledError("renewal/temporal: cancelled while waiting for " + SignalRetry)
+			}
 			if retried {
 				r.st.RefusedBy = nil
 				r.setWaiting(i, nil)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"github.com/certroll/certroll/renewal"
 	"github.com/certroll/certroll/renewal/command"
 	"github.com/certroll/certroll/renewal/handoff"
+	"github.com/certroll/certroll/renewal/haproxy"
 	"github.com/certroll/certroll/renewal/local"
+	"github.com/certroll/certroll/renewal/nginx"
 	rtemporal "github.com/certroll/certroll/renewal/temporal"
 	"github.com/certroll/certroll/truststore"
 )
@@ -47,6 +50,7 @@ type renewalFile struct {
 	Drain        string            `yaml:"drain"`
 	CacheWait    string            `yaml:"cache_wait"`
 	GateRetry    string            `yaml:"gate_retry"`
+	StepTimeout  string            `yaml:"step_timeout"`
 	Confirm      map[string]string `yaml:"confirm"` // step ID → timeout
 }
 
@@ -94,6 +98,11 @@ func loadCampaign(path string) (rtemporal.Campaign, error) {
 	var errs []error
 	if f.Name == "" {
 		errs = append(errs, fmt.Errorf("%s: expected a campaign name (name:), found none", path))
+	}
+	if strings.HasPrefix(f.Name, campaignPrefix) {
+		// Its workflow ID is campaign-NAME: a name with the prefix would
+		// make campaign-campaign-…, which the other commands would not find.
+		errs = append(errs, fmt.Errorf("%s: the campaign name %q starts with %q, which its workflow ID gets anyway: name it %q", path, f.Name, campaignPrefix, strings.TrimPrefix(f.Name, campaignPrefix)))
 	}
 	if len(f.Renewals) == 0 {
 		errs = append(errs, fmt.Errorf("%s: expected at least one renewal (renewals:), found none", path))
@@ -155,7 +164,8 @@ func renewalInput(dir string, r, d renewalFile) (rtemporal.Input, error) {
 		v    string
 		to   *time.Duration
 	}{{"reply_timeout", or(r.ReplyTimeout, d.ReplyTimeout), &o.ReplyTimeout}, {"drain", or(r.Drain, d.Drain), &o.Drain},
-		{"cache_wait", or(r.CacheWait, d.CacheWait), &o.CacheWait}, {"gate_retry", or(r.GateRetry, d.GateRetry), &o.GateRetry}} {
+		{"cache_wait", or(r.CacheWait, d.CacheWait), &o.CacheWait}, {"gate_retry", or(r.GateRetry, d.GateRetry), &o.GateRetry},
+		{"step_timeout", or(r.StepTimeout, d.StepTimeout), &o.StepTimeout}} {
 		v, err := duration(f.what, f.v)
 		errs = append(errs, err)
 		*f.to = v
@@ -226,6 +236,9 @@ type tenantFile struct {
 	Staging  string `yaml:"staging"`
 	History  string `yaml:"history"`
 	secret   `yaml:",inline"`
+	// KeyPassword is the live alias's key password, where it differs
+	// from the keystore's (a JKS): {password_file: …} or {password_env: …}.
+	KeyPassword *secret `yaml:"key_password"`
 }
 
 type caFile struct {
@@ -238,7 +251,15 @@ type caFile struct {
 	Local string `yaml:"local_dir"`
 }
 
+// receiverFile is a receiver: nginx (nginx:), HAProxy (haproxy:), or by
+// default one driven by commands (renewal/command), as certroll's own
+// configuration names them (cmd/certroll). url, server_name and
+// server_roots make it answer handshakes ([renewal.Prober]), access_log
+// tells when it last saw the old certificate (the drain).
 type receiverFile struct {
+	Nginx   *nginxFile   `yaml:"nginx"`
+	HAProxy *haproxyFile `yaml:"haproxy"`
+
 	TrustFile      string   `yaml:"trust_file"`
 	TrustKind      string   `yaml:"trust_kind"`
 	AcceptedList   string   `yaml:"accepted_list"`
@@ -247,6 +268,63 @@ type receiverFile struct {
 	Reload         []string `yaml:"reload"`
 	Timeout        string   `yaml:"timeout"`
 	secret         `yaml:",inline"`
+	probeFile      `yaml:",inline"`
+}
+
+// probeFile is how a receiver is reached for a handshake, and its log.
+type probeFile struct {
+	URL         string   `yaml:"url"`
+	ServerName  string   `yaml:"server_name"`
+	ServerRoots []string `yaml:"server_roots"`
+	AccessLog   string   `yaml:"access_log"`
+}
+
+type nginxFile struct {
+	ClientCA     string `yaml:"client_ca"`
+	PinMap       string `yaml:"pin_map"`
+	Nginx        string `yaml:"nginx"`
+	Prefix       string `yaml:"prefix"`
+	ConfFile     string `yaml:"conf_file"`
+	PidFile      string `yaml:"pid_file"`
+	ReloadSignal bool   `yaml:"reload_signal"`
+	Addr         string `yaml:"addr"`
+	Timeout      string `yaml:"timeout"`
+	probeFile    `yaml:",inline"`
+}
+
+type haproxyFile struct {
+	CAFile       string   `yaml:"ca_file"`
+	PinnedACL    string   `yaml:"pinned_acl"`
+	HAProxy      string   `yaml:"haproxy"`
+	ConfigFiles  []string `yaml:"config_files"`
+	MasterSocket string   `yaml:"master_socket"`
+	PidFile      string   `yaml:"pid_file"`
+	Timeout      string   `yaml:"timeout"`
+	probeFile    `yaml:",inline"`
+}
+
+// serverRoots reads the roots that verify the receiver's server
+// certificate in a probe (nil: the system's).
+func (p probeFile) serverRoots(what string) (*x509.CertPool, error) {
+	if len(p.ServerRoots) == 0 {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	for _, f := range p.ServerRoots {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			var certs []*x509.Certificate
+			if certs, err = keystore.ParseCertificates(data); err == nil {
+				for _, c := range certs {
+					pool.AddCert(c)
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: server_roots: %w", what, err)
+		}
+	}
+	return pool, nil
 }
 
 type runtimeFile struct {
@@ -291,7 +369,14 @@ func loadWorker(path string) (*rtemporal.Activities, string, error) {
 			errs = append(errs, fmt.Errorf("tenant %q: expected keystore and alias, found keystore %q, alias %q", n, t.Keystore, t.Alias))
 			continue
 		}
-		a.Tenants[n] = &renewal.Tenant{Keystore: t.Keystore, Alias: t.Alias, Password: pw, Staging: t.Staging, History: t.History}
+		tn := &renewal.Tenant{Keystore: t.Keystore, Alias: t.Alias, Password: pw, Staging: t.Staging, History: t.History}
+		if t.KeyPassword != nil {
+			if tn.KeyPassword, err = t.KeyPassword.read("tenant " + n + " key_password"); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		a.Tenants[n] = rtemporal.TenantStores(tn)
 	}
 	for _, n := range sorted(f.CAs) {
 		c := f.CAs[n]
@@ -326,44 +411,12 @@ func loadWorker(path string) (*rtemporal.Activities, string, error) {
 		}
 	}
 	for _, n := range sorted(f.Receivers) {
-		r := f.Receivers[n]
-		pw, err := r.read("receiver " + n)
+		rcv, err := receiver(n, f.Receivers[n])
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		cfg := command.Config{TrustFile: r.TrustFile, TrustPassword: pw, AcceptedList: r.AcceptedList, Check: r.Check, Reload: r.Reload}
-		switch r.TrustKind {
-		case "pem", "":
-			cfg.TrustKind = truststore.PEMBundle
-		case "jks":
-			cfg.TrustKind = truststore.JKS
-		case "pkcs12":
-			cfg.TrustKind = truststore.PKCS12
-		default:
-			errs = append(errs, fmt.Errorf("receiver %q: trust_kind: expected pem, jks or pkcs12, found %q", n, r.TrustKind))
-			continue
-		}
-		switch r.AcceptedFormat {
-		case "nginx-map":
-			cfg.AcceptedFormat = command.NginxMap
-		case "haproxy-acl":
-			cfg.AcceptedFormat = command.HAProxyACL
-		case "sha256", "":
-			cfg.AcceptedFormat = command.SHA256List
-		default:
-			errs = append(errs, fmt.Errorf("receiver %q: accepted_format: expected nginx-map, haproxy-acl or sha256, found %q", n, r.AcceptedFormat))
-			continue
-		}
-		d, err := duration("receiver "+n+" timeout", r.Timeout)
-		errs = append(errs, err)
-		cfg.Timeout = d
-		rcv, err := command.NewReceiver(cfg)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("receiver %q: %w", n, err))
-			continue
-		}
-		a.Receivers[n] = rcv.Adapter()
+		a.Receivers[n] = rcv
 	}
 	for _, n := range sorted(f.Runtimes) {
 		r := f.Runtimes[n]
@@ -387,4 +440,99 @@ func loadWorker(path string) (*rtemporal.Activities, string, error) {
 		}
 	}
 	return a, f.TaskQueue, errors.Join(errs...)
+}
+
+// receiver makes receiver n's adapter, as certroll's configuration does
+// (cmd/certroll/config_landscape.go).
+func receiver(n string, r receiverFile) (renewal.Receiver, error) {
+	what := fmt.Sprintf("receiver %q", n)
+	switch {
+	case r.Nginx != nil && r.HAProxy != nil:
+		return nil, fmt.Errorf("%s: expected one of nginx: and haproxy:, found both", what)
+	case r.Nginx != nil:
+		x := r.Nginx
+		roots, err := x.serverRoots(what)
+		if err != nil {
+			return nil, err
+		}
+		d, err := duration(what+" timeout", x.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		rcv, err := nginx.NewReceiver(nginx.Config{
+			ClientCA: x.ClientCA, PinMap: x.PinMap, AccessLog: x.AccessLog, Nginx: x.Nginx, Prefix: x.Prefix,
+			ConfFile: x.ConfFile, PidFile: x.PidFile, ReloadSignal: x.ReloadSignal, Addr: x.Addr,
+			URL: x.URL, ServerName: x.ServerName, ServerRoots: roots, Timeout: d,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return rcv, nil
+	case r.HAProxy != nil:
+		x := r.HAProxy
+		roots, err := x.serverRoots(what)
+		if err != nil {
+			return nil, err
+		}
+		d, err := duration(what+" timeout", x.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		rcv, err := haproxy.NewReceiver(haproxy.Config{
+			CAFile: x.CAFile, PinnedACL: x.PinnedACL, AccessLog: x.AccessLog, HAProxy: x.HAProxy,
+			ConfigFiles: x.ConfigFiles, MasterSocket: x.MasterSocket, PidFile: x.PidFile,
+			URL: x.URL, ServerName: x.ServerName, ServerRoots: roots, Timeout: d,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return rcv, nil
+	}
+	pw, err := r.read(what)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := r.serverRoots(what)
+	if err != nil {
+		return nil, err
+	}
+	cfg := command.Config{TrustFile: r.TrustFile, TrustPassword: pw, AcceptedList: r.AcceptedList, Check: r.Check, Reload: r.Reload,
+		AccessLog: r.AccessLog, URL: r.URL, ServerName: r.ServerName, ServerRoots: roots}
+	switch r.TrustKind {
+	case "pem", "":
+		cfg.TrustKind = truststore.PEMBundle
+	case "jks":
+		cfg.TrustKind = truststore.JKS
+	case "pkcs12":
+		cfg.TrustKind = truststore.PKCS12
+	default:
+		return nil, fmt.Errorf("%s: trust_kind: expected pem, jks or pkcs12, found %q", what, r.TrustKind)
+	}
+	switch r.AcceptedFormat {
+	case "nginx-map":
+		cfg.AcceptedFormat = command.NginxMap
+	case "haproxy-acl":
+		cfg.AcceptedFormat = command.HAProxyACL
+	case "sha256", "":
+		cfg.AcceptedFormat = command.SHA256List
+	default:
+		return nil, fmt.Errorf("%s: accepted_format: expected nginx-map, haproxy-acl or sha256, found %q", what, r.AcceptedFormat)
+	}
+	d, err := duration(what+" timeout", r.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = d
+	rcv, err := command.NewReceiver(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if r.AccessLog != "" {
+		// Observing checks the access log's configuration; Adapter offers
+		// the observer (and, with a URL, the prober) itself.
+		if _, err := rcv.Observing(); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return rcv.Adapter(), nil
 }

@@ -14,6 +14,10 @@
 //
 // Every command takes --address host:port (default localhost:7233, or
 // $TEMPORAL_ADDRESS) and --namespace (default "default").
+//
+// It exits 0 on success, 2 on bad input (arguments, flags, a campaign or
+// worker file that does not hold), and 1 otherwise (no server answers, a
+// server's error).
 package main
 
 import (
@@ -59,17 +63,55 @@ func main() {
 	cmd := e.root()
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "certroll-temporal:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
+	}
+}
+
+// Exit codes, as the root command's help lists them.
+const (
+	exitFailed   = 1
+	exitBadInput = 2
+)
+
+// badInput marks an error in what the operator gave: arguments, flags,
+// files.
+type badInput struct{ error }
+
+func (b badInput) Unwrap() error { return b.error }
+
+func exitCode(err error) int {
+	var b badInput
+	if errors.As(err, &b) || strings.HasPrefix(err.Error(), "unknown command ") {
+		return exitBadInput
+	}
+	return exitFailed
+}
+
+// checkArgs marks a command's argument errors as bad input.
+func checkArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return badInput{err}
+		}
+		return nil
 	}
 }
 
 func (e *env) root() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "certroll-temporal",
-		Short:         "Run certificate-renewal campaigns on Temporal",
+		Use:   "certroll-temporal",
+		Short: "Run certificate-renewal campaigns on Temporal",
+		Long: `certroll-temporal runs certificate-renewal campaigns on a Temporal cluster: a
+worker that runs the renewals' steps, and commands that start, signal, query and
+list campaigns.
+
+Exit status: 0 on success; 2 on bad input (arguments, flags, a campaign or worker
+file that does not hold: nothing was sent); 1 otherwise (no Temporal server
+answers, or the server refused the request).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput{err} })
 	addr := os.Getenv("TEMPORAL_ADDRESS")
 	if addr == "" {
 		addr = "localhost:7233"
@@ -107,14 +149,14 @@ workflows and the renewals' activities against the adapters its configuration
 names (tenants' keystores, CAs, receivers, runtimes, notifiers). Run it where the
 keystores and the receivers' files are; run several for redundancy: a renewal
 whose worker dies goes on on another, without repeating a destructive step.`,
-		Args: cobra.NoArgs,
+		Args: checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if config == "" {
-				return errors.New("worker: expected --config WORKER.yaml (the adapters by name), found none")
+				return badInput{errors.New("worker: expected --config WORKER.yaml (the adapters by name), found none")}
 			}
 			acts, tq, err := loadWorker(config)
 			if err != nil {
-				return err
+				return badInput{err}
 			}
 			if tq != "" && !cmd.Flags().Changed("task-queue") {
 				e.taskQueue = tq
@@ -154,11 +196,11 @@ func (e *env) startCmd() *cobra.Command {
 certroll plan --json and the names of its adapters), checks every plan, and starts
 the campaign workflow as campaign-NAME. Starting a campaign that runs already is
 refused.`,
-		Args: cobra.ExactArgs(1),
+		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			camp, err := loadCampaign(args[0])
 			if err != nil {
-				return err
+				return badInput{err}
 			}
 			for i := range camp.Renewals {
 				// Temporal caps a payload at 2 MB: the workflow builds each
@@ -185,7 +227,10 @@ refused.`,
 	}
 }
 
-// workflowID turns CAMPAIGN or CAMPAIGN/RENEWAL into a workflow ID.
+// workflowID turns CAMPAIGN or CAMPAIGN/RENEWAL into a workflow ID; the
+// workflow ID itself (as the Temporal UI shows it) is taken too, which is
+// unambiguous because no campaign's name starts with the prefix
+// (loadCampaign refuses one).
 func workflowID(arg string) (id string, renewalLevel bool) {
 	if !strings.HasPrefix(arg, campaignPrefix) {
 		arg = campaignPrefix + arg
@@ -204,7 +249,7 @@ again), or a campaign resume (start renewals again after a pause).`,
 		Example: `  certroll-temporal signal new-ca-2026/tenant-a confirm confirm-accept-both --by "J. Doe"
   certroll-temporal signal new-ca-2026/tenant-a reply
   certroll-temporal signal new-ca-2026 resume`,
-		Args: cobra.RangeArgs(2, 3),
+		Args: checkArgs(cobra.RangeArgs(2, 3)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, one := workflowID(args[0])
 			var arg any
@@ -215,7 +260,7 @@ again), or a campaign resume (start renewals again after a pause).`,
 			case (name == rtemporal.SignalReply || name == rtemporal.SignalRetry) && one && len(args) == 2:
 			case name == rtemporal.SignalResume && !one && len(args) == 2:
 			default:
-				return fmt.Errorf("signal: expected CAMPAIGN/RENEWAL confirm STEP, CAMPAIGN/RENEWAL reply, CAMPAIGN/RENEWAL retry or CAMPAIGN resume, found %q", strings.Join(args, " "))
+				return badInput{fmt.Errorf("signal: expected CAMPAIGN/RENEWAL confirm STEP, CAMPAIGN/RENEWAL reply, CAMPAIGN/RENEWAL retry or CAMPAIGN resume, found %q", strings.Join(args, " "))}
 			}
 			c, err := e.connect(cmd.Context())
 			if err != nil {
@@ -240,7 +285,7 @@ func (e *env) statusCmd() *cobra.Command {
 		Long: `status asks the campaign for its report (counts, who is waited for, which gate
 refused which renewals) and prints it as Markdown, or JSON with --json; given
 CAMPAIGN/RENEWAL it prints that renewal's steps, what it waits for and since when.`,
-		Args: cobra.ExactArgs(1),
+		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, one := workflowID(args[0])
 			c, err := e.connect(cmd.Context())
@@ -349,7 +394,7 @@ func (e *env) listCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the campaigns",
-		Args:  cobra.NoArgs,
+		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := e.connect(cmd.Context())
 			if err != nil {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/certroll/certroll/renewal"
+	"github.com/certroll/certroll/renewal/haproxy"
+	"github.com/certroll/certroll/renewal/local"
+	"github.com/certroll/certroll/renewal/nginx"
 	rtemporal "github.com/certroll/certroll/renewal/temporal"
 )
 
@@ -92,7 +97,7 @@ func TestLoadCampaign(t *testing.T) {
 max_concurrent: 4
 max_per_receiver: 2
 pause_after: 1
-defaults: {ca: new-ca, notifier: people, reply_timeout: 168h, confirm: {confirm-accept-both: 48h}}
+defaults: {ca: new-ca, notifier: people, reply_timeout: 168h, step_timeout: 30m, confirm: {confirm-accept-both: 48h}}
 renewals:
   - {name: tenant-a, plan: a.json, tenant: a, receiver: rcv-1, group: server-1, runtime: rt-a, drain: 10m}
 `))
@@ -105,6 +110,7 @@ renewals:
 	assert.Equal(t, "new-ca", in.Adapters.CA)
 	assert.Equal(t, 168*time.Hour, in.Options.ReplyTimeout)
 	assert.Equal(t, 10*time.Minute, in.Options.Drain)
+	assert.Equal(t, 30*time.Minute, in.Options.StepTimeout)
 	require.Len(t, in.Options.Confirm, 1)
 	assert.Equal(t, renewal.StepConfirmAcceptBoth, in.Options.Confirm[0].Step)
 
@@ -150,7 +156,8 @@ notifiers:
 	assert.Len(t, acts.Receivers, 1)
 	assert.Len(t, acts.Runtimes, 1)
 	assert.Len(t, acts.Notifiers, 1)
-	tn, ok := acts.Tenants["a"].(*renewal.Tenant)
+	// The worker's Stores wrap the tenant (its only field, exported).
+	tn, ok := reflect.ValueOf(acts.Tenants["a"]).Field(0).Interface().(*renewal.Tenant)
 	require.True(t, ok)
 	assert.Equal(t, []byte("s3cret"), tn.Password)
 
@@ -180,10 +187,18 @@ func TestREADMEConfigurationsLoad(t *testing.T) {
 	t.Setenv("TENANT_A_PW", "pw")
 	worker := strings.ReplaceAll(readmeBlock(t, "worker.yaml"), "/etc/nginx", dir)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "worker.yaml"), []byte(worker), 0o600))
+	for _, f := range []string{"client-ca.pem", "pinned-clients.map", "access.log", "nginx.pid"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), nil, 0o600))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "server-ca.pem"), testRootPEM(t), 0o600))
 	acts, tq, err := loadWorker(filepath.Join(dir, "worker.yaml"))
 	require.NoError(t, err)
 	assert.Equal(t, "certroll", tq)
 	assert.Len(t, acts.Runtimes, 1)
+	for _, n := range []string{"rcv-1", "rcv-2"} {
+		assert.Implements(t, (*renewal.Prober)(nil), acts.Receivers[n], "%s answers handshakes", n)
+		assert.Implements(t, (*renewal.UsageObserver)(nil), acts.Receivers[n], "%s tells when it last saw a certificate", n)
+	}
 
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "plans"), 0o755))
 	writePlan(t, filepath.Join(dir, "plans", "tenant-a.json"), nil)
@@ -221,4 +236,94 @@ func TestPrintStatusSaysWhatARenewalWaitsFor(t *testing.T) {
 	} {
 		assert.Contains(t, got, want)
 	}
+}
+
+// The worker builds the core's receivers with what certroll's own
+// configuration gives them: a url makes the receiver answer handshakes
+// (renewal.Prober), an access log tells when it last saw a certificate
+// (renewal.UsageObserver), and nginx: and haproxy: build those adapters.
+func TestLoadWorkerReceiversProbeAndObserve(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, nil, 0o600))
+		return p
+	}
+	ca, pins, log, pid, cfg := file("ca.pem"), file("pins.map"), file("access.log"), file("nginx.pid"), file("haproxy.cfg")
+	t.Setenv("I13_KEY_PW", "k3y")
+	body := `tenants:
+  a: {keystore: /srv/a/client.jks, alias: client, password_env: I13_KEY_PW, key_password: {password_env: I13_KEY_PW}}
+receivers:
+  cmd-probe: {trust_file: ` + ca + `, accepted_list: ` + pins + `, check: [true], reload: [true], url: "https://rcv.example:8443/", server_name: rcv.example, access_log: ` + log + `}
+  cmd-plain: {trust_file: ` + ca + `, accepted_list: ` + pins + `, check: [true], reload: [true]}
+  web:
+    nginx: {client_ca: ` + ca + `, pin_map: ` + pins + `, pid_file: ` + pid + `, nginx: /bin/true, url: "https://rcv.example:8443/", access_log: ` + log + `}
+  lb:
+    haproxy: {ca_file: ` + ca + `, pinned_acl: ` + pins + `, config_files: [` + cfg + `], pid_file: ` + pid + `, haproxy: /bin/true, url: "https://rcv.example:8443/"}
+`
+	path := filepath.Join(dir, "worker.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	acts, _, err := loadWorker(path)
+	require.NoError(t, err)
+
+	for name, want := range map[string]bool{"cmd-probe": true, "cmd-plain": false, "web": true, "lb": true} {
+		_, probes := acts.Receivers[name].(renewal.Prober)
+		assert.Equal(t, want, probes, "receiver %s answers handshakes", name)
+	}
+	_, observes := acts.Receivers["cmd-probe"].(renewal.UsageObserver)
+	assert.True(t, observes, "a receiver with an access log tells when it last saw a certificate")
+	_, observes = acts.Receivers["web"].(renewal.UsageObserver)
+	assert.True(t, observes)
+	assert.IsType(t, &nginx.Receiver{}, acts.Receivers["web"])
+	assert.IsType(t, &haproxy.Receiver{}, acts.Receivers["lb"])
+	tn := reflect.ValueOf(acts.Tenants["a"]).Field(0).Interface().(*renewal.Tenant)
+	assert.Equal(t, []byte("k3y"), tn.KeyPassword)
+
+	require.NoError(t, os.WriteFile(path, []byte("receivers:\n  both: {nginx: {}, haproxy: {}}\n"), 0o600))
+	_, _, err = loadWorker(path)
+	assert.ErrorContains(t, err, "expected one of nginx: and haproxy:, found both")
+}
+
+// Bad input exits 2, before any server is asked; no server exits 1. A
+// campaign named with the workflow ID's prefix is refused, so that every
+// command finds it under the same name.
+func TestExitCodesAndCampaignNames(t *testing.T) {
+	dir := t.TempDir()
+	writePlan(t, filepath.Join(dir, "a.json"), nil)
+	camp := filepath.Join(dir, "campaign.yaml")
+	require.NoError(t, os.WriteFile(camp, []byte("name: campaign-new-ca\nrenewals: [{name: a, plan: a.json, tenant: a, ca: c, receiver: r, runtime: rt, notifier: n}]\n"), 0o644))
+	addr := freeAddress(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"prefixed name", []string{"start", camp}, 2, `name it "new-ca"`},
+		{"missing file", []string{"start", filepath.Join(dir, "nope.yaml")}, 2, "nope.yaml"},
+		{"arguments", []string{"status"}, 2, "accepts 1 arg"},
+		{"flag", []string{"status", "x", "--no-such-flag"}, 2, "unknown flag"},
+		{"command", []string{"stat"}, 2, "unknown command"},
+		{"signal", []string{"signal", "new-ca", "confirm", "x"}, 2, "expected CAMPAIGN/RENEWAL confirm STEP"},
+		{"worker without config", []string{"worker"}, 2, "expected --config"},
+		{"no server", []string{"status", "new-ca"}, 1, "no Temporal server answers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := cli(t, append(tc.args, "--address", addr)...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, tc.code, exitCode(err))
+		})
+	}
+	help, err := cli(t, "--help")
+	require.NoError(t, err)
+	assert.Contains(t, help, "2 on bad input")
+}
+
+// testRootPEM returns a CA certificate, PEM.
+func testRootPEM(t *testing.T) []byte {
+	t.Helper()
+	ca, err := local.NewCA(local.CAConfig{Name: "Server Root"})
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Root().Raw})
 }
