@@ -80,11 +80,16 @@ func pkcs12Error(err error) error {
 
 // certNode is a certificate bag during pairing.
 type certNode struct {
-	bag                   *p12.Bag
-	bagIdx                int32 // position in the file's bags
+	bag    *p12.Bag
+	bagIdx int32 // position in the file's bags
+	used   bool
+}
+
+// certNames are a certificate's names, read for building chains
+// (certIndex.readNames).
+type certNames struct {
 	issuer, subject, spki []byte
 	named                 bool // issuer, subject and spki were read
-	used                  bool
 }
 
 // bytesIndex finds positions by a byte string (a subject, a localKeyId)
@@ -271,7 +276,7 @@ func (n *pkcs12Native) buildChain(r *record) {
 		return // cannot happen: resolve builds every pending chain first
 	}
 	l.ix.readNames()
-	l.scratch = buildChain(n.leaf, l.ix.certs, l.ix.bySubject, l.scratch)
+	l.scratch = buildChain(n.leaf, l.ix.names, l.ix.bySubject, l.scratch)
 	n.chain, r.chainDER, n.idx = l.carve(l.scratch)
 }
 
@@ -344,7 +349,8 @@ type parsedEntry struct {
 // chains.
 type certIndex struct {
 	certs []certNode
-	of    []int32 // bag -> certs index, or -1
+	names []certNames // by certs index; nil until readNames
+	of    []int32     // bag -> certs index, or -1
 	// byID finds certificates by localKeyId (those without Java's trust
 	// attribute); bySubject, by subject, is built with the first chain
 	// (readNames) and bySPKI, by public key, when a key without a
@@ -387,25 +393,26 @@ func (ix *certIndex) readNames() {
 	// Reading the names touches every certificate: for a large file,
 	// half of them are read on another goroutine (each writes its own
 	// nodes only).
-	names := func(certs []certNode) {
-		for k := range certs {
-			if iss, sub, spki, err := p12.CertNames(certs[k].bag.Cert); err == nil {
-				certs[k].issuer, certs[k].subject, certs[k].spki, certs[k].named = iss, sub, spki, true
+	ix.names = make([]certNames, len(ix.certs))
+	read := func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			if iss, sub, spki, err := p12.CertNames(ix.certs[k].bag.Cert); err == nil {
+				ix.names[k] = certNames{issuer: iss, subject: sub, spki: spki, named: true}
 			}
 		}
 	}
 	if half := len(ix.certs) / 2; half >= 1024 {
 		done := make(chan struct{})
-		go func() { names(ix.certs[half:]); close(done) }()
-		names(ix.certs[:half])
+		go func() { read(half, len(ix.certs)); close(done) }()
+		read(0, half)
 		<-done
 	} else {
-		names(ix.certs)
+		read(0, len(ix.certs))
 	}
 	ix.bySubject = newBytesIndex(len(ix.certs))
 	for ci := range ix.certs {
 		ix.bySubject.next[ci] = -1
-		if cn := &ix.certs[ci]; cn.named {
+		if cn := &ix.names[ci]; cn.named {
 			ix.bySubject.add(cn.subject, int32(ci))
 		}
 	}
@@ -418,8 +425,8 @@ func (ix *certIndex) spkiIndex() *bytesIndex {
 		ix.bySPKI = newBytesIndex(len(ix.certs))
 		for ci := range ix.certs {
 			ix.bySPKI.next[ci] = -1
-			if ix.certs[ci].named {
-				ix.bySPKI.add(ix.certs[ci].spki, int32(ci))
+			if ix.names[ci].named {
+				ix.bySPKI.add(ix.names[ci].spki, int32(ci))
 			}
 		}
 	}
@@ -476,9 +483,8 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, ix *certIndex, 
 	found := int32(-1)
 	bySPKI := ix.spkiIndex()
 	for i := bySPKI.first(spki); i >= 0; i = bySPKI.next[i] { // in file order
-		cn := &certs[i]
-		if cn.named && bytes.Equal(cn.spki, spki) {
-			if !cn.bag.JavaTrust {
+		if cn := &ix.names[i]; cn.named && bytes.Equal(cn.spki, spki) {
+			if !certs[i].bag.JavaTrust {
 				found = i
 				break
 			}
@@ -499,7 +505,7 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, ix *certIndex, 
 // subject it takes the nearest one after the current certificate (writers
 // put a chain in order), else the first; it stops at a self-issued
 // certificate, a missing issuer, a loop or maxChain certificates.
-func buildChain(leaf int32, certs []certNode, bySubject *bytesIndex, chain []int32) []int32 {
+func buildChain(leaf int32, certs []certNames, bySubject *bytesIndex, chain []int32) []int32 {
 	chain = append(chain[:0], leaf)
 	cur := leaf
 	for len(chain) < maxChain && certs[cur].named && !bytes.Equal(certs[cur].issuer, certs[cur].subject) {
