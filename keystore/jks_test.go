@@ -114,7 +114,7 @@ func assertSameEntries(t testing.TB, want, got *Store) {
 		assert.Equal(t, w.kind, g.kind, w.alias)
 		// JKS keeps creation times in milliseconds.
 		assert.Equal(t, w.created.UnixMilli(), g.created.UnixMilli(), "alias %q created %v, want %v", w.alias, g.created, w.created)
-		assert.Equal(t, w.chainDER, g.chainDER, w.alias)
+		assert.Equal(t, w.ders(), g.ders(), w.alias)
 		if w.kind != KeyEntry {
 			continue
 		}
@@ -303,7 +303,7 @@ func TestJKSVectors(t *testing.T) {
 				for _, a := range s.Aliases() {
 					kind, err := s.Kind(a)
 					require.NoError(t, err)
-					got = append(got, want{a, kind, len(s.recs[s.find(a)].chainDER)})
+					got = append(got, want{a, kind, len(s.recs[s.find(a)].ders())})
 				}
 				assert.ElementsMatch(t, tt.entries, got)
 			}

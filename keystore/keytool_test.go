@@ -131,12 +131,12 @@ func listingOf(t testing.TB, s *Store) []keytoolEntry {
 	var out []keytoolEntry
 	for _, r := range s.recs {
 		e := keytoolEntry{Alias: strings.ToLower(r.alias), Type: r.kind.String()}
-		if r.kind == KeyEntry && len(r.chainDER) == 0 {
+		if r.kind == KeyEntry && len(r.ders()) == 0 {
 			// A PKCS#12 key without certificates: keytool calls it a
 			// SecretKeyEntry (KeyStoreSpi.engineEntryInstanceOf).
 			e.Type = "SecretKeyEntry"
 		}
-		for _, der := range r.chainDER {
+		for _, der := range r.ders() {
 			e.SHA256 = append(e.SHA256, CertFingerprint(&x509.Certificate{Raw: der}).String())
 		}
 		out = append(out, e)

@@ -77,11 +77,11 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 func (s *Store) Summaries() []Summary {
 	out := make([]Summary, 0, len(s.recs))
 	for _, r := range s.recs {
-		sum := Summary{Alias: r.alias, Kind: r.kind, Created: r.created, ChainLength: len(r.chainDER)}
+		sum := Summary{Alias: r.alias, Kind: r.kind, Created: r.created, ChainLength: len(r.ders())}
 		certs, err := r.chain()
 		if err != nil {
 			sum.Problem = err.Error()
-			if leaf, lerr := x509.ParseCertificate(r.chainDER[0]); lerr == nil {
+			if leaf, lerr := x509.ParseCertificate(r.ders()[0]); lerr == nil {
 				// Only a later certificate of the chain is unreadable.
 				certs, err = []*x509.Certificate{leaf}, nil
 			}
@@ -90,7 +90,7 @@ func (s *Store) Summaries() []Summary {
 		case err != nil:
 			// What the raw bytes still tell: the leaf's fingerprint and
 			// names, and its key's algorithm.
-			leaf := r.chainDER[0]
+			leaf := r.ders()[0]
 			info := readRawCert(leaf)
 			sum.Subject, sum.Issuer = info.Subject, info.Issuer
 			sum.Serial = serialHex(info.Serial)

@@ -210,7 +210,7 @@ func TestUnparsableCertificate(t *testing.T) {
 	pw := []byte("trustpass")
 	s, err := Parse(data, pw, nil)
 	require.NoError(t, err)
-	raw := s.recs[s.find("cordarootca")].chainDER[0]
+	raw := s.recs[s.find("cordarootca")].ders()[0]
 
 	_, err = s.Certificates("cordarootca")
 	require.ErrorIs(t, err, ErrUnsupportedCertificate)

@@ -25,7 +25,8 @@ type pkcs12Codec struct {
 	explicit bool // the caller chose the profile
 
 	// kept are the bags that are not entries, in file order; orphan marks
-	// the X.509 certificates among them that belong to no entry.
+	// the X.509 certificates among them that belong to no entry. Both are
+	// filled by resolve.
 	kept   []*p12.Bag
 	orphan map[*p12.Bag]bool
 
@@ -33,13 +34,19 @@ type pkcs12Codec struct {
 	// changed, so that saving an untouched store rewrites it byte for byte.
 	original []byte
 	read     int // number of records read
+
+	// lazy is what building the chains of the entries read needs, until
+	// resolve has built them all and filled kept and orphan.
+	lazy *pkcs12Lazy
 }
 
 // pkcs12Native is what a record read from a PKCS#12 file keeps.
 type pkcs12Native struct {
 	codec *pkcs12Codec
 	key   *p12.Bag   // the key bag of a key entry
-	chain []*p12.Bag // certificate bags, leaf first (a trusted entry's one)
+	chain []*p12.Bag // certificate bags, leaf first (a trusted entry's one); see buildChain
+	idx   []int32    // their indices in the file's certificates
+	leaf  int32      // a key entry's leaf among them, or -1
 	named bool       // the alias is the key's (or trusted cert's) friendlyName
 }
 
@@ -73,11 +80,16 @@ func pkcs12Error(err error) error {
 
 // certNode is a certificate bag during pairing.
 type certNode struct {
-	bag                   *p12.Bag
-	bagIdx                int32 // position in the file's bags
+	bag    *p12.Bag
+	bagIdx int32 // position in the file's bags
+	used   bool
+}
+
+// certNames are a certificate's names, read for building chains
+// (certIndex.readNames).
+type certNames struct {
 	issuer, subject, spki []byte
 	named                 bool // issuer, subject and spki were read
-	used                  bool
 }
 
 // bytesIndex finds positions by a byte string (a subject, a localKeyId)
@@ -133,6 +145,11 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 // caller does not change it afterwards): the bags that are written back
 // as read and the file itself, for a save with nothing changed, are
 // pieces of it.
+//
+// Keys are paired with their leaf certificates by localKeyId, which
+// reads no certificate; the chains (built by issuer name, which reads
+// the names of every certificate) and the bags that are not entries are
+// found when first needed (pkcs12Native.buildChain, pkcs12Codec.resolve).
 func decodePKCS12(data, password []byte, o options) (*Store, error) {
 	f, err := p12.Decode(data, password)
 	if err != nil {
@@ -143,9 +160,9 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 	ix := indexCerts(f.Bags)
 	certs := ix.certs
 
-	// The entries' records, natives and chains come from blocks sized
-	// for the file: a store of 10,000 keys would otherwise allocate six
-	// small objects per entry.
+	// The entries' records and natives come from blocks sized for the
+	// file: a store of 10,000 keys would otherwise allocate small objects
+	// per entry.
 	entries := 0
 	for _, b := range f.Bags {
 		if pkcs12KeyBag(b) || pkcs12TrustedBag(b) {
@@ -154,32 +171,8 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 	}
 	recSlab := make([]record, entries)
 	natSlab := make([]pkcs12Native, entries)
-	var (
-		chainSlab []*p12.Bag
-		derSlab   [][]byte
-		idxSlab   []int32
-		scratch   []int32
-	)
-	carve := func(chain []int32, bagIdx int32) ([]*p12.Bag, [][]byte, []int32) {
-		k := len(chain)
-		if cap(chainSlab)-len(chainSlab) < k {
-			n := max(k, 2*entries, 64)
-			chainSlab, derSlab, idxSlab = make([]*p12.Bag, 0, n), make([][]byte, 0, n), make([]int32, 0, n+n/2)
-		}
-		if cap(idxSlab)-len(idxSlab) < k+1 {
-			idxSlab = make([]int32, 0, max(k+1, entries+64))
-		}
-		i, j := len(chainSlab), len(idxSlab)
-		idxSlab = append(idxSlab, bagIdx)
-		for _, ci := range chain {
-			cn := &certs[ci]
-			cn.used = true
-			chainSlab = append(chainSlab, cn.bag)
-			derSlab = append(derSlab, cn.bag.Cert)
-			idxSlab = append(idxSlab, cn.bagIdx)
-		}
-		return chainSlab[i : i+k : i+k], derSlab[i : i+k : i+k], idxSlab[j : j+k+1 : j+k+1]
-	}
+	l := &pkcs12Lazy{bags: f.Bags, ix: ix, entries: entries}
+	c.lazy = l
 
 	recs := make([]parsedEntry, 0, entries)
 	var names pkcs12Names
@@ -189,7 +182,7 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 			name, named := names.of(b)
 			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
 			*r = record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID, o)}
-			*n = pkcs12Native{codec: c, key: b, named: named}
+			*n = pkcs12Native{codec: c, key: b, named: named, leaf: -1}
 			leaf := int32(-1)
 			if b.LocalKeyID != nil {
 				for ci := ix.byID.first(b.LocalKeyID); ci >= 0; ci = ix.byID.next[ci] {
@@ -204,30 +197,124 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 				// charged to what is left of the file's budget (f.Work).
 				leaf = pairByPublicKey(c, r, n, ix, password, o, f.Work)
 			}
-			scratch = scratch[:0]
-			if leaf >= 0 {
-				scratch = buildChain(leaf, certs, ix.bySubject, scratch)
-			}
-			var bags []int32
-			n.chain, r.chainDER, bags = carve(scratch, int32(i))
-			if len(scratch) == 0 {
-				n.chain, r.chainDER = nil, nil
-			}
+			n.leaf = leaf
+			r.chainPending = leaf >= 0
 			r.native = n
-			recs = append(recs, parsedEntry{r, bags})
+			recs = append(recs, parsedEntry{r: r, bag: int32(i)})
 		case pkcs12TrustedBag(b):
 			name, named := names.of(b)
 			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
-			*n = pkcs12Native{codec: c, named: named}
+			*n = pkcs12Native{codec: c, named: named, leaf: -1}
 			*r = record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o), native: n}
-			var bags []int32
-			n.chain, r.chainDER, bags = carve(append(scratch[:0], ix.of[i]), int32(i)) // marks it used
-			recs = append(recs, parsedEntry{r, bags})
+			l.scratch = append(l.scratch[:0], ix.of[i])
+			n.chain, r.chainDER, n.idx = l.carve(l.scratch) // marks it used
+			recs = append(recs, parsedEntry{r: r, bag: int32(i)})
 		}
 	}
-	out := c.keepRest(f.Bags, recs, ix)
+	// Java keeps the last of several entries with one alias; the others
+	// are kept as bags (resolve), so that nothing is lost on save.
+	seen := make(map[string]int, len(recs))
+	for i, p := range recs {
+		if j, dup := seen[fold(p.r.alias)]; dup {
+			recs[j].hidden = true
+		}
+		seen[fold(p.r.alias)] = i
+	}
+	out := make([]*record, 0, len(recs))
+	for _, p := range recs {
+		if !p.hidden {
+			out = append(out, p.r)
+		}
+	}
+	l.recs = recs
 	c.read = len(out)
 	return &Store{recs: out, codec: c}, nil
+}
+
+// pkcs12Lazy is what finding the key entries' chains and the bags that
+// are not entries needs, kept by the codec until every chain is built.
+type pkcs12Lazy struct {
+	bags    []*p12.Bag
+	ix      *certIndex
+	recs    []parsedEntry // every entry read, the hidden ones too
+	entries int           // len(recs), for sizing the blocks
+
+	// The chains come from blocks: a store of 10,000 keys would
+	// otherwise allocate three small slices per entry.
+	chainSlab []*p12.Bag
+	derSlab   [][]byte
+	idxSlab   []int32
+	scratch   []int32
+}
+
+// carve returns chain (certificate indices) as bags, DER and indices,
+// from the blocks, and marks its certificates used.
+func (l *pkcs12Lazy) carve(chain []int32) ([]*p12.Bag, [][]byte, []int32) {
+	k := len(chain)
+	if cap(l.chainSlab)-len(l.chainSlab) < k {
+		n := max(k, 2*l.entries, 64)
+		l.chainSlab, l.derSlab, l.idxSlab = make([]*p12.Bag, 0, n), make([][]byte, 0, n), make([]int32, 0, n)
+	}
+	i := len(l.chainSlab)
+	for _, ci := range chain {
+		cn := &l.ix.certs[ci]
+		cn.used = true
+		l.chainSlab = append(l.chainSlab, cn.bag)
+		l.derSlab = append(l.derSlab, cn.bag.Cert)
+		l.idxSlab = append(l.idxSlab, ci)
+	}
+	return l.chainSlab[i : i+k : i+k], l.derSlab[i : i+k : i+k], l.idxSlab[i : i+k : i+k]
+}
+
+// buildChain finds the chain of key entry r, read from a file, from its
+// leaf by issuer name: on first use of the chain, or when the codec
+// needs every chain (resolve).
+func (n *pkcs12Native) buildChain(r *record) {
+	r.chainPending = false
+	l := n.codec.lazy
+	if l == nil || n.leaf < 0 {
+		return // cannot happen: resolve builds every pending chain first
+	}
+	l.ix.readNames()
+	l.scratch = buildChain(n.leaf, l.ix.names, l.ix.bySubject, l.scratch)
+	n.chain, r.chainDER, n.idx = l.carve(l.scratch)
+}
+
+// resolve builds every chain not built yet and sorts the bags that are
+// not entries into c.kept and c.orphan. Everything that reads c.kept
+// calls it first; a store read from a file that is only listed or
+// searched never does.
+func (c *pkcs12Codec) resolve() {
+	l := c.lazy
+	if l == nil {
+		return
+	}
+	for _, p := range l.recs {
+		if p.r.chainPending {
+			p.r.native.(*pkcs12Native).buildChain(p.r)
+		}
+	}
+	certs, certOf := l.ix.certs, l.ix.of
+	inEntry := make([]bool, len(l.bags))
+	for _, p := range l.recs {
+		if p.hidden {
+			continue
+		}
+		inEntry[p.bag] = true
+		for _, ci := range p.r.native.(*pkcs12Native).idx {
+			inEntry[certs[ci].bagIdx] = true
+		}
+	}
+	for i, b := range l.bags {
+		if inEntry[i] {
+			continue
+		}
+		c.kept = append(c.kept, b)
+		if ci := certOf[i]; ci >= 0 && !certs[ci].used && !b.JavaTrust {
+			c.orphan[b] = true
+		}
+	}
+	c.lazy = nil
 }
 
 // pkcs12KeyBag and pkcs12TrustedBag tell the bags that are entries: a key
@@ -251,20 +338,23 @@ func (n *pkcs12Names) of(b *p12.Bag) (string, bool) {
 	return strconv.Itoa(n.unnamed), false
 }
 
-// parsedEntry is an entry found while reading a file, with its bags.
+// parsedEntry is an entry found while reading a file.
 type parsedEntry struct {
-	r    *record
-	bags []int32 // the entry's bags: its key bag, then its chain
+	r      *record
+	bag    int32 // its key bag (or trusted certificate bag) in the file's bags
+	hidden bool  // a later entry has its alias
 }
 
 // certIndex holds a file's certificate bags for pairing keys with their
 // chains.
 type certIndex struct {
 	certs []certNode
-	of    []int32 // bag -> certs index, or -1
+	names []certNames // by certs index; nil until readNames
+	of    []int32     // bag -> certs index, or -1
 	// byID finds certificates by localKeyId (those without Java's trust
-	// attribute) and bySubject by subject; bySPKI, by public key, is
-	// built when a key without a matching localKeyId needs it.
+	// attribute); bySubject, by subject, is built with the first chain
+	// (readNames) and bySPKI, by public key, when a key without a
+	// matching localKeyId needs it.
 	byID, bySubject, bySPKI *bytesIndex
 }
 
@@ -276,7 +366,7 @@ func indexCerts(bags []*p12.Bag) *certIndex {
 			n++
 		}
 	}
-	ix := &certIndex{certs: make([]certNode, 0, n), of: make([]int32, len(bags)), byID: newBytesIndex(n), bySubject: newBytesIndex(n)}
+	ix := &certIndex{certs: make([]certNode, 0, n), of: make([]int32, len(bags)), byID: newBytesIndex(n)}
 	for i, b := range bags {
 		ix.of[i] = -1
 		if b.Cert != nil {
@@ -284,30 +374,9 @@ func indexCerts(bags []*p12.Bag) *certIndex {
 			ix.certs = append(ix.certs, certNode{bag: b, bagIdx: int32(i)})
 		}
 	}
-	// Reading the names touches every certificate: for a large file,
-	// half of them are read on another goroutine (each writes its own
-	// nodes only).
-	names := func(certs []certNode) {
-		for k := range certs {
-			if iss, sub, spki, err := p12.CertNames(certs[k].bag.Cert); err == nil {
-				certs[k].issuer, certs[k].subject, certs[k].spki, certs[k].named = iss, sub, spki, true
-			}
-		}
-	}
-	if half := len(ix.certs) / 2; half >= 1024 {
-		done := make(chan struct{})
-		go func() { names(ix.certs[half:]); close(done) }()
-		names(ix.certs[:half])
-		<-done
-	} else {
-		names(ix.certs)
-	}
 	for ci := range ix.certs {
 		cn := &ix.certs[ci]
-		ix.bySubject.next[ci], ix.byID.next[ci] = -1, -1
-		if cn.named {
-			ix.bySubject.add(cn.subject, int32(ci))
-		}
+		ix.byID.next[ci] = -1
 		if cn.bag.LocalKeyID != nil && !cn.bag.JavaTrust {
 			ix.byID.add(cn.bag.LocalKeyID, int32(ci))
 		}
@@ -315,56 +384,53 @@ func indexCerts(bags []*p12.Bag) *certIndex {
 	return ix
 }
 
+// readNames reads every certificate's issuer, subject and public key and
+// indexes them by subject, once: building the first chain needs them.
+func (ix *certIndex) readNames() {
+	if ix.bySubject != nil {
+		return
+	}
+	// Reading the names touches every certificate: for a large file,
+	// half of them are read on another goroutine (each writes its own
+	// nodes only).
+	ix.names = make([]certNames, len(ix.certs))
+	read := func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			if iss, sub, spki, err := p12.CertNames(ix.certs[k].bag.Cert); err == nil {
+				ix.names[k] = certNames{issuer: iss, subject: sub, spki: spki, named: true}
+			}
+		}
+	}
+	if half := len(ix.certs) / 2; half >= 1024 {
+		done := make(chan struct{})
+		go func() { read(half, len(ix.certs)); close(done) }()
+		read(0, half)
+		<-done
+	} else {
+		read(0, len(ix.certs))
+	}
+	ix.bySubject = newBytesIndex(len(ix.certs))
+	for ci := range ix.certs {
+		ix.bySubject.next[ci] = -1
+		if cn := &ix.names[ci]; cn.named {
+			ix.bySubject.add(cn.subject, int32(ci))
+		}
+	}
+}
+
 // spkiIndex returns the index of the certificates by public key.
 func (ix *certIndex) spkiIndex() *bytesIndex {
 	if ix.bySPKI == nil {
+		ix.readNames()
 		ix.bySPKI = newBytesIndex(len(ix.certs))
 		for ci := range ix.certs {
 			ix.bySPKI.next[ci] = -1
-			if ix.certs[ci].named {
-				ix.bySPKI.add(ix.certs[ci].spki, int32(ci))
+			if ix.names[ci].named {
+				ix.bySPKI.add(ix.names[ci].spki, int32(ci))
 			}
 		}
 	}
 	return ix.bySPKI
-}
-
-// keepRest returns the records of the entries Java keeps, the last of
-// several with one alias, and keeps every other bag (hidden entries,
-// certificates of no entry, CRLs, secrets, unknown bags) in c, so that
-// nothing is lost on save.
-func (c *pkcs12Codec) keepRest(bags []*p12.Bag, recs []parsedEntry, ix *certIndex) []*record {
-	certs, certOf := ix.certs, ix.of
-	// Java keeps the last of several entries with one alias; the others
-	// are kept as bags, so that nothing is lost on save.
-	seen := make(map[string]int, len(recs))
-	for i, p := range recs {
-		if j, dup := seen[fold(p.r.alias)]; dup {
-			recs[j].r = nil
-		}
-		seen[fold(p.r.alias)] = i
-	}
-	inEntry := make([]bool, len(bags))
-	out := make([]*record, 0, len(recs))
-	for _, p := range recs {
-		if p.r == nil {
-			continue
-		}
-		for _, bi := range p.bags {
-			inEntry[bi] = true
-		}
-		out = append(out, p.r)
-	}
-	for i, b := range bags {
-		if inEntry[i] {
-			continue
-		}
-		c.kept = append(c.kept, b)
-		if ci := certOf[i]; ci >= 0 && !certs[ci].used && !b.JavaTrust {
-			c.orphan[b] = true
-		}
-	}
-	return out
 }
 
 // pkcs12Created returns an entry's creation date: Java's "Time <millis>"
@@ -417,9 +483,8 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, ix *certIndex, 
 	found := int32(-1)
 	bySPKI := ix.spkiIndex()
 	for i := bySPKI.first(spki); i >= 0; i = bySPKI.next[i] { // in file order
-		cn := &certs[i]
-		if cn.named && bytes.Equal(cn.spki, spki) {
-			if !cn.bag.JavaTrust {
+		if cn := &ix.names[i]; cn.named && bytes.Equal(cn.spki, spki) {
+			if !certs[i].bag.JavaTrust {
 				found = i
 				break
 			}
@@ -440,7 +505,7 @@ func pairByPublicKey(c *pkcs12Codec, r *record, n *pkcs12Native, ix *certIndex, 
 // subject it takes the nearest one after the current certificate (writers
 // put a chain in order), else the first; it stops at a self-issued
 // certificate, a missing issuer, a loop or maxChain certificates.
-func buildChain(leaf int32, certs []certNode, bySubject *bytesIndex, chain []int32) []int32 {
+func buildChain(leaf int32, certs []certNames, bySubject *bytesIndex, chain []int32) []int32 {
 	chain = append(chain[:0], leaf)
 	cur := leaf
 	for len(chain) < maxChain && certs[cur].named && !bytes.Equal(certs[cur].issuer, certs[cur].subject) {
@@ -572,6 +637,7 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 	if c.unchanged(s, password) {
 		return append([]byte(nil), c.original...), nil
 	}
+	c.resolve()
 	rnd := s.opts.rand()
 	ids := &localKeyIDs{c: c, s: s}
 	w := newBagWriter(c, s)
@@ -626,6 +692,7 @@ type localKeyIDs struct {
 // usedLocalKeyIDs returns the localKeyIds of the bags written as read, so
 // that new ones differ from them.
 func (c *pkcs12Codec) usedLocalKeyIDs(s *Store) map[string]bool {
+	c.resolve()
 	ids := map[string]bool{}
 	note := func(b *p12.Bag) {
 		if b != nil && b.LocalKeyID != nil {
@@ -757,7 +824,7 @@ func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password [
 		}
 		return nil
 	}
-	for i, der := range r.chainDER {
+	for i, der := range r.ders() {
 		if i > 0 && n != nil && i < len(n.chain) && bytes.Equal(n.chain[i].Cert, der) {
 			w.addChainBag(n.chain[i])
 			continue
@@ -786,7 +853,7 @@ func (c *pkcs12Codec) trustedBag(r *record, n *pkcs12Native) []byte {
 		a.Extra = extraAttrs(n.chain[0], false)
 		a.JavaTrust = !n.chain[0].JavaTrust
 	}
-	return p12.NewCertBag(r.chainDER[0], a)
+	return p12.NewCertBag(r.ders()[0], a)
 }
 
 // addKeptBags adds the bags that are not entries (hidden entries were

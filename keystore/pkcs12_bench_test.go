@@ -190,6 +190,63 @@ func BenchmarkPKCS12Parse(b *testing.B) {
 	}
 }
 
+// BenchmarkPKCS12Open is BenchmarkPKCS12Parse as Open decodes: on a
+// buffer the store may keep, without Parse's copy of the input (the
+// codec does not write to it, so one buffer serves every iteration).
+func BenchmarkPKCS12Open(b *testing.B) {
+	for _, prof := range p12BenchProfiles {
+		for _, n := range p12BenchSizes {
+			b.Run(fmt.Sprintf("%s/%d", prof.presetName(), n), func(b *testing.B) {
+				data := p12BenchData(b, prof, n)
+				b.SetBytes(int64(len(data)))
+				p12Measure(b, func() {
+					s, err := parse(data, []byte("changeit"), nil, true)
+					if err != nil || len(s.Aliases()) != n {
+						b.Fatalf("parse: %v (%d entries)", err, len(s.Aliases()))
+					}
+				}, p12ReadFloor(b, data))
+			})
+		}
+	}
+}
+
+// BenchmarkPKCS12ParseEntry reads a store and one key entry from it
+// (its key decrypted, its chain built and parsed): what a server does
+// with a store at start. Its floor is the read's and one key's
+// derivation and decryption (p12.SealKey: the same derivation, and
+// AES over a key's few hundred bytes either way).
+func BenchmarkPKCS12ParseEntry(b *testing.B) {
+	for _, prof := range p12BenchProfiles {
+		for _, n := range p12BenchSizes {
+			b.Run(fmt.Sprintf("%s/%d", prof.presetName(), n), func(b *testing.B) {
+				data := p12BenchData(b, prof, n)
+				b.SetBytes(int64(len(data)))
+				alias := fmt.Sprintf("client-%d", n/2)
+				read := p12ReadFloor(b, data)
+				if read == nil {
+					read = func() time.Duration { return 0 }
+				}
+				p12Measure(b, func() {
+					s, err := Parse(data, []byte("changeit"), nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if e, err := s.Entry(alias); err != nil || len(e.Chain) != 2 {
+						b.Fatalf("entry: %v", err)
+					}
+				}, func() time.Duration {
+					d := read()
+					start := time.Now()
+					if err := p12.SealKey(prof.keys, []byte("changeit")); err != nil {
+						b.Fatal(err)
+					}
+					return d + time.Since(start)
+				})
+			})
+		}
+	}
+}
+
 // BenchmarkPKCS12Marshal writes a store whose entries are all new: every
 // key is encrypted. Its floor seals min(n, 100) keys and counts n.
 func BenchmarkPKCS12Marshal(b *testing.B) {

@@ -1247,3 +1247,110 @@ func TestPKCS12TotalIterationsBounded(t *testing.T) {
 	assert.Contains(t, err.Error(), "sum of the iteration counts")
 	assert.Contains(t, err.Error(), "12000000")
 }
+
+// TestPKCS12ChainBuiltOnFirstUse: a key entry's chain is found when it is
+// first asked for. An issuer certificate whose names can be read but that
+// crypto/x509 refuses (version 8) is found then: Entry and Certificates
+// give ErrUnsupportedCertificate naming it as certificate 2 of 2, the
+// listing describes the entry from its leaf, saving the untouched store
+// writes the file as read, Replace refuses (it reads the entry it
+// replaces), and a store with one entry set anew keeps the refused
+// certificate byte for byte in the untouched entry's chain.
+func TestPKCS12ChainBuiltOnFirstUse(t *testing.T) {
+	ca := testpki.NewRoot(t, "Lazy Root").Intermediate(t, "Lazy CA")
+	a, b := ca.Leaf(t, "a"), ca.Leaf(t, "b")
+	s := New(PKCS12, &StoreOptions{Now: p12Clock})
+	require.NoError(t, s.Set(&Entry{Alias: "a", Key: a.Key, Chain: []*x509.Certificate{a.Cert, ca.Cert}}, nil))
+	require.NoError(t, s.Set(&Entry{Alias: "b", Key: b.Key, Chain: []*x509.Certificate{b.Cert, ca.Cert}}, nil))
+	base, err := s.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+
+	// The CA with version 8: its TBSCertificate starts with [0] { INTEGER 2 }.
+	bad := bytes.Clone(ca.Cert.Raw)
+	at := bytes.Index(bad, []byte{0xA0, 0x03, 0x02, 0x01, 0x02})
+	require.Positive(t, at)
+	bad[at+4] = 7
+	_, err = x509.ParseCertificate(bad)
+	require.Error(t, err)
+
+	file, err := p12.Decode(base, []byte("changeit"))
+	require.NoError(t, err)
+	var keys, certs [][]byte
+	for _, bg := range file.Bags {
+		switch {
+		case bg.Type == p12.ShroudedKeyBag:
+			keys = append(keys, bg.Raw)
+		case bytes.Equal(bg.Cert, ca.Cert.Raw):
+			certs = append(certs, p12.NewCertBag(bad, p12.Attrs{}))
+		default:
+			certs = append(certs, bg.Raw)
+		}
+	}
+	enc := Modern.certs
+	data, err := p12.Encode(&p12.EncodeSpec{
+		Password: []byte("changeit"), Rand: p12Rand(5), MAC: Modern.mac,
+		Contents: []p12.ContentSpec{{Bags: keys}, {Bags: certs, Enc: &enc}},
+	})
+	require.NoError(t, err)
+
+	r, err := Parse(data, []byte("changeit"), nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, r.Aliases())
+	for _, rec := range r.recs {
+		assert.True(t, rec.chainPending, "chain of %q built while parsing", rec.alias)
+	}
+	_, err = r.Entry("a")
+	require.ErrorIs(t, err, ErrUnsupportedCertificate)
+	var ce *entryCertificateError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 2, ce.index)
+	assert.Equal(t, 2, ce.count)
+	assert.Equal(t, CertFingerprint(&x509.Certificate{Raw: bad}), ce.sha256)
+	assert.False(t, r.recs[0].chainPending)
+	assert.True(t, r.recs[1].chainPending, "asking for a's chain built b's")
+	_, err = r.Certificates("b")
+	require.ErrorIs(t, err, ErrUnsupportedCertificate)
+
+	sums := r.Summaries()
+	require.Len(t, sums, 2)
+	for _, sum := range sums {
+		assert.Equal(t, 2, sum.ChainLength)
+		assert.True(t, strings.HasPrefix(sum.Subject, "CN="+sum.Alias+","), sum.Subject)
+		assert.NotEmpty(t, sum.Problem)
+	}
+	other, err := r.OtherCertificates()
+	require.NoError(t, err)
+	assert.Empty(t, other)
+
+	// Untouched: the file as read, without building anything.
+	r2, err := Parse(data, []byte("changeit"), nil)
+	require.NoError(t, err)
+	out, err := r2.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	assert.Equal(t, data, out)
+
+	// Replace reads the entry it replaces, and cannot; Set replaces it.
+	// b's chain still holds the refused CA as read.
+	n := ca.Leaf(t, "a2")
+	_, err = r2.Replace("a", n.Key, []*x509.Certificate{n.Cert, ca.Cert}, nil)
+	require.ErrorIs(t, err, ErrUnsupportedCertificate)
+	require.NoError(t, r2.Set(&Entry{Alias: "a", Key: n.Key, Chain: []*x509.Certificate{n.Cert, ca.Cert}}, nil))
+	out, err = r2.Marshal([]byte("changeit"))
+	require.NoError(t, err)
+	back, err := p12.Decode(out, []byte("changeit"))
+	require.NoError(t, err)
+	var found int
+	for _, bg := range back.Bags {
+		if bytes.Equal(bg.Cert, bad) {
+			found++
+		}
+	}
+	assert.Equal(t, 1, found)
+	r3, err := Parse(out, []byte("changeit"), nil)
+	require.NoError(t, err)
+	_, err = r3.Certificates("b")
+	require.ErrorIs(t, err, ErrUnsupportedCertificate)
+	got, err := r3.Certificates("a")
+	require.NoError(t, err)
+	assert.Equal(t, "a2", got[0].Subject.CommonName)
+}

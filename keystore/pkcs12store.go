@@ -21,6 +21,7 @@ func (s *Store) OtherCertificates() ([]*x509.Certificate, error) {
 	if !ok {
 		return nil, nil
 	}
+	c.resolve()
 	var out []*x509.Certificate
 	n := 0
 	for _, b := range c.kept {
@@ -57,6 +58,7 @@ func (s *Store) kept(notOther bool) []keptBag {
 	if !ok {
 		return nil
 	}
+	c.resolve()
 	out := make([]keptBag, 0, len(c.kept))
 	for _, b := range c.kept {
 		if notOther && c.orphan[b] {

@@ -102,9 +102,11 @@ func (e *Entry) Leaf() *x509.Certificate {
 // decrypted on first use, and whatever the codec needs to write an
 // untouched entry back exactly as it was read.
 type record struct {
-	alias    string
-	created  time.Time
-	kind     EntryKind
+	alias   string
+	created time.Time
+	kind    EntryKind
+	// chainDER is the chain as DER; read it through ders, as a codec may
+	// leave it to be found on first use (chainPending).
 	chainDER [][]byte
 	certs    []*x509.Certificate // nil until parsed
 	key      crypto.Signer       // nil until unsealed or set
@@ -112,6 +114,10 @@ type record struct {
 	// was decoded; the codec then encodes the entry from key and chainDER
 	// instead of from native.
 	changed bool
+	// chainPending says that chainDER is not known yet: native (a
+	// chainBuilder) finds it on first use. A PKCS#12 file's chains are
+	// built so, as building them reads the names of every certificate.
+	chainPending bool
 	// native is the codec's own copy of the entry as read (a sealed key,
 	// attributes it does not interpret), used to write it back losslessly.
 	native any
@@ -162,16 +168,31 @@ func (s *Store) learnKeySource(old *record) keySource {
 	return old.keySource
 }
 
+// chainBuilder is a record's native that finds its chain on first use.
+type chainBuilder interface {
+	// buildChain sets r.chainDER and clears r.chainPending.
+	buildChain(r *record)
+}
+
+// ders returns the chain as DER, finding it on first use.
+func (r *record) ders() [][]byte {
+	if r.chainPending {
+		r.native.(chainBuilder).buildChain(r)
+	}
+	return r.chainDER
+}
+
 // chain returns the parsed certificates, parsing them on first use.
 func (r *record) chain() ([]*x509.Certificate, error) {
-	if r.certs != nil || len(r.chainDER) == 0 {
+	ders := r.ders()
+	if r.certs != nil || len(ders) == 0 {
 		return r.certs, nil
 	}
-	certs := make([]*x509.Certificate, len(r.chainDER))
-	for i, der := range r.chainDER {
+	certs := make([]*x509.Certificate, len(ders))
+	for i, der := range ders {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, certParseError(r.alias, i, len(r.chainDER), der, err)
+			return nil, certParseError(r.alias, i, len(ders), der, err)
 		}
 		certs[i] = c
 	}
