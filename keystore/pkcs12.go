@@ -48,6 +48,7 @@ type pkcs12Native struct {
 	idx   []int32    // their indices in the file's certificates
 	leaf  int32      // a key entry's leaf among them, or -1
 	named bool       // the alias is the key's (or trusted cert's) friendlyName
+	live  bool       // scratch of encodeAsRead: an untouched record of the store has it
 }
 
 func newPKCS12Codec() codec {
@@ -637,9 +638,12 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 	if c.unchanged(s, password) {
 		return append([]byte(nil), c.original...), nil
 	}
-	c.resolve()
 	rnd := s.opts.rand()
 	ids := &localKeyIDs{c: c, s: s}
+	if out, ok, err := c.encodeAsRead(s, password, prof, rnd, ids); ok {
+		return out, err
+	}
+	c.resolve()
 	w := newBagWriter(c, s)
 
 	// Entries hidden by a later entry with the same alias go first, so
@@ -687,6 +691,9 @@ type localKeyIDs struct {
 	c *pkcs12Codec
 	s *Store
 	m map[string]bool
+	// taken, if set, tells the localKeyIds of the bags written as read
+	// (encodeAsRead) instead of m's set of them; m then holds the new ones.
+	taken func(id []byte) bool
 }
 
 // usedLocalKeyIDs returns the localKeyIds of the bags written as read, so
@@ -745,6 +752,16 @@ func newBagWriter(c *pkcs12Codec, s *Store) *bagWriter {
 
 // addCert adds an encoded certificate bag, unless it was added before.
 func (w *bagWriter) addCert(b []byte) {
+	if w.seen == nil {
+		// encodeAsRead's few new bags: compared with each one.
+		for _, c := range w.certs {
+			if bytes.Equal(c, b) {
+				return
+			}
+		}
+		w.certs = append(w.certs, b)
+		return
+	}
 	h := maphash.Bytes(w.seed, b)
 	i, ok := w.seen[h]
 	switch {
@@ -978,13 +995,17 @@ func (c *pkcs12Codec) keepSealed(s *Store, b *p12.Bag, perEntry bool, password [
 // "Time <millis>", moved on by a millisecond while another bag has it.
 func newLocalKeyID(t time.Time, l *localKeyIDs) []byte {
 	if l.m == nil {
-		l.m = l.c.usedLocalKeyIDs(l.s)
+		if l.taken != nil {
+			l.m = map[string]bool{}
+		} else {
+			l.m = l.c.usedLocalKeyIDs(l.s)
+		}
 	}
 	ids := l.m
 	ms := t.UnixMilli()
 	for {
 		id := "Time " + strconv.FormatInt(ms, 10)
-		if !ids[id] {
+		if !ids[id] && (l.taken == nil || !l.taken([]byte(id))) {
 			ids[id] = true
 			return []byte(id)
 		}
