@@ -214,12 +214,16 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 	}
 	// Java keeps the last of several entries with one alias; the others
 	// are kept as bags (resolve), so that nothing is lost on save.
+	// The map of the aliases seen is the store's index (Store.find) when
+	// no alias is hidden, and parse does not dedupe PKCS#12 again.
 	seen := make(map[string]int, len(recs))
+	hidden := false
 	for i, p := range recs {
-		if j, dup := seen[fold(p.r.alias)]; dup {
-			recs[j].hidden = true
+		f := fold(p.r.alias)
+		if j, dup := seen[f]; dup {
+			recs[j].hidden, hidden = true, true
 		}
-		seen[fold(p.r.alias)] = i
+		seen[f] = i
 	}
 	out := make([]*record, 0, len(recs))
 	for _, p := range recs {
@@ -227,9 +231,15 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 			out = append(out, p.r)
 		}
 	}
+	if hidden {
+		clear(seen)
+		for i, r := range out {
+			seen[fold(r.alias)] = i
+		}
+	}
 	l.recs = recs
 	c.read = len(out)
-	return &Store{recs: out, codec: c}, nil
+	return &Store{recs: out, codec: c, index: seen}, nil
 }
 
 // pkcs12Lazy is what finding the key entries' chains and the bags that
