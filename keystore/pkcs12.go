@@ -701,9 +701,10 @@ type localKeyIDs struct {
 	c *pkcs12Codec
 	s *Store
 	m map[string]bool
-	// taken, if set, tells the localKeyIds of the bags written as read
-	// (encodeAsRead) instead of m's set of them; m then holds the new ones.
-	taken func(id []byte) bool
+	// asRead, if set, yields the localKeyIds of the bags written as read
+	// (encodeAsRead), scanned instead of a set of them in m, which then
+	// holds the new ones: a replaced key usually needs one.
+	asRead func(yield func(id []byte))
 }
 
 // usedLocalKeyIDs returns the localKeyIds of the bags written as read, so
@@ -1005,7 +1006,7 @@ func (c *pkcs12Codec) keepSealed(s *Store, b *p12.Bag, perEntry bool, password [
 // "Time <millis>", moved on by a millisecond while another bag has it.
 func newLocalKeyID(t time.Time, l *localKeyIDs) []byte {
 	if l.m == nil {
-		if l.taken != nil {
+		if l.asRead != nil {
 			l.m = map[string]bool{}
 		} else {
 			l.m = l.c.usedLocalKeyIDs(l.s)
@@ -1013,12 +1014,24 @@ func newLocalKeyID(t time.Time, l *localKeyIDs) []byte {
 	}
 	ids := l.m
 	ms := t.UnixMilli()
-	for {
+	for tries := 0; ; tries++ {
+		if l.asRead != nil && tries == 4 {
+			// Many taken: the set of them, not a scan per try.
+			l.asRead(func(id []byte) { ids[string(id)] = true })
+			l.asRead = nil
+		}
 		id := "Time " + strconv.FormatInt(ms, 10)
-		if !ids[id] && (l.taken == nil || !l.taken([]byte(id))) {
+		if !ids[id] && (l.asRead == nil || !l.scan([]byte(id))) {
 			ids[id] = true
 			return []byte(id)
 		}
 		ms++
 	}
+}
+
+// scan reports whether a bag written as read has localKeyId id.
+func (l *localKeyIDs) scan(id []byte) bool {
+	found := false
+	l.asRead(func(b []byte) { found = found || bytes.Equal(b, id) })
+	return found
 }

@@ -114,18 +114,17 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 			w.certs = append(w.certs, b.Raw)
 		}
 	}
-	ids.taken = func(id []byte) bool {
+	ids.asRead = func(yield func(id []byte)) {
 		for ci := range ix.certs {
-			if inUse, ok := gone[int32(ci)]; (!ok || inUse) && bytes.Equal(ix.certs[ci].bag.LocalKeyID, id) {
-				return true
+			if inUse, ok := gone[int32(ci)]; (!ok || inUse) && ix.certs[ci].bag.LocalKeyID != nil {
+				yield(ix.certs[ci].bag.LocalKeyID)
 			}
 		}
 		for _, p := range l.recs {
-			if n := p.r.native.(*pkcs12Native); n.live && n.key != nil && bytes.Equal(n.key.LocalKeyID, id) {
-				return true
+			if n := p.r.native.(*pkcs12Native); n.live && n.key != nil && n.key.LocalKeyID != nil {
+				yield(n.key.LocalKeyID)
 			}
 		}
-		return false
 	}
 	for _, r := range s.recs {
 		if c.untouched(r) {

@@ -2,7 +2,9 @@ package keystore
 
 import (
 	"crypto/x509"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,6 +25,13 @@ func TestPKCS12WriteAsRead(t *testing.T) {
 	for _, name := range []string{"a", "b", "c", "e"} {
 		l := ca.Leaf(t, name)
 		require.NoError(t, s.Set(&Entry{Alias: name, Key: l.Key, Chain: l.Chain}, nil))
+	}
+	// Six entries with localKeyIds a millisecond apart: a new entry
+	// created at the first moves past them (newLocalKeyID).
+	base := time.UnixMilli(p12Clock().UnixMilli() + 7_000).UTC()
+	for i := range 6 {
+		l := ca.Leaf(t, fmt.Sprintf("t%d", i))
+		require.NoError(t, s.Set(&Entry{Alias: l.Cert.Subject.CommonName, Key: l.Key, Chain: l.Chain, Created: base.Add(time.Duration(i) * time.Millisecond)}, nil))
 	}
 	l := own.Leaf(t, "own")
 	require.NoError(t, s.Set(&Entry{Alias: "own", Key: l.Key, Chain: l.Chain}, nil))
@@ -55,6 +64,9 @@ func TestPKCS12WriteAsRead(t *testing.T) {
 		{"add", func(t *testing.T, s *Store) {
 			n := added
 			require.NoError(t, s.Set(&Entry{Alias: "d", Key: n.Key, Chain: n.Chain}, nil))
+		}, true},
+		{"add at a taken localKeyId", func(t *testing.T, s *Store) {
+			require.NoError(t, s.Set(&Entry{Alias: "late", Key: added.Key, Chain: added.Chain, Created: base}, nil))
 		}, true},
 		{"rename a trusted entry", func(t *testing.T, s *Store) { require.NoError(t, s.Rename("ca", "ca2")) }, false},
 		{"replace with a CA of a subject already read", func(t *testing.T, s *Store) {
@@ -89,7 +101,7 @@ func TestPKCS12WriteAsRead(t *testing.T) {
 // chain, their order, the other certificates and the kept bags.
 func p12Readback(t *testing.T, data, pw []byte) map[string]any {
 	t.Helper()
-	s, err := Parse(data, pw, nil)
+	s, err := Parse(data, pw, &StoreOptions{Now: p12Clock}) // trusted entries are dated when read
 	require.NoError(t, err)
 	out := map[string]any{}
 	for _, a := range s.Aliases() {
@@ -101,7 +113,7 @@ func p12Readback(t *testing.T, data, pw []byte) map[string]any {
 		for _, c := range chain {
 			names = append(names, CertFingerprint(c).String())
 		}
-		out[a] = []any{k, names}
+		out[a] = []any{k, names, s.recs[s.find(a)].created}
 	}
 	other, err := s.OtherCertificates()
 	require.NoError(t, err)
