@@ -97,11 +97,8 @@ func parse(data, password []byte, opts *StoreOptions, owned bool) (*Store, error
 	}
 	s.format = f
 	s.opts = o
-	if f != JKS {
-		// The JKS decoder keeps only the last of several entries with one
-		// alias itself, and builds the index as it goes.
-		s.dedupe()
-	}
+	// Both decoders keep only the last of several entries with one alias
+	// themselves, as Java does, and build the store's index as they go.
 	s.password = append([]byte(nil), password...)
 	return s, nil
 }
@@ -175,23 +172,4 @@ func newCodec(s *Store) codec {
 		return newJKSCodec()
 	}
 	return newPKCS12Codec()
-}
-
-// dedupe keeps, of several entries with the same alias (ignoring case),
-// only the last one, as Java does when it loads such a file.
-func (s *Store) dedupe() {
-	seen := make(map[string]bool, len(s.recs))
-	keep := make([]*record, 0, len(s.recs))
-	for i := len(s.recs) - 1; i >= 0; i-- {
-		f := fold(s.recs[i].alias)
-		if !seen[f] {
-			seen[f] = true
-			keep = append(keep, s.recs[i])
-		}
-	}
-	for i, j := 0, len(keep)-1; i < j; i, j = i+1, j-1 {
-		keep[i], keep[j] = keep[j], keep[i]
-	}
-	s.recs = keep
-	s.index = nil
 }

@@ -48,6 +48,7 @@ type pkcs12Native struct {
 	idx   []int32    // their indices in the file's certificates
 	leaf  int32      // a key entry's leaf among them, or -1
 	named bool       // the alias is the key's (or trusted cert's) friendlyName
+	live  bool       // scratch of encodeAsRead: an untouched record of the store has it
 }
 
 func newPKCS12Codec() codec {
@@ -213,12 +214,16 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 	}
 	// Java keeps the last of several entries with one alias; the others
 	// are kept as bags (resolve), so that nothing is lost on save.
+	// The map of the aliases seen is the store's index (Store.find) when
+	// no alias is hidden, and parse does not dedupe PKCS#12 again.
 	seen := make(map[string]int, len(recs))
+	hidden := false
 	for i, p := range recs {
-		if j, dup := seen[fold(p.r.alias)]; dup {
-			recs[j].hidden = true
+		f := fold(p.r.alias)
+		if j, dup := seen[f]; dup {
+			recs[j].hidden, hidden = true, true
 		}
-		seen[fold(p.r.alias)] = i
+		seen[f] = i
 	}
 	out := make([]*record, 0, len(recs))
 	for _, p := range recs {
@@ -226,9 +231,15 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 			out = append(out, p.r)
 		}
 	}
+	if hidden {
+		clear(seen)
+		for i, r := range out {
+			seen[fold(r.alias)] = i
+		}
+	}
 	l.recs = recs
 	c.read = len(out)
-	return &Store{recs: out, codec: c}, nil
+	return &Store{recs: out, codec: c, index: seen}, nil
 }
 
 // pkcs12Lazy is what finding the key entries' chains and the bags that
@@ -637,9 +648,12 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 	if c.unchanged(s, password) {
 		return append([]byte(nil), c.original...), nil
 	}
-	c.resolve()
 	rnd := s.opts.rand()
 	ids := &localKeyIDs{c: c, s: s}
+	if out, ok, err := c.encodeAsRead(s, password, prof, rnd, ids); ok {
+		return out, err
+	}
+	c.resolve()
 	w := newBagWriter(c, s)
 
 	// Entries hidden by a later entry with the same alias go first, so
@@ -687,6 +701,10 @@ type localKeyIDs struct {
 	c *pkcs12Codec
 	s *Store
 	m map[string]bool
+	// asRead, if set, yields the localKeyIds of the bags written as read
+	// (encodeAsRead), scanned instead of a set of them in m, which then
+	// holds the new ones: a replaced key usually needs one.
+	asRead func(yield func(id []byte))
 }
 
 // usedLocalKeyIDs returns the localKeyIds of the bags written as read, so
@@ -745,6 +763,16 @@ func newBagWriter(c *pkcs12Codec, s *Store) *bagWriter {
 
 // addCert adds an encoded certificate bag, unless it was added before.
 func (w *bagWriter) addCert(b []byte) {
+	if w.seen == nil {
+		// encodeAsRead's few new bags: compared with each one.
+		for _, c := range w.certs {
+			if bytes.Equal(c, b) {
+				return
+			}
+		}
+		w.certs = append(w.certs, b)
+		return
+	}
 	h := maphash.Bytes(w.seed, b)
 	i, ok := w.seen[h]
 	switch {
@@ -978,16 +1006,32 @@ func (c *pkcs12Codec) keepSealed(s *Store, b *p12.Bag, perEntry bool, password [
 // "Time <millis>", moved on by a millisecond while another bag has it.
 func newLocalKeyID(t time.Time, l *localKeyIDs) []byte {
 	if l.m == nil {
-		l.m = l.c.usedLocalKeyIDs(l.s)
+		if l.asRead != nil {
+			l.m = map[string]bool{}
+		} else {
+			l.m = l.c.usedLocalKeyIDs(l.s)
+		}
 	}
 	ids := l.m
 	ms := t.UnixMilli()
-	for {
+	for tries := 0; ; tries++ {
+		if l.asRead != nil && tries == 4 {
+			// Many taken: the set of them, not a scan per try.
+			l.asRead(func(id []byte) { ids[string(id)] = true })
+			l.asRead = nil
+		}
 		id := "Time " + strconv.FormatInt(ms, 10)
-		if !ids[id] {
+		if !ids[id] && (l.asRead == nil || !l.scan([]byte(id))) {
 			ids[id] = true
 			return []byte(id)
 		}
 		ms++
 	}
+}
+
+// scan reports whether a bag written as read has localKeyId id.
+func (l *localKeyIDs) scan(id []byte) bool {
+	found := false
+	l.asRead(func(b []byte) { found = found || bytes.Equal(b, id) })
+	return found
 }
