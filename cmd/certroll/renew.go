@@ -17,6 +17,26 @@ import (
 	"github.com/certroll/certroll/truststore"
 )
 
+// openRun reads the configuration at path and opens its landscape and the
+// executor of its renewal, as renew and rollback need them; the caller
+// closes the landscape.
+func openRun(e *env, path string) (*config, *landscape, *renewal.Executor, error) {
+	c, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	l, err := openLandscape(e, c, forRun)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	x, err := l.executor(e)
+	if err != nil {
+		l.close()
+		return nil, nil, nil, err
+	}
+	return c, l, x, nil
+}
+
 // executor makes the executor of the landscape's plan, with the journal
 // beside the configuration and progress lines on stderr.
 func (l *landscape) executor(e *env) (*renewal.Executor, error) {
@@ -142,19 +162,11 @@ Exit codes: 0 done, 1 internal error or interrupted, 2 bad configuration,
 		RunE: func(_ *cobra.Command, args []string) error {
 			ctx, stop := interruptible()
 			defer stop()
-			c, err := loadConfig(args[0])
-			if err != nil {
-				return err
-			}
-			l, err := openLandscape(e, c, forRun)
+			c, l, x, err := openRun(e, args[0])
 			if err != nil {
 				return err
 			}
 			defer l.close()
-			x, err := l.executor(e)
-			if err != nil {
-				return err
-			}
 			if dryRun {
 				res, err := x.DryRun(ctx)
 				if err != nil {

@@ -20,19 +20,11 @@ the old root and certificate back at the receiver first.`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			ctx, stop := interruptible()
 			defer stop()
-			c, err := loadConfig(args[0])
-			if err != nil {
-				return err
-			}
-			l, err := openLandscape(e, c, forRun)
+			c, l, x, err := openRun(e, args[0])
 			if err != nil {
 				return err
 			}
 			defer l.close()
-			x, err := l.executor(e)
-			if err != nil {
-				return err
-			}
 			if err := l.start(ctx); err != nil {
 				return fmt.Errorf("starting the embedded landscape of %s: %w", c.path, err)
 			}
