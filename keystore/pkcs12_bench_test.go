@@ -173,41 +173,43 @@ func p12WriteFloor(b *testing.B, out []byte, prof Profile, keys int) func() time
 	}
 }
 
-func BenchmarkPKCS12Parse(b *testing.B) {
+// p12EachFile runs f as a sub-benchmark on the file of every profile and
+// size, with the benchmark's bytes set to the file's size.
+func p12EachFile(b *testing.B, f func(b *testing.B, prof Profile, n int, data []byte)) {
 	for _, prof := range p12BenchProfiles {
 		for _, n := range p12BenchSizes {
 			b.Run(fmt.Sprintf("%s/%d", prof.presetName(), n), func(b *testing.B) {
 				data := p12BenchData(b, prof, n)
 				b.SetBytes(int64(len(data)))
-				p12Measure(b, func() {
-					s, err := Parse(data, []byte("changeit"), nil)
-					if err != nil || len(s.Aliases()) != n {
-						b.Fatalf("parse: %v (%d entries)", err, len(s.Aliases()))
-					}
-				}, p12ReadFloor(b, data))
+				f(b, prof, n, data)
 			})
 		}
 	}
+}
+
+func BenchmarkPKCS12Parse(b *testing.B) {
+	p12EachFile(b, func(b *testing.B, prof Profile, n int, data []byte) {
+		p12Measure(b, func() {
+			s, err := Parse(data, []byte("changeit"), nil)
+			if err != nil || len(s.Aliases()) != n {
+				b.Fatalf("parse: %v (%d entries)", err, len(s.Aliases()))
+			}
+		}, p12ReadFloor(b, data))
+	})
 }
 
 // BenchmarkPKCS12Open is BenchmarkPKCS12Parse as Open decodes: on a
 // buffer the store may keep, without Parse's copy of the input (the
 // codec does not write to it, so one buffer serves every iteration).
 func BenchmarkPKCS12Open(b *testing.B) {
-	for _, prof := range p12BenchProfiles {
-		for _, n := range p12BenchSizes {
-			b.Run(fmt.Sprintf("%s/%d", prof.presetName(), n), func(b *testing.B) {
-				data := p12BenchData(b, prof, n)
-				b.SetBytes(int64(len(data)))
-				p12Measure(b, func() {
-					s, err := parse(data, []byte("changeit"), nil, true)
-					if err != nil || len(s.Aliases()) != n {
-						b.Fatalf("parse: %v (%d entries)", err, len(s.Aliases()))
-					}
-				}, p12ReadFloor(b, data))
-			})
-		}
-	}
+	p12EachFile(b, func(b *testing.B, prof Profile, n int, data []byte) {
+		p12Measure(b, func() {
+			s, err := parse(data, []byte("changeit"), nil, true)
+			if err != nil || len(s.Aliases()) != n {
+				b.Fatalf("parse: %v (%d entries)", err, len(s.Aliases()))
+			}
+		}, p12ReadFloor(b, data))
+	})
 }
 
 // BenchmarkPKCS12ParseEntry reads a store and one key entry from it
@@ -216,35 +218,29 @@ func BenchmarkPKCS12Open(b *testing.B) {
 // derivation and decryption (p12.SealKey: the same derivation, and
 // AES over a key's few hundred bytes either way).
 func BenchmarkPKCS12ParseEntry(b *testing.B) {
-	for _, prof := range p12BenchProfiles {
-		for _, n := range p12BenchSizes {
-			b.Run(fmt.Sprintf("%s/%d", prof.presetName(), n), func(b *testing.B) {
-				data := p12BenchData(b, prof, n)
-				b.SetBytes(int64(len(data)))
-				alias := fmt.Sprintf("client-%d", n/2)
-				read := p12ReadFloor(b, data)
-				if read == nil {
-					read = func() time.Duration { return 0 }
-				}
-				p12Measure(b, func() {
-					s, err := Parse(data, []byte("changeit"), nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if e, err := s.Entry(alias); err != nil || len(e.Chain) != 2 {
-						b.Fatalf("entry: %v", err)
-					}
-				}, func() time.Duration {
-					d := read()
-					start := time.Now()
-					if err := p12.SealKey(prof.keys, []byte("changeit")); err != nil {
-						b.Fatal(err)
-					}
-					return d + time.Since(start)
-				})
-			})
+	p12EachFile(b, func(b *testing.B, prof Profile, n int, data []byte) {
+		alias := fmt.Sprintf("client-%d", n/2)
+		read := p12ReadFloor(b, data)
+		if read == nil {
+			read = func() time.Duration { return 0 }
 		}
-	}
+		p12Measure(b, func() {
+			s, err := Parse(data, []byte("changeit"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if e, err := s.Entry(alias); err != nil || len(e.Chain) != 2 {
+				b.Fatalf("entry: %v", err)
+			}
+		}, func() time.Duration {
+			d := read()
+			start := time.Now()
+			if err := p12.SealKey(prof.keys, []byte("changeit")); err != nil {
+				b.Fatal(err)
+			}
+			return d + time.Since(start)
+		})
+	})
 }
 
 // BenchmarkPKCS12Marshal writes a store whose entries are all new: every
@@ -273,34 +269,28 @@ func BenchmarkPKCS12Marshal(b *testing.B) {
 // and the one new key's.
 func BenchmarkPKCS12ReplaceOne(b *testing.B) {
 	repl := testpki.NewRoot(b, "New Root").Leaf(b, "replacement")
-	for _, prof := range p12BenchProfiles {
-		for _, n := range p12BenchSizes {
-			b.Run(fmt.Sprintf("%s/%d", prof.presetName(), n), func(b *testing.B) {
-				data := p12BenchData(b, prof, n)
-				b.SetBytes(int64(len(data)))
-				var out []byte
-				op := func() {
-					s, err := Parse(data, []byte("changeit"), nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := s.Replace("client-0", repl.Key, []*x509.Certificate{repl.Cert}, nil); err != nil {
-						b.Fatal(err)
-					}
-					if out, err = s.Marshal([]byte("changeit")); err != nil {
-						b.Fatal(err)
-					}
-				}
-				op()
-				read, write := p12ReadFloor(b, data), p12WriteFloor(b, out, prof, 1)
-				var floor func() time.Duration
-				if read != nil {
-					floor = func() time.Duration { return read() + write() }
-				}
-				p12Measure(b, op, floor)
-			})
+	p12EachFile(b, func(b *testing.B, prof Profile, n int, data []byte) {
+		var out []byte
+		op := func() {
+			s, err := Parse(data, []byte("changeit"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Replace("client-0", repl.Key, []*x509.Certificate{repl.Cert}, nil); err != nil {
+				b.Fatal(err)
+			}
+			if out, err = s.Marshal([]byte("changeit")); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+		op()
+		read, write := p12ReadFloor(b, data), p12WriteFloor(b, out, prof, 1)
+		var floor func() time.Duration
+		if read != nil {
+			floor = func() time.Duration { return read() + write() }
+		}
+		p12Measure(b, op, floor)
+	})
 }
 
 // BenchmarkPKCS12HostileIterations: a file whose MAC iteration count is
