@@ -52,7 +52,7 @@ func Diff(a, b *Set) *DiffReport {
 		d.Common++
 		if fold(other[0].alias) != fold(e.alias) {
 			in := e.info()
-			d.AliasChanged = append(d.AliasChanged, AliasChange{SHA256: in.SHA256, Subject: in.Subject, AliasA: e.alias, AliasB: other[0].alias})
+			d.AliasChanged = append(d.AliasChanged, AliasChange{SHA256: in.SHA256, Subject: in.Subject(), AliasA: e.alias, AliasB: other[0].alias})
 		}
 	}
 	for _, e := range b.entries {
@@ -69,10 +69,10 @@ func (d *DiffReport) String() string {
 	fmt.Fprintf(&b, "diff: %d only in a, %d only in b, %d in both (%d under another alias)\n",
 		len(d.OnlyInA), len(d.OnlyInB), d.Common, len(d.AliasChanged))
 	for _, c := range d.OnlyInA {
-		fmt.Fprintf(&b, "  - %s  %s  sha256 %s\n", c.Alias, c.Subject, short(c.SHA256))
+		fmt.Fprintf(&b, "  - %s  %s  sha256 %s\n", c.Alias, c.Subject(), short(c.SHA256))
 	}
 	for _, c := range d.OnlyInB {
-		fmt.Fprintf(&b, "  + %s  %s  sha256 %s\n", c.Alias, c.Subject, short(c.SHA256))
+		fmt.Fprintf(&b, "  + %s  %s  sha256 %s\n", c.Alias, c.Subject(), short(c.SHA256))
 	}
 	for _, c := range d.AliasChanged {
 		fmt.Fprintf(&b, "  ~ %s -> %s  %s  sha256 %s\n", c.AliasA, c.AliasB, c.Subject, short(c.SHA256))
@@ -98,7 +98,7 @@ type ExpiryReport struct {
 
 // wireExpiry is a certificate of an [ExpiryReport] in its JSON form.
 type wireExpiry struct {
-	CertInfo
+	wireInfo
 	Expired   bool          `json:"expired"`
 	Remaining time.Duration `json:"remaining_ns"`
 }
@@ -109,7 +109,7 @@ type wireExpiry struct {
 func (r ExpiryReport) MarshalJSON() ([]byte, error) {
 	certs := make([]wireExpiry, len(r.Certificates))
 	for i, c := range r.Certificates {
-		certs[i] = wireExpiry{CertInfo: c, Expired: c.NotAfter.Before(r.Now), Remaining: c.NotAfter.Sub(r.Now)}
+		certs[i] = wireExpiry{wireInfo: c.wire(), Expired: c.NotAfter.Before(r.Now), Remaining: c.NotAfter.Sub(r.Now)}
 	}
 	return json.Marshal(struct {
 		Now          time.Time     `json:"now"`
@@ -149,7 +149,7 @@ func (r *ExpiryReport) String() string {
 		if c.NotAfter.Before(r.Now) {
 			state = "expired " + days(-left) + " ago"
 		}
-		fmt.Fprintf(&b, "  %s  %s  not after %s (%s)\n", c.Alias, c.Subject, c.NotAfter.Format(time.RFC3339), state)
+		fmt.Fprintf(&b, "  %s  %s  not after %s (%s)\n", c.Alias, c.Subject(), c.NotAfter.Format(time.RFC3339), state)
 	}
 	return b.String()
 }

@@ -65,7 +65,7 @@ func (e *inUseError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%q (%s) anchors %s", c.Alias, c.Subject, strings.Join(c.Dependents, ", "))
+		fmt.Fprintf(&b, "%q (%s) anchors %s", c.Alias, c.Subject(), strings.Join(c.Dependents, ", "))
 	}
 	b.WriteString(" (move them to another root first, or force the removal)")
 	return b.String()

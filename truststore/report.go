@@ -14,51 +14,103 @@ import (
 )
 
 // CertInfo describes one certificate of a trust set for reports.
+//
+// Its names are printed when asked for: [CertInfo.Subject] and
+// [CertInfo.Issuer] print them from the certificate it was made for, each
+// time they are called, and its JSON form (see [CertInfo.MarshalJSON])
+// prints them when it is marshalled. A merge or prune that nobody reads the
+// report of therefore prints no names, the costliest part of its report.
+// A CertInfo keeps a pointer to the set's certificate, not a copy: the
+// certificate is read-only, as [Entry.Cert] says.
+//
+// A CertInfo made by the caller (the zero value, or a literal with the
+// exported fields) has no certificate: its Subject and Issuer are "", and
+// its JSON form has "subject": "" and "issuer": "", as an empty name would.
+// A CertInfo decoded from JSON is one of these: decoding keeps the other
+// fields and drops the names. A CertInfo is safe for concurrent use.
 type CertInfo struct {
 	// Alias is the certificate's alias in the set it is reported for.
 	Alias string `json:"alias"`
-	// Subject and Issuer are the distinguished names as crypto/x509
-	// prints them ("CN=Root,O=Example").
-	Subject string `json:"subject"`
-	Issuer  string `json:"issuer"`
 	// SHA256 is the SHA-256 fingerprint of the DER encoding; JSON holds it
 	// as 64 lower-case hexadecimal digits.
 	SHA256 keystore.Fingerprint `json:"sha256"`
 	// NotBefore and NotAfter are the validity period, in UTC.
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
+	// cert is the certificate described, nil in a CertInfo made by the
+	// caller; its names are printed from it.
+	cert *x509.Certificate
 }
 
-// infoFP describes a certificate whose fingerprint is known.
-func infoFP(alias string, c *x509.Certificate, sum keystore.Fingerprint) CertInfo {
-	// Printing names is the costliest step of a merge: dnString prints
-	// them as pkix.Name.String does at a fraction of its cost, and a
-	// root's issuer is its subject, so it is printed once.
-	subject := dnString(c.Subject)
-	issuer := subject
-	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
-		issuer = dnString(c.Issuer)
+// Subject returns the certificate's subject as crypto/x509 prints it
+// ("CN=Root,O=Example"), or "" for a CertInfo without a certificate. It
+// prints the name on every call.
+func (c CertInfo) Subject() string {
+	if c.cert == nil {
+		return ""
 	}
+	// dnString prints names as pkix.Name.String does at a fraction of its
+	// cost.
+	return dnString(c.cert.Subject)
+}
+
+// Issuer returns the certificate's issuer as crypto/x509 prints it, or ""
+// for a CertInfo without a certificate. It prints the name on every call.
+func (c CertInfo) Issuer() string {
+	if c.cert == nil {
+		return ""
+	}
+	return dnString(c.cert.Issuer)
+}
+
+// wireInfo is a [CertInfo] in JSON form, its names printed.
+type wireInfo struct {
+	Alias     string               `json:"alias"`
+	Subject   string               `json:"subject"`
+	Issuer    string               `json:"issuer"`
+	SHA256    keystore.Fingerprint `json:"sha256"`
+	NotBefore time.Time            `json:"not_before"`
+	NotAfter  time.Time            `json:"not_after"`
+}
+
+// wire prints the names for the JSON form. A root's issuer is its
+// subject, so it is printed once.
+func (c CertInfo) wire() wireInfo {
+	w := wireInfo{Alias: c.Alias, SHA256: c.SHA256, NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+	if c.cert != nil {
+		w.Subject = c.Subject()
+		w.Issuer = w.Subject
+		if !bytes.Equal(c.cert.RawIssuer, c.cert.RawSubject) {
+			w.Issuer = c.Issuer()
+		}
+	}
+	return w
+}
+
+// MarshalJSON encodes the certificate's description as an object with
+// "alias", "subject", "issuer", "sha256", "not_before" and "not_after",
+// printing the names (see [CertInfo.Subject]). It has a value receiver so
+// that a CertInfo marshals the same by value and by pointer.
+func (c CertInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(c.wire())
+}
+
+// infoFP describes a certificate whose fingerprint is known. It prints
+// nothing: the names are printed when the report is.
+func infoFP(alias string, c *x509.Certificate, sum keystore.Fingerprint) CertInfo {
 	return CertInfo{
 		Alias:     alias,
-		Subject:   subject,
-		Issuer:    issuer,
 		SHA256:    sum,
 		NotBefore: c.NotBefore.UTC(),
 		NotAfter:  c.NotAfter.UTC(),
+		cert:      c,
 	}
 }
 
-// info returns the entry's CertInfo, computed on first use: merging a
-// certificate the set holds reports it with the held entry's description.
+// info returns the entry's CertInfo: merging a certificate the set holds
+// reports it with the held entry's description.
 func (e *entry) info() CertInfo {
-	if e.described == nil {
-		in := infoFP(e.alias, e.cert, e.fp)
-		e.described = &in
-	}
-	in := *e.described
-	in.Alias = e.alias
-	return in
+	return infoFP(e.alias, e.cert, e.fp)
 }
 
 // Change is one certificate an operation added, skipped, removed or
@@ -109,6 +161,33 @@ type Report struct {
 	Refused []Change `json:"refused"`
 }
 
+// wireChange is a [Change] in JSON form; the JSON of a [Report] adds to
+// it the fields that the list it is in implies.
+type wireChange struct {
+	wireInfo
+	RequestedAlias string   `json:"requested_alias,omitempty"`
+	DuplicateOf    string   `json:"duplicate_of,omitempty"`
+	ReissueOf      []string `json:"reissue_of,omitempty"`
+	Dependents     []string `json:"dependents,omitempty"`
+	Forced         bool     `json:"forced,omitempty"`
+	Reason         string   `json:"reason"`
+}
+
+func (c Change) wire() wireChange {
+	return wireChange{wireInfo: c.CertInfo.wire(), RequestedAlias: c.RequestedAlias, ReissueOf: c.ReissueOf,
+		Dependents: c.Dependents, Reason: c.Reason}
+}
+
+// MarshalJSON encodes the change as its [CertInfo] (names printed, see
+// [CertInfo.MarshalJSON]) with "requested_alias", "reissue_of" and
+// "dependents" when they are set, and "reason". A Change needs its own
+// method because it would otherwise marshal as the CertInfo it embeds.
+// It has a value receiver so that a Change marshals the same by value and
+// by pointer.
+func (c Change) MarshalJSON() ([]byte, error) {
+	return json.Marshal(c.wire())
+}
+
 func newReport(op string, k Kind) *Report {
 	return &Report{Operation: op, Kind: k.String(), Added: []Change{}, Skipped: []Change{}, LeftOut: []Change{}, Removed: []Change{}, Refused: []Change{}}
 }
@@ -138,23 +217,10 @@ func (r *Report) count() counts {
 	return c
 }
 
-// wireChange is a [Change] in a report's JSON form, with the fields that
-// the list it is in implies.
-type wireChange struct {
-	CertInfo
-	RequestedAlias string   `json:"requested_alias,omitempty"`
-	DuplicateOf    string   `json:"duplicate_of,omitempty"`
-	ReissueOf      []string `json:"reissue_of,omitempty"`
-	Dependents     []string `json:"dependents,omitempty"`
-	Forced         bool     `json:"forced,omitempty"`
-	Reason         string   `json:"reason"`
-}
-
 func wireChanges(list []Change, skipped, removed bool) []wireChange {
 	out := make([]wireChange, len(list))
 	for i, c := range list {
-		out[i] = wireChange{CertInfo: c.CertInfo, RequestedAlias: c.RequestedAlias, ReissueOf: c.ReissueOf,
-			Dependents: c.Dependents, Reason: c.Reason}
+		out[i] = c.wire()
 		if skipped {
 			out[i].DuplicateOf = c.Alias
 		}
@@ -208,7 +274,7 @@ func (r *Report) String() string {
 		list []Change
 	}{{"added", r.Added}, {"skipped", r.Skipped}, {"left out", r.LeftOut}, {"removed", r.Removed}, {"refused", r.Refused}} {
 		for _, ch := range l.list {
-			fmt.Fprintf(&b, "  %-8s %s  %s  sha256 %s  valid %s to %s\n", l.verb, ch.Alias, ch.Subject,
+			fmt.Fprintf(&b, "  %-8s %s  %s  sha256 %s  valid %s to %s\n", l.verb, ch.Alias, ch.Subject(),
 				short(ch.SHA256), ch.NotBefore.Format(time.DateOnly), ch.NotAfter.Format(time.DateOnly))
 			if ch.Reason != "" {
 				fmt.Fprintf(&b, "           %s\n", ch.Reason)

@@ -164,3 +164,55 @@ func TestCertPoolAndAccessors(t *testing.T) {
 	_, err = leaf.Cert.Verify(opts)
 	assert.Error(t, err, "an empty set trusts nothing")
 }
+
+// TestCertInfoNames checks that the names a report prints when asked are
+// those crypto/x509 prints, for a root (issuer = subject), an intermediate
+// and a leaf of real CAs, and are empty for a CertInfo made by the caller.
+func TestCertInfoNames(t *testing.T) {
+	cacerts, err := truststore.Open(cacertsPath, storePassword)
+	require.NoError(t, err)
+	root := cacerts.Entries()[0].Cert
+	inter := pemCert(t, "testdata/letsencryptx3.pem")
+	leaf := pemCert(t, "testdata/cryptography.io.pem")
+	s := truststore.New(truststore.PEMBundle)
+	rep, err := s.Merge(truststore.Certs(root, inter, leaf, root), opts)
+	require.NoError(t, err)
+	require.Len(t, rep.Added, 2)
+	require.Len(t, rep.LeftOut, 1)
+	require.Len(t, rep.Skipped, 1)
+
+	tests := []struct {
+		name string
+		info truststore.CertInfo
+		cert *x509.Certificate
+	}{
+		{"root", rep.Added[0].CertInfo, root},
+		{"intermediate", rep.Added[1].CertInfo, inter},
+		{"leaf left out", rep.LeftOut[0].CertInfo, leaf},
+		{"root skipped", rep.Skipped[0].CertInfo, root},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.cert.Subject.String(), tt.info.Subject())
+			assert.Equal(t, tt.cert.Issuer.String(), tt.info.Issuer())
+			assert.Equal(t, keystore.CertFingerprint(tt.cert), tt.info.SHA256)
+		})
+	}
+	assert.NotEqual(t, rep.LeftOut[0].Subject(), rep.LeftOut[0].Issuer())
+
+	var zero truststore.CertInfo
+	assert.Equal(t, "", zero.Subject())
+	assert.Equal(t, "", zero.Issuer())
+	byHand := truststore.CertInfo{Alias: "by-hand", SHA256: keystore.CertFingerprint(root)}
+	assert.Equal(t, "", byHand.Subject())
+
+	// Decoding keeps everything but the names, which need the certificate.
+	data, err := json.Marshal(rep.Added[1].CertInfo)
+	require.NoError(t, err)
+	var back truststore.CertInfo
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, rep.Added[1].Alias, back.Alias)
+	assert.Equal(t, rep.Added[1].SHA256, back.SHA256)
+	assert.True(t, rep.Added[1].NotAfter.Equal(back.NotAfter))
+	assert.Equal(t, "", back.Subject())
+}

@@ -37,7 +37,11 @@
 //
 // Every operation returns a [Report] (or a [DiffReport], an [ExpiryReport])
 // that prints for people with String and marshals to JSON with stable
-// snake_case fields and fingerprints as lower-case hexadecimal.
+// snake_case fields and fingerprints as lower-case hexadecimal. A report
+// holds the set's certificates, not their printed names: a [CertInfo]'s
+// names ([CertInfo.Subject], [CertInfo.Issuer]) and fingerprint are printed
+// when the report is printed or marshalled, or the methods called, so that
+// an operation whose report nobody reads does not pay for them.
 //
 // # Rules
 //
@@ -142,8 +146,6 @@ type entry struct {
 	// inStore is set for an entry of a store-backed set that the store
 	// holds already; entries without it are written at the next sync.
 	inStore bool
-	// described caches the entry's description for reports.
-	described *CertInfo
 	// file is, for a directory, the base name of the file holding the
 	// certificate; "" for a certificate not yet written.
 	file string

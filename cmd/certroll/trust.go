@@ -432,7 +432,7 @@ func trustRefusal(path string, rep *truststore.Report) error {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "alias %q (%s) still anchors %s", c.Alias, c.Subject, strings.Join(c.Dependents, " and "))
+		fmt.Fprintf(&b, "alias %q (%s) still anchors %s", c.Alias, c.Subject(), strings.Join(c.Dependents, " and "))
 	}
 	b.WriteString(": move the chains in use to a certificate from another CA first (then give --in-use again), or give --force to remove anyway")
 	return errors.New(b.String())
@@ -695,7 +695,7 @@ func (e *env) printTrustReport(path string, t *openedTrust, rep *truststore.Repo
 		printTrustCert(w, "  ", c.CertInfo)
 	}
 	for _, c := range rep.LeftOut {
-		fmt.Fprintf(w, "Not a CA certificate, left out: %s\n", c.Subject)
+		fmt.Fprintf(w, "Not a CA certificate, left out: %s\n", c.Subject())
 		printTrustCert(w, "  ", c.CertInfo)
 		fmt.Fprintf(w, "  %s; give --include-non-ca to trust it anyway\n", c.Reason)
 	}
@@ -741,8 +741,8 @@ func (e *env) printTrustReport(path string, t *openedTrust, rep *truststore.Repo
 
 // printTrustCert prints a certificate's description as keytool -list -v does.
 func printTrustCert(w io.Writer, indent string, c truststore.CertInfo) {
-	fmt.Fprintf(w, "%sOwner: %s\n", indent, c.Subject)
-	fmt.Fprintf(w, "%sIssuer: %s\n", indent, c.Issuer)
+	fmt.Fprintf(w, "%sOwner: %s\n", indent, c.Subject())
+	fmt.Fprintf(w, "%sIssuer: %s\n", indent, c.Issuer())
 	fmt.Fprintf(w, "%sValid from: %s until: %s\n", indent, c.NotBefore.UTC().Format(time.DateTime+" MST"), c.NotAfter.UTC().Format(time.DateTime+" MST"))
 	fmt.Fprintf(w, "%sSHA256: %s\n", indent, c.SHA256)
 }
