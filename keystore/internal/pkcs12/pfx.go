@@ -154,6 +154,11 @@ type File struct {
 	// Decode, for the keys a reader decrypts as part of reading the file
 	// (see [Bag.DecryptKeyWithin]).
 	Work *Work
+
+	// Sealed, set by [DecodeInPlace] when it decrypted a SafeContents in
+	// the buffer it was given, rebuilds the file's bytes from the buffer
+	// (see [Sealed.Reseal]); it is nil otherwise.
+	Sealed *Sealed
 }
 
 // maxBagNesting bounds safeContentsBag nesting.
@@ -169,11 +174,29 @@ const maxBagNesting = 8
 // *LimitError before any work. Errors are *FormatError, *LimitError, *UnsupportedError, ErrMAC (wrong
 // password or tampering), ErrDecrypt or ErrPasswordEncoding.
 func Decode(data, password []byte) (*File, error) {
-	authSafe, md, pieces, err := readStructure(data)
+	return decode(data, password, false)
+}
+
+// DecodeInPlace is [Decode] on a buffer the caller gives up: the
+// encrypted SafeContents of a file in DER are decrypted where they are in
+// data, and the bags read from them are pieces of data, rather than of a
+// copy as large as them. The ciphertext is overwritten only once the MAC
+// (computed at the same time) has read it; what rebuilding it needs is
+// [File.Sealed], and data with [Sealed.Reseal] applied is the file again.
+// A SafeContents in BER, or in a file in BER, is decrypted into a new
+// buffer, as Decode does. When DecodeInPlace returns an error, data is as
+// it was given.
+func DecodeInPlace(data, password []byte) (*File, error) {
+	return decode(data, password, true)
+}
+
+// decode is Decode, or DecodeInPlace when own is set.
+func decode(data, password []byte, own bool) (f *File, err error) {
+	authSafe, authOff, md, pieces, err := readStructure(data)
 	if err != nil {
 		return nil, err
 	}
-	f := &File{}
+	f = &File{}
 	if md != nil {
 		f.MAC = md.MACParams
 	}
@@ -202,12 +225,30 @@ func Decode(data, password []byte) (*File, error) {
 	// for concurrent use. Nothing is returned before the MAC's verdict,
 	// which comes first: a wrong password or a changed file is ErrMAC,
 	// whatever the rest found.
+	//
+	// In place, a piece of the ciphertext is decrypted once the MAC has
+	// hashed it (prog): the ciphertext it has to read is the buffer's.
+	var ip *inPlace
+	if own {
+		ip = &inPlace{data: data, authSafe: authSafe, authOff: authOff}
+		if md != nil {
+			ip.prog = newMACProgress()
+		}
+		defer func() {
+			if err != nil {
+				// Whatever failed, the caller's buffer is given back as
+				// it was: every goroutine is done, nothing reads it.
+				ip.sealed.Reseal(data)
+				f = nil
+			}
+		}()
+	}
 	var macErr chan error
 	if md != nil {
 		macErr = make(chan error, 1)
-		go func() { macErr <- md.verify(password, authSafe, w) }()
+		go func() { macErr <- md.verify(password, authSafe, w, ip.progress()) }()
 	}
-	err = f.readContents(pieces, password, w)
+	err = f.readContents(pieces, password, w, ip)
 	if macErr != nil {
 		if merr := <-macErr; merr != nil {
 			return nil, merr
@@ -216,31 +257,81 @@ func Decode(data, password []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ip != nil && len(ip.sealed.parts) > 0 {
+		f.Sealed = &ip.sealed
+	}
 	return f, nil
+}
+
+// inPlace is what decrypting in place needs: the caller's buffer, where
+// the AuthenticatedSafe is in it, the MAC's progress over it (nil without
+// a MAC), and what was decrypted in it so far.
+type inPlace struct {
+	data     []byte
+	authSafe []byte
+	authOff  int64
+	prog     *macProgress
+	sealed   Sealed
+}
+
+func (ip *inPlace) progress() *macProgress {
+	if ip == nil {
+		return nil
+	}
+	return ip.prog
+}
+
+// place returns the offset in ip.data of the ciphertext of pc, and
+// whether pc can be decrypted there: a primitive encryptedContent read
+// from the DER of the buffer itself.
+func (ip *inPlace) place(pc contentInfo) (int, bool) {
+	if ip == nil || pc.alg == nil || pc.ctOff < 0 || ip.authOff < 0 || len(pc.data) == 0 {
+		return 0, false
+	}
+	off := pc.ctOff
+	if off < ip.authOff || off+int64(len(pc.data)) > ip.authOff+int64(len(ip.authSafe)) || off+int64(len(pc.data)) > int64(len(ip.data)) {
+		return 0, false
+	}
+	if &ip.data[off] != &pc.data[0] {
+		return 0, false // not the buffer's bytes after all
+	}
+	return int(off), true
+}
+
+// decrypt decrypts pc, in place when it can (see place), and returns the
+// plaintext and, when decrypted in place, what re-encrypting it needs.
+func (ip *inPlace) decrypt(pc contentInfo, password []byte, w *Work) ([]byte, *sealedPart, error) {
+	off, ok := ip.place(pc)
+	if !ok {
+		pt, err := pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
+		return pt, nil, err
+	}
+	// The MAC's progress is over the AuthenticatedSafe.
+	rel := off - int(ip.authOff)
+	return pc.alg.decryptInPlace(password, pc.data, off, looksLikeSequence, w, func(n int) { ip.prog.wait(rel + n) })
 }
 
 // readStructure reads the PFX and its AuthenticatedSafe, with every
 // encryption's parameters, before any key is derived.
-func readStructure(data []byte) (authSafe []byte, md *macData, pieces []contentInfo, err error) {
-	var authOff int64
+func readStructure(data []byte) (authSafe []byte, authOff int64, md *macData, pieces []contentInfo, err error) {
 	err = asDER(data, 0, "PFX", func(der []byte, base int64) (err error) {
 		authSafe, authOff, md, err = parsePFX(der, base)
 		return err
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
 	}
 	if len(authSafe) == 0 {
-		return nil, nil, nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
+		return nil, 0, nil, nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
 	}
 	err = asDER(authSafe, authOff, "AuthenticatedSafe", func(der []byte, base int64) (err error) {
 		pieces, err = parseAuthSafe(der, base)
 		return err
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
 	}
-	return authSafe, md, pieces, nil
+	return authSafe, authOff, md, pieces, nil
 }
 
 // readContents decrypts and reads the pieces of the AuthenticatedSafe
@@ -249,7 +340,11 @@ func readStructure(data []byte) (authSafe []byte, md *macData, pieces []contentI
 // The first encrypted piece after an unencrypted one (the certificates
 // after the keys, as keytool and this package write them) is decrypted
 // on another goroutine while the pieces before it are read.
-func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) error {
+//
+// With ip (DecodeInPlace), the pieces are decrypted in place where they
+// can be, and what re-encrypting them needs is added to ip.sealed as each
+// is decrypted, the one run ahead included if an earlier piece failed.
+func (f *File) readContents(pieces []contentInfo, password []byte, w *Work, ip *inPlace) error {
 	var (
 		br    bagReader
 		err   error
@@ -261,8 +356,8 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) erro
 			if i > 0 {
 				ahead, done = i, make(chan decrypted, 1)
 				go func() {
-					pt, err := pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
-					done <- decrypted{pt, err}
+					pt, part, err := ip.decrypt(pc, password, w)
+					done <- decrypted{pt, part, err}
 				}()
 			}
 			break
@@ -270,19 +365,26 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) erro
 	}
 	defer func() {
 		if done != nil {
-			<-done // not read: an earlier piece failed
+			d := <-done // not read: an earlier piece failed
+			if ip != nil {
+				ip.sealed.add(d.part)
+			}
 		}
 	}()
 	for i, pc := range pieces {
 		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
 		sc := pc.data
 		if pc.alg != nil {
+			var part *sealedPart
 			if i == ahead {
 				d := <-done
 				done = nil
-				sc, err = d.plaintext, d.err
+				sc, part, err = d.plaintext, d.part, d.err
 			} else {
-				sc, err = pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
+				sc, part, err = ip.decrypt(pc, password, w)
+			}
+			if ip != nil {
+				ip.sealed.add(part)
 			}
 			if err != nil {
 				if errors.Is(err, ErrDecrypt) {
@@ -305,6 +407,7 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) erro
 // decrypted is the result of a decryption run ahead.
 type decrypted struct {
 	plaintext []byte
+	part      *sealedPart // decrypted in place
 	err       error
 }
 
@@ -438,6 +541,7 @@ type contentInfo struct {
 	data  []byte
 	off   int64 // file offset of data, or -1
 	alg   *Alg
+	ctOff int64 // an encryptedData's: file offset of data, the ciphertext, when it is a piece of the file, or -1
 }
 
 // parseContentInfo parses ContentInfo ::= SEQUENCE { contentType OID,
@@ -456,8 +560,8 @@ func parseContentInfo(ap *parser) (contentInfo, error) {
 		d, off, err := dataContent(&ci)
 		return contentInfo{data: d, off: off}, err
 	case bytes.Equal(ctype, oidEncryptedData):
-		alg, ct, err := parseEncryptedData(&ci)
-		return contentInfo{data: ct, off: -1, alg: alg}, err
+		alg, ct, ctOff, err := parseEncryptedData(&ci)
+		return contentInfo{data: ct, off: -1, alg: alg, ctOff: ctOff}, err
 	case bytes.Equal(ctype, oidEnvelopedData):
 		return contentInfo{}, &UnsupportedError{What: "public-key privacy mode (envelopedData)"}
 	}
@@ -516,65 +620,67 @@ func dataContent(ci *parser) ([]byte, int64, error) {
 
 // parseEncryptedData parses the rest of ContentInfo { encryptedData, [0]
 // EXPLICIT EncryptedData } after its contentType: the algorithm (with its
-// limits) and the ciphertext.
-func parseEncryptedData(ci *parser) (*Alg, []byte, error) {
+// limits), the ciphertext and, when it is a piece of the file (a primitive
+// encryptedContent in DER), its file offset, else -1.
+func parseEncryptedData(ci *parser) (*Alg, []byte, int64, error) {
 	cp, err := ci.enter(tagExplicit0, "content")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	ed, err := cp.enter(tagSequence, "encryptedData")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	if _, err := ed.integer("encryptedData.version", 1<<20); err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	eci, err := ed.enter(tagSequence, "encryptedContentInfo")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	ctype, err := eci.oid("encryptedContentInfo.contentType")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	if !bytes.Equal(ctype, oidData) {
-		return nil, nil, &FormatError{Offset: eci.offset(0), Field: "encryptedContentInfo.contentType", Detail: "want data, found " + OIDString(ctype)}
+		return nil, nil, -1, &FormatError{Offset: eci.offset(0), Field: "encryptedContentInfo.contentType", Detail: "want data, found " + OIDString(ctype)}
 	}
 	alg, err := parseEncAlg(&eci)
 	if err != nil {
-		return nil, nil, prefixErr(err, "contentEncryptionAlgorithm", " ")
+		return nil, nil, -1, prefixErr(err, "contentEncryptionAlgorithm", " ")
 	}
 	var ct []byte
+	ctOff := int64(-1)
 	switch eci.peek() {
 	case tagImplicit0:
 		e, err := eci.next("encryptedContent")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, -1, err
 		}
-		ct = e.content
+		ct, ctOff = e.content, eci.offset(e.coff)
 	case tagExplicit0:
 		// BER may cut an IMPLICIT OCTET STRING into pieces; toDER cannot
 		// know the [0] is a string, so the pieces are joined here.
 		e, err := eci.next("encryptedContent")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, -1, err
 		}
 		sp := eci.sub(e.content, e.coff, "encryptedContent")
 		for !sp.empty() {
 			seg, err := sp.expect(tagOctetString, "encryptedContent segment")
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, -1, err
 			}
 			ct = append(ct, seg.content...)
 		}
 	default:
-		return nil, nil, eci.errAt(eci.pos, "encryptedContent", "want [0] encrypted content, found %s", tagName(eci.peek()))
+		return nil, nil, -1, eci.errAt(eci.pos, "encryptedContent", "want [0] encrypted content, found %s", tagName(eci.peek()))
 	}
 	if err := eci.finish(); err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	// unprotectedAttrs [1] may follow; nothing in PKCS #12 uses it.
-	return alg, ct, nil
+	return alg, ct, ctOff, nil
 }
 
 // parseSafeContents parses SafeContents ::= SEQUENCE OF SafeBag and

@@ -1,0 +1,173 @@
+package pkcs12
+
+import (
+	"crypto/cipher"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Decrypting in place: [DecodeInPlace] writes the plaintext of an
+// encrypted SafeContents over its ciphertext, in the buffer it was given,
+// rather than into a new one, so that a reader of a large file holds the
+// file once and not the file and its certificates again. The MAC covers
+// the ciphertext and is computed on another goroutine at the same time:
+// it publishes how far it has hashed the AuthenticatedSafe for the last
+// time (macProgress), and a stretch of ciphertext is overwritten only
+// once the MAC is past it. What re-encrypting the plaintext needs (the
+// block cipher and the IV) is kept in a [Sealed], so that the file's
+// bytes can be rebuilt: CBC with the same key, IV and plaintext gives the
+// same ciphertext.
+
+// inPlaceChunk is the stretch the MAC hashes before it says so, and the
+// decrypter decrypts at a time: small enough that the decrypter follows
+// the MAC closely, large enough that the hand-over costs nothing
+// (a file of 9 MB is 140 of them).
+const inPlaceChunk = 64 << 10
+
+// macProgress is how much of the AuthenticatedSafe the MAC has hashed
+// for the last time. A nil *macProgress is a MAC that is not computed
+// concurrently: waiting on it returns at once.
+type macProgress struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	done int  // the MAC reads authSafe[:done] no more
+	over bool // the MAC reads authSafe no more
+}
+
+func newMACProgress() *macProgress {
+	p := &macProgress{}
+	p.cond.L = &p.mu
+	return p
+}
+
+// advance says that the MAC reads authSafe[:n] no more.
+func (p *macProgress) advance(n int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.done = max(p.done, n)
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+// finish says that the MAC reads the AuthenticatedSafe no more, whether
+// it matched, did not, or failed before hashing.
+func (p *macProgress) finish() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.over = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+// wait returns once the MAC reads authSafe[:n] no more.
+func (p *macProgress) wait(n int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	for !p.over && p.done < n {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+}
+
+// Sealed is what rebuilding the ciphertext of the encrypted SafeContents
+// that [DecodeInPlace] decrypted in place needs: for each, where it is in
+// the buffer, its block cipher (holding the derived key) and its IV. It
+// holds key material: it is never printed (its String method says only
+// how many SafeContents it covers), and it lives as long as the store
+// that keeps it, which holds the password too.
+type Sealed struct {
+	parts []sealedPart
+}
+
+type sealedPart struct {
+	off, n int // the ciphertext's place in the buffer, padding included
+	b      cipher.Block
+	iv     []byte
+}
+
+// String describes s without its keys.
+func (s *Sealed) String() string {
+	if s == nil {
+		return "pkcs12.Sealed(none)"
+	}
+	return fmt.Sprintf("pkcs12.Sealed(%d SafeContents)", len(s.parts))
+}
+
+// GoString is String, so that %#v prints no key either.
+func (s *Sealed) GoString() string { return s.String() }
+
+// Reseal encrypts again, in dst, the SafeContents that DecodeInPlace
+// decrypted in the buffer it was given: dst is that buffer or a copy of
+// it, and becomes the file as it was read. It panics if dst is shorter
+// than the buffer (a programmer's error).
+func (s *Sealed) Reseal(dst []byte) {
+	if s == nil {
+		return
+	}
+	for _, p := range s.parts {
+		region := dst[p.off : p.off+p.n]
+		cipher.NewCBCEncrypter(p.b, p.iv).CryptBlocks(region, region)
+	}
+}
+
+// add records a SafeContents decrypted in place.
+func (s *Sealed) add(p *sealedPart) {
+	if p != nil {
+		s.parts = append(s.parts, *p)
+	}
+}
+
+// decryptInPlace is decrypt writing the plaintext over ct, which lies at
+// off in the caller's buffer: before ct[:n] is overwritten, ready(n) is
+// called and returns once nothing reads ct[:n] any more (the MAC). It
+// returns the plaintext (a prefix of ct) and what re-encrypting it needs.
+// When it fails, ct holds the ciphertext again: each password form that
+// fails is undone (encrypting the plaintext with the same key and IV),
+// so that the next is tried on the ciphertext, and so that the caller's
+// buffer is as it was.
+func (a *Alg) decryptInPlace(password, ct []byte, off int, check func([]byte) bool, w *Work, ready func(n int)) ([]byte, *sealedPart, error) {
+	bs := a.Cipher.blockSize()
+	if len(ct) == 0 || len(ct)%bs != 0 {
+		return nil, nil, fmt.Errorf("%w: ciphertext of %d bytes is not a positive multiple of the %d-byte block", ErrDecrypt, len(ct), bs)
+	}
+	forms := [][]byte{password}
+	if !a.Cipher.IsPBES2() {
+		var err error
+		if forms, err = passwordForms(password); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, pw := range forms {
+		key, iv, err := a.deriveKeyIV(pw, w)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := a.Cipher.block(key)
+		if err != nil {
+			return nil, nil, err
+		}
+		// CryptBlocks keeps the chaining value across calls, and
+		// decrypts with dst == src.
+		dec := cipher.NewCBCDecrypter(b, iv)
+		for i := 0; i < len(ct); {
+			end := min(i+inPlaceChunk, len(ct))
+			ready(end)
+			dec.CryptBlocks(ct[i:end], ct[i:end])
+			i = end
+		}
+		if n, ok := unpad(ct, bs); ok {
+			if check == nil || check(ct[:n]) {
+				return ct[:n], &sealedPart{off: off, n: len(ct), b: b, iv: slices.Clone(iv)}, nil
+			}
+		}
+		cipher.NewCBCEncrypter(b, iv).CryptBlocks(ct, ct)
+	}
+	return nil, nil, ErrDecrypt
+}
