@@ -56,12 +56,6 @@ func (p *parser) contentSpan(e element) span {
 	return span{uint32(p.rel + e.coff), uint32(p.rel + e.coff + len(e.content))}
 }
 
-// fullSpan returns where e, an element read by p, is in the SafeBag p
-// reads.
-func (p *parser) fullSpan(e element) span {
-	return span{uint32(p.rel + e.off), uint32(p.rel + e.off + len(e.full))}
-}
-
 func (p *parser) empty() bool { return p.pos >= len(p.b) }
 
 // offset returns the file offset of index i of p.b, or -1.

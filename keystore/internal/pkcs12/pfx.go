@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf16"
 
@@ -53,11 +54,13 @@ func (t BagType) String() string {
 // a malformed file is refused when it is read.
 //
 // Every piece of the bag is a piece of Raw. Those read often (Cert,
-// LocalKeyID) are slices; the others are kept as their place in Raw
-// (span) and returned by methods ([Bag.TypeOID], [Bag.Value],
-// [Bag.EncryptedKey]): a file of 10,000 entries has 20,000 bags, and a
-// Bag of three slices is less than half the size of one of ten, and has
-// a third of the pointers for the garbage collector to follow.
+// LocalKeyID) are slices; the friendlyName is kept as its place in Raw,
+// and what is read only when a bag is renamed, listed or its key
+// decrypted ([Bag.TypeOID], [Bag.Value], [Bag.EncryptedKey], the
+// attributes and the key's parameters) is found again in Raw, a few
+// headers away: a file of 10,000 entries has 20,000 bags, and a Bag of
+// three slices is a third of the size of one of ten, with a third of the
+// pointers for the garbage collector to follow.
 type Bag struct {
 	Raw []byte // the SafeBag, DER
 
@@ -66,10 +69,9 @@ type Bag struct {
 	// Cert is the certificate of a certBag holding an X.509 certificate.
 	Cert []byte
 
-	// In Raw: the bagId's contents, the bagValue element, the contents of
-	// bagAttributes, the contents of the first friendlyName value, and a
-	// pkcs8ShroudedKeyBag's encryptionAlgorithm and encryptedData.
-	typeOID, value, attrs, name, keyAlg, encKey span
+	// name is the place in Raw of the contents of the first friendlyName
+	// value.
+	name span
 
 	Type    BagType
 	nameTag byte // the first friendlyName value's tag; 0 without one
@@ -95,15 +97,73 @@ func (b *Bag) at(sp span) []byte {
 	return b.Raw[sp.off:sp.end:sp.end]
 }
 
+// parts returns the contents of the bag's bagId, its bagValue element
+// and the contents of its bagAttributes (nil without), read again from
+// Raw, which Decode has read the same way.
+func (b *Bag) parts() (oid, value, attrs []byte) {
+	top := newParser(b.Raw, -1, "SafeBag")
+	bp, err := top.enter(tagSequence, "SafeBag")
+	if err != nil {
+		return nil, nil, nil // cannot happen: checked by Decode
+	}
+	oid, _ = bp.oid("bagId")
+	vp, err := bp.enter(tagExplicit0, "bagValue")
+	if err != nil {
+		return oid, nil, nil
+	}
+	v, err := vp.next("bagValue")
+	if err != nil {
+		return oid, nil, nil
+	}
+	if bp.peek() == tagSet {
+		if as, err := bp.enter(tagSet, "bagAttributes"); err == nil {
+			attrs = as.b
+		}
+	}
+	return oid, v.full, attrs
+}
+
 // TypeOID returns the contents of the bag's bagId.
-func (b *Bag) TypeOID() []byte { return b.at(b.typeOID) }
+func (b *Bag) TypeOID() []byte {
+	oid, _, _ := b.parts()
+	return oid
+}
 
 // Value returns the bagValue element, DER.
-func (b *Bag) Value() []byte { return b.at(b.value) }
+func (b *Bag) Value() []byte {
+	_, v, _ := b.parts()
+	return v
+}
+
+// keyParts returns a pkcs8ShroudedKeyBag's encryptionAlgorithm element
+// and the contents of its encryptedData, or nil and nil.
+func (b *Bag) keyParts() (alg, ct []byte) {
+	if b.Type != ShroudedKeyBag {
+		return nil, nil
+	}
+	_, v, _ := b.parts()
+	top := newParser(v, -1, "bagValue")
+	kp, err := top.enter(tagSequence, "EncryptedPrivateKeyInfo")
+	if err != nil {
+		return nil, nil // cannot happen: checked by Decode
+	}
+	a, err := kp.expect(tagSequence, "encryptionAlgorithm")
+	if err != nil {
+		return nil, nil
+	}
+	e, err := kp.expect(tagOctetString, "encryptedData")
+	if err != nil {
+		return a.full, nil
+	}
+	return a.full, e.content
+}
 
 // EncryptedKey returns the encryptedData of a pkcs8ShroudedKeyBag, or
 // nil.
-func (b *Bag) EncryptedKey() []byte { return b.at(b.encKey) }
+func (b *Bag) EncryptedKey() []byte {
+	_, ct := b.keyParts()
+	return ct
+}
 
 // HasFriendlyName reports whether the bag has a friendlyName attribute.
 func (b *Bag) HasFriendlyName() bool { return b.nameTag != 0 }
@@ -123,7 +183,7 @@ func (b *Bag) FriendlyName() string {
 
 // Attributes returns the bag's attributes, as read.
 func (b *Bag) Attributes() []Attribute {
-	attrs := b.at(b.attrs)
+	_, _, attrs := b.parts()
 	if len(attrs) == 0 {
 		return nil
 	}
@@ -148,7 +208,8 @@ func (b *Bag) KeyAlg() (*Alg, error) {
 	if b.Type != ShroudedKeyBag {
 		return nil, nil
 	}
-	p := newParser(b.at(b.keyAlg), -1, "EncryptedPrivateKeyInfo")
+	alg, _ := b.keyParts()
+	p := newParser(alg, -1, "EncryptedPrivateKeyInfo")
 	a, err := parseEncAlg(&p)
 	if err != nil {
 		return nil, prefixErr(err, "encryptionAlgorithm", " ")
@@ -733,13 +794,30 @@ func parseSafeContents(data []byte, base int64, br *bagReader, out []*Bag) ([]*B
 		if !top.empty() {
 			return top.errAt(top.pos, "SafeContents", "%d unexpected bytes after it", len(der)-top.pos)
 		}
-		out, err = br.parseBags(&sp, out[:n], 0)
+		// The list of a file's 20,000 bags is grown once per
+		// SafeContents, not doubled from nothing.
+		out = slices.Grow(out[:n], countElements(sp.b))
+		out, err = br.parseBags(&sp, out, 0)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// countElements returns how many elements b holds at its top level, as
+// far as header reads them: at most len(b)/2.
+func countElements(b []byte) int {
+	k := 0
+	for i := 0; i < len(b); k++ {
+		_, _, end, ok := header(b, i)
+		if !ok {
+			break
+		}
+		i = end
+	}
+	return k
 }
 
 // parseBags reads the SafeBags of a SafeContents. Errors name fields
@@ -796,7 +874,6 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 	if err != nil {
 		return nil, err
 	}
-	oidSpan := span{uint32(bp.rel + bp.pos - len(oid)), uint32(bp.rel + bp.pos)} // its contents end where it does
 	vp, err := bp.enter(tagExplicit0, "bagValue")
 	if err != nil {
 		return nil, err
@@ -809,7 +886,7 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 		return nil, err
 	}
 	b := br.slab.next()
-	*b = Bag{typeOID: oidSpan, Raw: raw.full, value: vp.fullSpan(val), Encrypted: br.encrypted}
+	*b = Bag{Raw: raw.full, Encrypted: br.encrypted}
 	if bp.peek() == tagSet {
 		if err := b.parseAttributes(&bp); err != nil {
 			return nil, err
@@ -840,19 +917,15 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 		// The parameters are read on first use (Bag.KeyAlg): a file of
 		// 10,000 keys is read to decrypt one or none. Their structure is
 		// checked here, their values there.
-		alg, err := kp.expect(tagSequence, "encryptionAlgorithm")
-		if err != nil {
+		if _, err := kp.expect(tagSequence, "encryptionAlgorithm"); err != nil {
 			return nil, err
 		}
-		b.keyAlg = kp.fullSpan(alg)
-		ek, err := kp.expect(tagOctetString, "encryptedData")
-		if err != nil {
+		if _, err := kp.expect(tagOctetString, "encryptedData"); err != nil {
 			return nil, err
 		}
 		if err := kp.finish(); err != nil {
 			return nil, err
 		}
-		b.encKey = kp.contentSpan(ek)
 	case bytes.Equal(oid, oidCertBag):
 		b.Type = CertBag
 		cp, err := valp.enter(tagSequence, "CertBag")
@@ -935,15 +1008,13 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 	if end-start > maxBagLen {
 		return nil // parseBag refuses it
 	}
-	at := func(from, to int) span { return span{uint32(from - start), uint32(to - start)} }
-	nb := Bag{Type: typ, typeOID: at(oc, oe), Raw: d[start:end:end], value: at(vc, ve), Encrypted: br.encrypted}
+	nb := Bag{Type: typ, Raw: d[start:end:end], Encrypted: br.encrypted}
 	p := ve
 	if p < end && d[p] == tagSet {
 		_, ac, ae, ok := header(d, p)
 		if !ok || ae > end || !nb.fastAttributes(d, start, ac, ae) {
 			return nil
 		}
-		nb.attrs = at(ac, ae)
 		p = ae
 	}
 	if p != end {
@@ -956,16 +1027,14 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 		if d[vc] != tagSequence {
 			return nil
 		}
-		t, ac, ae, ok := header(d, valc)
+		t, _, ae, ok := header(d, valc)
 		if !ok || t != tagSequence || ae > vale {
 			return nil
 		}
-		t, kc, ke, ok := header(d, ae)
+		t, _, ke, ok := header(d, ae)
 		if !ok || t != tagOctetString || ke != vale {
 			return nil
 		}
-		nb.keyAlg, nb.encKey = at(valc, ae), at(kc, ke)
-		_ = ac
 	case CertBag:
 		// CertBag ::= SEQUENCE { certId OID, certValue [0] EXPLICIT
 		// OCTET STRING } for X.509; other kinds are kept unread.
@@ -1045,7 +1114,6 @@ func (b *Bag) parseAttributes(bp *parser) error {
 	if err != nil {
 		return err
 	}
-	b.attrs = span{uint32(as.rel), uint32(as.rel + len(as.b))}
 	for i := 0; !as.empty(); i++ {
 		if err := b.parseAttribute(&as); err != nil {
 			return prefixErr(err, fmt.Sprintf("bagAttributes[%d]", i), ".")
