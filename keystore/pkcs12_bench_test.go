@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -305,4 +307,30 @@ func BenchmarkPKCS12HostileIterations(b *testing.B) {
 			b.Fatal("parsed")
 		}
 	}, nil)
+}
+
+// BenchmarkPKCS12OpenMemoryLarge is BenchmarkPKCS12OpenMemory on a file
+// of 100,000 key entries (leaf and issuing CA each, Modern2024 at one
+// iteration: memory does not depend on the counts), for the ratio to the
+// file's size as files grow: what opening costs beyond the file is per
+// entry. Making the file takes about a minute.
+func BenchmarkPKCS12OpenMemoryLarge(b *testing.B) {
+	data := func() []byte {
+		data, err := p12BenchStore(b, Modern.WithIterations(1), 100_000).Marshal([]byte("changeit"))
+		require.NoError(b, err)
+		return data
+	}()
+	runtime.GC() // the store and its entries are garbage now
+	path := filepath.Join(b.TempDir(), "large.p12")
+	require.NoError(b, os.WriteFile(path, data, 0o600))
+	var allocated, kept uint64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		allocated, kept = p12MeasureOpen(b, func() (*Store, error) { return Open(path, []byte("changeit"), nil) })
+	}
+	b.ReportMetric(float64(len(data)), "file-B")
+	b.ReportMetric(float64(allocated), "alloc-B/op")
+	b.ReportMetric(float64(kept), "kept-B")
+	b.ReportMetric(float64(allocated)/float64(len(data)), "x-file")
+	b.ReportMetric(float64(p12OpenBudget(len(data))), "budget-B")
 }
