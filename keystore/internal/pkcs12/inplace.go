@@ -13,8 +13,9 @@ import (
 // file once and not the file and its certificates again. The MAC covers
 // the ciphertext and is computed on another goroutine at the same time:
 // it publishes how far it has hashed the AuthenticatedSafe for the last
-// time (macProgress), and a stretch of ciphertext is overwritten only
-// once the MAC is past it. What re-encrypting the plaintext needs (the
+// time (a progress), and a stretch of ciphertext is overwritten only
+// once the MAC is past it; the decrypter in turn publishes how far it
+// has decrypted, and the bags are read behind it (streamBags). What re-encrypting the plaintext needs (the
 // block cipher and the IV) is kept in a [Sealed], so that the file's
 // bytes can be rebuilt: CBC with the same key, IV and plaintext gives the
 // same ciphertext.
@@ -25,24 +26,25 @@ import (
 // (a file of 9 MB is 140 of them).
 const inPlaceChunk = 64 << 10
 
-// macProgress is how much of the AuthenticatedSafe the MAC has hashed
-// for the last time. A nil *macProgress is a MAC that is not computed
-// concurrently: waiting on it returns at once.
-type macProgress struct {
+// progress is how far a goroutine has gone through a buffer: the MAC
+// through the AuthenticatedSafe it hashes for the last time, or the
+// decrypter through the ciphertext it decrypts. A nil *progress is work
+// that is not done concurrently: waiting on it returns at once.
+type progress struct {
 	mu   sync.Mutex
 	cond sync.Cond
-	done int  // the MAC reads authSafe[:done] no more
-	over bool // the MAC reads authSafe no more
+	done int  // the work is done with buf[:done]
+	over bool // the work is done with the buffer
 }
 
-func newMACProgress() *macProgress {
-	p := &macProgress{}
+func newProgress() *progress {
+	p := &progress{}
 	p.cond.L = &p.mu
 	return p
 }
 
-// advance says that the MAC reads authSafe[:n] no more.
-func (p *macProgress) advance(n int) {
+// advance says that the work is done with buf[:n].
+func (p *progress) advance(n int) {
 	if p == nil {
 		return
 	}
@@ -52,9 +54,9 @@ func (p *macProgress) advance(n int) {
 	p.cond.Broadcast()
 }
 
-// finish says that the MAC reads the AuthenticatedSafe no more, whether
-// it matched, did not, or failed before hashing.
-func (p *macProgress) finish() {
+// finish says that the work is done with the buffer, whether it
+// succeeded, failed, or failed before starting.
+func (p *progress) finish() {
 	if p == nil {
 		return
 	}
@@ -64,8 +66,8 @@ func (p *macProgress) finish() {
 	p.cond.Broadcast()
 }
 
-// wait returns once the MAC reads authSafe[:n] no more.
-func (p *macProgress) wait(n int) {
+// wait returns once the work is done with buf[:n] or with the buffer.
+func (p *progress) wait(n int) {
 	if p == nil {
 		return
 	}
@@ -126,13 +128,14 @@ func (s *Sealed) add(p *sealedPart) {
 
 // decryptInPlace is decrypt writing the plaintext over ct, which lies at
 // off in the caller's buffer: before ct[:n] is overwritten, ready(n) is
-// called and returns once nothing reads ct[:n] any more (the MAC). It
-// returns the plaintext (a prefix of ct) and what re-encrypting it needs.
-// When it fails, ct holds the ciphertext again: each password form that
-// fails is undone (encrypting the plaintext with the same key and IV),
-// so that the next is tried on the ciphertext, and so that the caller's
-// buffer is as it was.
-func (a *Alg) decryptInPlace(password, ct []byte, off int, check func([]byte) bool, w *Work, ready func(n int)) ([]byte, *sealedPart, error) {
+// called and returns once nothing reads ct[:n] any more (the MAC), and
+// once it is, done (nil for none) is told. It returns the plaintext (a
+// prefix of ct) and what re-encrypting it needs. A password form that
+// fails is undone (encrypting the plaintext with the same key and IV) so
+// that the next is tried on the ciphertext, except the last: then the
+// part is returned with the error, for the caller to reseal once nothing
+// reads ct any more (done's reader may be reading it).
+func (a *Alg) decryptInPlace(password, ct []byte, off int, check func([]byte) bool, w *Work, ready func(n int), done *progress) ([]byte, *sealedPart, error) {
 	bs := a.Cipher.blockSize()
 	if len(ct) == 0 || len(ct)%bs != 0 {
 		return nil, nil, fmt.Errorf("%w: ciphertext of %d bytes is not a positive multiple of the %d-byte block", ErrDecrypt, len(ct), bs)
@@ -144,7 +147,7 @@ func (a *Alg) decryptInPlace(password, ct []byte, off int, check func([]byte) bo
 			return nil, nil, err
 		}
 	}
-	for _, pw := range forms {
+	for f, pw := range forms {
 		key, iv, err := a.deriveKeyIV(pw, w)
 		if err != nil {
 			return nil, nil, err
@@ -160,12 +163,17 @@ func (a *Alg) decryptInPlace(password, ct []byte, off int, check func([]byte) bo
 			end := min(i+inPlaceChunk, len(ct))
 			ready(end)
 			dec.CryptBlocks(ct[i:end], ct[i:end])
+			done.advance(end)
 			i = end
 		}
+		part := &sealedPart{off: off, n: len(ct), b: b, iv: slices.Clone(iv)}
 		if n, ok := unpad(ct, bs); ok {
 			if check == nil || check(ct[:n]) {
-				return ct[:n], &sealedPart{off: off, n: len(ct), b: b, iv: slices.Clone(iv)}, nil
+				return ct[:n], part, nil
 			}
+		}
+		if f == len(forms)-1 {
+			return nil, part, ErrDecrypt
 		}
 		cipher.NewCBCEncrypter(b, iv).CryptBlocks(ct, ct)
 	}

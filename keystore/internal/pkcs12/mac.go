@@ -218,7 +218,7 @@ func (md *macData) sum(key, msg []byte) []byte {
 // While it hashes msg with the last password form, it tells prog (nil
 // for none) how far it has got, and when it returns, that it is done:
 // DecodeInPlace overwrites the ciphertext behind it.
-func (md *macData) verify(password, msg []byte, w *Work, prog *macProgress) error {
+func (md *macData) verify(password, msg []byte, w *Work, prog *progress) error {
 	defer prog.finish()
 	var forms [][]byte
 	if md.Kind == PBMAC1 {
@@ -234,7 +234,7 @@ func (md *macData) verify(password, msg []byte, w *Work, prog *macProgress) erro
 		if err != nil {
 			return err
 		}
-		var p *macProgress
+		var p *progress
 		if i == len(forms)-1 {
 			p = prog
 		}
@@ -247,7 +247,7 @@ func (md *macData) verify(password, msg []byte, w *Work, prog *macProgress) erro
 
 // sumTelling is sum, telling prog (nil for none) after each stretch of
 // msg of inPlaceChunk bytes that it is hashed.
-func (md *macData) sumTelling(key, msg []byte, prog *macProgress) []byte {
+func (md *macData) sumTelling(key, msg []byte, prog *progress) []byte {
 	if prog == nil {
 		return md.sum(key, msg)
 	}

@@ -327,7 +327,7 @@ func decode(data, password []byte, own bool) (f *File, err error) {
 	if own {
 		ip = &inPlace{data: data, authSafe: authSafe, authOff: authOff}
 		if md != nil {
-			ip.prog = newMACProgress()
+			ip.prog = newProgress()
 		}
 		defer func() {
 			if err != nil {
@@ -365,11 +365,11 @@ type inPlace struct {
 	data     []byte
 	authSafe []byte
 	authOff  int64
-	prog     *macProgress
+	prog     *progress
 	sealed   Sealed
 }
 
-func (ip *inPlace) progress() *macProgress {
+func (ip *inPlace) progress() *progress {
 	if ip == nil {
 		return nil
 	}
@@ -393,9 +393,11 @@ func (ip *inPlace) place(pc contentInfo) (int, bool) {
 	return int(off), true
 }
 
-// decrypt decrypts pc, in place when it can (see place), and returns the
-// plaintext and, when decrypted in place, what re-encrypting it needs.
-func (ip *inPlace) decrypt(pc contentInfo, password []byte, w *Work) ([]byte, *sealedPart, error) {
+// decrypt decrypts pc, in place when it can (see place), telling done
+// (nil for none) how far it has gone, and returns the plaintext and, when
+// decrypted in place, what re-encrypting it needs, which is returned
+// with the error too when the decryption failed (see decryptInPlace).
+func (ip *inPlace) decrypt(pc contentInfo, password []byte, w *Work, done *progress) ([]byte, *sealedPart, error) {
 	off, ok := ip.place(pc)
 	if !ok {
 		pt, err := pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
@@ -403,7 +405,15 @@ func (ip *inPlace) decrypt(pc contentInfo, password []byte, w *Work) ([]byte, *s
 	}
 	// The MAC's progress is over the AuthenticatedSafe.
 	rel := off - int(ip.authOff)
-	return pc.alg.decryptInPlace(password, pc.data, off, looksLikeSequence, w, func(n int) { ip.prog.wait(rel + n) })
+	return pc.alg.decryptInPlace(password, pc.data, off, looksLikeSequence, w, func(n int) { ip.prog.wait(rel + n) }, done)
+}
+
+// streams reports whether the bags of pc can be read while it is
+// decrypted in place: one password form is tried, so that the plaintext,
+// once written, stays.
+func (ip *inPlace) streams(pc contentInfo, password []byte) bool {
+	_, ok := ip.place(pc)
+	return ok && (pc.alg.Cipher.IsPBES2() || len(password) > 0)
 }
 
 // readStructure reads the PFX and its AuthenticatedSafe, with every
@@ -446,12 +456,17 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work, ip *
 		ahead = -1
 		done  chan decrypted
 	)
+	var stream *progress // the decryption run ahead, when its bags are read behind it
 	for i, pc := range pieces {
 		if pc.alg != nil {
 			if i > 0 {
 				ahead, done = i, make(chan decrypted, 1)
+				if ip.streams(pc, password) {
+					stream = newProgress()
+				}
 				go func() {
-					pt, part, err := ip.decrypt(pc, password, w)
+					pt, part, err := ip.decrypt(pc, password, w, stream)
+					stream.finish()
 					done <- decrypted{pt, part, err}
 				}()
 			}
@@ -469,14 +484,23 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work, ip *
 	for i, pc := range pieces {
 		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
 		sc := pc.data
+		n := len(f.Bags)
+		br.encrypted = pc.alg != nil
 		if pc.alg != nil {
-			var part *sealedPart
+			var (
+				part     *sealedPart
+				streamed []*Bag
+				end      = -1
+			)
 			if i == ahead {
+				if stream != nil {
+					streamed, end = br.streamBags(pc.data, stream, f.Bags)
+				}
 				d := <-done
 				done = nil
 				sc, part, err = d.plaintext, d.part, d.err
 			} else {
-				sc, part, err = ip.decrypt(pc, password, w)
+				sc, part, err = ip.decrypt(pc, password, w, nil)
 			}
 			if ip != nil {
 				ip.sealed.add(part)
@@ -487,16 +511,60 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work, ip *
 				}
 				return err
 			}
+			if end >= 0 && end == len(sc) {
+				// Read behind the decrypter, as parseSafeContents reads
+				// them from the plaintext: a SEQUENCE of the bags,
+				// spanning it. Otherwise they are read again from it,
+				// for parseSafeContents to say what is wrong.
+				f.Bags = streamed
+				c.Bags = len(f.Bags) - n
+				f.Contents = append(f.Contents, c)
+				continue
+			}
 		}
-		n := len(f.Bags)
-		br.encrypted = pc.alg != nil
-		if f.Bags, err = parseSafeContents(sc, pc.off, &br, f.Bags); err != nil {
+		if f.Bags, err = parseSafeContents(sc, pc.off, &br, f.Bags[:n]); err != nil {
 			return prefixErr(err, fmt.Sprintf("authSafe[%d]", pc.index), ".")
 		}
 		c.Bags = len(f.Bags) - n
 		f.Contents = append(f.Contents, c)
 	}
 	return nil
+}
+
+// streamBags reads the bags of the SafeContents being decrypted in ct
+// as the decrypter (telling dec) gets past each, and returns out with
+// them appended and the end of the SafeContents' SEQUENCE. It reads only
+// what parseSafeContents reads without a second pass (a SEQUENCE in DER
+// and bags the fast path or the checking parser accepts): for anything
+// else it stops and returns -1, and the caller reads the plaintext with
+// parseSafeContents once it is decrypted, which says what is wrong. It
+// reads nothing the decrypter has not written, so that it can run while
+// the decrypter writes the rest.
+func (br *bagReader) streamBags(ct []byte, dec *progress, out []*Bag) ([]*Bag, int) {
+	dec.wait(min(len(ct), 6)) // an identifier and four length octets
+	tag, hc, end, ok := header(ct, 0)
+	if !ok || tag != tagSequence {
+		return nil, -1
+	}
+	sc := newParser(ct[hc:end], -1, "SafeContents")
+	for first := true; !sc.empty(); first = false {
+		at := hc + sc.pos
+		dec.wait(min(at+6, end))
+		_, _, bagEnd, ok := header(ct[:end], at)
+		if !ok {
+			return nil, -1
+		}
+		dec.wait(bagEnd)
+		if first {
+			// Bags are alike: the first's size says how many there are.
+			out = slices.Grow(out, (end-hc)/(bagEnd-at)+1)
+		}
+		var err error
+		if out, err = br.parseBag(&sc, out, 0); err != nil {
+			return nil, -1
+		}
+	}
+	return out, end
 }
 
 // decrypted is the result of a decryption run ahead.
