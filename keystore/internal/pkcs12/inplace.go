@@ -66,16 +66,22 @@ func (p *progress) finish() {
 	p.cond.Broadcast()
 }
 
-// wait returns once the work is done with buf[:n] or with the buffer.
-func (p *progress) wait(n int) {
+// wait returns once the work is done with buf[:n] or with the buffer,
+// and how much of it the work is done with then (at least n).
+func (p *progress) wait(n int) int {
 	if p == nil {
-		return
+		return n
 	}
 	p.mu.Lock()
 	for !p.over && p.done < n {
 		p.cond.Wait()
 	}
+	done := p.done
+	if p.over {
+		done = max(done, n)
+	}
 	p.mu.Unlock()
+	return done
 }
 
 // Sealed is what rebuilding the ciphertext of the encrypted SafeContents

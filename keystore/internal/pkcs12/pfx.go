@@ -541,7 +541,9 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work, ip *
 // reads nothing the decrypter has not written, so that it can run while
 // the decrypter writes the rest.
 func (br *bagReader) streamBags(ct []byte, dec *progress, out []*Bag) ([]*Bag, int) {
-	dec.wait(min(len(ct), 6)) // an identifier and four length octets
+	// ready is what the decrypter is known to have written: it is asked
+	// again only when a bag goes beyond it.
+	ready := dec.wait(min(len(ct), 6)) // an identifier and four length octets
 	tag, hc, end, ok := header(ct, 0)
 	if !ok || tag != tagSequence {
 		return nil, -1
@@ -549,12 +551,16 @@ func (br *bagReader) streamBags(ct []byte, dec *progress, out []*Bag) ([]*Bag, i
 	sc := newParser(ct[hc:end], -1, "SafeContents")
 	for first := true; !sc.empty(); first = false {
 		at := hc + sc.pos
-		dec.wait(min(at+6, end))
+		if n := min(at+6, end); n > ready {
+			ready = dec.wait(n)
+		}
 		_, _, bagEnd, ok := header(ct[:end], at)
 		if !ok {
 			return nil, -1
 		}
-		dec.wait(bagEnd)
+		if bagEnd > ready {
+			ready = dec.wait(bagEnd)
+		}
 		if first {
 			// Bags are alike: the first's size says how many there are.
 			out = slices.Grow(out, (end-hc)/(bagEnd-at)+1)
