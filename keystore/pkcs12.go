@@ -30,9 +30,13 @@ type pkcs12Codec struct {
 	kept   []*p12.Bag
 	orphan map[*p12.Bag]bool
 
-	// original is the file as read, returned by encode when nothing
-	// changed, so that saving an untouched store rewrites it byte for byte.
+	// original is the buffer the file was read into, returned by encode
+	// when nothing changed, so that saving an untouched store rewrites it
+	// byte for byte. Its encrypted SafeContents were decrypted where they
+	// are (p12.DecodeInPlace: the bags read from them are pieces of it);
+	// sealed encrypts them again in a copy (nil when none was).
 	original []byte
+	sealed   *p12.Sealed
 	read     int // number of records read
 
 	// lazy is what building the chains of the entries read needs, until
@@ -152,11 +156,13 @@ func parsePKCS12(data, password []byte, o options) (*Store, error) {
 // the names of every certificate) and the bags that are not entries are
 // found when first needed (pkcs12Native.buildChain, pkcs12Codec.resolve).
 func decodePKCS12(data, password []byte, o options) (*Store, error) {
-	f, err := p12.Decode(data, password)
+	// The certificates are decrypted in data, not in a copy of them:
+	// opening a large file holds it once. On error data is as it was.
+	f, err := p12.DecodeInPlace(data, password)
 	if err != nil {
 		return nil, pkcs12Error(err)
 	}
-	c := &pkcs12Codec{profile: detectProfile(f), orphan: map[*p12.Bag]bool{}, original: data}
+	c := &pkcs12Codec{profile: detectProfile(f), orphan: map[*p12.Bag]bool{}, original: data, sealed: f.Sealed}
 
 	ix := indexCerts(f.Bags)
 	certs := ix.certs
@@ -646,7 +652,11 @@ func (c *pkcs12Codec) encode(s *Store, password []byte) ([]byte, error) {
 		return nil, err
 	}
 	if c.unchanged(s, password) {
-		return append([]byte(nil), c.original...), nil
+		// The copy gets its ciphertext back: the same key, IV and
+		// plaintext give the same bytes.
+		out := append([]byte(nil), c.original...)
+		c.sealed.Reseal(out)
+		return out, nil
 	}
 	rnd := s.opts.rand()
 	ids := &localKeyIDs{c: c, s: s}

@@ -66,7 +66,7 @@ func (s *Store) kept(notOther bool) []keptBag {
 		}
 		t := b.Type.String()
 		if b.Type == p12.OtherBag {
-			t = p12.OIDString(b.TypeOID)
+			t = p12.OIDString(b.TypeOID())
 		}
 		out = append(out, keptBag{Type: t, Name: b.FriendlyName()})
 	}

@@ -266,9 +266,24 @@ func FuzzDecode(f *testing.F) {
 		if done := DerivedBlocks() - before; done > MaxWork {
 			t.Fatalf("Decode derived %d hash blocks; the budget is %d", done, MaxWork)
 		}
+		// DecodeInPlace reads what Decode reads, fails as it fails and
+		// then leaves its buffer as it was, and otherwise Reseal gives
+		// the file back.
+		buf := bytes.Clone(data)
+		inPlace, ierr := DecodeInPlace(buf, nil)
 		if err != nil {
+			require.Error(t, ierr)
+			require.Equal(t, err.Error(), ierr.Error())
+			require.True(t, bytes.Equal(data, buf), "a failed DecodeInPlace changed its buffer")
 			return
 		}
+		require.NoError(t, ierr)
+		require.Len(t, inPlace.Bags, len(file.Bags))
+		for i, b := range inPlace.Bags {
+			require.True(t, bytes.Equal(file.Bags[i].Raw, b.Raw))
+		}
+		inPlace.Sealed.Reseal(buf)
+		require.True(t, bytes.Equal(data, buf), "Reseal does not give the file back")
 		var bags [][]byte
 		for _, b := range file.Bags {
 			bags = append(bags, b.Raw)

@@ -33,6 +33,7 @@ type parser struct {
 	pos   int
 	base  int64  // file offset of b[0], or -1 when b is not a piece of the file
 	field string // what b holds, for errors
+	rel   int    // within a SafeBag (parseBag): the index of b[0] in the bag's encoding
 }
 
 func newParser(b []byte, base int64, field string) parser {
@@ -46,7 +47,13 @@ func (p *parser) sub(content []byte, off int, field string) parser {
 	if p.base >= 0 {
 		base = p.base + int64(off)
 	}
-	return parser{b: content, base: base, field: field}
+	return parser{b: content, base: base, field: field, rel: p.rel + off}
+}
+
+// contentSpan returns where the contents of e, an element read by p,
+// are in the SafeBag p reads (see parser.rel).
+func (p *parser) contentSpan(e element) span {
+	return span{uint32(p.rel + e.coff), uint32(p.rel + e.coff + len(e.content))}
 }
 
 func (p *parser) empty() bool { return p.pos >= len(p.b) }

@@ -9,7 +9,11 @@
 // (friendlyName, localKeyId, Java's trust attribute); shrouded keys stay
 // sealed until [Bag.DecryptKey], and what a reader of a large file
 // rarely needs (the attribute list, the friendlyName's text, a key's
-// encryption parameters) is decoded on first use from the bytes kept. [Encode] writes SafeContents of bags
+// encryption parameters) is decoded on first use from the bytes kept.
+// [DecodeInPlace] is Decode on a buffer the caller gives up: the
+// encrypted SafeContents are decrypted where they are in it, so that a
+// reader holds a large file once and not its certificates again, and
+// [Sealed.Reseal] gives the file's bytes back. [Encode] writes SafeContents of bags
 // built with [NewCertBag], [NewShroudedKeyBag] and [WithAttrs], or kept
 // as read, under an [EncParams] and a [MACParams]. The package knows
 // nothing of aliases, chains or entries: package keystore builds those.
@@ -36,7 +40,9 @@
 // bounded, and decoding n bytes allocates O(n). The MAC is computed on
 // another goroutine while the SafeContents are decrypted and read (the
 // work of both planned and budgeted before either starts), and its
-// verdict is returned first. A shrouded key's parameters are read, and
+// verdict is returned first; decrypting in place, a stretch of
+// ciphertext is overwritten only once the MAC has hashed it, and a
+// failed decode leaves the buffer as it was given. A shrouded key's parameters are read, and
 // their limits checked, when the key is decrypted, as Java reads them. Iteration counts alone do
 // not bound the work: a PBKDF2 keyLength multiplies it, and so do the
 // derivations a scheme needs and the password forms tried. [Decode]

@@ -42,9 +42,7 @@ func checkFastBag(t *testing.T, sc []byte) {
 	out, err := slow.parseBag(&q, nil, 0)
 	require.NoError(t, err, "the fast path read a bag the parser refuses: %x", sc)
 	require.Len(t, out, 1)
-	want := *out[0]
-	want.name.off, want.name.coff = 0, 0
-	assert.Equal(t, want, *b, "%x", sc)
+	assert.Equal(t, *out[0], *b, "%x", sc)
 	assert.Equal(t, q.pos, p.pos)
 }
 

@@ -214,7 +214,12 @@ func (md *macData) sum(key, msg []byte) []byte {
 // KDF takes the BMPString password and, for an empty password, also the
 // absent one; PBMAC1 takes the password as UTF-8 (RFC 9579 section 4).
 // Each derivation is charged to w first.
-func (md *macData) verify(password, msg []byte, w *Work) error {
+//
+// While it hashes msg with the last password form, it tells prog (nil
+// for none) how far it has got, and when it returns, that it is done:
+// DecodeInPlace overwrites the ciphertext behind it.
+func (md *macData) verify(password, msg []byte, w *Work, prog *progress) error {
+	defer prog.finish()
 	var forms [][]byte
 	if md.Kind == PBMAC1 {
 		forms = [][]byte{password}
@@ -224,16 +229,36 @@ func (md *macData) verify(password, msg []byte, w *Work) error {
 			return err
 		}
 	}
-	for _, pw := range forms {
+	for i, pw := range forms {
 		key, err := md.key(pw, w)
 		if err != nil {
 			return err
 		}
-		if hmac.Equal(md.sum(key, msg), md.digest) {
+		var p *progress
+		if i == len(forms)-1 {
+			p = prog
+		}
+		if hmac.Equal(md.sumTelling(key, msg, p), md.digest) {
 			return nil
 		}
 	}
 	return ErrMAC
+}
+
+// sumTelling is sum, telling prog (nil for none) after each stretch of
+// msg of inPlaceChunk bytes that it is hashed.
+func (md *macData) sumTelling(key, msg []byte, prog *progress) []byte {
+	if prog == nil {
+		return md.sum(key, msg)
+	}
+	m := hmac.New(md.Hash.newHash(), key)
+	for i := 0; i < len(msg); {
+		end := min(i+inPlaceChunk, len(msg))
+		m.Write(msg[i:end])
+		prog.advance(end)
+		i = end
+	}
+	return m.Sum(nil)
 }
 
 // macNode computes a MAC over msg and returns the MacData.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf16"
 
@@ -12,7 +13,7 @@ import (
 )
 
 // BagType is the type of a SafeBag (RFC 7292 section 4.2).
-type BagType int
+type BagType uint8
 
 // Bag types. A safeContentsBag is never reported: its bags are read in
 // its place.
@@ -51,50 +52,143 @@ func (t BagType) String() string {
 // friendlyName ([Bag.FriendlyName]) and a shrouded key's encryption
 // parameters ([Bag.KeyAlg]). Decode has checked their structure, so that
 // a malformed file is refused when it is read.
+//
+// Every piece of the bag is a piece of Raw. Those read often (Cert,
+// LocalKeyID) are slices; the friendlyName is kept as its place in Raw,
+// and what is read only when a bag is renamed, listed or its key
+// decrypted ([Bag.TypeOID], [Bag.Value], [Bag.EncryptedKey], the
+// attributes and the key's parameters) is found again in Raw, a few
+// headers away: a file of 10,000 entries has 20,000 bags, and a Bag of
+// three slices is a third of the size of one of ten, with a third of the
+// pointers for the garbage collector to follow.
 type Bag struct {
-	Type    BagType
-	TypeOID []byte
-	Raw     []byte // the SafeBag, DER
-	Value   []byte // the bagValue element, DER
-
-	attrs []byte  // the contents of bagAttributes
-	name  element // the first friendlyName value; name.full is nil without one
+	Raw []byte // the SafeBag, DER
 
 	LocalKeyID []byte
-	JavaTrust  bool // Java's trusted-certificate attribute is present
-
-	// Encrypted is set when the bag was read from an encryptedData.
-	Encrypted bool
 
 	// Cert is the certificate of a certBag holding an X.509 certificate.
 	Cert []byte
 
-	// keyAlg is the encryptionAlgorithm of a pkcs8ShroudedKeyBag, and
-	// EncryptedKey its encryptedData.
-	keyAlg       []byte
-	EncryptedKey []byte
+	// name is the place in Raw of the contents of the first friendlyName
+	// value.
+	name span
+
+	Type    BagType
+	nameTag byte // the first friendlyName value's tag; 0 without one
+
+	JavaTrust bool // Java's trusted-certificate attribute is present
+
+	// Encrypted is set when the bag was read from an encryptedData.
+	Encrypted bool
+}
+
+// span is a piece of a Bag's Raw: Raw[off:end]. The zero span is none: a
+// piece of a bag never starts at its first octet, which is its tag.
+type span struct{ off, end uint32 }
+
+// maxBagLen is the longest SafeBag read: a span's offsets are 32 bits.
+const maxBagLen = 1<<32 - 1
+
+// at returns Raw[sp.off:sp.end], or nil for the zero span.
+func (b *Bag) at(sp span) []byte {
+	if sp.end == 0 {
+		return nil
+	}
+	return b.Raw[sp.off:sp.end:sp.end]
+}
+
+// parts returns the contents of the bag's bagId, its bagValue element
+// and the contents of its bagAttributes (nil without), read again from
+// Raw, which Decode has read the same way.
+func (b *Bag) parts() (oid, value, attrs []byte) {
+	top := newParser(b.Raw, -1, "SafeBag")
+	bp, err := top.enter(tagSequence, "SafeBag")
+	if err != nil {
+		return nil, nil, nil // cannot happen: checked by Decode
+	}
+	oid, _ = bp.oid("bagId")
+	vp, err := bp.enter(tagExplicit0, "bagValue")
+	if err != nil {
+		return oid, nil, nil
+	}
+	v, err := vp.next("bagValue")
+	if err != nil {
+		return oid, nil, nil
+	}
+	if bp.peek() == tagSet {
+		if as, err := bp.enter(tagSet, "bagAttributes"); err == nil {
+			attrs = as.b
+		}
+	}
+	return oid, v.full, attrs
+}
+
+// TypeOID returns the contents of the bag's bagId.
+func (b *Bag) TypeOID() []byte {
+	oid, _, _ := b.parts()
+	return oid
+}
+
+// Value returns the bagValue element, DER.
+func (b *Bag) Value() []byte {
+	_, v, _ := b.parts()
+	return v
+}
+
+// keyParts returns a pkcs8ShroudedKeyBag's encryptionAlgorithm element
+// and the contents of its encryptedData, or nil and nil.
+func (b *Bag) keyParts() (alg, ct []byte) {
+	if b.Type != ShroudedKeyBag {
+		return nil, nil
+	}
+	_, v, _ := b.parts()
+	top := newParser(v, -1, "bagValue")
+	kp, err := top.enter(tagSequence, "EncryptedPrivateKeyInfo")
+	if err != nil {
+		return nil, nil // cannot happen: checked by Decode
+	}
+	a, err := kp.expect(tagSequence, "encryptionAlgorithm")
+	if err != nil {
+		return nil, nil
+	}
+	e, err := kp.expect(tagOctetString, "encryptedData")
+	if err != nil {
+		return a.full, nil
+	}
+	return a.full, e.content
+}
+
+// EncryptedKey returns the encryptedData of a pkcs8ShroudedKeyBag, or
+// nil.
+func (b *Bag) EncryptedKey() []byte {
+	_, ct := b.keyParts()
+	return ct
 }
 
 // HasFriendlyName reports whether the bag has a friendlyName attribute.
-func (b *Bag) HasFriendlyName() bool { return b.name.full != nil }
+func (b *Bag) HasFriendlyName() bool { return b.nameTag != 0 }
+
+// nameElem returns the first friendlyName value.
+func (b *Bag) nameElem() element { return element{tag: b.nameTag, content: b.at(b.name)} }
 
 // FriendlyName returns the bag's friendlyName (a trailing NUL dropped),
 // or "".
 func (b *Bag) FriendlyName() string {
-	if b.name.full == nil {
+	if b.nameTag == 0 {
 		return ""
 	}
-	s, _ := decodeName(b.name) // checked by Decode
+	s, _ := decodeName(b.nameElem()) // checked by Decode
 	return s
 }
 
 // Attributes returns the bag's attributes, as read.
 func (b *Bag) Attributes() []Attribute {
-	if len(b.attrs) == 0 {
+	_, _, attrs := b.parts()
+	if len(attrs) == 0 {
 		return nil
 	}
 	var out []Attribute
-	p := newParser(b.attrs, -1, "bagAttributes")
+	p := newParser(attrs, -1, "bagAttributes")
 	for !p.empty() {
 		raw, err := p.expect(tagSequence, "")
 		if err != nil {
@@ -114,7 +208,8 @@ func (b *Bag) KeyAlg() (*Alg, error) {
 	if b.Type != ShroudedKeyBag {
 		return nil, nil
 	}
-	p := newParser(b.keyAlg, -1, "EncryptedPrivateKeyInfo")
+	alg, _ := b.keyParts()
+	p := newParser(alg, -1, "EncryptedPrivateKeyInfo")
 	a, err := parseEncAlg(&p)
 	if err != nil {
 		return nil, prefixErr(err, "encryptionAlgorithm", " ")
@@ -154,6 +249,11 @@ type File struct {
 	// Decode, for the keys a reader decrypts as part of reading the file
 	// (see [Bag.DecryptKeyWithin]).
 	Work *Work
+
+	// Sealed, set by [DecodeInPlace] when it decrypted a SafeContents in
+	// the buffer it was given, rebuilds the file's bytes from the buffer
+	// (see [Sealed.Reseal]); it is nil otherwise.
+	Sealed *Sealed
 }
 
 // maxBagNesting bounds safeContentsBag nesting.
@@ -169,11 +269,29 @@ const maxBagNesting = 8
 // *LimitError before any work. Errors are *FormatError, *LimitError, *UnsupportedError, ErrMAC (wrong
 // password or tampering), ErrDecrypt or ErrPasswordEncoding.
 func Decode(data, password []byte) (*File, error) {
-	authSafe, md, pieces, err := readStructure(data)
+	return decode(data, password, false)
+}
+
+// DecodeInPlace is [Decode] on a buffer the caller gives up: the
+// encrypted SafeContents of a file in DER are decrypted where they are in
+// data, and the bags read from them are pieces of data, rather than of a
+// copy as large as them. The ciphertext is overwritten only once the MAC
+// (computed at the same time) has read it; what rebuilding it needs is
+// [File.Sealed], and data with [Sealed.Reseal] applied is the file again.
+// A SafeContents in BER, or in a file in BER, is decrypted into a new
+// buffer, as Decode does. When DecodeInPlace returns an error, data is as
+// it was given.
+func DecodeInPlace(data, password []byte) (*File, error) {
+	return decode(data, password, true)
+}
+
+// decode is Decode, or DecodeInPlace when own is set.
+func decode(data, password []byte, own bool) (f *File, err error) {
+	authSafe, authOff, md, pieces, err := readStructure(data)
 	if err != nil {
 		return nil, err
 	}
-	f := &File{}
+	f = &File{}
 	if md != nil {
 		f.MAC = md.MACParams
 	}
@@ -202,12 +320,30 @@ func Decode(data, password []byte) (*File, error) {
 	// for concurrent use. Nothing is returned before the MAC's verdict,
 	// which comes first: a wrong password or a changed file is ErrMAC,
 	// whatever the rest found.
+	//
+	// In place, a piece of the ciphertext is decrypted once the MAC has
+	// hashed it (prog): the ciphertext it has to read is the buffer's.
+	var ip *inPlace
+	if own {
+		ip = &inPlace{data: data, authSafe: authSafe, authOff: authOff}
+		if md != nil {
+			ip.prog = newProgress()
+		}
+		defer func() {
+			if err != nil {
+				// Whatever failed, the caller's buffer is given back as
+				// it was: every goroutine is done, nothing reads it.
+				ip.sealed.Reseal(data)
+				f = nil
+			}
+		}()
+	}
 	var macErr chan error
 	if md != nil {
 		macErr = make(chan error, 1)
-		go func() { macErr <- md.verify(password, authSafe, w) }()
+		go func() { macErr <- md.verify(password, authSafe, w, ip.progress()) }()
 	}
-	err = f.readContents(pieces, password, w)
+	err = f.readContents(pieces, password, w, ip)
 	if macErr != nil {
 		if merr := <-macErr; merr != nil {
 			return nil, merr
@@ -216,31 +352,91 @@ func Decode(data, password []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ip != nil && len(ip.sealed.parts) > 0 {
+		f.Sealed = &ip.sealed
+	}
 	return f, nil
+}
+
+// inPlace is what decrypting in place needs: the caller's buffer, where
+// the AuthenticatedSafe is in it, the MAC's progress over it (nil without
+// a MAC), and what was decrypted in it so far.
+type inPlace struct {
+	data     []byte
+	authSafe []byte
+	authOff  int64
+	prog     *progress
+	sealed   Sealed
+}
+
+func (ip *inPlace) progress() *progress {
+	if ip == nil {
+		return nil
+	}
+	return ip.prog
+}
+
+// place returns the offset in ip.data of the ciphertext of pc, and
+// whether pc can be decrypted there: a primitive encryptedContent read
+// from the DER of the buffer itself.
+func (ip *inPlace) place(pc contentInfo) (int, bool) {
+	if ip == nil || pc.alg == nil || pc.ctOff < 0 || ip.authOff < 0 || len(pc.data) == 0 {
+		return 0, false
+	}
+	off := pc.ctOff
+	if off < ip.authOff || off+int64(len(pc.data)) > ip.authOff+int64(len(ip.authSafe)) || off+int64(len(pc.data)) > int64(len(ip.data)) {
+		return 0, false
+	}
+	if &ip.data[off] != &pc.data[0] {
+		return 0, false // not the buffer's bytes after all
+	}
+	return int(off), true
+}
+
+// decrypt decrypts pc, in place when it can (see place), telling done
+// (nil for none) how far it has gone, and returns the plaintext and, when
+// decrypted in place, what re-encrypting it needs, which is returned
+// with the error too when the decryption failed (see decryptInPlace).
+func (ip *inPlace) decrypt(pc contentInfo, password []byte, w *Work, done *progress) ([]byte, *sealedPart, error) {
+	off, ok := ip.place(pc)
+	if !ok {
+		pt, err := pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
+		return pt, nil, err
+	}
+	// The MAC's progress is over the AuthenticatedSafe.
+	rel := off - int(ip.authOff)
+	return pc.alg.decryptInPlace(password, pc.data, off, looksLikeSequence, w, func(n int) { ip.prog.wait(rel + n) }, done)
+}
+
+// streams reports whether the bags of pc can be read while it is
+// decrypted in place: one password form is tried, so that the plaintext,
+// once written, stays.
+func (ip *inPlace) streams(pc contentInfo, password []byte) bool {
+	_, ok := ip.place(pc)
+	return ok && (pc.alg.Cipher.IsPBES2() || len(password) > 0)
 }
 
 // readStructure reads the PFX and its AuthenticatedSafe, with every
 // encryption's parameters, before any key is derived.
-func readStructure(data []byte) (authSafe []byte, md *macData, pieces []contentInfo, err error) {
-	var authOff int64
+func readStructure(data []byte) (authSafe []byte, authOff int64, md *macData, pieces []contentInfo, err error) {
 	err = asDER(data, 0, "PFX", func(der []byte, base int64) (err error) {
 		authSafe, authOff, md, err = parsePFX(der, base)
 		return err
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
 	}
 	if len(authSafe) == 0 {
-		return nil, nil, nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
+		return nil, 0, nil, nil, &FormatError{Offset: authOff, Field: "AuthenticatedSafe", Detail: "want a SEQUENCE, found nothing"}
 	}
 	err = asDER(authSafe, authOff, "AuthenticatedSafe", func(der []byte, base int64) (err error) {
 		pieces, err = parseAuthSafe(der, base)
 		return err
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
 	}
-	return authSafe, md, pieces, nil
+	return authSafe, authOff, md, pieces, nil
 }
 
 // readContents decrypts and reads the pieces of the AuthenticatedSafe
@@ -249,20 +445,29 @@ func readStructure(data []byte) (authSafe []byte, md *macData, pieces []contentI
 // The first encrypted piece after an unencrypted one (the certificates
 // after the keys, as keytool and this package write them) is decrypted
 // on another goroutine while the pieces before it are read.
-func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) error {
+//
+// With ip (DecodeInPlace), the pieces are decrypted in place where they
+// can be, and what re-encrypting them needs is added to ip.sealed as each
+// is decrypted, the one run ahead included if an earlier piece failed.
+func (f *File) readContents(pieces []contentInfo, password []byte, w *Work, ip *inPlace) error {
 	var (
 		br    bagReader
 		err   error
 		ahead = -1
 		done  chan decrypted
 	)
+	var stream *progress // the decryption run ahead, when its bags are read behind it
 	for i, pc := range pieces {
 		if pc.alg != nil {
 			if i > 0 {
 				ahead, done = i, make(chan decrypted, 1)
+				if ip.streams(pc, password) {
+					stream = newProgress()
+				}
 				go func() {
-					pt, err := pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
-					done <- decrypted{pt, err}
+					pt, part, err := ip.decrypt(pc, password, w, stream)
+					stream.finish()
+					done <- decrypted{pt, part, err}
 				}()
 			}
 			break
@@ -270,19 +475,35 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) erro
 	}
 	defer func() {
 		if done != nil {
-			<-done // not read: an earlier piece failed
+			d := <-done // not read: an earlier piece failed
+			if ip != nil {
+				ip.sealed.add(d.part)
+			}
 		}
 	}()
 	for i, pc := range pieces {
 		c := Contents{Encrypted: pc.alg != nil, Alg: pc.alg}
 		sc := pc.data
+		n := len(f.Bags)
+		br.encrypted = pc.alg != nil
 		if pc.alg != nil {
+			var (
+				part     *sealedPart
+				streamed []*Bag
+				end      = -1
+			)
 			if i == ahead {
+				if stream != nil {
+					streamed, end = br.streamBags(pc.data, stream, f.Bags)
+				}
 				d := <-done
 				done = nil
-				sc, err = d.plaintext, d.err
+				sc, part, err = d.plaintext, d.part, d.err
 			} else {
-				sc, err = pc.alg.decrypt(password, pc.data, looksLikeSequence, w)
+				sc, part, err = ip.decrypt(pc, password, w, nil)
+			}
+			if ip != nil {
+				ip.sealed.add(part)
 			}
 			if err != nil {
 				if errors.Is(err, ErrDecrypt) {
@@ -290,10 +511,18 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) erro
 				}
 				return err
 			}
+			if end >= 0 && end == len(sc) {
+				// Read behind the decrypter, as parseSafeContents reads
+				// them from the plaintext: a SEQUENCE of the bags,
+				// spanning it. Otherwise they are read again from it,
+				// for parseSafeContents to say what is wrong.
+				f.Bags = streamed
+				c.Bags = len(f.Bags) - n
+				f.Contents = append(f.Contents, c)
+				continue
+			}
 		}
-		n := len(f.Bags)
-		br.encrypted = pc.alg != nil
-		if f.Bags, err = parseSafeContents(sc, pc.off, &br, f.Bags); err != nil {
+		if f.Bags, err = parseSafeContents(sc, pc.off, &br, f.Bags[:n]); err != nil {
 			return prefixErr(err, fmt.Sprintf("authSafe[%d]", pc.index), ".")
 		}
 		c.Bags = len(f.Bags) - n
@@ -302,9 +531,52 @@ func (f *File) readContents(pieces []contentInfo, password []byte, w *Work) erro
 	return nil
 }
 
+// streamBags reads the bags of the SafeContents being decrypted in ct
+// as the decrypter (telling dec) gets past each, and returns out with
+// them appended and the end of the SafeContents' SEQUENCE. It reads only
+// what parseSafeContents reads without a second pass (a SEQUENCE in DER
+// and bags the fast path or the checking parser accepts): for anything
+// else it stops and returns -1, and the caller reads the plaintext with
+// parseSafeContents once it is decrypted, which says what is wrong. It
+// reads nothing the decrypter has not written, so that it can run while
+// the decrypter writes the rest.
+func (br *bagReader) streamBags(ct []byte, dec *progress, out []*Bag) ([]*Bag, int) {
+	// ready is what the decrypter is known to have written: it is asked
+	// again only when a bag goes beyond it.
+	ready := dec.wait(min(len(ct), 6)) // an identifier and four length octets
+	tag, hc, end, ok := header(ct, 0)
+	if !ok || tag != tagSequence {
+		return nil, -1
+	}
+	sc := newParser(ct[hc:end], -1, "SafeContents")
+	for first := true; !sc.empty(); first = false {
+		at := hc + sc.pos
+		if n := min(at+6, end); n > ready {
+			ready = dec.wait(n)
+		}
+		_, _, bagEnd, ok := header(ct[:end], at)
+		if !ok {
+			return nil, -1
+		}
+		if bagEnd > ready {
+			ready = dec.wait(bagEnd)
+		}
+		if first {
+			// Bags are alike: the first's size says how many there are.
+			out = slices.Grow(out, (end-hc)/(bagEnd-at)+1)
+		}
+		var err error
+		if out, err = br.parseBag(&sc, out, 0); err != nil {
+			return nil, -1
+		}
+	}
+	return out, end
+}
+
 // decrypted is the result of a decryption run ahead.
 type decrypted struct {
 	plaintext []byte
+	part      *sealedPart // decrypted in place
 	err       error
 }
 
@@ -438,6 +710,7 @@ type contentInfo struct {
 	data  []byte
 	off   int64 // file offset of data, or -1
 	alg   *Alg
+	ctOff int64 // an encryptedData's: file offset of data, the ciphertext, when it is a piece of the file, or -1
 }
 
 // parseContentInfo parses ContentInfo ::= SEQUENCE { contentType OID,
@@ -456,8 +729,8 @@ func parseContentInfo(ap *parser) (contentInfo, error) {
 		d, off, err := dataContent(&ci)
 		return contentInfo{data: d, off: off}, err
 	case bytes.Equal(ctype, oidEncryptedData):
-		alg, ct, err := parseEncryptedData(&ci)
-		return contentInfo{data: ct, off: -1, alg: alg}, err
+		alg, ct, ctOff, err := parseEncryptedData(&ci)
+		return contentInfo{data: ct, off: -1, alg: alg, ctOff: ctOff}, err
 	case bytes.Equal(ctype, oidEnvelopedData):
 		return contentInfo{}, &UnsupportedError{What: "public-key privacy mode (envelopedData)"}
 	}
@@ -516,65 +789,67 @@ func dataContent(ci *parser) ([]byte, int64, error) {
 
 // parseEncryptedData parses the rest of ContentInfo { encryptedData, [0]
 // EXPLICIT EncryptedData } after its contentType: the algorithm (with its
-// limits) and the ciphertext.
-func parseEncryptedData(ci *parser) (*Alg, []byte, error) {
+// limits), the ciphertext and, when it is a piece of the file (a primitive
+// encryptedContent in DER), its file offset, else -1.
+func parseEncryptedData(ci *parser) (*Alg, []byte, int64, error) {
 	cp, err := ci.enter(tagExplicit0, "content")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	ed, err := cp.enter(tagSequence, "encryptedData")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	if _, err := ed.integer("encryptedData.version", 1<<20); err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	eci, err := ed.enter(tagSequence, "encryptedContentInfo")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	ctype, err := eci.oid("encryptedContentInfo.contentType")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	if !bytes.Equal(ctype, oidData) {
-		return nil, nil, &FormatError{Offset: eci.offset(0), Field: "encryptedContentInfo.contentType", Detail: "want data, found " + OIDString(ctype)}
+		return nil, nil, -1, &FormatError{Offset: eci.offset(0), Field: "encryptedContentInfo.contentType", Detail: "want data, found " + OIDString(ctype)}
 	}
 	alg, err := parseEncAlg(&eci)
 	if err != nil {
-		return nil, nil, prefixErr(err, "contentEncryptionAlgorithm", " ")
+		return nil, nil, -1, prefixErr(err, "contentEncryptionAlgorithm", " ")
 	}
 	var ct []byte
+	ctOff := int64(-1)
 	switch eci.peek() {
 	case tagImplicit0:
 		e, err := eci.next("encryptedContent")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, -1, err
 		}
-		ct = e.content
+		ct, ctOff = e.content, eci.offset(e.coff)
 	case tagExplicit0:
 		// BER may cut an IMPLICIT OCTET STRING into pieces; toDER cannot
 		// know the [0] is a string, so the pieces are joined here.
 		e, err := eci.next("encryptedContent")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, -1, err
 		}
 		sp := eci.sub(e.content, e.coff, "encryptedContent")
 		for !sp.empty() {
 			seg, err := sp.expect(tagOctetString, "encryptedContent segment")
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, -1, err
 			}
 			ct = append(ct, seg.content...)
 		}
 	default:
-		return nil, nil, eci.errAt(eci.pos, "encryptedContent", "want [0] encrypted content, found %s", tagName(eci.peek()))
+		return nil, nil, -1, eci.errAt(eci.pos, "encryptedContent", "want [0] encrypted content, found %s", tagName(eci.peek()))
 	}
 	if err := eci.finish(); err != nil {
-		return nil, nil, err
+		return nil, nil, -1, err
 	}
 	// unprotectedAttrs [1] may follow; nothing in PKCS #12 uses it.
-	return alg, ct, nil
+	return alg, ct, ctOff, nil
 }
 
 // parseSafeContents parses SafeContents ::= SEQUENCE OF SafeBag and
@@ -593,13 +868,30 @@ func parseSafeContents(data []byte, base int64, br *bagReader, out []*Bag) ([]*B
 		if !top.empty() {
 			return top.errAt(top.pos, "SafeContents", "%d unexpected bytes after it", len(der)-top.pos)
 		}
-		out, err = br.parseBags(&sp, out[:n], 0)
+		// The list of a file's 20,000 bags is grown once per
+		// SafeContents, not doubled from nothing.
+		out = slices.Grow(out[:n], countElements(sp.b))
+		out, err = br.parseBags(&sp, out, 0)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// countElements returns how many elements b holds at its top level, as
+// far as header reads them: at most len(b)/2.
+func countElements(b []byte) int {
+	k := 0
+	for i := 0; i < len(b); k++ {
+		_, _, end, ok := header(b, i)
+		if !ok {
+			break
+		}
+		i = end
+	}
+	return k
 }
 
 // parseBags reads the SafeBags of a SafeContents. Errors name fields
@@ -647,7 +939,11 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 	if err != nil {
 		return nil, err
 	}
+	if len(raw.full) > maxBagLen {
+		return nil, &LimitError{Field: "SafeBag length", Value: int64(len(raw.full)), Max: maxBagLen}
+	}
 	bp := sp.sub(raw.content, raw.coff, "SafeBag")
+	bp.rel = raw.coff - raw.off // the pieces' places are in raw.full
 	oid, err := bp.oid("bagId")
 	if err != nil {
 		return nil, err
@@ -664,7 +960,7 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 		return nil, err
 	}
 	b := br.slab.next()
-	*b = Bag{TypeOID: oid, Raw: raw.full, Value: val.full, Encrypted: br.encrypted}
+	*b = Bag{Raw: raw.full, Encrypted: br.encrypted}
 	if bp.peek() == tagSet {
 		if err := b.parseAttributes(&bp); err != nil {
 			return nil, err
@@ -673,7 +969,7 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 	if err := bp.finish(); err != nil {
 		return nil, err
 	}
-	valp := bp.sub(val.full, val.off, "bagValue")
+	valp := vp.sub(val.full, val.off, "bagValue") // val.off is an index into vp.b
 	switch {
 	case bytes.Equal(oid, oidSafeContentsBag):
 		if depth >= maxBagNesting {
@@ -695,19 +991,15 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 		// The parameters are read on first use (Bag.KeyAlg): a file of
 		// 10,000 keys is read to decrypt one or none. Their structure is
 		// checked here, their values there.
-		alg, err := kp.expect(tagSequence, "encryptionAlgorithm")
-		if err != nil {
+		if _, err := kp.expect(tagSequence, "encryptionAlgorithm"); err != nil {
 			return nil, err
 		}
-		b.keyAlg = alg.full
-		ek, err := kp.expect(tagOctetString, "encryptedData")
-		if err != nil {
+		if _, err := kp.expect(tagOctetString, "encryptedData"); err != nil {
 			return nil, err
 		}
 		if err := kp.finish(); err != nil {
 			return nil, err
 		}
-		b.EncryptedKey = ek.content
 	case bytes.Equal(oid, oidCertBag):
 		b.Type = CertBag
 		cp, err := valp.enter(tagSequence, "CertBag")
@@ -768,7 +1060,7 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 	if !ok || vale != ve {
 		return nil
 	}
-	oid := d[oc:oe:oe]
+	oid := d[oc:oe]
 	var typ BagType
 	switch {
 	case bytes.Equal(oid, oidShroudedKeyBag):
@@ -786,14 +1078,17 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 	default:
 		typ = OtherBag
 	}
-	nb := Bag{Type: typ, TypeOID: oid, Raw: d[sp.pos:end:end], Value: d[vc:ve:ve], Encrypted: br.encrypted}
+	start := sp.pos
+	if end-start > maxBagLen {
+		return nil // parseBag refuses it
+	}
+	nb := Bag{Type: typ, Raw: d[start:end:end], Encrypted: br.encrypted}
 	p := ve
 	if p < end && d[p] == tagSet {
 		_, ac, ae, ok := header(d, p)
-		if !ok || ae > end || !nb.fastAttributes(d, ac, ae) {
+		if !ok || ae > end || !nb.fastAttributes(d, start, ac, ae) {
 			return nil
 		}
-		nb.attrs = d[ac:ae:ae]
 		p = ae
 	}
 	if p != end {
@@ -806,16 +1101,14 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 		if d[vc] != tagSequence {
 			return nil
 		}
-		t, ac, ae, ok := header(d, valc)
+		t, _, ae, ok := header(d, valc)
 		if !ok || t != tagSequence || ae > vale {
 			return nil
 		}
-		t, kc, ke, ok := header(d, ae)
+		t, _, ke, ok := header(d, ae)
 		if !ok || t != tagOctetString || ke != vale {
 			return nil
 		}
-		nb.keyAlg, nb.EncryptedKey = d[valc:ae:ae], d[kc:ke:ke]
-		_ = ac
 	case CertBag:
 		// CertBag ::= SEQUENCE { certId OID, certValue [0] EXPLICIT
 		// OCTET STRING } for X.509; other kinds are kept unread.
@@ -845,8 +1138,8 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 }
 
 // fastAttributes reads the attributes in d[c:end] as parseAttribute
-// does, or reports false.
-func (b *Bag) fastAttributes(d []byte, c, end int) bool {
+// does, or reports false; the bag starts at d[start].
+func (b *Bag) fastAttributes(d []byte, start, c, end int) bool {
 	for c < end {
 		t, ac, ae, ok := header(d, c)
 		if !ok || t != tagSequence || ae > end {
@@ -866,15 +1159,15 @@ func (b *Bag) fastAttributes(d []byte, c, end int) bool {
 			if !ok || fe > se {
 				return false
 			}
-			first = element{tag: ft, full: d[sc:fe:fe], content: d[fc:fe:fe]}
+			first = element{tag: ft, full: d[sc:fe:fe], content: d[fc:fe:fe], off: sc, coff: fc}
 		}
 		oid := d[oc:oe]
 		switch {
-		case bytes.Equal(oid, oidFriendlyName) && b.name.full == nil && first.full != nil:
+		case bytes.Equal(oid, oidFriendlyName) && b.nameTag == 0 && first.full != nil:
 			if checkName(first) != nil {
 				return false
 			}
-			b.name = first
+			b.nameTag, b.name = first.tag, span{uint32(first.coff - start), uint32(first.coff + len(first.content) - start)}
 		case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
 			if first.tag != tagOctetString {
 				return false
@@ -895,7 +1188,6 @@ func (b *Bag) parseAttributes(bp *parser) error {
 	if err != nil {
 		return err
 	}
-	b.attrs = as.b
 	for i := 0; !as.empty(); i++ {
 		if err := b.parseAttribute(&as); err != nil {
 			return prefixErr(err, fmt.Sprintf("bagAttributes[%d]", i), ".")
@@ -928,12 +1220,12 @@ func (b *Bag) parseAttribute(as *parser) error {
 		}
 	}
 	switch {
-	case bytes.Equal(oid, oidFriendlyName) && b.name.full == nil && first.full != nil:
+	case bytes.Equal(oid, oidFriendlyName) && b.nameTag == 0 && first.full != nil:
 		// Checked now, decoded when asked for (Bag.FriendlyName).
 		if err := checkName(first); err != nil {
 			return vs.errAt(first.off, "friendlyName", "%v", err)
 		}
-		b.name = first
+		b.nameTag, b.name = first.tag, vs.contentSpan(first)
 	case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
 		if first.tag != tagOctetString {
 			return vs.errAt(first.off, "localKeyId", "want OCTET STRING, found %s", tagName(first.tag))
@@ -1019,7 +1311,7 @@ func (b *Bag) DecryptKey(password []byte) ([]byte, error) {
 func (b *Bag) DecryptKeyWithin(password []byte, w *Work) ([]byte, error) {
 	switch b.Type {
 	case KeyBag:
-		return b.Value, nil
+		return b.Value(), nil
 	case ShroudedKeyBag:
 	default:
 		return nil, fmt.Errorf("pkcs12: a %v holds no private key", b.Type)
@@ -1033,7 +1325,7 @@ func (b *Bag) DecryptKeyWithin(password []byte, w *Work) ([]byte, error) {
 	if err := w.fits(planned{alg.cost(password), "a shrouded key"}); err != nil {
 		return nil, err
 	}
-	pt, err := alg.decrypt(password, b.EncryptedKey, isPrivateKeyInfo, w)
+	pt, err := alg.decrypt(password, b.EncryptedKey(), isPrivateKeyInfo, w)
 	if err != nil {
 		return nil, err
 	}
@@ -1170,7 +1462,7 @@ func NewShroudedKeyBag(pkcs8 []byte, a Attrs, params EncParams, password []byte,
 // WithAttrs returns the bag raw re-encoded with its attributes replaced by
 // a (nil Raw is allowed for nothing). The value is kept as it is.
 func WithAttrs(b *Bag, a Attrs) []byte {
-	return bagNode(b.TypeOID, rawNode(b.Value), a)
+	return bagNode(b.TypeOID(), rawNode(b.Value()), a)
 }
 
 // ContentSpec is one element of the AuthenticatedSafe to write.
