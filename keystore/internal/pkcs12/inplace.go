@@ -100,16 +100,15 @@ type sealedPart struct {
 	iv     []byte
 }
 
-// String describes s without its keys.
-func (s *Sealed) String() string {
-	if s == nil {
-		return "pkcs12.Sealed(none)"
-	}
+// String describes s without its keys or IVs (a PBE IV comes from the
+// password). Its receiver is a value, so that printing a Sealed by value
+// prints this too; a nil *Sealed prints as none.
+func (s Sealed) String() string {
 	return fmt.Sprintf("pkcs12.Sealed(%d SafeContents)", len(s.parts))
 }
 
 // GoString is String, so that %#v prints no key either.
-func (s *Sealed) GoString() string { return s.String() }
+func (s Sealed) GoString() string { return s.String() }
 
 // Reseal encrypts again, in dst, the SafeContents that DecodeInPlace
 // decrypted in the buffer it was given: dst is that buffer or a copy of

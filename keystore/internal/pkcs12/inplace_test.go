@@ -267,4 +267,48 @@ func TestSealedPrintsNoKey(t *testing.T) {
 		assert.Equal(t, "pkcs12.Sealed(1 SafeContents)", fmt.Sprintf(verb, f.Sealed), verb)
 	}
 	assert.Contains(t, fmt.Sprintf("%+v", *f), "pkcs12.Sealed(1 SafeContents)")
+	for _, verb := range []string{"%v", "%+v", "%#v"} {
+		assert.Equal(t, "pkcs12.Sealed(1 SafeContents)", fmt.Sprintf(verb, *f.Sealed), verb+" of the value")
+	}
+}
+
+// TestStreamBagsReadsNothingAheadOfTheDecrypter: a bag that ends where
+// the decrypter has got to, with a truncated header at its tail, is
+// refused without reading the bytes after it, which the decrypter is
+// writing (fastBag reads within the bag only). The race detector fails
+// it otherwise.
+func TestStreamBagsReadsNothingAheadOfTheDecrypter(t *testing.T) {
+	// bag: SEQUENCE { OID 2a0305, [0] { NULL }, SET { 30 84 } }
+	evil := []byte{0x30, 0x0d, 0x06, 0x03, 0x2a, 0x03, 0x05, 0xa0, 0x02, 0x05, 0x00, 0x31, 0x02, 0x30, 0x84}
+	const total = 2 * inPlaceChunk
+	// SafeContents SEQUENCE header (30 83 LL LL LL), a filler bag, then evil ending at inPlaceChunk.
+	scLen := total - 5
+	ct := make([]byte, total)
+	ct[0], ct[1], ct[2], ct[3], ct[4] = 0x30, 0x83, byte(scLen>>16), byte(scLen>>8), byte(scLen)
+	fillerEnd := inPlaceChunk - len(evil)
+	// filler: SEQUENCE { OID 2a0305, [0] { OCTET STRING ... } }
+	fillerLen := fillerEnd - 5
+	f := ct[5:fillerEnd]
+	vlen := fillerLen - 4 - 5 - 4 // seq hdr 4 (30 82 xx xx), oid 5, [0] hdr 4
+	olen := vlen - 4
+	copy(f, []byte{0x30, 0x82, byte((fillerLen - 4) >> 8), byte(fillerLen - 4), 0x06, 0x03, 0x2a, 0x03, 0x05,
+		0xa0, 0x82, byte(vlen >> 8), byte(vlen), 0x04, 0x82, byte(olen >> 8), byte(olen)})
+	copy(ct[fillerEnd:], evil)
+	// the rest: more bags would follow; bytes 0 for now
+
+	dec := newProgress()
+	dec.advance(inPlaceChunk) // the decrypter has written ct[:64K] ...
+	wrote := make(chan struct{})
+	go func() { // ... and now writes the next chunk
+		for i := inPlaceChunk; i < total; i++ {
+			ct[i] = 0x11
+		}
+		dec.advance(total)
+		dec.finish()
+		close(wrote)
+	}()
+	var br bagReader
+	_, end := br.streamBags(ct, dec, nil)
+	<-wrote
+	require.Equal(t, -1, end)
 }

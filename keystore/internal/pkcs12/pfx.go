@@ -939,7 +939,7 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 	if err != nil {
 		return nil, err
 	}
-	if len(raw.full) > maxBagLen {
+	if uint64(len(raw.full)) > maxBagLen {
 		return nil, &LimitError{Field: "SafeBag length", Value: int64(len(raw.full)), Max: maxBagLen}
 	}
 	bp := sp.sub(raw.content, raw.coff, "SafeBag")
@@ -1048,6 +1048,7 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 	if !ok || tag != tagSequence {
 		return nil
 	}
+	d = d[:end] // read nothing past the bag (streamBags: the decrypter may be writing it)
 	t, oc, oe, ok := header(d, c)
 	if !ok || t != tagOID || oe == oc || oe > end {
 		return nil
@@ -1079,7 +1080,7 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 		typ = OtherBag
 	}
 	start := sp.pos
-	if end-start > maxBagLen {
+	if uint64(end-start) > maxBagLen {
 		return nil // parseBag refuses it
 	}
 	nb := Bag{Type: typ, Raw: d[start:end:end], Encrypted: br.encrypted}
