@@ -858,7 +858,10 @@ func parseSafeContents(data []byte, base int64, br *bagReader, out []*Bag) ([]*B
 	if len(data) == 0 {
 		return nil, &FormatError{Offset: base, Field: "SafeContents", Detail: "want a SEQUENCE, found nothing"}
 	}
-	n := len(out)
+	// parse may run twice (asDER: on the BER form after the input failed
+	// as DER), each time from the bags given, so it never assigns out:
+	// a failed first run returns no list.
+	var got []*Bag
 	err := asDER(data, base, "SafeContents", func(der []byte, base int64) (err error) {
 		top := newParser(der, base, "SafeContents")
 		sp, err := top.enter(tagSequence, "SafeContents")
@@ -870,14 +873,13 @@ func parseSafeContents(data []byte, base int64, br *bagReader, out []*Bag) ([]*B
 		}
 		// The list of a file's 20,000 bags is grown once per
 		// SafeContents, not doubled from nothing.
-		out = slices.Grow(out[:n], countElements(sp.b))
-		out, err = br.parseBags(&sp, out, 0)
+		got, err = br.parseBags(&sp, slices.Grow(out, countElements(sp.b)), 0)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return got, nil
 }
 
 // countElements returns how many elements b holds at its top level, as
