@@ -188,12 +188,12 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 		case pkcs12KeyBag(b):
 			name, named := names.of(b)
 			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
-			*r = record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID, o)}
+			*r = record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID(), o)}
 			*n = pkcs12Native{codec: c, key: b, named: named, leaf: -1}
 			leaf := int32(-1)
-			if b.LocalKeyID != nil {
-				for ci := ix.byID.first(b.LocalKeyID); ci >= 0; ci = ix.byID.next[ci] {
-					if bytes.Equal(certs[ci].bag.LocalKeyID, b.LocalKeyID) {
+			if b.LocalKeyID() != nil {
+				for ci := ix.byID.first(b.LocalKeyID()); ci >= 0; ci = ix.byID.next[ci] {
+					if bytes.Equal(certs[ci].bag.LocalKeyID(), b.LocalKeyID()) {
 						leaf = ci
 						break
 					}
@@ -212,7 +212,7 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 			name, named := names.of(b)
 			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
 			*n = pkcs12Native{codec: c, named: named, leaf: -1}
-			*r = record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o), native: n}
+			*r = record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID(), o), native: n}
 			l.scratch = append(l.scratch[:0], ix.of[i])
 			n.chain, r.chainDER, n.idx = l.carve(l.scratch) // marks it used
 			recs = append(recs, parsedEntry{r: r, bag: int32(i)})
@@ -277,7 +277,7 @@ func (l *pkcs12Lazy) carve(chain []int32) ([]*p12.Bag, [][]byte, []int32) {
 		cn := &l.ix.certs[ci]
 		cn.used = true
 		l.chainSlab = append(l.chainSlab, cn.bag)
-		l.derSlab = append(l.derSlab, cn.bag.Cert)
+		l.derSlab = append(l.derSlab, cn.bag.Cert())
 		l.idxSlab = append(l.idxSlab, ci)
 	}
 	return l.chainSlab[i : i+k : i+k], l.derSlab[i : i+k : i+k], l.idxSlab[i : i+k : i+k]
@@ -339,7 +339,7 @@ func (c *pkcs12Codec) resolve() {
 // trusted entry; every other bag is kept, not listed.
 func pkcs12KeyBag(b *p12.Bag) bool { return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag }
 
-func pkcs12TrustedBag(b *p12.Bag) bool { return b.Cert != nil && b.JavaTrust }
+func pkcs12TrustedBag(b *p12.Bag) bool { return b.Cert() != nil && b.JavaTrust }
 
 // pkcs12Names names the entries of a file in bag order, as keytool does:
 // by friendlyName, or else by number among the unnamed entries ("1",
@@ -379,14 +379,14 @@ type certIndex struct {
 func indexCerts(bags []*p12.Bag) *certIndex {
 	n := 0
 	for _, b := range bags {
-		if b.Cert != nil {
+		if b.Cert() != nil {
 			n++
 		}
 	}
 	ix := &certIndex{certs: make([]certNode, 0, n), of: make([]int32, len(bags)), byID: newBytesIndex(n)}
 	for i, b := range bags {
 		ix.of[i] = -1
-		if b.Cert != nil {
+		if b.Cert() != nil {
 			ix.of[i] = int32(len(ix.certs))
 			ix.certs = append(ix.certs, certNode{bag: b, bagIdx: int32(i)})
 		}
@@ -394,8 +394,8 @@ func indexCerts(bags []*p12.Bag) *certIndex {
 	for ci := range ix.certs {
 		cn := &ix.certs[ci]
 		ix.byID.next[ci] = -1
-		if cn.bag.LocalKeyID != nil && !cn.bag.JavaTrust {
-			ix.byID.add(cn.bag.LocalKeyID, int32(ci))
+		if cn.bag.LocalKeyID() != nil && !cn.bag.JavaTrust {
+			ix.byID.add(cn.bag.LocalKeyID(), int32(ci))
 		}
 	}
 	return ix
@@ -413,7 +413,7 @@ func (ix *certIndex) readNames() {
 	ix.names = make([]certNames, len(ix.certs))
 	read := func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			if iss, sub, spki, err := p12.CertNames(ix.certs[k].bag.Cert); err == nil {
+			if iss, sub, spki, err := p12.CertNames(ix.certs[k].bag.Cert()); err == nil {
 				ix.names[k] = certNames{issuer: iss, subject: sub, spki: spki, named: true}
 			}
 		}
@@ -723,8 +723,8 @@ func (c *pkcs12Codec) usedLocalKeyIDs(s *Store) map[string]bool {
 	c.resolve()
 	ids := map[string]bool{}
 	note := func(b *p12.Bag) {
-		if b != nil && b.LocalKeyID != nil {
-			ids[string(b.LocalKeyID)] = true
+		if b != nil && b.LocalKeyID() != nil {
+			ids[string(b.LocalKeyID())] = true
 		}
 	}
 	for _, r := range s.recs {
@@ -808,7 +808,7 @@ func (w *bagWriter) addChainBag(b *p12.Bag) {
 	case !b.JavaTrust:
 		w.addCert(b.Raw)
 	case !w.trustedAsRead[b]:
-		w.addCert(p12.NewCertBag(b.Cert, p12.Attrs{}))
+		w.addCert(p12.NewCertBag(b.Cert(), p12.Attrs{}))
 	}
 }
 
@@ -838,7 +838,7 @@ func (w *bagWriter) spec(password []byte, rnd io.Reader, prof Profile) *p12.Enco
 // hiddenEntry reports whether a kept bag is an entry hidden by a later
 // one with the same alias.
 func hiddenEntry(b *p12.Bag) bool {
-	return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag || (b.Cert != nil && b.JavaTrust)
+	return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag || (b.Cert() != nil && b.JavaTrust)
 }
 
 // encodeRecord adds the bags of one entry to w.
@@ -863,7 +863,7 @@ func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password [
 		return nil
 	}
 	for i, der := range r.ders() {
-		if i > 0 && n != nil && i < len(n.chain) && bytes.Equal(n.chain[i].Cert, der) {
+		if i > 0 && n != nil && i < len(n.chain) && bytes.Equal(n.chain[i].Cert(), der) {
 			w.addChainBag(n.chain[i])
 			continue
 		}
@@ -902,7 +902,7 @@ func (c *pkcs12Codec) addKeptBags(w *bagWriter, prof Profile) {
 		switch {
 		case hiddenEntry(b):
 			// Written first.
-		case b.Cert != nil || b.Type == p12.CertBag || b.Type == p12.CRLBag:
+		case b.Cert() != nil || b.Type == p12.CertBag || b.Type == p12.CRLBag:
 			w.addCert(b.Raw)
 		case !b.Encrypted:
 			w.keys = append(w.keys, b.Raw)
@@ -950,7 +950,7 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 	// asked again once the key is open, when its source is known.
 	_, perEntry := s.sealPassword(r, password)
 	if c.untouched(r) && c.keepSealed(s, n.key, perEntry, password, prof) {
-		return c.named(r, n.key), n.key.LocalKeyID, nil
+		return c.named(r, n.key), n.key.LocalKeyID(), nil
 	}
 	key, err := s.key(r)
 	if err != nil {
@@ -973,13 +973,13 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 		if !n.named {
 			a.FriendlyName, a.HasFriendlyName = r.alias, true
 		}
-		id = n.key.LocalKeyID
+		id = n.key.LocalKeyID()
 	} else {
 		a = p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true}
 		if n != nil {
 			// Renamed: keep its other attributes and its localKeyId.
 			a.Extra = extraAttrs(n.key, false)
-			id = n.key.LocalKeyID
+			id = n.key.LocalKeyID()
 		}
 		if id == nil {
 			id = newLocalKeyID(r.created, ids)

@@ -31,7 +31,7 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 		return nil, false, nil
 	}
 	for _, b := range l.bags {
-		if !pkcs12KeyBag(b) && b.Cert == nil {
+		if !pkcs12KeyBag(b) && b.Cert() == nil {
 			return nil, false, nil
 		}
 	}
@@ -109,20 +109,20 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 		case b.JavaTrust:
 			// A removed or changed trusted entry's certificate in an
 			// untouched chain: without the entry's name and trust.
-			w.certs = append(w.certs, p12.NewCertBag(b.Cert, p12.Attrs{}))
+			w.certs = append(w.certs, p12.NewCertBag(b.Cert(), p12.Attrs{}))
 		default:
 			w.certs = append(w.certs, b.Raw)
 		}
 	}
 	ids.asRead = func(yield func(id []byte)) {
 		for ci := range ix.certs {
-			if inUse, ok := gone[int32(ci)]; (!ok || inUse) && ix.certs[ci].bag.LocalKeyID != nil {
-				yield(ix.certs[ci].bag.LocalKeyID)
+			if inUse, ok := gone[int32(ci)]; (!ok || inUse) && ix.certs[ci].bag.LocalKeyID() != nil {
+				yield(ix.certs[ci].bag.LocalKeyID())
 			}
 		}
 		for _, p := range l.recs {
-			if n := p.r.native.(*pkcs12Native); n.live && n.key != nil && n.key.LocalKeyID != nil {
-				yield(n.key.LocalKeyID)
+			if n := p.r.native.(*pkcs12Native); n.live && n.key != nil && n.key.LocalKeyID() != nil {
+				yield(n.key.LocalKeyID())
 			}
 		}
 	}
@@ -193,7 +193,7 @@ func (c *pkcs12Codec) fitsAsRead(der []byte, gone map[int32]bool) bool {
 		if inUse, ok := gone[ci]; (ok && !inUse) || !bytes.Equal(ix.names[ci].subject, sub) {
 			continue
 		}
-		if !bytes.Equal(ix.certs[ci].bag.Cert, der) {
+		if !bytes.Equal(ix.certs[ci].bag.Cert(), der) {
 			return false
 		}
 	}
