@@ -35,7 +35,8 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 			return nil, false, nil
 		}
 	}
-	for _, p := range l.recs {
+	for i := range l.recs {
+		p := l.entry(i)
 		if p.hidden {
 			return nil, false, nil
 		}
@@ -58,7 +59,7 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 			if trustedAt == nil {
 				trustedAt = map[int32]*record{}
 			}
-			trustedAt[n.idx[0]] = r
+			trustedAt[n.idx()[0]] = r
 		}
 	}
 	// gone: the certificates of the entries read that the store no
@@ -67,7 +68,8 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 	ix := l.ix
 	gone := map[int32]bool{}
 	removed := 0
-	for _, p := range l.recs {
+	for i := range l.recs {
+		p := l.entry(i)
 		n := p.r.native.(*pkcs12Native)
 		if n.live {
 			continue
@@ -75,10 +77,10 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 		if removed++; removed > maxAsReadChanges {
 			return nil, false, nil
 		}
-		if n.idx == nil && n.leaf >= 0 {
+		if n.chainLen() == 0 && n.leaf >= 0 {
 			n.buildChain(p.r)
 		}
-		for _, ci := range n.idx {
+		for _, ci := range n.idx() {
 			gone[ci] = false
 		}
 	}
@@ -120,7 +122,8 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 				yield(ix.certs[ci].bag.LocalKeyID())
 			}
 		}
-		for _, p := range l.recs {
+		for i := range l.recs {
+			p := l.entry(i)
 			if n := p.r.native.(*pkcs12Native); n.live && n.key != nil && n.key.LocalKeyID() != nil {
 				yield(n.key.LocalKeyID())
 			}
@@ -163,12 +166,13 @@ func (c *pkcs12Codec) markGone(gone map[int32]bool) {
 			}
 		}
 	}
-	for _, p := range l.recs {
+	for i := range l.recs {
+		p := l.entry(i)
 		n := p.r.native.(*pkcs12Native)
 		switch {
 		case !n.live:
-		case n.idx != nil:
-			mark(n.idx)
+		case n.chainLen() > 0:
+			mark(n.idx())
 		case n.leaf >= 0:
 			l.scratch = buildChain(n.leaf, l.ix.names, l.ix.bySubject, l.scratch)
 			mark(l.scratch)
