@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"cmp"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -254,7 +255,7 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
 			*n = pkcs12Native{codec: c, named: named, leaf: -1}
 			*r = record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID(), o), native: n}
-			l.scratch = append(l.scratch[:0], ix.of[i])
+			l.scratch = append(l.scratch[:0], ix.of(int32(i)))
 			r.chainDER = l.carve(n, l.scratch) // marks it used
 			recs = append(recs, entryRead{bag: int32(i)})
 		}
@@ -358,7 +359,7 @@ func (c *pkcs12Codec) resolve() {
 			p.r.native.(*pkcs12Native).buildChain(p.r)
 		}
 	}
-	certs, certOf := l.ix.certs, l.ix.of
+	certs := l.ix.certs
 	inEntry := make([]bool, len(l.bags))
 	for i := range l.recs {
 		p := l.entry(i)
@@ -370,12 +371,16 @@ func (c *pkcs12Codec) resolve() {
 			inEntry[certs[ci].bagIdx] = true
 		}
 	}
+	ci := 0 // the first certificate at bag i or after (certs are in bag order)
 	for i, b := range l.bags {
+		for ci < len(certs) && int(certs[ci].bagIdx) < i {
+			ci++
+		}
 		if inEntry[i] {
 			continue
 		}
 		c.kept = append(c.kept, b)
-		if ci := certOf[i]; ci >= 0 && !certs[ci].used && !b.JavaTrust {
+		if ci < len(certs) && int(certs[ci].bagIdx) == i && !certs[ci].used && !b.JavaTrust {
 			c.orphan[b] = true
 		}
 	}
@@ -427,14 +432,24 @@ type parsedEntry struct {
 // certIndex holds a file's certificate bags for pairing keys with their
 // chains.
 type certIndex struct {
-	certs []certNode
+	certs []certNode  // in bag order (see of)
 	names []certNames // by certs index; nil until readNames
-	of    []int32     // bag -> certs index, or -1
 	// byID finds certificates by localKeyId (those without Java's trust
 	// attribute); bySubject, by subject, is built with the first chain
 	// (readNames) and bySPKI, by public key, when a key without a
 	// matching localKeyId needs it.
 	byID, bySubject, bySPKI *bytesIndex
+}
+
+// of returns the certs index of the file's bag i, or -1 when it is not
+// a certificate's: certs are in bag order, and a table of every bag's
+// would be 8 bytes an entry.
+func (ix *certIndex) of(i int32) int32 {
+	ci, ok := slices.BinarySearchFunc(ix.certs, i, func(cn certNode, i int32) int { return cmp.Compare(cn.bagIdx, i) })
+	if !ok {
+		return -1
+	}
+	return int32(ci)
 }
 
 // indexCerts indexes the certificate bags among bags.
@@ -445,11 +460,9 @@ func indexCerts(bags []*p12.Bag) *certIndex {
 			n++
 		}
 	}
-	ix := &certIndex{certs: make([]certNode, 0, n), of: make([]int32, len(bags)), byID: newBytesIndex(n)}
+	ix := &certIndex{certs: make([]certNode, 0, n), byID: newBytesIndex(n)}
 	for i, b := range bags {
-		ix.of[i] = -1
 		if b.Cert() != nil {
-			ix.of[i] = int32(len(ix.certs))
 			ix.certs = append(ix.certs, certNode{bag: b, bagIdx: int32(i)})
 		}
 	}

@@ -59,9 +59,9 @@ func (t BagType) String() string {
 // renamed, listed or its key decrypted ([Bag.TypeOID], [Bag.Value],
 // [Bag.EncryptedKey], the attributes and the key's parameters) is found
 // again in Raw, a few headers away: a file of 10,000 entries has 20,000
-// bags, and a Bag of one slice and three places (56 bytes) is a fifth of
-// the size of one of ten slices, with one pointer for the garbage
-// collector to follow.
+// bags, and a Bag of one slice and three places (56 bytes) is under a
+// quarter of the size of one of ten slices, with one pointer for the
+// garbage collector to follow.
 type Bag struct {
 	Raw []byte // the SafeBag, DER
 
