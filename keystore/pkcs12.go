@@ -47,8 +47,8 @@ type pkcs12Codec struct {
 	// certs are the file's certificate bags (certIndex.certs) and
 	// chainIdx the chains of the entries read, as indices into certs,
 	// one after another: a native keeps its chain's place in chainIdx
-	// (pkcs12Native.chainIdx), two 32-bit numbers instead of a slice of
-	// bags and one of indices (48 bytes an entry).
+	// (pkcs12Native.at and n), 5 bytes instead of a slice of bags and
+	// one of indices (48 bytes).
 	certs    []certNode
 	chainIdx []int32
 }
@@ -134,7 +134,7 @@ type certNames struct {
 // at least as many buckets as positions (a power of two), each the list
 // of the positions added with a hash that falls in it, in insertion
 // order (first, then next[v]): adding one allocates nothing, and the
-// table is 8 bytes a bucket where a map of the hashes took about 3 times
+// table is 8 bytes a bucket where a map of the hashes took about twice
 // as much. Callers compare the bytes, as the positions of one bucket
 // have different keys when their hashes fall together. Each position is
 // added at most once.
