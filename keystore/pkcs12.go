@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"cmp"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -42,17 +43,47 @@ type pkcs12Codec struct {
 	// lazy is what building the chains of the entries read needs, until
 	// resolve has built them all and filled kept and orphan.
 	lazy *pkcs12Lazy
+
+	// certs are the file's certificate bags (certIndex.certs) and
+	// chainIdx the chains of the entries read, as indices into certs,
+	// one after another: a native keeps its chain's place in chainIdx
+	// (pkcs12Native.at and n), 5 bytes instead of a slice of bags and
+	// one of indices (48 bytes).
+	certs    []certNode
+	chainIdx []int32
 }
 
 // pkcs12Native is what a record read from a PKCS#12 file keeps.
 type pkcs12Native struct {
 	codec *pkcs12Codec
-	key   *p12.Bag   // the key bag of a key entry
-	chain []*p12.Bag // certificate bags, leaf first (a trusted entry's one); see buildChain
-	idx   []int32    // their indices in the file's certificates
-	leaf  int32      // a key entry's leaf among them, or -1
-	named bool       // the alias is the key's (or trusted cert's) friendlyName
-	live  bool       // scratch of encodeAsRead: an untouched record of the store has it
+	key   *p12.Bag // the key bag of a key entry
+	// The certificate bags, leaf first (a trusted entry's one), are
+	// codec.chainIdx[at:at+n], indices in the file's certificates
+	// (codec.certs); n is 0 until the chain is built (see buildChain).
+	at    int32
+	leaf  int32 // a key entry's leaf among them, or -1
+	n     uint8 // at most maxChain
+	named bool  // the alias is the key's (or trusted cert's) friendlyName
+	live  bool  // scratch of encodeAsRead: an untouched record of the store has it
+}
+
+// idx returns the indices of n's certificates in the file's
+// certificates, leaf first, or nil before the chain is built.
+func (n *pkcs12Native) idx() []int32 {
+	if n.n == 0 {
+		return nil
+	}
+	return n.codec.chainIdx[n.at : n.at+int32(n.n) : n.at+int32(n.n)]
+}
+
+// chainLen returns the number of n's certificate bags (0 before the
+// chain is built).
+func (n *pkcs12Native) chainLen() int { return int(n.n) }
+
+// chain returns n's i-th certificate bag, the leaf (or a trusted entry's
+// certificate) first.
+func (n *pkcs12Native) chain(i int) *p12.Bag {
+	return n.codec.certs[n.codec.chainIdx[n.at+int32(i)]].bag
 }
 
 func newPKCS12Codec() codec {
@@ -99,42 +130,52 @@ type certNames struct {
 
 // bytesIndex finds positions by a byte string (a subject, a localKeyId)
 // without copying each string into a map key: reading a large store
-// would otherwise allocate a copy of every name. The positions with one
-// hash are a list in insertion order (first, then next[v]), so that
-// adding one allocates nothing beyond the map's growth; callers compare
-// the bytes, as hashes may collide. Each position is added at most once.
+// would otherwise allocate a copy of every name. It is a hash table of
+// at least as many buckets as positions (a power of two), each the list
+// of the positions added with a hash that falls in it, in insertion
+// order (first, then next[v]): adding one allocates nothing, and the
+// table is 8 bytes a bucket where a map of the hashes took about twice
+// as much. Callers compare the bytes, as the positions of one bucket
+// have different keys when their hashes fall together. Each position is
+// added at most once.
 type bytesIndex struct {
-	seed maphash.Seed
-	m    map[uint64]indexSpan
-	next []int32 // position -> the next one added with its hash, or -1
+	seed    maphash.Seed
+	buckets []indexSpan
+	next    []int32 // position -> the next one added in its bucket, or -1
 }
 
-// indexSpan is the first and the last position added with one hash.
+// indexSpan is the first and the last position added in one bucket,
+// each plus one: the zero indexSpan is an empty bucket.
 type indexSpan struct{ first, last int32 }
 
 // newBytesIndex returns an index of positions 0..n-1.
 func newBytesIndex(n int) *bytesIndex {
-	return &bytesIndex{seed: maphash.MakeSeed(), m: make(map[uint64]indexSpan, n), next: make([]int32, n)}
+	b := 1
+	for b < n {
+		b <<= 1
+	}
+	return &bytesIndex{seed: maphash.MakeSeed(), buckets: make([]indexSpan, b), next: make([]int32, n)}
+}
+
+func (x *bytesIndex) bucket(key []byte) *indexSpan {
+	return &x.buckets[maphash.Bytes(x.seed, key)&uint64(len(x.buckets)-1)]
 }
 
 func (x *bytesIndex) add(key []byte, v int32) {
 	x.next[v] = -1
-	h := maphash.Bytes(x.seed, key)
-	if sp, ok := x.m[h]; ok {
-		x.next[sp.last] = v
-		x.m[h] = indexSpan{sp.first, v}
+	sp := x.bucket(key)
+	if sp.last != 0 {
+		x.next[sp.last-1] = v
+		sp.last = v + 1
 		return
 	}
-	x.m[h] = indexSpan{v, v}
+	*sp = indexSpan{v + 1, v + 1}
 }
 
-// first returns the first position added with key's hash, or -1; the
+// first returns the first position added in key's bucket, or -1; the
 // others follow through next.
 func (x *bytesIndex) first(key []byte) int32 {
-	if sp, ok := x.m[maphash.Bytes(x.seed, key)]; ok {
-		return sp.first
-	}
-	return -1
+	return x.bucket(key).first - 1
 }
 
 // maxChain bounds the chains built by issuer name.
@@ -166,6 +207,7 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 
 	ix := indexCerts(f.Bags)
 	certs := ix.certs
+	c.certs = certs
 
 	// The entries' records and natives come from blocks sized for the
 	// file: a store of 10,000 keys would otherwise allocate small objects
@@ -178,22 +220,22 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 	}
 	recSlab := make([]record, entries)
 	natSlab := make([]pkcs12Native, entries)
-	l := &pkcs12Lazy{bags: f.Bags, ix: ix, entries: entries}
+	l := &pkcs12Lazy{codec: c, bags: f.Bags, ix: ix, entries: entries}
 	c.lazy = l
 
-	recs := make([]parsedEntry, 0, entries)
+	recs := make([]entryRead, 0, entries)
 	var names pkcs12Names
 	for i, b := range f.Bags {
 		switch {
 		case pkcs12KeyBag(b):
 			name, named := names.of(b)
 			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
-			*r = record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID, o)}
+			*r = record{alias: name, kind: KeyEntry, created: pkcs12Created(b.LocalKeyID(), o)}
 			*n = pkcs12Native{codec: c, key: b, named: named, leaf: -1}
 			leaf := int32(-1)
-			if b.LocalKeyID != nil {
-				for ci := ix.byID.first(b.LocalKeyID); ci >= 0; ci = ix.byID.next[ci] {
-					if bytes.Equal(certs[ci].bag.LocalKeyID, b.LocalKeyID) {
+			if b.LocalKeyID() != nil {
+				for ci := ix.byID.first(b.LocalKeyID()); ci >= 0; ci = ix.byID.next[ci] {
+					if bytes.Equal(certs[ci].bag.LocalKeyID(), b.LocalKeyID()) {
 						leaf = ci
 						break
 					}
@@ -207,15 +249,15 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 			n.leaf = leaf
 			r.chainPending = leaf >= 0
 			r.native = n
-			recs = append(recs, parsedEntry{r: r, bag: int32(i)})
+			recs = append(recs, entryRead{bag: int32(i)})
 		case pkcs12TrustedBag(b):
 			name, named := names.of(b)
 			r, n := &recSlab[len(recs)], &natSlab[len(recs)]
 			*n = pkcs12Native{codec: c, named: named, leaf: -1}
-			*r = record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID, o), native: n}
-			l.scratch = append(l.scratch[:0], ix.of[i])
-			n.chain, r.chainDER, n.idx = l.carve(l.scratch) // marks it used
-			recs = append(recs, parsedEntry{r: r, bag: int32(i)})
+			*r = record{alias: name, kind: TrustedEntry, created: pkcs12Created(b.LocalKeyID(), o), native: n}
+			l.scratch = append(l.scratch[:0], ix.of(int32(i)))
+			r.chainDER = l.carve(n, l.scratch) // marks it used
+			recs = append(recs, entryRead{bag: int32(i)})
 		}
 	}
 	// Java keeps the last of several entries with one alias; the others
@@ -224,17 +266,17 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 	// no alias is hidden, and parse does not dedupe PKCS#12 again.
 	seen := make(map[string]int, len(recs))
 	hidden := false
-	for i, p := range recs {
-		f := fold(p.r.alias)
+	for i := range recs {
+		f := fold(recSlab[i].alias)
 		if j, dup := seen[f]; dup {
 			recs[j].hidden, hidden = true, true
 		}
 		seen[f] = i
 	}
 	out := make([]*record, 0, len(recs))
-	for _, p := range recs {
+	for i, p := range recs {
 		if !p.hidden {
-			out = append(out, p.r)
+			out = append(out, &recSlab[i])
 		}
 	}
 	if hidden {
@@ -243,7 +285,7 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 			seen[fold(r.alias)] = i
 		}
 	}
-	l.recs = recs
+	l.recs, l.recSlab = recs, recSlab
 	c.read = len(out)
 	return &Store{recs: out, codec: c, index: seen}, nil
 }
@@ -251,36 +293,42 @@ func decodePKCS12(data, password []byte, o options) (*Store, error) {
 // pkcs12Lazy is what finding the key entries' chains and the bags that
 // are not entries needs, kept by the codec until every chain is built.
 type pkcs12Lazy struct {
-	bags    []*p12.Bag
-	ix      *certIndex
-	recs    []parsedEntry // every entry read, the hidden ones too
-	entries int           // len(recs), for sizing the blocks
+	codec *pkcs12Codec
+	bags  []*p12.Bag
+	ix    *certIndex
+	// recs are the entries read, the hidden ones too, in file order;
+	// recSlab their records, by the same index (see entry).
+	recs    []entryRead
+	recSlab []record
+	entries int // len(recs), for sizing the blocks
 
-	// The chains come from blocks: a store of 10,000 keys would
-	// otherwise allocate three small slices per entry.
-	chainSlab []*p12.Bag
-	derSlab   [][]byte
-	idxSlab   []int32
-	scratch   []int32
+	// The chains' DER come from blocks: a store of 10,000 keys would
+	// otherwise allocate a small slice per entry.
+	derSlab [][]byte
+	scratch []int32
 }
 
-// carve returns chain (certificate indices) as bags, DER and indices,
-// from the blocks, and marks its certificates used.
-func (l *pkcs12Lazy) carve(chain []int32) ([]*p12.Bag, [][]byte, []int32) {
+// carve makes chain (certificate indices, at most maxChain) native n's,
+// appended to the codec's chainIdx, marks its certificates used and
+// returns their DER, from the blocks.
+func (l *pkcs12Lazy) carve(n *pkcs12Native, chain []int32) [][]byte {
 	k := len(chain)
-	if cap(l.chainSlab)-len(l.chainSlab) < k {
-		n := max(k, 2*l.entries, 64)
-		l.chainSlab, l.derSlab, l.idxSlab = make([]*p12.Bag, 0, n), make([][]byte, 0, n), make([]int32, 0, n)
+	c := l.codec
+	if c.chainIdx == nil {
+		c.chainIdx = make([]int32, 0, max(k, 2*l.entries, 64))
 	}
-	i := len(l.chainSlab)
+	if cap(l.derSlab)-len(l.derSlab) < k {
+		l.derSlab = make([][]byte, 0, max(k, 2*l.entries, 64))
+	}
+	n.at, n.n = int32(len(c.chainIdx)), uint8(k)
+	c.chainIdx = append(c.chainIdx, chain...)
+	i := len(l.derSlab)
 	for _, ci := range chain {
 		cn := &l.ix.certs[ci]
 		cn.used = true
-		l.chainSlab = append(l.chainSlab, cn.bag)
-		l.derSlab = append(l.derSlab, cn.bag.Cert)
-		l.idxSlab = append(l.idxSlab, ci)
+		l.derSlab = append(l.derSlab, cn.bag.Cert())
 	}
-	return l.chainSlab[i : i+k : i+k], l.derSlab[i : i+k : i+k], l.idxSlab[i : i+k : i+k]
+	return l.derSlab[i : i+k : i+k]
 }
 
 // buildChain finds the chain of key entry r, read from a file, from its
@@ -294,7 +342,7 @@ func (n *pkcs12Native) buildChain(r *record) {
 	}
 	l.ix.readNames()
 	l.scratch = buildChain(n.leaf, l.ix.names, l.ix.bySubject, l.scratch)
-	n.chain, r.chainDER, n.idx = l.carve(l.scratch)
+	r.chainDER = l.carve(n, l.scratch)
 }
 
 // resolve builds every chain not built yet and sorts the bags that are
@@ -306,28 +354,33 @@ func (c *pkcs12Codec) resolve() {
 	if l == nil {
 		return
 	}
-	for _, p := range l.recs {
-		if p.r.chainPending {
+	for i := range l.recs {
+		if p := l.entry(i); p.r.chainPending {
 			p.r.native.(*pkcs12Native).buildChain(p.r)
 		}
 	}
-	certs, certOf := l.ix.certs, l.ix.of
+	certs := l.ix.certs
 	inEntry := make([]bool, len(l.bags))
-	for _, p := range l.recs {
+	for i := range l.recs {
+		p := l.entry(i)
 		if p.hidden {
 			continue
 		}
 		inEntry[p.bag] = true
-		for _, ci := range p.r.native.(*pkcs12Native).idx {
+		for _, ci := range p.r.native.(*pkcs12Native).idx() {
 			inEntry[certs[ci].bagIdx] = true
 		}
 	}
+	ci := 0 // the first certificate at bag i or after (certs are in bag order)
 	for i, b := range l.bags {
+		for ci < len(certs) && int(certs[ci].bagIdx) < i {
+			ci++
+		}
 		if inEntry[i] {
 			continue
 		}
 		c.kept = append(c.kept, b)
-		if ci := certOf[i]; ci >= 0 && !certs[ci].used && !b.JavaTrust {
+		if ci < len(certs) && int(certs[ci].bagIdx) == i && !certs[ci].used && !b.JavaTrust {
 			c.orphan[b] = true
 		}
 	}
@@ -339,7 +392,7 @@ func (c *pkcs12Codec) resolve() {
 // trusted entry; every other bag is kept, not listed.
 func pkcs12KeyBag(b *p12.Bag) bool { return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag }
 
-func pkcs12TrustedBag(b *p12.Bag) bool { return b.Cert != nil && b.JavaTrust }
+func pkcs12TrustedBag(b *p12.Bag) bool { return b.Cert() != nil && b.JavaTrust }
 
 // pkcs12Names names the entries of a file in bag order, as keytool does:
 // by friendlyName, or else by number among the unnamed entries ("1",
@@ -355,6 +408,20 @@ func (n *pkcs12Names) of(b *p12.Bag) (string, bool) {
 	return strconv.Itoa(n.unnamed), false
 }
 
+// entryRead is what pkcs12Lazy keeps of an entry read beside its
+// record: a parsedEntry without the pointer, which is the record's place
+// in recSlab (8 bytes an entry, not 16).
+type entryRead struct {
+	bag    int32
+	hidden bool
+}
+
+// entry returns the i-th entry read.
+func (l *pkcs12Lazy) entry(i int) parsedEntry {
+	e := l.recs[i]
+	return parsedEntry{r: &l.recSlab[i], bag: e.bag, hidden: e.hidden}
+}
+
 // parsedEntry is an entry found while reading a file.
 type parsedEntry struct {
 	r      *record
@@ -365,9 +432,8 @@ type parsedEntry struct {
 // certIndex holds a file's certificate bags for pairing keys with their
 // chains.
 type certIndex struct {
-	certs []certNode
+	certs []certNode  // in bag order (see of)
 	names []certNames // by certs index; nil until readNames
-	of    []int32     // bag -> certs index, or -1
 	// byID finds certificates by localKeyId (those without Java's trust
 	// attribute); bySubject, by subject, is built with the first chain
 	// (readNames) and bySPKI, by public key, when a key without a
@@ -375,27 +441,36 @@ type certIndex struct {
 	byID, bySubject, bySPKI *bytesIndex
 }
 
+// of returns the certs index of the file's bag i, or -1 when it is not
+// a certificate's: certs are in bag order, and a table of every bag's
+// would be 8 bytes an entry.
+func (ix *certIndex) of(i int32) int32 {
+	ci, ok := slices.BinarySearchFunc(ix.certs, i, func(cn certNode, i int32) int { return cmp.Compare(cn.bagIdx, i) })
+	if !ok {
+		return -1
+	}
+	return int32(ci)
+}
+
 // indexCerts indexes the certificate bags among bags.
 func indexCerts(bags []*p12.Bag) *certIndex {
 	n := 0
 	for _, b := range bags {
-		if b.Cert != nil {
+		if b.Cert() != nil {
 			n++
 		}
 	}
-	ix := &certIndex{certs: make([]certNode, 0, n), of: make([]int32, len(bags)), byID: newBytesIndex(n)}
+	ix := &certIndex{certs: make([]certNode, 0, n), byID: newBytesIndex(n)}
 	for i, b := range bags {
-		ix.of[i] = -1
-		if b.Cert != nil {
-			ix.of[i] = int32(len(ix.certs))
+		if b.Cert() != nil {
 			ix.certs = append(ix.certs, certNode{bag: b, bagIdx: int32(i)})
 		}
 	}
 	for ci := range ix.certs {
 		cn := &ix.certs[ci]
 		ix.byID.next[ci] = -1
-		if cn.bag.LocalKeyID != nil && !cn.bag.JavaTrust {
-			ix.byID.add(cn.bag.LocalKeyID, int32(ci))
+		if cn.bag.LocalKeyID() != nil && !cn.bag.JavaTrust {
+			ix.byID.add(cn.bag.LocalKeyID(), int32(ci))
 		}
 	}
 	return ix
@@ -413,7 +488,7 @@ func (ix *certIndex) readNames() {
 	ix.names = make([]certNames, len(ix.certs))
 	read := func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			if iss, sub, spki, err := p12.CertNames(ix.certs[k].bag.Cert); err == nil {
+			if iss, sub, spki, err := p12.CertNames(ix.certs[k].bag.Cert()); err == nil {
 				ix.names[k] = certNames{issuer: iss, subject: sub, spki: spki, named: true}
 			}
 		}
@@ -723,15 +798,15 @@ func (c *pkcs12Codec) usedLocalKeyIDs(s *Store) map[string]bool {
 	c.resolve()
 	ids := map[string]bool{}
 	note := func(b *p12.Bag) {
-		if b != nil && b.LocalKeyID != nil {
-			ids[string(b.LocalKeyID)] = true
+		if b != nil && b.LocalKeyID() != nil {
+			ids[string(b.LocalKeyID())] = true
 		}
 	}
 	for _, r := range s.recs {
 		if n, ok := r.native.(*pkcs12Native); ok && n.codec == c {
 			note(n.key)
-			for _, b := range n.chain {
-				note(b)
+			for i := range n.chainLen() {
+				note(n.chain(i))
 			}
 		}
 	}
@@ -765,7 +840,7 @@ func newBagWriter(c *pkcs12Codec, s *Store) *bagWriter {
 	w := &bagWriter{keys: make([][]byte, 0, n), certs: make([][]byte, 0, n), seed: maphash.MakeSeed(), seen: make(map[uint64]int32, n), trustedAsRead: map[*p12.Bag]bool{}}
 	for _, r := range s.recs {
 		if r.kind == TrustedEntry && c.untouched(r) {
-			w.trustedAsRead[r.native.(*pkcs12Native).chain[0]] = true
+			w.trustedAsRead[r.native.(*pkcs12Native).chain(0)] = true
 		}
 	}
 	return w
@@ -808,7 +883,7 @@ func (w *bagWriter) addChainBag(b *p12.Bag) {
 	case !b.JavaTrust:
 		w.addCert(b.Raw)
 	case !w.trustedAsRead[b]:
-		w.addCert(p12.NewCertBag(b.Cert, p12.Attrs{}))
+		w.addCert(p12.NewCertBag(b.Cert(), p12.Attrs{}))
 	}
 }
 
@@ -838,7 +913,7 @@ func (w *bagWriter) spec(password []byte, rnd io.Reader, prof Profile) *p12.Enco
 // hiddenEntry reports whether a kept bag is an entry hidden by a later
 // one with the same alias.
 func hiddenEntry(b *p12.Bag) bool {
-	return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag || (b.Cert != nil && b.JavaTrust)
+	return b.Type == p12.KeyBag || b.Type == p12.ShroudedKeyBag || (b.Cert() != nil && b.JavaTrust)
 }
 
 // encodeRecord adds the bags of one entry to w.
@@ -857,21 +932,21 @@ func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password [
 	}
 	w.keys = append(w.keys, kb)
 	if c.untouched(r) {
-		for _, b := range n.chain {
-			w.addChainBag(b)
+		for i := range n.chainLen() {
+			w.addChainBag(n.chain(i))
 		}
 		return nil
 	}
 	for i, der := range r.ders() {
-		if i > 0 && n != nil && i < len(n.chain) && bytes.Equal(n.chain[i].Cert, der) {
-			w.addChainBag(n.chain[i])
+		if i > 0 && n != nil && i < n.chainLen() && bytes.Equal(n.chain(i).Cert(), der) {
+			w.addChainBag(n.chain(i))
 			continue
 		}
 		var a p12.Attrs
 		if i == 0 {
 			a = p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true, LocalKeyID: id}
-			if n != nil && len(n.chain) > 0 {
-				a.Extra = extraAttrs(n.chain[0], true)
+			if n != nil && n.chainLen() > 0 {
+				a.Extra = extraAttrs(n.chain(0), true)
 			}
 		}
 		w.addCert(p12.NewCertBag(der, a))
@@ -884,12 +959,12 @@ func (c *pkcs12Codec) encodeRecord(s *Store, r *record, w *bagWriter, password [
 // and Java's trust attribute.
 func (c *pkcs12Codec) trustedBag(r *record, n *pkcs12Native) []byte {
 	if c.untouched(r) {
-		return c.named(r, n.chain[0])
+		return c.named(r, n.chain(0))
 	}
 	a := p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true, JavaTrust: true}
 	if n != nil {
-		a.Extra = extraAttrs(n.chain[0], false)
-		a.JavaTrust = !n.chain[0].JavaTrust
+		a.Extra = extraAttrs(n.chain(0), false)
+		a.JavaTrust = !n.chain(0).JavaTrust
 	}
 	return p12.NewCertBag(r.ders()[0], a)
 }
@@ -902,7 +977,7 @@ func (c *pkcs12Codec) addKeptBags(w *bagWriter, prof Profile) {
 		switch {
 		case hiddenEntry(b):
 			// Written first.
-		case b.Cert != nil || b.Type == p12.CertBag || b.Type == p12.CRLBag:
+		case b.Cert() != nil || b.Type == p12.CertBag || b.Type == p12.CRLBag:
 			w.addCert(b.Raw)
 		case !b.Encrypted:
 			w.keys = append(w.keys, b.Raw)
@@ -950,7 +1025,7 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 	// asked again once the key is open, when its source is known.
 	_, perEntry := s.sealPassword(r, password)
 	if c.untouched(r) && c.keepSealed(s, n.key, perEntry, password, prof) {
-		return c.named(r, n.key), n.key.LocalKeyID, nil
+		return c.named(r, n.key), n.key.LocalKeyID(), nil
 	}
 	key, err := s.key(r)
 	if err != nil {
@@ -973,13 +1048,13 @@ func (c *pkcs12Codec) keyBag(s *Store, r *record, n *pkcs12Native, password []by
 		if !n.named {
 			a.FriendlyName, a.HasFriendlyName = r.alias, true
 		}
-		id = n.key.LocalKeyID
+		id = n.key.LocalKeyID()
 	} else {
 		a = p12.Attrs{FriendlyName: r.alias, HasFriendlyName: true}
 		if n != nil {
 			// Renamed: keep its other attributes and its localKeyId.
 			a.Extra = extraAttrs(n.key, false)
-			id = n.key.LocalKeyID
+			id = n.key.LocalKeyID()
 		}
 		if id == nil {
 			id = newLocalKeyID(r.created, ids)

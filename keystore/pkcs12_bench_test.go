@@ -333,4 +333,5 @@ func BenchmarkPKCS12OpenMemoryLarge(b *testing.B) {
 	b.ReportMetric(float64(kept), "kept-B")
 	b.ReportMetric(float64(allocated)/float64(len(data)), "x-file")
 	b.ReportMetric(float64(p12OpenBudget(len(data))), "budget-B")
+	b.ReportMetric((float64(allocated)-float64(len(data)))/100_000, "overhead-B/entry")
 }

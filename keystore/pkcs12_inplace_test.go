@@ -48,7 +48,7 @@ func TestPKCS12InPlaceUntouchedIsTheFile(t *testing.T) {
 			}
 			n := 0
 			for _, b := range c.lazy.bags {
-				if b.Cert != nil {
+				if b.Cert() != nil {
 					assert.True(t, p12PieceOf(b.Raw, c.original), "a certificate bag is a piece of the store's buffer")
 					n++
 				}

@@ -428,9 +428,9 @@ func TestPKCS12Attributes(t *testing.T) {
 	}
 	var got []bagView
 	for _, b := range file.Bags {
-		v := bagView{typ: b.Type, name: b.FriendlyName(), id: string(b.LocalKeyID), trust: b.JavaTrust}
-		if b.Cert != nil {
-			c, err := x509.ParseCertificate(b.Cert)
+		v := bagView{typ: b.Type, name: b.FriendlyName(), id: string(b.LocalKeyID()), trust: b.JavaTrust}
+		if b.Cert() != nil {
+			c, err := x509.ParseCertificate(b.Cert())
 			require.NoError(t, err)
 			v.cn = c.Subject.CommonName
 		}
@@ -528,7 +528,7 @@ func p12BagsByName(t testing.TB, data []byte) map[string][][]byte {
 	for _, b := range f.Bags {
 		name := b.FriendlyName()
 		if !b.HasFriendlyName() {
-			if b.Cert != nil {
+			if b.Cert() != nil {
 				continue // chain certificates of the replaced entry move
 			}
 			name = b.Type.String()
@@ -553,7 +553,7 @@ func p12WithExtras(t testing.TB, f *p12Fixture) []byte {
 		// The bag names follow the aliases as written: "TenantClient".
 		raw := b.Raw
 		if b.FriendlyName() == "tenantclient" {
-			raw = p12.WithAttrs(b, p12.Attrs{FriendlyName: "TenantClient", HasFriendlyName: true, LocalKeyID: b.LocalKeyID})
+			raw = p12.WithAttrs(b, p12.Attrs{FriendlyName: "TenantClient", HasFriendlyName: true, LocalKeyID: b.LocalKeyID()})
 		}
 		if b.FriendlyName() == "root a" {
 			raw = p12.WithAttrs(b, p12.Attrs{FriendlyName: "Root A", HasFriendlyName: true, JavaTrust: true})
@@ -784,7 +784,7 @@ func TestPKCS12DuplicateAliases(t *testing.T) {
 	for _, b := range file.Bags {
 		raw := b.Raw
 		if b.FriendlyName() == "other" {
-			raw = p12.WithAttrs(b, p12.Attrs{FriendlyName: "TenantClient", HasFriendlyName: true, LocalKeyID: b.LocalKeyID})
+			raw = p12.WithAttrs(b, p12.Attrs{FriendlyName: "TenantClient", HasFriendlyName: true, LocalKeyID: b.LocalKeyID()})
 		}
 		if b.Type == p12.ShroudedKeyBag {
 			keys = append(keys, raw)
@@ -1280,7 +1280,7 @@ func TestPKCS12ChainBuiltOnFirstUse(t *testing.T) {
 		switch {
 		case bg.Type == p12.ShroudedKeyBag:
 			keys = append(keys, bg.Raw)
-		case bytes.Equal(bg.Cert, ca.Cert.Raw):
+		case bytes.Equal(bg.Cert(), ca.Cert.Raw):
 			certs = append(certs, p12.NewCertBag(bad, p12.Attrs{}))
 		default:
 			certs = append(certs, bg.Raw)
@@ -1341,7 +1341,7 @@ func TestPKCS12ChainBuiltOnFirstUse(t *testing.T) {
 	require.NoError(t, err)
 	var found int
 	for _, bg := range back.Bags {
-		if bytes.Equal(bg.Cert, bad) {
+		if bytes.Equal(bg.Cert(), bad) {
 			found++
 		}
 	}

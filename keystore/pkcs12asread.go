@@ -31,11 +31,12 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 		return nil, false, nil
 	}
 	for _, b := range l.bags {
-		if !pkcs12KeyBag(b) && b.Cert == nil {
+		if !pkcs12KeyBag(b) && b.Cert() == nil {
 			return nil, false, nil
 		}
 	}
-	for _, p := range l.recs {
+	for i := range l.recs {
+		p := l.entry(i)
 		if p.hidden {
 			return nil, false, nil
 		}
@@ -58,7 +59,7 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 			if trustedAt == nil {
 				trustedAt = map[int32]*record{}
 			}
-			trustedAt[n.idx[0]] = r
+			trustedAt[n.idx()[0]] = r
 		}
 	}
 	// gone: the certificates of the entries read that the store no
@@ -67,7 +68,8 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 	ix := l.ix
 	gone := map[int32]bool{}
 	removed := 0
-	for _, p := range l.recs {
+	for i := range l.recs {
+		p := l.entry(i)
 		n := p.r.native.(*pkcs12Native)
 		if n.live {
 			continue
@@ -75,10 +77,10 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 		if removed++; removed > maxAsReadChanges {
 			return nil, false, nil
 		}
-		if n.idx == nil && n.leaf >= 0 {
+		if n.chainLen() == 0 && n.leaf >= 0 {
 			n.buildChain(p.r)
 		}
-		for _, ci := range n.idx {
+		for _, ci := range n.idx() {
 			gone[ci] = false
 		}
 	}
@@ -109,20 +111,21 @@ func (c *pkcs12Codec) encodeAsRead(s *Store, password []byte, prof Profile, rnd 
 		case b.JavaTrust:
 			// A removed or changed trusted entry's certificate in an
 			// untouched chain: without the entry's name and trust.
-			w.certs = append(w.certs, p12.NewCertBag(b.Cert, p12.Attrs{}))
+			w.certs = append(w.certs, p12.NewCertBag(b.Cert(), p12.Attrs{}))
 		default:
 			w.certs = append(w.certs, b.Raw)
 		}
 	}
 	ids.asRead = func(yield func(id []byte)) {
 		for ci := range ix.certs {
-			if inUse, ok := gone[int32(ci)]; (!ok || inUse) && ix.certs[ci].bag.LocalKeyID != nil {
-				yield(ix.certs[ci].bag.LocalKeyID)
+			if inUse, ok := gone[int32(ci)]; (!ok || inUse) && ix.certs[ci].bag.LocalKeyID() != nil {
+				yield(ix.certs[ci].bag.LocalKeyID())
 			}
 		}
-		for _, p := range l.recs {
-			if n := p.r.native.(*pkcs12Native); n.live && n.key != nil && n.key.LocalKeyID != nil {
-				yield(n.key.LocalKeyID)
+		for i := range l.recs {
+			p := l.entry(i)
+			if n := p.r.native.(*pkcs12Native); n.live && n.key != nil && n.key.LocalKeyID() != nil {
+				yield(n.key.LocalKeyID())
 			}
 		}
 	}
@@ -163,12 +166,13 @@ func (c *pkcs12Codec) markGone(gone map[int32]bool) {
 			}
 		}
 	}
-	for _, p := range l.recs {
+	for i := range l.recs {
+		p := l.entry(i)
 		n := p.r.native.(*pkcs12Native)
 		switch {
 		case !n.live:
-		case n.idx != nil:
-			mark(n.idx)
+		case n.chainLen() > 0:
+			mark(n.idx())
 		case n.leaf >= 0:
 			l.scratch = buildChain(n.leaf, l.ix.names, l.ix.bySubject, l.scratch)
 			mark(l.scratch)
@@ -193,7 +197,7 @@ func (c *pkcs12Codec) fitsAsRead(der []byte, gone map[int32]bool) bool {
 		if inUse, ok := gone[ci]; (ok && !inUse) || !bytes.Equal(ix.names[ci].subject, sub) {
 			continue
 		}
-		if !bytes.Equal(ix.certs[ci].bag.Cert, der) {
+		if !bytes.Equal(ix.certs[ci].bag.Cert(), der) {
 			return false
 		}
 	}

@@ -29,7 +29,7 @@ func (s *Store) OtherCertificates() ([]*x509.Certificate, error) {
 			continue
 		}
 		n++
-		cert, err := x509.ParseCertificate(b.Cert)
+		cert, err := x509.ParseCertificate(b.Cert())
 		if err != nil {
 			return nil, fmt.Errorf("keystore: PKCS#12 other certificate %d (%s): %w", n, pkcs12BagName(b), err)
 		}

@@ -95,7 +95,7 @@ func TestDecodeBER(t *testing.T) {
 	k := f.Bags[0]
 	assert.Equal(t, ShroudedKeyBag, k.Type)
 	assert.Equal(t, "Käy", k.FriendlyName())
-	assert.Equal(t, []byte("Time 1"), k.LocalKeyID)
+	assert.Equal(t, []byte("Time 1"), k.LocalKeyID())
 	assert.Equal(t, key, k.Raw, "a BER bag reads back as its DER encoding")
 	pkcs8, err := k.DecryptKey(pw)
 	require.NoError(t, err)
@@ -108,11 +108,11 @@ func TestDecodeBER(t *testing.T) {
 	c := f.Bags[2]
 	assert.Equal(t, CertBag, c.Type)
 	assert.True(t, c.JavaTrust)
-	assert.Equal(t, []byte("not parsed here"), c.Cert)
+	assert.Equal(t, []byte("not parsed here"), c.Cert())
 	require.Len(t, c.Attributes(), 3)
 	assert.True(t, c.Encrypted)
-	assert.Equal(t, []byte("nested"), f.Bags[3].Cert, "a safeContentsBag's bags are read in its place")
-	assert.Equal(t, []byte{1}, f.Bags[3].LocalKeyID)
+	assert.Equal(t, []byte("nested"), f.Bags[3].Cert(), "a safeContentsBag's bags are read in its place")
+	assert.Equal(t, []byte{1}, f.Bags[3].LocalKeyID())
 
 	_, err = Decode(pfx, []byte("wrong"))
 	assert.ErrorIs(t, err, ErrMAC)

@@ -53,25 +53,22 @@ func (t BagType) String() string {
 // parameters ([Bag.KeyAlg]). Decode has checked their structure, so that
 // a malformed file is refused when it is read.
 //
-// Every piece of the bag is a piece of Raw. Those read often (Cert,
-// LocalKeyID) are slices; the friendlyName is kept as its place in Raw,
-// and what is read only when a bag is renamed, listed or its key
-// decrypted ([Bag.TypeOID], [Bag.Value], [Bag.EncryptedKey], the
-// attributes and the key's parameters) is found again in Raw, a few
-// headers away: a file of 10,000 entries has 20,000 bags, and a Bag of
-// three slices is a third of the size of one of ten, with a third of the
-// pointers for the garbage collector to follow.
+// Every piece of the bag is a piece of Raw. Those read often
+// ([Bag.Cert], [Bag.LocalKeyID], the friendlyName) are kept as their
+// places in Raw, 32 bits each end, and what is read only when a bag is
+// renamed, listed or its key decrypted ([Bag.TypeOID], [Bag.Value],
+// [Bag.EncryptedKey], the attributes and the key's parameters) is found
+// again in Raw, a few headers away: a file of 10,000 entries has 20,000
+// bags, and a Bag of one slice and three places (56 bytes) is under a
+// quarter of the size of one of ten slices, with one pointer for the
+// garbage collector to follow.
 type Bag struct {
 	Raw []byte // the SafeBag, DER
 
-	LocalKeyID []byte
-
-	// Cert is the certificate of a certBag holding an X.509 certificate.
-	Cert []byte
-
-	// name is the place in Raw of the contents of the first friendlyName
-	// value.
-	name span
+	// localKeyID, cert and name are the places in Raw of the contents of
+	// the first localKeyId value, of an X.509 certBag's certificate and
+	// of the first friendlyName value.
+	localKeyID, cert, name span
 
 	Type    BagType
 	nameTag byte // the first friendlyName value's tag; 0 without one
@@ -96,6 +93,17 @@ func (b *Bag) at(sp span) []byte {
 	}
 	return b.Raw[sp.off:sp.end:sp.end]
 }
+
+// LocalKeyID returns the contents of the bag's first localKeyId value
+// (empty but not nil for an empty one), or nil without one.
+func (b *Bag) LocalKeyID() []byte { return b.at(b.localKeyID) }
+
+// Cert returns the certificate of a certBag holding an X.509
+// certificate (never empty), or nil for any other bag.
+func (b *Bag) Cert() []byte { return b.at(b.cert) }
+
+// spanOf returns the place of d[c:e] in a bag that starts at d[start].
+func spanOf(start, c, e int) span { return span{uint32(c - start), uint32(e - start)} }
 
 // parts returns the contents of the bag's bagId, its bagValue element
 // and the contents of its bagAttributes (nil without), read again from
@@ -1024,7 +1032,7 @@ func (br *bagReader) parseBag(sp *parser, out []*Bag, depth int) ([]*Bag, error)
 			if len(oct.content) == 0 {
 				return nil, vp.errAt(oct.off, "certValue", "empty certificate")
 			}
-			b.Cert = oct.content
+			b.cert = vp.contentSpan(oct)
 		}
 	case bytes.Equal(oid, oidCRLBag):
 		b.Type = CRLBag
@@ -1131,7 +1139,7 @@ func (br *bagReader) fastBag(sp *parser) *Bag {
 			if !ok || t != tagOctetString || ce > xe || ce == cc {
 				return nil
 			}
-			nb.Cert = d[cc:ce:ce]
+			nb.cert = spanOf(start, cc, ce)
 		}
 	}
 	sp.pos = end
@@ -1170,12 +1178,12 @@ func (b *Bag) fastAttributes(d []byte, start, c, end int) bool {
 			if checkName(first) != nil {
 				return false
 			}
-			b.nameTag, b.name = first.tag, span{uint32(first.coff - start), uint32(first.coff + len(first.content) - start)}
-		case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
+			b.nameTag, b.name = first.tag, spanOf(start, first.coff, first.coff+len(first.content))
+		case bytes.Equal(oid, oidLocalKeyID) && b.localKeyID.end == 0 && first.full != nil:
 			if first.tag != tagOctetString {
 				return false
 			}
-			b.LocalKeyID = first.content
+			b.localKeyID = spanOf(start, first.coff, first.coff+len(first.content))
 		case bytes.Equal(oid, oidJavaTrust):
 			b.JavaTrust = true
 		}
@@ -1229,11 +1237,11 @@ func (b *Bag) parseAttribute(as *parser) error {
 			return vs.errAt(first.off, "friendlyName", "%v", err)
 		}
 		b.nameTag, b.name = first.tag, vs.contentSpan(first)
-	case bytes.Equal(oid, oidLocalKeyID) && b.LocalKeyID == nil && first.full != nil:
+	case bytes.Equal(oid, oidLocalKeyID) && b.localKeyID.end == 0 && first.full != nil:
 		if first.tag != tagOctetString {
 			return vs.errAt(first.off, "localKeyId", "want OCTET STRING, found %s", tagName(first.tag))
 		}
-		b.LocalKeyID = first.content
+		b.localKeyID = vs.contentSpan(first)
 	case bytes.Equal(oid, oidJavaTrust):
 		b.JavaTrust = true
 	}
