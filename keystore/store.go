@@ -113,9 +113,10 @@ type record struct {
 	// native is the codec's own copy of the entry as read (a sealed key,
 	// attributes it does not interpret), used to write it back losslessly.
 	native any
+
 	// The flags and keySource are last, together, in one word: a store
 	// of 100,000 entries holds as many records (136 bytes each, not 144).
-
+	//
 	// changed is set when the alias, key or chain changed since the store
 	// was decoded; the codec then encodes the entry from key and chainDER
 	// instead of from native.
