@@ -105,7 +105,7 @@ func parse(data, password []byte, opts *StoreOptions, owned bool) (*Store, error
 
 // Open reads and parses the keystore file at path; see [Parse]. The store
 // keeps the buffer the file was read into, without a copy: opening a JKS
-// file costs its size and about 270 bytes an entry, a PKCS#12 file its
+// file costs its size and about 255 bytes an entry, a PKCS#12 file its
 // size and about 420 bytes an entry, as its certificates are decrypted
 // in that buffer (a Modern2024 file of P-256 keys, about 890 bytes an
 // entry, within 1.5 times its size and 16 MB whatever its size).
