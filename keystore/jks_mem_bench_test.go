@@ -218,7 +218,7 @@ func BenchmarkJKSOpenMemory(b *testing.B) {
 // TestJKSOpenWithinBudget: opening the 100,000-entry store (45 MB) from
 // disk allocates at most 1.5 × its size + 16 MB in all, the goal of issue
 // 12 (a count of bytes, not a timing); so the heap grows by no more. The
-// store keeps the buffer Open read the file into, and about 270 bytes an
+// store keeps the buffer Open read the file into, and about 255 bytes an
 // entry. Before, Open read the file and the decoder copied it: twice the
 // file before the first entry. Open, Delete one alias and Save stay within
 // the same bound, as Save writes the untouched entries from that buffer,
